@@ -1,0 +1,9 @@
+import neostandard, { resolveIgnoresFromGitignore } from 'neostandard'
+
+export default [
+  ...neostandard({
+    ts: true,
+    noJsx: true,
+    ignores: [...resolveIgnoresFromGitignore(), 'client/public/vendor/**']
+  })
+]

@@ -1,0 +1,38 @@
+import { HTTP_STATUS } from '../../core/errors.ts'
+import type { Logger } from '../../core/logger.ts'
+import type { Middleware } from 'koa'
+
+/** The one place that turns thrown errors into HTTP: `{ error, message }`, 5xx bodies hide internals. */
+export function errors (log: Logger): Middleware {
+  return async (ctx, next) => {
+    try {
+      await next()
+      if (ctx.status === 404 && ctx.body == null) {
+        ctx.status = 404
+        ctx.body = { error: 'NotFoundError', message: `no route for ${ctx.method} ${ctx.path}` }
+      }
+    } catch (err: unknown) {
+      const e = err as { name?: string, message?: string, status?: number, expose?: boolean }
+      let status = HTTP_STATUS[e?.name ?? ''] ?? 500
+      // koa/http-errors (bad JSON body, URI malformed) carry their own 4xx status
+      if (status === 500 && typeof e?.status === 'number' && e.status >= 400 && e.status < 500) status = e.status
+      ctx.status = status
+      ctx.remove('Content-Disposition')
+      ctx.remove('Content-Range')
+      ctx.remove('Etag')
+      ctx.remove('Cache-Control')
+      ctx.set('Cache-Control', 'no-store')
+      if (status >= 500) {
+        if (e?.name === 'TooManySessionsError' || e?.name === 'TranscodeFailedError') {
+          ctx.body = { error: e.name, message: e.message }
+        } else {
+          ctx.body = { error: 'InternalError', message: 'internal error' }
+        }
+        log.error({ err, path: ctx.path }, 'request failed')
+      } else {
+        const name = HTTP_STATUS[e?.name ?? ''] != null ? e.name : (status === 400 ? 'InvalidRequestError' : 'HttpError')
+        ctx.body = { error: name, message: e?.message ?? 'bad request' }
+      }
+    }
+  }
+}
