@@ -1,0 +1,370 @@
+import { InvalidRequestError, MediaNotFoundError } from '../errors.ts'
+import { createSqliteDataSource } from './data-source.ts'
+import { Media, PlaybackProgress, Rendition, Segment } from './entities.ts'
+import { CatalogNotStartedError, IncompleteRenditionError, RenditionNotFoundError } from './errors.ts'
+import { toMediaRecord, toProgressRecord, toRenditionRecord } from './records.ts'
+import type { MediaInput, MediaRecord, ProgressRecord, RenditionInput, RenditionRecord, SegmentRecord } from './records.ts'
+import type { Logger } from '../logger.ts'
+import type { Database, Statement } from 'better-sqlite3'
+import type { DataSource, EntityManager } from 'typeorm'
+
+export type { MediaInput, MediaRecord, ProgressRecord, RenditionInput, RenditionRecord, RenditionState, SegmentRecord } from './records.ts'
+export { IncompleteRenditionError, RenditionNotFoundError, CatalogNotStartedError } from './errors.ts'
+
+export interface CatalogComponents {
+  logger: Logger
+}
+
+export interface CatalogInit {
+  /** SQLite file path (its folder is created) or ':memory:'. */
+  database: string
+}
+
+export interface ListOptions {
+  /** @default 100 */
+  limit?: number
+  /** @default 0 */
+  offset?: number
+}
+
+export interface Catalog {
+  /** Opens the database and runs pending migrations; a second call does nothing. */
+  start(): Promise<void>
+  /** Waits for queued writes, then closes the database. */
+  stop(): Promise<void>
+  /** Adds a media, or refreshes the path of the one with the same source CID (`created: false`). */
+  upsertMedia(input: MediaInput): Promise<{ media: MediaRecord, created: boolean }>
+  getMedia(id: string): Promise<MediaRecord | undefined>
+  getMediaBySourceCid(cid: string): Promise<MediaRecord | undefined>
+  /** Newest first. */
+  listMedia(options?: ListOptions): Promise<MediaRecord[]>
+  /** Deletes a media with its renditions, segments and progress; false if there was none. */
+  deleteMedia(id: string): Promise<boolean>
+  /** Returns the rendition with this key, creating it ('pending') if needed; throws MediaNotFoundError. */
+  ensureRendition(input: RenditionInput): Promise<RenditionRecord>
+  getRendition(key: string): Promise<RenditionRecord | undefined>
+  listRenditions(mediaId: string): Promise<RenditionRecord[]>
+  /** Records segment `index`; an existing one keeps its first CID. Moves a 'pending' rendition to 'partial'. */
+  putSegment(renditionKey: string, index: number, cid: string, bytes: number): Promise<void>
+  /** One primary-key lookup: the hot path of segment requests. */
+  getSegment(renditionKey: string, index: number): Promise<{ cid: string, bytes: number } | undefined>
+  /** Ordered by index. */
+  listSegments(renditionKey: string): Promise<SegmentRecord[]>
+  countSegments(renditionKey: string): Promise<number>
+  /** Records the init segment's CID; an existing one is kept. */
+  setInit(renditionKey: string, cid: string): Promise<void>
+  /** Marks a rendition complete with its root CID; throws IncompleteRenditionError if anything is missing. */
+  completeRendition(renditionKey: string, root: string): Promise<void>
+  setProgress(userId: string, mediaId: string, positionSeconds: number): Promise<void>
+  getProgress(userId: string, mediaId: string): Promise<ProgressRecord | undefined>
+  /** A user's progress, most recently updated first ("continue watching"). */
+  listProgress(userId: string, options?: ListOptions): Promise<ProgressRecord[]>
+}
+
+const DEFAULT_LIMIT = 100
+const SEGMENT_SQL = 'SELECT cid, bytes FROM segments WHERE rendition_key = ? AND segment_index = ?'
+
+/** Creates the catalog on a SQLite database. */
+export function createCatalog (components: CatalogComponents, init: CatalogInit): Catalog {
+  return new SqlCatalog(components, init)
+}
+
+class SqlCatalog implements Catalog {
+  private readonly log: Logger
+  private readonly database: string
+  private dataSource?: DataSource
+  private starting?: Promise<void>
+  /**
+   * getSegment runs on every segment request: a prepared better-sqlite3 statement takes 3-6 µs per call here,
+   * TypeORM's findOne 28-38 µs for the same primary-key lookup. (Another driver would need a repository lookup here.)
+   */
+  private segmentStatement?: Statement<[string, number], { cid: string, bytes: number }>
+  /** Writes run one at a time: TypeORM shares one connection, so an interleaved write would join an open transaction. */
+  private writes: Promise<unknown> = Promise.resolve()
+  private lastMs = 0
+
+  constructor (components: CatalogComponents, init: CatalogInit) {
+    this.log = components.logger.child({ name: 'cidcast:catalog' })
+    this.database = init.database
+  }
+
+  async start (): Promise<void> {
+    this.starting ??= this.open().finally(() => { this.starting = undefined })
+    return this.starting
+  }
+
+  private async open (): Promise<void> {
+    if (this.dataSource != null) return
+    const dataSource = createSqliteDataSource(this.database)
+    await dataSource.initialize()
+    this.dataSource = dataSource
+    // the better-sqlite3 driver exposes its one connection; statements stay valid until it closes
+    const driver = dataSource.driver as unknown as { databaseConnection: Database }
+    this.segmentStatement = driver.databaseConnection.prepare(SEGMENT_SQL)
+    this.log.info({ database: this.database }, 'catalog open')
+  }
+
+  async stop (): Promise<void> {
+    await this.starting?.catch(() => {})
+    const dataSource = this.dataSource
+    if (dataSource == null) return
+    // new calls fail from here on; queued writes hold their own handle and finish first
+    this.dataSource = undefined
+    this.segmentStatement = undefined
+    await this.writes
+    await dataSource.destroy()
+    this.log.info('catalog closed')
+  }
+
+  async upsertMedia (input: MediaInput): Promise<{ media: MediaRecord, created: boolean }> {
+    checkId(input.id, 16, 'media id')
+    return this.exclusive(async db => {
+      const media = db.getRepository(Media)
+      const existing = await media.findOneBy({ sourceCid: input.sourceCid })
+      if (existing != null) {
+        if (existing.path !== input.path) {
+          const updatedAt = this.now()
+          await media.update({ id: existing.id }, { path: input.path, updatedAt })
+          Object.assign(existing, { path: input.path, updatedAt })
+        }
+        return { media: toMediaRecord(existing), created: false }
+      }
+      const now = this.now()
+      const row = media.create({
+        id: input.id,
+        sourceCid: input.sourceCid,
+        path: input.path,
+        title: input.title,
+        durationSeconds: input.durationSeconds,
+        sizeBytes: input.sizeBytes,
+        probe: JSON.stringify(input.probe),
+        createdAt: now,
+        updatedAt: now
+      })
+      await media.insert(row)
+      this.log.debug({ id: row.id, sourceCid: row.sourceCid }, 'media added')
+      return { media: toMediaRecord(row), created: true }
+    })
+  }
+
+  async getMedia (id: string): Promise<MediaRecord | undefined> {
+    const row = await this.db.getRepository(Media).findOneBy({ id })
+    return row == null ? undefined : toMediaRecord(row)
+  }
+
+  async getMediaBySourceCid (cid: string): Promise<MediaRecord | undefined> {
+    const row = await this.db.getRepository(Media).findOneBy({ sourceCid: cid })
+    return row == null ? undefined : toMediaRecord(row)
+  }
+
+  async listMedia (options: ListOptions = {}): Promise<MediaRecord[]> {
+    const rows = await this.db.getRepository(Media).find({
+      order: { createdAt: 'DESC', id: 'ASC' },
+      take: count(options.limit, DEFAULT_LIMIT),
+      skip: count(options.offset, 0)
+    })
+    return rows.map(toMediaRecord)
+  }
+
+  async deleteMedia (id: string): Promise<boolean> {
+    return this.exclusive(async db => {
+      const result = await db.getRepository(Media).delete({ id })
+      return (result.affected ?? 0) > 0
+    })
+  }
+
+  async ensureRendition (input: RenditionInput): Promise<RenditionRecord> {
+    checkId(input.key, 64, 'rendition key')
+    checkId(input.profile, 32, 'profile')
+    checkId(input.fingerprint, 64, 'fingerprint')
+    if (!Number.isSafeInteger(input.segmentCount) || input.segmentCount < 1) {
+      throw new InvalidRequestError(`segment count must be a positive integer, got ${input.segmentCount}`)
+    }
+    return this.exclusive(async db => {
+      const renditions = db.getRepository(Rendition)
+      const existing = await renditions.findOneBy({ key: input.key })
+      if (existing != null) return toRenditionRecord(existing)
+      if (!await db.getRepository(Media).existsBy({ id: input.mediaId })) {
+        throw new MediaNotFoundError(`no media ${input.mediaId}`)
+      }
+      const now = this.now()
+      const row = renditions.create({
+        key: input.key,
+        mediaId: input.mediaId,
+        profile: input.profile,
+        fingerprint: input.fingerprint,
+        state: 'pending',
+        segmentCount: input.segmentCount,
+        initCid: null,
+        root: null,
+        createdAt: now,
+        updatedAt: now
+      })
+      await renditions.insert(row)
+      return toRenditionRecord(row)
+    })
+  }
+
+  async getRendition (key: string): Promise<RenditionRecord | undefined> {
+    const row = await this.db.getRepository(Rendition).findOneBy({ key })
+    return row == null ? undefined : toRenditionRecord(row)
+  }
+
+  async listRenditions (mediaId: string): Promise<RenditionRecord[]> {
+    const rows = await this.db.getRepository(Rendition).find({
+      where: { mediaId },
+      order: { createdAt: 'ASC', key: 'ASC' }
+    })
+    return rows.map(toRenditionRecord)
+  }
+
+  async putSegment (renditionKey: string, index: number, cid: string, bytes: number): Promise<void> {
+    await this.exclusive(async db => {
+      const rendition = await this.renditionOrThrow(db, renditionKey)
+      if (!Number.isSafeInteger(index) || index < 0 || index >= rendition.segmentCount) {
+        throw new RangeError(`segment ${index} is outside 0..${rendition.segmentCount - 1} of rendition ${renditionKey}`)
+      }
+      const now = this.now()
+      // the first CID recorded for (key, index) wins: segments are deterministic, so a second is the same bytes
+      await db.createQueryBuilder().insert().into(Segment).orIgnore()
+        .values({ renditionKey, index, cid, bytes, createdAt: now })
+        .execute()
+      if (rendition.state === 'pending') {
+        await db.getRepository(Rendition).update({ key: renditionKey, state: 'pending' }, { state: 'partial', updatedAt: now })
+      }
+    })
+  }
+
+  async getSegment (renditionKey: string, index: number): Promise<{ cid: string, bytes: number } | undefined> {
+    const statement = this.segmentStatement
+    if (statement == null) throw new CatalogNotStartedError('the catalog is not started')
+    const row = statement.get(renditionKey, index)
+    return row == null ? undefined : { cid: row.cid, bytes: row.bytes }
+  }
+
+  async listSegments (renditionKey: string): Promise<SegmentRecord[]> {
+    const rows = await this.db.getRepository(Segment).find({
+      select: { index: true, cid: true, bytes: true },
+      where: { renditionKey },
+      order: { index: 'ASC' }
+    })
+    return rows.map(row => ({ index: row.index, cid: row.cid, bytes: row.bytes }))
+  }
+
+  async countSegments (renditionKey: string): Promise<number> {
+    return this.db.getRepository(Segment).countBy({ renditionKey })
+  }
+
+  async setInit (renditionKey: string, cid: string): Promise<void> {
+    await this.exclusive(async db => {
+      const rendition = await this.renditionOrThrow(db, renditionKey)
+      if (rendition.initCid != null) {
+        if (rendition.initCid !== cid) this.log.warn({ renditionKey, kept: rendition.initCid, offered: cid }, 'init segment differs; keeping the first')
+        return
+      }
+      await db.getRepository(Rendition).update({ key: renditionKey }, { initCid: cid, updatedAt: this.now() })
+    })
+  }
+
+  async completeRendition (renditionKey: string, root: string): Promise<void> {
+    await this.exclusive(async db => db.transaction(async tx => {
+      const rendition = await this.renditionOrThrow(tx, renditionKey)
+      const missing = await missingSegments(tx, rendition)
+      if (rendition.initCid == null || missing.length > 0) {
+        const parts = []
+        if (rendition.initCid == null) parts.push('the init segment')
+        if (missing.length > 0) parts.push(`${missing.length} segment(s), first ${missing[0]}`)
+        throw new IncompleteRenditionError(`rendition ${renditionKey} lacks ${parts.join(' and ')}`)
+      }
+      if (rendition.state === 'complete' && rendition.root === root) return
+      if (rendition.root != null && rendition.root !== root) {
+        this.log.warn({ renditionKey, previous: rendition.root, root }, 'rendition root changed')
+      }
+      await tx.getRepository(Rendition).update({ key: renditionKey }, { state: 'complete', root, updatedAt: this.now() })
+      this.log.info({ renditionKey, root }, 'rendition complete')
+    }))
+  }
+
+  async setProgress (userId: string, mediaId: string, positionSeconds: number): Promise<void> {
+    checkId(userId, 64, 'user id')
+    if (!Number.isFinite(positionSeconds) || positionSeconds < 0) {
+      throw new InvalidRequestError(`position must be a number of seconds >= 0, got ${positionSeconds}`)
+    }
+    await this.exclusive(async db => {
+      if (!await db.getRepository(Media).existsBy({ id: mediaId })) {
+        throw new MediaNotFoundError(`no media ${mediaId}`)
+      }
+      await db.getRepository(PlaybackProgress).upsert(
+        { userId, mediaId, positionSeconds, updatedAt: this.now() },
+        { conflictPaths: ['userId', 'mediaId'], skipUpdateIfNoValuesChanged: false }
+      )
+    })
+  }
+
+  async getProgress (userId: string, mediaId: string): Promise<ProgressRecord | undefined> {
+    const row = await this.db.getRepository(PlaybackProgress).findOneBy({ userId, mediaId })
+    return row == null ? undefined : toProgressRecord(row)
+  }
+
+  async listProgress (userId: string, options: ListOptions = {}): Promise<ProgressRecord[]> {
+    const rows = await this.db.getRepository(PlaybackProgress).find({
+      where: { userId },
+      order: { updatedAt: 'DESC', mediaId: 'ASC' },
+      take: count(options.limit, DEFAULT_LIMIT),
+      skip: count(options.offset, 0)
+    })
+    return rows.map(toProgressRecord)
+  }
+
+  private get db (): DataSource {
+    if (this.dataSource == null) throw new CatalogNotStartedError('the catalog is not started')
+    return this.dataSource
+  }
+
+  /** Runs `fn` after every earlier write has settled. */
+  private async exclusive<T> (fn: (db: EntityManager) => Promise<T>): Promise<T> {
+    const db = this.db
+    const run = this.writes.then(async () => fn(db.manager))
+    this.writes = run.catch(() => {})
+    return run
+  }
+
+  private async renditionOrThrow (db: EntityManager, key: string): Promise<Rendition> {
+    const rendition = await db.getRepository(Rendition).findOneBy({ key })
+    if (rendition == null) throw new RenditionNotFoundError(`no rendition ${key}`)
+    return rendition
+  }
+
+  /** Milliseconds, strictly increasing within the process, so "newest first" follows the order of writes. */
+  private now (): Date {
+    this.lastMs = Math.max(Date.now(), this.lastMs + 1)
+    return new Date(this.lastMs)
+  }
+}
+
+/** Indexes in 0..segmentCount-1 that have no segment. */
+async function missingSegments (db: EntityManager, rendition: Rendition): Promise<number[]> {
+  const rows = await db.getRepository(Segment).find({
+    select: { index: true },
+    where: { renditionKey: rendition.key },
+    order: { index: 'ASC' }
+  })
+  const present = new Set(rows.map(row => row.index))
+  const missing: number[] = []
+  for (let index = 0; index < rendition.segmentCount; index++) {
+    if (!present.has(index)) missing.push(index)
+  }
+  return missing
+}
+
+function checkId (value: string, maxLength: number, what: string): void {
+  if (typeof value !== 'string' || value.length === 0 || value.length > maxLength) {
+    throw new InvalidRequestError(`${what} must be 1 to ${maxLength} characters`)
+  }
+}
+
+function count (value: number | undefined, fallback: number): number {
+  if (value == null) return fallback
+  if (!Number.isSafeInteger(value) || value < 0) throw new InvalidRequestError(`expected a whole number >= 0, got ${value}`)
+  return value
+}

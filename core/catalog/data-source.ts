@@ -1,0 +1,27 @@
+import { DataSource } from 'typeorm'
+import { CATALOG_ENTITIES } from './entities.ts'
+import { InitialSchema1764115200000 } from './migrations/sqlite/1764115200000-initial-schema.ts'
+import type { Database } from 'better-sqlite3'
+
+/** The SQLite migrations, oldest first. */
+export const SQLITE_MIGRATIONS = [InitialSchema1764115200000]
+
+/** A DataSource for the catalog on a SQLite file (or ':memory:'); `initialize()` runs pending migrations. */
+export function createSqliteDataSource (database: string): DataSource {
+  return new DataSource({
+    type: 'better-sqlite3',
+    database,
+    entities: CATALOG_ENTITIES,
+    migrations: SQLITE_MIGRATIONS,
+    migrationsRun: true,
+    // the schema is only ever changed by migrations outside tests
+    synchronize: false,
+    enableWAL: true,
+    prepareDatabase: (db: Database) => {
+      // WAL + NORMAL: durable at checkpoints, no fsync per commit; a crash loses at most the last commits,
+      // which the transcoder re-creates (segments are deterministic)
+      db.pragma('synchronous = NORMAL')
+      db.pragma('foreign_keys = ON')
+    }
+  })
+}

@@ -1,0 +1,150 @@
+import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, Unique } from 'typeorm'
+import type { ValueTransformer } from 'typeorm'
+
+/*
+ * The catalog's tables. Every column names its type, since tsx emits no decorator metadata, and every type is
+ * one that SQLite and PostgreSQL both accept with the same meaning:
+ * - 'float' is an 8-byte double on both (TypeORM maps it to `double precision` on PostgreSQL);
+ * - 'bigint' holds byte sizes and timestamps; PostgreSQL's driver returns int8 as a string, hence `Number()`;
+ * - timestamps are integer milliseconds since the epoch (UTC), so they sort, compare and survive both drivers
+ *   without any time-zone or `datetime` format question.
+ * Columns are snake_case so hand-written SQL on PostgreSQL needs no quotes.
+ */
+
+/** bigint column <-> JS number (safe: sizes and millisecond timestamps stay far below 2^53). */
+const bigintNumber: ValueTransformer = {
+  to: (value: number | null | undefined) => value,
+  from: (value: string | number | null) => value == null ? value : Number(value)
+}
+
+/** bigint milliseconds column <-> Date. */
+const millisDate: ValueTransformer = {
+  to: (value: Date | null | undefined) => value == null ? value : value.getTime(),
+  from: (value: string | number | null) => value == null ? value : new Date(Number(value))
+}
+
+/** One source file, identified by the CID of its bytes. */
+@Entity('media')
+@Unique('uq_media_source_cid', ['sourceCid'])
+@Index('idx_media_created_at', ['createdAt'])
+export class Media {
+  /** Short id derived from the source CID by the caller. */
+  @PrimaryColumn('varchar', { length: 16, primaryKeyConstraintName: 'pk_media' })
+  id!: string
+
+  @Column('varchar', { name: 'source_cid', length: 128 })
+  sourceCid!: string
+
+  /** Last known path of the file on disk. */
+  @Column('text')
+  path!: string
+
+  @Column('text')
+  title!: string
+
+  @Column('float', { name: 'duration_seconds' })
+  durationSeconds!: number
+
+  @Column('bigint', { name: 'size_bytes', transformer: bigintNumber })
+  sizeBytes!: number
+
+  /** JSON of the probe summary; parsed by the catalog. */
+  @Column('text')
+  probe!: string
+
+  @Column('bigint', { name: 'created_at', transformer: millisDate })
+  createdAt!: Date
+
+  @Column('bigint', { name: 'updated_at', transformer: millisDate })
+  updatedAt!: Date
+}
+
+/** One (source, profile, encoder fingerprint): a set of segments that becomes one DAG when complete. */
+@Entity('renditions')
+@Unique('uq_renditions_media_profile_fingerprint', ['mediaId', 'profile', 'fingerprint'])
+export class Rendition {
+  /** Hash of (source CID, profile, fingerprint), computed by the caller. */
+  @PrimaryColumn('varchar', { length: 64, primaryKeyConstraintName: 'pk_renditions' })
+  key!: string
+
+  @Column('varchar', { name: 'media_id', length: 16 })
+  mediaId!: string
+
+  @ManyToOne(() => Media, { onDelete: 'CASCADE', nullable: false })
+  @JoinColumn({ name: 'media_id', foreignKeyConstraintName: 'fk_renditions_media' })
+  media?: Media
+
+  @Column('varchar', { length: 32 })
+  profile!: string
+
+  @Column('varchar', { length: 64 })
+  fingerprint!: string
+
+  /** 'pending' | 'partial' | 'complete'; a varchar rather than an enum so both databases read it the same. */
+  @Column('varchar', { length: 16 })
+  state!: string
+
+  @Column('integer', { name: 'segment_count' })
+  segmentCount!: number
+
+  @Column('varchar', { name: 'init_cid', length: 128, nullable: true })
+  initCid!: string | null
+
+  /** Root CID of the rendition's directory DAG, once complete. */
+  @Column('varchar', { length: 128, nullable: true })
+  root!: string | null
+
+  @Column('bigint', { name: 'created_at', transformer: millisDate })
+  createdAt!: Date
+
+  @Column('bigint', { name: 'updated_at', transformer: millisDate })
+  updatedAt!: Date
+}
+
+/** Segment `index` of a rendition -> the CID of its bytes. */
+@Entity('segments')
+export class Segment {
+  @PrimaryColumn('varchar', { name: 'rendition_key', length: 64, primaryKeyConstraintName: 'pk_segments' })
+  renditionKey!: string
+
+  /** Stored as `segment_index`: `index` is a reserved word in SQL. */
+  @PrimaryColumn('integer', { name: 'segment_index', primaryKeyConstraintName: 'pk_segments' })
+  index!: number
+
+  @ManyToOne(() => Rendition, { onDelete: 'CASCADE', nullable: false })
+  @JoinColumn({ name: 'rendition_key', foreignKeyConstraintName: 'fk_segments_rendition' })
+  rendition?: Rendition
+
+  @Column('varchar', { length: 128 })
+  cid!: string
+
+  @Column('integer')
+  bytes!: number
+
+  @Column('bigint', { name: 'created_at', transformer: millisDate })
+  createdAt!: Date
+}
+
+/** Where a user stopped watching a media, for "continue watching". */
+@Entity('playback_progress')
+@Index('idx_playback_progress_user_updated', ['userId', 'updatedAt'])
+export class PlaybackProgress {
+  @PrimaryColumn('varchar', { name: 'user_id', length: 64, primaryKeyConstraintName: 'pk_playback_progress' })
+  userId!: string
+
+  @PrimaryColumn('varchar', { name: 'media_id', length: 16, primaryKeyConstraintName: 'pk_playback_progress' })
+  mediaId!: string
+
+  @ManyToOne(() => Media, { onDelete: 'CASCADE', nullable: false })
+  @JoinColumn({ name: 'media_id', foreignKeyConstraintName: 'fk_playback_progress_media' })
+  media?: Media
+
+  @Column('float', { name: 'position_seconds' })
+  positionSeconds!: number
+
+  @Column('bigint', { name: 'updated_at', transformer: millisDate })
+  updatedAt!: Date
+}
+
+/** Every entity of the catalog, for a DataSource's `entities`. */
+export const CATALOG_ENTITIES = [Media, Rendition, Segment, PlaybackProgress]
