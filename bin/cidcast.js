@@ -3,4 +3,5 @@
 import { register } from 'tsx/esm/api'
 
 register()
-await import('../node/cli.ts')
+const { main } = await import('../node/cli.ts')
+await main()

@@ -1,0 +1,71 @@
+/** The typed HTTP client for `/api/v1`, used by the CLI (and usable by any Node program). */
+
+/** An error the server answered with: its `error` name, message and HTTP status. */
+export class ApiError extends Error {
+  readonly status: number
+  readonly code: string
+  constructor (status: number, code: string, message: string) {
+    super(message)
+    this.status = status
+    this.code = code
+    this.name = code
+  }
+}
+
+export interface RenditionSummary {
+  profile: string
+  width: number
+  height: number
+  state: 'pending' | 'partial' | 'complete'
+  root: string | null
+}
+
+export interface MediaSummary {
+  id: string
+  title: string
+  durationSeconds: number
+  sourceCid: string
+  sizeBytes: number
+  createdAt: string
+  renditions: RenditionSummary[]
+  playlist?: string
+}
+
+export interface ApiClient {
+  addMedia: (path: string) => Promise<MediaSummary & { created: boolean }>
+  listMedia: () => Promise<MediaSummary[]>
+  getMedia: (id: string) => Promise<MediaSummary>
+  health: () => Promise<{ status: string, peerId: string }>
+}
+
+/** A client for the server at `baseUrl` (e.g. `http://127.0.0.1:8080`). */
+export function createApiClient (baseUrl: string, options: { user?: string, timeoutMs?: number } = {}): ApiClient {
+  const base = new URL(baseUrl)
+  async function call<T> (method: string, path: string, body?: unknown, timeoutMs = options.timeoutMs ?? 600_000): Promise<T> {
+    const headers: Record<string, string> = { Accept: 'application/json' }
+    if (body !== undefined) headers['Content-Type'] = 'application/json'
+    if (options.user != null) headers['X-Cidcast-User'] = options.user
+    let response: Response
+    try {
+      response = await fetch(new URL(path, base), { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(timeoutMs) })
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string, errors?: Array<{ code?: string }> } }).cause
+      const reason = cause?.code ?? cause?.errors?.[0]?.code ?? (err as Error).message
+      throw new ApiError(0, 'ServerUnreachableError', `cannot reach ${base.origin} (${reason})`)
+    }
+    const text = await response.text()
+    let json: unknown
+    try { json = text === '' ? undefined : JSON.parse(text) } catch { json = undefined }
+    if (!response.ok) {
+      const e = json as { error?: string, message?: string } | undefined
+      throw new ApiError(response.status, e?.error ?? `HTTP${response.status}`, e?.message ?? (text.slice(0, 200) || response.statusText))
+    }
+    return json as T
+  }
+  return {
+    addMedia: async path => await call('POST', '/api/v1/media', { path }),
+    listMedia: async () => (await call<{ items: MediaSummary[] }>('GET', '/api/v1/media')).items,
+    getMedia: async id => await call('GET', `/api/v1/media/${encodeURIComponent(id)}`),
+    health: async () => await call('GET', '/healthz', undefined, 5000)
+  }
+}

@@ -1,0 +1,111 @@
+import { readFile } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { InvalidConfigError } from './errors.ts'
+
+/** Settings of the main server. Flags > `CIDCAST_*` environment > `<data>/config.json` > defaults. */
+export interface ServerConfig {
+  /** Data folder: catalog, blocks, datastore, keys. */
+  data: string
+  /** HTTP listen address `HOST:PORT`. @default 127.0.0.1:8080 */
+  listen: string
+  /** libp2p listen multiaddrs. @default ['/ip4/127.0.0.1/tcp/4001'] */
+  p2pListen: string[]
+  /** Folders watched for new media files. @default [] */
+  library: string[]
+  /** Most ffmpeg sessions at once. @default available cores */
+  maxSessions?: number
+  /** Bytes of recently served blocks kept in memory. @default 268435456 */
+  cacheBytes: number
+  /** pino level. @default info */
+  logLevel: string
+}
+
+/** One configuration key: its flag, environment variable, default and parser. */
+interface KeySpec {
+  env: string
+  parse: (value: unknown, key: string) => unknown
+}
+
+const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+
+function str (value: unknown, key: string): string {
+  if (typeof value !== 'string' || value === '') throw new InvalidConfigError(`${key} must be a non-empty string`)
+  return value
+}
+
+/** Parses `HOST:PORT` (IPv6 hosts in brackets), port 0..65535. */
+export function parseListen (value: unknown, key = 'listen'): { host: string, port: number } {
+  const text = str(value, key)
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(text)
+  const port = Number(match?.[3])
+  if (match == null || port > 65535) throw new InvalidConfigError(`${key} must be HOST:PORT (got ${JSON.stringify(text)})`)
+  return { host: match[1] ?? match[2], port }
+}
+
+function listOf (value: unknown, key: string): string[] {
+  const items = typeof value === 'string' ? value.split(',').map(s => s.trim()).filter(s => s !== '') : value
+  if (!Array.isArray(items) || items.some(i => typeof i !== 'string' || i === '')) throw new InvalidConfigError(`${key} must be a list of strings`)
+  return items as string[]
+}
+
+function positiveInt (value: unknown, key: string): number {
+  const n = typeof value === 'string' ? Number(value) : value
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) throw new InvalidConfigError(`${key} must be a whole number >= 0`)
+  return n
+}
+
+const KEYS: Record<Exclude<keyof ServerConfig, 'data'>, KeySpec> = {
+  listen: { env: 'CIDCAST_LISTEN', parse: (v, k) => { parseListen(v, k); return v } },
+  p2pListen: { env: 'CIDCAST_P2P_LISTEN', parse: listOf },
+  library: { env: 'CIDCAST_LIBRARY', parse: (v, k) => listOf(v, k).map(p => resolve(p)) },
+  maxSessions: { env: 'CIDCAST_MAX_SESSIONS', parse: (v, k) => { const n = positiveInt(v, k); if (n < 1) throw new InvalidConfigError(`${k} must be at least 1`); return n } },
+  cacheBytes: { env: 'CIDCAST_CACHE_BYTES', parse: positiveInt },
+  logLevel: { env: 'CIDCAST_LOG_LEVEL', parse: (v, k) => { const s = str(v, k); if (!LOG_LEVELS.has(s)) throw new InvalidConfigError(`${k} must be one of ${[...LOG_LEVELS].join(', ')}`); return s } }
+}
+
+export const DEFAULT_DATA = '.cidcast'
+export const CONFIG_FILE = 'config.json'
+
+const DEFAULTS: Omit<ServerConfig, 'data'> = {
+  listen: '127.0.0.1:8080',
+  p2pListen: ['/ip4/127.0.0.1/tcp/4001'],
+  library: [],
+  cacheBytes: 256 * 1024 * 1024,
+  logLevel: 'info'
+}
+
+/** The configuration keys and their environment variables, for `--help` and the README. */
+export function configKeys (): Array<{ key: string, env: string }> {
+  return Object.entries(KEYS).map(([key, spec]) => ({ key, env: spec.env }))
+}
+
+/** Reads `<data>/config.json` (absent is fine; malformed is refused with its path). */
+async function readConfigFile (data: string): Promise<Record<string, unknown>> {
+  const file = join(data, CONFIG_FILE)
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {}
+    throw new InvalidConfigError(`cannot read ${file}: ${(err as Error).message}`)
+  }
+  try {
+    const parsed: unknown = JSON.parse(text)
+    if (parsed == null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object')
+    return parsed as Record<string, unknown>
+  } catch (err) {
+    throw new InvalidConfigError(`${file} is not a JSON object: ${(err as Error).message}`)
+  }
+}
+
+/** Merges flags, environment, the config file and defaults, validating every value once. */
+export async function loadServerConfig (flags: Partial<Record<keyof ServerConfig, unknown>>, env: NodeJS.ProcessEnv = process.env): Promise<ServerConfig> {
+  const data = resolve(typeof flags.data === 'string' && flags.data !== '' ? flags.data : env.CIDCAST_DATA ?? DEFAULT_DATA)
+  const file = await readConfigFile(data)
+  const config: Record<string, unknown> = { ...DEFAULTS, data }
+  for (const [key, spec] of Object.entries(KEYS)) {
+    const raw = flags[key as keyof ServerConfig] ?? env[spec.env] ?? file[key]
+    if (raw !== undefined) config[key] = spec.parse(raw, key)
+  }
+  return config as unknown as ServerConfig
+}

@@ -1,0 +1,248 @@
+import { createHash } from 'node:crypto'
+import { stat } from 'node:fs/promises'
+import { basename, extname, isAbsolute, resolve } from 'node:path'
+import { InvalidMediaError, InvalidPathError, MediaNotFoundError, PathNotFoundError, ProfileNotFoundError } from '../errors.ts'
+import { CID } from 'multiformats/cid'
+import { hashFile } from '../ipfs/hash-file.ts'
+import { IMPORT_OPTIONS } from '../ipfs/import-profile.ts'
+import { SEGMENT_SECONDS, fixedGrid, keyframeGrid, renditionKey } from './grid.ts'
+import { INIT_NAME, PLAYLIST_NAME, mediaPlaylist, masterPlaylist, segmentName } from './playlists.ts'
+import { probe, probeKeyframes } from './probe.ts'
+import { isProfileName, planLadder } from './profiles.ts'
+import { dagSize, isRawLeaf, writeDirectory } from './rendition-dag.ts'
+import type { SegmentGrid } from './grid.ts'
+import type { ProbeResult } from './probe.ts'
+import type { RenditionPlan } from './profiles.ts'
+import type { DirectoryLink } from './rendition-dag.ts'
+import type { RenditionJob } from './session.ts'
+import type { Catalog, MediaRecord, RenditionRecord } from '../catalog/catalog.ts'
+import type { Logger } from '../logger.ts'
+import type { UnixFS } from '@helia/unixfs'
+import type { Pins } from '@helia/interface'
+import type { Blockstore } from 'interface-blockstore'
+
+export interface LibraryComponents {
+  logger: Logger
+  catalog: Catalog
+  unixfs: UnixFS
+  blockstore: Pick<Blockstore, 'get' | 'put'>
+  pins: Pick<Pins, 'add' | 'isPinned'>
+  ffprobe: string
+  /** Identifies the encoder build and settings; part of every rendition key. */
+  fingerprint: string
+}
+
+export interface LibraryInit {
+  /** @default 2 */
+  segmentSeconds?: number
+}
+
+/** What the API shows of one rendition. */
+export interface RenditionView {
+  profile: string
+  width: number
+  height: number
+  state: RenditionRecord['state']
+  root: string | null
+}
+
+/** A media as the API shows it. */
+export interface MediaView {
+  id: string
+  title: string
+  durationSeconds: number
+  sourceCid: string
+  sizeBytes: number
+  createdAt: string
+  video: { width: number, height: number, codec: string } | null
+  audio: { codec: string, channels: number } | null
+  renditions: RenditionView[]
+}
+
+/** Probe facts kept with the media: what planning a ladder needs, plus keyframes for remuxing. */
+interface StoredProbe extends ProbeResult {
+  keyframes?: number[]
+}
+
+export interface Library {
+  /** Probes and hashes a file and records it; the same bytes always give the same media. */
+  add: (path: string, options?: { signal?: AbortSignal }) => Promise<{ media: MediaView, created: boolean }>
+  get: (id: string) => Promise<MediaView>
+  list: (options?: { limit?: number, offset?: number }) => Promise<MediaView[]>
+  master: (id: string) => Promise<string>
+  playlist: (id: string, profile: string) => Promise<string>
+  /** The work order for one rendition (creates its catalog row on first use). */
+  job: (id: string, profile: string) => Promise<RenditionJob>
+  /** Builds the rendition's directory DAG, pins it and marks the rendition complete. Idempotent. */
+  finish: (job: RenditionJob) => Promise<CID>
+}
+
+const MEDIA_ID = /^[0-9a-f]{16}$/
+
+/** The media id for a source CID: short, URL-safe and the same on every server. */
+export function mediaId (sourceCid: string): string {
+  return createHash('sha256').update(sourceCid).digest('hex').slice(0, 16)
+}
+
+class CatalogLibrary implements Library {
+  private readonly c: LibraryComponents
+  private readonly segmentSeconds: number
+  private readonly jobs = new Map<string, RenditionJob>()
+
+  constructor (components: LibraryComponents, init: LibraryInit) {
+    this.c = components
+    this.segmentSeconds = init.segmentSeconds ?? SEGMENT_SECONDS
+  }
+
+  async add (path: string, options: { signal?: AbortSignal } = {}): Promise<{ media: MediaView, created: boolean }> {
+    if (typeof path !== 'string' || path === '' || path.includes('\0')) throw new InvalidPathError('path must be a non-empty string')
+    if (!isAbsolute(path)) throw new InvalidPathError(`path must be absolute: ${JSON.stringify(path)}`)
+    const file = resolve(path)
+    const info = await stat(file).catch(() => undefined)
+    if (info == null) throw new PathNotFoundError(`no such file: ${JSON.stringify(path)}`)
+    if (!info.isFile()) throw new InvalidPathError(`not a regular file: ${JSON.stringify(path)}`)
+    if (info.size === 0) throw new InvalidMediaError(`empty file: ${JSON.stringify(path)}`)
+    const probed: StoredProbe = await probe(this.c.ffprobe, file, options)
+    const plans = planLadder(probed)
+    if (plans.length === 0) throw new InvalidMediaError(`no playable audio or video in ${JSON.stringify(path)}`)
+    if (plans.some(p => p.mode === 'remux')) probed.keyframes = await probeKeyframes(this.c.ffprobe, file, options)
+    const sourceCid = (await hashFile(file, options)).toString()
+    const title = basename(file, extname(file)).replace(/[\r\n\t]+/g, ' ').trim() || basename(file)
+    const { media, created } = await this.c.catalog.upsertMedia({
+      id: mediaId(sourceCid),
+      sourceCid,
+      path: file,
+      title,
+      durationSeconds: probed.durationSeconds,
+      sizeBytes: info.size,
+      probe: probed
+    })
+    this.jobs.forEach((job, key) => { if (key.startsWith(`${media.id}/`)) this.jobs.delete(key) })
+    return { media: await this.view(media), created }
+  }
+
+  async get (id: string): Promise<MediaView> {
+    return await this.view(await this.record(id))
+  }
+
+  async list (options: { limit?: number, offset?: number } = {}): Promise<MediaView[]> {
+    const rows = await this.c.catalog.listMedia(options)
+    return await Promise.all(rows.map(async row => await this.view(row)))
+  }
+
+  async master (id: string): Promise<string> {
+    const media = await this.record(id)
+    return masterPlaylist(this.plans(media))
+  }
+
+  async playlist (id: string, profile: string): Promise<string> {
+    const job = await this.job(id, profile)
+    return mediaPlaylist(job.grid)
+  }
+
+  async job (id: string, profile: string): Promise<RenditionJob> {
+    const cached = this.jobs.get(`${id}/${profile}`)
+    if (cached != null) return cached
+    if (!isProfileName(profile)) throw new ProfileNotFoundError(`unknown profile ${JSON.stringify(profile)}`)
+    const media = await this.record(id)
+    const plan = this.plans(media).find(p => p.profile.name === profile)
+    if (plan == null) throw new ProfileNotFoundError(`media ${id} has no profile ${JSON.stringify(profile)}`)
+    const grid = this.grid(media, plan)
+    const key = renditionKey(media.sourceCid, profile, `${this.c.fingerprint};grid=${this.segmentSeconds}`)
+    await this.c.catalog.ensureRendition({ key, mediaId: id, profile, fingerprint: this.c.fingerprint.slice(0, 64), segmentCount: grid.starts.length })
+    const job: RenditionJob = { key, input: media.path, plan, grid, pieceSegment: pieceMapper(plan, grid, this.keyframes(media)) }
+    this.jobs.set(`${id}/${profile}`, job)
+    return job
+  }
+
+  async finish (job: RenditionJob): Promise<CID> {
+    const { catalog, unixfs, blockstore, pins } = this.c
+    const rendition = await catalog.getRendition(job.key)
+    if (rendition?.state === 'complete' && rendition.root != null) return CID.parse(rendition.root)
+    const segments = await catalog.listSegments(job.key)
+    if (rendition?.initCid == null) throw new InvalidMediaError(`rendition ${job.key} has no init segment`)
+    const links: DirectoryLink[] = []
+    const initCid = CID.parse(rendition.initCid)
+    links.push({ name: INIT_NAME, cid: initCid, size: await dagSize(blockstore, initCid) })
+    for (const s of segments) {
+      const cid = CID.parse(s.cid)
+      links.push({ name: segmentName(s.index), cid, size: isRawLeaf(cid) ? s.bytes : await dagSize(blockstore, cid) })
+    }
+    const playlist = new TextEncoder().encode(mediaPlaylist(job.grid))
+    const playlistCid = await unixfs.addBytes(playlist, IMPORT_OPTIONS)
+    links.push({ name: PLAYLIST_NAME, cid: playlistCid, size: playlist.byteLength })
+    const root = await writeDirectory(blockstore, links)
+    if (!await pins.isPinned(root)) {
+      for await (const _ of pins.add(root)) { /* walks and pins every block of the rendition */ }
+    }
+    await catalog.completeRendition(job.key, root.toString())
+    this.c.logger.info({ key: job.key, root: root.toString(), segments: segments.length }, 'rendition complete')
+    return root
+  }
+
+  private async record (id: string): Promise<MediaRecord> {
+    if (typeof id !== 'string' || !MEDIA_ID.test(id)) throw new MediaNotFoundError(`no media ${JSON.stringify(String(id).slice(0, 64))}`)
+    const media = await this.c.catalog.getMedia(id)
+    if (media == null) throw new MediaNotFoundError(`no media ${id}`)
+    return media
+  }
+
+  private plans (media: MediaRecord): RenditionPlan[] {
+    return planLadder(media.probe as unknown as ProbeResult)
+  }
+
+  private keyframes (media: MediaRecord): number[] {
+    return (media.probe as unknown as StoredProbe).keyframes ?? []
+  }
+
+  private grid (media: MediaRecord, plan: RenditionPlan): SegmentGrid {
+    if (plan.mode === 'remux') return keyframeGrid(media.durationSeconds, this.keyframes(media), this.segmentSeconds)
+    return fixedGrid(media.durationSeconds, this.segmentSeconds)
+  }
+
+  private async view (media: MediaRecord): Promise<MediaView> {
+    const probed = media.probe as unknown as ProbeResult
+    const rows = await this.c.catalog.listRenditions(media.id)
+    const renditions = this.plans(media).map(plan => {
+      const row = rows.find(r => r.profile === plan.profile.name && r.fingerprint === this.c.fingerprint.slice(0, 64))
+      return { profile: plan.profile.name, width: plan.width, height: plan.height, state: row?.state ?? 'pending', root: row?.root ?? null }
+    })
+    return {
+      id: media.id,
+      title: media.title,
+      durationSeconds: media.durationSeconds,
+      sourceCid: media.sourceCid,
+      sizeBytes: media.sizeBytes,
+      createdAt: media.createdAt.toISOString(),
+      video: probed.video == null ? null : { width: probed.video.width, height: probed.video.height, codec: probed.video.codec },
+      audio: probed.audio == null ? null : { codec: probed.audio.codec, channels: probed.audio.channels },
+      renditions
+    }
+  }
+}
+
+/** Maps a session's output pieces to segments: one to one when we place keyframes, by source GOP when copying. */
+function pieceMapper (plan: RenditionPlan, grid: SegmentGrid, keyframes: readonly number[]): RenditionJob['pieceSegment'] {
+  if (plan.mode !== 'remux') return (start, piece) => start + piece
+  const sorted = [...keyframes].sort((a, b) => a - b)
+  const segmentOf = (t: number): number => {
+    let lo = 0
+    let hi = grid.starts.length - 1
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1
+      if (grid.starts[mid] <= t + 1e-3) lo = mid
+      else hi = mid - 1
+    }
+    return lo
+  }
+  return (start, piece) => {
+    const first = sorted.findIndex(t => t >= grid.starts[start] - 1e-3)
+    const k = (first < 0 ? 0 : first) + piece
+    return k < sorted.length ? segmentOf(sorted[k]) : grid.starts.length
+  }
+}
+
+/** Creates the library: media records, their ladders, playlists and finished rendition DAGs. */
+export function createLibrary (components: LibraryComponents, init: LibraryInit = {}): Library {
+  return new CatalogLibrary(components, init)
+}

@@ -1,0 +1,42 @@
+import type { SegmentGrid } from './grid.ts'
+import type { RenditionPlan } from './profiles.ts'
+
+/** File names inside a rendition, shared by playlists, routes and the rendition DAG. */
+export const INIT_NAME = 'init.mp4'
+export const PLAYLIST_NAME = 'index.m3u8'
+export const MASTER_NAME = 'master.m3u8'
+
+/** The name of segment `index` inside its rendition. */
+export function segmentName (index: number): string {
+  return `${index}.m4s`
+}
+
+/** A VOD media playlist listing every segment from the start, so players can seek anywhere at once. */
+export function mediaPlaylist (grid: SegmentGrid): string {
+  const target = Math.max(1, ...grid.durations.map(d => Math.round(d)))
+  const lines = [
+    '#EXTM3U',
+    '#EXT-X-VERSION:7',
+    `#EXT-X-TARGETDURATION:${target}`,
+    '#EXT-X-MEDIA-SEQUENCE:0',
+    '#EXT-X-PLAYLIST-TYPE:VOD',
+    '#EXT-X-INDEPENDENT-SEGMENTS',
+    `#EXT-X-MAP:URI="${INIT_NAME}"`
+  ]
+  grid.durations.forEach((d, i) => { lines.push(`#EXTINF:${d.toFixed(6)},`, segmentName(i)) })
+  lines.push('#EXT-X-ENDLIST', '')
+  return lines.join('\n')
+}
+
+/** The master playlist: one variant per rendition, best first, each pointing at `<profile>/index.m3u8`. */
+export function masterPlaylist (plans: readonly RenditionPlan[]): string {
+  const lines = ['#EXTM3U', '#EXT-X-VERSION:7', '#EXT-X-INDEPENDENT-SEGMENTS']
+  for (const plan of plans) {
+    const attrs = [`BANDWIDTH=${plan.bandwidth}`, `CODECS="${plan.codecs}"`]
+    if (plan.width > 0) attrs.push(`RESOLUTION=${plan.width}x${plan.height}`)
+    attrs.push(`NAME="${plan.profile.name}"`)
+    lines.push(`#EXT-X-STREAM-INF:${attrs.join(',')}`, `${plan.profile.name}/${PLAYLIST_NAME}`)
+  }
+  lines.push('')
+  return lines.join('\n')
+}

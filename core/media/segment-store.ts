@@ -1,0 +1,106 @@
+import { CID } from 'multiformats/cid'
+import { IMPORT_OPTIONS } from '../ipfs/import-profile.ts'
+import type { UnixFS } from '@helia/unixfs'
+
+/** Where (rendition key, n) -> CID is recorded: the catalog in the daemon, a Map in tests. */
+export interface SegmentIndex {
+  getSegment: (renditionKey: string, index: number) => Promise<{ cid: string, bytes: number } | undefined>
+  putSegment: (renditionKey: string, index: number, cid: string, bytes: number) => Promise<void>
+  getInit: (renditionKey: string) => Promise<string | undefined>
+  setInit: (renditionKey: string, cid: string) => Promise<void>
+}
+
+export interface SegmentStoreComponents {
+  unixfs: UnixFS
+  index: SegmentIndex
+}
+
+/** A stored segment: its CID and size. */
+export interface StoredSegment {
+  cid: CID
+  bytes: number
+}
+
+/** Imports finished segments into the blockstore and remembers (rendition, n) -> CID. */
+export interface SegmentStore {
+  /** The segment if it was made before; never starts work. */
+  get: (renditionKey: string, index: number) => Promise<StoredSegment | undefined>
+  /** Imports `bytes` as segment `index`; the first stored version wins, later ones get its CID back. */
+  put: (renditionKey: string, index: number, bytes: Uint8Array) => Promise<StoredSegment>
+  getInit: (renditionKey: string) => Promise<StoredSegment | undefined>
+  putInit: (renditionKey: string, bytes: Uint8Array) => Promise<StoredSegment>
+}
+
+const INIT = -1
+
+class IndexedSegmentStore implements SegmentStore {
+  private readonly unixfs: UnixFS
+  private readonly index: SegmentIndex
+  // hot path: a segment request must not touch sqlite once the segment is known
+  private readonly known = new Map<string, StoredSegment>()
+
+  constructor (components: SegmentStoreComponents) {
+    this.unixfs = components.unixfs
+    this.index = components.index
+  }
+
+  async get (renditionKey: string, index: number): Promise<StoredSegment | undefined> {
+    const id = `${renditionKey}/${index}`
+    const hit = this.known.get(id)
+    if (hit != null) return hit
+    const row = index === INIT
+      ? await this.initRow(renditionKey)
+      : await this.index.getSegment(renditionKey, index)
+    if (row == null) return undefined
+    const found = { cid: CID.parse(row.cid), bytes: row.bytes }
+    this.known.set(id, found)
+    return found
+  }
+
+  async put (renditionKey: string, index: number, bytes: Uint8Array): Promise<StoredSegment> {
+    const existing = await this.get(renditionKey, index)
+    if (existing != null) return existing
+    const cid = await this.unixfs.addBytes(bytes, IMPORT_OPTIONS)
+    if (index === INIT) await this.index.setInit(renditionKey, cid.toString())
+    else await this.index.putSegment(renditionKey, index, cid.toString(), bytes.byteLength)
+    // re-read: a concurrent writer may have recorded its version first
+    this.known.delete(`${renditionKey}/${index}`)
+    return await this.get(renditionKey, index) ?? { cid, bytes: bytes.byteLength }
+  }
+
+  async getInit (renditionKey: string): Promise<StoredSegment | undefined> {
+    return await this.get(renditionKey, INIT)
+  }
+
+  async putInit (renditionKey: string, bytes: Uint8Array): Promise<StoredSegment> {
+    return await this.put(renditionKey, INIT, bytes)
+  }
+
+  private async initRow (renditionKey: string): Promise<{ cid: string, bytes: number } | undefined> {
+    const cid = await this.index.getInit(renditionKey)
+    if (cid == null) return undefined
+    return { cid, bytes: -1 }
+  }
+}
+
+/** Creates the segment store over a UnixFS instance and an index. */
+export function createSegmentStore (components: SegmentStoreComponents): SegmentStore {
+  return new IndexedSegmentStore(components)
+}
+
+/** An index kept in memory, for tests and tools. */
+export function memorySegmentIndex (): SegmentIndex & { indexes: (renditionKey: string) => number[] } {
+  const segments = new Map<string, { cid: string, bytes: number }>()
+  const inits = new Map<string, string>()
+  return {
+    async getSegment (key, index) { return segments.get(`${key}/${index}`) },
+    async putSegment (key, index, cid, bytes) {
+      if (!segments.has(`${key}/${index}`)) segments.set(`${key}/${index}`, { cid, bytes })
+    },
+    async getInit (key) { return inits.get(key) },
+    async setInit (key, cid) { if (!inits.has(key)) inits.set(key, cid) },
+    indexes (key) {
+      return [...segments.keys()].filter(k => k.startsWith(`${key}/`)).map(k => Number(k.slice(key.length + 1))).sort((a, b) => a - b)
+    }
+  }
+}

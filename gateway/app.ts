@@ -1,0 +1,66 @@
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { bodyParser } from '@koa/bodyparser'
+import Router from '@koa/router'
+import Koa from 'koa'
+import serve from 'koa-static'
+import { errors } from './middleware/errors.ts'
+import { apiRoutes } from './routes/api.ts'
+import { ipfsRoutes } from './routes/ipfs.ts'
+import { mediaRoutes } from './routes/media.ts'
+import type { Catalog } from '../core/catalog/catalog.ts'
+import type { ContentReader } from '../core/ipfs/content-reader.ts'
+import type { Logger } from '../core/logger.ts'
+import type { Library } from '../core/media/library.ts'
+import type { Transcoder } from '../core/media/transcoder.ts'
+import type { Metrics } from '../core/metrics.ts'
+import type { Blockstore } from 'interface-blockstore'
+
+export interface HttpAppComponents {
+  logger: Logger
+  library: Library
+  catalog: Catalog
+  transcoder: Transcoder
+  reader: ContentReader
+  metrics: Metrics
+  blockstore: Pick<Blockstore, 'get' | 'has'>
+  peerId: string
+}
+
+const CLIENT_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'client', 'public')
+const HLS_JS = join(dirname(createRequire(import.meta.url).resolve('hls.js/package.json')), 'dist', 'hls.min.js')
+
+/** The main server's HTTP face: UI, `/api/v1`, `/media`, `/ipfs`, `/healthz`, `/metrics`. */
+export function createHttpApp (components: HttpAppComponents): Koa {
+  const log = components.logger.child({ name: 'cidcast:http' })
+  const started = Date.now()
+  const app = new Koa()
+  app.proxy = false
+  app.silent = true
+  app.use(errors(log))
+  app.use(bodyParser({ enableTypes: ['json'], jsonLimit: '64kb', encoding: 'utf-8' }))
+
+  const system = new Router()
+    .get('/healthz', ctx => {
+      ctx.set('Cache-Control', 'no-store')
+      ctx.body = { status: 'ok', role: 'server', peerId: components.peerId, uptimeSeconds: Math.round((Date.now() - started) / 1000), sessions: components.transcoder.sessions().length }
+    })
+    .get('/metrics', async ctx => {
+      ctx.type = components.metrics.registry.contentType
+      ctx.body = await components.metrics.registry.metrics()
+    })
+    .get('/vendor/hls.min.js', async ctx => {
+      const { createReadStream } = await import('node:fs')
+      ctx.type = 'text/javascript; charset=utf-8'
+      ctx.set('Cache-Control', 'public, max-age=86400')
+      ctx.body = createReadStream(HLS_JS)
+    })
+
+  for (const router of [system, apiRoutes(components), mediaRoutes(components), ipfsRoutes({ blockstore: components.blockstore, logger: components.logger, reader: components.reader })]) {
+    app.use(router.routes())
+    app.use(router.allowedMethods())
+  }
+  app.use(serve(CLIENT_DIR, { index: 'index.html', maxage: 0 }))
+  return app
+}

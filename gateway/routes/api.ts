@@ -1,0 +1,88 @@
+import Router from '@koa/router'
+import { InvalidRequestError } from '../../core/errors.ts'
+import type { Catalog } from '../../core/catalog/catalog.ts'
+import type { Library } from '../../core/media/library.ts'
+import type { Metrics } from '../../core/metrics.ts'
+import type { Context } from 'koa'
+
+export interface ApiRouteComponents {
+  library: Library
+  catalog: Catalog
+  metrics: Metrics
+}
+
+const USER_HEADER = 'x-cidcast-user'
+const USER_ID = /^[A-Za-z0-9_-]{1,64}$/
+const DEFAULT_USER = 'default'
+
+/** The viewer a request speaks for: `X-Cidcast-User`, else the one default viewer. */
+function userOf (ctx: Context): string {
+  const value = ctx.get(USER_HEADER)
+  if (value === '') return DEFAULT_USER
+  if (!USER_ID.test(value)) throw new InvalidRequestError(`${USER_HEADER} must be 1-64 letters, digits, '-' or '_'`)
+  return value
+}
+
+function intParam (value: unknown, name: string, fallback: number, max: number): number {
+  if (value == null || value === '') return fallback
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 0 || n > max) throw new InvalidRequestError(`${name} must be an integer from 0 to ${max}`)
+  return n
+}
+
+/** `/api/v1`: the library, media details, adding files and playback progress. */
+export function apiRoutes ({ library, catalog, metrics }: ApiRouteComponents): Router {
+  const router = new Router({ prefix: '/api/v1' })
+
+  router.get('/media', async ctx => {
+    const limit = intParam(ctx.query.limit, 'limit', 100, 1000)
+    const offset = intParam(ctx.query.offset, 'offset', 0, Number.MAX_SAFE_INTEGER)
+    ctx.body = { items: await library.list({ limit, offset }) }
+  })
+
+  router.post('/media', async ctx => {
+    const body = ctx.request.body as { path?: unknown } | undefined
+    if (body == null || typeof body !== 'object' || typeof body.path !== 'string') {
+      throw new InvalidRequestError('expected a JSON body { "path": "/absolute/path/to/file" }')
+    }
+    const { media, created } = await library.add(body.path)
+    if (created) metrics.mediaAdded.inc()
+    ctx.status = created ? 201 : 200
+    ctx.body = { ...media, created, playlist: `/media/${media.id}/master.m3u8` }
+  })
+
+  router.get('/media/:id', async ctx => {
+    const media = await library.get(ctx.params.id)
+    ctx.body = { ...media, playlist: `/media/${media.id}/master.m3u8` }
+  })
+
+  router.get('/media/:id/progress', async ctx => {
+    const media = await library.get(ctx.params.id)
+    const progress = await catalog.getProgress(userOf(ctx), media.id)
+    ctx.body = { positionSeconds: progress?.positionSeconds ?? null, updatedAt: progress?.updatedAt.toISOString() ?? null }
+  })
+
+  router.put('/media/:id/progress', async ctx => {
+    const user = userOf(ctx)
+    const media = await library.get(ctx.params.id)
+    const position = (ctx.request.body as { positionSeconds?: unknown } | undefined)?.positionSeconds
+    if (typeof position !== 'number' || !Number.isFinite(position) || position < 0 || position > media.durationSeconds + 1) {
+      throw new InvalidRequestError(`positionSeconds must be a number from 0 to ${Math.ceil(media.durationSeconds)}`)
+    }
+    await catalog.setProgress(user, media.id, position)
+    ctx.status = 204
+  })
+
+  router.get('/progress', async ctx => {
+    const rows = await catalog.listProgress(userOf(ctx), { limit: 50 })
+    const items = []
+    for (const row of rows) {
+      const media = await catalog.getMedia(row.mediaId)
+      if (media == null) continue
+      items.push({ mediaId: row.mediaId, positionSeconds: row.positionSeconds, updatedAt: row.updatedAt.toISOString(), title: media.title, durationSeconds: media.durationSeconds })
+    }
+    ctx.body = { items }
+  })
+
+  return router
+}

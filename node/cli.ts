@@ -1,0 +1,103 @@
+import { Command, InvalidArgumentError, Option } from 'commander'
+import { createApiClient } from '../client/api-client.ts'
+import { addCommand } from '../client/commands/add.ts'
+import { DEFAULT_DATA } from '../core/config.ts'
+import { initDataFolder } from './init.ts'
+import { startServer } from './server.ts'
+import type { StartServerOptions } from './server.ts'
+
+const DEFAULT_SERVER = process.env.CIDCAST_SERVER ?? 'http://127.0.0.1:8080'
+
+/** Prints one readable line for an error (never a stack trace) and sets a failing exit code. */
+function fail (err: unknown): never {
+  const e = err as { name?: string, code?: string, message?: string }
+  const name = typeof e?.code === 'string' && /Error$/.test(e.code) ? e.code : (e?.name ?? 'Error')
+  process.stderr.write(`error: ${name}: ${(e?.message ?? String(err)).split('\n')[0]}\n`)
+  process.exit(1)
+}
+
+function positiveInt (value: string): number {
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a whole number >= 1')
+  return n
+}
+
+function collect (value: string, previous: string[] = []): string[] {
+  return [...previous, value]
+}
+
+/** Runs `stop` on SIGINT/SIGTERM once, then exits. */
+function stopOnSignals (stop: () => Promise<void>): void {
+  let stopping = false
+  const handler = (signal: NodeJS.Signals): void => {
+    if (stopping) return
+    stopping = true
+    process.stderr.write(`${signal}: stopping\n`)
+    stop().then(() => process.exit(0), err => fail(err))
+  }
+  process.once('SIGINT', handler)
+  process.once('SIGTERM', handler)
+}
+
+/** The `cidcast` command line. */
+export function buildCli (): Command {
+  const program = new Command('cidcast')
+    .description('A content-addressed media server: on-demand HLS stored in Helia, served over a private IPFS network')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ outputError: (text, write) => { write(text) } })
+
+  program.command('init')
+    .description('create a data folder with a config file and a new private-network key (swarm.key)')
+    .option('--data <dir>', 'data folder', process.env.CIDCAST_DATA ?? DEFAULT_DATA)
+    .action(async (opts: { data: string }) => {
+      const { swarmKeyPath } = await initDataFolder(opts.data)
+      process.stdout.write(`initialized ${opts.data}\nswarm key: ${swarmKeyPath} (copy it to every CDN node; keep it secret)\n`)
+    })
+
+  program.command('server')
+    .description('run the main server: library, transcoder, Helia peer and HTTP')
+    .option('--data <dir>', 'data folder (env CIDCAST_DATA)')
+    .option('--listen <host:port>', 'HTTP address (env CIDCAST_LISTEN, default 127.0.0.1:8080)')
+    .option('--p2p-listen <multiaddr>', 'libp2p address, repeatable (env CIDCAST_P2P_LISTEN, default /ip4/127.0.0.1/tcp/4001)', collect)
+    .option('--library <dir>', 'folder watched for new media, repeatable (env CIDCAST_LIBRARY)', collect)
+    .option('--max-sessions <n>', 'most ffmpeg sessions at once (env CIDCAST_MAX_SESSIONS, default: cores)', positiveInt)
+    .addOption(new Option('--log-level <level>', 'log level (env CIDCAST_LOG_LEVEL)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
+    .action(async (opts: { data?: string, listen?: string, p2pListen?: string[], library?: string[], maxSessions?: number, logLevel?: string }) => {
+      const options: StartServerOptions = { dataDir: opts.data, listen: opts.listen, p2pListen: opts.p2pListen, library: opts.library, maxSessions: opts.maxSessions, logLevel: opts.logLevel }
+      const server = await startServer(options)
+      stopOnSignals(server.stop)
+      process.stdout.write(`${server.url}\n`)
+    })
+
+  program.command('add')
+    .description('add media files or folders to the library of a running server')
+    .argument('<path...>', 'files or folders (folders are walked for media files)')
+    .option('--server <url>', 'main server URL (env CIDCAST_SERVER)', DEFAULT_SERVER)
+    .action(async (paths: string[], opts: { server: string }) => {
+      const failed = await addCommand(paths, { server: opts.server })
+      if (failed > 0) process.exitCode = 1
+    })
+
+  program.command('ls')
+    .description('list the media of a running server')
+    .option('--server <url>', 'main server URL (env CIDCAST_SERVER)', DEFAULT_SERVER)
+    .action(async (opts: { server: string }) => {
+      for (const m of await createApiClient(opts.server).listMedia()) {
+        const done = m.renditions.filter(r => r.state === 'complete').map(r => r.profile)
+        process.stdout.write(`${m.id}\t${m.durationSeconds.toFixed(1)}s\t${done.length > 0 ? done.join(',') : '-'}\t${JSON.stringify(m.title)}\n`)
+      }
+    })
+
+  return program
+}
+
+/** Entry point: parse argv, turn any error into one line and an exit code. */
+export async function main (argv = process.argv): Promise<void> {
+  try {
+    await buildCli().parseAsync(argv)
+  } catch (err) {
+    fail(err)
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await main()
