@@ -5,5 +5,11 @@ export default [
     ts: true,
     noJsx: true,
     ignores: [...resolveIgnoresFromGitignore(), 'client/public/vendor/**']
-  })
+  }),
+  {
+    rules: {
+      // `void promise` marks a deliberate fire-and-forget; everything else awaits
+      'no-void': ['error', { allowAsStatement: true }]
+    }
+  }
 ]

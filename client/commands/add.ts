@@ -25,6 +25,7 @@ async function expand (path: string, out: string[]): Promise<void> {
 
 /** One-line rendering of a path for the terminal: control characters shown escaped. */
 function shown (path: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what we look for
   return /[\u0000-\u001f\u007f]/.test(path) ? JSON.stringify(path) : path
 }
 

@@ -44,8 +44,8 @@ export function sessionArgs (init: SessionArgsInit): string[] {
   }
   args.push('-i', `file:${init.input}`)
   // keep source timestamps so segment n carries the same decode times whichever session made it
-  // (shifted to start at zero, so the grid holds for sources whose first timestamp is not 0)
-  args.push('-copyts', '-start_at_zero', '-avoid_negative_ts', 'disabled', '-map_metadata', '-1', '-map_chapters', '-1')
+  // (not -start_at_zero: it shifts by the first timestamp of the run, the seek point or the audio priming)
+  args.push('-copyts', '-avoid_negative_ts', 'disabled', '-map_metadata', '-1', '-map_chapters', '-1')
   if (plan.mode === 'audio') {
     args.push('-map', '0:a:0', '-vn')
   } else {
@@ -75,8 +75,10 @@ export function sessionArgs (init: SessionArgsInit): string[] {
     '-hls_fmp4_init_filename', INIT_NAME, '-hls_list_size', '0', '-hls_playlist_type', 'event',
     '-hls_flags', 'temp_file', '-start_number', '0'
   )
-  // without an edit list the init segment is byte-identical whichever segment a session starts at
-  if (init.ffmpegMajor >= 5) args.push('-hls_segment_options', 'use_editlist=0')
+  // frag_discont makes each fragment's decode time (tfdt) the packet's own timestamp instead of one rebased
+  // to the run's start, so segment n carries the same times and the same init segment whichever run made it.
+  // (ffmpeg 4.x has no hls_segment_options: there a rendition is best made by one run.)
+  if (init.ffmpegMajor >= 5) args.push('-hls_segment_options', 'movflags=+frag_discont')
   args.push('-hls_segment_filename', join(outDir, 'p%d.m4s'), join(outDir, SESSION_PLAYLIST))
   return args
 }

@@ -173,7 +173,8 @@ class CatalogLibrary implements Library {
     links.push({ name: PLAYLIST_NAME, cid: playlistCid, size: playlist.byteLength })
     const root = await writeDirectory(blockstore, links)
     if (!await pins.isPinned(root)) {
-      for await (const _ of pins.add(root)) { /* walks and pins every block of the rendition */ }
+      // pinning walks every block of the rendition; the generator yields each CID it pins
+      for await (const pinned of pins.add(root)) void pinned
     }
     await catalog.completeRendition(job.key, root.toString())
     this.c.logger.info({ key: job.key, root: root.toString(), segments: segments.length }, 'rendition complete')

@@ -39,6 +39,25 @@ export interface SessionInit {
   wanted: (nextIndex: number) => Promise<boolean>
 }
 
+/** True when an fMP4 piece holds a movie fragment with media data (top-level `moof` and non-empty `mdat`). */
+export function hasMedia (bytes: Uint8Array): boolean {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  let at = 0
+  let moof = false
+  while (at + 8 <= bytes.byteLength) {
+    let size = view.getUint32(at)
+    const type = String.fromCharCode(bytes[at + 4], bytes[at + 5], bytes[at + 6], bytes[at + 7])
+    let header = 8
+    if (size === 1 && at + 16 <= bytes.byteLength) { size = Number(view.getBigUint64(at + 8)); header = 16 }
+    if (size === 0) size = bytes.byteLength - at
+    if (size < header) return false
+    if (type === 'moof') moof = true
+    if (type === 'mdat' && moof && size > header) return true
+    at += size
+  }
+  return false
+}
+
 /** How a session ended. */
 export type SessionEnd = { reason: 'finished' } | { reason: 'stopped' } | { reason: 'failed', message: string }
 
@@ -77,8 +96,8 @@ export class TranscodeSession {
     this.startIndex = init.startIndex
     this.nextIndex = init.startIndex
     this.dir = join(init.workDir, `${init.job.key}-${init.startIndex}-${process.hrtime.bigint().toString(36)}`)
-    let resolve!: (end: SessionEnd) => void
-    this.ended = new Promise(r => { resolve = r })
+    const { promise, resolve } = Promise.withResolvers<SessionEnd>()
+    this.ended = promise
     this.finish = resolve
   }
 
@@ -163,9 +182,11 @@ export class TranscodeSession {
       const file = join(this.dir, `p${piece}.m4s`)
       const index = this.job.pieceSegment(this.startIndex, piece)
       if (this.pending != null && this.pending.index !== index) await this.flush()
-      if (index < this.job.grid.starts.length) {
+      const bytes = await readFile(file)
+      // past the end of a source ffmpeg still closes an empty fragment: never store one as a segment
+      if (index < this.job.grid.starts.length && hasMedia(bytes)) {
         this.pending ??= { index, parts: [] }
-        this.pending.parts.push(await readFile(file))
+        this.pending.parts.push(bytes)
       }
       await rm(file, { force: true })
       this.piecesDone = piece + 1
