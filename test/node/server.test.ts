@@ -1,0 +1,177 @@
+import { copyFile, mkdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import anyTest from 'ava'
+import { fixture } from '../../fixtures/media.ts'
+import { startServer } from '../../node/server.ts'
+import { tempDir } from '../helpers/tmp.ts'
+import type { RunningServer } from '../../node/server.ts'
+import type { TestFn } from 'ava'
+
+const test = anyTest as TestFn<{ server: RunningServer, dir: string, remove: () => Promise<void> }>
+
+test.before(async t => {
+  const dir = await tempDir()
+  const server = await startServer({ dataDir: join(dir.path, 'data'), listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], logLevel: 'silent' })
+  t.context = { server, dir: dir.path, remove: dir.remove }
+})
+
+test.after.always(async t => {
+  await t.context.server?.stop()
+  await t.context.remove?.()
+})
+
+async function api (t: { context: { server: RunningServer } }, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number, json: any }> {
+  const response = await fetch(t.context.server.url + path, {
+    method,
+    headers: { ...(body === undefined ? {} : { 'Content-Type': 'application/json' }), ...headers },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body)
+  })
+  const text = await response.text()
+  return { status: response.status, json: text === '' ? undefined : JSON.parse(text) }
+}
+
+async function sessionsStarted (server: RunningServer): Promise<number> {
+  const text = await (await fetch(`${server.url}/metrics`)).text()
+  const line = text.split('\n').find(l => l.startsWith('cidcast_ffmpeg_sessions_started_total '))
+  return Number(line?.split(' ')[1])
+}
+
+test.serial('adding the same bytes twice gives the same media', async t => {
+  const path = await fixture('odd-854x480-6s')
+  const copy = join(t.context.dir, 'copy of it.mp4')
+  await copyFile(path, copy)
+  const first = await api(t, 'POST', '/api/v1/media', { path })
+  const second = await api(t, 'POST', '/api/v1/media', { path: copy })
+  t.true(first.status === 201 || first.status === 200)
+  t.is(second.status, 200)
+  t.is(second.json.id, first.json.id)
+  t.false(second.json.created)
+  const list = await api(t, 'GET', '/api/v1/media')
+  t.is(list.json.items.filter((m: { id: string }) => m.id === first.json.id).length, 1)
+  t.deepEqual(first.json.renditions.map((r: { profile: string }) => r.profile), ['480p', '360p'])
+})
+
+test.serial('bad files get a 4xx naming the problem and leave no media record', async t => {
+  const before = (await api(t, 'GET', '/api/v1/media')).json.items.length
+  const dir = join(t.context.dir, 'bad')
+  await mkdir(dir, { recursive: true })
+  const cases: Array<[string, number, string]> = [
+    [await fixture('zero-bytes.mp4'), 422, 'InvalidMediaError'],
+    [await fixture('not-media.mp4'), 422, 'InvalidMediaError'],
+    [await fixture('truncated.mp4'), 422, 'InvalidMediaError'],
+    [await fixture('image.png'), 422, 'InvalidMediaError'],
+    [join(dir, 'missing.mp4'), 404, 'PathNotFoundError'],
+    [dir, 400, 'InvalidPathError'],
+    ['relative/path.mp4', 400, 'InvalidPathError']
+  ]
+  for (const [path, status, error] of cases) {
+    const res = await api(t, 'POST', '/api/v1/media', { path })
+    t.is(res.status, status, path)
+    t.is(res.json.error, error, path)
+    t.is(typeof res.json.message, 'string')
+    t.false(JSON.stringify(res.json).includes('    at '), 'no stack trace')
+  }
+  for (const body of ['{not json', JSON.stringify({ path: 42 }), JSON.stringify([])]) {
+    const res = await api(t, 'POST', '/api/v1/media', body)
+    t.is(res.status, 400, body)
+    t.is(typeof res.json.error, 'string')
+  }
+  t.is((await api(t, 'GET', '/api/v1/media')).json.items.length, before)
+})
+
+test.serial('names with quotes, spaces, a leading dash and a newline are added and play', async t => {
+  const source = await fixture('portrait-6s')
+  const dir = join(t.context.dir, 'names')
+  await mkdir(dir, { recursive: true })
+  const names = ['-i "quoted" it\'s.mp4', ' spaced  out .mp4', 'line\nbreak.mp4', 'back\\slash.mp4']
+  for (const name of names) {
+    const path = join(dir, name)
+    await copyFile(source, path)
+    const res = await api(t, 'POST', '/api/v1/media', { path })
+    t.true(res.status === 201 || res.status === 200, name)
+    t.is(res.json.renditions[0].profile, '720p') // a 720x1280 portrait source: its short side is 720
+  }
+  const media = (await api(t, 'POST', '/api/v1/media', { path: join(dir, names[0]) })).json
+  const segment = await fetch(`${t.context.server.url}/media/${media.id}/360p/0.m4s`)
+  t.is(segment.status, 200)
+  t.true((await segment.arrayBuffer()).byteLength > 1000)
+})
+
+test.serial('unknown ids, profiles, segments, CIDs and hostile paths are refused with JSON errors', async t => {
+  const path = await fixture('odd-854x480-6s')
+  const { id } = (await api(t, 'POST', '/api/v1/media', { path })).json
+  const cases: Array<[string, number, string]> = [
+    ['/api/v1/media/0000000000000000', 404, 'MediaNotFoundError'],
+    ['/api/v1/media/..%2f..%2fetc%2fpasswd', 404, 'MediaNotFoundError'],
+    [`/media/${id}/2160p/index.m3u8`, 404, 'ProfileNotFoundError'],
+    [`/media/${id}/..%2f..%2f/index.m3u8`, 404, 'ProfileNotFoundError'],
+    [`/media/${id}/480p/9999.m4s`, 404, 'SegmentNotFoundError'],
+    [`/media/${id}/480p/-1.m4s`, 404, 'SegmentNotFoundError'],
+    [`/media/${id}/480p/%2e%2e%5c%2e%2e%5cetc.m4s`, 404, 'SegmentNotFoundError'],
+    ['/media/nope/master.m3u8', 404, 'MediaNotFoundError'],
+    ['/ipfs/not-a-cid', 400, 'InvalidCIDError'],
+    ['/ipfs/bafkreigjeg7bar6octwm3zp3t45excu7baykd7nhx3iaeyarfi5pvljlt', 400, 'InvalidCIDError'],
+    ['/ipfs/bafkreigjeg7bar6octwm3zp3t45excu7baykd7nhx3iaeyarfi5pvljlti', 404, 'ContentNotFoundError']
+  ]
+  for (const [url, status, error] of cases) {
+    const res = await fetch(t.context.server.url + url)
+    t.is(res.status, status, url)
+    t.is((await res.json()).error, error, url)
+  }
+  const progress = await api(t, 'PUT', `/api/v1/media/${id}/progress`, { positionSeconds: -3 })
+  t.is(progress.status, 400)
+  const user = await api(t, 'GET', `/api/v1/media/${id}/progress`, undefined, { 'X-Cidcast-User': '../admin' })
+  t.is(user.status, 400)
+})
+
+test.serial('resume returns the position the viewer reported, per viewer', async t => {
+  const path = await fixture('odd-854x480-6s')
+  const { id } = (await api(t, 'POST', '/api/v1/media', { path })).json
+  t.is((await api(t, 'PUT', `/api/v1/media/${id}/progress`, { positionSeconds: 4.5 }, { 'X-Cidcast-User': 'alice' })).status, 204)
+  t.is((await api(t, 'GET', `/api/v1/media/${id}/progress`, undefined, { 'X-Cidcast-User': 'alice' })).json.positionSeconds, 4.5)
+  t.is((await api(t, 'GET', `/api/v1/media/${id}/progress`, undefined, { 'X-Cidcast-User': 'bob' })).json.positionSeconds, null)
+  const cont = await api(t, 'GET', '/api/v1/progress', undefined, { 'X-Cidcast-User': 'alice' })
+  t.is(cont.json.items[0].mediaId, id)
+})
+
+test.serial('a finished rendition is a pinned directory the /ipfs gateway serves, and later viewers start no ffmpeg', async t => {
+  const { server } = t.context
+  const path = await fixture('vp9-opus-6s')
+  const { id } = (await api(t, 'POST', '/api/v1/media', { path })).json
+  const job = await server.library.job(id, '360p')
+  await server.transcoder.complete(job)
+  const media = (await api(t, 'GET', `/api/v1/media/${id}`)).json
+  const rendition = media.renditions.find((r: { profile: string }) => r.profile === '360p')
+  t.is(rendition.state, 'complete')
+  t.regex(rendition.root, /^bafy/)
+  t.true(await server.peer.pins.isPinned((await import('multiformats/cid')).CID.parse(rendition.root)))
+
+  const started = await sessionsStarted(server)
+  const playlist = await (await fetch(`${server.url}/media/${id}/360p/index.m3u8`)).text()
+  const names = ['init.mp4', ...playlist.split('\n').filter(l => l.endsWith('.m4s'))]
+  for (const name of names) {
+    const viaMedia = Buffer.from(await (await fetch(`${server.url}/media/${id}/360p/${name}`)).arrayBuffer())
+    const viaIpfs = await fetch(`${server.url}/ipfs/${rendition.root}/${name}`)
+    t.is(viaIpfs.status, 200)
+    t.deepEqual(Buffer.from(await viaIpfs.arrayBuffer()), viaMedia, name)
+  }
+  const stored = await (await fetch(`${server.url}/ipfs/${rendition.root}/index.m3u8`)).text()
+  t.is(stored, playlist)
+  t.is(await sessionsStarted(server), started)
+})
+
+test.serial('the metrics count ffmpeg sessions and health answers', async t => {
+  const health = await api(t, 'GET', '/healthz')
+  t.is(health.status, 200)
+  t.is(health.json.status, 'ok')
+  t.true(await sessionsStarted(t.context.server) >= 1)
+})
+
+test.serial('a config file with a bad value is refused with a message naming the key', async t => {
+  const data = join(t.context.dir, 'bad-config')
+  await mkdir(data, { recursive: true })
+  await writeFile(join(data, 'config.json'), JSON.stringify({ listen: 'nowhere' }))
+  const err = await t.throwsAsync(startServer({ dataDir: data, logLevel: 'silent' }))
+  t.is(err?.name, 'InvalidConfigError')
+  t.regex(err?.message ?? '', /listen/)
+})
