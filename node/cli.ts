@@ -3,7 +3,6 @@ import { createApiClient } from '../client/api-client.ts'
 import { addCommand } from '../client/commands/add.ts'
 import { DEFAULT_DATA } from '../core/config.ts'
 import { initDataFolder } from './init.ts'
-import { startServer } from './server.ts'
 import type { StartServerOptions } from './server.ts'
 
 const DEFAULT_SERVER = process.env.CIDCAST_SERVER ?? 'http://127.0.0.1:8080'
@@ -64,6 +63,8 @@ export function buildCli (): Command {
     .addOption(new Option('--log-level <level>', 'log level (env CIDCAST_LOG_LEVEL)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
     .action(async (opts: { data?: string, listen?: string, p2pListen?: string[], library?: string[], maxSessions?: number, logLevel?: string }) => {
       const options: StartServerOptions = { dataDir: opts.data, listen: opts.listen, p2pListen: opts.p2pListen, library: opts.library, maxSessions: opts.maxSessions, logLevel: opts.logLevel }
+      // loaded here: Helia, TypeORM and ffmpeg glue cost seconds that client verbs should not pay
+      const { startServer } = await import('./server.ts')
       const server = await startServer(options)
       stopOnSignals(server.stop)
       process.stdout.write(`${server.url}\n`)
