@@ -175,3 +175,29 @@ test.serial('a config file with a bad value is refused with a message naming the
   t.is(err?.name, 'InvalidConfigError')
   t.regex(err?.message ?? '', /listen/)
 })
+
+test.serial('a source that already fits a profile is copied on the keyframe grid, not encoded', async t => {
+  const { server } = t.context
+  const path = await fixture('h264-aac-10s')
+  const media = (await api(t, 'POST', '/api/v1/media', { path })).json
+  t.is(media.renditions[0].profile, '720p')
+  const job = await server.library.job(media.id, '720p')
+  t.is(job.plan.mode, 'remux')
+  const playlist = await (await fetch(`${server.url}/media/${media.id}/720p/index.m3u8`)).text()
+  t.is(playlist.split('\n').filter(l => l.endsWith('.m4s')).length, job.grid.starts.length)
+  // a seek first, then the start: two copy runs meet on the keyframe grid
+  const late = await fetch(`${server.url}/media/${media.id}/720p/3.m4s`)
+  t.is(late.status, 200)
+  await server.transcoder.complete(job)
+  const detail = (await api(t, 'GET', `/api/v1/media/${media.id}`)).json
+  t.is(detail.renditions[0].state, 'complete')
+  const sizes = []
+  for (let n = 0; n < job.grid.starts.length; n++) {
+    const res = await fetch(`${server.url}/media/${media.id}/720p/${n}.m4s`)
+    t.is(res.status, 200)
+    sizes.push((await res.arrayBuffer()).byteLength)
+  }
+  // copied segments hold the source's own bits: together about the size of the source's video and audio
+  const total = sizes.reduce((a, b) => a + b, 0)
+  t.true(total > media.sizeBytes * 0.8 && total < media.sizeBytes * 1.2, `segments ${total} bytes vs source ${media.sizeBytes}`)
+})
