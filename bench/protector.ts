@@ -1,0 +1,158 @@
+import { createHash, randomBytes } from 'node:crypto'
+import { tcp } from '@libp2p/tcp'
+import { multiaddr } from '@multiformats/multiaddr'
+import { preSharedKey } from '../core/net/protector.ts'
+import type { ComponentLogger, Connection, ConnectionProtector, Logger, MessageStream, MultiaddrConnection, StreamMessageEvent, Upgrader } from '@libp2p/interface'
+
+/**
+ * Two ends of one loopback TCP connection made by libp2p's own TCP transport, each optionally wrapped by
+ * a connection protector, with no encryption or muxer on top: what is measured is the protector alone.
+ */
+
+export interface TcpPair {
+  dialer: MessageStream
+  listener: MessageStream
+  close: () => Promise<void>
+}
+
+export interface ProtectorFigures {
+  /** Bytes sent one way. */
+  bytes: number
+  /** Throughput through one protected connection. */
+  mbPerSecond: number
+  /** Throughput through the same kind of connection without a protector. */
+  rawMbPerSecond: number
+}
+
+/** Opens a loopback TCP connection and protects each end with the given protector (none: raw TCP). */
+export async function tcpPair (dialerProtector?: ConnectionProtector, listenerProtector?: ConnectionProtector): Promise<TcpPair> {
+  const transport = tcp()({ logger: silentComponentLogger() })
+  const inbound = Promise.withResolvers<MultiaddrConnection>()
+  const outbound = Promise.withResolvers<MultiaddrConnection>()
+  // the transport hands each raw connection to the upgrader; keep it instead of upgrading it
+  const upgrader = {
+    upgradeInbound: async (maConn: MultiaddrConnection) => { inbound.resolve(maConn) },
+    upgradeOutbound: async (maConn: MultiaddrConnection) => {
+      outbound.resolve(maConn)
+      return maConn as unknown as Connection
+    }
+  } as unknown as Upgrader
+  const listener = transport.createListener({ upgrader })
+  await listener.listen(multiaddr('/ip4/127.0.0.1/tcp/0'))
+  const [address] = listener.getAddrs()
+  // not a timeout: the transport hands the signal to net.connect, which destroys the socket when it fires
+  await transport.dial(address, { upgrader, signal: new AbortController().signal })
+  const [a, b] = await Promise.all([outbound.promise, inbound.promise])
+  const close = async (): Promise<void> => {
+    a.abort(new Error('closed'))
+    b.abort(new Error('closed'))
+    await listener.close()
+  }
+  try {
+    const signal = AbortSignal.timeout(5000)
+    const [dialer, accepted] = await Promise.all([
+      dialerProtector?.protect(a, { signal }) ?? a,
+      listenerProtector?.protect(b, { signal }) ?? b
+    ])
+    return { dialer, listener: accepted, close }
+  } catch (err) {
+    await close()
+    throw err
+  }
+}
+
+/** Sends `count` copies of `chunk` through `stream`, waiting for the transport to drain when it is full. */
+export async function sendRepeated (stream: MessageStream, chunk: Uint8Array, count: number): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    if (!stream.send(chunk)) await drained(stream)
+  }
+}
+
+/**
+ * Waits for the next 'drain'. Not `stream.onDrain()`: in @libp2p/utils 7.4 its promise is never re-armed
+ * after the first drain, so later calls resolve at once and the writer buffers without limit.
+ */
+async function drained (stream: MessageStream): Promise<void> {
+  const { promise, resolve, reject } = Promise.withResolvers<void>()
+  const onDrain = (): void => { resolve() }
+  const onClose = (): void => { reject(new Error('closed while waiting to send')) }
+  stream.addEventListener('drain', onDrain)
+  stream.addEventListener('close', onClose)
+  try {
+    await promise
+  } finally {
+    stream.removeEventListener('drain', onDrain)
+    stream.removeEventListener('close', onClose)
+  }
+}
+
+/** Resolves with the SHA-256 (hex) of the first `bytes` bytes that arrive on `stream`. */
+export async function receiveHash (stream: MessageStream, bytes: number): Promise<string> {
+  const hash = createHash('sha256')
+  let received = 0
+  const done = Promise.withResolvers<string>()
+  const onMessage = (evt: StreamMessageEvent): void => {
+    for (const buf of evt.data instanceof Uint8Array ? [evt.data] : evt.data) {
+      hash.update(buf)
+      received += buf.byteLength
+    }
+    if (received >= bytes) done.resolve(hash.digest('hex'))
+  }
+  stream.addEventListener('message', onMessage)
+  stream.addEventListener('close', () => { done.reject(new Error(`closed after ${received}/${bytes} bytes`)) })
+  try {
+    return await done.promise
+  } finally {
+    stream.removeEventListener('message', onMessage)
+  }
+}
+
+/** The SHA-256 (hex) of `chunk` repeated `count` times. */
+export function repeatedHash (chunk: Uint8Array, count: number): string {
+  const hash = createHash('sha256')
+  for (let i = 0; i < count; i++) hash.update(chunk)
+  return hash.digest('hex')
+}
+
+/** Measures one-way throughput through one protected loopback connection against raw TCP. */
+export async function benchProtector (bytes = 256 * 1024 * 1024): Promise<ProtectorFigures> {
+  const chunk = randomBytes(1024 * 1024)
+  const count = Math.max(1, Math.round(bytes / chunk.length))
+  const total = count * chunk.length
+  const psk = randomBytes(32)
+  const protectedMs = await timeOneWay(await tcpPair(preSharedKey({ psk })(), preSharedKey({ psk })()), chunk, count)
+  const rawMs = await timeOneWay(await tcpPair(), chunk, count)
+  return {
+    bytes: total,
+    mbPerSecond: total / 1e6 / (protectedMs / 1000),
+    rawMbPerSecond: total / 1e6 / (rawMs / 1000)
+  }
+}
+
+async function timeOneWay (pair: TcpPair, chunk: Uint8Array, count: number): Promise<number> {
+  try {
+    const started = performance.now()
+    await Promise.all([
+      sendRepeated(pair.dialer, chunk, count),
+      receiveHash(pair.listener, chunk.length * count)
+    ])
+    return performance.now() - started
+  } finally {
+    await pair.close()
+  }
+}
+
+function silentComponentLogger (): ComponentLogger {
+  const log: Logger = Object.assign(() => {}, {
+    error: () => {},
+    trace: () => {},
+    enabled: false,
+    newScope: () => log
+  })
+  return { forComponent: () => log }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const figures = await benchProtector(Number(process.argv[2] ?? 256 * 1024 * 1024))
+  process.stdout.write(`${JSON.stringify(figures)}\n`)
+}

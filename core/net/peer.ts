@@ -1,0 +1,155 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { withBitswap } from '@helia/bitswap'
+import { withLibp2pLight } from '@helia/libp2p'
+import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import { identify } from '@libp2p/identify'
+import { tcp } from '@libp2p/tcp'
+import { MemoryBlockstore } from 'blockstore-core'
+import { FsBlockstore } from 'blockstore-fs'
+import { MemoryDatastore } from 'datastore-core'
+import { LevelDatastore } from 'datastore-level'
+import { createHeliaLight } from 'helia'
+import { InvalidConfigError, InvalidSwarmKeyError } from '../errors.ts'
+import { preSharedKey } from './protector.ts'
+import { SWARM_KEY_BYTES } from './swarm-key.ts'
+import type { Logger } from '../logger.ts'
+import type { HeliaWithLibp2p } from '@helia/libp2p'
+import type { Identify } from '@libp2p/identify'
+import type { ConnectionGater, PrivateKey } from '@libp2p/interface'
+import type { Blockstore } from 'interface-blockstore'
+import type { Datastore } from 'interface-datastore'
+
+/** Default listen address: loopback, any free port. */
+export const DEFAULT_LISTEN = Object.freeze(['/ip4/127.0.0.1/tcp/0'])
+/** File in the data folder holding the peer's Ed25519 key (libp2p protobuf), so its ID survives restarts. */
+export const IDENTITY_FILE = 'identity.key'
+
+export interface PeerInit {
+  /** Folder for `blocks/` (blockstore-fs), `datastore/` (LevelDB) and the identity key; in memory when absent. */
+  dataDir?: string
+  /** The 32-byte private network key (see `parseSwarmKey`). */
+  swarmKey: Uint8Array
+  /** Multiaddrs to listen on. @default ['/ip4/127.0.0.1/tcp/0'] */
+  listen?: string[]
+  /** The peer's key; by default loaded from (or created once in) `<dataDir>/identity.key`, or fresh in memory. */
+  privateKey?: PrivateKey
+  /** Decides which peers may connect (used to revoke peer IDs, which a swarm key alone cannot do). */
+  connectionGater?: ConnectionGater
+}
+
+export interface PeerComponents {
+  logger: Logger
+}
+
+export interface PeerServices extends Record<string, unknown> {
+  identify: Identify
+}
+
+/** A started Helia node in the private network: `libp2p`, `blockstore`, `pins`; `stop()` also closes the stores. */
+export type Peer = HeliaWithLibp2p<PeerServices>
+
+/**
+ * Builds and starts a Helia node for the private network: TCP, the PSK protector, noise, yamux, identify and
+ * bitswap, and nothing that reaches the public network (no DHT, autonat, relay, UPnP or mDNS).
+ */
+export async function createPeer (components: PeerComponents, init: PeerInit): Promise<Peer> {
+  const log = components.logger.child({ name: 'cidcast:peer' })
+  if (init.swarmKey?.length !== SWARM_KEY_BYTES) {
+    throw new InvalidSwarmKeyError(`the swarm key must be ${SWARM_KEY_BYTES} bytes, got ${init.swarmKey?.length ?? 0}`)
+  }
+
+  let blockstore: Blockstore
+  let datastore: Datastore
+  let close = async (): Promise<void> => {}
+  let privateKey = init.privateKey
+  if (init.dataDir != null) {
+    await mkdir(init.dataDir, { recursive: true })
+    // before the stores open, so a bad identity file leaves nothing open behind it
+    privateKey ??= await loadOrCreateIdentity(join(init.dataDir, IDENTITY_FILE), log)
+    const fsBlockstore = new FsBlockstore(join(init.dataDir, 'blocks'))
+    const levelDatastore = new LevelDatastore(join(init.dataDir, 'datastore'))
+    // Helia checks the datastore version before it starts anything, so open the stores now
+    await fsBlockstore.open()
+    await levelDatastore.open()
+    blockstore = fsBlockstore
+    datastore = levelDatastore
+    close = async () => {
+      await fsBlockstore.close()
+      await levelDatastore.close()
+    }
+  } else {
+    blockstore = new MemoryBlockstore()
+    datastore = new MemoryDatastore()
+    privateKey ??= await generateKeyPair('Ed25519')
+  }
+
+  const helia = withBitswap(withLibp2pLight(createHeliaLight({ blockstore, datastore }), {
+    privateKey,
+    addresses: { listen: [...(init.listen ?? DEFAULT_LISTEN)] },
+    transports: [tcp()],
+    connectionProtector: preSharedKey({ psk: init.swarmKey }),
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionGater: init.connectionGater,
+    peerDiscovery: [],
+    services: { identify: identify() }
+  }))
+
+  // The stores must close after everything that writes to them has stopped: libp2p (its peer store lives
+  // in the datastore) and bitswap. Making them Startable would not do: libp2p stops every Startable
+  // component it is given, the datastore among them, while its peer store is still saving.
+  const stopHelia = helia.stop.bind(helia)
+  helia.stop = async (...args) => {
+    try {
+      return await stopHelia(...args)
+    } finally {
+      await close()
+    }
+  }
+
+  try {
+    await helia.start()
+  } catch (err) {
+    await helia.stop().catch(() => {})
+    throw err
+  }
+  log.info({ peerId: helia.libp2p.peerId.toString(), addrs: helia.libp2p.getMultiaddrs().map(String) }, 'peer started')
+  return helia
+}
+
+/** Reads the peer key from `path`, or creates an Ed25519 key there (mode 0600) the first time. */
+async function loadOrCreateIdentity (path: string, log: Logger): Promise<PrivateKey> {
+  const existing = await readIdentity(path)
+  if (existing != null) return existing
+  const key = await generateKeyPair('Ed25519')
+  try {
+    await writeFile(path, privateKeyToProtobuf(key), { flag: 'wx', mode: 0o600 })
+  } catch (err: any) {
+    // another process created it first: use theirs so both agree on one identity
+    if (err?.code === 'EEXIST') {
+      const raced = await readIdentity(path)
+      if (raced != null) return raced
+    }
+    throw err
+  }
+  log.info({ path }, 'created a new peer identity')
+  return key
+}
+
+async function readIdentity (path: string): Promise<PrivateKey | undefined> {
+  let bytes: Uint8Array
+  try {
+    bytes = await readFile(path)
+  } catch (err: any) {
+    if (err?.code === 'ENOENT') return undefined
+    throw err
+  }
+  try {
+    return privateKeyFromProtobuf(bytes)
+  } catch (err: any) {
+    throw new InvalidConfigError(`the peer identity key ${path} is not a libp2p private key (${String(err?.message)})`)
+  }
+}

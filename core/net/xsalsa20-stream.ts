@@ -1,0 +1,149 @@
+import { hsalsa, salsa20 } from '@noble/ciphers/salsa.js'
+import { CidcastError } from '../errors.ts'
+
+/**
+ * A streaming XSalsa20 keystream on `@noble/ciphers`, which only offers a one-shot function with a block
+ * counter. We keep the position across calls of any size: a leftover keystream block serves partial
+ * blocks, and whole blocks go to noble in one call starting at the right counter.
+ *
+ * XSalsa20 is HSalsa20(key, nonce[0..16]) as a subkey for Salsa20 with nonce[16..24], so the subkey is
+ * derived once here instead of on every call.
+ */
+
+export const NONCE_BYTES = 24
+export const KEY_BYTES = 32
+const BLOCK_BYTES = 64
+/** noble refuses a block counter of 2^32 - 1 and beyond (it never wraps): 256 GiB of keystream. */
+const MAX_BLOCKS = 2 ** 32 - 1
+
+/** The keystream of one direction of a connection ran out (256 GiB); the connection must be re-established. */
+export class KeystreamExhaustedError extends CidcastError {
+  static override readonly code = 'KeystreamExhaustedError'
+  override readonly name = 'KeystreamExhaustedError'
+}
+
+export interface XSalsa20Stream {
+  /**
+   * XORs `input` with the next `input.length` keystream bytes into `output` (default: in place).
+   * `output` must be `input` itself or not overlap it.
+   */
+  xor (input: Uint8Array, output?: Uint8Array): Uint8Array
+  /** Keystream bytes used so far. */
+  readonly position: number
+}
+
+export interface XSalsa20StreamInit {
+  /** Start at this 64-byte block instead of 0 (for tests of the counter limit). @default 0 */
+  startBlock?: number
+}
+
+/** Creates a stateful XSalsa20 keystream for one direction of a connection. */
+export function createXSalsa20Stream (key: Uint8Array, nonce: Uint8Array, init: XSalsa20StreamInit = {}): XSalsa20Stream {
+  return new Stream(key, nonce, init.startBlock ?? 0)
+}
+
+// 'expand 32-byte k' as little-endian words: the Salsa20 constant for 256-bit keys
+const SIGMA = new Uint32Array(new Uint8Array(Buffer.from('expand 32-byte k', 'latin1')).buffer)
+
+function subkeyOf (key: Uint8Array, nonce: Uint8Array): Uint8Array {
+  // hsalsa takes native views of little-endian bytes, as noble's own xsalsa20 passes them
+  const out = new Uint32Array(8)
+  hsalsa(SIGMA, new Uint32Array(key.slice().buffer), new Uint32Array(nonce.slice(0, 16).buffer), out)
+  return new Uint8Array(out.buffer)
+}
+
+/** One scratch buffer for all streams: xor() is synchronous, so no two calls ever use it at once. */
+const SCRATCH = new Uint8Array(64 * 1024)
+
+function isAligned (bytes: Uint8Array): boolean {
+  return bytes.byteOffset % 4 === 0
+}
+
+class Stream implements XSalsa20Stream {
+  private readonly subkey: Uint8Array
+  private readonly nonce: Uint8Array
+  /** The next block counter noble will be asked for. */
+  private block: number
+  /** Keystream of block `block - 1` when `used < 64`. */
+  private readonly leftover = new Uint8Array(BLOCK_BYTES)
+  private used = BLOCK_BYTES
+  private bytes = 0
+
+  constructor (key: Uint8Array, nonce: Uint8Array, startBlock: number) {
+    if (key.length !== KEY_BYTES) throw new TypeError(`XSalsa20 key must be ${KEY_BYTES} bytes, got ${key.length}`)
+    if (nonce.length !== NONCE_BYTES) throw new TypeError(`XSalsa20 nonce must be ${NONCE_BYTES} bytes, got ${nonce.length}`)
+    if (!Number.isSafeInteger(startBlock) || startBlock < 0 || startBlock > MAX_BLOCKS) throw new RangeError('bad start block')
+    this.subkey = subkeyOf(key, nonce)
+    this.nonce = nonce.slice(16, 24)
+    this.block = startBlock
+  }
+
+  get position (): number {
+    return this.bytes
+  }
+
+  xor (input: Uint8Array, output: Uint8Array = input): Uint8Array {
+    const length = input.length
+    if (output.length < length) throw new RangeError('output is shorter than input')
+    let i = 0
+
+    // finish the block a previous call started
+    if (this.used < BLOCK_BYTES && length > 0) {
+      const take = Math.min(BLOCK_BYTES - this.used, length)
+      const ks = this.leftover
+      const base = this.used
+      for (let j = 0; j < take; j++) output[j] = input[j] ^ ks[base + j]
+      this.used += take
+      i = take
+    }
+
+    const whole = Math.floor((length - i) / BLOCK_BYTES)
+    const tail = length - i - whole * BLOCK_BYTES
+    if (this.block + whole + (tail > 0 ? 1 : 0) > MAX_BLOCKS) {
+      throw new KeystreamExhaustedError('the XSalsa20 keystream of this connection is used up (256 GiB); reconnect')
+    }
+
+    if (whole > 0) {
+      const end = i + whole * BLOCK_BYTES
+      this.xorBlocks(input.subarray(i, end), output.subarray(i, end))
+      i = end
+    }
+
+    if (tail > 0) {
+      const ks = this.leftover
+      ks.fill(0)
+      salsa20(this.subkey, this.nonce, ks, ks, this.block)
+      this.block++
+      for (let j = 0; j < tail; j++) output[i + j] = input[i + j] ^ ks[j]
+      this.used = tail
+    }
+
+    this.bytes += length
+    return output.length === length ? output : output.subarray(0, length)
+  }
+
+  /**
+   * noble XORs a word at a time only when input and output both start on a 4-byte boundary, and byte by
+   * byte otherwise (half the speed); a copy costs far less than that, so misaligned data is moved first.
+   */
+  private xorBlocks (src: Uint8Array, dst: Uint8Array): void {
+    if (isAligned(dst)) {
+      if (!isAligned(src)) {
+        // src is not dst here (dst is aligned); they do not overlap, so dst can take the bytes first
+        dst.set(src)
+        src = dst
+      }
+      salsa20(this.subkey, this.nonce, src, dst, this.block)
+      this.block += src.length / BLOCK_BYTES
+      return
+    }
+    for (let p = 0; p < src.length; p += SCRATCH.length) {
+      const piece = Math.min(SCRATCH.length, src.length - p)
+      const scratch = SCRATCH.subarray(0, piece)
+      scratch.set(src.subarray(p, p + piece))
+      salsa20(this.subkey, this.nonce, scratch, scratch, this.block)
+      this.block += piece / BLOCK_BYTES
+      dst.set(scratch, p)
+    }
+  }
+}

@@ -1,0 +1,114 @@
+import { randomBytes } from 'node:crypto'
+import { preSharedKey as libp2pPreSharedKey } from '@libp2p/pnet'
+import test from 'ava'
+import { receiveHash, repeatedHash, sendRepeated, tcpPair } from '../../../bench/protector.ts'
+import { assertPrivateNetworkAllowed, preSharedKey, PrivateNetworkRequiredError } from '../../../core/net/protector.ts'
+import { generateSwarmKey, parseSwarmKey } from '../../../core/net/swarm-key.ts'
+import type { ConnectionProtector, MessageStream, StreamMessageEvent } from '@libp2p/interface'
+
+const CHUNK_BYTES = 1024 * 1024
+const CHUNKS_EACH_WAY = 500
+
+/** Collects `bytes` bytes from `stream`. */
+async function receive (stream: MessageStream, bytes: number): Promise<Buffer> {
+  const parts: Uint8Array[] = []
+  let received = 0
+  const { promise, resolve } = Promise.withResolvers<Buffer>()
+  stream.addEventListener('message', (evt: StreamMessageEvent) => {
+    const data = evt.data.subarray()
+    parts.push(data.slice())
+    received += data.byteLength
+    if (received >= bytes) resolve(Buffer.concat(parts))
+  })
+  return await promise
+}
+
+test('one protected connection carries 500 MiB each way intact', async t => {
+  t.timeout(60_000)
+  const psk = randomBytes(32)
+  const pair = await tcpPair(preSharedKey({ psk })(), preSharedKey({ psk })())
+  t.teardown(pair.close)
+  // a chunk length that is not a multiple of the 64-byte block keeps the keystream off block boundaries
+  const chunkA = randomBytes(CHUNK_BYTES - 5)
+  const chunkB = randomBytes(CHUNK_BYTES + 3)
+  const started = performance.now()
+  const [, , atListener, atDialer] = await Promise.all([
+    sendRepeated(pair.dialer, chunkA, CHUNKS_EACH_WAY),
+    sendRepeated(pair.listener, chunkB, CHUNKS_EACH_WAY),
+    receiveHash(pair.listener, chunkA.length * CHUNKS_EACH_WAY),
+    receiveHash(pair.dialer, chunkB.length * CHUNKS_EACH_WAY)
+  ])
+  const seconds = (performance.now() - started) / 1000
+  t.is(atListener, repeatedHash(chunkA, CHUNKS_EACH_WAY))
+  t.is(atDialer, repeatedHash(chunkB, CHUNKS_EACH_WAY))
+  t.log(`${(2 * CHUNKS_EACH_WAY * CHUNK_BYTES / 1e6).toFixed(0)} MB in ${seconds.toFixed(1)} s`)
+})
+
+test('what crosses the wire is not the plaintext', async t => {
+  const psk = randomBytes(32)
+  // protected on the dialer only; the listener sends a nonce, then reads the raw bytes
+  const nonceOnly: ConnectionProtector = {
+    async protect (connection) {
+      connection.send(randomBytes(24))
+      return connection
+    }
+  }
+  const pair = await tcpPair(preSharedKey({ psk })(), nonceOnly)
+  t.teardown(pair.close)
+  const message = Buffer.alloc(4096, 'a')
+  const arriving = receive(pair.listener, 24 + message.length)
+  pair.dialer.send(message)
+  const raw = await arriving
+  t.is(raw.length, 24 + message.length)
+  t.false(raw.subarray(24).equals(message))
+})
+
+for (const [ours, theirs] of [['dialer', 'listener'], ['listener', 'dialer']] as const) {
+  test(`our protector as ${ours} interoperates with @libp2p/pnet as ${theirs}`, async t => {
+    const swarmKey = generateSwarmKey()
+    const mine = preSharedKey({ psk: parseSwarmKey(swarmKey) })()
+    const reference = libp2pPreSharedKey({ psk: new TextEncoder().encode(swarmKey) })()
+    const pair = ours === 'dialer' ? await tcpPair(mine, reference) : await tcpPair(reference, mine)
+    t.teardown(pair.close)
+    // long enough to cross several 64-byte blocks, sent in two pieces to move the keystream off a block edge
+    const toListener = randomBytes(1000)
+    const toDialer = randomBytes(777)
+    const arriving = Promise.all([receive(pair.listener, 2 * toListener.length), receive(pair.dialer, toDialer.length)])
+    pair.dialer.send(toListener.subarray(0, 13))
+    pair.dialer.send(toListener.subarray(13))
+    pair.dialer.send(toListener)
+    pair.listener.send(toDialer)
+    const [atListener, atDialer] = await arriving
+    t.true(atListener.equals(Buffer.concat([toListener, toListener])))
+    t.true(atDialer.equals(toDialer))
+  })
+}
+
+test('ends with different keys read garbage', async t => {
+  const pair = await tcpPair(preSharedKey({ psk: randomBytes(32) })(), preSharedKey({ psk: randomBytes(32) })())
+  t.teardown(pair.close)
+  const message = randomBytes(256)
+  const arriving = receive(pair.listener, message.length)
+  pair.dialer.send(message)
+  t.false((await arriving).equals(message))
+})
+
+test('the protector takes the text of a swarm.key file as well as the raw key', async t => {
+  const swarmKey = generateSwarmKey()
+  const pair = await tcpPair(preSharedKey({ psk: new TextEncoder().encode(swarmKey) })(), preSharedKey({ psk: parseSwarmKey(swarmKey) })())
+  t.teardown(pair.close)
+  const message = randomBytes(100)
+  const arriving = receive(pair.listener, message.length)
+  pair.dialer.send(message)
+  t.true((await arriving).equals(message))
+  t.throws(() => preSharedKey({ psk: new Uint8Array(31) }), { name: 'InvalidSwarmKeyError' })
+})
+
+test('LIBP2P_FORCE_PNET=1 requires a swarm key, as in Kubo', t => {
+  const psk = new Uint8Array(32)
+  t.notThrows(() => { assertPrivateNetworkAllowed(undefined, {}) })
+  t.notThrows(() => { assertPrivateNetworkAllowed(undefined, { LIBP2P_FORCE_PNET: '0' }) })
+  t.notThrows(() => { assertPrivateNetworkAllowed(psk, { LIBP2P_FORCE_PNET: '1' }) })
+  const err = t.throws(() => { assertPrivateNetworkAllowed(undefined, { LIBP2P_FORCE_PNET: '1' }) }, { instanceOf: PrivateNetworkRequiredError, message: /LIBP2P_FORCE_PNET=1/ })
+  t.is(err?.name, 'PrivateNetworkRequiredError')
+})
