@@ -1,0 +1,148 @@
+// The /api/v1 client the pages use. Every request names the viewer with X-Cidcast-User.
+
+/**
+ * @typedef {{ profile: string, state: 'pending' | 'partial' | 'complete', root: string | null, width?: number, height?: number }} Rendition
+ * @typedef {{ id: string, title: string, durationSeconds: number, createdAt: string, renditions: Rendition[] }} MediaSummary
+ * @typedef {{ width: number, height: number, codec: string }} VideoInfo
+ * @typedef {{ codec: string, channels?: number, sampleRate?: number }} AudioInfo
+ * @typedef {{ id: string, title: string, durationSeconds: number, sourceCid: string, video: VideoInfo | null, audio: AudioInfo | null, renditions: Rendition[], playlist: string }} Media
+ * @typedef {{ mediaId: string, positionSeconds: number, updatedAt: string, title: string, durationSeconds: number }} ProgressItem
+ * @typedef {{ signal?: AbortSignal, keepalive?: boolean }} RequestOptions
+ */
+
+const USER_KEY = 'cidcast.user'
+const USER_HEADER = 'X-Cidcast-User'
+
+/** An error answer of the API (`{ error, message }`), or a request that never got one. */
+export class ApiError extends Error {
+  /**
+   * @param {string} name the API's error name, e.g. MediaNotFoundError
+   * @param {string} message
+   * @param {number} status HTTP status, 0 when the request failed before an answer
+   */
+  constructor (name, message, status) {
+    super(message)
+    this.name = name
+    this.status = status
+  }
+}
+
+/** @type {string | undefined} */
+let memoryId
+
+/**
+ * The viewer's id: made once at random and kept in localStorage (in memory when storage is blocked).
+ * @returns {string}
+ */
+export function viewerId () {
+  try {
+    const stored = localStorage.getItem(USER_KEY)
+    if (stored != null && stored !== '') return stored
+    const id = randomId()
+    localStorage.setItem(USER_KEY, id)
+    return id
+  } catch {
+    memoryId ??= randomId()
+    return memoryId
+  }
+}
+
+/** crypto.randomUUID only exists in secure contexts; CDN nodes may serve the UI over plain http. */
+function randomId () {
+  const bytes = crypto.getRandomValues(new Uint8Array(16))
+  return Array.from(bytes, b => b.toString(16).padStart(2, '0')).join('')
+}
+
+/**
+ * Sends one request and returns the parsed JSON body (undefined for 204).
+ * @param {string} method
+ * @param {string} path
+ * @param {unknown} body
+ * @param {RequestOptions} options
+ * @returns {Promise<any>} the JSON answer; callers narrow it through the typed functions below
+ */
+async function request (method, path, body, options = {}) {
+  /** @type {Record<string, string>} */
+  const headers = { [USER_HEADER]: viewerId(), Accept: 'application/json' }
+  if (body !== undefined) headers['Content-Type'] = 'application/json'
+  let res
+  try {
+    res = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: options.signal,
+      keepalive: options.keepalive
+    })
+  } catch (err) {
+    if (err instanceof DOMException && err.name === 'AbortError') throw err
+    throw new ApiError('NetworkError', `${method} ${path} failed: ${err instanceof Error ? err.message : String(err)}`, 0)
+  }
+  if (res.status === 204) return undefined
+  const text = await res.text()
+  /** @type {any} */
+  let json
+  try {
+    json = text === '' ? undefined : JSON.parse(text)
+  } catch {
+    json = undefined
+  }
+  if (!res.ok) {
+    const name = typeof json?.error === 'string' ? json.error : `HTTP ${res.status}`
+    const message = typeof json?.message === 'string' ? json.message : res.statusText
+    throw new ApiError(name, message, res.status)
+  }
+  return json
+}
+
+/**
+ * Every media in the library.
+ * @param {RequestOptions} [options]
+ * @returns {Promise<MediaSummary[]>}
+ */
+export async function listMedia (options) {
+  const body = await request('GET', '/api/v1/media', undefined, options)
+  return body?.items ?? []
+}
+
+/**
+ * One media with its renditions and playlist path.
+ * @param {string} id
+ * @param {RequestOptions} [options]
+ * @returns {Promise<Media>}
+ */
+export async function getMedia (id, options) {
+  return await request('GET', `/api/v1/media/${encodeURIComponent(id)}`, undefined, options)
+}
+
+/**
+ * The viewer's saved position in a media, or null.
+ * @param {string} id
+ * @param {RequestOptions} [options]
+ * @returns {Promise<number | null>}
+ */
+export async function getPosition (id, options) {
+  const body = await request('GET', `/api/v1/media/${encodeURIComponent(id)}/progress`, undefined, options)
+  return typeof body?.positionSeconds === 'number' ? body.positionSeconds : null
+}
+
+/**
+ * Saves the viewer's position in a media.
+ * @param {string} id
+ * @param {number} positionSeconds
+ * @param {RequestOptions} [options] pass `keepalive: true` when the page may be going away
+ * @returns {Promise<void>}
+ */
+export async function putPosition (id, positionSeconds, options) {
+  await request('PUT', `/api/v1/media/${encodeURIComponent(id)}/progress`, { positionSeconds }, options)
+}
+
+/**
+ * The viewer's unfinished media, newest first.
+ * @param {RequestOptions} [options]
+ * @returns {Promise<ProgressItem[]>}
+ */
+export async function continueWatching (options) {
+  const body = await request('GET', '/api/v1/progress', undefined, options)
+  return body?.items ?? []
+}
