@@ -7,10 +7,8 @@ import {
 } from '../../core/errors.ts'
 import { carBlocks, encodeCar } from '../../core/ipfs/car-export.ts'
 import { checkSegment, createContentReader } from '../../core/ipfs/content-reader.ts'
-import {
-  carScope, contentDisposition, contentTypeFor, directoryListing, entityRange, etagMatches, IMMUTABLE_CACHE,
-  MEDIA_CAR, MEDIA_RAW, negotiate, parseRange
-} from './ipfs-http.ts'
+import { notModified, sendFile } from '../send-file.ts'
+import { carScope, contentDisposition, directoryListing, entityRange, MEDIA_CAR, MEDIA_RAW, negotiate } from './ipfs-http.ts'
 import type { Logger } from '../../core/logger.ts'
 import type { DagScope } from '../../core/ipfs/car-export.ts'
 import type { ContentEntry, ContentReader, ContentReaderInit, DirectoryEntry, ResolvedPath } from '../../core/ipfs/content-reader.ts'
@@ -141,40 +139,10 @@ export function ipfsRoutes (components: IpfsRouteComponents, init: IpfsRouteInit
   }
 
   async function serveFile (ctx: Context, file: ContentEntry, name: string): Promise<void> {
-    const etag = `"${file.cid.toString()}"`
-    if (notModified(ctx, etag)) return
     const filename = filenameParam(ctx)
-    ctx.type = contentTypeFor(filename ?? name)
-    ctx.set('Accept-Ranges', 'bytes')
-    if (filename != null || ctx.query.download === 'true') {
-      const kind = ctx.query.download === 'true' ? 'attachment' : 'inline'
-      ctx.set('Content-Disposition', contentDisposition(kind, filename ?? (name || file.cid.toString())))
-    }
-    const ifRange = ctx.get('If-Range')
-    const range = ifRange === '' || ifRange === etag ? parseRange(ctx.get('Range') || undefined, file.size) : undefined
-    const start = range?.start ?? 0
-    const end = range?.end ?? file.size
-    if (range != null) {
-      ctx.status = 206
-      ctx.set('Content-Range', `bytes ${start}-${end - 1}/${file.size}`)
-    } else {
-      ctx.status = 200
-    }
-    if (ctx.method === 'HEAD') {
-      ctx.length = end - start
-      return
-    }
-    const chunks = reader.content(file, start, end)
-    // read the first block before answering, so a missing block is a 404 and not a cut-off 200
-    const first = await chunks.next()
-    const head = first.done === true ? Buffer.alloc(0) : first.value
-    if (head.byteLength === end - start) {
-      await chunks.return(undefined)
-      ctx.body = head
-      return
-    }
-    ctx.body = Readable.from(prepend(head, chunks), { objectMode: false })
-    ctx.length = end - start
+    const kind = ctx.query.download === 'true' ? 'attachment' : 'inline'
+    const disposition = filename != null || ctx.query.download === 'true' ? contentDisposition(kind, filename ?? (name || file.cid.toString())) : undefined
+    await sendFile(ctx, reader, file, filename ?? name, { disposition })
   }
 
   async function serveObject (ctx: Context, entry: ContentEntry): Promise<void> {
@@ -187,15 +155,6 @@ export function ipfsRoutes (components: IpfsRouteComponents, init: IpfsRouteInit
   }
 
   return new Router().get(IPFS_PATH, handle)
-}
-
-/** Sets the caching headers and answers 304 when the client already holds this representation. */
-function notModified (ctx: Context, etag: string, cacheControl = IMMUTABLE_CACHE): boolean {
-  ctx.set('Etag', etag)
-  ctx.set('Cache-Control', cacheControl)
-  if (!etagMatches(ctx.get('If-None-Match') || undefined, etag)) return false
-  ctx.status = 304
-  return true
 }
 
 /**
@@ -230,9 +189,4 @@ function filenameParam (ctx: Context): string | undefined {
   const name = ctx.query.filename
   const value = Array.isArray(name) ? name[0] : name
   return value != null && value !== '' ? value : undefined
-}
-
-async function * prepend (head: Buffer, rest: AsyncGenerator<Buffer>): AsyncGenerator<Buffer> {
-  yield head
-  yield * rest
 }
