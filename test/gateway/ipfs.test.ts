@@ -1,14 +1,11 @@
 import { randomBytes } from 'node:crypto'
 import { rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { withHTTP } from '@helia/http'
 import { unixfs } from '@helia/unixfs'
-import { createVerifiedFetchWithHelia } from '@helia/verified-fetch'
 import { CarReader } from '@ipld/car'
 import * as dagPb from '@ipld/dag-pb'
 import anyTest from 'ava'
 import { NextToLast } from 'blockstore-fs/sharding'
-import { createHeliaLight } from 'helia'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
@@ -16,6 +13,7 @@ import { balanced } from 'ipfs-unixfs-importer/layout'
 import { fixedSize } from 'ipfs-unixfs-importer/chunker'
 import { IMPORT_OPTIONS } from '../../core/ipfs/import-profile.ts'
 import { bytesOf, rawGet, startGateway } from './ipfs-fixture.ts'
+import { verifiedFetchVia } from '../helpers/verified-fetch.ts'
 import type { GatewayFixture } from './ipfs-fixture.ts'
 import type { TestFn } from 'ava'
 
@@ -304,15 +302,6 @@ test('a served block stays in the cache after its file is gone', async t => {
   t.is(again.res.status, 200)
   t.true(again.body.equals(bytes))
 })
-
-async function verifiedFetchVia (url: string): Promise<{ fetch: Awaited<ReturnType<typeof createVerifiedFetchWithHelia>>, stop: () => Promise<void> }> {
-  const client = withHTTP(createHeliaLight(), { delegatedRouters: [], recursiveGateways: [url], allowLocal: true, allowInsecure: true })
-  // with a gateway as the only block source, provider look-ups hang unless some router answers (PITFALLS)
-  client.addRouter({ name: 'no-providers', async * findProviders () {} })
-  await client.start()
-  const fetch = await createVerifiedFetchWithHelia(client)
-  return { fetch, stop: async () => { await fetch.stop(); await client.stop() } }
-}
 
 test('verified-fetch with this gateway as its only source gets a multi-block file and a file in a directory byte-identical', async t => {
   const { fetch, stop } = await verifiedFetchVia(t.context.url)

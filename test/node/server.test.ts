@@ -4,6 +4,7 @@ import anyTest from 'ava'
 import { fixture } from '../../fixtures/media.ts'
 import { startServer } from '../../node/server.ts'
 import { tempDir } from '../helpers/tmp.ts'
+import { verifiedFetchVia } from '../helpers/verified-fetch.ts'
 import type { RunningServer } from '../../node/server.ts'
 import type { TestFn } from 'ava'
 
@@ -157,6 +158,19 @@ test.serial('a finished rendition is a pinned directory the /ipfs gateway serves
   }
   const stored = await (await fetch(`${server.url}/ipfs/${rendition.root}/index.m3u8`)).text()
   t.is(stored, playlist)
+
+  // verified-fetch checks every block against its CID on the way
+  const verified = await verifiedFetchVia(server.url)
+  try {
+    for (const name of [...names, 'index.m3u8']) {
+      const res = await verified.fetch(`ipfs://${rendition.root}/${name}`, { signal: AbortSignal.timeout(20_000) })
+      t.is(res.status, 200, name)
+      const direct = Buffer.from(await (await fetch(`${server.url}/ipfs/${rendition.root}/${name}`)).arrayBuffer())
+      t.deepEqual(Buffer.from(await res.arrayBuffer()), direct, name)
+    }
+  } finally {
+    await verified.stop()
+  }
   t.is(await sessionsStarted(server), started)
 })
 
