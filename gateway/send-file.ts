@@ -39,7 +39,14 @@ export async function sendFile (ctx: Context, reader: ContentReader, file: CID |
   ctx.set('Accept-Ranges', 'bytes')
   if (options.disposition != null) ctx.set('Content-Disposition', options.disposition)
   const ifRange = ctx.get('If-Range')
-  const range = ifRange === '' || ifRange === etag ? parseRange(ctx.get('Range') || undefined, entry.size) : undefined
+  let range: { start: number, end: number } | undefined
+  try {
+    range = ifRange === '' || ifRange === etag ? parseRange(ctx.get('Range') || undefined, entry.size) : undefined
+  } catch (err) {
+    // RFC 9110: a 416 says how long the representation is
+    ctx.set('Content-Range', `bytes */${entry.size}`)
+    throw err
+  }
   const start = range?.start ?? 0
   const end = range?.end ?? entry.size
   if (range != null) {

@@ -18,7 +18,7 @@ export function errors (log: Logger): Middleware {
       if (status === 500 && typeof e?.status === 'number' && e.status >= 400 && e.status < 500) status = e.status
       ctx.status = status
       ctx.remove('Content-Disposition')
-      ctx.remove('Content-Range')
+      if (status !== 416) ctx.remove('Content-Range')
       ctx.remove('Etag')
       ctx.remove('Cache-Control')
       ctx.set('Cache-Control', 'no-store')

@@ -113,10 +113,11 @@ test('a file of dag-pb leaves in a deep tree reads whole and by any range', asyn
   }
 })
 
-test('an unsatisfiable range returns 416', async t => {
+test('an unsatisfiable range returns 416 with the length of the file', async t => {
   const { cid, bytes } = t.context.files.big
   const { res, body } = await get(t, `/ipfs/${cid}`, { headers: { Range: `bytes=${bytes.byteLength}-` } })
   t.is(res.status, 416)
+  t.is(res.headers.get('content-range'), `bytes */${bytes.byteLength}`)
   t.is(JSON.parse(body.toString()).error, 'RangeNotSatisfiableError')
 })
 
