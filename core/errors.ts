@@ -36,6 +36,14 @@ export const DataFolderLockedError = defineError('DataFolderLockedError')
 export const TranscodeFailedError = defineError('TranscodeFailedError')
 export const TooManySessionsError = defineError('TooManySessionsError')
 export const ServerUnreachableError = defineError('ServerUnreachableError')
+export const InvalidIpnsNameError = defineError('InvalidIpnsNameError')
+export const InvalidIpnsRecordError = defineError('InvalidIpnsRecordError')
+export const IpnsRecordExpiredError = defineError('IpnsRecordExpiredError')
+export const IpnsRecordTooLargeError = defineError('IpnsRecordTooLargeError')
+export const StaleIpnsRecordError = defineError('StaleIpnsRecordError')
+export const IpnsNameNotAllowedError = defineError('IpnsNameNotAllowedError')
+export const IpnsRecordNotFoundError = defineError('IpnsRecordNotFoundError')
+export const RoutingRecordNotFoundError = defineError('RoutingRecordNotFoundError')
 
 /** The HTTP status each user-facing error maps to; anything else is a 500. */
 export const HTTP_STATUS: Readonly<Record<string, number>> = {
@@ -53,5 +61,14 @@ export const HTTP_STATUS: Readonly<Record<string, number>> = {
   RangeNotSatisfiableError: 416,
   NotAcceptableError: 406,
   TooManySessionsError: 503,
-  TranscodeFailedError: 502
+  TranscodeFailedError: 502,
+  InvalidIpnsNameError: 400,
+  InvalidIpnsRecordError: 400,
+  IpnsRecordExpiredError: 400,
+  IpnsRecordTooLargeError: 413,
+  // a valid record that is not better than the one kept: the spec lists no code for it, 409 says "conflicts with current state"
+  StaleIpnsRecordError: 409,
+  IpnsNameNotAllowedError: 403,
+  IpnsRecordNotFoundError: 404,
+  RoutingRecordNotFoundError: 404
 }
