@@ -1,5 +1,7 @@
 /** The typed HTTP client for `/api/v1`, used by the CLI (and usable by any Node program). */
 
+import type { NodeCapacity, NodeHealth, NodeMode } from '../core/federation/control-messages.ts'
+
 /** An error the server answered with: its `error` name, message and HTTP status. */
 export class ApiError extends Error {
   readonly status: number
@@ -31,11 +33,40 @@ export interface MediaSummary {
   playlist?: string
 }
 
+/** A CDN node as `GET /api/v1/nodes` lists it. */
+export interface NodeSummary {
+  name: string
+  label: string
+  dnsName: string
+  ipns: string
+  peerId: string
+  mode: NodeMode
+  state: 'online' | 'offline'
+  url: string
+  capacity: NodeCapacity
+  health: NodeHealth | null
+  lastSeen: string | null
+  revoked: boolean
+}
+
+/** `GET /api/v1/server`: how to reach the main server's peer and DNS. */
+export interface ServerSummary {
+  peerId: string
+  addresses: string[]
+  zone: string
+  dnsListen: string | null
+}
+
 export interface ApiClient {
   addMedia: (path: string) => Promise<MediaSummary & { created: boolean }>
   listMedia: () => Promise<MediaSummary[]>
   getMedia: (id: string) => Promise<MediaSummary>
   health: () => Promise<{ status: string, peerId: string }>
+  /** Shared nodes; with `all` (allowed from the server's machine only) local and revoked ones too. */
+  listNodes: (options?: { all?: boolean }) => Promise<NodeSummary[]>
+  /** Revokes a node by label, name or peer ID (allowed from the server's machine only). */
+  revokeNode: (name: string) => Promise<NodeSummary>
+  server: () => Promise<ServerSummary>
 }
 
 /** A client for the server at `baseUrl` (e.g. `http://127.0.0.1:8080`). */
@@ -66,6 +97,9 @@ export function createApiClient (baseUrl: string, options: { user?: string, time
     addMedia: async path => await call('POST', '/api/v1/media', { path }),
     listMedia: async () => (await call<{ items: MediaSummary[] }>('GET', '/api/v1/media')).items,
     getMedia: async id => await call('GET', `/api/v1/media/${encodeURIComponent(id)}`),
-    health: async () => await call('GET', '/healthz', undefined, 5000)
+    health: async () => await call('GET', '/healthz', undefined, 5000),
+    listNodes: async (opts = {}) => (await call<{ items: NodeSummary[] }>('GET', `/api/v1/nodes${opts.all === true ? '?all=1' : ''}`, undefined, 30_000)).items,
+    revokeNode: async name => await call('POST', `/api/v1/nodes/${encodeURIComponent(name)}/revoke`, undefined, 30_000),
+    server: async () => await call('GET', '/api/v1/server', undefined, 10_000)
   }
 }

@@ -59,6 +59,8 @@ export interface Catalog {
   getProgress(userId: string, mediaId: string): Promise<ProgressRecord | undefined>
   /** A user's progress, most recently updated first ("continue watching"). */
   listProgress(userId: string, options?: ListOptions): Promise<ProgressRecord[]>
+  /** Runs `fn` on the database after every earlier write has settled: for stores kept in the catalog's database (the node registry). */
+  exclusive<T>(fn: (db: EntityManager) => Promise<T>): Promise<T>
 }
 
 const DEFAULT_LIMIT = 100
@@ -322,7 +324,7 @@ class SqlCatalog implements Catalog {
   }
 
   /** Runs `fn` after every earlier write has settled. */
-  private async exclusive<T> (fn: (db: EntityManager) => Promise<T>): Promise<T> {
+  async exclusive<T> (fn: (db: EntityManager) => Promise<T>): Promise<T> {
     const db = this.db
     const run = this.writes.then(async () => fn(db.manager))
     this.writes = run.catch(() => {})

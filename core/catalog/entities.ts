@@ -146,5 +146,67 @@ export class PlaybackProgress {
   updatedAt!: Date
 }
 
+/**
+ * A CDN node registered with this main server (core/federation/registry.ts), one per peer ID. Revoked nodes
+ * stay (with `revoked_at`), so their label stays taken and their peer ID stays refused across restarts.
+ */
+@Entity('nodes')
+@Unique('uq_nodes_label', ['label'])
+export class Node {
+  @PrimaryColumn('varchar', { name: 'peer_id', length: 128, primaryKeyConstraintName: 'pk_nodes' })
+  peerId!: string
+
+  /** The name the node asked for (up to 300 characters, any script). */
+  @Column('text')
+  name!: string
+
+  /** Its DNS label in the zone: unique, and kept by the peer across restarts. */
+  @Column('varchar', { length: 63 })
+  label!: string
+
+  @Column('varchar', { length: 128 })
+  ipns!: string
+
+  /** 'shared' | 'local' */
+  @Column('varchar', { length: 16 })
+  mode!: string
+
+  @Column('text')
+  url!: string
+
+  /** JSON array of multiaddr strings. */
+  @Column('text')
+  addresses!: string
+
+  @Column('bigint', { name: 'quota_bytes', transformer: bigintNumber })
+  quotaBytes!: number
+
+  @Column('bigint', { name: 'used_bytes', transformer: bigintNumber })
+  usedBytes!: number
+
+  @Column('bigint', { name: 'free_bytes', transformer: bigintNumber })
+  freeBytes!: number
+
+  /** JSON of the last reported health, null before the first heartbeat. */
+  @Column('text', { nullable: true })
+  health!: string | null
+
+  /** JSON array of the root CIDs the node last reported pinned. */
+  @Column('text')
+  pinned!: string
+
+  @Column('bigint', { name: 'last_seen', nullable: true, transformer: millisDate })
+  lastSeen!: Date | null
+
+  @Column('bigint', { name: 'revoked_at', nullable: true, transformer: millisDate })
+  revokedAt!: Date | null
+
+  @Column('bigint', { name: 'created_at', transformer: millisDate })
+  createdAt!: Date
+
+  @Column('bigint', { name: 'updated_at', transformer: millisDate })
+  updatedAt!: Date
+}
+
 /** Every entity of the catalog, for a DataSource's `entities`. */
-export const CATALOG_ENTITIES = [Media, Rendition, Segment, PlaybackProgress]
+export const CATALOG_ENTITIES = [Media, Rendition, Segment, PlaybackProgress, Node]

@@ -2,12 +2,12 @@ import { join } from 'node:path'
 import test from 'ava'
 import { DataSource, Table, TableForeignKey } from 'typeorm'
 import { createCatalog } from '../../../core/catalog/catalog.ts'
-import { createSqliteDataSource } from '../../../core/catalog/data-source.ts'
+import { createSqliteDataSource, SQLITE_MIGRATIONS } from '../../../core/catalog/data-source.ts'
 import { CATALOG_ENTITIES } from '../../../core/catalog/entities.ts'
 import { silentLogger } from '../../../core/logger.ts'
 import { tempDir } from '../../helpers/tmp.ts'
 
-const TABLES = ['media', 'migrations', 'playback_progress', 'renditions', 'segments']
+const TABLES = ['media', 'migrations', 'nodes', 'playback_progress', 'renditions', 'segments']
 
 test('migrations create the schema on a fresh file with WAL and foreign keys', async t => {
   const dir = await tempDir('cidcast-catalog-')
@@ -37,7 +37,7 @@ test('the migrations revert to an empty database', async t => {
   const dataSource = createSqliteDataSource(':memory:')
   await dataSource.initialize()
   t.teardown(async () => { await dataSource.destroy() })
-  await dataSource.undoLastMigration()
+  for (let i = 0; i < SQLITE_MIGRATIONS.length; i++) await dataSource.undoLastMigration()
   const tables: Array<{ name: string }> = await dataSource.query(
     "SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name"
   )
@@ -63,7 +63,7 @@ test('starting twice, and again on the same file, is harmless', async t => {
   const dataSource = createSqliteDataSource(database)
   await dataSource.initialize()
   t.teardown(async () => { await dataSource.destroy() })
-  t.deepEqual(await dataSource.query('SELECT name FROM migrations'), [{ name: 'InitialSchema1764115200000' }])
+  t.deepEqual(await dataSource.query('SELECT name FROM migrations ORDER BY id'), SQLITE_MIGRATIONS.map(migration => ({ name: migration.name })))
 })
 
 test('the entities map to portable types on PostgreSQL', async t => {
