@@ -1,4 +1,3 @@
-import { publicKeyFromMultihash } from '@libp2p/crypto/keys'
 import { peerIdFromCID, peerIdFromString } from '@libp2p/peer-id'
 import { createIPNSRecord, marshalIPNSRecord, multihashToIPNSRoutingKey, unmarshalIPNSRecord } from 'ipns'
 import { ipnsSelector } from 'ipns/selector'
@@ -141,12 +140,6 @@ export function viewIpnsRecord (name: string, bytes: Uint8Array): IpnsRecordView
 export function isBetterIpnsRecord (candidate: IpnsRecordView, current: IpnsRecordView): boolean {
   // the stock selector sorts stably, so on a tie it answers index 0: the record already kept
   return ipnsSelector(new Uint8Array(0), [current.bytes, candidate.bytes]) === 1
-}
-
-/** The public key of an IPNS name whose key is inlined (Ed25519, secp256k1), else undefined. */
-export function publicKeyOfIpnsName (name: IpnsName): PublicKey | undefined {
-  const digest = name.peerId.toMultihash()
-  return digest.code === IDENTITY_HASH ? publicKeyFromMultihash(digest as typeof digest & { code: 0x00 }) : undefined
 }
 
 function view (name: string, bytes: Uint8Array): IpnsRecordView {

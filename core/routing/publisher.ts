@@ -1,0 +1,315 @@
+import { delegatedRoutingV1HttpApiClient } from '@helia/delegated-routing-v1-http-api-client'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { Key } from 'interface-datastore'
+import { CID } from 'multiformats/cid'
+import { InvalidConfigError, InvalidRequestError } from '../errors.ts'
+import { DEFAULT_RECORD_LIFETIME_MS, DEFAULT_RECORD_TTL_MS, ipnsNameOf, signIpnsRecord, validateIpnsRecord } from './ipns-records.ts'
+import { normalizeManifest, storeManifest } from './manifest.ts'
+import type { IpnsRecordView } from './ipns-records.ts'
+import type { NodeManifest, NodeManifestInput } from './manifest.ts'
+import type { Logger } from '../logger.ts'
+import type { DelegatedRoutingV1HttpApiClient } from '@helia/delegated-routing-v1-http-api-client'
+import type { Helia } from '@helia/interface'
+import type { AbortOptions, PeerId, PrivateKey, Startable } from '@libp2p/interface'
+
+/** How often an unchanged manifest is re-signed: well inside the 48 h validity, so a missed run or two is harmless. */
+export const DEFAULT_REPUBLISH_INTERVAL_MS = 4 * 60 * 60 * 1000
+/** First wait before retrying a failed publish; it doubles up to RETRY_MAX_MS. */
+export const DEFAULT_RETRY_MS = 5_000
+const RETRY_MAX_MS = 5 * 60 * 1000
+const DEFAULT_TIMEOUT_MS = 10_000
+/** Where the node remembers its last sequence number and what it published. */
+export const PUBLISHER_STATE_KEY = new Key('/cidcast/ipns-publisher/state')
+
+export interface IpnsPublisherComponents {
+  logger: Logger
+  /** The node's Helia peer: the manifest goes into its blockstore (pinned), the state into its datastore. */
+  peer: Pick<Helia, 'blockstore' | 'datastore' | 'pins' | 'logger'>
+  /** The node's libp2p key: its IPNS name is derived from it. */
+  privateKey: PrivateKey
+}
+
+export interface IpnsPublisherInit {
+  /** The main server's HTTP URL; records go to its `PUT /routing/v1/ipns/{name}`. */
+  routingUrl: string | URL
+  /** @default 4 h */
+  republishIntervalMs?: number
+  /** Validity of each record. @default 48 h */
+  lifetimeMs?: number
+  /** Cache TTL written into each record. @default 5 min */
+  ttlMs?: number
+  /** First retry delay after a failed publish (doubling, at most 5 min). @default 5 s */
+  retryMs?: number
+  /** Per HTTP request. @default 10 s */
+  timeoutMs?: number
+}
+
+/** What a node says about itself; the publisher adds `peerId` and `updatedAt`. */
+export type ManifestFields = Omit<NodeManifestInput, 'peerId' | 'updatedAt' | 'version'>
+
+/** The last record the main server accepted from this node. */
+export interface PublishedState {
+  /** The node's IPNS name (`k51...`). */
+  name: string
+  sequence: bigint
+  /** `/ipfs/<manifest CID>` */
+  value: string
+  manifestCid: CID
+  manifest: NodeManifest
+  publishedAt: Date
+}
+
+/** Keeps a node's IPNS record at the main server current: on manifest change and every republish interval. */
+export interface IpnsPublisher extends Startable {
+  /** The node's IPNS name (`k51...`). */
+  readonly name: string
+  /**
+   * Sets what the manifest says and publishes at once when it changed (pinned roots, name, mode, URL or quota;
+   * used/free bytes alone wait for the next republish). Resolves with the state the server holds.
+   */
+  update (fields: ManifestFields, options?: AbortOptions): Promise<PublishedState>
+  /** Signs the current manifest with the next sequence number and puts it now. */
+  publish (options?: AbortOptions): Promise<PublishedState>
+  /** The last accepted publish, if any (also remembered across restarts). */
+  state (): PublishedState | undefined
+  /** The record the main server holds for this node now (validated), or undefined. */
+  remote (options?: AbortOptions): Promise<IpnsRecordView | undefined>
+}
+
+/** A publisher for the node whose key is `privateKey`, talking to the main server's routing API. */
+export function createIpnsPublisher (components: IpnsPublisherComponents, init: IpnsPublisherInit): IpnsPublisher {
+  return new RoutingApiPublisher(components, init)
+}
+
+interface StoredState {
+  /** Highest sequence number ever signed (reserved before signing, so a crash never reuses one). */
+  sequence: string
+  published?: { sequence: string, value: string, manifestCid: string, manifest: NodeManifest, publishedAt: string }
+}
+
+class RoutingApiPublisher implements IpnsPublisher {
+  readonly name: string
+  private readonly log: Logger
+  private readonly peer: IpnsPublisherComponents['peer']
+  private readonly privateKey: PrivateKey
+  private readonly peerId: PeerId
+  private readonly routingUrl: URL
+  private readonly republishIntervalMs: number
+  private readonly lifetimeMs: number
+  private readonly ttlMs: number
+  private readonly retryMs: number
+  private readonly timeoutMs: number
+  private client?: DelegatedRoutingV1HttpApiClient
+  private stored: StoredState = { sequence: '0' }
+  private fields?: ManifestFields
+  /** The server may lack our latest record (its data reset, or we never reached it): publish on next update. */
+  private dirty = false
+  private remoteSequence = -1n
+  private failures = 0
+  private timer?: ReturnType<typeof setTimeout>
+  private queue: Promise<unknown> = Promise.resolve()
+  private controller = new AbortController()
+  private running = false
+
+  constructor (components: IpnsPublisherComponents, init: IpnsPublisherInit) {
+    this.log = components.logger.child({ name: 'cidcast:ipns-publisher' })
+    this.peer = components.peer
+    this.privateKey = components.privateKey
+    this.peerId = peerIdFromPrivateKey(components.privateKey)
+    this.name = ipnsNameOf(this.peerId)
+    const url = new URL(init.routingUrl)
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new InvalidConfigError(`routingUrl must be http(s), got ${url.protocol}`)
+    // the stock client appends `routing/v1/...` to the URL as written
+    if (!url.pathname.endsWith('/')) url.pathname += '/'
+    this.routingUrl = url
+    this.republishIntervalMs = positive(init.republishIntervalMs, DEFAULT_REPUBLISH_INTERVAL_MS, 'republishIntervalMs')
+    this.lifetimeMs = positive(init.lifetimeMs, DEFAULT_RECORD_LIFETIME_MS, 'lifetimeMs')
+    this.ttlMs = positive(init.ttlMs, DEFAULT_RECORD_TTL_MS, 'ttlMs')
+    this.retryMs = positive(init.retryMs, DEFAULT_RETRY_MS, 'retryMs')
+    this.timeoutMs = positive(init.timeoutMs, DEFAULT_TIMEOUT_MS, 'timeoutMs')
+  }
+
+  isStarted (): boolean {
+    return this.running
+  }
+
+  async start (): Promise<void> {
+    if (this.running) return
+    this.controller = new AbortController()
+    this.stored = await this.load()
+    this.client = delegatedRoutingV1HttpApiClient({ url: this.routingUrl, timeout: this.timeoutMs, cacheTTL: 0 })({ logger: this.peer.logger })
+    await this.client.start()
+    this.running = true
+    const published = this.state()
+    // the server may have lost our record, or hold a later one (our datastore was reset): ask once, best effort
+    const remote = await this.remote({ signal: AbortSignal.timeout(this.timeoutMs) }).catch(() => undefined)
+    if (published != null && (remote == null || remote.sequence < published.sequence)) this.dirty = true
+    if (published != null) this.schedule(published.publishedAt.getTime() + this.republishIntervalMs - Date.now())
+    this.log.info({ name: this.name, sequence: this.stored.sequence, remoteSequence: remote?.sequence.toString() }, 'IPNS publisher started')
+  }
+
+  async stop (): Promise<void> {
+    if (!this.running) return
+    this.running = false
+    clearTimeout(this.timer)
+    this.controller.abort()
+    await this.queue.catch(() => {})
+    await this.client?.stop()
+  }
+
+  state (): PublishedState | undefined {
+    const p = this.stored.published
+    if (p == null) return undefined
+    return { name: this.name, sequence: BigInt(p.sequence), value: p.value, manifestCid: CID.parse(p.manifestCid), manifest: p.manifest, publishedAt: new Date(p.publishedAt) }
+  }
+
+  async update (fields: ManifestFields, options: AbortOptions = {}): Promise<PublishedState> {
+    // checked now, so a bad field fails the caller instead of a background republish
+    normalizeManifest({ ...fields, peerId: this.peerId.toString(), updatedAt: new Date().toISOString() })
+    this.fields = { ...fields, capacity: { ...fields.capacity }, pinned: [...fields.pinned] }
+    const published = this.state()
+    if (published != null && !this.dirty && !significantChange(published.manifest, fields)) return published
+    return await this.publish(options)
+  }
+
+  async publish (options: AbortOptions = {}): Promise<PublishedState> {
+    const run = this.queue.then(async () => await this.publishNow(options))
+    this.queue = run.catch(() => {})
+    return await run
+  }
+
+  async remote (options: AbortOptions = {}): Promise<IpnsRecordView | undefined> {
+    const client = this.requireClient()
+    let bytes: Uint8Array
+    try {
+      bytes = await client.getIPNS(this.peerId.toCID(), { signal: options.signal })
+    } catch (err: any) {
+      if (err?.name === 'NotFoundError') return undefined
+      throw err
+    }
+    const record = await validateIpnsRecord(this.name, bytes)
+    if (record.sequence > this.remoteSequence) this.remoteSequence = record.sequence
+    return record
+  }
+
+  private async publishNow (options: AbortOptions): Promise<PublishedState> {
+    const client = this.requireClient()
+    if (this.fields == null) throw new InvalidRequestError('nothing to publish yet: call update() with the manifest first')
+    const previous = this.state()
+    const now = new Date()
+    const changed = previous == null || significantChange(previous.manifest, this.fields) || !sameCapacity(previous.manifest, this.fields)
+    const manifest = normalizeManifest({
+      ...this.fields,
+      peerId: this.peerId.toString(),
+      updatedAt: previous != null && !significantChange(previous.manifest, this.fields) ? previous.manifest.updatedAt : now.toISOString()
+    })
+    const signal = AbortSignal.any([this.controller.signal, options.signal ?? new AbortController().signal, AbortSignal.timeout(this.timeoutMs * 3)])
+    try {
+      const manifestCid = changed || previous == null ? await storeManifest(this.peer.blockstore, manifest) : previous.manifestCid
+      await this.pin(manifestCid, signal)
+      const sequence = maxBigInt(BigInt(this.stored.sequence), this.remoteSequence) + 1n
+      // reserve the number before signing: a record signed and lost in a crash must not be re-used with new content
+      this.stored = { ...this.stored, sequence: sequence.toString() }
+      await this.save()
+      const value = `/ipfs/${manifestCid.toString()}`
+      const bytes = await signIpnsRecord(this.privateKey, value, sequence, { lifetimeMs: this.lifetimeMs, ttlMs: this.ttlMs })
+      await client.putIPNS(this.peerId.toCID(), bytes, { signal })
+      this.stored = {
+        sequence: sequence.toString(),
+        published: { sequence: sequence.toString(), value, manifestCid: manifestCid.toString(), manifest, publishedAt: now.toISOString() }
+      }
+      await this.save()
+      this.remoteSequence = maxBigInt(this.remoteSequence, sequence)
+      this.dirty = false
+      this.failures = 0
+      if (previous != null && !previous.manifestCid.equals(manifestCid)) await this.unpin(previous.manifestCid)
+      this.log.info({ name: this.name, sequence: sequence.toString(), value }, 'IPNS record published')
+      this.schedule(this.republishIntervalMs)
+      const state = this.state()
+      if (state == null) throw new Error('publish state lost')
+      return state
+    } catch (err) {
+      this.dirty = true
+      this.failures++
+      const delay = Math.min(this.retryMs * 2 ** (this.failures - 1), RETRY_MAX_MS, this.republishIntervalMs)
+      this.log.warn({ err, name: this.name, retryInMs: delay }, 'IPNS publish failed')
+      // a rejected put may mean the server holds a later sequence (our state was reset): learn it before retrying
+      await this.remote({ signal: AbortSignal.timeout(this.timeoutMs) }).catch(() => undefined)
+      this.schedule(delay)
+      throw err
+    }
+  }
+
+  private schedule (delayMs: number): void {
+    clearTimeout(this.timer)
+    if (!this.running) return
+    this.timer = setTimeout(() => {
+      if (!this.running || this.fields == null) {
+        // nothing to publish until update() is called; it publishes when the server lacks our record
+        this.dirty = true
+        return
+      }
+      this.publish().catch(() => {})
+    }, Math.max(0, delayMs))
+    this.timer.unref()
+  }
+
+  private async pin (cid: CID, signal: AbortSignal): Promise<void> {
+    try {
+      if (await this.peer.pins.isPinned(cid, { signal })) return
+      for await (const pinned of this.peer.pins.add(cid, { signal, metadata: { cidcast: 'manifest' } })) void pinned
+    } catch (err) {
+      // an unpinned manifest still serves until a GC; publishing matters more
+      this.log.warn({ err, cid: cid.toString() }, 'could not pin the manifest')
+    }
+  }
+
+  private async unpin (cid: CID): Promise<void> {
+    try {
+      for await (const unpinned of this.peer.pins.rm(cid)) void unpinned
+    } catch (err) {
+      this.log.debug({ err, cid: cid.toString() }, 'could not unpin the old manifest')
+    }
+  }
+
+  private async load (): Promise<StoredState> {
+    try {
+      const value = JSON.parse(new TextDecoder().decode(await this.peer.datastore.get(PUBLISHER_STATE_KEY))) as StoredState
+      BigInt(value.sequence)
+      return value
+    } catch (err: any) {
+      if (err?.name !== 'NotFoundError') this.log.warn({ err }, 'ignoring unreadable IPNS publisher state')
+      return { sequence: '0' }
+    }
+  }
+
+  private async save (): Promise<void> {
+    await this.peer.datastore.put(PUBLISHER_STATE_KEY, new TextEncoder().encode(JSON.stringify(this.stored)))
+  }
+
+  private requireClient (): DelegatedRoutingV1HttpApiClient {
+    if (this.client == null || !this.running) throw new InvalidRequestError('the IPNS publisher is not started')
+    return this.client
+  }
+}
+
+/** Content that matters to readers changed: pinned roots, name, mode, URL or quota. */
+function significantChange (published: NodeManifest, fields: ManifestFields): boolean {
+  const next = normalizeManifest({ ...fields, peerId: published.peerId, updatedAt: published.updatedAt })
+  return published.name !== next.name || published.mode !== next.mode || published.url !== next.url ||
+    published.capacity.quotaBytes !== next.capacity.quotaBytes || published.pinned.join('\n') !== next.pinned.join('\n')
+}
+
+function sameCapacity (published: NodeManifest, fields: ManifestFields): boolean {
+  return published.capacity.usedBytes === fields.capacity.usedBytes && published.capacity.freeBytes === fields.capacity.freeBytes
+}
+
+function maxBigInt (a: bigint, b: bigint): bigint {
+  return a > b ? a : b
+}
+
+function positive (value: number | undefined, fallback: number, key: string): number {
+  if (value == null) return fallback
+  if (!Number.isFinite(value) || value <= 0) throw new InvalidConfigError(`${key} must be a positive number of ms`)
+  return value
+}
