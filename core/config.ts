@@ -18,6 +18,10 @@ export interface ServerConfig {
   cacheBytes: number
   /** pino level. @default info */
   logLevel: string
+  /** Authoritative DNS for the zone, UDP and TCP, `HOST:PORT`. @default 127.0.0.1:5353 */
+  dnsListen: string
+  /** The DNS zone nodes get names in (`<label>.<zone>`). @default cidcast.internal */
+  dnsZone: string
 }
 
 /** One configuration key: its flag, environment variable, default and parser. */
@@ -42,6 +46,16 @@ export function parseListen (value: unknown, key = 'listen'): { host: string, po
   return { host: match[1] ?? match[2], port }
 }
 
+/** Validates a DNS name of letters, digits and hyphens; returns it lower case without a trailing dot. */
+export function parseDnsName (value: string, key = 'dnsZone'): string {
+  const name = value.toLowerCase().replace(/\.$/, '')
+  const label = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/
+  if (name.length === 0 || name.length > 200 || !name.split('.').every(l => label.test(l))) {
+    throw new InvalidConfigError(`${key} must be a DNS name of letters, digits and hyphens (got ${JSON.stringify(value)})`)
+  }
+  return name
+}
+
 function listOf (value: unknown, key: string): string[] {
   const items = typeof value === 'string' ? value.split(',').map(s => s.trim()).filter(s => s !== '') : value
   if (!Array.isArray(items) || items.some(i => typeof i !== 'string' || i === '')) throw new InvalidConfigError(`${key} must be a list of strings`)
@@ -60,6 +74,8 @@ const KEYS: Record<Exclude<keyof ServerConfig, 'data'>, KeySpec> = {
   library: { env: 'CIDCAST_LIBRARY', parse: (v, k) => listOf(v, k).map(p => resolve(p)) },
   maxSessions: { env: 'CIDCAST_MAX_SESSIONS', parse: (v, k) => { const n = positiveInt(v, k); if (n < 1) throw new InvalidConfigError(`${k} must be at least 1`); return n } },
   cacheBytes: { env: 'CIDCAST_CACHE_BYTES', parse: positiveInt },
+  dnsListen: { env: 'CIDCAST_DNS_LISTEN', parse: (v, k) => { parseListen(v, k); return v } },
+  dnsZone: { env: 'CIDCAST_DNS_ZONE', parse: (v, k) => parseDnsName(str(v, k), k) },
   logLevel: { env: 'CIDCAST_LOG_LEVEL', parse: (v, k) => { const s = str(v, k); if (!LOG_LEVELS.has(s)) throw new InvalidConfigError(`${k} must be one of ${[...LOG_LEVELS].join(', ')}`); return s } }
 }
 
@@ -71,7 +87,9 @@ const DEFAULTS: Omit<ServerConfig, 'data'> = {
   p2pListen: ['/ip4/127.0.0.1/tcp/4001'],
   library: [],
   cacheBytes: 256 * 1024 * 1024,
-  logLevel: 'info'
+  logLevel: 'info',
+  dnsListen: '127.0.0.1:5353',
+  dnsZone: 'cidcast.internal'
 }
 
 /** The configuration keys and their environment variables, for `--help` and the README. */

@@ -60,9 +60,11 @@ export function buildCli (): Command {
     .option('--p2p-listen <multiaddr>', 'libp2p address, repeatable (env CIDCAST_P2P_LISTEN, default /ip4/127.0.0.1/tcp/4001)', collect)
     .option('--library <dir>', 'folder watched for new media, repeatable (env CIDCAST_LIBRARY)', collect)
     .option('--max-sessions <n>', 'most ffmpeg sessions at once (env CIDCAST_MAX_SESSIONS, default: cores)', positiveInt)
+    .option('--dns-listen <host:port>', 'authoritative DNS, UDP and TCP (env CIDCAST_DNS_LISTEN, default 127.0.0.1:5353)')
+    .option('--dns-zone <name>', 'DNS zone of node names (env CIDCAST_DNS_ZONE, default cidcast.internal)')
     .addOption(new Option('--log-level <level>', 'log level (env CIDCAST_LOG_LEVEL)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
-    .action(async (opts: { data?: string, listen?: string, p2pListen?: string[], library?: string[], maxSessions?: number, logLevel?: string }) => {
-      const options: StartServerOptions = { dataDir: opts.data, listen: opts.listen, p2pListen: opts.p2pListen, library: opts.library, maxSessions: opts.maxSessions, logLevel: opts.logLevel }
+    .action(async (opts: { data?: string, listen?: string, p2pListen?: string[], library?: string[], maxSessions?: number, dnsListen?: string, dnsZone?: string, logLevel?: string }) => {
+      const options: StartServerOptions = { dataDir: opts.data, listen: opts.listen, p2pListen: opts.p2pListen, library: opts.library, maxSessions: opts.maxSessions, dnsListen: opts.dnsListen, dnsZone: opts.dnsZone, logLevel: opts.logLevel }
       // loaded here: Helia, TypeORM and ffmpeg glue cost seconds that client verbs should not pay
       const { startServer } = await import('./server.ts')
       const server = await startServer(options)

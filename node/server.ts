@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { unixfs } from '@helia/unixfs'
 import { createCatalog } from '../core/catalog/catalog.ts'
 import { loadServerConfig, parseListen } from '../core/config.ts'
+import { createDnsServer } from '../core/dns/server.ts'
 import { createContentReader } from '../core/ipfs/content-reader.ts'
 import { createLogger } from '../core/logger.ts'
 import { resolveFfmpeg } from '../core/media/ffmpeg-binary.ts'
@@ -19,6 +20,7 @@ import { createHttpApp } from '../gateway/app.ts'
 import { ensureDataFolder } from './init.ts'
 import { watchLibrary } from './library-watcher.ts'
 import type { ServerConfig } from '../core/config.ts'
+import type { DnsServer } from '../core/dns/server.ts'
 import type { Library, MediaView } from '../core/media/library.ts'
 import type { Transcoder } from '../core/media/transcoder.ts'
 import type { Metrics } from '../core/metrics.ts'
@@ -39,13 +41,15 @@ export interface RunningServer {
   library: Library
   transcoder: Transcoder
   metrics: Metrics
+  /** The zone's DNS server (`dns.address().port` is the bound UDP/TCP port). */
+  dns: DnsServer
   /** Adds a file to the library (as `POST /api/v1/media` does). */
   addMedia: (path: string) => Promise<MediaView>
   /** Stops HTTP, ffmpeg, the catalog and the peer, in reverse order of start. */
   stop: () => Promise<void>
 }
 
-/** Starts the main server: peer, catalog, transcoder and HTTP, in that order. */
+/** Starts the main server: peer, catalog, transcoder, HTTP and DNS, in that order. */
 export async function startServer (options: StartServerOptions = {}): Promise<RunningServer> {
   const { dataDir, ...flags } = options
   const config = await loadServerConfig({ ...flags, data: dataDir })
@@ -123,17 +127,23 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
     const address = http.address() as AddressInfo
     const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`
 
+    // TODO(registry): pass the node registry's `list` as `nodes` and call `dns.invalidate()` on its 'change' event
+    const dns = createDnsServer({ logger, nodes: async () => [] }, { listen: config.dnsListen, zone: config.dnsZone })
+    await dns.start()
+    stack.push(async () => { await dns.stop() })
+
     if (config.library.length > 0) {
       const watcher = await watchLibrary({ logger, library }, { folders: config.library })
       stack.push(async () => { await watcher.stop() })
     }
-    log.info({ url, peerId: peer.libp2p.peerId.toString(), data: config.data }, 'main server ready')
+    log.info({ url, peerId: peer.libp2p.peerId.toString(), data: config.data, dns: dns.address(), zone: dns.zone }, 'main server ready')
     return {
       url,
       peer,
       library,
       transcoder,
       metrics,
+      dns,
       addMedia: async path => (await library.add(path)).media,
       stop
     }

@@ -11,7 +11,7 @@ const test = anyTest as TestFn<{ server: RunningServer, remove: () => Promise<vo
 
 test.before(async t => {
   const dir = await tempDir()
-  const server = await startServer({ dataDir: join(dir.path, 'data'), listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], logLevel: 'silent' })
+  const server = await startServer({ dataDir: join(dir.path, 'data'), listen: '127.0.0.1:0', dnsListen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], logLevel: 'silent' })
   t.context = { server, remove: dir.remove }
 })
 

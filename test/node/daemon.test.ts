@@ -21,7 +21,7 @@ interface Daemon {
 function run (args: string[], env: Record<string, string> = {}): Daemon {
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
-    env: { ...process.env, CIDCAST_LOG_LEVEL: 'warn', CIDCAST_P2P_LISTEN: '/ip4/127.0.0.1/tcp/0', CIDCAST_LISTEN: '127.0.0.1:0', ...env },
+    env: { ...process.env, CIDCAST_LOG_LEVEL: 'warn', CIDCAST_P2P_LISTEN: '/ip4/127.0.0.1/tcp/0', CIDCAST_LISTEN: '127.0.0.1:0', CIDCAST_DNS_LISTEN: '127.0.0.1:0', ...env },
     stdio: ['ignore', 'pipe', 'pipe']
   })
   let out = ''
