@@ -121,7 +121,8 @@ class DatastoreIpnsRecordStore implements IpnsRecordStore {
       if (err?.name === 'NotFoundError') return undefined
       throw err
     }
-    return viewIpnsRecord(name, bytes)
+    // LevelDB hands back Buffers; callers get the plain bytes they put
+    return viewIpnsRecord(name, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength))
   }
 
   private async serialize<T> (name: string, task: () => Promise<T>): Promise<T> {
