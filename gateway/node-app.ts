@@ -1,0 +1,122 @@
+import { createReadStream } from 'node:fs'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import Router from '@koa/router'
+import Koa from 'koa'
+import serve from 'koa-static'
+import { errors } from './middleware/errors.ts'
+import { SOURCE_HEADER } from './node-content.ts'
+import { apiProxyRoutes } from './routes/api-proxy.ts'
+import { nodeIpfsRoutes } from './routes/node-ipfs.ts'
+import { nodeMediaRoutes } from './routes/node-media.ts'
+import type { MediaCache } from '../core/federation/media-cache.ts'
+import type { NodeMetrics } from '../core/federation/node-metrics.ts'
+import type { OriginClient } from '../core/federation/origin-client.ts'
+import type { Logger } from '../core/logger.ts'
+import type { FallbackMode, NodeContent } from './node-content.ts'
+import type { Middleware } from 'koa'
+
+export interface NodeAppComponents {
+  logger: Logger
+  content: NodeContent
+  cache: MediaCache
+  origin: OriginClient
+  metrics: NodeMetrics
+  /** What `/healthz` shows (besides `status` and `role`). */
+  health: () => Promise<Record<string, unknown>>
+}
+
+export interface NodeAppInit {
+  /** What to do on a miss. @default 'origin' */
+  fallback?: FallbackMode
+  /** Deadline for peers when `fallback` is `peer`. @default 5000 */
+  peerTimeoutMs?: number
+  /** Playlists younger than this are served from the node's cache without asking the origin. @default 60000 */
+  playlistTtlMs?: number
+}
+
+const CLIENT_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'client', 'public')
+const HLS_JS = join(dirname(createRequire(import.meta.url).resolve('hls.js/package.json')), 'dist', 'hls.min.js')
+/** Errors of a node that are worth naming in a 5xx body (the shared middleware hides 5xx details). */
+const NAMED_5XX: Readonly<Record<string, number>> = { OriginUnavailableError: 502, UnverifiedContentError: 502, DataFolderFullError: 507 }
+
+/** Names the node's own 5xx conditions in the body, so a viewer sees "the main server is down" and not "internal error". */
+function nodeErrors (): Middleware {
+  return async (ctx, next) => {
+    try {
+      await next()
+    } catch (err) {
+      const e = err as { name?: string, message?: string }
+      const status = NAMED_5XX[e?.name ?? '']
+      if (status == null) throw err
+      ctx.status = status
+      ctx.remove('Etag')
+      ctx.set('Cache-Control', 'no-store')
+      ctx.body = { error: e.name, message: e.message }
+    }
+  }
+}
+
+/** Counts content answers: active streams, bytes and status by route and source. */
+function accounting (metrics: NodeMetrics): Middleware {
+  return async (ctx, next) => {
+    const route = ctx.path.startsWith('/media/') ? 'media' : ctx.path.startsWith('/ipfs/') ? 'ipfs' : undefined
+    if (route == null) {
+      await next()
+      return
+    }
+    metrics.streams(1)
+    let done = false
+    const finish = (): void => {
+      if (done) return
+      done = true
+      metrics.streams(-1)
+      const bytes = ctx.method === 'HEAD' || ctx.status === 304 ? 0 : Number(ctx.response.length ?? 0)
+      metrics.answered(route, ctx.response.get(SOURCE_HEADER) || 'none', bytes, ctx.status)
+    }
+    ctx.res.once('finish', finish)
+    ctx.res.once('close', finish)
+    await next()
+  }
+}
+
+/** The CDN node's HTTP face: `/media` and `/ipfs` local-first, the UI, `/api/v1` passed to the main server, health and metrics. */
+export function createNodeApp (components: NodeAppComponents, init: NodeAppInit = {}): Koa {
+  const log = components.logger.child({ name: 'cidcast:node-http' })
+  const app = new Koa()
+  app.proxy = false
+  app.silent = true
+  app.use(accounting(components.metrics))
+  app.use(errors(log))
+  app.use(nodeErrors())
+
+  const system = new Router()
+    .get('/healthz', async ctx => {
+      ctx.set('Cache-Control', 'no-store')
+      ctx.body = { status: 'ok', role: 'node', ...await components.health() }
+    })
+    .get('/metrics', async ctx => {
+      ctx.type = components.metrics.registry.contentType
+      ctx.body = await components.metrics.registry.metrics()
+    })
+    .get('/vendor/hls.min.js', ctx => {
+      ctx.type = 'text/javascript; charset=utf-8'
+      ctx.set('Cache-Control', 'public, max-age=86400')
+      ctx.body = createReadStream(HLS_JS)
+    })
+
+  const { content, cache, origin, metrics, logger } = components
+  const routers = [
+    system,
+    apiProxyRoutes({ origin }),
+    nodeMediaRoutes({ content, cache, origin, metrics, logger }, { fallback: init.fallback, peerTimeoutMs: init.peerTimeoutMs, playlistTtlMs: init.playlistTtlMs }),
+    nodeIpfsRoutes({ content, origin, logger }, { fallback: init.fallback, peerTimeoutMs: init.peerTimeoutMs })
+  ]
+  for (const router of routers) {
+    app.use(router.routes())
+    app.use(router.allowedMethods())
+  }
+  app.use(serve(CLIENT_DIR, { index: 'index.html', maxage: 0 }))
+  return app
+}

@@ -1,0 +1,63 @@
+import { Readable } from 'node:stream'
+import Router from '@koa/router'
+import { InvalidRequestError } from '../../core/errors.ts'
+import { SOURCE_HEADER } from '../node-content.ts'
+import type { OriginClient } from '../../core/federation/origin-client.ts'
+import type { Context } from 'koa'
+
+/**
+ * `/api/v1/*` on a CDN node, passed through to the main server, so the web UI works from the node's address:
+ * reads (GET/HEAD) and the viewer's playback progress (PUT). Adding media (POST) is never passed on: it names
+ * files on the main server's disk and is for its owner only.
+ */
+
+export interface ApiProxyComponents {
+  origin: OriginClient
+}
+
+const API_PATH = /^\/api\/v1\/.+$/
+const PROGRESS_PATH = /^\/api\/v1\/media\/[0-9a-f]{16}\/progress$/
+/** Headers of the request passed on: what the API reads. */
+const FORWARDED_REQUEST = ['accept', 'content-type', 'x-cidcast-user'] as const
+const FORWARDED_RESPONSE = ['content-type', 'cache-control', 'etag', 'content-length'] as const
+const MAX_BODY_BYTES = 64 * 1024
+
+async function readBody (ctx: Context): Promise<Buffer> {
+  const parts: Buffer[] = []
+  let length = 0
+  for await (const chunk of ctx.req) {
+    length += (chunk as Buffer).byteLength
+    if (length > MAX_BODY_BYTES) throw new InvalidRequestError(`a request body may be at most ${MAX_BODY_BYTES} bytes`)
+    parts.push(chunk as Buffer)
+  }
+  return Buffer.concat(parts)
+}
+
+/** The API proxy routes. */
+export function apiProxyRoutes ({ origin }: ApiProxyComponents): Router {
+  async function pass (ctx: Context): Promise<void> {
+    const headers: Record<string, string> = {}
+    for (const name of FORWARDED_REQUEST) {
+      const value = ctx.get(name)
+      if (value !== '') headers[name] = value
+    }
+    const body = ctx.method === 'PUT' ? await readBody(ctx) : undefined
+    const response = await origin.open(ctx.url, { method: ctx.method, headers, body })
+    ctx.status = response.status
+    for (const name of FORWARDED_RESPONSE) {
+      const value = response.headers.get(name)
+      if (value != null) ctx.set(name, value)
+    }
+    ctx.set(SOURCE_HEADER, 'origin')
+    if (response.body == null || ctx.method === 'HEAD' || response.status === 204 || response.status === 304) {
+      await response.body?.cancel()
+      return
+    }
+    // the web stream type of undici and of node:stream/web differ only in their declarations
+    ctx.body = Readable.fromWeb(response.body as Parameters<typeof Readable.fromWeb>[0])
+  }
+
+  return new Router()
+    .get(API_PATH, pass)
+    .put(PROGRESS_PATH, pass)
+}

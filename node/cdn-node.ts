@@ -1,0 +1,278 @@
+import { once } from 'node:events'
+import { readFile } from 'node:fs/promises'
+import { createServer } from 'node:http'
+import { loadavg, networkInterfaces } from 'node:os'
+import { join } from 'node:path'
+import { privateKeyFromProtobuf } from '@libp2p/crypto/keys'
+import { parseListen } from '../core/config.ts'
+import { createCapacity } from '../core/federation/capacity.ts'
+import { createControlClient } from '../core/federation/control-client.ts'
+import { ipnsNameOf } from '../core/federation/control-identity.ts'
+import { createMediaCache } from '../core/federation/media-cache.ts'
+import { createNodeAgent } from '../core/federation/node-agent.ts'
+import { DataFolderFullError, SwarmKeyMissingError } from '../core/federation/node-errors.ts'
+import { createNodeMetrics } from '../core/federation/node-metrics.ts'
+import { createOriginClient, unreachableOrigin } from '../core/federation/origin-client.ts'
+import { createContentReader } from '../core/ipfs/content-reader.ts'
+import { createLogger } from '../core/logger.ts'
+import { lockDataFolder } from '../core/net/data-lock.ts'
+import { IDENTITY_FILE, createPeer } from '../core/net/peer.ts'
+import { assertPrivateNetworkAllowed } from '../core/net/protector.ts'
+import { readSwarmKey, writeSwarmKey } from '../core/net/swarm-key.ts'
+import { createNodeApp } from '../gateway/node-app.ts'
+import { createNodeContent } from '../gateway/node-content.ts'
+import { loadNodeConfig } from './node-config.ts'
+import { SWARM_KEY_FILE } from './init.ts'
+import type { NodeConfig } from './node-config.ts'
+import type { AgentStatus } from '../core/federation/node-agent.ts'
+import type { NodeMetrics } from '../core/federation/node-metrics.ts'
+import type { Logger } from '../core/logger.ts'
+import type { Peer } from '../core/net/peer.ts'
+import type { CID } from 'multiformats/cid'
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+
+export interface StartNodeOptions extends Partial<Omit<NodeConfig, 'data'>> {
+  /** Data folder. @default ./.cidcast-node */
+  dataDir?: string
+  /** A `swarm.key` file to copy into the data folder (needed on the first run). */
+  swarmKeyFile?: string
+  /** Environment to read `CIDCAST_*` and `LIBP2P_FORCE_PNET` from. @default process.env */
+  env?: NodeJS.ProcessEnv
+  /** Registration retry backoff (tests make it short). @default 1000 and 30000 */
+  minBackoffMs?: number
+  maxBackoffMs?: number
+  /** Heartbeats, when the main server does not say. @default 15 */
+  heartbeatSeconds?: number
+  /** Free bytes kept back before the folder counts as full. @default 64 MiB */
+  reserveBytes?: number
+  /** Called on every change of registration status (the CLI prints the DNS name with it). */
+  onStatus?: (status: AgentStatus) => void
+}
+
+/** A running CDN node. */
+export interface RunningNode {
+  /** Where its gateway answers, e.g. `http://127.0.0.1:8081`. */
+  url: string
+  peer: Peer
+  /** Its DNS name once registered (`<label>.<zone>`), else undefined. */
+  readonly dnsName: string | undefined
+  name: string
+  mode: NodeConfig['mode']
+  /** The node's IPNS name (`k51...`). */
+  ipns: string
+  metrics: NodeMetrics
+  /** Registration state as of now. */
+  status: () => AgentStatus
+  /** Resolves once the first attempt to register has succeeded or failed. */
+  firstAttempt: () => Promise<AgentStatus>
+  /** Pins a root (fetching it over bitswap), refusing with DataFolderFullError when the folder is full. */
+  pin: (root: CID, options?: { signal?: AbortSignal }) => Promise<void>
+  /** Stops HTTP, the control agent and the peer, in reverse order of start. */
+  stop: () => Promise<void>
+}
+
+/** Blocks pinned between two capacity checks while pinning. */
+const PIN_CHECK_BLOCKS = 32
+/** At most this many pinned roots travel in a heartbeat (the control protocol's limit). */
+const MAX_PINNED_REPORTED = 4096
+
+/** The swarm key: given as a file (copied into the data folder), else the one the data folder already has. */
+async function nodeSwarmKey (data: string, file: string | undefined, env: NodeJS.ProcessEnv): Promise<Uint8Array> {
+  const target = join(data, SWARM_KEY_FILE)
+  if (file != null) {
+    const key = await readSwarmKey(file)
+    const text = await readFile(file, 'utf8')
+    const existing = await readFile(target, 'utf8').catch(() => undefined)
+    if (existing !== text) await writeSwarmKey(target, text, { overwrite: true })
+    return key
+  }
+  try {
+    return await readSwarmKey(target)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+  }
+  assertPrivateNetworkAllowed(undefined, env)
+  throw new SwarmKeyMissingError(`${data} has no swarm key yet: pass --swarm-key FILE (a copy of the main server's <data>/swarm.key) once`)
+}
+
+/** The URL viewers use: the configured one, else the listen address (a wildcard becomes this machine's first address). */
+function gatewayUrl (config: NodeConfig, address: AddressInfo): string {
+  if (config.url != null) return config.url
+  let host = address.address
+  if (host === '0.0.0.0' || host === '::') {
+    const external = Object.values(networkInterfaces()).flat().find(i => i != null && !i.internal && i.family === 'IPv4')
+    host = external?.address ?? '127.0.0.1'
+  }
+  return `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`
+}
+
+/** Starts a CDN node: peer, gateway, then registration with the main server (in the background, retried). */
+export async function startNode (options: StartNodeOptions = {}): Promise<RunningNode> {
+  const { dataDir, swarmKeyFile, env = process.env, minBackoffMs, maxBackoffMs, heartbeatSeconds, reserveBytes, onStatus, ...flags } = options
+  const config = await loadNodeConfig({ ...flags, data: dataDir }, env)
+  const logger = createLogger({ level: config.logLevel })
+  const log = logger.child({ name: 'cidcast:node' })
+  const stack: Array<() => Promise<void>> = []
+  const stop = async (): Promise<void> => {
+    while (stack.length > 0) {
+      const step = stack.pop()
+      try { await step?.() } catch (err) { log.error({ err }, 'stopping a part failed') }
+    }
+  }
+  try {
+    const swarmKey = await nodeSwarmKey(config.data, swarmKeyFile, env)
+    stack.push(await lockDataFolder(config.data))
+
+    const peer = await createPeer({ logger }, { dataDir: config.data, swarmKey, listen: config.p2pListen })
+    stack.push(async () => { await peer.stop() })
+    const ipns = ipnsNameOf(peer.libp2p.peerId)
+
+    const metrics = createNodeMetrics()
+    const onRequest = (kind: string): void => { metrics.originRequests.inc({ kind }) }
+    const origin = config.server.startsWith('/')
+      ? unreachableOrigin(`the main server was given as a multiaddr (${config.server}); it has no HTTP URL to fall back to`)
+      : createOriginClient({ onRequest }, { url: config.server })
+    const capacity = createCapacity({ blocksDir: join(config.data, 'blocks'), dataDir: config.data, quotaBytes: config.quotaBytes, reserveBytes })
+    const reader = createContentReader({ blockstore: peer.blockstore, logger }, { cacheBytes: config.cacheBytes })
+    const content = createNodeContent({ reader, blockstore: peer.blockstore, capacity, logger })
+    const cache = createMediaCache({ logger }, { dir: join(config.data, 'media-cache') })
+    stack.push(async () => { await cache.flush() })
+
+    const started = Date.now()
+    const pinned = async (): Promise<string[]> => {
+      const roots: string[] = []
+      for await (const pin of peer.pins.ls()) {
+        // the IPNS manifest is pinned too, but it is the node's own, not content it serves
+        if (pin.metadata?.cidcast === 'manifest') continue
+        roots.push(pin.cid.toString())
+        if (roots.length >= MAX_PINNED_REPORTED) break
+      }
+      return roots
+    }
+    const health = (): { uptimeSeconds: number, load1: number, activeStreams: number, bytesServed: number, errors: number } => ({
+      uptimeSeconds: Math.round((Date.now() - started) / 1000),
+      load1: loadavg()[0],
+      ...metrics.totals()
+    })
+
+    let agentStatus = (): AgentStatus | undefined => undefined
+    const app = createNodeApp({
+      logger,
+      content,
+      cache,
+      origin,
+      metrics,
+      health: async () => {
+        const space = await capacity.measure()
+        return { name: config.name, mode: config.mode, peerId: peer.libp2p.peerId.toString(), ipns, server: config.server, fallback: config.fallback, registration: agentStatus(), capacity: space, health: { ...health(), full: space.full } }
+      }
+    }, { fallback: config.fallback })
+    const { host, port } = parseListen(config.listen)
+    const http: Server = createServer(app.callback())
+    http.keepAliveTimeout = 65_000
+    http.listen(port, host)
+    await Promise.race([once(http, 'listening'), once(http, 'error').then(([err]) => { throw err })])
+    stack.push(async () => {
+      http.closeAllConnections()
+      await new Promise<void>(resolve => http.close(() => { resolve() }))
+    })
+    const url = gatewayUrl(config, http.address() as AddressInfo)
+
+    const publish = await startPublisher(peer, config, logger, url, capacity, pinned)
+    if (publish != null) stack.push(publish.stop)
+
+    const agent = createNodeAgent({
+      libp2p: peer.libp2p,
+      logger,
+      origin: config.server.startsWith('/') ? undefined : origin,
+      control: server => createControlClient({ libp2p: peer.libp2p, logger }, { server }),
+      capacity: async () => await capacity.measure(),
+      health,
+      pinned,
+      onChange: status => {
+        if (status.state === 'registered') publish?.update()
+        onStatus?.(status)
+      }
+    }, {
+      server: config.server,
+      name: config.name,
+      mode: config.mode,
+      url,
+      ipns,
+      serverCacheFile: join(config.data, 'server.json'),
+      minBackoffMs,
+      maxBackoffMs,
+      heartbeatSeconds
+    })
+    agent.start()
+    agentStatus = () => agent.status()
+    stack.push(async () => { await agent.stop() })
+    log.info({ url, peerId: peer.libp2p.peerId.toString(), ipns, data: config.data, mode: config.mode, server: config.server }, 'CDN node ready')
+
+    return {
+      url,
+      peer,
+      get dnsName () { return agent.status().dnsName },
+      name: config.name,
+      mode: config.mode,
+      ipns,
+      metrics,
+      status: () => agent.status(),
+      firstAttempt: async () => await agent.firstAttempt(),
+      pin: async (root, pinOptions = {}) => {
+        if ((await capacity.measure()).full) throw new DataFolderFullError(`the data folder ${config.data} is full: not pinning ${root.toString()}`)
+        const controller = new AbortController()
+        const signal = pinOptions.signal == null ? controller.signal : AbortSignal.any([pinOptions.signal, controller.signal])
+        let blocks = 0
+        try {
+          for await (const cid of peer.pins.add(root, { signal })) {
+            void cid
+            if (++blocks % PIN_CHECK_BLOCKS !== 0) continue
+            capacity.invalidate()
+            if ((await capacity.measure()).full) controller.abort(new DataFolderFullError(`the data folder ${config.data} became full while pinning ${root.toString()}`))
+          }
+        } catch (err) {
+          if (controller.signal.aborted) throw controller.signal.reason
+          throw err
+        } finally {
+          capacity.invalidate()
+        }
+        agent.beat()
+        publish?.update()
+      },
+      stop
+    }
+  } catch (err) {
+    await stop()
+    throw err
+  }
+}
+
+/** The node's IPNS publisher, when the main server has an HTTP URL; `update()` republishes the manifest if it changed. */
+async function startPublisher (peer: Peer, config: NodeConfig, logger: Logger, url: string, capacity: ReturnType<typeof createCapacity>, pinned: () => Promise<string[]>): Promise<{ update: () => void, stop: () => Promise<void> } | undefined> {
+  if (config.server.startsWith('/')) return undefined
+  const log = logger.child({ name: 'cidcast:node' })
+  // loaded only when used: the routing client and its dependencies weigh on a node's start
+  const { createIpnsPublisher } = await import('../core/routing/publisher.ts')
+  const privateKey = privateKeyFromProtobuf(await readFile(join(config.data, IDENTITY_FILE)))
+  const publisher = createIpnsPublisher({ logger, peer, privateKey }, { routingUrl: config.server })
+  let started: Promise<void> | undefined
+  let running = Promise.resolve()
+  return {
+    update () {
+      running = running.then(async () => {
+        // a failed start (the server unreachable) is tried again on the next update
+        started ??= Promise.resolve(publisher.start()).catch((err: unknown) => { started = undefined; throw err })
+        await started
+        const { full, ...space } = await capacity.measure()
+        void full
+        await publisher.update({ name: config.name, mode: config.mode, url, capacity: space, pinned: await pinned() })
+      }).catch(err => { log.warn({ err }, 'IPNS publish failed; the publisher retries by itself') })
+    },
+    async stop () {
+      await running
+      if (started != null) await started.then(async () => { await publisher.stop() }, () => {})
+    }
+  }
+}
