@@ -1,12 +1,9 @@
-import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { createReadStream, existsSync } from 'node:fs'
-import { Agent, createServer, get as httpGet } from 'node:http'
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { createReadStream } from 'node:fs'
+import { chmod, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { createInterface } from 'node:readline'
 import { FsBlockstore } from 'blockstore-fs'
 import { importBytes } from 'ipfs-unixfs-importer'
 import Koa from 'koa'
@@ -14,7 +11,12 @@ import { IMPORT_OPTIONS } from '../core/ipfs/import-profile.ts'
 import { silentLogger } from '../core/logger.ts'
 import { errors } from '../gateway/middleware/errors.ts'
 import { ipfsRoutes } from '../gateway/routes/ipfs.ts'
-import type { ChildProcess } from 'node:child_process'
+import { announceReady, startChild } from './child.ts'
+import { measureRounds } from './load.ts'
+import { ensureNginx, startNginx } from './nginx.ts'
+import type { BenchChild } from './child.ts'
+import type { LoadTarget, ThroughputFigure } from './load.ts'
+import type { RunningNginx } from './nginx.ts'
 import type { AddressInfo } from 'node:net'
 
 /**
@@ -35,16 +37,6 @@ export interface GatewayThroughputOptions {
   nginx?: boolean
 }
 
-export interface ThroughputFigure {
-  /** The best round: the one least disturbed by other work on the machine. */
-  mbPerSecond: number
-  medianMbPerSecond: number
-  requestsPerSecond: number
-  /** Server CPU seconds (user + system) per GB served, median of the rounds; steadier than MB/s on a busy machine. */
-  cpuSecondsPerGB?: number
-  errors: number
-}
-
 export interface GatewayThroughputFigures {
   /** The /ipfs gateway with its block cache (the default 256 MiB holds every file after the warm-up). */
   gateway: ThroughputFigure
@@ -61,31 +53,7 @@ export interface GatewayThroughputFigures {
   bytes: number
 }
 
-/** One timed load on one server. */
-export interface LoadRound {
-  mbPerSecond: number
-  requestsPerSecond: number
-  errors: number
-  /** Set by the caller when it can read the server's CPU time. */
-  cpuSecondsPerGB?: number
-}
-
-/** CPU seconds a process has used (Linux /proc; clock ticks assumed 100 per second), undefined elsewhere. */
-async function cpuSeconds (pid: number | undefined): Promise<number | undefined> {
-  if (pid == null) return undefined
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    // fields[0] is field 3 (state): utime and stime are fields 14 and 15
-    return (Number(fields[11]) + Number(fields[12])) / 100
-  } catch {
-    return undefined
-  }
-}
-
 type ServerKind = 'gateway' | 'gateway-uncached' | 'files'
-
-const NGINX_PATHS = ['/usr/sbin/nginx', '/usr/bin/nginx', '/usr/local/sbin/nginx']
 
 function fileSize (i: number): number {
   // spread over 0.3-2 MB so some files are one raw leaf and some are two
@@ -122,7 +90,7 @@ async function prepare (dir: string, count: number): Promise<{ cids: string[], n
   return { cids, names, bytes }
 }
 
-/** Runs in the child process: one server of `kind` on 127.0.0.1, its port printed as a JSON line. */
+/** Runs in the child process: one server of `kind` on 127.0.0.1, its port announced to the parent. */
 async function serve (kind: ServerKind, dir: string): Promise<void> {
   const app = new Koa()
   // clients hanging up mid-body at the end of a run are expected: do not print them
@@ -145,94 +113,12 @@ async function serve (kind: ServerKind, dir: string): Promise<void> {
     app.use(router.routes())
   }
   const server = app.listen(0, '127.0.0.1', () => {
-    process.stdout.write(JSON.stringify({ port: (server.address() as AddressInfo).port }) + '\n')
+    announceReady({ port: (server.address() as AddressInfo).port })
   })
 }
 
-async function startServer (kind: ServerKind, dir: string): Promise<{ port: number, child: ChildProcess }> {
-  const child = spawn(process.execPath, ['--import=tsx', fileURLToPath(import.meta.url), 'serve', kind, dir], {
-    stdio: ['ignore', 'pipe', 'inherit']
-  })
-  const lines = createInterface({ input: child.stdout! })
-  const port = await new Promise<number>((resolve, reject) => {
-    lines.once('line', line => resolve((JSON.parse(line) as { port: number }).port))
-    child.once('exit', () => reject(new Error(`${kind} server exited before listening`)))
-  })
-  return { port, child }
-}
-
-/** `connections` keep-alive loops, each fetching the paths in turn (from its own starting point) until the deadline. */
-export async function load (port: number, paths: string[], durationSeconds: number, connections: number): Promise<LoadRound> {
-  const agent = new Agent({ keepAlive: true, maxSockets: connections })
-  const deadline = performance.now() + durationSeconds * 1000
-  let bytes = 0
-  let requests = 0
-  let failures = 0
-  const get = (path: string): Promise<void> => new Promise((resolve, reject) => {
-    httpGet({ host: '127.0.0.1', port, path, agent }, res => {
-      if (res.statusCode !== 200) failures++
-      res.on('data', (chunk: Buffer) => { bytes += chunk.byteLength })
-      res.on('end', () => { requests++; resolve() })
-      res.on('error', reject)
-    }).on('error', reject)
-  })
-  const started = performance.now()
-  await Promise.all(Array.from({ length: connections }, async (_, c) => {
-    for (let i = c * 7; performance.now() < deadline; i++) await get(paths[i % paths.length])
-  }))
-  const seconds = (performance.now() - started) / 1000
-  agent.destroy()
-  return { mbPerSecond: bytes / seconds / 1e6, requestsPerSecond: requests / seconds, errors: failures }
-}
-
-async function startNginx (dir: string): Promise<{ port: number, child: ChildProcess } | undefined> {
-  const binary = NGINX_PATHS.find(path => existsSync(path))
-  if (binary == null) return undefined
-  const port = await freePort()
-  const conf = join(dir, 'nginx.conf')
-  const temp = (name: string): string => `${name}_temp_path ${join(dir, 'nginx')};`
-  await mkdir(join(dir, 'nginx'), { recursive: true })
-  await writeFile(conf, [
-    'worker_processes 1; daemon off; master_process off;',
-    `pid ${join(dir, 'nginx', 'nginx.pid')}; error_log ${join(dir, 'nginx', 'error.log')};`,
-    'events { worker_connections 1024; }',
-    'http { access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000000;',
-    ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map(temp).join(' '),
-    `server { listen 127.0.0.1:${port}; root ${dir}; } }`
-  ].join('\n'))
-  const child = spawn(binary, ['-c', conf, '-p', join(dir, 'nginx')], { stdio: 'ignore' })
-  const deadline = Date.now() + 5000
-  for (;;) {
-    const up = await new Promise<boolean>(resolve => {
-      httpGet({ host: '127.0.0.1', port, path: '/' }, res => { res.resume(); resolve(true) }).on('error', () => resolve(false))
-    })
-    if (up) return { port, child }
-    if (Date.now() > deadline || child.exitCode != null) {
-      child.kill()
-      return undefined
-    }
-    await new Promise(resolve => setTimeout(resolve, 50))
-  }
-}
-
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise(resolve => server.close(resolve))
-  return port
-}
-
-function summarise (rounds: LoadRound[]): ThroughputFigure {
-  const sorted = [...rounds].sort((a, b) => b.mbPerSecond - a.mbPerSecond)
-  const cpu = rounds.map(r => r.cpuSecondsPerGB).filter((c): c is number => c != null).sort((a, b) => a - b)
-  return {
-    mbPerSecond: sorted[0].mbPerSecond,
-    medianMbPerSecond: sorted[Math.floor(sorted.length / 2)].mbPerSecond,
-    requestsPerSecond: sorted[0].requestsPerSecond,
-    cpuSecondsPerGB: cpu.length === 0 ? undefined : cpu[Math.floor(cpu.length / 2)],
-    errors: rounds.reduce((sum, r) => sum + r.errors, 0)
-  }
+async function startServer (kind: ServerKind, dir: string): Promise<BenchChild<{ port: number }>> {
+  return await startChild<{ port: number }>(fileURLToPath(import.meta.url), ['serve', kind, dir])
 }
 
 /** Measures the gateway (cached and uncached), a plain Koa file stream and nginx serving the same files. */
@@ -242,38 +128,34 @@ export async function measureGatewayThroughput (options: GatewayThroughputOption
   const roundSeconds = options.roundSeconds ?? 3
   const connections = options.connections ?? 16
   const dir = await mkdtemp(join(tmpdir(), 'cidcast-bench-gw-'))
-  const children: ChildProcess[] = []
+  // nginx's workers run as nobody when the bench runs as root: they must be able to enter the folder
+  await chmod(dir, 0o755)
+  const children: Array<BenchChild<{ port: number }>> = []
+  let nginx: RunningNginx | undefined
   try {
     const { cids, names, bytes } = await prepare(dir, files)
     const ipfsPaths = cids.map(c => `/ipfs/${c}`)
     const filePaths = names.map(n => `/files/${n}`)
-    const targets: Array<{ name: keyof Omit<GatewayThroughputFigures, 'ratio' | 'nginxRatio' | 'bytes'>, port: number, paths: string[], pid?: number }> = []
+    const targets: LoadTarget[] = []
     for (const [name, kind, paths] of [['fileStream', 'files', filePaths], ['gateway', 'gateway', ipfsPaths], ['gatewayUncached', 'gateway-uncached', ipfsPaths]] as const) {
-      const { port, child } = await startServer(kind, dir)
-      children.push(child)
-      targets.push({ name, port, paths: [...paths], pid: child.pid })
+      const server = await startServer(kind, dir)
+      children.push(server)
+      const pid = server.child.pid!
+      targets.push({ name, port: server.ready.port, paths: [...paths], pids: async () => [pid] })
     }
-    const nginx = options.nginx === false ? undefined : await startNginx(dir)
-    if (nginx != null) {
-      children.push(nginx.child)
-      targets.push({ name: 'nginx', port: nginx.port, paths: filePaths, pid: nginx.child.pid })
+    if (options.nginx !== false && await ensureNginx(() => {}) == null) {
+      nginx = await startNginx(dir)
+      targets.push({ name: 'nginx', port: nginx.port, paths: filePaths, pids: nginx.pids })
     }
-    // warm-up: page cache, JIT, and the gateway's block cache
-    for (const t of targets) await load(t.port, t.paths, 1, connections)
-    const results = new Map<string, LoadRound[]>()
-    for (let round = 0; round < rounds; round++) {
-      for (const t of targets) {
-        const cpuBefore = await cpuSeconds(t.pid)
-        const figure = await load(t.port, t.paths, roundSeconds, connections)
-        const cpuAfter = await cpuSeconds(t.pid)
-        if (cpuBefore != null && cpuAfter != null) figure.cpuSecondsPerGB = (cpuAfter - cpuBefore) / (figure.mbPerSecond * roundSeconds / 1000)
-        results.set(t.name, [...(results.get(t.name) ?? []), figure])
-      }
+    const results = await measureRounds(targets, { rounds, roundSeconds, connections })
+    const figure = (name: string): ThroughputFigure => {
+      const found = results.get(name)
+      if (found == null) throw new Error(`no figure for ${name}`)
+      return found
     }
-    const figure = (name: string): ThroughputFigure => summarise(results.get(name) ?? [])
     const gateway = figure('gateway')
     const fileStream = figure('fileStream')
-    const nginxFigure = results.has('nginx') ? figure('nginx') : undefined
+    const nginxFigure = results.get('nginx')
     return {
       gateway,
       gatewayUncached: figure('gatewayUncached'),
@@ -284,7 +166,8 @@ export async function measureGatewayThroughput (options: GatewayThroughputOption
       bytes
     }
   } finally {
-    for (const child of children) child.kill()
+    await Promise.all(children.map(async c => { await c.stop() }))
+    await nginx?.stop()
     await rm(dir, { recursive: true, force: true })
   }
 }

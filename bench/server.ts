@@ -1,0 +1,70 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { startChild } from './child.ts'
+import type { BenchChild } from './child.ts'
+
+/** The profile every figure plays. */
+export const PROFILE = '720p'
+
+/** A main server in its own process with a fresh data folder and the bench source added. */
+export interface BenchServer {
+  url: string
+  /** Process id of the server. */
+  pid: number
+  /** Media id of the source. */
+  id: string
+  /** `${url}/media/${id}/${PROFILE}`: where the rendition's playlist, init and segments are. */
+  rendition: string
+  /** `cidcast_ffmpeg_sessions_started_total`, read from `/metrics`. */
+  sessionsStarted: () => Promise<number>
+  /** The 720p rendition as `GET /api/v1/media/{id}` shows it. */
+  renditionState: () => Promise<{ state: string, root: string | null }>
+  stop: () => Promise<void>
+}
+
+const SERVER_SCRIPT = fileURLToPath(new URL('./server-process.ts', import.meta.url))
+
+/** Starts a main server on a fresh data folder and adds `source` through `POST /api/v1/media`. */
+export async function startBenchServer (source: string): Promise<BenchServer> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'cidcast-bench-server-'))
+  let child: BenchChild<{ url: string }> | undefined
+  const stop = async (): Promise<void> => {
+    await child?.stop()
+    await rm(dataDir, { recursive: true, force: true })
+  }
+  try {
+    child = await startChild<{ url: string }>(SERVER_SCRIPT, [dataDir])
+    const { url } = child.ready
+    const added = await fetch(`${url}/api/v1/media`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ path: source })
+    })
+    if (!added.ok) throw new Error(`adding ${source} answered ${added.status}: ${await added.text()}`)
+    const { id } = await added.json() as { id: string }
+    return {
+      url,
+      pid: child.child.pid!,
+      id,
+      rendition: `${url}/media/${id}/${PROFILE}`,
+      sessionsStarted: async () => {
+        const text = await (await fetch(`${url}/metrics`)).text()
+        const line = /^cidcast_ffmpeg_sessions_started_total (\d+)/m.exec(text)
+        if (line == null) throw new Error('/metrics has no cidcast_ffmpeg_sessions_started_total')
+        return Number(line[1])
+      },
+      renditionState: async () => {
+        const media = await (await fetch(`${url}/api/v1/media/${id}`)).json() as { renditions: Array<{ profile: string, state: string, root: string | null }> }
+        const rendition = media.renditions.find(r => r.profile === PROFILE)
+        if (rendition == null) throw new Error(`media ${id} has no ${PROFILE} rendition`)
+        return { state: rendition.state, root: rendition.root }
+      },
+      stop
+    }
+  } catch (err) {
+    await stop()
+    throw err
+  }
+}
