@@ -3,6 +3,7 @@ import { once } from 'node:events'
 import { createServer, isIPv6 } from 'node:net'
 import { AUTHORITATIVE_ANSWER, RECURSION_DESIRED, TRUNCATED_RESPONSE, decode, encode } from 'dns-packet'
 import { parseListen } from '../config.ts'
+import { InvalidConfigError } from '../errors.ts'
 import { createZone } from './zone.ts'
 import type { ZoneNode, Zone } from './zone.ts'
 import type { Logger } from '../logger.ts'
@@ -63,6 +64,7 @@ class ZoneServer implements DnsServer {
   private readonly records: Zone
   private readonly host: string
   private readonly port: number
+  private readonly wildcard: boolean
   private readonly tcpIdleMs: number
   private readonly maxTcpConnections: number
   private udp?: UdpSocket
@@ -76,13 +78,13 @@ class ZoneServer implements DnsServer {
     this.host = host
     this.port = port
     this.log = components.logger.child({ name: 'cidcast:dns' })
-    const unspecified = host === '0.0.0.0' || host === '::'
+    this.wildcard = host === '0.0.0.0' || host === '::'
     this.records = createZone({ nodes: components.nodes }, {
       zone: init.zone ?? DEFAULT_DNS_ZONE,
       ttlSeconds: init.ttlSeconds,
       // a server that only loopback clients can reach serves loopback nodes; one reachable from elsewhere must not
       includeLoopback: isLoopbackHost(host),
-      nameserverAddresses: unspecified || host === 'localhost' ? [] : [host]
+      nameserverAddresses: this.wildcard || host === 'localhost' ? [] : [host]
     })
     this.zone = this.records.origin
     this.tcpIdleMs = init.tcpIdleMs ?? 10_000
@@ -99,18 +101,35 @@ class ZoneServer implements DnsServer {
 
   async start (): Promise<void> {
     if (this.running) return
-    // port 0: UDP picks a port, TCP must then get the same one; another process may hold it on TCP, so retry
     for (let attempt = 1; ; attempt++) {
-      const udp = await this.bindUdp(this.port)
-      const port = udp.address().port
+      let udp: UdpSocket | undefined
+      let tcp: TcpServer | undefined
       try {
-        this.tcp = await this.bindTcp(port)
+        if (this.port === 0) {
+          // UDP picks a free port and TCP must get the same one; another process may hold it on TCP, so retry
+          udp = await this.bindUdp(0, false)
+          tcp = await this.bindTcp(udp.address().port)
+        } else {
+          // TCP first: a port another DNS server holds is refused before our UDP socket could take its packets.
+          // SO_REUSEADDR on a specific address lets an mDNS responder (avahi) keep *:5353 while unicast to this
+          // address comes here; not on a wildcard address, where mDNS multicast would arrive too.
+          tcp = await this.bindTcp(this.port)
+          udp = await this.bindUdp(this.port, !this.wildcard)
+        }
         this.udp = udp
-        this.bound = port
+        this.tcp = tcp
+        this.bound = udp.address().port
         break
       } catch (err) {
-        udp.close()
-        if (this.port !== 0 || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= PORT_ATTEMPTS) throw err
+        udp?.close()
+        tcp?.close()
+        const code = (err as NodeJS.ErrnoException).code
+        if (this.port === 0 && code === 'EADDRINUSE' && attempt < PORT_ATTEMPTS) continue
+        if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+          const why = code === 'EADDRINUSE' ? 'is in use' : code === 'EACCES' ? 'needs privileges' : 'is not an address of this machine'
+          throw new InvalidConfigError(`dnsListen ${this.host}:${this.port} ${why} (UDP or TCP): choose another with --dns-listen or CIDCAST_DNS_LISTEN`)
+        }
+        throw err
       }
     }
     this.running = true
@@ -132,10 +151,15 @@ class ZoneServer implements DnsServer {
     ])
   }
 
-  private async bindUdp (port: number): Promise<UdpSocket> {
-    const udp = createSocket({ type: isIPv6(this.host) ? 'udp6' : 'udp4' })
+  private async bindUdp (port: number, reuseAddr: boolean): Promise<UdpSocket> {
+    const udp = createSocket({ type: isIPv6(this.host) ? 'udp6' : 'udp4', reuseAddr })
     udp.bind(port, this.host)
-    await Promise.race([once(udp, 'listening'), once(udp, 'error').then(([err]) => { throw err })])
+    try {
+      await Promise.race([once(udp, 'listening'), once(udp, 'error').then(([err]) => { throw err })])
+    } catch (err) {
+      udp.close()
+      throw err
+    }
     udp.on('error', err => { this.log.warn({ err }, 'UDP socket error') })
     udp.on('message', (message, remote) => {
       this.respond(message, 'udp').then(reply => {

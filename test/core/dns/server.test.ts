@@ -309,6 +309,30 @@ test('an idle TCP connection is closed by the server', async t => {
   t.pass()
 })
 
+test('on a specific address the server shares UDP with an mDNS responder on the wildcard address, and answers', async t => {
+  // what avahi does on *:5353
+  const mdns = createSocket({ type: 'udp4', reuseAddr: true })
+  mdns.bind(0, '0.0.0.0')
+  await once(mdns, 'listening')
+  t.teardown(() => { mdns.close() })
+  let stolen = 0
+  mdns.on('message', () => { stolen++ })
+  const port = mdns.address().port
+  const dns = createDnsServer({ logger: silentLogger(), nodes: async () => t.context.nodes }, { listen: `127.0.0.1:${port}` })
+  await dns.start()
+  t.teardown(async () => { await dns.stop() })
+  t.deepEqual((await dig(port, `alpha.${ZONE}`, 'A')).answers, [`alpha.${ZONE}. 30 IN A 127.0.0.1`])
+  t.is(stolen, 0)
+})
+
+test('a second server on the same port is refused with a message naming dnsListen', async t => {
+  const second = createDnsServer({ logger: silentLogger(), nodes: async () => [] }, { listen: `127.0.0.1:${t.context.port}` })
+  const err = await t.throwsAsync(second.start(), { name: 'InvalidConfigError' })
+  t.regex(err.message, /dnsListen 127\.0\.0\.1:\d+ is in use/)
+  // and the first one still answers
+  t.is((await dig(t.context.port, `alpha.${ZONE}`, 'A')).status, 'NOERROR')
+})
+
 test('stop() closes open TCP connections and frees the port', async t => {
   const client = await tcpClient(t.context.port)
   await t.context.dns.stop()
