@@ -110,6 +110,7 @@ class RoutingApiPublisher implements IpnsPublisher {
   private queue: Promise<unknown> = Promise.resolve()
   private controller = new AbortController()
   private running = false
+  private reconciled: Promise<void> = Promise.resolve()
 
   constructor (components: IpnsPublisherComponents, init: IpnsPublisherInit) {
     this.log = components.logger.child({ name: 'cidcast:ipns-publisher' })
@@ -141,11 +142,10 @@ class RoutingApiPublisher implements IpnsPublisher {
     await this.client.start()
     this.running = true
     const published = this.state()
-    // the server may have lost our record, or hold a later one (our datastore was reset): ask once, best effort
-    const remote = await this.remote({ signal: AbortSignal.timeout(this.timeoutMs) }).catch(() => undefined)
-    if (published != null && (remote == null || remote.sequence < published.sequence)) this.dirty = true
     if (published != null) this.schedule(published.publishedAt.getTime() + this.republishIntervalMs - Date.now())
-    this.log.info({ name: this.name, sequence: this.stored.sequence, remoteSequence: remote?.sequence.toString() }, 'IPNS publisher started')
+    // in the background: a node must start (and serve) while the main server is away
+    this.reconciled = this.reconcile()
+    this.log.info({ name: this.name, sequence: this.stored.sequence }, 'IPNS publisher started')
   }
 
   async stop (): Promise<void> {
@@ -153,6 +153,7 @@ class RoutingApiPublisher implements IpnsPublisher {
     this.running = false
     clearTimeout(this.timer)
     this.controller.abort()
+    await this.reconciled
     await this.queue.catch(() => {})
     await this.client?.stop()
   }
@@ -167,6 +168,7 @@ class RoutingApiPublisher implements IpnsPublisher {
     // checked now, so a bad field fails the caller instead of a background republish
     normalizeManifest({ ...fields, peerId: this.peerId.toString(), updatedAt: new Date().toISOString() })
     this.fields = { ...fields, capacity: { ...fields.capacity }, pinned: [...fields.pinned] }
+    await this.reconciled
     const published = this.state()
     if (published != null && !this.dirty && !significantChange(published.manifest, fields)) return published
     return await this.publish(options)
@@ -190,6 +192,21 @@ class RoutingApiPublisher implements IpnsPublisher {
     const record = await validateIpnsRecord(this.name, bytes)
     if (record.sequence > this.remoteSequence) this.remoteSequence = record.sequence
     return record
+  }
+
+  /**
+   * Asks the server what it holds: it may have lost our record (publish again on the next update) or hold a later
+   * sequence (our datastore was reset: `remote()` notes it so the next number is above). Unreachable counts as lost.
+   */
+  private async reconcile (): Promise<void> {
+    const published = this.state()
+    try {
+      const remote = await this.remote({ signal: AbortSignal.any([this.controller.signal, AbortSignal.timeout(this.timeoutMs)]) })
+      if (published != null && (remote == null || remote.sequence < published.sequence)) this.dirty = true
+    } catch (err) {
+      if (published != null) this.dirty = true
+      this.log.debug({ err }, 'could not read our IPNS record from the main server')
+    }
   }
 
   private async publishNow (options: AbortOptions): Promise<PublishedState> {

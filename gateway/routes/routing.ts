@@ -123,7 +123,8 @@ export function routingRoutes (components: RoutingRouteComponents): Router {
 async function answerPeers (ctx: Context, field: 'Providers' | 'Peers', lookup: (signal: AbortSignal) => AsyncIterable<RoutingPeer>, notFound: string): Promise<void> {
   const controller = new AbortController()
   const timer = setTimeout(() => { controller.abort() }, LOOKUP_TIMEOUT_MS)
-  ctx.req.once('close', () => { controller.abort() })
+  // the response closes when it is sent or the client goes away: either way the look-up may stop
+  ctx.res.once('close', () => { controller.abort() })
   const iterator = lookup(controller.signal)[Symbol.asyncIterator]()
   // streaming only when asked for by name (the spec: never to a client that did not ask)
   const streaming = ctx.get('Accept').toLowerCase().includes(NDJSON)

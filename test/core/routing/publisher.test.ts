@@ -1,5 +1,6 @@
 import { once } from 'node:events'
 import { createServer } from 'node:http'
+import { createServer as createTcpServer } from 'node:net'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import anyTest from 'ava'
@@ -21,7 +22,7 @@ import type { IpnsPublisher, IpnsPublisherInit, ManifestFields } from '../../../
 import type { PrivateKey } from '@libp2p/interface'
 import type { TestFn } from 'ava'
 import type { Helia } from 'helia'
-import type { AddressInfo } from 'node:net'
+import type { AddressInfo, Socket } from 'node:net'
 
 interface Fixture {
   url: string
@@ -199,8 +200,9 @@ test.serial('a failed publish is retried until the server takes it', async t => 
     await t.throwsAsync(publisher.update(fields()))
     t.is(await t.context.records.get(n.name), undefined)
     t.context.failing.on = false
-    const record = await waitFor(async () => await t.context.records.get(n.name), 10_000, 'the retried publish')
-    t.true(record.sequence >= 2n, 'the failed attempt used up its sequence number')
+    // the server keeps the record a moment before the publisher hears its 200 and saves its state
+    const record = await waitFor(async () => publisher.state() != null && await t.context.records.get(n.name), 10_000, 'the retried publish')
+    t.true(record.sequence >= 2n, `the failed attempt used up its sequence number, got ${record.sequence}`)
     t.is(record.value, `/ipfs/${publisher.state()?.manifestCid.toString() ?? ''}`)
   } finally {
     t.context.failing.on = false
@@ -252,6 +254,30 @@ test('manifest CIDs are CIDv1 raw blocks', async t => {
     t.is(manifestCid.code, 0x55)
   } finally {
     await publisher.stop()
+    await n.helia.stop()
+  }
+})
+
+test('start does not wait for a main server that never answers, and stop ends the wait', async t => {
+  // accepts connections and never replies, as a wedged server would
+  const sockets = new Set<Socket>()
+  const silent = createTcpServer(socket => { sockets.add(socket) })
+  silent.listen(0, '127.0.0.1')
+  await once(silent, 'listening')
+  const n = await node()
+  const publisher = createIpnsPublisher({ logger, peer: n.helia, privateKey: n.key }, { routingUrl: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`, timeoutMs: 30_000 })
+  try {
+    const started = Date.now()
+    await publisher.start()
+    t.true(Date.now() - started < 1000, `start took ${Date.now() - started} ms`)
+    const pending = publisher.update(fields())
+    const stopping = Date.now()
+    await publisher.stop()
+    t.true(Date.now() - stopping < 5000, `stop took ${Date.now() - stopping} ms`)
+    await t.throwsAsync(pending)
+  } finally {
+    for (const socket of sockets) socket.destroy()
+    silent.close()
     await n.helia.stop()
   }
 })
