@@ -46,6 +46,8 @@ export interface StartNodeOptions extends Partial<Omit<NodeConfig, 'data'>> {
   heartbeatSeconds?: number
   /** Free bytes kept back before the folder counts as full. @default 64 MiB */
   reserveBytes?: number
+  /** Cached playlists younger than this are served without asking the main server. @default 60000 */
+  playlistTtlMs?: number
   /** Called on every change of registration status (the CLI prints the DNS name with it). */
   onStatus?: (status: AgentStatus) => void
 }
@@ -109,7 +111,7 @@ function gatewayUrl (config: NodeConfig, address: AddressInfo): string {
 
 /** Starts a CDN node: peer, gateway, then registration with the main server (in the background, retried). */
 export async function startNode (options: StartNodeOptions = {}): Promise<RunningNode> {
-  const { dataDir, swarmKeyFile, env = process.env, minBackoffMs, maxBackoffMs, heartbeatSeconds, reserveBytes, onStatus, ...flags } = options
+  const { dataDir, swarmKeyFile, env = process.env, minBackoffMs, maxBackoffMs, heartbeatSeconds, reserveBytes, onStatus, playlistTtlMs, ...flags } = options
   const config = await loadNodeConfig({ ...flags, data: dataDir }, env)
   const logger = createLogger({ level: config.logLevel })
   const log = logger.child({ name: 'cidcast:node' })
@@ -167,7 +169,7 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
         const space = await capacity.measure()
         return { name: config.name, mode: config.mode, peerId: peer.libp2p.peerId.toString(), ipns, server: config.server, fallback: config.fallback, registration: agentStatus(), capacity: space, health: { ...health(), full: space.full } }
       }
-    }, { fallback: config.fallback })
+    }, { fallback: config.fallback, playlistTtlMs })
     const { host, port } = parseListen(config.listen)
     const http: Server = createServer(app.callback())
     http.keepAliveTimeout = 65_000

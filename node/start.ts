@@ -1,21 +1,58 @@
 import { mkdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
+import { setTimeout as delay } from 'node:timers/promises'
 import { resolveFfmpeg } from '../core/media/ffmpeg-binary.ts'
+import { startNode } from './cdn-node.ts'
 import { ensureSampleVideo } from './sample.ts'
 import { startServer } from './server.ts'
+import type { RunningNode } from './cdn-node.ts'
 
-/** `npm start`: the whole system on embedded defaults, data in ./.cidcast, a sample video when the library is empty. */
+/** How long `npm start` waits for the node's first registration before printing without its DNS name. */
+const REGISTRATION_WAIT_MS = 5000
+
+/** The node listens next to the main server (port + 1), or anywhere free when that port is taken or unknown. */
+async function startLocalNode (data: string, serverUrl: string): Promise<RunningNode> {
+  const port = Number(new URL(serverUrl).port)
+  const options = {
+    dataDir: join(data, 'node'),
+    swarmKeyFile: join(data, 'server', 'swarm.key'),
+    server: serverUrl,
+    mode: 'shared' as const,
+    p2pListen: ['/ip4/127.0.0.1/tcp/0']
+  }
+  if (port > 0 && port < 65535) {
+    try {
+      return await startNode({ ...options, listen: `127.0.0.1:${port + 1}` })
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err
+    }
+  }
+  return await startNode({ ...options, listen: '127.0.0.1:0' })
+}
+
+/**
+ * `npm start`: the whole system on embedded defaults, data in ./.cidcast: the main server, one CDN node in its
+ * private network, and a sample video when the library is empty. The URL printed first plays through the node.
+ */
 async function start (): Promise<void> {
   const data = resolve(process.env.CIDCAST_DATA ?? '.cidcast')
   const server = await startServer({ dataDir: join(data, 'server') })
+  let node: RunningNode | undefined
   let stopping = false
   const stop = (): void => {
     if (stopping) return
     stopping = true
-    server.stop().then(() => process.exit(0), () => process.exit(1))
+    const stopNode = node?.stop() ?? Promise.resolve()
+    stopNode.catch(() => {}).then(async () => { await server.stop() }).then(() => process.exit(0), () => process.exit(1))
   }
   process.once('SIGINT', stop)
   process.once('SIGTERM', stop)
+  try {
+    node = await startLocalNode(data, server.url)
+  } catch (err) {
+    await server.stop()
+    throw err
+  }
   const items = await server.library.list({ limit: 1 })
   let first = items[0]
   if (first == null) {
@@ -25,14 +62,18 @@ async function start (): Promise<void> {
     const path = await ensureSampleVideo((await resolveFfmpeg()).ffmpeg, samples)
     first = await server.addMedia(path)
   }
+  const registration = await Promise.race([node.firstAttempt(), delay(REGISTRATION_WAIT_MS, undefined, { ref: false })])
+  const dns = registration?.dnsName != null ? `  (DNS name ${registration.dnsName})` : '  (registering with the main server...)'
   process.stdout.write([
     '',
     `cidcast main server: ${server.url}/`,
-    `  play:     ${server.url}/#/media/${first.id}`,
-    `  playlist: ${server.url}/media/${first.id}/master.m3u8`,
+    `cidcast CDN node:    ${node.url}/${dns}`,
+    `  play:     ${node.url}/#/media/${first.id}   (through the CDN node)`,
+    `  playlist: ${node.url}/media/${first.id}/master.m3u8`,
+    `  direct:   ${server.url}/#/media/${first.id}   (the main server itself)`,
     `  API:      ${server.url}/api/v1/media`,
     `  data:     ${data}`,
-    'Ctrl-C stops it.',
+    'Ctrl-C stops both.',
     ''
   ].join('\n'))
 }
