@@ -14,10 +14,10 @@ async function statFields (pid: number | 'self'): Promise<string[]> {
   return text.slice(text.lastIndexOf(')') + 2).split(' ')
 }
 
-/** CPU seconds of `pid` itself plus its children it has already waited for (utime + stime + cutime + cstime). */
-export async function processTreeCpuSeconds (pid: number): Promise<number> {
+/** CPU seconds of `pid` itself (utime + stime) and of its children it has already waited for (cutime + cstime). */
+export async function processTreeCpuSeconds (pid: number): Promise<{ own: number, children: number }> {
   const f = await statFields(pid)
-  return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / TICKS_PER_SECOND
+  return { own: (Number(f[11]) + Number(f[12])) / TICKS_PER_SECOND, children: (Number(f[13]) + Number(f[14])) / TICKS_PER_SECOND }
 }
 
 /** CPU seconds of this process's children that have ended and been waited for (cutime + cstime). */
