@@ -59,8 +59,12 @@ export function routingRoutes (components: RoutingRouteComponents): Router {
     const ttlSeconds = record.ttlMs > 0 ? Math.floor(record.ttlMs / 1000) : DEFAULT_MAX_AGE_SECONDS
     ctx.set('Cache-Control', `public, max-age=${Math.max(0, Math.min(ttlSeconds, remainingSeconds))}`)
     ctx.set('Etag', `"${createHash('sha256').update(record.bytes).digest('base64url')}"`)
-    ctx.set('Last-Modified', new Date().toUTCString())
     ctx.type = IPNS_RECORD_CONTENT_TYPE
+    ctx.status = 200
+    if (ctx.fresh) {
+      ctx.status = 304
+      return
+    }
     ctx.body = Buffer.from(record.bytes.buffer, record.bytes.byteOffset, record.bytes.byteLength)
   })
 

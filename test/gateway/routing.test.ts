@@ -96,6 +96,9 @@ test.serial('a PUT record answers exactly 200 and a GET returns its bytes as app
   t.regex(res.headers.get('etag') ?? '', /^"[\w-]+"$/)
   t.is(res.headers.get('access-control-allow-origin'), '*')
   t.deepEqual(new Uint8Array(await res.arrayBuffer()), bytes)
+  // (fetch adds Cache-Control: no-cache to conditional requests unless told otherwise)
+  const again = await fetch(`${t.context.url}/routing/v1/ipns/${t.context.name}`, { headers: { Accept: IPNS_RECORD_CONTENT_TYPE, 'If-None-Match': res.headers.get('etag') ?? '', 'Cache-Control': 'max-age=0' } })
+  t.is(again.status, 304)
 })
 
 test.serial('a lower sequence is refused with 409 and the better record stays; the same bytes again are 200', async t => {
