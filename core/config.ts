@@ -22,6 +22,8 @@ export interface ServerConfig {
   dnsListen: string
   /** The DNS zone nodes get names in (`<label>.<zone>`). @default cidcast.internal */
   dnsZone: string
+  /** Seconds between a CDN node's heartbeats; 3 missed ones mark it offline. @default 15 */
+  heartbeatSeconds: number
 }
 
 /** One configuration key: its flag, environment variable, default and parser. */
@@ -68,6 +70,12 @@ function positiveInt (value: unknown, key: string): number {
   return n
 }
 
+function positiveSeconds (value: unknown, key: string): number {
+  const n = typeof value === 'string' ? Number(value) : value
+  if (typeof n !== 'number' || !Number.isFinite(n) || n <= 0 || n > 86_400) throw new InvalidConfigError(`${key} must be a number of seconds > 0 and <= 86400`)
+  return n
+}
+
 const KEYS: Record<Exclude<keyof ServerConfig, 'data'>, KeySpec> = {
   listen: { env: 'CIDCAST_LISTEN', parse: (v, k) => { parseListen(v, k); return v } },
   p2pListen: { env: 'CIDCAST_P2P_LISTEN', parse: listOf },
@@ -76,6 +84,7 @@ const KEYS: Record<Exclude<keyof ServerConfig, 'data'>, KeySpec> = {
   cacheBytes: { env: 'CIDCAST_CACHE_BYTES', parse: positiveInt },
   dnsListen: { env: 'CIDCAST_DNS_LISTEN', parse: (v, k) => { parseListen(v, k); return v } },
   dnsZone: { env: 'CIDCAST_DNS_ZONE', parse: (v, k) => parseDnsName(str(v, k), k) },
+  heartbeatSeconds: { env: 'CIDCAST_HEARTBEAT_SECONDS', parse: positiveSeconds },
   logLevel: { env: 'CIDCAST_LOG_LEVEL', parse: (v, k) => { const s = str(v, k); if (!LOG_LEVELS.has(s)) throw new InvalidConfigError(`${k} must be one of ${[...LOG_LEVELS].join(', ')}`); return s } }
 }
 
@@ -89,7 +98,8 @@ const DEFAULTS: Omit<ServerConfig, 'data'> = {
   cacheBytes: 256 * 1024 * 1024,
   logLevel: 'info',
   dnsListen: '127.0.0.1:5353',
-  dnsZone: 'cidcast.internal'
+  dnsZone: 'cidcast.internal',
+  heartbeatSeconds: 15
 }
 
 /** The configuration keys and their environment variables, for `--help` and the README. */
