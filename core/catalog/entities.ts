@@ -1,4 +1,5 @@
 import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, Unique } from 'typeorm'
+import { METADATA_ENTITIES } from './metadata-entities.ts'
 import type { ValueTransformer } from 'typeorm'
 
 /*
@@ -209,4 +210,4 @@ export class Node {
 }
 
 /** Every entity of the catalog, for a DataSource's `entities`. */
-export const CATALOG_ENTITIES = [Media, Rendition, Segment, PlaybackProgress, Node]
+export const CATALOG_ENTITIES = [Media, Rendition, Segment, PlaybackProgress, Node, ...METADATA_ENTITIES]

@@ -1,0 +1,328 @@
+import { MediaNotFoundError } from '../errors.ts'
+import { applyGathered, fieldsOf } from './apply.ts'
+import { patchFields, parsePatch, writeItemNfo } from './editor.ts'
+import { AuditEntryNotFoundError, CollectionNotFoundError, NoProviderError, SeriesNotFoundError } from './errors.ts'
+import { gather, matchIds } from './gather.ts'
+import { createMetadataStore } from './store.ts'
+import { collectionView, itemSummary, mediaView, nextOf, seasonTitle, seriesView } from './views.ts'
+import type { ImageStore } from './image-store.ts'
+import type { MetadataProvider } from './providers/provider.ts'
+import type { AuditEntry, FieldChanges, FieldName, MetadataFields, MetadataStore, StoredMetadata } from './store.ts'
+import type { Match, ProviderName } from './types.ts'
+import type { CollectionView, ItemSummary, MediaMetadataView, SeasonView, SeriesView } from './views.ts'
+import type { Catalog, MediaRecord } from '../catalog/catalog.ts'
+import type { Logger } from '../logger.ts'
+
+/*
+ * The metadata part: identification at add time (path and NFO at once, providers in the background so a slow
+ * or failing provider never delays or fails an add), identification on demand with a list of matches to pick
+ * from, hand edits with locks, the audit trail and reverts, and the series / collection structure the API
+ * and "next item" read. Work on one media runs one step at a time.
+ */
+
+export interface MetadataServiceComponents {
+  logger: Logger
+  catalog: Pick<Catalog, 'exclusive' | 'getMedia'>
+  /** In the configured order; empty: the library works from paths and NFO files. */
+  providers: readonly MetadataProvider[]
+  images?: ImageStore
+  /** The store on `catalog`, when the caller already made one (to share with the image store). */
+  store?: MetadataStore
+}
+
+export interface MetadataServiceInit {
+  /** Write an NFO next to the media when a user edits its metadata. @default false */
+  writeNfo?: boolean
+}
+
+export interface IdentifyResult {
+  metadata: MediaMetadataView
+  changes: FieldChanges
+  /** Why a source was not used (unreadable NFO, a provider failure...). */
+  errors: string[]
+}
+
+export interface MetadataService {
+  start: () => Promise<void>
+  /** Aborts background identification and waits for it. */
+  stop: () => Promise<void>
+  /** Library hook: identifies a media from its path and NFO now and queues the providers; never throws. */
+  added: (media: MediaRecord, created: boolean) => Promise<void>
+  /** Library hook: the metadata fields of a media's view. */
+  describe: (media: MediaRecord) => Promise<MediaMetadataView>
+  /** Identifies a media now, with providers; `match` names the item (a pick from `matches`). */
+  identify: (mediaId: string, options?: { match?: Pick<Match, 'provider' | 'kind' | 'id'> }) => Promise<IdentifyResult>
+  /** Provider matches for a media (by its title and year, or `query`). */
+  matches: (mediaId: string, options?: { query?: string, year?: number }) => Promise<{ kind: 'movie' | 'series', matches: Match[], errors: string[] }>
+  /** Applies a hand edit (a PATCH body); edited fields are locked. */
+  edit: (mediaId: string, patch: unknown, actor?: string) => Promise<{ metadata: MediaMetadataView, changes: FieldChanges, nfo?: string, warnings: string[] }>
+  history: (mediaId: string) => Promise<AuditEntry[]>
+  /** Sets each field an audit entry changed back to its value before it. */
+  revert: (mediaId: string, entryId: number, actor?: string) => Promise<{ metadata: MediaMetadataView, changes: FieldChanges }>
+  listSeries: () => Promise<SeriesView[]>
+  series: (id: string) => Promise<SeriesView>
+  season: (seriesId: string, number: number) => Promise<SeasonView & { series: { id: string, title: string }, episodes: ItemSummary[] }>
+  episodes: (seriesId: string) => Promise<ItemSummary[]>
+  listCollections: () => Promise<CollectionView[]>
+  collection: (id: string) => Promise<CollectionView & { items: ItemSummary[] }>
+  /** The next episode, or the next movie of the collection; null when there is none. */
+  next: (mediaId: string) => Promise<ItemSummary | null>
+  extras: (mediaId: string) => Promise<ItemSummary[]>
+  search: (text: string, limit?: number) => Promise<{ media: ItemSummary[], series: SeriesView[], collections: CollectionView[] }>
+  /** Resolves when no background identification is queued or running. */
+  idle: () => Promise<void>
+  readonly providerNames: ProviderName[]
+  readonly store: MetadataStore
+}
+
+/** Creates the metadata service. */
+export function createMetadataService (components: MetadataServiceComponents, init: MetadataServiceInit = {}): MetadataService {
+  const log = components.logger.child({ name: 'cidcast:metadata' })
+  const store = components.store ?? createMetadataStore(components.catalog)
+  const providers = components.providers
+  const applying = { log, store, images: components.images }
+  const chains = new Map<string, Promise<unknown>>()
+  let controller = new AbortController()
+  let background: Promise<void> = Promise.resolve()
+  let queued = 0
+
+  /** Runs `fn` after earlier work on the same media. */
+  async function serial<T> (mediaId: string, fn: () => Promise<T>): Promise<T> {
+    const before = chains.get(mediaId) ?? Promise.resolve()
+    const run = before.catch(() => {}).then(fn)
+    const settled = run.catch(() => {})
+    chains.set(mediaId, settled)
+    void settled.then(() => { if (chains.get(mediaId) === settled) chains.delete(mediaId) })
+    return await run
+  }
+
+  async function media (mediaId: string): Promise<MediaRecord> {
+    if (typeof mediaId !== 'string' || !/^[0-9a-f]{16}$/.test(mediaId)) throw new MediaNotFoundError(`no media ${JSON.stringify(String(mediaId).slice(0, 64))}`)
+    const record = await components.catalog.getMedia(mediaId)
+    if (record == null) throw new MediaNotFoundError(`no media ${mediaId}`)
+    return record
+  }
+
+  async function view (record: MediaRecord): Promise<MediaMetadataView> {
+    return await mediaView(store, record, await store.get(record.id))
+  }
+
+  async function summary (m: StoredMetadata): Promise<ItemSummary> {
+    return itemSummary(m, (await components.catalog.getMedia(m.mediaId))?.durationSeconds ?? null)
+  }
+
+  async function identifyNow (record: MediaRecord, local: boolean, match?: Pick<Match, 'provider' | 'kind' | 'id'>): Promise<IdentifyResult> {
+    const gathered = await gather(log, record.path, { providers, local, match, signal: controller.signal })
+    const changes = await applyGathered(applying, record.id, record.path, gathered, { mode: match == null ? 'auto' : 'match', actor: match == null ? gathered.source : 'user', signal: controller.signal })
+    return { metadata: await view(record), changes, errors: gathered.errors }
+  }
+
+  function enqueue (record: MediaRecord): void {
+    queued++
+    const signal = controller.signal
+    background = background.then(async () => {
+      if (signal.aborted) return
+      try {
+        await serial(record.id, async () => await identifyNow(record, false))
+      } catch (err) {
+        if (!signal.aborted) log.warn({ mediaId: record.id, err }, 'background identification failed')
+      } finally {
+        queued--
+      }
+    })
+  }
+
+  return {
+    store,
+    get providerNames () { return providers.map(p => p.name) },
+
+    async start () {
+      if (controller.signal.aborted) controller = new AbortController()
+    },
+
+    async stop () {
+      controller.abort()
+      await background
+      await Promise.all([...chains.values()])
+    },
+
+    async added (record, created) {
+      try {
+        const known = await store.get(record.id)
+        if (!created && known != null) return
+        await serial(record.id, async () => await identifyNow(record, true))
+        if (providers.length > 0 && record.path !== '') enqueue(record)
+      } catch (err) {
+        log.warn({ mediaId: record.id, err }, 'identification at add time failed; the media stays playable')
+      }
+    },
+
+    async describe (record) {
+      return await view(record)
+    },
+
+    async identify (mediaId, options = {}) {
+      const record = await media(mediaId)
+      if (options.match != null) {
+        if (!providers.some(p => p.name === options.match?.provider)) throw new NoProviderError(`provider ${JSON.stringify(String(options.match.provider)).slice(0, 20)} is not configured`)
+        if (Object.keys(matchIds(options.match)).length === 0) throw new NoProviderError(`${options.match.provider} has no item ${JSON.stringify(String(options.match.id)).slice(0, 40)}`)
+      }
+      return await serial(mediaId, async () => await identifyNow(record, false, options.match))
+    },
+
+    async matches (mediaId, options = {}) {
+      const record = await media(mediaId)
+      if (providers.length === 0) throw new NoProviderError('no metadata provider is configured (set CIDCAST_TMDB_KEY, CIDCAST_TVDB_KEY or CIDCAST_OMDB_KEY)')
+      const stored = await store.get(mediaId)
+      const current = await view(record)
+      const kind = current.kind === 'episode' ? 'series' : 'movie'
+      const query = options.query ?? (kind === 'series' ? current.series?.title : undefined) ?? stored?.title ?? record.title
+      const year = options.year ?? (kind === 'movie' ? current.year ?? undefined : undefined)
+      const errors: string[] = []
+      const all: Match[] = []
+      for (const p of providers) {
+        try {
+          all.push(...(kind === 'series' ? await p.searchSeries(query, year) : await p.searchMovies(query, year)))
+        } catch (err) {
+          errors.push(`${p.name}: ${(err as Error).message}`)
+        }
+      }
+      return { kind, matches: all, errors }
+    },
+
+    async edit (mediaId, body, actor = 'user') {
+      const patch = parsePatch(body)
+      const record = await media(mediaId)
+      return await serial(mediaId, async () => {
+        let stored = await store.get(mediaId)
+        if (stored == null) {
+          await identifyNow(record, true)
+          stored = await store.get(mediaId) as StoredMetadata
+        }
+        const next = await patchFields(store, fieldsOf(stored), stored.folder, patch)
+        const changes = await store.save(mediaId, next, { folder: stored.folder, source: stored.source }, { actor, action: 'edit' })
+        const warnings: string[] = []
+        let nfo: string | undefined
+        if (init.writeNfo === true && Object.keys(changes).some(f => f !== 'locked')) {
+          try {
+            const series = next.series == null ? undefined : await store.getSeries(next.series)
+            const collection = next.collection == null ? undefined : await store.getCollection(next.collection)
+            nfo = await writeItemNfo(record.path, next, series?.title, collection?.title)
+          } catch (err) {
+            log.warn({ mediaId, reason: (err as Error).message }, 'NFO not written')
+            warnings.push(`NFO not written: ${(err as Error).message}`)
+          }
+        }
+        return { metadata: await view(record), changes, nfo, warnings }
+      })
+    },
+
+    async history (mediaId) {
+      await media(mediaId)
+      return await store.audit(mediaId)
+    },
+
+    async revert (mediaId, entryId, actor = 'user') {
+      const record = await media(mediaId)
+      return await serial(mediaId, async () => {
+        const entry = Number.isSafeInteger(entryId) ? await store.auditEntry(mediaId, entryId) : undefined
+        if (entry == null) throw new AuditEntryNotFoundError(`media ${mediaId} has no audit entry ${String(entryId).slice(0, 20)}`)
+        const stored = await store.get(mediaId)
+        if (stored == null) throw new AuditEntryNotFoundError(`media ${mediaId} has no metadata`)
+        const fields: MetadataFields = fieldsOf(stored)
+        for (const [field, change] of Object.entries(entry.changes)) {
+          (fields as unknown as Record<string, unknown>)[field as FieldName] = change?.from ?? (field === 'locked' ? [] : null)
+        }
+        if (typeof fields.title !== 'string' || fields.title === '') fields.title = stored.title
+        if (fields.kind == null) fields.kind = stored.kind
+        const changes = await store.save(mediaId, fields, { folder: stored.folder, source: stored.source }, { actor, action: 'revert', reverts: entry.id })
+        return { metadata: await view(record), changes }
+      })
+    },
+
+    async listSeries () {
+      const out: SeriesView[] = []
+      for (const s of await store.listSeries()) {
+        const episodes = await store.episodes(s.id)
+        if (episodes.length > 0) out.push(seriesView(s, await store.seasons(s.id), episodes))
+      }
+      return out
+    },
+
+    async series (id) {
+      const s = typeof id === 'string' ? await store.getSeries(id) : undefined
+      if (s == null) throw new SeriesNotFoundError(`no series ${JSON.stringify(String(id).slice(0, 64))}`)
+      return seriesView(s, await store.seasons(s.id), await store.episodes(s.id))
+    },
+
+    async season (seriesId, number) {
+      const s = typeof seriesId === 'string' ? await store.getSeries(seriesId) : undefined
+      if (s == null) throw new SeriesNotFoundError(`no series ${JSON.stringify(String(seriesId).slice(0, 64))}`)
+      const episodes = (await store.episodes(s.id)).filter(e => e.season === number)
+      const seasons = await store.seasons(s.id)
+      const found = seriesView(s, seasons, episodes).seasons.find(x => x.number === number)
+      if (found == null) throw new SeriesNotFoundError(`series ${s.id} has no season ${number}`)
+      return { ...found, title: seasonTitle(number, seasons.find(x => x.number === number)?.title), series: { id: s.id, title: s.title }, episodes: await Promise.all(episodes.map(summary)) }
+    },
+
+    async episodes (seriesId) {
+      const s = typeof seriesId === 'string' ? await store.getSeries(seriesId) : undefined
+      if (s == null) throw new SeriesNotFoundError(`no series ${JSON.stringify(String(seriesId).slice(0, 64))}`)
+      const all = await store.episodes(s.id)
+      // aired order, specials last
+      return await Promise.all([...all.filter(e => e.season !== 0), ...all.filter(e => e.season === 0)].map(summary))
+    },
+
+    async listCollections () {
+      const out: CollectionView[] = []
+      for (const c of await store.listCollections()) {
+        const items = await store.collectionMovies(c.id)
+        if (items.length > 0) out.push(collectionView(c, items.length))
+      }
+      return out
+    },
+
+    async collection (id) {
+      const c = typeof id === 'string' ? await store.getCollection(id) : undefined
+      if (c == null) throw new CollectionNotFoundError(`no collection ${JSON.stringify(String(id).slice(0, 64))}`)
+      const items = await store.collectionMovies(c.id)
+      return { ...collectionView(c, items.length), items: await Promise.all(items.map(summary)) }
+    },
+
+    async next (mediaId) {
+      await media(mediaId)
+      const current = await store.get(mediaId)
+      if (current == null) return null
+      let siblings: StoredMetadata[] = []
+      if (current.kind === 'episode' && current.series != null) siblings = await store.episodes(current.series)
+      else if (current.kind === 'movie' && current.collection != null) siblings = await store.collectionMovies(current.collection)
+      const found = nextOf(current, siblings)
+      return found == null ? null : await summary(found)
+    },
+
+    async extras (mediaId) {
+      await media(mediaId)
+      const current = await store.get(mediaId)
+      if (current == null || current.kind === 'extra') return []
+      return await Promise.all((await store.extras(current.folder)).map(summary))
+    },
+
+    async search (text, limit = 50) {
+      const found = await store.search(text, limit)
+      const series: SeriesView[] = []
+      for (const s of found.series) series.push(seriesView(s, await store.seasons(s.id), await store.episodes(s.id)))
+      const collections: CollectionView[] = []
+      for (const c of found.collections) collections.push(collectionView(c, (await store.collectionMovies(c.id)).length))
+      return { media: await Promise.all(found.media.map(summary)), series, collections }
+    },
+
+    async idle () {
+      // a background step may queue nothing more, but an add during the wait may: look again until quiet
+      for (let round = 0; round < 1000; round++) {
+        await background
+        await Promise.all([...chains.values()])
+        if (queued === 0) return
+      }
+    }
+  }
+}

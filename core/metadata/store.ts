@@ -1,0 +1,374 @@
+import { createHash } from 'node:crypto'
+import { Media } from '../catalog/entities.ts'
+import { Collection, MediaMetadata, MetadataAudit, Season, Series, StoredImage } from '../catalog/metadata-entities.ts'
+import type { Catalog } from '../catalog/catalog.ts'
+import type { ExternalIds, MediaKind } from './types.ts'
+import type { EntityManager } from 'typeorm'
+
+/*
+ * The metadata part's repository, in the catalog's database (through Catalog.exclusive, so its writes queue
+ * behind the catalog's own). A media's metadata is a flat record of fields; every save diffs it against what
+ * was stored, writes one audit entry with each changed field's before and after, and keeps media.title in step.
+ */
+
+/** The fields of a media's metadata, by the names the API, the locks and the audit trail use. */
+export interface MetadataFields {
+  kind: MediaKind
+  title: string
+  originalTitle: string | null
+  sortTitle: string | null
+  year: number | null
+  releaseDate: string | null
+  overview: string | null
+  tagline: string | null
+  imdb: string | null
+  tmdb: number | null
+  tvdb: number | null
+  /** Series id (episodes). */
+  series: string | null
+  season: number | null
+  episode: number | null
+  episodeEnd: number | null
+  /** Collection id (movies). */
+  collection: string | null
+  extraType: string | null
+  /** Image CIDs. */
+  poster: string | null
+  backdrop: string | null
+  still: string | null
+  /** Fields a user edited, which identification leaves alone. */
+  locked: string[]
+}
+
+export type FieldName = keyof MetadataFields
+
+export interface StoredMetadata extends MetadataFields {
+  mediaId: string
+  folder: string
+  source: string
+  identifiedAt: Date | null
+  updatedAt: Date
+}
+
+export type FieldChanges = Partial<Record<FieldName, { from: unknown, to: unknown }>>
+
+export interface AuditEntry {
+  id: number
+  mediaId: string
+  at: Date
+  actor: string
+  action: string
+  changes: FieldChanges
+  reverts: number | null
+}
+
+export interface SeriesRecord {
+  id: string
+  title: string
+  originalTitle: string | null
+  year: number | null
+  overview: string | null
+  ids: ExternalIds
+  poster: string | null
+  backdrop: string | null
+  folder: string | null
+}
+
+export interface SeasonRecord { number: number, title: string | null, overview: string | null, poster: string | null }
+
+export interface CollectionRecord { id: string, title: string, overview: string | null, tmdb: number | null, poster: string | null, backdrop: string | null }
+
+const FIELD_COLUMNS: Record<Exclude<FieldName, 'locked'>, keyof MediaMetadata> = {
+  kind: 'kind',
+  title: 'title',
+  originalTitle: 'originalTitle',
+  sortTitle: 'sortTitle',
+  year: 'year',
+  releaseDate: 'releaseDate',
+  overview: 'overview',
+  tagline: 'tagline',
+  imdb: 'imdbId',
+  tmdb: 'tmdbId',
+  tvdb: 'tvdbId',
+  series: 'seriesId',
+  season: 'seasonNumber',
+  episode: 'episodeNumber',
+  episodeEnd: 'episodeEnd',
+  collection: 'collectionId',
+  extraType: 'extraType',
+  poster: 'posterCid',
+  backdrop: 'backdropCid',
+  still: 'stillCid'
+}
+
+/** Every field name, in a stable order. */
+export const FIELD_NAMES = [...Object.keys(FIELD_COLUMNS), 'locked'] as FieldName[]
+
+function toStored (row: MediaMetadata): StoredMetadata {
+  const out: Record<string, unknown> = { mediaId: row.mediaId, folder: row.folder, source: row.source, identifiedAt: row.identifiedAt, updatedAt: row.updatedAt }
+  for (const [field, column] of Object.entries(FIELD_COLUMNS)) out[field] = row[column] ?? null
+  out.locked = parseList(row.locked)
+  return out as unknown as StoredMetadata
+}
+
+function parseList (text: string): string[] {
+  try {
+    const value: unknown = JSON.parse(text)
+    return Array.isArray(value) ? value.filter(v => typeof v === 'string') : []
+  } catch {
+    return []
+  }
+}
+
+function same (a: unknown, b: unknown): boolean {
+  return JSON.stringify(a ?? null) === JSON.stringify(b ?? null)
+}
+
+/** Short stable id for a new series or collection. */
+export function shortId (key: string): string {
+  return createHash('sha256').update(key).digest('hex').slice(0, 16)
+}
+
+function toSeries (row: Series): SeriesRecord {
+  const ids: ExternalIds = {}
+  if (row.imdbId != null) ids.imdb = row.imdbId
+  if (row.tmdbId != null) ids.tmdb = row.tmdbId
+  if (row.tvdbId != null) ids.tvdb = row.tvdbId
+  return { id: row.id, title: row.title, originalTitle: row.originalTitle, year: row.year, overview: row.overview, ids, poster: row.posterCid, backdrop: row.backdropCid, folder: row.folder }
+}
+
+function toCollection (row: Collection): CollectionRecord {
+  return { id: row.id, title: row.title, overview: row.overview, tmdb: row.tmdbId, poster: row.posterCid, backdrop: row.backdropCid }
+}
+
+/** LIKE pattern for a user's text, with the wildcards in it escaped. */
+function likePattern (text: string): string {
+  return `%${text.toLowerCase().replace(/[\\%_]/g, c => `\\${c}`)}%`
+}
+
+export interface MetadataStore {
+  get: (mediaId: string) => Promise<StoredMetadata | undefined>
+  /** Stores `fields`, records what changed as one audit entry; returns the changes (empty: nothing changed). */
+  save: (mediaId: string, fields: MetadataFields, meta: { folder: string, source: string, identifiedAt?: Date | null }, audit: { actor: string, action: string, reverts?: number }) => Promise<FieldChanges>
+  audit: (mediaId: string) => Promise<AuditEntry[]>
+  auditEntry: (mediaId: string, id: number) => Promise<AuditEntry | undefined>
+  findSeries: (ids: ExternalIds, folder: string | undefined, title: string) => Promise<SeriesRecord | undefined>
+  getSeries: (id: string) => Promise<SeriesRecord | undefined>
+  listSeries: () => Promise<SeriesRecord[]>
+  /** Creates or updates a series (only the fields given are written). */
+  putSeries: (id: string, fields: Partial<Omit<SeriesRecord, 'id'>>) => Promise<SeriesRecord>
+  seasons: (seriesId: string) => Promise<SeasonRecord[]>
+  putSeason: (seriesId: string, season: SeasonRecord) => Promise<void>
+  findCollection: (tmdb: number | undefined, title: string) => Promise<CollectionRecord | undefined>
+  getCollection: (id: string) => Promise<CollectionRecord | undefined>
+  listCollections: () => Promise<CollectionRecord[]>
+  putCollection: (id: string, fields: Partial<Omit<CollectionRecord, 'id'>>) => Promise<CollectionRecord>
+  /** Episodes of a series by season and episode number. */
+  episodes: (seriesId: string) => Promise<StoredMetadata[]>
+  /** Movies of a collection by release date, then year, then title. */
+  collectionMovies: (collectionId: string) => Promise<StoredMetadata[]>
+  /** Extras that belong to `folder`. */
+  extras: (folder: string) => Promise<StoredMetadata[]>
+  /** Media, series and collections whose title contains `text` (case-insensitive). */
+  search: (text: string, limit: number) => Promise<{ media: StoredMetadata[], series: SeriesRecord[], collections: CollectionRecord[] }>
+  image: (source: string) => Promise<{ cid: string, type: string } | undefined>
+  putImage: (source: string, cid: string, type: string, bytes: number) => Promise<void>
+}
+
+/** Creates the metadata store on the catalog's database. */
+export function createMetadataStore (catalog: Pick<Catalog, 'exclusive'>): MetadataStore {
+  const run = async <T>(fn: (db: EntityManager) => Promise<T>): Promise<T> => await catalog.exclusive(fn)
+  let lastMs = 0
+  const now = (): Date => {
+    lastMs = Math.max(Date.now(), lastMs + 1)
+    return new Date(lastMs)
+  }
+
+  async function putSeries (db: EntityManager, id: string, fields: Partial<Omit<SeriesRecord, 'id'>>): Promise<SeriesRecord> {
+    const repo = db.getRepository(Series)
+    const existing = await repo.findOneBy({ id })
+    const at = now()
+    const row = existing ?? repo.create({ id, title: fields.title ?? id, originalTitle: null, year: null, overview: null, imdbId: null, tmdbId: null, tvdbId: null, posterCid: null, backdropCid: null, folder: null, createdAt: at })
+    if (fields.title != null) row.title = fields.title
+    if (fields.originalTitle !== undefined) row.originalTitle = fields.originalTitle
+    if (fields.year !== undefined) row.year = fields.year
+    if (fields.overview !== undefined) row.overview = fields.overview
+    if (fields.ids?.imdb != null) row.imdbId = fields.ids.imdb
+    if (fields.ids?.tmdb != null) row.tmdbId = fields.ids.tmdb
+    if (fields.ids?.tvdb != null) row.tvdbId = fields.ids.tvdb
+    if (fields.poster !== undefined) row.posterCid = fields.poster
+    if (fields.backdrop !== undefined) row.backdropCid = fields.backdrop
+    if (fields.folder !== undefined) row.folder = fields.folder
+    row.updatedAt = at
+    await repo.save(row)
+    return toSeries(row)
+  }
+
+  async function putCollection (db: EntityManager, id: string, fields: Partial<Omit<CollectionRecord, 'id'>>): Promise<CollectionRecord> {
+    const repo = db.getRepository(Collection)
+    const at = now()
+    const row = await repo.findOneBy({ id }) ?? repo.create({ id, title: fields.title ?? id, overview: null, tmdbId: null, posterCid: null, backdropCid: null, createdAt: at })
+    if (fields.title != null) row.title = fields.title
+    if (fields.overview !== undefined) row.overview = fields.overview
+    if (fields.tmdb != null) row.tmdbId = fields.tmdb
+    if (fields.poster !== undefined) row.posterCid = fields.poster
+    if (fields.backdrop !== undefined) row.backdropCid = fields.backdrop
+    row.updatedAt = at
+    await repo.save(row)
+    return toCollection(row)
+  }
+
+  function toAudit (row: MetadataAudit): AuditEntry {
+    let changes: FieldChanges = {}
+    try { changes = JSON.parse(row.changes) as FieldChanges } catch {}
+    return { id: row.id, mediaId: row.mediaId, at: row.at, actor: row.actor, action: row.action, changes, reverts: row.reverts }
+  }
+
+  return {
+    get: async mediaId => await run(async db => {
+      const row = await db.getRepository(MediaMetadata).findOneBy({ mediaId })
+      return row == null ? undefined : toStored(row)
+    }),
+
+    save: async (mediaId, fields, meta, audit) => await run(async db => await db.transaction(async tx => {
+      const repo = tx.getRepository(MediaMetadata)
+      const existing = await repo.findOneBy({ mediaId })
+      const before = existing == null ? undefined : toStored(existing)
+      const changes: FieldChanges = {}
+      for (const field of FIELD_NAMES) {
+        const from = before?.[field] ?? null
+        const to = fields[field] ?? null
+        if (!same(from, to)) changes[field] = { from, to }
+      }
+      const at = now()
+      const row = existing ?? repo.create({ mediaId })
+      for (const [field, column] of Object.entries(FIELD_COLUMNS)) {
+        (row as unknown as Record<string, unknown>)[column] = fields[field as FieldName] ?? null
+      }
+      row.locked = JSON.stringify([...new Set(fields.locked)].sort())
+      row.folder = meta.folder
+      row.source = meta.source
+      if (meta.identifiedAt !== undefined) row.identifiedAt = meta.identifiedAt
+      else if (existing == null) row.identifiedAt = null
+      if (Object.keys(changes).length === 0 && existing != null && existing.folder === meta.folder && existing.source === meta.source) return changes
+      row.updatedAt = at
+      await repo.save(row)
+      if (changes.title != null) await tx.getRepository(Media).update({ id: mediaId }, { title: fields.title, updatedAt: at })
+      if (Object.keys(changes).length > 0) {
+        await tx.getRepository(MetadataAudit).insert({ mediaId, at, actor: audit.actor, action: audit.action, changes: JSON.stringify(changes), reverts: audit.reverts ?? null })
+      }
+      return changes
+    })),
+
+    audit: async mediaId => await run(async db => (await db.getRepository(MetadataAudit).find({ where: { mediaId }, order: { id: 'ASC' } })).map(toAudit)),
+
+    auditEntry: async (mediaId, id) => await run(async db => {
+      const row = await db.getRepository(MetadataAudit).findOneBy({ mediaId, id })
+      return row == null ? undefined : toAudit(row)
+    }),
+
+    findSeries: async (ids, folder, title) => await run(async db => {
+      const repo = db.getRepository(Series)
+      for (const [column, value] of [['tmdbId', ids.tmdb], ['tvdbId', ids.tvdb], ['imdbId', ids.imdb]] as const) {
+        if (value == null) continue
+        const row = await repo.findOneBy({ [column]: value })
+        if (row != null) return toSeries(row)
+      }
+      if (folder == null) return undefined
+      const rows = await repo.findBy({ folder })
+      const norm = normalTitle(title)
+      const row = rows.find(r => normalTitle(r.title) === norm)
+      return row == null ? undefined : toSeries(row)
+    }),
+
+    getSeries: async id => await run(async db => {
+      const row = await db.getRepository(Series).findOneBy({ id })
+      return row == null ? undefined : toSeries(row)
+    }),
+
+    listSeries: async () => await run(async db => (await db.getRepository(Series).find({ order: { title: 'ASC', id: 'ASC' } })).map(toSeries)),
+
+    putSeries: async (id, fields) => await run(async db => await putSeries(db, id, fields)),
+
+    seasons: async seriesId => await run(async db => (await db.getRepository(Season).find({ where: { seriesId }, order: { number: 'ASC' } }))
+      .map(r => ({ number: r.number, title: r.title, overview: r.overview, poster: r.posterCid }))),
+
+    putSeason: async (seriesId, season) => {
+      await run(async db => {
+        await db.getRepository(Season).upsert(
+          { seriesId, number: season.number, title: season.title, overview: season.overview, posterCid: season.poster },
+          { conflictPaths: ['seriesId', 'number'], skipUpdateIfNoValuesChanged: true }
+        )
+      })
+    },
+
+    findCollection: async (tmdb, title) => await run(async db => {
+      const repo = db.getRepository(Collection)
+      if (tmdb != null) {
+        const row = await repo.findOneBy({ tmdbId: tmdb })
+        if (row != null) return toCollection(row)
+      }
+      const norm = normalTitle(title)
+      const row = (await repo.find()).find(r => normalTitle(r.title) === norm && (tmdb == null || r.tmdbId == null))
+      return row == null ? undefined : toCollection(row)
+    }),
+
+    getCollection: async id => await run(async db => {
+      const row = await db.getRepository(Collection).findOneBy({ id })
+      return row == null ? undefined : toCollection(row)
+    }),
+
+    listCollections: async () => await run(async db => (await db.getRepository(Collection).find({ order: { title: 'ASC', id: 'ASC' } })).map(toCollection)),
+
+    putCollection: async (id, fields) => await run(async db => await putCollection(db, id, fields)),
+
+    episodes: async seriesId => await run(async db => (await db.getRepository(MediaMetadata).find({
+      where: { seriesId, kind: 'episode' },
+      order: { seasonNumber: 'ASC', episodeNumber: 'ASC', title: 'ASC', mediaId: 'ASC' }
+    })).map(toStored)),
+
+    collectionMovies: async collectionId => await run(async db => (await db.getRepository(MediaMetadata).find({
+      where: { collectionId, kind: 'movie' }
+    })).map(toStored).sort(byRelease)),
+
+    extras: async folder => await run(async db => (await db.getRepository(MediaMetadata).find({ where: { folder, kind: 'extra' }, order: { title: 'ASC' } })).map(toStored)),
+
+    search: async (text, limit) => await run(async db => {
+      const pattern = likePattern(text)
+      const media = await db.getRepository(MediaMetadata).createQueryBuilder('m')
+        .where("(LOWER(m.title) LIKE :p ESCAPE '\\' OR LOWER(m.original_title) LIKE :p ESCAPE '\\')", { p: pattern })
+        .orderBy('m.title', 'ASC').limit(limit).getMany()
+      const series = await db.getRepository(Series).createQueryBuilder('s')
+        .where("(LOWER(s.title) LIKE :p ESCAPE '\\' OR LOWER(s.original_title) LIKE :p ESCAPE '\\')", { p: pattern })
+        .orderBy('s.title', 'ASC').limit(limit).getMany()
+      const collections = await db.getRepository(Collection).createQueryBuilder('c')
+        .where("LOWER(c.title) LIKE :p ESCAPE '\\'", { p: pattern })
+        .orderBy('c.title', 'ASC').limit(limit).getMany()
+      return { media: media.map(toStored), series: series.map(toSeries), collections: collections.map(toCollection) }
+    }),
+
+    image: async source => await run(async db => {
+      const row = await db.getRepository(StoredImage).findOneBy({ sourceHash: createHash('sha256').update(source).digest('hex') })
+      return row == null ? undefined : { cid: row.cid, type: row.type }
+    }),
+
+    putImage: async (source, cid, type, bytes) => {
+      await run(async db => {
+        await db.getRepository(StoredImage).upsert(
+          { sourceHash: createHash('sha256').update(source).digest('hex'), source, cid, type, bytes, createdAt: now() },
+          { conflictPaths: ['sourceHash'] }
+        )
+      })
+    }
+  }
+}
+
+/** Titles compared the way people read them: case, accents and punctuation ignored. */
+export function normalTitle (title: string): string {
+  return title.toLowerCase().normalize('NFKD').replace(/\p{M}/gu, '').replace(/[^\p{L}\p{N}]+/gu, ' ').trim()
+}
+
+function byRelease (a: StoredMetadata, b: StoredMetadata): number {
+  const key = (m: StoredMetadata): string => m.releaseDate ?? (m.year == null ? '9999' : `${m.year}`)
+  return key(a).localeCompare(key(b)) || a.title.localeCompare(b.title) || a.mediaId.localeCompare(b.mediaId)
+}
