@@ -62,6 +62,10 @@ export const HTTP_STATUS: Readonly<Record<string, number>> = {
   NotAcceptableError: 406,
   TooManySessionsError: 503,
   TranscodeFailedError: 502,
+  // a CDN node's own conditions (core/federation/node-errors.ts)
+  OriginUnavailableError: 502,
+  UnverifiedContentError: 502,
+  DataFolderFullError: 507,
   InvalidIpnsNameError: 400,
   InvalidIpnsRecordError: 400,
   IpnsRecordExpiredError: 400,
@@ -70,5 +74,13 @@ export const HTTP_STATUS: Readonly<Record<string, number>> = {
   StaleIpnsRecordError: 409,
   IpnsNameNotAllowedError: 403,
   IpnsRecordNotFoundError: 404,
-  RoutingRecordNotFoundError: 404
+  RoutingRecordNotFoundError: 404,
+  // the node registry (core/federation/control-errors.ts)
+  NodeNotFoundError: 404,
+  ForbiddenError: 403,
+  // metadata (core/metadata/errors.ts)
+  SeriesNotFoundError: 404,
+  CollectionNotFoundError: 404,
+  AuditEntryNotFoundError: 404,
+  NoProviderError: 409
 }

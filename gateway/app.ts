@@ -9,12 +9,19 @@ import { errors } from './middleware/errors.ts'
 import { apiRoutes } from './routes/api.ts'
 import { ipfsRoutes } from './routes/ipfs.ts'
 import { mediaRoutes } from './routes/media.ts'
+import { metadataRoutes } from './routes/metadata.ts'
+import { nodeRoutes } from './routes/nodes.ts'
+import { routingRoutes } from './routes/routing.ts'
 import type { Catalog } from '../core/catalog/catalog.ts'
+import type { NodeRegistry } from '../core/federation/registry.ts'
 import type { ContentReader } from '../core/ipfs/content-reader.ts'
 import type { Logger } from '../core/logger.ts'
 import type { Library } from '../core/media/library.ts'
+import type { MetadataService } from '../core/metadata/service.ts'
 import type { Transcoder } from '../core/media/transcoder.ts'
 import type { Metrics } from '../core/metrics.ts'
+import type { ServerInfo } from './routes/nodes.ts'
+import type { RoutingRouteComponents } from './routes/routing.ts'
 import type { Blockstore } from 'interface-blockstore'
 
 export interface HttpAppComponents {
@@ -26,6 +33,13 @@ export interface HttpAppComponents {
   metrics: Metrics
   blockstore: Pick<Blockstore, 'get' | 'has'>
   peerId: string
+  /** The node registry and the server's own addresses: `/api/v1/nodes` and `/api/v1/server` exist only with both. */
+  nodes?: Pick<NodeRegistry, 'list' | 'revoke'>
+  serverInfo?: () => ServerInfo
+  /** IPNS records and provider/peer sources: `/routing/v1` (Delegated Routing V1) exists only with them. */
+  routing?: Omit<RoutingRouteComponents, 'logger'>
+  /** Series, collections, edits and identification (core/metadata): the metadata routes exist only with it. */
+  metadata?: MetadataService
 }
 
 const CLIENT_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'client', 'public')
@@ -57,7 +71,11 @@ export function createHttpApp (components: HttpAppComponents): Koa {
       ctx.body = createReadStream(HLS_JS)
     })
 
-  for (const router of [system, apiRoutes(components), mediaRoutes(components), ipfsRoutes({ blockstore: components.blockstore, logger: components.logger, reader: components.reader })]) {
+  const routers = [system, apiRoutes(components), mediaRoutes(components), ipfsRoutes({ blockstore: components.blockstore, logger: components.logger, reader: components.reader })]
+  if (components.nodes != null && components.serverInfo != null) routers.push(nodeRoutes({ nodes: components.nodes, serverInfo: components.serverInfo }))
+  if (components.routing != null) routers.push(routingRoutes({ ...components.routing, logger: components.logger }))
+  if (components.metadata != null) routers.push(metadataRoutes({ metadata: components.metadata }))
+  for (const router of routers) {
     app.use(router.routes())
     app.use(router.allowedMethods())
   }

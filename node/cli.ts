@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander'
 import { createApiClient } from '../client/api-client.ts'
 import { addCommand } from '../client/commands/add.ts'
+import { nodesCommand, revokeNodeCommand } from '../client/commands/nodes.ts'
 import { DEFAULT_DATA } from '../core/config.ts'
 import { initDataFolder } from './init.ts'
 import type { StartServerOptions } from './server.ts'
@@ -72,6 +73,41 @@ export function buildCli (): Command {
       process.stdout.write(`${server.url}\n`)
     })
 
+  program.command('node')
+    .description('run a CDN node: a Helia peer in the main server\'s private network with a local-first gateway (settings are remembered in <data>/node.json)')
+    .option('--data <dir>', 'data folder (env CIDCAST_NODE_DATA, default ./.cidcast-node)')
+    .option('--name <name>', 'node name; the main server turns it into the node\'s DNS label (default: the host name)')
+    .addOption(new Option('--mode <mode>', 'shared: serves anyone and is listed; local: loopback only, never listed (default shared)').choices(['shared', 'local']))
+    .option('--server <url>', 'the main server\'s HTTP URL, or its multiaddr ending in /p2p/<id> (env CIDCAST_SERVER, default http://127.0.0.1:8080)')
+    .option('--swarm-key <file>', 'the main server\'s swarm.key, copied into the data folder (needed once)')
+    .option('--listen <host:port>', 'gateway address (default 0.0.0.0:8081; 127.0.0.1:8081 in local mode)')
+    .option('--p2p-listen <multiaddr>', 'libp2p address, repeatable (default /ip4/0.0.0.0/tcp/4002; loopback in local mode)', collect)
+    .option('--url <url>', 'the URL viewers reach this node at (default: from --listen)')
+    .addOption(new Option('--fallback <how>', 'on a miss: origin (proxy, verified), redirect, or peer (bitswap first) (default origin)').choices(['origin', 'redirect', 'peer']))
+    .option('--quota <bytes>', 'most bytes of blocks kept (default: the free space of the data folder\'s disk)', positiveInt)
+    .addOption(new Option('--log-level <level>', 'log level (env CIDCAST_LOG_LEVEL)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
+    .action(async (opts: { data?: string, name?: string, mode?: 'shared' | 'local', server?: string, swarmKey?: string, listen?: string, p2pListen?: string[], url?: string, fallback?: 'origin' | 'redirect' | 'peer', quota?: number, logLevel?: string }) => {
+      // loaded here, as for `server`: Helia and libp2p cost what client verbs should not pay
+      const { startNode } = await import('./cdn-node.ts')
+      let announced = false
+      const onStatus = (status: { state: string, dnsName?: string }): void => {
+        if (status.state !== 'registered' || announced) return
+        announced = true
+        process.stdout.write(`dns: ${status.dnsName ?? ''}\n`)
+      }
+      const node = await startNode({ dataDir: opts.data, name: opts.name, mode: opts.mode, server: opts.server, swarmKeyFile: opts.swarmKey, listen: opts.listen, p2pListen: opts.p2pListen, url: opts.url, fallback: opts.fallback, quotaBytes: opts.quota, logLevel: opts.logLevel, onStatus })
+      stopOnSignals(node.stop)
+      process.stdout.write(`${node.url}\n`)
+      const first = await node.firstAttempt()
+      if (first.state === 'registered' || first.error == null) return
+      // the main server is up but will not have this node: retrying cannot help
+      if (first.error.name === 'PrivateNetworkRefusedError' || first.error.name === 'NodeRevokedError') {
+        await node.stop()
+        fail(first.error)
+      }
+      process.stderr.write(`warning: not registered yet (${first.error.name}: ${first.error.message.split('\n')[0]}); serving what this node holds and retrying\n`)
+    })
+
   program.command('add')
     .description('add media files or folders to the library of a running server')
     .argument('<path...>', 'files or folders (folders are walked for media files)')
@@ -89,6 +125,21 @@ export function buildCli (): Command {
         const done = m.renditions.filter(r => r.state === 'complete').map(r => r.profile)
         process.stdout.write(`${m.id}\t${m.durationSeconds.toFixed(1)}s\t${done.length > 0 ? done.join(',') : '-'}\t${JSON.stringify(m.title)}\n`)
       }
+    })
+
+  const nodes = program.command('nodes')
+    .description('list the CDN nodes of a running server: name, DNS name, state, mode, free space, URL')
+    .option('--server <url>', 'main server URL (env CIDCAST_SERVER)', DEFAULT_SERVER)
+    .option('--all', 'also local and revoked nodes (only from the server\'s machine)')
+    .action(async (opts: { server: string, all?: boolean }) => {
+      await nodesCommand({ server: opts.server, all: opts.all })
+    })
+  nodes.command('revoke')
+    .description('ban a node\'s peer ID: its connections are refused from now on (only from the server\'s machine)')
+    .argument('<name>', 'the node\'s label, name or peer ID')
+    .option('--server <url>', 'main server URL (env CIDCAST_SERVER)')
+    .action(async (name: string, opts: { server?: string }) => {
+      await revokeNodeCommand(name, { server: opts.server ?? (nodes.opts<{ server: string }>().server) })
     })
 
   return program

@@ -6,7 +6,11 @@ import { unixfs } from '@helia/unixfs'
 import { createCatalog } from '../core/catalog/catalog.ts'
 import { loadServerConfig, parseListen } from '../core/config.ts'
 import { createDnsServer } from '../core/dns/server.ts'
+import { createNodeStore } from '../core/federation/node-store.ts'
+import { createNodeRegistry } from '../core/federation/registry.ts'
+import { createRevocationGater } from '../core/federation/revocation-gater.ts'
 import { createContentReader } from '../core/ipfs/content-reader.ts'
+import { createMetadata, loadMetadataConfig } from '../core/metadata/config.ts'
 import { createLogger } from '../core/logger.ts'
 import { resolveFfmpeg } from '../core/media/ffmpeg-binary.ts'
 import { ENCODER_SETTINGS } from '../core/media/ffmpeg-args.ts'
@@ -16,21 +20,30 @@ import { createTranscoder } from '../core/media/transcoder.ts'
 import { createMetrics } from '../core/metrics.ts'
 import { lockDataFolder } from '../core/net/data-lock.ts'
 import { createPeer } from '../core/net/peer.ts'
+import { createIpnsRecordStore } from '../core/routing/ipns-store.ts'
+import { acceptNodeNames, peersFromNodes } from '../core/routing/sources.ts'
 import { createHttpApp } from '../gateway/app.ts'
 import { ensureDataFolder } from './init.ts'
 import { watchLibrary } from './library-watcher.ts'
 import type { ServerConfig } from '../core/config.ts'
 import type { DnsServer } from '../core/dns/server.ts'
+import type { NodeRegistry } from '../core/federation/registry.ts'
 import type { Library, MediaView } from '../core/media/library.ts'
 import type { Transcoder } from '../core/media/transcoder.ts'
+import type { MetadataConfig } from '../core/metadata/config.ts'
+import type { MetadataService } from '../core/metadata/service.ts'
 import type { Metrics } from '../core/metrics.ts'
 import type { Peer } from '../core/net/peer.ts'
+import type { IpnsRecordStore } from '../core/routing/ipns-store.ts'
+import type { ServerInfo } from '../gateway/routes/nodes.ts'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 
 export interface StartServerOptions extends Partial<Omit<ServerConfig, 'data'>> {
   /** Data folder. @default ./.cidcast */
   dataDir?: string
+  /** Metadata settings over those of the environment and config.json (tests point the providers at a stub). */
+  metadata?: Partial<MetadataConfig>
 }
 
 /** A running main server. */
@@ -40,9 +53,14 @@ export interface RunningServer {
   peer: Peer
   library: Library
   transcoder: Transcoder
+  metadata: MetadataService
   metrics: Metrics
   /** The zone's DNS server (`dns.address().port` is the bound UDP/TCP port). */
   dns: DnsServer
+  /** The CDN nodes registered over the control protocol. */
+  registry: NodeRegistry
+  /** The IPNS records nodes publish through `PUT /routing/v1/ipns/{name}`. */
+  ipns: IpnsRecordStore
   /** Adds a file to the library (as `POST /api/v1/media` does). */
   addMedia: (path: string) => Promise<MediaView>
   /** Stops HTTP, ffmpeg, the catalog and the peer, in reverse order of start. */
@@ -51,7 +69,7 @@ export interface RunningServer {
 
 /** Starts the main server: peer, catalog, transcoder, HTTP and DNS, in that order. */
 export async function startServer (options: StartServerOptions = {}): Promise<RunningServer> {
-  const { dataDir, ...flags } = options
+  const { dataDir, metadata: metadataSettings, ...flags } = options
   const config = await loadServerConfig({ ...flags, data: dataDir })
   const logger = createLogger({ level: config.logLevel })
   const log = logger.child({ name: 'cidcast:server' })
@@ -69,16 +87,26 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
     const ffmpeg = await resolveFfmpeg()
     log.info({ ffmpeg: ffmpeg.ffmpeg, version: ffmpeg.version, source: ffmpeg.source }, 'ffmpeg found')
 
-    const peer = await createPeer({ logger }, { dataDir: config.data, swarmKey, listen: config.p2pListen })
-    stack.push(async () => { await peer.stop() })
-
+    // the catalog opens before the peer: revoked peer IDs must be refused from the first connection on
     const catalog = createCatalog({ logger: logger.child({ name: 'cidcast:catalog' }) }, { database: join(config.data, 'catalog.sqlite') })
     await catalog.start()
     stack.push(async () => { await catalog.stop() })
+    const nodeStore = createNodeStore({ catalog })
+    const gater = createRevocationGater({ revoked: await nodeStore.revokedPeerIds() })
+
+    const peer = await createPeer({ logger }, { dataDir: config.data, swarmKey, listen: config.p2pListen, connectionGater: gater })
+    stack.push(async () => { await peer.stop() })
+
+    const registry = createNodeRegistry({ logger, libp2p: peer.libp2p, store: nodeStore, gater }, { zone: config.dnsZone, heartbeatMs: config.heartbeatSeconds * 1000 })
+    await registry.start()
+    stack.push(async () => { await registry.stop() })
 
     let sessionCount = (): number => 0
     const metrics = createMetrics({ runningSessions: () => sessionCount() })
     const fs = unixfs(peer)
+    const metadata = createMetadata({ logger, catalog, unixfs: fs, pins: peer.pins }, { ...await loadMetadataConfig(config.data), ...metadataSettings })
+    await metadata.start()
+    stack.push(async () => { await metadata.stop() })
     const library = createLibrary({
       logger: logger.child({ name: 'cidcast:library' }),
       catalog,
@@ -86,7 +114,8 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
       blockstore: peer.blockstore,
       pins: peer.pins,
       ffprobe: ffmpeg.ffprobe,
-      fingerprint: `${ffmpeg.encoderFingerprint};${ENCODER_SETTINGS}`
+      fingerprint: `${ffmpeg.encoderFingerprint};${ENCODER_SETTINGS}`,
+      metadata
     })
     const segments = createSegmentStore({
       unixfs: fs,
@@ -114,7 +143,15 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
     stack.push(async () => { await transcoder.stop() })
 
     const reader = createContentReader({ blockstore: peer.blockstore, logger }, { cacheBytes: config.cacheBytes })
-    const app = createHttpApp({ logger, library, catalog, transcoder, reader, metrics, blockstore: peer.blockstore, peerId: peer.libp2p.peerId.toString() })
+    let dnsListen: string | null = null
+    const serverInfo = (): ServerInfo => ({ peerId: peer.libp2p.peerId.toString(), addresses: peer.libp2p.getMultiaddrs().map(String), zone: config.dnsZone, dnsListen })
+    // Delegated Routing V1: IPNS records of registered nodes only; peers from the registry; providers come with the content index
+    const ipns = createIpnsRecordStore({ datastore: peer.datastore, logger }, { acceptName: acceptNodeNames(async () => await registry.list()) })
+    const routing = {
+      records: ipns,
+      peers: peersFromNodes(async () => await registry.list(), () => ({ peerId: peer.libp2p.peerId.toString(), addrs: peer.libp2p.getMultiaddrs().map(String), protocols: ['transport-bitswap'] }))
+    }
+    const app = createHttpApp({ logger, library, catalog, metadata, transcoder, reader, metrics, blockstore: peer.blockstore, peerId: peer.libp2p.peerId.toString(), nodes: registry, serverInfo, routing })
     const { host, port } = parseListen(config.listen)
     const http: Server = createServer(app.callback())
     http.keepAliveTimeout = 65_000
@@ -127,10 +164,12 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
     const address = http.address() as AddressInfo
     const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`
 
-    // TODO(registry): pass the node registry's `list` as `nodes` and call `dns.invalidate()` on its 'change' event
-    const dns = createDnsServer({ logger, nodes: async () => [] }, { listen: config.dnsListen, zone: config.dnsZone })
+    const dns = createDnsServer({ logger, nodes: async () => await registry.list() }, { listen: config.dnsListen, zone: config.dnsZone })
     await dns.start()
     stack.push(async () => { await dns.stop() })
+    registry.on('change', () => { dns.invalidate() })
+    const bound = dns.address()
+    dnsListen = `${bound.host.includes(':') ? `[${bound.host}]` : bound.host}:${bound.port}`
 
     if (config.library.length > 0) {
       const watcher = await watchLibrary({ logger, library }, { folders: config.library })
@@ -142,8 +181,11 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
       peer,
       library,
       transcoder,
+      metadata,
       metrics,
       dns,
+      registry,
+      ipns,
       addMedia: async path => (await library.add(path)).media,
       stop
     }

@@ -17,6 +17,7 @@ import type { DirectoryLink } from './rendition-dag.ts'
 import type { RenditionJob } from './session.ts'
 import type { Catalog, MediaRecord, RenditionRecord } from '../catalog/catalog.ts'
 import type { Logger } from '../logger.ts'
+import type { MediaMetadataView } from '../metadata/views.ts'
 import type { UnixFS } from '@helia/unixfs'
 import type { Pins } from '@helia/interface'
 import type { Blockstore } from 'interface-blockstore'
@@ -30,6 +31,16 @@ export interface LibraryComponents {
   ffprobe: string
   /** Identifies the encoder build and settings; part of every rendition key. */
   fingerprint: string
+  /** The metadata part (core/metadata/service.ts): identifies what is added, adds its fields to every view. */
+  metadata?: LibraryMetadataHooks
+}
+
+/** What the library asks of the metadata part. */
+export interface LibraryMetadataHooks {
+  /** Identifies a media just recorded; must never throw (a failure leaves the media playable). */
+  added: (media: MediaRecord, created: boolean) => Promise<void>
+  /** The metadata fields of a media's view (title, year, overview, ids, series, season, episode...). */
+  describe: (media: MediaRecord) => Promise<MediaMetadataView>
 }
 
 export interface LibraryInit {
@@ -46,8 +57,8 @@ export interface RenditionView {
   root: string | null
 }
 
-/** A media as the API shows it. */
-export interface MediaView {
+/** A media as the API shows it (with the metadata fields when a metadata part is wired in). */
+export interface MediaView extends Partial<MediaMetadataView> {
   id: string
   title: string
   durationSeconds: number
@@ -118,6 +129,7 @@ class CatalogLibrary implements Library {
       probe: probed
     })
     this.jobs.forEach((job, key) => { if (key.startsWith(`${media.id}/`)) this.jobs.delete(key) })
+    await this.c.metadata?.added(media, created).catch(err => { this.c.logger.warn({ err, id: media.id }, 'identification failed') })
     return { media: await this.view(media), created }
   }
 
@@ -217,7 +229,8 @@ class CatalogLibrary implements Library {
       createdAt: media.createdAt.toISOString(),
       video: probed.video == null ? null : { width: probed.video.width, height: probed.video.height, codec: probed.video.codec },
       audio: probed.audio == null ? null : { codec: probed.audio.codec, channels: probed.audio.channels },
-      renditions
+      renditions,
+      ...await this.c.metadata?.describe(media)
     }
   }
 }
