@@ -6,8 +6,10 @@ import { barePlan } from './bare-ffmpeg.ts'
 import { measureStartup } from './playback.ts'
 import { benchProtector } from './protector.ts'
 import { measureWholeRendition } from './rendition.ts'
+import { measureNode } from './node.ts'
 import { measureServing } from './segment-throughput.ts'
 import { formatTable, ratioOf, writeJson } from './table.ts'
+import type { BenchServer } from './server.ts'
 import type { Row } from './table.ts'
 
 /**
@@ -17,7 +19,9 @@ import type { Row } from './table.ts'
  * (whole-rendition runs, 2); BENCH_ROUNDS and BENCH_SECONDS (throughput
  * rounds and seconds per target per round, 5 and 3); BENCH_CONNECTIONS (32); BENCH_PNET_MB (MiB through
  * the private-network connection, 256); BENCH_CHILD_NODE_OPTIONS (node flags for the server processes,
- * e.g. `--cpu-prof --cpu-prof-dir=...`).
+ * e.g. `--cpu-prof --cpu-prof-dir=...`). Issue #3's CDN node figures (n1-n4, bench/node.ts) follow, on the
+ * main server of the whole-rendition figure: BENCH_NODE_CLIENTS (200) and BENCH_NODE_SECONDS (30) size the
+ * concurrent-clients run.
  */
 
 const SOURCE = 'h264-aac-1080p-60s'
@@ -65,14 +69,21 @@ const rows: Row[] = []
 rows.push(...await figure('first segment, cold and after a seek; second viewer', ['1', '2', '3'], loads, async () =>
   await measureStartup(source, bare, { repeats })))
 
+// the main server with its complete rendition stays up for the CDN node figures below
+let rendered: BenchServer | undefined
 rows.push(...await figure('whole rendition, then serving it', ['5', '3b', '4', '4b'], loads, async () => {
   const { row, server } = await measureWholeRendition(source, bare, wholeRepeats)
-  try {
-    return [row, ...await measureServing(server, bare.grid.starts.length, { rounds, roundSeconds: seconds, connections, log })]
-  } finally {
-    await server.stop()
-  }
+  rendered = server
+  return [row, ...await measureServing(server, bare.grid.starts.length, { rounds, roundSeconds: seconds, connections, log })]
 }))
+
+rows.push(...await figure('CDN node holding the rendition', ['n1', 'n2', 'n3', 'n4'], loads, async () => {
+  if (rendered == null) throw new Error('no main server with a complete rendition')
+  return await measureNode(rendered, bare.grid.starts.length, {
+    repeats, rounds, roundSeconds: seconds, connections, log, clients: envNumber('BENCH_NODE_CLIENTS', 200), clientSeconds: envNumber('BENCH_NODE_SECONDS', 30)
+  })
+}))
+await rendered?.stop()
 
 rows.push(...await figure('private network connection', ['6'], loads, async () => {
   const pnet = await benchProtector(pnetBytes)
@@ -91,7 +102,7 @@ rows.push(...await figure('private network connection', ['6'], loads, async () =
   }]
 }))
 
-const order = ['1', '2', '3', '3b', '4', '4b', '5', '6']
+const order = ['1', '2', '3', '3b', '4', '4b', '5', '6', 'n1', 'n2', 'n3', 'n4']
 rows.sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id))
 const totalSeconds = (performance.now() - benchStarted) / 1000
 const busy = Object.entries(loads).filter(([, l]) => l > cpus().length / 2)

@@ -13,6 +13,8 @@ export interface BenchServer {
   url: string
   /** Process id of the server. */
   pid: number
+  /** The server's data folder (its `swarm.key` is what a bench CDN node joins with). */
+  dataDir: string
   /** Media id of the source. */
   id: string
   /** `${url}/media/${id}/${PROFILE}`: where the rendition's playlist, init and segments are. */
@@ -47,6 +49,7 @@ export async function startBenchServer (source: string): Promise<BenchServer> {
     return {
       url,
       pid: child.child.pid!,
+      dataDir,
       id,
       rendition: `${url}/media/${id}/${PROFILE}`,
       sessionsStarted: async () => {

@@ -1,0 +1,286 @@
+import { spawn } from 'node:child_process'
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import autocannon from 'autocannon'
+import { startChild } from './child.ts'
+import { fetchOk, newClient } from './http.ts'
+import { measureRounds } from './load.ts'
+import { ensureNginx, startNginx } from './nginx.ts'
+import { PROFILE } from './server.ts'
+import { median, ratioOf } from './table.ts'
+import type { BenchChild } from './child.ts'
+import type { LoadTarget } from './load.ts'
+import type { RunningNginx } from './nginx.ts'
+import type { BenchServer } from './server.ts'
+import type { Row } from './table.ts'
+import type { AddressInfo } from 'node:net'
+
+/**
+ * Issue #3's figures for a CDN node (rows n1-n4): cold start to the first served segment, idle RSS, segment
+ * throughput against nginx on the same files, and 200 concurrent clients for 30 s (autocannon). The node runs in
+ * its own process, holding (pinned, over bitswap) the main server's complete rendition; baselines are measured
+ * in the same run: a bare Node process for start and memory, nginx for throughput and load.
+ */
+
+const NODE_SCRIPT = fileURLToPath(new URL('./node-process.ts', import.meta.url))
+const COLD_START_GOAL_MS = 1000
+const IDLE_RSS_GOAL_MB = 120
+const THROUGHPUT_GOAL_RATIO = 0.6
+const START_TIMEOUT_MS = 60_000
+
+export interface NodeBenchOptions {
+  /** Cold starts measured (the median is reported). @default 3 */
+  repeats?: number
+  /** Throughput rounds and seconds per round. @default 3 and 3 */
+  rounds?: number
+  roundSeconds?: number
+  /** Keep-alive connections of the throughput rounds. @default 32 */
+  connections?: number
+  /** Concurrent clients and seconds of the autocannon run. @default 200 and 30 */
+  clients?: number
+  clientSeconds?: number
+  /** Seconds a started node sits without traffic before its RSS is read. @default 5 */
+  idleSeconds?: number
+  log?: (line: string) => void
+}
+
+async function freePort (): Promise<number> {
+  const server = createServer()
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  await new Promise(resolve => server.close(resolve))
+  return port
+}
+
+/** Resident set size of a process, in MB (from /proc). */
+async function rssMb (pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8')
+  const kb = Number(/^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1])
+  if (!Number.isFinite(kb)) throw new Error(`no VmRSS for process ${pid}`)
+  return kb / 1024
+}
+
+async function sleep (ms: number): Promise<void> {
+  await new Promise(resolve => setTimeout(resolve, ms))
+}
+
+/**
+ * Spawns `args` and polls `url` until it answers 200 (with `X-Cidcast-Source: local` when `local`); the time from
+ * spawn to that answer, and the process (still running: the caller stops it).
+ */
+async function timeToFirstAnswer (args: string[], url: string, local: boolean): Promise<{ ms: number, stop: () => Promise<void>, pid: number }> {
+  const started = performance.now()
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] })
+  const exited = new Promise<void>(resolve => { child.once('exit', () => { resolve() }); child.once('error', () => { resolve() }) })
+  const stop = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return
+    child.kill('SIGTERM')
+    const timer = setTimeout(() => { child.kill('SIGKILL') }, 10_000)
+    try { await exited } finally { clearTimeout(timer) }
+  }
+  try {
+    for (;;) {
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${args.join(' ')} exited before answering`)
+      if (performance.now() - started > START_TIMEOUT_MS) throw new Error(`${url} did not answer within ${START_TIMEOUT_MS} ms`)
+      const res = await fetch(url).catch(() => undefined)
+      if (res != null) {
+        await res.arrayBuffer()
+        if (res.status === 200 && (!local || res.headers.get('x-cidcast-source') === 'local')) return { ms: performance.now() - started, stop, pid: child.pid! }
+      }
+      await sleep(5)
+    }
+  } catch (err) {
+    await stop()
+    throw err
+  }
+}
+
+/** A bare Node HTTP server: the floor for process start and memory. */
+const BARE_SERVER = "require('node:http').createServer((q,s)=>s.end('ok')).listen(Number(process.argv[1]),'127.0.0.1')"
+
+interface Served {
+  root: string
+  paths: string[]
+  bytes: number
+}
+
+/** Fetches the rendition once through the node (it learns every file's CID) and writes it out for nginx. */
+async function saveThroughNode (nodeUrl: string, server: BenchServer, segments: number): Promise<Served> {
+  const root = await mkdtemp(join(tmpdir(), 'cidcast-bench-node-www-'))
+  await chmod(root, 0o755)
+  const base = `/media/${server.id}/${PROFILE}`
+  await mkdir(join(root, base), { recursive: true, mode: 0o755 })
+  const client = newClient()
+  try {
+    await fetchOk(`${nodeUrl}/media/${server.id}/master.m3u8`, client)
+    const paths: string[] = []
+    let bytes = 0
+    for (const name of ['index.m3u8', 'init.mp4', ...Array.from({ length: segments }, (_, n) => `${n}.m4s`)]) {
+      const res = await fetchOk(`${nodeUrl}${base}/${name}`, client)
+      if (res.headers['x-cidcast-source'] !== 'local') throw new Error(`${base}/${name} came from ${String(res.headers['x-cidcast-source'])}, not the node's own blocks`)
+      await writeFile(join(root, base, name), res.body, { mode: 0o644 })
+      if (!name.endsWith('.m4s')) continue
+      paths.push(`${base}/${name}`)
+      bytes += res.body.byteLength
+    }
+    return { root, paths, bytes }
+  } finally {
+    client.destroy()
+  }
+}
+
+async function cannon (port: number, paths: string[], clients: number, seconds: number): Promise<autocannon.Result> {
+  return await autocannon({
+    url: `http://127.0.0.1:${port}`,
+    connections: clients,
+    duration: seconds,
+    timeout: 30,
+    requests: paths.map(path => ({ method: 'GET' as const, path }))
+  })
+}
+
+/** Rows n1-n4 for a node holding `server`'s complete rendition of `segments` segments. */
+export async function measureNode (server: BenchServer, segments: number, options: NodeBenchOptions = {}): Promise<Row[]> {
+  const log = options.log ?? (() => {})
+  const repeats = options.repeats ?? 3
+  const { root } = await server.renditionState()
+  if (root == null) throw new Error(`the ${PROFILE} rendition is not complete`)
+  const dataDir = await mkdtemp(join(tmpdir(), 'cidcast-bench-node-'))
+  const swarmKey = join(server.dataDir, 'swarm.key')
+  const port = await freePort()
+  const listen = `127.0.0.1:${port}`
+  const nodeUrl = `http://${listen}`
+  const nodeArgs = ['--import=tsx', NODE_SCRIPT, dataDir, server.url, swarmKey, listen]
+  let node: BenchChild<{ url: string, pid: number }> | undefined
+  let served: Served | undefined
+  let nginx: RunningNginx | undefined
+  try {
+    log(`node: pinning ${root} over bitswap, then learning the rendition through the node`)
+    node = await startChild(NODE_SCRIPT, [dataDir, server.url, swarmKey, listen, root], 120_000)
+    served = await saveThroughNode(nodeUrl, server, segments)
+    await node.stop()
+    node = undefined
+
+    const segmentUrl = `${nodeUrl}${served.paths[0]}`
+    const starts: number[] = []
+    for (let i = 0; i < repeats; i++) {
+      const run = await timeToFirstAnswer(nodeArgs, segmentUrl, true)
+      starts.push(run.ms)
+      await run.stop()
+    }
+    const barePort = await freePort()
+    const bare = await timeToFirstAnswer(['-e', BARE_SERVER, String(barePort)], `http://127.0.0.1:${barePort}/`, false)
+    await sleep((options.idleSeconds ?? 5) * 1000)
+    const bareRss = await rssMb(bare.pid)
+    await bare.stop()
+    log(`node cold start: ${starts.map(ms => ms.toFixed(0)).join(', ')} ms; bare Node ${bare.ms.toFixed(0)} ms`)
+
+    node = await startChild(NODE_SCRIPT, nodeArgs.slice(2))
+    const nodePid = node.ready.pid
+    const registered = async (): Promise<boolean> => ((await (await fetch(`${nodeUrl}/healthz`)).json()) as { registration?: { state?: string } }).registration?.state === 'registered'
+    const deadline = Date.now() + START_TIMEOUT_MS
+    while (!await registered()) {
+      if (Date.now() > deadline) throw new Error('the bench node did not register')
+      await sleep(50)
+    }
+    await sleep((options.idleSeconds ?? 5) * 1000)
+    const idleRss = await rssMb(nodePid)
+    log(`node idle RSS ${idleRss.toFixed(0)} MB (bare Node ${bareRss.toFixed(0)} MB)`)
+
+    const skipped = await ensureNginx(log)
+    if (skipped == null) nginx = await startNginx(served.root)
+    const connections = options.connections ?? 32
+    const rounds = options.rounds ?? 3
+    const seconds = options.roundSeconds ?? 3
+    log(`node throughput: ${connections} connections, ${rounds} rounds of ${seconds} s`)
+    const targets: LoadTarget[] = [{ name: 'node', port, paths: served.paths, pids: async () => [nodePid] }]
+    if (nginx != null) targets.push({ name: 'nginx', port: nginx.port, paths: served.paths, pids: nginx.pids })
+    const measured = await measureRounds(targets, { rounds, roundSeconds: seconds, connections })
+    const nodeFigure = measured.get('node')!
+    const nginxFigure = measured.get('nginx')
+    if (nodeFigure.errors > 0) throw new Error(`${nodeFigure.errors} requests to the node did not answer 200`)
+
+    const clients = options.clients ?? 200
+    const clientSeconds = options.clientSeconds ?? 30
+    log(`node: ${clients} concurrent clients for ${clientSeconds} s (autocannon)`)
+    const crowd = await cannon(port, served.paths, clients, clientSeconds)
+    const nginxCrowd = nginx == null ? undefined : await cannon(nginx.port, served.paths, clients, clientSeconds)
+    const afterLoadRss = await rssMb(nodePid)
+    const failures = crowd.errors + crowd.timeouts + crowd.non2xx
+
+    const throughputRatio = ratioOf(nodeFigure.medianMbPerSecond, nginxFigure?.medianMbPerSecond ?? null)
+    const skipNote = skipped == null ? '' : `; nginx baseline skipped: ${skipped}`
+    return [{
+      id: 'n1',
+      figure: 'CDN node: cold start to the first segment served from its blocks',
+      value: median(starts),
+      unit: 'ms',
+      baseline: bare.ms,
+      baselineLabel: 'bare Node HTTP server',
+      ratio: ratioOf(median(starts), bare.ms),
+      goal: `<= ${COLD_START_GOAL_MS} ms`,
+      pass: median(starts) <= COLD_START_GOAL_MS,
+      note: `median of ${repeats} (${starts.map(ms => ms.toFixed(0)).join(', ')} ms): process spawn (tsx) to a 200 with X-Cidcast-Source: local`,
+      details: { startsMs: starts, bareMs: bare.ms }
+    }, {
+      id: 'n2',
+      figure: 'CDN node: idle RSS (registered, no traffic)',
+      value: idleRss,
+      unit: 'MB',
+      baseline: bareRss,
+      baselineLabel: 'bare Node HTTP server',
+      ratio: ratioOf(idleRss, bareRss),
+      goal: `<= ${IDLE_RSS_GOAL_MB} MB`,
+      pass: idleRss <= IDLE_RSS_GOAL_MB,
+      note: `after ${options.idleSeconds ?? 5} s idle; ${afterLoadRss.toFixed(0)} MB after the load figures`,
+      details: { idleRssMb: idleRss, afterLoadRssMb: afterLoadRss, bareRssMb: bareRss }
+    }, {
+      id: 'n3',
+      figure: `CDN node: segment throughput /media/{id}/${PROFILE}/{n}.m4s`,
+      value: nodeFigure.medianMbPerSecond,
+      unit: 'MB/s',
+      baseline: nginxFigure?.medianMbPerSecond ?? null,
+      baselineLabel: 'nginx, same files',
+      ratio: throughputRatio,
+      goal: `>= ${THROUGHPUT_GOAL_RATIO.toFixed(2)}x nginx`,
+      pass: throughputRatio == null ? null : throughputRatio >= THROUGHPUT_GOAL_RATIO,
+      note: `median of ${rounds} rounds of ${seconds} s, ${connections} connections, ${served.paths.length} segments (${(served.bytes / 1e6).toFixed(1)} MB); best ${nodeFigure.mbPerSecond.toFixed(0)} MB/s${skipNote}`,
+      details: { node: nodeFigure, nginx: nginxFigure }
+    }, {
+      id: 'n4',
+      figure: `CDN node: ${clients} clients fetching segments for ${clientSeconds} s, p99 latency`,
+      value: crowd.latency.p99,
+      unit: 'ms',
+      baseline: nginxCrowd?.latency.p99 ?? null,
+      baselineLabel: 'nginx, same load',
+      ratio: ratioOf(crowd.latency.p99, nginxCrowd?.latency.p99 ?? null),
+      goal: 'zero errors; p99 reported',
+      pass: failures === 0,
+      note: `autocannon: ${crowd.requests.total} requests, ${(crowd.throughput.average / 1e6).toFixed(0)} MB/s, p50 ${crowd.latency.p50} ms, ` +
+        `${crowd.errors} errors, ${crowd.timeouts} timeouts, ${crowd.non2xx} non-2xx` +
+        (nginxCrowd == null ? skipNote : `; nginx ${(nginxCrowd.throughput.average / 1e6).toFixed(0)} MB/s, p50 ${nginxCrowd.latency.p50} ms`),
+      details: { node: summary(crowd), nginx: nginxCrowd == null ? undefined : summary(nginxCrowd) }
+    }]
+  } finally {
+    await node?.stop()
+    await nginx?.stop()
+    if (served != null) await rm(served.root, { recursive: true, force: true })
+    await rm(dataDir, { recursive: true, force: true })
+  }
+}
+
+function summary (result: autocannon.Result): Record<string, number> {
+  return {
+    requests: result.requests.total,
+    mbPerSecond: result.throughput.average / 1e6,
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    maxMs: result.latency.max,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    non2xx: result.non2xx
+  }
+}
