@@ -50,6 +50,8 @@ export interface MetadataService {
   added: (media: MediaRecord, created: boolean) => Promise<void>
   /** Library hook: the metadata fields of a media's view. */
   describe: (media: MediaRecord) => Promise<MediaMetadataView>
+  /** The metadata of a media by id; throws MediaNotFoundError. */
+  get: (mediaId: string) => Promise<MediaMetadataView>
   /** Identifies a media now, with providers; `match` names the item (a pick from `matches`). */
   identify: (mediaId: string, options?: { match?: Pick<Match, 'provider' | 'kind' | 'id'> }) => Promise<IdentifyResult>
   /** Provider matches for a media (by its title and year, or `query`). */
@@ -159,6 +161,10 @@ export function createMetadataService (components: MetadataServiceComponents, in
 
     async describe (record) {
       return await view(record)
+    },
+
+    async get (mediaId) {
+      return await view(await media(mediaId))
     },
 
     async identify (mediaId, options = {}) {
