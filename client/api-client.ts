@@ -67,6 +67,8 @@ export interface ApiClient {
   /** Revokes a node by label, name or peer ID (allowed from the server's machine only). */
   revokeNode: (name: string) => Promise<NodeSummary>
   server: () => Promise<ServerSummary>
+  /** Any other `/api/v1` call (path with its query, JSON body); answers the parsed JSON. Used by `cidcast meta`. */
+  request: <T>(method: string, path: string, body?: unknown) => Promise<T>
 }
 
 /** A client for the server at `baseUrl` (e.g. `http://127.0.0.1:8080`). */
@@ -100,6 +102,7 @@ export function createApiClient (baseUrl: string, options: { user?: string, time
     health: async () => await call('GET', '/healthz', undefined, 5000),
     listNodes: async (opts = {}) => (await call<{ items: NodeSummary[] }>('GET', `/api/v1/nodes${opts.all === true ? '?all=1' : ''}`, undefined, 30_000)).items,
     revokeNode: async name => await call('POST', `/api/v1/nodes/${encodeURIComponent(name)}/revoke`, undefined, 30_000),
-    server: async () => await call('GET', '/api/v1/server', undefined, 10_000)
+    server: async () => await call('GET', '/api/v1/server', undefined, 10_000),
+    request: async <T>(method: string, path: string, body?: unknown) => await call<T>(method, path, body)
   }
 }

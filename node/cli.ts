@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander'
 import { createApiClient } from '../client/api-client.ts'
 import { addCommand } from '../client/commands/add.ts'
+import { metaCommand } from '../client/commands/meta.ts'
 import { nodesCommand, revokeNodeCommand } from '../client/commands/nodes.ts'
 import { DEFAULT_DATA } from '../core/config.ts'
 import { initDataFolder } from './init.ts'
@@ -141,6 +142,8 @@ export function buildCli (): Command {
     .action(async (name: string, opts: { server?: string }) => {
       await revokeNodeCommand(name, { server: opts.server ?? (nodes.opts<{ server: string }>().server) })
     })
+
+  program.addCommand(metaCommand(DEFAULT_SERVER))
 
   return program
 }
