@@ -26,7 +26,7 @@ export interface NodeContentComponents {
   reader: ContentReader
   /** Helia's blockstore: a `get` that is not offline asks connected peers over bitswap. */
   blockstore: Pick<Blockstore, 'get' | 'put' | 'has'>
-  capacity: { measure: () => Promise<CapacityReport>, invalidate: () => void }
+  capacity: { measure: () => Promise<CapacityReport>, invalidate: () => void, record: (bytes: number) => void }
   logger: Logger
 }
 
@@ -89,8 +89,10 @@ export function createNodeContent (components: NodeContentComponents, init: Node
     async keep (blocks) {
       const space = await capacity.measure()
       if (!space.full) {
-        for await (const block of blocks) await blockstore.put(block.cid, block.bytes)
-        capacity.invalidate()
+        for await (const block of blocks) {
+          await blockstore.put(block.cid, block.bytes)
+          capacity.record(block.bytes.byteLength)
+        }
         return reader
       }
       const memory = new Map<string, Uint8Array>()

@@ -19,7 +19,7 @@ export interface CapacityInit {
   quotaBytes?: number
   /** Free bytes kept back; less than this left means full. @default 67108864 */
   reserveBytes?: number
-  /** A measurement younger than this is reused. @default 2000 */
+  /** A measurement younger than this is reused (kept current by `record`). @default 10000 */
   maxAgeMs?: number
 }
 
@@ -32,8 +32,10 @@ export interface Capacity {
   measure (): Promise<CapacityReport>
   /** The last measurement, or undefined before the first. */
   last (): CapacityReport | undefined
-  /** Forgets the last measurement (after writing blocks). */
+  /** Forgets the last measurement (after writing blocks of unknown size, e.g. a pin over bitswap). */
   invalidate (): void
+  /** Counts `bytes` just written into the blocks without walking the folder again. */
+  record (bytes: number): void
 }
 
 const DEFAULT_RESERVE_BYTES = 64 * 1024 * 1024
@@ -41,19 +43,22 @@ const DEFAULT_RESERVE_BYTES = 64 * 1024 * 1024
 /** Creates the capacity meter of a data folder. */
 export function createCapacity (init: CapacityInit): Capacity {
   const reserve = init.reserveBytes ?? DEFAULT_RESERVE_BYTES
-  const maxAgeMs = init.maxAgeMs ?? 2000
-  let latest: { report: CapacityReport, at: number } | undefined
+  const maxAgeMs = init.maxAgeMs ?? 10_000
+  let latest: { report: CapacityReport, at: number, diskFree: number } | undefined
   let pending: Promise<CapacityReport> | undefined
+
+  function report (used: number, diskFree: number): CapacityReport {
+    const quota = init.quotaBytes ?? used + diskFree
+    const free = Math.max(0, Math.min(quota - used, diskFree - reserve))
+    // full: not even one more block fits
+    return { quotaBytes: quota, usedBytes: used, freeBytes: free, full: free < CHUNK_BYTES }
+  }
 
   async function run (): Promise<CapacityReport> {
     const [used, fs] = await Promise.all([folderBytes(init.blocksDir), statfs(init.dataDir)])
     const diskFree = Number(fs.bavail) * Number(fs.bsize)
-    const quota = init.quotaBytes ?? used + diskFree
-    const free = Math.max(0, Math.min(quota - used, diskFree - reserve))
-    // full: not even one more block fits
-    const report: CapacityReport = { quotaBytes: quota, usedBytes: used, freeBytes: free, full: free < CHUNK_BYTES }
-    latest = { report, at: Date.now() }
-    return report
+    latest = { report: report(used, diskFree), at: Date.now(), diskFree }
+    return latest.report
   }
 
   return {
@@ -67,6 +72,11 @@ export function createCapacity (init: CapacityInit): Capacity {
     },
     invalidate () {
       latest = undefined
+    },
+    record (bytes) {
+      if (latest == null) return
+      const diskFree = latest.diskFree - bytes
+      latest = { report: report(latest.report.usedBytes + bytes, diskFree), at: latest.at, diskFree }
     }
   }
 }

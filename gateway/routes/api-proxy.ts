@@ -15,7 +15,8 @@ export interface ApiProxyComponents {
   origin: OriginClient
 }
 
-const API_PATH = /^\/api\/v1\/.+$/
+/** No dots or escapes: a path the origin would normalise (`/api/v1/../..`) never leaves `/api/v1`. */
+const API_PATH = /^\/api\/v1\/[A-Za-z0-9_\-/]+$/
 const PROGRESS_PATH = /^\/api\/v1\/media\/[0-9a-f]{16}\/progress$/
 /** Headers of the request passed on: what the API reads. */
 const FORWARDED_REQUEST = ['accept', 'content-type', 'x-cidcast-user'] as const

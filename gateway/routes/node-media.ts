@@ -133,7 +133,7 @@ export function nodeMediaRoutes (components: NodeMediaComponents, init: NodeMedi
     if (learned != null) return CID.parse(learned)
     let roots = await cache.roots(id)
     const stale = roots == null || (roots.roots[profile] == null && Date.now() - roots.fetchedAt > rootsTtlMs)
-    if (stale && !onlyIfCached(ctx) && fallback !== 'redirect' && await refreshRoots(id)) roots = await cache.roots(id)
+    if (stale && !onlyIfCached(ctx) && await refreshRoots(id)) roots = await cache.roots(id)
     const root = roots?.roots[profile]
     if (root == null) return undefined
     let cid: CID | undefined
@@ -158,10 +158,9 @@ export function nodeMediaRoutes (components: NodeMediaComponents, init: NodeMedi
       text = cached.text
     } else if (onlyIfCached(ctx)) {
       throw new NotCachedError(`the playlist ${ctx.path} is not held by this node`)
-    } else if (fallback === 'redirect' && cached == null) {
-      redirect(ctx, path)
-      return
     } else {
+      // never redirected, even with `fallback: 'redirect'`: a player resolves the playlist's relative URLs
+      // against where it got it, so a redirected playlist would move the whole session to the main server
       try {
         const [answer] = await Promise.all([
           origin.get(path, 'playlist'),

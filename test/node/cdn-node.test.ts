@@ -210,13 +210,15 @@ test('a file larger than one block is checked by re-importing it with the import
   await t.throwsAsync(verifyFileBytes(cid, bytes), { name: 'UnverifiedContentError' })
 })
 
-test('with fallback redirect a miss sends the viewer to the main server', async t => {
+test('with fallback redirect a segment miss sends the viewer to the main server, a playlist stays on the node', async t => {
   const { id } = t.context
   const cdn = await node(t, t.context.server.url, { fallback: 'redirect' })
   const res = await get(`${cdn.url}/media/${id}/480p/0.m4s`)
   t.is(res.status, 302)
   t.is(res.source, 'origin')
   t.is(res.location, `${t.context.server.url}/media/${id}/480p/0.m4s`)
+  const master = await get(`${cdn.url}/media/${id}/master.m3u8`)
+  t.is(master.status, 200, 'playlists are never redirected: a player resolves their relative URLs against the node')
 })
 
 test('with fallback peer a miss is fetched over bitswap from a connected peer that holds it', async t => {
