@@ -61,7 +61,7 @@ function randomId () {
  * @param {RequestOptions} options
  * @returns {Promise<any>} the JSON answer; callers narrow it through the typed functions below
  */
-async function request (method, path, body, options = {}) {
+export async function request (method, path, body, options = {}) {
   /** @type {Record<string, string>} */
   const headers = { [USER_HEADER]: viewerId(), Accept: 'application/json' }
   if (body !== undefined) headers['Content-Type'] = 'application/json'

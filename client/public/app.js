@@ -1,15 +1,12 @@
 // Entry point: a hash router that shows one page at a time and tears the previous one down.
 
 import { describeError, clearError, showError } from './error-banner.js'
-import { showLibraryPage } from './library-page.js'
-import { showPlayerPage } from './player-page.js'
-
-const MEDIA_ROUTE = /^#\/media\/([^/?#]+)$/
+import { pageFor } from './routes.js'
 
 /** @type {{ controller: AbortController, dispose: Promise<() => void> } | null} */
 let current = null
 
-/** Shows the page the hash names: `#/` the library, `#/media/{id}` a player. */
+/** Shows the page the hash names (routes.js): `#/` the library, `#/media/{id}` a player, series, collections... */
 async function route () {
   const root = document.getElementById('app')
   if (root == null) return
@@ -21,12 +18,10 @@ async function route () {
   clearError()
   root.replaceChildren()
   const controller = new AbortController()
-  const match = MEDIA_ROUTE.exec(window.location.hash)
-  const dispose = match != null
-    ? showPlayerPage(root, decodeURIComponent(match[1]), controller.signal)
-    : showLibraryPage(root, controller.signal)
+  const page = pageFor(window.location.hash)
+  const dispose = page.show(root, controller.signal)
   const guarded = dispose.catch(err => {
-    if (!controller.signal.aborted) showError(describeError(match != null ? 'Could not open the media' : 'Could not load the library', err))
+    if (!controller.signal.aborted) showError(describeError(page.failure, err))
     return () => {}
   })
   current = { controller, dispose: guarded }

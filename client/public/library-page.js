@@ -1,12 +1,16 @@
-// #/: the "continue watching" row and the library grid.
+// #/: search, the "continue watching" row, the poster grid (movies and series) and the collections.
 
 import { continueWatching, listMedia } from './api.js'
+import { collectionCard, seriesCard } from './cards.js'
 import { el, formatTime, hueOf, mediaHref } from './dom.js'
 import { describeError, showError } from './error-banner.js'
+import { listCollections, listSeries } from './metadata-api.js'
+import { artwork } from './poster.js'
 import { isResumable } from './progress.js'
+import { searchForm } from './search-page.js'
 
 /**
- * @typedef {import('./api.js').MediaSummary} MediaSummary
+ * @typedef {import('./api.js').MediaSummary & Partial<import('./metadata-api.js').Metadata>} MediaSummary
  * @typedef {import('./api.js').ProgressItem} ProgressItem
  */
 
@@ -18,10 +22,12 @@ import { isResumable } from './progress.js'
  */
 export async function showLibraryPage (root, signal) {
   document.title = 'cidcast'
-  const [media, progress] = await Promise.allSettled([listMedia({ signal }), continueWatching({ signal })])
+  const [media, progress, series, collections] = await Promise.allSettled([
+    listMedia({ signal }), continueWatching({ signal }), listSeries({ signal }), listCollections({ signal })
+  ])
   if (signal.aborted) return () => {}
 
-  const sections = []
+  const sections = [searchForm()]
   if (progress.status === 'rejected') {
     showError(describeError('Could not load "continue watching"', progress.reason))
   } else {
@@ -38,11 +44,20 @@ export async function showLibraryPage (root, signal) {
     // the more important failure wins the banner
     showError(describeError('Could not load the library', media.reason))
   } else {
+    // episodes live on their series' pages and extras with what they belong to (when the series list loads)
+    const shows = series.status === 'fulfilled' ? series.value : []
+    const items = series.status === 'fulfilled' ? media.value.filter(m => m.kind !== 'episode' && m.kind !== 'extra') : media.value
     sections.push(el('section', { class: 'shelf', 'aria-labelledby': 'library-heading' },
       el('h2', { id: 'library-heading' }, 'Library'),
-      media.value.length === 0
+      items.length + shows.length === 0
         ? el('p', { class: 'empty' }, 'Nothing here yet. Add a video with ', el('code', {}, 'cidcast add <file>'), '.')
-        : el('div', { class: 'grid' }, ...media.value.map(mediaCard))
+        : el('div', { class: 'grid posters' }, ...shows.map(seriesCard), ...items.map(mediaCard))
+    ))
+  }
+  if (collections.status === 'fulfilled' && collections.value.length > 0) {
+    sections.push(el('section', { class: 'shelf', 'aria-labelledby': 'collections-heading' },
+      el('h2', { id: 'collections-heading' }, 'Collections'),
+      el('div', { class: 'grid posters' }, ...collections.value.map(collectionCard))
     ))
   }
   root.replaceChildren(...sections)
@@ -57,9 +72,10 @@ function mediaCard (media) {
   const profiles = media.renditions.map(r =>
     el('span', { class: `chip state-${r.state}`, title: `${r.profile}: ${r.state}` }, r.profile))
   return el('a', { class: 'media-card', 'data-id': media.id, href: mediaHref(media.id) },
-    thumb(media.id, formatTime(media.durationSeconds)),
+    artwork(media.images?.poster, media.id, { shape: 'poster', label: formatTime(media.durationSeconds) }),
     el('div', { class: 'card-body' },
       el('h3', { class: 'card-title', title: media.title }, media.title),
+      media.year != null ? el('p', { class: 'meta' }, String(media.year)) : null,
       el('div', { class: 'chips' }, ...profiles)
     )
   )

@@ -3,6 +3,7 @@
 import { getMedia, getPosition } from './api.js'
 import { el, formatTime } from './dom.js'
 import { describeError, showError } from './error-banner.js'
+import { mediaInfo } from './media-info.js'
 import { attachPlayback } from './playback.js'
 import { isResumable, reportProgress } from './progress.js'
 
@@ -40,6 +41,7 @@ export async function showPlayerPage (root, id, signal) {
         el('h1', { class: 'title' }, media.title),
         el('label', { class: 'quality' }, 'Quality ', quality)
       ),
+      mediaInfo(media, signal),
       details(media)
     )
   )

@@ -1,10 +1,9 @@
-import { appendFile, copyFile, mkdir } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import anyTest from 'ava'
 import { fixture } from '../../fixtures/media.ts'
 import { pngOf, startProviderStub } from '../../fixtures/providers/stub-server.ts'
 import { startServer } from '../../node/server.ts'
-import { stubConfig } from '../core/metadata/helpers.ts'
+import { placeClip, stubConfig } from '../core/metadata/helpers.ts'
 import { tempDir } from '../helpers/tmp.ts'
 import type { ProviderStub } from '../../fixtures/providers/stub-server.ts'
 import type { RunningServer } from '../../node/server.ts'
@@ -12,18 +11,6 @@ import type { TestFn } from 'ava'
 
 interface Context { server: RunningServer, stub: ProviderStub, library: string, ids: Record<string, string>, stop: () => Promise<void> }
 const test = anyTest as TestFn<Context>
-
-/** Copies a fixture to `path` with a unique MP4 `free` box appended, so each file has its own bytes (and media id). */
-async function placeClip (source: string, path: string): Promise<string> {
-  await mkdir(dirname(path), { recursive: true })
-  await copyFile(source, path)
-  const note = Buffer.from(path)
-  const box = Buffer.alloc(8)
-  box.writeUInt32BE(8 + note.length, 0)
-  box.write('free', 4, 'ascii')
-  await appendFile(path, Buffer.concat([box, note]))
-  return path
-}
 
 const FILES: Record<string, string> = {
   matrix: 'Movies/The Matrix (1999)/The Matrix (1999).mp4',

@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises'
+import { appendFile, copyFile, mkdir, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { unixfs } from '@helia/unixfs'
 import { createHeliaLight } from 'helia'
@@ -80,4 +80,16 @@ export async function metadataWorld (t: ExecutionContext, overrides: Partial<Met
       return full
     }
   }
+}
+
+/** Copies a media fixture to `path` with a unique MP4 `free` box appended, so each copy has its own bytes (and media id). */
+export async function placeClip (source: string, path: string): Promise<string> {
+  await mkdir(dirname(path), { recursive: true })
+  await copyFile(source, path)
+  const note = Buffer.from(path)
+  const box = Buffer.alloc(8)
+  box.writeUInt32BE(8 + note.length, 0)
+  box.write('free', 4, 'ascii')
+  await appendFile(path, Buffer.concat([box, note]))
+  return path
 }
