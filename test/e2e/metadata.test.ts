@@ -2,6 +2,7 @@ import { join } from 'node:path'
 import anyTest from 'ava'
 import { fixture } from '../../fixtures/media.ts'
 import { startProviderStub } from '../../fixtures/providers/stub-server.ts'
+import { startNode } from '../../node/cdn-node.ts'
 import { startServer } from '../../node/server.ts'
 import { placeClip, stubConfig } from '../core/metadata/helpers.ts'
 import { launchBrowser } from '../helpers/browser.ts'
@@ -18,6 +19,7 @@ interface Context {
   browser: Browser
   stub: ProviderStub
   ids: Record<string, string>
+  dir: string
   stop: () => Promise<void>
 }
 
@@ -53,7 +55,7 @@ test.before(async t => {
   const ids: Record<string, string> = {}
   for (const [name, path] of Object.entries(FILES)) ids[name] = (await server.addMedia(await placeClip(clip, join(dir.path, 'library', path)))).id
   await server.metadata.idle()
-  Object.assign(t.context, { options, browser, stub, ids })
+  Object.assign(t.context, { options, browser, stub, ids, dir: dir.path })
 })
 
 test.after.always(async t => { await t.context.stop?.() })
@@ -169,4 +171,36 @@ test.serial('identify in the UI lists matches and applies the one picked', async
   await page.locator('.history tr').first().locator('.revert').click()
   await page.waitForFunction(() => /^Reverted change/.test(document.getElementById('edit-status')?.textContent ?? ''))
   t.is(await page.inputValue('#field-title'), 'The Matrix Reloaded')
+})
+
+test.serial('a CDN node\'s UI shows the same titles, series and posters as the main server', async t => {
+  const main = t.context.live.server
+  const node = await startNode({
+    dataDir: join(t.context.dir, 'node'),
+    swarmKeyFile: join(t.context.dir, 'data', 'swarm.key'),
+    server: main.url,
+    name: 'metadata node',
+    listen: '127.0.0.1:0',
+    p2pListen: ['/ip4/127.0.0.1/tcp/0'],
+    logLevel: 'silent',
+    minBackoffMs: 100,
+    maxBackoffMs: 500
+  })
+  t.teardown(node.stop)
+  for (const id of Object.values(t.context.ids)) {
+    const [there, here] = await Promise.all([main.url, node.url].map(async base => await (await fetch(`${base}/api/v1/media/${id}`)).json() as Record<string, unknown>))
+    for (const key of ['title', 'year', 'overview', 'ids', 'series', 'season', 'episode', 'images']) t.deepEqual(here[key], there[key], `${id} ${key}`)
+  }
+  const page = await openPage(t)
+  await page.goto(`${node.url}/`)
+  const series = page.locator('.series-card').filter({ hasText: 'Breaking Bad' })
+  await series.waitFor()
+  const matrix = page.locator(`.media-card[data-id="${t.context.ids.matrix}"]`)
+  t.is(await matrix.locator('.card-title').textContent(), EDITED)
+  await page.waitForFunction(() => [...document.querySelectorAll('.posters img')].every(i => (i as HTMLImageElement).complete))
+  t.true(await imagesLoaded(page, `.media-card[data-id="${t.context.ids.matrix}"] img`), 'the poster loads through the node\'s /ipfs gateway')
+  t.true(await imagesLoaded(page, '.series-card img'))
+  const poster = (await (await fetch(`${node.url}/api/v1/media/${t.context.ids.matrix}`)).json() as { images: { poster: { url: string } } }).images.poster.url
+  const [fromNode, fromMain] = await Promise.all([node.url, main.url].map(async base => Buffer.from(await (await fetch(base + poster)).arrayBuffer())))
+  t.deepEqual(fromNode, fromMain)
 })
