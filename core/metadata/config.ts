@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { isAbsolute, join, resolve } from 'node:path'
 import { InvalidConfigError } from '../errors.ts'
 import { createImageFetcher } from './image-fetcher.ts'
 import { createImageStore } from './image-store.ts'
@@ -32,8 +32,8 @@ export interface MetadataConfig {
   imageHosts: { tvdb?: string[], omdb?: string[] }
   /** BCP 47 language for TMDB (`en-US`); TVDB gets the matching three-letter code. @default en-US */
   language: string
-  /** Write NFO files back when metadata is edited. @default false */
-  writeNfo: boolean
+  /** Write NFO files back when metadata is edited: everywhere (true), or only under these library folders. @default false */
+  writeNfo: boolean | string[]
   /** Fetch artwork from providers. @default true */
   fetchImages: boolean
   http?: ProviderHttpInit
@@ -81,6 +81,14 @@ function flag (value: unknown, key: string): boolean {
   if (typeof value === 'string' && /^(1|true|yes|on)$/i.test(value)) return true
   if (typeof value === 'string' && /^(0|false|no|off)$/i.test(value)) return false
   throw new InvalidConfigError(`${key} must be true or false`)
+}
+
+/** true/false, or a list of folders (absolute paths) whose media get NFO files written back. */
+function nfoSetting (value: unknown, key: string): boolean | string[] {
+  if (typeof value === 'boolean' || (typeof value === 'string' && /^(1|true|yes|on|0|false|no|off)$/i.test(value))) return flag(value, key)
+  const folders = list(value, key)
+  for (const folder of folders) if (!isAbsolute(folder)) throw new InvalidConfigError(`${key}: ${JSON.stringify(folder)} is not an absolute folder (or use true / false)`)
+  return folders.map(folder => resolve(folder))
 }
 
 function list (value: unknown, key: string): string[] {
@@ -132,7 +140,7 @@ export async function loadMetadataConfig (data: string | undefined, env: NodeJS.
     urls: { tmdb: opt('tmdbUrl', httpUrl), tmdbImages: opt('tmdbImageUrl', httpUrl), tvdb: opt('tvdbUrl', httpUrl), omdb: opt('omdbUrl', httpUrl) },
     imageHosts: { tvdb: opt('tvdbImageHosts', hosts), omdb: opt('omdbImageHosts', hosts) },
     language,
-    writeNfo: opt('writeNfo', flag) ?? false,
+    writeNfo: opt('writeNfo', nfoSetting) ?? false,
     fetchImages: opt('fetchImages', flag) ?? true
   }
 }

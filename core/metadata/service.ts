@@ -31,8 +31,8 @@ export interface MetadataServiceComponents {
 }
 
 export interface MetadataServiceInit {
-  /** Write an NFO next to the media when a user edits its metadata. @default false */
-  writeNfo?: boolean
+  /** Write an NFO next to the media when a user edits its metadata: for every media, or those under these folders. @default false */
+  writeNfo?: boolean | string[]
 }
 
 export interface IdentifyResult {
@@ -87,6 +87,12 @@ export function createMetadataService (components: MetadataServiceComponents, in
   let controller = new AbortController()
   let background: Promise<void> = Promise.resolve()
   let queued = 0
+
+  /** Whether edits of the media at `path` are written back to its NFO. */
+  function writesNfo (path: string): boolean {
+    const setting = init.writeNfo ?? false
+    return Array.isArray(setting) ? setting.some(folder => path.startsWith(folder.endsWith('/') ? folder : `${folder}/`)) : setting
+  }
 
   /** Runs `fn` after earlier work on the same media. */
   async function serial<T> (mediaId: string, fn: () => Promise<T>): Promise<T> {
@@ -209,7 +215,7 @@ export function createMetadataService (components: MetadataServiceComponents, in
         const changes = await store.save(mediaId, next, { folder: stored.folder, source: stored.source }, { actor, action: 'edit' })
         const warnings: string[] = []
         let nfo: string | undefined
-        if (init.writeNfo === true && Object.keys(changes).some(f => f !== 'locked')) {
+        if (writesNfo(record.path) && Object.keys(changes).some(f => f !== 'locked')) {
           try {
             const series = next.series == null ? undefined : await store.getSeries(next.series)
             const collection = next.collection == null ? undefined : await store.getCollection(next.collection)

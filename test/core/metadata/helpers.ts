@@ -44,7 +44,7 @@ export function stubConfig (stub: ProviderStub, overrides: Partial<MetadataConfi
 }
 
 /** A catalog, a Helia node, the provider stub and a metadata service on them; all stopped at teardown. */
-export async function metadataWorld (t: ExecutionContext, overrides: Partial<MetadataConfig> = {}): Promise<MetadataWorld> {
+export async function metadataWorld (t: ExecutionContext, settings: Partial<MetadataConfig> | ((dir: string) => Partial<MetadataConfig>) = {}): Promise<MetadataWorld> {
   const logger = silentLogger()
   const tmp = await tempDir('cidcast-metadata-')
   t.teardown(tmp.remove)
@@ -56,11 +56,12 @@ export async function metadataWorld (t: ExecutionContext, overrides: Partial<Met
   t.teardown(async () => { await helia.stop() })
   const stub = await startProviderStub()
   t.teardown(stub.stop)
+  const dir = join(tmp.path, 'library')
+  const overrides = typeof settings === 'function' ? settings(dir) : settings
   const metadata = createMetadata({ logger, catalog, unixfs: unixfs(helia), pins: helia.pins }, stubConfig(stub, overrides))
   await metadata.start()
   // registered last, so it runs first: background work ends before the catalog closes
   t.teardown(async () => { await metadata.stop() })
-  const dir = join(tmp.path, 'library')
   return {
     dir,
     catalog,

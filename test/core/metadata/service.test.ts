@@ -235,3 +235,13 @@ test('extras are kept apart and listed with what they belong to; search finds ti
   t.deepEqual((await world.metadata.search('monica')).media.map(m => m.season), [1])
   t.deepEqual((await world.metadata.search('100%_')).media, [])
 })
+
+test('NFO write-back can be limited to some library folders', async t => {
+  const scoped = await metadataWorld(t, dir => ({ keys: {}, writeNfo: [join(dir, 'Kodi')] }))
+  await scoped.write('Kodi/Heat (1995)/Heat (1995).mkv', 'video')
+  await scoped.write('Other/Ronin (1998)/Ronin (1998).mkv', 'video')
+  const inside = await scoped.add('Kodi/Heat (1995)/Heat (1995).mkv')
+  const outside = await scoped.add('Other/Ronin (1998)/Ronin (1998).mkv')
+  t.truthy((await scoped.metadata.edit(inside.id, { overview: 'Written back.' })).nfo)
+  t.is((await scoped.metadata.edit(outside.id, { overview: 'Kept in the catalog only.' })).nfo, undefined)
+})
