@@ -46,7 +46,8 @@ async function resolveSeries (c: ApplyComponents, g: Gathered, weaker: boolean, 
   if (title == null) return undefined
   const found = await c.store.findSeries(info?.ids ?? {}, g.folder, title)
   const id = found?.id ?? shortId(`series:${g.folder}:${normalTitle(title)}`)
-  const art = await seriesArtwork(g.folder)
+  // a folder of loose episodes of several shows (`/downloads`) holds no one series' artwork
+  const art = g.path.series?.ownFolder === true ? await seriesArtwork(g.folder) : { seasons: new Map<number, string>() }
   const keepOld = found != null && weaker
   const poster = await imageOf(c, art.poster, info?.posterUrl, signal)
   const backdrop = await imageOf(c, art.backdrop, info?.backdropUrl, signal)

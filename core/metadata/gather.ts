@@ -121,7 +121,7 @@ export async function gather (log: Logger, mediaPath: string, options: GatherOpt
   let localSeries: SeriesInfo | undefined
   let pathSeries: SeriesInfo | undefined
   if (kind === 'episode') {
-    const doc = await readNfo([seriesNfoPath(folder)], log, errors)
+    const doc = path.series?.ownFolder === true ? await readNfo([seriesNfoPath(folder)], log, errors) : undefined
     localSeries = fill(doc?.kind === 'tvshow' ? doc.series : { ids: {} }, nfoItem?.series)
     pathSeries = sanitizeSeries({ title: path.series?.title, year: path.series?.year, ids: path.series?.ids ?? {} }, () => {})
     series = fill(localSeries, pathSeries)

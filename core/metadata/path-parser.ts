@@ -19,7 +19,8 @@ export interface PathInfo {
   title?: string
   year?: number
   ids: ExternalIds
-  series?: { title: string, year?: number, ids: ExternalIds, folder: string }
+  /** `ownFolder`: the folder is the series' own (its name gave the title), so tvshow.nfo and artwork there are its. */
+  series?: { title: string, year?: number, ids: ExternalIds, folder: string, ownFolder: boolean }
   season?: number
   episode?: number
   episodeEnd?: number
@@ -248,17 +249,19 @@ function episodeInfo (path: string, stem: string, fileIds: ExternalIds, mark: Ep
   const prefixTitle = stem.slice(0, mark.index).replace(/[\s._-]+$/, '') === '' ? '' : prefix.title
   let series: TitleYear = fromFolder
   let ids = seriesIds
+  let ownFolder = true
   // the folder names the show when it is a season folder's parent or agrees with the file; else the file does
   if (folderSeason == null && prefixTitle !== '' && !sameTitle(prefixTitle, fromFolder.title)) {
     series = prefix
     ids = {}
+    ownFolder = false
   }
   const after = stem.slice(mark.index + mark.length).replace(/^[\s._-]+/, '')
   const episodeTitle = after === '' ? undefined : titleAndYear(after)
   const info: PathInfo = {
     kind: 'episode',
     ids: fileIds,
-    series: { title: series.title, ids, folder: seriesDir },
+    series: { title: series.title, ids, folder: seriesDir, ownFolder },
     season: mark.season ?? folderSeason ?? 1,
     episode: mark.episode,
     folder: seriesDir

@@ -103,3 +103,9 @@ test('a part number that belongs to the title stays', t => {
   t.is(parseMediaPath('/m/Harry.Potter.and.the.Deathly.Hallows.Part.2.2011.1080p.BluRay.mkv').title, 'Harry Potter and the Deathly Hallows Part 2')
   t.is(parseMediaPath('/m/Dune (2021) - part1.mkv').title, 'Dune')
 })
+
+test('a series folder is its own only when its name gave the series title', t => {
+  t.true(parseMediaPath('/tv/Lost/Season 1/1x02.mkv').series?.ownFolder)
+  t.true(parseMediaPath('/tv/Sherlock (2010)/Sherlock - s1e1.mkv').series?.ownFolder)
+  t.false(parseMediaPath('/downloads/The.Office.US.S05E14.720p.HDTV.x264.mkv').series?.ownFolder)
+})
