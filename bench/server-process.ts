@@ -8,7 +8,8 @@ import { announceReady } from './child.ts'
 
 const dataDir = process.argv[2]
 if (dataDir == null || dataDir === '') throw new Error('usage: server-process.ts <dataDir>')
-const server = await startServer({ dataDir, listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], logLevel: process.env.BENCH_SERVER_LOG_LEVEL ?? 'warn' })
+// DNS on a free port: several bench servers may live at once, and 5353 may be taken on the machine
+const server = await startServer({ dataDir, listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], dnsListen: '127.0.0.1:0', logLevel: process.env.BENCH_SERVER_LOG_LEVEL ?? 'warn' })
 let stopping = false
 process.on('SIGTERM', () => {
   if (stopping) return

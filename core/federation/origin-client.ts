@@ -13,11 +13,13 @@ import type { VerifiedBlock } from './block-verify.ts'
 export interface OriginClientInit {
   /** The main server's HTTP URL, e.g. `http://127.0.0.1:8080`. */
   url: string
-  /** Deadline for an answer's headers (and for a whole small body). @default 5000 */
+  /** Deadline for API answers (server identity, media details, passed-through API calls). @default 5000 */
   timeoutMs?: number
+  /** Deadline for the headers of a playlist, segment or CAR answer: the main server may be transcoding it. @default 30000 */
+  contentTimeoutMs?: number
   /** Largest body read into memory (a segment, a playlist). @default 67108864 */
   maxBodyBytes?: number
-  /** A CAR transfer that receives nothing for this long is abandoned. @default 15000 */
+  /** A body that receives nothing for this long is abandoned. @default 15000 */
   idleTimeoutMs?: number
 }
 
@@ -85,6 +87,7 @@ export function unreachableOrigin (reason: string): OriginClient {
 }
 
 const DEFAULT_TIMEOUT_MS = 5000
+const DEFAULT_CONTENT_TIMEOUT_MS = 30_000
 const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
 const DEFAULT_IDLE_TIMEOUT_MS = 15_000
 
@@ -112,6 +115,7 @@ async function errorOf (response: Response, path: string): Promise<Error> {
 class HttpOriginClient implements OriginClient {
   readonly url: string
   private readonly timeoutMs: number
+  private readonly contentTimeoutMs: number
   private readonly maxBodyBytes: number
   private readonly idleTimeoutMs: number
   private readonly onRequest: (kind: OriginRequestKind) => void
@@ -121,6 +125,7 @@ class HttpOriginClient implements OriginClient {
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError(`the main server URL must be http(s): ${init.url}`)
     this.url = url.href.replace(/\/+$/, '')
     this.timeoutMs = init.timeoutMs ?? DEFAULT_TIMEOUT_MS
+    this.contentTimeoutMs = init.contentTimeoutMs ?? DEFAULT_CONTENT_TIMEOUT_MS
     this.maxBodyBytes = init.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
     this.idleTimeoutMs = init.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS
     this.onRequest = components.onRequest ?? (() => {})
@@ -146,26 +151,32 @@ class HttpOriginClient implements OriginClient {
   }
 
   async get (path: string, kind: OriginRequestKind, options: OriginRequestOptions = {}): Promise<OriginBody> {
-    const signal = this.deadline(options.signal)
-    const response = await this.send(path, { method: 'GET', signal }, kind)
-    if (!response.ok) throw await errorOf(response, path)
-    const declared = Number(response.headers.get('content-length') ?? 0)
-    if (declared > this.maxBodyBytes) {
-      await response.body?.cancel()
-      throw new OriginUnavailableError(`${path} is ${declared} bytes, more than this node reads at once`)
-    }
-    const parts: Buffer[] = []
-    let length = 0
+    const api = kind === 'server' || kind === 'media' || kind === 'api'
+    const watch = watchdog(api ? this.timeoutMs : this.contentTimeoutMs, options.signal)
     try {
-      for await (const chunk of streamOf(response)) {
-        length += chunk.byteLength
-        if (length > this.maxBodyBytes) throw new OriginUnavailableError(`${path} is more than ${this.maxBodyBytes} bytes`)
-        parts.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength))
+      const response = await this.send(path, { method: 'GET', signal: watch.signal }, kind)
+      if (!response.ok) throw await errorOf(response, path)
+      const declared = Number(response.headers.get('content-length') ?? 0)
+      if (declared > this.maxBodyBytes) {
+        await response.body?.cancel()
+        throw new OriginUnavailableError(`${path} is ${declared} bytes, more than this node reads at once`)
       }
-    } catch (err) {
-      throw unavailable(err, path)
+      const parts: Buffer[] = []
+      let length = 0
+      try {
+        for await (const chunk of streamOf(response)) {
+          watch.kick(this.idleTimeoutMs)
+          length += chunk.byteLength
+          if (length > this.maxBodyBytes) throw new OriginUnavailableError(`${path} is more than ${this.maxBodyBytes} bytes`)
+          parts.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength))
+        }
+      } catch (err) {
+        throw unavailable(err, path)
+      }
+      return { status: response.status, headers: response.headers, body: Buffer.concat(parts, length) }
+    } finally {
+      watch.stop()
     }
-    return { status: response.status, headers: response.headers, body: Buffer.concat(parts, length) }
   }
 
   async open (path: string, init: { method: string, headers?: Record<string, string>, body?: Uint8Array, signal?: AbortSignal }): Promise<Response> {
@@ -174,21 +185,16 @@ class HttpOriginClient implements OriginClient {
   }
 
   async * car (path: string, options: OriginRequestOptions = {}): AsyncGenerator<VerifiedBlock> {
-    const idle = new AbortController()
-    let timer = setTimeout(() => { idle.abort(new Error('no data')) }, this.timeoutMs)
-    const rearm = (): void => {
-      clearTimeout(timer)
-      timer = setTimeout(() => { idle.abort(new Error('no data')) }, this.idleTimeoutMs)
-    }
-    const signal = options.signal == null ? idle.signal : AbortSignal.any([options.signal, idle.signal])
+    const watch = watchdog(this.contentTimeoutMs, options.signal)
+    const idleTimeoutMs = this.idleTimeoutMs
     try {
-      const response = await this.send(path, { method: 'GET', headers: { Accept: 'application/vnd.ipld.car' }, signal }, 'car')
+      const response = await this.send(path, { method: 'GET', headers: { Accept: 'application/vnd.ipld.car' }, signal: watch.signal }, 'car')
       if (!response.ok) throw await errorOf(response, path)
       if (response.body == null) throw new OriginUnavailableError(`${path} answered without a body`)
-      rearm()
+      watch.kick(idleTimeoutMs)
       async function * chunks (): AsyncGenerator<Uint8Array> {
         for await (const chunk of streamOf(response)) {
-          rearm()
+          watch.kick(idleTimeoutMs)
           yield chunk
         }
       }
@@ -211,8 +217,7 @@ class HttpOriginClient implements OriginClient {
         yield { cid: next.value.cid, bytes: next.value.bytes }
       }
     } finally {
-      clearTimeout(timer)
-      idle.abort(new Error('done'))
+      watch.stop()
     }
   }
 
@@ -228,6 +233,25 @@ class HttpOriginClient implements OriginClient {
       return await fetch(this.url + path, { ...init, redirect: 'manual' })
     } catch (err) {
       throw unavailable(err, path)
+    }
+  }
+}
+
+/** A signal that aborts when `ms` pass without a `kick` (or when `parent` aborts); `stop` releases the timer. */
+function watchdog (ms: number, parent?: AbortSignal): { signal: AbortSignal, kick: (ms: number) => void, stop: () => void } {
+  const controller = new AbortController()
+  const expire = (): void => { controller.abort(new DOMException('the main server stopped answering', 'TimeoutError')) }
+  let timer = setTimeout(expire, ms)
+  return {
+    signal: parent == null ? controller.signal : AbortSignal.any([parent, controller.signal]),
+    kick (next) {
+      clearTimeout(timer)
+      timer = setTimeout(expire, next)
+    },
+    stop () {
+      clearTimeout(timer)
+      // a body left unread (a consumer that stopped early) is cancelled, not left open
+      controller.abort(new DOMException('done', 'AbortError'))
     }
   }
 }
