@@ -17,7 +17,7 @@ import type { Row } from './table.ts'
  * another (never two at once: the machine has two cores). Prints one table and writes it to
  * bench/.cache/last.json. Knobs: BENCH_REPEATS (cold runs, 3); BENCH_WHOLE_REPEATS
  * (whole-rendition runs, 2); BENCH_ROUNDS and BENCH_SECONDS (throughput
- * rounds and seconds per target per round, 5 and 3); BENCH_CONNECTIONS (32); BENCH_PNET_MB (MiB through
+ * rounds and seconds per target per round, 8 and 2); BENCH_CONNECTIONS (32); BENCH_PNET_MB (MiB through
  * the private-network connection, 256); BENCH_CHILD_NODE_OPTIONS (node flags for the server processes,
  * e.g. `--cpu-prof --cpu-prof-dir=...`). Issue #3's CDN node figures (n1-n4, bench/node.ts) follow, on the
  * main server of the whole-rendition figure: BENCH_NODE_CLIENTS (200) and BENCH_NODE_SECONDS (30) size the
@@ -53,8 +53,9 @@ async function figure (name: string, ids: string[], loads: Record<string, number
 const benchStarted = performance.now()
 const repeats = envNumber('BENCH_REPEATS', 3)
 const wholeRepeats = envNumber('BENCH_WHOLE_REPEATS', 2)
-const rounds = envNumber('BENCH_ROUNDS', 5)
-const seconds = envNumber('BENCH_SECONDS', 3)
+// many short rounds, interleaved: a neighbour's burst of work hits every target alike
+const rounds = envNumber('BENCH_ROUNDS', 8)
+const seconds = envNumber('BENCH_SECONDS', 2)
 const connections = envNumber('BENCH_CONNECTIONS', 32)
 const pnetBytes = envNumber('BENCH_PNET_MB', 256) * 1024 * 1024
 const loads: Record<string, number> = {}

@@ -21,9 +21,9 @@ const THROUGHPUT_GOAL_RATIO = 0.6
 const SECOND_VIEWER_GOAL_MS = 20
 
 export interface ServingOptions {
-  /** Rounds; each loads /media, nginx and /ipfs in turn. @default 5 */
+  /** Rounds; each loads /media, nginx and /ipfs in turn. @default 8 */
   rounds?: number
-  /** Seconds of load per target per round. @default 3 */
+  /** Seconds of load per target per round. @default 2 */
   roundSeconds?: number
   /** Concurrent keep-alive connections. @default 32 */
   connections?: number
@@ -75,8 +75,8 @@ async function saveRendition (server: BenchServer, segments: number): Promise<Sa
  * (segment throughput of /media and /ipfs against nginx). `server` holds the complete rendition.
  */
 export async function measureServing (server: BenchServer, segments: number, options: ServingOptions = {}): Promise<Row[]> {
-  const rounds = options.rounds ?? 5
-  const seconds = options.roundSeconds ?? 3
+  const rounds = options.rounds ?? 8
+  const seconds = options.roundSeconds ?? 2
   const connections = options.connections ?? 32
   const tries = options.tries ?? 50
   const log = options.log ?? (() => {})
