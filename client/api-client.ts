@@ -1,6 +1,7 @@
 /** The typed HTTP client for `/api/v1`, used by the CLI (and usable by any Node program). */
 
-import type { NodeCapacity, NodeHealth, NodeMode } from '../core/federation/control-messages.ts'
+import type { NodeView } from '../core/federation/registry.ts'
+import type { RenditionView } from '../core/media/library.ts'
 
 /** An error the server answered with: its `error` name, message and HTTP status. */
 export class ApiError extends Error {
@@ -14,13 +15,8 @@ export class ApiError extends Error {
   }
 }
 
-export interface RenditionSummary {
-  profile: string
-  width: number
-  height: number
-  state: 'pending' | 'partial' | 'complete'
-  root: string | null
-}
+/** A rendition as `GET /api/v1/media/{id}` shows it. */
+export type RenditionSummary = RenditionView
 
 export interface MediaSummary {
   id: string
@@ -33,21 +29,8 @@ export interface MediaSummary {
   playlist?: string
 }
 
-/** A CDN node as `GET /api/v1/nodes` lists it. */
-export interface NodeSummary {
-  name: string
-  label: string
-  dnsName: string
-  ipns: string
-  peerId: string
-  mode: NodeMode
-  state: 'online' | 'offline'
-  url: string
-  capacity: NodeCapacity
-  health: NodeHealth | null
-  lastSeen: string | null
-  revoked: boolean
-}
+/** A CDN node as `GET /api/v1/nodes` lists it (addresses and pins only with `?all=1`). */
+export type NodeSummary = Omit<NodeView, 'addresses' | 'pinned'> & Partial<Pick<NodeView, 'addresses' | 'pinned'>>
 
 /** `GET /api/v1/server`: how to reach the main server's peer and DNS. */
 export interface ServerSummary {
