@@ -6,7 +6,7 @@ import { CID } from 'multiformats/cid'
 import { hashFile } from '../ipfs/hash-file.ts'
 import { IMPORT_OPTIONS } from '../ipfs/import-profile.ts'
 import { SEGMENT_SECONDS, fixedGrid, keyframeGrid, renditionKey } from './grid.ts'
-import { INIT_NAME, PLAYLIST_NAME, mediaPlaylist, masterPlaylist, segmentName } from './playlists.ts'
+import { INIT_NAME, MASTER_NAME, PLAYLIST_NAME, mediaPlaylist, masterPlaylist, segmentName } from './playlists.ts'
 import { probe, probeKeyframes } from './probe.ts'
 import { isProfileName, planLadder } from './profiles.ts'
 import { dagSize, isRawLeaf, writeDirectory } from './rendition-dag.ts'
@@ -68,6 +68,8 @@ export interface MediaView extends Partial<MediaMetadataView> {
   video: { width: number, height: number, codec: string } | null
   audio: { codec: string, channels: number } | null
   renditions: RenditionView[]
+  /** The media directory (master.m3u8 and one folder per finished rendition), once a rendition is finished. */
+  root: string | null
 }
 
 /** Probe facts kept with the media: what planning a ladder needs, plus keyframes for remuxing. */
@@ -99,6 +101,7 @@ class CatalogLibrary implements Library {
   private readonly c: LibraryComponents
   private readonly segmentSeconds: number
   private readonly jobs = new Map<string, RenditionJob>()
+  private readonly mediaRoots = new Map<string, { key: string, root: string }>()
 
   constructor (components: LibraryComponents, init: LibraryInit) {
     this.c = components
@@ -230,8 +233,33 @@ class CatalogLibrary implements Library {
       video: probed.video == null ? null : { width: probed.video.width, height: probed.video.height, codec: probed.video.codec },
       audio: probed.audio == null ? null : { codec: probed.audio.codec, channels: probed.audio.channels },
       renditions,
+      root: await this.mediaRoot(media, renditions),
       ...await this.c.metadata?.describe(media)
     }
+  }
+
+  /**
+   * The media's own directory: `master.m3u8` over the finished renditions, each under its profile name. It is
+   * derived from the rendition roots (the same roots always give the same CID), so it is kept in memory only.
+   */
+  private async mediaRoot (media: MediaRecord, renditions: RenditionView[]): Promise<string | null> {
+    const done = renditions.filter(r => r.state === 'complete' && r.root != null)
+    if (done.length === 0) return null
+    const key = done.map(r => `${r.profile}=${r.root}`).join(',')
+    const known = this.mediaRoots.get(media.id)
+    if (known?.key === key) return known.root
+    const { blockstore, unixfs } = this.c
+    const links: DirectoryLink[] = []
+    for (const r of done) {
+      const cid = CID.parse(r.root as string)
+      links.push({ name: r.profile, cid, size: await dagSize(blockstore, cid) })
+    }
+    const names = new Set(done.map(r => r.profile))
+    const master = new TextEncoder().encode(masterPlaylist(this.plans(media).filter(p => names.has(p.profile.name))))
+    links.push({ name: MASTER_NAME, cid: await unixfs.addBytes(master, IMPORT_OPTIONS), size: master.byteLength })
+    const root = (await writeDirectory(blockstore, links)).toString()
+    this.mediaRoots.set(media.id, { key, root })
+    return root
   }
 }
 

@@ -146,6 +146,11 @@ test.serial('a finished rendition is a pinned directory the /ipfs gateway serves
   t.is(rendition.state, 'complete')
   t.regex(rendition.root, /^bafy/)
   t.true(await server.peer.pins.isPinned((await import('multiformats/cid')).CID.parse(rendition.root)))
+  // one level up: the media's directory holds a master playlist over the finished renditions
+  t.regex(media.root, /^bafy/)
+  const master = await (await fetch(`${server.url}/ipfs/${media.root}/master.m3u8`)).text()
+  t.deepEqual(master.split('\n').filter(l => l.endsWith('.m3u8')), ['360p/index.m3u8'])
+  t.is(await (await fetch(`${server.url}/ipfs/${media.root}/360p/index.m3u8`)).text(), await (await fetch(`${server.url}/ipfs/${rendition.root}/index.m3u8`)).text())
 
   const started = await sessionsStarted(server)
   const playlist = await (await fetch(`${server.url}/media/${id}/360p/index.m3u8`)).text()
