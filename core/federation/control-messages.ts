@@ -60,10 +60,75 @@ export interface HeartbeatRequest {
   health: NodeHealth
   /** Root CIDs the node holds pinned. */
   pinned: string[]
+  /** Orders the node is running, and each finished order's final state (see PinReport). */
+  pins?: PinReport[]
 }
 
 export interface HeartbeatReply {
   type: 'ok'
+  /** Orders for this node; repeated in every reply until the node reports a final state for their orderId. */
+  orders?: PinOrder[]
+}
+
+/*
+ * Replication orders (issue #4). The main server keeps the content index; nodes only ever do what an order says
+ * and report what happened. Delivery:
+ * - Orders travel in HeartbeatReply.orders. The server repeats an order in every reply until a heartbeat reports
+ *   a final state (`pinned`, `failed`, `unpinned`) for its orderId; a node therefore treats an orderId it already
+ *   knows as the same order (it reports its state again, it does not start over).
+ * - Promptness: when it has a new order for a node, the server opens a stream of ORDERS_PROTOCOL to it and sends
+ *   `{ type: 'orders-pending' }`; the node answers `{ type: 'ok' }` and sends a heartbeat at once (only when the
+ *   stream comes from the main server it registered with). A lost nudge costs at most one heartbeat interval.
+ * - Progress: while a node has orders queued or running, it heartbeats every PIN_PROGRESS_INTERVAL_MS instead of
+ *   every `heartbeatSeconds`, each heartbeat carrying `pins`. A finished order's final state is reported in at least
+ *   the next heartbeat, and again whenever the server repeats that order.
+ * - An order for a root the node already holds (pin) or does not hold (unpin) finishes at once with that state.
+ */
+
+/** Server -> node stream on which the main server says "orders are waiting, send a heartbeat now". */
+export const ORDERS_PROTOCOL = '/cidcast/orders/1.0.0'
+/** Heartbeat interval while a node has orders queued or running. */
+export const PIN_PROGRESS_INTERVAL_MS = 1000
+
+/** A peer that holds (or is fetching) a root, with addresses to dial it inside the private network. */
+export interface PinProvider {
+  peerId: string
+  /** Multiaddrs (strings), without or with a `/p2p/<peerId>` suffix. */
+  addrs: string[]
+}
+
+export interface PinOrder {
+  /** Root CID of a rendition (or any DAG the main server holds). */
+  cid: string
+  action: 'pin' | 'unpin'
+  /** Unique per order, chosen by the server ([A-Za-z0-9_-], at most 64). A retry gets a new one. */
+  orderId: string
+  /** Peers to fetch from (the main server and nodes that hold the root), best first. Bitswap verifies every block. */
+  providers?: PinProvider[]
+  /** Size of the DAG when the server knows it, so a node can refuse early when it has no room. */
+  bytesTotal?: number
+  blocksTotal?: number
+}
+
+/** Where a node is with one order. `unpinned` ends an unpin; `pinned` and `failed` end a pin. */
+export type PinReportState = 'queued' | 'pinning' | 'pinned' | 'failed' | 'unpinning' | 'unpinned'
+
+export interface PinReport {
+  cid: string
+  orderId: string
+  state: PinReportState
+  blocksDone: number
+  bytesDone: number
+  /** Once the node knows them (after walking the DAG). */
+  blocksTotal?: number
+  bytesTotal?: number
+  /** Why it failed (state `failed`), or the last transient error while it retries (e.g. no provider answers yet). */
+  error?: { name: string, message: string }
+}
+
+/** The message on an ORDERS_PROTOCOL stream (server -> node); the node answers `{ type: 'ok' }`. */
+export interface OrdersPending {
+  type: 'orders-pending'
 }
 
 export interface ErrorReply {

@@ -2,7 +2,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { CID } from 'multiformats/cid'
 import { InvalidControlMessageError, PeerIdMismatchError } from './control-errors.ts'
 import { checkNodeName, isLabel } from './labels.ts'
-import type { ControlReply, ControlRequest, HeartbeatRequest, NodeCapacity, NodeHealth, NodeMode, RegisterRequest } from './control-messages.ts'
+import type { ControlReply, ControlRequest, HeartbeatRequest, NodeCapacity, NodeHealth, NodeMode, OrdersPending, PinOrder, PinProvider, PinReport, PinReportState, RegisterRequest } from './control-messages.ts'
 
 /*
  * Every field of every control message is checked here, both ways, before anything else looks at it: a node is
@@ -20,6 +20,15 @@ const MAX_IPNS_CHARS = 128
 const MAX_CID_CHARS = 128
 const MAX_ERROR_MESSAGE_CHARS = 1024
 const MODES: ReadonlySet<string> = new Set<NodeMode>(['shared', 'local'])
+/** Most orders one heartbeat reply may carry. */
+export const MAX_ORDERS = 256
+/** Most order reports one heartbeat may carry. */
+export const MAX_PIN_REPORTS = 1024
+/** Most providers one order may name. */
+export const MAX_PROVIDERS = 16
+const MAX_PEER_ID_CHARS = 128
+const ORDER_ID = /^[A-Za-z0-9_-]{1,64}$/
+const REPORT_STATES: ReadonlySet<string> = new Set<PinReportState>(['queued', 'pinning', 'pinned', 'failed', 'unpinning', 'unpinned'])
 
 type Json = Record<string, unknown>
 
@@ -103,17 +112,91 @@ function parseHealth (value: unknown): NodeHealth {
   }
 }
 
+function parseCid (value: unknown, what: string): string {
+  const text = string(value, what, MAX_CID_CHARS)
+  let cid
+  try {
+    cid = CID.parse(text)
+  } catch {
+    fail(`${what} is not a CID`)
+  }
+  return cid.toString()
+}
+
 function parsePinned (value: unknown): string[] {
-  return array(value, 'pinned', MAX_PINNED).map((item, i) => {
-    const text = string(item, `pinned[${i}]`, MAX_CID_CHARS)
-    let cid
-    try {
-      cid = CID.parse(text)
-    } catch {
-      fail(`pinned[${i}] is not a CID`)
-    }
-    return cid.toString()
+  return array(value, 'pinned', MAX_PINNED).map((item, i) => parseCid(item, `pinned[${i}]`))
+}
+
+function parseOrderId (value: unknown, what: string): string {
+  const text = string(value, what, 64)
+  if (!ORDER_ID.test(text)) fail(`${what} must be 1-64 characters of [A-Za-z0-9_-]`)
+  return text
+}
+
+function optionalAmount (value: unknown, what: string): number | undefined {
+  return value === undefined ? undefined : amount(value, what)
+}
+
+function parseProviders (value: unknown, what: string): PinProvider[] {
+  return array(value, what, MAX_PROVIDERS).map((item, i) => {
+    const p = object(item, `${what}[${i}]`)
+    const peerId = string(p.peerId, `${what}[${i}].peerId`, MAX_PEER_ID_CHARS)
+    if (!/^[1-9A-HJ-NP-Za-km-z]+$|^b[a-z2-7]+$/.test(peerId)) fail(`${what}[${i}].peerId is not a peer ID`)
+    const addrs = array(p.addrs, `${what}[${i}].addrs`, MAX_ADDRESSES).map((a, j) => {
+      const text = string(a, `${what}[${i}].addrs[${j}]`, MAX_ADDRESS_CHARS)
+      let address
+      try {
+        address = multiaddr(text)
+      } catch {
+        fail(`${what}[${i}].addrs[${j}] is not a multiaddr`)
+      }
+      return address.toString()
+    })
+    return { peerId, addrs }
   })
+}
+
+/** Checks one replication order (as a node receives it). */
+export function parsePinOrder (value: unknown, what = 'order'): PinOrder {
+  const o = object(value, what)
+  if (o.action !== 'pin' && o.action !== 'unpin') fail(`${what}.action must be "pin" or "unpin"`)
+  const order: PinOrder = { cid: parseCid(o.cid, `${what}.cid`), action: o.action, orderId: parseOrderId(o.orderId, `${what}.orderId`) }
+  if (o.providers !== undefined) order.providers = parseProviders(o.providers, `${what}.providers`)
+  const bytesTotal = optionalAmount(o.bytesTotal, `${what}.bytesTotal`)
+  const blocksTotal = optionalAmount(o.blocksTotal, `${what}.blocksTotal`)
+  if (bytesTotal !== undefined) order.bytesTotal = bytesTotal
+  if (blocksTotal !== undefined) order.blocksTotal = blocksTotal
+  return order
+}
+
+/** Checks one order report (as the server receives it in a heartbeat). */
+export function parsePinReport (value: unknown, what = 'report'): PinReport {
+  const r = object(value, what)
+  if (typeof r.state !== 'string' || !REPORT_STATES.has(r.state)) fail(`${what}.state must be one of ${[...REPORT_STATES].join(', ')}`)
+  const report: PinReport = {
+    cid: parseCid(r.cid, `${what}.cid`),
+    orderId: parseOrderId(r.orderId, `${what}.orderId`),
+    state: r.state as PinReportState,
+    blocksDone: amount(r.blocksDone, `${what}.blocksDone`),
+    bytesDone: amount(r.bytesDone, `${what}.bytesDone`)
+  }
+  const blocksTotal = optionalAmount(r.blocksTotal, `${what}.blocksTotal`)
+  const bytesTotal = optionalAmount(r.bytesTotal, `${what}.bytesTotal`)
+  if (blocksTotal !== undefined) report.blocksTotal = blocksTotal
+  if (bytesTotal !== undefined) report.bytesTotal = bytesTotal
+  if (r.error !== undefined) {
+    const e = object(r.error, `${what}.error`)
+    report.error = { name: string(e.name, `${what}.error.name`, 64), message: string(e.message, `${what}.error.message`, MAX_ERROR_MESSAGE_CHARS) }
+    if (!/^[A-Za-z]+$/.test(report.error.name)) fail(`${what}.error.name must be an error name`)
+  }
+  return report
+}
+
+/** Checks the message on an ORDERS_PROTOCOL stream (node side). */
+export function parseOrdersPending (value: unknown): OrdersPending {
+  const m = object(value, 'the message')
+  if (m.type !== 'orders-pending') fail(`type must be "orders-pending", got ${JSON.stringify(m.type)?.slice(0, 40)}`)
+  return { type: 'orders-pending' }
 }
 
 /**
@@ -145,6 +228,7 @@ export function parseControlRequest (value: unknown, sender?: string): ControlRe
       health: parseHealth(m.health),
       pinned: parsePinned(m.pinned)
     }
+    if (m.pins !== undefined) request.pins = array(m.pins, 'pins', MAX_PIN_REPORTS).map((p, i) => parsePinReport(p, `pins[${i}]`))
     return request
   }
   fail(`type must be "register" or "heartbeat", got ${JSON.stringify(m.type)?.slice(0, 40)}`)
@@ -164,7 +248,8 @@ export function parseControlReply (value: unknown): ControlReply {
       return { type: 'registered', label, dnsName, heartbeatSeconds }
     }
     case 'ok':
-      return { type: 'ok' }
+      if (m.orders === undefined) return { type: 'ok' }
+      return { type: 'ok', orders: array(m.orders, 'orders', MAX_ORDERS).map((o, i) => parsePinOrder(o, `orders[${i}]`)) }
     case 'error': {
       const error = string(m.error, 'error', 64)
       if (!/^[A-Za-z]+$/.test(error)) fail('error must be an error name')
