@@ -3,6 +3,7 @@
 import { showCollectionPage } from './collection-page.js'
 import { showEditPage } from './edit-page.js'
 import { showLibraryPage } from './library-page.js'
+import { showNodesPage } from './nodes-page.js'
 import { showPlayerPage } from './player-page.js'
 import { showSearchPage } from './search-page.js'
 import { showSeasonPage, showSeriesPage } from './series-page.js'
@@ -19,6 +20,7 @@ const ROUTES = [
   [/^#\/series\/([^/?#]+)\/season\/(\d{1,4})$/, m => (root, signal) => showSeasonPage(root, m[1], Number(m[2]), signal), 'Could not open the season'],
   [/^#\/series\/([^/?#]+)$/, m => (root, signal) => showSeriesPage(root, m[1], signal), 'Could not open the series'],
   [/^#\/collection\/([^/?#]+)$/, m => (root, signal) => showCollectionPage(root, m[1], signal), 'Could not open the collection'],
+  [/^#\/nodes$/, () => (root, signal) => showNodesPage(root, signal), 'Could not list the nodes'],
   [/^#\/search\/(.+)$/, m => (root, signal) => showSearchPage(root, m[1], signal), 'Could not search']
 ]
 

@@ -1,0 +1,68 @@
+// The nodes page (#/nodes): every CDN node the main server knows, with its state, space and health.
+
+import { request } from './api.js'
+import { el } from './dom.js'
+
+/** How often the page refreshes while open: a node's state changes after missed heartbeats. */
+const REFRESH_MS = 5000
+
+/**
+ * Bytes in the largest unit that keeps the number readable.
+ * @param {number | null | undefined} bytes
+ * @returns {string}
+ */
+export function formatBytes (bytes) {
+  if (bytes == null || !Number.isFinite(bytes) || bytes < 0) return '–'
+  const units = ['B', 'kB', 'MB', 'GB', 'TB']
+  let value = bytes
+  let unit = 0
+  while (value >= 1000 && unit < units.length - 1) { value /= 1000; unit++ }
+  return `${value >= 100 || unit === 0 ? Math.round(value) : value.toFixed(1)} ${units[unit]}`
+}
+
+/**
+ * One table row for a node.
+ * @param {any} node a node as `GET /api/v1/nodes` lists it
+ * @returns {HTMLTableRowElement}
+ */
+function nodeRow (node) {
+  const capacity = node.capacity ?? {}
+  const health = node.health ?? {}
+  return el('tr', { class: 'node-row', 'data-name': node.name, 'data-state': node.state },
+    el('td', {}, el('strong', {}, node.name), el('div', { class: 'muted' }, node.dnsName)),
+    el('td', {}, el('span', { class: `state state-${node.state === 'online' ? 'online' : 'offline'}` }, node.state)),
+    el('td', {}, node.mode),
+    el('td', {}, `${formatBytes(capacity.freeBytes)} free of ${formatBytes(capacity.quotaBytes)}`, health.full === true ? el('div', { class: 'warn' }, 'full') : null),
+    el('td', {}, node.health == null ? 'no heartbeat yet' : `${health.activeStreams} streams, ${formatBytes(health.bytesServed)} served, up ${Math.round(health.uptimeSeconds / 60)} min`),
+    el('td', {}, el('a', { href: node.url, rel: 'noopener' }, node.url)),
+    el('td', { class: 'mono', title: node.ipns }, node.ipns.slice(0, 12) + '…')
+  )
+}
+
+/**
+ * Shows the node list and refreshes it until the page is left.
+ * @param {HTMLElement} root
+ * @param {AbortSignal} signal
+ * @returns {Promise<() => void>}
+ */
+export async function showNodesPage (root, signal) {
+  document.title = 'Nodes · cidcast'
+  const body = el('tbody')
+  const empty = el('p', { class: 'muted', hidden: true }, 'No CDN node has registered yet. Run `cidcast node --server <this URL> --swarm-key <swarm.key>` on a machine to add one.')
+  root.append(
+    el('h1', {}, 'CDN nodes'),
+    empty,
+    el('table', { class: 'nodes' },
+      el('thead', {}, el('tr', {}, ...['Node', 'State', 'Mode', 'Space', 'Health', 'Gateway', 'IPNS'].map(h => el('th', {}, h)))),
+      body)
+  )
+  const load = async () => {
+    const answer = await request('GET', '/api/v1/nodes', undefined, { signal })
+    const items = Array.isArray(answer?.items) ? answer.items : []
+    body.replaceChildren(...items.map(nodeRow))
+    empty.hidden = items.length > 0
+  }
+  await load()
+  const timer = setInterval(() => { load().catch(() => {}) }, REFRESH_MS)
+  return () => clearInterval(timer)
+}
