@@ -1,5 +1,6 @@
 import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, Unique } from 'typeorm'
 import { METADATA_ENTITIES } from './metadata-entities.ts'
+import { REPLICATION_ENTITIES } from './replication-entities.ts'
 import type { ValueTransformer } from 'typeorm'
 
 /*
@@ -210,4 +211,4 @@ export class Node {
 }
 
 /** Every entity of the catalog, for a DataSource's `entities`. */
-export const CATALOG_ENTITIES = [Media, Rendition, Segment, PlaybackProgress, Node, ...METADATA_ENTITIES]
+export const CATALOG_ENTITIES = [Media, Rendition, Segment, PlaybackProgress, Node, ...METADATA_ENTITIES, ...REPLICATION_ENTITIES]
