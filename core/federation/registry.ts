@@ -6,7 +6,7 @@ import { ipnsNameOf } from './control-identity.ts'
 import { createControlServer } from './control-server.ts'
 import { labelFromName, uniqueLabel } from './labels.ts'
 import type { ControlHandler, ControlServer } from './control-server.ts'
-import type { HeartbeatReply, HeartbeatRequest, NodeCapacity, NodeHealth, NodeMode, RegisterReply, RegisterRequest } from './control-messages.ts'
+import type { HeartbeatReply, HeartbeatRequest, NodeCapacity, NodeHealth, NodeMode, PinOrder, RegisterReply, RegisterRequest } from './control-messages.ts'
 import type { NodeRecord, NodeStore } from './node-store.ts'
 import type { RevocationGater } from './revocation-gater.ts'
 import type { Logger } from '../logger.ts'
@@ -59,6 +59,8 @@ export interface NodeRegistryComponents {
   libp2p: Pick<Libp2p, 'handle' | 'unhandle' | 'hangUp'>
   store: NodeStore
   gater: RevocationGater
+  /** Takes a heartbeat's pin reports and answers the node's orders (replication.ts); called after the node is recorded. */
+  orders?: (peerId: string, request: HeartbeatRequest) => Promise<PinOrder[]>
 }
 
 export interface NodeRegistryInit {
@@ -204,7 +206,7 @@ class Registry implements NodeRegistry, ControlHandler {
 
   async heartbeat (peer: PeerId, request: HeartbeatRequest): Promise<HeartbeatReply> {
     const peerId = peer.toString()
-    return this.exclusive(async () => {
+    await this.exclusive(async () => {
       const existing = this.nodes.get(peerId)
       if (existing == null) throw new NodeNotRegisteredError(`peer ${peerId} is not registered`)
       if (existing.revokedAtMs != null || this.components.gater.isRevoked(peerId)) throw new NodeRevokedError(`peer ${peerId} is revoked`)
@@ -213,8 +215,16 @@ class Registry implements NodeRegistry, ControlHandler {
       await this.components.store.put(record)
       this.nodes.set(peerId, record)
       if (this.states.get(peerId) !== 'online') this.announce()
-      return { type: 'ok' }
     })
+    // outside the registry's queue: replication has its own, and one node's reports should not hold up the others
+    let orders: PinOrder[] = []
+    try {
+      orders = await this.components.orders?.(peerId, request) ?? []
+    } catch (err) {
+      // the node reports again with its next heartbeat, and its orders are repeated until they end
+      this.log.error({ err, peer: peerId }, 'taking pin reports failed')
+    }
+    return orders.length > 0 ? { type: 'ok', orders } : { type: 'ok' }
   }
 
   private find (nameOrLabel: string): NodeRecord {

@@ -1,0 +1,417 @@
+import { randomBytes } from 'node:crypto'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { CID } from 'multiformats/cid'
+import { InvalidCIDError, InvalidRequestError } from '../errors.ts'
+import { NodeNotFoundError, NodeRevokedError } from './control-errors.ts'
+import { dagSizeOf } from './dag-size.ts'
+import { nudgeNode } from './orders-nudge.ts'
+import { place } from './placement.ts'
+import { NothingToReplicateError, PinNotFoundError } from './replication-errors.ts'
+import { replicationView } from './replication-views.ts'
+import type { ContentIndex, IndexEntry } from './content-index.ts'
+import type { HeartbeatRequest, PinOrder, PinProvider } from './control-messages.ts'
+import type { DagSize } from './dag-size.ts'
+import type { PlacementCandidate, ReplicationFactor } from './placement.ts'
+import type { NodeRegistry, NodeView } from './registry.ts'
+import type { ReplicationView, ViewSettings } from './replication-views.ts'
+import type { Logger } from '../logger.ts'
+import type { ProviderSource, RoutingPeer } from '../routing/sources.ts'
+import type { Libp2p } from '@libp2p/interface'
+import type { Blockstore } from 'interface-blockstore'
+
+/*
+ * The main server's side of replication (issue #4): turns requests (`POST /api/v1/replications`, `cidcast pin`)
+ * into orders in the content index, hands them to nodes in heartbeat replies (with a nudge on
+ * /cidcast/orders/1.0.0 so they do not wait for their next beat), takes the nodes' reports back into the index,
+ * retries failed pins, and answers "who holds this root" for the routing API and the UI.
+ */
+
+/** A media's renditions as replication needs them (the library's MediaView has these fields). */
+export interface ReplicableMedia {
+  id: string
+  renditions: Array<{ profile: string, state: string, root: string | null }>
+}
+
+export interface ReplicationComponents {
+  logger: Logger
+  index: ContentIndex
+  nodes: Pick<NodeRegistry, 'list'>
+  libp2p: Pick<Libp2p, 'dialProtocol' | 'getMultiaddrs' | 'peerId'>
+  /** The main server's blocks: what it holds itself, and the size of a DAG before it is ordered. */
+  blockstore: Pick<Blockstore, 'get' | 'has'>
+  /** A media by id (throws MediaNotFoundError). */
+  media: (id: string) => Promise<ReplicableMedia>
+  /** The media and profile a root is the rendition of, when it is one. */
+  renditionOf?: (cid: string) => Promise<{ mediaId: string, profile: string } | undefined>
+}
+
+export interface ReplicationInit {
+  /** Orders sent for one wish before a failed pin stays failed. @default 3 */
+  maxAttempts?: number
+  /** Wait before the first automatic retry; doubled for each next one. @default 5000 */
+  retryDelayMs?: number
+  /** A pin whose progress has not moved for this long is called stalled. @default 60000 */
+  stallMs?: number
+  /** The nodes' heartbeat interval (for reasons and re-nudges). @default 15000 */
+  heartbeatMs?: number
+  /** How often retries and re-nudges are looked for. @default 1000 */
+  sweepMs?: number
+}
+
+/** What to replicate and where: a media (its finished renditions, or one profile) or a CID; a node or a factor. */
+export interface ReplicationRequest {
+  media?: string
+  cid?: string
+  profile?: string
+  /** A node's label, name or peer ID. */
+  node?: string
+  replicas?: ReplicationFactor
+}
+
+export interface ReplicationFilter {
+  node?: string
+  cid?: string
+  media?: string
+}
+
+/** Where a media's renditions are: the main server and every node with a row for their roots. */
+export interface MediaLocations {
+  media: string
+  renditions: Array<{ profile: string, state: string, root: string | null, server: boolean, locations: ReplicationView[] }>
+}
+
+export interface Replication {
+  start (): Promise<void>
+  stop (): Promise<void>
+  /** Orders pins (idempotent: a root already pinned or on its way is left alone); answers the rows of the targets. */
+  pin (request: ReplicationRequest): Promise<ReplicationView[]>
+  /** Orders unpins on `node`, or on every node with a row for the roots. */
+  unpin (request: Omit<ReplicationRequest, 'replicas'>): Promise<ReplicationView[]>
+  list (filter?: ReplicationFilter): Promise<ReplicationView[]>
+  locations (mediaId: string): Promise<MediaLocations>
+  /** The heartbeat hook (registry.ts): takes the node's reports, answers the orders it should run. */
+  heartbeat (peerId: string, request: HeartbeatRequest): Promise<PinOrder[]>
+  /** `/routing/v1/providers/{cid}`: nodes that hold `cid` pinned (online, shared), then the main server if it holds it. */
+  providers: ProviderSource
+}
+
+/** Most orders in one heartbeat reply; the rest come with the next beats. */
+export const MAX_ORDERS_PER_REPLY = 64
+/** Providers named in one order, and addresses per provider (keeps replies far below the message limit). */
+const MAX_ORDER_PROVIDERS = 4
+const MAX_PROVIDER_ADDRS = 8
+/** Errors a retry cannot fix. */
+const NOT_RETRIED: ReadonlySet<string> = new Set(['DataFolderFullError', 'InvalidPinOrderError', 'InvalidControlMessageError'])
+
+/** Creates the replication service; `start()` loads the index and begins retrying. */
+export function createReplication (components: ReplicationComponents, init: ReplicationInit = {}): Replication {
+  return new ReplicationService(components, init)
+}
+
+interface Root {
+  cid: string
+  mediaId: string | null
+  profile: string | null
+}
+
+class ReplicationService implements Replication {
+  private readonly log: Logger
+  private readonly settings: ViewSettings
+  private readonly retryDelayMs: number
+  private readonly sweepMs: number
+  private readonly sizes = new Map<string, Promise<DagSize | undefined>>()
+  private readonly nudgedAt = new Map<string, number>()
+  private sweeper?: NodeJS.Timeout
+  private sweeping = false
+  private started = false
+
+  constructor (private readonly c: ReplicationComponents, init: ReplicationInit) {
+    this.log = c.logger.child({ name: 'cidcast:replication' })
+    this.settings = { maxAttempts: init.maxAttempts ?? 3, stallMs: init.stallMs ?? 60_000, heartbeatMs: init.heartbeatMs ?? 15_000, notRetried: NOT_RETRIED }
+    this.retryDelayMs = init.retryDelayMs ?? 5000
+    this.sweepMs = init.sweepMs ?? 1000
+  }
+
+  async start (): Promise<void> {
+    await this.c.index.start()
+    this.started = true
+    this.sweeper = setInterval(() => { void this.sweep() }, this.sweepMs)
+    this.sweeper.unref()
+  }
+
+  async stop (): Promise<void> {
+    this.started = false
+    clearInterval(this.sweeper)
+    this.sweeper = undefined
+  }
+
+  async pin (request: ReplicationRequest): Promise<ReplicationView[]> {
+    if (request.node == null && request.replicas == null) throw new InvalidRequestError('name a node, or give replicas MIN[:MAX] to let the server choose')
+    const roots = await this.resolve(request, true)
+    const nodes = await this.c.nodes.list()
+    const targets: Array<{ node: NodeView, root: Root, size?: DagSize }> = []
+    // every placement is decided before any order goes out: a refusal leaves nothing half done
+    for (const root of roots) {
+      const size = await this.size(root.cid)
+      if (request.node != null) {
+        const node = findNode(nodes, request.node)
+        if (node.revoked) throw new NodeRevokedError(`node ${node.label} is revoked`)
+        targets.push({ node, root, size })
+        continue
+      }
+      const candidates = nodes.map(node => candidate(node, this.c.index.get(node.peerId, root.cid)))
+      const placement = place(root.cid, candidates, request.replicas as ReplicationFactor, size?.bytes)
+      for (const c of [...placement.holding, ...placement.chosen]) targets.push({ node: nodes.find(n => n.peerId === c.peerId) as NodeView, root, size })
+    }
+    const nudge = new Set<string>()
+    for (const { node, root, size } of targets) {
+      const existing = this.c.index.get(node.peerId, root.cid)
+      if (existing?.wanted === 'pin' && existing.state !== 'failed') continue
+      if (existing?.wanted == null && existing?.state === 'pinned') {
+        await this.c.index.adopt(node.peerId, root.cid, root)
+        continue
+      }
+      const entry = await this.c.index.order({ peerId: node.peerId, cid: root.cid, action: 'pin', orderId: orderId(), mediaId: root.mediaId, profile: root.profile, blocksTotal: size?.blocks, bytesTotal: size?.bytes })
+      this.log.info({ node: node.label, cid: root.cid, orderId: entry.orderId }, 'pin ordered')
+      nudge.add(node.peerId)
+    }
+    this.nudge(nodes, nudge)
+    return this.views(targets.map(t => [t.node.peerId, t.root.cid]), nodes)
+  }
+
+  async unpin (request: Omit<ReplicationRequest, 'replicas'>): Promise<ReplicationView[]> {
+    const roots = await this.resolve(request, false)
+    const nodes = await this.c.nodes.list()
+    const only = request.node == null ? undefined : findNode(nodes, request.node)
+    const entries = roots.flatMap(root => this.c.index.list({ cid: root.cid, peerId: only?.peerId }))
+    if (entries.length === 0) throw new PinNotFoundError(`${only == null ? 'no node' : `node ${only.label}`} holds or is ordered to hold ${roots.map(r => r.cid).join(', ')}`)
+    const nudge = new Set<string>()
+    for (const entry of entries) {
+      if (entry.wanted === 'unpin' && entry.state === 'unpinning') continue
+      const next = await this.c.index.order({ peerId: entry.peerId, cid: entry.cid, action: 'unpin', orderId: orderId() })
+      this.log.info({ peer: entry.peerId, cid: entry.cid, orderId: next.orderId }, 'unpin ordered')
+      nudge.add(entry.peerId)
+    }
+    this.nudge(nodes, nudge)
+    return this.views(entries.map(e => [e.peerId, e.cid]), nodes)
+  }
+
+  async list (filter: ReplicationFilter = {}): Promise<ReplicationView[]> {
+    const nodes = await this.c.nodes.list()
+    const peerId = filter.node == null ? undefined : findNode(nodes, filter.node).peerId
+    let cids: Set<string> | undefined
+    if (filter.cid != null || filter.media != null) {
+      cids = new Set((await this.resolve({ cid: filter.cid, media: filter.media }, false)).map(r => r.cid))
+    }
+    const entries = this.c.index.list({ peerId }).filter(e => cids == null || cids.has(e.cid))
+    return this.views(entries.map(e => [e.peerId, e.cid]), nodes)
+  }
+
+  async locations (mediaId: string): Promise<MediaLocations> {
+    const media = await this.c.media(mediaId)
+    const nodes = await this.c.nodes.list()
+    const renditions = []
+    for (const r of media.renditions) {
+      const entries = r.root == null ? [] : this.c.index.list({ cid: r.root })
+      renditions.push({
+        profile: r.profile,
+        state: r.state,
+        root: r.root,
+        server: r.root != null && await this.c.blockstore.has(CID.parse(r.root)),
+        locations: this.views(entries.map(e => [e.peerId, e.cid]), nodes)
+      })
+    }
+    return { media: media.id, renditions }
+  }
+
+  async heartbeat (peerId: string, request: HeartbeatRequest): Promise<PinOrder[]> {
+    // reports that come before the index is loaded are not lost: orders are repeated until a final state comes back
+    if (!this.started) return []
+    const changed = await this.c.index.report(peerId, request.pins ?? [], request.pinned)
+    for (const entry of changed) {
+      if (entry.state === 'failed' && entry.wanted === 'pin' && entry.retryAtMs == null) {
+        this.log.warn({ peer: peerId, cid: entry.cid, error: entry.error, attempts: entry.attempts }, 'pin failed')
+        if (entry.attempts < this.settings.maxAttempts && !NOT_RETRIED.has(entry.error?.name ?? '')) {
+          await this.c.index.planRetry(peerId, entry.cid, Date.now() + this.retryDelayMs * 2 ** (entry.attempts - 1))
+        }
+      } else if (entry.state === 'pinned' && entry.wanted === 'pin' && entry.orderId != null) {
+        this.log.info({ peer: peerId, cid: entry.cid, orderId: entry.orderId }, 'pinned')
+      }
+    }
+    return await this.ordersFor(peerId)
+  }
+
+  readonly providers: ProviderSource = cid => this.providersOf(cid)
+
+  private async * providersOf (cid: CID): AsyncGenerator<RoutingPeer> {
+    const forms = new Set([cid.toString(), cid.toV1().toString()])
+    const nodes = await this.c.nodes.list()
+    for (const form of forms) {
+      for (const entry of this.c.index.list({ cid: form })) {
+        if (entry.state !== 'pinned') continue
+        const node = nodes.find(n => n.peerId === entry.peerId)
+        if (node == null || node.state !== 'online' || node.revoked || node.mode !== 'shared') continue
+        yield { peerId: node.peerId, addrs: node.addresses, protocols: ['transport-bitswap'] }
+      }
+    }
+    if (await this.c.blockstore.has(cid)) yield this.self()
+  }
+
+  /** The orders a node should be running now, oldest first, each with fresh providers. */
+  private async ordersFor (peerId: string): Promise<PinOrder[]> {
+    const pending = this.c.index.list({ peerId })
+      .filter(e => e.orderId != null && ((e.wanted === 'pin' && (e.state === 'queued' || e.state === 'pinning')) || (e.wanted === 'unpin' && e.state === 'unpinning')))
+      .sort((a, b) => (a.orderedAtMs ?? 0) - (b.orderedAtMs ?? 0))
+      .slice(0, MAX_ORDERS_PER_REPLY)
+    if (pending.length === 0) return []
+    const nodes = await this.c.nodes.list()
+    const orders: PinOrder[] = []
+    for (const entry of pending) {
+      const order: PinOrder = { cid: entry.cid, action: entry.wanted as 'pin' | 'unpin', orderId: entry.orderId as string }
+      if (entry.wanted === 'pin') {
+        order.providers = await this.orderProviders(entry.cid, peerId, nodes)
+        if (entry.bytesTotal != null) order.bytesTotal = entry.bytesTotal
+        if (entry.blocksTotal != null) order.blocksTotal = entry.blocksTotal
+      }
+      orders.push(order)
+    }
+    return orders
+  }
+
+  /** Online nodes that hold the root pinned (not the one asking), then the main server if it holds it. */
+  private async orderProviders (cid: string, asking: string, nodes: NodeView[]): Promise<PinProvider[]> {
+    const providers: PinProvider[] = []
+    for (const entry of this.c.index.list({ cid })) {
+      if (entry.peerId === asking || entry.state !== 'pinned') continue
+      const node = nodes.find(n => n.peerId === entry.peerId)
+      if (node == null || node.state !== 'online' || node.revoked) continue
+      providers.push({ peerId: node.peerId, addrs: node.addresses.slice(0, MAX_PROVIDER_ADDRS) })
+    }
+    const held = await Promise.resolve(this.c.blockstore.has(CID.parse(cid))).catch(() => false)
+    const list = providers.slice(0, held ? MAX_ORDER_PROVIDERS - 1 : MAX_ORDER_PROVIDERS)
+    if (held) {
+      const self = this.self()
+      list.push({ peerId: self.peerId, addrs: self.addrs.slice(0, MAX_PROVIDER_ADDRS) })
+    }
+    return list
+  }
+
+  private self (): RoutingPeer {
+    return { peerId: this.c.libp2p.peerId.toString(), addrs: this.c.libp2p.getMultiaddrs().map(String), protocols: ['transport-bitswap'] }
+  }
+
+  /** The roots a request names: the media's finished renditions (or one profile), or the CID. */
+  private async resolve (request: Pick<ReplicationRequest, 'media' | 'cid' | 'profile'>, mustExist: boolean): Promise<Root[]> {
+    if ((request.media == null) === (request.cid == null)) throw new InvalidRequestError('give either a media id or a CID')
+    if (request.media != null) {
+      const media = await this.c.media(request.media)
+      const renditions = media.renditions.filter(r => request.profile == null || r.profile === request.profile)
+      const finished = renditions.filter(r => r.root != null)
+      if (finished.length === 0) {
+        const states = renditions.map(r => `${r.profile}: ${r.state}`).join(', ')
+        throw new NothingToReplicateError(`media ${media.id} has no finished rendition${request.profile == null ? '' : ` ${request.profile}`} to replicate yet (${states === '' ? 'no such profile' : states}); a rendition gets a root CID once every segment is made`)
+      }
+      return finished.map(r => ({ cid: r.root as string, mediaId: media.id, profile: r.profile }))
+    }
+    let cid: CID
+    try {
+      cid = CID.parse(String(request.cid))
+    } catch {
+      throw new InvalidCIDError(`${String(request.cid).slice(0, 100)} is not a CID`)
+    }
+    const text = cid.toString()
+    if (mustExist && !await this.c.blockstore.has(cid) && !this.c.index.list({ cid: text }).some(e => e.state === 'pinned')) {
+      throw new NothingToReplicateError(`neither the main server nor any node holds ${text}`)
+    }
+    const rendition = await this.c.renditionOf?.(text)
+    return [{ cid: text, mediaId: rendition?.mediaId ?? null, profile: rendition?.profile ?? null }]
+  }
+
+  private async size (cid: string): Promise<DagSize | undefined> {
+    let size = this.sizes.get(cid)
+    if (size == null) {
+      size = dagSizeOf(this.c.blockstore, CID.parse(cid)).catch(() => undefined)
+      this.sizes.set(cid, size)
+      // only a known size is worth keeping (the server may get the blocks later)
+      void size.then(known => { if (known == null) this.sizes.delete(cid) })
+    }
+    return await size
+  }
+
+  private views (pairs: Array<[string, string]>, nodes: NodeView[]): ReplicationView[] {
+    const seen = new Set<string>()
+    const views: ReplicationView[] = []
+    const now = Date.now()
+    for (const [peerId, cid] of pairs) {
+      if (seen.has(`${peerId} ${cid}`)) continue
+      seen.add(`${peerId} ${cid}`)
+      const entry = this.c.index.get(peerId, cid)
+      if (entry != null) views.push(replicationView(entry, nodes.find(n => n.peerId === peerId), this.settings, now))
+    }
+    return views
+  }
+
+  /** Asks online nodes to heartbeat now; failures only cost them their next beat. */
+  private nudge (nodes: NodeView[], peers: Iterable<string>): void {
+    for (const peerId of peers) {
+      const node = nodes.find(n => n.peerId === peerId)
+      if (node == null || node.state !== 'online') continue
+      this.nudgedAt.set(peerId, Date.now())
+      void nudgeNode(this.c.libp2p, peerIdFromString(peerId)).then(ok => {
+        if (!ok) this.log.debug({ node: node.label }, 'nudge not acknowledged; the order waits for the next heartbeat')
+      })
+    }
+  }
+
+  /** Sends planned retries, and nudges again nodes that have not taken an order within a few seconds. */
+  private async sweep (): Promise<void> {
+    if (this.sweeping) return
+    this.sweeping = true
+    try {
+      const now = Date.now()
+      const due = this.c.index.list().filter(e => e.retryAtMs != null && e.retryAtMs <= now)
+      const waiting = this.c.index.list().filter(e => e.orderId != null && e.reportedAtMs == null && (e.state === 'queued' || e.state === 'unpinning'))
+      if (due.length === 0 && waiting.length === 0) return
+      const nodes = await this.c.nodes.list()
+      const nudge = new Set<string>()
+      for (const entry of due) {
+        if (entry.state !== 'failed' || entry.wanted !== 'pin') {
+          await this.c.index.planRetry(entry.peerId, entry.cid, null)
+          continue
+        }
+        const next = await this.c.index.order({ peerId: entry.peerId, cid: entry.cid, action: 'pin', orderId: orderId(), retry: true })
+        this.log.info({ peer: entry.peerId, cid: entry.cid, attempt: next.attempts }, 'pin retried')
+        nudge.add(entry.peerId)
+      }
+      const again = Math.min(5000, this.settings.heartbeatMs / 2)
+      for (const entry of waiting) {
+        if (now - (entry.orderedAtMs ?? now) >= again && now - (this.nudgedAt.get(entry.peerId) ?? 0) >= again) nudge.add(entry.peerId)
+      }
+      this.nudge(nodes, nudge)
+    } catch (err) {
+      this.log.error({ err }, 'replication sweep failed')
+    } finally {
+      this.sweeping = false
+    }
+  }
+}
+
+function orderId (): string {
+  return randomBytes(12).toString('base64url')
+}
+
+function candidate (node: NodeView, entry: IndexEntry | undefined): PlacementCandidate {
+  const holds = entry != null && ((entry.state === 'pinned' && entry.wanted !== 'unpin') || (entry.wanted === 'pin' && (entry.state === 'queued' || entry.state === 'pinning')))
+  return { peerId: node.peerId, label: node.label, state: node.state, mode: node.mode, revoked: node.revoked, freeBytes: node.capacity.freeBytes, full: node.health?.full ?? false, holds }
+}
+
+/** A node by label, peer ID or (unambiguous) name, as the registry finds it. */
+export function findNode (nodes: NodeView[], nameOrLabel: string): NodeView {
+  const wanted = nameOrLabel.trim()
+  const match = nodes.find(n => n.label === wanted.toLowerCase()) ?? nodes.find(n => n.peerId === wanted)
+  if (match != null) return match
+  const named = nodes.filter(n => n.name === wanted)
+  if (named.length > 1) throw new InvalidRequestError(`${named.length} nodes are named ${JSON.stringify(wanted)}: use a label (${named.map(n => n.label).join(', ')})`)
+  if (named.length === 0) throw new NodeNotFoundError(`no node has the name, label or peer ID ${JSON.stringify(wanted.slice(0, 300))}`)
+  return named[0]
+}

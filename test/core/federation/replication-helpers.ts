@@ -1,0 +1,121 @@
+import { randomBytes } from 'node:crypto'
+import { unixfs } from '@helia/unixfs'
+import { createCatalog } from '../../../core/catalog/catalog.ts'
+import { MediaNotFoundError } from '../../../core/errors.ts'
+import { createContentIndex } from '../../../core/federation/content-index.ts'
+import { createNodeStore } from '../../../core/federation/node-store.ts'
+import { handleOrderNudges } from '../../../core/federation/orders-nudge.ts'
+import { createNodeRegistry } from '../../../core/federation/registry.ts'
+import { createReplication } from '../../../core/federation/replication.ts'
+import { createRevocationGater } from '../../../core/federation/revocation-gater.ts'
+import { IMPORT_OPTIONS } from '../../../core/ipfs/import-profile.ts'
+import { silentLogger } from '../../../core/logger.ts'
+import { writeDirectory } from '../../../core/media/rendition-dag.ts'
+import { createPeer } from '../../../core/net/peer.ts'
+import { CAPACITY, HEALTH, startEdge } from './control-helpers.ts'
+import type { Catalog } from '../../../core/catalog/catalog.ts'
+import type { ContentIndex } from '../../../core/federation/content-index.ts'
+import type { HeartbeatReply, NodeCapacity, PinOrder, PinReport } from '../../../core/federation/control-messages.ts'
+import type { NodeRegistry } from '../../../core/federation/registry.ts'
+import type { ReplicableMedia, Replication, ReplicationInit } from '../../../core/federation/replication.ts'
+import type { Peer } from '../../../core/net/peer.ts'
+import type { Cleanup, EdgeNode, Main } from './control-helpers.ts'
+import type { CID } from 'multiformats/cid'
+
+/** A main server's federation parts with the content index and replication wired in, as node/server.ts does. */
+export interface ReplicationMain extends Main {
+  index: ContentIndex
+  replication: Replication
+  /** Media the replication resolves (tests fill it). */
+  media: Map<string, ReplicableMedia>
+}
+
+export async function startReplicationMain (cleanup: Cleanup, swarmKey: Uint8Array, database: string, init: ReplicationInit = {}): Promise<ReplicationMain> {
+  const logger = silentLogger()
+  const catalog: Catalog = createCatalog({ logger }, { database })
+  await catalog.start()
+  cleanup.push(async () => { await catalog.stop() })
+  const store = createNodeStore({ catalog })
+  const gater = createRevocationGater({ revoked: await store.revokedPeerIds() })
+  const peer = await createPeer({ logger }, { swarmKey, connectionGater: gater })
+  cleanup.push(async () => { await peer.stop() })
+  // the registry comes first (replication reads it) and reaches replication once it exists, as in node/server.ts
+  const late: { replication?: Replication } = {}
+  const registry: NodeRegistry = createNodeRegistry({ logger, libp2p: peer.libp2p, store, gater, orders: async (p, r) => await late.replication?.heartbeat(p, r) ?? [] }, { zone: 'test.internal', heartbeatMs: 300 })
+  await registry.start()
+  cleanup.push(async () => { await registry.stop() })
+  const media = new Map<string, ReplicableMedia>()
+  const index = createContentIndex({ catalog })
+  const replication = createReplication({
+    logger,
+    index,
+    nodes: registry,
+    libp2p: peer.libp2p,
+    blockstore: peer.blockstore,
+    media: async id => {
+      const found = media.get(id)
+      if (found == null) throw new MediaNotFoundError(`no media ${id}`)
+      return found
+    }
+  }, { heartbeatMs: 300, sweepMs: 50, retryDelayMs: 100, ...init })
+  late.replication = replication
+  await replication.start()
+  cleanup.push(async () => { await replication.stop() })
+  return { peer, registry, store, gater, catalog, index, replication, media }
+}
+
+/** A directory of a 2.5 MiB file (three 1 MiB chunks) and a small one, in `peer`'s blockstore and pinned there. */
+export async function addRoot (peer: Peer, bytes = 2.5 * 2 ** 20): Promise<CID> {
+  const fs = unixfs(peer)
+  const big = await fs.addBytes(randomBytes(bytes), { ...IMPORT_OPTIONS })
+  const small = await fs.addBytes(randomBytes(1000), { ...IMPORT_OPTIONS })
+  const root = await writeDirectory(peer.blockstore, [
+    { name: 'index.m3u8', cid: small, size: 1000 },
+    { name: 'seg-0.m4s', cid: big, size: (await fs.stat(big)).dagSize ?? bytes }
+  ])
+  for await (const cid of peer.pins.add(root)) void cid
+  return root
+}
+
+/** A registered fake node: a real peer and control client, heartbeating by hand with whatever it is told. */
+export interface FakeNode extends EdgeNode {
+  label: string
+  /** Sends one heartbeat; answers the orders of the reply. */
+  beat: (fields?: { pins?: PinReport[], pinned?: string[], capacity?: NodeCapacity, full?: boolean }) => Promise<PinOrder[]>
+  /** Nudges received so far. */
+  nudges: () => number
+}
+
+export async function startFakeNode (cleanup: Cleanup, swarmKey: Uint8Array, main: Main, name: string, capacity: NodeCapacity = CAPACITY): Promise<FakeNode> {
+  const edge = await startEdge(cleanup, swarmKey, main)
+  const reply = await edge.client.register(edge.request(name, { capacity }))
+  let nudges = 0
+  const stop = await handleOrderNudges({ libp2p: edge.peer.libp2p, logger: silentLogger(), server: () => main.peer.libp2p.peerId, onNudge: () => { nudges++ } })
+  cleanup.push(stop)
+  return {
+    ...edge,
+    label: reply.label,
+    nudges: () => nudges,
+    beat: async (fields = {}) => {
+      const answer: HeartbeatReply = await edge.client.heartbeat({
+        capacity: fields.capacity ?? capacity,
+        health: { ...HEALTH, full: fields.full ?? false },
+        pinned: fields.pinned ?? [],
+        ...(fields.pins != null ? { pins: fields.pins } : {})
+      })
+      return answer.orders ?? []
+    }
+  }
+}
+
+/** Runs a pin order the way a node does: pins over bitswap from whoever has the blocks, counting blocks and bytes. */
+export async function runPin (node: FakeNode, order: PinOrder): Promise<PinReport> {
+  const { CID } = await import('multiformats/cid')
+  let blocksDone = 0
+  let bytesDone = 0
+  for await (const cid of node.peer.pins.add(CID.parse(order.cid), { signal: AbortSignal.timeout(20_000) })) {
+    blocksDone++
+    for await (const chunk of node.peer.blockstore.get(cid)) bytesDone += chunk.byteLength
+  }
+  return { cid: order.cid, orderId: order.orderId, state: 'pinned', blocksDone, bytesDone, blocksTotal: blocksDone, bytesTotal: bytesDone }
+}

@@ -1,0 +1,73 @@
+import { join } from 'node:path'
+import anyTest from 'ava'
+import { parseReplicas, place } from '../../../core/federation/placement.ts'
+import { tempDir } from '../../helpers/tmp.ts'
+import { runCleanup, swarmKey } from './control-helpers.ts'
+import { addRoot, startFakeNode, startReplicationMain } from './replication-helpers.ts'
+import type { PlacementCandidate } from '../../../core/federation/placement.ts'
+import type { Cleanup } from './control-helpers.ts'
+import type { TestFn } from 'ava'
+
+const test = anyTest as TestFn<{ cleanup: Cleanup, database: string }>
+const GiB = 2 ** 30
+
+test.beforeEach(async t => {
+  const dir = await tempDir('cidcast-placement-')
+  t.context = { cleanup: [dir.remove], database: join(dir.path, 'catalog.sqlite') }
+})
+test.afterEach.always(async t => { await runCleanup(t.context.cleanup) })
+
+function node (label: string, freeGiB: number, fields: Partial<PlacementCandidate> = {}): PlacementCandidate {
+  return { peerId: `peer-${label}`, label, state: 'online', mode: 'shared', revoked: false, freeBytes: freeGiB * GiB, full: false, holds: false, ...fields }
+}
+
+test('replicas parse as MIN or MIN:MAX and bad values are named', t => {
+  t.deepEqual(parseReplicas('2'), { min: 2, max: 2 })
+  t.deepEqual(parseReplicas('2:3'), { min: 2, max: 3 })
+  for (const bad of ['0', '3:2', 'two', '1:', '1:99', '-1']) t.throws(() => parseReplicas(bad), { instanceOf: RangeError, message: /replicas must be MIN or MIN:MAX/ }, bad)
+})
+
+test('placement takes the freest eligible nodes up to MAX, counting those that hold the root', t => {
+  const nodes = [node('a', 1), node('b', 5), node('c', 3), node('d', 9, { holds: true }), node('e', 50, { state: 'offline' })]
+  const placed = place('bafy-root', nodes, { min: 2, max: 3 }, 100)
+  t.deepEqual(placed.holding.map(n => n.label), ['d'])
+  t.deepEqual(placed.chosen.map(n => n.label), ['b', 'c'])
+  t.deepEqual(place('bafy-root', nodes, { min: 1, max: 1 }).chosen, [], 'one holder already meets 1:1')
+})
+
+test('placement refuses with under-replicated and names every node left out and why', t => {
+  const nodes = [
+    node('a', 1),
+    node('b', 0.001),
+    node('c', 9, { state: 'offline' }),
+    node('d', 9, { mode: 'local' }),
+    node('e', 9, { full: true }),
+    node('f', 9, { revoked: true })
+  ]
+  const error = t.throws(() => place('bafy-root', nodes, { min: 2, max: 3 }, 10 * 2 ** 20), { name: 'UnderReplicatedError' })
+  t.is(error?.message, 'under-replicated: bafy-root needs 2 to 3 replicas, but 0 nodes hold it and 1 more can take it (a); ' +
+    'b has 1.0 MiB free, 10.0 MiB needed; c is offline; d is a local node (it serves only its owner); e is full; f is revoked')
+  t.throws(() => place('bafy-root', [], { min: 1, max: 1 }), { name: 'UnderReplicatedError', message: /0 more can take it; no node is registered/ })
+})
+
+test('--replicas 2:3 orders the freest online nodes and nothing at all when it cannot be met', async t => {
+  const key = swarmKey()
+  const main = await startReplicationMain(t.context.cleanup, key, t.context.database)
+  const root = (await addRoot(main.peer, 1000)).toString()
+  const space = (free: number): { quotaBytes: number, usedBytes: number, freeBytes: number } => ({ quotaBytes: 100 * GiB, usedBytes: (100 - free) * GiB, freeBytes: free * GiB })
+  const small = await startFakeNode(t.context.cleanup, key, main, 'small', space(1))
+  await startFakeNode(t.context.cleanup, key, main, 'large', space(40))
+  await startFakeNode(t.context.cleanup, key, main, 'medium', space(20))
+  await startFakeNode(t.context.cleanup, key, main, 'big', space(30))
+
+  const placed = await main.replication.pin({ cid: root, replicas: { min: 2, max: 3 } })
+  t.deepEqual(placed.map(v => [v.node.label, v.state]), [['large', 'queued'], ['big', 'queued'], ['medium', 'queued']])
+  t.deepEqual(await small.beat(), [])
+  // the same request again changes nothing: three hold it (on their way) already
+  const again = await main.replication.pin({ cid: root, replicas: { min: 2, max: 3 } })
+  t.deepEqual(again.map(v => v.orderId).sort(), placed.map(v => v.orderId).sort())
+
+  const other = (await addRoot(main.peer, 1000)).toString()
+  await t.throwsAsync(main.replication.pin({ cid: other, replicas: { min: 5, max: 5 } }), { name: 'UnderReplicatedError', message: /needs 5 replicas, but 0 nodes hold it and 4 more can take it/ })
+  t.deepEqual(main.index.list({ cid: other }), [], 'a refusal orders nothing')
+})
