@@ -3,6 +3,7 @@ import { unixfs } from '@helia/unixfs'
 import { createCatalog } from '../../../core/catalog/catalog.ts'
 import { MediaNotFoundError } from '../../../core/errors.ts'
 import { createContentIndex } from '../../../core/federation/content-index.ts'
+import { dagSizeOf } from '../../../core/federation/dag-size.ts'
 import { createNodeStore } from '../../../core/federation/node-store.ts'
 import { handleOrderNudges } from '../../../core/federation/orders-nudge.ts'
 import { createNodeRegistry } from '../../../core/federation/registry.ts'
@@ -71,7 +72,7 @@ export async function addRoot (peer: Peer, bytes = 2.5 * 2 ** 20): Promise<CID> 
   const small = await fs.addBytes(randomBytes(1000), { ...IMPORT_OPTIONS })
   const root = await writeDirectory(peer.blockstore, [
     { name: 'index.m3u8', cid: small, size: 1000 },
-    { name: 'seg-0.m4s', cid: big, size: (await fs.stat(big)).dagSize ?? bytes }
+    { name: 'seg-0.m4s', cid: big, size: (await dagSizeOf(peer.blockstore, big))?.bytes ?? bytes }
   ])
   for await (const cid of peer.pins.add(root)) void cid
   return root
