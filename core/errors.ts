@@ -78,6 +78,11 @@ export const HTTP_STATUS: Readonly<Record<string, number>> = {
   // the node registry (core/federation/control-errors.ts)
   NodeNotFoundError: 404,
   ForbiddenError: 403,
+  NodeRevokedError: 403,
+  // replication (core/federation/replication-errors.ts)
+  UnderReplicatedError: 409,
+  NothingToReplicateError: 409,
+  PinNotFoundError: 404,
   // metadata (core/metadata/errors.ts)
   SeriesNotFoundError: 404,
   CollectionNotFoundError: 404,

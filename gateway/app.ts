@@ -11,9 +11,11 @@ import { ipfsRoutes } from './routes/ipfs.ts'
 import { mediaRoutes } from './routes/media.ts'
 import { metadataRoutes } from './routes/metadata.ts'
 import { nodeRoutes } from './routes/nodes.ts'
+import { replicationRoutes } from './routes/replications.ts'
 import { routingRoutes } from './routes/routing.ts'
 import type { Catalog } from '../core/catalog/catalog.ts'
 import type { NodeRegistry } from '../core/federation/registry.ts'
+import type { Replication } from '../core/federation/replication.ts'
 import type { ContentReader } from '../core/ipfs/content-reader.ts'
 import type { Logger } from '../core/logger.ts'
 import type { Library } from '../core/media/library.ts'
@@ -40,6 +42,8 @@ export interface HttpAppComponents {
   routing?: Omit<RoutingRouteComponents, 'logger'>
   /** Series, collections, edits and identification (core/metadata): the metadata routes exist only with it. */
   metadata?: MetadataService
+  /** The content index and pin orders: `/api/v1/replications` and `/api/v1/media/{id}/locations` exist only with it. */
+  replication?: Pick<Replication, 'pin' | 'unpin' | 'list' | 'locations'>
 }
 
 const CLIENT_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'client', 'public')
@@ -75,6 +79,7 @@ export function createHttpApp (components: HttpAppComponents): Koa {
   if (components.nodes != null && components.serverInfo != null) routers.push(nodeRoutes({ nodes: components.nodes, serverInfo: components.serverInfo }))
   if (components.routing != null) routers.push(routingRoutes({ ...components.routing, logger: components.logger }))
   if (components.metadata != null) routers.push(metadataRoutes({ metadata: components.metadata }))
+  if (components.replication != null) routers.push(replicationRoutes({ replication: components.replication }))
   for (const router of routers) {
     app.use(router.routes())
     app.use(router.allowedMethods())

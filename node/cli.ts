@@ -3,6 +3,7 @@ import { createApiClient } from '../client/api-client.ts'
 import { addCommand } from '../client/commands/add.ts'
 import { metaCommand } from '../client/commands/meta.ts'
 import { nodesCommand, revokeNodeCommand } from '../client/commands/nodes.ts'
+import { pinCommand, statusCommand } from '../client/commands/pin.ts'
 import { DEFAULT_DATA } from '../core/config.ts'
 import { initDataFolder } from './init.ts'
 import type { StartServerOptions } from './server.ts'
@@ -144,6 +145,8 @@ export function buildCli (): Command {
     })
 
   program.addCommand(metaCommand(DEFAULT_SERVER))
+  program.addCommand(pinCommand(DEFAULT_SERVER))
+  program.addCommand(statusCommand(DEFAULT_SERVER))
 
   return program
 }

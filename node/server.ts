@@ -6,8 +6,11 @@ import { unixfs } from '@helia/unixfs'
 import { createCatalog } from '../core/catalog/catalog.ts'
 import { loadServerConfig, parseListen } from '../core/config.ts'
 import { createDnsServer } from '../core/dns/server.ts'
+import { createContentIndex } from '../core/federation/content-index.ts'
 import { createNodeStore } from '../core/federation/node-store.ts'
 import { createNodeRegistry } from '../core/federation/registry.ts'
+import { createReplication } from '../core/federation/replication.ts'
+import { renditionOfRoot } from '../core/federation/replication-sources.ts'
 import { createRevocationGater } from '../core/federation/revocation-gater.ts'
 import { createContentReader } from '../core/ipfs/content-reader.ts'
 import { createMetadata, loadMetadataConfig } from '../core/metadata/config.ts'
@@ -28,6 +31,7 @@ import { watchLibrary } from './library-watcher.ts'
 import type { ServerConfig } from '../core/config.ts'
 import type { DnsServer } from '../core/dns/server.ts'
 import type { NodeRegistry } from '../core/federation/registry.ts'
+import type { Replication } from '../core/federation/replication.ts'
 import type { Library, MediaView } from '../core/media/library.ts'
 import type { Transcoder } from '../core/media/transcoder.ts'
 import type { MetadataConfig } from '../core/metadata/config.ts'
@@ -59,6 +63,8 @@ export interface RunningServer {
   dns: DnsServer
   /** The CDN nodes registered over the control protocol. */
   registry: NodeRegistry
+  /** The content index and pin orders to nodes. */
+  replication: Replication
   /** The IPNS records nodes publish through `PUT /routing/v1/ipns/{name}`. */
   ipns: IpnsRecordStore
   /** Adds a file to the library (as `POST /api/v1/media` does). */
@@ -97,7 +103,9 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
     const peer = await createPeer({ logger }, { dataDir: config.data, swarmKey, listen: config.p2pListen, connectionGater: gater })
     stack.push(async () => { await peer.stop() })
 
-    const registry = createNodeRegistry({ logger, libp2p: peer.libp2p, store: nodeStore, gater }, { zone: config.dnsZone, heartbeatMs: config.heartbeatSeconds * 1000 })
+    // heartbeats carry pin reports and get orders back once replication exists (it needs the library, made below)
+    const late: { replication?: Replication } = {}
+    const registry = createNodeRegistry({ logger, libp2p: peer.libp2p, store: nodeStore, gater, orders: async (p, r) => await late.replication?.heartbeat(p, r) ?? [] }, { zone: config.dnsZone, heartbeatMs: config.heartbeatSeconds * 1000 })
     await registry.start()
     stack.push(async () => { await registry.stop() })
 
@@ -142,16 +150,30 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
     sessionCount = () => transcoder.sessions().length
     stack.push(async () => { await transcoder.stop() })
 
+    const replication = createReplication({
+      logger,
+      index: createContentIndex({ catalog }),
+      nodes: registry,
+      libp2p: peer.libp2p,
+      blockstore: peer.blockstore,
+      media: async id => await library.get(id),
+      renditionOf: renditionOfRoot(catalog)
+    }, { heartbeatMs: config.heartbeatSeconds * 1000 })
+    await replication.start()
+    late.replication = replication
+    stack.push(async () => { await replication.stop() })
+
     const reader = createContentReader({ blockstore: peer.blockstore, logger }, { cacheBytes: config.cacheBytes })
     let dnsListen: string | null = null
     const serverInfo = (): ServerInfo => ({ peerId: peer.libp2p.peerId.toString(), addresses: peer.libp2p.getMultiaddrs().map(String), zone: config.dnsZone, dnsListen })
-    // Delegated Routing V1: IPNS records of registered nodes only; peers from the registry; providers come with the content index
+    // Delegated Routing V1: IPNS records of registered nodes only; peers from the registry; providers from the content index
     const ipns = createIpnsRecordStore({ datastore: peer.datastore, logger }, { acceptName: acceptNodeNames(async () => await registry.list()) })
     const routing = {
       records: ipns,
+      providers: replication.providers,
       peers: peersFromNodes(async () => await registry.list(), () => ({ peerId: peer.libp2p.peerId.toString(), addrs: peer.libp2p.getMultiaddrs().map(String), protocols: ['transport-bitswap'] }))
     }
-    const app = createHttpApp({ logger, library, catalog, metadata, transcoder, reader, metrics, blockstore: peer.blockstore, peerId: peer.libp2p.peerId.toString(), nodes: registry, serverInfo, routing })
+    const app = createHttpApp({ logger, library, catalog, metadata, transcoder, reader, metrics, blockstore: peer.blockstore, peerId: peer.libp2p.peerId.toString(), nodes: registry, serverInfo, routing, replication })
     const { host, port } = parseListen(config.listen)
     const http: Server = createServer(app.callback())
     http.keepAliveTimeout = 65_000
@@ -185,6 +207,7 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
       metrics,
       dns,
       registry,
+      replication,
       ipns,
       addMedia: async path => (await library.add(path)).media,
       stop

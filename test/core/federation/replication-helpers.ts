@@ -87,8 +87,9 @@ export interface FakeNode extends EdgeNode {
   nudges: () => number
 }
 
-export async function startFakeNode (cleanup: Cleanup, swarmKey: Uint8Array, main: Main, name: string, capacity: NodeCapacity = CAPACITY): Promise<FakeNode> {
-  const edge = await startEdge(cleanup, swarmKey, main)
+export async function startFakeNode (cleanup: Cleanup, swarmKey: Uint8Array, main: Pick<Main, 'peer'>, name: string, capacity: NodeCapacity = CAPACITY): Promise<FakeNode> {
+  // startEdge only reads the main server's peer
+  const edge = await startEdge(cleanup, swarmKey, main as Main)
   const reply = await edge.client.register(edge.request(name, { capacity }))
   let nudges = 0
   const stop = await handleOrderNudges({ libp2p: edge.peer.libp2p, logger: silentLogger(), server: () => main.peer.libp2p.peerId, onNudge: () => { nudges++ } })
@@ -119,4 +120,44 @@ export async function runPin (node: FakeNode, order: PinOrder): Promise<PinRepor
     for await (const chunk of node.peer.blockstore.get(cid)) bytesDone += chunk.byteLength
   }
   return { cid: order.cid, orderId: order.orderId, state: 'pinned', blocksDone, bytesDone, blocksTotal: blocksDone, bytesTotal: bytesDone }
+}
+
+/** A fake node's loop, as a real node's agent and pinner run it: beat, run new orders, report them until stopped. */
+export function autopilot (node: FakeNode, intervalMs = 100): { stop: () => Promise<void> } {
+  const reports = new Map<string, PinReport>()
+  const state = { stopped: false }
+  const run = async (order: PinOrder): Promise<void> => {
+    const { CID } = await import('multiformats/cid')
+    try {
+      if (order.action === 'unpin') {
+        reports.set(order.orderId, { cid: order.cid, orderId: order.orderId, state: 'unpinning', blocksDone: 0, bytesDone: 0 })
+        for await (const cid of node.peer.pins.rm(CID.parse(order.cid))) void cid
+        reports.set(order.orderId, { cid: order.cid, orderId: order.orderId, state: 'unpinned', blocksDone: 0, bytesDone: 0 })
+        return
+      }
+      reports.set(order.orderId, { cid: order.cid, orderId: order.orderId, state: 'pinning', blocksDone: 0, bytesDone: 0 })
+      reports.set(order.orderId, await runPin(node, order))
+    } catch (err) {
+      const e = err as Error
+      reports.set(order.orderId, { cid: order.cid, orderId: order.orderId, state: 'failed', blocksDone: 0, bytesDone: 0, error: { name: /^[A-Za-z]+$/.test(e.name) ? e.name : 'Error', message: e.message.slice(0, 500) } })
+    }
+  }
+  const loop = (async () => {
+    while (!state.stopped) {
+      const pinned: string[] = []
+      for await (const pin of node.peer.pins.ls()) pinned.push(pin.cid.toString())
+      try {
+        for (const order of await node.beat({ pins: [...reports.values()], pinned })) {
+          if (!reports.has(order.orderId)) {
+            reports.set(order.orderId, { cid: order.cid, orderId: order.orderId, state: 'queued', blocksDone: 0, bytesDone: 0 })
+            void run(order)
+          }
+        }
+      } catch {
+        // the main server went away: a real node re-registers; tests that stop the server stop this loop first
+      }
+      await new Promise(resolve => setTimeout(resolve, intervalMs))
+    }
+  })()
+  return { stop: async () => { state.stopped = true; await loop } }
 }

@@ -1,0 +1,87 @@
+import Router from '@koa/router'
+import { InvalidRequestError } from '../../core/errors.ts'
+import { parseReplicas } from '../../core/federation/placement.ts'
+import type { ReplicationFactor } from '../../core/federation/placement.ts'
+import type { Replication, ReplicationRequest } from '../../core/federation/replication.ts'
+import type { Context } from 'koa'
+
+export interface ReplicationRouteComponents {
+  replication: Pick<Replication, 'pin' | 'unpin' | 'list' | 'locations'>
+}
+
+const MAX_FIELD_CHARS = 300
+
+function text (value: unknown, field: string): string | undefined {
+  if (value == null || value === '') return undefined
+  if (typeof value !== 'string') throw new InvalidRequestError(`${field} must be a string`)
+  if (value.length > MAX_FIELD_CHARS) throw new InvalidRequestError(`${field} must be at most ${MAX_FIELD_CHARS} characters`)
+  return value
+}
+
+function replicas (value: unknown): ReplicationFactor | undefined {
+  if (value == null || value === '') return undefined
+  try {
+    if (typeof value === 'number') return parseReplicas(String(value))
+    if (typeof value === 'string') return parseReplicas(value)
+    if (typeof value === 'object') {
+      const { min, max } = value as { min?: unknown, max?: unknown }
+      return parseReplicas(`${String(min)}:${String(max ?? min)}`)
+    }
+  } catch (err) {
+    throw new InvalidRequestError((err as Error).message)
+  }
+  throw new InvalidRequestError('replicas must be "MIN", "MIN:MAX" or { min, max }')
+}
+
+/** The fields every replication call takes, from a JSON body or the query string. */
+function request (source: Record<string, unknown>): ReplicationRequest {
+  return {
+    media: text(source.media, 'media'),
+    cid: text(source.cid, 'cid'),
+    profile: text(source.profile, 'profile'),
+    node: text(source.node, 'node')
+  }
+}
+
+function query (ctx: Context): Record<string, unknown> {
+  // a repeated parameter is a mistake, not a list
+  return Object.fromEntries(Object.entries(ctx.query).map(([k, v]) => [k, Array.isArray(v) ? v[0] : v]))
+}
+
+/**
+ * `POST /api/v1/replications` `{ media | cid, node | replicas, profile? }` (202, the rows of the targets),
+ * `GET /api/v1/replications?node=&cid=&media=`, `DELETE /api/v1/replications?cid=|media=&node=` (unpin, 202),
+ * `GET /api/v1/media/{id}/locations`. Rows carry state, progress and, for anything not pinned, the reason.
+ */
+export function replicationRoutes ({ replication }: ReplicationRouteComponents): Router {
+  const router = new Router({ prefix: '/api/v1' })
+
+  router.post('/replications', async ctx => {
+    const body = (ctx.request.body ?? {}) as Record<string, unknown>
+    if (typeof body !== 'object' || Array.isArray(body)) throw new InvalidRequestError('the body must be a JSON object')
+    const items = await replication.pin({ ...request(body), replicas: replicas(body.replicas) })
+    ctx.status = 202
+    ctx.set('Cache-Control', 'no-store')
+    ctx.body = { items }
+  })
+
+  router.get('/replications', async ctx => {
+    const q = request(query(ctx))
+    ctx.set('Cache-Control', 'no-store')
+    ctx.body = { items: await replication.list({ node: q.node, cid: q.cid, media: q.media }) }
+  })
+
+  router.delete('/replications', async ctx => {
+    const items = await replication.unpin(request(query(ctx)))
+    ctx.status = 202
+    ctx.set('Cache-Control', 'no-store')
+    ctx.body = { items }
+  })
+
+  router.get('/media/:id/locations', async ctx => {
+    ctx.set('Cache-Control', 'no-store')
+    ctx.body = await replication.locations(ctx.params.id)
+  })
+
+  return router
+}
