@@ -4,15 +4,19 @@ import { createServer } from 'node:http'
 import { loadavg, networkInterfaces } from 'node:os'
 import { join } from 'node:path'
 import { privateKeyFromProtobuf } from '@libp2p/crypto/keys'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { parseListen } from '../core/config.ts'
 import { createCapacity } from '../core/federation/capacity.ts'
 import { createControlClient } from '../core/federation/control-client.ts'
 import { ipnsNameOf } from '../core/federation/control-identity.ts'
 import { createMediaCache } from '../core/federation/media-cache.ts'
 import { createNodeAgent } from '../core/federation/node-agent.ts'
-import { DataFolderFullError, SwarmKeyMissingError } from '../core/federation/node-errors.ts'
+import { SwarmKeyMissingError } from '../core/federation/node-errors.ts'
 import { createNodeMetrics } from '../core/federation/node-metrics.ts'
+import { handleOrderNudges } from '../core/federation/orders-nudge.ts'
 import { createOriginClient, unreachableOrigin } from '../core/federation/origin-client.ts'
+import { createPinner } from '../core/federation/pinner.ts'
+import { providerLookup } from '../core/federation/pin-providers.ts'
 import { createContentReader } from '../core/ipfs/content-reader.ts'
 import { createLogger } from '../core/logger.ts'
 import { lockDataFolder } from '../core/net/data-lock.ts'
@@ -25,6 +29,7 @@ import { loadNodeConfig } from './node-config.ts'
 import { SWARM_KEY_FILE } from './init.ts'
 import type { NodeConfig } from './node-config.ts'
 import type { AgentStatus } from '../core/federation/node-agent.ts'
+import type { LocalPinOptions, Pinner, PinnerInit } from '../core/federation/pinner.ts'
 import type { NodeMetrics } from '../core/federation/node-metrics.ts'
 import type { Logger } from '../core/logger.ts'
 import type { Peer } from '../core/net/peer.ts'
@@ -50,6 +55,8 @@ export interface StartNodeOptions extends Partial<Omit<NodeConfig, 'data'>> {
   playlistTtlMs?: number
   /** Called on every change of registration status (the CLI prints the DNS name with it). */
   onStatus?: (status: AgentStatus) => void
+  /** Replication settings (fetch concurrency, stall timeout, retries); tests make them short. */
+  pinner?: Omit<PinnerInit, 'dataLabel'>
 }
 
 /** A running CDN node. */
@@ -69,13 +76,13 @@ export interface RunningNode {
   /** Resolves once the first attempt to register has succeeded or failed. */
   firstAttempt: () => Promise<AgentStatus>
   /** Pins a root (fetching it over bitswap), refusing with DataFolderFullError when the folder is full. */
-  pin: (root: CID, options?: { signal?: AbortSignal }) => Promise<void>
+  pin: (root: CID, options?: LocalPinOptions) => Promise<void>
+  /** Carries out the main server's replication orders; also unpins and verifies (`cidcast pin verify`). */
+  pinner: Pinner
   /** Stops HTTP, the control agent and the peer, in reverse order of start. */
   stop: () => Promise<void>
 }
 
-/** Blocks pinned between two capacity checks while pinning. */
-const PIN_CHECK_BLOCKS = 32
 /** At most this many pinned roots travel in a heartbeat (the control protocol's limit). */
 const MAX_PINNED_REPORTED = 4096
 
@@ -111,7 +118,7 @@ function gatewayUrl (config: NodeConfig, address: AddressInfo): string {
 
 /** Starts a CDN node: peer, gateway, then registration with the main server (in the background, retried). */
 export async function startNode (options: StartNodeOptions = {}): Promise<RunningNode> {
-  const { dataDir, swarmKeyFile, env = process.env, minBackoffMs, maxBackoffMs, heartbeatSeconds, reserveBytes, onStatus, playlistTtlMs, ...flags } = options
+  const { dataDir, swarmKeyFile, env = process.env, minBackoffMs, maxBackoffMs, heartbeatSeconds, reserveBytes, onStatus, playlistTtlMs, pinner: pinnerInit, ...flags } = options
   const config = await loadNodeConfig({ ...flags, data: dataDir }, env)
   const logger = createLogger({ level: config.logLevel })
   const log = logger.child({ name: 'cidcast:node' })
@@ -184,6 +191,20 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
     const publish = await startPublisher(peer, config, logger, url, capacity, pinned)
     if (publish != null) stack.push(publish.stop)
 
+    // the agent is made after the pinner (which resumes orders at start); until then there is nobody to tell
+    let beat = (): void => {}
+    const pinner = createPinner({
+      peer,
+      capacity,
+      logger,
+      findProviders: config.server.startsWith('/') ? undefined : providerLookup(config.server),
+      // a started, finished or failed order goes out at once; progress goes with the busy heartbeats
+      onChange: () => { beat() },
+      onPinsChanged: () => { publish?.update() }
+    }, { ...pinnerInit, dataLabel: `the data folder ${config.data}` })
+    await pinner.start()
+    stack.push(async () => { await pinner.stop() })
+
     const agent = createNodeAgent({
       libp2p: peer.libp2p,
       logger,
@@ -192,6 +213,9 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
       capacity: async () => await capacity.measure(),
       health,
       pinned,
+      pins: () => pinner.reports(),
+      onOrders: orders => { pinner.apply(orders) },
+      busy: () => pinner.busy(),
       onChange: status => {
         if (status.state === 'registered') publish?.update()
         onStatus?.(status)
@@ -207,9 +231,16 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
       maxBackoffMs,
       heartbeatSeconds
     })
+    beat = () => { agent.beat() }
     agent.start()
     agentStatus = () => agent.status()
     stack.push(async () => { await agent.stop() })
+    // the main server asks for a heartbeat at once when it has orders (only the server this node registered with)
+    const serverPeer = (): ReturnType<typeof peerIdFromString> | undefined => {
+      const id = agent.status().serverPeerId
+      return id == null ? undefined : peerIdFromString(id)
+    }
+    stack.push(await handleOrderNudges({ libp2p: peer.libp2p, logger, server: serverPeer, onNudge: () => { agent.beat() } }))
     log.info({ url, peerId: peer.libp2p.peerId.toString(), ipns, data: config.data, mode: config.mode, server: config.server }, 'CDN node ready')
 
     return {
@@ -223,26 +254,10 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
       status: () => agent.status(),
       firstAttempt: async () => await agent.firstAttempt(),
       pin: async (root, pinOptions = {}) => {
-        if ((await capacity.measure()).full) throw new DataFolderFullError(`the data folder ${config.data} is full: not pinning ${root.toString()}`)
-        const controller = new AbortController()
-        const signal = pinOptions.signal == null ? controller.signal : AbortSignal.any([pinOptions.signal, controller.signal])
-        let blocks = 0
-        try {
-          for await (const cid of peer.pins.add(root, { signal })) {
-            void cid
-            if (++blocks % PIN_CHECK_BLOCKS !== 0) continue
-            capacity.invalidate()
-            if ((await capacity.measure()).full) controller.abort(new DataFolderFullError(`the data folder ${config.data} became full while pinning ${root.toString()}`))
-          }
-        } catch (err) {
-          if (controller.signal.aborted) throw controller.signal.reason
-          throw err
-        } finally {
-          capacity.invalidate()
-        }
+        await pinner.pin(root, pinOptions)
         agent.beat()
-        publish?.update()
       },
+      pinner,
       stop
     }
   } catch (err) {

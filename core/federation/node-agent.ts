@@ -2,10 +2,11 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
+import { PIN_PROGRESS_INTERVAL_MS } from './control-messages.ts'
 import { MAX_ADDRESSES } from './control-validate.ts'
 import { PrivateNetworkRefusedError, ServerDialFailedError } from './node-errors.ts'
 import type { CapacityReport } from './capacity.ts'
-import type { HeartbeatReply, HeartbeatRequest, NodeHealth, NodeMode, RegisterReply, RegisterRequest } from './control-messages.ts'
+import type { HeartbeatReply, HeartbeatRequest, NodeHealth, NodeMode, PinOrder, PinReport, RegisterReply, RegisterRequest } from './control-messages.ts'
 import type { OriginClient, ServerInfo } from './origin-client.ts'
 import type { Logger } from '../logger.ts'
 import type { Libp2p, PeerId } from '@libp2p/interface'
@@ -34,6 +35,12 @@ export interface NodeAgentComponents {
   capacity: () => Promise<CapacityReport>
   health: () => Omit<NodeHealth, 'full'>
   pinned: () => Promise<string[]>
+  /** Reports on replication orders for each heartbeat (the pinner's). */
+  pins?: () => PinReport[]
+  /** The orders of each heartbeat reply, also when there are none (a reply without an order acknowledges its report). */
+  onOrders?: (orders: PinOrder[]) => void
+  /** True while orders are queued or running: heartbeats then come every PIN_PROGRESS_INTERVAL_MS, with progress. */
+  busy?: () => boolean
   /** Called on every change of status. */
   onChange?: (status: AgentStatus) => void
 }
@@ -181,7 +188,7 @@ class ControlAgent implements NodeAgent {
   /** Heartbeats until one fails or the connection to the server drops (then the caller dials and registers again). */
   private async heartbeats (control: AgentControl, server: PeerId, seconds: number): Promise<void> {
     while (!this.stopping.signal.aborted) {
-      await this.pause(seconds * 1000)
+      await this.pause(this.c.busy?.() === true ? Math.min(PIN_PROGRESS_INTERVAL_MS, seconds * 1000) : seconds * 1000)
       if (this.stopping.signal.aborted) return
       if (this.c.libp2p.getConnections(server).length === 0) {
         throw new ServerDialFailedError('the connection to the main server was lost')
@@ -189,8 +196,10 @@ class ControlAgent implements NodeAgent {
       this.beatNow = false
       const [capacity, pinned] = await Promise.all([this.c.capacity(), this.c.pinned()])
       const { full, ...space } = capacity
-      await control.heartbeat({ capacity: space, health: { ...this.c.health(), full }, pinned }, { signal: AbortSignal.any([this.stopping.signal, AbortSignal.timeout(seconds * 1000)]) })
+      const pins = this.c.pins?.()
+      const reply = await control.heartbeat({ capacity: space, health: { ...this.c.health(), full }, pinned, ...(pins != null ? { pins } : {}) }, { signal: AbortSignal.any([this.stopping.signal, AbortSignal.timeout(seconds * 1000)]) })
       this.set({ lastHeartbeatAt: new Date().toISOString() })
+      this.c.onOrders?.(reply.orders ?? [])
     }
   }
 
