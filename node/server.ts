@@ -157,7 +157,13 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
       libp2p: peer.libp2p,
       blockstore: peer.blockstore,
       media: async id => await library.get(id),
-      renditionOf: renditionOfRoot(catalog)
+      renditionOf: renditionOfRoot(catalog),
+      // a rendition asked for before it is finished is made whole first (finish is idempotent: it answers the root)
+      prepare: async (id, profile, { signal }) => {
+        const job = await library.job(id, profile)
+        await transcoder.complete(job, { signal })
+        return (await library.finish(job)).toString()
+      }
     }, { heartbeatMs: config.heartbeatSeconds * 1000 })
     await replication.start()
     late.replication = replication

@@ -1,7 +1,8 @@
 import { Command, InvalidArgumentError } from 'commander'
 import { createApiClient } from '../api-client.ts'
 import type { ApiClient } from '../api-client.ts'
-import type { MediaLocations } from '../../core/federation/replication.ts'
+import type { MediaLocations, PinResult } from '../../core/federation/replication.ts'
+import type { PreparingView } from '../../core/federation/replication-prepare.ts'
 import type { ReplicationView } from '../../core/federation/replication-views.ts'
 
 /*
@@ -97,13 +98,15 @@ export function pinCommand (defaultServer: string, io: PinOutput = {}): Command 
     .action(async (arg: string, opts: { node?: string, replicas?: string, profile?: string, wait?: boolean, timeout?: number, server?: string }) => {
       if ((opts.node == null) === (opts.replicas == null)) throw new InvalidArgumentError('give either --node NAME or --replicas MIN[:MAX]')
       const api = client(opts)
-      const { items } = await api.request<{ items: ReplicationView[] }>('POST', '/api/v1/replications', { ...target(arg), node: opts.node, replicas: opts.replicas, profile: opts.profile })
+      const { items, preparing } = await api.request<PinResult>('POST', '/api/v1/replications', { ...target(arg), node: opts.node, replicas: opts.replicas, profile: opts.profile })
+      for (const p of preparing) out().write(`preparing ${p.mediaId} ${p.profile} for ${p.for.join(', ')} (${p.reason})\n`)
       if (opts.wait !== true) {
         for (const view of items) out().write(`${view.state} ${view.cid} on ${view.node.label}${view.reason == null ? '' : ` (${view.reason})`}\n`)
         return
       }
-      const final = await waitFor(api, items, opts.timeout)
-      let failed = 0
+      const { views: final, failures } = await waitFor(api, items, { preparing, node: opts.node }, opts.timeout)
+      let failed = failures.length
+      for (const p of failures) err().write(`failed ${p.mediaId} ${p.profile}: ${p.reason}\n`)
       for (const view of final) {
         if (view.state === 'pinned') {
           out().write(`pinned ${view.cid} on ${view.node.label}\n`)
@@ -168,13 +171,42 @@ export function pinCommand (defaultServer: string, io: PinOutput = {}): Command 
       }
     })
 
-  /** Polls the rows of `items` until each has settled, printing progress (a redrawn line on a TTY, plain lines elsewhere). */
-  async function waitFor (api: ApiClient, items: ReplicationView[], timeoutSeconds?: number): Promise<ReplicationView[]> {
+  /**
+   * Polls the rows of `items` (and, while renditions are made first, the media's rows of those profiles as they
+   * appear) until each has settled, printing progress: a redrawn line on a TTY, a line per change elsewhere.
+   */
+  async function waitFor (api: ApiClient, items: ReplicationView[], first: { preparing: PreparingView[], node?: string }, timeoutSeconds?: number): Promise<{ views: ReplicationView[], failures: PreparingView[] }> {
     const deadline = timeoutSeconds == null ? Infinity : Date.now() + timeoutSeconds * 1000
     const tty = (out() as NodeJS.WriteStream).isTTY === true
     const last = new Map<string, string>()
+    const show = (k: string, line: string): void => {
+      if (last.get(k) === line) return
+      last.set(k, line)
+      if (tty) out().write(`\r\u001b[2K${line.slice(0, ((out() as NodeJS.WriteStream).columns ?? 120) - 1)}`)
+      else out().write(`${line}\n`)
+    }
     let views = items
+    let preparing = first.preparing
+    const failures: PreparingView[] = []
     for (;;) {
+      if (preparing.length > 0) {
+        const media = preparing[0].mediaId
+        const now = await api.request<{ items: ReplicationView[], preparing?: PreparingView[] }>('GET', `/api/v1/replications${query({ media, node: first.node })}`)
+        const still: PreparingView[] = []
+        for (const p of preparing) {
+          const current = now.preparing?.find(q => q.profile === p.profile)
+          if (current?.state === 'failed') {
+            failures.push(current)
+          } else if (current != null) {
+            still.push(current)
+            show(`prepare ${p.profile}`, `preparing ${p.mediaId} ${p.profile}: transcoding on the main server`)
+          } else {
+            // made, and its pins ordered: follow the rows of that profile from now on
+            views = [...views, ...now.items.filter(v => v.profile === p.profile && !views.some(w => w.cid === v.cid && w.node.peerId === v.node.peerId))]
+          }
+        }
+        preparing = still
+      }
       const fresh: ReplicationView[] = []
       for (const view of views) {
         const { items: now } = await api.request<{ items: ReplicationView[] }>('GET', `/api/v1/replications${query({ cid: view.cid, node: view.node.peerId })}`)
@@ -182,21 +214,17 @@ export function pinCommand (defaultServer: string, io: PinOutput = {}): Command 
       }
       views = fresh
       for (const view of views) {
-        const line = `${view.state} ${view.cid} on ${view.node.label}: ${progressText(view)}${view.state === 'pinning' || view.state === 'pinned' ? '' : ` (${view.reason ?? ''})`}`
-        const k = `${view.node.peerId} ${view.cid}`
-        // plain output: a line when the state or the shown progress changes; a TTY redraws one line
-        if (last.get(k) === line || settled(view)) continue
-        last.set(k, line)
-        if (tty) out().write(`\r\u001b[2K${line.slice(0, ((out() as NodeJS.WriteStream).columns ?? 120) - 1)}`)
-        else out().write(`${line}\n`)
+        if (settled(view)) continue
+        show(`${view.node.peerId} ${view.cid}`, `${view.state} ${view.cid} on ${view.node.label}: ${progressText(view)}${view.state === 'pinning' || view.state === 'pinned' ? '' : ` (${view.reason ?? ''})`}`)
       }
-      if (views.every(settled)) {
+      if (preparing.length === 0 && views.every(settled)) {
         if (tty) out().write('\r\u001b[2K')
-        return views
+        return { views, failures }
       }
       if (Date.now() > deadline) {
         if (tty) out().write('\n')
-        return views.map(v => settled(v) ? v : { ...v, reason: `${v.reason ?? v.state} (gave up waiting after ${timeoutSeconds ?? 0} s)` })
+        const late = preparing.map(p => ({ ...p, reason: `still transcoding after ${timeoutSeconds ?? 0} s (gave up waiting)` }))
+        return { views: views.map(v => settled(v) ? v : { ...v, reason: `${v.reason ?? v.state} (gave up waiting after ${timeoutSeconds ?? 0} s)` }), failures: [...failures, ...late] }
       }
       await new Promise(resolve => setTimeout(resolve, pollMs))
     }
@@ -218,7 +246,9 @@ export function statusCommand (defaultServer: string, io: PinOutput = {}): Comma
       if ('media' in t) {
         const where = await api.request<MediaLocations>('GET', `/api/v1/media/${encodeURIComponent(t.media)}/locations`)
         for (const r of where.renditions) {
-          out().write(`${r.root ?? '(no root yet)'}\t${where.media} ${r.profile}\t${r.root == null ? `rendition ${r.state}: not replicable until finished` : (r.server ? 'main server holds it' : 'main server does not hold it')}\n`)
+          let note = r.server ? 'main server holds it' : 'main server does not hold it'
+          if (r.root == null) note = r.preparing == null ? `rendition ${r.state}: replicable once finished (pin add makes it first)` : `${r.preparing.state === 'failed' ? 'preparing failed' : `being made for ${r.preparing.for.join(', ')}`}: ${r.preparing.reason}`
+          out().write(`${r.root ?? '(no root yet)'}\t${where.media} ${r.profile}\t${note}\n`)
           for (const view of r.locations) out().write(`${statusLine(view)}\n`)
           if (r.root != null && r.locations.length === 0) out().write('  (on no node)\n')
         }

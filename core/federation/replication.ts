@@ -1,17 +1,21 @@
 import { randomBytes } from 'node:crypto'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { CID } from 'multiformats/cid'
-import { InvalidCIDError, InvalidRequestError } from '../errors.ts'
-import { NodeNotFoundError, NodeRevokedError } from './control-errors.ts'
+import { InvalidRequestError } from '../errors.ts'
+import { NodeRevokedError } from './control-errors.ts'
 import { dagSizeOf } from './dag-size.ts'
 import { nudgeNode } from './orders-nudge.ts'
 import { place } from './placement.ts'
-import { NothingToReplicateError, PinNotFoundError } from './replication-errors.ts'
+import { createPreparer } from './replication-prepare.ts'
+import { PinNotFoundError } from './replication-errors.ts'
+import { candidate, findNode, resolvePinRoots, resolveRoots } from './replication-targets.ts'
 import { replicationView } from './replication-views.ts'
-import type { ContentIndex, IndexEntry } from './content-index.ts'
+import type { ContentIndex } from './content-index.ts'
 import type { HeartbeatRequest, PinOrder, PinProvider } from './control-messages.ts'
 import type { DagSize } from './dag-size.ts'
-import type { PlacementCandidate, ReplicationFactor } from './placement.ts'
+import type { ReplicationFactor } from './placement.ts'
+import type { PrepareRendition, Preparer, PreparingView } from './replication-prepare.ts'
+import type { Root } from './replication-targets.ts'
 import type { NodeRegistry, NodeView } from './registry.ts'
 import type { ReplicationView, ViewSettings } from './replication-views.ts'
 import type { Logger } from '../logger.ts'
@@ -43,6 +47,8 @@ export interface ReplicationComponents {
   media: (id: string) => Promise<ReplicableMedia>
   /** The media and profile a root is the rendition of, when it is one. */
   renditionOf?: (cid: string) => Promise<{ mediaId: string, profile: string } | undefined>
+  /** Makes an unfinished rendition whole (transcoder + library); without it such a request is refused. */
+  prepare?: PrepareRendition
 }
 
 export interface ReplicationInit {
@@ -77,17 +83,28 @@ export interface ReplicationFilter {
 /** Where a media's renditions are: the main server and every node with a row for their roots. */
 export interface MediaLocations {
   media: string
-  renditions: Array<{ profile: string, state: string, root: string | null, server: boolean, locations: ReplicationView[] }>
+  renditions: Array<{ profile: string, state: string, root: string | null, server: boolean, preparing: PreparingView | null, locations: ReplicationView[] }>
+}
+
+/** What a pin request did: rows of the roots ordered, and renditions the main server makes first. */
+export interface PinResult {
+  items: ReplicationView[]
+  preparing: PreparingView[]
 }
 
 export interface Replication {
   start (): Promise<void>
   stop (): Promise<void>
-  /** Orders pins (idempotent: a root already pinned or on its way is left alone); answers the rows of the targets. */
-  pin (request: ReplicationRequest): Promise<ReplicationView[]>
+  /**
+   * Orders pins (idempotent: a root already pinned or on its way is left alone); answers the rows of the targets.
+   * A media's unfinished renditions (the one profile asked, or all when none is finished) are made first.
+   */
+  pin (request: ReplicationRequest): Promise<PinResult>
   /** Orders unpins on `node`, or on every node with a row for the roots. */
   unpin (request: Omit<ReplicationRequest, 'replicas'>): Promise<ReplicationView[]>
   list (filter?: ReplicationFilter): Promise<ReplicationView[]>
+  /** Renditions being made before their pin is ordered (of one media, or all). */
+  preparing (mediaId?: string): PreparingView[]
   locations (mediaId: string): Promise<MediaLocations>
   /** The heartbeat hook (registry.ts): takes the node's reports, answers the orders it should run. */
   heartbeat (peerId: string, request: HeartbeatRequest): Promise<PinOrder[]>
@@ -108,12 +125,6 @@ export function createReplication (components: ReplicationComponents, init: Repl
   return new ReplicationService(components, init)
 }
 
-interface Root {
-  cid: string
-  mediaId: string | null
-  profile: string | null
-}
-
 class ReplicationService implements Replication {
   private readonly log: Logger
   private readonly settings: ViewSettings
@@ -124,12 +135,14 @@ class ReplicationService implements Replication {
   private sweeper?: NodeJS.Timeout
   private sweeping = false
   private started = false
+  private readonly preparer?: Preparer
 
   constructor (private readonly c: ReplicationComponents, init: ReplicationInit) {
     this.log = c.logger.child({ name: 'cidcast:replication' })
     this.settings = { maxAttempts: init.maxAttempts ?? 3, stallMs: init.stallMs ?? 60_000, heartbeatMs: init.heartbeatMs ?? 15_000, notRetried: NOT_RETRIED }
     this.retryDelayMs = init.retryDelayMs ?? 5000
     this.sweepMs = init.sweepMs ?? 1000
+    if (c.prepare != null) this.preparer = createPreparer({ logger: c.logger, prepare: c.prepare })
   }
 
   async start (): Promise<void> {
@@ -141,14 +154,34 @@ class ReplicationService implements Replication {
 
   async stop (): Promise<void> {
     this.started = false
+    this.preparer?.stop()
     clearInterval(this.sweeper)
     this.sweeper = undefined
   }
 
-  async pin (request: ReplicationRequest): Promise<ReplicationView[]> {
+  async pin (request: ReplicationRequest): Promise<PinResult> {
     if (request.node == null && request.replicas == null) throw new InvalidRequestError('name a node, or give replicas MIN[:MAX] to let the server choose')
-    const roots = await this.resolve(request, true)
+    const { roots, unfinished } = await resolvePinRoots(this.c, request, this.preparer != null)
     const nodes = await this.c.nodes.list()
+    const preparing: PreparingView[] = []
+    if (unfinished.length > 0) {
+      // refused now rather than after the transcode, when nobody would hear of it
+      let target: string
+      if (request.node != null) {
+        const node = findNode(nodes, request.node)
+        if (node.revoked) throw new NodeRevokedError(`node ${node.label} is revoked`)
+        target = node.label
+      } else {
+        const factor = request.replicas as ReplicationFactor
+        place(`${request.media ?? ''} ${unfinished.join(', ')}`, nodes.map(node => candidate(node, undefined)), factor)
+        target = `replicas ${factor.min}:${factor.max}`
+      }
+      for (const profile of unfinished) {
+        preparing.push((this.preparer as Preparer).prepare(request.media as string, profile, target, async root => {
+          await this.pin({ cid: root, node: request.node, replicas: request.replicas })
+        }))
+      }
+    }
     const targets: Array<{ node: NodeView, root: Root, size?: DagSize }> = []
     // every placement is decided before any order goes out: a refusal leaves nothing half done
     for (const root of roots) {
@@ -176,11 +209,11 @@ class ReplicationService implements Replication {
       nudge.add(node.peerId)
     }
     this.nudge(nodes, nudge)
-    return this.views(targets.map(t => [t.node.peerId, t.root.cid]), nodes)
+    return { items: this.views(targets.map(t => [t.node.peerId, t.root.cid]), nodes), preparing }
   }
 
   async unpin (request: Omit<ReplicationRequest, 'replicas'>): Promise<ReplicationView[]> {
-    const roots = await this.resolve(request, false)
+    const roots = await resolveRoots(this.c, request, false)
     const nodes = await this.c.nodes.list()
     const only = request.node == null ? undefined : findNode(nodes, request.node)
     const entries = roots.flatMap(root => this.c.index.list({ cid: root.cid, peerId: only?.peerId }))
@@ -201,15 +234,20 @@ class ReplicationService implements Replication {
     const peerId = filter.node == null ? undefined : findNode(nodes, filter.node).peerId
     let cids: Set<string> | undefined
     if (filter.cid != null || filter.media != null) {
-      cids = new Set((await this.resolve({ cid: filter.cid, media: filter.media }, false)).map(r => r.cid))
+      cids = new Set((await resolveRoots(this.c, { cid: filter.cid, media: filter.media }, false)).map(r => r.cid))
     }
     const entries = this.c.index.list({ peerId }).filter(e => cids == null || cids.has(e.cid))
     return this.views(entries.map(e => [e.peerId, e.cid]), nodes)
   }
 
+  preparing (mediaId?: string): PreparingView[] {
+    return this.preparer?.list(mediaId) ?? []
+  }
+
   async locations (mediaId: string): Promise<MediaLocations> {
     const media = await this.c.media(mediaId)
     const nodes = await this.c.nodes.list()
+    const preparing = this.preparing(media.id)
     const renditions = []
     for (const r of media.renditions) {
       const entries = r.root == null ? [] : this.c.index.list({ cid: r.root })
@@ -218,6 +256,7 @@ class ReplicationService implements Replication {
         state: r.state,
         root: r.root,
         server: r.root != null && await this.c.blockstore.has(CID.parse(r.root)),
+        preparing: preparing.find(p => p.profile === r.profile) ?? null,
         locations: this.views(entries.map(e => [e.peerId, e.cid]), nodes)
       })
     }
@@ -300,33 +339,6 @@ class ReplicationService implements Replication {
     return { peerId: this.c.libp2p.peerId.toString(), addrs: this.c.libp2p.getMultiaddrs().map(String), protocols: ['transport-bitswap'] }
   }
 
-  /** The roots a request names: the media's finished renditions (or one profile), or the CID. */
-  private async resolve (request: Pick<ReplicationRequest, 'media' | 'cid' | 'profile'>, mustExist: boolean): Promise<Root[]> {
-    if ((request.media == null) === (request.cid == null)) throw new InvalidRequestError('give either a media id or a CID')
-    if (request.media != null) {
-      const media = await this.c.media(request.media)
-      const renditions = media.renditions.filter(r => request.profile == null || r.profile === request.profile)
-      const finished = renditions.filter(r => r.root != null)
-      if (finished.length === 0) {
-        const states = renditions.map(r => `${r.profile}: ${r.state}`).join(', ')
-        throw new NothingToReplicateError(`media ${media.id} has no finished rendition${request.profile == null ? '' : ` ${request.profile}`} to replicate yet (${states === '' ? 'no such profile' : states}); a rendition gets a root CID once every segment is made`)
-      }
-      return finished.map(r => ({ cid: r.root as string, mediaId: media.id, profile: r.profile }))
-    }
-    let cid: CID
-    try {
-      cid = CID.parse(String(request.cid))
-    } catch {
-      throw new InvalidCIDError(`${String(request.cid).slice(0, 100)} is not a CID`)
-    }
-    const text = cid.toString()
-    if (mustExist && !await this.c.blockstore.has(cid) && !this.c.index.list({ cid: text }).some(e => e.state === 'pinned')) {
-      throw new NothingToReplicateError(`neither the main server nor any node holds ${text}`)
-    }
-    const rendition = await this.c.renditionOf?.(text)
-    return [{ cid: text, mediaId: rendition?.mediaId ?? null, profile: rendition?.profile ?? null }]
-  }
-
   private async size (cid: string): Promise<DagSize | undefined> {
     let size = this.sizes.get(cid)
     if (size == null) {
@@ -398,20 +410,4 @@ class ReplicationService implements Replication {
 
 function orderId (): string {
   return randomBytes(12).toString('base64url')
-}
-
-function candidate (node: NodeView, entry: IndexEntry | undefined): PlacementCandidate {
-  const holds = entry != null && ((entry.state === 'pinned' && entry.wanted !== 'unpin') || (entry.wanted === 'pin' && (entry.state === 'queued' || entry.state === 'pinning')))
-  return { peerId: node.peerId, label: node.label, state: node.state, mode: node.mode, revoked: node.revoked, freeBytes: node.capacity.freeBytes, full: node.health?.full ?? false, holds }
-}
-
-/** A node by label, peer ID or (unambiguous) name, as the registry finds it. */
-export function findNode (nodes: NodeView[], nameOrLabel: string): NodeView {
-  const wanted = nameOrLabel.trim()
-  const match = nodes.find(n => n.label === wanted.toLowerCase()) ?? nodes.find(n => n.peerId === wanted)
-  if (match != null) return match
-  const named = nodes.filter(n => n.name === wanted)
-  if (named.length > 1) throw new InvalidRequestError(`${named.length} nodes are named ${JSON.stringify(wanted)}: use a label (${named.map(n => n.label).join(', ')})`)
-  if (named.length === 0) throw new NodeNotFoundError(`no node has the name, label or peer ID ${JSON.stringify(wanted.slice(0, 300))}`)
-  return named[0]
 }

@@ -6,7 +6,7 @@ import type { Replication, ReplicationRequest } from '../../core/federation/repl
 import type { Context } from 'koa'
 
 export interface ReplicationRouteComponents {
-  replication: Pick<Replication, 'pin' | 'unpin' | 'list' | 'locations'>
+  replication: Pick<Replication, 'pin' | 'unpin' | 'list' | 'locations' | 'preparing'>
 }
 
 const MAX_FIELD_CHARS = 300
@@ -49,8 +49,8 @@ function query (ctx: Context): Record<string, unknown> {
 }
 
 /**
- * `POST /api/v1/replications` `{ media | cid, node | replicas, profile? }` (202, the rows of the targets),
- * `GET /api/v1/replications?node=&cid=&media=`, `DELETE /api/v1/replications?cid=|media=&node=` (unpin, 202),
+ * `POST /api/v1/replications` `{ media | cid, node | replicas, profile? }` (202, `{ items, preparing }`: the rows of
+ * the targets and the renditions made first), `GET /api/v1/replications?node=&cid=&media=` (with `preparing` for a media), `DELETE /api/v1/replications?cid=|media=&node=` (unpin, 202),
  * `GET /api/v1/media/{id}/locations`. Rows carry state, progress and, for anything not pinned, the reason.
  */
 export function replicationRoutes ({ replication }: ReplicationRouteComponents): Router {
@@ -59,16 +59,18 @@ export function replicationRoutes ({ replication }: ReplicationRouteComponents):
   router.post('/replications', async ctx => {
     const body = (ctx.request.body ?? {}) as Record<string, unknown>
     if (typeof body !== 'object' || Array.isArray(body)) throw new InvalidRequestError('the body must be a JSON object')
-    const items = await replication.pin({ ...request(body), replicas: replicas(body.replicas) })
+    const result = await replication.pin({ ...request(body), replicas: replicas(body.replicas) })
     ctx.status = 202
     ctx.set('Cache-Control', 'no-store')
-    ctx.body = { items }
+    ctx.body = result
   })
 
   router.get('/replications', async ctx => {
     const q = request(query(ctx))
     ctx.set('Cache-Control', 'no-store')
-    ctx.body = { items: await replication.list({ node: q.node, cid: q.cid, media: q.media }) }
+    const items = await replication.list({ node: q.node, cid: q.cid, media: q.media })
+    // renditions the main server makes before their pins exist, so a watcher of a media sees them coming
+    ctx.body = q.media == null ? { items } : { items, preparing: replication.preparing(q.media) }
   })
 
   router.delete('/replications', async ctx => {

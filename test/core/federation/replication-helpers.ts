@@ -18,6 +18,7 @@ import type { Catalog } from '../../../core/catalog/catalog.ts'
 import type { ContentIndex } from '../../../core/federation/content-index.ts'
 import type { HeartbeatReply, NodeCapacity, PinOrder, PinReport } from '../../../core/federation/control-messages.ts'
 import type { NodeRegistry } from '../../../core/federation/registry.ts'
+import type { PrepareRendition } from '../../../core/federation/replication-prepare.ts'
 import type { ReplicableMedia, Replication, ReplicationInit } from '../../../core/federation/replication.ts'
 import type { Peer } from '../../../core/net/peer.ts'
 import type { Cleanup, EdgeNode, Main } from './control-helpers.ts'
@@ -31,7 +32,7 @@ export interface ReplicationMain extends Main {
   media: Map<string, ReplicableMedia>
 }
 
-export async function startReplicationMain (cleanup: Cleanup, swarmKey: Uint8Array, database: string, init: ReplicationInit = {}): Promise<ReplicationMain> {
+export async function startReplicationMain (cleanup: Cleanup, swarmKey: Uint8Array, database: string, init: ReplicationInit = {}, prepare?: PrepareRendition): Promise<ReplicationMain> {
   const logger = silentLogger()
   const catalog: Catalog = createCatalog({ logger }, { database })
   await catalog.start()
@@ -57,7 +58,8 @@ export async function startReplicationMain (cleanup: Cleanup, swarmKey: Uint8Arr
       const found = media.get(id)
       if (found == null) throw new MediaNotFoundError(`no media ${id}`)
       return found
-    }
+    },
+    prepare
   }, { heartbeatMs: 300, sweepMs: 50, retryDelayMs: 100, ...init })
   late.replication = replication
   await replication.start()

@@ -97,6 +97,24 @@ test.serial('cidcast pin add --wait replicates a media to a node and prints wher
   t.regex(ls.stdout, new RegExp(`^${root}\\talpha\\tpinned\\t100% .*\\t${mediaId} 360p$`, 'm'))
 })
 
+test.serial('pin add of a rendition that is not finished has the main server make it first, then pins it', async t => {
+  const { server, mediaId } = t.context
+  // the 854x480 fixture's ladder is 360p (finished before) and 480p (not made yet)
+  const other = (await server.library.get(mediaId)).renditions.find(r => r.root == null)
+  if (other == null) return t.fail('the fixture has no unfinished rendition')
+  const added = await cidcast('pin', 'add', mediaId, '--profile', other.profile, '--node', 'beta', '--wait', '--server', server.url)
+  t.is(added.code, 0, added.stderr)
+  t.regex(added.stdout, new RegExp(`^preparing ${mediaId} ${other.profile} for beta \\(the main server is making every segment`, 'm'))
+  const root = (await server.library.get(mediaId)).renditions.find(r => r.profile === other.profile)?.root
+  t.truthy(root)
+  t.true(added.stdout.split('\n').includes(`pinned ${root ?? ''} on beta`), added.stdout)
+  t.deepEqual(server.replication.preparing(mediaId), [])
+  const status = await cidcast('status', mediaId, '--server', server.url)
+  t.regex(status.stdout, new RegExp(`^${root ?? ''}\t${mediaId} ${other.profile}\tmain server holds it\n  beta\tpinned\t`, 'm'))
+  // unpinned again, so the next tests see beta as before
+  t.is((await cidcast('pin', 'rm', root ?? '', '--node', 'beta', '--wait', '--server', server.url)).code, 0)
+})
+
 test.serial('the API answers 202 with the rows, and refusals with their names and reasons', async t => {
   const { server, root } = t.context
   const posted = await api<{ items: ReplicationView[] }>(server, 'POST', '/api/v1/replications', { cid: root, node: 'beta' })

@@ -60,11 +60,11 @@ test('--replicas 2:3 orders the freest online nodes and nothing at all when it c
   await startFakeNode(t.context.cleanup, key, main, 'medium', space(20))
   await startFakeNode(t.context.cleanup, key, main, 'big', space(30))
 
-  const placed = await main.replication.pin({ cid: root, replicas: { min: 2, max: 3 } })
+  const { items: placed } = await main.replication.pin({ cid: root, replicas: { min: 2, max: 3 } })
   t.deepEqual(placed.map(v => [v.node.label, v.state]), [['large', 'queued'], ['big', 'queued'], ['medium', 'queued']])
   t.deepEqual(await small.beat(), [])
   // the same request again changes nothing: three hold it (on their way) already
-  const again = await main.replication.pin({ cid: root, replicas: { min: 2, max: 3 } })
+  const { items: again } = await main.replication.pin({ cid: root, replicas: { min: 2, max: 3 } })
   t.deepEqual(again.map(v => v.orderId).sort(), placed.map(v => v.orderId).sort())
 
   const other = (await addRoot(main.peer, 1000)).toString()

@@ -25,7 +25,7 @@ test('a pin order reaches the node at once, names the main server as provider, a
   t.deepEqual(size, { blocks: 6, bytes: size?.bytes })
   const node = await startFakeNode(t.context.cleanup, key, main, 'alpha')
 
-  const [ordered] = await main.replication.pin({ cid: root.toString(), node: 'alpha' })
+  const { items: [ordered] } = await main.replication.pin({ cid: root.toString(), node: 'alpha' })
   t.is(ordered.state, 'queued')
   t.is(ordered.node.label, 'alpha')
   t.regex(ordered.reason ?? '', /order sent .* ago; alpha has not taken it yet/)
@@ -66,7 +66,7 @@ test('ordering again what is pinned or on its way sends nothing; a root a node h
   const [found] = await main.replication.list({ node: 'alpha' })
   t.like(found, { cid: root, state: 'pinned', orderId: null })
 
-  const [adopted] = await main.replication.pin({ cid: root, node: 'alpha' })
+  const { items: [adopted] } = await main.replication.pin({ cid: root, node: 'alpha' })
   t.like(adopted, { state: 'pinned', orderId: null })
   t.deepEqual(await node.beat({ pinned: [root] }), [])
   t.is(main.index.get(node.peer.libp2p.peerId.toString(), root)?.wanted, 'pin')
@@ -199,4 +199,34 @@ test('requests that cannot be met are refused with a named error', async t => {
   await t.throwsAsync(main.replication.pin({ media: 'ffffffffffffffff', node: 'alpha' }), { name: 'MediaNotFoundError' })
   t.deepEqual(main.index.list(), [])
   void CAPACITY
+})
+
+test('an unfinished rendition is made first and its pin ordered then; a rendition that cannot be made says why', async t => {
+  const key = swarmKey()
+  let made: ((root: string) => void) | undefined
+  let broken: ((err: Error) => void) | undefined
+  const main = await startReplicationMain(t.context.cleanup, key, t.context.database, {}, async (id, profile) => await new Promise<string>((resolve, reject) => {
+    if (profile === '720p') broken = reject
+    else made = resolve
+  }))
+  const root = (await addRoot(main.peer, 1000)).toString()
+  const node = await startFakeNode(t.context.cleanup, key, main, 'alpha')
+  main.media.set('0123456789abcdef', { id: '0123456789abcdef', renditions: [{ profile: '360p', state: 'partial', root: null }, { profile: '720p', state: 'pending', root: null }] })
+
+  const result = await main.replication.pin({ media: '0123456789abcdef', node: 'alpha' })
+  t.deepEqual(result.items, [])
+  t.deepEqual(result.preparing.map(p => [p.profile, p.state, p.for]), [['360p', 'transcoding', ['alpha']], ['720p', 'transcoding', ['alpha']]])
+  // asked again while it runs: joined, not started twice
+  t.is((await main.replication.pin({ media: '0123456789abcdef', profile: '360p', node: 'alpha' })).preparing.length, 1)
+  await t.throwsAsync(main.replication.pin({ media: '0123456789abcdef', profile: '1080p', node: 'alpha' }), { name: 'NothingToReplicateError', message: /has no rendition 1080p \(it has 360p, 720p\)/ })
+  await t.throwsAsync(main.replication.pin({ media: '0123456789abcdef', replicas: { min: 2, max: 2 } }), { name: 'UnderReplicatedError' })
+
+  made?.(root)
+  broken?.(Object.assign(new Error('ffmpeg exited with 1'), { name: 'TranscodeFailedError' }))
+  const [order] = await waitFor(async () => { const orders = await node.beat(); return orders.length > 0 ? orders : undefined }, 5000, 'the order')
+  t.like(order, { cid: root, action: 'pin' })
+  const failed = await waitFor(() => main.replication.preparing('0123456789abcdef').find(p => p.state === 'failed'), 5000, 'the failure')
+  t.is(failed.profile, '720p')
+  t.is(failed.reason, 'the main server could not make 720p; nothing was ordered: TranscodeFailedError: ffmpeg exited with 1')
+  t.deepEqual(main.replication.preparing('0123456789abcdef').map(p => p.profile), ['720p'])
 })
