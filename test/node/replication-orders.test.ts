@@ -1,0 +1,155 @@
+import { join } from 'node:path'
+import anyTest from 'ava'
+import { CID } from 'multiformats/cid'
+import { fixture } from '../../fixtures/media.ts'
+import { startNode } from '../../node/cdn-node.ts'
+import { startServer } from '../../node/server.ts'
+import { tempDir, waitFor } from '../helpers/tmp.ts'
+import { startOriginProxy } from './origin-proxy.ts'
+import type { PinProvider } from '../../core/federation/control-messages.ts'
+import type { ReplicationView } from '../../core/federation/replication-views.ts'
+import type { RunningNode, StartNodeOptions } from '../../node/cdn-node.ts'
+import type { RunningServer } from '../../node/server.ts'
+import type { OriginProxy } from './origin-proxy.ts'
+import type { ExecutionContext, TestFn } from 'ava'
+
+/*
+ * Replication end to end inside one process: a real main server (catalog, transcoder, content index, control
+ * protocol) and real CDN nodes. Orders go out through the API, reach the node in a heartbeat reply (the server
+ * nudges it: heartbeats here are 30 s apart, so a prompt pin proves the nudge), and come back as reports.
+ */
+
+interface Context {
+  dir: string
+  remove: () => Promise<void>
+  running: Array<{ stop: () => Promise<void> }>
+}
+
+const test = anyTest as TestFn<Context>
+/** Seconds between heartbeats the server asks for: longer than any wait here, so only a nudge is prompt. */
+const SLOW_HEARTBEAT_SECONDS = 30
+
+test.beforeEach(async t => {
+  const dir = await tempDir('cidcast-replication-orders-')
+  t.context = { dir: dir.path, remove: dir.remove, running: [] }
+})
+
+test.afterEach.always(async t => {
+  for (const part of t.context.running.reverse()) await part.stop().catch(() => {})
+  await t.context.remove()
+})
+
+async function server (t: ExecutionContext<Context>): Promise<{ server: RunningServer, id: string, root: string, files: string[] }> {
+  const started = await startServer({ dataDir: join(t.context.dir, 'server'), listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], dnsListen: '127.0.0.1:0', heartbeatSeconds: SLOW_HEARTBEAT_SECONDS, logLevel: 'silent' })
+  t.context.running.push(started)
+  const media = await started.addMedia(await fixture('odd-854x480-6s'))
+  await started.transcoder.complete(await started.library.job(media.id, '360p'))
+  const root = (await started.library.get(media.id)).renditions.find(r => r.profile === '360p')?.root
+  if (root == null) throw new Error('the 360p rendition did not complete')
+  const playlist = await (await fetch(`${started.url}/media/${media.id}/360p/index.m3u8`)).text()
+  return { server: started, id: media.id, root, files: ['index.m3u8', 'init.mp4', ...playlist.split('\n').filter(l => l.endsWith('.m4s'))] }
+}
+
+async function node (t: ExecutionContext<Context>, name: string, serverUrl: string, options: StartNodeOptions = {}): Promise<RunningNode> {
+  const started = await startNode({
+    dataDir: join(t.context.dir, name),
+    swarmKeyFile: join(t.context.dir, 'server', 'swarm.key'),
+    server: serverUrl,
+    name,
+    listen: '127.0.0.1:0',
+    p2pListen: ['/ip4/127.0.0.1/tcp/0'],
+    logLevel: 'silent',
+    minBackoffMs: 100,
+    maxBackoffMs: 500,
+    ...options
+  })
+  t.context.running.push(started)
+  await waitFor(() => started.status().state === 'registered', 20_000, `${name} to register (${JSON.stringify(started.status().error)})`)
+  return started
+}
+
+async function proxy (t: ExecutionContext<Context>, target: string): Promise<OriginProxy> {
+  const started = await startOriginProxy(target)
+  t.context.running.push(started)
+  return started
+}
+
+async function api<T> (base: string, method: string, path: string, body?: unknown): Promise<{ status: number, body: T }> {
+  const res = await fetch(base + path, { method, headers: body === undefined ? {} : { 'Content-Type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) })
+  return { status: res.status, body: await res.json() as T }
+}
+
+async function row (base: string, node: string, cid: string): Promise<ReplicationView | undefined> {
+  const { body } = await api<{ items: ReplicationView[] }>(base, 'GET', `/api/v1/replications?node=${node}&cid=${cid}`)
+  return body.items[0]
+}
+
+async function nodeUsedBytes (base: string, name: string): Promise<number> {
+  const { body } = await api<{ items: Array<{ name: string, capacity: { usedBytes: number } }> }>(base, 'GET', '/api/v1/nodes')
+  return body.items.find(n => n.name === name)?.capacity.usedBytes ?? -1
+}
+
+test('a rendition ordered to a node through the API is pinned there at once, located, and plays from the node without the main server', async t => {
+  const { server: main, id, root, files } = await server(t)
+  const origin = await proxy(t, main.url)
+  const alpha = await node(t, 'alpha', origin.url)
+
+  const started = Date.now()
+  const ordered = await api<{ items: ReplicationView[] }>(main.url, 'POST', '/api/v1/replications', { media: id, profile: '360p', node: 'alpha' })
+  t.is(ordered.status, 202)
+  const pinned = await waitFor(async () => { const r = await row(main.url, 'alpha', root); return r?.state === 'pinned' && r }, 20_000, 'alpha to pin the rendition')
+  t.true(Date.now() - started < SLOW_HEARTBEAT_SECONDS * 1000 / 2, 'the order did not wait for a heartbeat')
+  t.is(pinned.progress.percent, 100)
+  t.is(pinned.progress.blocksDone, pinned.progress.blocksTotal ?? -1)
+  t.is(pinned.reason, null)
+
+  const locations = await api<{ renditions: Array<{ profile: string, locations: ReplicationView[] }> }>(main.url, 'GET', `/api/v1/media/${id}/locations`)
+  t.deepEqual(locations.body.renditions.find(r => r.profile === '360p')?.locations.map(l => [l.node.name, l.state]), [['alpha', 'pinned']])
+
+  // the master playlist comes once from the main server; every rendition file after that is local
+  t.is((await fetch(`${alpha.url}/media/${id}/master.m3u8`)).status, 200)
+  origin.requests.length = 0
+  for (const file of files) {
+    const res = await fetch(`${alpha.url}/media/${id}/360p/${file}`)
+    t.is(res.headers.get('x-cidcast-source'), 'local', file)
+    t.true(Buffer.from(await res.arrayBuffer()).equals(Buffer.from(await (await fetch(`${main.url}/media/${id}/360p/${file}`)).arrayBuffer())), file)
+  }
+  t.deepEqual(origin.requests.filter(p => /^\/(media|ipfs|api\/v1\/media)\//.test(p)), [], 'no content request reached the main server')
+})
+
+test('with the main server stopped, a node pins the root from another node it learned of through the routing API', async t => {
+  const { server: main, id, root } = await server(t)
+  const alpha = await node(t, 'alpha', main.url)
+  const beta = await node(t, 'beta', main.url)
+  await api(main.url, 'POST', '/api/v1/replications', { media: id, profile: '360p', node: 'alpha' })
+  await waitFor(async () => (await row(main.url, 'alpha', root))?.state === 'pinned', 20_000, 'alpha to pin')
+
+  const routing = await (await fetch(`${main.url}/routing/v1/providers/${root}`)).json() as { Providers: Array<{ ID: string, Addrs: string[] }> }
+  const providers: PinProvider[] = routing.Providers.map(p => ({ peerId: p.ID, addrs: p.Addrs }))
+  t.true(providers.some(p => p.peerId === alpha.peer.libp2p.peerId.toString()), 'the routing API names alpha')
+
+  await main.stop()
+  await waitFor(() => beta.peer.libp2p.getConnections(main.peer.libp2p.peerId).length === 0, 10_000, 'the main server to be gone')
+  const fetched = await beta.pinner.pin(CID.parse(root), { providers })
+  t.is(fetched.blocksDone, fetched.blocksTotal ?? -1)
+  t.is(fetched.bytesFetched, fetched.bytesDone, 'every block came over the network, from alpha')
+  // the media's playlists need the main server; the rendition's own files are all on beta now
+  const res = await fetch(`${beta.url}/ipfs/${root}/init.mp4`, { headers: { 'Cache-Control': 'only-if-cached' } })
+  t.is(res.status, 200)
+  t.is(res.headers.get('x-cidcast-source'), 'local')
+})
+
+test('an unpin through the API removes the blocks from the node and the next heartbeat reports the space', async t => {
+  const { server: main, id, root } = await server(t)
+  const alpha = await node(t, 'alpha', main.url, { heartbeatSeconds: 1 })
+  await api(main.url, 'POST', '/api/v1/replications', { media: id, profile: '360p', node: 'alpha' })
+  const pinned = await waitFor(async () => { const r = await row(main.url, 'alpha', root); return r?.state === 'pinned' && r }, 20_000, 'alpha to pin')
+  const held = await waitFor(async () => { const used = await nodeUsedBytes(main.url, 'alpha'); return used >= (pinned.progress.bytesTotal ?? 0) && used }, 20_000, 'the space to be reported')
+
+  const removed = await api(main.url, 'DELETE', `/api/v1/replications?cid=${root}&node=alpha`)
+  t.is(removed.status, 202)
+  await waitFor(async () => { const r = await row(main.url, 'alpha', root); return r == null }, 20_000, 'the unpin to finish')
+  t.false(await alpha.peer.blockstore.has(CID.parse(root)), 'the root block is gone')
+  const freed = await waitFor(async () => { const used = await nodeUsedBytes(main.url, 'alpha'); return used < held && held - used }, 20_000, 'the freed space to be reported')
+  t.true(freed >= (pinned.progress.bytesTotal ?? 0) - 4096, `${freed} bytes freed for a DAG of ${pinned.progress.bytesTotal ?? '?'}`)
+})
