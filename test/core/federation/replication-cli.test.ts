@@ -1,0 +1,76 @@
+import { execFile } from 'node:child_process'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import test from 'ava'
+import { fixture } from '../../../fixtures/media.ts'
+import { startNode } from '../../../node/cdn-node.ts'
+import { startServer } from '../../../node/server.ts'
+import { tempDir, waitFor } from '../../helpers/tmp.ts'
+import type { RunningNode } from '../../../node/cdn-node.ts'
+
+/*
+ * The CLI against a real main server and real CDN nodes (their pinner carries the orders out): `--replicas`
+ * places on the freest nodes, `status` has one line per node, a stopped node keeps its row and is shown
+ * unreachable with the reason, `pin rm` unpins from the others.
+ */
+
+const CLI = fileURLToPath(new URL('../../../bin/cidcast.js', import.meta.url))
+const MiB = 2 ** 20
+
+async function cidcast (...args: string[]): Promise<{ code: number, stdout: string, stderr: string }> {
+  return await new Promise(resolve => {
+    execFile(process.execPath, [CLI, ...args], { env: { ...process.env, CIDCAST_SERVER: '' } }, (err, stdout, stderr) => {
+      resolve({ code: err == null ? 0 : (err as { code?: number }).code ?? 1, stdout, stderr })
+    })
+  })
+}
+
+test('pin add --replicas 1:2 --wait places on the two freest nodes; status shows every node, a stopped one unreachable; pin rm unpins', async t => {
+  const dir = await tempDir('cidcast-replication-cli-')
+  const running: Array<{ stop: () => Promise<void> }> = []
+  t.teardown(async () => {
+    for (const part of running.reverse()) await part.stop().catch(() => {})
+    await dir.remove()
+  })
+  const server = await startServer({ dataDir: join(dir.path, 'server'), listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], dnsListen: '127.0.0.1:0', heartbeatSeconds: 0.5, logLevel: 'silent' })
+  running.push(server)
+  const media = await server.addMedia(await fixture('odd-854x480-6s'))
+  await server.transcoder.complete(await server.library.job(media.id, '360p'))
+  const root = (await server.library.get(media.id)).renditions.find(r => r.profile === '360p')?.root ?? ''
+  t.not(root, '')
+
+  const nodes = new Map<string, RunningNode>()
+  for (const [name, quota] of [['small', 200], ['large', 400], ['medium', 300]] as const) {
+    const node = await startNode({ dataDir: join(dir.path, name), swarmKeyFile: join(dir.path, 'server', 'swarm.key'), server: server.url, name, listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], logLevel: 'silent', minBackoffMs: 100, maxBackoffMs: 500, quotaBytes: quota * MiB })
+    running.push(node)
+    nodes.set(name, node)
+  }
+  for (const [name, node] of nodes) await waitFor(() => node.status().state === 'registered', 20_000, `${name} to register`)
+
+  const added = await cidcast('pin', 'add', media.id, '--replicas', '1:2', '--wait', '--timeout', '60', '--server', server.url)
+  t.is(added.code, 0, added.stderr)
+  const pinned = added.stdout.split('\n').filter(l => l.startsWith('pinned ')).sort()
+  t.deepEqual(pinned, [`pinned ${root} on large`, `pinned ${root} on medium`], added.stdout)
+
+  const status = await cidcast('status', media.id, '--server', server.url)
+  t.is(status.code, 0, status.stderr)
+  const lines = status.stdout.split('\n')
+  t.true(lines.includes(`${root}\t${media.id} 360p\tmain server holds it`), status.stdout)
+  t.regex(status.stdout, /^ {2}large\tpinned\t100% \d+\/\d+ blocks, [\d.]+ KiB$/m)
+  t.regex(status.stdout, /^ {2}medium\tpinned\t100% /m)
+  t.false(status.stdout.includes('small'))
+
+  // medium goes away: its row stays, shown unreachable and why
+  await nodes.get('medium')?.stop()
+  const away = await waitFor(async () => {
+    const out = (await cidcast('status', media.id, '--server', server.url)).stdout
+    return /^ {2}medium\tpinned \(unreachable\)\t/m.test(out) ? out : undefined
+  }, 20_000, 'medium to be shown unreachable')
+  t.regex(away, /^ {2}medium\tpinned \(unreachable\)\t100% .*\tnode medium is unreachable \(last seen \d+ s ago\); it last reported this root pinned/m)
+
+  const removed = await cidcast('pin', 'rm', media.id, '--node', 'large', '--wait', '--timeout', '30', '--server', server.url)
+  t.is(removed.code, 0, removed.stderr)
+  t.is(removed.stdout, `unpinned ${root} on large\n`)
+  const ls = await cidcast('pin', 'ls', '--server', server.url)
+  t.deepEqual(ls.stdout.split('\n').filter(l => l !== '').map(l => l.split('\t').slice(0, 3)), [[root, 'medium', 'pinned (unreachable)']])
+})
