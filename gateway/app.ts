@@ -6,6 +6,7 @@ import Router from '@koa/router'
 import Koa from 'koa'
 import serve from 'koa-static'
 import { errors } from './middleware/errors.ts'
+import { mediaCors } from './middleware/media-cors.ts'
 import { apiRoutes } from './routes/api.ts'
 import { ipfsRoutes } from './routes/ipfs.ts'
 import { mediaRoutes } from './routes/media.ts'
@@ -56,6 +57,7 @@ export function createHttpApp (components: HttpAppComponents): Koa {
   const app = new Koa()
   app.proxy = false
   app.silent = true
+  app.use(mediaCors())
   app.use(errors(log))
   app.use(bodyParser({ enableTypes: ['json'], jsonLimit: '64kb', encoding: 'utf-8' }))
 

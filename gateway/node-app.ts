@@ -6,6 +6,7 @@ import Router from '@koa/router'
 import Koa from 'koa'
 import serve from 'koa-static'
 import { errors } from './middleware/errors.ts'
+import { mediaCors } from './middleware/media-cors.ts'
 import { SOURCE_HEADER } from './node-content.ts'
 import { apiProxyRoutes } from './routes/api-proxy.ts'
 import { nodeIpfsRoutes } from './routes/node-ipfs.ts'
@@ -87,6 +88,7 @@ export function createNodeApp (components: NodeAppComponents, init: NodeAppInit 
   const app = new Koa()
   app.proxy = false
   app.silent = true
+  app.use(mediaCors())
   app.use(accounting(components.metrics))
   app.use(errors(log))
   app.use(nodeErrors())

@@ -1,9 +1,10 @@
-// #/media/{id}: the player, the quality menu, the resume prompt and the media's details.
+// #/media/{id}: the player, the node it plays from, the quality menu, the resume prompt and the media's details.
 
 import { getMedia, getPosition } from './api.js'
 import { el, formatTime } from './dom.js'
 import { describeError, showError } from './error-banner.js'
 import { mediaInfo } from './media-info.js'
+import { createNodePicker } from './node-picker.js'
 import { attachPlayback } from './playback.js'
 import { isResumable, reportProgress } from './progress.js'
 
@@ -32,6 +33,28 @@ export async function showPlayerPage (root, id, signal) {
   video.muted = true // the attribute only sets defaultMuted once the element exists
   const quality = el('select', { id: 'quality', 'aria-label': 'Quality' }, el('option', { value: '-1' }, 'Auto'))
   const prompt = el('div', { class: 'resume', hidden: true })
+  /** @type {import('./playback.js').Playback | null} */
+  let playback = null
+  // for tests and the console: the hls.js instance, the element it drives and the playlist it plays
+  const handle = /** @type {Window & { cidcast?: { hls: unknown, video: HTMLVideoElement, src: string | null } }} */ (window)
+  handle.cidcast = { hls: null, video, src: null }
+  /** @type {((position: number) => void) | null} */
+  let begin = null
+  /** @type {(src: string) => void} */
+  const useSource = src => {
+    // a new source (another node, or the node a replication just finished on) goes on from where the video is
+    const position = playback == null ? null : video.currentTime
+    playback?.destroy()
+    playback = attachPlayback(video, src, {
+      onError: showError,
+      onLevels: levels => fillQualityMenu(quality, levels),
+      onAutoLevel: label => { quality.options[0].textContent = `Auto (${label})` }
+    })
+    handle.cidcast = { hls: playback.hls, video, src }
+    if (position != null) playback.start(position)
+    else begin?.(0)
+  }
+  const picker = createNodePicker(media, signal, { onSource: src => useSource(src) })
 
   root.replaceChildren(
     el('article', { class: 'player-page' },
@@ -41,33 +64,33 @@ export async function showPlayerPage (root, id, signal) {
         el('h1', { class: 'title' }, media.title),
         el('label', { class: 'quality' }, 'Quality ', quality)
       ),
+      picker.element,
       mediaInfo(media, signal),
       details(media)
     )
   )
 
-  const playback = attachPlayback(video, media.playlist, {
-    onError: showError,
-    onLevels: levels => fillQualityMenu(quality, levels),
-    onAutoLevel: label => { quality.options[0].textContent = `Auto (${label})` }
-  })
-  quality.addEventListener('change', () => playback.setLevel(Number(quality.value)))
+  quality.addEventListener('change', () => playback?.setLevel(Number(quality.value)))
   const reporter = reportProgress(video, media.id, {
     onError: err => showError(describeError('Could not save the position', err))
   })
-  // for tests and the console: the hls.js instance and the element it drives
-  const handle = /** @type {Window & { cidcast?: { hls: unknown, video: HTMLVideoElement } }} */ (window)
-  handle.cidcast = { hls: playback.hls, video }
 
+  // the first source may come later (the viewer's node lacks the media and must choose): start once it is there
+  /** @type {(start: (position: number) => void) => void} */
+  const whenPlaying = start => {
+    if (playback != null) start(0)
+    else begin = start
+  }
   if (isResumable(saved, media.durationSeconds)) {
-    offerResume(prompt, video, saved, position => playback.start(position))
+    offerResume(prompt, video, saved, position => whenPlaying(() => playback?.start(position)))
   } else {
-    playback.start(0)
+    whenPlaying(() => playback?.start(0))
   }
 
   return () => {
+    picker.destroy()
     reporter.stop()
-    playback.destroy()
+    playback?.destroy()
     delete handle.cidcast
   }
 }

@@ -1,0 +1,310 @@
+// The node picker under the player: where the video streams from. Each CDN node is shown with its DNS name,
+// state, free space and whether it holds this media; the choice is remembered per viewer. A node that lacks the
+// media offers "Replicate here" (a live progress bar; playback moves to the node once it holds it) or "Stream from
+// fallback" (the nearest online node that holds it, else this site).
+
+import { request } from './api.js'
+import { el } from './dom.js'
+import { describeError, showError } from './error-banner.js'
+import { formatBytes } from './nodes-page.js'
+
+/**
+ * @typedef {{ blocksDone: number, bytesDone: number, blocksTotal: number | null, bytesTotal: number | null, percent: number | null }} Progress
+ * @typedef {{ cid: string, node: { name: string, label: string, url: string | null, state: string }, state: string, reachable: boolean, progress: Progress, reason: string | null }} Location
+ * @typedef {{ profile: string, state: string, root: string | null, server: boolean, preparing: unknown, locations: Location[] }} RenditionLocations
+ * @typedef {{ name: string, label: string, dnsName: string | null, url: string, state: string, mode: string, capacity?: { freeBytes?: number, quotaBytes?: number } }} NodeSummary
+ * @typedef {'all' | 'some' | 'none'} Holding
+ * @typedef {{ node: NodeSummary, holds: Holding, replicating: { percent: number | null, bytesDone: number, bytesTotal: number | null } | null, failed: string | null }} NodeStatus
+ */
+
+/** The viewer's choice, kept in this browser: a node name, or '' for this site. */
+const CHOICE_KEY = 'cidcast.node'
+/** Refresh while a replication runs (the node reports every second while busy), and otherwise. */
+const BUSY_REFRESH_MS = 1000
+const IDLE_REFRESH_MS = 10_000
+/** Longest wait for a node's /healthz when looking for the nearest one. */
+const PING_TIMEOUT_MS = 2000
+
+/** @returns {string} */
+export function rememberedNode () {
+  try {
+    return localStorage.getItem(CHOICE_KEY) ?? ''
+  } catch {
+    return ''
+  }
+}
+
+/** @param {string} name */
+function rememberNode (name) {
+  try {
+    localStorage.setItem(CHOICE_KEY, name)
+  } catch {}
+}
+
+/**
+ * How much of the media's finished renditions a node holds, and what it is doing about the rest.
+ * @param {NodeSummary} node
+ * @param {RenditionLocations[]} renditions
+ * @returns {NodeStatus}
+ */
+export function nodeStatus (node, renditions) {
+  const finished = renditions.filter(r => r.root != null)
+  const rows = finished.map(r => r.locations.find(l => l.node.name === node.name)).filter(l => l != null)
+  const held = rows.filter(l => l.state === 'pinned' && l.reachable).length
+  const running = rows.filter(l => l.state === 'queued' || l.state === 'pinning')
+  const failed = rows.find(l => l.state === 'failed')
+  let replicating = null
+  if (running.length > 0) {
+    const bytesDone = rows.reduce((sum, l) => sum + (l.state === 'pinned' ? (l.progress.bytesTotal ?? l.progress.bytesDone) : l.progress.bytesDone), 0)
+    const known = rows.every(l => l.progress.bytesTotal != null)
+    const bytesTotal = known ? rows.reduce((sum, l) => sum + (l.progress.bytesTotal ?? 0), 0) : null
+    replicating = { bytesDone, bytesTotal, percent: bytesTotal != null && bytesTotal > 0 ? Math.min(100, Math.floor(100 * bytesDone / bytesTotal)) : null }
+  }
+  return {
+    node,
+    holds: finished.length > 0 && held === finished.length ? 'all' : held > 0 ? 'some' : 'none',
+    replicating,
+    failed: failed == null ? null : (failed.reason ?? 'failed')
+  }
+}
+
+/**
+ * A node's URL without its trailing slash, ready for a path.
+ * @param {string} url
+ * @returns {string}
+ */
+function base (url) {
+  return url.replace(/\/+$/, '')
+}
+
+/**
+ * The round trip to a node's /healthz in ms, or Infinity when it does not answer in time.
+ * @param {string} url
+ * @returns {Promise<number>}
+ */
+async function ping (url) {
+  const started = performance.now()
+  try {
+    const res = await fetch(`${base(url)}/healthz`, { cache: 'no-store', signal: AbortSignal.timeout(PING_TIMEOUT_MS) })
+    if (!res.ok) return Infinity
+    return performance.now() - started
+  } catch {
+    return Infinity
+  }
+}
+
+/**
+ * @typedef {object} PickerHooks
+ * @property {(src: string, where: string) => void} onSource playback should (re)start from this master playlist URL
+ */
+
+/**
+ * @typedef {object} NodePicker
+ * @property {HTMLElement} element
+ * @property {() => void} destroy
+ */
+
+/**
+ * Builds the picker for a media; calls `onSource` once a source is decided, and again whenever it changes.
+ * @param {{ id: string, title: string, playlist: string }} media
+ * @param {AbortSignal} signal aborted when the viewer leaves the page
+ * @param {PickerHooks} hooks
+ * @returns {NodePicker}
+ */
+export function createNodePicker (media, signal, hooks) {
+  const list = el('div', { class: 'node-choices', role: 'radiogroup', 'aria-label': 'Play from' })
+  const playingFrom = el('p', { id: 'playing-from', class: 'muted' }, 'Finding the nodes…')
+  const missingText = el('p', { class: 'missing-text' })
+  const replicate = el('button', { id: 'replicate-here', type: 'button', class: 'primary' }, 'Replicate here')
+  const fallback = el('button', { id: 'stream-fallback', type: 'button' }, 'Stream from fallback')
+  const bar = el('progress', { id: 'replicate-progress', max: 100, hidden: true })
+  const barText = el('span', { id: 'replicate-status', class: 'muted' })
+  const missing = el('div', { id: 'node-missing', class: 'node-missing', hidden: true }, missingText, el('div', { class: 'actions' }, replicate, fallback), el('div', { class: 'replicate' }, bar, ' ', barText))
+  const element = el('section', { class: 'node-picker' }, el('h2', {}, 'Play from'), list, missing, playingFrom)
+
+  /** @type {NodeStatus[]} */
+  let statuses = []
+  let chosen = rememberedNode()
+  /** The source now playing: '' this site, a node name, or null before anything plays. */
+  /** @type {string | null} */
+  let playing = null
+  /** The node a replication was asked for (playback moves there when it completes). */
+  /** @type {string | null} */
+  let replicatingTo = null
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let timer
+
+  const here = window.location.host
+
+  /** @param {string} name @param {string} where */
+  const play = (name, where) => {
+    const status = statuses.find(s => s.node.name === name)
+    const src = name === '' || status == null ? media.playlist : `${base(status.node.url)}${media.playlist}`
+    playing = name
+    playingFrom.textContent = where
+    hooks.onSource(src, where)
+  }
+
+  const render = () => {
+    const buttons = [choiceButton('', 'This site', here, 'online', null, 'holds it', chosen === '')]
+    for (const s of statuses) {
+      const holds = s.replicating != null ? `replicating ${s.replicating.percent ?? 0}%` : s.holds === 'all' ? 'holds it' : s.holds === 'some' ? 'holds part' : 'does not hold it'
+      buttons.push(choiceButton(s.node.name, s.node.name, s.node.dnsName ?? '', s.node.state, s.node.capacity?.freeBytes ?? null, holds, chosen === s.node.name))
+    }
+    list.replaceChildren(...buttons)
+  }
+
+  /**
+   * @param {string} name
+   * @param {string} title
+   * @param {string} dns
+   * @param {string} state
+   * @param {number | null} free
+   * @param {string} holds
+   * @param {boolean} selected
+   */
+  const choiceButton = (name, title, dns, state, free, holds, selected) => {
+    const button = el('button', { type: 'button', class: 'node-choice', role: 'radio', 'data-node': name, 'data-state': state, 'aria-checked': selected ? 'true' : 'false' },
+      el('strong', {}, title),
+      el('span', { class: 'muted dns' }, dns),
+      el('span', { class: `state state-${state === 'online' ? 'online' : 'offline'}` }, state),
+      el('span', { class: 'free' }, free == null ? '' : `${formatBytes(free)} free`),
+      el('span', { class: 'holds' }, holds))
+    button.addEventListener('click', () => choose(name))
+    return button
+  }
+
+  /** Applies the viewer's choice: play from it when it holds the media, else offer the two ways. */
+  const decide = () => {
+    const status = statuses.find(s => s.node.name === chosen)
+    if (chosen === '' || status == null) {
+      missing.hidden = true
+      if (playing !== '') play('', `Playing from this site (${here})`)
+      return
+    }
+    const label = `${status.node.name} (${status.node.dnsName ?? status.node.url})`
+    if (status.holds === 'all' && status.node.state === 'online') {
+      missing.hidden = true
+      if (playing !== status.node.name) play(status.node.name, `Playing from ${label}`)
+      return
+    }
+    missing.hidden = false
+    missingText.textContent = status.node.state !== 'online'
+      ? `${status.node.name} is ${status.node.state}: it cannot serve now.`
+      : `${status.node.name} does not hold “${media.title}” yet.`
+    replicate.disabled = status.node.state !== 'online' || replicatingTo === status.node.name
+    showProgress(status)
+  }
+
+  /** @param {NodeStatus} status */
+  const showProgress = status => {
+    if (status.replicating == null && replicatingTo !== status.node.name) {
+      bar.hidden = true
+      barText.textContent = status.failed != null ? `Last replication failed: ${status.failed}` : ''
+      return
+    }
+    bar.hidden = false
+    const r = status.replicating
+    bar.value = r?.percent ?? 0
+    barText.textContent = r == null
+      ? (status.failed != null ? `Replication failed: ${status.failed}` : 'Replication ordered…')
+      : `${r.percent ?? 0}% (${formatBytes(r.bytesDone)}${r.bytesTotal != null ? ` of ${formatBytes(r.bytesTotal)}` : ''})`
+  }
+
+  /** @param {string} name */
+  const choose = name => {
+    chosen = name
+    rememberNode(name)
+    render()
+    decide()
+  }
+
+  const refresh = async () => {
+    // without the node list (a server without nodes, an API that failed) this site still plays
+    const [nodes, locations] = await Promise.all([
+      request('GET', '/api/v1/nodes', undefined, { signal }).catch(err => { if (signal.aborted) throw err; return { items: [] } }),
+      request('GET', `/api/v1/media/${encodeURIComponent(media.id)}/locations`, undefined, { signal }).catch(err => { if (signal.aborted) throw err; return { renditions: [] } })
+    ])
+    /** @type {NodeSummary[]} */
+    const items = Array.isArray(nodes?.items) ? nodes.items.filter((/** @type {NodeSummary} */ n) => n.url != null) : []
+    /** @type {RenditionLocations[]} */
+    const renditions = Array.isArray(locations?.renditions) ? locations.renditions : []
+    statuses = items.map(node => nodeStatus(node, renditions))
+    if (replicatingTo != null) {
+      const target = statuses.find(s => s.node.name === replicatingTo)
+      if (target != null && target.holds === 'all') {
+        // done: the node holds it now; playback moves there if the viewer still wants that node
+        replicatingTo = null
+        if (chosen === target.node.name) play(target.node.name, `Playing from ${target.node.name} (${target.node.dnsName ?? target.node.url})`)
+      } else if (target?.failed != null && target.replicating == null) {
+        replicatingTo = null
+      }
+    }
+    render()
+    decide()
+  }
+
+  const loop = async () => {
+    try {
+      await refresh()
+    } catch (err) {
+      if (signal.aborted) return
+      showError(describeError('Could not list the nodes', err))
+    }
+    if (signal.aborted) return
+    const busy = replicatingTo != null || statuses.some(s => s.replicating != null)
+    timer = setTimeout(() => { void loop() }, busy ? BUSY_REFRESH_MS : IDLE_REFRESH_MS)
+  }
+
+  replicate.addEventListener('click', () => {
+    const target = chosen
+    replicatingTo = target
+    replicate.disabled = true
+    bar.hidden = false
+    bar.value = 0
+    barText.textContent = 'Replication ordered…'
+    request('POST', '/api/v1/replications', { media: media.id, node: target }, { signal })
+      .then(() => { clearTimeout(timer); return loop() })
+      .catch(err => {
+        if (signal.aborted) return
+        replicatingTo = null
+        replicate.disabled = false
+        barText.textContent = describeError('Could not replicate', err)
+      })
+  })
+
+  fallback.addEventListener('click', () => {
+    fallback.disabled = true
+    nearestHolder(statuses.filter(s => s.holds === 'all' && s.node.state === 'online' && s.node.name !== chosen))
+      .then(best => {
+        if (signal.aborted) return
+        if (best == null) play('', `Streaming from fallback: this site (${here})`)
+        else play(best.node.name, `Streaming from fallback: ${best.node.name} (${best.node.dnsName ?? best.node.url})`)
+      })
+      .finally(() => { fallback.disabled = false })
+  })
+
+  addStyles()
+  void loop()
+  return {
+    element,
+    destroy () { clearTimeout(timer) }
+  }
+}
+
+/**
+ * The holder that answers fastest, or null when none answers.
+ * @param {NodeStatus[]} holders
+ * @returns {Promise<NodeStatus | null>}
+ */
+async function nearestHolder (holders) {
+  const times = await Promise.all(holders.map(async s => ({ s, ms: await ping(s.node.url) })))
+  const reachable = times.filter(t => Number.isFinite(t.ms)).sort((a, b) => a.ms - b.ms)
+  return reachable[0]?.s ?? null
+}
+
+/** The picker's stylesheet, linked once (the page's own stylesheet is shared by every page). */
+function addStyles () {
+  if (document.getElementById('node-picker-css') != null) return
+  document.head.append(el('link', { id: 'node-picker-css', rel: 'stylesheet', href: 'node-picker.css' }))
+}
