@@ -160,7 +160,7 @@ class ReplicationService implements Replication {
   }
 
   async pin (request: ReplicationRequest): Promise<PinResult> {
-    if (request.node == null && request.replicas == null) throw new InvalidRequestError('name a node, or give replicas MIN[:MAX] to let the server choose')
+    if ((request.node == null) === (request.replicas == null)) throw new InvalidRequestError('name a node, or give replicas MIN[:MAX] to let the server choose (not both)')
     const { roots, unfinished } = await resolvePinRoots(this.c, request, this.preparer != null)
     const nodes = await this.c.nodes.list()
     const preparing: PreparingView[] = []

@@ -192,6 +192,7 @@ test('requests that cannot be met are refused with a named error', async t => {
   await startFakeNode(t.context.cleanup, key, main, 'alpha')
   main.media.set('0123456789abcdef', { id: '0123456789abcdef', renditions: [{ profile: '360p', state: 'partial', root: null }] })
   await t.throwsAsync(main.replication.pin({ cid: root }), { name: 'InvalidRequestError' })
+  await t.throwsAsync(main.replication.pin({ cid: root, node: 'alpha', replicas: { min: 1, max: 1 } }), { name: 'InvalidRequestError', message: /not both/ })
   await t.throwsAsync(main.replication.pin({ cid: root, node: 'nobody' }), { name: 'NodeNotFoundError' })
   await t.throwsAsync(main.replication.pin({ cid: 'not-a-cid', node: 'alpha' }), { name: 'InvalidCIDError' })
   await t.throwsAsync(main.replication.pin({ cid: 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy', node: 'alpha' }), { name: 'NothingToReplicateError', message: /neither the main server nor any node holds/ })
