@@ -10,6 +10,7 @@ import { createContentIndex } from '../core/federation/content-index.ts'
 import { createNodeStore } from '../core/federation/node-store.ts'
 import { createNodeRegistry } from '../core/federation/registry.ts'
 import { createReplication } from '../core/federation/replication.ts'
+import { registerReplicationMetrics } from '../core/federation/replication-metrics.ts'
 import { renditionOfRoot } from '../core/federation/replication-sources.ts'
 import { createRevocationGater } from '../core/federation/revocation-gater.ts'
 import { createContentReader } from '../core/ipfs/content-reader.ts'
@@ -150,9 +151,11 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
     sessionCount = () => transcoder.sessions().length
     stack.push(async () => { await transcoder.stop() })
 
+    const contentIndex = createContentIndex({ catalog })
+    registerReplicationMetrics(metrics.registry, contentIndex)
     const replication = createReplication({
       logger,
-      index: createContentIndex({ catalog }),
+      index: contentIndex,
       nodes: registry,
       libp2p: peer.libp2p,
       blockstore: peer.blockstore,

@@ -93,6 +93,8 @@ test.serial('cidcast pin add --wait replicates a media to a node and prints wher
   const status = await cidcast('status', mediaId, '--server', server.url)
   t.is(status.code, 0, status.stderr)
   t.regex(status.stdout, new RegExp(`^${root}\\t${mediaId} 360p\\tmain server holds it\\n  alpha\\tpinned\\t100% \\d+/\\d+ blocks, [\\d.]+ (KiB|MiB)\\n`, 'm'))
+  const metrics = await (await fetch(`${server.url}/metrics`)).text()
+  t.regex(metrics, /^cidcast_replication_pins\{state="pinned"\} 1$/m)
   const ls = await cidcast('pin', 'ls', '--node', 'alpha', '--server', server.url)
   t.regex(ls.stdout, new RegExp(`^${root}\\talpha\\tpinned\\t100% .*\\t${mediaId} 360p$`, 'm'))
 })
