@@ -11,11 +11,13 @@ import { SOURCE_HEADER } from './node-content.ts'
 import { apiProxyRoutes } from './routes/api-proxy.ts'
 import { nodeIpfsRoutes } from './routes/node-ipfs.ts'
 import { nodeMediaRoutes } from './routes/node-media.ts'
+import { nodePinRoutes } from './routes/node-pins.ts'
 import type { MediaCache } from '../core/federation/media-cache.ts'
 import type { NodeMetrics } from '../core/federation/node-metrics.ts'
 import type { OriginClient } from '../core/federation/origin-client.ts'
 import type { Logger } from '../core/logger.ts'
 import type { FallbackMode, NodeContent } from './node-content.ts'
+import type { NodePinRouteComponents } from './routes/node-pins.ts'
 import type { Middleware } from 'koa'
 
 export interface NodeAppComponents {
@@ -26,6 +28,8 @@ export interface NodeAppComponents {
   metrics: NodeMetrics
   /** What `/healthz` shows (besides `status` and `role`). */
   health: () => Promise<Record<string, unknown>>
+  /** The node's pinner: `/pins` and `/pins/verify` (loopback only) exist only with it. */
+  pinner?: NodePinRouteComponents['pinner']
 }
 
 export interface NodeAppInit {
@@ -115,6 +119,7 @@ export function createNodeApp (components: NodeAppComponents, init: NodeAppInit 
     nodeMediaRoutes({ content, cache, origin, metrics, logger }, { fallback: init.fallback, peerTimeoutMs: init.peerTimeoutMs, playlistTtlMs: init.playlistTtlMs }),
     nodeIpfsRoutes({ content, origin, logger }, { fallback: init.fallback, peerTimeoutMs: init.peerTimeoutMs })
   ]
+  if (components.pinner != null) routers.push(nodePinRoutes({ pinner: components.pinner }))
   for (const router of routers) {
     app.use(router.routes())
     app.use(router.allowedMethods())

@@ -165,6 +165,19 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
       ...metrics.totals()
     })
 
+    // the publisher and the agent come later (they need the gateway's URL); until then there is nobody to tell
+    let beat = (): void => {}
+    let republish = (): void => {}
+    const pinner = createPinner({
+      peer,
+      capacity,
+      logger,
+      findProviders: config.server.startsWith('/') ? undefined : providerLookup(config.server),
+      // a started, finished or failed order goes out at once; progress goes with the busy heartbeats
+      onChange: () => { beat() },
+      onPinsChanged: () => { republish() }
+    }, { ...pinnerInit, dataLabel: `the data folder ${config.data}` })
+
     let agentStatus = (): AgentStatus | undefined => undefined
     const app = createNodeApp({
       logger,
@@ -172,6 +185,7 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
       cache,
       origin,
       metrics,
+      pinner,
       health: async () => {
         const space = await capacity.measure()
         return { name: config.name, mode: config.mode, peerId: peer.libp2p.peerId.toString(), ipns, server: config.server, fallback: config.fallback, registration: agentStatus(), capacity: space, health: { ...health(), full: space.full } }
@@ -191,17 +205,8 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
     const publish = await startPublisher(peer, config, logger, url, capacity, pinned)
     if (publish != null) stack.push(publish.stop)
 
-    // the agent is made after the pinner (which resumes orders at start); until then there is nobody to tell
-    let beat = (): void => {}
-    const pinner = createPinner({
-      peer,
-      capacity,
-      logger,
-      findProviders: config.server.startsWith('/') ? undefined : providerLookup(config.server),
-      // a started, finished or failed order goes out at once; progress goes with the busy heartbeats
-      onChange: () => { beat() },
-      onPinsChanged: () => { publish?.update() }
-    }, { ...pinnerInit, dataLabel: `the data folder ${config.data}` })
+    republish = () => { publish?.update() }
+    // started before the agent: orders saved by an earlier run resume at once, whether or not the server answers
     await pinner.start()
     stack.push(async () => { await pinner.stop() })
 

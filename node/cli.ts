@@ -4,6 +4,7 @@ import { addCommand } from '../client/commands/add.ts'
 import { metaCommand } from '../client/commands/meta.ts'
 import { nodesCommand, revokeNodeCommand } from '../client/commands/nodes.ts'
 import { pinCommand, statusCommand } from '../client/commands/pin.ts'
+import { pinVerifyCommand } from '../client/commands/pin-verify.ts'
 import { DEFAULT_DATA } from '../core/config.ts'
 import { initDataFolder } from './init.ts'
 import type { StartServerOptions } from './server.ts'
@@ -145,7 +146,7 @@ export function buildCli (): Command {
     })
 
   program.addCommand(metaCommand(DEFAULT_SERVER))
-  program.addCommand(pinCommand(DEFAULT_SERVER))
+  program.addCommand(pinCommand(DEFAULT_SERVER).addCommand(pinVerifyCommand()))
   program.addCommand(statusCommand(DEFAULT_SERVER))
 
   return program

@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { unixfs } from '@helia/unixfs'
 import anyTest from 'ava'
 import * as raw from 'multiformats/codecs/raw'
@@ -32,6 +34,7 @@ interface Context {
 }
 
 const test = anyTest as TestFn<Context>
+const CLI = fileURLToPath(new URL('../../bin/cidcast.js', import.meta.url))
 const MIB = 1024 * 1024
 /** A server URL nobody answers at: the nodes keep trying to register, in the background, harmlessly. */
 const NO_SERVER = 'http://127.0.0.1:9'
@@ -276,7 +279,7 @@ test('with no reachable provider an order says why while it retries, then fails 
   t.regex(failed.error?.message ?? '', /none of the 1 providers answered .*attempt 3 of 3/)
 })
 
-test('verify finds a block damaged on disk, and repair fetches a good copy', async t => {
+test('cidcast pin verify finds a block damaged on disk and exits 1; --repair fetches a good copy', async t => {
   const source = await holder(t, 3)
   const dataDir = join(t.context.dir, 'verified')
   const cdn = await node(t, { dataDir })
@@ -291,16 +294,27 @@ test('verify finds a block damaged on disk, and repair fetches a good copy', asy
   await writeFile(leaf.f, bytes)
 
   await cdn.peer.libp2p.hangUp(source.peer.libp2p.peerId)
-  const found = await cdn.pinner.verify()
-  t.is(found.broken.length, 1)
-  t.like(found.broken[0], { problem: 'corrupt', roots: [source.root.toString()] })
+  const found = await cidcast('pin', 'verify', '--node', cdn.url)
+  t.is(found.code, 1, found.stderr)
+  t.regex(found.stdout, new RegExp(`^corrupt\\tbafk\\w+\\t${source.root.toString()}$`, 'm'))
+  t.regex(found.stdout, /^verified \d pinned roots?, \d blocks \(3\.0 MiB\) in [\d.]+ s: 1 broken, 0 repaired$/m)
   // repair asks the connected peers (bitswap checks what arrives against the CID)
   await cdn.peer.libp2p.dial(source.peer.libp2p.getMultiaddrs())
-  const repaired = await cdn.pinner.verify({ repair: true, repairTimeoutMs: 15_000 })
-  t.like(repaired.broken[0], { problem: 'corrupt', repaired: true }, repaired.broken[0].error)
+  const repaired = await cidcast('pin', 'verify', '--repair', '--node', cdn.url)
+  t.is(repaired.code, 0, repaired.stdout + repaired.stderr)
+  t.regex(repaired.stdout, /^corrupt\t\w+\t\w+\trepaired$/m)
   t.deepEqual((await cdn.pinner.verify()).broken, [])
   t.true((await localBytes(cdn, source.root)).equals(source.bytes), 'the same bytes')
 })
+
+/** Runs the CLI from the sources (not a bundle that may predate them). */
+async function cidcast (...args: string[]): Promise<{ code: number, stdout: string, stderr: string }> {
+  return await new Promise(resolve => {
+    execFile(process.execPath, [CLI, ...args], { env: { ...process.env, CIDCAST_FROM_SOURCE: '1' } }, (err, stdout, stderr) => {
+      resolve({ code: err == null ? 0 : (err as { code?: number }).code ?? 1, stdout, stderr })
+    })
+  })
+}
 
 async function dataFiles (dir: string): Promise<string[]> {
   const out: string[] = []
