@@ -5,13 +5,14 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
+import { buildDist } from '../bin/build-dist.js'
+import { freshDistEntry } from '../bin/dist-entry.js'
 import { startChild } from './child.ts'
 import { fetchOk, newClient } from './http.ts'
 import { measureRounds } from './load.ts'
 import { ensureNginx, startNginx } from './nginx.ts'
 import { PROFILE } from './server.ts'
 import { median, ratioOf } from './table.ts'
-import type { BenchChild } from './child.ts'
 import type { LoadTarget } from './load.ts'
 import type { RunningNginx } from './nginx.ts'
 import type { BenchServer } from './server.ts'
@@ -20,12 +21,15 @@ import type { AddressInfo } from 'node:net'
 
 /**
  * Issue #3's figures for a CDN node (rows n1-n4): cold start to the first served segment, idle RSS, segment
- * throughput against nginx on the same files, and 200 concurrent clients for 30 s (autocannon). The node runs in
- * its own process, holding (pinned, over bitswap) the main server's complete rendition; baselines are measured
- * in the same run: a bare Node process for start and memory, nginx for throughput and load.
+ * throughput against nginx on the same files, and 200 concurrent clients for 30 s (autocannon). The node is
+ * `cidcast node` as a user runs it (bin/cidcast.js: the bundle in dist/, rebuilt here first if the sources changed;
+ * CIDCAST_FROM_SOURCE=1 measures the sources through tsx instead), in its own process, holding (pinned, over
+ * bitswap, by bench/node-process.ts beforehand) the main server's complete rendition; baselines are measured in the
+ * same run: a bare Node process for start and memory, nginx for throughput and load.
  */
 
 const NODE_SCRIPT = fileURLToPath(new URL('./node-process.ts', import.meta.url))
+const CLI = fileURLToPath(new URL('../bin/cidcast.js', import.meta.url))
 const COLD_START_GOAL_MS = 1000
 const IDLE_RSS_GOAL_MB = 120
 const THROUGHPUT_GOAL_RATIO = 0.6
@@ -44,6 +48,8 @@ export interface NodeBenchOptions {
   clientSeconds?: number
   /** Seconds a started node sits without traffic before its RSS is read. @default 5 */
   idleSeconds?: number
+  /** Only rows n1 and n2 (cold start, idle RSS): no nginx, throughput or load run. @default false */
+  startOnly?: boolean
   log?: (line: string) => void
 }
 
@@ -65,6 +71,18 @@ async function rssMb (pid: number): Promise<number> {
 
 async function sleep (ms: number): Promise<void> {
   await new Promise(resolve => setTimeout(resolve, ms))
+}
+
+/** Extra `node` flags for the measured node, e.g. `BENCH_CHILD_NODE_OPTIONS=--cpu-prof` to profile its start. */
+function childFlags (): string[] {
+  return (process.env.BENCH_CHILD_NODE_OPTIONS ?? '').split(/\s+/).filter(f => f !== '')
+}
+
+/** What `cidcast node` will run: the bundle (built now when missing or older than a source), or the sources. */
+async function nodeEntry (log: (line: string) => void): Promise<'dist' | 'sources'> {
+  if (process.env.CIDCAST_FROM_SOURCE != null && process.env.CIDCAST_FROM_SOURCE !== '' && process.env.CIDCAST_FROM_SOURCE !== '0') return 'sources'
+  if (freshDistEntry() == null) await buildDist({ log })
+  return freshDistEntry() == null ? 'sources' : 'dist'
 }
 
 /**
@@ -153,17 +171,20 @@ export async function measureNode (server: BenchServer, segments: number, option
   const port = await freePort()
   const listen = `127.0.0.1:${port}`
   const nodeUrl = `http://${listen}`
-  const nodeArgs = ['--import=tsx', NODE_SCRIPT, dataDir, server.url, swarmKey, listen]
-  let node: BenchChild<{ url: string, pid: number }> | undefined
+  const nodeArgs = [...childFlags(), CLI, 'node', '--data', dataDir, '--server', server.url, '--swarm-key', swarmKey, '--listen', listen,
+    '--p2p-listen', '/ip4/127.0.0.1/tcp/0', '--name', 'bench node', '--log-level', process.env.BENCH_SERVER_LOG_LEVEL ?? 'warn']
+  let node: { stop: () => Promise<void> } | undefined
   let served: Served | undefined
   let nginx: RunningNginx | undefined
   try {
     log(`node: pinning ${root} over bitswap, then learning the rendition through the node`)
-    node = await startChild(NODE_SCRIPT, [dataDir, server.url, swarmKey, listen, root], 120_000)
+    const pinning = await startChild(NODE_SCRIPT, [dataDir, server.url, swarmKey, listen, root], 120_000)
+    node = pinning
     served = await saveThroughNode(nodeUrl, server, segments)
-    await node.stop()
+    await pinning.stop()
     node = undefined
 
+    const entry = await nodeEntry(log)
     const segmentUrl = `${nodeUrl}${served.paths[0]}`
     const starts: number[] = []
     for (let i = 0; i < repeats; i++) {
@@ -178,8 +199,9 @@ export async function measureNode (server: BenchServer, segments: number, option
     await bare.stop()
     log(`node cold start: ${starts.map(ms => ms.toFixed(0)).join(', ')} ms; bare Node ${bare.ms.toFixed(0)} ms`)
 
-    node = await startChild(NODE_SCRIPT, nodeArgs.slice(2))
-    const nodePid = node.ready.pid
+    const running = await timeToFirstAnswer(nodeArgs, `${nodeUrl}/healthz`, false)
+    node = running
+    const nodePid = running.pid
     const registered = async (): Promise<boolean> => ((await (await fetch(`${nodeUrl}/healthz`)).json()) as { registration?: { state?: string } }).registration?.state === 'registered'
     const deadline = Date.now() + START_TIMEOUT_MS
     while (!await registered()) {
@@ -189,6 +211,34 @@ export async function measureNode (server: BenchServer, segments: number, option
     await sleep((options.idleSeconds ?? 5) * 1000)
     const idleRss = await rssMb(nodePid)
     log(`node idle RSS ${idleRss.toFixed(0)} MB (bare Node ${bareRss.toFixed(0)} MB)`)
+    // a source saved by someone while the bench ran makes bin/cidcast.js fall back to the sources
+    const ran = entry === 'dist' && freshDistEntry() == null ? 'dist or sources (a source changed during the runs)' : entry === 'dist' ? 'the bundle in dist/' : 'the TypeScript sources through tsx'
+    const startRows = (afterLoadRss?: number): Row[] => [{
+      id: 'n1',
+      figure: 'CDN node: cold start to the first segment served from its blocks',
+      value: median(starts),
+      unit: 'ms',
+      baseline: bare.ms,
+      baselineLabel: 'bare Node HTTP server',
+      ratio: ratioOf(median(starts), bare.ms),
+      goal: `<= ${COLD_START_GOAL_MS} ms`,
+      pass: median(starts) <= COLD_START_GOAL_MS,
+      note: `median of ${repeats} (${starts.map(ms => ms.toFixed(0)).join(', ')} ms): spawn of \`cidcast node\` (${ran}) to a 200 with X-Cidcast-Source: local`,
+      details: { startsMs: starts, bareMs: bare.ms, entry }
+    }, {
+      id: 'n2',
+      figure: 'CDN node: idle RSS (registered, no traffic)',
+      value: idleRss,
+      unit: 'MB',
+      baseline: bareRss,
+      baselineLabel: 'bare Node HTTP server',
+      ratio: ratioOf(idleRss, bareRss),
+      goal: `<= ${IDLE_RSS_GOAL_MB} MB`,
+      pass: idleRss <= IDLE_RSS_GOAL_MB,
+      note: `after ${options.idleSeconds ?? 5} s idle, ${ran}` + (afterLoadRss == null ? '' : `; ${afterLoadRss.toFixed(0)} MB after the load figures`),
+      details: { idleRssMb: idleRss, afterLoadRssMb: afterLoadRss, bareRssMb: bareRss }
+    }]
+    if (options.startOnly === true) return startRows()
 
     const skipped = await ensureNginx(log)
     if (skipped == null) nginx = await startNginx(served.root)
@@ -213,31 +263,7 @@ export async function measureNode (server: BenchServer, segments: number, option
 
     const throughputRatio = ratioOf(nodeFigure.medianMbPerSecond, nginxFigure?.medianMbPerSecond ?? null)
     const skipNote = skipped == null ? '' : `; nginx baseline skipped: ${skipped}`
-    return [{
-      id: 'n1',
-      figure: 'CDN node: cold start to the first segment served from its blocks',
-      value: median(starts),
-      unit: 'ms',
-      baseline: bare.ms,
-      baselineLabel: 'bare Node HTTP server',
-      ratio: ratioOf(median(starts), bare.ms),
-      goal: `<= ${COLD_START_GOAL_MS} ms`,
-      pass: median(starts) <= COLD_START_GOAL_MS,
-      note: `median of ${repeats} (${starts.map(ms => ms.toFixed(0)).join(', ')} ms): process spawn (tsx) to a 200 with X-Cidcast-Source: local`,
-      details: { startsMs: starts, bareMs: bare.ms }
-    }, {
-      id: 'n2',
-      figure: 'CDN node: idle RSS (registered, no traffic)',
-      value: idleRss,
-      unit: 'MB',
-      baseline: bareRss,
-      baselineLabel: 'bare Node HTTP server',
-      ratio: ratioOf(idleRss, bareRss),
-      goal: `<= ${IDLE_RSS_GOAL_MB} MB`,
-      pass: idleRss <= IDLE_RSS_GOAL_MB,
-      note: `after ${options.idleSeconds ?? 5} s idle; ${afterLoadRss.toFixed(0)} MB after the load figures`,
-      details: { idleRssMb: idleRss, afterLoadRssMb: afterLoadRss, bareRssMb: bareRss }
-    }, {
+    return [...startRows(afterLoadRss), {
       id: 'n3',
       figure: `CDN node: segment throughput /media/{id}/${PROFILE}/{n}.m4s`,
       value: nodeFigure.medianMbPerSecond,

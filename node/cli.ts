@@ -1,3 +1,4 @@
+import { setFlagsFromString } from 'node:v8'
 import { Command, InvalidArgumentError, Option } from 'commander'
 import { createApiClient } from '../client/api-client.ts'
 import { addCommand } from '../client/commands/add.ts'
@@ -10,6 +11,8 @@ import { initDataFolder } from './init.ts'
 import type { StartServerOptions } from './server.ts'
 
 const DEFAULT_SERVER = process.env.CIDCAST_SERVER ?? 'http://127.0.0.1:8080'
+/** V8's Wasm tier-up budget for a CDN node (V8's default is 13,000,000): see the `node` verb. */
+const NODE_WASM_TIERING_BUDGET = 2_000_000_000
 
 /** Prints one readable line for an error (never a stack trace) and sets a failing exit code. */
 function fail (err: unknown): never {
@@ -90,6 +93,10 @@ export function buildCli (): Command {
     .option('--quota <bytes>', 'most bytes of blocks kept (default: the free space of the data folder\'s disk)', positiveInt)
     .addOption(new Option('--log-level <level>', 'log level (env CIDCAST_LOG_LEVEL)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
     .action(async (opts: { data?: string, name?: string, mode?: 'shared' | 'local', server?: string, swarmKey?: string, listen?: string, p2pListen?: string[], url?: string, fallback?: 'origin' | 'redirect' | 'peer', quota?: number, logLevel?: string }) => {
+      // Idle RSS: V8 recompiles hot WebAssembly with TurboFan on a worker thread, and glibc keeps that compile's
+      // ~12 MB zone in the thread's arena for good. Here the Wasm is undici's HTTP parser behind fetch(): the node's
+      // first few calls to the main server were enough. A larger budget keeps it on Liftoff until it is really hot.
+      setFlagsFromString(`--wasm-tiering-budget=${NODE_WASM_TIERING_BUDGET}`)
       // loaded here, as for `server`: Helia and libp2p cost what client verbs should not pay
       const { startNode } = await import('./cdn-node.ts')
       let announced = false
