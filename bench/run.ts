@@ -7,6 +7,7 @@ import { measureStartup } from './playback.ts'
 import { benchProtector } from './protector.ts'
 import { measureWholeRendition } from './rendition.ts'
 import { measureNode } from './node.ts'
+import { measureReplication } from './replication.ts'
 import { measureServing } from './segment-throughput.ts'
 import { formatTable, ratioOf, writeJson } from './table.ts'
 import type { BenchServer } from './server.ts'
@@ -21,7 +22,9 @@ import type { Row } from './table.ts'
  * the private-network connection, 256); BENCH_CHILD_NODE_OPTIONS (node flags for the server processes,
  * e.g. `--cpu-prof --cpu-prof-dir=...`). Issue #3's CDN node figures (n1-n4, bench/node.ts) follow, on the
  * main server of the whole-rendition figure: BENCH_NODE_CLIENTS (200) and BENCH_NODE_SECONDS (30) size the
- * concurrent-clients run.
+ * concurrent-clients run. Issue #4's replication figures (r1-r3, bench/replication.ts) come next, on the same main
+ * server: BENCH_REPLICATION_ROUNDS (3), BENCH_REPLICATION_MB (128, node to node) and BENCH_REPLICATION_SWEEP_MB (64,
+ * per setting of the sweep).
  */
 
 const SOURCE = 'h264-aac-1080p-60s'
@@ -84,6 +87,10 @@ rows.push(...await figure('CDN node holding the rendition', ['n1', 'n2', 'n3', '
     repeats, rounds, roundSeconds: seconds, connections, log, clients: envNumber('BENCH_NODE_CLIENTS', 200), clientSeconds: envNumber('BENCH_NODE_SECONDS', 30)
   })
 }))
+
+// issue #4: replication between nodes, and of the main server's rendition (still up from the figures above)
+rows.push(...await figure('replication', ['r1', 'r2', 'r3a', 'r3b', 'r3c', 'r3d', 'r3e', 'r3f', 'r3g'], loads, async () =>
+  await measureReplication(rendered, { log, rounds: envNumber('BENCH_REPLICATION_ROUNDS', 3), mib: envNumber('BENCH_REPLICATION_MB', 128), sweepMib: envNumber('BENCH_REPLICATION_SWEEP_MB', 64) })))
 await rendered?.stop()
 
 rows.push(...await figure('private network connection', ['6'], loads, async () => {
@@ -103,7 +110,7 @@ rows.push(...await figure('private network connection', ['6'], loads, async () =
   }]
 }))
 
-const order = ['1', '2', '3', '3b', '4', '4b', '5', '6', 'n1', 'n2', 'n3', 'n4']
+const order = ['1', '2', '3', '3b', '4', '4b', '5', '6', 'n1', 'n2', 'n3', 'n4', 'r1', 'r2', 'r3a', 'r3b', 'r3c', 'r3d', 'r3e', 'r3f', 'r3g']
 rows.sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id))
 const totalSeconds = (performance.now() - benchStarted) / 1000
 const busy = Object.entries(loads).filter(([, l]) => l > cpus().length / 2)

@@ -6,6 +6,7 @@ import { collectDag, localRemover } from './pin-collect.ts'
 import { InvalidPinOrderError, PinCancelledError } from './pin-errors.ts'
 import { DEFAULT_FETCH_CONCURRENCY, DEFAULT_STALL_TIMEOUT_MS, fetchDag } from './pin-fetch.ts'
 import { connectProviders, describePeers } from './pin-providers.ts'
+import { leafSkippingWalker } from './pin-walker.ts'
 import { verifyPins } from './pin-verify.ts'
 import type { Capacity } from './capacity.ts'
 import type { PinOrder, PinProvider, PinReport, PinReportState } from './control-messages.ts'
@@ -454,7 +455,7 @@ class OrderPinner implements Pinner {
         }
       })
       try {
-        for await (const cid of peer.pins.add(root, { signal: options.signal, metadata: { cidcast: 'content' } })) void cid
+        for await (const cid of peer.pins.add(root, { signal: options.signal, metadata: { cidcast: 'content' }, walker: leafSkippingWalker() })) void cid
       } catch (err) {
         // pinned meanwhile (another order on the same root, or the node's own API)
         if ((err as Error)?.name !== 'AlreadyPinnedError') throw err
@@ -473,7 +474,7 @@ class OrderPinner implements Pinner {
   private async removePin (root: CID, signal?: AbortSignal): Promise<Collected> {
     const { peer } = this.c
     if (await this.isPinned(root)) {
-      for await (const cid of peer.pins.rm(root, { signal })) void cid
+      for await (const cid of peer.pins.rm(root, { signal, walker: leafSkippingWalker({ forRemoval: true }) })) void cid
     }
     try {
       return await collectDag({ blockstore: peer.blockstore, remove: localRemover(peer.blockstore, peer.pins), pins: peer.pins, getCodec: peer.getCodec }, root, { signal })

@@ -16,6 +16,7 @@ import { InvalidConfigError, InvalidSwarmKeyError } from '../errors.ts'
 import { preSharedKey } from './protector.ts'
 import { SWARM_KEY_BYTES } from './swarm-key.ts'
 import type { Logger } from '../logger.ts'
+import type { BitswapBlockBrokerInit } from '@helia/bitswap'
 import type { HeliaWithLibp2p } from '@helia/libp2p'
 import type { Identify } from '@libp2p/identify'
 import type { ConnectionGater, PrivateKey } from '@libp2p/interface'
@@ -38,6 +39,8 @@ export interface PeerInit {
   privateKey?: PrivateKey
   /** Decides which peers may connect (used to revoke peer IDs, which a swarm key alone cannot do). */
   connectionGater?: ConnectionGater
+  /** Bitswap settings (message sizes, send concurrency...); bench/replication.ts measures them. @default Helia's */
+  bitswap?: BitswapBlockBrokerInit
 }
 
 export interface PeerComponents {
@@ -96,7 +99,7 @@ export async function createPeer (components: PeerComponents, init: PeerInit): P
     connectionGater: init.connectionGater,
     peerDiscovery: [],
     services: { identify: identify() }
-  }))
+  }), init.bitswap)
 
   // The stores must close after everything that writes to them has stopped: libp2p (its peer store lives
   // in the datastore) and bitswap. Making them Startable would not do: libp2p stops every Startable

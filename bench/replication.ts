@@ -1,0 +1,278 @@
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import { CID } from 'multiformats/cid'
+import { PIN_PROGRESS_INTERVAL_MS } from '../core/federation/control-messages.ts'
+import { fetchDag } from '../core/federation/pin-fetch.ts'
+import { silentLogger } from '../core/logger.ts'
+import { createPeer } from '../core/net/peer.ts'
+import { generateSwarmKey, readSwarmKey } from '../core/net/swarm-key.ts'
+import { startNode } from '../node/cdn-node.ts'
+import { startChild } from './child.ts'
+import { fetchOk, newClient } from './http.ts'
+import { ensureNginx, startNginx } from './nginx.ts'
+import { median, ratioOf } from './table.ts'
+import type { BenchServer } from './server.ts'
+import type { Row } from './table.ts'
+import type { PinProvider } from '../core/federation/control-messages.ts'
+import type { RunningNginx } from './nginx.ts'
+import type { BitswapBlockBrokerInit } from '@helia/bitswap'
+
+/**
+ * Issue #4's replication figures:
+ * - r1: a pin between two peers on loopback (the holder: a Helia peer built as a node builds it, in its own
+ *   process; the receiver: a CDN node's pinner, fetch and pin) against one HTTP GET of the same bytes from nginx,
+ *   round after round;
+ * - r2: the time to replicate the main server's 60 s 720p rendition to a fresh CDN node, from the API order to the
+ *   pinned row (nudge, heartbeat reply, fetch, pin, report), against downloading its files from nginx;
+ * - r3*: what the settings do: blocks in flight per pin, leaf size, and the holder's bitswap message size.
+ */
+
+export interface ReplicationBenchOptions {
+  log?: (line: string) => void
+  /** Rounds of r1 and r2. @default 3 */
+  rounds?: number
+  /** MiB moved by r1. @default 128 */
+  mib?: number
+  /** MiB moved by each r3 setting. @default 64 */
+  sweepMib?: number
+}
+
+const HOLDER_SCRIPT = fileURLToPath(new URL('./replication-peer.ts', import.meta.url))
+const MIB = 1024 * 1024
+/** r1's goal: replication at least this share of nginx's throughput. */
+const THROUGHPUT_GOAL = 0.5
+/** A server URL that answers nothing: the bench's nodes need no main server for r1. */
+const NO_SERVER = 'http://127.0.0.1:9'
+
+interface Holder { peerId: string, addrs: string[], root: string, stop: () => Promise<void> }
+
+interface Setting {
+  id: string
+  label: string
+  concurrency: number
+  chunkBytes: number
+  bitswap: BitswapBlockBrokerInit
+}
+
+/** Every r3 setting; `r3c` is the default the pinner ships with (the baseline of the others). */
+const SETTINGS: Setting[] = [
+  { id: 'r3a', label: '1 block in flight (Helia pins.add walks this way)', concurrency: 1, chunkBytes: MIB, bitswap: {} },
+  { id: 'r3b', label: '4 blocks in flight', concurrency: 4, chunkBytes: MIB, bitswap: {} },
+  { id: 'r3c', label: '8 blocks in flight, 1 MiB leaves (default)', concurrency: 8, chunkBytes: MIB, bitswap: {} },
+  { id: 'r3d', label: '16 blocks in flight', concurrency: 16, chunkBytes: MIB, bitswap: {} },
+  { id: 'r3e', label: '32 blocks in flight', concurrency: 32, chunkBytes: MIB, bitswap: {} },
+  { id: 'r3f', label: '256 KiB leaves, 32 in flight (same bytes in flight as r3c)', concurrency: 32, chunkBytes: 256 * 1024, bitswap: {} },
+  { id: 'r3g', label: 'holder sends bitswap messages of at most 1 MiB (default 4 MiB)', concurrency: 8, chunkBytes: MIB, bitswap: { maxOutgoingMessageSize: MIB + 64 * 1024 } }
+]
+
+async function startHolder (dir: string, swarmKeyFile: string, mib: number, chunkBytes: number, bitswap: BitswapBlockBrokerInit, file: string): Promise<Holder> {
+  const dataDir = await mkdtemp(join(dir, 'holder-'))
+  const child = await startChild<{ peerId: string, addrs: string[], root: string }>(HOLDER_SCRIPT, [dataDir, swarmKeyFile, String(mib), String(chunkBytes), JSON.stringify(bitswap), file], 120_000)
+  return { ...child.ready, stop: async () => { await child.stop(); await rm(dataDir, { recursive: true, force: true }) } }
+}
+
+function mbPerSecond (bytes: number, ms: number): number {
+  return bytes / 1e6 / (ms / 1000)
+}
+
+/** One GET of `url` over a fresh connection, whole body read; MB/s. */
+async function httpRate (url: string): Promise<{ mbPerSecond: number, bytes: number }> {
+  const agent = newClient()
+  try {
+    const started = performance.now()
+    const res = await fetchOk(url, agent)
+    return { mbPerSecond: mbPerSecond(res.body.byteLength, performance.now() - started), bytes: res.body.byteLength }
+  } finally {
+    agent.destroy()
+  }
+}
+
+/** Rows r1, r2 (with a main server holding its rendition) and r3a-r3g. */
+export async function measureReplication (server: BenchServer | undefined, options: ReplicationBenchOptions = {}): Promise<Row[]> {
+  const log = options.log ?? (() => {})
+  const rounds = options.rounds ?? 3
+  const mib = options.mib ?? 128
+  const sweepMib = options.sweepMib ?? 64
+  const dir = await mkdtemp(join(tmpdir(), 'cidcast-bench-replication-'))
+  const www = join(dir, 'www')
+  await mkdir(www)
+  // nginx's workers run as nobody when the bench runs as root
+  await chmod(dir, 0o755)
+  await chmod(www, 0o755)
+  const swarmKeyFile = join(dir, 'swarm.key')
+  await writeFile(swarmKeyFile, generateSwarmKey())
+  const cleanup: Array<() => Promise<void>> = [async () => { await rm(dir, { recursive: true, force: true }) }]
+  const rows: Row[] = []
+  try {
+    const missing = await ensureNginx(log)
+    let nginx: RunningNginx | undefined
+    if (missing == null) {
+      nginx = await startNginx(www)
+      cleanup.push(nginx.stop)
+    }
+    rows.push(await nodeToNode(dir, swarmKeyFile, mib, rounds, nginx, missing, log, cleanup))
+    if (server != null) rows.push(await renditionReplication(dir, server, rounds, nginx, log, cleanup))
+    rows.push(...await sweep(dir, swarmKeyFile, sweepMib, log))
+    return rows
+  } finally {
+    for (const step of cleanup.reverse()) await step().catch(() => {})
+  }
+}
+
+async function nodeToNode (dir: string, swarmKeyFile: string, mib: number, rounds: number, nginx: RunningNginx | undefined, missing: string | undefined, log: (line: string) => void, cleanup: Array<() => Promise<void>>): Promise<Row> {
+  const holder = await startHolder(dir, swarmKeyFile, mib, MIB, {}, join(dir, 'www', 'blob.bin'))
+  cleanup.push(holder.stop)
+  const node = await startNode({ dataDir: join(dir, 'receiver'), swarmKeyFile, server: NO_SERVER, listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], name: 'bench receiver', logLevel: 'silent', minBackoffMs: 30_000, maxBackoffMs: 30_000 })
+  cleanup.push(node.stop)
+  const provider: PinProvider = { peerId: holder.peerId, addrs: holder.addrs }
+  const root = CID.parse(holder.root)
+  const pins: number[] = []
+  const https: number[] = []
+  let bytes = 0
+  for (let i = 0; i < rounds; i++) {
+    if (nginx != null) https.push((await httpRate(`${nginx.url}/blob.bin`)).mbPerSecond)
+    const started = performance.now()
+    const done = await node.pinner.pin(root, { providers: [provider] })
+    const ms = performance.now() - started
+    bytes = done.bytesDone
+    pins.push(mbPerSecond(done.bytesDone, ms))
+    log(`replication round ${i + 1}: ${pins.at(-1)?.toFixed(1)} MB/s over bitswap, nginx ${https.at(-1)?.toFixed(0) ?? '-'} MB/s`)
+    await node.pinner.unpin(root)
+    // a new connection each round: the holder's bitswap remembers what it sent on the old one for a while and
+    // would not send it again (see pin-fetch.ts, DEFAULT_REWANT_MS)
+    await node.peer.libp2p.hangUp(peerIdFromString(holder.peerId))
+  }
+  const value = median(pins)
+  const baseline = https.length > 0 ? median(https) : null
+  const ratio = ratioOf(value, baseline)
+  return {
+    id: 'r1',
+    figure: `replication between two peers on loopback (pnet + noise + yamux, bitswap, ${mib} MiB, fetch and pin)`,
+    value,
+    unit: 'MB/s',
+    baseline,
+    baselineLabel: 'nginx, one GET of the same bytes',
+    ratio,
+    goal: `>= ${THROUGHPUT_GOAL * 100}% of nginx`,
+    pass: ratio == null ? null : ratio >= THROUGHPUT_GOAL,
+    note: `median of ${rounds} rounds (${pins.map(v => v.toFixed(1)).join(', ')} MB/s; nginx ${https.map(v => v.toFixed(0)).join(', ') || (missing ?? 'not run')})`,
+    details: { pinsMbPerSecond: pins, nginxMbPerSecond: https, bytes }
+  }
+}
+
+async function renditionReplication (dir: string, server: BenchServer, rounds: number, nginx: RunningNginx | undefined, log: (line: string) => void, cleanup: Array<() => Promise<void>>): Promise<Row> {
+  const { root } = await server.renditionState()
+  if (root == null) throw new Error('the rendition is not complete')
+  // the rendition's files, for nginx
+  const agent = newClient()
+  const playlist = (await fetchOk(`${server.rendition}/index.m3u8`, agent)).body
+  const files = ['index.m3u8', 'init.mp4', ...playlist.toString().split('\n').filter(l => l.endsWith('.m4s'))]
+  await mkdir(join(dir, 'www', 'rendition'), { mode: 0o755 })
+  for (const file of files) await writeFile(join(dir, 'www', 'rendition', file), (await fetchOk(`${server.rendition}/${file}`, agent)).body, { mode: 0o644 })
+  agent.destroy()
+
+  const times: number[] = []
+  const downloads: number[] = []
+  let bytes = 0
+  for (let i = 0; i < rounds; i++) {
+    if (nginx != null) {
+      const client = newClient()
+      const started = performance.now()
+      for (const file of files) await fetchOk(`${nginx.url}/rendition/${file}`, client)
+      downloads.push((performance.now() - started) / 1000)
+      client.destroy()
+    }
+    // a fresh node each round: nothing held, no history with the main server's bitswap
+    const name = `bench-replica-${i + 1}`
+    const node = await startNode({ dataDir: join(dir, name), swarmKeyFile: join(server.dataDir, 'swarm.key'), server: server.url, name, listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], logLevel: 'silent', minBackoffMs: 200, maxBackoffMs: 1000 })
+    cleanup.push(node.stop)
+    const deadline = Date.now() + 30_000
+    while (node.status().state !== 'registered') {
+      if (Date.now() > deadline) throw new Error(`${name} did not register: ${JSON.stringify(node.status().error)}`)
+      await new Promise(resolve => setTimeout(resolve, 25))
+    }
+    const started = performance.now()
+    const res = await fetch(`${server.url}/api/v1/replications`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ cid: root, node: name }) })
+    if (res.status !== 202) throw new Error(`POST /api/v1/replications answered ${res.status}: ${await res.text()}`)
+    for (;;) {
+      const rows = await (await fetch(`${server.url}/api/v1/replications?cid=${root}&node=${name}`)).json() as { items: Array<{ state: string, reason: string | null, progress: { bytesTotal: number | null } }> }
+      const row = rows.items[0]
+      if (row?.state === 'pinned') { bytes = row.progress.bytesTotal ?? 0; break }
+      if (row?.state === 'failed') throw new Error(`the replication failed: ${row.reason ?? ''}`)
+      if (performance.now() - started > 300_000) throw new Error('the replication did not finish within 5 minutes')
+      await new Promise(resolve => setTimeout(resolve, 20))
+    }
+    times.push((performance.now() - started) / 1000)
+    log(`rendition replication round ${i + 1}: ${times.at(-1)?.toFixed(2)} s for ${(bytes / 1e6).toFixed(1)} MB (nginx ${downloads.at(-1)?.toFixed(2) ?? '-'} s)`)
+    await node.stop()
+  }
+  const value = median(times)
+  const baseline = downloads.length > 0 ? median(downloads) : null
+  return {
+    id: 'r2',
+    figure: `replicating the 60 s 720p rendition (${(bytes / 1e6).toFixed(1)} MB, ${files.length} files) to a fresh node: API order to pinned row`,
+    value,
+    unit: 's',
+    baseline,
+    baselineLabel: 'nginx, its files over one connection',
+    ratio: ratioOf(value, baseline),
+    goal: 'info',
+    pass: null,
+    note: `median of ${rounds} (${times.map(s => s.toFixed(2)).join(', ')} s, ${(bytes / 1e6 / value).toFixed(1)} MB/s): the order reaches the node by the orders nudge, progress and the final state by heartbeats (every ${PIN_PROGRESS_INTERVAL_MS / 1000} s while busy); includes the server's placement, the node's fetch and pin and the report`,
+    details: { seconds: times, nginxSeconds: downloads, bytes, files: files.length }
+  }
+}
+
+async function sweep (dir: string, swarmKeyFile: string, mib: number, log: (line: string) => void): Promise<Row[]> {
+  const rates = new Map<string, number>()
+  const swarmKey = await readSwarmKey(swarmKeyFile)
+  let holder: Holder | undefined
+  let holding = ''
+  try {
+    for (const setting of SETTINGS) {
+      const kind = JSON.stringify([setting.chunkBytes, setting.bitswap])
+      if (holder == null || kind !== holding) {
+        await holder?.stop()
+        holder = await startHolder(dir, swarmKeyFile, mib, setting.chunkBytes, setting.bitswap, join(dir, 'sweep.bin'))
+        holding = kind
+      }
+      const from: Holder = holder
+      // a fresh receiving peer each time: empty blockstore, new connection
+      const dataDir = await mkdtemp(join(dir, 'fetcher-'))
+      const peer = await createPeer({ logger: silentLogger() }, { dataDir, swarmKey })
+      try {
+        await peer.libp2p.dial(from.addrs.map(a => multiaddr(a.includes('/p2p/') ? a : `${a}/p2p/${from.peerId}`)))
+        const started = performance.now()
+        const done = await fetchDag({ blockstore: peer.blockstore, getCodec: peer.getCodec }, CID.parse(from.root), { concurrency: setting.concurrency, stallTimeoutMs: 60_000 })
+        rates.set(setting.id, mbPerSecond(done.bytesDone, performance.now() - started))
+        log(`${setting.id} ${setting.label}: ${rates.get(setting.id)?.toFixed(1)} MB/s`)
+      } finally {
+        await peer.stop()
+        await rm(dataDir, { recursive: true, force: true })
+      }
+    }
+  } finally {
+    await holder?.stop()
+  }
+  const baseline = rates.get('r3c') ?? null
+  return SETTINGS.map(setting => {
+    const value = rates.get(setting.id) ?? null
+    return {
+      id: setting.id,
+      figure: `bitswap fetch, ${mib} MiB: ${setting.label}`,
+      value,
+      unit: 'MB/s',
+      baseline: setting.id === 'r3c' ? null : baseline,
+      baselineLabel: setting.id === 'r3c' ? '-' : 'the default (r3c)',
+      ratio: setting.id === 'r3c' ? null : ratioOf(value, baseline),
+      goal: 'info',
+      pass: null,
+      note: setting.id === 'r3c' ? 'the pinner\'s default: fetch concurrency 8, 1 MiB leaves (the import profile), Helia\'s bitswap defaults' : undefined,
+      details: { concurrency: setting.concurrency, chunkBytes: setting.chunkBytes, bitswap: setting.bitswap }
+    }
+  })
+}
