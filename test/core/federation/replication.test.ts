@@ -74,7 +74,8 @@ test('ordering again what is pinned or on its way sends nothing; a root a node h
 
 test('a failed pin is retried with a new order until the attempts run out, and always says why', async t => {
   const key = swarmKey()
-  const main = await startReplicationMain(t.context.cleanup, key, t.context.database, { maxAttempts: 2, retryDelayMs: 50 })
+  // the retry delay must outlast the reads right after the failure, even on a loaded machine
+  const main = await startReplicationMain(t.context.cleanup, key, t.context.database, { maxAttempts: 2, retryDelayMs: 2000 })
   const root = (await addRoot(main.peer, 1000)).toString()
   const node = await startFakeNode(t.context.cleanup, key, main, 'alpha')
   await main.replication.pin({ cid: root, node: 'alpha' })
@@ -84,7 +85,7 @@ test('a failed pin is retried with a new order until the attempts run out, and a
   t.is(failed.state, 'failed')
   t.regex(failed.reason ?? '', /^pin failed: NoProviderReachableError: no provider answered; retry 2 of 2 in/)
 
-  const retry = await waitFor(async () => (await node.beat()).find(o => o.orderId !== first.orderId), 5000, 'the retry order')
+  const retry = await waitFor(async () => (await node.beat()).find(o => o.orderId !== first.orderId), 20_000, 'the retry order')
   const [queued] = await main.replication.list({ node: 'alpha' })
   t.like(queued, { state: 'queued', attempts: 2, orderId: retry.orderId })
   t.regex(queued.reason ?? '', /^retry 2 of 2 after NoProviderReachableError: no provider answered/)
