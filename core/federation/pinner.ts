@@ -43,7 +43,7 @@ export interface PinnerComponents {
 }
 
 export interface PinnerInit {
-  /** Blocks wanted at once by one pin. @default 8 */
+  /** Blocks wanted at once by one pin. @default 16 (DEFAULT_FETCH_CONCURRENCY) */
   fetchConcurrency?: number
   /** Pins fetching at once; more orders wait as `queued`. @default 2 */
   maxConcurrentPins?: number
