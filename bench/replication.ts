@@ -161,7 +161,7 @@ async function nodeToNode (dir: string, swarmKeyFile: string, mib: number, round
     ratio,
     goal: `>= ${THROUGHPUT_GOAL * 100}% of nginx`,
     pass: ratio == null ? null : ratio >= THROUGHPUT_GOAL,
-    note: `median of ${rounds} rounds (${pins.map(v => v.toFixed(1)).join(', ')} MB/s; nginx ${https.map(v => v.toFixed(0)).join(', ') || (missing ?? 'not run')})`,
+    note: `median of ${rounds} rounds (${pins.map(v => v.toFixed(1)).join(', ')} MB/s; nginx ${https.map(v => v.toFixed(0)).join(', ') || (missing ?? 'not run')}). The wire bounds it before bitswap does: one PSK-protected connection (XSalsa20 in JavaScript) carries ~160 MB/s here (row 6), and bitswap asks and answers block by block (r3)`,
     details: { pinsMbPerSecond: pins, nginxMbPerSecond: https, bytes }
   }
 }
