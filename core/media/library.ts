@@ -5,6 +5,7 @@ import { InvalidMediaError, InvalidPathError, MediaNotFoundError, PathNotFoundEr
 import { CID } from 'multiformats/cid'
 import { hashFile } from '../ipfs/hash-file.ts'
 import { IMPORT_OPTIONS } from '../ipfs/import-profile.ts'
+import { leafSkippingWalker } from '../ipfs/pin-walker.ts'
 import { SEGMENT_SECONDS, fixedGrid, keyframeGrid, renditionKey } from './grid.ts'
 import { INIT_NAME, MASTER_NAME, PLAYLIST_NAME, mediaPlaylist, masterPlaylist, segmentName } from './playlists.ts'
 import { probe, probeKeyframes } from './probe.ts'
@@ -188,8 +189,8 @@ class CatalogLibrary implements Library {
     links.push({ name: PLAYLIST_NAME, cid: playlistCid, size: playlist.byteLength })
     const root = await writeDirectory(blockstore, links)
     if (!await pins.isPinned(root)) {
-      // pinning walks every block of the rendition; the generator yields each CID it pins
-      for await (const pinned of pins.add(root)) void pinned
+      // every block was just written here: the walker reads the directory and checks the leaves without reading them
+      for await (const pinned of pins.add(root, { walker: leafSkippingWalker() })) void pinned
     }
     await catalog.completeRendition(job.key, root.toString())
     this.c.logger.info({ key: job.key, root: root.toString(), segments: segments.length }, 'rendition complete')
