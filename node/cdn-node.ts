@@ -27,6 +27,7 @@ import { createNodeApp } from '../gateway/node-app.ts'
 import { createNodeContent } from '../gateway/node-content.ts'
 import { loadNodeConfig } from './node-config.ts'
 import { SWARM_KEY_FILE } from './init.ts'
+import { createStopStack } from './stop-stack.ts'
 import type { NodeConfig } from './node-config.ts'
 import type { AgentStatus } from '../core/federation/node-agent.ts'
 import type { LocalPinOptions, Pinner, PinnerInit } from '../core/federation/pinner.ts'
@@ -122,13 +123,8 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
   const config = await loadNodeConfig({ ...flags, data: dataDir }, env)
   const logger = createLogger({ level: config.logLevel })
   const log = logger.child({ name: 'cidcast:node' })
-  const stack: Array<() => Promise<void>> = []
-  const stop = async (): Promise<void> => {
-    while (stack.length > 0) {
-      const step = stack.pop()
-      try { await step?.() } catch (err) { log.error({ err }, 'stopping a part failed') }
-    }
-  }
+  const stack = createStopStack(log)
+  const { stop } = stack
   try {
     const swarmKey = await nodeSwarmKey(config.data, swarmKeyFile, env)
     stack.push(await lockDataFolder(config.data))

@@ -29,6 +29,7 @@ import { acceptNodeNames, peersFromNodes } from '../core/routing/sources.ts'
 import { createHttpApp } from '../gateway/app.ts'
 import { ensureDataFolder } from './init.ts'
 import { watchLibrary } from './library-watcher.ts'
+import { createStopStack } from './stop-stack.ts'
 import type { ServerConfig } from '../core/config.ts'
 import type { DnsServer } from '../core/dns/server.ts'
 import type { NodeRegistry } from '../core/federation/registry.ts'
@@ -80,13 +81,8 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
   const config = await loadServerConfig({ ...flags, data: dataDir })
   const logger = createLogger({ level: config.logLevel })
   const log = logger.child({ name: 'cidcast:server' })
-  const stack: Array<() => Promise<void>> = []
-  const stop = async (): Promise<void> => {
-    while (stack.length > 0) {
-      const step = stack.pop()
-      try { await step?.() } catch (err) { log.error({ err }, 'stopping a part failed') }
-    }
-  }
+  const stack = createStopStack(log)
+  const { stop } = stack
   try {
     const { swarmKey } = await ensureDataFolder(config.data)
     stack.push(await lockDataFolder(config.data))

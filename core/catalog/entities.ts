@@ -1,7 +1,7 @@
 import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, Unique } from 'typeorm'
 import { METADATA_ENTITIES } from './metadata-entities.ts'
 import { REPLICATION_ENTITIES } from './replication-entities.ts'
-import type { ValueTransformer } from 'typeorm'
+import { bigintNumber, millisDate } from './transformers.ts'
 
 /*
  * The catalog's tables. Every column names its type, since tsx emits no decorator metadata, and every type is
@@ -12,18 +12,6 @@ import type { ValueTransformer } from 'typeorm'
  *   without any time-zone or `datetime` format question.
  * Columns are snake_case so hand-written SQL on PostgreSQL needs no quotes.
  */
-
-/** bigint column <-> JS number (safe: sizes and millisecond timestamps stay far below 2^53). */
-const bigintNumber: ValueTransformer = {
-  to: (value: number | null | undefined) => value,
-  from: (value: string | number | null) => value == null ? value : Number(value)
-}
-
-/** bigint milliseconds column <-> Date. */
-const millisDate: ValueTransformer = {
-  to: (value: Date | null | undefined) => value == null ? value : value.getTime(),
-  from: (value: string | number | null) => value == null ? value : new Date(Number(value))
-}
 
 /** One source file, identified by the CID of its bytes. */
 @Entity('media')

@@ -1,6 +1,6 @@
 import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, PrimaryGeneratedColumn } from 'typeorm'
+import { millisDate } from './transformers.ts'
 import type { Media } from './entities.ts'
-import type { ValueTransformer } from 'typeorm'
 
 /*
  * The metadata tables (issue #5): series -> seasons, collections, one metadata row per media, the audit trail
@@ -8,11 +8,6 @@ import type { ValueTransformer } from 'typeorm'
  * portable column types, snake_case names, integer-millisecond timestamps. (Media is referenced
  * by its entity name, so entities.ts can import this file without an import cycle.)
  */
-
-const millisDate: ValueTransformer = {
-  to: (value: Date | null | undefined) => value == null ? value : value.getTime(),
-  from: (value: string | number | null) => value == null ? value : new Date(Number(value))
-}
 
 /** A TV series: the parent of seasons and episodes. */
 @Entity('series')

@@ -1,5 +1,5 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm'
-import type { ValueTransformer } from 'typeorm'
+import { bigintNumber, millisDate } from './transformers.ts'
 
 /*
  * The content index (issue #4, core/federation/content-index.ts): one row per (node, root CID), as nodes report
@@ -7,16 +7,6 @@ import type { ValueTransformer } from 'typeorm'
  * No foreign key to `nodes`: node rows are never deleted (revoked ones stay), and index rows of a node must
  * outlive anything that happens to its registration.
  */
-
-const bigintNumber: ValueTransformer = {
-  to: (value: number | null | undefined) => value,
-  from: (value: string | number | null) => value == null ? value : Number(value)
-}
-
-const millisDate: ValueTransformer = {
-  to: (value: Date | null | undefined) => value == null ? value : value.getTime(),
-  from: (value: string | number | null) => value == null ? value : new Date(Number(value))
-}
 
 /** Where one root CID stands on one node: the state last reported, the order in flight, progress and errors. */
 @Entity('content_index')
