@@ -1,11 +1,8 @@
-import { once } from 'node:events'
 import { readFile } from 'node:fs/promises'
-import { createServer } from 'node:http'
 import { loadavg, networkInterfaces } from 'node:os'
 import { join } from 'node:path'
 import { privateKeyFromProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { parseListen } from '../core/config.ts'
 import { createCapacity } from '../core/federation/capacity.ts'
 import { createControlClient } from '../core/federation/control-client.ts'
 import { ipnsNameOf } from '../core/federation/control-identity.ts'
@@ -28,6 +25,7 @@ import { createNodeContent } from '../gateway/node-content.ts'
 import { loadNodeConfig } from './node-config.ts'
 import { SWARM_KEY_FILE } from './init.ts'
 import { createStopStack } from './stop-stack.ts'
+import { listenHttp } from './http-listener.ts'
 import type { NodeConfig } from './node-config.ts'
 import type { AgentStatus } from '../core/federation/node-agent.ts'
 import type { LocalPinOptions, Pinner, PinnerInit } from '../core/federation/pinner.ts'
@@ -35,7 +33,6 @@ import type { NodeMetrics } from '../core/federation/node-metrics.ts'
 import type { Logger } from '../core/logger.ts'
 import type { Peer } from '../core/net/peer.ts'
 import type { CID } from 'multiformats/cid'
-import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 
 export interface StartNodeOptions extends Partial<Omit<NodeConfig, 'data'>> {
@@ -187,16 +184,9 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
         return { name: config.name, mode: config.mode, peerId: peer.libp2p.peerId.toString(), ipns, server: config.server, fallback: config.fallback, registration: agentStatus(), capacity: space, health: { ...health(), full: space.full } }
       }
     }, { fallback: config.fallback, playlistTtlMs })
-    const { host, port } = parseListen(config.listen)
-    const http: Server = createServer(app.callback())
-    http.keepAliveTimeout = 65_000
-    http.listen(port, host)
-    await Promise.race([once(http, 'listening'), once(http, 'error').then(([err]) => { throw err })])
-    stack.push(async () => {
-      http.closeAllConnections()
-      await new Promise<void>(resolve => http.close(() => { resolve() }))
-    })
-    const url = gatewayUrl(config, http.address() as AddressInfo)
+    const http = await listenHttp(app, config.listen)
+    stack.push(http.close)
+    const url = gatewayUrl(config, http.address)
 
     const publish = await startPublisher(peer, config, logger, url, capacity, pinned)
     if (publish != null) stack.push(publish.stop)

@@ -1,10 +1,8 @@
 import { mkdir, rm } from 'node:fs/promises'
-import { once } from 'node:events'
-import { createServer } from 'node:http'
 import { join } from 'node:path'
 import { unixfs } from '@helia/unixfs'
 import { createCatalog } from '../core/catalog/catalog.ts'
-import { loadServerConfig, parseListen } from '../core/config.ts'
+import { loadServerConfig } from '../core/config.ts'
 import { createDnsServer } from '../core/dns/server.ts'
 import { createContentIndex } from '../core/federation/content-index.ts'
 import { createNodeStore } from '../core/federation/node-store.ts'
@@ -30,6 +28,7 @@ import { createHttpApp } from '../gateway/app.ts'
 import { ensureDataFolder } from './init.ts'
 import { watchLibrary } from './library-watcher.ts'
 import { createStopStack } from './stop-stack.ts'
+import { listenHttp } from './http-listener.ts'
 import type { ServerConfig } from '../core/config.ts'
 import type { DnsServer } from '../core/dns/server.ts'
 import type { NodeRegistry } from '../core/federation/registry.ts'
@@ -42,8 +41,6 @@ import type { Metrics } from '../core/metrics.ts'
 import type { Peer } from '../core/net/peer.ts'
 import type { IpnsRecordStore } from '../core/routing/ipns-store.ts'
 import type { ServerInfo } from '../gateway/routes/nodes.ts'
-import type { Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 
 export interface StartServerOptions extends Partial<Omit<ServerConfig, 'data'>> {
   /** Data folder. @default ./.cidcast */
@@ -179,16 +176,9 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
       peers: peersFromNodes(async () => await registry.list(), () => ({ peerId: peer.libp2p.peerId.toString(), addrs: peer.libp2p.getMultiaddrs().map(String), protocols: ['transport-bitswap'] }))
     }
     const app = createHttpApp({ logger, library, catalog, metadata, transcoder, reader, metrics, blockstore: peer.blockstore, peerId: peer.libp2p.peerId.toString(), nodes: registry, serverInfo, routing, replication })
-    const { host, port } = parseListen(config.listen)
-    const http: Server = createServer(app.callback())
-    http.keepAliveTimeout = 65_000
-    http.listen(port, host)
-    await Promise.race([once(http, 'listening'), once(http, 'error').then(([err]) => { throw err })])
-    stack.push(async () => {
-      http.closeAllConnections()
-      await new Promise<void>(resolve => http.close(() => { resolve() }))
-    })
-    const address = http.address() as AddressInfo
+    const http = await listenHttp(app, config.listen)
+    stack.push(http.close)
+    const { address } = http
     const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`
 
     const dns = createDnsServer({ logger, nodes: async () => await registry.list() }, { listen: config.dnsListen, zone: config.dnsZone })
