@@ -7,8 +7,9 @@ import type { Context } from 'koa'
 
 /**
  * `/api/v1/*` on a CDN node, passed through to the main server, so the web UI works from the node's address:
- * reads (GET/HEAD) and the viewer's playback progress (PUT). Adding media (POST) is never passed on: it names
- * files on the main server's disk and is for its owner only.
+ * reads (GET/HEAD), the viewer's playback progress (PUT) and replication orders (POST /replications: the player's
+ * "Replicate here" on a node's own page). Adding media (POST /media) is never passed on: it names files on the main
+ * server's disk and is for its owner only; neither are metadata edits, which stay on the main server's own UI.
  */
 
 export interface ApiProxyComponents {
@@ -18,6 +19,7 @@ export interface ApiProxyComponents {
 /** No dots or escapes: a path the origin would normalise (`/api/v1/../..`) never leaves `/api/v1`. */
 const API_PATH = /^\/api\/v1\/[A-Za-z0-9_\-/]+$/
 const PROGRESS_PATH = /^\/api\/v1\/media\/[0-9a-f]{16}\/progress$/
+const REPLICATIONS_PATH = '/api/v1/replications'
 /** Headers of the request passed on: what the API reads. */
 const FORWARDED_REQUEST = ['accept', 'content-type', 'x-cidcast-user'] as const
 const FORWARDED_RESPONSE = ['content-type', 'cache-control', 'etag', 'content-length'] as const
@@ -42,7 +44,7 @@ export function apiProxyRoutes ({ origin }: ApiProxyComponents): Router {
       const value = ctx.get(name)
       if (value !== '') headers[name] = value
     }
-    const body = ctx.method === 'PUT' ? await readBody(ctx) : undefined
+    const body = ctx.method === 'PUT' || ctx.method === 'POST' ? await readBody(ctx) : undefined
     const response = await origin.open(ctx.url, { method: ctx.method, headers, body })
     ctx.status = response.status
     for (const name of FORWARDED_RESPONSE) {
@@ -61,4 +63,5 @@ export function apiProxyRoutes ({ origin }: ApiProxyComponents): Router {
   return new Router()
     .get(API_PATH, pass)
     .put(PROGRESS_PATH, pass)
+    .post(REPLICATIONS_PATH, pass)
 }

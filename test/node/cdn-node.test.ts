@@ -237,7 +237,7 @@ test('with fallback peer a miss is fetched over bitswap from a connected peer th
   t.is((await get(`${cdn.url}/media/${id}/360p/${file}`)).source, 'local')
 })
 
-test('the web UI and the read API work through the node; adding media does not pass', async t => {
+test('the web UI, the read API and replication orders work through the node; adding media and edits do not pass', async t => {
   const cdn = await node(t, t.context.server.url)
   const page = await get(`${cdn.url}/`)
   t.is(page.status, 200)
@@ -254,6 +254,12 @@ test('the web UI and the read API work through the node; adding media does not p
   t.is((await (await fetch(`${t.context.server.url}/api/v1/media/${t.context.id}/progress`, { headers: { 'X-Cidcast-User': 'via-node' } })).json()).positionSeconds, 2.5)
   const add = await fetch(`${cdn.url}/api/v1/media`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ path: '/etc/passwd' }) })
   t.true(add.status === 404 || add.status === 405, `status ${add.status}`)
+  // replication orders pass (the player's "Replicate here" on the node's own page); the main server answers
+  const order = await fetch(`${cdn.url}/api/v1/replications`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ media: t.context.id, node: 'no-such-node' }) })
+  t.is(order.status, 404)
+  t.is((await order.json()).error, 'NodeNotFoundError')
+  const edit = await fetch(`${cdn.url}/api/v1/media/${t.context.id}/metadata`, { method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ title: 'via node' }) })
+  t.true(edit.status === 404 || edit.status === 405, `status ${edit.status}`)
   const health = await (await fetch(`${cdn.url}/healthz`)).json()
   t.is(health.role, 'node')
   t.is(health.status, 'ok')
