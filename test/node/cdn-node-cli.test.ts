@@ -1,17 +1,13 @@
-import { spawn } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import anyTest from 'ava'
 import { generateSwarmKey } from '../../core/net/swarm-key.ts'
 import { startServer } from '../../node/server.ts'
+import { CLI, runNode } from '../helpers/spawn.ts'
 import { tempDir, waitFor } from '../helpers/tmp.ts'
 import type { RunningServer } from '../../node/server.ts'
+import type { Daemon } from '../helpers/spawn.ts'
 import type { TestFn } from 'ava'
-import type { ChildProcess } from 'node:child_process'
-
-const CLI = fileURLToPath(new URL('../../bin/cidcast.js', import.meta.url))
-const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 
 const test = anyTest as TestFn<{ server: RunningServer, dir: string, remove: () => Promise<void> }>
 
@@ -26,25 +22,8 @@ test.after.always(async t => {
   await t.context.remove?.()
 })
 
-interface Daemon {
-  child: ChildProcess
-  stdout: () => string
-  stderr: () => string
-  exited: Promise<number | null>
-}
-
 function cidcastNode (args: string[], env: Record<string, string> = {}): Daemon {
-  const child = spawn(process.execPath, [CLI, 'node', '--listen', '127.0.0.1:0', '--p2p-listen', '/ip4/127.0.0.1/tcp/0', ...args], {
-    cwd: ROOT,
-    env: { ...process.env, CIDCAST_LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'pipe']
-  })
-  let out = ''
-  let err = ''
-  child.stdout?.on('data', (d: Buffer) => { out += d.toString() })
-  child.stderr?.on('data', (d: Buffer) => { err += d.toString() })
-  const exited = new Promise<number | null>(resolve => child.once('exit', code => { resolve(code) }))
-  return { child, stdout: () => out, stderr: () => err, exited }
+  return runNode([CLI, 'node', '--listen', '127.0.0.1:0', '--p2p-listen', '/ip4/127.0.0.1/tcp/0', ...args], env)
 }
 
 test('cidcast node prints its gateway URL and DNS name, remembers its settings, and stops on SIGTERM', async t => {

@@ -1,35 +1,16 @@
-import { spawn } from 'node:child_process'
 import { copyFile, mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import test from 'ava'
 import { fixture } from '../../fixtures/media.ts'
+import { CLI, runNode } from '../helpers/spawn.ts'
 import { tempDir, waitFor } from '../helpers/tmp.ts'
-import type { ChildProcess } from 'node:child_process'
+import type { Daemon } from '../helpers/spawn.ts'
 
-const CLI = fileURLToPath(new URL('../../bin/cidcast.js', import.meta.url))
 const START = fileURLToPath(new URL('../../node/start.ts', import.meta.url))
-const ROOT = fileURLToPath(new URL('../..', import.meta.url))
-
-interface Daemon {
-  child: ChildProcess
-  stdout: () => string
-  stderr: () => string
-  exited: Promise<number | null>
-}
 
 function run (args: string[], env: Record<string, string> = {}): Daemon {
-  const child = spawn(process.execPath, args, {
-    cwd: ROOT,
-    env: { ...process.env, CIDCAST_LOG_LEVEL: 'warn', CIDCAST_P2P_LISTEN: '/ip4/127.0.0.1/tcp/0', CIDCAST_LISTEN: '127.0.0.1:0', CIDCAST_DNS_LISTEN: '127.0.0.1:0', ...env },
-    stdio: ['ignore', 'pipe', 'pipe']
-  })
-  let out = ''
-  let err = ''
-  child.stdout?.on('data', (d: Buffer) => { out += d.toString() })
-  child.stderr?.on('data', (d: Buffer) => { err += d.toString() })
-  const exited = new Promise<number | null>(resolve => child.once('exit', code => { resolve(code) }))
-  return { child, stdout: () => out, stderr: () => err, exited }
+  return runNode(args, { CIDCAST_P2P_LISTEN: '/ip4/127.0.0.1/tcp/0', CIDCAST_LISTEN: '127.0.0.1:0', CIDCAST_DNS_LISTEN: '127.0.0.1:0', ...env })
 }
 
 async function urlOf (daemon: Daemon): Promise<string> {

@@ -1,0 +1,30 @@
+import { spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import type { ChildProcess } from 'node:child_process'
+
+/** The installed `cidcast` entry and the project root, for tests that run the CLI as a user would. */
+export const CLI = fileURLToPath(new URL('../../bin/cidcast.js', import.meta.url))
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+
+/** A child process with what it has printed so far and its exit code once it ends. */
+export interface Daemon {
+  child: ChildProcess
+  stdout: () => string
+  stderr: () => string
+  exited: Promise<number | null>
+}
+
+/** Runs `node ARGS` from the project root with the current Node, collecting its output. */
+export function runNode (args: string[], env: Record<string, string> = {}): Daemon {
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: { ...process.env, CIDCAST_LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let out = ''
+  let err = ''
+  child.stdout?.on('data', (d: Buffer) => { out += d.toString() })
+  child.stderr?.on('data', (d: Buffer) => { err += d.toString() })
+  const exited = new Promise<number | null>(resolve => child.once('exit', code => { resolve(code) }))
+  return { child, stdout: () => out, stderr: () => err, exited }
+}
