@@ -1,10 +1,10 @@
 import { execFile, spawn } from 'node:child_process'
 import { constants } from 'node:fs'
 import { access, chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
-import { connect, createServer } from 'node:net'
+import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { AddressInfo } from 'node:net'
+import { freePort } from '../test/helpers/ports.ts'
 
 /**
  * nginx as the reference file server: Debian's package run as a child process with a generated config in a
@@ -67,14 +67,6 @@ export async function ensureNginx (log: (line: string) => void): Promise<string 
     return `installing nginx-light failed: ${(err as Error).message}`
   }
   return await isExecutable(NGINX_PATH) ? undefined : `${NGINX_PATH} is still missing after installing nginx-light`
-}
-
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise(resolve => server.close(resolve))
-  return port
 }
 
 async function accepts (port: number): Promise<boolean> {

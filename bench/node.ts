@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process'
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -13,11 +12,11 @@ import { measureRounds } from './load.ts'
 import { ensureNginx, startNginx } from './nginx.ts'
 import { PROFILE } from './server.ts'
 import { median, ratioOf } from './table.ts'
+import { freePort } from '../test/helpers/ports.ts'
 import type { LoadTarget } from './load.ts'
 import type { RunningNginx } from './nginx.ts'
 import type { BenchServer } from './server.ts'
 import type { Row } from './table.ts'
-import type { AddressInfo } from 'node:net'
 
 /**
  * Issue #3's figures for a CDN node (rows n1-n4): cold start to the first served segment, idle RSS, segment
@@ -51,14 +50,6 @@ export interface NodeBenchOptions {
   /** Only rows n1 and n2 (cold start, idle RSS): no nginx, throughput or load run. @default false */
   startOnly?: boolean
   log?: (line: string) => void
-}
-
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise(resolve => server.close(resolve))
-  return port
 }
 
 /** Resident set size of a process, in MB (from /proc). */

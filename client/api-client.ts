@@ -1,7 +1,7 @@
 /** The typed HTTP client for `/api/v1`, used by the CLI (and usable by any Node program). */
 
 import type { NodeView } from '../core/federation/registry.ts'
-import type { RenditionView } from '../core/media/library.ts'
+import type { MediaView, RenditionView } from '../core/media/library.ts'
 
 /** An error the server answered with: its `error` name, message and HTTP status. */
 export class ApiError extends Error {
@@ -18,16 +18,8 @@ export class ApiError extends Error {
 /** A rendition as `GET /api/v1/media/{id}` shows it. */
 export type RenditionSummary = RenditionView
 
-export interface MediaSummary {
-  id: string
-  title: string
-  durationSeconds: number
-  sourceCid: string
-  sizeBytes: number
-  createdAt: string
-  renditions: RenditionSummary[]
-  playlist?: string
-}
+/** A media as `GET /api/v1/media` lists it, and where its master playlist is. */
+export type MediaSummary = Pick<MediaView, 'id' | 'title' | 'durationSeconds' | 'sourceCid' | 'sizeBytes' | 'createdAt' | 'renditions'> & { playlist?: string }
 
 /** A CDN node as `GET /api/v1/nodes` lists it (addresses and pins only with `?all=1`). */
 export type NodeSummary = Omit<NodeView, 'addresses' | 'pinned'> & Partial<Pick<NodeView, 'addresses' | 'pinned'>>

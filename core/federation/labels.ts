@@ -1,4 +1,5 @@
-import { InvalidNodeNameError } from './control-errors.ts'
+import { InvalidRequestError } from '../errors.ts'
+import { InvalidNodeNameError, NodeNotFoundError } from './control-errors.ts'
 
 /** Longest node name accepted, in characters (code points). */
 export const MAX_NODE_NAME_CHARS = 300
@@ -73,4 +74,16 @@ export function uniqueLabel (base: string, taken: (label: string) => boolean): s
     const candidate = `${stem === '' ? FALLBACK_LABEL : stem}${suffix}`
     if (free(candidate)) return candidate
   }
+}
+
+/** A node by label, peer ID or (unambiguous) name: the one lookup rule of the registry, the API and the CLI. */
+export function findNode<T extends { label: string, peerId: string, name: string }> (nodes: Iterable<T>, nameOrLabel: string): T {
+  const wanted = nameOrLabel.trim()
+  const all = [...nodes]
+  const match = all.find(n => n.label === wanted.toLowerCase()) ?? all.find(n => n.peerId === wanted)
+  if (match != null) return match
+  const named = all.filter(n => n.name === wanted)
+  if (named.length > 1) throw new InvalidRequestError(`${named.length} nodes are named ${JSON.stringify(wanted)}: use a label (${named.map(n => n.label).join(', ')})`)
+  if (named.length === 0) throw new NodeNotFoundError(`no node has the name, label or peer ID ${JSON.stringify(wanted.slice(0, 300))}`)
+  return named[0]
 }

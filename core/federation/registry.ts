@@ -1,10 +1,9 @@
 import { EventEmitter } from 'node:events'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { InvalidRequestError } from '../errors.ts'
-import { IpnsMismatchError, NodeNotFoundError, NodeNotRegisteredError, NodeRevokedError } from './control-errors.ts'
+import { IpnsMismatchError, NodeNotRegisteredError, NodeRevokedError } from './control-errors.ts'
 import { ipnsNameOf } from './control-identity.ts'
 import { createControlServer } from './control-server.ts'
-import { labelFromName, uniqueLabel } from './labels.ts'
+import { findNode, labelFromName, uniqueLabel } from './labels.ts'
 import type { ControlHandler, ControlServer } from './control-server.ts'
 import type { HeartbeatReply, HeartbeatRequest, NodeCapacity, NodeHealth, NodeMode, PinOrder, RegisterReply, RegisterRequest } from './control-messages.ts'
 import type { NodeRecord, NodeStore } from './node-store.ts'
@@ -228,14 +227,7 @@ class Registry implements NodeRegistry, ControlHandler {
   }
 
   private find (nameOrLabel: string): NodeRecord {
-    const wanted = nameOrLabel.trim()
-    const nodes = [...this.nodes.values()]
-    const match = nodes.find(n => n.label === wanted.toLowerCase()) ?? nodes.find(n => n.peerId === wanted)
-    if (match != null) return match
-    const named = nodes.filter(n => n.name === wanted)
-    if (named.length > 1) throw new InvalidRequestError(`${named.length} nodes are named ${JSON.stringify(wanted)}: use a label (${named.map(n => n.label).join(', ')})`)
-    if (named.length === 0) throw new NodeNotFoundError(`no node has the name, label or peer ID ${JSON.stringify(wanted.slice(0, 300))}`)
-    return named[0]
+    return findNode(this.nodes.values(), nameOrLabel)
   }
 
   private labelTaken (label: string, peerId: string): boolean {

@@ -1,6 +1,5 @@
 import { CID } from 'multiformats/cid'
 import { InvalidCIDError, InvalidRequestError } from '../errors.ts'
-import { NodeNotFoundError } from './control-errors.ts'
 import { NothingToReplicateError } from './replication-errors.ts'
 import type { ContentIndex, IndexEntry } from './content-index.ts'
 import type { PlacementCandidate } from './placement.ts'
@@ -64,15 +63,4 @@ export async function resolveRoots (c: RootSources, request: Pick<ReplicationReq
 export function candidate (node: NodeView, entry: IndexEntry | undefined): PlacementCandidate {
   const holds = entry != null && ((entry.state === 'pinned' && entry.wanted !== 'unpin') || (entry.wanted === 'pin' && (entry.state === 'queued' || entry.state === 'pinning')))
   return { peerId: node.peerId, label: node.label, state: node.state, mode: node.mode, revoked: node.revoked, freeBytes: node.capacity.freeBytes, full: node.health?.full ?? false, holds }
-}
-
-/** A node by label, peer ID or (unambiguous) name, as the registry finds it. */
-export function findNode (nodes: NodeView[], nameOrLabel: string): NodeView {
-  const wanted = nameOrLabel.trim()
-  const match = nodes.find(n => n.label === wanted.toLowerCase()) ?? nodes.find(n => n.peerId === wanted)
-  if (match != null) return match
-  const named = nodes.filter(n => n.name === wanted)
-  if (named.length > 1) throw new InvalidRequestError(`${named.length} nodes are named ${JSON.stringify(wanted)}: use a label (${named.map(n => n.label).join(', ')})`)
-  if (named.length === 0) throw new NodeNotFoundError(`no node has the name, label or peer ID ${JSON.stringify(wanted.slice(0, 300))}`)
-  return named[0]
 }

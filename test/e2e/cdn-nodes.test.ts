@@ -1,5 +1,4 @@
 import { spawn } from 'node:child_process'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import test from 'ava'
@@ -7,9 +6,9 @@ import { CID } from 'multiformats/cid'
 import { fixture } from '../../fixtures/media.ts'
 import { startNode } from '../../node/cdn-node.ts'
 import { tempDir, waitFor } from '../helpers/tmp.ts'
+import { freePort } from '../helpers/ports.ts'
 import type { RunningNode, StartNodeOptions } from '../../node/cdn-node.ts'
 import type { ChildProcess } from 'node:child_process'
-import type { AddressInfo } from 'node:net'
 
 /**
  * A main server as a real process (`cidcast server`) and two CDN nodes: registration, a local hit that never
@@ -19,14 +18,6 @@ import type { AddressInfo } from 'node:net'
 
 const CLI = fileURLToPath(new URL('../../bin/cidcast.js', import.meta.url))
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
-
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise(resolve => server.close(resolve))
-  return port
-}
 
 interface MainProcess {
   child: ChildProcess
