@@ -1,6 +1,7 @@
 import { cpus, loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { fixture } from '../fixtures/media.ts'
+import { tuneGarbageCollection } from '../core/gc-tuning.ts'
 import { resolveFfmpeg } from '../core/media/ffmpeg-binary.ts'
 import { barePlan } from './bare-ffmpeg.ts'
 import { measureStartup } from './playback.ts'
@@ -63,6 +64,8 @@ const connections = envNumber('BENCH_CONNECTIONS', 32)
 const pnetBytes = envNumber('BENCH_PNET_MB', 256) * 1024 * 1024
 const loads: Record<string, number> = {}
 
+// the harness runs as the daemons do, so the Node clients measuring baselines (nginx, raw TCP) collect alike
+tuneGarbageCollection()
 const ffmpeg = await resolveFfmpeg()
 log(`generating or finding the ${SOURCE} fixture`)
 const source = await fixture(SOURCE)
@@ -89,7 +92,7 @@ rows.push(...await figure('CDN node holding the rendition', ['n1', 'n2', 'n3', '
 }))
 
 // issue #4: replication between nodes, and of the main server's rendition (still up from the figures above)
-rows.push(...await figure('replication', ['r1', 'r2', 'r3a', 'r3b', 'r3c', 'r3d', 'r3e', 'r3f', 'r3g'], loads, async () =>
+rows.push(...await figure('replication', ['r1', 'r1b', 'r2', 'r3a', 'r3b', 'r3c', 'r3d', 'r3e', 'r3f', 'r3g'], loads, async () =>
   await measureReplication(rendered, { log, rounds: envNumber('BENCH_REPLICATION_ROUNDS', 3), mib: envNumber('BENCH_REPLICATION_MB', 128), sweepMib: envNumber('BENCH_REPLICATION_SWEEP_MB', 64) })))
 await rendered?.stop()
 

@@ -20,6 +20,7 @@ import { lockDataFolder } from '../core/net/data-lock.ts'
 import { IDENTITY_FILE, createPeer } from '../core/net/peer.ts'
 import { assertPrivateNetworkAllowed } from '../core/net/protector.ts'
 import { readSwarmKey, writeSwarmKey } from '../core/net/swarm-key.ts'
+import { tuneGarbageCollection } from '../core/gc-tuning.ts'
 import { createNodeApp } from '../gateway/node-app.ts'
 import { createNodeContent } from '../gateway/node-content.ts'
 import { loadNodeConfig } from './node-config.ts'
@@ -116,6 +117,7 @@ function gatewayUrl (config: NodeConfig, address: AddressInfo): string {
 
 /** Starts a CDN node: peer, gateway, then registration with the main server (in the background, retried). */
 export async function startNode (options: StartNodeOptions = {}): Promise<RunningNode> {
+  tuneGarbageCollection()
   const { dataDir, swarmKeyFile, env = process.env, minBackoffMs, maxBackoffMs, heartbeatSeconds, reserveBytes, onStatus, playlistTtlMs, pinner: pinnerInit, ...flags } = options
   const config = await loadNodeConfig({ ...flags, data: dataDir }, env)
   const logger = createLogger({ level: config.logLevel })
@@ -168,7 +170,11 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
       findProviders: config.server.startsWith('/') ? undefined : providerLookup(config.server),
       // a started, finished or failed order goes out at once; progress goes with the busy heartbeats
       onChange: () => { beat() },
-      onPinsChanged: () => { republish() }
+      onPinsChanged: () => { republish() },
+      origin: () => {
+        const peerId = agentStatus()?.serverPeerId
+        return peerId == null || config.server.startsWith('/') ? undefined : { peerId, url: origin.url }
+      }
     }, { ...pinnerInit, dataLabel: `the data folder ${config.data}` })
 
     let agentStatus = (): AgentStatus | undefined => undefined

@@ -24,6 +24,7 @@ import { lockDataFolder } from '../core/net/data-lock.ts'
 import { createPeer } from '../core/net/peer.ts'
 import { createIpnsRecordStore } from '../core/routing/ipns-store.ts'
 import { acceptNodeNames, peersFromNodes } from '../core/routing/sources.ts'
+import { tuneGarbageCollection } from '../core/gc-tuning.ts'
 import { createHttpApp } from '../gateway/app.ts'
 import { ensureDataFolder } from './init.ts'
 import { watchLibrary } from './library-watcher.ts'
@@ -74,6 +75,7 @@ export interface RunningServer {
 
 /** Starts the main server: peer, catalog, transcoder, HTTP and DNS, in that order. */
 export async function startServer (options: StartServerOptions = {}): Promise<RunningServer> {
+  tuneGarbageCollection()
   const { dataDir, metadata: metadataSettings, ...flags } = options
   const config = await loadServerConfig({ ...flags, data: dataDir })
   const logger = createLogger({ level: config.logLevel })

@@ -95,6 +95,11 @@ export interface PinProvider {
   peerId: string
   /** Multiaddrs (strings), without or with a `/p2p/<peerId>` suffix. */
   addrs: string[]
+  /**
+   * Base URL of its trustless gateway (`{gateway}/ipfs/{cid}?format=raw`), for holders that serve others (the main
+   * server, shared nodes). The pinner asks it before bitswap; every block is hashed either way.
+   */
+  gateway?: string
 }
 
 export interface PinOrder {
@@ -103,7 +108,7 @@ export interface PinOrder {
   action: 'pin' | 'unpin'
   /** Unique per order, chosen by the server ([A-Za-z0-9_-], at most 64). A retry gets a new one. */
   orderId: string
-  /** Peers to fetch from (the main server and nodes that hold the root), best first. Bitswap verifies every block. */
+  /** Peers to fetch from (the main server and nodes that hold the root), best first. Every block is hashed on arrival. */
   providers?: PinProvider[]
   /** Size of the DAG when the server knows it, so a node can refuse early when it has no room. */
   bytesTotal?: number

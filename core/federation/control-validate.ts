@@ -152,7 +152,9 @@ function parseProviders (value: unknown, what: string): PinProvider[] {
       }
       return address.toString()
     })
-    return { peerId, addrs }
+    const provider: PinProvider = { peerId, addrs }
+    if (p.gateway !== undefined) provider.gateway = parseNodeUrl(p.gateway, `${what}[${i}].gateway`)
+    return provider
   })
 }
 

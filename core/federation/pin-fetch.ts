@@ -4,6 +4,7 @@ import * as raw from 'multiformats/codecs/raw'
 import { identity } from 'multiformats/hashes/identity'
 import { CHUNK_BYTES } from '../ipfs/import-profile.ts'
 import { PinStalledError } from './pin-errors.ts'
+import type { GatewayBlocks } from './gateway-blocks.ts'
 import type { Blocks, CodecLoader } from '@helia/interface'
 import type { CID } from 'multiformats/cid'
 
@@ -12,9 +13,11 @@ import type { CID } from 'multiformats/cid'
  * at a time (its graph walkers run with a concurrency of 1), so over bitswap each block costs a full round trip:
  * ~10 MB/s between two local peers, against ~35 MB/s with 16 blocks in flight (bench/replication.ts). The
  * pinner therefore fetches first with this, then lets `pins.add` count references over blocks that are all local.
- * Every block that arrives over bitswap has been hashed by bitswap itself (it derives the CID from the bytes, so a
- * peer sending other bytes answers a want nobody has) and a block that is already here is not fetched again, which
- * is what makes an interrupted pin resume where it stopped.
+ * A missing block is asked first of the holders' trustless gateways when the caller gives some (gateway-blocks.ts,
+ * several times faster than bitswap here), then over bitswap. Every block is hashed before it is kept: bitswap
+ * derives the CID from the bytes (a peer sending other bytes answers a want nobody has), the gateway source checks
+ * each answer against its CID. A block that is already here is not fetched again, which is what makes an
+ * interrupted pin resume where it stopped.
  */
 
 export interface DagProgress {
@@ -27,12 +30,16 @@ export interface DagProgress {
   bytesTotal?: number
   /** Of `bytesDone`, what came over the network (the rest was already here). */
   bytesFetched: number
+  /** Of `bytesFetched`, what came from gateways over HTTP (the rest over bitswap). */
+  bytesFromGateways: number
 }
 
 export interface FetchDagComponents {
   /** Helia's blockstore: local first, bitswap on a miss. */
-  blockstore: Pick<Blocks, 'get' | 'has'>
+  blockstore: Pick<Blocks, 'get' | 'has' | 'put'>
   getCodec: CodecLoader
+  /** Holders' gateways, asked before bitswap. */
+  gateways?: GatewayBlocks
 }
 
 export interface FetchDagOptions {
@@ -102,8 +109,12 @@ export async function fetchDag (components: FetchDagComponents, root: CID, optio
   const rewantMs = options.rewantMs ?? DEFAULT_REWANT_MS
   const controller = new AbortController()
   const signal = options.signal == null ? controller.signal : AbortSignal.any([options.signal, controller.signal])
-  const progress: DagProgress = { blocksDone: 0, bytesDone: 0, bytesFetched: 0 }
+  const progress: DagProgress = { blocksDone: 0, bytesDone: 0, bytesFetched: 0, bytesFromGateways: 0 }
   const seen = new Set<string>([keyOf(root)])
+  // children of a block that had to be fetched are missing too, nearly always: they are fetched without asking the
+  // blockstore first (one file-system call per block saved; a block that was here after all is fetched again and
+  // not stored twice). Children of a block found here are looked for, which is what makes a resumed pin cheap.
+  const probablyMissing = new Set<string>()
   // inner nodes first: they are small, and once all are read the number of blocks is known
   const inner: CID[] = []
   const leaves: CID[] = []
@@ -148,13 +159,22 @@ export async function fetchDag (components: FetchDagComponents, root: CID, optio
   }
 
   const one = async (cid: CID): Promise<void> => {
-    let bytes: Uint8Array
+    let bytes: Uint8Array | undefined
     let fetched = false
+    let fromGateway = false
     if (cid.multihash.code === identity.code) {
       bytes = cid.multihash.digest
+    } else if (!probablyMissing.delete(keyOf(cid)) && await components.blockstore.has(cid, { signal })) {
+      bytes = await read(cid, signal)
     } else {
-      fetched = !(await components.blockstore.has(cid, { signal }))
-      bytes = fetched ? await want(cid) : await read(cid, signal)
+      fetched = true
+      bytes = await components.gateways?.get(cid, signal)
+      if (bytes != null) {
+        await components.blockstore.put(cid, bytes, { signal })
+        fromGateway = true
+      } else {
+        bytes = await want(cid)
+      }
     }
     if (settled) return
     lastBlockAt = Date.now()
@@ -164,6 +184,7 @@ export async function fetchDag (components: FetchDagComponents, root: CID, optio
         const key = keyOf(link)
         if (seen.has(key)) continue
         seen.add(key)
+        if (fetched) probablyMissing.add(key)
         queue(link)
       }
       innerOpen--
@@ -173,6 +194,7 @@ export async function fetchDag (components: FetchDagComponents, root: CID, optio
     progress.bytesDone += bytes.byteLength
     if (fetched) {
       progress.bytesFetched += bytes.byteLength
+      if (fromGateway) progress.bytesFromGateways += bytes.byteLength
       await options.onFetched?.(cid, bytes.byteLength)
     }
     if (innerOpen === 0) progress.blocksTotal = seen.size
@@ -205,7 +227,7 @@ export async function fetchDag (components: FetchDagComponents, root: CID, optio
   const stallCheck = setInterval(() => {
     const idleMs = Date.now() - lastBlockAt
     if (idleMs < stallMs) return
-    const peers = options.describePeers?.() ?? 'the connected peers'
+    const peers = `${options.describePeers?.() ?? 'the connected peers'}${components.gateways != null ? ` and the gateways ${components.gateways.describe()}` : ''}`
     fail(new PinStalledError(`no block of ${root.toString()} arrived for ${Math.round(idleMs / 1000)} s (${progress.blocksDone} blocks here so far; asked ${peers}): no reachable peer seems to hold the rest`))
   }, Math.min(1000, Math.max(10, stallMs / 4)))
   const onAbort = (): void => { fail(options.signal?.reason) }

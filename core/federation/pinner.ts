@@ -5,6 +5,7 @@ import { DataFolderFullError } from './node-errors.ts'
 import { collectDag, localRemover } from './pin-collect.ts'
 import { InvalidPinOrderError, PinCancelledError } from './pin-errors.ts'
 import { DEFAULT_FETCH_CONCURRENCY, DEFAULT_STALL_TIMEOUT_MS, fetchDag } from './pin-fetch.ts'
+import { gatewayBlocks } from './gateway-blocks.ts'
 import { connectProviders, describePeers } from './pin-providers.ts'
 import { leafSkippingWalker } from '../ipfs/pin-walker.ts'
 import { verifyPins } from './pin-verify.ts'
@@ -18,8 +19,9 @@ import type { Peer } from '../net/peer.ts'
 
 /**
  * A CDN node's side of replication: carries out the main server's pin orders (control-messages.ts) and reports
- * on each. A pin dials the providers the order names (the main server, other nodes), fetches the DAG over bitswap
- * many blocks at a time (pin-fetch.ts; every block is hashed on arrival, so a peer sending bad bytes is simply not
+ * on each. A pin dials the providers the order names (the main server, other nodes), fetches the DAG many blocks at
+ * a time from their trustless gateways, or over bitswap from any connected peer for what the gateways do not give
+ * (pin-fetch.ts, gateway-blocks.ts; every block is hashed on arrival, so a peer sending bad bytes is simply not
  * heard and the block comes from another), then records the pin with Helia. An unpin removes the pin and then the
  * DAG's blocks that no other pin holds (pin-collect.ts). Orders are kept in the node's datastore from the moment
  * they arrive until the server has seen their final state, so a pin cut by a crash or a restart starts again at
@@ -40,6 +42,11 @@ export interface PinnerComponents {
   onChange?: (report: PinReport) => void
   /** The set of pinned roots changed (the node republishes its manifest). */
   onPinsChanged?: () => void
+  /**
+   * The main server's peer ID (once known) and the URL this node reaches it by: an order names the server without
+   * a gateway (it cannot know that URL), and the pinner asks the server's gateway there.
+   */
+  origin?: () => { peerId: string, url: string } | undefined
 }
 
 export interface PinnerInit {
@@ -59,6 +66,11 @@ export interface PinnerInit {
   dialTimeoutMs?: number
   /** Words for the data folder in error messages. @default 'the data folder' */
   dataLabel?: string
+  /**
+   * Ask the providers' trustless gateways before bitswap. Off, every block comes over bitswap inside the private
+   * network (encrypted with the swarm key; plain-http gateways are not). @default true
+   */
+  gateways?: boolean
 }
 
 export interface LocalPinOptions {
@@ -156,6 +168,7 @@ class OrderPinner implements Pinner {
       retryDelayMs: init.retryDelayMs ?? 2000,
       maxRetryDelayMs: init.maxRetryDelayMs ?? 60_000,
       dialTimeoutMs: init.dialTimeoutMs ?? 5000,
+      gateways: init.gateways ?? true,
       dataLabel: init.dataLabel ?? 'the data folder'
     }
     this.freeSlots = this.init.maxConcurrentPins
@@ -248,8 +261,10 @@ class OrderPinner implements Pinner {
 
   async pin (root: CID, options: LocalPinOptions = {}): Promise<DagProgress> {
     await this.roomFor(undefined)
-    await this.connect(root, options.providers ?? [], options.signal)
-    const progress = await this.fetchAndPin(root, { signal: options.signal, onProgress: options.onProgress })
+    const providers = options.providers ?? []
+    const gateways = this.gateways(providers)
+    await this.connect(root, providers, gateways, options.signal)
+    const progress = await this.fetchAndPin(root, { signal: options.signal, onProgress: options.onProgress, gateways })
     this.c.onPinsChanged?.()
     return progress
   }
@@ -346,9 +361,11 @@ class OrderPinner implements Pinner {
         const providers = entry.order.providers != null && entry.order.providers.length > 0
           ? entry.order.providers
           : await this.c.findProviders?.(entry.root, { signal }).catch(() => []) ?? []
-        await this.connect(entry.root, providers, signal)
+        const gateways = this.gateways(providers)
+        await this.connect(entry.root, providers, gateways, signal)
         await this.fetchAndPin(entry.root, {
           signal,
+          gateways,
           onProgress: progress => {
             entry.progress = { blocksDone: progress.blocksDone, bytesDone: progress.bytesDone, blocksTotal: progress.blocksTotal ?? entry.progress.blocksTotal, bytesTotal: progress.bytesTotal ?? entry.progress.bytesTotal }
           }
@@ -429,17 +446,32 @@ class OrderPinner implements Pinner {
     }
   }
 
-  /** Fetches the DAG (counting space as blocks arrive), then records the pin over local blocks. */
-  private async connect (root: CID, providers: PinProvider[], signal?: AbortSignal): Promise<void> {
-    const { failures } = await connectProviders(this.c.peer.libp2p, root, providers, { signal, timeoutMs: this.init.dialTimeoutMs })
+  /** The gateways of the providers (not this node), the main server's at the URL this node knows it by. */
+  private gateways (providers: PinProvider[]): string[] {
+    if (!this.init.gateways) return []
+    const self = this.c.peer.libp2p.peerId.toString()
+    const origin = this.c.origin?.()
+    const urls: string[] = []
+    for (const provider of providers) {
+      if (provider.peerId === self) continue
+      const url = provider.gateway ?? (provider.peerId === origin?.peerId ? origin.url : undefined)
+      if (url != null && !urls.includes(url)) urls.push(url)
+    }
+    return urls
+  }
+
+  private async connect (root: CID, providers: PinProvider[], gateways: string[], signal?: AbortSignal): Promise<void> {
+    const { failures } = await connectProviders(this.c.peer.libp2p, root, providers, { signal, timeoutMs: this.init.dialTimeoutMs, gateways: gateways.length })
     if (failures.length > 0) this.log.info({ root: root.toString(), failures }, 'some providers could not be dialled')
   }
 
-  private async fetchAndPin (root: CID, options: { signal?: AbortSignal, onProgress?: (progress: DagProgress) => void }): Promise<DagProgress> {
+  /** Fetches the DAG (counting space as blocks arrive), then records the pin over local blocks. */
+  private async fetchAndPin (root: CID, options: { signal?: AbortSignal, onProgress?: (progress: DagProgress) => void, gateways: string[] }): Promise<DagProgress> {
     const { peer, capacity } = this.c
     let fetched = 0
+    const gateways = options.gateways.length > 0 ? gatewayBlocks({ logger: this.c.logger }, { gateways: options.gateways, connections: this.init.fetchConcurrency }) : undefined
     try {
-      const progress = await fetchDag({ blockstore: peer.blockstore, getCodec: peer.getCodec }, root, {
+      const progress = await fetchDag({ blockstore: peer.blockstore, getCodec: peer.getCodec, gateways }, root, {
         signal: options.signal,
         concurrency: this.init.fetchConcurrency,
         stallTimeoutMs: this.init.stallTimeoutMs,
@@ -460,8 +492,10 @@ class OrderPinner implements Pinner {
         // pinned meanwhile (another order on the same root, or the node's own API)
         if ((err as Error)?.name !== 'AlreadyPinnedError') throw err
       }
+      if (progress.bytesFetched > 0) this.log.info({ root: root.toString(), bytes: progress.bytesFetched, fromGateways: progress.bytesFromGateways }, 'fetched')
       return progress
     } finally {
+      gateways?.close()
       if (fetched > 0) capacity.invalidate()
     }
   }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { peerIdFromString } from '@libp2p/peer-id'
+import { uriToMultiaddr } from '@multiformats/uri-to-multiaddr'
 import { CID } from 'multiformats/cid'
 import { InvalidRequestError } from '../errors.ts'
 import { NodeRevokedError } from './control-errors.ts'
@@ -291,7 +292,7 @@ class ReplicationService implements Replication {
         if (entry.state !== 'pinned') continue
         const node = nodes.find(n => n.peerId === entry.peerId)
         if (node == null || node.state !== 'online' || node.revoked || node.mode !== 'shared') continue
-        yield { peerId: node.peerId, addrs: node.addresses, protocols: ['transport-bitswap'] }
+        yield gatewayPeer(node)
       }
     }
     if (await this.c.blockstore.has(cid)) yield this.self()
@@ -325,12 +326,16 @@ class ReplicationService implements Replication {
       if (entry.peerId === asking || entry.state !== 'pinned') continue
       const node = nodes.find(n => n.peerId === entry.peerId)
       if (node == null || node.state !== 'online' || node.revoked) continue
-      providers.push({ peerId: node.peerId, addrs: node.addresses.slice(0, MAX_PROVIDER_ADDRS) })
+      const provider: PinProvider = { peerId: node.peerId, addrs: node.addresses.slice(0, MAX_PROVIDER_ADDRS) }
+      // a local-only node serves nobody else over HTTP (its gateway listens on loopback)
+      if (node.mode === 'shared') provider.gateway = node.url
+      providers.push(provider)
     }
     const held = await Promise.resolve(this.c.blockstore.has(CID.parse(cid))).catch(() => false)
     const list = providers.slice(0, held ? MAX_ORDER_PROVIDERS - 1 : MAX_ORDER_PROVIDERS)
     if (held) {
       const self = this.self()
+      // no gateway here: the server cannot know the URL nodes reach it by, and each node has it (pinner.ts)
       list.push({ peerId: self.peerId, addrs: self.addrs.slice(0, MAX_PROVIDER_ADDRS) })
     }
     return list
@@ -411,4 +416,18 @@ class ReplicationService implements Replication {
 
 function orderId (): string {
   return randomBytes(12).toString('base64url')
+}
+
+/**
+ * A shared node as a provider record: its libp2p addresses for bitswap and its gateway as an `/http` multiaddr
+ * (`transport-ipfs-gateway-http`), the form stock Helia's trustless-gateway broker and the pinner read.
+ */
+function gatewayPeer (node: Pick<NodeView, 'peerId' | 'addresses' | 'url'>): RoutingPeer {
+  let gateway: string | undefined
+  try {
+    gateway = uriToMultiaddr(node.url).toString()
+  } catch {}
+  return gateway == null
+    ? { peerId: node.peerId, addrs: node.addresses, protocols: ['transport-bitswap'] }
+    : { peerId: node.peerId, addrs: [...node.addresses, gateway], protocols: ['transport-bitswap', 'transport-ipfs-gateway-http'] }
 }

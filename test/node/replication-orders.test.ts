@@ -2,11 +2,11 @@ import { join } from 'node:path'
 import anyTest from 'ava'
 import { CID } from 'multiformats/cid'
 import { fixture } from '../../fixtures/media.ts'
+import { providerLookup } from '../../core/federation/pin-providers.ts'
 import { startNode } from '../../node/cdn-node.ts'
 import { startServer } from '../../node/server.ts'
 import { tempDir, waitFor } from '../helpers/tmp.ts'
 import { startOriginProxy } from './origin-proxy.ts'
-import type { PinProvider } from '../../core/federation/control-messages.ts'
 import type { ReplicationView } from '../../core/federation/replication-views.ts'
 import type { RunningNode, StartNodeOptions } from '../../node/cdn-node.ts'
 import type { RunningServer } from '../../node/server.ts'
@@ -106,6 +106,8 @@ test('a rendition ordered to a node through the API is pinned there at once, loc
   const locations = await api<{ renditions: Array<{ profile: string, locations: ReplicationView[] }> }>(main.url, 'GET', `/api/v1/media/${id}/locations`)
   t.deepEqual(locations.body.renditions.find(r => r.profile === '360p')?.locations.map(l => [l.node.name, l.state]), [['alpha', 'pinned']])
 
+  t.true(origin.requests.some(p => /^\/ipfs\/[a-z0-9]+\?format=raw$/.test(p)), 'the blocks came through the main server\'s trustless gateway')
+
   // the master playlist comes once from the main server; every rendition file after that is local
   t.is((await fetch(`${alpha.url}/media/${id}/master.m3u8`)).status, 200)
   origin.requests.length = 0
@@ -124,15 +126,21 @@ test('with the main server stopped, a node pins the root from another node it le
   await api(main.url, 'POST', '/api/v1/replications', { media: id, profile: '360p', node: 'alpha' })
   await waitFor(async () => (await row(main.url, 'alpha', root))?.state === 'pinned', 20_000, 'alpha to pin')
 
-  const routing = await (await fetch(`${main.url}/routing/v1/providers/${root}`)).json() as { Providers: Array<{ ID: string, Addrs: string[] }> }
-  const providers: PinProvider[] = routing.Providers.map(p => ({ peerId: p.ID, addrs: p.Addrs }))
-  t.true(providers.some(p => p.peerId === alpha.peer.libp2p.peerId.toString()), 'the routing API names alpha')
+  const routing = await (await fetch(`${main.url}/routing/v1/providers/${root}`)).json() as { Providers: Array<{ ID: string, Addrs: string[], Protocols: string[] }> }
+  const named = routing.Providers.find(p => p.ID === alpha.peer.libp2p.peerId.toString())
+  t.truthy(named, 'the routing API names alpha')
+  t.deepEqual(named?.Protocols, ['transport-bitswap', 'transport-ipfs-gateway-http'])
+  t.true(named?.Addrs.includes(`/ip4/127.0.0.1/tcp/${new URL(alpha.url).port}/http`), 'with its gateway as an /http multiaddr')
+  // the node's own lookup reads that answer into providers with a gateway
+  const providers = await providerLookup(main.url)(CID.parse(root), { signal: AbortSignal.timeout(5000) })
+  t.is(providers.find(p => p.peerId === named?.ID)?.gateway, alpha.url.replace(/\/?$/, ''))
 
   await main.stop()
   await waitFor(() => beta.peer.libp2p.getConnections(main.peer.libp2p.peerId).length === 0, 10_000, 'the main server to be gone')
   const fetched = await beta.pinner.pin(CID.parse(root), { providers })
   t.is(fetched.blocksDone, fetched.blocksTotal ?? -1)
   t.is(fetched.bytesFetched, fetched.bytesDone, 'every block came over the network, from alpha')
+  t.is(fetched.bytesFromGateways, fetched.bytesFetched, 'through alpha\'s gateway')
   // the media's playlists need the main server; the rendition's own files are all on beta now
   const res = await fetch(`${beta.url}/ipfs/${root}/init.mp4`, { headers: { 'Cache-Control': 'only-if-cached' } })
   t.is(res.status, 200)

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:http'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { unixfs } from '@helia/unixfs'
@@ -16,6 +17,7 @@ import type { PinOrder, PinProvider, PinReport } from '../../core/federation/con
 import type { Peer } from '../../core/net/peer.ts'
 import type { RunningNode, StartNodeOptions } from '../../node/cdn-node.ts'
 import type { ExecutionContext, TestFn } from 'ava'
+import type { AddressInfo } from 'node:net'
 import type { Blockstore } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
 
@@ -175,6 +177,52 @@ test('a node pins from another node once the peer it first got the content from 
   const done = await settled(b, 'from-a')
   t.is(done.state, 'pinned', JSON.stringify(done.error))
   t.true((await localBytes(b, source.root)).equals(source.bytes), 'the same bytes')
+})
+
+test('a pin takes its blocks from a holder\'s trustless gateway, each hashed, without a libp2p connection to it', async t => {
+  const alpha = await node(t)
+  const bytes = randomBytes(5 * MIB)
+  const root = await unixfs(alpha.peer).addBytes(bytes, IMPORT_OPTIONS)
+  const beta = await node(t)
+
+  const fetched = await beta.pinner.pin(root, { providers: [{ peerId: alpha.peer.libp2p.peerId.toString(), addrs: [], gateway: alpha.url }] })
+  t.is(fetched.bytesFetched, fetched.bytesDone, 'every block came over the network')
+  t.is(fetched.bytesFromGateways, fetched.bytesFetched, 'all of it from alpha\'s gateway')
+  t.is(beta.peer.libp2p.getConnections(alpha.peer.libp2p.peerId).length, 0, 'no libp2p connection was needed')
+  t.true(await isPinned(beta, root))
+  t.true((await localBytes(beta, root)).equals(bytes))
+  t.deepEqual((await beta.pinner.verify()).broken, [])
+})
+
+test('a gateway sending a corrupted block is put aside: nothing wrong is kept and the pin finishes over bitswap', async t => {
+  const good = await holder(t, 5)
+  const alpha = await node(t)
+  await unixfs(alpha.peer).addBytes(good.bytes, IMPORT_OPTIONS)
+  const leaves: CID[] = []
+  for await (const pair of (good.peer.blockstore as unknown as { unwrap: () => Blockstore }).unwrap().getAll()) if (pair.cid.code === raw.code) leaves.push(pair.cid)
+  const bad = leaves[2].toString()
+  // alpha's gateway behind a proxy that answers the one block with other bytes of the same length
+  const asked: string[] = []
+  const liar = createServer((req, res) => {
+    asked.push(req.url ?? '')
+    if (req.url?.includes(bad) === true) {
+      res.writeHead(200, { 'Content-Type': 'application/vnd.ipld.raw' }).end(randomBytes(MIB))
+      return
+    }
+    void fetch(alpha.url + (req.url ?? ''), { headers: { Accept: 'application/vnd.ipld.raw', 'Cache-Control': 'only-if-cached' } }).then(async answer => {
+      res.writeHead(answer.status, { 'Content-Type': 'application/vnd.ipld.raw' }).end(Buffer.from(await answer.arrayBuffer()))
+    })
+  })
+  await new Promise<void>(resolve => liar.listen(0, '127.0.0.1', resolve))
+  t.context.running.push({ stop: async () => { liar.closeAllConnections(); await new Promise(resolve => liar.close(resolve)) } })
+  const gateway = `http://127.0.0.1:${(liar.address() as AddressInfo).port}`
+
+  const beta = await node(t)
+  const fetched = await beta.pinner.pin(good.root, { providers: [{ peerId: alpha.peer.libp2p.peerId.toString(), addrs: [], gateway }, providerOf(good.peer)] })
+  t.is(asked.filter(path => path.includes(bad)).length, 1, 'the tampered block was asked of the gateway once')
+  t.true(fetched.bytesFromGateways > 0 && fetched.bytesFromGateways < fetched.bytesFetched, 'some blocks from the gateway, the rest over bitswap')
+  t.true((await localBytes(beta, good.root)).equals(good.bytes), 'the same bytes')
+  t.deepEqual((await beta.pinner.verify()).broken, [])
 })
 
 test('a peer serving a corrupted block is not believed: the bytes are refused and the pin finishes from another peer', async t => {

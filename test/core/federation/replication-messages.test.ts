@@ -21,13 +21,13 @@ test.afterEach.always(async t => { await runCleanup(t.context.cleanup) })
 test('an ok reply carries pin orders with providers, checked field by field', t => {
   const reply = parseControlReply({
     type: 'ok',
-    orders: [{ cid: ROOT, action: 'pin', orderId: 'o-1', providers: [{ peerId: PEER, addrs: ['/ip4/127.0.0.1/tcp/4001'] }], bytesTotal: 10, extra: 'dropped' }]
+    orders: [{ cid: ROOT, action: 'pin', orderId: 'o-1', providers: [{ peerId: PEER, addrs: ['/ip4/127.0.0.1/tcp/4001'], gateway: 'http://127.0.0.1:8081' }], bytesTotal: 10, extra: 'dropped' }]
   })
-  t.deepEqual(reply, { type: 'ok', orders: [{ cid: ROOT, action: 'pin', orderId: 'o-1', providers: [{ peerId: PEER, addrs: ['/ip4/127.0.0.1/tcp/4001'] }], bytesTotal: 10 }] })
+  t.deepEqual(reply, { type: 'ok', orders: [{ cid: ROOT, action: 'pin', orderId: 'o-1', providers: [{ peerId: PEER, addrs: ['/ip4/127.0.0.1/tcp/4001'], gateway: 'http://127.0.0.1:8081/' }], bytesTotal: 10 }] })
   t.deepEqual(parseControlReply({ type: 'ok' }), { type: 'ok' })
 })
 
-test('orders with a bad action, order ID, CID or address are refused', t => {
+test('orders with a bad action, order ID, CID, address or gateway are refused', t => {
   const good = { cid: ROOT, action: 'pin', orderId: 'o-1' }
   for (const bad of [
     { ...good, action: 'delete' },
@@ -36,6 +36,9 @@ test('orders with a bad action, order ID, CID or address are refused', t => {
     { ...good, cid: 'nope' },
     { ...good, providers: [{ peerId: PEER, addrs: ['not an address'] }] },
     { ...good, providers: [{ peerId: 'a peer', addrs: [] }] },
+    { ...good, providers: [{ peerId: PEER, addrs: [], gateway: 'file:///etc/passwd' }] },
+    { ...good, providers: [{ peerId: PEER, addrs: [], gateway: 'http://user:secret@127.0.0.1/' }] },
+    { ...good, providers: [{ peerId: PEER, addrs: [], gateway: 42 }] },
     { ...good, bytesTotal: -1 }
   ]) {
     t.throws(() => parsePinOrder(bad), { name: 'InvalidControlMessageError' }, JSON.stringify(bad))

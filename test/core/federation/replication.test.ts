@@ -148,11 +148,16 @@ test('providers of a root are the online nodes that hold it pinned, then the mai
   const [order] = await beta.beat()
   t.deepEqual(order.providers?.map(p => p.peerId), [alpha.peer.libp2p.peerId.toString(), main.peer.libp2p.peerId.toString()])
   t.true(order.providers?.[0].addrs.length !== 0)
+  t.is(order.providers?.[0].gateway, 'http://127.0.0.1:9/', 'a shared node comes with its gateway')
+  t.is(order.providers?.[1].gateway, undefined, 'the main server\'s URL is the one the node knows')
 
   const providers = []
   for await (const p of main.replication.providers(CID.parse(root), {})) providers.push(p)
   t.deepEqual(providers.map(p => p.peerId), [alpha.peer.libp2p.peerId.toString(), main.peer.libp2p.peerId.toString()])
-  t.deepEqual(providers[0].addrs, alpha.peer.libp2p.getMultiaddrs().map(String))
+  // its libp2p addresses and its gateway as an /http multiaddr, as stock trustless-gateway routers read them
+  t.deepEqual(providers[0].addrs, [...alpha.peer.libp2p.getMultiaddrs().map(String), '/ip4/127.0.0.1/tcp/9/http'])
+  t.deepEqual(providers[0].protocols, ['transport-bitswap', 'transport-ipfs-gateway-http'])
+  t.deepEqual(providers[1].protocols, ['transport-bitswap'])
 
   // a CID nobody holds has no providers
   const other = CID.parse('bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy')
