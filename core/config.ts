@@ -24,6 +24,8 @@ export interface ServerConfig {
   dnsZone: string
   /** Seconds between a CDN node's heartbeats; 3 missed ones mark it offline. @default 15 */
   heartbeatSeconds: number
+  /** Seconds a node may stay offline before its pins with a replication factor are placed on other nodes. @default 300 */
+  repinAfterSeconds: number
 }
 
 /** One configuration key: its flag, environment variable, default and parser. */
@@ -85,6 +87,7 @@ const KEYS: Record<Exclude<keyof ServerConfig, 'data'>, KeySpec> = {
   dnsListen: { env: 'CIDCAST_DNS_LISTEN', parse: (v, k) => { parseListen(v, k); return v } },
   dnsZone: { env: 'CIDCAST_DNS_ZONE', parse: (v, k) => parseDnsName(str(v, k), k) },
   heartbeatSeconds: { env: 'CIDCAST_HEARTBEAT_SECONDS', parse: positiveSeconds },
+  repinAfterSeconds: { env: 'CIDCAST_REPIN_AFTER_SECONDS', parse: positiveSeconds },
   logLevel: { env: 'CIDCAST_LOG_LEVEL', parse: (v, k) => { const s = str(v, k); if (!LOG_LEVELS.has(s)) throw new InvalidConfigError(`${k} must be one of ${[...LOG_LEVELS].join(', ')}`); return s } }
 }
 
@@ -99,7 +102,8 @@ const DEFAULTS: Omit<ServerConfig, 'data'> = {
   logLevel: 'info',
   dnsListen: '127.0.0.1:5353',
   dnsZone: 'cidcast.internal',
-  heartbeatSeconds: 15
+  heartbeatSeconds: 15,
+  repinAfterSeconds: 300
 }
 
 /** The configuration keys and their environment variables, for `--help` and the README. */

@@ -44,7 +44,7 @@ export interface HttpAppComponents {
   /** Series, collections, edits and identification (core/metadata): the metadata routes exist only with it. */
   metadata?: MetadataService
   /** The content index and pin orders: `/api/v1/replications` and `/api/v1/media/{id}/locations` exist only with it. */
-  replication?: Pick<Replication, 'pin' | 'unpin' | 'list' | 'locations' | 'preparing'>
+  replication?: Pick<Replication, 'pin' | 'unpin' | 'list' | 'goals' | 'locations' | 'preparing'>
 }
 
 const CLIENT_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'client', 'public')

@@ -8,6 +8,7 @@ import { createContentIndex } from '../core/federation/content-index.ts'
 import { createNodeStore } from '../core/federation/node-store.ts'
 import { createNodeRegistry } from '../core/federation/registry.ts'
 import { createReplication } from '../core/federation/replication.ts'
+import { createReplicationGoals } from '../core/federation/replication-goals.ts'
 import { registerReplicationMetrics } from '../core/federation/replication-metrics.ts'
 import { renditionOfRoot } from '../core/federation/replication-sources.ts'
 import { createRevocationGater } from '../core/federation/revocation-gater.ts'
@@ -151,6 +152,7 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
     const replication = createReplication({
       logger,
       index: contentIndex,
+      goals: createReplicationGoals({ catalog }),
       nodes: registry,
       libp2p: peer.libp2p,
       blockstore: peer.blockstore,
@@ -162,7 +164,7 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
         await transcoder.complete(job, { signal })
         return (await library.finish(job)).toString()
       }
-    }, { heartbeatMs: config.heartbeatSeconds * 1000 })
+    }, { heartbeatMs: config.heartbeatSeconds * 1000, repinAfterMs: config.repinAfterSeconds * 1000 })
     await replication.start()
     late.replication = replication
     stack.push(async () => { await replication.stop() })

@@ -1,7 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander'
 import { createApiClient } from '../api-client.ts'
 import type { ApiClient } from '../api-client.ts'
-import type { MediaLocations, PinResult } from '../../core/federation/replication.ts'
+import type { GoalView, MediaLocations, PinResult } from '../../core/federation/replication.ts'
 import type { PreparingView } from '../../core/federation/replication-prepare.ts'
 import type { ReplicationView } from '../../core/federation/replication-views.ts'
 
@@ -51,6 +51,13 @@ function stateText (view: ReplicationView): string {
 export function pinLine (view: ReplicationView): string {
   const what = view.mediaId == null ? '-' : `${view.mediaId}${view.profile == null ? '' : ` ${view.profile}`}`
   return [view.cid, view.node.label, stateText(view), progressText(view), what, view.reason ?? ''].join('\t').trimEnd()
+}
+
+/** The `status` line of a kept replication factor: who counts toward it, or why it is not met. */
+export function goalLine (goal: GoalView): string {
+  const factor = goal.min === goal.max ? `${goal.min}` : `${goal.min}:${goal.max}`
+  const holders = goal.holders.length === 0 ? 'no node' : goal.holders.join(', ')
+  return goal.state === 'met' ? `  replicas ${factor}: held by ${holders}` : `  replicas ${factor}: under-replicated, held by ${holders} (${goal.reason ?? 'placing more'})`
 }
 
 /** One `status` line (under its root): node, state, progress, reason. */
@@ -249,13 +256,15 @@ export function statusCommand (defaultServer: string, io: PinOutput = {}): Comma
           let note = r.server ? 'main server holds it' : 'main server does not hold it'
           if (r.root == null) note = r.preparing == null ? `rendition ${r.state}: replicable once finished (pin add makes it first)` : `${r.preparing.state === 'failed' ? 'preparing failed' : `being made for ${r.preparing.for.join(', ')}`}: ${r.preparing.reason}`
           out().write(`${r.root ?? '(no root yet)'}\t${where.media} ${r.profile}\t${note}\n`)
+          if (r.goal != null) out().write(`${goalLine(r.goal)}\n`)
           for (const view of r.locations) out().write(`${statusLine(view)}\n`)
           if (r.root != null && r.locations.length === 0) out().write('  (on no node)\n')
         }
         return
       }
-      const { items } = await api.request<{ items: ReplicationView[] }>('GET', `/api/v1/replications${query({ cid: t.cid })}`)
+      const { items, goals } = await api.request<{ items: ReplicationView[], goals?: GoalView[] }>('GET', `/api/v1/replications${query({ cid: t.cid })}`)
       out().write(`${t.cid}\n`)
+      for (const goal of goals ?? []) out().write(`${goalLine(goal)}\n`)
       for (const view of items) out().write(`${statusLine(view)}\n`)
       if (items.length === 0) out().write('  (on no node)\n')
     })

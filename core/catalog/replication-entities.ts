@@ -82,5 +82,34 @@ export class ContentIndexEntry {
   updatedAt!: Date
 }
 
+/**
+ * A replication factor the main server keeps for a root (`--replicas MIN:MAX`, IPFS Cluster's replication factor):
+ * when fewer than MIN nodes can still hold it (a node offline too long, revoked, or failed for good), the pin is
+ * placed on other nodes.
+ */
+@Entity('replication_goals')
+export class ReplicationGoalRow {
+  @PrimaryColumn('varchar', { length: 128, primaryKeyConstraintName: 'pk_replication_goals' })
+  cid!: string
+
+  @Column('integer', { name: 'min_replicas' })
+  min!: number
+
+  @Column('integer', { name: 'max_replicas' })
+  max!: number
+
+  @Column('varchar', { name: 'media_id', length: 16, nullable: true })
+  mediaId!: string | null
+
+  @Column('varchar', { length: 32, nullable: true })
+  profile!: string | null
+
+  @Column('bigint', { name: 'created_at', transformer: millisDate })
+  createdAt!: Date
+
+  @Column('bigint', { name: 'updated_at', transformer: millisDate })
+  updatedAt!: Date
+}
+
 /** The entities of this file, for CATALOG_ENTITIES. */
-export const REPLICATION_ENTITIES = [ContentIndexEntry]
+export const REPLICATION_ENTITIES = [ContentIndexEntry, ReplicationGoalRow]

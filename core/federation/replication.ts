@@ -8,7 +8,7 @@ import { dagSizeOf } from './dag-size.ts'
 import { nudgeNode } from './orders-nudge.ts'
 import { place } from './placement.ts'
 import { createPreparer } from './replication-prepare.ts'
-import { PinNotFoundError } from './replication-errors.ts'
+import { PinNotFoundError, UnderReplicatedError } from './replication-errors.ts'
 import { findNode } from './labels.ts'
 import { candidate, resolvePinRoots, resolveRoots } from './replication-targets.ts'
 import { replicationView } from './replication-views.ts'
@@ -16,6 +16,7 @@ import type { ContentIndex } from './content-index.ts'
 import type { HeartbeatRequest, PinOrder, PinProvider } from './control-messages.ts'
 import type { DagSize } from './dag-size.ts'
 import type { ReplicationFactor } from './placement.ts'
+import type { ReplicationGoal, ReplicationGoals } from './replication-goals.ts'
 import type { PrepareRendition, Preparer, PreparingView } from './replication-prepare.ts'
 import type { Root } from './replication-targets.ts'
 import type { NodeRegistry, NodeView } from './registry.ts'
@@ -41,6 +42,8 @@ export interface ReplicableMedia {
 export interface ReplicationComponents {
   logger: Logger
   index: ContentIndex
+  /** Replication factors kept per root (`replicas`), placed again when nodes holding the root are lost. */
+  goals: ReplicationGoals
   nodes: Pick<NodeRegistry, 'list'>
   libp2p: Pick<Libp2p, 'dialProtocol' | 'getMultiaddrs' | 'peerId'>
   /** The main server's blocks: what it holds itself, and the size of a DAG before it is ordered. */
@@ -62,8 +65,14 @@ export interface ReplicationInit {
   stallMs?: number
   /** The nodes' heartbeat interval (for reasons and re-nudges). @default 15000 */
   heartbeatMs?: number
-  /** How often retries and re-nudges are looked for. @default 1000 */
+  /** How often retries, re-nudges and replication factors are looked at. @default 1000 */
   sweepMs?: number
+  /**
+   * A node offline this long no longer counts toward a replication factor: its pins are placed on other nodes (and
+   * an unpin waits for it). IPFS Cluster repins as soon as a peer's metrics expire; a longer wait spares a restart
+   * or a short outage the traffic of a new copy. @default 300000
+   */
+  repinAfterMs?: number
 }
 
 /** What to replicate and where: a media (its finished renditions, or one profile) or a CID; a node or a factor. */
@@ -85,7 +94,21 @@ export interface ReplicationFilter {
 /** Where a media's renditions are: the main server and every node with a row for their roots. */
 export interface MediaLocations {
   media: string
-  renditions: Array<{ profile: string, state: string, root: string | null, server: boolean, preparing: PreparingView | null, locations: ReplicationView[] }>
+  renditions: Array<{ profile: string, state: string, root: string | null, server: boolean, preparing: PreparingView | null, goal: GoalView | null, locations: ReplicationView[] }>
+}
+
+/** A replication factor and where it stands. */
+export interface GoalView {
+  cid: string
+  min: number
+  max: number
+  mediaId: string | null
+  profile: string | null
+  /** Nodes that count: asked to pin it, not failed for good, online or offline for less than `repinAfterMs`. */
+  holders: string[]
+  state: 'met' | 'under-replicated'
+  /** Why it is under-replicated (no node left to place it on), else null. */
+  reason: string | null
 }
 
 /** What a pin request did: rows of the roots ordered, and renditions the main server makes first. */
@@ -105,6 +128,8 @@ export interface Replication {
   /** Orders unpins on `node`, or on every node with a row for the roots. */
   unpin (request: Omit<ReplicationRequest, 'replicas'>): Promise<ReplicationView[]>
   list (filter?: ReplicationFilter): Promise<ReplicationView[]>
+  /** The replication factors kept, of the roots of a filter (a CID or a media) or all. */
+  goals (filter?: Omit<ReplicationFilter, 'node'>): Promise<GoalView[]>
   /** Renditions being made before their pin is ordered (of one media, or all). */
   preparing (mediaId?: string): PreparingView[]
   locations (mediaId: string): Promise<MediaLocations>
@@ -134,6 +159,9 @@ class ReplicationService implements Replication {
   private readonly sweepMs: number
   private readonly sizes = new Map<string, Promise<DagSize | undefined>>()
   private readonly nudgedAt = new Map<string, number>()
+  private readonly repinAfterMs: number
+  /** Roots whose factor cannot be met now, with the reason (logged once when it starts). */
+  private readonly shortOf = new Map<string, string>()
   private sweeper?: NodeJS.Timeout
   private sweeping = false
   private started = false
@@ -144,11 +172,13 @@ class ReplicationService implements Replication {
     this.settings = { maxAttempts: init.maxAttempts ?? 3, stallMs: init.stallMs ?? 60_000, heartbeatMs: init.heartbeatMs ?? 15_000, notRetried: NOT_RETRIED }
     this.retryDelayMs = init.retryDelayMs ?? 5000
     this.sweepMs = init.sweepMs ?? 1000
+    this.repinAfterMs = init.repinAfterMs ?? 300_000
     if (c.prepare != null) this.preparer = createPreparer({ logger: c.logger, prepare: c.prepare })
   }
 
   async start (): Promise<void> {
     await this.c.index.start()
+    await this.c.goals.start()
     this.started = true
     this.sweeper = setInterval(() => { void this.sweep() }, this.sweepMs)
     this.sweeper.unref()
@@ -210,6 +240,9 @@ class ReplicationService implements Replication {
       this.log.info({ node: node.label, cid: root.cid, orderId: entry.orderId }, 'pin ordered')
       nudge.add(node.peerId)
     }
+    if (request.replicas != null) {
+      for (const root of roots) await this.c.goals.set({ cid: root.cid, min: request.replicas.min, max: request.replicas.max, mediaId: root.mediaId, profile: root.profile })
+    }
     this.nudge(nodes, nudge)
     return { items: this.views(targets.map(t => [t.node.peerId, t.root.cid]), nodes), preparing }
   }
@@ -219,7 +252,10 @@ class ReplicationService implements Replication {
     const nodes = await this.c.nodes.list()
     const only = request.node == null ? undefined : findNode(nodes, request.node)
     const entries = roots.flatMap(root => this.c.index.list({ cid: root.cid, peerId: only?.peerId }))
-    if (entries.length === 0) throw new PinNotFoundError(`${only == null ? 'no node' : `node ${only.label}`} holds or is ordered to hold ${roots.map(r => r.cid).join(', ')}`)
+    const kept = roots.filter(root => this.c.goals.get(root.cid) != null)
+    if (entries.length === 0 && (only != null || kept.length === 0)) throw new PinNotFoundError(`${only == null ? 'no node' : `node ${only.label}`} holds or is ordered to hold ${roots.map(r => r.cid).join(', ')}`)
+    // unpinned everywhere: the factor goes too (from one node only, it is kept, and met with other nodes)
+    if (only == null) for (const root of kept) await this.c.goals.remove(root.cid)
     const nudge = new Set<string>()
     for (const entry of entries) {
       if (entry.wanted === 'unpin' && entry.state === 'unpinning') continue
@@ -242,6 +278,15 @@ class ReplicationService implements Replication {
     return this.views(entries.map(e => [e.peerId, e.cid]), nodes)
   }
 
+  async goals (filter: Omit<ReplicationFilter, 'node'> = {}): Promise<GoalView[]> {
+    let cids: Set<string> | undefined
+    if (filter.cid != null || filter.media != null) {
+      cids = new Set((await resolveRoots(this.c, { cid: filter.cid, media: filter.media }, false)).map(r => r.cid))
+    }
+    const nodes = await this.c.nodes.list()
+    return this.c.goals.list().filter(g => cids == null || cids.has(g.cid)).map(goal => this.goalView(goal, nodes, Date.now()))
+  }
+
   preparing (mediaId?: string): PreparingView[] {
     return this.preparer?.list(mediaId) ?? []
   }
@@ -259,6 +304,7 @@ class ReplicationService implements Replication {
         root: r.root,
         server: r.root != null && await this.c.blockstore.has(CID.parse(r.root)),
         preparing: preparing.find(p => p.profile === r.profile) ?? null,
+        goal: r.root == null ? null : this.goalOf(r.root, nodes),
         locations: this.views(entries.map(e => [e.peerId, e.cid]), nodes)
       })
     }
@@ -381,6 +427,66 @@ class ReplicationService implements Replication {
     }
   }
 
+  /** Who counts toward a root's factor, and the allocations that no longer do (their node is gone). */
+  private allocations (cid: string, nodes: NodeView[], now: number): { holders: NodeView[], lost: Array<{ node: NodeView | undefined, peerId: string, failed: boolean }> } {
+    const holders: NodeView[] = []
+    const lost: Array<{ node: NodeView | undefined, peerId: string, failed: boolean }> = []
+    for (const entry of this.c.index.list({ cid })) {
+      if (entry.wanted !== 'pin') continue
+      const node = nodes.find(n => n.peerId === entry.peerId)
+      const failed = entry.state === 'failed' && entry.retryAtMs == null
+      const seenAt = node?.lastSeen == null ? Number.NEGATIVE_INFINITY : Date.parse(node.lastSeen)
+      const reachable = node != null && !node.revoked && (node.state === 'online' || now - seenAt < this.repinAfterMs)
+      if (failed || !reachable) lost.push({ node, peerId: entry.peerId, failed })
+      else holders.push(node)
+    }
+    return { holders, lost }
+  }
+
+  private goalView (goal: ReplicationGoal, nodes: NodeView[], now: number): GoalView {
+    const { holders } = this.allocations(goal.cid, nodes, now)
+    const reason = holders.length < goal.min ? this.shortOf.get(goal.cid) ?? `${holders.length} of ${goal.min} replicas; placing more` : null
+    return { cid: goal.cid, min: goal.min, max: goal.max, mediaId: goal.mediaId, profile: goal.profile, holders: holders.map(h => h.label).sort(), state: reason == null ? 'met' : 'under-replicated', reason }
+  }
+
+  private goalOf (cid: string, nodes: NodeView[]): GoalView | null {
+    const goal = this.c.goals.get(cid)
+    return goal == null ? null : this.goalView(goal, nodes, Date.now())
+  }
+
+  /**
+   * Keeps a root's replication factor, as IPFS Cluster repins: when fewer than MIN nodes still count (offline for
+   * `repinAfterMs`, revoked, failed for good), other nodes are chosen like a new placement; each node replaced gets
+   * an unpin, carried out when it comes back. Nothing is moved while no replacement can be found.
+   */
+  private async keep (goal: ReplicationGoal, nodes: NodeView[], now: number, nudge: Set<string>): Promise<void> {
+    const { holders, lost } = this.allocations(goal.cid, nodes, now)
+    if (holders.length >= goal.min) {
+      this.shortOf.delete(goal.cid)
+      return
+    }
+    // nodes the pin is leaving, or that were told to drop it, are not chosen again
+    const leaving = new Set([...lost.map(l => l.peerId), ...this.c.index.list({ cid: goal.cid }).filter(e => e.wanted === 'unpin').map(e => e.peerId)])
+    const candidates = nodes.filter(n => !leaving.has(n.peerId)).map(n => candidate(n, this.c.index.get(n.peerId, goal.cid)))
+    let placement
+    try {
+      placement = place(goal.cid, candidates, goal, (await this.size(goal.cid))?.bytes)
+    } catch (err) {
+      if (!(err instanceof UnderReplicatedError)) throw err
+      if (!this.shortOf.has(goal.cid)) this.log.warn({ cid: goal.cid, reason: err.message }, 'replication factor not met')
+      this.shortOf.set(goal.cid, err.message)
+      return
+    }
+    this.shortOf.delete(goal.cid)
+    for (const chosen of placement.chosen) {
+      const entry = await this.c.index.order({ peerId: chosen.peerId, cid: goal.cid, action: 'pin', orderId: orderId(), mediaId: goal.mediaId, profile: goal.profile })
+      nudge.add(chosen.peerId)
+      const replaced = lost.shift()
+      this.log.info({ cid: goal.cid, node: chosen.label, orderId: entry.orderId, replaces: replaced?.node?.label ?? replaced?.peerId ?? null }, 'pin placed again to keep its replication factor')
+      if (replaced != null && !replaced.failed) await this.c.index.order({ peerId: replaced.peerId, cid: goal.cid, action: 'unpin', orderId: orderId() })
+    }
+  }
+
   /** Sends planned retries, and nudges again nodes that have not taken an order within a few seconds. */
   private async sweep (): Promise<void> {
     if (this.sweeping) return
@@ -389,9 +495,11 @@ class ReplicationService implements Replication {
       const now = Date.now()
       const due = this.c.index.list().filter(e => e.retryAtMs != null && e.retryAtMs <= now)
       const waiting = this.c.index.list().filter(e => e.orderId != null && e.reportedAtMs == null && (e.state === 'queued' || e.state === 'unpinning'))
-      if (due.length === 0 && waiting.length === 0) return
+      const goals = this.c.goals.list()
+      if (due.length === 0 && waiting.length === 0 && goals.length === 0) return
       const nodes = await this.c.nodes.list()
       const nudge = new Set<string>()
+      for (const goal of goals) await this.keep(goal, nodes, now, nudge)
       for (const entry of due) {
         if (entry.state !== 'failed' || entry.wanted !== 'pin') {
           await this.c.index.planRetry(entry.peerId, entry.cid, null)

@@ -6,7 +6,7 @@ import type { Replication, ReplicationRequest } from '../../core/federation/repl
 import type { Context } from 'koa'
 
 export interface ReplicationRouteComponents {
-  replication: Pick<Replication, 'pin' | 'unpin' | 'list' | 'locations' | 'preparing'>
+  replication: Pick<Replication, 'pin' | 'unpin' | 'list' | 'goals' | 'locations' | 'preparing'>
 }
 
 const MAX_FIELD_CHARS = 300
@@ -69,8 +69,10 @@ export function replicationRoutes ({ replication }: ReplicationRouteComponents):
     const q = request(query(ctx))
     ctx.set('Cache-Control', 'no-store')
     const items = await replication.list({ node: q.node, cid: q.cid, media: q.media })
+    // the replication factors kept for those roots (IPFS Cluster's allocations), and whether they are met
+    const goals = await replication.goals({ cid: q.cid, media: q.media })
     // renditions the main server makes before their pins exist, so a watcher of a media sees them coming
-    ctx.body = q.media == null ? { items } : { items, preparing: replication.preparing(q.media) }
+    ctx.body = q.media == null ? { items, goals } : { items, goals, preparing: replication.preparing(q.media) }
   })
 
   router.delete('/replications', async ctx => {

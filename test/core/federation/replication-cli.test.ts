@@ -58,6 +58,7 @@ test('pin add --replicas 1:2 --wait places on the two freest nodes; status shows
   t.true(lines.includes(`${root}\t${media.id} 360p\tmain server holds it`), status.stdout)
   t.regex(status.stdout, /^ {2}large\tpinned\t100% \d+\/\d+ blocks, [\d.]+ KiB$/m)
   t.regex(status.stdout, /^ {2}medium\tpinned\t100% /m)
+  t.true(lines.includes('  replicas 1:2: held by large, medium'), 'the factor kept, and who holds it')
   t.false(status.stdout.includes('small'))
 
   // medium goes away: its row stays, shown unreachable and why

@@ -8,6 +8,7 @@ import { createNodeStore } from '../../../core/federation/node-store.ts'
 import { handleOrderNudges } from '../../../core/federation/orders-nudge.ts'
 import { createNodeRegistry } from '../../../core/federation/registry.ts'
 import { createReplication } from '../../../core/federation/replication.ts'
+import { createReplicationGoals } from '../../../core/federation/replication-goals.ts'
 import { createRevocationGater } from '../../../core/federation/revocation-gater.ts'
 import { IMPORT_OPTIONS } from '../../../core/ipfs/import-profile.ts'
 import { silentLogger } from '../../../core/logger.ts'
@@ -51,6 +52,7 @@ export async function startReplicationMain (cleanup: Cleanup, swarmKey: Uint8Arr
   const replication = createReplication({
     logger,
     index,
+    goals: createReplicationGoals({ catalog }),
     nodes: registry,
     libp2p: peer.libp2p,
     blockstore: peer.blockstore,

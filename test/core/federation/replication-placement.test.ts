@@ -1,10 +1,13 @@
 import { join } from 'node:path'
 import anyTest from 'ava'
 import { parseReplicas, place } from '../../../core/federation/placement.ts'
-import { tempDir } from '../../helpers/tmp.ts'
+import { createReplicationGoals } from '../../../core/federation/replication-goals.ts'
+import { tempDir, waitFor } from '../../helpers/tmp.ts'
 import { runCleanup, swarmKey } from './control-helpers.ts'
-import { addRoot, startFakeNode, startReplicationMain } from './replication-helpers.ts'
+import { addRoot, autopilot, startFakeNode, startReplicationMain } from './replication-helpers.ts'
+import type { IndexEntry } from '../../../core/federation/content-index.ts'
 import type { PlacementCandidate } from '../../../core/federation/placement.ts'
+import type { GoalView } from '../../../core/federation/replication.ts'
 import type { Cleanup } from './control-helpers.ts'
 import type { TestFn } from 'ava'
 
@@ -70,4 +73,50 @@ test('--replicas 2:3 orders the freest online nodes and nothing at all when it c
   const other = (await addRoot(main.peer, 1000)).toString()
   await t.throwsAsync(main.replication.pin({ cid: other, replicas: { min: 5, max: 5 } }), { name: 'UnderReplicatedError', message: /needs 5 replicas, but 0 nodes hold it and 4 more can take it/ })
   t.deepEqual(main.index.list({ cid: other }), [], 'a refusal orders nothing')
+})
+
+test('a replication factor is kept: a node offline too long is replaced by the freest other, and told to unpin when it returns', async t => {
+  const key = swarmKey()
+  const main = await startReplicationMain(t.context.cleanup, key, t.context.database, { repinAfterMs: 200 })
+  const root = (await addRoot(main.peer, 1000)).toString()
+  const space = (free: number): { quotaBytes: number, usedBytes: number, freeBytes: number } => ({ quotaBytes: 100 * GiB, usedBytes: (100 - free) * GiB, freeBytes: free * GiB })
+  const large = await startFakeNode(t.context.cleanup, key, main, 'large', space(40))
+  const big = await startFakeNode(t.context.cleanup, key, main, 'big', space(30))
+  const medium = await startFakeNode(t.context.cleanup, key, main, 'medium', space(20))
+  // each node beats and carries out its orders as a node does, until it falls silent
+  const pilots = new Map([large, big, medium].map(node => [node.label, autopilot(node)]))
+  t.context.cleanup.push(async () => { for (const pilot of pilots.values()) await pilot.stop() })
+  const goal = async (): Promise<GoalView | undefined> => (await main.replication.goals({ cid: root }))[0]
+  const row = (node: typeof large): IndexEntry | undefined => main.index.get(node.peer.libp2p.peerId.toString(), root)
+
+  const { items } = await main.replication.pin({ cid: root, replicas: { min: 2, max: 2 } })
+  t.deepEqual(items.map(v => v.node.label), ['large', 'big'])
+  await waitFor(() => row(large)?.state === 'pinned' && row(big)?.state === 'pinned', 10_000, 'both to pin it')
+  t.like(await goal(), { min: 2, max: 2, state: 'met', reason: null })
+  // kept in the catalog: a restarted server still knows it
+  const again = createReplicationGoals({ catalog: main.catalog })
+  await again.start()
+  t.like(again.get(root), { cid: root, min: 2, max: 2 })
+
+  await pilots.get('large')?.stop()
+  await waitFor(() => row(medium)?.state === 'pinned', 15_000, 'the pin to be placed on medium and pinned there')
+  t.like(row(large), { wanted: 'unpin', state: 'unpinning' }, 'large is to drop it once it is back')
+  t.deepEqual([...(await goal())?.holders ?? []].sort(), ['big', 'medium'])
+  t.is((await goal())?.state, 'met')
+
+  // back again, large carries out the unpin; the factor stays met without it
+  pilots.set('large', autopilot(large))
+  await waitFor(() => row(large) == null, 10_000, 'large to unpin it')
+  t.deepEqual([...(await goal())?.holders ?? []].sort(), ['big', 'medium'])
+
+  // with another holder gone and no node left to take it (large is gone too), the factor says why it is not met
+  await pilots.get('big')?.stop()
+  await pilots.get('large')?.stop()
+  const short = await waitFor(async () => { const g = await goal(); return g?.state === 'under-replicated' && g.reason?.startsWith('under-replicated') === true && g }, 15_000, 'the factor to be under-replicated')
+  // (large is left out as offline, or, when the pin went to it just before it fell silent too, as a node it is leaving)
+  t.regex(short.reason ?? '', /needs 2 replicas, but 1 node holds it \(medium\) and 0 more can take it($|; large is offline)/)
+
+  // unpinned everywhere, the factor is forgotten
+  await main.replication.unpin({ cid: root })
+  t.deepEqual(await main.replication.goals({ cid: root }), [])
 })

@@ -1,0 +1,76 @@
+import { ReplicationGoalRow } from '../catalog/replication-entities.ts'
+import type { ReplicationFactor } from './placement.ts'
+import type { Catalog } from '../catalog/catalog.ts'
+
+/*
+ * The replication factors the main server keeps (`--replicas MIN:MAX`), one per root, as IPFS Cluster keeps a
+ * pin's replication factor in its shared state: the replication service places the pin again when fewer than MIN
+ * nodes can still hold it. Kept in memory (the sweeper reads them every second) and written through to the catalog.
+ */
+
+/** A root's replication factor, with what it is a rendition of when known. Times are epoch milliseconds. */
+export interface ReplicationGoal extends ReplicationFactor {
+  cid: string
+  mediaId: string | null
+  profile: string | null
+  createdAtMs: number
+  updatedAtMs: number
+}
+
+export interface ReplicationGoals {
+  /** Loads the goals from the catalog. */
+  start (): Promise<void>
+  get (cid: string): ReplicationGoal | undefined
+  list (): ReplicationGoal[]
+  /** Sets (or replaces) the factor of a root. */
+  set (goal: Pick<ReplicationGoal, 'cid' | 'min' | 'max'> & { mediaId?: string | null, profile?: string | null }): Promise<ReplicationGoal>
+  /** Forgets the factor of a root (unpinned from every node). */
+  remove (cid: string): Promise<void>
+}
+
+/** Creates the goals store over the catalog. */
+export function createReplicationGoals (components: { catalog: Pick<Catalog, 'exclusive'> }): ReplicationGoals {
+  const goals = new Map<string, ReplicationGoal>()
+  const { catalog } = components
+  return {
+    async start () {
+      const rows = await catalog.exclusive(async db => await db.getRepository(ReplicationGoalRow).find())
+      goals.clear()
+      for (const row of rows) {
+        goals.set(row.cid, { cid: row.cid, min: row.min, max: row.max, mediaId: row.mediaId, profile: row.profile, createdAtMs: row.createdAt.getTime(), updatedAtMs: row.updatedAt.getTime() })
+      }
+    },
+    get (cid) {
+      const goal = goals.get(cid)
+      return goal == null ? undefined : { ...goal }
+    },
+    list () {
+      return [...goals.values()].sort((a, b) => a.createdAtMs - b.createdAtMs || a.cid.localeCompare(b.cid)).map(g => ({ ...g }))
+    },
+    async set (input) {
+      const now = Date.now()
+      const existing = goals.get(input.cid)
+      const goal: ReplicationGoal = {
+        cid: input.cid,
+        min: input.min,
+        max: input.max,
+        mediaId: input.mediaId ?? existing?.mediaId ?? null,
+        profile: input.profile ?? existing?.profile ?? null,
+        createdAtMs: existing?.createdAtMs ?? now,
+        updatedAtMs: now
+      }
+      await catalog.exclusive(async db => {
+        await db.getRepository(ReplicationGoalRow).upsert({
+          cid: goal.cid, min: goal.min, max: goal.max, mediaId: goal.mediaId, profile: goal.profile, createdAt: new Date(goal.createdAtMs), updatedAt: new Date(goal.updatedAtMs)
+        }, { conflictPaths: ['cid'], skipUpdateIfNoValuesChanged: false })
+      })
+      goals.set(goal.cid, goal)
+      return { ...goal }
+    },
+    async remove (cid) {
+      if (!goals.has(cid)) return
+      await catalog.exclusive(async db => { await db.getRepository(ReplicationGoalRow).delete({ cid }) })
+      goals.delete(cid)
+    }
+  }
+}
