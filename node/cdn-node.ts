@@ -175,7 +175,7 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
         const peerId = agentStatus()?.serverPeerId
         return peerId == null || config.server.startsWith('/') ? undefined : { peerId, url: origin.url }
       }
-    }, { ...pinnerInit, dataLabel: `the data folder ${config.data}` })
+    }, { gateways: config.pinFrom !== 'p2p', ...pinnerInit, dataLabel: `the data folder ${config.data}` })
 
     let agentStatus = (): AgentStatus | undefined => undefined
     const app = createNodeApp({

@@ -90,9 +90,10 @@ export function buildCli (): Command {
     .option('--p2p-listen <multiaddr>', 'libp2p address, repeatable (default /ip4/0.0.0.0/tcp/4002; loopback in local mode)', collect)
     .option('--url <url>', 'the URL viewers reach this node at (default: from --listen)')
     .addOption(new Option('--fallback <how>', 'on a miss: origin (proxy, verified), redirect, or peer (bitswap first) (default origin)').choices(['origin', 'redirect', 'peer']))
+    .addOption(new Option('--pin-from <where>', 'pins fetch from: any (holders\' HTTP gateways, then bitswap) or p2p (bitswap only, inside the private network) (default any)').choices(['any', 'p2p']))
     .option('--quota <bytes>', 'most bytes of blocks kept (default: the free space of the data folder\'s disk)', positiveInt)
     .addOption(new Option('--log-level <level>', 'log level (env CIDCAST_LOG_LEVEL)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
-    .action(async (opts: { data?: string, name?: string, mode?: 'shared' | 'local', server?: string, swarmKey?: string, listen?: string, p2pListen?: string[], url?: string, fallback?: 'origin' | 'redirect' | 'peer', quota?: number, logLevel?: string }) => {
+    .action(async (opts: { data?: string, name?: string, mode?: 'shared' | 'local', server?: string, swarmKey?: string, listen?: string, p2pListen?: string[], url?: string, fallback?: 'origin' | 'redirect' | 'peer', pinFrom?: 'any' | 'p2p', quota?: number, logLevel?: string }) => {
       // Idle RSS: V8 recompiles hot WebAssembly with TurboFan on a worker thread, and glibc keeps that compile's
       // ~12 MB zone in the thread's arena for good. Here the Wasm is undici's HTTP parser behind fetch(): the node's
       // first few calls to the main server were enough. A larger budget keeps it on Liftoff until it is really hot.
@@ -105,7 +106,7 @@ export function buildCli (): Command {
         announced = true
         process.stdout.write(`dns: ${status.dnsName ?? ''}\n`)
       }
-      const node = await startNode({ dataDir: opts.data, name: opts.name, mode: opts.mode, server: opts.server, swarmKeyFile: opts.swarmKey, listen: opts.listen, p2pListen: opts.p2pListen, url: opts.url, fallback: opts.fallback, quotaBytes: opts.quota, logLevel: opts.logLevel, onStatus })
+      const node = await startNode({ dataDir: opts.data, name: opts.name, mode: opts.mode, server: opts.server, swarmKeyFile: opts.swarmKey, listen: opts.listen, p2pListen: opts.p2pListen, url: opts.url, fallback: opts.fallback, pinFrom: opts.pinFrom, quotaBytes: opts.quota, logLevel: opts.logLevel, onStatus })
       stopOnSignals(node.stop)
       process.stdout.write(`${node.url}\n`)
       const first = await node.firstAttempt()

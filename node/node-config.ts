@@ -31,6 +31,11 @@ export interface NodeConfig {
   url?: string
   /** On a miss: `origin` (proxy, verified), `redirect`, or `peer` (bitswap first). @default origin */
   fallback: FallbackMode
+  /**
+   * Where pins fetch blocks: `any` (the holders' HTTP gateways first, then bitswap) or `p2p` (bitswap only: every
+   * transfer inside the private network, encrypted with the swarm key). @default any
+   */
+  pinFrom: 'any' | 'p2p'
   /** Most bytes of blocks kept. @default free space of the data folder's file system */
   quotaBytes?: number
   /** Bytes of blocks kept in memory for serving. @default 134217728 */
@@ -45,7 +50,7 @@ export const DEFAULT_NODE_SERVER = 'http://127.0.0.1:8080'
 const DEFAULT_PORT = 8081
 
 /** Keys remembered in node.json (the rest are per run). */
-const REMEMBERED = ['name', 'mode', 'server', 'listen', 'p2pListen', 'url', 'fallback', 'quotaBytes'] as const
+const REMEMBERED = ['name', 'mode', 'server', 'listen', 'p2pListen', 'url', 'fallback', 'pinFrom', 'quotaBytes'] as const
 type Remembered = typeof REMEMBERED[number]
 
 const ENV: Record<Exclude<keyof NodeConfig, 'data'>, string> = {
@@ -56,6 +61,7 @@ const ENV: Record<Exclude<keyof NodeConfig, 'data'>, string> = {
   p2pListen: 'CIDCAST_NODE_P2P_LISTEN',
   url: 'CIDCAST_NODE_URL',
   fallback: 'CIDCAST_NODE_FALLBACK',
+  pinFrom: 'CIDCAST_NODE_PIN_FROM',
   quotaBytes: 'CIDCAST_NODE_QUOTA_BYTES',
   cacheBytes: 'CIDCAST_NODE_CACHE_BYTES',
   logLevel: 'CIDCAST_LOG_LEVEL'
@@ -137,6 +143,7 @@ const PARSE: Record<Exclude<keyof NodeConfig, 'data'>, (value: unknown, key: str
   p2pListen: multiaddrs,
   url: httpUrl,
   fallback: (v, k) => oneOf(v, k, ['origin', 'redirect', 'peer']),
+  pinFrom: (v, k) => oneOf(v, k, ['any', 'p2p']),
   quotaBytes: bytes,
   cacheBytes: bytes,
   logLevel: (v, k) => oneOf(v, k, [...LOG_LEVELS])
@@ -186,6 +193,7 @@ export async function loadNodeConfig (flags: Partial<Record<keyof NodeConfig, un
   config.listen ??= `${local ? '127.0.0.1' : '0.0.0.0'}:${DEFAULT_PORT}`
   config.p2pListen ??= [local ? '/ip4/127.0.0.1/tcp/0' : '/ip4/0.0.0.0/tcp/4002']
   config.fallback ??= 'origin'
+  config.pinFrom ??= 'any'
   config.cacheBytes ??= 128 * 1024 * 1024
   config.logLevel ??= 'info'
   if (local) {

@@ -9,6 +9,7 @@ import { createNodeStore } from '../core/federation/node-store.ts'
 import { createNodeRegistry } from '../core/federation/registry.ts'
 import { createReplication } from '../core/federation/replication.ts'
 import { createReplicationGoals } from '../core/federation/replication-goals.ts'
+import { catalogPreparations } from '../core/federation/replication-prepare.ts'
 import { registerReplicationMetrics } from '../core/federation/replication-metrics.ts'
 import { renditionOfRoot } from '../core/federation/replication-sources.ts'
 import { createRevocationGater } from '../core/federation/revocation-gater.ts'
@@ -153,6 +154,7 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
       logger,
       index: contentIndex,
       goals: createReplicationGoals({ catalog }),
+      preparations: catalogPreparations({ catalog }),
       nodes: registry,
       libp2p: peer.libp2p,
       blockstore: peer.blockstore,

@@ -111,5 +111,25 @@ export class ReplicationGoalRow {
   updatedAt!: Date
 }
 
+/**
+ * A replication asked for a rendition the main server makes first (core/federation/replication-prepare.ts): kept
+ * until its pin is ordered, so a restart of the main server in the meantime takes it up again.
+ */
+@Entity('replication_preparations')
+export class PreparationRow {
+  @PrimaryColumn('varchar', { name: 'media_id', length: 16, primaryKeyConstraintName: 'pk_replication_preparations' })
+  mediaId!: string
+
+  @PrimaryColumn('varchar', { length: 32, primaryKeyConstraintName: 'pk_replication_preparations' })
+  profile!: string
+
+  /** A node's label, or `replicas MIN:MAX`. */
+  @PrimaryColumn('varchar', { length: 96, primaryKeyConstraintName: 'pk_replication_preparations' })
+  target!: string
+
+  @Column('bigint', { name: 'created_at', transformer: millisDate })
+  createdAt!: Date
+}
+
 /** The entities of this file, for CATALOG_ENTITIES. */
-export const REPLICATION_ENTITIES = [ContentIndexEntry, ReplicationGoalRow]
+export const REPLICATION_ENTITIES = [ContentIndexEntry, ReplicationGoalRow, PreparationRow]

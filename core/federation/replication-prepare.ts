@@ -1,10 +1,13 @@
+import { PreparationRow } from '../catalog/replication-entities.ts'
+import type { Catalog } from '../catalog/catalog.ts'
 import type { Logger } from '../logger.ts'
 
 /*
  * A replication asked for a rendition that is not finished (no root CID yet: the main server transcodes on demand)
- * first has the main server make every segment; the pin is ordered when the root exists. Preparations live in
- * memory: one per (media, profile), shared by every request that needs it; a restart of the main server forgets
- * them (the request is then simply made again).
+ * first has the main server make every segment; the pin is ordered when the root exists. One preparation runs per
+ * (media, profile), shared by every request that needs it. What each waits for (media, profile, target) is kept in
+ * the catalog until its pin is ordered: a main server stopped in the meantime takes it up again when it starts
+ * (`pending()`); a failure is shown for 10 minutes and not kept.
  */
 
 /** Makes every segment of a rendition and answers its root CID (the server wires the transcoder and library). */
@@ -31,6 +34,33 @@ export interface Preparer {
   stop (): void
 }
 
+/** Where replications waiting for a rendition are kept across restarts. */
+export interface PreparationStore {
+  list: () => Promise<Array<{ mediaId: string, profile: string, target: string }>>
+  add: (mediaId: string, profile: string, target: string) => Promise<void>
+  /** Forgets every target waiting for (media, profile). */
+  remove: (mediaId: string, profile: string) => Promise<void>
+}
+
+/** The preparation store over the catalog (table `replication_preparations`). */
+export function catalogPreparations (components: { catalog: Pick<Catalog, 'exclusive'> }): PreparationStore {
+  const { catalog } = components
+  return {
+    async list () {
+      const rows = await catalog.exclusive(async db => await db.getRepository(PreparationRow).find({ order: { createdAt: 'ASC' } }))
+      return rows.map(r => ({ mediaId: r.mediaId, profile: r.profile, target: r.target }))
+    },
+    async add (mediaId, profile, target) {
+      await catalog.exclusive(async db => {
+        await db.getRepository(PreparationRow).upsert({ mediaId, profile, target, createdAt: new Date() }, { conflictPaths: ['mediaId', 'profile', 'target'], skipUpdateIfNoValuesChanged: true })
+      })
+    },
+    async remove (mediaId, profile) {
+      await catalog.exclusive(async db => { await db.getRepository(PreparationRow).delete({ mediaId, profile }) })
+    }
+  }
+}
+
 /** Failed preparations are shown this long, then forgotten. */
 const FAILED_KEPT_MS = 10 * 60_000
 
@@ -38,13 +68,28 @@ interface Job {
   view: PreparingView
   waiting: Array<(root: string) => Promise<void>>
   endedAtMs?: number
+  /** The targets written to the store so far (forgotten only after they are written). */
+  saved: Promise<void>
 }
 
 /** Runs preparations with `prepare`, at most one per (media, profile). */
-export function createPreparer (components: { logger: Logger, prepare: PrepareRendition }): Preparer {
+export function createPreparer (components: { logger: Logger, prepare: PrepareRendition, store?: PreparationStore }): Preparer {
   const log = components.logger.child({ name: 'cidcast:replication-prepare' })
   const jobs = new Map<string, Job>()
   const stopping = new AbortController()
+
+  /** Keeps a target in the store; a write that fails is logged (the preparation runs all the same). */
+  function save (job: Job, target: string): void {
+    const { mediaId, profile } = job.view
+    job.saved = job.saved.then(async () => { await components.store?.add(mediaId, profile, target) }).catch(err => { log.warn({ err, media: mediaId, profile }, 'cannot keep a waiting replication') })
+  }
+
+  /** Forgets the targets of a job once its pins are ordered or it failed (not when the server stops: they resume). */
+  function settle (job: Job): void {
+    if (stopping.signal.aborted) return
+    const { mediaId, profile } = job.view
+    void job.saved.then(async () => { await components.store?.remove(mediaId, profile) }).catch(err => { log.warn({ err, media: mediaId, profile }, 'cannot forget a waiting replication') })
+  }
 
   function forget (): void {
     const now = Date.now()
@@ -57,28 +102,38 @@ export function createPreparer (components: { logger: Logger, prepare: PrepareRe
       const key = `${mediaId}/${profile}`
       const running = jobs.get(key)
       if (running != null && running.view.state === 'transcoding') {
-        if (!running.view.for.includes(target)) running.view.for.push(target)
+        if (!running.view.for.includes(target)) {
+          running.view.for.push(target)
+          save(running, target)
+        }
         running.waiting.push(then)
         return { ...running.view, for: [...running.view.for] }
       }
       const job: Job = {
         view: { mediaId, profile, state: 'transcoding', for: [target], error: null, startedAt: new Date().toISOString(), reason: `the main server is making every segment of ${profile} first; the pin is ordered once the rendition has its root CID` },
-        waiting: [then]
+        waiting: [then],
+        saved: Promise.resolve()
       }
       jobs.set(key, job)
+      save(job, target)
       log.info({ media: mediaId, profile, target }, 'rendition prepared for replication')
       const failed = (err: unknown, what: string): void => {
         const e = err as Error
         job.endedAtMs = Date.now()
         job.view = { ...job.view, state: 'failed', error: { name: e.name ?? 'Error', message: e.message ?? String(err) }, reason: `${what}: ${e.name ?? 'Error'}: ${e.message ?? String(err)}` }
         if (!stopping.signal.aborted) log.warn({ err, media: mediaId, profile }, what)
+        settle(job)
       }
       void components.prepare(mediaId, profile, { signal: stopping.signal }).then(async root => {
         // the job is listed until its pins are ordered, so a watcher never sees neither the job nor the rows
         let refused: unknown
         for (const next of job.waiting) await next(root).catch(err => { refused = err })
-        if (refused == null) jobs.delete(key)
-        else failed(refused, `${profile} is ready (${root}), but ordering its pin failed`)
+        if (refused == null) {
+          jobs.delete(key)
+          settle(job)
+        } else {
+          failed(refused, `${profile} is ready (${root}), but ordering its pin failed`)
+        }
       }, err => { failed(err, `the main server could not make ${profile}; nothing was ordered`) })
       return { ...job.view, for: [...job.view.for] }
     },

@@ -6,7 +6,7 @@ import { InvalidRequestError } from '../errors.ts'
 import { NodeRevokedError } from './control-errors.ts'
 import { dagSizeOf } from './dag-size.ts'
 import { nudgeNode } from './orders-nudge.ts'
-import { place } from './placement.ts'
+import { parseReplicas, place } from './placement.ts'
 import { createPreparer } from './replication-prepare.ts'
 import { PinNotFoundError, UnderReplicatedError } from './replication-errors.ts'
 import { findNode } from './labels.ts'
@@ -17,7 +17,7 @@ import type { HeartbeatRequest, PinOrder, PinProvider } from './control-messages
 import type { DagSize } from './dag-size.ts'
 import type { ReplicationFactor } from './placement.ts'
 import type { ReplicationGoal, ReplicationGoals } from './replication-goals.ts'
-import type { PrepareRendition, Preparer, PreparingView } from './replication-prepare.ts'
+import type { PreparationStore, PrepareRendition, Preparer, PreparingView } from './replication-prepare.ts'
 import type { Root } from './replication-targets.ts'
 import type { NodeRegistry, NodeView } from './registry.ts'
 import type { ReplicationView, ViewSettings } from './replication-views.ts'
@@ -54,6 +54,8 @@ export interface ReplicationComponents {
   renditionOf?: (cid: string) => Promise<{ mediaId: string, profile: string } | undefined>
   /** Makes an unfinished rendition whole (transcoder + library); without it such a request is refused. */
   prepare?: PrepareRendition
+  /** Where requests waiting for `prepare` are kept across restarts; in memory only without it. */
+  preparations?: PreparationStore
 }
 
 export interface ReplicationInit {
@@ -173,13 +175,14 @@ class ReplicationService implements Replication {
     this.retryDelayMs = init.retryDelayMs ?? 5000
     this.sweepMs = init.sweepMs ?? 1000
     this.repinAfterMs = init.repinAfterMs ?? 300_000
-    if (c.prepare != null) this.preparer = createPreparer({ logger: c.logger, prepare: c.prepare })
+    if (c.prepare != null) this.preparer = createPreparer({ logger: c.logger, prepare: c.prepare, store: c.preparations })
   }
 
   async start (): Promise<void> {
     await this.c.index.start()
     await this.c.goals.start()
     this.started = true
+    await this.resumePreparations()
     this.sweeper = setInterval(() => { void this.sweep() }, this.sweepMs)
     this.sweeper.unref()
   }
@@ -424,6 +427,24 @@ class ReplicationService implements Replication {
       void nudgeNode(this.c.libp2p, peerIdFromString(peerId)).then(ok => {
         if (!ok) this.log.debug({ node: node.label }, 'nudge not acknowledged; the order waits for the next heartbeat')
       })
+    }
+  }
+
+  /** Takes up the replications that waited for a rendition when the server stopped (made first again, or ordered). */
+  private async resumePreparations (): Promise<void> {
+    if (this.preparer == null || this.c.preparations == null) return
+    for (const { mediaId, profile, target } of await this.c.preparations.list()) {
+      const request: ReplicationRequest = { media: mediaId, profile }
+      if (target.startsWith('replicas ')) request.replicas = parseReplicas(target.slice('replicas '.length))
+      else request.node = target
+      try {
+        await this.pin(request)
+        this.log.info({ media: mediaId, profile, target }, 'replication waiting for its rendition taken up again')
+      } catch (err) {
+        // refused now (the media or the node is gone, or the factor cannot be met): said once, then forgotten
+        this.log.warn({ err, media: mediaId, profile, target }, 'a replication waiting for its rendition cannot be taken up again')
+        await this.c.preparations.remove(mediaId, profile).catch(() => {})
+      }
     }
   }
 

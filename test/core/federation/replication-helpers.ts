@@ -9,6 +9,7 @@ import { handleOrderNudges } from '../../../core/federation/orders-nudge.ts'
 import { createNodeRegistry } from '../../../core/federation/registry.ts'
 import { createReplication } from '../../../core/federation/replication.ts'
 import { createReplicationGoals } from '../../../core/federation/replication-goals.ts'
+import { catalogPreparations } from '../../../core/federation/replication-prepare.ts'
 import { createRevocationGater } from '../../../core/federation/revocation-gater.ts'
 import { IMPORT_OPTIONS } from '../../../core/ipfs/import-profile.ts'
 import { silentLogger } from '../../../core/logger.ts'
@@ -53,6 +54,7 @@ export async function startReplicationMain (cleanup: Cleanup, swarmKey: Uint8Arr
     logger,
     index,
     goals: createReplicationGoals({ catalog }),
+    preparations: catalogPreparations({ catalog }),
     nodes: registry,
     libp2p: peer.libp2p,
     blockstore: peer.blockstore,

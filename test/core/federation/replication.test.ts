@@ -3,10 +3,15 @@ import anyTest from 'ava'
 import { CID } from 'multiformats/cid'
 import { createContentIndex } from '../../../core/federation/content-index.ts'
 import { dagSizeOf } from '../../../core/federation/dag-size.ts'
+import { createReplication } from '../../../core/federation/replication.ts'
+import { createReplicationGoals } from '../../../core/federation/replication-goals.ts'
+import { catalogPreparations } from '../../../core/federation/replication-prepare.ts'
+import { silentLogger } from '../../../core/logger.ts'
 import { tempDir, waitFor } from '../../helpers/tmp.ts'
 import { CAPACITY, runCleanup, swarmKey } from './control-helpers.ts'
 import { addRoot, runPin, startFakeNode, startReplicationMain } from './replication-helpers.ts'
 import type { Cleanup } from './control-helpers.ts'
+import type { ReplicableMedia } from '../../../core/federation/replication.ts'
 import type { TestFn } from 'ava'
 
 const test = anyTest as TestFn<{ cleanup: Cleanup, database: string }>
@@ -206,6 +211,41 @@ test('requests that cannot be met are refused with a named error', async t => {
   await t.throwsAsync(main.replication.pin({ media: 'ffffffffffffffff', node: 'alpha' }), { name: 'MediaNotFoundError' })
   t.deepEqual(main.index.list(), [])
   void CAPACITY
+})
+
+test('a replication waiting for its rendition is kept: a restarted main server makes the rendition and orders the pin', async t => {
+  const key = swarmKey()
+  // the first server never finishes the rendition: it stops while making it
+  const main = await startReplicationMain(t.context.cleanup, key, t.context.database, {}, async (_id, _profile, { signal }) => await new Promise<string>((_resolve, reject) => {
+    signal.addEventListener('abort', () => { reject(signal.reason) }, { once: true })
+  }))
+  const root = (await addRoot(main.peer, 1000)).toString()
+  const node = await startFakeNode(t.context.cleanup, key, main, 'alpha')
+  const media: ReplicableMedia = { id: '0123456789abcdef', renditions: [{ profile: '360p', state: 'partial', root: null }] }
+  main.media.set(media.id, media)
+  t.is((await main.replication.pin({ media: media.id, node: 'alpha' })).preparing.length, 1)
+  const kept = catalogPreparations({ catalog: main.catalog })
+  await waitFor(async () => (await kept.list()).length === 1, 5000, 'the request to be kept')
+  await main.replication.stop()
+  t.deepEqual(await kept.list(), [{ mediaId: media.id, profile: '360p', target: 'alpha' }], 'stopping keeps it')
+
+  // the same catalog, started again: the rendition is made (here at once) and its pin ordered
+  const again = createReplication({
+    logger: silentLogger(),
+    index: createContentIndex({ catalog: main.catalog }),
+    goals: createReplicationGoals({ catalog: main.catalog }),
+    preparations: kept,
+    nodes: main.registry,
+    libp2p: main.peer.libp2p,
+    blockstore: main.peer.blockstore,
+    media: async () => media,
+    prepare: async () => root
+  }, { heartbeatMs: 300, sweepMs: 50 })
+  t.context.cleanup.push(async () => { await again.stop() })
+  await again.start()
+  await waitFor(() => again.list({ node: 'alpha' }).then(rows => rows.length === 1), 5000, 'the pin to be ordered')
+  t.like((await again.list({ node: 'alpha' }))[0], { cid: root, state: 'queued', node: { label: node.label } })
+  await waitFor(async () => (await kept.list()).length === 0, 5000, 'the request to be forgotten once ordered')
 })
 
 test('an unfinished rendition is made first and its pin ordered then; a rendition that cannot be made says why', async t => {
