@@ -74,7 +74,8 @@ export const DEFAULT_FETCH_CONCURRENCY = 16
  * A block wanted this long is asked for again. Helia's bitswap (4.0) can swallow a want: a peer that sent us a block
  * keeps a "sent" entry for it (5 s do-not-resend window, removed only when a later message from us arrives) and a
  * new want for the same block that meets that entry is dropped, while our side never repeats a want it has sent.
- * Cancelling and wanting again after the window gets the block.
+ * Cancelling and wanting again after the window gets the block. cidcast's own peers run with no such window
+ * (core/net/peer.ts); this is for any other Helia peer in the network.
  */
 export const DEFAULT_REWANT_MS = 6000
 /** A fetch with no new block for this long has stalled. */

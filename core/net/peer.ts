@@ -99,7 +99,13 @@ export async function createPeer (components: PeerComponents, init: PeerInit): P
     connectionGater: init.connectionGater,
     peerDiscovery: [],
     services: { identify: identify() }
-  }), init.bitswap)
+  }), {
+    // Helia drops a want for a block it sent the same peer in the last 5 s (and, once that entry has expired, the
+    // first want after it too): a node re-pinning what it just unpinned waited 12-24 s for its re-wants. With no
+    // window a want is always answered; a duplicate send costs bandwidth, never correctness (bench r3: no change).
+    doNotResendBlockWindow: 0,
+    ...init.bitswap
+  })
 
   // The stores must close after everything that writes to them has stopped: libp2p (its peer store lives
   // in the datastore) and bitswap. Making them Startable would not do: libp2p stops every Startable

@@ -179,6 +179,18 @@ test('a node pins from another node once the peer it first got the content from 
   t.true((await localBytes(b, source.root)).equals(source.bytes), 'the same bytes')
 })
 
+test('a root unpinned and pinned again at once over bitswap comes back without waiting for a re-want', async t => {
+  const good = await holder(t, 3)
+  const cdn = await node(t, { pinFrom: 'p2p' })
+  await cdn.pinner.pin(good.root, { providers: [providerOf(good.peer)] })
+  await cdn.pinner.unpin(good.root)
+  t.false(await isPinned(cdn, good.root))
+  // the holder has just sent every block once; a want it swallowed would be asked again only after 6 s
+  const again = await cdn.pinner.pin(good.root, { providers: [providerOf(good.peer)], signal: AbortSignal.timeout(5000) })
+  t.is(again.bytesFetched, again.bytesDone, 'fetched again, over bitswap')
+  t.true((await localBytes(cdn, good.root)).equals(good.bytes))
+})
+
 test('a pin takes its blocks from a holder\'s trustless gateway, each hashed, without a libp2p connection to it', async t => {
   const alpha = await node(t)
   const bytes = randomBytes(5 * MIB)
