@@ -1,5 +1,5 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm'
-import { bigintNumber, millisDate } from './transformers.ts'
+import { bigintNumber, jsonStrings, millisDate } from './transformers.ts'
 
 /*
  * The content index (issue #4, core/federation/content-index.ts): one row per (node, root CID), as nodes report
@@ -103,6 +103,10 @@ export class ReplicationGoalRow {
 
   @Column('varchar', { length: 32, nullable: true })
   profile!: string | null
+
+  /** Peer IDs unpinned from this root by hand: never chosen for it again (JSON array). */
+  @Column('text', { transformer: jsonStrings })
+  excluded!: string[]
 
   @Column('bigint', { name: 'created_at', transformer: millisDate })
   createdAt!: Date

@@ -11,3 +11,17 @@ export const millisDate: ValueTransformer = {
   to: (value: Date | null | undefined) => value == null ? value : value.getTime(),
   from: (value: string | number | null) => value == null ? value : new Date(Number(value))
 }
+
+/** text column <-> string[] (JSON); a value that is not a JSON array of strings reads as []. */
+export const jsonStrings: ValueTransformer = {
+  to: (value: string[] | null | undefined) => value == null ? value : JSON.stringify(value),
+  from: (value: string | null) => {
+    if (value == null) return []
+    try {
+      const parsed: unknown = JSON.parse(value)
+      return Array.isArray(parsed) ? parsed.filter((v): v is string => typeof v === 'string') : []
+    } catch {
+      return []
+    }
+  }
+}

@@ -21,8 +21,14 @@ import type { CID } from 'multiformats/cid'
 export interface GatewayBlocksInit {
   /** Base URLs (http or https) of the holders' gateways. */
   gateways: string[]
-  /** One request, headers and body, must finish within this. @default 15000 */
+  /** One request, headers and body, must finish within this. @default 60000 */
   timeoutMs?: number
+  /** A connection not made within this puts the gateway aside. @default 3000 */
+  connectTimeoutMs?: number
+  /** No byte for this long puts the gateway aside. @default 10000 */
+  idleTimeoutMs?: number
+  /** Gateways put aside by earlier fetches (a retry does not wait on them again). */
+  memory?: GatewayMemory
   /** A larger answer is not a block (bitswap's own limit is 2 MiB; the import profile makes 1 MiB leaves). @default 4194304 */
   maxBlockBytes?: number
   /** Connections kept open to each gateway: as many as blocks in flight. @default 16 */
@@ -43,7 +49,33 @@ export interface GatewayBlocks {
   close: () => void
 }
 
-const DEFAULT_TIMEOUT_MS = 15_000
+/** Gateways put aside, remembered across fetches for a while (the pinner keeps one for all its pins). */
+export interface GatewayMemory {
+  /** Why `url` is put aside, while it is. */
+  aside: (url: string) => string | undefined
+  putAside: (url: string, why: string) => void
+}
+
+/** A memory that forgets a gateway `ttlMs` after it was put aside. */
+export function gatewayMemory (ttlMs = 5 * 60_000): GatewayMemory {
+  const aside = new Map<string, { why: string, until: number }>()
+  return {
+    aside (url) {
+      const entry = aside.get(url)
+      if (entry == null) return undefined
+      if (entry.until > Date.now()) return entry.why
+      aside.delete(url)
+      return undefined
+    },
+    putAside (url, why) {
+      aside.set(url, { why, until: Date.now() + ttlMs })
+    }
+  }
+}
+
+const DEFAULT_TIMEOUT_MS = 60_000
+const DEFAULT_CONNECT_TIMEOUT_MS = 3000
+const DEFAULT_IDLE_TIMEOUT_MS = 10_000
 const DEFAULT_MAX_BLOCK_BYTES = 4 * 1024 * 1024
 
 interface Gateway {
@@ -59,7 +91,11 @@ type Miss = 'lacks' | 'failed'
 /** Makes a block source over `init.gateways` (duplicates and non-http(s) URLs are dropped). */
 export function gatewayBlocks (components: GatewayBlocksComponents, init: GatewayBlocksInit): GatewayBlocks {
   const log = components.logger.child({ name: 'cidcast:gateway-blocks' })
-  const timeoutMs = init.timeoutMs ?? DEFAULT_TIMEOUT_MS
+  const limits: Limits = {
+    timeoutMs: init.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    connectTimeoutMs: init.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    idleTimeoutMs: init.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS
+  }
   const maxBlockBytes = init.maxBlockBytes ?? DEFAULT_MAX_BLOCK_BYTES
   const gateways: Gateway[] = []
   for (const url of init.gateways) {
@@ -71,13 +107,16 @@ export function gatewayBlocks (components: GatewayBlocksComponents, init: Gatewa
     }
     if (base.protocol !== 'http:' && base.protocol !== 'https:') continue
     const href = base.href.replace(/\/+$/, '')
-    if (!gateways.some(g => g.url === href)) gateways.push({ url: href, inFlight: 0 })
+    if (gateways.some(g => g.url === href)) continue
+    const earlier = init.memory?.aside(href)
+    gateways.push({ url: href, inFlight: 0, setAside: earlier == null ? undefined : `earlier: ${earlier}` })
   }
 
   const setAside = (gateway: Gateway, why: string): void => {
     if (gateway.setAside != null) return
     gateway.setAside = why
-    log.warn({ gateway: gateway.url, why }, 'gateway put aside for this fetch')
+    init.memory?.putAside(gateway.url, why)
+    log.warn({ gateway: gateway.url, why }, 'gateway put aside')
   }
 
   const agents = { http: new http.Agent({ keepAlive: true, maxSockets: init.connections ?? 16 }), https: new https.Agent({ keepAlive: true, maxSockets: init.connections ?? 16 }) }
@@ -87,7 +126,7 @@ export function gatewayBlocks (components: GatewayBlocksComponents, init: Gatewa
     let answer: Answer
     gateway.inFlight++
     try {
-      answer = await getCapped(gateway.url + path, agents, signal, timeoutMs, maxBlockBytes)
+      answer = await getCapped(gateway.url + path, agents, signal, limits, maxBlockBytes)
     } catch (err) {
       signal.throwIfAborted()
       const cause = (err as { code?: string })?.code ?? (err as Error)?.name ?? 'error'
@@ -150,66 +189,97 @@ interface Answer {
   sha256?: Uint8Array
 }
 
+interface Limits {
+  timeoutMs: number
+  connectTimeoutMs: number
+  idleTimeoutMs: number
+}
+
+function timeout (what: string): Error {
+  return Object.assign(new Error(what), { code: 'ETIMEDOUT' })
+}
+
 /**
  * One GET with node's own HTTP client over kept-alive connections, the body read into a buffer of its announced
- * length and hashed. Deadlines and the caller's signal are a plain timer and one listener: a fresh
+ * length and hashed. Deadlines and the caller's signal are plain timers and one listener: a fresh
  * `AbortSignal.any`/`AbortSignal.timeout` per block showed in profiles as garbage collection and cost a third of the
- * throughput (bench r1); `fetch` adds web streams that hand a body over in many small promises.
+ * throughput (bench r1); `fetch` adds web streams that hand a body over in many small promises. Any answer but a
+ * 200 is not read: its connection is closed (a body trickling forever cannot hold it).
  */
-async function getCapped (url: string, agents: { http: http.Agent, https: https.Agent }, signal: AbortSignal, timeoutMs: number, max: number): Promise<Answer> {
+async function getCapped (url: string, agents: { http: http.Agent, https: https.Agent }, signal: AbortSignal, limits: Limits, max: number): Promise<Answer> {
   signal.throwIfAborted()
   const secure = url.startsWith('https:')
   const { promise, resolve, reject } = Promise.withResolvers<Answer>()
+  // settles once; whatever comes later (data after a destroy, a second error) is ignored
+  let settled = false
+  const done = (answer: Answer | Error): void => {
+    if (settled) return
+    settled = true
+    if (answer instanceof Error) reject(answer)
+    else resolve(answer)
+  }
   const request = (secure ? https : http).get(url, {
     agent: secure ? agents.https : agents.http,
     headers: { Accept: 'application/vnd.ipld.raw', 'Cache-Control': 'only-if-cached' }
   }, response => {
     const status = response.statusCode ?? 0
-    if (status !== 200) {
-      response.resume()
-      resolve({ status })
-      return
-    }
     const declared = Number(response.headers['content-length'] ?? Number.NaN)
-    if (declared > max) {
+    if (status !== 200 || declared > max) {
+      done({ status })
       request.destroy()
-      resolve({ status })
       return
     }
-    // one buffer of the announced size; without a length, the parts are joined at the end
-    const whole = Number.isSafeInteger(declared) ? Buffer.allocUnsafe(declared) : undefined
+    // one buffer of the announced size (outside the shared pool); without a length, the parts are joined at the end
+    const whole = Number.isSafeInteger(declared) ? Buffer.allocUnsafeSlow(declared) : undefined
     const parts: Buffer[] = []
     let length = 0
     response.on('data', (chunk: Buffer) => {
+      if (settled) return
       if (length + chunk.byteLength > (whole?.byteLength ?? max)) {
+        done({ status })
         request.destroy()
-        resolve({ status })
         return
       }
       if (whole != null) chunk.copy(whole, length)
       else parts.push(chunk)
       length += chunk.byteLength
     })
-    response.once('end', () => {
+    response.on('end', () => {
+      if (settled) return
       if (whole != null && length !== whole.byteLength) {
-        reject(new Error(`the answer was cut short at ${length} of ${whole.byteLength} bytes`))
+        done(new Error(`the answer was cut short at ${length} of ${whole.byteLength} bytes`))
         return
       }
       const body = whole ?? Buffer.concat(parts, length)
       // WebCrypto hashes on libuv's thread pool: the event loop, which every block's HTTP goes through, is the
       // bottleneck of a fetch, not the CPU as a whole (bench r1: ~10% faster than hashing chunk by chunk here)
-      globalThis.crypto.subtle.digest('SHA-256', body).then(digest => { resolve({ status, body, sha256: new Uint8Array(digest) }) }, reject)
+      globalThis.crypto.subtle.digest('SHA-256', body).then(digest => { done({ status, body, sha256: new Uint8Array(digest) }) }, err => { done(err as Error) })
     })
-    response.once('error', reject)
+    response.on('error', done)
+    response.on('close', () => { if (!response.complete) done(new Error('the answer was cut short')) })
   })
-  request.once('error', reject)
-  const timer = setTimeout(() => { request.destroy(Object.assign(new Error(`no whole answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })) }, timeoutMs)
-  const onAbort = (): void => { request.destroy(signal.reason) }
+  request.on('error', done)
+  request.on('socket', socket => {
+    if (!socket.connecting) return
+    const connecting = setTimeout(() => { request.destroy(timeout(`no connection within ${limits.connectTimeoutMs} ms`)) }, limits.connectTimeoutMs)
+    socket.once('connect', () => { clearTimeout(connecting) })
+    socket.once('close', () => { clearTimeout(connecting) })
+  })
+  request.setTimeout(limits.idleTimeoutMs, () => { request.destroy(timeout(`nothing for ${limits.idleTimeoutMs} ms`)) })
+  const deadline = setTimeout(() => {
+    const err = timeout(`no whole answer within ${limits.timeoutMs} ms`)
+    done(err)
+    request.destroy(err)
+  }, limits.timeoutMs)
+  const onAbort = (): void => {
+    done(signal.reason as Error)
+    request.destroy(signal.reason as Error)
+  }
   signal.addEventListener('abort', onAbort, { once: true })
   try {
     return await promise
   } finally {
-    clearTimeout(timer)
+    clearTimeout(deadline)
     signal.removeEventListener('abort', onAbort)
   }
 }

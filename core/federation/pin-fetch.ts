@@ -112,10 +112,6 @@ export async function fetchDag (components: FetchDagComponents, root: CID, optio
   const signal = options.signal == null ? controller.signal : AbortSignal.any([options.signal, controller.signal])
   const progress: DagProgress = { blocksDone: 0, bytesDone: 0, bytesFetched: 0, bytesFromGateways: 0 }
   const seen = new Set<string>([keyOf(root)])
-  // children of a block that had to be fetched are missing too, nearly always: they are fetched without asking the
-  // blockstore first (one file-system call per block saved; a block that was here after all is fetched again and
-  // not stored twice). Children of a block found here are looked for, which is what makes a resumed pin cheap.
-  const probablyMissing = new Set<string>()
   // inner nodes first: they are small, and once all are read the number of blocks is known
   const inner: CID[] = []
   const leaves: CID[] = []
@@ -165,7 +161,7 @@ export async function fetchDag (components: FetchDagComponents, root: CID, optio
     let fromGateway = false
     if (cid.multihash.code === identity.code) {
       bytes = cid.multihash.digest
-    } else if (!probablyMissing.delete(keyOf(cid)) && await components.blockstore.has(cid, { signal })) {
+    } else if (await components.blockstore.has(cid, { signal })) {
       bytes = await read(cid, signal)
     } else {
       fetched = true
@@ -185,7 +181,6 @@ export async function fetchDag (components: FetchDagComponents, root: CID, optio
         const key = keyOf(link)
         if (seen.has(key)) continue
         seen.add(key)
-        if (fetched) probablyMissing.add(key)
         queue(link)
       }
       innerOpen--

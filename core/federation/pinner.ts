@@ -5,7 +5,7 @@ import { DataFolderFullError } from './node-errors.ts'
 import { collectDag, localRemover } from './pin-collect.ts'
 import { InvalidPinOrderError, PinCancelledError } from './pin-errors.ts'
 import { DEFAULT_FETCH_CONCURRENCY, DEFAULT_STALL_TIMEOUT_MS, fetchDag } from './pin-fetch.ts'
-import { gatewayBlocks } from './gateway-blocks.ts'
+import { gatewayBlocks, gatewayMemory } from './gateway-blocks.ts'
 import { connectProviders, describePeers } from './pin-providers.ts'
 import { leafSkippingWalker } from '../ipfs/pin-walker.ts'
 import { verifyPins } from './pin-verify.ts'
@@ -153,6 +153,8 @@ class OrderPinner implements Pinner {
   /** Per root: the tail of the orders on it, which run one after another. */
   private readonly chains = new Map<string, Promise<void>>()
   private readonly slots: Array<() => void> = []
+  /** Gateways put aside by one pin are skipped by the next ones (and by retries) for a while. */
+  private readonly gatewaysAside = gatewayMemory()
   private freeSlots: number
   private stopping = false
   private readonly init: Required<Omit<PinnerInit, 'dataLabel'>> & { dataLabel: string }
@@ -469,7 +471,7 @@ class OrderPinner implements Pinner {
   private async fetchAndPin (root: CID, options: { signal?: AbortSignal, onProgress?: (progress: DagProgress) => void, gateways: string[] }): Promise<DagProgress> {
     const { peer, capacity } = this.c
     let fetched = 0
-    const gateways = options.gateways.length > 0 ? gatewayBlocks({ logger: this.c.logger }, { gateways: options.gateways, connections: this.init.fetchConcurrency }) : undefined
+    const gateways = options.gateways.length > 0 ? gatewayBlocks({ logger: this.c.logger }, { gateways: options.gateways, connections: this.init.fetchConcurrency, memory: this.gatewaysAside }) : undefined
     try {
       const progress = await fetchDag({ blockstore: peer.blockstore, getCodec: peer.getCodec, gateways }, root, {
         signal: options.signal,

@@ -13,6 +13,8 @@ export interface ReplicationGoal extends ReplicationFactor {
   cid: string
   mediaId: string | null
   profile: string | null
+  /** Nodes (peer IDs) unpinned from the root by hand: never chosen for it again, until pinned there by hand. */
+  excluded: string[]
   createdAtMs: number
   updatedAtMs: number
 }
@@ -22,8 +24,10 @@ export interface ReplicationGoals {
   start (): Promise<void>
   get (cid: string): ReplicationGoal | undefined
   list (): ReplicationGoal[]
-  /** Sets (or replaces) the factor of a root. */
-  set (goal: Pick<ReplicationGoal, 'cid' | 'min' | 'max'> & { mediaId?: string | null, profile?: string | null }): Promise<ReplicationGoal>
+  /** Sets (or replaces) the factor of a root; its excluded nodes stay unless given. */
+  set (goal: Pick<ReplicationGoal, 'cid' | 'min' | 'max'> & { mediaId?: string | null, profile?: string | null, excluded?: string[] }): Promise<ReplicationGoal>
+  /** Adds (`true`) or removes a node from the nodes never chosen for a root; nothing when the root has no factor. */
+  exclude (cid: string, peerId: string, excluded: boolean): Promise<void>
   /** Forgets the factor of a root (unpinned from every node). */
   remove (cid: string): Promise<void>
 }
@@ -32,45 +36,69 @@ export interface ReplicationGoals {
 export function createReplicationGoals (components: { catalog: Pick<Catalog, 'exclusive'> }): ReplicationGoals {
   const goals = new Map<string, ReplicationGoal>()
   const { catalog } = components
+  // changes run one after another, memory updated after each write (a remove never races a set)
+  let queue: Promise<unknown> = Promise.resolve()
+  const exclusive = async <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = queue.then(fn)
+    queue = run.catch(() => {})
+    return await run
+  }
+  const copy = (goal: ReplicationGoal): ReplicationGoal => ({ ...goal, excluded: [...goal.excluded] })
+  const write = async (goal: ReplicationGoal): Promise<void> => {
+    await catalog.exclusive(async db => {
+      await db.getRepository(ReplicationGoalRow).upsert({
+        cid: goal.cid, min: goal.min, max: goal.max, mediaId: goal.mediaId, profile: goal.profile, excluded: goal.excluded, createdAt: new Date(goal.createdAtMs), updatedAt: new Date(goal.updatedAtMs)
+      }, { conflictPaths: ['cid'], skipUpdateIfNoValuesChanged: false })
+    })
+    goals.set(goal.cid, goal)
+  }
   return {
     async start () {
       const rows = await catalog.exclusive(async db => await db.getRepository(ReplicationGoalRow).find())
       goals.clear()
       for (const row of rows) {
-        goals.set(row.cid, { cid: row.cid, min: row.min, max: row.max, mediaId: row.mediaId, profile: row.profile, createdAtMs: row.createdAt.getTime(), updatedAtMs: row.updatedAt.getTime() })
+        goals.set(row.cid, { cid: row.cid, min: row.min, max: row.max, mediaId: row.mediaId, profile: row.profile, excluded: row.excluded, createdAtMs: row.createdAt.getTime(), updatedAtMs: row.updatedAt.getTime() })
       }
     },
     get (cid) {
       const goal = goals.get(cid)
-      return goal == null ? undefined : { ...goal }
+      return goal == null ? undefined : copy(goal)
     },
     list () {
-      return [...goals.values()].sort((a, b) => a.createdAtMs - b.createdAtMs || a.cid.localeCompare(b.cid)).map(g => ({ ...g }))
+      return [...goals.values()].sort((a, b) => a.createdAtMs - b.createdAtMs || a.cid.localeCompare(b.cid)).map(copy)
     },
     async set (input) {
-      const now = Date.now()
-      const existing = goals.get(input.cid)
-      const goal: ReplicationGoal = {
-        cid: input.cid,
-        min: input.min,
-        max: input.max,
-        mediaId: input.mediaId ?? existing?.mediaId ?? null,
-        profile: input.profile ?? existing?.profile ?? null,
-        createdAtMs: existing?.createdAtMs ?? now,
-        updatedAtMs: now
-      }
-      await catalog.exclusive(async db => {
-        await db.getRepository(ReplicationGoalRow).upsert({
-          cid: goal.cid, min: goal.min, max: goal.max, mediaId: goal.mediaId, profile: goal.profile, createdAt: new Date(goal.createdAtMs), updatedAt: new Date(goal.updatedAtMs)
-        }, { conflictPaths: ['cid'], skipUpdateIfNoValuesChanged: false })
+      return await exclusive(async () => {
+        const now = Date.now()
+        const existing = goals.get(input.cid)
+        const goal: ReplicationGoal = {
+          cid: input.cid,
+          min: input.min,
+          max: input.max,
+          mediaId: input.mediaId ?? existing?.mediaId ?? null,
+          profile: input.profile ?? existing?.profile ?? null,
+          excluded: [...(input.excluded ?? existing?.excluded ?? [])],
+          createdAtMs: existing?.createdAtMs ?? now,
+          updatedAtMs: now
+        }
+        await write(goal)
+        return copy(goal)
       })
-      goals.set(goal.cid, goal)
-      return { ...goal }
+    },
+    async exclude (cid, peerId, excluded) {
+      await exclusive(async () => {
+        const existing = goals.get(cid)
+        if (existing == null || existing.excluded.includes(peerId) === excluded) return
+        const list = excluded ? [...existing.excluded, peerId] : existing.excluded.filter(p => p !== peerId)
+        await write({ ...existing, excluded: list, updatedAtMs: Date.now() })
+      })
     },
     async remove (cid) {
-      if (!goals.has(cid)) return
-      await catalog.exclusive(async db => { await db.getRepository(ReplicationGoalRow).delete({ cid }) })
-      goals.delete(cid)
+      await exclusive(async () => {
+        if (!goals.has(cid)) return
+        await catalog.exclusive(async db => { await db.getRepository(ReplicationGoalRow).delete({ cid }) })
+        goals.delete(cid)
+      })
     }
   }
 }

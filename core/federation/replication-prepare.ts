@@ -38,8 +38,8 @@ export interface Preparer {
 export interface PreparationStore {
   list: () => Promise<Array<{ mediaId: string, profile: string, target: string }>>
   add: (mediaId: string, profile: string, target: string) => Promise<void>
-  /** Forgets every target waiting for (media, profile). */
-  remove: (mediaId: string, profile: string) => Promise<void>
+  /** Forgets a target waiting for (media, profile), or every one. */
+  remove: (mediaId: string, profile: string, target?: string) => Promise<void>
 }
 
 /** The preparation store over the catalog (table `replication_preparations`). */
@@ -55,8 +55,8 @@ export function catalogPreparations (components: { catalog: Pick<Catalog, 'exclu
         await db.getRepository(PreparationRow).upsert({ mediaId, profile, target, createdAt: new Date() }, { conflictPaths: ['mediaId', 'profile', 'target'], skipUpdateIfNoValuesChanged: true })
       })
     },
-    async remove (mediaId, profile) {
-      await catalog.exclusive(async db => { await db.getRepository(PreparationRow).delete({ mediaId, profile }) })
+    async remove (mediaId, profile, target) {
+      await catalog.exclusive(async db => { await db.getRepository(PreparationRow).delete(target == null ? { mediaId, profile } : { mediaId, profile, target }) })
     }
   }
 }
@@ -68,8 +68,6 @@ interface Job {
   view: PreparingView
   waiting: Array<(root: string) => Promise<void>>
   endedAtMs?: number
-  /** The targets written to the store so far (forgotten only after they are written). */
-  saved: Promise<void>
 }
 
 /** Runs preparations with `prepare`, at most one per (media, profile). */
@@ -78,17 +76,25 @@ export function createPreparer (components: { logger: Logger, prepare: PrepareRe
   const jobs = new Map<string, Job>()
   const stopping = new AbortController()
 
+  // store writes run one after another, in the order they were asked for (an add is never overtaken by its remove)
+  let writes = Promise.resolve()
+  function write (what: string, job: Job, fn: (store: PreparationStore) => Promise<void>): void {
+    const { store } = components
+    if (store == null) return
+    const { mediaId, profile } = job.view
+    writes = writes.then(async () => { await fn(store) }).catch(err => { log.warn({ err, media: mediaId, profile }, what) })
+  }
+
   /** Keeps a target in the store; a write that fails is logged (the preparation runs all the same). */
   function save (job: Job, target: string): void {
-    const { mediaId, profile } = job.view
-    job.saved = job.saved.then(async () => { await components.store?.add(mediaId, profile, target) }).catch(err => { log.warn({ err, media: mediaId, profile }, 'cannot keep a waiting replication') })
+    write('cannot keep a waiting replication', job, async store => { await store.add(job.view.mediaId, job.view.profile, target) })
   }
 
   /** Forgets the targets of a job once its pins are ordered or it failed (not when the server stops: they resume). */
   function settle (job: Job): void {
     if (stopping.signal.aborted) return
-    const { mediaId, profile } = job.view
-    void job.saved.then(async () => { await components.store?.remove(mediaId, profile) }).catch(err => { log.warn({ err, media: mediaId, profile }, 'cannot forget a waiting replication') })
+    const targets = [...job.view.for]
+    write('cannot forget a waiting replication', job, async store => { for (const target of targets) await store.remove(job.view.mediaId, job.view.profile, target) })
   }
 
   function forget (): void {
@@ -111,8 +117,7 @@ export function createPreparer (components: { logger: Logger, prepare: PrepareRe
       }
       const job: Job = {
         view: { mediaId, profile, state: 'transcoding', for: [target], error: null, startedAt: new Date().toISOString(), reason: `the main server is making every segment of ${profile} first; the pin is ordered once the rendition has its root CID` },
-        waiting: [then],
-        saved: Promise.resolve()
+        waiting: [then]
       }
       jobs.set(key, job)
       save(job, target)

@@ -146,6 +146,8 @@ export const MAX_ORDERS_PER_REPLY = 64
 /** Providers named in one order, and addresses per provider (keeps replies far below the message limit). */
 const MAX_ORDER_PROVIDERS = 4
 const MAX_PROVIDER_ADDRS = 8
+/** Waiting replications that nodes could not take yet are tried again after this. */
+const RESUME_AGAIN_MS = 60_000
 /** Errors a retry cannot fix. */
 const NOT_RETRIED: ReadonlySet<string> = new Set(['DataFolderFullError', 'InvalidPinOrderError', 'InvalidControlMessageError'])
 
@@ -162,6 +164,9 @@ class ReplicationService implements Replication {
   private readonly sizes = new Map<string, Promise<DagSize | undefined>>()
   private readonly nudgedAt = new Map<string, number>()
   private readonly repinAfterMs: number
+  private startedAtMs = Number.POSITIVE_INFINITY
+  /** When waiting replications are to be taken up again (undefined: none left). */
+  private resumeAtMs?: number
   /** Roots whose factor cannot be met now, with the reason (logged once when it starts). */
   private readonly shortOf = new Map<string, string>()
   private sweeper?: NodeJS.Timeout
@@ -181,8 +186,10 @@ class ReplicationService implements Replication {
   async start (): Promise<void> {
     await this.c.index.start()
     await this.c.goals.start()
+    this.startedAtMs = Date.now()
     this.started = true
-    await this.resumePreparations()
+    // after a heartbeat's time, when the nodes have come back (see resumePreparations)
+    this.resumeAtMs = this.startedAtMs + this.settings.heartbeatMs
     this.sweeper = setInterval(() => { void this.sweep() }, this.sweepMs)
     this.sweeper.unref()
   }
@@ -227,7 +234,9 @@ class ReplicationService implements Replication {
         targets.push({ node, root, size })
         continue
       }
-      const candidates = nodes.map(node => candidate(node, this.c.index.get(node.peerId, root.cid)))
+      // nodes unpinned from the root by hand are not chosen again
+      const excluded = new Set(this.c.goals.get(root.cid)?.excluded ?? [])
+      const candidates = nodes.filter(node => !excluded.has(node.peerId)).map(node => candidate(node, this.c.index.get(node.peerId, root.cid)))
       const placement = place(root.cid, candidates, request.replicas as ReplicationFactor, size?.bytes)
       for (const c of [...placement.holding, ...placement.chosen]) targets.push({ node: nodes.find(n => n.peerId === c.peerId) as NodeView, root, size })
     }
@@ -245,6 +254,9 @@ class ReplicationService implements Replication {
     }
     if (request.replicas != null) {
       for (const root of roots) await this.c.goals.set({ cid: root.cid, min: request.replicas.min, max: request.replicas.max, mediaId: root.mediaId, profile: root.profile })
+    } else {
+      // pinned on a node by hand: that node may be chosen for the root again
+      for (const { node, root } of targets) await this.c.goals.exclude(root.cid, node.peerId, false)
     }
     this.nudge(nodes, nudge)
     return { items: this.views(targets.map(t => [t.node.peerId, t.root.cid]), nodes), preparing }
@@ -257,8 +269,9 @@ class ReplicationService implements Replication {
     const entries = roots.flatMap(root => this.c.index.list({ cid: root.cid, peerId: only?.peerId }))
     const kept = roots.filter(root => this.c.goals.get(root.cid) != null)
     if (entries.length === 0 && (only != null || kept.length === 0)) throw new PinNotFoundError(`${only == null ? 'no node' : `node ${only.label}`} holds or is ordered to hold ${roots.map(r => r.cid).join(', ')}`)
-    // unpinned everywhere: the factor goes too (from one node only, it is kept, and met with other nodes)
+    // unpinned everywhere: the factor goes too; from one node only, it is kept and met with other nodes, never that one
     if (only == null) for (const root of kept) await this.c.goals.remove(root.cid)
+    else for (const root of kept) await this.c.goals.exclude(root.cid, only.peerId, true)
     const nudge = new Set<string>()
     for (const entry of entries) {
       if (entry.wanted === 'unpin' && entry.state === 'unpinning') continue
@@ -430,33 +443,51 @@ class ReplicationService implements Replication {
     }
   }
 
-  /** Takes up the replications that waited for a rendition when the server stopped (made first again, or ordered). */
-  private async resumePreparations (): Promise<void> {
-    if (this.preparer == null || this.c.preparations == null) return
+  /**
+   * Takes up the replications that waited for a rendition when the server stopped: the rendition is made first
+   * again, or the pin ordered at once when it was finished before the stop. Runs from the sweeper a heartbeat after
+   * start (nodes are back by then); one the nodes cannot take yet (under-replicated) is tried again a minute later,
+   * one that can never be met (the media or the node gone, the node revoked) is dropped with a warning. Answers
+   * whether any is left to try again.
+   */
+  private async resumePreparations (): Promise<boolean> {
+    if (this.preparer == null || this.c.preparations == null) return false
+    let left = false
     for (const { mediaId, profile, target } of await this.c.preparations.list()) {
       const request: ReplicationRequest = { media: mediaId, profile }
       if (target.startsWith('replicas ')) request.replicas = parseReplicas(target.slice('replicas '.length))
       else request.node = target
       try {
-        await this.pin(request)
+        const result = await this.pin(request)
+        // ordered at once: nothing waits any more (a rendition being made is forgotten when its pin is ordered)
+        if (!result.preparing.some(p => p.profile === profile)) await this.c.preparations.remove(mediaId, profile, target)
         this.log.info({ media: mediaId, profile, target }, 'replication waiting for its rendition taken up again')
       } catch (err) {
-        // refused now (the media or the node is gone, or the factor cannot be met): said once, then forgotten
+        if ((err as Error)?.name === 'UnderReplicatedError') {
+          left = true
+          continue
+        }
         this.log.warn({ err, media: mediaId, profile, target }, 'a replication waiting for its rendition cannot be taken up again')
-        await this.c.preparations.remove(mediaId, profile).catch(() => {})
+        await this.c.preparations.remove(mediaId, profile, target).catch(() => {})
       }
     }
+    return left
   }
 
-  /** Who counts toward a root's factor, and the allocations that no longer do (their node is gone). */
+  /**
+   * Who counts toward a root's factor (asked to pin it or holding it unasked, not failed for good, online or not
+   * offline for `repinAfterMs`), and the allocations that no longer do. Time offline counts from this service's
+   * start at the earliest: after the main server itself was down, nodes get a fair chance to come back.
+   */
   private allocations (cid: string, nodes: NodeView[], now: number): { holders: NodeView[], lost: Array<{ node: NodeView | undefined, peerId: string, failed: boolean }> } {
     const holders: NodeView[] = []
     const lost: Array<{ node: NodeView | undefined, peerId: string, failed: boolean }> = []
     for (const entry of this.c.index.list({ cid })) {
-      if (entry.wanted !== 'pin') continue
+      const held = entry.wanted === 'pin' || (entry.wanted == null && entry.state === 'pinned')
+      if (!held) continue
       const node = nodes.find(n => n.peerId === entry.peerId)
       const failed = entry.state === 'failed' && entry.retryAtMs == null
-      const seenAt = node?.lastSeen == null ? Number.NEGATIVE_INFINITY : Date.parse(node.lastSeen)
+      const seenAt = Math.max(node?.lastSeen == null ? Number.NEGATIVE_INFINITY : Date.parse(node.lastSeen), this.startedAtMs)
       const reachable = node != null && !node.revoked && (node.state === 'online' || now - seenAt < this.repinAfterMs)
       if (failed || !reachable) lost.push({ node, peerId: entry.peerId, failed })
       else holders.push(node)
@@ -476,19 +507,33 @@ class ReplicationService implements Replication {
   }
 
   /**
-   * Keeps a root's replication factor, as IPFS Cluster repins: when fewer than MIN nodes still count (offline for
-   * `repinAfterMs`, revoked, failed for good), other nodes are chosen like a new placement; each node replaced gets
-   * an unpin, carried out when it comes back. Nothing is moved while no replacement can be found.
+   * Keeps a root's replication factor, as IPFS Cluster repins: when fewer than MIN nodes still count, other nodes
+   * are chosen like a new placement (not the lost ones, nor nodes told to drop the root or unpinned from it by
+   * hand). A lost node is told to unpin (carried out when it is back) only once MIN nodes hold the root pinned, so
+   * copies never drop below what was there. Nothing moves while no replacement can be found.
    */
   private async keep (goal: ReplicationGoal, nodes: NodeView[], now: number, nudge: Set<string>): Promise<void> {
     const { holders, lost } = this.allocations(goal.cid, nodes, now)
     if (holders.length >= goal.min) {
       this.shortOf.delete(goal.cid)
+      const pinned = holders.filter(h => this.c.index.get(h.peerId, goal.cid)?.state === 'pinned').length
+      if (pinned < goal.min) return
+      for (const { node, peerId, failed } of lost) {
+        // a failed row says why on its own; a revoked or unknown node never comes back to hear it
+        if (failed || node == null || node.revoked) continue
+        if (this.c.goals.get(goal.cid) == null) return
+        const entry = await this.c.index.order({ peerId, cid: goal.cid, action: 'unpin', orderId: orderId() })
+        this.log.info({ cid: goal.cid, node: node.label, orderId: entry.orderId }, 'a lost node is to drop a pin placed elsewhere')
+      }
       return
     }
-    // nodes the pin is leaving, or that were told to drop it, are not chosen again
-    const leaving = new Set([...lost.map(l => l.peerId), ...this.c.index.list({ cid: goal.cid }).filter(e => e.wanted === 'unpin').map(e => e.peerId)])
-    const candidates = nodes.filter(n => !leaving.has(n.peerId)).map(n => candidate(n, this.c.index.get(n.peerId, goal.cid)))
+    const holding = new Set(holders.map(h => h.peerId))
+    const leaving = new Set([
+      ...lost.map(l => l.peerId),
+      ...this.c.index.list({ cid: goal.cid }).filter(e => e.wanted === 'unpin').map(e => e.peerId),
+      ...goal.excluded
+    ])
+    const candidates = nodes.filter(n => !leaving.has(n.peerId)).map(n => ({ ...candidate(n, this.c.index.get(n.peerId, goal.cid)), holds: holding.has(n.peerId) }))
     let placement
     try {
       placement = place(goal.cid, candidates, goal, (await this.size(goal.cid))?.bytes)
@@ -500,11 +545,11 @@ class ReplicationService implements Replication {
     }
     this.shortOf.delete(goal.cid)
     for (const chosen of placement.chosen) {
+      // unpinned from every node meanwhile: the factor is gone, nothing more is placed
+      if (this.c.goals.get(goal.cid) == null) return
       const entry = await this.c.index.order({ peerId: chosen.peerId, cid: goal.cid, action: 'pin', orderId: orderId(), mediaId: goal.mediaId, profile: goal.profile })
       nudge.add(chosen.peerId)
-      const replaced = lost.shift()
-      this.log.info({ cid: goal.cid, node: chosen.label, orderId: entry.orderId, replaces: replaced?.node?.label ?? replaced?.peerId ?? null }, 'pin placed again to keep its replication factor')
-      if (replaced != null && !replaced.failed) await this.c.index.order({ peerId: replaced.peerId, cid: goal.cid, action: 'unpin', orderId: orderId() })
+      this.log.info({ cid: goal.cid, node: chosen.label, orderId: entry.orderId, lost: lost.map(l => l.node?.label ?? l.peerId) }, 'pin placed again to keep its replication factor')
     }
   }
 
@@ -516,11 +561,18 @@ class ReplicationService implements Replication {
       const now = Date.now()
       const due = this.c.index.list().filter(e => e.retryAtMs != null && e.retryAtMs <= now)
       const waiting = this.c.index.list().filter(e => e.orderId != null && e.reportedAtMs == null && (e.state === 'queued' || e.state === 'unpinning'))
+      if (this.resumeAtMs != null && now >= this.resumeAtMs) {
+        this.resumeAtMs = undefined
+        if (await this.resumePreparations()) this.resumeAtMs = now + RESUME_AGAIN_MS
+      }
       const goals = this.c.goals.list()
       if (due.length === 0 && waiting.length === 0 && goals.length === 0) return
       const nodes = await this.c.nodes.list()
       const nudge = new Set<string>()
-      for (const goal of goals) await this.keep(goal, nodes, now, nudge)
+      for (const goal of goals) {
+        // one goal that cannot be kept does not stop the others, nor the retries below
+        await this.keep(goal, nodes, now, nudge).catch((err: unknown) => { this.log.error({ err, cid: goal.cid }, 'keeping a replication factor failed') })
+      }
       for (const entry of due) {
         if (entry.state !== 'failed' || entry.wanted !== 'pin') {
           await this.c.index.planRetry(entry.peerId, entry.cid, null)

@@ -5,7 +5,7 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { identity } from 'multiformats/hashes/identity'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { gatewayBlocks } from '../../../core/federation/gateway-blocks.ts'
+import { gatewayBlocks, gatewayMemory } from '../../../core/federation/gateway-blocks.ts'
 import { silentLogger } from '../../../core/logger.ts'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -153,4 +153,41 @@ test('a fetch that is stopped stops its request; a block hashed with anything bu
   const inline = CID.createV1(raw.code, identity.digest(new Uint8Array([1, 2, 3])))
   t.is(await source.get(inline, never), undefined)
   t.is(silent.requests.length, 1, 'not asked')
+})
+
+test('an answer other than a block is not read: a 404 trickling forever holds no connection', async t => {
+  const [a, b] = [await block(), await block()]
+  const trickle = await gateway((_cid, res) => {
+    res.writeHead(404, { 'Content-Type': 'text/plain' })
+    const timer = setInterval(() => { res.write('.') }, 50)
+    res.on('close', () => { clearInterval(timer) })
+  })
+  const holding = await gateway(serving([a, b]))
+  t.teardown(trickle.close)
+  t.teardown(holding.close)
+  // one connection per gateway: a second request to the trickling one would wait for ever behind the first
+  const source = gatewayBlocks({ logger: silentLogger() }, { gateways: [trickle.url, holding.url], connections: 1 })
+  t.teardown(source.close)
+  t.deepEqual(await source.get(a.cid, AbortSignal.timeout(5000)), a.bytes)
+  t.deepEqual(await source.get(b.cid, AbortSignal.timeout(5000)), b.bytes)
+  t.is(trickle.requests.length, 2, 'asked for both, each answered at once')
+})
+
+test('a gateway put aside by one fetch is not asked by the next while the memory keeps it', async t => {
+  const b = await block()
+  const liar = await gateway((_cid, res) => { res.writeHead(200).end(randomBytes(64 * 1024)) })
+  const honest = await gateway(serving([b]))
+  t.teardown(liar.close)
+  t.teardown(honest.close)
+  const memory = gatewayMemory(60_000)
+  const first = gatewayBlocks({ logger: silentLogger() }, { gateways: [liar.url, honest.url], memory })
+  t.deepEqual(await first.get(b.cid, never), b.bytes)
+  first.close()
+  t.is(liar.requests.length, 1)
+
+  const second = gatewayBlocks({ logger: silentLogger() }, { gateways: [liar.url, honest.url], memory })
+  t.teardown(second.close)
+  t.regex(second.describe(), /put aside: earlier: sent bytes that are not the block/)
+  t.deepEqual(await second.get(b.cid, never), b.bytes)
+  t.is(liar.requests.length, 1, 'not asked again')
 })

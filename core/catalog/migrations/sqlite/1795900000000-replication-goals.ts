@@ -12,7 +12,7 @@ export class ReplicationGoals1795900000000 implements MigrationInterface {
     await queryRunner.query(
       'CREATE TABLE "replication_goals" (' +
       '"cid" varchar(128) PRIMARY KEY NOT NULL, "min_replicas" integer NOT NULL, "max_replicas" integer NOT NULL, ' +
-      '"media_id" varchar(16), "profile" varchar(32), "created_at" bigint NOT NULL, "updated_at" bigint NOT NULL)'
+      '"media_id" varchar(16), "profile" varchar(32), "excluded" text NOT NULL, "created_at" bigint NOT NULL, "updated_at" bigint NOT NULL)'
     )
     await queryRunner.query(
       'CREATE TABLE "replication_preparations" (' +
