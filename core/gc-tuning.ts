@@ -11,6 +11,10 @@ import { setFlagsFromString } from 'node:v8'
 export function tuneGarbageCollection (): void {
   if (tuned) return
   tuned = true
+  // the flag exists in the V8 of the Node the project brings (24: V8 13.x); another V8 may not know it (and would
+  // print an error) or may do this by default
+  const major = Number(process.versions.v8.split('.')[0])
+  if (major < 12 || major > 13) return
   // read by V8 at each collection decision, so setting it at run time takes effect (`node --v8-options` lists it)
   setFlagsFromString('--external-memory-accounted-in-global-limit')
 }
