@@ -9,7 +9,8 @@ import type { IndexEntry } from '../../../core/federation/content-index.ts'
 import type { PlacementCandidate } from '../../../core/federation/placement.ts'
 import type { GoalView } from '../../../core/federation/replication.ts'
 import type { Cleanup } from './control-helpers.ts'
-import type { TestFn } from 'ava'
+import type { FakeNode } from './replication-helpers.ts'
+import type { ExecutionContext, TestFn } from 'ava'
 
 const test = anyTest as TestFn<{ cleanup: Cleanup, database: string }>
 const GiB = 2 ** 30
@@ -19,6 +20,21 @@ test.beforeEach(async t => {
   t.context = { cleanup: [dir.remove], database: join(dir.path, 'catalog.sqlite') }
 })
 test.afterEach.always(async t => { await runCleanup(t.context.cleanup) })
+
+/** A node's capacity with `free` GiB free of 100. */
+function space (free: number): { quotaBytes: number, usedBytes: number, freeBytes: number } {
+  return { quotaBytes: 100 * GiB, usedBytes: (100 - free) * GiB, freeBytes: free * GiB }
+}
+
+/** A main server with a 1000-byte root and fake nodes `large` (40 GiB free) and `big` (30), placing again after 200 ms offline. */
+async function factorSetup (t: ExecutionContext<{ cleanup: Cleanup, database: string }>): Promise<{ main: Awaited<ReturnType<typeof startReplicationMain>>, root: string, large: FakeNode, big: FakeNode, key: Uint8Array }> {
+  const key = swarmKey()
+  const main = await startReplicationMain(t.context.cleanup, key, t.context.database, { repinAfterMs: 200 })
+  const root = (await addRoot(main.peer, 1000)).toString()
+  const large = await startFakeNode(t.context.cleanup, key, main, 'large', space(40))
+  const big = await startFakeNode(t.context.cleanup, key, main, 'big', space(30))
+  return { main, root, large, big, key }
+}
 
 function node (label: string, freeGiB: number, fields: Partial<PlacementCandidate> = {}): PlacementCandidate {
   return { peerId: `peer-${label}`, label, state: 'online', mode: 'shared', revoked: false, freeBytes: freeGiB * GiB, full: false, holds: false, ...fields }
@@ -57,7 +73,6 @@ test('--replicas 2:3 orders the freest online nodes and nothing at all when it c
   const key = swarmKey()
   const main = await startReplicationMain(t.context.cleanup, key, t.context.database)
   const root = (await addRoot(main.peer, 1000)).toString()
-  const space = (free: number): { quotaBytes: number, usedBytes: number, freeBytes: number } => ({ quotaBytes: 100 * GiB, usedBytes: (100 - free) * GiB, freeBytes: free * GiB })
   const small = await startFakeNode(t.context.cleanup, key, main, 'small', space(1))
   await startFakeNode(t.context.cleanup, key, main, 'large', space(40))
   await startFakeNode(t.context.cleanup, key, main, 'medium', space(20))
@@ -76,12 +91,7 @@ test('--replicas 2:3 orders the freest online nodes and nothing at all when it c
 })
 
 test('a replication factor is kept: a node offline too long is replaced by the freest other, and told to unpin when it returns', async t => {
-  const key = swarmKey()
-  const main = await startReplicationMain(t.context.cleanup, key, t.context.database, { repinAfterMs: 200 })
-  const root = (await addRoot(main.peer, 1000)).toString()
-  const space = (free: number): { quotaBytes: number, usedBytes: number, freeBytes: number } => ({ quotaBytes: 100 * GiB, usedBytes: (100 - free) * GiB, freeBytes: free * GiB })
-  const large = await startFakeNode(t.context.cleanup, key, main, 'large', space(40))
-  const big = await startFakeNode(t.context.cleanup, key, main, 'big', space(30))
+  const { main, root, large, big, key } = await factorSetup(t)
   const medium = await startFakeNode(t.context.cleanup, key, main, 'medium', space(20))
   // each node beats and carries out its orders as a node does, until it falls silent
   const pilots = new Map([large, big, medium].map(node => [node.label, autopilot(node)]))
@@ -124,12 +134,7 @@ test('a replication factor is kept: a node offline too long is replaced by the f
 })
 
 test('a node unpinned by hand from a root with a factor is never chosen for it again; the factor is met elsewhere', async t => {
-  const key = swarmKey()
-  const main = await startReplicationMain(t.context.cleanup, key, t.context.database, { repinAfterMs: 200 })
-  const root = (await addRoot(main.peer, 1000)).toString()
-  const space = (free: number): { quotaBytes: number, usedBytes: number, freeBytes: number } => ({ quotaBytes: 100 * GiB, usedBytes: (100 - free) * GiB, freeBytes: free * GiB })
-  const large = await startFakeNode(t.context.cleanup, key, main, 'large', space(40))
-  const big = await startFakeNode(t.context.cleanup, key, main, 'big', space(30))
+  const { main, root, large, big } = await factorSetup(t)
   const pilots = [autopilot(large), autopilot(big)]
   t.context.cleanup.push(async () => { for (const pilot of pilots) await pilot.stop() })
   const row = (node: typeof large): IndexEntry | undefined => main.index.get(node.peer.libp2p.peerId.toString(), root)
