@@ -3,7 +3,7 @@ import { createUnsafe } from 'multiformats/block'
 import * as raw from 'multiformats/codecs/raw'
 import { identity } from 'multiformats/hashes/identity'
 import { CHUNK_BYTES } from '../ipfs/import-profile.ts'
-import { PinStalledError } from './pin-errors.ts'
+import { NoProviderReachableError, PinStalledError } from './pin-errors.ts'
 import type { GatewayBlocks } from './gateway-blocks.ts'
 import type { Blocks, CodecLoader } from '@helia/interface'
 import type { CID } from 'multiformats/cid'
@@ -52,6 +52,11 @@ export interface FetchDagOptions {
   rewantMs?: number
   /** Words for the stall error: who was asked. */
   describePeers?: () => string
+  /**
+   * Whether bitswap has anyone to ask (a connected peer). A block no gateway gave is then not wanted from nobody
+   * until the stall deadline: the fetch ends at once with NoProviderReachableError. @default always true
+   */
+  canWant?: () => boolean
   /** After each block. */
   onProgress?: (progress: DagProgress) => void
   /** After each block that came over the network (counts space; may throw to stop the fetch). */
@@ -169,6 +174,8 @@ export async function fetchDag (components: FetchDagComponents, root: CID, optio
       if (bytes != null) {
         await components.blockstore.put(cid, bytes, { signal })
         fromGateway = true
+      } else if (options.canWant?.() === false) {
+        throw new NoProviderReachableError(`no gateway gave block ${cid.toString()} of ${root.toString()} (${components.gateways?.describe() ?? 'no gateway'}) and no peer is connected to ask over bitswap`)
       } else {
         bytes = await want(cid)
       }

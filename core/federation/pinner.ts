@@ -478,6 +478,7 @@ class OrderPinner implements Pinner {
         concurrency: this.init.fetchConcurrency,
         stallTimeoutMs: this.init.stallTimeoutMs,
         describePeers: () => describePeers(this.c.peer.libp2p),
+        canWant: () => this.c.peer.libp2p.getConnections().length > 0,
         onProgress: options.onProgress,
         room: () => capacity.last()?.freeBytes ?? Number.POSITIVE_INFINITY,
         noRoom: () => new DataFolderFullError(this.fullMessage(`became full while pinning ${root.toString()}`)),

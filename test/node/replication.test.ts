@@ -12,6 +12,7 @@ import { silentLogger } from '../../core/logger.ts'
 import { createPeer } from '../../core/net/peer.ts'
 import { generateSwarmKey, parseSwarmKey } from '../../core/net/swarm-key.ts'
 import { startNode } from '../../node/cdn-node.ts'
+import { freePort } from '../helpers/ports.ts'
 import { tempDir, waitFor } from '../helpers/tmp.ts'
 import type { PinOrder, PinProvider, PinReport } from '../../core/federation/control-messages.ts'
 import type { Peer } from '../../core/net/peer.ts'
@@ -204,6 +205,17 @@ test('a pin takes its blocks from a holder\'s trustless gateway, each hashed, wi
   t.true(await isPinned(beta, root))
   t.true((await localBytes(beta, root)).equals(bytes))
   t.deepEqual((await beta.pinner.verify()).broken, [])
+})
+
+test('with every gateway put aside and no peer to ask, a pin says so at once rather than stalling', async t => {
+  const cdn = await node(t)
+  const { peer, root } = await holder(t, 1)
+  // a gateway at a port nobody listens on, and a holder the node is not connected to (no addresses)
+  const closed = `http://127.0.0.1:${await freePort()}`
+  const err = await t.throwsAsync(cdn.pinner.pin(root, { providers: [{ peerId: peer.libp2p.peerId.toString(), addrs: [], gateway: closed }] }))
+  // (not PinStalledError after the stall deadline)
+  t.is(err?.name, 'NoProviderReachableError')
+  t.regex(err?.message ?? '', /no gateway gave block .*put aside: did not answer.*ECONNREFUSED.*no peer is connected/)
 })
 
 test('a gateway sending a corrupted block is put aside: nothing wrong is kept and the pin finishes over bitswap', async t => {
