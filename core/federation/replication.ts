@@ -286,21 +286,21 @@ class ReplicationService implements Replication {
   async list (filter: ReplicationFilter = {}): Promise<ReplicationView[]> {
     const nodes = await this.c.nodes.list()
     const peerId = filter.node == null ? undefined : findNode(nodes, filter.node).peerId
-    let cids: Set<string> | undefined
-    if (filter.cid != null || filter.media != null) {
-      cids = new Set((await resolveRoots(this.c, { cid: filter.cid, media: filter.media }, false)).map(r => r.cid))
-    }
+    const cids = await this.rootsOf(filter)
     const entries = this.c.index.list({ peerId }).filter(e => cids == null || cids.has(e.cid))
     return this.views(entries.map(e => [e.peerId, e.cid]), nodes)
   }
 
   async goals (filter: Omit<ReplicationFilter, 'node'> = {}): Promise<GoalView[]> {
-    let cids: Set<string> | undefined
-    if (filter.cid != null || filter.media != null) {
-      cids = new Set((await resolveRoots(this.c, { cid: filter.cid, media: filter.media }, false)).map(r => r.cid))
-    }
+    const cids = await this.rootsOf(filter)
     const nodes = await this.c.nodes.list()
     return this.c.goals.list().filter(g => cids == null || cids.has(g.cid)).map(goal => this.goalView(goal, nodes, Date.now()))
+  }
+
+  /** The root CIDs a filter names (a CID, or a media's renditions); undefined when it names none (all roots). */
+  private async rootsOf (filter: Omit<ReplicationFilter, 'node'>): Promise<Set<string> | undefined> {
+    if (filter.cid == null && filter.media == null) return undefined
+    return new Set((await resolveRoots(this.c, { cid: filter.cid, media: filter.media }, false)).map(r => r.cid))
   }
 
   preparing (mediaId?: string): PreparingView[] {
