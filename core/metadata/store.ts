@@ -171,6 +171,8 @@ export interface MetadataStore {
   extras: (folder: string) => Promise<StoredMetadata[]>
   /** Media, series and collections whose title contains `text` (case-insensitive). */
   search: (text: string, limit: number) => Promise<{ media: StoredMetadata[], series: SeriesRecord[], collections: CollectionRecord[] }>
+  /** Media with no artwork of their own: no poster (an episode: no still). */
+  withoutArtwork: () => Promise<string[]>
   image: (source: string) => Promise<{ cid: string, type: string } | undefined>
   putImage: (source: string, cid: string, type: string, bytes: number) => Promise<void>
 }
@@ -346,6 +348,12 @@ export function createMetadataStore (catalog: Pick<Catalog, 'exclusive'>): Metad
         .orderBy('c.title', 'ASC').limit(limit).getMany()
       return { media: media.map(toStored), series: series.map(toSeries), collections: collections.map(toCollection) }
     }),
+
+    withoutArtwork: async () => await run(async db => (await db.getRepository(MediaMetadata).createQueryBuilder('m')
+      .select('m.media_id', 'id')
+      .where("(m.kind = 'episode' AND m.still_cid IS NULL) OR (m.kind <> 'episode' AND m.poster_cid IS NULL)")
+      .orderBy('m.media_id', 'ASC')
+      .getRawMany<{ id: string }>()).map(row => row.id)),
 
     image: async source => await run(async db => {
       const row = await db.getRepository(StoredImage).findOneBy({ sourceHash: createHash('sha256').update(source).digest('hex') })
