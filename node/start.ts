@@ -9,7 +9,7 @@ import type { RunningNode } from './cdn-node.ts'
 
 /** How long `npm start` waits for the node's first registration before printing without its DNS name. */
 const REGISTRATION_WAIT_MS = 5000
-/** How long it waits for the sample's poster (a frame taken in the background) before printing anyway. */
+/** How long it waits for a new sample's poster (a frame taken in the background) before printing anyway. */
 const ARTWORK_WAIT_MS = 10_000
 
 /** The node listens next to the main server (port + 1), or anywhere free when that port is taken or unknown. */
@@ -69,8 +69,8 @@ async function start (): Promise<void> {
   }
   const [registration] = await Promise.all([
     Promise.race([node.firstAttempt(), delay(REGISTRATION_WAIT_MS, undefined, { ref: false })]),
-    // so the library shows the sample with its poster at once
-    Promise.race([server.metadata.idle(), delay(ARTWORK_WAIT_MS, undefined, { ref: false })])
+    // a new library's first look shows the sample with its poster (a frame taken in the background)
+    items.length === 0 ? Promise.race([server.metadata.idle(), delay(ARTWORK_WAIT_MS, undefined, { ref: false })]) : undefined
   ])
   const dns = registration?.dnsName != null ? `  (DNS name ${registration.dnsName})` : '  (registering with the main server...)'
   process.stdout.write([
