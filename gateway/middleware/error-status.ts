@@ -15,6 +15,8 @@ export const ERROR_STATUS: Readonly<Record<string, number>> = {
   TranscodeFailedError: 502,
   TooManySessionsError: 503,
   FfmpegNotFoundError: 500,
+  // poster frames are taken in the background and only logged: never a request's fault
+  PosterFrameError: 500,
   // content and the gateways
   InvalidCIDError: 400,
   ContentNotFoundError: 404,
