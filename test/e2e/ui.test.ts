@@ -41,7 +41,7 @@ test.before(async t => {
   t.context.stop = async () => { for (const stop of parts.toReversed()) await stop() }
   const dir = await tempDir('cidcast-ui-')
   parts.push(dir.remove)
-  const server = await startServer({ dataDir: join(dir.path, 'data'), listen: '127.0.0.1:0', dnsListen: '127.0.0.1:0', logLevel: 'silent' })
+  const server = await startServer({ dataDir: join(dir.path, 'data'), listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], dnsListen: '127.0.0.1:0', logLevel: 'silent' })
   parts.push(server.stop)
   const { browser, close } = await launchBrowser()
   parts.push(close)
