@@ -42,6 +42,7 @@ test.before(async t => {
   const files = {
     matrix: await placeClip(await fixture('h264-aac-10s'), join(library, MATRIX)),
     portrait: await placeClip(await fixture('portrait-6s'), join(library, 'Home videos/upright.mp4')),
+    episode: await placeClip(await fixture('odd-854x480-6s'), join(library, 'TV/Some Show/Season 01/Some Show - S01E01.mp4')),
     audio: await placeClip(await fixture('audio-only-8s'), join(library, 'Music/beeps.m4a'))
   }
   // an NFO without artwork describes the movie first; it outranks the providers that come later
@@ -66,8 +67,12 @@ async function json<T> (t: { context: Context }, path: string, init?: RequestIni
   return await res.json() as T
 }
 
+async function imagesOf (t: { context: Context }, name: string): Promise<{ poster: ImageRef | null, still: ImageRef | null }> {
+  return (await json<{ images: { poster: ImageRef | null, still: ImageRef | null } }>(t, `/api/v1/media/${t.context.ids[name]}`)).images
+}
+
 async function posterOf (t: { context: Context }, name: string): Promise<ImageRef | null> {
-  return (await json<{ images: { poster: ImageRef | null } }>(t, `/api/v1/media/${t.context.ids[name]}`)).images.poster
+  return (await imagesOf(t, name)).poster
 }
 
 /** ffmpeg runs that gave a frame in the running server, from its /metrics. */
@@ -82,7 +87,7 @@ async function restart (t: { context: Context }, metadata: StartServerOptions['m
   await t.context.live.server.metadata.idle()
 }
 
-test.serial('a video added without provider keys gets a poster: a JPEG frame of its shape, served by /ipfs', async t => {
+test.serial('a video added without provider keys gets a poster (an episode: a still): a JPEG frame of its shape, served by /ipfs', async t => {
   for (const [name, size] of [['matrix', { width: 480, height: 270 }], ['portrait', { width: 480, height: 854 }]] as const) {
     const poster = await posterOf(t, name)
     if (poster == null) return t.fail(`${name} has no poster`)
@@ -94,12 +99,17 @@ test.serial('a video added without provider keys gets a poster: a JPEG frame of 
   }
   const history = await json<{ items: Array<{ actor: string, changes: Record<string, unknown> }> }>(t, `/api/v1/media/${t.context.ids.portrait}/metadata/history`)
   t.deepEqual(history.items.map(e => [e.actor, Object.keys(e.changes)]).at(-1), ['frame', ['poster']], 'the audit trail says where the poster came from')
-  t.is(await framesTaken(t), 2)
+
+  const episode = await imagesOf(t, 'episode')
+  t.is(episode.poster, null)
+  if (episode.still == null) return t.fail('the episode has no still')
+  t.deepEqual(jpegSize(new Uint8Array(await (await fetch(t.context.live.server.url + episode.still.url)).arrayBuffer())), { width: 480, height: 270 })
+  t.is(await framesTaken(t), 3)
 })
 
 test.serial('audio-only media get no poster frame', async t => {
   t.is(await posterOf(t, 'audio'), null)
-  t.is(await framesTaken(t), 2, 'no frame was made for it')
+  t.is(await framesTaken(t), 3, 'no frame was made for it')
 })
 
 test.serial('the frame is taken once: identifying again and restarting find it instead of running ffmpeg', async t => {
@@ -107,7 +117,7 @@ test.serial('the frame is taken once: identifying again and restarting find it i
   await json(t, `/api/v1/media/${t.context.ids.portrait}/identify`, { method: 'POST' })
   await t.context.live.server.metadata.idle()
   t.deepEqual(await posterOf(t, 'portrait'), before)
-  t.is(await framesTaken(t), 2)
+  t.is(await framesTaken(t), 3)
 
   // undone by hand, the poster is gone until the start-up pass finds the frame taken before
   const history = await json<{ items: Array<{ id: number, actor: string }> }>(t, `/api/v1/media/${t.context.ids.portrait}/metadata/history`)
