@@ -1,0 +1,72 @@
+import { Media } from './entities.ts'
+import { MediaMetadata } from './metadata-entities.ts'
+import type { EntityManager, SelectQueryBuilder } from 'typeorm'
+
+/*
+ * Listing the library: which media (by kind), in which order, a page at a time. Filtering, ordering and
+ * counting all happen in one query over the whole table, so page 3 follows page 2 in any order asked.
+ */
+
+/** The orders the library can be listed in: natural title order (sort-key.ts), year, date added. */
+export const MEDIA_SORTS = ['title', 'year', 'added'] as const
+export type MediaSort = typeof MEDIA_SORTS[number]
+
+export const SORT_ORDERS = ['asc', 'desc'] as const
+export type SortOrder = typeof SORT_ORDERS[number]
+
+/**
+ * What part of the library to list. `other` is everything the movie grid and the series pages do not reach:
+ * extras, media with no metadata yet, and episodes that belong to no series or season.
+ */
+export const MEDIA_KINDS = ['movie', 'episode', 'extra', 'other'] as const
+export type MediaKindFilter = typeof MEDIA_KINDS[number]
+
+export interface MediaFilter {
+  /** @default every media */
+  kind?: MediaKindFilter
+}
+
+export interface MediaListOptions extends MediaFilter {
+  /** @default 'added' */
+  sort?: MediaSort
+  /** @default 'asc' for title, 'desc' for year and added (newest first) */
+  order?: SortOrder
+  /** @default 100 */
+  limit?: number
+  /** @default 0 */
+  offset?: number
+}
+
+/** The order a sort takes when none is asked for. */
+export function defaultOrder (sort: MediaSort): SortOrder {
+  return sort === 'title' ? 'asc' : 'desc'
+}
+
+/** Media (alias `m`, joined to its metadata as `mm`) matching `filter`. */
+export function filteredMedia (db: EntityManager, filter: MediaFilter): SelectQueryBuilder<Media> {
+  const query = db.getRepository(Media).createQueryBuilder('m')
+    .leftJoin(MediaMetadata, 'mm', 'mm.media_id = m.id')
+  switch (filter.kind) {
+    case undefined:
+      return query
+    case 'other':
+      return query.where("(mm.kind IS NULL OR (mm.kind <> 'movie' AND (mm.kind <> 'episode' OR mm.series_id IS NULL OR mm.season_number IS NULL)))")
+    default:
+      return query.where('mm.kind = :kind', { kind: filter.kind })
+  }
+}
+
+/** Orders a query from `filteredMedia`; ties fall back to the title, then the id, so pages never overlap. */
+export function orderedMedia (query: SelectQueryBuilder<Media>, sort: MediaSort, order: SortOrder): SelectQueryBuilder<Media> {
+  const dir = order === 'asc' ? 'ASC' : 'DESC'
+  switch (sort) {
+    case 'title':
+      return query.orderBy('m.sort_key', dir).addOrderBy('m.id', dir)
+    case 'year':
+      // media of unknown year come last either way
+      return query.orderBy('CASE WHEN mm.year IS NULL THEN 1 ELSE 0 END', 'ASC').addOrderBy('mm.year', dir)
+        .addOrderBy('m.sort_key', 'ASC').addOrderBy('m.id', 'ASC')
+    case 'added':
+      return query.orderBy('m.created_at', dir).addOrderBy('m.id', dir)
+  }
+}
