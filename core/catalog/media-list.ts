@@ -1,46 +1,12 @@
 import { Media } from './entities.ts'
 import { MediaMetadata } from './metadata-entities.ts'
+import type { MediaFilter, MediaSort, SortOrder } from './media-query.ts'
 import type { EntityManager, SelectQueryBuilder } from 'typeorm'
 
 /*
- * Listing the library: which media (by kind), in which order, a page at a time. Filtering, ordering and
- * counting all happen in one query over the whole table, so page 3 follows page 2 in any order asked.
+ * Listing the library (the options are in media-query.ts): filtering, ordering and counting all happen in one
+ * query over the whole table, so page 3 follows page 2 in any order asked.
  */
-
-/** The orders the library can be listed in: natural title order (sort-key.ts), year, date added. */
-export const MEDIA_SORTS = ['title', 'year', 'added'] as const
-export type MediaSort = typeof MEDIA_SORTS[number]
-
-export const SORT_ORDERS = ['asc', 'desc'] as const
-export type SortOrder = typeof SORT_ORDERS[number]
-
-/**
- * What part of the library to list. `other` is everything the movie grid and the series pages do not reach:
- * extras, media with no metadata yet, and episodes that belong to no series or season.
- */
-export const MEDIA_KINDS = ['movie', 'episode', 'extra', 'other'] as const
-export type MediaKindFilter = typeof MEDIA_KINDS[number]
-
-export interface MediaFilter {
-  /** @default every media */
-  kind?: MediaKindFilter
-}
-
-export interface MediaListOptions extends MediaFilter {
-  /** @default 'added' */
-  sort?: MediaSort
-  /** @default 'asc' for title, 'desc' for year and added (newest first) */
-  order?: SortOrder
-  /** @default 100 */
-  limit?: number
-  /** @default 0 */
-  offset?: number
-}
-
-/** The order a sort takes when none is asked for. */
-export function defaultOrder (sort: MediaSort): SortOrder {
-  return sort === 'title' ? 'asc' : 'desc'
-}
 
 /** Media (alias `m`, joined to its metadata as `mm`) matching `filter`. */
 export function filteredMedia (db: EntityManager, filter: MediaFilter): SelectQueryBuilder<Media> {
