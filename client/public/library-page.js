@@ -1,6 +1,6 @@
-// #/: search, the "continue watching" row, then the library: series, movies and other videos (extras and
-// anything not identified as a movie or an episode of a series), each with its count, movies and other videos
-// sorted as the viewer chooses and loaded a page at a time; then the collections.
+// #/: search, the "continue watching" row, then the library: series, collections, other videos (extras and
+// anything not identified as a movie or an episode of a series) and movies, each with its count; other videos
+// and movies sorted as the viewer chooses and loaded a page at a time.
 
 import { continueWatching, listMedia } from './api.js'
 import { collectionCard, seriesCard } from './cards.js'
@@ -61,13 +61,14 @@ export async function showLibraryPage (root, signal) {
     if (result.status === 'rejected') showError(describeError(`Could not load ${what}`, result.reason))
   }
   const shows = series.status === 'fulfilled' ? series.value : []
-  if (all.status === 'fulfilled' && all.value.total === 0 && shows.length === 0) {
+  const empty = all.status === 'fulfilled' && all.value.total === 0 && shows.length === 0
+  if (empty) {
     sections.push(el('section', { class: 'shelf', 'aria-labelledby': 'library-heading' },
       el('h2', { id: 'library-heading' }, 'Library'),
       el('p', { class: 'empty' }, 'Nothing here yet. Add a video with ', el('code', {}, 'cidcast add <file>'), '.')
     ))
   } else if (all.status === 'fulfilled') {
-    const sort = el('select', { id: 'library-sort', 'aria-label': 'Sort by' },
+    const sort = el('select', { id: 'library-sort' },
       ...SORTS.map(([value, label]) => el('option', { value, selected: value === order.sort }, label)))
     const direction = el('select', { id: 'library-order', 'aria-label': 'Order' },
       el('option', { value: 'asc', selected: order.order === 'asc' }, 'Ascending'),
@@ -87,7 +88,7 @@ export async function showLibraryPage (root, signal) {
     sections.push(el('section', { class: 'shelf library-head', 'aria-labelledby': 'library-heading' },
       el('h2', { id: 'library-heading' }, 'Library'),
       el('p', { class: 'meta', id: 'library-total' }, plural(all.value.total, 'video')),
-      el('label', { class: 'sort' }, 'Sort by ', sort, ' ', direction)
+      el('div', { class: 'sort' }, el('label', { for: 'library-sort' }, 'Sort by'), ' ', sort, ' ', direction)
     ))
     if (shows.length > 0) {
       sections.push(el('section', { class: 'shelf', id: 'series', 'aria-labelledby': 'series-heading' },
@@ -95,7 +96,6 @@ export async function showLibraryPage (root, signal) {
         el('div', { class: 'grid posters', id: 'series-grid' }, ...shows.map(seriesCard))
       ))
     }
-    sections.push(movies.element, others.element)
   }
   if (collections.status === 'fulfilled' && collections.value.length > 0) {
     sections.push(el('section', { class: 'shelf', 'aria-labelledby': 'collections-heading' },
@@ -103,6 +103,8 @@ export async function showLibraryPage (root, signal) {
       el('div', { class: 'grid posters' }, ...collections.value.map(collectionCard))
     ))
   }
+  // the shelves that grow as the viewer scrolls come last, so nothing below them is pushed away while it is read
+  if (all.status === 'fulfilled' && !empty) sections.push(others.element, movies.element)
   root.replaceChildren(...sections)
   return stop
 }

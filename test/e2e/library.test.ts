@@ -3,7 +3,7 @@ import anyTest from 'ava'
 import { fixture } from '../../fixtures/media.ts'
 import { startServer } from '../../node/server.ts'
 import { placeClip } from '../core/metadata/helpers.ts'
-import { launchBrowser } from '../helpers/browser.ts'
+import { launchBrowser, openPage } from '../helpers/browser.ts'
 import { tempDir } from '../helpers/tmp.ts'
 import type { RunningServer } from '../../node/server.ts'
 import type { ExecutionContext, TestFn } from 'ava'
@@ -46,14 +46,6 @@ test.before(async t => {
 
 test.after.always(async t => { await t.context.stop?.() })
 
-async function openPage (t: ExecutionContext<Context>): Promise<Page> {
-  const context = await t.context.browser.newContext({ viewport: { width: 1280, height: 900 } })
-  t.teardown(async () => { await context.close() })
-  const page = await context.newPage()
-  page.on('pageerror', err => { t.fail(`page error: ${err.message}`) })
-  return page
-}
-
 /** Adds files (paths under the library folder) through the API, a few at a time; answers each one's title and time of adding. */
 async function addAll (t: ExecutionContext<Context>, paths: string[]): Promise<Array<{ path: string, title: string, createdAt: string }>> {
   const clip = await fixture('audio-only-8s')
@@ -92,7 +84,7 @@ async function chooseOrder (page: Page, sort: string, order?: string): Promise<v
 }
 
 test.serial('an empty library says how to add a video, and shows no shelves', async t => {
-  const page = await openPage(t)
+  const page = await openPage(t, t.context.browser)
   await page.goto(`${t.context.server.url}/`)
   const empty = page.locator('.shelf .empty')
   await empty.waitFor()
@@ -114,7 +106,7 @@ test.serial('every title of a library larger than a page is reachable, counted a
   t.context.added.push(...added.filter(m => m.path.startsWith('Movies/') && !m.path.includes('/trailers/'))
     .toSorted((a, b) => Date.parse(a.createdAt) - Date.parse(b.createdAt)).map(m => m.title))
 
-  const page = await openPage(t)
+  const page = await openPage(t, t.context.browser)
   await page.goto(`${t.context.server.url}/`)
   await page.locator('#movies-count').waitFor()
   t.is(await page.locator('#movies-count').textContent(), '130 titles')
@@ -133,7 +125,7 @@ test.serial('every title of a library larger than a page is reachable, counted a
 })
 
 test.serial('extras get a row of their own apart from the movies, and a series its own card', async t => {
-  const page = await openPage(t)
+  const page = await openPage(t, t.context.browser)
   await page.goto(`${t.context.server.url}/`)
   await page.locator('#other-count').waitFor()
   t.is(await page.locator('#other-count').textContent(), '2 videos')
@@ -156,7 +148,7 @@ test.serial('extras get a row of their own apart from the movies, and a series i
 })
 
 test.serial('the sort menu orders the whole library by year or date added, and the choice is kept', async t => {
-  const page = await openPage(t)
+  const page = await openPage(t, t.context.browser)
   await page.goto(`${t.context.server.url}/`)
   await cardsShown(page, 'movies', 100)
 
