@@ -1,7 +1,7 @@
 import { copyFile, mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import anyTest from 'ava'
-import { fixture } from '../../fixtures/media.ts'
+import { fixture, writeClip } from '../../fixtures/media.ts'
 import { startServer } from '../../node/server.ts'
 import { tempDir } from '../helpers/tmp.ts'
 import { verifiedFetchVia } from '../helpers/verified-fetch.ts'
@@ -97,6 +97,29 @@ test.serial('names with quotes, spaces, a leading dash and a newline are added a
   t.is(segment.status, 200)
   t.true((await segment.arrayBuffer()).byteLength > 1000)
 })
+
+for (const [width, height] of [[160, 90], [32, 18]]) {
+  test.serial(`a ${width}x${height} source gets a rendition of its own height that plays from the master playlist`, async t => {
+    const path = await writeClip(join(t.context.dir, `tiny ${width}x${height}.mp4`), width, height, 3)
+    const add = await api(t, 'POST', '/api/v1/media', { path })
+    t.is(add.status, 201)
+    t.deepEqual(add.json.renditions.map((r: { profile: string }) => r.profile), [`${height}p`])
+    const base = `${t.context.server.url}/media/${add.json.id as string}`
+    const master = await fetch(`${base}/master.m3u8`)
+    t.is(master.status, 200)
+    const variant = (await master.text()).split('\n').find(line => line.endsWith('.m3u8'))
+    t.is(variant, `${height}p/index.m3u8`)
+    const index = await fetch(`${base}/${variant as string}`)
+    t.is(index.status, 200)
+    const segment = (await index.text()).split('\n').find(line => line.endsWith('.m4s'))
+    t.is(segment, '0.m4s')
+    for (const file of ['init.mp4', segment as string]) {
+      const res = await fetch(`${base}/${height}p/${file}`)
+      t.is(res.status, 200, file)
+      t.true((await res.arrayBuffer()).byteLength > 100, file)
+    }
+  })
+}
 
 test.serial('unknown ids, profiles, segments, CIDs and hostile paths are refused with JSON errors', async t => {
   const path = await fixture('odd-854x480-6s')
