@@ -8,6 +8,7 @@ import {
   InvalidCIDError, InvalidRequestError, IpnsRecordNotFoundError, IpnsRecordTooLargeError, NotAcceptableError,
   RoutingRecordNotFoundError
 } from '../../core/errors.ts'
+import { assertHeldCid } from '../../core/ipfs/content-cid.ts'
 import { IPNS_RECORD_CONTENT_TYPE, MAX_IPNS_RECORD_BYTES, parseIpnsName } from '../../core/routing/ipns-records.ts'
 import { noRecords } from '../../core/routing/sources.ts'
 import type { Logger } from '../../core/logger.ts'
@@ -91,6 +92,7 @@ export function routingRoutes (components: RoutingRouteComponents): Router {
     } catch {
       throw new InvalidCIDError(`${ctx.params.cid.slice(0, 100)} is not a CID`)
     }
+    assertHeldCid(cid)
     await answerPeers(ctx, 'Providers', signal => providers(cid, { signal }), `no providers for ${cid.toString()}`)
   })
 
