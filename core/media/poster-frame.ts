@@ -1,12 +1,13 @@
 import { execFile } from 'node:child_process'
 import { isAbsolute } from 'node:path'
 import { CidcastError } from '../errors.ts'
+import { SOURCE_INPUT_ARGS } from './source-input.ts'
 import type { ProbeResult } from './probe.ts'
 
 /*
  * A poster for a video that has no artwork: one frame at a tenth of its length (past the titles and the black
  * of the first seconds, as Jellyfin and Plex take theirs), scaled to a poster's width, as a JPEG. One ffmpeg
- * run per frame, argv only (never a shell), the input read through the `file` protocol alone.
+ * run per frame, argv only (never a shell), the input read through the `file` protocol and source demuxers alone.
  */
 
 /** ffmpeg gave no frame: the file is gone, unreadable, or has no picture at the times asked. */
@@ -52,7 +53,7 @@ export function posterFrameArgs (init: PosterFrameArgsInit): string[] {
   if (!isAbsolute(init.input)) throw new RangeError('the input path must be absolute')
   const width = num(Math.round(init.widthPx / 2) * 2, 'widthPx')
   return [
-    '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'error', '-protocol_whitelist', 'file',
+    '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'error', ...SOURCE_INPUT_ARGS,
     '-ss', num(Number(init.atSeconds.toFixed(3)), 'atSeconds'), '-i', `file:${init.input}`,
     '-map', '0:v:0', '-frames:v', '1', '-an', '-sn', '-dn', '-map_metadata', '-1',
     // anamorphic sources are stretched to square pixels first, so the frame has the shape the player shows
