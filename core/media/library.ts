@@ -11,6 +11,7 @@ import { INIT_NAME, MASTER_NAME, PLAYLIST_NAME, mediaPlaylist, masterPlaylist, s
 import { probe, probeKeyframes } from './probe.ts'
 import { isProfileName, planLadder } from './profiles.ts'
 import { dagSize, isRawLeaf, writeDirectory } from './rendition-dag.ts'
+import type { ChildLauncher } from './child-launcher.ts'
 import type { SegmentGrid } from './grid.ts'
 import type { ProbeResult } from './probe.ts'
 import type { RenditionPlan } from './profiles.ts'
@@ -30,6 +31,8 @@ export interface LibraryComponents {
   blockstore: Pick<Blockstore, 'get' | 'put'>
   pins: Pick<Pins, 'add' | 'isPinned'>
   ffprobe: string
+  /** How ffprobe is started: tied to the server's life (child-launcher.ts). @default started as it is */
+  launcher?: ChildLauncher
   /** Identifies the encoder build and settings; part of every rendition key. */
   fingerprint: string
   /** The metadata part (core/metadata/service.ts): identifies what is added, adds its fields to every view. */
@@ -158,10 +161,10 @@ class CatalogLibrary implements Library {
     const info = await stat(file)
     if (!info.isFile()) throw new InvalidPathError('not a regular file')
     if (info.size === 0) throw new InvalidMediaError('empty file')
-    const probed: StoredProbe = await probe(this.c.ffprobe, file, options)
+    const probed: StoredProbe = await probe(this.c.ffprobe, file, { ...options, launcher: this.c.launcher })
     const plans = planLadder(probed)
     if (plans.length === 0) throw new InvalidMediaError('no playable audio or video')
-    if (plans.some(p => p.mode === 'remux')) probed.keyframes = await probeKeyframes(this.c.ffprobe, file, options)
+    if (plans.some(p => p.mode === 'remux')) probed.keyframes = await probeKeyframes(this.c.ffprobe, file, { ...options, launcher: this.c.launcher })
     const sourceCid = (await hashFile(file, options)).toString()
     return { probed, sizeBytes: info.size, sourceCid }
   }

@@ -1,7 +1,9 @@
 import { execFile } from 'node:child_process'
 import { isAbsolute } from 'node:path'
 import { CidcastError } from '../errors.ts'
+import { UNTIED_LAUNCHER } from './child-launcher.ts'
 import { SOURCE_INPUT_ARGS } from './source-input.ts'
+import type { ChildLauncher } from './child-launcher.ts'
 import type { ProbeResult } from './probe.ts'
 
 /*
@@ -65,6 +67,8 @@ export function posterFrameArgs (init: PosterFrameArgsInit): string[] {
 export interface PosterFramesComponents {
   /** Absolute path of ffmpeg (core/media/ffmpeg-binary.ts). */
   ffmpeg: string
+  /** How ffmpeg is started: tied to the server's life (child-launcher.ts). @default started as it is */
+  launcher?: ChildLauncher
   /** Called once per ffmpeg run that gave a frame (for metrics). */
   onTaken?: () => void
 }
@@ -94,9 +98,9 @@ export function createPosterFrames (components: PosterFramesComponents, init: Po
   const timeoutMs = init.timeoutMs ?? FRAME_TIMEOUT_MS
 
   async function grab (input: string, atSeconds: number, signal?: AbortSignal): Promise<Uint8Array> {
-    const args = posterFrameArgs({ input, atSeconds, widthPx })
+    const command = (components.launcher ?? UNTIED_LAUNCHER).command(components.ffmpeg, posterFrameArgs({ input, atSeconds, widthPx }))
     return await new Promise((resolve, reject) => {
-      execFile(components.ffmpeg, args, { encoding: 'buffer', signal, timeout: timeoutMs, maxBuffer: MAX_FRAME_BYTES }, (err, stdout, stderr) => {
+      execFile(command.file, command.args, { encoding: 'buffer', signal, timeout: timeoutMs, maxBuffer: MAX_FRAME_BYTES }, (err, stdout, stderr) => {
         if (err?.name === 'AbortError') { reject(err); return }
         if (err != null) {
           const line = stderr.toString('utf8').split('\n').map(l => l.split(input).join('<input>').trim()).find(l => l !== '') ?? err.message

@@ -4,7 +4,9 @@ import { stat } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { InvalidMediaError, InvalidPathError, PathNotFoundError } from '../errors.ts'
+import { UNTIED_LAUNCHER } from './child-launcher.ts'
 import { SOURCE_INPUT_ARGS, refusedDemuxer } from './source-input.ts'
+import type { ChildLauncher } from './child-launcher.ts'
 
 /** What the rest of the server needs to know about a source file. */
 export interface ProbeResult {
@@ -41,6 +43,8 @@ export interface ProbeOptions {
   signal?: AbortSignal
   /** Give up after this long. @default 30_000 */
   timeoutMs?: number
+  /** How ffprobe is started: tied to the server's life (child-launcher.ts). @default started as it is */
+  launcher?: ChildLauncher
 }
 
 /** How long a probe may take before the file is refused. */
@@ -59,9 +63,10 @@ export async function probe (ffprobePath: string, filePath: string, options: Pro
   const timeoutMs = options.timeoutMs ?? PROBE_TIMEOUT_MS
   const args = ['-v', 'error', ...SOURCE_INPUT_ARGS, '-print_format', 'json', '-show_format', '-show_streams', `file:${absolute}`]
   const { stdout, stderr, failure } = await new Promise<{ stdout: string, stderr: string, failure: ExecFileException | null }>((resolve, reject) => {
-    execFile(ffprobePath, args, { signal: options.signal, timeout: timeoutMs, maxBuffer: MAX_PROBE_OUTPUT_BYTES }, (err, stdout, stderr) => {
+    const command = (options.launcher ?? UNTIED_LAUNCHER).command(ffprobePath, args)
+    execFile(command.file, command.args, { signal: options.signal, timeout: timeoutMs, maxBuffer: MAX_PROBE_OUTPUT_BYTES }, (err, stdout, stderr) => {
       if (err?.name === 'AbortError') { reject(err); return }
-      if (err?.code === 'ENOENT' && (err as NodeJS.ErrnoException).path === ffprobePath) {
+      if (err?.code === 'ENOENT' && (err as NodeJS.ErrnoException).path === command.file) {
         reject(new Error(`ffprobe not found at ${ffprobePath}`, { cause: err })); return
       }
       resolve({ stdout, stderr, failure: err })
@@ -119,7 +124,8 @@ export async function probeKeyframes (ffprobePath: string, filePath: string, opt
   const args = ['-v', 'error', ...SOURCE_INPUT_ARGS, '-select_streams', 'v:0', '-show_entries', 'packet=pts_time,flags',
     '-of', 'csv=print_section=0', `file:${absolute}`]
   // Streamed line by line: a two-hour film has hundreds of thousands of packets
-  const child = spawn(ffprobePath, args, { signal: options.signal, timeout: options.timeoutMs ?? KEYFRAMES_TIMEOUT_MS, stdio: ['ignore', 'pipe', 'pipe'] })
+  const command = (options.launcher ?? UNTIED_LAUNCHER).command(ffprobePath, args)
+  const child = spawn(command.file, command.args, { signal: options.signal, timeout: options.timeoutMs ?? KEYFRAMES_TIMEOUT_MS, stdio: ['ignore', 'pipe', 'pipe'] })
   let stderr = ''
   child.stderr.setEncoding('utf8')
   child.stderr.on('data', (chunk: string) => { if (stderr.length < 4096) stderr += chunk })
