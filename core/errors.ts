@@ -33,6 +33,8 @@ export const InvalidConfigError = defineError('InvalidConfigError')
 export const InvalidSwarmKeyError = defineError('InvalidSwarmKeyError')
 export const SwarmKeyExistsError = defineError('SwarmKeyExistsError')
 export const DataFolderLockedError = defineError('DataFolderLockedError')
+/** A port the user set (flag, environment, config file) is held by another program. */
+export const PortInUseError = defineError('PortInUseError')
 export const TranscodeFailedError = defineError('TranscodeFailedError')
 export const TooManySessionsError = defineError('TooManySessionsError')
 export const ServerUnreachableError = defineError('ServerUnreachableError')
