@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
+import { multiaddr } from '@multiformats/multiaddr'
 import { InvalidConfigError } from './errors.ts'
+import type { LogFormat } from './logger.ts'
 
 /** Settings of the main server. Flags > `CIDCAST_*` environment > `<data>/config.json` > defaults. */
 export interface ServerConfig {
@@ -18,6 +20,8 @@ export interface ServerConfig {
   cacheBytes: number
   /** pino level. @default info */
   logLevel: string
+  /** Log lines: `pretty` (readable), `json` (one object a line), `auto` (pretty on a terminal, else JSON). @default auto */
+  logFormat: LogFormat
   /** Authoritative DNS for the zone, UDP and TCP, `HOST:PORT`. @default 127.0.0.1:5353 */
   dnsListen: string
   /** The DNS zone nodes get names in (`<label>.<zone>`). @default cidcast.internal */
@@ -26,15 +30,23 @@ export interface ServerConfig {
   heartbeatSeconds: number
   /** Seconds a node may stay offline before its pins with a replication factor are placed on other nodes. @default 300 */
   repinAfterSeconds: number
+  /**
+   * What set each value that is not a default, as the user knows it (`--listen`, `CIDCAST_LISTEN`,
+   * `listen in /srv/cidcast/config.json`): errors name it, and a taken port moves only when it is a default.
+   */
+  setBy: Partial<Record<string, string>>
 }
 
 /** One configuration key: its flag, environment variable, default and parser. */
 interface KeySpec {
+  flag?: string
   env: string
   parse: (value: unknown, key: string) => unknown
 }
 
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+/** The values of `logFormat`. */
+export const LOG_FORMATS: readonly LogFormat[] = ['auto', 'json', 'pretty']
 
 function str (value: unknown, key: string): string {
   if (typeof value !== 'string' || value === '') throw new InvalidConfigError(`${key} must be a non-empty string`)
@@ -60,6 +72,30 @@ export function parseDnsName (value: string, key = 'dnsZone'): string {
   return name
 }
 
+/** Checks a `logFormat` value. */
+export function parseLogFormat (value: unknown, key = 'logFormat'): LogFormat {
+  if (typeof value !== 'string' || !(LOG_FORMATS as readonly string[]).includes(value)) throw new InvalidConfigError(`${key} must be one of ${LOG_FORMATS.join(', ')} (got ${JSON.stringify(value)})`)
+  return value as LogFormat
+}
+
+/** Checks a list (or comma-separated string) of TCP multiaddrs to listen on, as libp2p's TCP transport takes them. */
+export function parseTcpMultiaddrs (value: unknown, key: string): string[] {
+  const items = typeof value === 'string' ? value.split(',').map(s => s.trim()).filter(s => s !== '') : value
+  if (!Array.isArray(items) || items.length === 0) throw new InvalidConfigError(`${key} must be a list of multiaddrs`)
+  return items.map((item, i) => {
+    let text: string | undefined
+    try {
+      text = multiaddr(str(item, `${key}[${i}]`)).toString()
+    } catch (err) {
+      if ((err as Error).name === 'InvalidConfigError') throw err
+    }
+    if (text == null || !/^\/(?:ip4|ip6)\/[^/]+\/tcp\/\d+$/.test(text)) {
+      throw new InvalidConfigError(`${key}[${i}] must be a TCP multiaddr such as /ip4/0.0.0.0/tcp/4001 (got ${JSON.stringify(item)})`)
+    }
+    return text
+  })
+}
+
 function listOf (value: unknown, key: string): string[] {
   const items = typeof value === 'string' ? value.split(',').map(s => s.trim()).filter(s => s !== '') : value
   if (!Array.isArray(items) || items.some(i => typeof i !== 'string' || i === '')) throw new InvalidConfigError(`${key} must be a list of strings`)
@@ -78,28 +114,30 @@ function positiveSeconds (value: unknown, key: string): number {
   return n
 }
 
-const KEYS: Record<Exclude<keyof ServerConfig, 'data'>, KeySpec> = {
-  listen: { env: 'CIDCAST_LISTEN', parse: (v, k) => { parseListen(v, k); return v } },
-  p2pListen: { env: 'CIDCAST_P2P_LISTEN', parse: listOf },
-  library: { env: 'CIDCAST_LIBRARY', parse: (v, k) => listOf(v, k).map(p => resolve(p)) },
-  maxSessions: { env: 'CIDCAST_MAX_SESSIONS', parse: (v, k) => { const n = positiveInt(v, k); if (n < 1) throw new InvalidConfigError(`${k} must be at least 1`); return n } },
+const KEYS: Record<Exclude<keyof ServerConfig, 'data' | 'setBy'>, KeySpec> = {
+  listen: { flag: '--listen', env: 'CIDCAST_LISTEN', parse: (v, k) => { parseListen(v, k); return v } },
+  p2pListen: { flag: '--p2p-listen', env: 'CIDCAST_P2P_LISTEN', parse: parseTcpMultiaddrs },
+  library: { flag: '--library', env: 'CIDCAST_LIBRARY', parse: (v, k) => listOf(v, k).map(p => resolve(p)) },
+  maxSessions: { flag: '--max-sessions', env: 'CIDCAST_MAX_SESSIONS', parse: (v, k) => { const n = positiveInt(v, k); if (n < 1) throw new InvalidConfigError(`${k} must be at least 1`); return n } },
   cacheBytes: { env: 'CIDCAST_CACHE_BYTES', parse: positiveInt },
-  dnsListen: { env: 'CIDCAST_DNS_LISTEN', parse: (v, k) => { parseListen(v, k); return v } },
-  dnsZone: { env: 'CIDCAST_DNS_ZONE', parse: (v, k) => parseDnsName(str(v, k), k) },
+  dnsListen: { flag: '--dns-listen', env: 'CIDCAST_DNS_LISTEN', parse: (v, k) => { parseListen(v, k); return v } },
+  dnsZone: { flag: '--dns-zone', env: 'CIDCAST_DNS_ZONE', parse: (v, k) => parseDnsName(str(v, k), k) },
   heartbeatSeconds: { env: 'CIDCAST_HEARTBEAT_SECONDS', parse: positiveSeconds },
   repinAfterSeconds: { env: 'CIDCAST_REPIN_AFTER_SECONDS', parse: positiveSeconds },
-  logLevel: { env: 'CIDCAST_LOG_LEVEL', parse: (v, k) => { const s = str(v, k); if (!LOG_LEVELS.has(s)) throw new InvalidConfigError(`${k} must be one of ${[...LOG_LEVELS].join(', ')}`); return s } }
+  logLevel: { flag: '--log-level', env: 'CIDCAST_LOG_LEVEL', parse: (v, k) => { const s = str(v, k); if (!LOG_LEVELS.has(s)) throw new InvalidConfigError(`${k} must be one of ${[...LOG_LEVELS].join(', ')}`); return s } },
+  logFormat: { flag: '--log-format', env: 'CIDCAST_LOG_FORMAT', parse: parseLogFormat }
 }
 
 export const DEFAULT_DATA = '.cidcast'
 export const CONFIG_FILE = 'config.json'
 
-const DEFAULTS: Omit<ServerConfig, 'data'> = {
+const DEFAULTS: Omit<ServerConfig, 'data' | 'setBy'> = {
   listen: '127.0.0.1:8080',
   p2pListen: ['/ip4/127.0.0.1/tcp/4001'],
   library: [],
   cacheBytes: 256 * 1024 * 1024,
   logLevel: 'info',
+  logFormat: 'auto',
   dnsListen: '127.0.0.1:5353',
   dnsZone: 'cidcast.internal',
   heartbeatSeconds: 15,
@@ -112,8 +150,7 @@ export function configKeys (): Array<{ key: string, env: string }> {
 }
 
 /** Reads `<data>/config.json` (absent is fine; malformed is refused with its path). */
-async function readConfigFile (data: string): Promise<Record<string, unknown>> {
-  const file = join(data, CONFIG_FILE)
+async function readConfigFile (file: string): Promise<Record<string, unknown>> {
   let text: string
   try {
     text = await readFile(file, 'utf8')
@@ -133,11 +170,16 @@ async function readConfigFile (data: string): Promise<Record<string, unknown>> {
 /** Merges flags, environment, the config file and defaults, validating every value once. */
 export async function loadServerConfig (flags: Partial<Record<keyof ServerConfig, unknown>>, env: NodeJS.ProcessEnv = process.env): Promise<ServerConfig> {
   const data = resolve(typeof flags.data === 'string' && flags.data !== '' ? flags.data : env.CIDCAST_DATA ?? DEFAULT_DATA)
-  const file = await readConfigFile(data)
-  const config: Record<string, unknown> = { ...DEFAULTS, data }
+  const path = join(data, CONFIG_FILE)
+  const file = await readConfigFile(path)
+  const setBy: Partial<Record<string, string>> = {}
+  const config: Record<string, unknown> = { ...DEFAULTS, data, setBy }
   for (const [key, spec] of Object.entries(KEYS)) {
-    const raw = flags[key as keyof ServerConfig] ?? env[spec.env] ?? file[key]
-    if (raw !== undefined) config[key] = spec.parse(raw, key)
+    const sources: Array<[unknown, string]> = [[flags[key as keyof ServerConfig], spec.flag ?? key], [env[spec.env], spec.env], [file[key], `${key} in ${path}`]]
+    const [raw, by] = sources.find(([value]) => value != null) ?? []
+    if (raw == null) continue
+    config[key] = spec.parse(raw, key)
+    setBy[key] = by
   }
   return config as unknown as ServerConfig
 }

@@ -111,6 +111,12 @@ export class DataFolderLockedError extends CidcastError {
   override readonly name = 'DataFolderLockedError'
 }
 
+/** A port the user set (flag, environment, config file) is held by another program. */
+export class PortInUseError extends CidcastError {
+  static override readonly code: string = 'PortInUseError'
+  override readonly name = 'PortInUseError'
+}
+
 /** ffmpeg failed to make a segment. */
 export class TranscodeFailedError extends CidcastError {
   static override readonly code: string = 'TranscodeFailedError'

@@ -15,19 +15,20 @@ import { createOriginClient, unreachableOrigin } from '../core/federation/origin
 import { createPinner } from '../core/federation/pinner.ts'
 import { providerLookup } from '../core/federation/pin-providers.ts'
 import { createContentReader } from '../core/ipfs/content-reader.ts'
-import { createLogger } from '../core/logger.ts'
+import { createDaemonLogger } from '../core/logger.ts'
 import { lockDataFolder } from '../core/net/data-lock.ts'
+import { withPort } from '../core/net/listen.ts'
 import { IDENTITY_FILE, createPeer } from '../core/net/peer.ts'
 import { assertPrivateNetworkAllowed } from '../core/net/protector.ts'
 import { readSwarmKey, writeSwarmKey } from '../core/net/swarm-key.ts'
 import { tuneGarbageCollection } from '../core/gc-tuning.ts'
 import { createNodeApp } from '../gateway/node-app.ts'
 import { createNodeContent } from '../gateway/node-content.ts'
-import { loadNodeConfig } from './node-config.ts'
+import { loadNodeConfig, nodeListenSettings, rememberPicked } from './node-config.ts'
 import { SWARM_KEY_FILE } from './init.ts'
 import { createStopStack } from './stop-stack.ts'
 import { listenHttp } from './http-listener.ts'
-import type { NodeConfig } from './node-config.ts'
+import type { NodeConfig, NodeDefaults } from './node-config.ts'
 import type { AgentStatus } from '../core/federation/node-agent.ts'
 import type { LocalPinOptions, Pinner, PinnerInit } from '../core/federation/pinner.ts'
 import type { NodeMetrics } from '../core/federation/node-metrics.ts'
@@ -36,9 +37,11 @@ import type { Peer } from '../core/net/peer.ts'
 import type { CID } from 'multiformats/cid'
 import type { AddressInfo } from 'node:net'
 
-export interface StartNodeOptions extends Partial<Omit<NodeConfig, 'data'>> {
+export interface StartNodeOptions extends Partial<Omit<NodeConfig, 'data' | 'setBy' | 'picked'>> {
   /** Data folder. @default ./.cidcast-node */
   dataDir?: string
+  /** Listen addresses that replace the built-in defaults for this run (`npm start`: next to the main server). */
+  defaults?: NodeDefaults
   /** A `swarm.key` file to copy into the data folder (needed on the first run). */
   swarmKeyFile?: string
   /** Environment to read `CIDCAST_*` and `LIBP2P_FORCE_PNET` from. @default process.env */
@@ -118,9 +121,9 @@ function gatewayUrl (config: NodeConfig, address: AddressInfo): string {
 /** Starts a CDN node: peer, gateway, then registration with the main server (in the background, retried). */
 export async function startNode (options: StartNodeOptions = {}): Promise<RunningNode> {
   tuneGarbageCollection()
-  const { dataDir, swarmKeyFile, env = process.env, minBackoffMs, maxBackoffMs, heartbeatSeconds, reserveBytes, onStatus, playlistTtlMs, pinner: pinnerInit, ...flags } = options
-  const config = await loadNodeConfig({ ...flags, data: dataDir }, env)
-  const logger = createLogger({ level: config.logLevel })
+  const { dataDir, swarmKeyFile, env = process.env, minBackoffMs, maxBackoffMs, heartbeatSeconds, reserveBytes, onStatus, playlistTtlMs, pinner: pinnerInit, defaults, ...flags } = options
+  const config = await loadNodeConfig({ ...flags, data: dataDir }, env, defaults)
+  const logger = await createDaemonLogger({ level: config.logLevel, format: config.logFormat })
   const log = logger.child({ name: 'cidcast:node' })
   const stack = createStopStack(log)
   const { stop } = stack
@@ -128,7 +131,9 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
     const swarmKey = await nodeSwarmKey(config.data, swarmKeyFile, env)
     stack.push(await lockDataFolder(config.data))
 
-    const peer = await createPeer({ logger }, { dataDir: config.data, swarmKey, listen: config.p2pListen })
+    const listen = nodeListenSettings(config)
+    let p2pBound: string | undefined
+    const peer = await createPeer({ logger }, { dataDir: config.data, swarmKey, listen: listen.p2pListen, onListen: addresses => { p2pBound = addresses[0] } })
     stack.push(async () => { await peer.stop() })
     const ipns = ipnsNameOf(peer.libp2p.peerId)
 
@@ -190,9 +195,10 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
         return { name: config.name, mode: config.mode, peerId: peer.libp2p.peerId.toString(), ipns, server: config.server, fallback: config.fallback, registration: agentStatus(), capacity: space, health: { ...health(), full: space.full } }
       }
     }, { fallback: config.fallback, playlistTtlMs })
-    const http = await listenHttp(app, config.listen)
+    const http = await listenHttp(app, listen.listen, log)
     stack.push(http.close)
     const url = gatewayUrl(config, http.address)
+    await rememberPicked(config, { listen: withPort(config.listen, http.address.port), p2pListen: p2pBound })
 
     const publish = await startPublisher(peer, config, logger, url, capacity, pinned)
     if (publish != null) stack.push(publish.stop)

@@ -7,12 +7,24 @@ import { nodesCommand, revokeNodeCommand } from '../client/commands/nodes.ts'
 import { pinCommand, statusCommand } from '../client/commands/pin.ts'
 import { pinVerifyCommand } from '../client/commands/pin-verify.ts'
 import { MEDIA_KINDS, MEDIA_SORTS, SORT_ORDERS } from '../core/catalog/media-query.ts'
-import { DEFAULT_DATA } from '../core/config.ts'
+import { DEFAULT_DATA, LOG_FORMATS } from '../core/config.ts'
 import { initDataFolder } from './init.ts'
 import type { MediaQuery } from '../client/api-client.ts'
+import type { LogFormat } from '../core/logger.ts'
 import type { StartServerOptions } from './server.ts'
 
 const DEFAULT_SERVER = process.env.CIDCAST_SERVER ?? 'http://127.0.0.1:8080'
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+
+/** `--log-level`, the same for both daemons. */
+function logLevelOption (): Option {
+  return new Option('--log-level <level>', 'log level (env CIDCAST_LOG_LEVEL, default info)').choices(LOG_LEVELS)
+}
+
+/** `--log-format`, the same for both daemons. */
+function logFormatOption (): Option {
+  return new Option('--log-format <format>', 'log lines: pretty (readable), json, or auto: pretty on a terminal, else json (env CIDCAST_LOG_FORMAT, default auto)').choices(LOG_FORMATS)
+}
 /** V8's Wasm tier-up budget for a CDN node (V8's default is 13,000,000): see the `node` verb. */
 const NODE_WASM_TIERING_BUDGET = 2_000_000_000
 
@@ -71,9 +83,10 @@ export function buildCli (): Command {
     .option('--max-sessions <n>', 'most ffmpeg sessions at once (env CIDCAST_MAX_SESSIONS, default: cores)', positiveInt)
     .option('--dns-listen <host:port>', 'authoritative DNS, UDP and TCP (env CIDCAST_DNS_LISTEN, default 127.0.0.1:5353)')
     .option('--dns-zone <name>', 'DNS zone of node names (env CIDCAST_DNS_ZONE, default cidcast.internal)')
-    .addOption(new Option('--log-level <level>', 'log level (env CIDCAST_LOG_LEVEL)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
-    .action(async (opts: { data?: string, listen?: string, p2pListen?: string[], library?: string[], maxSessions?: number, dnsListen?: string, dnsZone?: string, logLevel?: string }) => {
-      const options: StartServerOptions = { dataDir: opts.data, listen: opts.listen, p2pListen: opts.p2pListen, library: opts.library, maxSessions: opts.maxSessions, dnsListen: opts.dnsListen, dnsZone: opts.dnsZone, logLevel: opts.logLevel }
+    .addOption(logLevelOption())
+    .addOption(logFormatOption())
+    .action(async (opts: { data?: string, listen?: string, p2pListen?: string[], library?: string[], maxSessions?: number, dnsListen?: string, dnsZone?: string, logLevel?: string, logFormat?: LogFormat }) => {
+      const options: StartServerOptions = { dataDir: opts.data, listen: opts.listen, p2pListen: opts.p2pListen, library: opts.library, maxSessions: opts.maxSessions, dnsListen: opts.dnsListen, dnsZone: opts.dnsZone, logLevel: opts.logLevel, logFormat: opts.logFormat }
       // loaded here: Helia, TypeORM and ffmpeg glue cost seconds that client verbs should not pay
       const { startServer } = await import('./server.ts')
       const server = await startServer(options)
@@ -94,8 +107,9 @@ export function buildCli (): Command {
     .addOption(new Option('--fallback <how>', 'on a miss: origin (proxy, verified), redirect, or peer (bitswap first) (default origin)').choices(['origin', 'redirect', 'peer']))
     .addOption(new Option('--pin-from <where>', 'pins fetch from: any (holders\' HTTP gateways, then bitswap) or p2p (bitswap only, inside the private network) (default any)').choices(['any', 'p2p']))
     .option('--quota <bytes>', 'most bytes of blocks kept (default: the free space of the data folder\'s disk)', positiveInt)
-    .addOption(new Option('--log-level <level>', 'log level (env CIDCAST_LOG_LEVEL)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
-    .action(async (opts: { data?: string, name?: string, mode?: 'shared' | 'local', server?: string, swarmKey?: string, listen?: string, p2pListen?: string[], url?: string, fallback?: 'origin' | 'redirect' | 'peer', pinFrom?: 'any' | 'p2p', quota?: number, logLevel?: string }) => {
+    .addOption(logLevelOption())
+    .addOption(logFormatOption())
+    .action(async (opts: { data?: string, name?: string, mode?: 'shared' | 'local', server?: string, swarmKey?: string, listen?: string, p2pListen?: string[], url?: string, fallback?: 'origin' | 'redirect' | 'peer', pinFrom?: 'any' | 'p2p', quota?: number, logLevel?: string, logFormat?: LogFormat }) => {
       // Idle RSS: V8 recompiles hot WebAssembly with TurboFan on a worker thread, and glibc keeps that compile's
       // ~12 MB zone in the thread's arena for good. Here the Wasm is undici's HTTP parser behind fetch(): the node's
       // first few calls to the main server were enough. A larger budget keeps it on Liftoff until it is really hot.
@@ -108,7 +122,7 @@ export function buildCli (): Command {
         announced = true
         process.stdout.write(`dns: ${status.dnsName ?? ''}\n`)
       }
-      const node = await startNode({ dataDir: opts.data, name: opts.name, mode: opts.mode, server: opts.server, swarmKeyFile: opts.swarmKey, listen: opts.listen, p2pListen: opts.p2pListen, url: opts.url, fallback: opts.fallback, pinFrom: opts.pinFrom, quotaBytes: opts.quota, logLevel: opts.logLevel, onStatus })
+      const node = await startNode({ dataDir: opts.data, name: opts.name, mode: opts.mode, server: opts.server, swarmKeyFile: opts.swarmKey, listen: opts.listen, p2pListen: opts.p2pListen, url: opts.url, fallback: opts.fallback, pinFrom: opts.pinFrom, quotaBytes: opts.quota, logLevel: opts.logLevel, logFormat: opts.logFormat, onStatus })
       stopOnSignals(node.stop)
       process.stdout.write(`${node.url}\n`)
       const first = await node.firstAttempt()

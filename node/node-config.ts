@@ -1,11 +1,14 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
-import { join, resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
-import { parseListen } from '../core/config.ts'
+import { parseListen, parseLogFormat, parseTcpMultiaddrs } from '../core/config.ts'
 import { InvalidConfigError } from '../core/errors.ts'
 import { checkNodeName } from '../core/federation/labels.ts'
+import { hostAndPort, withPort } from '../core/net/listen.ts'
 import type { NodeMode } from '../core/federation/control-messages.ts'
+import type { LogFormat } from '../core/logger.ts'
+import type { ListenSetting } from '../core/net/listen.ts'
 import type { FallbackMode } from '../gateway/node-content.ts'
 
 /**
@@ -42,6 +45,24 @@ export interface NodeConfig {
   cacheBytes: number
   /** pino level. @default info */
   logLevel: string
+  /** Log lines: `pretty`, `json`, or `auto` (pretty on a terminal). @default auto */
+  logFormat: LogFormat
+  /** What set each value that is not a default (`--listen`, `CIDCAST_NODE_LISTEN`, `listen in <data>/node.json`). */
+  setBy: Partial<Record<string, string>>
+  /** Addresses an earlier run moved a taken default to, tried first while the setting stays a default. */
+  picked: PickedAddresses
+}
+
+/** Where a default listen address was moved to because its port was taken (kept in node.json as `picked`). */
+export interface PickedAddresses {
+  listen?: string
+  p2pListen?: string
+}
+
+/** Defaults set by a program that runs the node (`npm start`): they replace the built-in ones for this run. */
+export interface NodeDefaults {
+  listen?: string
+  p2pListen?: string[]
 }
 
 export const NODE_CONFIG_FILE = 'node.json'
@@ -52,8 +73,11 @@ const DEFAULT_PORT = 8081
 /** Keys remembered in node.json (the rest are per run). */
 const REMEMBERED = ['name', 'mode', 'server', 'listen', 'p2pListen', 'url', 'fallback', 'pinFrom', 'quotaBytes'] as const
 type Remembered = typeof REMEMBERED[number]
+/** Listen settings: remembered only when the user set them, so a default stays a default (and may move when taken). */
+const PORT_KEYS = ['listen', 'p2pListen'] as const
+type Settable = Exclude<keyof NodeConfig, 'data' | 'setBy' | 'picked'>
 
-const ENV: Record<Exclude<keyof NodeConfig, 'data'>, string> = {
+const ENV: Record<Settable, string> = {
   name: 'CIDCAST_NODE_NAME',
   mode: 'CIDCAST_NODE_MODE',
   server: 'CIDCAST_SERVER',
@@ -64,7 +88,22 @@ const ENV: Record<Exclude<keyof NodeConfig, 'data'>, string> = {
   pinFrom: 'CIDCAST_NODE_PIN_FROM',
   quotaBytes: 'CIDCAST_NODE_QUOTA_BYTES',
   cacheBytes: 'CIDCAST_NODE_CACHE_BYTES',
-  logLevel: 'CIDCAST_LOG_LEVEL'
+  logLevel: 'CIDCAST_LOG_LEVEL',
+  logFormat: 'CIDCAST_LOG_FORMAT'
+}
+
+const FLAGS: Partial<Record<Settable, string>> = {
+  name: '--name',
+  mode: '--mode',
+  server: '--server',
+  listen: '--listen',
+  p2pListen: '--p2p-listen',
+  url: '--url',
+  fallback: '--fallback',
+  pinFrom: '--pin-from',
+  quotaBytes: '--quota',
+  logLevel: '--log-level',
+  logFormat: '--log-format'
 }
 
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
@@ -84,19 +123,6 @@ function bytes (value: unknown, key: string): number {
   const n = typeof value === 'string' ? Number(value) : value
   if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) throw new InvalidConfigError(`${key} must be a whole number of bytes >= 0`)
   return n
-}
-
-function multiaddrs (value: unknown, key: string): string[] {
-  const items = typeof value === 'string' ? value.split(',').map(s => s.trim()).filter(s => s !== '') : value
-  if (!Array.isArray(items) || items.length === 0) throw new InvalidConfigError(`${key} must be a list of multiaddrs`)
-  return items.map((item, i) => {
-    try {
-      return multiaddr(text(item, `${key}[${i}]`)).toString()
-    } catch (err) {
-      if ((err as Error).name === 'InvalidConfigError') throw err
-      throw new InvalidConfigError(`${key}[${i}] is not a multiaddr: ${JSON.stringify(item)}`)
-    }
-  })
 }
 
 function serverAddress (value: unknown, key: string): string {
@@ -135,18 +161,19 @@ function nodeName (value: unknown, key: string): string {
   }
 }
 
-const PARSE: Record<Exclude<keyof NodeConfig, 'data'>, (value: unknown, key: string) => unknown> = {
+const PARSE: Record<Settable, (value: unknown, key: string) => unknown> = {
   name: nodeName,
   mode: (v, k) => oneOf(v, k, ['shared', 'local']),
   server: serverAddress,
   listen: (v, k) => { parseListen(v, k); return v },
-  p2pListen: multiaddrs,
+  p2pListen: parseTcpMultiaddrs,
   url: httpUrl,
   fallback: (v, k) => oneOf(v, k, ['origin', 'redirect', 'peer']),
   pinFrom: (v, k) => oneOf(v, k, ['any', 'p2p']),
   quotaBytes: bytes,
   cacheBytes: bytes,
-  logLevel: (v, k) => oneOf(v, k, [...LOG_LEVELS])
+  logLevel: (v, k) => oneOf(v, k, [...LOG_LEVELS]),
+  logFormat: parseLogFormat
 }
 
 function isLoopbackHost (host: string): boolean {
@@ -176,26 +203,46 @@ async function readNodeFile (file: string): Promise<Record<string, unknown>> {
   }
 }
 
-/** Merges flags, environment, `<data>/node.json` and defaults, checks them, and remembers the given flags. */
-export async function loadNodeConfig (flags: Partial<Record<keyof NodeConfig, unknown>>, env: NodeJS.ProcessEnv = process.env): Promise<NodeConfig> {
+/**
+ * Merges flags, environment, `<data>/node.json` and defaults, checks them, and remembers the given flags. `defaults`
+ * (from a program running the node, such as `npm start`) replace the built-in listen addresses, and node.json's are
+ * then ignored: that program decides them on every run.
+ */
+export async function loadNodeConfig (flags: Partial<Record<keyof NodeConfig, unknown>>, env: NodeJS.ProcessEnv = process.env, defaults: NodeDefaults = {}): Promise<NodeConfig> {
   const data = resolve(typeof flags.data === 'string' && flags.data !== '' ? flags.data : env.CIDCAST_NODE_DATA ?? DEFAULT_NODE_DATA)
   const file = join(data, NODE_CONFIG_FILE)
   const saved = await readNodeFile(file)
-  const config: Record<string, unknown> = { data }
+  const setBy: Partial<Record<string, string>> = {}
+  const fromFile = new Set<string>()
+  const config: Record<string, unknown> = { data, setBy }
   for (const [key, parse] of Object.entries(PARSE)) {
-    const raw = flags[key as keyof NodeConfig] ?? env[ENV[key as keyof typeof ENV]] ?? saved[key]
-    if (raw !== undefined) config[key] = parse(raw, key)
+    const remembered = isPortKey(key) && defaults[key] != null ? undefined : saved[key]
+    const sources: Array<[unknown, string]> = [[flags[key as Settable], FLAGS[key as Settable] ?? key], [env[ENV[key as Settable]], ENV[key as Settable]], [remembered, `${key} in ${file}`]]
+    const found = sources.findIndex(([value]) => value != null)
+    if (found < 0) continue
+    config[key] = parse(sources[found][0], key)
+    setBy[key] = sources[found][1]
+    if (found === 2) fromFile.add(key)
   }
   config.mode ??= 'shared'
   const local = config.mode === 'local'
   config.name ??= nodeName(hostname() || 'node', 'name')
   config.server ??= DEFAULT_NODE_SERVER
-  config.listen ??= `${local ? '127.0.0.1' : '0.0.0.0'}:${DEFAULT_PORT}`
-  config.p2pListen ??= [local ? '/ip4/127.0.0.1/tcp/0' : '/ip4/0.0.0.0/tcp/4002']
+  const builtIn = {
+    listen: defaults.listen ?? `${local ? '127.0.0.1' : '0.0.0.0'}:${DEFAULT_PORT}`,
+    p2pListen: defaults.p2pListen ?? [local ? '/ip4/127.0.0.1/tcp/0' : '/ip4/0.0.0.0/tcp/4002']
+  }
+  for (const key of PORT_KEYS) {
+    // earlier versions wrote the defaults into node.json on the first run: such a value is still a default
+    if (fromFile.has(key) && JSON.stringify(config[key]) === JSON.stringify(builtIn[key])) delete setBy[key]
+    config[key] ??= builtIn[key]
+  }
   config.fallback ??= 'origin'
   config.pinFrom ??= 'any'
   config.cacheBytes ??= 128 * 1024 * 1024
   config.logLevel ??= 'info'
+  config.logFormat ??= 'auto'
+  config.picked = pickedOf(saved.picked, setBy)
   if (local) {
     // a local node serves its owner only: nothing may listen beyond this machine
     if (!isLoopbackHost(parseListen(config.listen).host)) throw new InvalidConfigError(`listen must be a loopback address in local mode (got ${String(config.listen)})`)
@@ -203,17 +250,77 @@ export async function loadNodeConfig (flags: Partial<Record<keyof NodeConfig, un
     if (open != null) throw new InvalidConfigError(`p2pListen must be loopback addresses in local mode (got ${open})`)
   }
 
-  // the first run remembers everything it settled on; later runs remember what their flags change
-  const remembered: Partial<Record<Remembered, unknown>> = {}
+  // the first run remembers what it settled on (listen addresses only when set); later runs what their flags change
+  const first = Object.keys(saved).length === 0
+  const remembered: Partial<Record<Remembered | 'picked', unknown>> = {}
   for (const key of REMEMBERED) {
-    const value = Object.keys(saved).length === 0 || flags[key] !== undefined ? config[key] : saved[key]
+    const settled = isPortKey(key) ? setBy[key] != null && !fromFile.has(key) : true
+    const value = flags[key] !== undefined || (first && settled) ? config[key] : saved[key]
     if (value !== undefined) remembered[key] = value
   }
-  const next = JSON.stringify(remembered, null, 2) + '\n'
-  if (JSON.stringify(saved, null, 2) + '\n' !== next) {
-    await mkdir(data, { recursive: true, mode: 0o700 })
-    await writeFile(`${file}.tmp`, next)
-    await rename(`${file}.tmp`, file)
-  }
+  if (Object.keys(config.picked as PickedAddresses).length > 0) remembered.picked = config.picked
+  await writeNodeFile(file, saved, remembered)
   return config as unknown as NodeConfig
+}
+
+/** The node's listen settings: what set each, and for a default the address an earlier run moved it to. */
+export function nodeListenSettings (config: NodeConfig): { listen: ListenSetting, p2pListen: ListenSetting[] } {
+  const prefer = (key: keyof PickedAddresses, address: string): number | undefined => {
+    const picked = config.picked[key]
+    if (picked == null || config.setBy[key] != null) return undefined
+    const { port } = hostAndPort(picked)
+    // only for the same host and form: a mode or default that changed since makes it stale
+    return withPort(address, port) === picked ? port : undefined
+  }
+  return {
+    listen: { key: 'listen', address: config.listen, setBy: config.setBy.listen, prefer: prefer('listen', config.listen) },
+    p2pListen: config.p2pListen.map(address => ({ key: 'p2pListen', address, setBy: config.setBy.p2pListen, prefer: config.p2pListen.length === 1 ? prefer('p2pListen', address) : undefined }))
+  }
+}
+
+/**
+ * Remembers where taken defaults moved to (or forgets it when the default was free), so the next run tries the same
+ * ports first and the gateway URL the main server knows stays the same across restarts.
+ */
+export async function rememberPicked (config: NodeConfig, bound: { listen: string, p2pListen?: string }): Promise<void> {
+  const picked: PickedAddresses = {}
+  if (config.setBy.listen == null && hostAndPort(config.listen).port !== 0 && bound.listen !== config.listen) picked.listen = bound.listen
+  const [p2p] = config.p2pListen
+  if (config.setBy.p2pListen == null && config.p2pListen.length === 1 && hostAndPort(p2p).port !== 0 && bound.p2pListen != null && bound.p2pListen !== p2p) picked.p2pListen = bound.p2pListen
+  if (JSON.stringify(picked) === JSON.stringify(config.picked)) return
+  const file = join(config.data, NODE_CONFIG_FILE)
+  const saved = await readNodeFile(file)
+  const { picked: _old, ...rest } = saved
+  await writeNodeFile(file, saved, Object.keys(picked).length > 0 ? { ...rest, picked } : rest)
+  config.picked = picked
+}
+
+function isPortKey (key: string): key is typeof PORT_KEYS[number] {
+  return (PORT_KEYS as readonly string[]).includes(key)
+}
+
+/** node.json's `picked`, keeping only well-formed entries for settings that are still defaults. */
+function pickedOf (raw: unknown, setBy: Partial<Record<string, string>>): PickedAddresses {
+  const picked: PickedAddresses = {}
+  if (raw == null || typeof raw !== 'object') return picked
+  for (const key of PORT_KEYS) {
+    const address = (raw as Record<string, unknown>)[key]
+    if (typeof address !== 'string' || setBy[key] != null) continue
+    try {
+      hostAndPort(address)
+      picked[key] = address
+    } catch {
+      // a hand-edited value that is not an address: simply not used
+    }
+  }
+  return picked
+}
+
+/** Writes node.json when its content changes (write and rename, so a crash leaves the old or the new file). */
+async function writeNodeFile (file: string, saved: Record<string, unknown>, next: Record<string, unknown>): Promise<void> {
+  const text = JSON.stringify(next, null, 2) + '\n'
+  if (JSON.stringify(saved, null, 2) + '\n' === text) return
+  await mkdir(dirname(file), { recursive: true, mode: 0o700 })
+  await writeFile(`${file}.tmp`, text)
+  await rename(`${file}.tmp`, file)
 }

@@ -15,7 +15,7 @@ import { renditionOfRoot } from '../core/federation/replication-sources.ts'
 import { createRevocationGater } from '../core/federation/revocation-gater.ts'
 import { createContentReader } from '../core/ipfs/content-reader.ts'
 import { createMetadata, loadMetadataConfig } from '../core/metadata/config.ts'
-import { createLogger } from '../core/logger.ts'
+import { createDaemonLogger } from '../core/logger.ts'
 import { findChildLauncher } from '../core/media/child-launcher.ts'
 import { resolveFfmpeg } from '../core/media/ffmpeg-binary.ts'
 import { ENCODER_SETTINGS } from '../core/media/ffmpeg-args.ts'
@@ -47,7 +47,7 @@ import type { Peer } from '../core/net/peer.ts'
 import type { IpnsRecordStore } from '../core/routing/ipns-store.ts'
 import type { ServerInfo } from '../gateway/routes/nodes.ts'
 
-export interface StartServerOptions extends Partial<Omit<ServerConfig, 'data'>> {
+export interface StartServerOptions extends Partial<Omit<ServerConfig, 'data' | 'setBy'>> {
   /** Data folder. @default ./.cidcast */
   dataDir?: string
   /** Metadata settings over those of the environment and config.json (tests point the providers at a stub). */
@@ -82,7 +82,7 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
   tuneGarbageCollection()
   const { dataDir, metadata: metadataSettings, ...flags } = options
   const config = await loadServerConfig({ ...flags, data: dataDir })
-  const logger = createLogger({ level: config.logLevel })
+  const logger = await createDaemonLogger({ level: config.logLevel, format: config.logFormat })
   const log = logger.child({ name: 'cidcast:server' })
   const stack = createStopStack(log)
   const { stop } = stack
@@ -102,7 +102,8 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
     const nodeStore = createNodeStore({ catalog })
     const gater = createRevocationGater({ revoked: await nodeStore.revokedPeerIds() })
 
-    const peer = await createPeer({ logger }, { dataDir: config.data, swarmKey, listen: config.p2pListen, connectionGater: gater })
+    const p2pListen = config.p2pListen.map(address => ({ key: 'p2pListen', address, setBy: config.setBy.p2pListen }))
+    const peer = await createPeer({ logger }, { dataDir: config.data, swarmKey, listen: p2pListen, connectionGater: gater })
     stack.push(async () => { await peer.stop() })
 
     // heartbeats carry pin reports and get orders back once replication exists (it needs the library, made below)
@@ -189,12 +190,12 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
       peers: peersFromNodes(async () => await registry.list(), () => ({ peerId: peer.libp2p.peerId.toString(), addrs: peer.libp2p.getMultiaddrs().map(String), protocols: ['transport-bitswap'] }))
     }
     const app = createHttpApp({ logger, library, catalog, metadata, transcoder, reader, metrics, blockstore: peer.blockstore, peerId: peer.libp2p.peerId.toString(), nodes: registry, serverInfo, routing, replication })
-    const http = await listenHttp(app, config.listen)
+    const http = await listenHttp(app, { key: 'listen', address: config.listen, setBy: config.setBy.listen }, log)
     stack.push(http.close)
     const { address } = http
     const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`
 
-    const dns = createDnsServer({ logger, nodes: async () => await registry.list() }, { listen: config.dnsListen, zone: config.dnsZone })
+    const dns = createDnsServer({ logger, nodes: async () => await registry.list() }, { listen: { key: 'dnsListen', address: config.dnsListen, setBy: config.setBy.dnsListen }, zone: config.dnsZone })
     await dns.start()
     stack.push(async () => { await dns.stop() })
     registry.on('change', () => { dns.invalidate() })

@@ -12,24 +12,22 @@ const REGISTRATION_WAIT_MS = 5000
 /** How long it waits for a new sample's poster (a frame taken in the background) before printing anyway. */
 const ARTWORK_WAIT_MS = 10_000
 
-/** The node listens next to the main server (port + 1), or anywhere free when that port is taken or unknown. */
+/**
+ * The node listens next to the main server (port + 1) and on any free libp2p port. Both are defaults of this run, not
+ * settings: a taken port moves to a free one (CIDCAST_NODE_LISTEN and the like still set them, and then must be free).
+ */
 async function startLocalNode (data: string, serverUrl: string): Promise<RunningNode> {
   const port = Number(new URL(serverUrl).port)
-  const options = {
+  return await startNode({
     dataDir: join(data, 'node'),
     swarmKeyFile: join(data, 'server', 'swarm.key'),
     server: serverUrl,
-    mode: 'shared' as const,
-    p2pListen: ['/ip4/127.0.0.1/tcp/0']
-  }
-  if (port > 0 && port < 65535) {
-    try {
-      return await startNode({ ...options, listen: `127.0.0.1:${port + 1}` })
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err
+    mode: 'shared',
+    defaults: {
+      listen: `127.0.0.1:${port > 0 && port < 65535 ? port + 1 : 0}`,
+      p2pListen: ['/ip4/127.0.0.1/tcp/0']
     }
-  }
-  return await startNode({ ...options, listen: '127.0.0.1:0' })
+  })
 }
 
 /**

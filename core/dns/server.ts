@@ -3,17 +3,22 @@ import { once } from 'node:events'
 import { createServer, isIPv6 } from 'node:net'
 import { AUTHORITATIVE_ANSWER, RECURSION_DESIRED, TRUNCATED_RESPONSE, decode, encode } from 'dns-packet'
 import { parseListen } from '../config.ts'
-import { InvalidConfigError } from '../errors.ts'
+import { listenOnFirstFree } from '../net/listen.ts'
 import { createZone } from './zone.ts'
 import type { ZoneNode, Zone } from './zone.ts'
 import type { Logger } from '../logger.ts'
+import type { ListenSetting } from '../net/listen.ts'
 import type { Answer, DecodedPacket, OptAnswer, Packet } from 'dns-packet'
 import type { Socket as UdpSocket } from 'node:dgram'
 import type { Server as TcpServer, Socket } from 'node:net'
 
 export interface DnsServerInit {
-  /** `HOST:PORT` for both UDP and TCP; port 0 picks one free for both. @default 127.0.0.1:5353 */
-  listen?: string
+  /**
+   * `HOST:PORT` for both UDP and TCP; port 0 picks one free for both. A string is used as it is (taken: a
+   * `PortInUseError` naming `dnsListen`); a `ListenSetting` names what set it, or without `setBy` is a default that
+   * moves to a free port when taken. @default 127.0.0.1:5353, as a default
+   */
+  listen?: string | ListenSetting
   /** The zone served. @default cidcast.internal */
   zone?: string
   /** TTL of node records (and of negative answers). @default 30 */
@@ -63,7 +68,7 @@ class ZoneServer implements DnsServer {
   private readonly log: Logger
   private readonly records: Zone
   private readonly host: string
-  private readonly port: number
+  private readonly setting: ListenSetting
   private readonly wildcard: boolean
   private readonly tcpIdleMs: number
   private readonly maxTcpConnections: number
@@ -74,9 +79,11 @@ class ZoneServer implements DnsServer {
   private running = false
 
   constructor (components: DnsServerComponents, init: DnsServerInit) {
-    const { host, port } = parseListen(init.listen ?? DEFAULT_DNS_LISTEN, 'dnsListen')
+    this.setting = typeof init.listen === 'string'
+      ? { key: 'dnsListen', address: init.listen, setBy: 'dnsListen' }
+      : init.listen ?? { key: 'dnsListen', address: DEFAULT_DNS_LISTEN }
+    const { host } = parseListen(this.setting.address, 'dnsListen')
     this.host = host
-    this.port = port
     this.log = components.logger.child({ name: 'cidcast:dns' })
     this.wildcard = host === '0.0.0.0' || host === '::'
     this.records = createZone({ nodes: components.nodes }, {
@@ -101,11 +108,19 @@ class ZoneServer implements DnsServer {
 
   async start (): Promise<void> {
     if (this.running) return
+    const { port } = await listenOnFirstFree(this.setting, async port => await this.bind(port), this.log)
+    this.bound = port
+    this.running = true
+    this.log.info({ host: this.host, port: this.bound, zone: this.zone }, 'DNS listening on UDP and TCP')
+  }
+
+  /** Binds UDP and TCP on one port (0: one free for both); rejects with Node's errno error, leaving nothing bound. */
+  private async bind (port: number): Promise<number> {
     for (let attempt = 1; ; attempt++) {
       let udp: UdpSocket | undefined
       let tcp: TcpServer | undefined
       try {
-        if (this.port === 0) {
+        if (port === 0) {
           // UDP picks a free port and TCP must get the same one; another process may hold it on TCP, so retry
           udp = await this.bindUdp(0, false)
           tcp = await this.bindTcp(udp.address().port)
@@ -113,27 +128,19 @@ class ZoneServer implements DnsServer {
           // TCP first: a port another DNS server holds is refused before our UDP socket could take its packets.
           // SO_REUSEADDR on a specific address lets an mDNS responder (avahi) keep *:5353 while unicast to this
           // address comes here; not on a wildcard address, where mDNS multicast would arrive too.
-          tcp = await this.bindTcp(this.port)
-          udp = await this.bindUdp(this.port, !this.wildcard)
+          tcp = await this.bindTcp(port)
+          udp = await this.bindUdp(port, !this.wildcard)
         }
         this.udp = udp
         this.tcp = tcp
-        this.bound = udp.address().port
-        break
+        return udp.address().port
       } catch (err) {
         udp?.close()
         tcp?.close()
-        const code = (err as NodeJS.ErrnoException).code
-        if (this.port === 0 && code === 'EADDRINUSE' && attempt < PORT_ATTEMPTS) continue
-        if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
-          const why = code === 'EADDRINUSE' ? 'is in use' : code === 'EACCES' ? 'needs privileges' : 'is not an address of this machine'
-          throw new InvalidConfigError(`dnsListen ${this.host}:${this.port} ${why} (UDP or TCP): choose another with --dns-listen or CIDCAST_DNS_LISTEN`)
-        }
+        if (port === 0 && (err as NodeJS.ErrnoException).code === 'EADDRINUSE' && attempt < PORT_ATTEMPTS) continue
         throw err
       }
     }
-    this.running = true
-    this.log.info({ host: this.host, port: this.bound, zone: this.zone }, 'DNS listening on UDP and TCP')
   }
 
   async stop (): Promise<void> {

@@ -13,9 +13,11 @@ import { MemoryDatastore } from 'datastore-core'
 import { LevelDatastore } from 'datastore-level'
 import { createHeliaLight } from 'helia'
 import { InvalidConfigError, InvalidSwarmKeyError } from '../errors.ts'
+import { hostAndPort, listenOnFirstFree, probeTcpPort, withPort } from './listen.ts'
 import { preSharedKey } from './protector.ts'
 import { SWARM_KEY_BYTES } from './swarm-key.ts'
 import type { Logger } from '../logger.ts'
+import type { ListenSetting } from './listen.ts'
 import type { BitswapBlockBrokerInit } from '@helia/bitswap'
 import type { HeliaWithLibp2p } from '@helia/libp2p'
 import type { Identify } from '@libp2p/identify'
@@ -27,14 +29,22 @@ import type { Datastore } from 'interface-datastore'
 export const DEFAULT_LISTEN = Object.freeze(['/ip4/127.0.0.1/tcp/0'])
 /** File in the data folder holding the peer's Ed25519 key (libp2p protobuf), so its ID survives restarts. */
 export const IDENTITY_FILE = 'identity.key'
+/** Starts tried when libp2p fails to listen on addresses the probe found free (another program was quicker). */
+const LISTEN_ATTEMPTS = 3
 
 export interface PeerInit {
   /** Folder for `blocks/` (blockstore-fs), `datastore/` (LevelDB) and the identity key; in memory when absent. */
   dataDir?: string
   /** The 32-byte private network key (see `parseSwarmKey`). */
   swarmKey: Uint8Array
-  /** Multiaddrs to listen on. @default ['/ip4/127.0.0.1/tcp/0'] */
-  listen?: string[]
+  /**
+   * TCP multiaddrs to listen on. A string is used as it is (a taken port fails with `PortInUseError` naming
+   * `p2pListen`); a `ListenSetting` names what set it, or, without `setBy`, is a default that moves to a free port
+   * when taken. @default ['/ip4/127.0.0.1/tcp/0']
+   */
+  listen?: Array<string | ListenSetting>
+  /** Told the addresses listened on, once started (a default that moved shows its new port here). */
+  onListen?: (addresses: string[]) => void
   /** The peer's key; by default loaded from (or created once in) `<dataDir>/identity.key`, or fresh in memory. */
   privateKey?: PrivateKey
   /** Decides which peers may connect (used to revoke peer IDs, which a swarm key alone cannot do). */
@@ -56,14 +66,47 @@ export type Peer = HeliaWithLibp2p<PeerServices>
 
 /**
  * Builds and starts a Helia node for the private network: TCP, the PSK protector, noise, yamux, identify and
- * bitswap, and nothing that reaches the public network (no DHT, autonat, relay, UPnP or mDNS).
+ * bitswap, and nothing that reaches the public network (no DHT, autonat, relay, UPnP or mDNS). Listen addresses are
+ * probed first, so a taken one is named in a `PortInUseError` (a default moves instead) rather than in libp2p's words.
  */
 export async function createPeer (components: PeerComponents, init: PeerInit): Promise<Peer> {
   const log = components.logger.child({ name: 'cidcast:peer' })
   if (init.swarmKey?.length !== SWARM_KEY_BYTES) {
     throw new InvalidSwarmKeyError(`the swarm key must be ${SWARM_KEY_BYTES} bytes, got ${init.swarmKey?.length ?? 0}`)
   }
+  const settings = (init.listen ?? DEFAULT_LISTEN).map(a => typeof a === 'string' ? { key: 'p2pListen', address: a, setBy: 'p2pListen' } : a)
+  let listen = await chooseAddresses(settings, log)
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const peer = await startPeer(components, init, listen, log)
+      init.onListen?.(listen)
+      return peer
+    } catch (err) {
+      if ((err as Error | undefined)?.name !== 'UnsupportedListenAddressesError') throw err
+      // a port the probe found free was taken before libp2p listened on it, or an address cannot be listened on at
+      // all: probe again, which names a taken port the user set, or moves a default once more
+      const again = await chooseAddresses(settings, log)
+      if (again.join() === listen.join() || attempt >= LISTEN_ATTEMPTS) {
+        const by = [...new Set(settings.map(s => s.setBy ?? `the default ${s.key}`))].join(', ')
+        throw new InvalidConfigError(`could not listen on ${listen.join(', ')} (${by}); check that each is a TCP address of this machine`)
+      }
+      listen = again
+    }
+  }
+}
 
+/** The address to listen on for each setting: a set one as it is once its port is free, a default on a free port. */
+async function chooseAddresses (settings: ListenSetting[], log: Logger): Promise<string[]> {
+  const chosen: string[] = []
+  for (const setting of settings) {
+    const { host } = hostAndPort(setting.address)
+    const { port } = await listenOnFirstFree(setting, async port => await probeTcpPort(host, port), log)
+    chosen.push(withPort(setting.address, port))
+  }
+  return chosen
+}
+
+async function startPeer (components: PeerComponents, init: PeerInit, listen: string[], log: Logger): Promise<Peer> {
   let blockstore: Blockstore
   let datastore: Datastore
   let close = async (): Promise<void> => {}
@@ -91,7 +134,7 @@ export async function createPeer (components: PeerComponents, init: PeerInit): P
 
   const helia = withBitswap(withLibp2pLight(createHeliaLight({ blockstore, datastore }), {
     privateKey,
-    addresses: { listen: [...(init.listen ?? DEFAULT_LISTEN)] },
+    addresses: { listen },
     transports: [tcp()],
     connectionProtector: preSharedKey({ psk: init.swarmKey }),
     connectionEncrypters: [noise()],

@@ -79,6 +79,7 @@ export const ERROR_STATUS: Readonly<Record<string, number>> = {
   SwarmKeyExistsError: 500,
   SwarmKeyMissingError: 500,
   DataFolderLockedError: 500,
+  PortInUseError: 500,
   PrivateNetworkRequiredError: 500,
   KeystreamExhaustedError: 500
 }

@@ -48,7 +48,7 @@ test('a core error becomes its status with a JSON body naming it; a 5xx body hid
   const app = new Koa()
   app.use(errors(silentLogger()))
   app.use(ctx => { throw thrown[ctx.path] })
-  const { address, close } = await listenHttp(app, '127.0.0.1:0')
+  const { address, close } = await listenHttp(app, { key: 'listen', address: '127.0.0.1:0', setBy: 'test' }, silentLogger())
   t.teardown(close)
   const url = `http://127.0.0.1:${address.port}`
   const answer = async (path: string): Promise<[number, unknown]> => {
@@ -69,7 +69,7 @@ test('an error relayed with its own 4xx status keeps its name and status', async
   const app = new Koa()
   app.use(errors(silentLogger()))
   app.use(() => { throw relayed })
-  const { address, close } = await listenHttp(app, '127.0.0.1:0')
+  const { address, close } = await listenHttp(app, { key: 'listen', address: '127.0.0.1:0', setBy: 'test' }, silentLogger())
   t.teardown(close)
   const url = `http://127.0.0.1:${address.port}`
   const res = await fetch(url)

@@ -1,7 +1,7 @@
-import { readFile } from 'node:fs/promises'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import test from 'ava'
-import { loadNodeConfig, NODE_CONFIG_FILE } from '../../node/node-config.ts'
+import { loadNodeConfig, NODE_CONFIG_FILE, nodeListenSettings, rememberPicked } from '../../node/node-config.ts'
 import { tempDir } from '../helpers/tmp.ts'
 
 test('pins fetch from gateways and bitswap by default; --pin-from p2p is remembered, a bad value named', async t => {
@@ -16,4 +16,59 @@ test('pins fetch from gateways and bitswap by default; --pin-from p2p is remembe
   t.is((await loadNodeConfig({ data }, {})).pinFrom, 'p2p', 'the next run needs only the data folder')
 
   await t.throwsAsync(loadNodeConfig({ data: join(dir.path, 'c') }, { CIDCAST_NODE_PIN_FROM: 'http' }), { name: 'InvalidConfigError', message: /pinFrom must be one of any, p2p/ })
+})
+
+test('listen addresses left at their defaults are not remembered, and one an older version remembered is still a default', async t => {
+  const dir = await tempDir('cidcast-node-config-')
+  t.teardown(dir.remove)
+  const data = join(dir.path, 'a')
+  const config = await loadNodeConfig({ data, name: 'a' }, {})
+  t.is(config.listen, '0.0.0.0:8081')
+  t.deepEqual(config.setBy, { name: '--name' })
+  const saved = JSON.parse(await readFile(join(data, NODE_CONFIG_FILE), 'utf8'))
+  t.false('listen' in saved)
+  t.false('p2pListen' in saved)
+
+  const old = join(dir.path, 'old')
+  await mkdir(old)
+  await writeFile(join(old, NODE_CONFIG_FILE), JSON.stringify({ name: 'old', listen: '0.0.0.0:8081', p2pListen: ['/ip4/0.0.0.0/tcp/4002'] }))
+  t.deepEqual((await loadNodeConfig({ data: old }, {})).setBy, { name: `name in ${join(old, NODE_CONFIG_FILE)}` })
+  await writeFile(join(old, NODE_CONFIG_FILE), JSON.stringify({ name: 'old', listen: '0.0.0.0:9000' }))
+  t.is((await loadNodeConfig({ data: old }, {})).setBy.listen, `listen in ${join(old, NODE_CONFIG_FILE)}`)
+
+  const set = join(dir.path, 'set')
+  const flagged = await loadNodeConfig({ data: set, listen: '127.0.0.1:9001' }, { CIDCAST_NODE_P2P_LISTEN: '/ip4/127.0.0.1/tcp/9002' })
+  t.like(flagged.setBy, { listen: '--listen', p2pListen: 'CIDCAST_NODE_P2P_LISTEN' })
+  t.like(JSON.parse(await readFile(join(set, NODE_CONFIG_FILE), 'utf8')), { listen: '127.0.0.1:9001', p2pListen: ['/ip4/127.0.0.1/tcp/9002'] })
+
+  // npm start decides the node's ports on every run: what node.json says about them does not count
+  const started = await loadNodeConfig({ data: set }, {}, { listen: '127.0.0.1:8181', p2pListen: ['/ip4/127.0.0.1/tcp/0'] })
+  t.is(started.listen, '127.0.0.1:8181')
+  t.is(started.setBy.listen, undefined)
+
+  await t.throwsAsync(loadNodeConfig({ data: set }, { CIDCAST_LOG_FORMAT: 'fancy' }), { name: 'InvalidConfigError', message: /logFormat must be one of auto, json, pretty/ })
+  await t.throwsAsync(loadNodeConfig({ data: set, p2pListen: ['/ip4/127.0.0.1/udp/4002/quic-v1'] }, {}), { name: 'InvalidConfigError', message: /p2pListen\[0\] must be a TCP multiaddr/ })
+})
+
+test('where a taken default moved is tried first on the next run, and forgotten once the user sets the address', async t => {
+  const dir = await tempDir('cidcast-node-config-')
+  t.teardown(dir.remove)
+  const data = join(dir.path, 'moved')
+  const first = await loadNodeConfig({ data, name: 'moved' }, {})
+  await rememberPicked(first, { listen: '0.0.0.0:8083', p2pListen: '/ip4/0.0.0.0/tcp/4004' })
+  t.deepEqual(JSON.parse(await readFile(join(data, NODE_CONFIG_FILE), 'utf8')).picked, { listen: '0.0.0.0:8083', p2pListen: '/ip4/0.0.0.0/tcp/4004' })
+
+  const settings = nodeListenSettings(await loadNodeConfig({ data }, {}))
+  t.deepEqual(settings.listen, { key: 'listen', address: '0.0.0.0:8081', setBy: undefined, prefer: 8083 })
+  t.deepEqual(settings.p2pListen, [{ key: 'p2pListen', address: '/ip4/0.0.0.0/tcp/4002', setBy: undefined, prefer: 4004 }])
+  // a picked address for another host (the node switched to local mode since) is not used
+  t.is(nodeListenSettings(await loadNodeConfig({ data, mode: 'local' }, {})).listen.prefer, undefined)
+
+  const set = await loadNodeConfig({ data, mode: 'shared', listen: '0.0.0.0:9100' }, {})
+  t.like(nodeListenSettings(set).listen, { setBy: '--listen', prefer: undefined })
+  t.deepEqual(JSON.parse(await readFile(join(data, NODE_CONFIG_FILE), 'utf8')).picked, { p2pListen: '/ip4/0.0.0.0/tcp/4004' })
+
+  // the default was free: nothing to remember
+  await rememberPicked(set, { listen: '0.0.0.0:9100', p2pListen: '/ip4/0.0.0.0/tcp/4002' })
+  t.false('picked' in JSON.parse(await readFile(join(data, NODE_CONFIG_FILE), 'utf8')))
 })

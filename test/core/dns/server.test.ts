@@ -325,9 +325,9 @@ test('on a specific address the server shares UDP with an mDNS responder on the 
   t.is(stolen, 0)
 })
 
-test('a second server on the same port is refused with a message naming dnsListen', async t => {
+test('a second server on the same port is refused with PortInUseError naming dnsListen', async t => {
   const second = createDnsServer({ logger: silentLogger(), nodes: async () => [] }, { listen: `127.0.0.1:${t.context.port}` })
-  const err = await t.throwsAsync(second.start(), { name: 'InvalidConfigError' })
+  const err = await t.throwsAsync(second.start(), { name: 'PortInUseError' })
   t.regex(err.message, /dnsListen 127\.0\.0\.1:\d+ is in use/)
   // and the first one still answers
   t.is((await dig(t.context.port, `alpha.${ZONE}`, 'A')).status, 'NOERROR')
