@@ -88,7 +88,7 @@ class DatastoreIpnsRecordStore implements IpnsRecordStore {
       // validity may have run out while waiting in the queue
       if (record.expires.getTime() <= Date.now()) throw new IpnsRecordExpiredError(`the IPNS record for ${parsed.name} has expired`)
       await this.datastore.put(keyOf(parsed.name), bytes)
-      this.log.info({ name: parsed.name, sequence: record.sequence.toString(), value: record.value }, 'IPNS record kept')
+      this.log.info({ ipns: parsed.name, sequence: record.sequence.toString(), value: record.value }, 'IPNS record kept')
       for (const listener of this.listeners) {
         try { listener(record) } catch (err) { this.log.error({ err }, 'an IPNS update listener failed') }
       }

@@ -163,7 +163,7 @@ class RoutingApiPublisher implements IpnsPublisher {
     if (published != null) this.schedule(published.publishedAt.getTime() + this.republishIntervalMs - Date.now())
     // in the background: a node must start (and serve) while the main server is away
     this.reconciled = this.reconcile()
-    this.log.info({ name: this.name, sequence: this.stored.sequence }, 'IPNS publisher started')
+    this.log.info({ ipns: this.name, sequence: this.stored.sequence }, 'IPNS publisher started')
   }
 
   async stop (): Promise<void> {
@@ -259,7 +259,7 @@ class RoutingApiPublisher implements IpnsPublisher {
       this.dirty = false
       this.failures = 0
       if (previous != null && !previous.manifestCid.equals(manifestCid)) await this.unpin(previous.manifestCid)
-      this.log.info({ name: this.name, sequence: sequence.toString(), value }, 'IPNS record published')
+      this.log.info({ ipns: this.name, sequence: sequence.toString(), value }, 'IPNS record published')
       this.schedule(this.republishIntervalMs)
       const state = this.state()
       if (state == null) throw new Error('publish state lost')

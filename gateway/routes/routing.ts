@@ -77,7 +77,7 @@ export function routingRoutes (components: RoutingRouteComponents): Router {
     }
     const bytes = await readBody(ctx, MAX_IPNS_RECORD_BYTES)
     const { record, changed } = await components.records.put(name, bytes)
-    log.debug({ name, sequence: record.sequence.toString(), changed }, 'IPNS record put')
+    log.debug({ ipns: name, sequence: record.sequence.toString(), changed }, 'IPNS record put')
     // the stock client takes exactly 200 as success
     ctx.status = 200
     ctx.set('Cache-Control', 'no-store')
