@@ -1,7 +1,7 @@
 import { BlockList, isIP, isIPv4 } from 'node:net'
 import { multiaddr } from '@multiformats/multiaddr'
 import { parseDnsName } from '../config.ts'
-import type { NodeMode } from '../federation/control-messages.ts'
+import type { NodeMode } from '../control/messages.ts'
 
 /**
  * What the zone needs of a node. The registry's `NodeView` (core/federation/registry.ts) has these fields and more,

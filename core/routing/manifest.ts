@@ -3,7 +3,7 @@ import { importBytes } from 'ipfs-unixfs-importer'
 import { CID } from 'multiformats/cid'
 import { InvalidRequestError } from '../errors.ts'
 import { IMPORT_OPTIONS } from '../ipfs/import-profile.ts'
-import type { NodeCapacity, NodeMode } from '../federation/control-messages.ts'
+import type { NodeCapacity, NodeMode } from '../control/messages.ts'
 import type { AbortOptions } from '@libp2p/interface'
 import type { Blockstore } from 'interface-blockstore'
 
