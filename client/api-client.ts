@@ -1,6 +1,6 @@
 /** The typed HTTP client for `/api/v1`, used by the CLI (and usable by any Node program). */
 
-import type { NodeView } from '../core/replication/registry.ts'
+import type { NodeView } from '../core/replication/index.ts'
 import type { MediaView, RenditionView } from '../core/media/library.ts'
 
 /** An error the server answered with: its `error` name, message and HTTP status. */

@@ -62,7 +62,7 @@ export const HTTP_STATUS: Readonly<Record<string, number>> = {
   NotAcceptableError: 406,
   TooManySessionsError: 503,
   TranscodeFailedError: 502,
-  // a CDN node's own conditions (core/federation/node-errors.ts)
+  // a CDN node's own conditions (core/edge/errors.ts)
   OriginUnavailableError: 502,
   UnverifiedContentError: 502,
   DataFolderFullError: 507,
@@ -75,11 +75,11 @@ export const HTTP_STATUS: Readonly<Record<string, number>> = {
   IpnsNameNotAllowedError: 403,
   IpnsRecordNotFoundError: 404,
   RoutingRecordNotFoundError: 404,
-  // the node registry (core/federation/control-errors.ts)
+  // the node registry (core/control/errors.ts)
   NodeNotFoundError: 404,
   ForbiddenError: 403,
   NodeRevokedError: 403,
-  // replication (core/federation/replication-errors.ts)
+  // replication (core/replication/errors.ts)
   UnderReplicatedError: 409,
   NothingToReplicateError: 409,
   PinNotFoundError: 404,

@@ -3,18 +3,9 @@ import { loadavg, networkInterfaces } from 'node:os'
 import { join } from 'node:path'
 import { privateKeyFromProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { createCapacity } from '../core/edge/capacity.ts'
-import { createControlClient } from '../core/control/client.ts'
-import { ipnsNameOf } from '../core/control/identity.ts'
-import { createMediaCache } from '../core/edge/media-cache.ts'
-import { createNodeAgent } from '../core/edge/agent.ts'
-import { SwarmKeyMissingError } from '../core/edge/errors.ts'
-import { createNodeMetrics } from '../core/edge/metrics.ts'
-import { handleOrderNudges } from '../core/control/orders-nudge.ts'
-import { createOriginClient, unreachableOrigin } from '../core/edge/origin-client.ts'
-import { createPinner } from '../core/edge/pinner.ts'
-import { providerLookup } from '../core/edge/pin-providers.ts'
-import { createContentReader } from '../core/ipfs/content-reader.ts'
+import { createCapacity, createMediaCache, createNodeAgent, createNodeMetrics, createOriginClient, createPinner, providerLookup, SwarmKeyMissingError, unreachableOrigin } from '../core/edge/index.ts'
+import { createControlClient, handleOrderNudges, ipnsNameOf } from '../core/control/index.ts'
+import { createContentReader } from '../core/ipfs/index.ts'
 import { createLogger } from '../core/logger.ts'
 import { lockDataFolder } from '../core/net/data-lock.ts'
 import { IDENTITY_FILE, createPeer } from '../core/net/peer.ts'
@@ -28,9 +19,7 @@ import { SWARM_KEY_FILE } from './init.ts'
 import { createStopStack } from './stop-stack.ts'
 import { listenHttp } from './http-listener.ts'
 import type { NodeConfig } from './node-config.ts'
-import type { AgentStatus } from '../core/edge/agent.ts'
-import type { LocalPinOptions, Pinner, PinnerInit } from '../core/edge/pinner.ts'
-import type { NodeMetrics } from '../core/edge/metrics.ts'
+import type { AgentStatus, LocalPinOptions, NodeMetrics, Pinner, PinnerInit } from '../core/edge/index.ts'
 import type { Logger } from '../core/logger.ts'
 import type { Peer } from '../core/net/peer.ts'
 import type { CID } from 'multiformats/cid'
@@ -268,7 +257,7 @@ async function startPublisher (peer: Peer, config: NodeConfig, logger: Logger, u
   if (config.server.startsWith('/')) return undefined
   const log = logger.child({ name: 'cidcast:node' })
   // loaded only when used: the routing client and its dependencies weigh on a node's start
-  const { createIpnsPublisher } = await import('../core/routing/publisher.ts')
+  const { createIpnsPublisher } = await import('../core/routing/index.ts')
   const privateKey = privateKeyFromProtobuf(await readFile(join(config.data, IDENTITY_FILE)))
   const publisher = createIpnsPublisher({ logger, peer, privateKey }, { routingUrl: config.server })
   let started: Promise<void> | undefined

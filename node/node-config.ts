@@ -4,8 +4,8 @@ import { join, resolve } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import { parseListen } from '../core/config.ts'
 import { InvalidConfigError } from '../core/errors.ts'
-import { checkNodeName } from '../core/control/labels.ts'
-import type { NodeMode } from '../core/control/messages.ts'
+import { checkNodeName } from '../core/control/index.ts'
+import type { NodeMode } from '../core/control/index.ts'
 import type { FallbackMode } from '../gateway/node-content.ts'
 
 /**

@@ -5,7 +5,7 @@ import type { Logger } from '../logger.ts'
 import type { AbortOptions, Libp2p, PeerId } from '@libp2p/interface'
 
 /*
- * ORDERS_PROTOCOL (control-messages.ts): the main server tells a node "orders are waiting" so the node heartbeats
+ * ORDERS_PROTOCOL (messages.ts): the main server tells a node "orders are waiting" so the node heartbeats
  * at once instead of at its next interval. The stream carries no order itself: orders only travel in heartbeat
  * replies, so there is one path for them and a lost nudge costs at most one heartbeat interval.
  */

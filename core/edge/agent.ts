@@ -2,11 +2,10 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
-import { PIN_PROGRESS_INTERVAL_MS } from '../control/messages.ts'
-import { MAX_ADDRESSES } from '../control/validate.ts'
+import { MAX_ADDRESSES, PIN_PROGRESS_INTERVAL_MS } from '../control/index.ts'
 import { PrivateNetworkRefusedError, ServerDialFailedError } from './errors.ts'
 import type { CapacityReport } from './capacity.ts'
-import type { HeartbeatReply, HeartbeatRequest, NodeHealth, NodeMode, PinOrder, PinReport, RegisterReply, RegisterRequest } from '../control/messages.ts'
+import type { HeartbeatReply, HeartbeatRequest, NodeHealth, NodeMode, PinOrder, PinReport, RegisterReply, RegisterRequest } from '../control/index.ts'
 import type { OriginClient, ServerInfo } from './origin-client.ts'
 import type { Logger } from '../logger.ts'
 import type { Libp2p, PeerId } from '@libp2p/interface'
@@ -19,7 +18,7 @@ import type { Multiaddr } from '@multiformats/multiaddr'
  * a backoff, so a node re-registers by itself when the main server returns.
  */
 
-/** The control calls the agent makes; `createControlClient` (control-client.ts) provides them. */
+/** The control calls the agent makes; `createControlClient` (core/control/client.ts) provides them. */
 export interface AgentControl {
   register (request: Omit<RegisterRequest, 'type'>, options?: { signal?: AbortSignal }): Promise<RegisterReply>
   heartbeat (request: Omit<HeartbeatRequest, 'type'>, options?: { signal?: AbortSignal }): Promise<HeartbeatReply>

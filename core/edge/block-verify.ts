@@ -4,7 +4,7 @@ import { balanced } from 'ipfs-unixfs-importer/layout'
 import * as raw from 'multiformats/codecs/raw'
 import { identity } from 'multiformats/hashes/identity'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { CHUNK_BYTES, IMPORT_OPTIONS } from '../ipfs/import-profile.ts'
+import { CHUNK_BYTES, IMPORT_OPTIONS } from '../ipfs/index.ts'
 import { UnverifiedContentError } from './errors.ts'
 import type { CID } from 'multiformats/cid'
 

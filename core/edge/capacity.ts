@@ -1,7 +1,7 @@
 import { readdir, stat, statfs } from 'node:fs/promises'
 import { join } from 'node:path'
-import { CHUNK_BYTES } from '../ipfs/import-profile.ts'
-import type { NodeCapacity } from '../control/messages.ts'
+import { CHUNK_BYTES } from '../ipfs/index.ts'
+import type { NodeCapacity } from '../control/index.ts'
 
 /**
  * The space of a CDN node's data folder: `used` is what its blocks take, `quota` what it may take (set by the

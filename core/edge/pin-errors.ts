@@ -1,7 +1,7 @@
 import { CidcastError } from '../errors.ts'
 
 /*
- * The pinner's own error conditions (core/federation/pinner.ts), in the pattern of core/errors.ts: told apart by
+ * The pinner's own error conditions (core/edge/pinner.ts), in the pattern of core/errors.ts: told apart by
  * `name`. They travel to the main server as `{ name, message }` in heartbeat pin reports, so the message always
  * says why, in words a user can act on.
  */

@@ -1,16 +1,16 @@
 import { Key } from 'interface-datastore'
 import { CID } from 'multiformats/cid'
-import { MAX_PIN_REPORTS } from '../control/validate.ts'
+import { MAX_PIN_REPORTS } from '../control/index.ts'
 import { DataFolderFullError } from './errors.ts'
 import { collectDag, localRemover } from './pin-collect.ts'
 import { InvalidPinOrderError, PinCancelledError } from './pin-errors.ts'
 import { DEFAULT_FETCH_CONCURRENCY, DEFAULT_STALL_TIMEOUT_MS, fetchDag } from './pin-fetch.ts'
 import { gatewayBlocks, gatewayMemory } from './gateway-blocks.ts'
 import { connectProviders, describePeers } from './pin-providers.ts'
-import { leafSkippingWalker } from '../ipfs/pin-walker.ts'
+import { leafSkippingWalker } from '../ipfs/index.ts'
 import { verifyPins } from './pin-verify.ts'
 import type { Capacity } from './capacity.ts'
-import type { PinOrder, PinProvider, PinReport, PinReportState } from '../control/messages.ts'
+import type { PinOrder, PinProvider, PinReport, PinReportState } from '../control/index.ts'
 import type { Collected } from './pin-collect.ts'
 import type { DagProgress } from './pin-fetch.ts'
 import type { VerifyOptions, VerifyReport } from './pin-verify.ts'
@@ -18,7 +18,7 @@ import type { Logger } from '../logger.ts'
 import type { Peer } from '../net/peer.ts'
 
 /**
- * A CDN node's side of replication: carries out the main server's pin orders (control-messages.ts) and reports
+ * A CDN node's side of replication: carries out the main server's pin orders (core/control/messages.ts) and reports
  * on each. A pin dials the providers the order names (the main server, other nodes), fetches the DAG many blocks at
  * a time from their trustless gateways, or over bitswap from any connected peer for what the gateways do not give
  * (pin-fetch.ts, gateway-blocks.ts; every block is hashed on arrival, so a peer sending bad bytes is simply not

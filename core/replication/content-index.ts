@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import { ContentIndexEntry } from '../catalog/replication-entities.ts'
-import { MAX_PINNED } from '../control/validate.ts'
-import type { PinReport } from '../control/messages.ts'
+import { MAX_PINNED } from '../control/index.ts'
+import type { PinReport } from '../control/index.ts'
 import type { Catalog } from '../catalog/catalog.ts'
 
 /*

@@ -1,5 +1,5 @@
 import { Node as NodeEntity } from '../catalog/entities.ts'
-import type { NodeCapacity, NodeHealth, NodeMode } from '../control/messages.ts'
+import type { NodeCapacity, NodeHealth, NodeMode } from '../control/index.ts'
 import type { Catalog } from '../catalog/catalog.ts'
 
 /** One registered node as the registry keeps it in memory (plain values; times in epoch milliseconds). */

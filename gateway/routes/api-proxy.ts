@@ -2,7 +2,7 @@ import { Readable } from 'node:stream'
 import Router from '@koa/router'
 import { InvalidRequestError } from '../../core/errors.ts'
 import { SOURCE_HEADER } from '../node-content.ts'
-import type { OriginClient } from '../../core/edge/origin-client.ts'
+import type { OriginClient } from '../../core/edge/index.ts'
 import type { Context } from 'koa'
 
 /**

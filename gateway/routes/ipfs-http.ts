@@ -1,7 +1,6 @@
 import { extname } from 'node:path'
 import { InvalidRequestError, NotAcceptableError, RangeNotSatisfiableError } from '../../core/errors.ts'
-import type { DagScope } from '../../core/ipfs/car-export.ts'
-import type { DirectoryEntry } from '../../core/ipfs/content-reader.ts'
+import type { DagScope, DirectoryEntry } from '../../core/ipfs/index.ts'
 
 /** HTTP details of the /ipfs gateway: content negotiation, ranges, Etags, content types, listings. */
 

@@ -5,13 +5,11 @@ import { CID } from 'multiformats/cid'
 import {
   InvalidCIDError, InvalidPathError, InvalidRequestError, NotCachedError
 } from '../../core/errors.ts'
-import { carBlocks, encodeCar } from '../../core/ipfs/car-export.ts'
-import { checkSegment, createContentReader } from '../../core/ipfs/content-reader.ts'
+import { carBlocks, checkSegment, createContentReader, encodeCar } from '../../core/ipfs/index.ts'
 import { notModified, sendFile } from '../send-file.ts'
 import { carScope, contentDisposition, directoryListing, entityRange, MEDIA_CAR, MEDIA_RAW, negotiate } from './ipfs-http.ts'
 import type { Logger } from '../../core/logger.ts'
-import type { DagScope } from '../../core/ipfs/car-export.ts'
-import type { ContentEntry, ContentReader, ContentReaderInit, DirectoryEntry, ResolvedPath } from '../../core/ipfs/content-reader.ts'
+import type { ContentEntry, ContentReader, ContentReaderInit, DagScope, DirectoryEntry, ResolvedPath } from '../../core/ipfs/index.ts'
 import type { Blockstore } from 'interface-blockstore'
 import type { Context } from 'koa'
 

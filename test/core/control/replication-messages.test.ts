@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import anyTest from 'ava'
 import { parseControlReply, parseControlRequest, parsePinOrder, parsePinReport } from '../../../core/control/validate.ts'
-import { handleOrderNudges, nudgeNode } from '../../../core/control/orders-nudge.ts'
+import { handleOrderNudges, nudgeNode } from '../../../core/control/index.ts'
 import { silentLogger } from '../../../core/logger.ts'
 import { tempDir } from '../../helpers/tmp.ts'
 import { CAPACITY, HEALTH, runCleanup, startEdge, startMain, swarmKey } from './helpers.ts'

@@ -12,14 +12,14 @@ import { runCleanup } from '../control/helpers.ts'
 import { autopilot, startFakeNode } from './helpers.ts'
 import type { Cleanup } from '../control/helpers.ts'
 import type { FakeNode } from './helpers.ts'
-import type { ReplicationView } from '../../../core/replication/views.ts'
+import type { ReplicationView } from '../../../core/replication/index.ts'
 import type { RunningServer } from '../../../node/server.ts'
 import type { ComponentLogger, Logger as Libp2pLogger } from '@libp2p/interface'
 import type { TestFn } from 'ava'
 
 /*
  * The main server's replication API, routing answer and CLI, with a real server (catalog, transcoder, Helia) and
- * fake nodes that pin over bitswap as a node does (test/core/federation/replication-helpers.ts `autopilot`).
+ * fake nodes that pin over bitswap as a node does (test/core/replication/helpers.ts `autopilot`).
  */
 
 const CLI = fileURLToPath(new URL('../../../bin/cidcast.js', import.meta.url))
