@@ -1,8 +1,8 @@
 import * as dagPb from '@ipld/dag-pb'
+import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import type { AbortOptions } from '@libp2p/interface'
 import type { Blockstore } from 'interface-blockstore'
-import type { CID } from 'multiformats/cid'
 
 /** Blocks and bytes of a whole DAG: what a node has to fetch to pin it. */
 export interface DagSize {
@@ -45,6 +45,21 @@ export async function dagSizeOf (blockstore: Pick<Blockstore, 'get' | 'has'>, ro
     for (const link of dagPb.decode(block).Links) stack.push({ cid: link.Hash, size: link.Tsize })
   }
   return { blocks, bytes }
+}
+
+/** `dagSizeOf` remembered per root: a known size never changes; an unknown one is looked for again next time. */
+export function dagSizes (blockstore: Pick<Blockstore, 'get' | 'has'>): (cid: string) => Promise<DagSize | undefined> {
+  const sizes = new Map<string, Promise<DagSize | undefined>>()
+  return async cid => {
+    let size = sizes.get(cid)
+    if (size == null) {
+      size = dagSizeOf(blockstore, CID.parse(cid)).catch(() => undefined)
+      sizes.set(cid, size)
+      // only a known size is worth keeping (the server may get the blocks later)
+      void size.then(known => { if (known == null) sizes.delete(cid) })
+    }
+    return await size
+  }
 }
 
 async function read (blockstore: Pick<Blockstore, 'get'>, cid: CID, options: AbortOptions): Promise<Uint8Array> {

@@ -19,10 +19,8 @@ export { catalogPreparations } from './prepare.ts'
 export type { PreparationStore, PrepareRendition, PreparingView } from './prepare.ts'
 export { renditionOfRoot } from './rendition-roots.ts'
 export { createReplication } from './replication.ts'
-export type {
-  GoalView, MediaLocations, PinResult, ReplicableMedia, Replication, ReplicationComponents, ReplicationFilter,
-  ReplicationInit, ReplicationRequest
-} from './replication.ts'
+export type { Replication, ReplicationComponents, ReplicationInit } from './replication.ts'
+export type { GoalView, MediaLocations, PinResult, ReplicableMedia, ReplicationFilter, ReplicationRequest } from './types.ts'
 export type { ReplicationView } from './views.ts'
 export { registerReplicationMetrics } from './metrics.ts'
 export { NothingToReplicateError, PinNotFoundError, UnderReplicatedError } from './errors.ts'

@@ -4,7 +4,8 @@ import { NothingToReplicateError } from './errors.ts'
 import type { ContentIndex, IndexEntry } from './content-index.ts'
 import type { PlacementCandidate } from './placement.ts'
 import type { NodeView } from './registry.ts'
-import type { ReplicationComponents, ReplicationRequest } from './replication.ts'
+import type { ReplicableMedia, ReplicationRequest } from './types.ts'
+import type { Blockstore } from 'interface-blockstore'
 
 /* What a replication request names: roots (from a media's renditions or a CID) and nodes. */
 
@@ -15,8 +16,16 @@ export interface Root {
   profile: string | null
 }
 
-/** The parts of ReplicationComponents that resolving roots reads. */
-export type RootSources = Pick<ReplicationComponents, 'media' | 'blockstore' | 'renditionOf'> & { index: Pick<ContentIndex, 'list'> }
+/** What resolving roots reads (the replication service's components have these). */
+export interface RootSources {
+  /** A media by id (throws MediaNotFoundError). */
+  media: (id: string) => Promise<ReplicableMedia>
+  /** The main server's blocks: a CID it holds may be replicated. */
+  blockstore: Pick<Blockstore, 'has'>
+  /** The media and profile a root is the rendition of, when it is one. */
+  renditionOf?: (cid: string) => Promise<{ mediaId: string, profile: string } | undefined>
+  index: Pick<ContentIndex, 'list'>
+}
 
 /** The roots a pin names, and the media's renditions to make first (when the server can make them). */
 export async function resolvePinRoots (c: RootSources, request: ReplicationRequest, canPrepare: boolean): Promise<{ roots: Root[], unfinished: string[] }> {
