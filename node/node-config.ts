@@ -6,7 +6,7 @@ import { parseListen } from '../core/config.ts'
 import { InvalidConfigError } from '../core/errors.ts'
 import { checkNodeName } from '../core/control/index.ts'
 import type { NodeMode } from '../core/control/index.ts'
-import type { FallbackMode } from '../gateway/node-content.ts'
+import type { FallbackMode } from '../core/edge/index.ts'
 
 /**
  * A CDN node's settings. Only the data folder matters: what is given on the first run (or later, to change it)

@@ -1,5 +1,6 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { isMediaId } from '../media/names.ts'
 import type { Logger } from '../logger.ts'
 
 /**
@@ -51,8 +52,6 @@ interface Entry {
   files: Record<string, string>
 }
 
-/** Media ids are 16 hex digits; nothing else ever becomes a file name. */
-const MEDIA_ID = /^[0-9a-f]{16}$/
 const KEY = /^[A-Za-z0-9_.-]{1,64}$/
 
 /** Creates the cache over `init.dir`. */
@@ -112,7 +111,8 @@ class FileMediaCache implements MediaCache {
   }
 
   private async entry (id: string): Promise<Entry> {
-    if (!MEDIA_ID.test(id)) throw new TypeError(`not a media id: ${JSON.stringify(id.slice(0, 64))}`)
+    // media ids are 16 hex digits; nothing else ever becomes a file name
+    if (!isMediaId(id)) throw new TypeError(`not a media id: ${JSON.stringify(id.slice(0, 64))}`)
     let entry = this.entries.get(id)
     if (entry == null) {
       entry = this.load(id)

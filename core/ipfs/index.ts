@@ -13,6 +13,6 @@ export type {
   ContentEntry, ContentKind, ContentReader, ContentReaderComponents, ContentReaderInit, DirectoryEntry, FileSlice,
   ResolvedPath
 } from './content-reader.ts'
-export { carBlocks, encodeCar } from './car-export.ts'
-export type { CarBlock, CarBlocksOptions, DagScope } from './car-export.ts'
+export { carBlocks, encodeCar, entityRange } from './car-export.ts'
+export type { CarBlock, CarBlocksOptions, DagScope, EntityBytes } from './car-export.ts'
 export { leafSkippingWalker } from './pin-walker.ts'

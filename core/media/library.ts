@@ -5,6 +5,7 @@ import { InvalidMediaError, InvalidPathError, MediaNotFoundError, PathNotFoundEr
 import { CID } from 'multiformats/cid'
 import { hashFile, IMPORT_OPTIONS, leafSkippingWalker } from '../ipfs/index.ts'
 import { SEGMENT_SECONDS, fixedGrid, keyframeGrid, renditionKey } from './grid.ts'
+import { checkMediaId } from './names.ts'
 import { INIT_NAME, MASTER_NAME, PLAYLIST_NAME, mediaPlaylist, masterPlaylist, segmentName } from './playlists.ts'
 import { probe, probeKeyframes } from './probe.ts'
 import { isProfileName, planLadder } from './profiles.ts'
@@ -88,8 +89,6 @@ export interface Library {
   /** Builds the rendition's directory DAG, pins it and marks the rendition complete. Idempotent. */
   finish: (job: RenditionJob) => Promise<CID>
 }
-
-const MEDIA_ID = /^[0-9a-f]{16}$/
 
 /** The media id for a source CID: short, URL-safe and the same on every server. */
 export function mediaId (sourceCid: string): string {
@@ -196,7 +195,7 @@ class CatalogLibrary implements Library {
   }
 
   private async record (id: string): Promise<MediaRecord> {
-    if (typeof id !== 'string' || !MEDIA_ID.test(id)) throw new MediaNotFoundError(`no media ${JSON.stringify(String(id).slice(0, 64))}`)
+    checkMediaId(id)
     const media = await this.c.catalog.getMedia(id)
     if (media == null) throw new MediaNotFoundError(`no media ${id}`)
     return media

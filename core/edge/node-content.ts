@@ -1,8 +1,9 @@
-import { createContentReader } from '../core/ipfs/index.ts'
-import { DataFolderFullError } from '../core/edge/index.ts'
-import type { CapacityReport, VerifiedBlock } from '../core/edge/index.ts'
-import type { ContentEntry, ContentReader } from '../core/ipfs/index.ts'
-import type { Logger } from '../core/logger.ts'
+import { createContentReader } from '../ipfs/index.ts'
+import { DataFolderFullError } from './errors.ts'
+import type { VerifiedBlock } from './block-verify.ts'
+import type { CapacityReport } from './capacity.ts'
+import type { ContentEntry, ContentReader } from '../ipfs/index.ts'
+import type { Logger } from '../logger.ts'
 import type { Blockstore } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
 
@@ -11,14 +12,6 @@ import type { CID } from 'multiformats/cid'
  * deadline, keep verified blocks fetched from the origin (in the blockstore, or only in memory for one answer
  * when the data folder is full).
  */
-
-/** Where the bytes of an answer came from (the `X-Cidcast-Source` header). */
-export type ContentSource = 'local' | 'peer' | 'origin'
-
-/** What a node does on a miss: proxy the origin (verified), redirect to it, or ask connected peers first. */
-export type FallbackMode = 'origin' | 'redirect' | 'peer'
-
-export const SOURCE_HEADER = 'X-Cidcast-Source'
 
 export interface NodeContentComponents {
   /** The node's local reader (offline, with the shared block cache). */
