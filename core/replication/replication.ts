@@ -5,11 +5,11 @@ import { createReplicationRequests } from './requests.ts'
 import { createUpkeep } from './upkeep.ts'
 import type { ContentIndex } from './content-index.ts'
 import type { ReplicationGoals } from './goals.ts'
-import type { PreparationStore, PrepareRendition, PreparingView } from './prepare.ts'
+import type { PreparationStore, PrepareRendition } from './prepare.ts'
 import type { NodeRegistry } from './registry.ts'
 import type { ReplicationRequests } from './requests.ts'
-import type { GoalView, MediaLocations, PinResult, ReplicableMedia, ReplicationFilter, ReplicationRequest } from './types.ts'
-import type { ReplicationView, ViewSettings } from './views.ts'
+import type { ReplicableMedia } from './types.ts'
+import type { ViewSettings } from './views.ts'
 import type { HeartbeatRequest, PinOrder } from '../control/index.ts'
 import type { Logger } from '../logger.ts'
 import type { ProviderSource } from '../routing/index.ts'
@@ -65,22 +65,10 @@ export interface ReplicationInit {
   repinAfterMs?: number
 }
 
-export interface Replication {
+/** The service: its requests (requests.ts) and what the registry and the routing API call. */
+export interface Replication extends Omit<ReplicationRequests, 'resumePreparations'> {
   start (): Promise<void>
   stop (): Promise<void>
-  /**
-   * Orders pins (idempotent: a root already pinned or on its way is left alone); answers the rows of the targets.
-   * A media's unfinished renditions (the one profile asked, or all when none is finished) are made first.
-   */
-  pin (request: ReplicationRequest): Promise<PinResult>
-  /** Orders unpins on `node`, or on every node with a row for the roots. */
-  unpin (request: Omit<ReplicationRequest, 'replicas'>): Promise<ReplicationView[]>
-  list (filter?: ReplicationFilter): Promise<ReplicationView[]>
-  /** The replication factors kept, of the roots of a filter (a CID or a media) or all. */
-  goals (filter?: Omit<ReplicationFilter, 'node'>): Promise<GoalView[]>
-  /** Renditions being made before their pin is ordered (of one media, or all). */
-  preparing (mediaId?: string): PreparingView[]
-  locations (mediaId: string): Promise<MediaLocations>
   /** The heartbeat hook (registry.ts): takes the node's reports, answers the orders it should run. */
   heartbeat (peerId: string, request: HeartbeatRequest): Promise<PinOrder[]>
   /** `/routing/v1/providers/{cid}`: nodes that hold `cid` pinned (online, shared), then the main server if it holds it. */

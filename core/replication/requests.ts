@@ -41,10 +41,17 @@ export interface ReplicationRequestsComponents extends RootSources {
 }
 
 export interface ReplicationRequests {
+  /**
+   * Orders pins (idempotent: a root already pinned or on its way is left alone); answers the rows of the targets.
+   * A media's unfinished renditions (the one profile asked, or all when none is finished) are made first.
+   */
   pin (request: ReplicationRequest): Promise<PinResult>
+  /** Orders unpins on `node`, or on every node with a row for the roots. */
   unpin (request: Omit<ReplicationRequest, 'replicas'>): Promise<ReplicationView[]>
   list (filter?: ReplicationFilter): Promise<ReplicationView[]>
+  /** The replication factors kept, of the roots of a filter (a CID or a media) or all. */
   goals (filter?: Omit<ReplicationFilter, 'node'>): Promise<GoalView[]>
+  /** Renditions being made before their pin is ordered (of one media, or all). */
   preparing (mediaId?: string): PreparingView[]
   locations (mediaId: string): Promise<MediaLocations>
   /** Takes up the replications that waited for a rendition when the server stopped; true when some are left. */
