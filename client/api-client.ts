@@ -1,5 +1,6 @@
 /** The typed HTTP client for `/api/v1`, used by the CLI (and usable by any Node program). */
 
+import type { MediaListOptions } from '../core/catalog/media-query.ts'
 import type { NodeView } from '../core/replication/index.ts'
 import type { MediaView, RenditionView } from '../core/media/library.ts'
 
@@ -19,7 +20,19 @@ export class ApiError extends Error {
 export type RenditionSummary = RenditionView
 
 /** A media as `GET /api/v1/media` lists it, and where its master playlist is. */
-export type MediaSummary = Pick<MediaView, 'id' | 'title' | 'durationSeconds' | 'sourceCid' | 'sizeBytes' | 'createdAt' | 'renditions'> & { playlist?: string }
+export type MediaSummary = Pick<MediaView, 'id' | 'title' | 'durationSeconds' | 'sourceCid' | 'sizeBytes' | 'createdAt' | 'renditions' | 'kind' | 'year'> & { playlist?: string }
+
+/** Which media `GET /api/v1/media` lists, in what order; the server's defaults (newest first, all kinds) otherwise. */
+export type MediaQuery = Pick<MediaListOptions, 'kind' | 'sort' | 'order'>
+
+/** One page of `GET /api/v1/media`, and how many media match in all. */
+export interface MediaPage {
+  items: MediaSummary[]
+  total: number
+}
+
+/** Media asked per page when listing the whole library: the API's largest page. */
+const LIST_PAGE_SIZE = 1000
 
 /** A CDN node as `GET /api/v1/nodes` lists it (addresses and pins only with `?all=1`). */
 export type NodeSummary = Omit<NodeView, 'addresses' | 'pinned'> & Partial<Pick<NodeView, 'addresses' | 'pinned'>>
@@ -34,7 +47,10 @@ export interface ServerSummary {
 
 export interface ApiClient {
   addMedia: (path: string) => Promise<MediaSummary & { created: boolean }>
-  listMedia: () => Promise<MediaSummary[]>
+  /** Every media that matches, fetched page by page (`pageSize`, at most 1000). */
+  listMedia: (query?: MediaQuery, options?: { pageSize?: number }) => Promise<MediaSummary[]>
+  /** One page of the media that matches, and their total. */
+  listMediaPage: (query?: MediaQuery & { limit?: number, offset?: number }) => Promise<MediaPage>
   getMedia: (id: string) => Promise<MediaSummary>
   health: () => Promise<{ status: string, peerId: string }>
   /** Shared nodes; with `all` (allowed from the server's machine only) local and revoked ones too. */
@@ -70,9 +86,27 @@ export function createApiClient (baseUrl: string, options: { user?: string, time
     }
     return json as T
   }
+  const listMediaPage = async (query: MediaQuery & { limit?: number, offset?: number } = {}): Promise<MediaPage> => {
+    const params = new URLSearchParams()
+    for (const [name, value] of Object.entries(query)) if (value != null) params.set(name, String(value))
+    const search = params.size > 0 ? `?${params}` : ''
+    const page = await call<{ items: MediaSummary[], total?: number }>('GET', `/api/v1/media${search}`)
+    return { items: page.items, total: page.total ?? page.items.length }
+  }
   return {
     addMedia: async path => await call('POST', '/api/v1/media', { path }),
-    listMedia: async () => (await call<{ items: MediaSummary[] }>('GET', '/api/v1/media')).items,
+    listMedia: async (query = {}, opts = {}) => {
+      const limit = opts.pageSize ?? LIST_PAGE_SIZE
+      const seen = new Set<string>()
+      const all: MediaSummary[] = []
+      for (let offset = 0; ; offset += limit) {
+        const page = await listMediaPage({ ...query, limit, offset })
+        // a media added while paging shifts later pages by one: it may come twice, never as two entries
+        for (const m of page.items) if (!seen.has(m.id)) { seen.add(m.id); all.push(m) }
+        if (page.items.length < limit || offset + limit >= page.total) return all
+      }
+    },
+    listMediaPage,
     getMedia: async id => await call('GET', `/api/v1/media/${encodeURIComponent(id)}`),
     health: async () => await call('GET', '/healthz', undefined, 5000),
     listNodes: async (opts = {}) => (await call<{ items: NodeSummary[] }>('GET', `/api/v1/nodes${opts.all === true ? '?all=1' : ''}`, undefined, 30_000)).items,

@@ -1,6 +1,7 @@
 /**
- * Every error a user can cause has its own class, told apart by `name` (never by message text).
- * The gateway maps names to HTTP statuses in one place; the CLI prints `name: message` on one line.
+ * Every error a user can cause has its own class, told apart by `name` (never by message text). Core knows nothing
+ * of HTTP: the gateway maps names to statuses in one table (gateway/middleware/error-status.ts); the CLI prints
+ * `name: message` on one line.
  */
 
 /** Base for errors whose message is safe to show to a user. */
@@ -8,84 +9,170 @@ export class CidcastError extends Error {
   static readonly code: string = 'CidcastError'
 }
 
-function defineError (name: string): typeof CidcastError {
-  const Class = class extends CidcastError {
-    override readonly name = name
-  }
-  Object.defineProperty(Class, 'name', { value: name })
-  return Class
+/** No media has the given id. */
+export class MediaNotFoundError extends CidcastError {
+  static override readonly code: string = 'MediaNotFoundError'
+  override readonly name = 'MediaNotFoundError'
 }
 
-export const MediaNotFoundError = defineError('MediaNotFoundError')
-export const ProfileNotFoundError = defineError('ProfileNotFoundError')
-export const SegmentNotFoundError = defineError('SegmentNotFoundError')
-export const UnsupportedMediaError = defineError('UnsupportedMediaError')
-export const InvalidMediaError = defineError('InvalidMediaError')
-export const InvalidPathError = defineError('InvalidPathError')
-export const PathNotFoundError = defineError('PathNotFoundError')
-export const InvalidCIDError = defineError('InvalidCIDError')
-export const ContentNotFoundError = defineError('ContentNotFoundError')
-export const NotCachedError = defineError('NotCachedError')
-export const InvalidRequestError = defineError('InvalidRequestError')
-export const RangeNotSatisfiableError = defineError('RangeNotSatisfiableError')
-export const NotAcceptableError = defineError('NotAcceptableError')
-export const InvalidConfigError = defineError('InvalidConfigError')
-export const InvalidSwarmKeyError = defineError('InvalidSwarmKeyError')
-export const SwarmKeyExistsError = defineError('SwarmKeyExistsError')
-export const DataFolderLockedError = defineError('DataFolderLockedError')
-export const TranscodeFailedError = defineError('TranscodeFailedError')
-export const TooManySessionsError = defineError('TooManySessionsError')
-export const ServerUnreachableError = defineError('ServerUnreachableError')
-export const InvalidIpnsNameError = defineError('InvalidIpnsNameError')
-export const InvalidIpnsRecordError = defineError('InvalidIpnsRecordError')
-export const IpnsRecordExpiredError = defineError('IpnsRecordExpiredError')
-export const IpnsRecordTooLargeError = defineError('IpnsRecordTooLargeError')
-export const StaleIpnsRecordError = defineError('StaleIpnsRecordError')
-export const IpnsNameNotAllowedError = defineError('IpnsNameNotAllowedError')
-export const IpnsRecordNotFoundError = defineError('IpnsRecordNotFoundError')
-export const RoutingRecordNotFoundError = defineError('RoutingRecordNotFoundError')
+/** The media has no rendition profile of that name. */
+export class ProfileNotFoundError extends CidcastError {
+  static override readonly code: string = 'ProfileNotFoundError'
+  override readonly name = 'ProfileNotFoundError'
+}
 
-/** The HTTP status each user-facing error maps to; anything else is a 500. */
-export const HTTP_STATUS: Readonly<Record<string, number>> = {
-  MediaNotFoundError: 404,
-  ProfileNotFoundError: 404,
-  SegmentNotFoundError: 404,
-  ContentNotFoundError: 404,
-  PathNotFoundError: 404,
-  UnsupportedMediaError: 415,
-  InvalidMediaError: 422,
-  InvalidPathError: 400,
-  InvalidCIDError: 400,
-  InvalidRequestError: 400,
-  NotCachedError: 412,
-  RangeNotSatisfiableError: 416,
-  NotAcceptableError: 406,
-  TooManySessionsError: 503,
-  TranscodeFailedError: 502,
-  // a CDN node's own conditions (core/edge/errors.ts)
-  OriginUnavailableError: 502,
-  UnverifiedContentError: 502,
-  DataFolderFullError: 507,
-  InvalidIpnsNameError: 400,
-  InvalidIpnsRecordError: 400,
-  IpnsRecordExpiredError: 400,
-  IpnsRecordTooLargeError: 413,
-  // a valid record that is not better than the one kept: the spec lists no code for it, 409 says "conflicts with current state"
-  StaleIpnsRecordError: 409,
-  IpnsNameNotAllowedError: 403,
-  IpnsRecordNotFoundError: 404,
-  RoutingRecordNotFoundError: 404,
-  // the node registry (core/control/errors.ts)
-  NodeNotFoundError: 404,
-  ForbiddenError: 403,
-  NodeRevokedError: 403,
-  // replication (core/replication/errors.ts)
-  UnderReplicatedError: 409,
-  NothingToReplicateError: 409,
-  PinNotFoundError: 404,
-  // metadata (core/metadata/errors.ts)
-  SeriesNotFoundError: 404,
-  CollectionNotFoundError: 404,
-  AuditEntryNotFoundError: 404,
-  NoProviderError: 409
+/** A segment index outside the rendition, or one that is not a number. */
+export class SegmentNotFoundError extends CidcastError {
+  static override readonly code: string = 'SegmentNotFoundError'
+  override readonly name = 'SegmentNotFoundError'
+}
+
+/** A file ffprobe reads but cidcast cannot stream (no audio or video stream it can use). */
+export class UnsupportedMediaError extends CidcastError {
+  static override readonly code: string = 'UnsupportedMediaError'
+  override readonly name = 'UnsupportedMediaError'
+}
+
+/** A file that is not media at all, empty or truncated. */
+export class InvalidMediaError extends CidcastError {
+  static override readonly code: string = 'InvalidMediaError'
+  override readonly name = 'InvalidMediaError'
+}
+
+/** A path that is not absolute, not a file or folder, or not allowed. */
+export class InvalidPathError extends CidcastError {
+  static override readonly code: string = 'InvalidPathError'
+  override readonly name = 'InvalidPathError'
+}
+
+/** A path that does not exist. */
+export class PathNotFoundError extends CidcastError {
+  static override readonly code: string = 'PathNotFoundError'
+  override readonly name = 'PathNotFoundError'
+}
+
+/** A string that does not parse as a CID. */
+export class InvalidCIDError extends CidcastError {
+  static override readonly code: string = 'InvalidCIDError'
+  override readonly name = 'InvalidCIDError'
+}
+
+/** Content that is neither held here nor reachable. */
+export class ContentNotFoundError extends CidcastError {
+  static override readonly code: string = 'ContentNotFoundError'
+  override readonly name = 'ContentNotFoundError'
+}
+
+/** Content not held here, asked for with `Cache-Control: only-if-cached`. */
+export class NotCachedError extends CidcastError {
+  static override readonly code: string = 'NotCachedError'
+  override readonly name = 'NotCachedError'
+}
+
+/** A request with a missing, malformed or out-of-range parameter. */
+export class InvalidRequestError extends CidcastError {
+  static override readonly code: string = 'InvalidRequestError'
+  override readonly name = 'InvalidRequestError'
+}
+
+/** A byte range outside the content. */
+export class RangeNotSatisfiableError extends CidcastError {
+  static override readonly code: string = 'RangeNotSatisfiableError'
+  override readonly name = 'RangeNotSatisfiableError'
+}
+
+/** No representation matches the `Accept` header or `format` asked for. */
+export class NotAcceptableError extends CidcastError {
+  static override readonly code: string = 'NotAcceptableError'
+  override readonly name = 'NotAcceptableError'
+}
+
+/** A configuration value that is refused at start; the message names the key. */
+export class InvalidConfigError extends CidcastError {
+  static override readonly code: string = 'InvalidConfigError'
+  override readonly name = 'InvalidConfigError'
+}
+
+/** A swarm key file that is not a Kubo `/key/swarm/psk/1.0.0/` key. */
+export class InvalidSwarmKeyError extends CidcastError {
+  static override readonly code: string = 'InvalidSwarmKeyError'
+  override readonly name = 'InvalidSwarmKeyError'
+}
+
+/** `init` found a swarm key and will not overwrite it. */
+export class SwarmKeyExistsError extends CidcastError {
+  static override readonly code: string = 'SwarmKeyExistsError'
+  override readonly name = 'SwarmKeyExistsError'
+}
+
+/** Another daemon holds the data folder. */
+export class DataFolderLockedError extends CidcastError {
+  static override readonly code: string = 'DataFolderLockedError'
+  override readonly name = 'DataFolderLockedError'
+}
+
+/** ffmpeg failed to make a segment. */
+export class TranscodeFailedError extends CidcastError {
+  static override readonly code: string = 'TranscodeFailedError'
+  override readonly name = 'TranscodeFailedError'
+}
+
+/** Every ffmpeg session is busy with viewers. */
+export class TooManySessionsError extends CidcastError {
+  static override readonly code: string = 'TooManySessionsError'
+  override readonly name = 'TooManySessionsError'
+}
+
+/** The main server did not answer. */
+export class ServerUnreachableError extends CidcastError {
+  static override readonly code: string = 'ServerUnreachableError'
+  override readonly name = 'ServerUnreachableError'
+}
+
+/** A string that is not an IPNS name (a libp2p-key CID). */
+export class InvalidIpnsNameError extends CidcastError {
+  static override readonly code: string = 'InvalidIpnsNameError'
+  override readonly name = 'InvalidIpnsNameError'
+}
+
+/** An IPNS record that does not parse or whose signature does not verify. */
+export class InvalidIpnsRecordError extends CidcastError {
+  static override readonly code: string = 'InvalidIpnsRecordError'
+  override readonly name = 'InvalidIpnsRecordError'
+}
+
+/** An IPNS record past its validity. */
+export class IpnsRecordExpiredError extends CidcastError {
+  static override readonly code: string = 'IpnsRecordExpiredError'
+  override readonly name = 'IpnsRecordExpiredError'
+}
+
+/** An IPNS record over the size limit. */
+export class IpnsRecordTooLargeError extends CidcastError {
+  static override readonly code: string = 'IpnsRecordTooLargeError'
+  override readonly name = 'IpnsRecordTooLargeError'
+}
+
+/** A valid IPNS record that is not better than the one kept. */
+export class StaleIpnsRecordError extends CidcastError {
+  static override readonly code: string = 'StaleIpnsRecordError'
+  override readonly name = 'StaleIpnsRecordError'
+}
+
+/** An IPNS name this server does not keep records for. */
+export class IpnsNameNotAllowedError extends CidcastError {
+  static override readonly code: string = 'IpnsNameNotAllowedError'
+  override readonly name = 'IpnsNameNotAllowedError'
+}
+
+/** No record is kept for the IPNS name. */
+export class IpnsRecordNotFoundError extends CidcastError {
+  static override readonly code: string = 'IpnsRecordNotFoundError'
+  override readonly name = 'IpnsRecordNotFoundError'
+}
+
+/** The routing API knows no providers or peer for the key. */
+export class RoutingRecordNotFoundError extends CidcastError {
+  static override readonly code: string = 'RoutingRecordNotFoundError'
+  override readonly name = 'RoutingRecordNotFoundError'
 }

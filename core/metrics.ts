@@ -8,6 +8,7 @@ export interface Metrics {
   segmentsServed: Counter<'source'>
   segmentBytesServed: Counter
   mediaAdded: Counter
+  posterFrames: Counter
 }
 
 /** Creates the registry and the metrics every daemon exposes at `/metrics`. */
@@ -25,6 +26,7 @@ export function createMetrics (sources: { runningSessions?: () => number } = {})
     }),
     segmentsServed: new Counter({ name: 'cidcast_segments_served_total', help: 'HLS segments served', labelNames: ['source'], registers: [registry] }),
     segmentBytesServed: new Counter({ name: 'cidcast_segment_bytes_served_total', help: 'bytes of HLS segments served', registers: [registry] }),
-    mediaAdded: new Counter({ name: 'cidcast_media_added_total', help: 'media added to the library', registers: [registry] })
+    mediaAdded: new Counter({ name: 'cidcast_media_added_total', help: 'media added to the library', registers: [registry] }),
+    posterFrames: new Counter({ name: 'cidcast_poster_frames_total', help: 'frames taken from videos with ffmpeg as posters for media without artwork', registers: [registry] })
   }
 }

@@ -202,6 +202,8 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
       onOrders: orders => { pinner.apply(orders) },
       busy: () => pinner.busy(),
       onChange: status => {
+        // each registration and each heartbeat shows the publisher the live figures; it publishes only what readers
+        // care about (see CAPACITY_CHANGE_SHARE), so an idle node keeps its sequence
         if (status.state === 'registered') publish?.update()
         onStatus?.(status)
       }
@@ -258,7 +260,8 @@ async function startPublisher (peer: Peer, config: NodeConfig, logger: Logger, u
   // loaded only when used: the routing client and its dependencies weigh on a node's start
   const { createIpnsPublisher } = await import('../core/routing/index.ts')
   const privateKey = privateKeyFromProtobuf(await readFile(join(config.data, IDENTITY_FILE)))
-  const publisher = createIpnsPublisher({ logger, peer, privateKey }, { routingUrl: config.server })
+  // a quota the owner set is news whenever it changes; the default one moves with the disk's free space
+  const publisher = createIpnsPublisher({ logger, peer, privateKey }, { routingUrl: config.server, fixedQuota: config.quotaBytes != null })
   let started: Promise<void> | undefined
   let running = Promise.resolve()
   return {

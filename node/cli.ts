@@ -6,8 +6,10 @@ import { metaCommand } from '../client/commands/meta.ts'
 import { nodesCommand, revokeNodeCommand } from '../client/commands/nodes.ts'
 import { pinCommand, statusCommand } from '../client/commands/pin.ts'
 import { pinVerifyCommand } from '../client/commands/pin-verify.ts'
+import { MEDIA_KINDS, MEDIA_SORTS, SORT_ORDERS } from '../core/catalog/media-query.ts'
 import { DEFAULT_DATA } from '../core/config.ts'
 import { initDataFolder } from './init.ts'
+import type { MediaQuery } from '../client/api-client.ts'
 import type { StartServerOptions } from './server.ts'
 
 const DEFAULT_SERVER = process.env.CIDCAST_SERVER ?? 'http://127.0.0.1:8080'
@@ -129,10 +131,13 @@ export function buildCli (): Command {
     })
 
   program.command('ls')
-    .description('list the media of a running server')
+    .description('list the media of a running server (all of them, newest first unless sorted)')
     .option('--server <url>', 'main server URL (env CIDCAST_SERVER)', DEFAULT_SERVER)
-    .action(async (opts: { server: string }) => {
-      for (const m of await createApiClient(opts.server).listMedia()) {
+    .addOption(new Option('--sort <key>', 'title (natural order, "The" ignored), year or added').choices(MEDIA_SORTS))
+    .addOption(new Option('--order <order>', 'asc or desc (default: asc for title, desc otherwise)').choices(SORT_ORDERS))
+    .addOption(new Option('--kind <kind>', 'only movies, episodes, extras, or other (what no movie grid or series page shows)').choices(MEDIA_KINDS))
+    .action(async (opts: { server: string } & MediaQuery) => {
+      for (const m of await createApiClient(opts.server).listMedia({ sort: opts.sort, order: opts.order, kind: opts.kind })) {
         const done = m.renditions.filter(r => r.state === 'complete').map(r => r.profile)
         process.stdout.write(`${m.id}\t${m.durationSeconds.toFixed(1)}s\t${done.length > 0 ? done.join(',') : '-'}\t${JSON.stringify(m.title)}\n`)
       }

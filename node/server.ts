@@ -11,6 +11,7 @@ import { createMetadata, loadMetadataConfig } from '../core/metadata/config.ts'
 import { createLogger } from '../core/logger.ts'
 import { resolveFfmpeg } from '../core/media/ffmpeg-binary.ts'
 import { ENCODER_SETTINGS } from '../core/media/ffmpeg-args.ts'
+import { createPosterFrames } from '../core/media/poster-frame.ts'
 import { createLibrary } from '../core/media/library.ts'
 import { createSegmentStore } from '../core/media/segment-store.ts'
 import { createTranscoder } from '../core/media/transcoder.ts'
@@ -101,7 +102,8 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
     let sessionCount = (): number => 0
     const metrics = createMetrics({ runningSessions: () => sessionCount() })
     const fs = unixfs(peer)
-    const metadata = createMetadata({ logger, catalog, unixfs: fs, pins: peer.pins }, { ...await loadMetadataConfig(config.data), ...metadataSettings })
+    const frames = createPosterFrames({ ffmpeg: ffmpeg.ffmpeg, onTaken: () => { metrics.posterFrames.inc() } })
+    const metadata = createMetadata({ logger, catalog, unixfs: fs, pins: peer.pins, frames }, { ...await loadMetadataConfig(config.data), ...metadataSettings })
     await metadata.start()
     stack.push(async () => { await metadata.stop() })
     const library = createLibrary({

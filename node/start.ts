@@ -1,14 +1,16 @@
-import { mkdir } from 'node:fs/promises'
+import { mkdir, stat } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
 import { resolveFfmpeg } from '../core/media/ffmpeg-binary.ts'
 import { startNode } from './cdn-node.ts'
-import { ensureSampleVideo } from './sample.ts'
+import { SAMPLE_NAME, ensureSampleVideo } from './sample.ts'
 import { startServer } from './server.ts'
 import type { RunningNode } from './cdn-node.ts'
 
 /** How long `npm start` waits for the node's first registration before printing without its DNS name. */
 const REGISTRATION_WAIT_MS = 5000
+/** How long it waits for a new sample's poster (a frame taken in the background) before printing anyway. */
+const ARTWORK_WAIT_MS = 10_000
 
 /** The node listens next to the main server (port + 1), or anywhere free when that port is taken or unknown. */
 async function startLocalNode (data: string, serverUrl: string): Promise<RunningNode> {
@@ -55,14 +57,21 @@ async function start (): Promise<void> {
   }
   const items = await server.library.list({ limit: 1 })
   let first = items[0]
-  if (first == null) {
-    const samples = join(data, 'samples')
+  const samples = join(data, 'samples')
+  const hadSample = (await stat(join(samples, SAMPLE_NAME)).catch(() => undefined))?.isFile() === true
+  if (first == null || hadSample) {
     await mkdir(samples, { recursive: true })
-    process.stdout.write('making a sample video with ffmpeg...\n')
-    const path = await ensureSampleVideo((await resolveFfmpeg()).ffmpeg, samples)
-    first = await server.addMedia(path)
+    if (!hadSample) process.stdout.write('making a sample video with ffmpeg...\n')
+    const sample = await server.addMedia(await ensureSampleVideo((await resolveFfmpeg()).ffmpeg, samples))
+    // a sample added before it had its NFO was taken for an extra by its name: the NFO now says what it is
+    if (sample.kind === 'extra') await server.metadata.identify(sample.id)
+    first ??= sample
   }
-  const registration = await Promise.race([node.firstAttempt(), delay(REGISTRATION_WAIT_MS, undefined, { ref: false })])
+  const [registration] = await Promise.all([
+    Promise.race([node.firstAttempt(), delay(REGISTRATION_WAIT_MS, undefined, { ref: false })]),
+    // a new library's first look shows the sample with its poster (a frame taken in the background)
+    items.length === 0 ? Promise.race([server.metadata.idle(), delay(ARTWORK_WAIT_MS, undefined, { ref: false })]) : undefined
+  ])
   const dns = registration?.dnsName != null ? `  (DNS name ${registration.dnsName})` : '  (registering with the main server...)'
   process.stdout.write([
     '',

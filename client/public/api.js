@@ -3,6 +3,9 @@
 /**
  * @typedef {{ profile: string, state: 'pending' | 'partial' | 'complete', root: string | null, width?: number, height?: number }} Rendition
  * @typedef {{ id: string, title: string, durationSeconds: number, createdAt: string, renditions: Rendition[] }} MediaSummary
+ * @typedef {{ items: MediaSummary[], total: number }} MediaPage
+ * @typedef {'title' | 'year' | 'added'} MediaSort
+ * @typedef {{ kind?: 'movie' | 'episode' | 'extra' | 'other', sort?: MediaSort, order?: 'asc' | 'desc', limit?: number, offset?: number }} MediaQuery
  * @typedef {{ width: number, height: number, codec: string }} VideoInfo
  * @typedef {{ codec: string, channels?: number, sampleRate?: number }} AudioInfo
  * @typedef {{ id: string, title: string, durationSeconds: number, sourceCid: string, video: VideoInfo | null, audio: AudioInfo | null, renditions: Rendition[], playlist: string }} Media
@@ -96,13 +99,17 @@ export async function request (method, path, body, options = {}) {
 }
 
 /**
- * Every media in the library.
+ * A page of the library and how many media match in all.
+ * @param {MediaQuery} [query] which media (kind), in what order, which page; the server's defaults otherwise
  * @param {RequestOptions} [options]
- * @returns {Promise<MediaSummary[]>}
+ * @returns {Promise<MediaPage>}
  */
-export async function listMedia (options) {
-  const body = await request('GET', '/api/v1/media', undefined, options)
-  return body?.items ?? []
+export async function listMedia (query = {}, options) {
+  const params = new URLSearchParams()
+  for (const [name, value] of Object.entries(query)) if (value != null) params.set(name, String(value))
+  const search = params.size > 0 ? `?${params}` : ''
+  const body = await request('GET', `/api/v1/media${search}`, undefined, options)
+  return { items: body?.items ?? [], total: typeof body?.total === 'number' ? body.total : 0 }
 }
 
 /**

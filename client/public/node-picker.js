@@ -1,18 +1,20 @@
-// The node picker under the player: where the video streams from. Each CDN node is shown with its DNS name,
-// state, free space and whether it holds this media; the choice is remembered per viewer. A node that lacks the
-// media offers "Replicate here" (a live progress bar; playback moves to the node once it holds it) or "Stream from
-// fallback" (the nearest online node that holds it, else this site).
+// The node picker under the player: where the video streams from. This site comes first, once: the main server, or
+// the CDN node serving this page, shown as that node. Each CDN node is shown with its DNS name, state, free space and
+// whether it holds this media (from the content index, this site's node included); the choice is remembered per
+// viewer. A node that lacks the media offers "Replicate here" (a live progress bar; playback moves to the node once it
+// holds it) or "Stream from fallback" (the nearest online node that holds it, else this site).
 
 import { request } from './api.js'
 import { el } from './dom.js'
 import { describeError, showError } from './error-banner.js'
 import { formatBytes } from './nodes-page.js'
+import { isThisOrigin, thisSite } from './this-site.js'
 
 /**
  * @typedef {{ blocksDone: number, bytesDone: number, blocksTotal: number | null, bytesTotal: number | null, percent: number | null }} Progress
- * @typedef {{ cid: string, node: { name: string, label: string, url: string | null, state: string }, state: string, reachable: boolean, progress: Progress, reason: string | null }} Location
+ * @typedef {{ cid: string, node: { name: string, label: string, peerId: string, url: string | null, state: string }, state: string, reachable: boolean, progress: Progress, reason: string | null }} Location
  * @typedef {{ profile: string, state: string, root: string | null, server: boolean, preparing: unknown, locations: Location[] }} RenditionLocations
- * @typedef {{ name: string, label: string, dnsName: string | null, url: string, state: string, mode: string, capacity?: { freeBytes?: number, quotaBytes?: number } }} NodeSummary
+ * @typedef {{ name: string, label: string, peerId?: string, dnsName: string | null, url: string, state: string, mode: string | null, capacity?: { freeBytes?: number, quotaBytes?: number } }} NodeSummary
  * @typedef {'all' | 'some' | 'none'} Holding
  * @typedef {{ node: NodeSummary, holds: Holding, replicating: { percent: number | null, bytesDone: number, bytesTotal: number | null } | null, failed: string | null }} NodeStatus
  */
@@ -49,7 +51,8 @@ function rememberNode (name) {
  */
 export function nodeStatus (node, renditions) {
   const finished = renditions.filter(r => r.root != null)
-  const rows = finished.map(r => r.locations.find(l => l.node.name === node.name)).filter(l => l != null)
+  // by peer ID: names need not be unique, and a node not listed to others (local mode) has rows too
+  const rows = finished.map(r => r.locations.find(l => node.peerId != null ? l.node.peerId === node.peerId : l.node.name === node.name)).filter(l => l != null)
   const held = rows.filter(l => l.state === 'pinned' && l.reachable).length
   const running = rows.filter(l => l.state === 'queued' || l.state === 'pinning')
   const failed = rows.find(l => l.state === 'failed')
@@ -67,6 +70,47 @@ export function nodeStatus (node, renditions) {
     failed: failed == null ? null : (failed.reason ?? 'failed')
   }
 }
+
+/**
+ * How much of the media the main server holds (`server` per finished rendition); what it lacks it transcodes on demand.
+ * @param {RenditionLocations[]} renditions
+ * @returns {Holding}
+ */
+export function originHolding (renditions) {
+  const finished = renditions.filter(r => r.root != null)
+  const held = finished.filter(r => r.server).length
+  return finished.length > 0 && held === finished.length ? 'all' : held > 0 ? 'some' : 'none'
+}
+
+/**
+ * This site as a node of the list: its entry in /api/v1/nodes (by peer ID, else by URL when /healthz did not
+ * answer), else (a local node, which the main server lists to nobody) what its own /healthz says.
+ * @param {NodeSummary[]} items
+ * @param {import('./this-site.js').Site | null} site
+ * @returns {NodeSummary | null}
+ */
+function siteNode (items, site) {
+  if (site?.role === 'server') return null
+  const listed = site == null ? items.find(n => isThisOrigin(n.url)) : items.find(n => n.peerId === site.peerId)
+  // this site plays through relative URLs; its own origin is also where the browser reaches it fastest
+  if (listed != null) return { ...listed, url: window.location.origin }
+  if (site == null) return null
+  const capacity = site.freeBytes == null ? undefined : { freeBytes: site.freeBytes }
+  return { name: site.name, label: site.name, peerId: site.peerId, dnsName: site.dnsName, url: window.location.origin, state: site.registered ? 'online' : 'not registered', mode: site.mode, capacity }
+}
+
+/**
+ * The words for a node's holding, or its replication's progress.
+ * @param {NodeStatus} s
+ * @returns {string}
+ */
+function holdsText (s) {
+  if (s.replicating != null) return `replicating ${s.replicating.percent ?? 0}%`
+  return s.holds === 'all' ? 'holds it' : s.holds === 'some' ? 'holds part' : 'does not hold it'
+}
+
+/** What the main server holds, in words: what it does not hold it makes when asked. */
+const ORIGIN_HOLDS = { all: 'holds it', some: 'holds part, transcodes the rest on demand', none: 'transcodes it on demand' }
 
 /**
  * A node's URL without its trailing slash, ready for a path.
@@ -122,13 +166,21 @@ export function createNodePicker (media, signal, hooks) {
   const missing = el('div', { id: 'node-missing', class: 'node-missing', hidden: true }, missingText, el('div', { class: 'actions' }, replicate, fallback), el('div', { class: 'replicate' }, bar, ' ', barText))
   const element = el('section', { class: 'node-picker' }, el('h2', {}, 'Play from'), list, missing, playingFrom)
 
+  /** The other nodes, this site's excepted. */
   /** @type {NodeStatus[]} */
   let statuses = []
+  /** This site when it is a CDN node (null on the main server): choice '' like any "this site". */
+  /** @type {NodeStatus | null} */
+  let siteStatus = null
+  /** @type {import('./this-site.js').Site | null} */
+  let site = null
+  /** @type {Holding} */
+  let originHolds = 'none'
   let chosen = rememberedNode()
   /** The source now playing: '' this site, a node name, or null before anything plays. */
   /** @type {string | null} */
   let playing = null
-  /** The node a replication was asked for (playback moves there when it completes). */
+  /** The choice a replication was asked for ('' this site's node; playback moves there when it completes). */
   /** @type {string | null} */
   let replicatingTo = null
   /** @type {ReturnType<typeof setTimeout> | undefined} */
@@ -136,9 +188,12 @@ export function createNodePicker (media, signal, hooks) {
 
   const here = window.location.host
 
+  /** @param {string} key '' for this site, else a node name @returns {NodeStatus | null} */
+  const statusFor = key => key === '' ? siteStatus : statuses.find(s => s.node.name === key) ?? null
+
   /** @param {string} name @param {string} where */
   const play = (name, where) => {
-    const status = statuses.find(s => s.node.name === name)
+    const status = statusFor(name)
     const src = name === '' || status == null ? media.playlist : `${base(status.node.url)}${media.playlist}`
     playing = name
     playingFrom.textContent = where
@@ -146,10 +201,14 @@ export function createNodePicker (media, signal, hooks) {
   }
 
   const render = () => {
-    const buttons = [choiceButton('', 'This site', here, 'online', null, 'holds it', chosen === '')]
+    const buttons = [siteStatus != null
+      ? choiceButton('', `${siteStatus.node.name} (this site)`, siteStatus.node.dnsName ?? here, siteStatus.node.state, siteStatus.node.capacity?.freeBytes ?? null, holdsText(siteStatus), chosen === '')
+      // a site that did not say what it is (its /healthz failed) is not claimed to hold anything
+      : site?.role === 'server'
+        ? choiceButton('', 'Main server (this site)', here, 'online', null, ORIGIN_HOLDS[originHolds], chosen === '')
+        : choiceButton('', 'This site', here, 'online', null, '', chosen === '')]
     for (const s of statuses) {
-      const holds = s.replicating != null ? `replicating ${s.replicating.percent ?? 0}%` : s.holds === 'all' ? 'holds it' : s.holds === 'some' ? 'holds part' : 'does not hold it'
-      buttons.push(choiceButton(s.node.name, s.node.name, s.node.dnsName ?? '', s.node.state, s.node.capacity?.freeBytes ?? null, holds, chosen === s.node.name))
+      buttons.push(choiceButton(s.node.name, s.node.name, s.node.dnsName ?? '', s.node.state, s.node.capacity?.freeBytes ?? null, holdsText(s), chosen === s.node.name))
     }
     list.replaceChildren(...buttons)
   }
@@ -170,18 +229,26 @@ export function createNodePicker (media, signal, hooks) {
       el('span', { class: `state state-${state === 'online' ? 'online' : 'offline'}` }, state),
       el('span', { class: 'free' }, free == null ? '' : `${formatBytes(free)} free`),
       el('span', { class: 'holds' }, holds))
+    if (name === '') button.dataset.thisSite = 'true'
     button.addEventListener('click', () => choose(name))
     return button
   }
 
   /** Applies the viewer's choice: play from it when it holds the media, else offer the two ways. */
   const decide = () => {
-    const status = statuses.find(s => s.node.name === chosen)
+    const status = statusFor(chosen)
     if (chosen === '' || status == null) {
-      missing.hidden = true
       if (playing !== '') play('', `Playing from this site (${here})`)
+      // this site's node without the media still plays it (through its own fallback); it can be replicated here
+      missing.hidden = status == null || status.holds === 'all'
+      if (status == null || status.holds === 'all') return
+      missingText.textContent = `${status.node.name} (this site) does not hold “${media.title}” yet: it streams it through its fallback meanwhile.`
+      fallback.hidden = true
+      replicate.disabled = status.node.state !== 'online' || replicatingTo === ''
+      showProgress(status, '')
       return
     }
+    fallback.hidden = false
     const label = `${status.node.name} (${status.node.dnsName ?? status.node.url})`
     if (status.holds === 'all' && status.node.state === 'online') {
       missing.hidden = true
@@ -193,12 +260,12 @@ export function createNodePicker (media, signal, hooks) {
       ? `${status.node.name} is ${status.node.state}: it cannot serve now.`
       : `${status.node.name} does not hold “${media.title}” yet.`
     replicate.disabled = status.node.state !== 'online' || replicatingTo === status.node.name
-    showProgress(status)
+    showProgress(status, status.node.name)
   }
 
-  /** @param {NodeStatus} status */
-  const showProgress = status => {
-    if (status.replicating == null && replicatingTo !== status.node.name) {
+  /** @param {NodeStatus} status @param {string} key */
+  const showProgress = (status, key) => {
+    if (status.replicating == null && replicatingTo !== key) {
       bar.hidden = true
       barText.textContent = status.failed != null ? `Last replication failed: ${status.failed}` : ''
       return
@@ -221,21 +288,29 @@ export function createNodePicker (media, signal, hooks) {
 
   const refresh = async () => {
     // without the node list (a server without nodes, an API that failed) this site still plays
-    const [nodes, locations] = await Promise.all([
+    const [nodes, locations, me] = await Promise.all([
       request('GET', '/api/v1/nodes', undefined, { signal }).catch(err => { if (signal.aborted) throw err; return { items: [] } }),
-      request('GET', `/api/v1/media/${encodeURIComponent(media.id)}/locations`, undefined, { signal }).catch(err => { if (signal.aborted) throw err; return { renditions: [] } })
+      request('GET', `/api/v1/media/${encodeURIComponent(media.id)}/locations`, undefined, { signal }).catch(err => { if (signal.aborted) throw err; return { renditions: [] } }),
+      thisSite(signal)
     ])
     /** @type {NodeSummary[]} */
     const items = Array.isArray(nodes?.items) ? nodes.items.filter((/** @type {NodeSummary} */ n) => n.url != null) : []
     /** @type {RenditionLocations[]} */
     const renditions = Array.isArray(locations?.renditions) ? locations.renditions : []
-    statuses = items.map(node => nodeStatus(node, renditions))
+    site = me ?? site
+    const self = siteNode(items, site)
+    siteStatus = self == null ? null : nodeStatus(self, renditions)
+    statuses = items.filter(n => self == null || (self.peerId != null ? n.peerId !== self.peerId : n.name !== self.name)).map(node => nodeStatus(node, renditions))
+    originHolds = originHolding(renditions)
+    // this site's node chosen by its name (before it was recognised) is this site
+    if (self != null && chosen === self.name) chosen = ''
     if (replicatingTo != null) {
-      const target = statuses.find(s => s.node.name === replicatingTo)
+      const key = replicatingTo
+      const target = statusFor(key)
       if (target != null && target.holds === 'all') {
-        // done: the node holds it now; playback moves there if the viewer still wants that node
+        // done: the node holds it now; playback moves there if the viewer still wants that node (this site plays on)
         replicatingTo = null
-        if (chosen === target.node.name) play(target.node.name, `Playing from ${target.node.name} (${target.node.dnsName ?? target.node.url})`)
+        if (key !== '' && chosen === key) play(key, `Playing from ${target.node.name} (${target.node.dnsName ?? target.node.url})`)
       } else if (target?.failed != null && target.replicating == null) {
         replicatingTo = null
       }
@@ -252,18 +327,21 @@ export function createNodePicker (media, signal, hooks) {
       showError(describeError('Could not list the nodes', err))
     }
     if (signal.aborted) return
-    const busy = replicatingTo != null || statuses.some(s => s.replicating != null)
+    const busy = replicatingTo != null || statuses.some(s => s.replicating != null) || siteStatus?.replicating != null
     timer = setTimeout(() => { void loop() }, busy ? BUSY_REFRESH_MS : IDLE_REFRESH_MS)
   }
 
   replicate.addEventListener('click', () => {
     const target = chosen
+    const node = statusFor(target)?.node
+    if (node == null) return
     replicatingTo = target
     replicate.disabled = true
     bar.hidden = false
     bar.value = 0
     barText.textContent = 'Replication ordered…'
-    request('POST', '/api/v1/replications', { media: media.id, node: target }, { signal })
+    // by peer ID when known: names need not be unique
+    request('POST', '/api/v1/replications', { media: media.id, node: node.peerId ?? node.name }, { signal })
       .then(() => { clearTimeout(timer); return loop() })
       .catch(err => {
         if (signal.aborted) return
@@ -275,10 +353,11 @@ export function createNodePicker (media, signal, hooks) {
 
   fallback.addEventListener('click', () => {
     fallback.disabled = true
-    nearestHolder(statuses.filter(s => s.holds === 'all' && s.node.state === 'online' && s.node.name !== chosen))
+    const holders = [siteStatus, ...statuses].filter(s => s != null && s.holds === 'all' && s.node.state === 'online' && s.node.name !== chosen)
+    nearestHolder(/** @type {NodeStatus[]} */ (holders))
       .then(best => {
         if (signal.aborted) return
-        if (best == null) play('', `Streaming from fallback: this site (${here})`)
+        if (best == null || best === siteStatus) play('', `Streaming from fallback: this site (${here})`)
         else play(best.node.name, `Streaming from fallback: ${best.node.name} (${best.node.dnsName ?? best.node.url})`)
       })
       .finally(() => { fallback.disabled = false })

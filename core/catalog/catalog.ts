@@ -2,7 +2,11 @@ import { InvalidRequestError, MediaNotFoundError } from '../errors.ts'
 import { createSqliteDataSource } from './data-source.ts'
 import { Media, PlaybackProgress, Rendition, Segment } from './entities.ts'
 import { CatalogNotStartedError, IncompleteRenditionError, RenditionNotFoundError } from './errors.ts'
+import { filteredMedia, orderedMedia } from './media-list.ts'
+import { defaultOrder } from './media-query.ts'
 import { toMediaRecord, toProgressRecord, toRenditionRecord } from './records.ts'
+import { sortKey } from './sort-key.ts'
+import type { MediaFilter, MediaListOptions } from './media-query.ts'
 import type { MediaInput, MediaRecord, ProgressRecord, RenditionInput, RenditionRecord, SegmentRecord } from './records.ts'
 import type { Logger } from '../logger.ts'
 import type { Database, Statement } from 'better-sqlite3'
@@ -10,6 +14,9 @@ import type { DataSource, EntityManager } from 'typeorm'
 
 export type { MediaInput, MediaRecord, ProgressRecord, RenditionInput, RenditionRecord, RenditionState, SegmentRecord } from './records.ts'
 export { IncompleteRenditionError, RenditionNotFoundError, CatalogNotStartedError } from './errors.ts'
+export { MEDIA_KINDS, MEDIA_SORTS, SORT_ORDERS, defaultOrder } from './media-query.ts'
+export type { MediaFilter, MediaKindFilter, MediaListOptions, MediaSort, SortOrder } from './media-query.ts'
+export { sortKey } from './sort-key.ts'
 
 export interface CatalogComponents {
   logger: Logger
@@ -36,8 +43,10 @@ export interface Catalog {
   upsertMedia(input: MediaInput): Promise<{ media: MediaRecord, created: boolean }>
   getMedia(id: string): Promise<MediaRecord | undefined>
   getMediaBySourceCid(cid: string): Promise<MediaRecord | undefined>
-  /** Newest first. */
-  listMedia(options?: ListOptions): Promise<MediaRecord[]>
+  /** A page of the media matching `options.kind`, in the order asked (newest first by default). */
+  listMedia(options?: MediaListOptions): Promise<MediaRecord[]>
+  /** How many media match the filter, in all. */
+  countMedia(filter?: MediaFilter): Promise<number>
   /** Deletes a media with its renditions, segments and progress; false if there was none. */
   deleteMedia(id: string): Promise<boolean>
   /** Returns the rendition with this key, creating it ('pending') if needed; throws MediaNotFoundError. */
@@ -137,6 +146,7 @@ class SqlCatalog implements Catalog {
         sourceCid: input.sourceCid,
         path: input.path,
         title: input.title,
+        sortKey: sortKey(input.title),
         durationSeconds: input.durationSeconds,
         sizeBytes: input.sizeBytes,
         probe: JSON.stringify(input.probe),
@@ -159,13 +169,19 @@ class SqlCatalog implements Catalog {
     return row == null ? undefined : toMediaRecord(row)
   }
 
-  async listMedia (options: ListOptions = {}): Promise<MediaRecord[]> {
-    const rows = await this.db.getRepository(Media).find({
-      order: { createdAt: 'DESC', id: 'ASC' },
-      take: count(options.limit, DEFAULT_LIMIT),
-      skip: count(options.offset, 0)
-    })
+  async listMedia (options: MediaListOptions = {}): Promise<MediaRecord[]> {
+    const limit = count(options.limit, DEFAULT_LIMIT)
+    const offset = count(options.offset, 0)
+    if (limit === 0) return []
+    const sort = options.sort ?? 'added'
+    const query = orderedMedia(filteredMedia(this.db.manager, options), sort, options.order ?? defaultOrder(sort))
+    // the metadata join is one row per media, so LIMIT/OFFSET page media (TypeORM's take/skip would add a DISTINCT pass)
+    const rows = await query.limit(limit).offset(offset).getMany()
     return rows.map(toMediaRecord)
+  }
+
+  async countMedia (filter: MediaFilter = {}): Promise<number> {
+    return await filteredMedia(this.db.manager, filter).getCount()
   }
 
   async deleteMedia (id: string): Promise<boolean> {

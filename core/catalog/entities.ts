@@ -17,6 +17,7 @@ import { bigintNumber, millisDate } from './transformers.ts'
 @Entity('media')
 @Unique('uq_media_source_cid', ['sourceCid'])
 @Index('idx_media_created_at', ['createdAt'])
+@Index('idx_media_sort_key', ['sortKey'])
 export class Media {
   /** Short id derived from the source CID by the caller. */
   @PrimaryColumn('varchar', { length: 16, primaryKeyConstraintName: 'pk_media' })
@@ -31,6 +32,10 @@ export class Media {
 
   @Column('text')
   title!: string
+
+  /** What the library sorts titles by (sort-key.ts), kept in step with the title and sort title. */
+  @Column('text', { name: 'sort_key', default: '' })
+  sortKey!: string
 
   @Column('float', { name: 'duration_seconds' })
   durationSeconds!: number

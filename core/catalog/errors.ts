@@ -2,7 +2,7 @@ import { CidcastError } from '../errors.ts'
 
 /*
  * The catalog's own error conditions, in the pattern of core/errors.ts (told apart by `name`).
- * Suggested HTTP statuses for the gateway's table: RenditionNotFoundError 404, IncompleteRenditionError 409.
+ * Their HTTP statuses are in gateway/middleware/error-status.ts.
  */
 
 /** No rendition has the given key. */

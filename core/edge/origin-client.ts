@@ -1,5 +1,5 @@
 import { CarBlockIterator } from '@ipld/car'
-import { CidcastError, HTTP_STATUS } from '../errors.ts'
+import { CidcastError } from '../errors.ts'
 import { verifyBlock } from './block-verify.ts'
 import { OriginUnavailableError } from './errors.ts'
 import type { VerifiedBlock } from './block-verify.ts'
@@ -92,11 +92,16 @@ const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
 const DEFAULT_IDLE_TIMEOUT_MS = 15_000
 
 /** An error named as the origin named it, so the node's error middleware answers with the same status. */
-function remoteError (name: string, message: string): Error {
+/** An error the main server answered with, kept under its own name and status so a node passes it on as it came. */
+function remoteError (name: string, message: string, status?: number): Error {
   const err = new CidcastError(message)
   Object.defineProperty(err, 'name', { value: name, enumerable: false })
+  if (status != null) Object.defineProperty(err, 'status', { value: status, enumerable: false })
   return err
 }
+
+/** An error name as cidcast writes them (`MediaNotFoundError`): anything else from the origin is not passed on. */
+const ERROR_NAME = /^[A-Z][A-Za-z0-9]{0,63}Error$/
 
 async function errorOf (response: Response, path: string): Promise<Error> {
   let body: { error?: unknown, message?: unknown } | undefined
@@ -105,8 +110,8 @@ async function errorOf (response: Response, path: string): Promise<Error> {
   } catch {}
   const name = typeof body?.error === 'string' ? body.error : ''
   const message = typeof body?.message === 'string' ? body.message : `the main server answered ${response.status} for ${path}`
-  // only names this node maps itself travel on; anything else from a failing origin is "unavailable"
-  if (HTTP_STATUS[name] != null && response.status < 500) return remoteError(name, message)
+  // the origin's 4xx travel on with their name and status; anything else from a failing origin is "unavailable"
+  if (ERROR_NAME.test(name) && response.status >= 400 && response.status < 500) return remoteError(name, message, response.status)
   if (name === 'TooManySessionsError' || name === 'TranscodeFailedError') return remoteError(name, message)
   if (response.status === 404) return remoteError('ContentNotFoundError', message)
   return new OriginUnavailableError(`the main server answered ${response.status} for ${path}`)

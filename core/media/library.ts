@@ -15,7 +15,7 @@ import type { ProbeResult } from './probe.ts'
 import type { RenditionPlan } from './profiles.ts'
 import type { DirectoryLink } from './rendition-dag.ts'
 import type { RenditionJob } from './session.ts'
-import type { Catalog, MediaRecord, RenditionRecord } from '../catalog/catalog.ts'
+import type { Catalog, MediaFilter, MediaListOptions, MediaRecord, RenditionRecord } from '../catalog/catalog.ts'
 import type { Logger } from '../logger.ts'
 import type { MediaMetadataView } from '../metadata/views.ts'
 import type { UnixFS } from '@helia/unixfs'
@@ -81,7 +81,10 @@ export interface Library {
   /** Probes and hashes a file and records it; the same bytes always give the same media. */
   add: (path: string, options?: { signal?: AbortSignal }) => Promise<{ media: MediaView, created: boolean }>
   get: (id: string) => Promise<MediaView>
-  list: (options?: { limit?: number, offset?: number }) => Promise<MediaView[]>
+  /** A page of the library: by kind, sorted (title, year, date added) over the whole library. */
+  list: (options?: MediaListOptions) => Promise<MediaView[]>
+  /** How many media match the filter, in all. */
+  count: (filter?: MediaFilter) => Promise<number>
   master: (id: string) => Promise<string>
   playlist: (id: string, profile: string) => Promise<string>
   /** The work order for one rendition (creates its catalog row on first use). */
@@ -138,9 +141,13 @@ class CatalogLibrary implements Library {
     return await this.view(await this.record(id))
   }
 
-  async list (options: { limit?: number, offset?: number } = {}): Promise<MediaView[]> {
+  async list (options: MediaListOptions = {}): Promise<MediaView[]> {
     const rows = await this.c.catalog.listMedia(options)
     return await Promise.all(rows.map(async row => await this.view(row)))
+  }
+
+  async count (filter: MediaFilter = {}): Promise<number> {
+    return await this.c.catalog.countMedia(filter)
   }
 
   async master (id: string): Promise<string> {

@@ -12,7 +12,8 @@ import type { Logger } from '../logger.ts'
  * than the one that described the item before (the path, after an NFO or a provider) only fills empty fields,
  * so a provider outage never replaces good metadata with a file name. A match a user picked replaces every
  * unlocked field, clearing what the new match does not say. Series, seasons and collections are found (by
- * ids, then by folder and title) or created, and artwork is stored once in IPFS.
+ * ids, then by folder and title) or created, and artwork is stored once in IPFS. A frame of the video standing
+ * in for a poster or still (service.ts) is replaced by real artwork from any source.
  */
 
 const RANK: Record<string, number> = { path: 1, tmdb: 2, tvdb: 2, omdb: 2, nfo: 3, user: 4 }
@@ -28,6 +29,8 @@ export interface ApplyOptions {
   mode: 'auto' | 'match'
   actor: string
   signal?: AbortSignal
+  /** The CID of the frame taken from this media's video, if one was: artwork that is only that frame gives way to any real artwork. */
+  frame?: string
 }
 
 async function imageOf (c: ApplyComponents, local: string | undefined, url: string | undefined, signal?: AbortSignal): Promise<string | undefined> {
@@ -138,9 +141,12 @@ export async function applyGathered (c: ApplyComponents, mediaId: string, mediaP
   const fields = { locked: [...locked] } as unknown as MetadataFields
   for (const [name, value] of Object.entries(candidate) as Array<[Exclude<FieldName, 'locked'>, unknown]>) {
     const old = existing?.[name] ?? null
+    const onlyFrame = (name === 'poster' || name === 'still') && old != null && old === options.frame
     let next: unknown
     if (locked.has(name)) next = old
     else if (belongs[name] === false) next = null
+    // a frame stands in until a poster or still comes from any source, however weak, and is not cleared by one without
+    else if (onlyFrame) next = value ?? old
     else if (options.mode === 'match') next = value ?? (name === 'title' ? old : null)
     else if (value == null) next = old
     else if (weaker && old != null) next = old

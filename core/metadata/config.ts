@@ -15,6 +15,7 @@ import type { MetadataService } from './service.ts'
 import type { ProviderName } from './types.ts'
 import type { Catalog } from '../catalog/catalog.ts'
 import type { Logger } from '../logger.ts'
+import type { PosterFrames } from '../media/poster-frame.ts'
 import type { UnixFS } from '@helia/unixfs'
 import type { Pins } from '@helia/interface'
 
@@ -165,6 +166,8 @@ export interface MetadataComponents {
   catalog: Pick<Catalog, 'exclusive' | 'getMedia'>
   unixfs: Pick<UnixFS, 'addBytes'>
   pins: Pick<Pins, 'add' | 'isPinned'>
+  /** Poster frames for media without artwork (core/media/poster-frame.ts); absent: none are made. */
+  frames?: PosterFrames
 }
 
 /** Builds the metadata service with its providers, image fetcher and image store from `config`. */
@@ -176,5 +179,5 @@ export function createMetadata (components: MetadataComponents, config: Metadata
   const logger = components.logger
   const store = createMetadataStore(components.catalog)
   const images = createImageStore({ logger, store, fetcher, unixfs: components.unixfs, pins: components.pins })
-  return createMetadataService({ logger, catalog: components.catalog, providers, images, store }, { writeNfo: config.writeNfo })
+  return createMetadataService({ logger, catalog: components.catalog, providers, images, store, frames: components.frames }, { writeNfo: config.writeNfo })
 }

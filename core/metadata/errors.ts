@@ -2,7 +2,7 @@ import { CidcastError } from '../errors.ts'
 
 /*
  * The metadata part's error conditions, in the pattern of core/errors.ts (told apart by `name`).
- * Their HTTP statuses are in core/errors.ts HTTP_STATUS.
+ * Their HTTP statuses are in gateway/middleware/error-status.ts.
  */
 
 /** No series has the given id. (404) */

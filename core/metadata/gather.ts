@@ -110,9 +110,11 @@ async function readNfo (paths: string[], log: Logger, errors: string[]): Promise
 /** Gathers everything known about the media file at `mediaPath`. */
 export async function gather (log: Logger, mediaPath: string, options: GatherOptions): Promise<Gathered> {
   const errors: string[] = []
-  const path = parseMediaPath(mediaPath)
-  const nfo = path.kind === 'extra' ? undefined : await readNfo(itemNfoPaths(mediaPath, path.kind), log, errors)
+  const named = parseMediaPath(mediaPath)
+  // an extra's name is a guess; its own NFO (`<file>.nfo`, never the main feature's movie.nfo) says what it is
+  const nfo = await readNfo(itemNfoPaths(mediaPath, named.kind), log, errors)
   const nfoItem = nfo?.kind === 'movie' || nfo?.kind === 'episode' ? nfo.info : undefined
+  const path = named.kind === 'extra' && nfoItem != null ? parseMediaPath(mediaPath, { extras: false }) : named
   const kind: MediaKind = nfoItem?.kind ?? path.kind
   const pathItem: ItemInfo = sanitizeInfo({ kind, title: path.title, year: path.year, ids: path.ids, season: path.season, episode: path.episode, episodeEnd: path.episodeEnd, extraType: path.extraType }, () => {})
   const folder = path.series?.folder ?? path.folder

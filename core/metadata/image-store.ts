@@ -10,8 +10,9 @@ import type { UnixFS } from '@helia/unixfs'
 import type { Pins } from '@helia/interface'
 
 /*
- * Artwork, fetched once and kept in IPFS: each source (a provider URL, or a local file by path, size and
- * mtime) maps to the CID of its bytes in the `images` table, so the second ask is a lookup. Stored images are
+ * Artwork, fetched once and kept in IPFS: each source (a provider URL, a local file by path, size and mtime,
+ * or a frame of the media's own video by its source CID) maps to the CID of its bytes in the `images` table,
+ * so the second ask is a lookup. Stored images are
  * pinned and served like any other content by /ipfs on every gateway.
  */
 
@@ -34,6 +35,10 @@ export interface ImageStore {
   remote: (url: string, options?: { signal?: AbortSignal }) => Promise<string | undefined>
   /** The CID of a local artwork file; undefined when missing or not an image. */
   local: (path: string) => Promise<string | undefined>
+  /** The CID of a picture made from the media itself (a video frame), made by `make` only the first time `key` is asked. */
+  made: (key: string, make: () => Promise<Uint8Array>) => Promise<string | undefined>
+  /** The CID stored for `key` (a URL, or a made picture's key) without fetching or making anything. */
+  known: (key: string) => Promise<string | undefined>
 }
 
 /** Local artwork next to a media file or in a series folder, Kodi/Jellyfin names. */
@@ -105,6 +110,22 @@ export function createImageStore (components: ImageStoreComponents): ImageStore 
       } finally {
         await handle.close()
       }
+    },
+
+    async made (key, make) {
+      return await once(key, async () => {
+        const bytes = await make()
+        const type = sniffImage(bytes)
+        if (type == null) {
+          log.warn({ key }, 'a made picture is not a JPEG, PNG, WebP or GIF image; not stored')
+          return undefined
+        }
+        return await keep(key, bytes, type)
+      })
+    },
+
+    async known (key) {
+      return (await components.store.image(key))?.cid
     }
   }
 }

@@ -204,8 +204,11 @@ function sameTitle (a: string, b: string): boolean {
   return norm(a) === norm(b)
 }
 
-/** Identifies the media at `path` from its file and folder names alone. */
-export function parseMediaPath (path: string): PathInfo {
+/**
+ * Identifies the media at `path` from its file and folder names alone. `extras: false` reads it as a movie or
+ * an episode whatever its name says (for a file whose own NFO says what it is).
+ */
+export function parseMediaPath (path: string, options: { extras?: boolean } = {}): PathInfo {
   const file = posix.basename(path)
   const ext = posix.extname(file)
   const stem = ext.length > 0 && ext.length <= 6 ? file.slice(0, -ext.length) : file
@@ -215,7 +218,7 @@ export function parseMediaPath (path: string): PathInfo {
   const extraFolder = EXTRA_FOLDERS[parentName.toLowerCase()]
   const suffix = EXTRA_SUFFIX.exec(stem)
   const bareExtra = /^(trailer|sample)$/i.exec(stem)
-  if (extraFolder != null || suffix != null || bareExtra != null) {
+  if (options.extras !== false && (extraFolder != null || suffix != null || bareExtra != null)) {
     const type = extraFolder ?? EXTRA_SUFFIX_TYPES[(suffix?.[1] ?? suffix?.[2] ?? bareExtra?.[1] ?? 'other').toLowerCase()] ?? 'other'
     const owner = extraFolder != null ? posix.dirname(dir) : dir
     const named = extraFolder != null ? stem : stem.slice(0, suffix?.index ?? stem.length)

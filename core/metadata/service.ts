@@ -2,6 +2,7 @@ import { MediaNotFoundError } from '../errors.ts'
 import { applyGathered, fieldsOf } from './apply.ts'
 import { patchFields, parsePatch, writeItemNfo } from './editor.ts'
 import { AuditEntryNotFoundError, CollectionNotFoundError, NoProviderError, SeriesNotFoundError } from './errors.ts'
+import { createFrameArtwork } from './frame-artwork.ts'
 import { gather, matchIds } from './gather.ts'
 import { createMetadataStore } from './store.ts'
 import { collectionView, itemSummary, mediaView, nextOf, seasonTitle, seriesView } from './views.ts'
@@ -12,12 +13,14 @@ import type { Match, ProviderName } from './types.ts'
 import type { CollectionView, ItemSummary, MediaMetadataView, SeasonView, SeriesView } from './views.ts'
 import type { Catalog, MediaRecord } from '../catalog/catalog.ts'
 import type { Logger } from '../logger.ts'
+import type { PosterFrames } from '../media/poster-frame.ts'
 
 /*
  * The metadata part: identification at add time (path and NFO at once, providers in the background so a slow
  * or failing provider never delays or fails an add), identification on demand with a list of matches to pick
  * from, hand edits with locks, the audit trail and reverts, and the series / collection structure the API
- * and "next item" read. Work on one media runs one step at a time.
+ * and "next item" read. Work on one media runs one step at a time. Media left without artwork get a frame of
+ * their video (frame-artwork.ts), on the same background queue as the providers: one ffmpeg at a time.
  */
 
 export interface MetadataServiceComponents {
@@ -26,6 +29,8 @@ export interface MetadataServiceComponents {
   /** In the configured order; empty: the library works from paths and NFO files. */
   providers: readonly MetadataProvider[]
   images?: ImageStore
+  /** Takes poster frames from videos; absent: media without artwork stay without. */
+  frames?: PosterFrames
   /** The store on `catalog`, when the caller already made one (to share with the image store). */
   store?: MetadataStore
 }
@@ -43,6 +48,7 @@ export interface IdentifyResult {
 }
 
 export interface MetadataService {
+  /** Queues a poster frame for every media with a picture and no artwork (those stored before frames existed). */
   start: () => Promise<void>
   /** Aborts background identification and waits for it. */
   stop: () => Promise<void>
@@ -83,6 +89,9 @@ export function createMetadataService (components: MetadataServiceComponents, in
   const store = components.store ?? createMetadataStore(components.catalog)
   const providers = components.providers
   const applying = { log, store, images: components.images }
+  const frameArt = components.frames != null && components.images != null
+    ? createFrameArtwork({ log, store, images: components.images, frames: components.frames })
+    : undefined
   const chains = new Map<string, Promise<unknown>>()
   let controller = new AbortController()
   let background: Promise<void> = Promise.resolve()
@@ -121,19 +130,28 @@ export function createMetadataService (components: MetadataServiceComponents, in
 
   async function identifyNow (record: MediaRecord, local: boolean, match?: Pick<Match, 'provider' | 'kind' | 'id'>): Promise<IdentifyResult> {
     const gathered = await gather(log, record.path, { providers, local, match, signal: controller.signal })
-    const changes = await applyGathered(applying, record.id, record.path, gathered, { mode: match == null ? 'auto' : 'match', actor: match == null ? gathered.source : 'user', signal: controller.signal })
+    const frame = await frameArt?.known(record)
+    const changes = await applyGathered(applying, record.id, record.path, gathered, { mode: match == null ? 'auto' : 'match', actor: match == null ? gathered.source : 'user', signal: controller.signal, frame })
     return { metadata: await view(record), changes, errors: gathered.errors }
   }
 
-  function enqueue (record: MediaRecord): void {
+  /** Queues background work on a media: identification by the providers, then a frame if it still has no artwork. */
+  function enqueue (record: MediaRecord, steps: { identify: boolean }): void {
     queued++
     const signal = controller.signal
     background = background.then(async () => {
-      if (signal.aborted) return
       try {
-        await serial(record.id, async () => await identifyNow(record, false))
-      } catch (err) {
-        if (!signal.aborted) log.warn({ mediaId: record.id, err }, 'background identification failed')
+        if (signal.aborted) return
+        try {
+          if (steps.identify) await serial(record.id, async () => await identifyNow(record, false))
+        } catch (err) {
+          if (!signal.aborted) log.warn({ mediaId: record.id, err }, 'background identification failed')
+        }
+        try {
+          if (!signal.aborted) await frameArt?.apply(record, { signal, serial })
+        } catch (err) {
+          if (!signal.aborted) log.warn({ mediaId: record.id, reason: (err as Error).message }, 'no artwork taken from the video')
+        }
       } finally {
         queued--
       }
@@ -146,6 +164,23 @@ export function createMetadataService (components: MetadataServiceComponents, in
 
     async start () {
       if (controller.signal.aborted) controller = new AbortController()
+      if (frameArt == null) return
+      // in the background too, so a large library does not hold up the server's start
+      const signal = controller.signal
+      queued++
+      background = background.then(async () => {
+        try {
+          for (const id of await store.withoutArtwork()) {
+            if (signal.aborted) return
+            const record = await components.catalog.getMedia(id)
+            if (record != null && record.path !== '' && await frameArt.wanted(record)) enqueue(record, { identify: false })
+          }
+        } catch (err) {
+          if (!signal.aborted) log.warn({ err }, 'looking for media without artwork failed')
+        } finally {
+          queued--
+        }
+      })
     },
 
     async stop () {
@@ -159,7 +194,7 @@ export function createMetadataService (components: MetadataServiceComponents, in
         const known = await store.get(record.id)
         if (!created && known != null) return
         await serial(record.id, async () => await identifyNow(record, true))
-        if (providers.length > 0 && record.path !== '') enqueue(record)
+        if (record.path !== '' && (providers.length > 0 || frameArt != null)) enqueue(record, { identify: providers.length > 0 })
       } catch (err) {
         log.warn({ mediaId: record.id, err }, 'identification at add time failed; the media stays playable')
       }
@@ -179,7 +214,10 @@ export function createMetadataService (components: MetadataServiceComponents, in
         if (!providers.some(p => p.name === options.match?.provider)) throw new NoProviderError(`provider ${JSON.stringify(String(options.match.provider)).slice(0, 20)} is not configured`)
         if (Object.keys(matchIds(options.match)).length === 0) throw new NoProviderError(`${options.match.provider} has no item ${JSON.stringify(String(options.match.id)).slice(0, 40)}`)
       }
-      return await serial(mediaId, async () => await identifyNow(record, false, options.match))
+      const result = await serial(mediaId, async () => await identifyNow(record, false, options.match))
+      // a media identification left without artwork gets its frame (looked up when taken before)
+      if (await frameArt?.wanted(record) === true) enqueue(record, { identify: false })
+      return result
     },
 
     async matches (mediaId, options = {}) {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { Media } from '../catalog/entities.ts'
 import { Collection, MediaMetadata, MetadataAudit, Season, Series, StoredImage } from '../catalog/metadata-entities.ts'
+import { sortKey } from '../catalog/sort-key.ts'
 import type { Catalog } from '../catalog/catalog.ts'
 import type { ExternalIds, MediaKind } from './types.ts'
 import type { EntityManager } from 'typeorm'
@@ -8,7 +9,8 @@ import type { EntityManager } from 'typeorm'
 /*
  * The metadata part's repository, in the catalog's database (through Catalog.exclusive, so its writes queue
  * behind the catalog's own). A media's metadata is a flat record of fields; every save diffs it against what
- * was stored, writes one audit entry with each changed field's before and after, and keeps media.title in step.
+ * was stored, writes one audit entry with each changed field's before and after, and keeps media.title and
+ * media.sort_key in step.
  */
 
 /** The fields of a media's metadata, by the names the API, the locks and the audit trail use. */
@@ -171,6 +173,8 @@ export interface MetadataStore {
   extras: (folder: string) => Promise<StoredMetadata[]>
   /** Media, series and collections whose title contains `text` (case-insensitive). */
   search: (text: string, limit: number) => Promise<{ media: StoredMetadata[], series: SeriesRecord[], collections: CollectionRecord[] }>
+  /** Media with no artwork of their own: no poster (an episode: no still). */
+  withoutArtwork: () => Promise<string[]>
   image: (source: string) => Promise<{ cid: string, type: string } | undefined>
   putImage: (source: string, cid: string, type: string, bytes: number) => Promise<void>
 }
@@ -253,7 +257,10 @@ export function createMetadataStore (catalog: Pick<Catalog, 'exclusive'>): Metad
       if (Object.keys(changes).length === 0 && existing != null && existing.folder === meta.folder && existing.source === meta.source) return changes
       row.updatedAt = at
       await repo.save(row)
-      if (changes.title != null) await tx.getRepository(Media).update({ id: mediaId }, { title: fields.title, updatedAt: at })
+      // the library lists media by these two: the media row keeps the title and the key it sorts by
+      if (changes.title != null || changes.sortTitle != null) {
+        await tx.getRepository(Media).update({ id: mediaId }, { title: fields.title, sortKey: sortKey(fields.title, fields.sortTitle), updatedAt: at })
+      }
       if (Object.keys(changes).length > 0) {
         await tx.getRepository(MetadataAudit).insert({ mediaId, at, actor: audit.actor, action: audit.action, changes: JSON.stringify(changes), reverts: audit.reverts ?? null })
       }
@@ -286,7 +293,9 @@ export function createMetadataStore (catalog: Pick<Catalog, 'exclusive'>): Metad
       return row == null ? undefined : toSeries(row)
     }),
 
-    listSeries: async () => await run(async db => (await db.getRepository(Series).find({ order: { title: 'ASC', id: 'ASC' } })).map(toSeries)),
+    // every series at once (they are few next to media), in the library's natural title order
+    listSeries: async () => await run(async db => (await db.getRepository(Series).find()).map(toSeries)
+      .map(s => ({ s, key: sortKey(s.title) })).sort((a, b) => compare(a.key, b.key) || compare(a.s.id, b.s.id)).map(({ s }) => s)),
 
     putSeries: async (id, fields) => await run(async db => await putSeries(db, id, fields)),
 
@@ -347,6 +356,12 @@ export function createMetadataStore (catalog: Pick<Catalog, 'exclusive'>): Metad
       return { media: media.map(toStored), series: series.map(toSeries), collections: collections.map(toCollection) }
     }),
 
+    withoutArtwork: async () => await run(async db => (await db.getRepository(MediaMetadata).createQueryBuilder('m')
+      .select('m.media_id', 'id')
+      .where("(m.kind = 'episode' AND m.still_cid IS NULL) OR (m.kind <> 'episode' AND m.poster_cid IS NULL)")
+      .orderBy('m.media_id', 'ASC')
+      .getRawMany<{ id: string }>()).map(row => row.id)),
+
     image: async source => await run(async db => {
       const row = await db.getRepository(StoredImage).findOneBy({ sourceHash: createHash('sha256').update(source).digest('hex') })
       return row == null ? undefined : { cid: row.cid, type: row.type }
@@ -366,6 +381,11 @@ export function createMetadataStore (catalog: Pick<Catalog, 'exclusive'>): Metad
 /** Titles compared the way people read them: case, accents and punctuation ignored. */
 export function normalTitle (title: string): string {
   return title.toLowerCase().normalize('NFKD').replace(/\p{M}/gu, '').replace(/[^\p{L}\p{N}]+/gu, ' ').trim()
+}
+
+/** Plain code-unit order: the database compares sort keys bytewise, which agrees for every key but astral characters. */
+function compare (a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0
 }
 
 function byRelease (a: StoredMetadata, b: StoredMetadata): number {

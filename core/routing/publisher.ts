@@ -17,6 +17,12 @@ export const DEFAULT_REPUBLISH_INTERVAL_MS = 4 * 60 * 60 * 1000
 /** First wait before retrying a failed publish; it doubles up to RETRY_MAX_MS. */
 export const DEFAULT_RETRY_MS = 5_000
 const RETRY_MAX_MS = 5 * 60 * 1000
+/**
+ * Capacity figures (quota, used, free) that move by more than this share of the quota are news to the manifest's
+ * readers and publish at once; smaller moves (the disk's free space changes between any two heartbeats) wait for
+ * the periodic refresh, while the heartbeats carry the live figures to the main server.
+ */
+export const CAPACITY_CHANGE_SHARE = 0.1
 const DEFAULT_TIMEOUT_MS = 10_000
 /** Where the node remembers its last sequence number and what it published. */
 export const PUBLISHER_STATE_KEY = new Key('/cidcast/ipns-publisher/state')
@@ -42,6 +48,13 @@ export interface IpnsPublisherInit {
   retryMs?: number
   /** Per HTTP request. @default 10 s */
   timeoutMs?: number
+  /**
+   * The quota was set by the node's owner, so any change of it publishes. Otherwise it is what the disk could hold
+   * and moves with the disk: like the other figures, only a move beyond CAPACITY_CHANGE_SHARE publishes. @default false
+   */
+  fixedQuota?: boolean
+  /** Share of the quota a capacity figure must move by to publish at once. @default CAPACITY_CHANGE_SHARE */
+  capacityShare?: number
 }
 
 /** What a node says about itself; the publisher adds `peerId` and `updatedAt`. */
@@ -64,8 +77,9 @@ export interface IpnsPublisher extends Startable {
   /** The node's IPNS name (`k51...`). */
   readonly name: string
   /**
-   * Sets what the manifest says and publishes at once when it changed (pinned roots, name, mode, URL or quota;
-   * used/free bytes alone wait for the next republish). Resolves with the state the server holds.
+   * Sets what the manifest says and publishes at once when a reader would care (pinned roots, name, mode, URL, a set
+   * quota, or capacity moved by more than `capacityShare` of the quota); smaller moves wait for the periodic
+   * refresh. Resolves with the state the server holds.
    */
   update (fields: ManifestFields, options?: AbortOptions): Promise<PublishedState>
   /** Signs the current manifest with the next sequence number and puts it now. */
@@ -99,6 +113,7 @@ class RoutingApiPublisher implements IpnsPublisher {
   private readonly ttlMs: number
   private readonly retryMs: number
   private readonly timeoutMs: number
+  private readonly capacityRule: CapacityRule
   private client?: DelegatedRoutingV1HttpApiClient
   private stored: StoredState = { sequence: '0' }
   private fields?: ManifestFields
@@ -128,6 +143,9 @@ class RoutingApiPublisher implements IpnsPublisher {
     this.ttlMs = positive(init.ttlMs, DEFAULT_RECORD_TTL_MS, 'ttlMs')
     this.retryMs = positive(init.retryMs, DEFAULT_RETRY_MS, 'retryMs')
     this.timeoutMs = positive(init.timeoutMs, DEFAULT_TIMEOUT_MS, 'timeoutMs')
+    const share = init.capacityShare ?? CAPACITY_CHANGE_SHARE
+    if (!Number.isFinite(share) || share < 0 || share > 1) throw new InvalidConfigError('capacityShare must be a share between 0 and 1')
+    this.capacityRule = { share, fixedQuota: init.fixedQuota ?? false }
   }
 
   isStarted (): boolean {
@@ -170,7 +188,7 @@ class RoutingApiPublisher implements IpnsPublisher {
     this.fields = { ...fields, capacity: { ...fields.capacity }, pinned: [...fields.pinned] }
     await this.reconciled
     const published = this.state()
-    if (published != null && !this.dirty && !significantChange(published.manifest, fields)) return published
+    if (published != null && !this.dirty && !significantChange(published.manifest, fields, this.capacityRule)) return published
     return await this.publish(options)
   }
 
@@ -214,11 +232,12 @@ class RoutingApiPublisher implements IpnsPublisher {
     if (this.fields == null) throw new InvalidRequestError('nothing to publish yet: call update() with the manifest first')
     const previous = this.state()
     const now = new Date()
-    const changed = previous == null || significantChange(previous.manifest, this.fields) || !sameCapacity(previous.manifest, this.fields)
+    const significant = previous == null || significantChange(previous.manifest, this.fields, this.capacityRule)
+    const changed = significant || !sameCapacity(previous.manifest, this.fields)
     const manifest = normalizeManifest({
       ...this.fields,
       peerId: this.peerId.toString(),
-      updatedAt: previous != null && !significantChange(previous.manifest, this.fields) ? previous.manifest.updatedAt : now.toISOString()
+      updatedAt: significant ? now.toISOString() : previous.manifest.updatedAt
     })
     const signal = AbortSignal.any([this.controller.signal, options.signal ?? new AbortController().signal, AbortSignal.timeout(this.timeoutMs * 3)])
     try {
@@ -310,11 +329,28 @@ class RoutingApiPublisher implements IpnsPublisher {
   }
 }
 
-/** Content that matters to readers changed: pinned roots, name, mode, URL or quota. */
-function significantChange (published: NodeManifest, fields: ManifestFields): boolean {
+/** When capacity figures count as a change: how far they must move, and whether the quota is the owner's. */
+interface CapacityRule {
+  share: number
+  fixedQuota: boolean
+}
+
+/** Content that matters to readers changed: pinned roots, name, mode, URL, a set quota or capacity moved far. */
+function significantChange (published: NodeManifest, fields: ManifestFields, rule: CapacityRule): boolean {
   const next = normalizeManifest({ ...fields, peerId: published.peerId, updatedAt: published.updatedAt })
   return published.name !== next.name || published.mode !== next.mode || published.url !== next.url ||
-    published.capacity.quotaBytes !== next.capacity.quotaBytes || published.pinned.join('\n') !== next.pinned.join('\n')
+    published.pinned.join('\n') !== next.pinned.join('\n') || capacityMoved(published.capacity, next.capacity, rule)
+}
+
+/**
+ * A quota the owner set that changed, or any figure that moved by more than `rule.share` of the quota. A quota that
+ * follows the disk is used + the disk's free space, so it wiggles with every file written anywhere on that disk.
+ */
+function capacityMoved (before: NodeManifest['capacity'], after: NodeManifest['capacity'], rule: CapacityRule): boolean {
+  if (rule.fixedQuota && before.quotaBytes !== after.quotaBytes) return true
+  const limit = rule.share * Math.max(before.quotaBytes, after.quotaBytes)
+  return Math.abs(after.quotaBytes - before.quotaBytes) > limit || Math.abs(after.usedBytes - before.usedBytes) > limit ||
+    Math.abs(after.freeBytes - before.freeBytes) > limit
 }
 
 function sameCapacity (published: NodeManifest, fields: ManifestFields): boolean {

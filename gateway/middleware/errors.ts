@@ -1,4 +1,5 @@
-import { HTTP_STATUS } from '../../core/errors.ts'
+import { CidcastError } from '../../core/errors.ts'
+import { EXPOSED_5XX, statusOfError } from './error-status.ts'
 import type { Logger } from '../../core/logger.ts'
 import type { Middleware } from 'koa'
 
@@ -13,9 +14,10 @@ export function errors (log: Logger): Middleware {
       }
     } catch (err: unknown) {
       const e = err as { name?: string, message?: string, status?: number, expose?: boolean }
-      let status = HTTP_STATUS[e?.name ?? ''] ?? 500
-      // koa/http-errors (bad JSON body, URI malformed) carry their own 4xx status
-      if (status === 500 && typeof e?.status === 'number' && e.status >= 400 && e.status < 500) status = e.status
+      const known = statusOfError(e?.name)
+      let status = known ?? 500
+      // koa/http-errors (bad JSON body, URI malformed) and errors relayed from the main server carry their own 4xx
+      if (known == null && typeof e?.status === 'number' && e.status >= 400 && e.status < 500) status = e.status
       ctx.status = status
       ctx.remove('Content-Disposition')
       if (status !== 416) ctx.remove('Content-Range')
@@ -23,14 +25,15 @@ export function errors (log: Logger): Middleware {
       ctx.remove('Cache-Control')
       ctx.set('Cache-Control', 'no-store')
       if (status >= 500) {
-        if (e?.name === 'TooManySessionsError' || e?.name === 'TranscodeFailedError') {
+        if (EXPOSED_5XX.has(e?.name ?? '')) {
           ctx.body = { error: e.name, message: e.message }
         } else {
           ctx.body = { error: 'InternalError', message: 'internal error' }
         }
         log.error({ err, path: ctx.path }, 'request failed')
       } else {
-        const name = HTTP_STATUS[e?.name ?? ''] != null ? e.name : (status === 400 ? 'InvalidRequestError' : 'HttpError')
+        // a CidcastError's name and message are meant for users; other 4xx (koa's) get a generic name
+        const name = known != null || err instanceof CidcastError ? e.name : (status === 400 ? 'InvalidRequestError' : 'HttpError')
         ctx.body = { error: name, message: e?.message ?? 'bad request' }
       }
     }

@@ -1,6 +1,7 @@
 import Router from '@koa/router'
+import { MEDIA_KINDS, MEDIA_SORTS, SORT_ORDERS, defaultOrder } from '../../core/catalog/catalog.ts'
 import { InvalidRequestError } from '../../core/errors.ts'
-import type { Catalog } from '../../core/catalog/catalog.ts'
+import type { Catalog, MediaListOptions } from '../../core/catalog/catalog.ts'
 import type { Library } from '../../core/media/library.ts'
 import type { Metrics } from '../../core/metrics.ts'
 import type { Context } from 'koa'
@@ -26,8 +27,26 @@ function userOf (ctx: Context): string {
 function intParam (value: unknown, name: string, fallback: number, max: number): number {
   if (value == null || value === '') return fallback
   const n = Number(value)
-  if (!Number.isInteger(n) || n < 0 || n > max) throw new InvalidRequestError(`${name} must be an integer from 0 to ${max}`)
+  if (typeof value !== 'string' || !/^\d+$/.test(value) || !Number.isSafeInteger(n) || n > max) throw new InvalidRequestError(`${name} must be an integer from 0 to ${max}`)
   return n
+}
+
+function choiceParam<T extends string> (value: unknown, name: string, choices: readonly T[]): T | undefined {
+  if (value == null || value === '') return undefined
+  if (typeof value !== 'string' || !(choices as readonly string[]).includes(value)) throw new InvalidRequestError(`${name} must be one of ${choices.join(', ')}`)
+  return value as T
+}
+
+/** `GET /api/v1/media`'s query: a page (`limit`, `offset`), an order (`sort`, `order`) and a `kind`. */
+function mediaListParams (query: Record<string, unknown>): Required<Omit<MediaListOptions, 'kind'>> & Pick<MediaListOptions, 'kind'> {
+  const sort = choiceParam(query.sort, 'sort', MEDIA_SORTS) ?? 'added'
+  return {
+    limit: intParam(query.limit, 'limit', 100, 1000),
+    offset: intParam(query.offset, 'offset', 0, Number.MAX_SAFE_INTEGER),
+    sort,
+    order: choiceParam(query.order, 'order', SORT_ORDERS) ?? defaultOrder(sort),
+    kind: choiceParam(query.kind, 'kind', MEDIA_KINDS)
+  }
 }
 
 /** `/api/v1`: the library, media details, adding files and playback progress. */
@@ -35,9 +54,9 @@ export function apiRoutes ({ library, catalog, metrics }: ApiRouteComponents): R
   const router = new Router({ prefix: '/api/v1' })
 
   router.get('/media', async ctx => {
-    const limit = intParam(ctx.query.limit, 'limit', 100, 1000)
-    const offset = intParam(ctx.query.offset, 'offset', 0, Number.MAX_SAFE_INTEGER)
-    ctx.body = { items: await library.list({ limit, offset }) }
+    const params = mediaListParams(ctx.query)
+    const [items, total] = await Promise.all([library.list(params), library.count({ kind: params.kind })])
+    ctx.body = { items, total, ...params, kind: params.kind ?? null }
   })
 
   router.post('/media', async ctx => {

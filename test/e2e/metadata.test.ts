@@ -5,11 +5,11 @@ import { startProviderStub } from '../../fixtures/providers/stub-server.ts'
 import { startNode } from '../../node/cdn-node.ts'
 import { startServer } from '../../node/server.ts'
 import { placeClip, stubConfig } from '../core/metadata/helpers.ts'
-import { launchBrowser } from '../helpers/browser.ts'
+import { launchBrowser, openPage } from '../helpers/browser.ts'
 import { tempDir } from '../helpers/tmp.ts'
 import type { ProviderStub } from '../../fixtures/providers/stub-server.ts'
 import type { RunningServer, StartServerOptions } from '../../node/server.ts'
-import type { ExecutionContext, TestFn } from 'ava'
+import type { TestFn } from 'ava'
 import type { Browser, Page } from 'playwright-core'
 
 interface Context {
@@ -60,21 +60,13 @@ test.before(async t => {
 
 test.after.always(async t => { await t.context.stop?.() })
 
-async function openPage (t: ExecutionContext<Context>): Promise<Page> {
-  const context = await t.context.browser.newContext({ viewport: { width: 1280, height: 900 } })
-  t.teardown(async () => { await context.close() })
-  const page = await context.newPage()
-  page.on('pageerror', err => { t.fail(`page error: ${err.message}`) })
-  return page
-}
-
 /** Whether every <img> matched by `selector` has loaded a picture. */
 async function imagesLoaded (page: Page, selector: string): Promise<boolean> {
   return await page.locator(selector).evaluateAll(nodes => nodes.length > 0 && nodes.every(n => (n as HTMLImageElement).complete && (n as HTMLImageElement).naturalWidth > 0))
 }
 
 test.serial('the library shows a poster grid of movies and series, and collections; series and season pages list episodes in order', async t => {
-  const page = await openPage(t)
+  const page = await openPage(t, t.context.browser)
   await page.goto(`${t.context.live.server.url}/`)
   const series = page.locator('.series-card').filter({ hasText: 'Breaking Bad' })
   await series.waitFor()
@@ -105,7 +97,7 @@ test.serial('the library shows a poster grid of movies and series, and collectio
 })
 
 test.serial('search by title finds movies and series', async t => {
-  const page = await openPage(t)
+  const page = await openPage(t, t.context.browser)
   await page.goto(`${t.context.live.server.url}/`)
   await page.fill('#search-input', 'matrix')
   await page.press('#search-input', 'Enter')
@@ -119,7 +111,7 @@ test.serial('search by title finds movies and series', async t => {
 })
 
 test.serial('a title edited in the UI is shown after a server restart', async t => {
-  const page = await openPage(t)
+  const page = await openPage(t, t.context.browser)
   const id = t.context.ids.matrix
   await page.goto(`${t.context.live.server.url}/#/media/${id}`)
   await page.locator('.media-info .subtitle').waitFor()
@@ -156,7 +148,7 @@ test.serial('a title edited in the UI is shown after a server restart', async t 
 })
 
 test.serial('identify in the UI lists matches and applies the one picked', async t => {
-  const page = await openPage(t)
+  const page = await openPage(t, t.context.browser)
   const id = t.context.ids.reloaded
   await page.goto(`${t.context.live.server.url}/#/media/${id}/edit`)
   await page.locator('#find-matches').waitFor()
@@ -191,7 +183,7 @@ test.serial('a CDN node\'s UI shows the same titles, series and posters as the m
     const [there, here] = await Promise.all([main.url, node.url].map(async base => await (await fetch(`${base}/api/v1/media/${id}`)).json() as Record<string, unknown>))
     for (const key of ['title', 'year', 'overview', 'ids', 'series', 'season', 'episode', 'images']) t.deepEqual(here[key], there[key], `${id} ${key}`)
   }
-  const page = await openPage(t)
+  const page = await openPage(t, t.context.browser)
   await page.goto(`${node.url}/`)
   const series = page.locator('.series-card').filter({ hasText: 'Breaking Bad' })
   await series.waitFor()

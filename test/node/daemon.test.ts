@@ -3,6 +3,10 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import test from 'ava'
 import { fixture } from '../../fixtures/media.ts'
+import { SAMPLE_NAME } from '../../node/sample.ts'
+import { startServer } from '../../node/server.ts'
+import { launchBrowser } from '../helpers/browser.ts'
+import { jpegSize } from '../helpers/jpeg.ts'
 import { CLI, runNode } from '../helpers/spawn.ts'
 import { tempDir, waitFor } from '../helpers/tmp.ts'
 import type { Daemon } from '../helpers/spawn.ts'
@@ -46,9 +50,10 @@ test('the server daemon prints its URL, refuses a second daemon on its folder, a
   }
 })
 
-test('npm start on an empty data folder makes a sample video and prints where it plays', async t => {
+test('npm start on an empty data folder makes a sample video, shown on both sites as "cidcast sample" with a poster, and prints where it plays', async t => {
   const dir = await tempDir()
-  const daemon = run(['--import=tsx', START], { CIDCAST_DATA: join(dir.path, 'cidcast') })
+  // no provider key reaches it: the poster is a frame of the sample itself
+  const daemon = run(['--import=tsx', START], { CIDCAST_DATA: join(dir.path, 'cidcast'), CIDCAST_TMDB_KEY: '', CIDCAST_TVDB_KEY: '', CIDCAST_OMDB_KEY: '' })
   try {
     const play = await waitFor(() => /play:\s+(http:\/\/\S+)/.exec(daemon.stdout())?.[1], 120_000, 'the play URL')
     const { origin, hash } = new URL(play)
@@ -59,10 +64,70 @@ test('npm start on an empty data folder makes a sample video and prints where it
     const segment = await fetch(`${origin}/media/${id}/360p/0.m4s`)
     t.is(segment.status, 200)
     t.true((await segment.arrayBuffer()).byteLength > 1000)
+
+    const sites = [...daemon.stdout().matchAll(/^cidcast (?:main server|CDN node):\s+(http:\/\/[^/\s]+)\//gm)].map(m => m[1])
+    t.is(sites.length, 2)
+    const posters: Buffer[] = []
+    for (const site of sites) {
+      const list = await (await fetch(`${site}/api/v1/media`)).json() as { items: Array<{ id: string, kind: string, title: string, images: { poster: { url: string } | null } }> }
+      const sample = list.items.find(m => m.id === id)
+      t.like(sample, { kind: 'movie', title: 'cidcast sample' }, site)
+      if (sample?.images.poster == null) return t.fail(`no poster on ${site}`)
+      const res = await fetch(site + sample.images.poster.url)
+      t.is(res.headers.get('content-type'), 'image/jpeg')
+      posters.push(Buffer.from(await res.arrayBuffer()))
+    }
+    t.deepEqual(jpegSize(posters[0]), { width: 480, height: 270 })
+    t.deepEqual(posters[1], posters[0], 'the node serves the same poster')
+
+    const { browser, close } = await launchBrowser()
+    try {
+      for (const site of sites) {
+        const page = await browser.newPage()
+        await page.goto(`${site}/`)
+        const card = page.locator(`[data-id="${id}"]`).first()
+        await card.waitFor()
+        t.regex(await card.innerText(), /cidcast sample/)
+        await page.waitForFunction(selector => {
+          const img = document.querySelector<HTMLImageElement>(selector)
+          return img != null && img.complete && img.naturalWidth > 0
+        }, `[data-id="${id}"] img`, { timeout: 10_000 })
+        await page.close()
+      }
+    } finally {
+      await close()
+    }
     daemon.child.kill('SIGINT')
     t.is(await daemon.exited, 0)
   } finally {
     daemon.child.kill('SIGKILL')
     await dir.remove()
+  }
+})
+
+test('npm start on a data folder whose sample was taken for an extra before it had an NFO shows it as the movie "cidcast sample"', async t => {
+  const dir = await tempDir()
+  t.teardown(dir.remove)
+  const data = join(dir.path, 'cidcast')
+  const samples = join(data, 'samples')
+  await mkdir(samples, { recursive: true })
+  await copyFile(await fixture('h264-aac-10s'), join(samples, SAMPLE_NAME))
+  // what an older npm start left: the sample in the library, an extra by its name
+  const older = await startServer({ dataDir: join(data, 'server'), listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], dnsListen: '127.0.0.1:0', logLevel: 'silent', metadata: { keys: {} } })
+  const added = await older.addMedia(join(samples, SAMPLE_NAME))
+  await older.stop()
+  t.is(added.kind, 'extra')
+
+  const daemon = run(['--import=tsx', START], { CIDCAST_DATA: data, CIDCAST_TMDB_KEY: '', CIDCAST_TVDB_KEY: '', CIDCAST_OMDB_KEY: '' })
+  try {
+    const site = await waitFor(() => /^cidcast main server:\s+(http:\/\/[^/\s]+)\//m.exec(daemon.stdout())?.[1], 60_000, 'the main server URL')
+    t.false(daemon.stdout().includes('making a sample video'))
+    const view = await (await fetch(`${site}/api/v1/media/${added.id}`)).json() as { kind: string, title: string, images: { poster: unknown } }
+    t.like(view, { kind: 'movie', title: 'cidcast sample' })
+    t.not(view.images.poster, null)
+    daemon.child.kill('SIGINT')
+    t.is(await daemon.exited, 0)
+  } finally {
+    daemon.child.kill('SIGKILL')
   }
 })

@@ -79,6 +79,20 @@ test('media are listed newest first, a page at a time', async t => {
   t.deepEqual((await catalog.listMedia({ limit: 2, offset: 1 })).map(media => media.id), ['m4', 'm3'])
 })
 
+test('media are listed in natural title order and counted; without metadata they count as other', async t => {
+  const { catalog } = t.context
+  for (const [n, title] of ['Movie 10', 'The Movie 9', 'movie 2', 'Émile'].entries()) {
+    await catalog.upsertMedia({ ...MEDIA, id: `m${n}`, sourceCid: `bafy-source-${n}`, title })
+  }
+  const titles = async (options: Parameters<Catalog['listMedia']>[0]): Promise<string[]> => (await catalog.listMedia(options)).map(media => media.title)
+  t.deepEqual(await titles({ sort: 'title' }), ['Émile', 'movie 2', 'The Movie 9', 'Movie 10'])
+  t.deepEqual(await titles({ sort: 'title', order: 'desc', limit: 2, offset: 1 }), ['The Movie 9', 'movie 2'])
+  t.deepEqual(await titles({ limit: 0 }), [])
+  t.is(await catalog.countMedia(), 4)
+  t.is(await catalog.countMedia({ kind: 'other' }), 4, 'nothing identified them yet')
+  t.is(await catalog.countMedia({ kind: 'movie' }), 0)
+})
+
 test('ensuring a rendition twice returns the same pending rendition', async t => {
   const { catalog } = t.context
   await catalog.upsertMedia(MEDIA)

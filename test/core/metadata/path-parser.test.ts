@@ -109,3 +109,9 @@ test('a series folder is its own only when its name gave the series title', t =>
   t.true(parseMediaPath('/tv/Sherlock (2010)/Sherlock - s1e1.mkv').series?.ownFolder)
   t.false(parseMediaPath('/downloads/The.Office.US.S05E14.720p.HDTV.x264.mkv').series?.ownFolder)
 })
+
+test('read without the extra rules, a name that looks like an extra is a movie or an episode', t => {
+  t.like(parseMediaPath('/data/samples/cidcast sample.mp4'), { kind: 'extra', extraType: 'sample' })
+  t.like(parseMediaPath('/data/samples/cidcast sample.mp4', { extras: false }), { kind: 'movie', title: 'cidcast sample', folder: '/data/samples' })
+  t.like(parseMediaPath('/tv/Show/Season 1/Show - S01E02 - The Trailer.mkv', { extras: false }), { kind: 'episode', season: 1, episode: 2, title: 'The Trailer' })
+})

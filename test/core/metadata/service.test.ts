@@ -236,6 +236,19 @@ test('extras are kept apart and listed with what they belong to; search finds ti
   t.deepEqual((await world.metadata.search('100%_')).media, [])
 })
 
+test('a file whose name reads as an extra is what its own NFO says; the main feature\'s movie.nfo does not relabel extras', async t => {
+  const world = await metadataWorld(t, { keys: {} })
+  await world.write('Samples/cidcast sample.nfo', '<movie><title>cidcast sample</title><plot>A test picture.</plot></movie>')
+  const sample = await world.add('Samples/cidcast sample.mp4')
+  t.like(await world.metadata.describe(sample), { kind: 'movie', title: 'cidcast sample', overview: 'A test picture.', extraType: null, metadataSource: 'nfo' })
+  const bare = await world.add('Samples/other sample.mp4')
+  t.like(await world.metadata.describe(bare), { kind: 'extra', extraType: 'sample' })
+
+  await world.write('Movies/Heat (1995)/movie.nfo', '<movie><title>Heat</title><year>1995</year></movie>')
+  const trailer = await world.add('Movies/Heat (1995)/Heat (1995)-trailer.mkv')
+  t.like(await world.metadata.describe(trailer), { kind: 'extra', extraType: 'trailer', title: 'Heat' })
+})
+
 test('NFO write-back can be limited to some library folders', async t => {
   const scoped = await metadataWorld(t, dir => ({ keys: {}, writeNfo: [join(dir, 'Kodi')] }))
   await scoped.write('Kodi/Heat (1995)/Heat (1995).mkv', 'video')

@@ -142,6 +142,100 @@ test('unchanged content does not republish; new pins do, with the next sequence;
   }
 })
 
+/** Figures as a node with no quota set reports them: its quota is what the disk could hold, so it moves with the disk. */
+function diskFields (diskFreeBytes: number, usedBytes = 100, pinned = [ROOT_A]): ManifestFields {
+  return fields({ capacity: { quotaBytes: usedBytes + diskFreeBytes, usedBytes, freeBytes: diskFreeBytes - 64 }, pinned })
+}
+
+test('an idle node keeps its sequence while the free space of its disk wiggles between updates', async t => {
+  const n = await node()
+  const publisher = await publisherFor(t, n)
+  try {
+    const first = await publisher.update(diskFields(50e9))
+    const sequences = new Set<bigint>()
+    for (let i = 1; i <= 40; i++) {
+      // other programs write and delete files: the disk moves by up to a few hundred MB either way
+      sequences.add((await publisher.update(diskFields(50e9 + (i % 2 === 0 ? 1 : -1) * i * 7e6))).sequence)
+    }
+    t.deepEqual([...sequences], [first.sequence])
+    t.is((await t.context.records.get(n.name))?.sequence, first.sequence)
+  } finally {
+    await publisher.stop()
+    await n.helia.stop()
+  }
+})
+
+test('capacity that moves by more than a tenth of the quota publishes; smaller moves wait', async t => {
+  const n = await node()
+  const publisher = await publisherFor(t, n)
+  const capacity = (usedBytes: number): ManifestFields => fields({ capacity: { quotaBytes: 10_000_000, usedBytes, freeBytes: 10_000_000 - usedBytes } })
+  try {
+    const first = await publisher.update(capacity(100))
+    t.is((await publisher.update(capacity(900_000))).sequence, first.sequence, 'a 9% move waits')
+    const moved = await publisher.update(capacity(1_200_000))
+    t.is(moved.sequence, first.sequence + 1n, 'a 12% move publishes')
+    t.is(moved.manifest.capacity.usedBytes, 1_200_000)
+    t.not(moved.manifest.updatedAt, first.manifest.updatedAt)
+    // measured from what was last published, not from the first figures
+    t.is((await publisher.update(capacity(2_000_000))).sequence, moved.sequence)
+  } finally {
+    await publisher.stop()
+    await n.helia.stop()
+  }
+})
+
+test('a quota the owner set is published whenever it changes; one that follows the disk only when it moves far', async t => {
+  const set = await node()
+  const follows = await node()
+  const fixed = await publisherFor(t, set, { fixedQuota: true })
+  const floating = await publisherFor(t, follows)
+  const quota = (quotaBytes: number): ManifestFields => fields({ capacity: { quotaBytes, usedBytes: 100, freeBytes: quotaBytes - 100 } })
+  try {
+    t.is((await fixed.update(quota(10_000_000))).sequence, 1n)
+    t.is((await fixed.update(quota(9_999_000))).sequence, 2n)
+    t.is((await floating.update(quota(10_000_000))).sequence, 1n)
+    t.is((await floating.update(quota(9_999_000))).sequence, 1n)
+  } finally {
+    await fixed.stop()
+    await floating.stop()
+    await set.helia.stop()
+    await follows.helia.stop()
+  }
+})
+
+test('unpinning a root publishes, whatever the disk does', async t => {
+  const n = await node()
+  const publisher = await publisherFor(t, n)
+  try {
+    const first = await publisher.update(diskFields(50e9, 100, [ROOT_A, ROOT_B]))
+    const unpinned = await publisher.update(diskFields(50e9 + 3e6, 100, [ROOT_A]))
+    t.is(unpinned.sequence, first.sequence + 1n)
+    t.deepEqual(unpinned.manifest.pinned, [ROOT_A])
+  } finally {
+    await publisher.stop()
+    await n.helia.stop()
+  }
+})
+
+test('the periodic refresh publishes the live figures that waited', async t => {
+  const n = await node()
+  const publisher = await publisherFor(t, n, { republishIntervalMs: 300 })
+  try {
+    const first = await publisher.update(diskFields(50e9))
+    const latest = diskFields(50e9 - 5e6)
+    t.is((await publisher.update(latest)).sequence, first.sequence)
+    const refreshed = await waitFor(() => {
+      const state = publisher.state()
+      return state != null && state.sequence > first.sequence && state
+    }, 10_000, 'the periodic refresh')
+    t.deepEqual(refreshed.manifest.capacity, latest.capacity)
+    t.is(refreshed.manifest.updatedAt, first.manifest.updatedAt, 'figures alone are not a change of content')
+  } finally {
+    await publisher.stop()
+    await n.helia.stop()
+  }
+})
+
 test('the sequence survives a restart of the publisher on the same datastore', async t => {
   const n = await node()
   let publisher = await publisherFor(t, n)

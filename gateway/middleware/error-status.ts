@@ -1,0 +1,92 @@
+/**
+ * The HTTP status of every error class core can throw, by `name`: the one table the error middleware reads.
+ * A test walks every error class exported under core/ and fails on one missing here, so each gets a deliberate
+ * status; 500 marks conditions that should never reach a request (start-up, wiring), whose bodies stay hidden.
+ */
+export const ERROR_STATUS: Readonly<Record<string, number>> = {
+  // media and the library (core/errors.ts)
+  MediaNotFoundError: 404,
+  ProfileNotFoundError: 404,
+  SegmentNotFoundError: 404,
+  UnsupportedMediaError: 415,
+  InvalidMediaError: 422,
+  InvalidPathError: 400,
+  PathNotFoundError: 404,
+  TranscodeFailedError: 502,
+  TooManySessionsError: 503,
+  FfmpegNotFoundError: 500,
+  // poster frames are taken in the background and only logged: never a request's fault
+  PosterFrameError: 500,
+  // content and the gateways
+  InvalidCIDError: 400,
+  ContentNotFoundError: 404,
+  NotCachedError: 412,
+  InvalidRequestError: 400,
+  RangeNotSatisfiableError: 416,
+  NotAcceptableError: 406,
+  // the catalog (core/catalog/errors.ts); a stopping catalog is a daemon shutting down
+  RenditionNotFoundError: 404,
+  IncompleteRenditionError: 409,
+  CatalogNotStartedError: 503,
+  // routing and IPNS
+  InvalidIpnsNameError: 400,
+  InvalidIpnsRecordError: 400,
+  IpnsRecordExpiredError: 400,
+  IpnsRecordTooLargeError: 413,
+  // a valid record that is not better than the one kept: the spec lists no code for it, 409 says "conflicts with current state"
+  StaleIpnsRecordError: 409,
+  IpnsNameNotAllowedError: 403,
+  IpnsRecordNotFoundError: 404,
+  RoutingRecordNotFoundError: 404,
+  // the control plane and the node registry
+  InvalidControlMessageError: 400,
+  InvalidNodeNameError: 400,
+  IpnsMismatchError: 400,
+  PeerIdMismatchError: 403,
+  ForbiddenError: 403,
+  NodeRevokedError: 403,
+  NodeNotFoundError: 404,
+  NodeNotRegisteredError: 409,
+  ServerUnreachableError: 502,
+  ControlRefusedError: 502,
+  ControlTimeoutError: 504,
+  // a CDN node's own conditions
+  OriginUnavailableError: 502,
+  UnverifiedContentError: 502,
+  ServerDialFailedError: 502,
+  PrivateNetworkRefusedError: 502,
+  DataFolderFullError: 507,
+  // replication and pins
+  InvalidPinOrderError: 400,
+  PinNotFoundError: 404,
+  UnderReplicatedError: 409,
+  NothingToReplicateError: 409,
+  PinCancelledError: 409,
+  NoProviderReachableError: 502,
+  PinStalledError: 504,
+  // metadata (core/metadata/errors.ts); NFO and XML errors are caught where sidecars are read
+  SeriesNotFoundError: 404,
+  CollectionNotFoundError: 404,
+  AuditEntryNotFoundError: 404,
+  NoProviderError: 409,
+  ImageRefusedError: 422,
+  ProviderError: 502,
+  NfoError: 500,
+  XmlParseError: 500,
+  // start-up and wiring: never a request's fault
+  InvalidConfigError: 500,
+  InvalidSwarmKeyError: 500,
+  SwarmKeyExistsError: 500,
+  SwarmKeyMissingError: 500,
+  DataFolderLockedError: 500,
+  PrivateNetworkRequiredError: 500,
+  KeystreamExhaustedError: 500
+}
+
+/** 5xx conditions whose name and message a client may see (they say what to do: retry later, check the source). */
+export const EXPOSED_5XX: ReadonlySet<string> = new Set(['TooManySessionsError', 'TranscodeFailedError'])
+
+/** The status for an error `name`, or undefined when the table does not know it. */
+export function statusOfError (name: string | undefined): number | undefined {
+  return name == null ? undefined : ERROR_STATUS[name]
+}
