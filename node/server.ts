@@ -9,6 +9,7 @@ import { createRevocationGater } from '../core/control/index.ts'
 import { createContentReader } from '../core/ipfs/index.ts'
 import { createMetadata, loadMetadataConfig } from '../core/metadata/config.ts'
 import { createLogger } from '../core/logger.ts'
+import { findChildLauncher } from '../core/media/child-launcher.ts'
 import { resolveFfmpeg } from '../core/media/ffmpeg-binary.ts'
 import { ENCODER_SETTINGS } from '../core/media/ffmpeg-args.ts'
 import { createPosterFrames } from '../core/media/poster-frame.ts'
@@ -82,6 +83,8 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
 
     const ffmpeg = await resolveFfmpeg()
     log.info({ ffmpeg: ffmpeg.ffmpeg, version: ffmpeg.version, source: ffmpeg.source }, 'ffmpeg found')
+    const launcher = await findChildLauncher()
+    if (!launcher.tied) log.warn('no setpriv with --pdeathsig (util-linux >= 2.33 on Linux): ffmpeg runs may outlive a server that is killed')
 
     // the catalog opens before the peer: revoked peer IDs must be refused from the first connection on
     const catalog = createCatalog({ logger: logger.child({ name: 'cidcast:catalog' }) }, { database: join(config.data, 'catalog.sqlite') })
@@ -102,7 +105,7 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
     let sessionCount = (): number => 0
     const metrics = createMetrics({ runningSessions: () => sessionCount() })
     const fs = unixfs(peer)
-    const frames = createPosterFrames({ ffmpeg: ffmpeg.ffmpeg, onTaken: () => { metrics.posterFrames.inc() } })
+    const frames = createPosterFrames({ ffmpeg: ffmpeg.ffmpeg, launcher, onTaken: () => { metrics.posterFrames.inc() } })
     const metadata = createMetadata({ logger, catalog, unixfs: fs, pins: peer.pins, frames }, { ...await loadMetadataConfig(config.data), ...metadataSettings })
     await metadata.start()
     stack.push(async () => { await metadata.stop() })
@@ -113,6 +116,7 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
       blockstore: peer.blockstore,
       pins: peer.pins,
       ffprobe: ffmpeg.ffprobe,
+      launcher,
       fingerprint: `${ffmpeg.encoderFingerprint};${ENCODER_SETTINGS}`,
       metadata
     })
@@ -132,6 +136,7 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
     const transcoder = createTranscoder({
       logger: logger.child({ name: 'cidcast:transcoder' }),
       ffmpeg: { path: ffmpeg.ffmpeg, major: ffmpeg.major },
+      launcher,
       segments,
       workDir,
       onComplete: async job => { await library.finish(job) },

@@ -6,6 +6,7 @@
 
 export { CHUNK_BYTES, IMPORT_OPTIONS } from './import-profile.ts'
 export { hashFile } from './hash-file.ts'
+export { assertHeldCid, assertPinnableCid } from './content-cid.ts'
 export { createBlockReader } from './block-reader.ts'
 export type { BlockCacheStats, BlockReader, BlockReaderComponents, BlockReaderInit, ReadOptions } from './block-reader.ts'
 export { checkSegment, createContentReader } from './content-reader.ts'

@@ -1,5 +1,6 @@
 import { isAbsolute, join } from 'node:path'
 import { INIT_NAME } from './playlists.ts'
+import { SOURCE_INPUT_ARGS } from './source-input.ts'
 import type { RenditionPlan } from './profiles.ts'
 
 /** Settings of the encoder that change the bytes it makes: part of every rendition's fingerprint. */
@@ -31,12 +32,13 @@ function num (value: number, what: string): string {
 
 /**
  * The argv of one HLS session. Never run through a shell; every value is a number or a constant of ours,
- * and the input is read through the `file` protocol only, so a name like `-i` or `concat:` is just a name.
+ * and the input is read through the `file` protocol and the source demuxers only (source-input.ts), so a name like
+ * `-i` or `concat:` is just a name and a file holding an ffconcat list or a playlist is refused.
  */
 export function sessionArgs (init: SessionArgsInit): string[] {
   const { plan, outDir } = init
   if (!isAbsolute(init.input) || !isAbsolute(outDir)) throw new RangeError('paths must be absolute')
-  const args = ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'error', '-y', '-protocol_whitelist', 'file']
+  const args = ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'error', '-y', ...SOURCE_INPUT_ARGS]
   if (init.startSeconds > 0) {
     // a copied stream can only start on a keyframe: aim just after it so the seek lands on it, not the one before
     const at = plan.mode === 'remux' ? init.startSeconds + 0.001 : init.startSeconds

@@ -150,7 +150,8 @@ async function locate (setting: string, searchPath: string): Promise<string | un
   return findOnPath(setting, searchPath)
 }
 
-async function findOnPath (name: string, searchPath: string): Promise<string | undefined> {
+/** The first executable file called `name` in the folders of `searchPath` (a PATH value). */
+export async function findOnPath (name: string, searchPath: string): Promise<string | undefined> {
   for (const dir of searchPath.split(delimiter)) {
     if (dir === '') continue
     const found = await executable(resolve(dir, name))

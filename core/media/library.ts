@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { stat } from 'node:fs/promises'
 import { basename, extname, isAbsolute, resolve } from 'node:path'
-import { InvalidMediaError, InvalidPathError, MediaNotFoundError, PathNotFoundError, ProfileNotFoundError } from '../errors.ts'
+import { CidcastError, InvalidMediaError, InvalidPathError, MediaNotFoundError, ProfileNotFoundError } from '../errors.ts'
 import { CID } from 'multiformats/cid'
 import { hashFile, IMPORT_OPTIONS, leafSkippingWalker } from '../ipfs/index.ts'
 import { SEGMENT_SECONDS, fixedGrid, keyframeGrid, renditionKey } from './grid.ts'
@@ -10,6 +10,7 @@ import { INIT_NAME, MASTER_NAME, PLAYLIST_NAME, mediaPlaylist, masterPlaylist, s
 import { probe, probeKeyframes } from './probe.ts'
 import { isProfileName, planLadder } from './profiles.ts'
 import { dagSize, isRawLeaf, writeDirectory } from './rendition-dag.ts'
+import type { ChildLauncher } from './child-launcher.ts'
 import type { SegmentGrid } from './grid.ts'
 import type { ProbeResult } from './probe.ts'
 import type { RenditionPlan } from './profiles.ts'
@@ -29,6 +30,8 @@ export interface LibraryComponents {
   blockstore: Pick<Blockstore, 'get' | 'put'>
   pins: Pick<Pins, 'add' | 'isPinned'>
   ffprobe: string
+  /** How ffprobe is started: tied to the server's life (child-launcher.ts). @default started as it is */
+  launcher?: ChildLauncher
   /** Identifies the encoder build and settings; part of every rendition key. */
   fingerprint: string
   /** The metadata part (core/metadata/service.ts): identifies what is added, adds its fields to every view. */
@@ -93,6 +96,16 @@ export interface Library {
   finish: (job: RenditionJob) => Promise<CID>
 }
 
+/** All a caller learns about a server path that cannot be added, whether it exists or not. */
+const NOT_USABLE = 'not a usable media file'
+
+/** True for what a file did wrong (refused by us or ffprobe, or a file-system error on it), not a fault of the server. */
+function isAboutTheFile (err: unknown): boolean {
+  if (err instanceof CidcastError) return true
+  const code = (err as NodeJS.ErrnoException | undefined)?.code
+  return typeof code === 'string' && code !== 'ABORT_ERR'
+}
+
 /** The media id for a source CID: short, URL-safe and the same on every server. */
 export function mediaId (sourceCid: string): string {
   return createHash('sha256').update(sourceCid).digest('hex').slice(0, 16)
@@ -113,15 +126,18 @@ class CatalogLibrary implements Library {
     if (typeof path !== 'string' || path === '' || path.includes('\0')) throw new InvalidPathError('path must be a non-empty string')
     if (!isAbsolute(path)) throw new InvalidPathError(`path must be absolute: ${JSON.stringify(path)}`)
     const file = resolve(path)
-    const info = await stat(file).catch(() => undefined)
-    if (info == null) throw new PathNotFoundError(`no such file: ${JSON.stringify(path)}`)
-    if (!info.isFile()) throw new InvalidPathError(`not a regular file: ${JSON.stringify(path)}`)
-    if (info.size === 0) throw new InvalidMediaError(`empty file: ${JSON.stringify(path)}`)
-    const probed: StoredProbe = await probe(this.c.ffprobe, file, options)
-    const plans = planLadder(probed)
-    if (plans.length === 0) throw new InvalidMediaError(`no playable audio or video in ${JSON.stringify(path)}`)
-    if (plans.some(p => p.mode === 'remux')) probed.keyframes = await probeKeyframes(this.c.ffprobe, file, options)
-    const sourceCid = (await hashFile(file, options)).toString()
+    let source: { probed: StoredProbe, sizeBytes: number, sourceCid: string }
+    try {
+      source = await this.read(file, options)
+    } catch (err) {
+      options.signal?.throwIfAborted()
+      // the caller names a path on this server's disk: whether it exists, what kind of file it is and what ffprobe
+      // made of its bytes are this server's business (the log's), never the caller's
+      if (!isAboutTheFile(err)) throw err
+      this.c.logger.info({ path: file, reason: (err as Error).message }, NOT_USABLE)
+      throw new InvalidMediaError(NOT_USABLE, { cause: err })
+    }
+    const { probed, sizeBytes, sourceCid } = source
     const title = basename(file, extname(file)).replace(/[\r\n\t]+/g, ' ').trim() || basename(file)
     const { media, created } = await this.c.catalog.upsertMedia({
       id: mediaId(sourceCid),
@@ -129,12 +145,26 @@ class CatalogLibrary implements Library {
       path: file,
       title,
       durationSeconds: probed.durationSeconds,
-      sizeBytes: info.size,
+      sizeBytes,
       probe: probed
     })
     this.jobs.forEach((job, key) => { if (key.startsWith(`${media.id}/`)) this.jobs.delete(key) })
     await this.c.metadata?.added(media, created).catch(err => { this.c.logger.warn({ err, id: media.id }, 'identification failed') })
     return { media: await this.view(media), created }
+  }
+
+  /** Probes and hashes a source; refuses (before opening it) anything but a non-empty regular file. */
+  private async read (file: string, options: { signal?: AbortSignal }): Promise<{ probed: StoredProbe, sizeBytes: number, sourceCid: string }> {
+    // stat, not open: a FIFO would block its reader, a device could be endless
+    const info = await stat(file)
+    if (!info.isFile()) throw new InvalidPathError('not a regular file')
+    if (info.size === 0) throw new InvalidMediaError('empty file')
+    const probed: StoredProbe = await probe(this.c.ffprobe, file, { ...options, launcher: this.c.launcher })
+    const plans = planLadder(probed)
+    if (plans.length === 0) throw new InvalidMediaError('no playable audio or video')
+    if (plans.some(p => p.mode === 'remux')) probed.keyframes = await probeKeyframes(this.c.ffprobe, file, { ...options, launcher: this.c.launcher })
+    const sourceCid = (await hashFile(file, options)).toString()
+    return { probed, sizeBytes: info.size, sourceCid }
   }
 
   async get (id: string): Promise<MediaView> {

@@ -1,12 +1,15 @@
 import { execFile } from 'node:child_process'
 import { isAbsolute } from 'node:path'
 import { CidcastError } from '../errors.ts'
+import { UNTIED_LAUNCHER } from './child-launcher.ts'
+import { SOURCE_INPUT_ARGS } from './source-input.ts'
+import type { ChildLauncher } from './child-launcher.ts'
 import type { ProbeResult } from './probe.ts'
 
 /*
  * A poster for a video that has no artwork: one frame at a tenth of its length (past the titles and the black
  * of the first seconds, as Jellyfin and Plex take theirs), scaled to a poster's width, as a JPEG. One ffmpeg
- * run per frame, argv only (never a shell), the input read through the `file` protocol alone.
+ * run per frame, argv only (never a shell), the input read through the `file` protocol and source demuxers alone.
  */
 
 /** ffmpeg gave no frame: the file is gone, unreadable, or has no picture at the times asked. */
@@ -52,7 +55,7 @@ export function posterFrameArgs (init: PosterFrameArgsInit): string[] {
   if (!isAbsolute(init.input)) throw new RangeError('the input path must be absolute')
   const width = num(Math.round(init.widthPx / 2) * 2, 'widthPx')
   return [
-    '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'error', '-protocol_whitelist', 'file',
+    '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'error', ...SOURCE_INPUT_ARGS,
     '-ss', num(Number(init.atSeconds.toFixed(3)), 'atSeconds'), '-i', `file:${init.input}`,
     '-map', '0:v:0', '-frames:v', '1', '-an', '-sn', '-dn', '-map_metadata', '-1',
     // anamorphic sources are stretched to square pixels first, so the frame has the shape the player shows
@@ -64,6 +67,8 @@ export function posterFrameArgs (init: PosterFrameArgsInit): string[] {
 export interface PosterFramesComponents {
   /** Absolute path of ffmpeg (core/media/ffmpeg-binary.ts). */
   ffmpeg: string
+  /** How ffmpeg is started: tied to the server's life (child-launcher.ts). @default started as it is */
+  launcher?: ChildLauncher
   /** Called once per ffmpeg run that gave a frame (for metrics). */
   onTaken?: () => void
 }
@@ -93,9 +98,9 @@ export function createPosterFrames (components: PosterFramesComponents, init: Po
   const timeoutMs = init.timeoutMs ?? FRAME_TIMEOUT_MS
 
   async function grab (input: string, atSeconds: number, signal?: AbortSignal): Promise<Uint8Array> {
-    const args = posterFrameArgs({ input, atSeconds, widthPx })
+    const command = (components.launcher ?? UNTIED_LAUNCHER).command(components.ffmpeg, posterFrameArgs({ input, atSeconds, widthPx }))
     return await new Promise((resolve, reject) => {
-      execFile(components.ffmpeg, args, { encoding: 'buffer', signal, timeout: timeoutMs, maxBuffer: MAX_FRAME_BYTES }, (err, stdout, stderr) => {
+      execFile(command.file, command.args, { encoding: 'buffer', signal, timeout: timeoutMs, maxBuffer: MAX_FRAME_BYTES }, (err, stdout, stderr) => {
         if (err?.name === 'AbortError') { reject(err); return }
         if (err != null) {
           const line = stderr.toString('utf8').split('\n').map(l => l.split(input).join('<input>').trim()).find(l => l !== '') ?? err.message

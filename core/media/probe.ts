@@ -4,6 +4,9 @@ import { stat } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { InvalidMediaError, InvalidPathError, PathNotFoundError } from '../errors.ts'
+import { UNTIED_LAUNCHER } from './child-launcher.ts'
+import { SOURCE_INPUT_ARGS, refusedDemuxer } from './source-input.ts'
+import type { ChildLauncher } from './child-launcher.ts'
 
 /** What the rest of the server needs to know about a source file. */
 export interface ProbeResult {
@@ -40,6 +43,8 @@ export interface ProbeOptions {
   signal?: AbortSignal
   /** Give up after this long. @default 30_000 */
   timeoutMs?: number
+  /** How ffprobe is started: tied to the server's life (child-launcher.ts). @default started as it is */
+  launcher?: ChildLauncher
 }
 
 /** How long a probe may take before the file is refused. */
@@ -52,15 +57,16 @@ const IMAGE_CODECS = new Set(['png', 'apng', 'mjpeg', 'jpegls', 'jpeg2000', 'bmp
 // Demuxers for single pictures and text, never media sources
 const IMAGE_FORMAT = /(^|,)(image2|tty)(,|$)|_pipe(,|$)/
 
-/** Probes a media file with ffprobe (no shell, `file:` protocol only) and refuses what is not playable media. */
+/** Probes a media file with ffprobe (no shell, `file:` protocol and source demuxers only) and refuses what is not playable media. */
 export async function probe (ffprobePath: string, filePath: string, options: ProbeOptions = {}): Promise<ProbeResult> {
   const absolute = await checkInput(filePath)
   const timeoutMs = options.timeoutMs ?? PROBE_TIMEOUT_MS
-  const args = ['-v', 'error', '-protocol_whitelist', 'file', '-print_format', 'json', '-show_format', '-show_streams', `file:${absolute}`]
+  const args = ['-v', 'error', ...SOURCE_INPUT_ARGS, '-print_format', 'json', '-show_format', '-show_streams', `file:${absolute}`]
   const { stdout, stderr, failure } = await new Promise<{ stdout: string, stderr: string, failure: ExecFileException | null }>((resolve, reject) => {
-    execFile(ffprobePath, args, { signal: options.signal, timeout: timeoutMs, maxBuffer: MAX_PROBE_OUTPUT_BYTES }, (err, stdout, stderr) => {
+    const command = (options.launcher ?? UNTIED_LAUNCHER).command(ffprobePath, args)
+    execFile(command.file, command.args, { signal: options.signal, timeout: timeoutMs, maxBuffer: MAX_PROBE_OUTPUT_BYTES }, (err, stdout, stderr) => {
       if (err?.name === 'AbortError') { reject(err); return }
-      if (err?.code === 'ENOENT' && (err as NodeJS.ErrnoException).path === ffprobePath) {
+      if (err?.code === 'ENOENT' && (err as NodeJS.ErrnoException).path === command.file) {
         reject(new Error(`ffprobe not found at ${ffprobePath}`, { cause: err })); return
       }
       resolve({ stdout, stderr, failure: err })
@@ -75,9 +81,7 @@ export async function probe (ffprobePath: string, filePath: string, options: Pro
   } catch {
     json = undefined
   }
-  if (failure != null || json?.format == null) {
-    throw new InvalidMediaError(`not a readable media file${reason(stderr, absolute)}`)
-  }
+  if (failure != null || json?.format == null) throw unreadable(stderr, absolute)
   return probeResultFromJson(json, (await stat(absolute)).size)
 }
 
@@ -117,10 +121,11 @@ export function probeResultFromJson (json: FfprobeJson, sizeBytes: number): Prob
  */
 export async function probeKeyframes (ffprobePath: string, filePath: string, options: ProbeOptions = {}): Promise<number[]> {
   const absolute = await checkInput(filePath)
-  const args = ['-v', 'error', '-protocol_whitelist', 'file', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time,flags',
+  const args = ['-v', 'error', ...SOURCE_INPUT_ARGS, '-select_streams', 'v:0', '-show_entries', 'packet=pts_time,flags',
     '-of', 'csv=print_section=0', `file:${absolute}`]
   // Streamed line by line: a two-hour film has hundreds of thousands of packets
-  const child = spawn(ffprobePath, args, { signal: options.signal, timeout: options.timeoutMs ?? KEYFRAMES_TIMEOUT_MS, stdio: ['ignore', 'pipe', 'pipe'] })
+  const command = (options.launcher ?? UNTIED_LAUNCHER).command(ffprobePath, args)
+  const child = spawn(command.file, command.args, { signal: options.signal, timeout: options.timeoutMs ?? KEYFRAMES_TIMEOUT_MS, stdio: ['ignore', 'pipe', 'pipe'] })
   let stderr = ''
   child.stderr.setEncoding('utf8')
   child.stderr.on('data', (chunk: string) => { if (stderr.length < 4096) stderr += chunk })
@@ -140,7 +145,7 @@ export async function probeKeyframes (ffprobePath: string, filePath: string, opt
   const { code, signal } = await exited
   options.signal?.throwIfAborted()
   if (signal != null) throw new InvalidMediaError(`reading keyframes did not finish (${signal})`)
-  if (code !== 0) throw new InvalidMediaError(`not a readable media file${reason(stderr, absolute)}`)
+  if (code !== 0) throw unreadable(stderr, absolute)
   return times.sort((a, b) => a - b)
 }
 
@@ -159,6 +164,14 @@ async function checkInput (filePath: string): Promise<string> {
   if (!info.isFile()) throw new InvalidPathError('not a regular file')
   if (info.size === 0) throw new InvalidMediaError('the file is empty')
   return absolute
+}
+
+/** Why ffprobe could not read a file: a container that is not a source's, or its first line of complaint. */
+function unreadable (stderr: string, absolute: string): InvalidMediaError {
+  const demuxer = refusedDemuxer(stderr)
+  if (demuxer != null && IMAGE_FORMAT.test(demuxer)) return new InvalidMediaError(`a still image (${demuxer}) is not media`)
+  if (demuxer != null) return new InvalidMediaError(`${demuxer} is not a source container format`)
+  return new InvalidMediaError(`not a readable media file${reason(stderr, absolute)}`)
 }
 
 /** One short line from ffprobe's stderr, without the path or the demuxer's address prefix. */

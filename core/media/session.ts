@@ -2,8 +2,10 @@ import { spawn } from 'node:child_process'
 import { watch } from 'node:fs'
 import { mkdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
+import { UNTIED_LAUNCHER } from './child-launcher.ts'
 import { PIECE_PATTERN, SESSION_PLAYLIST, sessionArgs } from './ffmpeg-args.ts'
 import { INIT_NAME } from './playlists.ts'
+import type { ChildLauncher } from './child-launcher.ts'
 import type { SegmentGrid } from './grid.ts'
 import type { RenditionPlan } from './profiles.ts'
 import type { Logger } from '../logger.ts'
@@ -31,6 +33,8 @@ export interface SessionInit {
   workDir: string
   ffmpeg: string
   ffmpegMajor: number
+  /** How ffmpeg is started (tied to the server's life). @default UNTIED_LAUNCHER */
+  launcher?: ChildLauncher
   logger: Logger
   /** Called for each finished piece of output; resolves once it is stored. */
   onSegment: (index: number, bytes: Uint8Array) => Promise<void>
@@ -114,7 +118,8 @@ export class TranscodeSession {
       ffmpegMajor: this.init.ffmpegMajor
     })
     this.init.logger.debug({ key: this.job.key, start: this.startIndex }, 'starting ffmpeg session')
-    const child = spawn(this.init.ffmpeg, args, { stdio: ['ignore', 'ignore', 'pipe'], shell: false })
+    const command = (this.init.launcher ?? UNTIED_LAUNCHER).command(this.init.ffmpeg, args)
+    const child = spawn(command.file, command.args, { stdio: ['ignore', 'ignore', 'pipe'], shell: false })
     this.child = child
     child.stderr?.setEncoding('utf8')
     child.stderr?.on('data', (chunk: string) => {

@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os'
 import { TooManySessionsError, TranscodeFailedError } from '../errors.ts'
 import { SEGMENT_SECONDS } from './grid.ts'
 import { TranscodeSession } from './session.ts'
+import type { ChildLauncher } from './child-launcher.ts'
 import type { SegmentStore, StoredSegment } from './segment-store.ts'
 import type { RenditionJob, SessionEnd } from './session.ts'
 import type { Logger } from '../logger.ts'
@@ -23,6 +24,8 @@ export interface TranscoderComponents {
   logger: Logger
   /** Resolved ffmpeg binary and its major version. */
   ffmpeg: { path: string, major: number }
+  /** How ffmpeg is started: tied to the server's life (child-launcher.ts). @default started as it is */
+  launcher?: ChildLauncher
   segments: SegmentStore
   /** Scratch folder for ffmpeg output before it is imported. */
   workDir: string
@@ -181,6 +184,7 @@ class SessionTranscoder implements Transcoder {
       workDir: this.components.workDir,
       ffmpeg: this.components.ffmpeg.path,
       ffmpegMajor: this.components.ffmpeg.major,
+      launcher: this.components.launcher,
       logger: this.log,
       onSegment: async (n, bytes) => { await segments.put(job.key, n, bytes) },
       onInit: async bytes => { await segments.putInit(job.key, bytes) },

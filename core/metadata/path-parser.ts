@@ -1,5 +1,5 @@
 import { posix } from 'node:path'
-import { MAX_TITLE_CHARS, checkImdbId, checkNumericId, checkYear, cleanText } from './sanitize.ts'
+import { MAX_TITLE_CHARS, checkImdbId, checkNumericId, checkYear, cleanText, stripInvisibleFormat } from './sanitize.ts'
 import type { ExternalIds, ExtraType, MediaKind } from './types.ts'
 
 /*
@@ -102,7 +102,7 @@ function isSceneStyle (name: string): boolean {
 /** Name without its extension, with brackets that are not years removed and separators made spaces where fitting. */
 function words (name: string): { text: string, scene: boolean } {
   const scene = isSceneStyle(name)
-  let text = name
+  let text = stripInvisibleFormat(name)
   if (scene) text = text.replace(/[._]+/g, ' ')
   return { text, scene }
 }
@@ -211,9 +211,10 @@ function sameTitle (a: string, b: string): boolean {
 export function parseMediaPath (path: string, options: { extras?: boolean } = {}): PathInfo {
   const file = posix.basename(path)
   const ext = posix.extname(file)
-  const stem = ext.length > 0 && ext.length <= 6 ? file.slice(0, -ext.length) : file
+  // names are read without bidi controls (a hidden U+202E must not break "(1995)"); folders stay real paths
+  const stem = stripInvisibleFormat(ext.length > 0 && ext.length <= 6 ? file.slice(0, -ext.length) : file)
   const dir = posix.dirname(path)
-  const parentName = posix.basename(dir)
+  const parentName = stripInvisibleFormat(posix.basename(dir))
 
   const extraFolder = EXTRA_FOLDERS[parentName.toLowerCase()]
   const suffix = EXTRA_SUFFIX.exec(stem)

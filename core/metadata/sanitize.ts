@@ -28,10 +28,24 @@ const bad = <T>(reason: string): Checked<T> => ({ ok: false, reason })
 
 // eslint-disable-next-line no-control-regex -- control characters are what this removes
 const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u200b\u2028\u2029\ufeff]/g
+/*
+ * Invisible format characters that reorder or hide text: bidi embeddings, overrides and isolates (U+202A-U+202E,
+ * U+2066-U+2069), the LRM, RLM and ALM marks (U+200E, U+200F, U+061C), the word joiner and invisible operators
+ * (U+2060-U+2064), the deprecated shaping and mirroring controls (U+206A-U+206F), the Mongolian vowel separator
+ * (U+180E) and interlinear annotation marks (U+FFF9-U+FFFB). A title holding U+202E shows its letters in another
+ * order than they are stored, so one entry of a list can pass for another. ZWNJ and ZWJ (U+200C, U+200D) stay:
+ * Persian and Indic words and emoji sequences need them.
+ */
+const INVISIBLE_FORMAT = /[\u061c\u180e\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufff9-\ufffb]/g
 
-/** Text made safe to keep: well-formed UTF-16, NFC, no control characters; `multiline` keeps line breaks. */
+/** `value` without the invisible format characters that reorder or hide text (bidi controls and their kin). */
+export function stripInvisibleFormat (value: string): string {
+  return value.replace(INVISIBLE_FORMAT, '')
+}
+
+/** Text made safe to keep: well-formed UTF-16, NFC, no control or bidi characters; `multiline` keeps line breaks. */
 export function cleanText (value: string, multiline = false): string {
-  let text = value.toWellFormed().normalize('NFC').replace(CONTROL, '')
+  let text = stripInvisibleFormat(value.toWellFormed().normalize('NFC').replace(CONTROL, ''))
   text = multiline
     ? text.replace(/\r\n?/g, '\n').replace(/[ \t]+/g, ' ').replace(/\n{3,}/g, '\n\n')
     : text.replace(/\s+/g, ' ')

@@ -1,5 +1,6 @@
 import { CID } from 'multiformats/cid'
 import { InvalidCIDError, InvalidRequestError } from '../errors.ts'
+import { assertPinnableCid } from '../ipfs/index.ts'
 import { NothingToReplicateError } from './errors.ts'
 import type { ContentIndex, IndexEntry } from './content-index.ts'
 import type { PlacementCandidate } from './placement.ts'
@@ -60,6 +61,7 @@ export async function resolveRoots (c: RootSources, request: Pick<ReplicationReq
   } catch {
     throw new InvalidCIDError(`${String(request.cid).slice(0, 100)} is not a CID`)
   }
+  if (mustExist) assertPinnableCid(cid)
   const text = cid.toString()
   if (mustExist && !await c.blockstore.has(cid) && !c.index.list({ cid: text }).some(e => e.state === 'pinned')) {
     throw new NothingToReplicateError(`neither the main server nor any node holds ${text}`)

@@ -8,6 +8,7 @@ import {
   InvalidCIDError, InvalidRequestError, IpnsRecordNotFoundError, IpnsRecordTooLargeError, NotAcceptableError,
   RoutingRecordNotFoundError
 } from '../../core/errors.ts'
+import { assertHeldCid } from '../../core/ipfs/index.ts'
 import { IPNS_RECORD_CONTENT_TYPE, MAX_IPNS_RECORD_BYTES, noRecords, parseIpnsName } from '../../core/routing/index.ts'
 import type { Logger } from '../../core/logger.ts'
 import type { IpnsRecordStore, PeerSource, ProviderSource, RoutingPeer } from '../../core/routing/index.ts'
@@ -89,6 +90,7 @@ export function routingRoutes (components: RoutingRouteComponents): Router {
     } catch {
       throw new InvalidCIDError(`${ctx.params.cid.slice(0, 100)} is not a CID`)
     }
+    assertHeldCid(cid)
     await answerPeers(ctx, 'Providers', signal => providers(cid, { signal }), `no providers for ${cid.toString()}`)
   })
 

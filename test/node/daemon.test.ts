@@ -1,4 +1,4 @@
-import { copyFile, mkdir } from 'node:fs/promises'
+import { copyFile, mkdir, readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import test from 'ava'
@@ -47,6 +47,54 @@ test('the server daemon prints its URL, refuses a second daemon on its folder, a
   } finally {
     daemon.child.kill('SIGKILL')
     await dir.remove()
+  }
+})
+
+/** The ffmpeg processes whose parent is `pid`, from /proc (Linux). */
+async function ffmpegChildren (pid: number): Promise<number[]> {
+  const found: number[] = []
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '')
+    // "pid (comm) state ppid ...": comm may hold spaces, so read from the last parenthesis
+    const match = /^\d+ \((.*)\) (\S) (\d+) /.exec(stat)
+    if (match?.[1] === 'ffmpeg' && Number(match[3]) === pid) found.push(Number(entry))
+  }
+  return found
+}
+
+/** True while `pid` runs (a zombie has ended: only its exit status is left to collect). */
+async function running (pid: number): Promise<boolean> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')
+  return /^\d+ \(.*\) [^Z] /.test(stat)
+}
+
+test('the ffmpeg children of a server killed with SIGKILL mid-transcode die with it', async t => {
+  if (process.platform !== 'linux') return t.pass('parent-death signals are a Linux feature')
+  const dir = await tempDir()
+  t.teardown(dir.remove)
+  const daemon = run([CLI, 'server', '--data', join(dir.path, 'data')])
+  const children: number[] = []
+  try {
+    const url = await urlOf(daemon)
+    const added = await fetch(`${url}/api/v1/media`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ path: await fixture('h264-aac-1080p-60s') }) })
+    const { id } = await added.json() as { id: string }
+    // 1080p to 720p is encoded (~2.5x realtime here): the session runs on for many seconds after its first segment
+    t.is((await fetch(`${url}/media/${id}/720p/0.m4s`)).status, 200)
+    children.push(...await waitFor(async () => {
+      const pids = await ffmpegChildren(daemon.child.pid as number)
+      return pids.length > 0 ? pids : undefined
+    }, 30_000, 'an ffmpeg child of the server'))
+    daemon.child.kill('SIGKILL')
+    await daemon.exited
+    await waitFor(async () => {
+      for (const pid of children) if (await running(pid)) return false
+      return true
+    }, 5000, `ffmpeg ${children.join(', ')} to end with its server`)
+  } finally {
+    daemon.child.kill('SIGKILL')
+    // only what this test found to be its server's children, and only if the assertion above failed
+    for (const pid of children) if (await running(pid)) process.kill(pid, 'SIGKILL')
   }
 })
 

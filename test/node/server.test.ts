@@ -1,13 +1,18 @@
-import { copyFile, mkdir, writeFile } from 'node:fs/promises'
+import { execFile } from 'node:child_process'
+import { copyFile, mkdir, symlink, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
 import { join } from 'node:path'
+import { promisify } from 'node:util'
 import anyTest from 'ava'
-import { fixture } from '../../fixtures/media.ts'
+import { resolveFfmpeg } from '../../core/media/ffmpeg-binary.ts'
+import { fixture, writeClip } from '../../fixtures/media.ts'
 import { startServer } from '../../node/server.ts'
 import { tempDir } from '../helpers/tmp.ts'
 import { verifiedFetchVia } from '../helpers/verified-fetch.ts'
 import type { RunningServer } from '../../node/server.ts'
 import type { TestFn } from 'ava'
 
+const run = promisify(execFile)
 const test = anyTest as TestFn<{ server: RunningServer, dir: string, remove: () => Promise<void> }>
 
 test.before(async t => {
@@ -52,32 +57,81 @@ test.serial('adding the same bytes twice gives the same media', async t => {
   t.deepEqual(first.json.renditions.map((r: { profile: string }) => r.profile), ['480p', '360p'])
 })
 
-test.serial('bad files get a 4xx naming the problem and leave no media record', async t => {
+test.serial('a path that is not usable media gets one 422 and one message, whether it exists or not, and leaves no media record', async t => {
   const before = (await api(t, 'GET', '/api/v1/media')).json.items.length
   const dir = join(t.context.dir, 'bad')
   await mkdir(dir, { recursive: true })
-  const cases: Array<[string, number, string]> = [
-    [await fixture('zero-bytes.mp4'), 422, 'InvalidMediaError'],
-    [await fixture('not-media.mp4'), 422, 'InvalidMediaError'],
-    [await fixture('truncated.mp4'), 422, 'InvalidMediaError'],
-    [await fixture('image.png'), 422, 'InvalidMediaError'],
-    [join(dir, 'missing.mp4'), 404, 'PathNotFoundError'],
-    [dir, 400, 'InvalidPathError'],
-    ['relative/path.mp4', 400, 'InvalidPathError']
+  const shadow = join(dir, 'shadow.mp4')
+  await symlink('/etc/shadow', shadow)
+  const text = join(dir, 'notes.mkv')
+  await writeFile(text, 'x'.repeat(100_000))
+  const fifo = join(dir, 'fifo.mp4')
+  await run('mkfifo', [fifo])
+  const socketPath = join(dir, 'socket.mp4')
+  const socket = createServer()
+  await new Promise<void>(resolve => socket.listen(socketPath, resolve))
+  t.teardown(() => { socket.close() })
+  const unusable = [
+    await fixture('zero-bytes.mp4'),
+    await fixture('not-media.mp4'),
+    await fixture('truncated.mp4'),
+    await fixture('image.png'),
+    join(dir, 'missing.mp4'),
+    join(dir, 'missing', 'deeper.mp4'),
+    dir,
+    shadow,
+    text,
+    '/dev/null',
+    '/dev/zero',
+    fifo,
+    socketPath
   ]
-  for (const [path, status, error] of cases) {
+  for (const path of unusable) {
     const res = await api(t, 'POST', '/api/v1/media', { path })
-    t.is(res.status, status, path)
-    t.is(res.json.error, error, path)
-    t.is(typeof res.json.message, 'string')
-    t.false(JSON.stringify(res.json).includes('    at '), 'no stack trace')
+    t.is(res.status, 422, path)
+    t.deepEqual(res.json, { error: 'InvalidMediaError', message: 'not a usable media file' }, path)
   }
+  const relative = await api(t, 'POST', '/api/v1/media', { path: 'relative/path.mp4' })
+  t.is(relative.status, 400)
+  t.is(relative.json.error, 'InvalidPathError')
   for (const body of ['{not json', JSON.stringify({ path: 42 }), JSON.stringify([])]) {
     const res = await api(t, 'POST', '/api/v1/media', body)
     t.is(res.status, 400, body)
     t.is(typeof res.json.error, 'string')
   }
   t.is((await api(t, 'GET', '/api/v1/media')).json.items.length, before)
+})
+
+test.serial('sources that make ffmpeg read other files (ffconcat, an HLS playlist, an image2 pattern) are refused and leave no media record', async t => {
+  const before = (await api(t, 'GET', '/api/v1/media')).json.items.length
+  const dir = join(t.context.dir, 'demuxers')
+  await mkdir(dir, { recursive: true })
+  // each names a real, playable file next to it: only the container decides
+  await symlink(await fixture('odd-854x480-6s'), join(dir, 'good.mp4'))
+  const concat = join(dir, 'concat.mp4')
+  await writeFile(concat, 'ffconcat version 1.0\nfile good.mp4\nduration 6\n')
+  const { ffmpeg } = await resolveFfmpeg()
+  await run(ffmpeg, ['-nostdin', '-v', 'error', '-i', join(dir, 'good.mp4'), '-c', 'copy', '-f', 'mpegts', join(dir, 'piece.ts')])
+  const hls = join(dir, 'playlist.mkv')
+  await writeFile(hls, '#EXTM3U\n#EXT-X-TARGETDURATION:6\n#EXTINF:6.0,\npiece.ts\n#EXT-X-ENDLIST\n')
+  for (const n of [1, 2, 3]) await copyFile(await fixture('image.png'), join(dir, `frame-00${n}.png`))
+  const pattern = join(dir, 'frame-%03d.png')
+  await copyFile(await fixture('image.png'), pattern)
+  for (const path of [concat, hls, pattern]) {
+    const res = await api(t, 'POST', '/api/v1/media', { path })
+    t.is(res.status, 422, path)
+    t.is(res.json.error, 'InvalidMediaError', path)
+  }
+  t.is((await api(t, 'GET', '/api/v1/media')).json.items.length, before)
+
+  // a source replaced by an ffconcat file after it was added: ffmpeg refuses it too, nothing is served
+  const source = join(dir, 'swapped.mp4')
+  await copyFile(await fixture('odd-854x480-6s'), source)
+  const { id } = (await api(t, 'POST', '/api/v1/media', { path: source })).json
+  await writeFile(source, 'ffconcat version 1.0\nfile good.mp4\nduration 6\n')
+  const segment = await fetch(`${t.context.server.url}/media/${id as string}/360p/1.m4s`)
+  t.is(segment.status, 502)
+  t.is((await segment.json()).error, 'TranscodeFailedError')
 })
 
 test.serial('names with quotes, spaces, a leading dash and a newline are added and play', async t => {
@@ -97,6 +151,29 @@ test.serial('names with quotes, spaces, a leading dash and a newline are added a
   t.is(segment.status, 200)
   t.true((await segment.arrayBuffer()).byteLength > 1000)
 })
+
+for (const [width, height] of [[160, 90], [32, 18]]) {
+  test.serial(`a ${width}x${height} source gets a rendition of its own height that plays from the master playlist`, async t => {
+    const path = await writeClip(join(t.context.dir, `tiny ${width}x${height}.mp4`), width, height, 3)
+    const add = await api(t, 'POST', '/api/v1/media', { path })
+    t.is(add.status, 201)
+    t.deepEqual(add.json.renditions.map((r: { profile: string }) => r.profile), [`${height}p`])
+    const base = `${t.context.server.url}/media/${add.json.id as string}`
+    const master = await fetch(`${base}/master.m3u8`)
+    t.is(master.status, 200)
+    const variant = (await master.text()).split('\n').find(line => line.endsWith('.m3u8'))
+    t.is(variant, `${height}p/index.m3u8`)
+    const index = await fetch(`${base}/${variant as string}`)
+    t.is(index.status, 200)
+    const segment = (await index.text()).split('\n').find(line => line.endsWith('.m4s'))
+    t.is(segment, '0.m4s')
+    for (const file of ['init.mp4', segment as string]) {
+      const res = await fetch(`${base}/${height}p/${file}`)
+      t.is(res.status, 200, file)
+      t.true((await res.arrayBuffer()).byteLength > 100, file)
+    }
+  })
+}
 
 test.serial('unknown ids, profiles, segments, CIDs and hostile paths are refused with JSON errors', async t => {
   const path = await fixture('odd-854x480-6s')

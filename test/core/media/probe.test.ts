@@ -97,6 +97,26 @@ test('probe refuses a folder with InvalidPathError', async t => {
   t.is(err?.name, 'InvalidPathError')
 })
 
+test('probe refuses an ffconcat list, an HLS playlist and an image2 pattern by their container, before opening what they name', async t => {
+  const dir = await tempDir()
+  t.teardown(dir.remove)
+  // a FIFO blocks whoever opens it: a probe that followed the list would hang until its deadline
+  await run('mkfifo', [join(dir.path, 'blocks.mp4')])
+  await writeFile(join(dir.path, 'list.mp4'), 'ffconcat version 1.0\nfile blocks.mp4\nduration 6\n')
+  await writeFile(join(dir.path, 'playlist.mkv'), '#EXTM3U\n#EXT-X-TARGETDURATION:6\n#EXTINF:6.0,\nblocks.mp4\n#EXT-X-ENDLIST\n')
+  await copyFile(await fixture('image.png'), join(dir.path, 'shot-%03d.png'))
+  await copyFile(await fixture('image.png'), join(dir.path, 'shot-001.png'))
+  await run('mkfifo', [join(dir.path, 'shot-002.png')])
+  const cases: Array<[string, RegExp]> = [['list.mp4', /^concat is not a source container format$/], ['playlist.mkv', /^hls is not a source container format$/], ['shot-%03d.png', /^a still image \(image2\) is not media$/]]
+  for (const [name, message] of cases) {
+    const err = await t.throwsAsync(probe(ffprobe, join(dir.path, name), { timeoutMs: 15_000 }), undefined, name)
+    t.is(err?.name, 'InvalidMediaError', name)
+    t.regex(err?.message ?? '', message, name)
+    const keyframes = await t.throwsAsync(probeKeyframes(ffprobe, join(dir.path, name), { timeoutMs: 15_000 }), undefined, name)
+    t.regex(keyframes?.message ?? '', message, name)
+  }
+})
+
 test('probe and probeKeyframes take file names with spaces, quotes, a leading dash, a colon and a newline', async t => {
   const dir = await tempDir()
   t.teardown(dir.remove)

@@ -1,7 +1,7 @@
 import test from 'ava'
 import { fixedGrid, keyframeGrid } from '../../../core/media/grid.ts'
 import { mediaPlaylist, masterPlaylist } from '../../../core/media/playlists.ts'
-import { planLadder } from '../../../core/media/profiles.ts'
+import { isProfileName, planLadder } from '../../../core/media/profiles.ts'
 import type { ProbeResult } from '../../../core/media/probe.ts'
 
 function source (width: number, height: number, extra: Partial<NonNullable<ProbeResult['video']>> = {}, audio = true): ProbeResult {
@@ -18,6 +18,17 @@ test('the ladder never goes above the source', t => {
   t.deepEqual(planLadder(source(1920, 1080)).map(p => p.profile.name), ['1080p', '720p', '480p', '360p'])
   t.deepEqual(planLadder(source(1280, 720)).map(p => p.profile.name), ['720p', '480p', '360p'])
   t.deepEqual(planLadder(source(320, 240)).map(p => [p.profile.name, p.width, p.height]), [['240p', 320, 240]])
+})
+
+test('a source below the lowest rung gets one rung named by its own height, and the routes accept every name', t => {
+  t.deepEqual(planLadder(source(160, 90)).map(p => [p.profile.name, p.width, p.height]), [['90p', 160, 90]])
+  t.deepEqual(planLadder(source(32, 18)).map(p => [p.profile.name, p.width, p.height]), [['18p', 32, 18]])
+  t.deepEqual(planLadder(source(2, 2)).map(p => p.profile.name), ['2p'])
+  for (const [width, height] of [[1, 1], [2, 2], [16, 9], [64, 36], [160, 90], [358, 358], [359, 640], [1920, 1080], [8192, 4320]]) {
+    for (const plan of planLadder(source(width, height))) t.true(isProfileName(plan.profile.name), `${width}x${height}: ${plan.profile.name}`)
+  }
+  t.true(isProfileName('audio'))
+  for (const junk of ['0p', '02p', 'p', '10000p', '720', '720P', '..', 'audio2']) t.false(isProfileName(junk), junk)
 })
 
 test('a portrait or rotated source keeps its shape and even sizes', t => {

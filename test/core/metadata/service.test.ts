@@ -164,6 +164,24 @@ test('bad edits are refused with a reason and change nothing', async t => {
   await t.throwsAsync(world.metadata.edit('0000000000000000', { title: 'x' }), { name: 'MediaNotFoundError' })
 })
 
+test('bidi controls and other invisible format characters never reach a title, from a name, an NFO or an edit', async t => {
+  const world = await metadataWorld(t, { keys: {} })
+  // U+202E turns "Heat (1995)gpj.exe" into what reads as "Heat (1995)exe.jpg"; the others reorder or hide text the same way
+  const hidden = ['\u202a', '\u202b', '\u202c', '\u202d', '\u202e', '\u2066', '\u2067', '\u2068', '\u2069', '\u200e', '\u200f', '\u061c', '\u2060', '\u2061', '\u2062', '\u2063', '\u2064', '\u206a', '\u206f', '\u180e', '\ufff9', '\ufffb']
+  const spoofed = `Heat\u202e (1995)${hidden.join('')}`
+  const named = await world.add(`Movies/${spoofed}.mkv`)
+  t.like(await world.metadata.describe(named), { title: 'Heat', year: 1995 })
+  t.is((await world.catalog.getMedia(named.id))?.title, 'Heat', 'media.title follows')
+  await world.write('Movies/Ronin/movie.nfo', '<movie><title>Ro\u202enin</title><plot>A\u2067 plot\u2069.</plot><tagline>\u200fTag</tagline></movie>')
+  const nfo = await world.add('Movies/Ronin/ronin.mkv')
+  t.like(await world.metadata.describe(nfo), { title: 'Ronin', overview: 'A plot.', tagline: 'Tag' })
+  await world.metadata.edit(nfo.id, { title: `\u202eGodfather${hidden.join('')}`, overview: 'x\u202ey' })
+  t.like(await world.metadata.describe(nfo), { title: 'Godfather', overview: 'xy' })
+  // joiners that make words in Persian or Hindi and emoji sequences are kept
+  await world.metadata.edit(nfo.id, { title: 'می\u200cخواهم \u{1F469}\u200d\u{1F4BB}' })
+  t.is((await world.metadata.describe(nfo)).title, 'می\u200cخواهم \u{1F469}\u200d\u{1F4BB}')
+})
+
 test('matches are listed from every provider, and a picked match replaces the identification', async t => {
   const world = await metadataWorld(t)
   const media = await world.add('Movies/The.Matrix.mkv')

@@ -4,6 +4,8 @@ import { fileURLToPath } from 'node:url'
 import { delegatedRoutingV1HttpApiClient } from '@helia/delegated-routing-v1-http-api-client'
 import anyTest from 'ava'
 import { CID } from 'multiformats/cid'
+import { identity as identityHash } from 'multiformats/hashes/identity'
+import { sha512 } from 'multiformats/hashes/sha2'
 import { fixture } from '../../../fixtures/media.ts'
 import { readSwarmKey } from '../../../core/net/swarm-key.ts'
 import { startServer } from '../../../node/server.ts'
@@ -138,6 +140,30 @@ test.serial('the API answers 202 with the rows, and refusals with their names an
   t.is((await api(server, 'POST', '/api/v1/replications', { cid: root, replicas: '5:2' })).status, 400)
   t.is((await api(server, 'POST', '/api/v1/replications', { cid: 42, node: 'beta' })).status, 400)
   t.is((await api(server, 'GET', '/api/v1/media/ffffffffffffffff/locations')).status, 404)
+})
+
+test.serial('identity CIDs and CIDs of other hashes are refused as pins with a 400 naming why, and never listed as provided', async t => {
+  const { server } = t.context
+  // bafkqaaa is the empty identity CID: its "bytes" are inside it, so every blockstore claims to have it
+  const identity = CID.parse('bafkqaaa')
+  const withBytes = CID.createV1(0x55, identityHash.digest(new TextEncoder().encode('hello')))
+  for (const cid of [identity.toString(), withBytes.toString()]) {
+    const pinned = await api<{ error: string, message: string }>(server, 'POST', '/api/v1/replications', { cid, node: 'beta' })
+    t.is(pinned.status, 400, cid)
+    t.is(pinned.body.error, 'InvalidCIDError')
+    t.regex(pinned.body.message, /identity CID/)
+    const providers = await api<{ error: string, message: string }>(server, 'GET', `/routing/v1/providers/${cid}`)
+    t.is(providers.status, 400, cid)
+    t.regex(providers.body.message, /identity CID/)
+  }
+  // a sha2-512 CID: refused for its hash (the import profile makes sha2-256 only), before anyone is asked
+  const other512 = CID.createV1(0x55, await sha512.digest(new TextEncoder().encode('x')))
+  const other = await api<{ error: string, message: string }>(server, 'POST', '/api/v1/replications', { cid: other512.toString(), node: 'beta' })
+  t.is(other.status, 400)
+  t.is(other.body.error, 'InvalidCIDError')
+  t.regex(other.body.message, /sha2-256/)
+  const rows = await api<{ items: ReplicationView[] }>(server, 'GET', '/api/v1/replications?node=beta')
+  t.false(rows.body.items.some(r => r.cid === identity.toString() || r.cid === withBytes.toString()), 'nothing was ordered')
 })
 
 test.serial('cidcast pin rm --wait unpins from one node; the routing API stops listing it', async t => {
