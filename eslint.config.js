@@ -1,4 +1,5 @@
 import neostandard, { resolveIgnoresFromGitignore } from 'neostandard'
+import cidcast from './lint/import-boundaries.js'
 
 export default [
   ...neostandard({
@@ -11,5 +12,10 @@ export default [
       // `void promise` marks a deliberate fire-and-forget; everything else awaits
       'no-void': ['error', { allowAsStatement: true }]
     }
+  },
+  {
+    // core <- gateway <- node, client: core types only, rooms of core/ through their entry files (ARCHITECTURE.md)
+    plugins: { cidcast },
+    rules: { 'cidcast/import-boundaries': 'error' }
   }
 ]

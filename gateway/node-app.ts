@@ -5,18 +5,16 @@ import { fileURLToPath } from 'node:url'
 import Router from '@koa/router'
 import Koa from 'koa'
 import serve from 'koa-static'
+import { createMissResolver } from '../core/edge/index.ts'
 import { errors } from './middleware/errors.ts'
 import { mediaCors } from './middleware/media-cors.ts'
-import { SOURCE_HEADER } from './node-content.ts'
+import { SOURCE_HEADER } from './media-http.ts'
 import { apiProxyRoutes } from './routes/api-proxy.ts'
 import { nodeIpfsRoutes } from './routes/node-ipfs.ts'
 import { nodeMediaRoutes } from './routes/node-media.ts'
 import { nodePinRoutes } from './routes/node-pins.ts'
-import type { MediaCache } from '../core/federation/media-cache.ts'
-import type { NodeMetrics } from '../core/federation/node-metrics.ts'
-import type { OriginClient } from '../core/federation/origin-client.ts'
+import type { FallbackMode, MediaCache, NodeContent, NodeMetrics, OriginClient } from '../core/edge/index.ts'
 import type { Logger } from '../core/logger.ts'
-import type { FallbackMode, NodeContent } from './node-content.ts'
 import type { NodePinRouteComponents } from './routes/node-pins.ts'
 import type { Middleware } from 'koa'
 
@@ -113,11 +111,12 @@ export function createNodeApp (components: NodeAppComponents, init: NodeAppInit 
     })
 
   const { content, cache, origin, metrics, logger } = components
+  const resolver = createMissResolver({ content, cache, origin, logger }, { fallback: init.fallback, peerTimeoutMs: init.peerTimeoutMs, playlistTtlMs: init.playlistTtlMs })
   const routers = [
     system,
     apiProxyRoutes({ origin }),
-    nodeMediaRoutes({ content, cache, origin, metrics, logger }, { fallback: init.fallback, peerTimeoutMs: init.peerTimeoutMs, playlistTtlMs: init.playlistTtlMs }),
-    nodeIpfsRoutes({ content, origin, logger }, { fallback: init.fallback, peerTimeoutMs: init.peerTimeoutMs })
+    nodeMediaRoutes({ resolver, metrics }),
+    nodeIpfsRoutes({ resolver, logger })
   ]
   if (components.pinner != null) routers.push(nodePinRoutes({ pinner: components.pinner }))
   for (const router of routers) {

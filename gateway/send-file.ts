@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream'
 import { IMMUTABLE_CACHE, contentTypeFor, etagMatches, parseRange } from './routes/ipfs-http.ts'
-import type { ContentEntry, ContentReader } from '../core/ipfs/content-reader.ts'
+import type { ContentEntry, ContentReader } from '../core/ipfs/index.ts'
 import type { Context } from 'koa'
 import type { CID } from 'multiformats/cid'
 

@@ -3,18 +3,9 @@ import { loadavg, networkInterfaces } from 'node:os'
 import { join } from 'node:path'
 import { privateKeyFromProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { createCapacity } from '../core/federation/capacity.ts'
-import { createControlClient } from '../core/federation/control-client.ts'
-import { ipnsNameOf } from '../core/federation/control-identity.ts'
-import { createMediaCache } from '../core/federation/media-cache.ts'
-import { createNodeAgent } from '../core/federation/node-agent.ts'
-import { SwarmKeyMissingError } from '../core/federation/node-errors.ts'
-import { createNodeMetrics } from '../core/federation/node-metrics.ts'
-import { handleOrderNudges } from '../core/federation/orders-nudge.ts'
-import { createOriginClient, unreachableOrigin } from '../core/federation/origin-client.ts'
-import { createPinner } from '../core/federation/pinner.ts'
-import { providerLookup } from '../core/federation/pin-providers.ts'
-import { createContentReader } from '../core/ipfs/content-reader.ts'
+import { createCapacity, createMediaCache, createNodeAgent, createNodeContent, createNodeMetrics, createOriginClient, createPinner, providerLookup, SwarmKeyMissingError, unreachableOrigin } from '../core/edge/index.ts'
+import { createControlClient, handleOrderNudges, ipnsNameOf } from '../core/control/index.ts'
+import { createContentReader } from '../core/ipfs/index.ts'
 import { createDaemonLogger } from '../core/logger.ts'
 import { lockDataFolder } from '../core/net/data-lock.ts'
 import { withPort } from '../core/net/listen.ts'
@@ -23,15 +14,12 @@ import { assertPrivateNetworkAllowed } from '../core/net/protector.ts'
 import { readSwarmKey, writeSwarmKey } from '../core/net/swarm-key.ts'
 import { tuneGarbageCollection } from '../core/gc-tuning.ts'
 import { createNodeApp } from '../gateway/node-app.ts'
-import { createNodeContent } from '../gateway/node-content.ts'
 import { loadNodeConfig, nodeListenSettings, rememberPicked } from './node-config.ts'
 import { SWARM_KEY_FILE } from './init.ts'
 import { createStopStack } from './stop-stack.ts'
 import { listenHttp } from './http-listener.ts'
 import type { NodeConfig, NodeDefaults } from './node-config.ts'
-import type { AgentStatus } from '../core/federation/node-agent.ts'
-import type { LocalPinOptions, Pinner, PinnerInit } from '../core/federation/pinner.ts'
-import type { NodeMetrics } from '../core/federation/node-metrics.ts'
+import type { AgentStatus, LocalPinOptions, NodeMetrics, Pinner, PinnerInit } from '../core/edge/index.ts'
 import type { Logger } from '../core/logger.ts'
 import type { Peer } from '../core/net/peer.ts'
 import type { CID } from 'multiformats/cid'
@@ -276,7 +264,7 @@ async function startPublisher (peer: Peer, config: NodeConfig, logger: Logger, u
   if (config.server.startsWith('/')) return undefined
   const log = logger.child({ name: 'cidcast:node' })
   // loaded only when used: the routing client and its dependencies weigh on a node's start
-  const { createIpnsPublisher } = await import('../core/routing/publisher.ts')
+  const { createIpnsPublisher } = await import('../core/routing/index.ts')
   const privateKey = privateKeyFromProtobuf(await readFile(join(config.data, IDENTITY_FILE)))
   // a quota the owner set is news whenever it changes; the default one moves with the disk's free space
   const publisher = createIpnsPublisher({ logger, peer, privateKey }, { routingUrl: config.server, fixedQuota: config.quotaBytes != null })

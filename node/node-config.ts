@@ -4,12 +4,12 @@ import { dirname, join, resolve } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import { parseListen, parseLogFormat, parseTcpMultiaddrs } from '../core/config.ts'
 import { InvalidConfigError } from '../core/errors.ts'
-import { checkNodeName } from '../core/federation/labels.ts'
+import { checkNodeName } from '../core/control/index.ts'
 import { hostAndPort, withPort } from '../core/net/listen.ts'
-import type { NodeMode } from '../core/federation/control-messages.ts'
+import type { NodeMode } from '../core/control/index.ts'
+import type { FallbackMode } from '../core/edge/index.ts'
 import type { LogFormat } from '../core/logger.ts'
 import type { ListenSetting } from '../core/net/listen.ts'
-import type { FallbackMode } from '../gateway/node-content.ts'
 
 /**
  * A CDN node's settings. Only the data folder matters: what is given on the first run (or later, to change it)

@@ -1,9 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander'
 import { createApiClient } from '../api-client.ts'
 import type { ApiClient } from '../api-client.ts'
-import type { GoalView, MediaLocations, PinResult } from '../../core/federation/replication.ts'
-import type { PreparingView } from '../../core/federation/replication-prepare.ts'
-import type { ReplicationView } from '../../core/federation/replication-views.ts'
+import type { GoalView, MediaLocations, PinResult, PreparingView, ReplicationView } from '../../core/replication/index.ts'
 
 /*
  * `cidcast pin add|ls|rm` and `cidcast status`, in the manner of Kubo and IPFS Cluster, over the main server's

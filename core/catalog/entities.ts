@@ -142,7 +142,7 @@ export class PlaybackProgress {
 }
 
 /**
- * A CDN node registered with this main server (core/federation/registry.ts), one per peer ID. Revoked nodes
+ * A CDN node registered with this main server (core/replication/registry.ts), one per peer ID. Revoked nodes
  * stay (with `revoked_at`), so their label stays taken and their peer ID stays refused across restarts.
  */
 @Entity('nodes')

@@ -2,7 +2,7 @@ import { Column, Entity, Index, PrimaryColumn } from 'typeorm'
 import { bigintNumber, jsonStrings, millisDate } from './transformers.ts'
 
 /*
- * The content index (issue #4, core/federation/content-index.ts): one row per (node, root CID), as nodes report
+ * The content index (issue #4, core/replication/content-index.ts): one row per (node, root CID), as nodes report
  * it. Same conventions as entities.ts: explicit portable column types, snake_case names, integer milliseconds.
  * No foreign key to `nodes`: node rows are never deleted (revoked ones stay), and index rows of a node must
  * outlive anything that happens to its registration.
@@ -116,7 +116,7 @@ export class ReplicationGoalRow {
 }
 
 /**
- * A replication asked for a rendition the main server makes first (core/federation/replication-prepare.ts): kept
+ * A replication asked for a rendition the main server makes first (core/replication/prepare.ts): kept
  * until its pin is ordered, so a restart of the main server in the meantime takes it up again.
  */
 @Entity('replication_preparations')

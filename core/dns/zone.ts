@@ -1,10 +1,10 @@
 import { BlockList, isIP, isIPv4 } from 'node:net'
 import { multiaddr } from '@multiformats/multiaddr'
 import { parseDnsName } from '../config.ts'
-import type { NodeMode } from '../federation/control-messages.ts'
+import type { NodeMode } from '../control/index.ts'
 
 /**
- * What the zone needs of a node. The registry's `NodeView` (core/federation/registry.ts) has these fields and more,
+ * What the zone needs of a node. The registry's `NodeView` (core/replication/registry.ts) has these fields and more,
  * so `registry.list` can be passed as `nodes` as it is.
  */
 export interface ZoneNode {

@@ -1,6 +1,7 @@
 import * as dagPb from '@ipld/dag-pb'
 import { CarWriter } from '@ipld/car'
 import { varint } from 'multiformats'
+import { InvalidRequestError } from '../errors.ts'
 import type { ContentReader, ResolvedPath } from './content-reader.ts'
 import type { ReadOptions } from './block-reader.ts'
 import type { CID } from 'multiformats/cid'
@@ -9,6 +10,12 @@ const IDENTITY_HASH = 0x00
 
 /** Trustless-gateway `dag-scope`: the terminal block, the UnixFS entity, or the whole DAG below it. */
 export type DagScope = 'block' | 'entity' | 'all'
+
+/** Trustless-gateway `entity-bytes=from:to`: byte offsets of a file entity, negative ones from its end. */
+export interface EntityBytes {
+  from: number
+  to: number | '*'
+}
 
 export interface CarBlock {
   cid: CID
@@ -21,6 +28,18 @@ export interface CarBlocksOptions extends ReadOptions {
   range?: { start: number, end: number }
   /** Send a block each time the walk meets it (`dups=y`) instead of once (`dups=n`). @default false */
   duplicates?: boolean
+}
+
+/**
+ * Turns entity-bytes into [start, end) over a file of `size` bytes: undefined when the range is empty
+ * (the spec then wants `dag-scope=block`), InvalidRequestError when it lies wholly past the end.
+ */
+export function entityRange (bytes: EntityBytes, size: number): { start: number, end: number } | undefined {
+  const start = bytes.from < 0 ? Math.max(size + bytes.from, 0) : bytes.from
+  const last = bytes.to === '*' ? size - 1 : bytes.to < 0 ? size + bytes.to : Math.min(bytes.to, size - 1)
+  if (start >= size && size > 0) throw new InvalidRequestError(`entity-bytes start ${bytes.from} is past the end (${size} bytes)`)
+  if (last < start) return undefined
+  return { start, end: last + 1 }
 }
 
 /**

@@ -3,10 +3,9 @@ import { stat } from 'node:fs/promises'
 import { basename, extname, isAbsolute, resolve } from 'node:path'
 import { CidcastError, InvalidMediaError, InvalidPathError, MediaNotFoundError, ProfileNotFoundError } from '../errors.ts'
 import { CID } from 'multiformats/cid'
-import { hashFile } from '../ipfs/hash-file.ts'
-import { IMPORT_OPTIONS } from '../ipfs/import-profile.ts'
-import { leafSkippingWalker } from '../ipfs/pin-walker.ts'
+import { hashFile, IMPORT_OPTIONS, leafSkippingWalker } from '../ipfs/index.ts'
 import { SEGMENT_SECONDS, fixedGrid, keyframeGrid, renditionKey } from './grid.ts'
+import { checkMediaId } from './names.ts'
 import { INIT_NAME, MASTER_NAME, PLAYLIST_NAME, mediaPlaylist, masterPlaylist, segmentName } from './playlists.ts'
 import { probe, probeKeyframes } from './probe.ts'
 import { isProfileName, planLadder } from './profiles.ts'
@@ -97,7 +96,6 @@ export interface Library {
   finish: (job: RenditionJob) => Promise<CID>
 }
 
-const MEDIA_ID = /^[0-9a-f]{16}$/
 /** All a caller learns about a server path that cannot be added, whether it exists or not. */
 const NOT_USABLE = 'not a usable media file'
 
@@ -234,7 +232,7 @@ class CatalogLibrary implements Library {
   }
 
   private async record (id: string): Promise<MediaRecord> {
-    if (typeof id !== 'string' || !MEDIA_ID.test(id)) throw new MediaNotFoundError(`no media ${JSON.stringify(String(id).slice(0, 64))}`)
+    checkMediaId(id)
     const media = await this.c.catalog.getMedia(id)
     if (media == null) throw new MediaNotFoundError(`no media ${id}`)
     return media

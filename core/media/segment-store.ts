@@ -1,5 +1,5 @@
 import { CID } from 'multiformats/cid'
-import { IMPORT_OPTIONS } from '../ipfs/import-profile.ts'
+import { IMPORT_OPTIONS } from '../ipfs/index.ts'
 import type { UnixFS } from '@helia/unixfs'
 
 /** Where (rendition key, n) -> CID is recorded: the catalog in the daemon, a Map in tests. */

@@ -1,6 +1,6 @@
 import { open, readdir } from 'node:fs/promises'
 import { posix } from 'node:path'
-import { IMPORT_OPTIONS } from '../ipfs/import-profile.ts'
+import { IMPORT_OPTIONS } from '../ipfs/index.ts'
 import { ImageRefusedError } from './errors.ts'
 import { sniffImage } from './image-fetcher.ts'
 import type { ImageFetcher } from './image-fetcher.ts'

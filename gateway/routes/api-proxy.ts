@@ -1,8 +1,9 @@
 import { Readable } from 'node:stream'
 import Router from '@koa/router'
 import { InvalidRequestError } from '../../core/errors.ts'
-import { SOURCE_HEADER } from '../node-content.ts'
-import type { OriginClient } from '../../core/federation/origin-client.ts'
+import { MEDIA_ID_CHARS } from '../../core/media/names.ts'
+import { SOURCE_HEADER } from '../media-http.ts'
+import type { OriginClient } from '../../core/edge/index.ts'
 import type { Context } from 'koa'
 
 /**
@@ -18,7 +19,7 @@ export interface ApiProxyComponents {
 
 /** No dots or escapes: a path the origin would normalise (`/api/v1/../..`) never leaves `/api/v1`. */
 const API_PATH = /^\/api\/v1\/[A-Za-z0-9_\-/]+$/
-const PROGRESS_PATH = /^\/api\/v1\/media\/[0-9a-f]{16}\/progress$/
+const PROGRESS_PATH = new RegExp(`^/api/v1/media/${MEDIA_ID_CHARS}/progress$`)
 const REPLICATIONS_PATH = '/api/v1/replications'
 /** Headers of the request passed on: what the API reads. */
 const FORWARDED_REQUEST = ['accept', 'content-type', 'x-cidcast-user'] as const

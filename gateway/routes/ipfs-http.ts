@@ -1,7 +1,6 @@
 import { extname } from 'node:path'
 import { InvalidRequestError, NotAcceptableError, RangeNotSatisfiableError } from '../../core/errors.ts'
-import type { DagScope } from '../../core/ipfs/car-export.ts'
-import type { DirectoryEntry } from '../../core/ipfs/content-reader.ts'
+import type { DagScope, DirectoryEntry, EntityBytes } from '../../core/ipfs/index.ts'
 
 /** HTTP details of the /ipfs gateway: content negotiation, ranges, Etags, content types, listings. */
 
@@ -111,7 +110,7 @@ export function negotiate (query: Record<string, string | string[] | undefined>,
 }
 
 /** `dag-scope` and `entity-bytes` of a CAR request; entity-bytes implies `entity`. */
-export function carScope (query: Record<string, string | string[] | undefined>): { scope: DagScope, entityBytes?: { from: number, to: number | '*' } } {
+export function carScope (query: Record<string, string | string[] | undefined>): { scope: DagScope, entityBytes?: EntityBytes } {
   const scope = single(query['dag-scope']) ?? 'all'
   if (scope !== 'all' && scope !== 'entity' && scope !== 'block') throw new InvalidRequestError(`invalid dag-scope ${JSON.stringify(scope)}`)
   const bytes = single(query['entity-bytes'])
@@ -119,18 +118,6 @@ export function carScope (query: Record<string, string | string[] | undefined>):
   const match = /^(-?\d+):(-?\d+|\*)$/.exec(bytes)
   if (match == null) throw new InvalidRequestError(`invalid entity-bytes ${JSON.stringify(bytes)}`)
   return { scope: 'entity', entityBytes: { from: Number(match[1]), to: match[2] === '*' ? '*' : Number(match[2]) } }
-}
-
-/**
- * Turns entity-bytes into [start, end) over a file of `size` bytes: undefined when the range is empty
- * (the spec then wants `dag-scope=block`), InvalidRequestError when it lies wholly past the end.
- */
-export function entityRange (bytes: { from: number, to: number | '*' }, size: number): { start: number, end: number } | undefined {
-  const start = bytes.from < 0 ? Math.max(size + bytes.from, 0) : bytes.from
-  const last = bytes.to === '*' ? size - 1 : bytes.to < 0 ? size + bytes.to : Math.min(bytes.to, size - 1)
-  if (start >= size && size > 0) throw new InvalidRequestError(`entity-bytes start ${bytes.from} is past the end (${size} bytes)`)
-  if (last < start) return undefined
-  return { start, end: last + 1 }
 }
 
 /**

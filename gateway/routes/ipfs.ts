@@ -5,13 +5,12 @@ import { CID } from 'multiformats/cid'
 import {
   InvalidCIDError, InvalidPathError, InvalidRequestError, NotCachedError
 } from '../../core/errors.ts'
-import { carBlocks, encodeCar } from '../../core/ipfs/car-export.ts'
-import { checkSegment, createContentReader } from '../../core/ipfs/content-reader.ts'
+import { carBlocks, checkSegment, createContentReader, encodeCar, entityRange } from '../../core/ipfs/index.ts'
+import { onlyIfCached } from '../media-http.ts'
 import { notModified, sendFile } from '../send-file.ts'
-import { carScope, contentDisposition, directoryListing, entityRange, MEDIA_CAR, MEDIA_RAW, negotiate } from './ipfs-http.ts'
+import { carScope, contentDisposition, directoryListing, MEDIA_CAR, MEDIA_RAW, negotiate } from './ipfs-http.ts'
 import type { Logger } from '../../core/logger.ts'
-import type { DagScope } from '../../core/ipfs/car-export.ts'
-import type { ContentEntry, ContentReader, ContentReaderInit, DirectoryEntry, ResolvedPath } from '../../core/ipfs/content-reader.ts'
+import type { ContentEntry, ContentReader, ContentReaderInit, DagScope, DirectoryEntry, ResolvedPath } from '../../core/ipfs/index.ts'
 import type { Blockstore } from 'interface-blockstore'
 import type { Context } from 'koa'
 
@@ -56,7 +55,7 @@ export function ipfsRoutes (components: IpfsRouteComponents, init: IpfsRouteInit
     const format = negotiate(ctx.query, ctx.get('Accept') || undefined)
     ctx.set('X-Ipfs-Path', ctx.path)
     ctx.vary('Accept')
-    if (/\bonly-if-cached\b/i.test(ctx.get('Cache-Control')) && !(await reader.blocks.has(request.root))) {
+    if (onlyIfCached(ctx) && !(await reader.blocks.has(request.root))) {
       throw new NotCachedError(`${request.root.toString()} is not held by this node`)
     }
     if (format.kind === 'raw') {

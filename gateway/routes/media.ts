@@ -1,8 +1,10 @@
 import Router from '@koa/router'
 import { SegmentNotFoundError } from '../../core/errors.ts'
+import { segmentIndex } from '../../core/media/names.ts'
 import { INIT_NAME, MASTER_NAME, PLAYLIST_NAME } from '../../core/media/playlists.ts'
+import { PLAYLIST_CACHE, PLAYLIST_TYPE, SEGMENT_CACHE } from '../media-http.ts'
 import { sendFile } from '../send-file.ts'
-import type { ContentReader } from '../../core/ipfs/content-reader.ts'
+import type { ContentReader } from '../../core/ipfs/index.ts'
 import type { Library } from '../../core/media/library.ts'
 import type { Transcoder } from '../../core/media/transcoder.ts'
 import type { Metrics } from '../../core/metrics.ts'
@@ -14,12 +16,6 @@ export interface MediaRouteComponents {
   reader: ContentReader
   metrics: Metrics
 }
-
-const PLAYLIST_TYPE = 'application/vnd.apple.mpegurl'
-/** A URL names a rendition of this build; after an ffmpeg upgrade the same URL may carry other bytes. */
-const SEGMENT_CACHE = 'public, max-age=86400'
-const PLAYLIST_CACHE = 'public, max-age=60'
-const SEGMENT_FILE = /^(0|[1-9]\d{0,6})\.m4s$/
 
 /** `/media/{id}/...`: master and media playlists, init and media segments, made on demand. */
 export function mediaRoutes ({ library, transcoder, reader, metrics }: MediaRouteComponents): Router {
@@ -50,10 +46,9 @@ export function mediaRoutes ({ library, transcoder, reader, metrics }: MediaRout
   })
 
   router.get('/:profile/:file', async ctx => {
-    const match = SEGMENT_FILE.exec(ctx.params.file)
-    if (match == null) throw new SegmentNotFoundError(`no segment ${JSON.stringify(ctx.params.file.slice(0, 64))}`)
+    const index = segmentIndex(ctx.params.file)
+    if (index == null) throw new SegmentNotFoundError(`no segment ${JSON.stringify(ctx.params.file.slice(0, 64))}`)
     const job = await library.job(ctx.params.id, ctx.params.profile)
-    const index = Number(match[1])
     if (index >= job.grid.starts.length) throw new SegmentNotFoundError(`segment ${index} is past the end (${job.grid.starts.length} segments)`)
     const segment = await transcoder.segment(job, index, { signal: abortOnClose(ctx) })
     await sendFile(ctx, reader, segment.cid, ctx.params.file, { cacheControl: SEGMENT_CACHE })

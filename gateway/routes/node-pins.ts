@@ -1,7 +1,7 @@
 import Router from '@koa/router'
-import { ForbiddenError } from '../../core/federation/control-errors.ts'
+import { ForbiddenError } from '../../core/control/index.ts'
 import { fromLoopback } from './nodes.ts'
-import type { Pinner } from '../../core/federation/pinner.ts'
+import type { Pinner } from '../../core/edge/index.ts'
 
 /*
  * A CDN node's own pin endpoints, for its owner on the same machine (`cidcast pin verify --node URL`):

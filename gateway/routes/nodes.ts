@@ -1,6 +1,6 @@
 import Router from '@koa/router'
-import { ForbiddenError } from '../../core/federation/control-errors.ts'
-import type { NodeRegistry, NodeView } from '../../core/federation/registry.ts'
+import { ForbiddenError } from '../../core/control/index.ts'
+import type { NodeRegistry, NodeView } from '../../core/replication/index.ts'
 import type { Context } from 'koa'
 
 /** What a CDN node needs to reach the main server when it is given only the server's HTTP URL. */

@@ -1,8 +1,7 @@
 import Router from '@koa/router'
 import { InvalidRequestError } from '../../core/errors.ts'
-import { parseReplicas } from '../../core/federation/placement.ts'
-import type { ReplicationFactor } from '../../core/federation/placement.ts'
-import type { Replication, ReplicationRequest } from '../../core/federation/replication.ts'
+import { parseReplicas } from '../../core/replication/index.ts'
+import type { Replication, ReplicationFactor, ReplicationRequest } from '../../core/replication/index.ts'
 import type { Context } from 'koa'
 
 export interface ReplicationRouteComponents {

@@ -8,12 +8,10 @@ import {
   InvalidCIDError, InvalidRequestError, IpnsRecordNotFoundError, IpnsRecordTooLargeError, NotAcceptableError,
   RoutingRecordNotFoundError
 } from '../../core/errors.ts'
-import { assertHeldCid } from '../../core/ipfs/content-cid.ts'
-import { IPNS_RECORD_CONTENT_TYPE, MAX_IPNS_RECORD_BYTES, parseIpnsName } from '../../core/routing/ipns-records.ts'
-import { noRecords } from '../../core/routing/sources.ts'
+import { assertHeldCid } from '../../core/ipfs/index.ts'
+import { IPNS_RECORD_CONTENT_TYPE, MAX_IPNS_RECORD_BYTES, noRecords, parseIpnsName } from '../../core/routing/index.ts'
 import type { Logger } from '../../core/logger.ts'
-import type { IpnsRecordStore } from '../../core/routing/ipns-store.ts'
-import type { PeerSource, ProviderSource, RoutingPeer } from '../../core/routing/sources.ts'
+import type { IpnsRecordStore, PeerSource, ProviderSource, RoutingPeer } from '../../core/routing/index.ts'
 import type { PeerId } from '@libp2p/interface'
 import type { Context } from 'koa'
 

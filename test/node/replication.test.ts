@@ -7,14 +7,14 @@ import { fileURLToPath } from 'node:url'
 import { unixfs } from '@helia/unixfs'
 import anyTest from 'ava'
 import * as raw from 'multiformats/codecs/raw'
-import { IMPORT_OPTIONS } from '../../core/ipfs/import-profile.ts'
+import { IMPORT_OPTIONS } from '../../core/ipfs/index.ts'
 import { silentLogger } from '../../core/logger.ts'
 import { createPeer } from '../../core/net/peer.ts'
 import { generateSwarmKey, parseSwarmKey } from '../../core/net/swarm-key.ts'
 import { startNode } from '../../node/cdn-node.ts'
 import { freePort } from '../helpers/ports.ts'
 import { tempDir, waitFor } from '../helpers/tmp.ts'
-import type { PinOrder, PinProvider, PinReport } from '../../core/federation/control-messages.ts'
+import type { PinOrder, PinProvider, PinReport } from '../../core/control/index.ts'
 import type { Peer } from '../../core/net/peer.ts'
 import type { RunningNode, StartNodeOptions } from '../../node/cdn-node.ts'
 import type { ExecutionContext, TestFn } from 'ava'
@@ -23,7 +23,7 @@ import type { Blockstore } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
 
 /*
- * The node side of replication (core/federation/pinner.ts) on real nodes and real Helia peers over loopback. The
+ * The node side of replication (core/edge/pinner.ts) on real nodes and real Helia peers over loopback. The
  * nodes here have no main server (their server URL answers nothing), so their only peers are the ones an order
  * names: which peer served what is never in doubt. Orders are handed to the pinner as a heartbeat reply would.
  */

@@ -1,7 +1,7 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { base36 } from 'multiformats/bases/base36'
-import type { ZoneNode } from '../../../core/dns/zone.ts'
+import type { ZoneNode } from '../../../core/dns/index.ts'
 import type { PeerId } from '@libp2p/interface'
 
 /** A fresh peer and its IPNS name (`k51...`), as a node would have. */

@@ -1,7 +1,7 @@
 import test from 'ava'
-import { createZone, nodeAddresses } from '../../../core/dns/zone.ts'
+import { createZone, nodeAddresses } from '../../../core/dns/index.ts'
 import { zoneNode } from './nodes.ts'
-import type { ZoneNode } from '../../../core/dns/zone.ts'
+import type { ZoneNode } from '../../../core/dns/index.ts'
 
 const ZONE = 'cidcast.internal'
 const PEER = '12D3KooWEyoppNCUx8Yx66oV9fJnriXwCcXwDDUA2kj6vnc6iDEp'

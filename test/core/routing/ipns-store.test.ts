@@ -6,7 +6,7 @@ import { Key } from 'interface-datastore'
 import { createLogger } from '../../../core/logger.ts'
 import { ipnsNameOf, signIpnsRecord } from '../../../core/routing/ipns-records.ts'
 import { createIpnsRecordStore, IPNS_STORE_PREFIX } from '../../../core/routing/ipns-store.ts'
-import type { IpnsRecordView } from '../../../core/routing/ipns-records.ts'
+import type { IpnsRecordView } from '../../../core/routing/index.ts'
 
 const logger = createLogger({ level: 'silent' })
 const value = (n: number): string => `/ipfs/bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52z${'abcdefghijklmnopqrstuvwxyz'[n % 26]}`

@@ -1,7 +1,7 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm'
 
 /**
- * The node registry on SQLite: one row per CDN node (core/federation/registry.ts). Written as TypeORM's schema
+ * The node registry on SQLite: one row per CDN node (core/replication/registry.ts). Written as TypeORM's schema
  * builder would write it for the `Node` entity (the schema test checks nothing is left to change).
  */
 export class Nodes1795654800000 implements MigrationInterface {

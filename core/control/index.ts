@@ -1,0 +1,27 @@
+/*
+ * core/control: the protocol between CDN nodes and the main server (ARCHITECTURE.md, "Control plane"): its
+ * messages and their validation, the wire, the node's client, the server's handler, the orders nudge, node names
+ * and labels, and the revocation gater. Both sides use it; it imports no other room. Other folders import this
+ * file only.
+ */
+
+export { CONTROL_PROTOCOL, MAX_CONTROL_MESSAGE_BYTES, ORDERS_PROTOCOL, PIN_PROGRESS_INTERVAL_MS } from './messages.ts'
+export type {
+  ControlReply, ControlRequest, ErrorReply, HeartbeatReply, HeartbeatRequest, NodeCapacity, NodeHealth, NodeMode,
+  OrdersPending, PinOrder, PinProvider, PinReport, PinReportState, RegisterReply, RegisterRequest
+} from './messages.ts'
+export { MAX_ADDRESSES, MAX_PIN_REPORTS, MAX_PINNED } from './validate.ts'
+export { createControlClient } from './client.ts'
+export type { ControlClient, ControlClientComponents, ControlClientInit } from './client.ts'
+export { createControlServer } from './server.ts'
+export type { ControlHandler, ControlServer, ControlServerComponents, ControlServerInit } from './server.ts'
+export { ipnsNameOf } from './identity.ts'
+export { handleOrderNudges, nudgeNode } from './orders-nudge.ts'
+export type { OrderNudgeHandlerComponents } from './orders-nudge.ts'
+export { checkNodeName, findNode, labelFromName, uniqueLabel } from './labels.ts'
+export { createRevocationGater } from './revocation-gater.ts'
+export type { RevocationGater, RevocationGaterInit } from './revocation-gater.ts'
+export {
+  ControlRefusedError, ControlTimeoutError, ForbiddenError, InvalidControlMessageError, InvalidNodeNameError,
+  IpnsMismatchError, NodeNotFoundError, NodeNotRegisteredError, NodeRevokedError, PeerIdMismatchError
+} from './errors.ts'

@@ -1,0 +1,263 @@
+import { multiaddr } from '@multiformats/multiaddr'
+import { CID } from 'multiformats/cid'
+import { InvalidControlMessageError, PeerIdMismatchError } from './errors.ts'
+import { checkNodeName, isLabel } from './labels.ts'
+import type { ControlReply, ControlRequest, HeartbeatRequest, NodeCapacity, NodeHealth, NodeMode, OrdersPending, PinOrder, PinProvider, PinReport, PinReportState, RegisterRequest } from './messages.ts'
+
+/*
+ * Every field of every control message is checked here, both ways, before anything else looks at it: a node is
+ * inside the private network but is still someone else's machine. Parsers build new objects from the fields
+ * they know, so nothing unexpected travels further.
+ */
+
+/** Most multiaddrs a node may announce. */
+export const MAX_ADDRESSES = 32
+/** Most pinned roots one heartbeat may list. */
+export const MAX_PINNED = 4096
+const MAX_ADDRESS_CHARS = 1024
+const MAX_URL_CHARS = 2048
+const MAX_IPNS_CHARS = 128
+const MAX_CID_CHARS = 128
+const MAX_ERROR_MESSAGE_CHARS = 1024
+const MODES: ReadonlySet<string> = new Set<NodeMode>(['shared', 'local'])
+/** Most orders one heartbeat reply may carry. */
+export const MAX_ORDERS = 256
+/** Most order reports one heartbeat may carry. */
+export const MAX_PIN_REPORTS = 1024
+/** Most providers one order may name. */
+export const MAX_PROVIDERS = 16
+const MAX_PEER_ID_CHARS = 128
+const ORDER_ID = /^[A-Za-z0-9_-]{1,64}$/
+const REPORT_STATES: ReadonlySet<string> = new Set<PinReportState>(['queued', 'pinning', 'pinned', 'failed', 'unpinning', 'unpinned'])
+
+type Json = Record<string, unknown>
+
+function fail (message: string): never {
+  throw new InvalidControlMessageError(message)
+}
+
+function object (value: unknown, what: string): Json {
+  if (value == null || typeof value !== 'object' || Array.isArray(value)) fail(`${what} must be an object`)
+  return value as Json
+}
+
+function string (value: unknown, what: string, maxChars: number): string {
+  if (typeof value !== 'string') fail(`${what} must be a string`)
+  if (value.length > maxChars) fail(`${what} must be at most ${maxChars} characters`)
+  return value
+}
+
+function amount (value: unknown, what: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) fail(`${what} must be a finite number >= 0`)
+  return value
+}
+
+function array (value: unknown, what: string, maxItems: number): unknown[] {
+  if (!Array.isArray(value)) fail(`${what} must be an array`)
+  if (value.length > maxItems) fail(`${what} must have at most ${maxItems} items`)
+  return value
+}
+
+/** An absolute http(s) URL without credentials (it is shown to other users). */
+export function parseNodeUrl (value: unknown, what = 'url'): string {
+  const text = string(value, what, MAX_URL_CHARS)
+  let url: URL
+  try {
+    url = new URL(text)
+  } catch {
+    fail(`${what} must be an absolute http(s) URL`)
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') fail(`${what} must be an http or https URL`)
+  if (url.username !== '' || url.password !== '') fail(`${what} must not contain credentials`)
+  if (url.hostname === '') fail(`${what} must name a host`)
+  return url.href
+}
+
+function parseAddresses (value: unknown, sender: string | undefined): string[] {
+  return array(value, 'addresses', MAX_ADDRESSES).map((item, i) => {
+    const text = string(item, `addresses[${i}]`, MAX_ADDRESS_CHARS)
+    let address
+    try {
+      address = multiaddr(text)
+    } catch {
+      fail(`addresses[${i}] is not a multiaddr`)
+    }
+    const claimed = address.getComponents().find(c => c.name === 'p2p')?.value
+    if (sender != null && claimed != null && claimed !== sender) {
+      throw new PeerIdMismatchError(`addresses[${i}] names peer ${claimed}, not the sender ${sender}`)
+    }
+    return address.toString()
+  })
+}
+
+function parseCapacity (value: unknown): NodeCapacity {
+  const c = object(value, 'capacity')
+  return {
+    quotaBytes: amount(c.quotaBytes, 'capacity.quotaBytes'),
+    usedBytes: amount(c.usedBytes, 'capacity.usedBytes'),
+    freeBytes: amount(c.freeBytes, 'capacity.freeBytes')
+  }
+}
+
+function parseHealth (value: unknown): NodeHealth {
+  const h = object(value, 'health')
+  if (typeof h.full !== 'boolean') fail('health.full must be a boolean')
+  return {
+    uptimeSeconds: amount(h.uptimeSeconds, 'health.uptimeSeconds'),
+    load1: amount(h.load1, 'health.load1'),
+    activeStreams: amount(h.activeStreams, 'health.activeStreams'),
+    bytesServed: amount(h.bytesServed, 'health.bytesServed'),
+    errors: amount(h.errors, 'health.errors'),
+    full: h.full
+  }
+}
+
+function parseCid (value: unknown, what: string): string {
+  const text = string(value, what, MAX_CID_CHARS)
+  let cid
+  try {
+    cid = CID.parse(text)
+  } catch {
+    fail(`${what} is not a CID`)
+  }
+  return cid.toString()
+}
+
+function parsePinned (value: unknown): string[] {
+  return array(value, 'pinned', MAX_PINNED).map((item, i) => parseCid(item, `pinned[${i}]`))
+}
+
+function parseOrderId (value: unknown, what: string): string {
+  const text = string(value, what, 64)
+  if (!ORDER_ID.test(text)) fail(`${what} must be 1-64 characters of [A-Za-z0-9_-]`)
+  return text
+}
+
+function optionalAmount (value: unknown, what: string): number | undefined {
+  return value === undefined ? undefined : amount(value, what)
+}
+
+function parseProviders (value: unknown, what: string): PinProvider[] {
+  return array(value, what, MAX_PROVIDERS).map((item, i) => {
+    const p = object(item, `${what}[${i}]`)
+    const peerId = string(p.peerId, `${what}[${i}].peerId`, MAX_PEER_ID_CHARS)
+    if (!/^[1-9A-HJ-NP-Za-km-z]+$|^b[a-z2-7]+$/.test(peerId)) fail(`${what}[${i}].peerId is not a peer ID`)
+    const addrs = array(p.addrs, `${what}[${i}].addrs`, MAX_ADDRESSES).map((a, j) => {
+      const text = string(a, `${what}[${i}].addrs[${j}]`, MAX_ADDRESS_CHARS)
+      let address
+      try {
+        address = multiaddr(text)
+      } catch {
+        fail(`${what}[${i}].addrs[${j}] is not a multiaddr`)
+      }
+      return address.toString()
+    })
+    const provider: PinProvider = { peerId, addrs }
+    if (p.gateway !== undefined) provider.gateway = parseNodeUrl(p.gateway, `${what}[${i}].gateway`)
+    return provider
+  })
+}
+
+/** Checks one replication order (as a node receives it). */
+export function parsePinOrder (value: unknown, what = 'order'): PinOrder {
+  const o = object(value, what)
+  if (o.action !== 'pin' && o.action !== 'unpin') fail(`${what}.action must be "pin" or "unpin"`)
+  const order: PinOrder = { cid: parseCid(o.cid, `${what}.cid`), action: o.action, orderId: parseOrderId(o.orderId, `${what}.orderId`) }
+  if (o.providers !== undefined) order.providers = parseProviders(o.providers, `${what}.providers`)
+  const bytesTotal = optionalAmount(o.bytesTotal, `${what}.bytesTotal`)
+  const blocksTotal = optionalAmount(o.blocksTotal, `${what}.blocksTotal`)
+  if (bytesTotal !== undefined) order.bytesTotal = bytesTotal
+  if (blocksTotal !== undefined) order.blocksTotal = blocksTotal
+  return order
+}
+
+/** Checks one order report (as the server receives it in a heartbeat). */
+export function parsePinReport (value: unknown, what = 'report'): PinReport {
+  const r = object(value, what)
+  if (typeof r.state !== 'string' || !REPORT_STATES.has(r.state)) fail(`${what}.state must be one of ${[...REPORT_STATES].join(', ')}`)
+  const report: PinReport = {
+    cid: parseCid(r.cid, `${what}.cid`),
+    orderId: parseOrderId(r.orderId, `${what}.orderId`),
+    state: r.state as PinReportState,
+    blocksDone: amount(r.blocksDone, `${what}.blocksDone`),
+    bytesDone: amount(r.bytesDone, `${what}.bytesDone`)
+  }
+  const blocksTotal = optionalAmount(r.blocksTotal, `${what}.blocksTotal`)
+  const bytesTotal = optionalAmount(r.bytesTotal, `${what}.bytesTotal`)
+  if (blocksTotal !== undefined) report.blocksTotal = blocksTotal
+  if (bytesTotal !== undefined) report.bytesTotal = bytesTotal
+  if (r.error !== undefined) {
+    const e = object(r.error, `${what}.error`)
+    report.error = { name: string(e.name, `${what}.error.name`, 64), message: string(e.message, `${what}.error.message`, MAX_ERROR_MESSAGE_CHARS) }
+    if (!/^[A-Za-z]+$/.test(report.error.name)) fail(`${what}.error.name must be an error name`)
+  }
+  return report
+}
+
+/** Checks the message on an ORDERS_PROTOCOL stream (node side). */
+export function parseOrdersPending (value: unknown): OrdersPending {
+  const m = object(value, 'the message')
+  if (m.type !== 'orders-pending') fail(`type must be "orders-pending", got ${JSON.stringify(m.type)?.slice(0, 40)}`)
+  return { type: 'orders-pending' }
+}
+
+/**
+ * Checks a request a node sent; `sender` is the connection's remote peer ID. Throws InvalidControlMessageError
+ * for a malformed one, PeerIdMismatchError if it claims another peer ID, InvalidNodeNameError for a bad name.
+ */
+export function parseControlRequest (value: unknown, sender?: string): ControlRequest {
+  const m = object(value, 'the message')
+  if ('peerId' in m && m.peerId !== sender) {
+    throw new PeerIdMismatchError(`the message claims peer ${String(m.peerId).slice(0, 128)}, but was sent by ${sender ?? 'an unknown peer'}`)
+  }
+  if (m.type === 'register') {
+    if (typeof m.mode !== 'string' || !MODES.has(m.mode)) fail('mode must be "shared" or "local"')
+    const request: RegisterRequest = {
+      type: 'register',
+      name: checkNodeName(m.name),
+      mode: m.mode as NodeMode,
+      url: parseNodeUrl(m.url),
+      addresses: parseAddresses(m.addresses, sender),
+      ipns: string(m.ipns, 'ipns', MAX_IPNS_CHARS),
+      capacity: parseCapacity(m.capacity)
+    }
+    return request
+  }
+  if (m.type === 'heartbeat') {
+    const request: HeartbeatRequest = {
+      type: 'heartbeat',
+      capacity: parseCapacity(m.capacity),
+      health: parseHealth(m.health),
+      pinned: parsePinned(m.pinned)
+    }
+    if (m.pins !== undefined) request.pins = array(m.pins, 'pins', MAX_PIN_REPORTS).map((p, i) => parsePinReport(p, `pins[${i}]`))
+    return request
+  }
+  fail(`type must be "register" or "heartbeat", got ${JSON.stringify(m.type)?.slice(0, 40)}`)
+}
+
+/** Checks a reply the server sent. Throws InvalidControlMessageError for anything but a well-formed reply. */
+export function parseControlReply (value: unknown): ControlReply {
+  const m = object(value, 'the reply')
+  switch (m.type) {
+    case 'registered': {
+      const label = string(m.label, 'label', 63)
+      if (!isLabel(label)) fail('label is not a DNS label')
+      const dnsName = string(m.dnsName, 'dnsName', 253)
+      if (!dnsName.startsWith(`${label}.`)) fail('dnsName must start with the label')
+      const heartbeatSeconds = amount(m.heartbeatSeconds, 'heartbeatSeconds')
+      if (heartbeatSeconds <= 0) fail('heartbeatSeconds must be > 0')
+      return { type: 'registered', label, dnsName, heartbeatSeconds }
+    }
+    case 'ok':
+      if (m.orders === undefined) return { type: 'ok' }
+      return { type: 'ok', orders: array(m.orders, 'orders', MAX_ORDERS).map((o, i) => parsePinOrder(o, `orders[${i}]`)) }
+    case 'error': {
+      const error = string(m.error, 'error', 64)
+      if (!/^[A-Za-z]+$/.test(error)) fail('error must be an error name')
+      return { type: 'error', error, message: string(m.message, 'message', MAX_ERROR_MESSAGE_CHARS) }
+    }
+    default:
+      fail(`type must be "registered", "ok" or "error", got ${JSON.stringify(m.type)?.slice(0, 40)}`)
+  }
+}

@@ -1,0 +1,40 @@
+/*
+ * core/edge: the CDN node's side: the control agent (registration, heartbeats), the pinner that carries out the main
+ * server's orders (its order book and execution, with their fetch, verify and collect parts), the miss resolver
+ * that decides where the bytes of an answer come from (local -> peer -> origin, verified), the node's content
+ * access, the origin client, the media cache, block verification, the data folder's capacity and the node's
+ * metrics. The main server never loads it. Other folders import this file only.
+ */
+
+export { createNodeAgent } from './agent.ts'
+export type { AgentControl, AgentState, AgentStatus, NodeAgent, NodeAgentComponents, NodeAgentInit } from './agent.ts'
+export { createPinner } from './pinner.ts'
+export type { LocalPinOptions, Pinner, PinnerComponents, PinnerInit } from './pinner.ts'
+export { DEFAULT_FETCH_CONCURRENCY, fetchDag } from './pin-fetch.ts'
+export type { DagProgress, FetchDagComponents, FetchDagOptions } from './pin-fetch.ts'
+export { providerLookup } from './pin-providers.ts'
+export type { BrokenBlock, VerifyOptions, VerifyReport } from './pin-verify.ts'
+export type { Collected } from './pin-collect.ts'
+export { createOriginClient, unreachableOrigin } from './origin-client.ts'
+export type { OriginBody, OriginClient, OriginClientComponents, OriginClientInit, OriginMedia, OriginRequestKind, ServerInfo } from './origin-client.ts'
+export { createMissResolver } from './miss-resolver.ts'
+export type {
+  ContentSource, FallbackMode, MediaAnswer, MissResolver, MissResolverComponents, MissResolverInit, PlaylistAnswer,
+  Redirected, ResolveOptions, Served
+} from './miss-resolver.ts'
+export type { ContentNeed } from './content-need.ts'
+export { createNodeContent } from './node-content.ts'
+export type { NodeContent, NodeContentComponents, NodeContentInit } from './node-content.ts'
+export { createMediaCache } from './media-cache.ts'
+export type { CachedPlaylist, CachedRoots, MediaCache, MediaCacheComponents, MediaCacheInit } from './media-cache.ts'
+export { verifyBlock, verifyFileBytes } from './block-verify.ts'
+export type { VerifiedBlock } from './block-verify.ts'
+export { createCapacity } from './capacity.ts'
+export type { Capacity, CapacityInit, CapacityReport } from './capacity.ts'
+export { createNodeMetrics } from './metrics.ts'
+export type { NodeMetrics } from './metrics.ts'
+export {
+  DataFolderFullError, OriginUnavailableError, PrivateNetworkRefusedError, ServerDialFailedError, SwarmKeyMissingError,
+  UnverifiedContentError
+} from './errors.ts'
+export { InvalidPinOrderError, NoProviderReachableError, PinCancelledError, PinStalledError } from './pin-errors.ts'

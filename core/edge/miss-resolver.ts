@@ -1,0 +1,247 @@
+import { CID } from 'multiformats/cid'
+import { NotCachedError } from '../errors.ts'
+import { MASTER_NAME, PLAYLIST_NAME } from '../media/playlists.ts'
+import { verifyFileBytes } from './block-verify.ts'
+import { gatherBlocks, originCarPath } from './content-need.ts'
+import { UnverifiedContentError } from './errors.ts'
+import { isMissing } from './node-content.ts'
+import type { ContentNeed } from './content-need.ts'
+import type { MediaCache } from './media-cache.ts'
+import type { NodeContent } from './node-content.ts'
+import type { OriginClient } from './origin-client.ts'
+import type { ContentEntry, ContentReader } from '../ipfs/index.ts'
+import type { Logger } from '../logger.ts'
+
+/*
+ * The CDN node's miss policy, in one place: where the bytes of an answer come from. Local blocks first (a file
+ * counts only when every block of it is here); on a miss, per `fallback`, connected peers over bitswap within a
+ * deadline, the origin (one fetch per path in flight; bytes served only once they hash to the CID the origin names,
+ * then kept), or a redirect to the origin. `onlyIfCached` stops at the local blocks. The node's routes only turn
+ * the answer into HTTP.
+ *
+ * For `/media`, a file's CID comes from what the node learned before (the origin's Etags, in the media cache) or
+ * from the rendition's root directory in local blocks; roots are refreshed with the master playlist, and at most
+ * every `rootsTtlMs` while a rendition has none. Playlists of renditions that are not complete are kept on disk:
+ * fresh ones are served as they are, stale ones refreshed, and served anyway when the origin is unreachable.
+ */
+
+/** Where the bytes of an answer came from (the node says so in a response header). */
+export type ContentSource = 'local' | 'peer' | 'origin'
+
+/** What a node does on a miss: proxy the origin (verified), redirect to it, or ask connected peers first. */
+export type FallbackMode = 'origin' | 'redirect' | 'peer'
+
+export interface MissResolverComponents {
+  content: Pick<NodeContent, 'reader' | 'network' | 'localFile' | 'fromPeers' | 'keep'>
+  cache: Pick<MediaCache, 'file' | 'setFile' | 'roots' | 'setRoots' | 'playlist' | 'setPlaylist'>
+  origin: Pick<OriginClient, 'url' | 'get' | 'media' | 'car'>
+  logger: Logger
+}
+
+export interface MissResolverInit {
+  /** @default 'origin' */
+  fallback?: FallbackMode
+  /** How long to wait for peers before falling back to the origin (`fallback: 'peer'`). @default 5000 */
+  peerTimeoutMs?: number
+  /** A cached playlist younger than this is served without asking the origin. @default 60000 */
+  playlistTtlMs?: number
+  /** Rendition roots are asked for again at most this often while a rendition is incomplete. @default 10000 */
+  rootsTtlMs?: number
+}
+
+export interface ResolveOptions {
+  /** Local blocks (and cached playlists) only: a miss is NotCachedError. */
+  onlyIfCached?: boolean
+}
+
+/** Bytes to serve: a file (or, for `/ipfs`, the reader that holds every block the answer needs) and its source. */
+export interface Served {
+  source: ContentSource
+  reader: ContentReader
+}
+
+/** The client is sent to the origin instead. */
+export interface Redirected {
+  source: 'redirect'
+  location: string
+}
+
+/** A file of a rendition: `file` is its entry when local or from peers, its CID when it came from the origin. */
+export type MediaAnswer = (Served & { file: ContentEntry | CID }) | Redirected
+
+/** A playlist: its text (disk cache or origin), or a complete rendition's playlist file from local blocks. */
+export type PlaylistAnswer = { source: 'local' | 'origin', text: string } | (Served & { source: 'local', file: ContentEntry })
+
+export interface MissResolver {
+  /** The node's local reader. */
+  readonly reader: ContentReader
+  /** A file of a rendition (`init.mp4`, `{n}.m4s`); the parts are checked by the caller (core/media/names.ts). */
+  mediaFile (ref: { id: string, profile: string, file: string }, options?: ResolveOptions): Promise<MediaAnswer>
+  /** The master playlist (no profile) or a rendition's; never redirected (a player resolves its relative URLs against it). */
+  playlist (ref: { id: string, profile?: string }, options?: ResolveOptions): Promise<PlaylistAnswer>
+  /** An `/ipfs` answer: a reader that holds every block it needs, or a redirect. */
+  content (need: ContentNeed, options?: ResolveOptions): Promise<Served | Redirected>
+}
+
+/** The CID in an Etag the main server sends (`"<cid>"`), or undefined. */
+export function etagCid (etag: string | null): CID | undefined {
+  const text = /^(?:W\/)?"([a-z0-9]+)"$/i.exec(etag ?? '')?.[1]
+  if (text == null) return undefined
+  try {
+    return CID.parse(text)
+  } catch {
+    return undefined
+  }
+}
+
+/** Creates the node's miss resolver. */
+export function createMissResolver (components: MissResolverComponents, init: MissResolverInit = {}): MissResolver {
+  return new FallbackResolver(components, init)
+}
+
+class FallbackResolver implements MissResolver {
+  readonly reader: ContentReader
+  private readonly log: Logger
+  private readonly fallback: FallbackMode
+  private readonly peerTimeoutMs: number
+  private readonly playlistTtlMs: number
+  private readonly rootsTtlMs: number
+  /** Origin fetches in flight by path, so a burst of viewers of one new segment costs one fetch. */
+  private readonly fetching = new Map<string, Promise<{ cid: CID, reader: ContentReader }>>()
+
+  constructor (private readonly c: MissResolverComponents, init: MissResolverInit) {
+    this.reader = c.content.reader
+    this.log = c.logger.child({ name: 'cidcast:miss-resolver' })
+    this.fallback = init.fallback ?? 'origin'
+    this.peerTimeoutMs = init.peerTimeoutMs ?? 5000
+    this.playlistTtlMs = init.playlistTtlMs ?? 60_000
+    this.rootsTtlMs = init.rootsTtlMs ?? 10_000
+  }
+
+  async mediaFile (ref: { id: string, profile: string, file: string }, options: ResolveOptions = {}): Promise<MediaAnswer> {
+    const { id, profile, file } = ref
+    const path = `/media/${id}/${profile}/${file}`
+    const cid = await this.knownCid(id, profile, file, options)
+    if (cid != null) {
+      const entry = await this.c.content.localFile(cid)
+      if (entry != null) return { source: 'local', reader: this.reader, file: entry }
+    }
+    if (options.onlyIfCached === true) throw new NotCachedError(`${path} is not held by this node`)
+    if (this.fallback === 'redirect') return { source: 'redirect', location: this.c.origin.url + path }
+    if (this.fallback === 'peer' && cid != null) {
+      try {
+        const entry = await this.c.content.fromPeers(cid, this.peerTimeoutMs)
+        return { source: 'peer', reader: this.reader, file: entry }
+      } catch (err) {
+        this.log.debug({ err, cid: cid.toString() }, 'no peer had the blocks in time: asking the origin')
+      }
+    }
+    let pending = this.fetching.get(path)
+    if (pending == null) {
+      pending = this.fetchVerified(path, id, profile, file, cid).finally(() => this.fetching.delete(path))
+      this.fetching.set(path, pending)
+    }
+    const fetched = await pending
+    return { source: 'origin', reader: fetched.reader, file: fetched.cid }
+  }
+
+  async playlist (ref: { id: string, profile?: string }, options: ResolveOptions = {}): Promise<PlaylistAnswer> {
+    const { id, profile } = ref
+    if (profile == null) return await this.playlistText(id, 'master', `/media/${id}/${MASTER_NAME}`, options)
+    // a complete rendition holds its playlist: served like any file, by CID
+    const cid = await this.knownCid(id, profile, PLAYLIST_NAME, options)
+    const entry = cid == null ? undefined : await this.c.content.localFile(cid)
+    if (entry != null) return { source: 'local', reader: this.reader, file: entry }
+    return await this.playlistText(id, profile, `/media/${id}/${profile}/${PLAYLIST_NAME}`, options)
+  }
+
+  async content (need: ContentNeed, options: ResolveOptions = {}): Promise<Served | Redirected> {
+    const { content } = this.c
+    if (await gatherBlocks(content, need, this.reader)) return { source: 'local', reader: this.reader }
+    if (options.onlyIfCached === true) throw new NotCachedError(`${need.path} is not held by this node`)
+    if (this.fallback === 'redirect') return { source: 'redirect', location: this.c.origin.url + need.url }
+    if (this.fallback === 'peer') {
+      const ready = await gatherBlocks(content, need, content.network, AbortSignal.timeout(this.peerTimeoutMs))
+      if (!ready) this.log.debug({ path: need.path }, 'no peer had the blocks in time: asking the origin')
+      if (ready && await gatherBlocks(content, need, this.reader)) return { source: 'peer', reader: this.reader }
+    }
+    let reader = await content.keep(this.c.origin.car(originCarPath(need, 'entity')))
+    if (!await gatherBlocks(content, need, reader)) {
+      // a directory listing reads each child's first block: bring the whole directory
+      reader = await content.keep(this.c.origin.car(originCarPath(need, 'all')))
+    }
+    return { source: 'origin', reader }
+  }
+
+  private async fetchVerified (path: string, id: string, profile: string, file: string, known: CID | undefined): Promise<{ cid: CID, reader: ContentReader }> {
+    const answer = await this.c.origin.get(path, 'segment')
+    const etag = etagCid(answer.headers.get('etag'))
+    if (etag == null) throw new UnverifiedContentError(`the main server sent ${path} without a CID Etag; not serving unverified bytes`)
+    if (known != null && etag.toString() !== known.toString()) this.log.warn({ path, was: known.toString(), now: etag.toString() }, 'the origin has other bytes for a path than before')
+    const blocks = await verifyFileBytes(etag, answer.body)
+    const served = await this.c.content.keep(blocks)
+    await this.c.cache.setFile(id, profile, file, etag.toString())
+    return { cid: etag, reader: served }
+  }
+
+  /** Asks the origin for the rendition roots of `id` and remembers them; false when it cannot be reached. */
+  private async refreshRoots (id: string): Promise<boolean> {
+    try {
+      const media = await this.c.origin.media(id)
+      await this.c.cache.setRoots(id, Object.fromEntries(media.renditions.map(r => [r.profile, r.root])))
+      return true
+    } catch (err) {
+      if ((err as Error).name === 'MediaNotFoundError') throw err
+      this.log.debug({ err, id }, 'cannot refresh rendition roots')
+      return false
+    }
+  }
+
+  /** The CID of a file of a rendition, from what was learned or from the rendition's root directory (local). */
+  private async knownCid (id: string, profile: string, file: string, options: ResolveOptions): Promise<CID | undefined> {
+    const { cache, content } = this.c
+    const onlyIfCached = options.onlyIfCached === true
+    const learned = await cache.file(id, profile, file)
+    if (learned != null) return CID.parse(learned)
+    let roots = await cache.roots(id)
+    const stale = roots == null || (roots.roots[profile] == null && Date.now() - roots.fetchedAt > this.rootsTtlMs)
+    if (stale && !onlyIfCached && await this.refreshRoots(id)) roots = await cache.roots(id)
+    const root = roots?.roots[profile]
+    if (root == null) return undefined
+    let cid: CID | undefined
+    try {
+      cid = await this.reader.child(CID.parse(root), file)
+    } catch (err) {
+      if (!isMissing(err)) throw err
+      if (this.fallback !== 'peer' || onlyIfCached) return undefined
+      // the root directory is not here: a peer that holds the rendition has it
+      cid = await content.network.child(CID.parse(root), file, { signal: AbortSignal.timeout(this.peerTimeoutMs) }).catch(() => undefined)
+    }
+    if (cid != null) await cache.setFile(id, profile, file, cid.toString())
+    return cid
+  }
+
+  /** A playlist from the disk cache when fresh (or when the origin is unreachable), else from the origin. */
+  private async playlistText (id: string, key: string, path: string, options: ResolveOptions): Promise<{ source: 'local' | 'origin', text: string }> {
+    const onlyIfCached = options.onlyIfCached === true
+    const cached = await this.c.cache.playlist(id, key)
+    if (cached != null && (Date.now() - cached.fetchedAt < this.playlistTtlMs || onlyIfCached)) return { source: 'local', text: cached.text }
+    if (onlyIfCached) throw new NotCachedError(`the playlist ${path} is not held by this node`)
+    // never redirected, even with `fallback: 'redirect'`: a player resolves the playlist's relative URLs
+    // against where it got it, so a redirected playlist would move the whole session to the main server
+    try {
+      const [answer] = await Promise.all([
+        this.c.origin.get(path, 'playlist'),
+        // the master playlist is the first thing a player asks for: learn the roots with it
+        key === 'master' ? this.refreshRoots(id) : undefined
+      ])
+      const text = answer.body.toString('utf8')
+      await this.c.cache.setPlaylist(id, key, text)
+      return { source: 'origin', text }
+    } catch (err) {
+      if (cached == null || (err as Error).name !== 'OriginUnavailableError') throw err
+      this.log.debug({ path }, 'origin unreachable: serving the cached playlist')
+      return { source: 'local', text: cached.text }
+    }
+  }
+}

@@ -1,0 +1,282 @@
+import { CarBlockIterator } from '@ipld/car'
+import { CidcastError } from '../errors.ts'
+import { verifyBlock } from './block-verify.ts'
+import { OriginUnavailableError } from './errors.ts'
+import type { VerifiedBlock } from './block-verify.ts'
+
+/**
+ * A CDN node's HTTP client for the main server (the origin): server identity, media details, playlists and
+ * segments, and trustless CARs whose blocks are checked on arrival. Every request has a deadline; a server that
+ * cannot be reached is an OriginUnavailableError, an error answer becomes an error of the same name.
+ */
+
+export interface OriginClientInit {
+  /** The main server's HTTP URL, e.g. `http://127.0.0.1:8080`. */
+  url: string
+  /** Deadline for API answers (server identity, media details, passed-through API calls). @default 5000 */
+  timeoutMs?: number
+  /** Deadline for the headers of a playlist, segment or CAR answer: the main server may be transcoding it. @default 30000 */
+  contentTimeoutMs?: number
+  /** Largest body read into memory (a segment, a playlist). @default 67108864 */
+  maxBodyBytes?: number
+  /** A body that receives nothing for this long is abandoned. @default 15000 */
+  idleTimeoutMs?: number
+}
+
+export interface OriginClientComponents {
+  /** Called once per request sent, with what it was for (a counter for `/metrics`). */
+  onRequest?: (kind: OriginRequestKind) => void
+}
+
+export type OriginRequestKind = 'server' | 'media' | 'playlist' | 'segment' | 'car' | 'api'
+
+/** `GET /api/v1/server`: what a node needs to dial the main server. */
+export interface ServerInfo {
+  peerId: string
+  /** Multiaddrs, each ending in `/p2p/<peerId>`. */
+  addresses: string[]
+  zone?: string
+  dnsListen?: string
+}
+
+/** The part of `GET /api/v1/media/{id}` a node uses. */
+export interface OriginMedia {
+  id: string
+  renditions: Array<{ profile: string, state: string, root: string | null }>
+}
+
+/** A whole answer. */
+export interface OriginBody {
+  status: number
+  headers: Headers
+  body: Buffer
+}
+
+export interface OriginRequestOptions {
+  signal?: AbortSignal
+}
+
+export interface OriginClient {
+  readonly url: string
+  serverInfo (options?: OriginRequestOptions): Promise<ServerInfo>
+  media (id: string, options?: OriginRequestOptions): Promise<OriginMedia>
+  /** GETs `path` (starting with `/`) and reads its whole body; 2xx only, an error answer throws. */
+  get (path: string, kind: OriginRequestKind, options?: OriginRequestOptions): Promise<OriginBody>
+  /** Sends a request and hands back the answer unread, whatever its status (to pass API answers through). */
+  open (path: string, init: { method: string, headers?: Record<string, string>, body?: Uint8Array, signal?: AbortSignal }): Promise<Response>
+  /** The blocks of the trustless CAR at `path`, each checked against its CID before it is yielded. */
+  car (path: string, options?: OriginRequestOptions): AsyncGenerator<VerifiedBlock>
+}
+
+/** Creates a client for the main server at `init.url`. */
+export function createOriginClient (components: OriginClientComponents, init: OriginClientInit): OriginClient {
+  return new HttpOriginClient(components, init)
+}
+
+/** A stand-in for a main server without an HTTP URL (given as a multiaddr): every call is OriginUnavailableError. */
+export function unreachableOrigin (reason: string): OriginClient {
+  const fail = async (): Promise<never> => { throw new OriginUnavailableError(reason) }
+  return {
+    url: 'http://origin.invalid',
+    serverInfo: fail,
+    media: fail,
+    get: fail,
+    open: fail,
+    async * car () { throw new OriginUnavailableError(reason) }
+  }
+}
+
+const DEFAULT_TIMEOUT_MS = 5000
+const DEFAULT_CONTENT_TIMEOUT_MS = 30_000
+const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
+const DEFAULT_IDLE_TIMEOUT_MS = 15_000
+
+/** An error named as the origin named it, so the node's error middleware answers with the same status. */
+/** An error the main server answered with, kept under its own name and status so a node passes it on as it came. */
+function remoteError (name: string, message: string, status?: number): Error {
+  const err = new CidcastError(message)
+  Object.defineProperty(err, 'name', { value: name, enumerable: false })
+  if (status != null) Object.defineProperty(err, 'status', { value: status, enumerable: false })
+  return err
+}
+
+/** An error name as cidcast writes them (`MediaNotFoundError`): anything else from the origin is not passed on. */
+const ERROR_NAME = /^[A-Z][A-Za-z0-9]{0,63}Error$/
+
+async function errorOf (response: Response, path: string): Promise<Error> {
+  let body: { error?: unknown, message?: unknown } | undefined
+  try {
+    body = await response.json() as typeof body
+  } catch {}
+  const name = typeof body?.error === 'string' ? body.error : ''
+  const message = typeof body?.message === 'string' ? body.message : `the main server answered ${response.status} for ${path}`
+  // the origin's 4xx travel on with their name and status; anything else from a failing origin is "unavailable"
+  if (ERROR_NAME.test(name) && response.status >= 400 && response.status < 500) return remoteError(name, message, response.status)
+  if (name === 'TooManySessionsError' || name === 'TranscodeFailedError') return remoteError(name, message)
+  if (response.status === 404) return remoteError('ContentNotFoundError', message)
+  return new OriginUnavailableError(`the main server answered ${response.status} for ${path}`)
+}
+
+class HttpOriginClient implements OriginClient {
+  readonly url: string
+  private readonly timeoutMs: number
+  private readonly contentTimeoutMs: number
+  private readonly maxBodyBytes: number
+  private readonly idleTimeoutMs: number
+  private readonly onRequest: (kind: OriginRequestKind) => void
+
+  constructor (components: OriginClientComponents, init: OriginClientInit) {
+    const url = new URL(init.url)
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError(`the main server URL must be http(s): ${init.url}`)
+    this.url = url.href.replace(/\/+$/, '')
+    this.timeoutMs = init.timeoutMs ?? DEFAULT_TIMEOUT_MS
+    this.contentTimeoutMs = init.contentTimeoutMs ?? DEFAULT_CONTENT_TIMEOUT_MS
+    this.maxBodyBytes = init.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
+    this.idleTimeoutMs = init.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS
+    this.onRequest = components.onRequest ?? (() => {})
+  }
+
+  async serverInfo (options: OriginRequestOptions = {}): Promise<ServerInfo> {
+    const { body } = await this.get('/api/v1/server', 'server', options)
+    const info = parseJson(body, '/api/v1/server') as Partial<ServerInfo>
+    if (typeof info.peerId !== 'string' || !Array.isArray(info.addresses) || info.addresses.some(a => typeof a !== 'string')) {
+      throw new OriginUnavailableError('the main server\'s /api/v1/server answer has no peerId and addresses')
+    }
+    return { peerId: info.peerId, addresses: info.addresses, zone: info.zone, dnsListen: info.dnsListen }
+  }
+
+  async media (id: string, options: OriginRequestOptions = {}): Promise<OriginMedia> {
+    const { body } = await this.get(`/api/v1/media/${encodeURIComponent(id)}`, 'media', options)
+    const media = parseJson(body, `/api/v1/media/${id}`) as Partial<OriginMedia>
+    if (typeof media.id !== 'string' || !Array.isArray(media.renditions)) throw new OriginUnavailableError(`the main server's answer for media ${id} is not a media`)
+    return {
+      id: media.id,
+      renditions: media.renditions.map(r => ({ profile: String(r.profile), state: String(r.state), root: typeof r.root === 'string' ? r.root : null }))
+    }
+  }
+
+  async get (path: string, kind: OriginRequestKind, options: OriginRequestOptions = {}): Promise<OriginBody> {
+    const api = kind === 'server' || kind === 'media' || kind === 'api'
+    const watch = watchdog(api ? this.timeoutMs : this.contentTimeoutMs, options.signal)
+    try {
+      const response = await this.send(path, { method: 'GET', signal: watch.signal }, kind)
+      if (!response.ok) throw await errorOf(response, path)
+      const declared = Number(response.headers.get('content-length') ?? 0)
+      if (declared > this.maxBodyBytes) {
+        await response.body?.cancel()
+        throw new OriginUnavailableError(`${path} is ${declared} bytes, more than this node reads at once`)
+      }
+      const parts: Buffer[] = []
+      let length = 0
+      try {
+        for await (const chunk of streamOf(response)) {
+          watch.kick(this.idleTimeoutMs)
+          length += chunk.byteLength
+          if (length > this.maxBodyBytes) throw new OriginUnavailableError(`${path} is more than ${this.maxBodyBytes} bytes`)
+          parts.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength))
+        }
+      } catch (err) {
+        throw unavailable(err, path)
+      }
+      return { status: response.status, headers: response.headers, body: Buffer.concat(parts, length) }
+    } finally {
+      watch.stop()
+    }
+  }
+
+  async open (path: string, init: { method: string, headers?: Record<string, string>, body?: Uint8Array, signal?: AbortSignal }): Promise<Response> {
+    // a Uint8Array is a valid fetch body; the DOM-less lib types do not say so
+    return await this.send(path, { ...init, body: init.body as RequestInit['body'], signal: this.deadline(init.signal) }, 'api')
+  }
+
+  async * car (path: string, options: OriginRequestOptions = {}): AsyncGenerator<VerifiedBlock> {
+    const watch = watchdog(this.contentTimeoutMs, options.signal)
+    const idleTimeoutMs = this.idleTimeoutMs
+    try {
+      const response = await this.send(path, { method: 'GET', headers: { Accept: 'application/vnd.ipld.car' }, signal: watch.signal }, 'car')
+      if (!response.ok) throw await errorOf(response, path)
+      if (response.body == null) throw new OriginUnavailableError(`${path} answered without a body`)
+      watch.kick(idleTimeoutMs)
+      async function * chunks (): AsyncGenerator<Uint8Array> {
+        for await (const chunk of streamOf(response)) {
+          watch.kick(idleTimeoutMs)
+          yield chunk
+        }
+      }
+      let blocks: CarBlockIterator
+      try {
+        blocks = await CarBlockIterator.fromIterable(chunks())
+      } catch (err) {
+        throw unavailable(err, path)
+      }
+      const iterator = blocks[Symbol.asyncIterator]()
+      for (;;) {
+        let next: IteratorResult<{ cid: VerifiedBlock['cid'], bytes: Uint8Array }>
+        try {
+          next = await iterator.next()
+        } catch (err) {
+          throw unavailable(err, path)
+        }
+        if (next.done === true) break
+        await verifyBlock(next.value.cid, next.value.bytes)
+        yield { cid: next.value.cid, bytes: next.value.bytes }
+      }
+    } finally {
+      watch.stop()
+    }
+  }
+
+  private deadline (signal: AbortSignal | undefined): AbortSignal {
+    const timeout = AbortSignal.timeout(this.timeoutMs)
+    return signal == null ? timeout : AbortSignal.any([signal, timeout])
+  }
+
+  private async send (path: string, init: RequestInit, kind: OriginRequestKind): Promise<Response> {
+    if (!path.startsWith('/')) throw new TypeError(`origin paths start with /: ${path}`)
+    this.onRequest(kind)
+    try {
+      return await fetch(this.url + path, { ...init, redirect: 'manual' })
+    } catch (err) {
+      throw unavailable(err, path)
+    }
+  }
+}
+
+/** A signal that aborts when `ms` pass without a `kick` (or when `parent` aborts); `stop` releases the timer. */
+function watchdog (ms: number, parent?: AbortSignal): { signal: AbortSignal, kick: (ms: number) => void, stop: () => void } {
+  const controller = new AbortController()
+  const expire = (): void => { controller.abort(new DOMException('the main server stopped answering', 'TimeoutError')) }
+  let timer = setTimeout(expire, ms)
+  return {
+    signal: parent == null ? controller.signal : AbortSignal.any([parent, controller.signal]),
+    kick (next) {
+      clearTimeout(timer)
+      timer = setTimeout(expire, next)
+    },
+    stop () {
+      clearTimeout(timer)
+      // a body left unread (a consumer that stopped early) is cancelled, not left open
+      controller.abort(new DOMException('done', 'AbortError'))
+    }
+  }
+}
+
+/** Network failures and deadlines become OriginUnavailableError; our own errors pass through. */
+function unavailable (err: unknown, path: string): Error {
+  if (err instanceof CidcastError) return err
+  const cause = (err as { cause?: { code?: string } })?.cause?.code ?? (err as Error)?.name ?? 'error'
+  return new OriginUnavailableError(`the main server did not answer ${path} (${cause})`)
+}
+
+/** The body of an answer as chunks (web streams are async iterable in Node; the lib types here do not say so). */
+function streamOf (response: Response): AsyncIterable<Uint8Array> {
+  return (response.body ?? []) as unknown as AsyncIterable<Uint8Array>
+}
+
+function parseJson (body: Buffer, path: string): unknown {
+  try {
+    return JSON.parse(body.toString('utf8'))
+  } catch {
+    throw new OriginUnavailableError(`the main server's answer for ${path} is not JSON`)
+  }
+}

@@ -1,0 +1,306 @@
+import { EventEmitter } from 'node:events'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { createControlServer, findNode, IpnsMismatchError, ipnsNameOf, labelFromName, NodeNotRegisteredError, NodeRevokedError, uniqueLabel } from '../control/index.ts'
+import type { ControlHandler, ControlServer, HeartbeatReply, HeartbeatRequest, NodeCapacity, NodeHealth, NodeMode, PinOrder, RegisterReply, RegisterRequest, RevocationGater } from '../control/index.ts'
+import type { NodeRecord, NodeStore } from './node-store.ts'
+import type { Logger } from '../logger.ts'
+import type { Libp2p, PeerId } from '@libp2p/interface'
+
+/** Seconds between heartbeats by default. */
+export const HEARTBEAT_INTERVAL_MS = 15_000
+/** Heartbeats a node may miss before it is marked offline. */
+export const MISSED_BEATS = 3
+/** The DNS zone nodes are named in by default. */
+export const DEFAULT_ZONE = 'cidcast.internal'
+
+/** A registered node, as the API, the CLI and the DNS server see it. */
+export interface NodeView {
+  name: string
+  label: string
+  /** `<label>.<zone>`; the DNS server answers for it only while the node is online, shared and not revoked. */
+  dnsName: string
+  ipns: string
+  peerId: string
+  mode: NodeMode
+  /** Revoked nodes are always offline. */
+  state: 'online' | 'offline'
+  url: string
+  addresses: string[]
+  capacity: NodeCapacity
+  health: NodeHealth | null
+  pinned: string[]
+  /** ISO time of the last registration or heartbeat. */
+  lastSeen: string | null
+  revoked: boolean
+}
+
+export interface NodeRegistry {
+  /** Every node (shared, local and revoked), by label. Filter before showing to other users. */
+  list (): Promise<NodeView[]>
+  byLabel (label: string): Promise<NodeView | undefined>
+  /** Bans a node by label, peer ID or (unambiguous) name: closes its connections and refuses it from now on. */
+  revoke (nameOrLabel: string): Promise<NodeView>
+  /** `change`: a node registered, changed its details, went online or offline, or was revoked. */
+  on (event: 'change', listener: () => void): void
+  off (event: 'change', listener: () => void): void
+  /** Loads the nodes, starts taking control streams and watching heartbeats. */
+  start (): Promise<void>
+  stop (): Promise<void>
+}
+
+export interface NodeRegistryComponents {
+  logger: Logger
+  libp2p: Pick<Libp2p, 'handle' | 'unhandle' | 'hangUp'>
+  store: NodeStore
+  gater: RevocationGater
+  /** Takes a heartbeat's pin reports and answers the node's orders (replication.ts); called after the node is recorded. */
+  orders?: (peerId: string, request: HeartbeatRequest) => Promise<PinOrder[]>
+}
+
+export interface NodeRegistryInit {
+  /** DNS zone of the nodes' names. @default 'cidcast.internal' */
+  zone?: string
+  /** Expected time between a node's heartbeats. @default 15000 */
+  heartbeatMs?: number
+  /** Heartbeats missed before a node is offline. @default 3 */
+  missedBeats?: number
+  /** Deadline of one control stream. @default 10000 */
+  controlTimeoutMs?: number
+}
+
+/** The main server's record of CDN nodes, fed by the control protocol. */
+export function createNodeRegistry (components: NodeRegistryComponents, init: NodeRegistryInit = {}): NodeRegistry {
+  return new Registry(components, init)
+}
+
+class Registry implements NodeRegistry, ControlHandler {
+  private readonly log: Logger
+  private readonly zone: string
+  private readonly heartbeatMs: number
+  private readonly offlineAfterMs: number
+  private readonly events = new EventEmitter()
+  private readonly nodes = new Map<string, NodeRecord>()
+  /** The state last announced per peer, to emit `change` only when it flips. */
+  private readonly states = new Map<string, 'online' | 'offline'>()
+  private readonly control: ControlServer
+  /** Mutations run one at a time, so two registrations never pick the same label. */
+  private queue: Promise<unknown> = Promise.resolve()
+  private sweeper?: NodeJS.Timeout
+  private started = false
+
+  constructor (private readonly components: NodeRegistryComponents, init: NodeRegistryInit) {
+    this.log = components.logger.child({ name: 'cidcast:registry' })
+    this.zone = (init.zone ?? DEFAULT_ZONE).replace(/\.$/, '').toLowerCase()
+    this.heartbeatMs = init.heartbeatMs ?? HEARTBEAT_INTERVAL_MS
+    if (!(this.heartbeatMs > 0)) throw new RangeError('heartbeatMs must be > 0')
+    // half a beat of grace: a beat that is merely late is not a missed one
+    this.offlineAfterMs = (init.missedBeats ?? MISSED_BEATS) * this.heartbeatMs + this.heartbeatMs / 2
+    this.control = createControlServer({ libp2p: components.libp2p, logger: components.logger, handler: this }, { timeoutMs: init.controlTimeoutMs })
+  }
+
+  async start (): Promise<void> {
+    if (this.started) return
+    this.started = true
+    for (const record of await this.components.store.all()) {
+      this.nodes.set(record.peerId, record)
+      this.states.set(record.peerId, this.stateOf(record))
+      if (record.revokedAtMs != null) {
+        this.components.gater.revoke(record.peerId)
+        await this.hangUp(record.peerId)
+      }
+    }
+    await this.control.start()
+    this.sweeper = setInterval(() => { this.sweep() }, Math.max(20, Math.min(this.heartbeatMs / 3, 5000)))
+    this.sweeper.unref()
+    this.log.info({ nodes: this.nodes.size, zone: this.zone, heartbeatMs: this.heartbeatMs }, 'node registry started')
+  }
+
+  async stop (): Promise<void> {
+    if (!this.started) return
+    this.started = false
+    clearInterval(this.sweeper)
+    await this.control.stop()
+    await this.queue.catch(() => {})
+  }
+
+  async list (): Promise<NodeView[]> {
+    return [...this.nodes.values()].sort((a, b) => a.label.localeCompare(b.label)).map(record => this.view(record))
+  }
+
+  async byLabel (label: string): Promise<NodeView | undefined> {
+    const wanted = label.toLowerCase()
+    for (const record of this.nodes.values()) {
+      if (record.label === wanted) return this.view(record)
+    }
+    return undefined
+  }
+
+  on (event: 'change', listener: () => void): void {
+    this.events.on(event, listener)
+  }
+
+  off (event: 'change', listener: () => void): void {
+    this.events.off(event, listener)
+  }
+
+  async revoke (nameOrLabel: string): Promise<NodeView> {
+    return this.exclusive(async () => {
+      const record = this.find(nameOrLabel)
+      this.components.gater.revoke(record.peerId)
+      if (record.revokedAtMs == null) {
+        const now = Date.now()
+        const revoked = { ...record, revokedAtMs: now, updatedAtMs: now }
+        await this.components.store.put(revoked)
+        this.nodes.set(record.peerId, revoked)
+        this.log.warn({ label: record.label, peer: record.peerId }, 'node revoked')
+      }
+      await this.hangUp(record.peerId)
+      this.announce()
+      return this.view(this.nodes.get(record.peerId) ?? record)
+    })
+  }
+
+  async register (peer: PeerId, request: RegisterRequest): Promise<RegisterReply> {
+    const peerId = peer.toString()
+    if (this.components.gater.isRevoked(peerId)) throw new NodeRevokedError(`peer ${peerId} is revoked`)
+    const expected = ipnsNameOf(peer)
+    if (request.ipns !== expected) throw new IpnsMismatchError(`the IPNS name of peer ${peerId} is ${expected}, not ${request.ipns.slice(0, 128)}`)
+    const base = labelFromName(request.name)
+    return this.exclusive(async () => {
+      const existing = this.nodes.get(peerId)
+      if (existing?.revokedAtMs != null) throw new NodeRevokedError(`peer ${peerId} is revoked`)
+      // the same peer keeps its label while its name means the same label, even if a suffix was needed
+      const label = existing != null && labelFromName(existing.name) === base
+        ? existing.label
+        : uniqueLabel(base, candidate => this.labelTaken(candidate, peerId))
+      const now = Date.now()
+      const record: NodeRecord = {
+        peerId,
+        name: request.name,
+        label,
+        ipns: request.ipns,
+        mode: request.mode,
+        url: request.url,
+        addresses: request.addresses,
+        capacity: request.capacity,
+        health: existing?.health ?? null,
+        pinned: existing?.pinned ?? [],
+        lastSeenMs: now,
+        revokedAtMs: null,
+        createdAtMs: existing?.createdAtMs ?? now,
+        updatedAtMs: now
+      }
+      await this.components.store.put(record)
+      this.nodes.set(peerId, record)
+      this.log.info({ label, peer: peerId, mode: record.mode, url: record.url, again: existing != null }, 'node registered')
+      this.announce()
+      return { type: 'registered', label, dnsName: this.dnsName(label), heartbeatSeconds: this.heartbeatMs / 1000 }
+    })
+  }
+
+  async heartbeat (peer: PeerId, request: HeartbeatRequest): Promise<HeartbeatReply> {
+    const peerId = peer.toString()
+    await this.exclusive(async () => {
+      const existing = this.nodes.get(peerId)
+      if (existing == null) throw new NodeNotRegisteredError(`peer ${peerId} is not registered`)
+      if (existing.revokedAtMs != null || this.components.gater.isRevoked(peerId)) throw new NodeRevokedError(`peer ${peerId} is revoked`)
+      const now = Date.now()
+      const record = { ...existing, capacity: request.capacity, health: request.health, pinned: request.pinned, lastSeenMs: now, updatedAtMs: now }
+      await this.components.store.put(record)
+      this.nodes.set(peerId, record)
+      if (this.states.get(peerId) !== 'online') this.announce()
+    })
+    // outside the registry's queue: replication has its own, and one node's reports should not hold up the others
+    let orders: PinOrder[] = []
+    try {
+      orders = await this.components.orders?.(peerId, request) ?? []
+    } catch (err) {
+      // the node reports again with its next heartbeat, and its orders are repeated until they end
+      this.log.error({ err, peer: peerId }, 'taking pin reports failed')
+    }
+    return orders.length > 0 ? { type: 'ok', orders } : { type: 'ok' }
+  }
+
+  private find (nameOrLabel: string): NodeRecord {
+    return findNode(this.nodes.values(), nameOrLabel)
+  }
+
+  private labelTaken (label: string, peerId: string): boolean {
+    for (const record of this.nodes.values()) {
+      if (record.label === label && record.peerId !== peerId) return true
+    }
+    return false
+  }
+
+  private stateOf (record: NodeRecord, now = Date.now()): 'online' | 'offline' {
+    if (record.revokedAtMs != null || record.lastSeenMs == null) return 'offline'
+    return now - record.lastSeenMs <= this.offlineAfterMs ? 'online' : 'offline'
+  }
+
+  private dnsName (label: string): string {
+    return `${label}.${this.zone}`
+  }
+
+  private view (record: NodeRecord): NodeView {
+    return {
+      name: record.name,
+      label: record.label,
+      dnsName: this.dnsName(record.label),
+      ipns: record.ipns,
+      peerId: record.peerId,
+      mode: record.mode,
+      state: this.stateOf(record),
+      url: record.url,
+      addresses: [...record.addresses],
+      capacity: { ...record.capacity },
+      health: record.health == null ? null : { ...record.health },
+      pinned: [...record.pinned],
+      lastSeen: record.lastSeenMs == null ? null : new Date(record.lastSeenMs).toISOString(),
+      revoked: record.revokedAtMs != null
+    }
+  }
+
+  /** Records every node's current state and emits `change` (always: the caller changed something). */
+  private announce (): void {
+    const now = Date.now()
+    for (const record of this.nodes.values()) this.states.set(record.peerId, this.stateOf(record, now))
+    this.emit()
+  }
+
+  /** Emits `change` if a node went online or offline by the passing of time. */
+  private sweep (): void {
+    const now = Date.now()
+    let changed = false
+    for (const record of this.nodes.values()) {
+      const state = this.stateOf(record, now)
+      if (this.states.get(record.peerId) !== state) {
+        this.states.set(record.peerId, state)
+        changed = true
+        this.log.info({ label: record.label, peer: record.peerId, state }, `node ${state}`)
+      }
+    }
+    if (changed) this.emit()
+  }
+
+  private emit (): void {
+    try {
+      this.events.emit('change')
+    } catch (err) {
+      this.log.error({ err }, 'a change listener failed')
+    }
+  }
+
+  private async hangUp (peerId: string): Promise<void> {
+    try {
+      await this.components.libp2p.hangUp(peerIdFromString(peerId))
+    } catch (err) {
+      this.log.debug({ err, peer: peerId }, 'closing the connections of a revoked peer failed')
+    }
+  }
+
+  private async exclusive<T> (fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn)
+    this.queue = run.catch(() => {})
+    return run
+  }
+}
