@@ -4,7 +4,7 @@ import { CidcastError } from '../errors.ts'
  * The control protocol's and the node registry's error conditions, in the pattern of core/errors.ts (told apart by
  * `name`, never by message). The control server sends `{ type: 'error', error: name, message }`; the control
  * client throws the class of the same name, so a node can tell "register again" (NodeNotRegisteredError) from "you
- * are banned" (NodeRevokedError). HTTP statuses live in core/errors.ts: NodeNotFoundError 404, ForbiddenError 403.
+ * are banned" (NodeRevokedError). Their HTTP statuses are in gateway/middleware/error-status.ts.
  */
 
 /** A control message is not JSON, too large, or has a field of the wrong type, length or range. */

@@ -1,8 +1,8 @@
 import { CidcastError } from '../errors.ts'
 
 /*
- * A CDN node's own error conditions, in the pattern of core/errors.ts (told apart by `name`). HTTP statuses live
- * in core/errors.ts: OriginUnavailableError 502, UnverifiedContentError 502, DataFolderFullError 507.
+ * A CDN node's own error conditions, in the pattern of core/errors.ts (told apart by `name`). Their HTTP statuses
+ * are in gateway/middleware/error-status.ts.
  */
 
 /** The main server could not be reached (or did not answer in time) and nothing held here answers instead. */

@@ -1,9 +1,8 @@
 import { CidcastError } from '../errors.ts'
 
 /*
- * The replication's error conditions, in the pattern of core/errors.ts (told apart by `name`). HTTP statuses
- * live in core/errors.ts: UnderReplicatedError 409, NothingToReplicateError 409, PinNotFoundError 404,
- * NodeRevokedError 403.
+ * The replication's error conditions, in the pattern of core/errors.ts (told apart by `name`). Their HTTP
+ * statuses are in gateway/middleware/error-status.ts.
  */
 
 /** `--replicas MIN[:MAX]` cannot be met; the message names every node left out and why. */
