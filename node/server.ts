@@ -4,7 +4,7 @@ import { unixfs } from '@helia/unixfs'
 import { createCatalog } from '../core/catalog/catalog.ts'
 import { loadServerConfig } from '../core/config.ts'
 import { createDnsServer } from '../core/dns/index.ts'
-import { catalogPreparations, createContentIndex, createNodeRegistry, createNodeStore, createReplication, createReplicationGoals, registerReplicationMetrics, renditionOfRoot } from '../core/replication/index.ts'
+import { createContentIndex, createNodeRegistry, createReplication, createReplicationGoals, registerReplicationMetrics } from '../core/replication/index.ts'
 import { createRevocationGater } from '../core/control/index.ts'
 import { createContentReader } from '../core/ipfs/index.ts'
 import { createMetadata, loadMetadataConfig } from '../core/metadata/config.ts'
@@ -90,7 +90,7 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
     const catalog = createCatalog({ logger: logger.child({ name: 'cidcast:catalog' }) }, { database: join(config.data, 'catalog.sqlite') })
     await catalog.start()
     stack.push(async () => { await catalog.stop() })
-    const nodeStore = createNodeStore({ catalog })
+    const nodeStore = catalog.repositories.nodes
     const gater = createRevocationGater({ revoked: await nodeStore.revokedPeerIds() })
 
     const p2pListen = config.p2pListen.map(address => ({ key: 'p2pListen', address, setBy: config.setBy.p2pListen }))
@@ -147,18 +147,18 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
     sessionCount = () => transcoder.sessions().length
     stack.push(async () => { await transcoder.stop() })
 
-    const contentIndex = createContentIndex({ catalog })
+    const contentIndex = createContentIndex({ repository: catalog.repositories.contentIndex })
     registerReplicationMetrics(metrics.registry, contentIndex)
     const replication = createReplication({
       logger,
       index: contentIndex,
-      goals: createReplicationGoals({ catalog }),
-      preparations: catalogPreparations({ catalog }),
+      goals: createReplicationGoals({ repository: catalog.repositories.goals }),
+      preparations: catalog.repositories.preparations,
       nodes: registry,
       libp2p: peer.libp2p,
       blockstore: peer.blockstore,
       media: async id => await library.get(id),
-      renditionOf: renditionOfRoot(catalog),
+      renditionOf: async cid => await catalog.repositories.renditionRoots.renditionOf(cid),
       // a rendition asked for before it is finished is made whole first (finish is idempotent: it answers the root)
       prepare: async (id, profile, { signal }) => {
         const job = await library.job(id, profile)

@@ -5,9 +5,11 @@ import { CatalogNotStartedError, IncompleteRenditionError, RenditionNotFoundErro
 import { filteredMedia, orderedMedia } from './media-list.ts'
 import { defaultOrder } from './media-query.ts'
 import { toMediaRecord, toProgressRecord, toRenditionRecord } from './records.ts'
+import { createRepositories } from './repositories.ts'
 import { sortKey } from './sort-key.ts'
 import type { MediaFilter, MediaListOptions } from './media-query.ts'
 import type { MediaInput, MediaRecord, ProgressRecord, RenditionInput, RenditionRecord, SegmentRecord } from './records.ts'
+import type { CatalogRepositories } from './repositories.ts'
 import type { Logger } from '../logger.ts'
 import type { Database, Statement } from 'better-sqlite3'
 import type { DataSource, EntityManager } from 'typeorm'
@@ -17,6 +19,7 @@ export { IncompleteRenditionError, RenditionNotFoundError, CatalogNotStartedErro
 export { MEDIA_KINDS, MEDIA_SORTS, SORT_ORDERS, defaultOrder } from './media-query.ts'
 export type { MediaFilter, MediaKindFilter, MediaListOptions, MediaSort, SortOrder } from './media-query.ts'
 export { sortKey } from './sort-key.ts'
+export type { CatalogRepositories } from './repositories.ts'
 
 export interface CatalogComponents {
   logger: Logger
@@ -68,8 +71,8 @@ export interface Catalog {
   getProgress(userId: string, mediaId: string): Promise<ProgressRecord | undefined>
   /** A user's progress, most recently updated first ("continue watching"). */
   listProgress(userId: string, options?: ListOptions): Promise<ProgressRecord[]>
-  /** Runs `fn` on the database after every earlier write has settled: for stores kept in the catalog's database (the node registry). */
-  exclusive<T>(fn: (db: EntityManager) => Promise<T>): Promise<T>
+  /** The stores other rooms keep in the catalog's database; their calls queue behind the catalog's writes. */
+  readonly repositories: CatalogRepositories
 }
 
 const DEFAULT_LIMIT = 100
@@ -93,10 +96,12 @@ class SqlCatalog implements Catalog {
   /** Writes run one at a time: TypeORM shares one connection, so an interleaved write would join an open transaction. */
   private writes: Promise<unknown> = Promise.resolve()
   private lastMs = 0
+  readonly repositories: CatalogRepositories
 
   constructor (components: CatalogComponents, init: CatalogInit) {
     this.log = components.logger.child({ name: 'cidcast:catalog' })
     this.database = init.database
+    this.repositories = createRepositories(async fn => await this.exclusive(fn))
   }
 
   async start (): Promise<void> {
@@ -339,8 +344,8 @@ class SqlCatalog implements Catalog {
     return this.dataSource
   }
 
-  /** Runs `fn` after every earlier write has settled. */
-  async exclusive<T> (fn: (db: EntityManager) => Promise<T>): Promise<T> {
+  /** Runs `fn` after every earlier write has settled: TypeORM shares one connection, so writes never interleave. */
+  private async exclusive<T> (fn: (db: EntityManager) => Promise<T>): Promise<T> {
     const db = this.db
     const run = this.writes.then(async () => fn(db.manager))
     this.writes = run.catch(() => {})

@@ -1,5 +1,5 @@
 import { DataSource } from 'typeorm'
-import { CATALOG_ENTITIES } from './entities.ts'
+import { CATALOG_ENTITIES } from './all-entities.ts'
 import { InitialSchema1764115200000 } from './migrations/sqlite/1764115200000-initial-schema.ts'
 import { Nodes1795654800000 } from './migrations/sqlite/1795654800000-nodes.ts'
 import { Metadata1795740000000 } from './migrations/sqlite/1795740000000-metadata.ts'

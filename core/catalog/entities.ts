@@ -1,6 +1,4 @@
 import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, Unique } from 'typeorm'
-import { METADATA_ENTITIES } from './metadata-entities.ts'
-import { REPLICATION_ENTITIES } from './replication-entities.ts'
 import { bigintNumber, millisDate } from './transformers.ts'
 
 /*
@@ -202,6 +200,3 @@ export class Node {
   @Column('bigint', { name: 'updated_at', transformer: millisDate })
   updatedAt!: Date
 }
-
-/** Every entity of the catalog, for a DataSource's `entities`. */
-export const CATALOG_ENTITIES = [Media, Rendition, Segment, PlaybackProgress, Node, ...METADATA_ENTITIES, ...REPLICATION_ENTITIES]

@@ -6,7 +6,7 @@ import type { Media } from './entities.ts'
  * The metadata tables (issue #5): series -> seasons, collections, one metadata row per media, the audit trail
  * of every change, and the images fetched once and stored in IPFS. Same conventions as entities.ts: explicit
  * portable column types, snake_case names, integer-millisecond timestamps. (Media is referenced
- * by its entity name, so entities.ts can import this file without an import cycle.)
+ * by its entity name: this file points at entities.ts, never the other way; all-entities.ts lists both.)
  */
 
 /** A TV series: the parent of seasons and episodes. */

@@ -22,6 +22,11 @@ export function sortKey (title: string, sortTitle?: string | null): string {
   return key !== '' ? key : (forced ? sortTitle : title).trim().toLowerCase()
 }
 
+/** Titles compared the way people read them: case, accents and punctuation ignored. */
+export function normalTitle (title: string): string {
+  return title.toLowerCase().normalize('NFKD').replace(/\p{M}/gu, '').replace(/[^\p{L}\p{N}]+/gu, ' ').trim()
+}
+
 /** Lower case, accents and apostrophes dropped, split into words at every other non-letter, non-digit. */
 function fold (text: string): string[] {
   const plain = text.normalize('NFKD').replace(/\p{M}/gu, '').toLowerCase()

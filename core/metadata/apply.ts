@@ -1,10 +1,11 @@
 import { posix } from 'node:path'
 import { itemArtwork, seriesArtwork } from './image-store.ts'
-import { normalTitle, shortId } from './store.ts'
+import { normalTitle } from '../catalog/sort-key.ts'
+import { shortId } from './short-id.ts'
 import { seasonTitle } from './views.ts'
 import type { Gathered } from './gather.ts'
 import type { ImageStore } from './image-store.ts'
-import type { FieldChanges, FieldName, MetadataFields, MetadataStore, StoredMetadata } from './store.ts'
+import type { FieldChanges, FieldName, MetadataFields, MetadataRepository, StoredMetadata } from '../catalog/metadata-repository.ts'
 import type { Logger } from '../logger.ts'
 
 /*
@@ -20,7 +21,7 @@ const RANK: Record<string, number> = { path: 1, tmdb: 2, tvdb: 2, omdb: 2, nfo: 
 
 export interface ApplyComponents {
   log: Logger
-  store: MetadataStore
+  store: MetadataRepository
   images?: ImageStore
 }
 

@@ -7,7 +7,6 @@ import { createOmdbProvider } from './providers/omdb.ts'
 import { createTmdbProvider } from './providers/tmdb.ts'
 import { createTvdbProvider } from './providers/tvdb.ts'
 import { createMetadataService } from './service.ts'
-import { createMetadataStore } from './store.ts'
 import { PROVIDER_NAMES } from './types.ts'
 import type { ProviderHttpInit } from './provider-http.ts'
 import type { MetadataProvider } from './providers/provider.ts'
@@ -163,7 +162,7 @@ export function createProviders (components: { logger: Logger }, config: Metadat
 
 export interface MetadataComponents {
   logger: Logger
-  catalog: Pick<Catalog, 'exclusive' | 'getMedia'>
+  catalog: Pick<Catalog, 'getMedia' | 'repositories'>
   unixfs: Pick<UnixFS, 'addBytes'>
   pins: Pick<Pins, 'add' | 'isPinned'>
   /** Poster frames for media without artwork (core/media/poster-frame.ts); absent: none are made. */
@@ -177,7 +176,7 @@ export function createMetadata (components: MetadataComponents, config: Metadata
     ? createImageFetcher({ hosts: providers.flatMap(p => p.imageHosts), ...config.images })
     : undefined
   const logger = components.logger
-  const store = createMetadataStore(components.catalog)
+  const store = components.catalog.repositories.metadata
   const images = createImageStore({ logger, store, fetcher, unixfs: components.unixfs, pins: components.pins })
   return createMetadataService({ logger, catalog: components.catalog, providers, images, store, frames: components.frames }, { writeNfo: config.writeNfo })
 }

@@ -2,9 +2,11 @@ import { readFile } from 'node:fs/promises'
 import { InvalidRequestError } from '../errors.ts'
 import { NfoError, MAX_NFO_BYTES, buildItemNfo, isFile, itemNfoPaths, writeFileAtomic } from './nfo.ts'
 import { checkDate, checkEpisode, checkImdbId, checkNumericId, checkOverview, checkSeason, checkTitle, checkYear } from './sanitize.ts'
-import { FIELD_NAMES, normalTitle, shortId } from './store.ts'
+import { FIELD_NAMES } from '../catalog/metadata-repository.ts'
+import { normalTitle } from '../catalog/sort-key.ts'
+import { shortId } from './short-id.ts'
 import type { Checked } from './sanitize.ts'
-import type { FieldName, MetadataFields, MetadataStore } from './store.ts'
+import type { FieldName, MetadataFields, MetadataRepository } from '../catalog/metadata-repository.ts'
 import type { ItemInfo } from './types.ts'
 
 /*
@@ -91,7 +93,7 @@ export function parsePatch (body: unknown): ParsedPatch {
 }
 
 /** Applies a parsed patch to `current`: new values, edited fields locked, then the patch's own lock/unlock lists. */
-export async function patchFields (store: MetadataStore, current: MetadataFields, folder: string, patch: ParsedPatch): Promise<MetadataFields> {
+export async function patchFields (store: MetadataRepository, current: MetadataFields, folder: string, patch: ParsedPatch): Promise<MetadataFields> {
   const next: MetadataFields = { ...current, locked: [...current.locked] }
   const locks = new Set(current.locked)
   for (const [field, value] of Object.entries(patch.values)) {

@@ -1,6 +1,6 @@
 import { fieldsOf } from './apply.ts'
 import type { ImageStore } from './image-store.ts'
-import type { MetadataStore, StoredMetadata } from './store.ts'
+import type { MetadataRepository, StoredMetadata } from '../catalog/metadata-repository.ts'
 import type { MediaKind } from './types.ts'
 import type { MediaRecord } from '../catalog/catalog.ts'
 import type { Logger } from '../logger.ts'
@@ -16,7 +16,7 @@ import type { PosterFrames } from '../media/poster-frame.ts'
 
 export interface FrameArtworkComponents {
   log: Logger
-  store: MetadataStore
+  store: MetadataRepository
   images: ImageStore
   frames: PosterFrames
 }

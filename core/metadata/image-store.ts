@@ -4,7 +4,7 @@ import { IMPORT_OPTIONS } from '../ipfs/index.ts'
 import { ImageRefusedError } from './errors.ts'
 import { sniffImage } from './image-fetcher.ts'
 import type { ImageFetcher } from './image-fetcher.ts'
-import type { MetadataStore } from './store.ts'
+import type { MetadataRepository } from '../catalog/metadata-repository.ts'
 import type { Logger } from '../logger.ts'
 import type { UnixFS } from '@helia/unixfs'
 import type { Pins } from '@helia/interface'
@@ -23,7 +23,7 @@ const VIDEO_EXTENSIONS = new Set(['.mp4', '.m4v', '.mkv', '.webm', '.mov', '.avi
 
 export interface ImageStoreComponents {
   logger: Logger
-  store: Pick<MetadataStore, 'image' | 'putImage'>
+  store: Pick<MetadataRepository, 'image' | 'putImage'>
   /** Absent: remote images are not fetched at all. */
   fetcher?: ImageFetcher
   unixfs: Pick<UnixFS, 'addBytes'>

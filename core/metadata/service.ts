@@ -4,11 +4,10 @@ import { patchFields, parsePatch, writeItemNfo } from './editor.ts'
 import { AuditEntryNotFoundError, CollectionNotFoundError, NoProviderError, SeriesNotFoundError } from './errors.ts'
 import { createFrameArtwork } from './frame-artwork.ts'
 import { gather, matchIds } from './gather.ts'
-import { createMetadataStore } from './store.ts'
 import { collectionView, itemSummary, mediaView, nextOf, seasonTitle, seriesView } from './views.ts'
 import type { ImageStore } from './image-store.ts'
 import type { MetadataProvider } from './providers/provider.ts'
-import type { AuditEntry, FieldChanges, FieldName, MetadataFields, MetadataStore, StoredMetadata } from './store.ts'
+import type { AuditEntry, FieldChanges, FieldName, MetadataFields, MetadataRepository, StoredMetadata } from '../catalog/metadata-repository.ts'
 import type { Match, ProviderName } from './types.ts'
 import type { CollectionView, ItemSummary, MediaMetadataView, SeasonView, SeriesView } from './views.ts'
 import type { Catalog, MediaRecord } from '../catalog/catalog.ts'
@@ -25,14 +24,14 @@ import type { PosterFrames } from '../media/poster-frame.ts'
 
 export interface MetadataServiceComponents {
   logger: Logger
-  catalog: Pick<Catalog, 'exclusive' | 'getMedia'>
+  catalog: Pick<Catalog, 'getMedia'>
   /** In the configured order; empty: the library works from paths and NFO files. */
   providers: readonly MetadataProvider[]
   images?: ImageStore
   /** Takes poster frames from videos; absent: media without artwork stay without. */
   frames?: PosterFrames
-  /** The store on `catalog`, when the caller already made one (to share with the image store). */
-  store?: MetadataStore
+  /** The metadata's rows in the catalog (`catalog.repositories.metadata`). */
+  store: MetadataRepository
 }
 
 export interface MetadataServiceInit {
@@ -80,13 +79,13 @@ export interface MetadataService {
   /** Resolves when no background identification is queued or running. */
   idle: () => Promise<void>
   readonly providerNames: ProviderName[]
-  readonly store: MetadataStore
+  readonly store: MetadataRepository
 }
 
 /** Creates the metadata service. */
 export function createMetadataService (components: MetadataServiceComponents, init: MetadataServiceInit = {}): MetadataService {
   const log = components.logger.child({ name: 'cidcast:metadata' })
-  const store = components.store ?? createMetadataStore(components.catalog)
+  const { store } = components
   const providers = components.providers
   const applying = { log, store, images: components.images }
   const frameArt = components.frames != null && components.images != null

@@ -1,5 +1,5 @@
 import { parseMediaPath } from './path-parser.ts'
-import type { CollectionRecord, MetadataStore, SeasonRecord, SeriesRecord, StoredMetadata } from './store.ts'
+import type { CollectionRecord, MetadataRepository, SeasonRecord, SeriesRecord, StoredMetadata } from '../catalog/metadata-repository.ts'
 import type { MediaKind } from './types.ts'
 import type { MediaRecord } from '../catalog/catalog.ts'
 
@@ -100,7 +100,7 @@ function images (m: Pick<StoredMetadata, 'poster' | 'backdrop' | 'still'>): Medi
 }
 
 /** The metadata view of a media from its stored metadata (or, before any, from its path). */
-export async function mediaView (store: MetadataStore, media: MediaRecord, stored: StoredMetadata | undefined): Promise<MediaMetadataView> {
+export async function mediaView (store: MetadataRepository, media: MediaRecord, stored: StoredMetadata | undefined): Promise<MediaMetadataView> {
   if (stored == null) {
     const path = parseMediaPath(media.path)
     return {

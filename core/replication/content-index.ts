@@ -1,8 +1,7 @@
 import { EventEmitter } from 'node:events'
-import { ContentIndexEntry } from '../catalog/replication-entities.ts'
 import { MAX_PINNED } from '../control/index.ts'
+import type { ContentIndexRepository, IndexEntry, PinAction } from '../catalog/content-index-repository.ts'
 import type { PinReport } from '../control/index.ts'
-import type { Catalog } from '../catalog/catalog.ts'
 
 /*
  * The content index (issue #4): for each (node, root CID), where it stands, from what the node reported and never
@@ -13,37 +12,7 @@ import type { Catalog } from '../catalog/catalog.ts'
  * that goes offline keeps its rows.
  */
 
-/** The states of the index, IPFS Cluster's minus its "remote": a node that cannot be reached is shown as such. */
-export type PinState = 'queued' | 'pinning' | 'pinned' | 'failed' | 'unpinning'
-export type PinAction = 'pin' | 'unpin'
-
-/** One (node, root) row. Times are epoch milliseconds. */
-export interface IndexEntry {
-  peerId: string
-  cid: string
-  state: PinState
-  /** What the main server wants; null for a root the node holds without an order of ours. */
-  wanted: PinAction | null
-  /** The order in flight or last sent. */
-  orderId: string | null
-  mediaId: string | null
-  profile: string | null
-  blocksDone: number
-  bytesDone: number
-  blocksTotal: number | null
-  bytesTotal: number | null
-  /** Why it failed, or the last transient error the node reported while it keeps trying. */
-  error: { name: string, message: string } | null
-  /** Orders sent for the current wish. */
-  attempts: number
-  retryAtMs: number | null
-  orderedAtMs: number | null
-  /** The node's last word on this root; null while an order waits for the node to take it. */
-  reportedAtMs: number | null
-  progressAtMs: number | null
-  createdAtMs: number
-  updatedAtMs: number
-}
+export type { IndexEntry, PinAction, PinState } from '../catalog/content-index-repository.ts'
 
 /** A new order to record for (peer, cid). */
 export interface OrderInput {
@@ -81,7 +50,8 @@ export interface ContentIndex {
 }
 
 export interface ContentIndexComponents {
-  catalog: Pick<Catalog, 'exclusive'>
+  /** The index's rows in the catalog. */
+  repository: Pick<ContentIndexRepository, 'all' | 'save'>
 }
 
 /** Creates the index on the catalog's `content_index` table. */
@@ -106,12 +76,9 @@ class CatalogContentIndex implements ContentIndex {
   constructor (private readonly components: ContentIndexComponents) {}
 
   async start (): Promise<void> {
-    const rows = await this.components.catalog.exclusive(async db => db.getRepository(ContentIndexEntry).find())
+    const entries = await this.components.repository.all()
     this.entries.clear()
-    for (const row of rows) {
-      const entry = toEntry(row)
-      this.entries.set(key(entry.peerId, entry.cid), entry)
-    }
+    for (const entry of entries) this.entries.set(key(entry.peerId, entry.cid), entry)
   }
 
   get (peerId: string, cid: string): IndexEntry | undefined {
@@ -247,13 +214,7 @@ class CatalogContentIndex implements ContentIndex {
   /** Writes rows and deletions in one transaction, then updates memory and tells listeners. */
   private async save (puts: IndexEntry[], removals: IndexEntry[]): Promise<void> {
     if (puts.length === 0 && removals.length === 0) return
-    await this.components.catalog.exclusive(async db => {
-      await db.transaction(async tx => {
-        const repository = tx.getRepository(ContentIndexEntry)
-        if (puts.length > 0) await repository.upsert(puts.map(toRow), { conflictPaths: ['peerId', 'cid'], skipUpdateIfNoValuesChanged: false })
-        for (const entry of removals) await repository.delete({ peerId: entry.peerId, cid: entry.cid })
-      })
-    })
+    await this.components.repository.save(puts, removals)
     for (const entry of puts) this.entries.set(key(entry.peerId, entry.cid), entry)
     for (const entry of removals) this.entries.delete(key(entry.peerId, entry.cid))
     this.events.emit('change', [...puts.map(copy), ...removals.map(e => ({ ...copy(e), removed: true }))])
@@ -332,56 +293,4 @@ function discovered (peerId: string, cid: string, now: number): IndexEntry {
 
 function copy (entry: IndexEntry): IndexEntry {
   return { ...entry, error: entry.error == null ? null : { ...entry.error } }
-}
-
-function toRow (entry: IndexEntry): ContentIndexEntry {
-  const row = new ContentIndexEntry()
-  row.peerId = entry.peerId
-  row.cid = entry.cid
-  row.state = entry.state
-  row.wanted = entry.wanted
-  row.orderId = entry.orderId
-  row.mediaId = entry.mediaId
-  row.profile = entry.profile
-  row.blocksDone = entry.blocksDone
-  row.bytesDone = entry.bytesDone
-  row.blocksTotal = entry.blocksTotal
-  row.bytesTotal = entry.bytesTotal
-  row.errorName = entry.error?.name ?? null
-  row.errorMessage = entry.error?.message ?? null
-  row.attempts = entry.attempts
-  row.retryAt = entry.retryAtMs == null ? null : new Date(entry.retryAtMs)
-  row.orderedAt = entry.orderedAtMs == null ? null : new Date(entry.orderedAtMs)
-  row.reportedAt = entry.reportedAtMs == null ? null : new Date(entry.reportedAtMs)
-  row.progressAt = entry.progressAtMs == null ? null : new Date(entry.progressAtMs)
-  row.createdAt = new Date(entry.createdAtMs)
-  row.updatedAt = new Date(entry.updatedAtMs)
-  return row
-}
-
-const STATES: ReadonlySet<string> = new Set<PinState>(['queued', 'pinning', 'pinned', 'failed', 'unpinning'])
-
-function toEntry (row: ContentIndexEntry): IndexEntry {
-  return {
-    peerId: row.peerId,
-    cid: row.cid,
-    // only this file writes the column; anything else is read as a failure to look at, not trusted as pinned
-    state: STATES.has(row.state) ? row.state as PinState : 'failed',
-    wanted: row.wanted === 'pin' || row.wanted === 'unpin' ? row.wanted : null,
-    orderId: row.orderId,
-    mediaId: row.mediaId,
-    profile: row.profile,
-    blocksDone: row.blocksDone,
-    bytesDone: row.bytesDone,
-    blocksTotal: row.blocksTotal,
-    bytesTotal: row.bytesTotal,
-    error: row.errorName == null ? null : { name: row.errorName, message: row.errorMessage ?? '' },
-    attempts: row.attempts,
-    retryAtMs: row.retryAt?.getTime() ?? null,
-    orderedAtMs: row.orderedAt?.getTime() ?? null,
-    reportedAtMs: row.reportedAt?.getTime() ?? null,
-    progressAtMs: row.progressAt?.getTime() ?? null,
-    createdAtMs: row.createdAt.getTime(),
-    updatedAtMs: row.updatedAt.getTime()
-  }
 }

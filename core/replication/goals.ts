@@ -1,6 +1,5 @@
-import { ReplicationGoalRow } from '../catalog/replication-entities.ts'
 import type { ReplicationFactor } from './placement.ts'
-import type { Catalog } from '../catalog/catalog.ts'
+import type { GoalRepository } from '../catalog/replication-repositories.ts'
 
 /*
  * The replication factors the main server keeps (`--replicas MIN:MAX`), one per root, as IPFS Cluster keeps a
@@ -32,10 +31,15 @@ export interface ReplicationGoals {
   remove (cid: string): Promise<void>
 }
 
-/** Creates the goals store over the catalog. */
-export function createReplicationGoals (components: { catalog: Pick<Catalog, 'exclusive'> }): ReplicationGoals {
+export interface ReplicationGoalsComponents {
+  /** The goals' rows in the catalog. */
+  repository: GoalRepository
+}
+
+/** Creates the goals store over its rows in the catalog. */
+export function createReplicationGoals (components: ReplicationGoalsComponents): ReplicationGoals {
   const goals = new Map<string, ReplicationGoal>()
-  const { catalog } = components
+  const { repository } = components
   // changes run one after another, memory updated after each write (a remove never races a set)
   let queue: Promise<unknown> = Promise.resolve()
   const exclusive = async <T>(fn: () => Promise<T>): Promise<T> => {
@@ -45,20 +49,14 @@ export function createReplicationGoals (components: { catalog: Pick<Catalog, 'ex
   }
   const copy = (goal: ReplicationGoal): ReplicationGoal => ({ ...goal, excluded: [...goal.excluded] })
   const write = async (goal: ReplicationGoal): Promise<void> => {
-    await catalog.exclusive(async db => {
-      await db.getRepository(ReplicationGoalRow).upsert({
-        cid: goal.cid, min: goal.min, max: goal.max, mediaId: goal.mediaId, profile: goal.profile, excluded: goal.excluded, createdAt: new Date(goal.createdAtMs), updatedAt: new Date(goal.updatedAtMs)
-      }, { conflictPaths: ['cid'], skipUpdateIfNoValuesChanged: false })
-    })
+    await repository.put(goal)
     goals.set(goal.cid, goal)
   }
   return {
     async start () {
-      const rows = await catalog.exclusive(async db => await db.getRepository(ReplicationGoalRow).find())
+      const rows = await repository.all()
       goals.clear()
-      for (const row of rows) {
-        goals.set(row.cid, { cid: row.cid, min: row.min, max: row.max, mediaId: row.mediaId, profile: row.profile, excluded: row.excluded, createdAtMs: row.createdAt.getTime(), updatedAtMs: row.updatedAt.getTime() })
-      }
+      for (const goal of rows) goals.set(goal.cid, goal)
     },
     get (cid) {
       const goal = goals.get(cid)
@@ -96,7 +94,7 @@ export function createReplicationGoals (components: { catalog: Pick<Catalog, 'ex
     async remove (cid) {
       await exclusive(async () => {
         if (!goals.has(cid)) return
-        await catalog.exclusive(async db => { await db.getRepository(ReplicationGoalRow).delete({ cid }) })
+        await repository.remove(cid)
         goals.delete(cid)
       })
     }

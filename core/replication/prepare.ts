@@ -1,5 +1,4 @@
-import { PreparationRow } from '../catalog/replication-entities.ts'
-import type { Catalog } from '../catalog/catalog.ts'
+import type { PreparationRepository } from '../catalog/replication-repositories.ts'
 import type { Logger } from '../logger.ts'
 
 /*
@@ -34,32 +33,8 @@ export interface Preparer {
   stop (): void
 }
 
-/** Where replications waiting for a rendition are kept across restarts. */
-export interface PreparationStore {
-  list: () => Promise<Array<{ mediaId: string, profile: string, target: string }>>
-  add: (mediaId: string, profile: string, target: string) => Promise<void>
-  /** Forgets a target waiting for (media, profile), or every one. */
-  remove: (mediaId: string, profile: string, target?: string) => Promise<void>
-}
-
-/** The preparation store over the catalog (table `replication_preparations`). */
-export function catalogPreparations (components: { catalog: Pick<Catalog, 'exclusive'> }): PreparationStore {
-  const { catalog } = components
-  return {
-    async list () {
-      const rows = await catalog.exclusive(async db => await db.getRepository(PreparationRow).find({ order: { createdAt: 'ASC' } }))
-      return rows.map(r => ({ mediaId: r.mediaId, profile: r.profile, target: r.target }))
-    },
-    async add (mediaId, profile, target) {
-      await catalog.exclusive(async db => {
-        await db.getRepository(PreparationRow).upsert({ mediaId, profile, target, createdAt: new Date() }, { conflictPaths: ['mediaId', 'profile', 'target'], skipUpdateIfNoValuesChanged: true })
-      })
-    },
-    async remove (mediaId, profile, target) {
-      await catalog.exclusive(async db => { await db.getRepository(PreparationRow).delete(target == null ? { mediaId, profile } : { mediaId, profile, target }) })
-    }
-  }
-}
+/** Where replications waiting for a rendition are kept across restarts (the catalog's preparation repository). */
+export type PreparationStore = Pick<PreparationRepository, 'list' | 'add' | 'remove'>
 
 /** Failed preparations are shown this long, then forgotten. */
 const FAILED_KEPT_MS = 10 * 60_000

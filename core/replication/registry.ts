@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { createControlServer, findNode, IpnsMismatchError, ipnsNameOf, labelFromName, NodeNotRegisteredError, NodeRevokedError, uniqueLabel } from '../control/index.ts'
 import type { ControlHandler, ControlServer, HeartbeatReply, HeartbeatRequest, NodeCapacity, NodeHealth, NodeMode, PinOrder, RegisterReply, RegisterRequest, RevocationGater } from '../control/index.ts'
-import type { NodeRecord, NodeStore } from './node-store.ts'
+import type { NodeRecord, NodeRepository } from '../catalog/node-repository.ts'
 import type { Logger } from '../logger.ts'
 import type { Libp2p, PeerId } from '@libp2p/interface'
 
@@ -51,7 +51,8 @@ export interface NodeRegistry {
 export interface NodeRegistryComponents {
   logger: Logger
   libp2p: Pick<Libp2p, 'handle' | 'unhandle' | 'hangUp'>
-  store: NodeStore
+  /** The nodes' rows in the catalog. */
+  store: Pick<NodeRepository, 'all' | 'put'>
   gater: RevocationGater
   /** Takes a heartbeat's pin reports and answers the node's orders (replication.ts); called after the node is recorded. */
   orders?: (peerId: string, request: HeartbeatRequest) => Promise<PinOrder[]>

@@ -3,7 +3,7 @@ import test from 'ava'
 import { DataSource, Table, TableForeignKey } from 'typeorm'
 import { createCatalog } from '../../../core/catalog/catalog.ts'
 import { createSqliteDataSource, SQLITE_MIGRATIONS } from '../../../core/catalog/data-source.ts'
-import { CATALOG_ENTITIES } from '../../../core/catalog/entities.ts'
+import { CATALOG_ENTITIES } from '../../../core/catalog/all-entities.ts'
 import { silentLogger } from '../../../core/logger.ts'
 import { tempDir } from '../../helpers/tmp.ts'
 

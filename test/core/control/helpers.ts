@@ -3,12 +3,13 @@ import { lpStream } from '@libp2p/utils'
 import { createCatalog } from '../../../core/catalog/catalog.ts'
 import { CONTROL_PROTOCOL, createControlClient, createRevocationGater, ipnsNameOf } from '../../../core/control/index.ts'
 import { controlWire } from '../../../core/control/wire.ts'
-import { createNodeRegistry, createNodeStore } from '../../../core/replication/index.ts'
+import { createNodeRegistry } from '../../../core/replication/index.ts'
 import { silentLogger } from '../../../core/logger.ts'
 import { createPeer } from '../../../core/net/peer.ts'
 import type { Catalog } from '../../../core/catalog/catalog.ts'
 import type { ControlClient, NodeCapacity, NodeHealth, RegisterRequest, RevocationGater } from '../../../core/control/index.ts'
-import type { NodeRegistry, NodeRegistryInit, NodeStore } from '../../../core/replication/index.ts'
+import type { NodeRegistry, NodeRegistryInit } from '../../../core/replication/index.ts'
+import type { NodeRepository } from '../../../core/catalog/node-repository.ts'
 import type { Peer } from '../../../core/net/peer.ts'
 import type { PrivateKey } from '@libp2p/interface'
 
@@ -18,7 +19,7 @@ export type Cleanup = Array<() => Promise<void>>
 export interface Main {
   peer: Peer
   registry: NodeRegistry
-  store: NodeStore
+  store: NodeRepository
   gater: RevocationGater
   catalog: Catalog
 }
@@ -39,7 +40,7 @@ export async function startMain (cleanup: Cleanup, swarmKey: Uint8Array, databas
   const catalog = createCatalog({ logger }, { database })
   await catalog.start()
   cleanup.push(async () => { await catalog.stop() })
-  const store = createNodeStore({ catalog })
+  const store = catalog.repositories.nodes
   const gater = createRevocationGater({ revoked: await store.revokedPeerIds() })
   const peer = await createPeer({ logger }, { swarmKey, connectionGater: gater })
   cleanup.push(async () => { await peer.stop() })

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { unixfs } from '@helia/unixfs'
 import { createCatalog } from '../../../core/catalog/catalog.ts'
 import { MediaNotFoundError } from '../../../core/errors.ts'
-import { catalogPreparations, createContentIndex, createNodeRegistry, createNodeStore, createReplication, createReplicationGoals } from '../../../core/replication/index.ts'
+import { createContentIndex, createNodeRegistry, createReplication, createReplicationGoals } from '../../../core/replication/index.ts'
 import { dagSizeOf } from '../../../core/replication/dag-size.ts'
 import { createRevocationGater, handleOrderNudges } from '../../../core/control/index.ts'
 import { IMPORT_OPTIONS } from '../../../core/ipfs/index.ts'
@@ -30,7 +30,7 @@ export async function startReplicationMain (cleanup: Cleanup, swarmKey: Uint8Arr
   const catalog: Catalog = createCatalog({ logger }, { database })
   await catalog.start()
   cleanup.push(async () => { await catalog.stop() })
-  const store = createNodeStore({ catalog })
+  const store = catalog.repositories.nodes
   const gater = createRevocationGater({ revoked: await store.revokedPeerIds() })
   const peer = await createPeer({ logger }, { swarmKey, connectionGater: gater })
   cleanup.push(async () => { await peer.stop() })
@@ -40,12 +40,12 @@ export async function startReplicationMain (cleanup: Cleanup, swarmKey: Uint8Arr
   await registry.start()
   cleanup.push(async () => { await registry.stop() })
   const media = new Map<string, ReplicableMedia>()
-  const index = createContentIndex({ catalog })
+  const index = createContentIndex({ repository: catalog.repositories.contentIndex })
   const replication = createReplication({
     logger,
     index,
-    goals: createReplicationGoals({ catalog }),
-    preparations: catalogPreparations({ catalog }),
+    goals: createReplicationGoals({ repository: catalog.repositories.goals }),
+    preparations: catalog.repositories.preparations,
     nodes: registry,
     libp2p: peer.libp2p,
     blockstore: peer.blockstore,

@@ -103,7 +103,7 @@ test('a replication factor is kept: a node offline too long is replaced by the f
   await waitFor(() => row(large)?.state === 'pinned' && row(big)?.state === 'pinned', 10_000, 'both to pin it')
   t.like(await goal(), { min: 2, max: 2, state: 'met', reason: null })
   // kept in the catalog: a restarted server still knows it
-  const again = createReplicationGoals({ catalog: main.catalog })
+  const again = createReplicationGoals({ repository: main.catalog.repositories.goals })
   await again.start()
   t.like(again.get(root), { cid: root, min: 2, max: 2 })
 

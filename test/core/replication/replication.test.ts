@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import anyTest from 'ava'
 import { CID } from 'multiformats/cid'
-import { catalogPreparations, createContentIndex, createReplication, createReplicationGoals } from '../../../core/replication/index.ts'
+import { createContentIndex, createReplication, createReplicationGoals } from '../../../core/replication/index.ts'
 import { dagSizeOf } from '../../../core/replication/dag-size.ts'
 import { silentLogger } from '../../../core/logger.ts'
 import { tempDir, waitFor } from '../../helpers/tmp.ts'
@@ -121,7 +121,7 @@ test('rows survive a restart; a node that goes offline keeps its rows, shown unr
   const [order] = await node.beat()
   await node.beat({ pins: [{ cid: root, orderId: order.orderId, state: 'pinned', blocksDone: 1, bytesDone: 1000 }], pinned: [root] })
 
-  const again = createContentIndex({ catalog: main.catalog })
+  const again = createContentIndex({ repository: main.catalog.repositories.contentIndex })
   await again.start()
   // pinned means every byte: done is at least the total the order named
   t.like(again.get(node.peer.libp2p.peerId.toString(), root), { state: 'pinned', wanted: 'pin', orderId: order.orderId, bytesDone: order.bytesTotal })
@@ -221,7 +221,7 @@ test('a replication waiting for its rendition is kept: a restarted main server m
   const media: ReplicableMedia = { id: '0123456789abcdef', renditions: [{ profile: '360p', state: 'partial', root: null }] }
   main.media.set(media.id, media)
   t.is((await main.replication.pin({ media: media.id, node: 'alpha' })).preparing.length, 1)
-  const kept = catalogPreparations({ catalog: main.catalog })
+  const kept = main.catalog.repositories.preparations
   await waitFor(async () => (await kept.list()).length === 1, 5000, 'the request to be kept')
   await main.replication.stop()
   t.deepEqual(await kept.list(), [{ mediaId: media.id, profile: '360p', target: 'alpha' }], 'stopping keeps it')
@@ -229,8 +229,8 @@ test('a replication waiting for its rendition is kept: a restarted main server m
   // the same catalog, started again: the rendition is made (here at once) and its pin ordered
   const again = createReplication({
     logger: silentLogger(),
-    index: createContentIndex({ catalog: main.catalog }),
-    goals: createReplicationGoals({ catalog: main.catalog }),
+    index: createContentIndex({ repository: main.catalog.repositories.contentIndex }),
+    goals: createReplicationGoals({ repository: main.catalog.repositories.goals }),
     preparations: kept,
     nodes: main.registry,
     libp2p: main.peer.libp2p,

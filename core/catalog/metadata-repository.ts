@@ -1,14 +1,14 @@
 import { createHash } from 'node:crypto'
-import { Media } from '../catalog/entities.ts'
-import { Collection, MediaMetadata, MetadataAudit, Season, Series, StoredImage } from '../catalog/metadata-entities.ts'
-import { sortKey } from '../catalog/sort-key.ts'
-import type { Catalog } from '../catalog/catalog.ts'
-import type { ExternalIds, MediaKind } from './types.ts'
+import { Media } from './entities.ts'
+import { Collection, MediaMetadata, MetadataAudit, Season, Series, StoredImage } from './metadata-entities.ts'
+import { normalTitle, sortKey } from './sort-key.ts'
+import type { RunExclusive } from './exclusive.ts'
+import type { ExternalIds, MediaKind } from '../metadata/types.ts'
 import type { EntityManager } from 'typeorm'
 
 /*
- * The metadata part's repository, in the catalog's database (through Catalog.exclusive, so its writes queue
- * behind the catalog's own). A media's metadata is a flat record of fields; every save diffs it against what
+ * The metadata room's repository (core/metadata), in the catalog's database: every call queues behind the
+ * catalog's writes, and a save runs in one transaction. A media's metadata is a flat record of fields; every save diffs it against what
  * was stored, writes one audit entry with each changed field's before and after, and keeps media.title and
  * media.sort_key in step.
  */
@@ -126,11 +126,6 @@ function same (a: unknown, b: unknown): boolean {
   return JSON.stringify(a ?? null) === JSON.stringify(b ?? null)
 }
 
-/** Short stable id for a new series or collection. */
-export function shortId (key: string): string {
-  return createHash('sha256').update(key).digest('hex').slice(0, 16)
-}
-
 function toSeries (row: Series): SeriesRecord {
   const ids: ExternalIds = {}
   if (row.imdbId != null) ids.imdb = row.imdbId
@@ -148,7 +143,8 @@ function likePattern (text: string): string {
   return `%${text.toLowerCase().replace(/[\\%_]/g, c => `\\${c}`)}%`
 }
 
-export interface MetadataStore {
+/** The metadata of media, series and collections, their audit trail and the images stored for them. */
+export interface MetadataRepository {
   get: (mediaId: string) => Promise<StoredMetadata | undefined>
   /** Stores `fields`, records what changed as one audit entry; returns the changes (empty: nothing changed). */
   save: (mediaId: string, fields: MetadataFields, meta: { folder: string, source: string, identifiedAt?: Date | null }, audit: { actor: string, action: string, reverts?: number }) => Promise<FieldChanges>
@@ -179,9 +175,9 @@ export interface MetadataStore {
   putImage: (source: string, cid: string, type: string, bytes: number) => Promise<void>
 }
 
-/** Creates the metadata store on the catalog's database. */
-export function createMetadataStore (catalog: Pick<Catalog, 'exclusive'>): MetadataStore {
-  const run = async <T>(fn: (db: EntityManager) => Promise<T>): Promise<T> => await catalog.exclusive(fn)
+/** The metadata repository on the catalog's write queue. */
+export function createMetadataRepository (exclusive: RunExclusive): MetadataRepository {
+  const run = exclusive
   let lastMs = 0
   const now = (): Date => {
     lastMs = Math.max(Date.now(), lastMs + 1)
@@ -376,11 +372,6 @@ export function createMetadataStore (catalog: Pick<Catalog, 'exclusive'>): Metad
       })
     }
   }
-}
-
-/** Titles compared the way people read them: case, accents and punctuation ignored. */
-export function normalTitle (title: string): string {
-  return title.toLowerCase().normalize('NFKD').replace(/\p{M}/gu, '').replace(/[^\p{L}\p{N}]+/gu, ' ').trim()
 }
 
 /** Plain code-unit order: the database compares sort keys bytewise, which agrees for every key but astral characters. */

@@ -1,0 +1,40 @@
+import { createContentIndexRepository } from './content-index-repository.ts'
+import { createMetadataRepository } from './metadata-repository.ts'
+import { createNodeRepository } from './node-repository.ts'
+import { createGoalRepository, createPreparationRepository, createRenditionRootRepository } from './replication-repositories.ts'
+import type { ContentIndexRepository } from './content-index-repository.ts'
+import type { RunExclusive } from './exclusive.ts'
+import type { MetadataRepository } from './metadata-repository.ts'
+import type { NodeRepository } from './node-repository.ts'
+import type { GoalRepository, PreparationRepository, RenditionRootRepository } from './replication-repositories.ts'
+
+/**
+ * The stores other rooms keep in the catalog's database, in their own terms (no ORM type in any signature).
+ * Every call queues behind the catalog's writes; what must be atomic runs in one transaction inside one call.
+ */
+export interface CatalogRepositories {
+  /** The node registry's rows (core/replication/registry.ts). */
+  nodes: NodeRepository
+  /** The content index's rows (core/replication/content-index.ts). */
+  contentIndex: ContentIndexRepository
+  /** Replication factors (core/replication/goals.ts). */
+  goals: GoalRepository
+  /** Replications waiting for a rendition (core/replication/prepare.ts). */
+  preparations: PreparationRepository
+  /** Which rendition a root CID is. */
+  renditionRoots: RenditionRootRepository
+  /** Media metadata, series, collections, the audit trail and stored images (core/metadata). */
+  metadata: MetadataRepository
+}
+
+/** Builds every repository on the catalog's write queue. */
+export function createRepositories (exclusive: RunExclusive): CatalogRepositories {
+  return {
+    nodes: createNodeRepository(exclusive),
+    contentIndex: createContentIndexRepository(exclusive),
+    goals: createGoalRepository(exclusive),
+    preparations: createPreparationRepository(exclusive),
+    renditionRoots: createRenditionRootRepository(exclusive),
+    metadata: createMetadataRepository(exclusive)
+  }
+}
