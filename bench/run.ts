@@ -6,6 +6,7 @@ import { resolveFfmpeg } from '../core/media/ffmpeg-binary.ts'
 import { barePlan } from './bare-ffmpeg.ts'
 import { measureStartup } from './playback.ts'
 import { benchProtector } from './protector.ts'
+import { measureSegmentLookup } from './catalog.ts'
 import { measureWholeRendition } from './rendition.ts'
 import { measureNode } from './node.ts'
 import { measureReplication } from './replication.ts'
@@ -25,7 +26,8 @@ import type { Row } from './table.ts'
  * main server of the whole-rendition figure: BENCH_NODE_CLIENTS (200) and BENCH_NODE_SECONDS (30) size the
  * concurrent-clients run. Issue #4's replication figures (r1-r3, bench/replication.ts) come next, on the same main
  * server: BENCH_REPLICATION_ROUNDS (3), BENCH_REPLICATION_MB (128, node to node) and BENCH_REPLICATION_SWEEP_MB (64,
- * per setting of the sweep).
+ * per setting of the sweep). The catalog's segment lookup (c1, bench/catalog.ts) and the private-network
+ * connection (6) close the run.
  */
 
 const SOURCE = 'h264-aac-1080p-60s'
@@ -96,6 +98,8 @@ rows.push(...await figure('replication', ['r1', 'r1b', 'r2', 'r3a', 'r3b', 'r3c'
   await measureReplication(rendered, { log, rounds: envNumber('BENCH_REPLICATION_ROUNDS', 3), mib: envNumber('BENCH_REPLICATION_MB', 128), sweepMib: envNumber('BENCH_REPLICATION_SWEEP_MB', 64) })))
 await rendered?.stop()
 
+rows.push(...await figure('catalog', ['c1'], loads, async () => [await measureSegmentLookup()]))
+
 rows.push(...await figure('private network connection', ['6'], loads, async () => {
   const pnet = await benchProtector(pnetBytes)
   return [{
@@ -113,7 +117,7 @@ rows.push(...await figure('private network connection', ['6'], loads, async () =
   }]
 }))
 
-const order = ['1', '2', '3', '3b', '4', '4b', '5', '6', 'n1', 'n2', 'n3', 'n4', 'r1', 'r2', 'r3a', 'r3b', 'r3c', 'r3d', 'r3e', 'r3f', 'r3g']
+const order = ['1', '2', '3', '3b', '4', '4b', '5', '6', 'c1', 'n1', 'n2', 'n3', 'n4', 'r1', 'r2', 'r3a', 'r3b', 'r3c', 'r3d', 'r3e', 'r3f', 'r3g']
 rows.sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id))
 const totalSeconds = (performance.now() - benchStarted) / 1000
 const busy = Object.entries(loads).filter(([, l]) => l > cpus().length / 2)

@@ -2,7 +2,9 @@ import { EventEmitter } from 'node:events'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { createControlServer, findNode, IpnsMismatchError, ipnsNameOf, labelFromName, NodeNotRegisteredError, NodeRevokedError, uniqueLabel } from '../control/index.ts'
 import type { ControlHandler, ControlServer, HeartbeatReply, HeartbeatRequest, NodeCapacity, NodeHealth, NodeMode, PinOrder, RegisterReply, RegisterRequest, RevocationGater } from '../control/index.ts'
+import { systemClock } from '../clock.ts'
 import type { NodeRecord, NodeRepository } from '../catalog/node-repository.ts'
+import type { Clock } from '../clock.ts'
 import type { Logger } from '../logger.ts'
 import type { Libp2p, PeerId } from '@libp2p/interface'
 
@@ -56,6 +58,8 @@ export interface NodeRegistryComponents {
   gater: RevocationGater
   /** Takes a heartbeat's pin reports and answers the node's orders (replication.ts); called after the node is recorded. */
   orders?: (peerId: string, request: HeartbeatRequest) => Promise<PinOrder[]>
+  /** Time of beats and of the offline sweep. @default systemClock */
+  clock?: Clock
 }
 
 export interface NodeRegistryInit {
@@ -86,11 +90,13 @@ class Registry implements NodeRegistry, ControlHandler {
   private readonly control: ControlServer
   /** Mutations run one at a time, so two registrations never pick the same label. */
   private queue: Promise<unknown> = Promise.resolve()
-  private sweeper?: NodeJS.Timeout
+  private stopSweeping?: () => void
+  private readonly clock: Clock
   private started = false
 
   constructor (private readonly components: NodeRegistryComponents, init: NodeRegistryInit) {
     this.log = components.logger.child({ name: 'cidcast:registry' })
+    this.clock = components.clock ?? systemClock
     this.zone = (init.zone ?? DEFAULT_ZONE).replace(/\.$/, '').toLowerCase()
     this.heartbeatMs = init.heartbeatMs ?? HEARTBEAT_INTERVAL_MS
     if (!(this.heartbeatMs > 0)) throw new RangeError('heartbeatMs must be > 0')
@@ -111,15 +117,14 @@ class Registry implements NodeRegistry, ControlHandler {
       }
     }
     await this.control.start()
-    this.sweeper = setInterval(() => { this.sweep() }, Math.max(20, Math.min(this.heartbeatMs / 3, 5000)))
-    this.sweeper.unref()
+    this.stopSweeping = this.clock.every(Math.max(20, Math.min(this.heartbeatMs / 3, 5000)), () => { this.sweep() })
     this.log.info({ nodes: this.nodes.size, zone: this.zone, heartbeatMs: this.heartbeatMs }, 'node registry started')
   }
 
   async stop (): Promise<void> {
     if (!this.started) return
     this.started = false
-    clearInterval(this.sweeper)
+    this.stopSweeping?.()
     await this.control.stop()
     await this.queue.catch(() => {})
   }
@@ -149,7 +154,7 @@ class Registry implements NodeRegistry, ControlHandler {
       const record = this.find(nameOrLabel)
       this.components.gater.revoke(record.peerId)
       if (record.revokedAtMs == null) {
-        const now = Date.now()
+        const now = this.clock.now()
         const revoked = { ...record, revokedAtMs: now, updatedAtMs: now }
         await this.components.store.put(revoked)
         this.nodes.set(record.peerId, revoked)
@@ -174,7 +179,7 @@ class Registry implements NodeRegistry, ControlHandler {
       const label = existing != null && labelFromName(existing.name) === base
         ? existing.label
         : uniqueLabel(base, candidate => this.labelTaken(candidate, peerId))
-      const now = Date.now()
+      const now = this.clock.now()
       const record: NodeRecord = {
         peerId,
         name: request.name,
@@ -205,7 +210,7 @@ class Registry implements NodeRegistry, ControlHandler {
       const existing = this.nodes.get(peerId)
       if (existing == null) throw new NodeNotRegisteredError(`peer ${peerId} is not registered`)
       if (existing.revokedAtMs != null || this.components.gater.isRevoked(peerId)) throw new NodeRevokedError(`peer ${peerId} is revoked`)
-      const now = Date.now()
+      const now = this.clock.now()
       const record = { ...existing, capacity: request.capacity, health: request.health, pinned: request.pinned, lastSeenMs: now, updatedAtMs: now }
       await this.components.store.put(record)
       this.nodes.set(peerId, record)
@@ -233,7 +238,7 @@ class Registry implements NodeRegistry, ControlHandler {
     return false
   }
 
-  private stateOf (record: NodeRecord, now = Date.now()): 'online' | 'offline' {
+  private stateOf (record: NodeRecord, now = this.clock.now()): 'online' | 'offline' {
     if (record.revokedAtMs != null || record.lastSeenMs == null) return 'offline'
     return now - record.lastSeenMs <= this.offlineAfterMs ? 'online' : 'offline'
   }
@@ -263,14 +268,14 @@ class Registry implements NodeRegistry, ControlHandler {
 
   /** Records every node's current state and emits `change` (always: the caller changed something). */
   private announce (): void {
-    const now = Date.now()
+    const now = this.clock.now()
     for (const record of this.nodes.values()) this.states.set(record.peerId, this.stateOf(record, now))
     this.emit()
   }
 
   /** Emits `change` if a node went online or offline by the passing of time. */
   private sweep (): void {
-    const now = Date.now()
+    const now = this.clock.now()
     let changed = false
     for (const record of this.nodes.values()) {
       const state = this.stateOf(record, now)

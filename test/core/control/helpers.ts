@@ -7,6 +7,7 @@ import { createNodeRegistry } from '../../../core/replication/index.ts'
 import { silentLogger } from '../../../core/logger.ts'
 import { createPeer } from '../../../core/net/peer.ts'
 import type { Catalog } from '../../../core/catalog/catalog.ts'
+import type { Clock } from '../../../core/clock.ts'
 import type { ControlClient, NodeCapacity, NodeHealth, RegisterRequest, RevocationGater } from '../../../core/control/index.ts'
 import type { NodeRegistry, NodeRegistryInit } from '../../../core/replication/index.ts'
 import type { NodeRepository } from '../../../core/catalog/node-repository.ts'
@@ -34,8 +35,11 @@ export interface EdgeNode {
 export const CAPACITY: NodeCapacity = { quotaBytes: 10 * 2 ** 30, usedBytes: 2 ** 30, freeBytes: 9 * 2 ** 30 }
 export const HEALTH: NodeHealth = { uptimeSeconds: 5, load1: 0.25, activeStreams: 1, bytesServed: 1234, errors: 0, full: false }
 
-/** A main server's federation parts: catalog (SQLite file), gater, peer and registry, as node/server.ts wires them. */
-export async function startMain (cleanup: Cleanup, swarmKey: Uint8Array, database: string, init: NodeRegistryInit = {}): Promise<Main> {
+/**
+ * A main server's federation parts: catalog (SQLite file), gater, peer and registry, as node/server.ts wires them;
+ * `clock` drives the registry's time (the real one by default).
+ */
+export async function startMain (cleanup: Cleanup, swarmKey: Uint8Array, database: string, init: NodeRegistryInit = {}, clock?: Clock): Promise<Main> {
   const logger = silentLogger()
   const catalog = createCatalog({ logger }, { database })
   await catalog.start()
@@ -44,7 +48,7 @@ export async function startMain (cleanup: Cleanup, swarmKey: Uint8Array, databas
   const gater = createRevocationGater({ revoked: await store.revokedPeerIds() })
   const peer = await createPeer({ logger }, { swarmKey, connectionGater: gater })
   cleanup.push(async () => { await peer.stop() })
-  const registry = createNodeRegistry({ logger, libp2p: peer.libp2p, store, gater }, { zone: 'test.internal', heartbeatMs: 300, ...init })
+  const registry = createNodeRegistry({ logger, libp2p: peer.libp2p, store, gater, clock }, { zone: 'test.internal', heartbeatMs: 300, ...init })
   await registry.start()
   cleanup.push(async () => { await registry.stop() })
   return { peer, registry, store, gater, catalog }

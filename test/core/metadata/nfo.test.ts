@@ -73,7 +73,9 @@ for (const [what, text, reason] of HOSTILE) {
     const started = performance.now()
     const err = t.throws(() => parseNfo(text), { instanceOf: NfoError })
     t.regex(err?.message ?? '', reason)
-    t.true(performance.now() - started < 1000, 'refused quickly')
+    // a guard against super-linear parsing of hostile input (a flood is refused in milliseconds; a parser that
+    // backtracks or copies per element takes minutes), not a speed figure: hence the wide bound
+    t.true(performance.now() - started < 5000, 'refused quickly')
   })
 }
 

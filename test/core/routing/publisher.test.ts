@@ -360,7 +360,8 @@ test('start does not wait for a main server that never answers, and stop ends th
   try {
     const started = Date.now()
     await publisher.start()
-    t.true(Date.now() - started < 1000, `start took ${Date.now() - started} ms`)
+    // behaviours, not speeds: neither start nor stop sat out the 30 s deadline (a sixfold margin on a busy machine)
+    t.true(Date.now() - started < 5000, `start took ${Date.now() - started} ms`)
     const pending = publisher.update(fields())
     const stopping = Date.now()
     await publisher.stop()

@@ -1,0 +1,65 @@
+/**
+ * The test tiers: every test file belongs to exactly one (test/tiers.test.ts checks it).
+ * - unit (`npm run test:unit`): no daemon, no browser, no libp2p peers and no network beyond servers the test
+ *   starts in its own process on 127.0.0.1 (a provider stub, a route on an ephemeral port); real sqlite files
+ *   and ffmpeg on short fixtures are allowed while the tier stays under a minute on two cores.
+ * - integration (`npm run test:integration`): daemons and CLI child processes, Helia/libp2p peers, Chromium,
+ *   DNS over the wire, and the 500 MiB private-network transfer.
+ * `npm test` runs both (ava.config.js takes every test file).
+ */
+
+/** Globs relative to the project root. */
+export const UNIT = [
+  'test/core/catalog/*.test.ts',
+  'test/core/control/labels.test.ts',
+  'test/core/dns/zone.test.ts',
+  'test/core/edge/gateway-blocks.test.ts',
+  'test/core/edge/miss-resolver.test.ts',
+  'test/core/log-pretty.test.ts',
+  'test/core/media/ffmpeg-binary.test.ts',
+  'test/core/media/probe.test.ts',
+  'test/core/media/profiles.test.ts',
+  'test/core/metadata/*.test.ts',
+  'test/core/net/data-lock.test.ts',
+  'test/core/net/swarm-key.test.ts',
+  'test/core/net/xsalsa20-stream.test.ts',
+  'test/core/routing/ipns-records.test.ts',
+  'test/core/routing/ipns-store.test.ts',
+  'test/core/routing/manifest.test.ts',
+  'test/core/routing/publisher.test.ts',
+  'test/gateway/error-status.test.ts',
+  'test/gateway/routing.test.ts',
+  'test/lint/*.test.ts',
+  'test/node/node-config.test.ts',
+  'test/tiers.test.ts'
+]
+
+/** Globs relative to the project root. */
+export const INTEGRATION = [
+  'test/client/*.test.ts',
+  'test/core/control/control.test.ts',
+  'test/core/control/replication-messages.test.ts',
+  'test/core/dns/resolvers.test.ts',
+  'test/core/dns/server.test.ts',
+  'test/core/media/poster-frame.test.ts',
+  'test/core/media/transcoder.test.ts',
+  'test/core/net/peer.test.ts',
+  'test/core/net/protector.test.ts',
+  'test/core/replication/*.test.ts',
+  'test/core/routing/main-server.test.ts',
+  'test/e2e/*.test.ts',
+  'test/gateway/ipfs.test.ts',
+  'test/gateway/media-list.test.ts',
+  'test/gateway/metadata.test.ts',
+  'test/gateway/poster-frames.test.ts',
+  'test/node/cdn-node-cli.test.ts',
+  'test/node/cdn-node.test.ts',
+  'test/node/cli.test.ts',
+  'test/node/daemon.test.ts',
+  'test/node/logs.test.ts',
+  'test/node/node-ipns.test.ts',
+  'test/node/ports.test.ts',
+  'test/node/replication-orders.test.ts',
+  'test/node/replication.test.ts',
+  'test/node/server.test.ts'
+]
