@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import anyTest from 'ava'
-import { fixture } from '../../fixtures/media.ts'
+import { fixture, writeClip } from '../../fixtures/media.ts'
 import { startNode } from '../../node/cdn-node.ts'
 import { startServer } from '../../node/server.ts'
 import { launchBrowser } from '../helpers/browser.ts'
@@ -21,7 +21,11 @@ interface Context {
   dir: string
   server: RunningServer
   browser: Browser
-  /** A media whose 360p rendition is finished (its only finished one) and held by the main server. */
+  /**
+   * A media whose only rendition, 360p, is finished and held by the main server. A 640x360 source has a ladder of
+   * one rung: with a taller one, a player on the main server's page could have another rung made while the test
+   * runs, and a node that pinned 360p would then rightly hold only part of it.
+   */
   id: string
   /** A media nothing has been made of yet. */
   fresh: string
@@ -42,7 +46,7 @@ test.before(async t => {
   parts.push(dir.remove)
   const server = await startServer({ dataDir: join(dir.path, 'server'), listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], dnsListen: '127.0.0.1:0', heartbeatSeconds: 1, logLevel: 'silent' })
   parts.push(server.stop)
-  const media = await server.addMedia(await fixture('odd-854x480-6s'))
+  const media = await server.addMedia(await writeClip(join(dir.path, 'clip 640x360.mp4'), 640, 360, 6))
   await server.transcoder.complete(await server.library.job(media.id, '360p'))
   await waitFor(async () => (await server.library.get(media.id)).renditions.some(r => r.profile === '360p' && r.root != null), 60_000, 'the 360p rendition')
   const fresh = await server.addMedia(await fixture('audio-only-8s'))
