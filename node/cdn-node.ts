@@ -14,11 +14,11 @@ import { assertPrivateNetworkAllowed } from '../core/net/protector.ts'
 import { readSwarmKey, writeSwarmKey } from '../core/net/swarm-key.ts'
 import { tuneGarbageCollection } from '../core/gc-tuning.ts'
 import { createNodeApp } from '../gateway/node-app.ts'
-import { loadNodeConfig, nodeListenSettings, rememberPicked } from './node-config.ts'
+import { loadNodeConfig, nodeListenSettings, rememberPicked } from '../core/config/index.ts'
 import { SWARM_KEY_FILE } from './init.ts'
 import { createStopStack } from './stop-stack.ts'
 import { listenHttp } from './http-listener.ts'
-import type { NodeConfig, NodeDefaults } from './node-config.ts'
+import type { NodeConfig, NodeDefaults } from '../core/config/index.ts'
 import type { AgentStatus, LocalPinOptions, NodeMetrics, Pinner, PinnerInit } from '../core/edge/index.ts'
 import type { Logger } from '../core/logger.ts'
 import type { Peer } from '../core/net/peer.ts'
@@ -113,6 +113,7 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
   const config = await loadNodeConfig({ ...flags, data: dataDir }, env, defaults)
   const logger = await createDaemonLogger({ level: config.logLevel, format: config.logFormat })
   const log = logger.child({ name: 'cidcast:node' })
+  for (const warning of config.warnings) log.warn(warning)
   const stack = createStopStack(log)
   const { stop } = stack
   try {

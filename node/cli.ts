@@ -7,18 +7,17 @@ import { nodesCommand, revokeNodeCommand } from '../client/commands/nodes.ts'
 import { pinCommand, statusCommand } from '../client/commands/pin.ts'
 import { pinVerifyCommand } from '../client/commands/pin-verify.ts'
 import { MEDIA_KINDS, MEDIA_SORTS, SORT_ORDERS } from '../core/catalog/media-query.ts'
-import { DEFAULT_DATA, LOG_FORMATS } from '../core/config.ts'
+import { DEFAULT_DATA, DEFAULT_SERVER_URL, LOG_FORMATS, LOG_LEVELS } from '../core/config/index.ts'
 import { initDataFolder } from './init.ts'
 import type { MediaQuery } from '../client/api-client.ts'
 import type { LogFormat } from '../core/logger.ts'
 import type { StartServerOptions } from './server.ts'
 
-const DEFAULT_SERVER = process.env.CIDCAST_SERVER ?? 'http://127.0.0.1:8080'
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+const DEFAULT_SERVER = process.env.CIDCAST_SERVER ?? DEFAULT_SERVER_URL
 
 /** `--log-level`, the same for both daemons. */
 function logLevelOption (): Option {
-  return new Option('--log-level <level>', 'log level (env CIDCAST_LOG_LEVEL, default info)').choices(LOG_LEVELS)
+  return new Option('--log-level <level>', 'log level (env CIDCAST_LOG_LEVEL, default info)').choices([...LOG_LEVELS])
 }
 
 /** `--log-format`, the same for both daemons. */

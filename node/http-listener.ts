@@ -1,7 +1,6 @@
 import { once } from 'node:events'
 import { createServer } from 'node:http'
-import { parseListen } from '../core/config.ts'
-import { listenOnFirstFree } from '../core/net/listen.ts'
+import { listenOnFirstFree, parseListen } from '../core/net/listen.ts'
 import type { Logger } from '../core/logger.ts'
 import type { ListenSetting } from '../core/net/listen.ts'
 import type Koa from 'koa'

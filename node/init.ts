@@ -1,6 +1,6 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { CONFIG_FILE } from '../core/config.ts'
+import { CONFIG_FILE } from '../core/config/index.ts'
 import { generateSwarmKey, parseSwarmKey, writeSwarmKey } from '../core/net/swarm-key.ts'
 
 export const SWARM_KEY_FILE = 'swarm.key'

@@ -2,12 +2,12 @@ import { mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { unixfs } from '@helia/unixfs'
 import { createCatalog } from '../core/catalog/catalog.ts'
-import { loadServerConfig } from '../core/config.ts'
+import { loadMetadataConfig, loadServerConfig } from '../core/config/index.ts'
 import { createDnsServer } from '../core/dns/index.ts'
 import { createContentIndex, createNodeRegistry, createReplication, createReplicationGoals, registerReplicationMetrics } from '../core/replication/index.ts'
 import { createRevocationGater } from '../core/control/index.ts'
 import { createContentReader } from '../core/ipfs/index.ts'
-import { createMetadata, loadMetadataConfig } from '../core/metadata/config.ts'
+import { createMetadata } from '../core/metadata/config.ts'
 import { createDaemonLogger } from '../core/logger.ts'
 import { findChildLauncher } from '../core/media/child-launcher.ts'
 import { resolveFfmpeg } from '../core/media/ffmpeg-binary.ts'
@@ -26,7 +26,7 @@ import { ensureDataFolder } from './init.ts'
 import { watchLibrary } from './library-watcher.ts'
 import { createStopStack } from './stop-stack.ts'
 import { listenHttp } from './http-listener.ts'
-import type { ServerConfig } from '../core/config.ts'
+import type { ServerConfig } from '../core/config/index.ts'
 import type { DnsServer } from '../core/dns/index.ts'
 import type { NodeRegistry, Replication } from '../core/replication/index.ts'
 import type { Library, MediaView } from '../core/media/library.ts'
@@ -75,6 +75,7 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
   const config = await loadServerConfig({ ...flags, data: dataDir })
   const logger = await createDaemonLogger({ level: config.logLevel, format: config.logFormat })
   const log = logger.child({ name: 'cidcast:server' })
+  for (const warning of config.warnings) log.warn(warning)
   const stack = createStopStack(log)
   const { stop } = stack
   try {

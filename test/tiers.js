@@ -11,6 +11,7 @@
 /** Globs relative to the project root. */
 export const UNIT = [
   'test/core/catalog/*.test.ts',
+  'test/core/config/*.test.ts',
   'test/core/control/labels.test.ts',
   'test/core/dns/zone.test.ts',
   'test/core/edge/gateway-blocks.test.ts',
@@ -30,7 +31,6 @@ export const UNIT = [
   'test/gateway/error-status.test.ts',
   'test/gateway/routing.test.ts',
   'test/lint/*.test.ts',
-  'test/node/node-config.test.ts',
   'test/tiers.test.ts'
 ]
 

@@ -1,6 +1,6 @@
 import { BlockList, isIP, isIPv4 } from 'node:net'
 import { multiaddr } from '@multiformats/multiaddr'
-import { parseDnsName } from '../config.ts'
+import { parseDnsName } from '../config/index.ts'
 import type { NodeMode } from '../control/index.ts'
 
 /**

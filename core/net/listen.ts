@@ -1,5 +1,4 @@
 import { createServer, isIPv6 } from 'node:net'
-import { parseListen } from '../config.ts'
 import { InvalidConfigError, PortInUseError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 
@@ -28,6 +27,15 @@ export interface ListenSetting {
 export const NEXT_PORTS_TRIED = 10
 
 const TCP_MULTIADDR = /^\/(?:ip4|ip6)\/([^/]+)\/tcp\/(\d+)$/
+
+/** Parses `HOST:PORT` (IPv6 hosts in brackets), port 0..65535; `key` names the setting in the error. */
+export function parseListen (value: unknown, key = 'listen'): { host: string, port: number } {
+  if (typeof value !== 'string' || value === '') throw new InvalidConfigError(`${key} must be a non-empty string`)
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(value)
+  const port = Number(match?.[3])
+  if (match == null || port > 65535) throw new InvalidConfigError(`${key} must be HOST:PORT (got ${JSON.stringify(value)})`)
+  return { host: match[1] ?? match[2], port }
+}
 
 /** The host and port of `HOST:PORT` or `/ip4|ip6/HOST/tcp/PORT`. */
 export function hostAndPort (address: string): { host: string, port: number } {

@@ -2,7 +2,8 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import test from 'ava'
 import { silentLogger } from '../../../core/logger.ts'
-import { createProviders, loadMetadataConfig } from '../../../core/metadata/config.ts'
+import { loadMetadataConfig } from '../../../core/config/index.ts'
+import { createProviders } from '../../../core/metadata/config.ts'
 import { tempDir } from '../../helpers/tmp.ts'
 
 test('with no keys no provider is enabled and the real hosts are the defaults', async t => {

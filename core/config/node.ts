@@ -1,15 +1,16 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { mkdir, rename, writeFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
-import { parseListen, parseLogFormat, parseTcpMultiaddrs } from '../core/config.ts'
-import { InvalidConfigError } from '../core/errors.ts'
-import { checkNodeName } from '../core/control/index.ts'
-import { hostAndPort, withPort } from '../core/net/listen.ts'
-import type { NodeMode } from '../core/control/index.ts'
-import type { FallbackMode } from '../core/edge/index.ts'
-import type { LogFormat } from '../core/logger.ts'
-import type { ListenSetting } from '../core/net/listen.ts'
+import { InvalidConfigError } from '../errors.ts'
+import { hostAndPort, parseListen, withPort } from '../net/listen.ts'
+import { CONFIG_KEYS, keysOf, NODE_CONFIG_FILE } from './keys.ts'
+import { readConfigFile, readSettings, unknownKeyWarnings, valuesOf } from './read.ts'
+import type { Setting } from './read.ts'
+import type { NodeMode } from '../control/index.ts'
+import type { FallbackMode } from '../edge/index.ts'
+import type { LogFormat } from '../logger.ts'
+import type { ListenSetting } from '../net/listen.ts'
 
 /**
  * A CDN node's settings. Only the data folder matters: what is given on the first run (or later, to change it)
@@ -49,6 +50,10 @@ export interface NodeConfig {
   logFormat: LogFormat
   /** What set each value that is not a default (`--listen`, `CIDCAST_NODE_LISTEN`, `listen in <data>/node.json`). */
   setBy: Partial<Record<string, string>>
+  /** Each value and where it came from. */
+  settings: Record<string, Setting>
+  /** Keys of node.json that nothing reads, named with the file: to be logged once the logger exists. */
+  warnings: string[]
   /** Addresses an earlier run moved a taken default to, tried first while the setting stays a default. */
   picked: PickedAddresses
 }
@@ -65,116 +70,11 @@ export interface NodeDefaults {
   p2pListen?: string[]
 }
 
-export const NODE_CONFIG_FILE = 'node.json'
-export const DEFAULT_NODE_DATA = '.cidcast-node'
-export const DEFAULT_NODE_SERVER = 'http://127.0.0.1:8080'
 const DEFAULT_PORT = 8081
-
-/** Keys remembered in node.json (the rest are per run). */
-const REMEMBERED = ['name', 'mode', 'server', 'listen', 'p2pListen', 'url', 'fallback', 'pinFrom', 'quotaBytes'] as const
-type Remembered = typeof REMEMBERED[number]
 /** Listen settings: remembered only when the user set them, so a default stays a default (and may move when taken). */
 const PORT_KEYS = ['listen', 'p2pListen'] as const
-type Settable = Exclude<keyof NodeConfig, 'data' | 'setBy' | 'picked'>
-
-const ENV: Record<Settable, string> = {
-  name: 'CIDCAST_NODE_NAME',
-  mode: 'CIDCAST_NODE_MODE',
-  server: 'CIDCAST_SERVER',
-  listen: 'CIDCAST_NODE_LISTEN',
-  p2pListen: 'CIDCAST_NODE_P2P_LISTEN',
-  url: 'CIDCAST_NODE_URL',
-  fallback: 'CIDCAST_NODE_FALLBACK',
-  pinFrom: 'CIDCAST_NODE_PIN_FROM',
-  quotaBytes: 'CIDCAST_NODE_QUOTA_BYTES',
-  cacheBytes: 'CIDCAST_NODE_CACHE_BYTES',
-  logLevel: 'CIDCAST_LOG_LEVEL',
-  logFormat: 'CIDCAST_LOG_FORMAT'
-}
-
-const FLAGS: Partial<Record<Settable, string>> = {
-  name: '--name',
-  mode: '--mode',
-  server: '--server',
-  listen: '--listen',
-  p2pListen: '--p2p-listen',
-  url: '--url',
-  fallback: '--fallback',
-  pinFrom: '--pin-from',
-  quotaBytes: '--quota',
-  logLevel: '--log-level',
-  logFormat: '--log-format'
-}
-
-const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
-
-function text (value: unknown, key: string): string {
-  if (typeof value !== 'string' || value === '') throw new InvalidConfigError(`${key} must be a non-empty string`)
-  return value
-}
-
-function oneOf<T extends string> (value: unknown, key: string, allowed: readonly T[]): T {
-  const s = text(value, key)
-  if (!allowed.includes(s as T)) throw new InvalidConfigError(`${key} must be one of ${allowed.join(', ')} (got ${JSON.stringify(s)})`)
-  return s as T
-}
-
-function bytes (value: unknown, key: string): number {
-  const n = typeof value === 'string' ? Number(value) : value
-  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) throw new InvalidConfigError(`${key} must be a whole number of bytes >= 0`)
-  return n
-}
-
-function serverAddress (value: unknown, key: string): string {
-  const s = text(value, key)
-  if (s.startsWith('/')) {
-    let address
-    try {
-      address = multiaddr(s)
-    } catch {
-      throw new InvalidConfigError(`${key} is neither an http(s) URL nor a multiaddr: ${JSON.stringify(s)}`)
-    }
-    if (address.getComponents().find(c => c.name === 'p2p') == null) throw new InvalidConfigError(`${key}: a multiaddr must end in /p2p/<the main server's peer id>`)
-    return address.toString()
-  }
-  return httpUrl(s, key)
-}
-
-function httpUrl (value: unknown, key: string): string {
-  const s = text(value, key)
-  let url: URL
-  try {
-    url = new URL(s)
-  } catch {
-    throw new InvalidConfigError(`${key} must be an http(s) URL (got ${JSON.stringify(s)})`)
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new InvalidConfigError(`${key} must be an http(s) URL (got ${JSON.stringify(s)})`)
-  if (url.username !== '' || url.password !== '') throw new InvalidConfigError(`${key} must not contain credentials`)
-  return url.href.replace(/\/+$/, '')
-}
-
-function nodeName (value: unknown, key: string): string {
-  try {
-    return checkNodeName(text(value, key))
-  } catch (err) {
-    throw new InvalidConfigError(`${key}: ${(err as Error).message}`)
-  }
-}
-
-const PARSE: Record<Settable, (value: unknown, key: string) => unknown> = {
-  name: nodeName,
-  mode: (v, k) => oneOf(v, k, ['shared', 'local']),
-  server: serverAddress,
-  listen: (v, k) => { parseListen(v, k); return v },
-  p2pListen: parseTcpMultiaddrs,
-  url: httpUrl,
-  fallback: (v, k) => oneOf(v, k, ['origin', 'redirect', 'peer']),
-  pinFrom: (v, k) => oneOf(v, k, ['any', 'p2p']),
-  quotaBytes: bytes,
-  cacheBytes: bytes,
-  logLevel: (v, k) => oneOf(v, k, [...LOG_LEVELS]),
-  logFormat: parseLogFormat
-}
+/** Keys remembered in node.json (the rest are per run). */
+const REMEMBERED = CONFIG_KEYS.filter(k => k.program === 'node' && k.remembered === true).map(k => k.key)
 
 function isLoopbackHost (host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host)
@@ -185,49 +85,26 @@ function isLoopbackMultiaddr (address: string): boolean {
   return ip != null && isLoopbackHost(ip)
 }
 
-/** Reads `<data>/node.json`; absent is an empty object, anything but a JSON object is refused. */
-async function readNodeFile (file: string): Promise<Record<string, unknown>> {
-  let raw: string
-  try {
-    raw = await readFile(file, 'utf8')
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {}
-    throw new InvalidConfigError(`cannot read ${file}: ${(err as Error).message}`)
-  }
-  try {
-    const parsed: unknown = JSON.parse(raw)
-    if (parsed == null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object')
-    return parsed as Record<string, unknown>
-  } catch (err) {
-    throw new InvalidConfigError(`${file} is not a JSON object: ${(err as Error).message}`)
-  }
-}
-
 /**
  * Merges flags, environment, `<data>/node.json` and defaults, checks them, and remembers the given flags. `defaults`
  * (from a program running the node, such as `npm start`) replace the built-in listen addresses, and node.json's are
  * then ignored: that program decides them on every run.
  */
-export async function loadNodeConfig (flags: Partial<Record<keyof NodeConfig, unknown>>, env: NodeJS.ProcessEnv = process.env, defaults: NodeDefaults = {}): Promise<NodeConfig> {
-  const data = resolve(typeof flags.data === 'string' && flags.data !== '' ? flags.data : env.CIDCAST_NODE_DATA ?? DEFAULT_NODE_DATA)
+export async function loadNodeConfig (flags: Partial<Record<string, unknown>>, env: NodeJS.ProcessEnv = process.env, defaults: NodeDefaults = {}): Promise<NodeConfig> {
+  const keys = keysOf('node')
+  const { data: dataSetting } = readSettings(keys.filter(k => k.key === 'data'), { flags, env, file: {}, path: '' })
+  const data = resolve(dataSetting.value as string)
   const file = join(data, NODE_CONFIG_FILE)
-  const saved = await readNodeFile(file)
-  const setBy: Partial<Record<string, string>> = {}
-  const fromFile = new Set<string>()
-  const config: Record<string, unknown> = { data, setBy }
-  for (const [key, parse] of Object.entries(PARSE)) {
-    const remembered = isPortKey(key) && defaults[key] != null ? undefined : saved[key]
-    const sources: Array<[unknown, string]> = [[flags[key as Settable], FLAGS[key as Settable] ?? key], [env[ENV[key as Settable]], ENV[key as Settable]], [remembered, `${key} in ${file}`]]
-    const found = sources.findIndex(([value]) => value != null)
-    if (found < 0) continue
-    config[key] = parse(sources[found][0], key)
-    setBy[key] = sources[found][1]
-    if (found === 2) fromFile.add(key)
-  }
-  config.mode ??= 'shared'
+  const saved = await readConfigFile(file)
+  // a program that decides the listen addresses (npm start) makes node.json's irrelevant for this run
+  const read = { ...saved }
+  for (const key of PORT_KEYS) if (defaults[key] != null) delete read[key]
+  const settings: Record<string, Setting> = { ...readSettings(keys, { flags, env, file: read, path: file }), data: { value: data, source: dataSetting.source } }
+  const { values: config, setBy } = valuesOf(settings)
+  delete setBy.data
+  const fromFile = new Set(Object.keys(settings).filter(key => settings[key].source === 'file'))
   const local = config.mode === 'local'
-  config.name ??= nodeName(hostname() || 'node', 'name')
-  config.server ??= DEFAULT_NODE_SERVER
+  config.name ??= keys.find(k => k.key === 'name')?.parse(hostname() || 'node', 'name')
   const builtIn = {
     listen: defaults.listen ?? `${local ? '127.0.0.1' : '0.0.0.0'}:${DEFAULT_PORT}`,
     p2pListen: defaults.p2pListen ?? [local ? '/ip4/127.0.0.1/tcp/0' : '/ip4/0.0.0.0/tcp/4002']
@@ -237,11 +114,9 @@ export async function loadNodeConfig (flags: Partial<Record<keyof NodeConfig, un
     if (fromFile.has(key) && JSON.stringify(config[key]) === JSON.stringify(builtIn[key])) delete setBy[key]
     config[key] ??= builtIn[key]
   }
-  config.fallback ??= 'origin'
-  config.pinFrom ??= 'any'
-  config.cacheBytes ??= 128 * 1024 * 1024
-  config.logLevel ??= 'info'
-  config.logFormat ??= 'auto'
+  config.setBy = setBy
+  config.settings = settings
+  config.warnings = unknownKeyWarnings(saved, file, keys, ['picked'])
   config.picked = pickedOf(saved.picked, setBy)
   if (local) {
     // a local node serves its owner only: nothing may listen beyond this machine
@@ -252,7 +127,7 @@ export async function loadNodeConfig (flags: Partial<Record<keyof NodeConfig, un
 
   // the first run remembers what it settled on (listen addresses only when set); later runs what their flags change
   const first = Object.keys(saved).length === 0
-  const remembered: Partial<Record<Remembered | 'picked', unknown>> = {}
+  const remembered: Record<string, unknown> = {}
   for (const key of REMEMBERED) {
     const settled = isPortKey(key) ? setBy[key] != null && !fromFile.has(key) : true
     const value = flags[key] !== undefined || (first && settled) ? config[key] : saved[key]
@@ -289,7 +164,7 @@ export async function rememberPicked (config: NodeConfig, bound: { listen: strin
   if (config.setBy.p2pListen == null && config.p2pListen.length === 1 && hostAndPort(p2p).port !== 0 && bound.p2pListen != null && bound.p2pListen !== p2p) picked.p2pListen = bound.p2pListen
   if (JSON.stringify(picked) === JSON.stringify(config.picked)) return
   const file = join(config.data, NODE_CONFIG_FILE)
-  const saved = await readNodeFile(file)
+  const saved = await readConfigFile(file)
   const { picked: _old, ...rest } = saved
   await writeNodeFile(file, saved, Object.keys(picked).length > 0 ? { ...rest, picked } : rest)
   config.picked = picked

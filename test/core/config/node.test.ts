@@ -1,8 +1,8 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import test from 'ava'
-import { loadNodeConfig, NODE_CONFIG_FILE, nodeListenSettings, rememberPicked } from '../../node/node-config.ts'
-import { tempDir } from '../helpers/tmp.ts'
+import { loadNodeConfig, NODE_CONFIG_FILE, nodeListenSettings, rememberPicked } from '../../../core/config/index.ts'
+import { tempDir } from '../../helpers/tmp.ts'
 
 test('pins fetch from gateways and bitswap by default; --pin-from p2p is remembered, a bad value named', async t => {
   const dir = await tempDir('cidcast-node-config-')

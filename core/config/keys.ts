@@ -1,0 +1,120 @@
+import { checkNodeName } from '../control/index.ts'
+import { InvalidConfigError } from '../errors.ts'
+import {
+  boolean, booleanOrFolders, folders, hosts, httpUrl, list, listenAddress, LOG_LEVELS, oneOf, parseDnsName,
+  parseLogFormat, parseTcpMultiaddrs, seconds, serverAddress, text, token, wholeNumber
+} from './parse.ts'
+import type { Parse } from './parse.ts'
+
+/*
+ * Every configuration key of every program, once: its flag, environment variable, key in the program's file
+ * (`<data>/config.json` for the main server and its metadata, `<data>/node.json` for a CDN node), parser and fixed
+ * default. The loaders read this table, `--help` and the README's tables say the same (a test compares them).
+ */
+
+/** Who reads a key: the main server, a CDN node, the main server's metadata, or the client verbs (`ls`, `add`...). */
+export type Program = 'server' | 'node' | 'metadata' | 'client'
+
+/** One configuration key. */
+export interface ConfigKey {
+  program: Program
+  /** Its name in the loaded settings, and in the program's file unless `inFile` is false. */
+  key: string
+  /** Its command-line flag, when it has one. */
+  flag?: string
+  /** Its environment variable. */
+  env: string
+  /** Read from the program's file. @default true */
+  inFile?: boolean
+  /** An empty value counts as unset (optional settings such as API keys). @default false */
+  blankIsUnset?: boolean
+  /** A node's setting kept in node.json once given, so later runs need only `--data`. @default false */
+  remembered?: boolean
+  parse: Parse
+  /** The default, when it is one fixed value (others are worked out by the program's loader). */
+  default?: unknown
+}
+
+/** Default data folders. */
+export const DEFAULT_DATA = '.cidcast'
+export const DEFAULT_NODE_DATA = '.cidcast-node'
+/** The main server's file in its data folder. */
+export const CONFIG_FILE = 'config.json'
+/** A CDN node's file in its data folder. */
+export const NODE_CONFIG_FILE = 'node.json'
+/** Where the main server listens by default, and so where nodes and client verbs look for it. */
+export const DEFAULT_SERVER_URL = 'http://127.0.0.1:8080'
+
+/** The fallbacks of a node on a miss (core/edge's FallbackMode). */
+export const FALLBACK_MODES = ['origin', 'redirect', 'peer'] as const
+export const NODE_MODES = ['shared', 'local'] as const
+export const PIN_FROM = ['any', 'p2p'] as const
+
+/** A node's name, as the main server will take it (core/control's rules). */
+function nodeName (value: unknown, key: string): string {
+  try {
+    return checkNodeName(text(value, key))
+  } catch (err) {
+    throw new InvalidConfigError(`${key}: ${(err as Error).message}`)
+  }
+}
+
+const logLevel = oneOf(LOG_LEVELS)
+const data = { key: 'data', flag: '--data', inFile: false, blankIsUnset: true, parse: text }
+
+/** The table. */
+export const CONFIG_KEYS: readonly ConfigKey[] = [
+  { program: 'server', ...data, env: 'CIDCAST_DATA', default: DEFAULT_DATA },
+  { program: 'server', key: 'listen', flag: '--listen', env: 'CIDCAST_LISTEN', parse: listenAddress, default: '127.0.0.1:8080' },
+  { program: 'server', key: 'p2pListen', flag: '--p2p-listen', env: 'CIDCAST_P2P_LISTEN', parse: parseTcpMultiaddrs, default: ['/ip4/127.0.0.1/tcp/4001'] },
+  { program: 'server', key: 'library', flag: '--library', env: 'CIDCAST_LIBRARY', parse: folders, default: [] },
+  { program: 'server', key: 'maxSessions', flag: '--max-sessions', env: 'CIDCAST_MAX_SESSIONS', parse: wholeNumber(1) },
+  { program: 'server', key: 'cacheBytes', env: 'CIDCAST_CACHE_BYTES', parse: wholeNumber(), default: 256 * 1024 * 1024 },
+  { program: 'server', key: 'logLevel', flag: '--log-level', env: 'CIDCAST_LOG_LEVEL', parse: logLevel, default: 'info' },
+  { program: 'server', key: 'logFormat', flag: '--log-format', env: 'CIDCAST_LOG_FORMAT', parse: parseLogFormat, default: 'auto' },
+  { program: 'server', key: 'dnsListen', flag: '--dns-listen', env: 'CIDCAST_DNS_LISTEN', parse: listenAddress, default: '127.0.0.1:5353' },
+  { program: 'server', key: 'dnsZone', flag: '--dns-zone', env: 'CIDCAST_DNS_ZONE', parse: parseDnsName, default: 'cidcast.internal' },
+  { program: 'server', key: 'heartbeatSeconds', env: 'CIDCAST_HEARTBEAT_SECONDS', parse: seconds, default: 15 },
+  { program: 'server', key: 'repinAfterSeconds', env: 'CIDCAST_REPIN_AFTER_SECONDS', parse: seconds, default: 300 },
+
+  { program: 'metadata', key: 'tmdbKey', env: 'CIDCAST_TMDB_KEY', blankIsUnset: true, parse: token },
+  { program: 'metadata', key: 'tvdbKey', env: 'CIDCAST_TVDB_KEY', blankIsUnset: true, parse: token },
+  { program: 'metadata', key: 'tvdbPin', env: 'CIDCAST_TVDB_PIN', blankIsUnset: true, parse: token },
+  { program: 'metadata', key: 'omdbKey', env: 'CIDCAST_OMDB_KEY', blankIsUnset: true, parse: token },
+  { program: 'metadata', key: 'metadataProviders', env: 'CIDCAST_METADATA_PROVIDERS', blankIsUnset: true, parse: list, default: ['tmdb', 'tvdb', 'omdb'] },
+  { program: 'metadata', key: 'metadataLanguage', env: 'CIDCAST_METADATA_LANGUAGE', blankIsUnset: true, parse: token, default: 'en-US' },
+  { program: 'metadata', key: 'writeNfo', env: 'CIDCAST_WRITE_NFO', blankIsUnset: true, parse: booleanOrFolders, default: false },
+  { program: 'metadata', key: 'fetchImages', env: 'CIDCAST_FETCH_IMAGES', blankIsUnset: true, parse: boolean, default: true },
+  { program: 'metadata', key: 'tmdbUrl', env: 'CIDCAST_TMDB_URL', blankIsUnset: true, parse: httpUrl() },
+  { program: 'metadata', key: 'tmdbImageUrl', env: 'CIDCAST_TMDB_IMAGE_URL', blankIsUnset: true, parse: httpUrl() },
+  { program: 'metadata', key: 'tvdbUrl', env: 'CIDCAST_TVDB_URL', blankIsUnset: true, parse: httpUrl() },
+  { program: 'metadata', key: 'omdbUrl', env: 'CIDCAST_OMDB_URL', blankIsUnset: true, parse: httpUrl() },
+  { program: 'metadata', key: 'tvdbImageHosts', env: 'CIDCAST_TVDB_IMAGE_HOSTS', blankIsUnset: true, parse: hosts },
+  { program: 'metadata', key: 'omdbImageHosts', env: 'CIDCAST_OMDB_IMAGE_HOSTS', blankIsUnset: true, parse: hosts },
+
+  { program: 'client', key: 'server', flag: '--server', env: 'CIDCAST_SERVER', inFile: false, parse: httpUrl(), default: DEFAULT_SERVER_URL },
+
+  { program: 'node', ...data, env: 'CIDCAST_NODE_DATA', default: DEFAULT_NODE_DATA },
+  { program: 'node', key: 'name', flag: '--name', env: 'CIDCAST_NODE_NAME', remembered: true, parse: nodeName },
+  { program: 'node', key: 'mode', flag: '--mode', env: 'CIDCAST_NODE_MODE', remembered: true, parse: oneOf(NODE_MODES), default: 'shared' },
+  { program: 'node', key: 'server', flag: '--server', env: 'CIDCAST_SERVER', remembered: true, parse: serverAddress, default: DEFAULT_SERVER_URL },
+  { program: 'node', key: 'listen', flag: '--listen', env: 'CIDCAST_NODE_LISTEN', remembered: true, parse: listenAddress },
+  { program: 'node', key: 'p2pListen', flag: '--p2p-listen', env: 'CIDCAST_NODE_P2P_LISTEN', remembered: true, parse: parseTcpMultiaddrs },
+  { program: 'node', key: 'url', flag: '--url', env: 'CIDCAST_NODE_URL', remembered: true, parse: httpUrl(true) },
+  { program: 'node', key: 'fallback', flag: '--fallback', env: 'CIDCAST_NODE_FALLBACK', remembered: true, parse: oneOf(FALLBACK_MODES), default: 'origin' },
+  { program: 'node', key: 'pinFrom', flag: '--pin-from', env: 'CIDCAST_NODE_PIN_FROM', remembered: true, parse: oneOf(PIN_FROM), default: 'any' },
+  { program: 'node', key: 'quotaBytes', flag: '--quota', env: 'CIDCAST_NODE_QUOTA_BYTES', remembered: true, parse: wholeNumber() },
+  { program: 'node', key: 'cacheBytes', env: 'CIDCAST_NODE_CACHE_BYTES', parse: wholeNumber(), default: 128 * 1024 * 1024 },
+  { program: 'node', key: 'logLevel', flag: '--log-level', env: 'CIDCAST_LOG_LEVEL', parse: logLevel, default: 'info' },
+  { program: 'node', key: 'logFormat', flag: '--log-format', env: 'CIDCAST_LOG_FORMAT', parse: parseLogFormat, default: 'auto' }
+]
+
+/** The keys one program reads. */
+export function keysOf (...programs: Program[]): ConfigKey[] {
+  return CONFIG_KEYS.filter(k => programs.includes(k.program))
+}
+
+/** A key's fixed default (for `--help` and client verbs). */
+export function defaultOf (program: Program, key: string): unknown {
+  return CONFIG_KEYS.find(k => k.program === program && k.key === key)?.default
+}
