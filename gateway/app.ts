@@ -1,10 +1,6 @@
-import { createRequire } from 'node:module'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { bodyParser } from '@koa/bodyparser'
 import Router from '@koa/router'
 import Koa from 'koa'
-import serve from 'koa-static'
 import { errors } from './middleware/errors.ts'
 import { mediaCors } from './middleware/media-cors.ts'
 import { apiRoutes } from './routes/api.ts'
@@ -14,6 +10,8 @@ import { metadataRoutes } from './routes/metadata.ts'
 import { nodeRoutes } from './routes/nodes.ts'
 import { replicationRoutes } from './routes/replications.ts'
 import { routingRoutes } from './routes/routing.ts'
+import { serveWebUi } from './web-ui.ts'
+import type { WebUi } from './web-ui.ts'
 import type { Catalog } from '../core/catalog/catalog.ts'
 import type { NodeRegistry, Replication } from '../core/replication/index.ts'
 import type { ContentReader } from '../core/ipfs/index.ts'
@@ -44,10 +42,9 @@ export interface HttpAppComponents {
   metadata?: MetadataService
   /** The content index and pin orders: `/api/v1/replications` and `/api/v1/media/{id}/locations` exist only with it. */
   replication?: Pick<Replication, 'pin' | 'unpin' | 'list' | 'goals' | 'locations' | 'preparing'>
+  /** The web UI's files: served at `/` only when given. */
+  ui?: WebUi
 }
-
-const CLIENT_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'client', 'public')
-const HLS_JS = join(dirname(createRequire(import.meta.url).resolve('hls.js/package.json')), 'dist', 'hls.min.js')
 
 /** The main server's HTTP face: UI, `/api/v1`, `/media`, `/ipfs`, `/healthz`, `/metrics`. */
 export function createHttpApp (components: HttpAppComponents): Koa {
@@ -69,12 +66,6 @@ export function createHttpApp (components: HttpAppComponents): Koa {
       ctx.type = components.metrics.registry.contentType
       ctx.body = await components.metrics.registry.metrics()
     })
-    .get('/vendor/hls.min.js', async ctx => {
-      const { createReadStream } = await import('node:fs')
-      ctx.type = 'text/javascript; charset=utf-8'
-      ctx.set('Cache-Control', 'public, max-age=86400')
-      ctx.body = createReadStream(HLS_JS)
-    })
 
   const routers = [system, apiRoutes(components), mediaRoutes(components), ipfsRoutes({ blockstore: components.blockstore, logger: components.logger, reader: components.reader })]
   if (components.nodes != null && components.serverInfo != null) routers.push(nodeRoutes({ nodes: components.nodes, serverInfo: components.serverInfo }))
@@ -85,6 +76,6 @@ export function createHttpApp (components: HttpAppComponents): Koa {
     app.use(router.routes())
     app.use(router.allowedMethods())
   }
-  app.use(serve(CLIENT_DIR, { index: 'index.html', maxage: 0 }))
+  if (components.ui != null) serveWebUi(app, components.ui)
   return app
 }

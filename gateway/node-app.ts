@@ -1,10 +1,5 @@
-import { createReadStream } from 'node:fs'
-import { createRequire } from 'node:module'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import Router from '@koa/router'
 import Koa from 'koa'
-import serve from 'koa-static'
 import { createMissResolver } from '../core/edge/index.ts'
 import { errors } from './middleware/errors.ts'
 import { mediaCors } from './middleware/media-cors.ts'
@@ -13,9 +8,11 @@ import { apiProxyRoutes } from './routes/api-proxy.ts'
 import { nodeIpfsRoutes } from './routes/node-ipfs.ts'
 import { nodeMediaRoutes } from './routes/node-media.ts'
 import { nodePinRoutes } from './routes/node-pins.ts'
+import { serveWebUi } from './web-ui.ts'
 import type { FallbackMode, MediaCache, NodeContent, NodeMetrics, OriginClient } from '../core/edge/index.ts'
 import type { Logger } from '../core/logger.ts'
 import type { NodePinRouteComponents } from './routes/node-pins.ts'
+import type { WebUi } from './web-ui.ts'
 import type { Middleware } from 'koa'
 
 export interface NodeAppComponents {
@@ -28,6 +25,8 @@ export interface NodeAppComponents {
   health: () => Promise<Record<string, unknown>>
   /** The node's pinner: `/pins` and `/pins/verify` (loopback only) exist only with it. */
   pinner?: NodePinRouteComponents['pinner']
+  /** The web UI's files: served at `/` only when given. */
+  ui?: WebUi
 }
 
 export interface NodeAppInit {
@@ -39,8 +38,6 @@ export interface NodeAppInit {
   playlistTtlMs?: number
 }
 
-const CLIENT_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'client', 'public')
-const HLS_JS = join(dirname(createRequire(import.meta.url).resolve('hls.js/package.json')), 'dist', 'hls.min.js')
 /** Errors of a node that are worth naming in a 5xx body (the shared middleware hides 5xx details). */
 const NAMED_5XX: Readonly<Record<string, number>> = { OriginUnavailableError: 502, UnverifiedContentError: 502, DataFolderFullError: 507 }
 
@@ -104,11 +101,6 @@ export function createNodeApp (components: NodeAppComponents, init: NodeAppInit 
       ctx.type = components.metrics.registry.contentType
       ctx.body = await components.metrics.registry.metrics()
     })
-    .get('/vendor/hls.min.js', ctx => {
-      ctx.type = 'text/javascript; charset=utf-8'
-      ctx.set('Cache-Control', 'public, max-age=86400')
-      ctx.body = createReadStream(HLS_JS)
-    })
 
   const { content, cache, origin, metrics, logger } = components
   const resolver = createMissResolver({ content, cache, origin, logger }, { fallback: init.fallback, peerTimeoutMs: init.peerTimeoutMs, playlistTtlMs: init.playlistTtlMs })
@@ -123,6 +115,6 @@ export function createNodeApp (components: NodeAppComponents, init: NodeAppInit 
     app.use(router.routes())
     app.use(router.allowedMethods())
   }
-  app.use(serve(CLIENT_DIR, { index: 'index.html', maxage: 0 }))
+  if (components.ui != null) serveWebUi(app, components.ui)
   return app
 }

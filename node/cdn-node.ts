@@ -14,6 +14,7 @@ import { assertPrivateNetworkAllowed } from '../core/net/protector.ts'
 import { readSwarmKey, writeSwarmKey } from '../core/net/swarm-key.ts'
 import { tuneGarbageCollection } from '../core/gc-tuning.ts'
 import { createNodeApp } from '../gateway/node-app.ts'
+import { webUi } from './web-ui.ts'
 import { loadNodeConfig, nodeListenSettings, rememberPicked } from '../core/config/index.ts'
 import { SWARM_KEY_FILE } from './init.ts'
 import { createStopStack } from './stop-stack.ts'
@@ -179,6 +180,7 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
       origin,
       metrics,
       pinner,
+      ui: webUi(),
       health: async () => {
         const space = await capacity.measure()
         return { name: config.name, mode: config.mode, peerId: peer.libp2p.peerId.toString(), ipns, server: config.server, fallback: config.fallback, registration: agentStatus(), capacity: space, health: { ...health(), full: space.full } }

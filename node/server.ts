@@ -22,6 +22,7 @@ import { createPeer } from '../core/net/peer.ts'
 import { acceptNodeNames, createIpnsRecordStore, peersFromNodes } from '../core/routing/index.ts'
 import { tuneGarbageCollection } from '../core/gc-tuning.ts'
 import { createHttpApp } from '../gateway/app.ts'
+import { webUi } from './web-ui.ts'
 import { ensureDataFolder } from './init.ts'
 import { watchLibrary } from './library-watcher.ts'
 import { createStopStack } from './stop-stack.ts'
@@ -181,7 +182,7 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
       providers: replication.providers,
       peers: peersFromNodes(async () => await registry.list(), () => ({ peerId: peer.libp2p.peerId.toString(), addrs: peer.libp2p.getMultiaddrs().map(String), protocols: ['transport-bitswap'] }))
     }
-    const app = createHttpApp({ logger, library, catalog, metadata, transcoder, reader, metrics, blockstore: peer.blockstore, peerId: peer.libp2p.peerId.toString(), nodes: registry, serverInfo, routing, replication })
+    const app = createHttpApp({ logger, library, catalog, metadata, transcoder, reader, metrics, blockstore: peer.blockstore, peerId: peer.libp2p.peerId.toString(), nodes: registry, serverInfo, routing, replication, ui: webUi() })
     const http = await listenHttp(app, { key: 'listen', address: config.listen, setBy: config.setBy.listen }, log)
     stack.push(http.close)
     const { address } = http
