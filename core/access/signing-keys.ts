@@ -3,6 +3,7 @@ import { chmod, readFile, stat } from 'node:fs/promises'
 import { InvalidConfigError } from '../errors.ts'
 import { writeFileAtomic } from '../fs-atomic.ts'
 import { checkPublicKey, keyIdOf, loadKey, lookupKey } from './stream-keys.ts'
+import { MAX_TOKEN_TTL_SECONDS } from './token-codec.ts'
 import type { Logger } from '../logger.ts'
 import type { LoadedKey, StreamKeyLookup, StreamPublicKey } from './stream-keys.ts'
 import type { KeyObject } from 'node:crypto'
@@ -19,7 +20,6 @@ export const SIGNING_KEYS_FILE = 'stream-keys.json'
 /** Default for the longest token TTL, and so for how long a rotated-out key keeps verifying: one day. */
 export const DEFAULT_RETIRE_AFTER_SECONDS = 24 * 60 * 60
 const MIN_RETIRE_AFTER_SECONDS = 60
-const MAX_RETIRE_AFTER_SECONDS = 30 * 24 * 60 * 60
 const FILE_VERSION = 1
 
 export interface SigningKeyRingComponents {
@@ -74,8 +74,8 @@ interface HeldKey {
 export async function openSigningKeyRing (components: SigningKeyRingComponents, init: SigningKeyRingInit): Promise<SigningKeyRing> {
   const log = components.logger.child({ name: 'cidcast:signing-keys' })
   const retireAfterSeconds = init.retireAfterSeconds ?? DEFAULT_RETIRE_AFTER_SECONDS
-  if (!Number.isInteger(retireAfterSeconds) || retireAfterSeconds < MIN_RETIRE_AFTER_SECONDS || retireAfterSeconds > MAX_RETIRE_AFTER_SECONDS) {
-    throw new InvalidConfigError(`retireAfterSeconds must be a whole number of seconds from ${MIN_RETIRE_AFTER_SECONDS} to ${MAX_RETIRE_AFTER_SECONDS}`)
+  if (!Number.isInteger(retireAfterSeconds) || retireAfterSeconds < MIN_RETIRE_AFTER_SECONDS || retireAfterSeconds > MAX_TOKEN_TTL_SECONDS) {
+    throw new InvalidConfigError(`retireAfterSeconds must be a whole number of seconds from ${MIN_RETIRE_AFTER_SECONDS} to ${MAX_TOKEN_TTL_SECONDS}`)
   }
   const now = init.now ?? Date.now
   const stored = await readStoredKeys(log, init.path)

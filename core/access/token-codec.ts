@@ -9,7 +9,7 @@ import { TokenInvalidError } from './errors.ts'
  *   0       1      version, 1
  *   1       8      key id: the first 8 bytes of sha256 of the signing key's raw Ed25519 public key
  *   9       4      issued at, seconds since the Unix epoch (uint32)
- *   13      4      expires at, seconds since the Unix epoch (uint32), after issued at
+ *   13      4      expires at, seconds since the Unix epoch (uint32), 1 s to 30 days after issued at
  *   17      1+U    user id: length U (1-64), then UTF-8
  *   ...     1+M    media id: length M (1-64), then UTF-8
  *   ...     1      R, the number of rendition roots covered (0-16)
@@ -30,6 +30,8 @@ export const KEY_ID_BYTES = 8
 export const MAX_ID_BYTES = 64
 /** Most rendition roots one token covers (a ladder's rungs and the media's own directory). */
 export const MAX_ROOTS = 16
+/** The longest life any token may have (expiry minus issue time): 30 days. */
+export const MAX_TOKEN_TTL_SECONDS = 30 * 24 * 60 * 60
 
 const SIGNATURE_BYTES = 64
 const MAX_CID_BYTES = 64
@@ -71,6 +73,7 @@ export function encodePayload (claims: StreamTokenClaims): Uint8Array {
     if (!Number.isInteger(value) || value < 0 || value > MAX_UINT32) throw new InvalidRequestError(`${field} must be whole seconds since 1970 before 2106`)
   }
   if (claims.expiresAt <= claims.issuedAt) throw new InvalidRequestError('a stream token must expire after it is issued')
+  if (claims.expiresAt - claims.issuedAt > MAX_TOKEN_TTL_SECONDS) throw new InvalidRequestError(`a stream token lives at most ${MAX_TOKEN_TTL_SECONDS} seconds`)
   const userId = idBytes('user id', claims.userId)
   const mediaId = idBytes('media id', claims.mediaId)
   if (claims.roots.length > MAX_ROOTS) throw new InvalidRequestError(`a stream token covers at most ${MAX_ROOTS} roots`)
@@ -122,6 +125,8 @@ export function decodeToken (token: string): DecodedToken {
   const issuedAt = reader.uint32('issued-at')
   const expiresAt = reader.uint32('expiry')
   if (expiresAt <= issuedAt) throw malformed('it expires before it is issued')
+  // no signer makes one: a wrapped-around or absurd time
+  if (expiresAt - issuedAt > MAX_TOKEN_TTL_SECONDS) throw malformed('it lives longer than any token may')
   const userId = reader.id('user id')
   const mediaId = reader.id('media id')
   const count = reader.uint8('root count')
