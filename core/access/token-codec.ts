@@ -1,3 +1,4 @@
+import { base32 } from 'multiformats/bases/base32'
 import { CID } from 'multiformats/cid'
 import { InvalidRequestError } from '../errors.ts'
 import { TokenInvalidError } from './errors.ts'
@@ -199,6 +200,7 @@ class PayloadReader {
     }
     // CID.decode accepts a CIDv0 too; a signer writes only v1, so a v0 here was not written by one
     if (cid.version !== 1) throw malformed('a root is not a CIDv1')
-    return cid.toString()
+    // what cid.toString() gives for a v1, at a fifth of its cost (it dominated a token's first use)
+    return base32.encode(bytes)
   }
 }
