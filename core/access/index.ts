@@ -1,7 +1,7 @@
 // core/access: stream-token signing and offline verification, and the keys behind them. Other rooms import this file only.
 export { createStreamTokenSigner, createStreamTokenVerifier, DEFAULT_CLOCK_SKEW_SECONDS, DEFAULT_TOKEN_CACHE_SIZE } from './stream-token.ts'
 export type {
-  SignOptions, SignedStreamToken, StreamTokenRequest, StreamTokenSigner, StreamTokenSignerComponents, StreamTokenSignerInit,
+  SignOptions, SignedStreamToken, StreamTokenRequest, StreamTokenSigner, StreamTokenSignerComponents,
   StreamTokenVerifier, StreamTokenVerifierComponents, StreamTokenVerifierInit, TokenCacheStats, VerifyOptions
 } from './stream-token.ts'
 export type { StreamTokenClaims } from './token-codec.ts'

@@ -1,9 +1,11 @@
 import { createPrivateKey, generateKeyPairSync } from 'node:crypto'
 import { chmod, readFile, stat } from 'node:fs/promises'
+import { systemClock } from '../clock.ts'
 import { InvalidConfigError } from '../errors.ts'
 import { writeFileAtomic } from '../fs-atomic.ts'
 import { checkPublicKey, keyIdOf, loadKey, lookupKey } from './stream-keys.ts'
 import { MAX_TOKEN_TTL_SECONDS } from './token-codec.ts'
+import type { Clock } from '../clock.ts'
 import type { Logger } from '../logger.ts'
 import type { LoadedKey, StreamKeyLookup, StreamPublicKey } from './stream-keys.ts'
 import type { KeyObject } from 'node:crypto'
@@ -24,6 +26,8 @@ const FILE_VERSION = 1
 
 export interface SigningKeyRingComponents {
   logger: Logger
+  /** Retirement times come from it. @default systemClock */
+  clock?: Clock
 }
 
 export interface SigningKeyRingInit {
@@ -31,8 +35,6 @@ export interface SigningKeyRingInit {
   path: string
   /** The longest TTL a token may have; a rotated-out key verifies this long after its retirement. @default 86400 */
   retireAfterSeconds?: number
-  /** The clock, in epoch milliseconds (tests move it). @default Date.now */
-  now?: () => number
 }
 
 /** The key that signs new tokens. */
@@ -77,7 +79,8 @@ export async function openSigningKeyRing (components: SigningKeyRingComponents, 
   if (!Number.isInteger(retireAfterSeconds) || retireAfterSeconds < MIN_RETIRE_AFTER_SECONDS || retireAfterSeconds > MAX_TOKEN_TTL_SECONDS) {
     throw new InvalidConfigError(`retireAfterSeconds must be a whole number of seconds from ${MIN_RETIRE_AFTER_SECONDS} to ${MAX_TOKEN_TTL_SECONDS}`)
   }
-  const now = init.now ?? Date.now
+  const clock = components.clock ?? systemClock
+  const now = (): number => clock.now()
   const stored = await readStoredKeys(log, init.path)
   const ring = new FileSigningKeyRing(log, init.path, retireAfterSeconds, now, stored ?? [newKey(now())])
   if (stored == null) {

@@ -1,8 +1,10 @@
 import { sign as signBytes, verify as verifyBytes } from 'node:crypto'
 import { CID } from 'multiformats/cid'
+import { systemClock } from '../clock.ts'
 import { InvalidConfigError, InvalidRequestError } from '../errors.ts'
 import { decodeToken, encodePayload, joinToken, signedMessage } from './token-codec.ts'
 import { TokenExpiredError, TokenInvalidError, TokenMissingError, TokenScopeError } from './errors.ts'
+import type { Clock } from '../clock.ts'
 import type { SigningKeyRing } from './signing-keys.ts'
 import type { StreamKeyLookup } from './stream-keys.ts'
 import type { StreamTokenClaims } from './token-codec.ts'
@@ -25,11 +27,8 @@ const MAX_CLOCK_SKEW_SECONDS = 3600
 
 export interface StreamTokenSignerComponents {
   keys: Pick<SigningKeyRing, 'current' | 'retireAfterSeconds'>
-}
-
-export interface StreamTokenSignerInit {
-  /** The clock, in epoch milliseconds. @default Date.now */
-  now?: () => number
+  /** Issue times come from it. @default systemClock */
+  clock?: Clock
 }
 
 /** Whom and what a token is for. */
@@ -60,9 +59,9 @@ export interface StreamTokenSigner {
 }
 
 /** Creates the main server's token signer over its signing key ring. */
-export function createStreamTokenSigner (components: StreamTokenSignerComponents, init: StreamTokenSignerInit = {}): StreamTokenSigner {
+export function createStreamTokenSigner (components: StreamTokenSignerComponents): StreamTokenSigner {
   const { keys } = components
-  const clock = init.now ?? Date.now
+  const clock = components.clock ?? systemClock
   return {
     sign (request, options) {
       const { ttlSeconds } = options
@@ -70,7 +69,7 @@ export function createStreamTokenSigner (components: StreamTokenSignerComponents
         throw new InvalidRequestError(`ttl must be a whole number of seconds from 1 to ${keys.retireAfterSeconds}`)
       }
       const key = keys.current()
-      const issuedAt = Math.floor((options.now ?? clock()) / 1000)
+      const issuedAt = Math.floor((options.now ?? clock.now()) / 1000)
       const claims: StreamTokenClaims = {
         keyId: key.id,
         userId: request.userId,
@@ -89,6 +88,8 @@ export function createStreamTokenSigner (components: StreamTokenSignerComponents
 export interface StreamTokenVerifierComponents {
   /** The public keys accepted: a node's KeyRing, or the main server's SigningKeyRing. */
   keys: StreamKeyLookup
+  /** Expiry is judged by it, unless a call passes `now`. @default systemClock */
+  clock?: Clock
 }
 
 export interface StreamTokenVerifierInit {
@@ -104,7 +105,7 @@ export interface VerifyOptions {
   mediaId: string
   /** For `/ipfs` requests: the rendition root asked for. */
   root?: CID | string
-  /** Epoch milliseconds to check expiry at, instead of the clock. */
+  /** Epoch milliseconds to check expiry at, instead of the verifier's clock. */
   now?: number
 }
 
@@ -125,7 +126,7 @@ export interface StreamTokenVerifier {
 
 /** Creates a verifier that checks tokens offline against `keys`, caching those whose signature verified. */
 export function createStreamTokenVerifier (components: StreamTokenVerifierComponents, init: StreamTokenVerifierInit = {}): StreamTokenVerifier {
-  return new CachingVerifier(components.keys, init)
+  return new CachingVerifier(components.keys, components.clock ?? systemClock, init)
 }
 
 /** A token whose signature verified, with what every use checks prepared once. */
@@ -144,7 +145,7 @@ class CachingVerifier implements StreamTokenVerifier {
   private hits = 0
   private misses = 0
 
-  constructor (private readonly keys: StreamKeyLookup, init: StreamTokenVerifierInit) {
+  constructor (private readonly keys: StreamKeyLookup, private readonly clock: Clock, init: StreamTokenVerifierInit) {
     const skew = init.clockSkewSeconds ?? DEFAULT_CLOCK_SKEW_SECONDS
     if (!Number.isInteger(skew) || skew < 0 || skew > MAX_CLOCK_SKEW_SECONDS) throw new InvalidConfigError(`clockSkewSeconds must be a whole number from 0 to ${MAX_CLOCK_SKEW_SECONDS}`)
     const size = init.cacheSize ?? DEFAULT_TOKEN_CACHE_SIZE
@@ -155,7 +156,7 @@ class CachingVerifier implements StreamTokenVerifier {
 
   verify (token: string | null | undefined, options: VerifyOptions): StreamTokenClaims {
     if (token == null) throw new TokenMissingError('this media needs a stream token; ask for a play URL')
-    const nowMs = options.now ?? Date.now()
+    const nowMs = options.now ?? this.clock.now()
     let entry = this.cache.get(token)
     if (entry === undefined) {
       this.misses++

@@ -6,9 +6,11 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import { createStreamTokenSigner, createStreamTokenVerifier, openSigningKeyRing, SIGNING_KEYS_FILE } from '../../../core/access/index.ts'
 import { signedMessage } from '../../../core/access/token-codec.ts'
 import { createLogger, silentLogger } from '../../../core/logger.ts'
+import { manualClock } from '../../helpers/clock.ts'
 import { tempDir } from '../../helpers/tmp.ts'
 import type { SigningKeyRing, StreamTokenSigner, StreamTokenVerifier, StreamTokenVerifierInit } from '../../../core/access/index.ts'
 import type { Logger } from '../../../core/logger.ts'
+import type { ManualClock } from '../../helpers/clock.ts'
 import type { ExecutionContext } from 'ava'
 import type { MultihashDigest } from 'multiformats/hashes/interface'
 
@@ -30,23 +32,23 @@ export interface TokenSetup {
   keys: SigningKeyRing
   signer: StreamTokenSigner
   verifier: StreamTokenVerifier
-  /** The test clock, epoch milliseconds. */
-  clock: { now: number }
+  /** The test clock, starting at T0. */
+  clock: ManualClock
 }
 
 /** Opens a signing key ring in a fresh folder (removed after the test) with a signer and a verifier over it. */
 export async function tokenSetup (t: ExecutionContext, options: { retireAfterSeconds?: number, logger?: Logger, verifier?: StreamTokenVerifierInit } = {}): Promise<TokenSetup> {
   const dir = await tempDir('cidcast-access-')
   t.teardown(dir.remove)
-  const clock = { now: T0 }
+  const clock = manualClock(T0)
   const keysPath = join(dir.path, SIGNING_KEYS_FILE)
-  const keys = await openSigningKeyRing({ logger: options.logger ?? silentLogger() }, { path: keysPath, retireAfterSeconds: options.retireAfterSeconds ?? 3600, now: () => clock.now })
+  const keys = await openSigningKeyRing({ logger: options.logger ?? silentLogger(), clock }, { path: keysPath, retireAfterSeconds: options.retireAfterSeconds ?? 3600 })
   return {
     dir: dir.path,
     keysPath,
     keys,
-    signer: createStreamTokenSigner({ keys }, { now: () => clock.now }),
-    verifier: createStreamTokenVerifier({ keys }, options.verifier),
+    signer: createStreamTokenSigner({ keys, clock }),
+    verifier: createStreamTokenVerifier({ keys, clock }, options.verifier),
     clock
   }
 }

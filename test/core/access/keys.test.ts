@@ -6,6 +6,7 @@ import {
 } from '../../../core/access/index.ts'
 import { keyIdOf } from '../../../core/access/stream-keys.ts'
 import { silentLogger } from '../../../core/logger.ts'
+import { manualClock } from '../../helpers/clock.ts'
 import { capturingLogger, MEDIA, T0, tokenSetup, USER } from './helpers.ts'
 import type { StreamPublicKey } from '../../../core/access/index.ts'
 
@@ -26,7 +27,7 @@ test('a new signing key ring makes one key in a 0600 file and lists only its pub
 test('the signing keys survive a restart: a token signed before verifies after', async t => {
   const { keys, keysPath, signer, clock } = await tokenSetup(t)
   const { token } = signer.sign({ userId: USER, mediaId: MEDIA }, { ttlSeconds: 600 })
-  const reopened = await openSigningKeyRing({ logger: silentLogger() }, { path: keysPath, retireAfterSeconds: 3600, now: () => clock.now })
+  const reopened = await openSigningKeyRing({ logger: silentLogger(), clock }, { path: keysPath, retireAfterSeconds: 3600 })
   t.is(reopened.current().id, keys.current().id)
   t.deepEqual(reopened.publicKeys(), keys.publicKeys())
   t.is(createStreamTokenVerifier({ keys: reopened }).verify(token, { mediaId: MEDIA, now: T0 + 1000 }).userId, USER)
@@ -36,13 +37,13 @@ test('after a rotation the old key verifies its tokens until it retires, then is
   const { keys, keysPath, signer, verifier, clock } = await tokenSetup(t, { retireAfterSeconds: 3600 })
   const old = keys.current().id
   const { token } = signer.sign({ userId: USER, mediaId: MEDIA }, { ttlSeconds: 3600 })
-  clock.now = T0 + HOUR_MS / 2
+  clock.advance(HOUR_MS / 2)
   const fresh = await keys.rotate()
   t.not(fresh.id, old)
   t.is(keys.current().id, fresh.id)
   t.deepEqual(keys.publicKeys().map(k => k.id), [fresh.id, old], 'current first')
   const retired = keys.publicKeys()[1]
-  t.is(retired.expiresAt, new Date(clock.now + HOUR_MS).toISOString(), 'accepted for the longest TTL after its retirement')
+  t.is(retired.expiresAt, new Date(clock.now() + HOUR_MS).toISOString(), 'accepted for the longest TTL after its retirement')
   t.is(signer.sign({ userId: USER, mediaId: MEDIA }, { ttlSeconds: 60 }).claims.keyId, fresh.id, 'new tokens use the new key')
 
   // a node holds the same list and judges alike, offline
@@ -56,9 +57,9 @@ test('after a rotation the old key verifies its tokens until it retires, then is
     t.throws(() => judge.verify(token, { mediaId: MEDIA, now: T0 + 1.5 * HOUR_MS + 61_000 }), { instanceOf: TokenInvalidError, message: /key/ })
   }
 
-  clock.now = T0 + 1.5 * HOUR_MS + 1
+  clock.advance(HOUR_MS + 1)
   t.deepEqual(keys.publicKeys().map(k => k.id), [fresh.id], 'no longer handed to nodes')
-  const reopened = await openSigningKeyRing({ logger: silentLogger() }, { path: keysPath, retireAfterSeconds: 3600, now: () => clock.now })
+  const reopened = await openSigningKeyRing({ logger: silentLogger(), clock }, { path: keysPath, retireAfterSeconds: 3600 })
   t.deepEqual(reopened.publicKeys().map(k => k.id), [fresh.id])
   const saved = JSON.parse(await readFile(keysPath, 'utf8')) as { keys: Array<{ id: string }> }
   t.deepEqual(saved.keys.map(k => k.id), [fresh.id], 'dropped from the file too')
@@ -67,7 +68,7 @@ test('after a rotation the old key verifies its tokens until it retires, then is
 test('rotations asked for at once each retire the key before them', async t => {
   const { keys, clock } = await tokenSetup(t)
   const first = keys.current().id
-  clock.now = T0 + 1000
+  clock.advance(1000)
   const [a, b] = await Promise.all([keys.rotate(), keys.rotate()])
   t.is(keys.current().id, b.id)
   t.deepEqual(keys.publicKeys().map(k => k.id).sort(), [first, a.id, b.id].sort())
@@ -89,7 +90,7 @@ test('a damaged signing key file stops the start with a message naming the file 
   }
   for (const [what, text] of Object.entries(cases)) {
     await writeFile(keysPath, text, { mode: 0o600 })
-    const err = await t.throwsAsync(openSigningKeyRing({ logger: silentLogger() }, { path: keysPath, now: () => clock.now }), { name: 'InvalidConfigError' }, what)
+    const err = await t.throwsAsync(openSigningKeyRing({ logger: silentLogger(), clock }, { path: keysPath }), { name: 'InvalidConfigError' }, what)
     t.true(err?.message.includes(keysPath), what)
     for (const key of [...saved.keys, ...other.keys]) t.false(err?.message.includes(key.privateKey), `${what}: no private key in the message`)
     t.is(await readFile(keysPath, 'utf8'), text, `${what}: not replaced`)
@@ -101,7 +102,7 @@ test('a signing key file readable by others is closed to 0600 when opened', asyn
   const { keysPath, keys } = await tokenSetup(t)
   await chmod(keysPath, 0o644)
   const { logger, text } = capturingLogger()
-  const reopened = await openSigningKeyRing({ logger }, { path: keysPath, now: () => T0 })
+  const reopened = await openSigningKeyRing({ logger, clock: manualClock(T0) }, { path: keysPath })
   t.is(reopened.current().id, keys.current().id)
   t.is(await modeOf(keysPath), '600')
   t.regex(text(), /readable by others/)
@@ -131,7 +132,7 @@ test('a torn write (a temporary file left behind) is ignored by both rings', asy
   await writeFile(`${keysPath}.4242.deadbeef.tmp`, nextSigning.slice(0, 80), { mode: 0o600 })
   await writeFile(`${nodePath}.4242.deadbeef.tmp`, '{"version":1,"keys":[{"id":"00', { mode: 0o600 })
 
-  const signing = await openSigningKeyRing({ logger: silentLogger() }, { path: keysPath, now: () => clock.now })
+  const signing = await openSigningKeyRing({ logger: silentLogger(), clock }, { path: keysPath })
   t.is(signing.current().id, keys.current().id)
   const reopened = await openKeyRing({ logger: silentLogger() }, { path: nodePath })
   t.deepEqual(reopened.list(), keys.publicKeys())
@@ -193,14 +194,14 @@ test('no private key and no token reaches a log line', async t => {
   const { logger, text } = capturingLogger()
   const { keys, keysPath, signer, verifier, dir, clock } = await tokenSetup(t, { logger })
   const tokens = [signer.sign({ userId: USER, mediaId: MEDIA }, { ttlSeconds: 600 }).token]
-  clock.now += 1000
+  clock.advance(1000)
   await keys.rotate()
   tokens.push(signer.sign({ userId: USER, mediaId: MEDIA }, { ttlSeconds: 600 }).token)
   await chmod(keysPath, 0o640)
-  await openSigningKeyRing({ logger }, { path: keysPath, now: () => clock.now })
+  await openSigningKeyRing({ logger, clock }, { path: keysPath })
   const node = await openKeyRing({ logger }, { path: join(dir, PUBLIC_KEYS_FILE) })
   await node.replace(keys.publicKeys())
-  for (const token of tokens) verifier.verify(token, { mediaId: MEDIA, now: clock.now })
+  for (const token of tokens) verifier.verify(token, { mediaId: MEDIA, now: clock.now() })
   const saved = JSON.parse(await readFile(keysPath, 'utf8')) as { keys: Array<{ privateKey: string }> }
   const log = text()
   t.regex(log, /rotated the stream signing key/, 'the capture works')
