@@ -44,8 +44,8 @@ async function readKeys (log: Logger, path: string): Promise<Map<string, LoadedK
   let text: string
   try {
     text = await readFile(path, 'utf8')
-  } catch (err: any) {
-    if (err?.code !== 'ENOENT') log.warn({ err, path }, 'cannot read the stream key file; no stream token verifies until the main server sends its keys')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') log.warn({ err, path }, 'cannot read the stream key file; no stream token verifies until the main server sends its keys')
     return new Map()
   }
   try {

@@ -96,9 +96,10 @@ async function readStoredKeys (log: Logger, path: string): Promise<StoredKey[] |
   let text: string
   try {
     text = await readFile(path, 'utf8')
-  } catch (err: any) {
-    if (err?.code === 'ENOENT') return undefined
-    throw new InvalidConfigError(`cannot read the stream signing keys in ${path} (${String(err?.code ?? err)})`)
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') return undefined
+    throw new InvalidConfigError(`cannot read the stream signing keys in ${path} (${code ?? String(err)})`)
   }
   // private keys that others could read: close the file before anything signs with them
   const mode = (await stat(path)).mode & 0o777
