@@ -11,6 +11,7 @@ import { measureWholeRendition } from './rendition.ts'
 import { measureNode } from './node.ts'
 import { measureReplication } from './replication.ts'
 import { measureServing } from './segment-throughput.ts'
+import { measureTokenVerification } from './stream-token.ts'
 import { formatTable, ratioOf, writeJson } from './table.ts'
 import type { BenchServer } from './server.ts'
 import type { Row } from './table.ts'
@@ -27,7 +28,8 @@ import type { Row } from './table.ts'
  * concurrent-clients run. Issue #4's replication figures (r1-r3, bench/replication.ts) come next, on the same main
  * server: BENCH_REPLICATION_ROUNDS (3), BENCH_REPLICATION_MB (128, node to node) and BENCH_REPLICATION_SWEEP_MB (64,
  * per setting of the sweep). The catalog's segment lookup (c1, bench/catalog.ts) and the private-network
- * connection (6) close the run.
+ * connection (6) close the run, then issue #11's stream-token figures (a1, a2, bench/stream-token.ts: a few seconds in
+ * process). BENCH_ONLY=ID,ID... runs only the figure groups holding one of those row ids (e.g. `BENCH_ONLY=a1`).
  */
 
 const SOURCE = 'h264-aac-1080p-60s'
@@ -45,6 +47,7 @@ function log (line: string): void {
 
 /** Runs one figure; a figure that throws becomes unmeasured rows naming the error, and the run goes on. */
 async function figure (name: string, ids: string[], loads: Record<string, number>, work: () => Promise<Row[]>): Promise<Row[]> {
+  if (only != null && !ids.some(id => only.includes(id))) return []
   loads[name] = Number(loadavg()[0].toFixed(2))
   log(`${name} (load average ${loads[name]})`)
   try {
@@ -57,6 +60,7 @@ async function figure (name: string, ids: string[], loads: Record<string, number
 }
 
 const benchStarted = performance.now()
+const only = process.env.BENCH_ONLY?.split(',').map(id => id.trim()).filter(id => id !== '')
 const repeats = envNumber('BENCH_REPEATS', 3)
 const wholeRepeats = envNumber('BENCH_WHOLE_REPEATS', 2)
 // many short rounds, interleaved: a neighbour's burst of work hits every target alike
@@ -117,7 +121,10 @@ rows.push(...await figure('private network connection', ['6'], loads, async () =
   }]
 }))
 
-const order = ['1', '2', '3', '3b', '4', '4b', '5', '6', 'c1', 'n1', 'n2', 'n3', 'n4', 'r1', 'r2', 'r3a', 'r3b', 'r3c', 'r3d', 'r3e', 'r3f', 'r3g']
+// issue #11: in process, a few seconds
+rows.push(...await figure('stream tokens', ['a1', 'a2'], loads, async () => await measureTokenVerification()))
+
+const order = ['1', '2', '3', '3b', '4', '4b', '5', '6', 'c1', 'n1', 'n2', 'n3', 'n4', 'r1', 'r2', 'r3a', 'r3b', 'r3c', 'r3d', 'r3e', 'r3f', 'r3g', 'a1', 'a2']
 rows.sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id))
 const totalSeconds = (performance.now() - benchStarted) / 1000
 const busy = Object.entries(loads).filter(([, l]) => l > cpus().length / 2)

@@ -10,6 +10,7 @@
 
 /** Globs relative to the project root. */
 export const UNIT = [
+  'test/core/access/*.test.ts',
   'test/core/catalog/*.test.ts',
   'test/core/config/*.test.ts',
   'test/core/control/labels.test.ts',

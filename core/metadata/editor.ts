@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { InvalidRequestError } from '../errors.ts'
-import { NfoError, MAX_NFO_BYTES, buildItemNfo, isFile, itemNfoPaths, writeFileAtomic } from './nfo.ts'
+import { writeFileAtomic } from '../fs-atomic.ts'
+import { NfoError, MAX_NFO_BYTES, buildItemNfo, isFile, itemNfoPaths } from './nfo.ts'
 import { checkDate, checkEpisode, checkImdbId, checkNumericId, checkOverview, checkSeason, checkTitle, checkYear } from './sanitize.ts'
 import { FIELD_NAMES } from '../catalog/metadata-repository.ts'
 import { normalTitle } from '../catalog/sort-key.ts'

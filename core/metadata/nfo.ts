@@ -1,4 +1,4 @@
-import { open, rename, stat, writeFile } from 'node:fs/promises'
+import { open, stat } from 'node:fs/promises'
 import { posix } from 'node:path'
 import { sanitizeInfo, sanitizeSeries } from './sanitize.ts'
 import { XmlParseError, child, childText, parseXml, serializeXml } from './xml.ts'
@@ -284,13 +284,6 @@ export function buildItemNfo (kind: 'movie' | 'episode', info: ItemInfo, existin
   const root: XmlElement = { name: rootName, attributes: roots[0]?.attributes ?? {}, children: [...itemElements(kind, info, seriesTitle), ...kept], text: '' }
   const rest = roots.slice(1)
   return ['<?xml version="1.0" encoding="UTF-8" standalone="yes"?>', serializeXml(root), ...rest.map(r => serializeXml(r))].join('\n') + '\n'
-}
-
-/** Writes `text` to `path` through a temporary file and a rename, so a reader never sees half a file. */
-export async function writeFileAtomic (path: string, text: string): Promise<void> {
-  const temporary = `${path}.${process.pid}.${Date.now()}.tmp`
-  await writeFile(temporary, text, { encoding: 'utf8', flag: 'wx' })
-  await rename(temporary, path)
 }
 
 /** Whether a regular file exists at `path`. */

@@ -73,6 +73,13 @@ export const ERROR_STATUS: Readonly<Record<string, number>> = {
   ProviderError: 502,
   NfoError: 500,
   XmlParseError: 500,
+  // stream tokens (core/access/errors.ts): none -> 401; a bad one, another media's, an expired one -> 403
+  TokenMissingError: 401,
+  TokenInvalidError: 403,
+  TokenScopeError: 403,
+  TokenExpiredError: 403,
+  // a bad public key list comes from the main server or a node's own key file, never from a request
+  InvalidStreamKeyError: 500,
   // start-up and wiring: never a request's fault
   InvalidConfigError: 500,
   InvalidSwarmKeyError: 500,
