@@ -242,7 +242,7 @@ class RoutingApiPublisher implements IpnsPublisher {
     const signal = AbortSignal.any([this.controller.signal, options.signal ?? new AbortController().signal, AbortSignal.timeout(this.timeoutMs * 3)])
     try {
       const manifestCid = changed || previous == null ? await storeManifest(this.peer.blockstore, manifest) : previous.manifestCid
-      await this.pin(manifestCid, signal)
+      await this.pin(manifestCid)
       const sequence = maxBigInt(BigInt(this.stored.sequence), this.remoteSequence) + 1n
       // reserve the number before signing: a record signed and lost in a crash must not be re-used with new content
       this.stored = { ...this.stored, sequence: sequence.toString() }
@@ -290,10 +290,12 @@ class RoutingApiPublisher implements IpnsPublisher {
     this.timer.unref()
   }
 
-  private async pin (cid: CID, signal: AbortSignal): Promise<void> {
+  private async pin (cid: CID): Promise<void> {
     try {
-      if (await this.peer.pins.isPinned(cid, { signal })) return
-      for await (const pinned of this.peer.pins.add(cid, { signal, metadata: { cidcast: 'manifest' } })) void pinned
+      // one local block: no signal, since an abort inside Helia's pin walk can surface as an unhandled rejection
+      // when the node stops mid-publish
+      if (await this.peer.pins.isPinned(cid)) return
+      for await (const pinned of this.peer.pins.add(cid, { metadata: { cidcast: 'manifest' } })) void pinned
     } catch (err) {
       // an unpinned manifest still serves until a GC; publishing matters more
       this.log.warn({ err, cid: cid.toString() }, 'could not pin the manifest')
