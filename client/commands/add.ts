@@ -3,6 +3,9 @@ import { extname, join, resolve } from 'node:path'
 import { SingleBar } from 'cli-progress'
 import { createApiClient } from '../api-client.ts'
 
+/** Adds in flight at once. */
+const ADD_CONCURRENCY = 4
+
 /** File endings `add` picks up when it walks a folder. */
 const MEDIA_EXTENSIONS = new Set(['.mp4', '.m4v', '.mkv', '.webm', '.mov', '.avi', '.ts', '.m2ts', '.mpg', '.mpeg', '.wmv', '.flv', '.ogv', '.m4a', '.mp3', '.aac', '.flac', '.ogg', '.opus', '.wav'])
 
@@ -39,19 +42,38 @@ export async function addCommand (paths: string[], options: { server: string, ou
   const bar = err.isTTY ? new SingleBar({ format: 'adding [{bar}] {value}/{total} {file}', stream: err, hideCursor: true }) : undefined
   bar?.start(files.length, 0, { file: '' })
   let failed = 0
-  for (const file of files) {
-    bar?.update({ file: shown(file).slice(-40) })
+  let stopped = false
+  // each add waits mostly on the server's ffprobe runs: a few at once keep its cores busy; lines keep file order
+  let active = 0
+  const waiting: Array<() => void> = []
+  const results = files.map(async (file): Promise<string | Error | undefined> => {
+    if (active >= ADD_CONCURRENCY) await new Promise<void>(resolve => { waiting.push(resolve) })
+    active++
     try {
-      const media = await client.addMedia(file)
-      out.write(`added ${media.id} ${shown(file)}\n`)
-    } catch (e) {
+      if (stopped) return undefined
+      return await client.addMedia(file).then(media => media.id, (e: unknown) => e as Error)
+    } finally {
+      active--
+      waiting.shift()?.()
+    }
+  })
+  for (let i = 0; i < files.length; i++) {
+    bar?.update({ file: shown(files[i]).slice(-40) })
+    const result = await results[i]
+    if (result === undefined) break
+    if (result instanceof Error) {
       failed++
-      const error = e as Error & { code?: string }
-      err.write(`error: ${shown(file)}: ${error.code ?? error.name}: ${error.message}\n`)
-      if (error.code === 'ServerUnreachableError') break
+      const error = result as Error & { code?: string }
+      err.write(`error: ${shown(files[i])}: ${error.code ?? error.name}: ${error.message}\n`)
+      // the rest would fail alike: the adds on their way finish, nothing new starts
+      if (error.code === 'ServerUnreachableError') { stopped = true; break }
+    } else {
+      out.write(`added ${result} ${shown(files[i])}\n`)
     }
     bar?.increment()
   }
+  stopped = true
+  await Promise.all(results)
   bar?.stop()
   return failed
 }

@@ -159,11 +159,15 @@ class CatalogLibrary implements Library {
     const info = await stat(file)
     if (!info.isFile()) throw new InvalidPathError('not a regular file')
     if (info.size === 0) throw new InvalidMediaError('empty file')
+    // hashing reads the file in this process while ffprobe runs in its own: side by side, not one after the other
+    const hashed = hashFile(file, options)
+    hashed.catch(() => {})
     const probed: StoredProbe = await probe(this.c.ffprobe, file, { ...options, launcher: this.c.launcher })
     const plans = planLadder(probed)
     if (plans.length === 0) throw new InvalidMediaError('no playable audio or video')
-    if (plans.some(p => p.mode === 'remux')) probed.keyframes = await probeKeyframes(this.c.ffprobe, file, { ...options, launcher: this.c.launcher })
-    const sourceCid = (await hashFile(file, options)).toString()
+    // keyframes matter only for copying video on its own GOPs: an audio-only source has none to scan
+    if (probed.video != null && plans.some(p => p.mode === 'remux')) probed.keyframes = await probeKeyframes(this.c.ffprobe, file, { ...options, launcher: this.c.launcher })
+    const sourceCid = (await hashed).toString()
     return { probed, sizeBytes: info.size, sourceCid }
   }
 
