@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { unixfs } from '@helia/unixfs'
+import anyTest from 'ava'
 import { IMPORT_OPTIONS } from '../../core/ipfs/index.ts'
 import { silentLogger } from '../../core/logger.ts'
 import { createPeer } from '../../core/net/peer.ts'
@@ -11,7 +12,7 @@ import { tempDir, waitFor } from '../helpers/tmp.ts'
 import type { PinProvider, PinReport } from '../../core/control/index.ts'
 import type { Peer } from '../../core/net/peer.ts'
 import type { RunningNode, StartNodeOptions } from '../../node/cdn-node.ts'
-import type { ExecutionContext } from 'ava'
+import type { ExecutionContext, TestFn } from 'ava'
 import type { CID } from 'multiformats/cid'
 
 /*
@@ -34,19 +35,24 @@ export const MIB = 1024 * 1024
 /** A server URL nobody answers at: the nodes keep trying to register, in the background, harmlessly. */
 const NO_SERVER = 'http://127.0.0.1:9'
 
-/** A fresh folder with a new swarm key in it; for `test.beforeEach`. */
-export async function replicationContext (): Promise<ReplicationContext> {
-  const dir = await tempDir('cidcast-replication-')
-  const text = generateSwarmKey()
-  const swarmKeyFile = join(dir.path, 'swarm.key')
-  await writeFile(swarmKeyFile, text)
-  return { dir: dir.path, remove: dir.remove, swarmKeyFile, swarmKey: parseSwarmKey(text), running: [] }
-}
-
-/** Stops what the test started, newest first, and removes its folder; for `test.afterEach.always`. */
-export async function stopReplicationContext (context: ReplicationContext): Promise<void> {
-  for (const part of context.running.reverse()) await part.stop().catch(() => {})
-  await context.remove()
+/**
+ * The ava `test` of a replication test file: each test gets a fresh folder with a new swarm key, and what it started
+ * is stopped (newest first) and the folder removed after it.
+ */
+export function replicationTest (): TestFn<ReplicationContext> {
+  const test = anyTest as TestFn<ReplicationContext>
+  test.beforeEach(async t => {
+    const dir = await tempDir('cidcast-replication-')
+    const text = generateSwarmKey()
+    const swarmKeyFile = join(dir.path, 'swarm.key')
+    await writeFile(swarmKeyFile, text)
+    t.context = { dir: dir.path, remove: dir.remove, swarmKeyFile, swarmKey: parseSwarmKey(text), running: [] }
+  })
+  test.afterEach.always(async t => {
+    for (const part of t.context.running.reverse()) await part.stop().catch(() => {})
+    await t.context.remove()
+  })
+  return test
 }
 
 let count = 0

@@ -1,12 +1,9 @@
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import anyTest from 'ava'
 import { cidcast } from '../helpers/spawn.ts'
 import { waitFor } from '../helpers/tmp.ts'
-import { holder, isPinned, localBytes, MIB, node, providerOf, replicationContext, report, settled, stopReplicationContext } from './replication-fixture.ts'
-import type { ReplicationContext } from './replication-fixture.ts'
+import { holder, isPinned, localBytes, MIB, node, providerOf, replicationTest, report, settled } from './replication-fixture.ts'
 import type { RunningNode } from '../../node/cdn-node.ts'
-import type { TestFn } from 'ava'
 import type { Blockstore } from 'interface-blockstore'
 
 /*
@@ -15,15 +12,7 @@ import type { Blockstore } from 'interface-blockstore'
  * The world (nodes without a main server, holders in the same private network) is in replication-fixture.ts.
  */
 
-const test = anyTest as TestFn<ReplicationContext>
-
-test.beforeEach(async t => {
-  t.context = await replicationContext()
-})
-
-test.afterEach.always(async t => {
-  await stopReplicationContext(t.context)
-})
+const test = replicationTest()
 
 test('an unpin order removes the pin and its blocks, keeps blocks other pins hold, and frees the space', async t => {
   const one = await holder(t, 4)

@@ -2,17 +2,14 @@ import { randomBytes } from 'node:crypto'
 import { createServer } from 'node:http'
 import { join } from 'node:path'
 import { unixfs } from '@helia/unixfs'
-import anyTest from 'ava'
 import * as raw from 'multiformats/codecs/raw'
 import { IMPORT_OPTIONS } from '../../core/ipfs/index.ts'
 import { silentLogger } from '../../core/logger.ts'
 import { createPeer } from '../../core/net/peer.ts'
 import { freePort } from '../helpers/ports.ts'
 import { waitFor } from '../helpers/tmp.ts'
-import { holder, isPinned, localBytes, MIB, node, providerOf, replicationContext, report, settled, stopReplicationContext } from './replication-fixture.ts'
+import { holder, isPinned, localBytes, MIB, node, providerOf, replicationTest, report, settled } from './replication-fixture.ts'
 import type { PinOrder } from '../../core/control/index.ts'
-import type { ReplicationContext } from './replication-fixture.ts'
-import type { TestFn } from 'ava'
 import type { AddressInfo } from 'node:net'
 import type { Blockstore } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
@@ -23,15 +20,7 @@ import type { CID } from 'multiformats/cid'
  * world (nodes without a main server, holders in the same private network) is in replication-fixture.ts.
  */
 
-const test = anyTest as TestFn<ReplicationContext>
-
-test.beforeEach(async t => {
-  t.context = await replicationContext()
-})
-
-test.afterEach.always(async t => {
-  await stopReplicationContext(t.context)
-})
+const test = replicationTest()
 
 test('an order is fetched from the peer it names, reported with progress, and forgotten once the server stops repeating it', async t => {
   const source = await holder(t, 6)
