@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { chmod, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -11,10 +10,11 @@ import { IMPORT_OPTIONS } from '../core/ipfs/index.ts'
 import { silentLogger } from '../core/logger.ts'
 import { errors } from '../gateway/middleware/errors.ts'
 import { ipfsRoutes } from '../gateway/routes/ipfs.ts'
-import { announceReady, startChild } from './child.ts'
+import { bytesOf } from '../test/helpers/bytes.ts'
+import { announceReady, startChild } from '../test/helpers/child.ts'
 import { measureRounds } from './load.ts'
 import { ensureNginx, startNginx } from './nginx.ts'
-import type { BenchChild } from './child.ts'
+import type { BenchChild } from '../test/helpers/child.ts'
 import type { LoadTarget, ThroughputFigure } from './load.ts'
 import type { RunningNginx } from './nginx.ts'
 import type { AddressInfo } from 'node:net'
@@ -58,16 +58,6 @@ type ServerKind = 'gateway' | 'gateway-uncached' | 'files'
 function fileSize (i: number): number {
   // spread over 0.3-2 MB so some files are one raw leaf and some are two
   return 300_000 + ((i * 7_919_113) % 1_700_000)
-}
-
-function bytesOf (length: number, seed: string): Buffer {
-  const out = Buffer.alloc(length)
-  let block = createHash('sha256').update(seed).digest()
-  for (let offset = 0; offset < length; offset += block.length) {
-    block.copy(out, offset)
-    block = createHash('sha256').update(block).digest()
-  }
-  return out
 }
 
 /** Imports `count` files into a blockstore-fs and writes the same bytes as plain files. */

@@ -6,8 +6,8 @@ import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
 import { buildDist } from '../bin/build-dist.js'
 import { freshDistEntry } from '../bin/dist-entry.js'
-import { startChild } from './child.ts'
-import { fetchOk, newClient } from './http.ts'
+import { childFlags, startChild } from '../test/helpers/child.ts'
+import { fetchOk, newClient } from '../test/helpers/http.ts'
 import { measureRounds } from './load.ts'
 import { ensureNginx, startNginx } from './nginx.ts'
 import { PROFILE } from './server.ts'
@@ -23,11 +23,11 @@ import type { Row } from './table.ts'
  * throughput against nginx on the same files, and 200 concurrent clients for 30 s (autocannon). The node is
  * `cidcast node` as a user runs it (bin/cidcast.js: the bundle in dist/, rebuilt here first if the sources changed;
  * CIDCAST_FROM_SOURCE=1 measures the sources through tsx instead), in its own process, holding (pinned, over
- * bitswap, by bench/node-process.ts beforehand) the main server's complete rendition; baselines are measured in the
+ * bitswap, by test/helpers/node-process.ts beforehand) the main server's complete rendition; baselines are measured in the
  * same run: a bare Node process for start and memory, nginx for throughput and load.
  */
 
-const NODE_SCRIPT = fileURLToPath(new URL('./node-process.ts', import.meta.url))
+const NODE_SCRIPT = fileURLToPath(new URL('../test/helpers/node-process.ts', import.meta.url))
 const CLI = fileURLToPath(new URL('../bin/cidcast.js', import.meta.url))
 const COLD_START_GOAL_MS = 1000
 const IDLE_RSS_GOAL_MB = 120
@@ -62,11 +62,6 @@ async function rssMb (pid: number): Promise<number> {
 
 async function sleep (ms: number): Promise<void> {
   await new Promise(resolve => setTimeout(resolve, ms))
-}
-
-/** Extra `node` flags for the measured node, e.g. `BENCH_CHILD_NODE_OPTIONS=--cpu-prof` to profile its start. */
-function childFlags (): string[] {
-  return (process.env.BENCH_CHILD_NODE_OPTIONS ?? '').split(/\s+/).filter(f => f !== '')
 }
 
 /** What `cidcast node` will run: the bundle (built now when missing or older than a source), or the sources. */

@@ -1,5 +1,5 @@
 import { bareFirstSegment } from './bare-ffmpeg.ts'
-import { fetchOk, newClient, timed } from './http.ts'
+import { fetchOk, newClient, timed } from '../test/helpers/http.ts'
 import { PROFILE, startBenchServer } from './server.ts'
 import { median, percentile, ratioOf } from './table.ts'
 import type { BarePlan } from './bare-ffmpeg.ts'

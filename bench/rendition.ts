@@ -1,6 +1,6 @@
 import { bareWholeRendition } from './bare-ffmpeg.ts'
 import { processTreeCpuSeconds } from './cpu-time.ts'
-import { fetchOk, newClient } from './http.ts'
+import { fetchOk, newClient } from '../test/helpers/http.ts'
 import { PROFILE, startBenchServer } from './server.ts'
 import { median, ratioOf } from './table.ts'
 import type { BarePlan } from './bare-ffmpeg.ts'

@@ -8,7 +8,7 @@ import { silentLogger } from '../core/logger.ts'
 import { createPeer } from '../core/net/peer.ts'
 import { readSwarmKey } from '../core/net/swarm-key.ts'
 import { startNode } from '../node/cdn-node.ts'
-import { announceReady } from './child.ts'
+import { announceReady } from '../test/helpers/child.ts'
 import type { Peer } from '../core/net/peer.ts'
 import type { BitswapBlockBrokerInit } from '@helia/bitswap'
 

@@ -1,7 +1,7 @@
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fetchOk, newClient } from './http.ts'
+import { fetchOk, newClient } from '../test/helpers/http.ts'
 import { measureRounds } from './load.ts'
 import { ensureNginx, startNginx } from './nginx.ts'
 import { measureSecondViewer, secondViewer } from './playback.ts'

@@ -2,8 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { startChild } from './child.ts'
-import type { BenchChild } from './child.ts'
+import { startChild } from '../test/helpers/child.ts'
+import type { BenchChild } from '../test/helpers/child.ts'
 
 /** The profile every figure plays. */
 export const PROFILE = '720p'
@@ -26,7 +26,7 @@ export interface BenchServer {
   stop: () => Promise<void>
 }
 
-const SERVER_SCRIPT = fileURLToPath(new URL('./server-process.ts', import.meta.url))
+const SERVER_SCRIPT = fileURLToPath(new URL('../test/helpers/server-process.ts', import.meta.url))
 
 /** Starts a main server on a fresh data folder and adds `source` through `POST /api/v1/media`. */
 export async function startBenchServer (source: string): Promise<BenchServer> {

@@ -61,6 +61,7 @@ export const INTEGRATION = [
   'test/node/node-ipns.test.ts',
   'test/node/ports.test.ts',
   'test/node/replication-orders.test.ts',
+  'test/node/replication-upkeep.test.ts',
   'test/node/replication.test.ts',
   'test/node/server.test.ts'
 ]

@@ -1,27 +1,17 @@
-import { execFile } from 'node:child_process'
 import { appendFile, copyFile, mkdir } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import anyTest from 'ava'
 import { patchOf } from '../../client/commands/meta.ts'
 import { fixture } from '../../fixtures/media.ts'
 import { startProviderStub } from '../../fixtures/providers/stub-server.ts'
 import { startServer } from '../../node/server.ts'
 import { stubConfig } from '../core/metadata/helpers.ts'
+import { cidcast } from '../helpers/spawn.ts'
 import { tempDir } from '../helpers/tmp.ts'
 import type { RunningServer } from '../../node/server.ts'
 import type { TestFn } from 'ava'
 
-const CLI = fileURLToPath(new URL('../../bin/cidcast.js', import.meta.url))
 const test = anyTest as TestFn<{ server: RunningServer, id: string, stop: () => Promise<void> }>
-
-async function cidcast (...args: string[]): Promise<{ code: number, stdout: string, stderr: string }> {
-  return await new Promise(resolve => {
-    execFile(process.execPath, [CLI, ...args], { env: { ...process.env, CIDCAST_SERVER: '' } }, (err, stdout, stderr) => {
-      resolve({ code: err == null ? 0 : (err as { code?: number }).code ?? 1, stdout, stderr })
-    })
-  })
-}
 
 test.before(async t => {
   const parts: Array<() => Promise<void>> = []

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto'
 import { request as httpRequest } from 'node:http'
 import { join } from 'node:path'
 import { unixfs } from '@helia/unixfs'
@@ -9,23 +8,13 @@ import { IMPORT_OPTIONS } from '../../core/ipfs/index.ts'
 import { silentLogger } from '../../core/logger.ts'
 import { errors } from '../../gateway/middleware/errors.ts'
 import { ipfsRoutes } from '../../gateway/routes/ipfs.ts'
+import { bytesOf } from '../helpers/bytes.ts'
 import { tempDir } from '../helpers/tmp.ts'
 import type { IpfsRouteInit } from '../../gateway/routes/ipfs.ts'
 import type { Helia } from '@helia/interface'
 import type { AddressInfo } from 'node:net'
 import type { Server } from 'node:http'
 import type { CID } from 'multiformats/cid'
-
-/** Deterministic pseudo-random bytes, so each run imports the same CIDs. */
-export function bytesOf (length: number, seed: string): Buffer {
-  const out = Buffer.alloc(length)
-  let block = createHash('sha256').update(seed).digest()
-  for (let offset = 0; offset < length; offset += block.length) {
-    block.copy(out, offset)
-    block = createHash('sha256').update(block).digest()
-  }
-  return out
-}
 
 export interface GatewayFixture {
   url: string

@@ -1,11 +1,10 @@
-import { execFile } from 'node:child_process'
 import { join } from 'node:path'
 import anyTest from 'ava'
 import { createApiClient } from '../../client/api-client.ts'
 import { fixture } from '../../fixtures/media.ts'
 import { startServer } from '../../node/server.ts'
 import { placeClip } from '../core/metadata/helpers.ts'
-import { CLI } from '../helpers/spawn.ts'
+import { cidcast } from '../helpers/spawn.ts'
 import { tempDir } from '../helpers/tmp.ts'
 import type { RunningServer } from '../../node/server.ts'
 import type { TestFn } from 'ava'
@@ -144,16 +143,10 @@ test.serial('the typed client and cidcast ls list every media, page after page, 
   const client = createApiClient(t.context.server.url)
   t.deepEqual((await client.listMedia({ kind: 'movie', sort: 'title' }, { pageSize: 2 })).map(m => m.title), BY_TITLE)
   t.is((await client.listMedia()).length, 10)
-  const ls = await new Promise<{ code: number, stdout: string, stderr: string }>(resolve => {
-    execFile(process.execPath, [CLI, 'ls', '--server', t.context.server.url, '--sort', 'title', '--kind', 'movie'], (err, stdout, stderr) => {
-      resolve({ code: err == null ? 0 : 1, stdout, stderr })
-    })
-  })
+  const ls = await cidcast('ls', '--server', t.context.server.url, '--sort', 'title', '--kind', 'movie')
   t.is(ls.code, 0, ls.stderr)
   t.deepEqual(ls.stdout.trim().split('\n').map(line => JSON.parse(line.split('\t')[3]) as string), BY_TITLE)
-  const bad = await new Promise<{ code: number, stderr: string }>(resolve => {
-    execFile(process.execPath, [CLI, 'ls', '--server', t.context.server.url, '--sort', 'name'], (err, _stdout, stderr) => { resolve({ code: err == null ? 0 : 1, stderr }) })
-  })
+  const bad = await cidcast('ls', '--server', t.context.server.url, '--sort', 'name')
   t.is(bad.code, 1)
   t.regex(bad.stderr, /--sort <key>' argument 'name' is invalid/)
 })

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import type { ChildProcess } from 'node:child_process'
 
@@ -27,4 +27,23 @@ export function runNode (args: string[], env: Record<string, string> = {}): Daem
   child.stderr?.on('data', (d: Buffer) => { err += d.toString() })
   const exited = new Promise<number | null>(resolve => child.once('exit', code => { resolve(code) }))
   return { child, stdout: () => out, stderr: () => err, exited }
+}
+
+/** What a finished CLI run printed, and its exit code. */
+export interface CliRun {
+  code: number
+  stdout: string
+  stderr: string
+}
+
+/**
+ * Runs `cidcast ARGS` to its end from the sources (not a bundle that may predate them), with no `CIDCAST_SERVER`
+ * from the environment: each test names the server it means.
+ */
+export async function cidcast (...args: string[]): Promise<CliRun> {
+  return await new Promise(resolve => {
+    execFile(process.execPath, [CLI, ...args], { env: { ...process.env, CIDCAST_SERVER: '', CIDCAST_FROM_SOURCE: '1' } }, (err, stdout, stderr) => {
+      resolve({ code: err == null ? 0 : (err as { code?: number }).code ?? 1, stdout, stderr })
+    })
+  })
 }

@@ -1,34 +1,20 @@
-import { execFile } from 'node:child_process'
 import { copyFile, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import anyTest from 'ava'
 import { fixture } from '../../fixtures/media.ts'
-import { startServer } from '../../node/server.ts'
-import { tempDir } from '../helpers/tmp.ts'
-import type { RunningServer } from '../../node/server.ts'
+import { startTestServer } from '../helpers/server.ts'
+import { cidcast } from '../helpers/spawn.ts'
+import type { TestServer } from '../helpers/server.ts'
 import type { TestFn } from 'ava'
 
-const CLI = fileURLToPath(new URL('../../bin/cidcast.js', import.meta.url))
-const test = anyTest as TestFn<{ server: RunningServer, dir: string, remove: () => Promise<void> }>
-
-async function cidcast (...args: string[]): Promise<{ code: number, stdout: string, stderr: string }> {
-  return await new Promise(resolve => {
-    execFile(process.execPath, [CLI, ...args], { env: { ...process.env, CIDCAST_SERVER: '' } }, (err, stdout, stderr) => {
-      resolve({ code: err == null ? 0 : (err as { code?: number }).code ?? 1, stdout, stderr })
-    })
-  })
-}
+const test = anyTest as TestFn<TestServer>
 
 test.before(async t => {
-  const dir = await tempDir()
-  const server = await startServer({ dataDir: join(dir.path, 'data'), listen: '127.0.0.1:0', dnsListen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], logLevel: 'silent' })
-  t.context = { server, dir: dir.path, remove: dir.remove }
+  t.context = await startTestServer()
 })
 
 test.after.always(async t => {
-  await t.context.server?.stop()
-  await t.context.remove?.()
+  await t.context.stop?.()
 })
 
 test('init writes a Kubo-format swarm key and refuses to overwrite it', async t => {

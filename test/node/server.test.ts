@@ -7,23 +7,21 @@ import anyTest from 'ava'
 import { resolveFfmpeg } from '../../core/media/ffmpeg-binary.ts'
 import { fixture, writeClip } from '../../fixtures/media.ts'
 import { startServer } from '../../node/server.ts'
-import { tempDir } from '../helpers/tmp.ts'
+import { startTestServer } from '../helpers/server.ts'
 import { verifiedFetchVia } from '../helpers/verified-fetch.ts'
 import type { RunningServer } from '../../node/server.ts'
+import type { TestServer } from '../helpers/server.ts'
 import type { TestFn } from 'ava'
 
 const run = promisify(execFile)
-const test = anyTest as TestFn<{ server: RunningServer, dir: string, remove: () => Promise<void> }>
+const test = anyTest as TestFn<TestServer>
 
 test.before(async t => {
-  const dir = await tempDir()
-  const server = await startServer({ dataDir: join(dir.path, 'data'), listen: '127.0.0.1:0', dnsListen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], logLevel: 'silent' })
-  t.context = { server, dir: dir.path, remove: dir.remove }
+  t.context = await startTestServer()
 })
 
 test.after.always(async t => {
-  await t.context.server?.stop()
-  await t.context.remove?.()
+  await t.context.stop?.()
 })
 
 async function api (t: { context: { server: RunningServer } }, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number, json: any }> {

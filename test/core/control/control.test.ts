@@ -193,7 +193,7 @@ test('a node that misses three beats goes offline and comes back online when bea
   const key = swarmKey()
   const clock = manualClock()
   // beats every 200 ms: offline after 3 missed beats and half a beat of grace, 700 ms after the last one
-  const main = await startMain(t.context.cleanup, key, t.context.database, { heartbeatMs: 200 }, clock)
+  const main = await startMain(t.context.cleanup, key, t.context.database, { heartbeatMs: 200 }, { clock })
   const edge = await startEdge(t.context.cleanup, key, main)
   const beat = async (): Promise<void> => { await edge.client.heartbeat({ capacity: CAPACITY, health: HEALTH, pinned: [] }) }
   const state = async (): Promise<string> => (await main.registry.list())[0].state

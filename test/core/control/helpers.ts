@@ -7,9 +7,8 @@ import { createNodeRegistry } from '../../../core/replication/index.ts'
 import { silentLogger } from '../../../core/logger.ts'
 import { createPeer } from '../../../core/net/peer.ts'
 import type { Catalog } from '../../../core/catalog/catalog.ts'
-import type { Clock } from '../../../core/clock.ts'
 import type { ControlClient, NodeCapacity, NodeHealth, RegisterRequest, RevocationGater } from '../../../core/control/index.ts'
-import type { NodeRegistry, NodeRegistryInit } from '../../../core/replication/index.ts'
+import type { NodeRegistry, NodeRegistryComponents, NodeRegistryInit } from '../../../core/replication/index.ts'
 import type { NodeRepository } from '../../../core/catalog/node-repository.ts'
 import type { Peer } from '../../../core/net/peer.ts'
 import type { PrivateKey } from '@libp2p/interface'
@@ -37,9 +36,9 @@ export const HEALTH: NodeHealth = { uptimeSeconds: 5, load1: 0.25, activeStreams
 
 /**
  * A main server's federation parts: catalog (SQLite file), gater, peer and registry, as node/server.ts wires them;
- * `clock` drives the registry's time (the real one by default).
+ * `registry.clock` drives the registry's time (the real one by default), `registry.orders` answers heartbeats with orders.
  */
-export async function startMain (cleanup: Cleanup, swarmKey: Uint8Array, database: string, init: NodeRegistryInit = {}, clock?: Clock): Promise<Main> {
+export async function startMain (cleanup: Cleanup, swarmKey: Uint8Array, database: string, init: NodeRegistryInit = {}, registry: Pick<NodeRegistryComponents, 'clock' | 'orders'> = {}): Promise<Main> {
   const logger = silentLogger()
   const catalog = createCatalog({ logger }, { database })
   await catalog.start()
@@ -48,10 +47,10 @@ export async function startMain (cleanup: Cleanup, swarmKey: Uint8Array, databas
   const gater = createRevocationGater({ revoked: await store.revokedPeerIds() })
   const peer = await createPeer({ logger }, { swarmKey, connectionGater: gater })
   cleanup.push(async () => { await peer.stop() })
-  const registry = createNodeRegistry({ logger, libp2p: peer.libp2p, store, gater, clock }, { zone: 'test.internal', heartbeatMs: 300, ...init })
-  await registry.start()
-  cleanup.push(async () => { await registry.stop() })
-  return { peer, registry, store, gater, catalog }
+  const nodes = createNodeRegistry({ logger, libp2p: peer.libp2p, store, gater, ...registry }, { zone: 'test.internal', heartbeatMs: 300, ...init })
+  await nodes.start()
+  cleanup.push(async () => { await nodes.stop() })
+  return { peer, registry: nodes, store, gater, catalog }
 }
 
 /** A CDN node's peer that knows the main server's addresses, with a control client. */

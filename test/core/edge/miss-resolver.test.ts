@@ -11,7 +11,7 @@ import { createContentReader, IMPORT_OPTIONS } from '../../../core/ipfs/index.ts
 import { silentLogger } from '../../../core/logger.ts'
 import { errors } from '../../../gateway/middleware/errors.ts'
 import { ipfsRoutes } from '../../../gateway/routes/ipfs.ts'
-import { bytesOf } from '../../gateway/ipfs-fixture.ts'
+import { bytesOf } from '../../helpers/bytes.ts'
 import { tempDir } from '../../helpers/tmp.ts'
 import type { ContentNeed, MissResolver, MissResolverInit } from '../../../core/edge/index.ts'
 import type { TestFn } from 'ava'

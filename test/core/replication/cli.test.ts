@@ -1,10 +1,9 @@
-import { execFile } from 'node:child_process'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import test from 'ava'
 import { fixture } from '../../../fixtures/media.ts'
 import { startNode } from '../../../node/cdn-node.ts'
 import { startServer } from '../../../node/server.ts'
+import { cidcast } from '../../helpers/spawn.ts'
 import { tempDir, waitFor } from '../../helpers/tmp.ts'
 import type { RunningNode } from '../../../node/cdn-node.ts'
 
@@ -14,16 +13,7 @@ import type { RunningNode } from '../../../node/cdn-node.ts'
  * unreachable with the reason, `pin rm` unpins from the others.
  */
 
-const CLI = fileURLToPath(new URL('../../../bin/cidcast.js', import.meta.url))
 const MiB = 2 ** 20
-
-async function cidcast (...args: string[]): Promise<{ code: number, stdout: string, stderr: string }> {
-  return await new Promise(resolve => {
-    execFile(process.execPath, [CLI, ...args], { env: { ...process.env, CIDCAST_SERVER: '' } }, (err, stdout, stderr) => {
-      resolve({ code: err == null ? 0 : (err as { code?: number }).code ?? 1, stdout, stderr })
-    })
-  })
-}
 
 test('pin add --replicas 1:2 --wait places on the two freest nodes; status shows every node, a stopped one unreachable; pin rm unpins', async t => {
   const dir = await tempDir('cidcast-replication-cli-')

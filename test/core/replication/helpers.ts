@@ -1,17 +1,14 @@
 import { randomBytes } from 'node:crypto'
 import { unixfs } from '@helia/unixfs'
-import { createCatalog } from '../../../core/catalog/catalog.ts'
 import { MediaNotFoundError } from '../../../core/errors.ts'
-import { createContentIndex, createNodeRegistry, createReplication, createReplicationGoals } from '../../../core/replication/index.ts'
+import { createContentIndex, createReplication, createReplicationGoals } from '../../../core/replication/index.ts'
 import { dagSizeOf } from '../../../core/replication/dag-size.ts'
-import { createRevocationGater, handleOrderNudges } from '../../../core/control/index.ts'
+import { handleOrderNudges } from '../../../core/control/index.ts'
 import { IMPORT_OPTIONS } from '../../../core/ipfs/index.ts'
 import { silentLogger } from '../../../core/logger.ts'
 import { writeDirectory } from '../../../core/media/rendition-dag.ts'
-import { createPeer } from '../../../core/net/peer.ts'
-import { CAPACITY, HEALTH, startEdge } from '../control/helpers.ts'
-import type { Catalog } from '../../../core/catalog/catalog.ts'
-import type { ContentIndex, NodeRegistry, PrepareRendition, ReplicableMedia, Replication, ReplicationInit } from '../../../core/replication/index.ts'
+import { CAPACITY, HEALTH, startEdge, startMain } from '../control/helpers.ts'
+import type { ContentIndex, PrepareRendition, ReplicableMedia, Replication, ReplicationInit } from '../../../core/replication/index.ts'
 import type { HeartbeatReply, NodeCapacity, PinOrder, PinReport } from '../../../core/control/index.ts'
 import type { Peer } from '../../../core/net/peer.ts'
 import type { Cleanup, EdgeNode, Main } from '../control/helpers.ts'
@@ -25,20 +22,13 @@ export interface ReplicationMain extends Main {
   media: Map<string, ReplicableMedia>
 }
 
+/** `startMain` with the content index and replication wired in; `media` starts empty. */
 export async function startReplicationMain (cleanup: Cleanup, swarmKey: Uint8Array, database: string, init: ReplicationInit = {}, prepare?: PrepareRendition): Promise<ReplicationMain> {
-  const logger = silentLogger()
-  const catalog: Catalog = createCatalog({ logger }, { database })
-  await catalog.start()
-  cleanup.push(async () => { await catalog.stop() })
-  const store = catalog.repositories.nodes
-  const gater = createRevocationGater({ revoked: await store.revokedPeerIds() })
-  const peer = await createPeer({ logger }, { swarmKey, connectionGater: gater })
-  cleanup.push(async () => { await peer.stop() })
   // the registry comes first (replication reads it) and reaches replication once it exists, as in node/server.ts
   const late: { replication?: Replication } = {}
-  const registry: NodeRegistry = createNodeRegistry({ logger, libp2p: peer.libp2p, store, gater, orders: async (p, r) => await late.replication?.heartbeat(p, r) ?? [] }, { zone: 'test.internal', heartbeatMs: 300 })
-  await registry.start()
-  cleanup.push(async () => { await registry.stop() })
+  const main = await startMain(cleanup, swarmKey, database, {}, { orders: async (p, r) => await late.replication?.heartbeat(p, r) ?? [] })
+  const { peer, catalog, registry } = main
+  const logger = silentLogger()
   const media = new Map<string, ReplicableMedia>()
   const index = createContentIndex({ repository: catalog.repositories.contentIndex })
   const replication = createReplication({
@@ -59,7 +49,7 @@ export async function startReplicationMain (cleanup: Cleanup, swarmKey: Uint8Arr
   late.replication = replication
   await replication.start()
   cleanup.push(async () => { await replication.stop() })
-  return { peer, registry, store, gater, catalog, index, replication, media }
+  return { ...main, index, replication, media }
 }
 
 /** A directory of a 2.5 MiB file (three 1 MiB chunks) and a small one, in `peer`'s blockstore and pinned there. */

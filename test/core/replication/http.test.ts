@@ -1,6 +1,4 @@
-import { execFile } from 'node:child_process'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { delegatedRoutingV1HttpApiClient } from '@helia/delegated-routing-v1-http-api-client'
 import anyTest from 'ava'
 import { CID } from 'multiformats/cid'
@@ -9,6 +7,7 @@ import { sha512 } from 'multiformats/hashes/sha2'
 import { fixture } from '../../../fixtures/media.ts'
 import { readSwarmKey } from '../../../core/net/swarm-key.ts'
 import { startServer } from '../../../node/server.ts'
+import { cidcast } from '../../helpers/spawn.ts'
 import { tempDir, waitFor } from '../../helpers/tmp.ts'
 import { runCleanup } from '../control/helpers.ts'
 import { autopilot, startFakeNode } from './helpers.ts'
@@ -24,16 +23,7 @@ import type { TestFn } from 'ava'
  * fake nodes that pin over bitswap as a node does (test/core/replication/helpers.ts `autopilot`).
  */
 
-const CLI = fileURLToPath(new URL('../../../bin/cidcast.js', import.meta.url))
 const test = anyTest as TestFn<{ server: RunningServer, cleanup: Cleanup, alpha: FakeNode, beta: FakeNode, mediaId: string, root: string }>
-
-async function cidcast (...args: string[]): Promise<{ code: number, stdout: string, stderr: string }> {
-  return await new Promise(resolve => {
-    execFile(process.execPath, [CLI, ...args], { env: { ...process.env, CIDCAST_SERVER: '' } }, (err, stdout, stderr) => {
-      resolve({ code: err == null ? 0 : (err as { code?: number }).code ?? 1, stdout, stderr })
-    })
-  })
-}
 
 /** The stock routing client wants a libp2p ComponentLogger; these tests want it quiet. */
 function quietLogger (): ComponentLogger {

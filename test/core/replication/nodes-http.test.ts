@@ -1,7 +1,5 @@
-import { execFile } from 'node:child_process'
 import { createServer } from 'node:http'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { multiaddr } from '@multiformats/multiaddr'
 import Koa from 'koa'
 import anyTest from 'ava'
@@ -12,6 +10,7 @@ import { readSwarmKey } from '../../../core/net/swarm-key.ts'
 import { errors } from '../../../gateway/middleware/errors.ts'
 import { nodeRoutes } from '../../../gateway/routes/nodes.ts'
 import { startServer } from '../../../node/server.ts'
+import { cidcast } from '../../helpers/spawn.ts'
 import { tempDir, waitFor } from '../../helpers/tmp.ts'
 import { CAPACITY, HEALTH, runCleanup } from '../control/helpers.ts'
 import type { Cleanup } from '../control/helpers.ts'
@@ -21,7 +20,6 @@ import type { RunningServer } from '../../../node/server.ts'
 import type { TestFn } from 'ava'
 import type { AddressInfo } from 'node:net'
 
-const CLI = fileURLToPath(new URL('../../../bin/cidcast.js', import.meta.url))
 const test = anyTest as TestFn<{ server: RunningServer, swarmKey: Uint8Array, cleanup: Cleanup }>
 
 interface Edge { peer: Peer, client: ControlClient }
@@ -52,14 +50,6 @@ async function edge (t: { context: { server: RunningServer, swarmKey: Uint8Array
 async function register (node: Edge, name: string, mode: NodeMode = 'shared'): Promise<string> {
   const reply = await node.client.register({ name, mode, url: `http://${name.replace(/\W/g, '')}.example:8081/`, addresses: [], ipns: ipnsNameOf(node.peer.libp2p.peerId), capacity: CAPACITY })
   return reply.label
-}
-
-async function cidcast (...args: string[]): Promise<{ code: number, stdout: string, stderr: string }> {
-  return await new Promise(resolve => {
-    execFile(process.execPath, [CLI, ...args], { env: { ...process.env, CIDCAST_SERVER: '' } }, (err, stdout, stderr) => {
-      resolve({ code: err == null ? 0 : (err as { code?: number }).code ?? 1, stdout, stderr })
-    })
-  })
 }
 
 test.serial('GET /api/v1/server tells a node how to reach the main server', async t => {

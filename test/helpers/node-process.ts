@@ -1,9 +1,9 @@
 import { CID } from 'multiformats/cid'
-import { startNode } from '../node/cdn-node.ts'
+import { startNode } from '../../node/cdn-node.ts'
 import { announceReady } from './child.ts'
 
 /**
- * A CDN node as a bench child: `node --import=tsx bench/node-process.ts <dataDir> <serverUrl> <swarmKey> <listen>
+ * A CDN node as a bench child: `node --import=tsx test/helpers/node-process.ts <dataDir> <serverUrl> <swarmKey> <listen>
  * [pinRoot]`. With `pinRoot` it first registers and pins that root (over bitswap from the main server). Announces
  * `{ url, pid }` once it answers and stops cleanly on SIGTERM.
  */

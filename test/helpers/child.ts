@@ -3,8 +3,8 @@ import { createInterface } from 'node:readline'
 import type { ChildProcess } from 'node:child_process'
 
 /**
- * Bench servers run in their own Node processes, so the load generator and the timing loop never share an
- * event loop with what they measure. Each child prints `READY <json>` (where it listens) on stdout once it
+ * Servers measured by the bench run in their own Node processes, so the load generator and the timing loop never
+ * share an event loop with what they measure. Each child prints `READY <json>` (where it listens) on stdout once it
  * is ready; anything else it prints there (the server logs JSON lines to stdout) is passed on to stderr.
  */
 
@@ -24,7 +24,7 @@ export interface BenchChild<T> {
 }
 
 /** Extra `node` flags for bench children, e.g. `BENCH_CHILD_NODE_OPTIONS=--cpu-prof` to profile them. */
-function childFlags (): string[] {
+export function childFlags (): string[] {
   return (process.env.BENCH_CHILD_NODE_OPTIONS ?? '').split(/\s+/).filter(f => f !== '')
 }
 

@@ -1,8 +1,8 @@
-import { startServer } from '../node/server.ts'
+import { startServer } from '../../node/server.ts'
 import { announceReady } from './child.ts'
 
 /**
- * The main server as a bench child: `node --import=tsx bench/server-process.ts <dataDir>`. Announces
+ * The main server as a bench child: `node --import=tsx test/helpers/server-process.ts <dataDir>`. Announces
  * `{ url }` once it answers and stops cleanly on SIGTERM (so `--cpu-prof` profiles get written).
  */
 
