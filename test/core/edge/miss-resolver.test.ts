@@ -25,6 +25,8 @@ import type { AddressInfo } from 'node:net'
  * that serves `/media` with CID Etags, `/api/v1/media/{id}` and the main server's own `/ipfs` gateway.
  */
 
+/** Generous: under a loaded machine the in-process origin answers slowly, and a timeout would change the path taken. */
+const TEST_ORIGIN_TIMEOUT_MS = 30_000
 const ID = '0123456789abcdef'
 const PROFILE = '360p'
 const MASTER = '#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=800000\n360p/index.m3u8\n'
@@ -145,7 +147,7 @@ async function world (init: MissResolverInit = {}, options: { quotaBytes?: numbe
   const capacity = createCapacity({ blocksDir: join(dir.path, 'blocks'), dataDir: dir.path, quotaBytes: options.quotaBytes, reserveBytes: 0 })
   const content = createNodeContent({ reader, blockstore, capacity, logger })
   const cache = createMediaCache({ logger }, { dir: join(dir.path, 'media-cache') })
-  const resolver = createMissResolver({ content, cache, origin: createOriginClient({}, { url: origin.url }), logger }, init)
+  const resolver = createMissResolver({ content, cache, origin: createOriginClient({}, { url: origin.url, timeoutMs: TEST_ORIGIN_TIMEOUT_MS }), logger }, init)
   return {
     resolver,
     local,
