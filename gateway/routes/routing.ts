@@ -84,24 +84,14 @@ export function routingRoutes (components: RoutingRouteComponents): Router {
 
   router.get('/routing/v1/providers/:cid', async ctx => {
     cors(ctx)
-    let cid: CID
-    try {
-      cid = parseCid(ctx.params.cid)
-    } catch {
-      throw new InvalidCIDError(`${ctx.params.cid.slice(0, 100)} is not a CID`)
-    }
+    const cid = parsedOr(parseCid, ctx.params.cid, text => new InvalidCIDError(`${text} is not a CID`))
     assertHeldCid(cid)
     await answerPeers(ctx, 'Providers', signal => providers(cid, { signal }), `no providers for ${cid.toString()}`)
   })
 
   router.get('/routing/v1/peers/:peerId', async ctx => {
     cors(ctx)
-    let peerId: PeerId
-    try {
-      peerId = parsePeerId(ctx.params.peerId)
-    } catch {
-      throw new InvalidRequestError(`${ctx.params.peerId.slice(0, 100)} is not a peer ID`)
-    }
+    const peerId = parsedOr(parsePeerId, ctx.params.peerId, text => new InvalidRequestError(`${text} is not a peer ID`))
     await answerPeers(ctx, 'Peers', signal => peers(peerId, { signal }), `no addresses for ${peerId.toString()}`)
   })
 
@@ -216,4 +206,13 @@ function parsePeerId (text: string): PeerId {
 function cors (ctx: Context): void {
   ctx.set('Access-Control-Allow-Origin', '*')
   ctx.set('Access-Control-Allow-Methods', 'GET, PUT, OPTIONS')
+}
+
+/** `parse(value)`, or the error `refuse` makes from the value cut to 100 characters (a path parameter can be long). */
+function parsedOr<T> (parse: (value: string) => T, value: string, refuse: (shown: string) => Error): T {
+  try {
+    return parse(value)
+  } catch {
+    throw refuse(value.slice(0, 100))
+  }
 }

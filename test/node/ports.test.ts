@@ -17,7 +17,7 @@ import { CLI, runNode } from '../helpers/spawn.ts'
 import { tempDir, waitFor } from '../helpers/tmp.ts'
 import type { RunningServer } from '../../node/server.ts'
 import type { Daemon } from '../helpers/spawn.ts'
-import type { TestFn } from 'ava'
+import type { ExecutionContext, TestFn } from 'ava'
 import type { AddressInfo } from 'node:net'
 
 const test = anyTest as TestFn<{ server: RunningServer, dir: string, remove: () => Promise<void>, swarmKey: string, mediaId: string }>
@@ -101,6 +101,18 @@ test('a taken libp2p port given in code fails with PortInUseError naming p2pList
   t.is(err?.message, `p2pListen /ip4/127.0.0.1/tcp/${held} is in use by another program; choose another port or stop that program`)
 })
 
+/** The daemon exits 1 with the one line that names the setting and its address, in no words of libp2p's. */
+async function refusedInOneLine (t: ExecutionContext, daemon: ReturnType<typeof runNode>, name: string, setting: string): Promise<void> {
+  try {
+    const { code, lines } = await failure(daemon)
+    t.is(code, 1, name)
+    t.deepEqual(lines, [`error: PortInUseError: ${setting} is in use by another program; choose another port or stop that program`], name)
+    t.notRegex(daemon.stdout() + daemon.stderr(), LIBP2P_WORDS, name)
+  } finally {
+    daemon.child.kill('SIGKILL')
+  }
+}
+
 test.serial('cidcast server stops with one line naming the setting and address when a port it was given is taken', async t => {
   const held = await holdPort(t)
   const runs: Array<[string, string[], Record<string, string>, string]> = [
@@ -113,14 +125,7 @@ test.serial('cidcast server stops with one line naming the setting and address w
     const daemon = runNode([CLI, 'server', '--data', join(t.context.dir, `server-${name}`), ...flags], {
       CIDCAST_LISTEN: '127.0.0.1:0', CIDCAST_P2P_LISTEN: '/ip4/127.0.0.1/tcp/0', CIDCAST_DNS_LISTEN: '127.0.0.1:0', ...env
     })
-    try {
-      const { code, lines } = await failure(daemon)
-      t.is(code, 1, name)
-      t.deepEqual(lines, [`error: PortInUseError: ${setting} is in use by another program; choose another port or stop that program`], name)
-      t.notRegex(daemon.stdout() + daemon.stderr(), LIBP2P_WORDS, name)
-    } finally {
-      daemon.child.kill('SIGKILL')
-    }
+    await refusedInOneLine(t, daemon, name, setting)
   }
 })
 
@@ -138,14 +143,7 @@ test.serial('cidcast node stops with one line naming the setting and address whe
   for (const [name, flags, env, setting] of runs) {
     const data = name === 'remembered' ? remembered : join(t.context.dir, `node-${name}`)
     const daemon = runNode([CLI, 'node', '--data', data, '--swarm-key', t.context.swarmKey, '--server', t.context.server.url, ...flags], env)
-    try {
-      const { code, lines } = await failure(daemon)
-      t.is(code, 1, name)
-      t.deepEqual(lines, [`error: PortInUseError: ${setting} is in use by another program; choose another port or stop that program`], name)
-      t.notRegex(daemon.stdout() + daemon.stderr(), LIBP2P_WORDS, name)
-    } finally {
-      daemon.child.kill('SIGKILL')
-    }
+    await refusedInOneLine(t, daemon, name, setting)
   }
 })
 
