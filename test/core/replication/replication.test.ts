@@ -9,15 +9,30 @@ import { CAPACITY, runCleanup, swarmKey } from '../control/helpers.ts'
 import { addRoot, runPin, startFakeNode, startReplicationMain } from './helpers.ts'
 import type { Cleanup } from '../control/helpers.ts'
 import type { ReplicableMedia } from '../../../core/replication/index.ts'
-import type { TestFn } from 'ava'
+import type { FakeNode, ReplicationMain } from './helpers.ts'
+import type { PinOrder } from '../../../core/control/index.ts'
+import type { ExecutionContext, TestFn } from 'ava'
 
-const test = anyTest as TestFn<{ cleanup: Cleanup, database: string }>
+interface Context { cleanup: Cleanup, database: string }
+
+const test = anyTest as TestFn<Context>
 
 test.beforeEach(async t => {
   const dir = await tempDir('cidcast-replication-')
   t.context = { cleanup: [dir.remove], database: join(dir.path, 'catalog.sqlite') }
 })
 test.afterEach.always(async t => { await runCleanup(t.context.cleanup) })
+
+/** A main server with a 1000-byte root ordered pinned on fake node `alpha`, and the order alpha's first beat took. */
+async function orderedOnAlpha (t: ExecutionContext<Context>): Promise<{ key: Uint8Array, main: ReplicationMain, root: string, node: FakeNode, order: PinOrder }> {
+  const key = swarmKey()
+  const main = await startReplicationMain(t.context.cleanup, key, t.context.database)
+  const root = (await addRoot(main.peer, 1000)).toString()
+  const node = await startFakeNode(t.context.cleanup, key, main, 'alpha')
+  await main.replication.pin({ cid: root, node: 'alpha' })
+  const [order] = await node.beat()
+  return { key, main, root, node, order }
+}
 
 test('a pin order reaches the node at once, names the main server as provider, and the node\'s reports move the row to pinned', async t => {
   const key = swarmKey()
@@ -100,12 +115,7 @@ test('a failed pin is retried with a new order until the attempts run out, and a
 })
 
 test('a full node is not retried; the reason says so', async t => {
-  const key = swarmKey()
-  const main = await startReplicationMain(t.context.cleanup, key, t.context.database)
-  const root = (await addRoot(main.peer, 1000)).toString()
-  const node = await startFakeNode(t.context.cleanup, key, main, 'alpha')
-  await main.replication.pin({ cid: root, node: 'alpha' })
-  const [order] = await node.beat()
+  const { main, root, node, order } = await orderedOnAlpha(t)
   await node.beat({ pins: [{ cid: root, orderId: order.orderId, state: 'failed', blocksDone: 0, bytesDone: 0, error: { name: 'DataFolderFullError', message: 'the data folder is full' } }] })
   const [failed] = await main.replication.list({ node: 'alpha' })
   t.is(failed.retryAt, null)
@@ -113,12 +123,7 @@ test('a full node is not retried; the reason says so', async t => {
 })
 
 test('rows survive a restart; a node that goes offline keeps its rows, shown unreachable with the reason', async t => {
-  const key = swarmKey()
-  const main = await startReplicationMain(t.context.cleanup, key, t.context.database)
-  const root = (await addRoot(main.peer, 1000)).toString()
-  const node = await startFakeNode(t.context.cleanup, key, main, 'alpha')
-  await main.replication.pin({ cid: root, node: 'alpha' })
-  const [order] = await node.beat()
+  const { main, root, node, order } = await orderedOnAlpha(t)
   await node.beat({ pins: [{ cid: root, orderId: order.orderId, state: 'pinned', blocksDone: 1, bytesDone: 1000 }], pinned: [root] })
 
   const again = createContentIndex({ repository: main.catalog.repositories.contentIndex })
