@@ -135,21 +135,24 @@ export async function measureStartup (source: string, bare: BarePlan, options: S
       : undefined,
     details: { runsMs: seek.map(r => r.ms), bareSeekRunsMs: bareSeek, bareSeekMedianMs: median(bareSeek), sessionsStarted: seekSessions }
   })
-  if (viewer != null) {
-    const p50 = percentile(viewer.samples, 50)
-    rows.push({
-      id: '3',
-      figure: 'second viewer, 1st viewer\'s ffmpeg running (playlist+init+0), p50',
-      value: p50,
-      unit: 'ms',
-      baseline: coldMs,
-      baselineLabel: 'figure 1',
-      ratio: ratioOf(p50, coldMs),
-      goal: `p50 <= ${SECOND_VIEWER_GOAL_MS} ms, 0 new ffmpeg`,
-      pass: p50 <= SECOND_VIEWER_GOAL_MS && viewer.newSessions === 0,
-      note: `${viewer.samples.length} tries, p95 ${percentile(viewer.samples, 95).toFixed(1)} ms, ${viewer.newSessions} new ffmpeg sessions`,
-      details: { samplesMs: viewer.samples, newSessions: viewer.newSessions }
-    })
-  }
+  if (viewer != null) rows.push(secondViewerRow('3', 'second viewer, 1st viewer\'s ffmpeg running (playlist+init+0), p50', viewer, { value: coldMs, label: 'figure 1' }))
   return rows
+}
+
+/** A second-viewer figure (playlist + init + first segment, p50) against `baseline`; `extraNote` ends its note. */
+export function secondViewerRow (id: string, figure: string, viewer: { samples: number[], newSessions: number }, baseline: { value: number | null, label: string, samplesMs?: number[] }, extraNote = ''): Row {
+  const p50 = percentile(viewer.samples, 50)
+  return {
+    id,
+    figure,
+    value: p50,
+    unit: 'ms',
+    baseline: baseline.value,
+    baselineLabel: baseline.label,
+    ratio: ratioOf(p50, baseline.value),
+    goal: `p50 <= ${SECOND_VIEWER_GOAL_MS} ms, 0 new ffmpeg`,
+    pass: p50 <= SECOND_VIEWER_GOAL_MS && viewer.newSessions === 0,
+    note: `${viewer.samples.length} tries, p95 ${percentile(viewer.samples, 95).toFixed(1)} ms, ${viewer.newSessions} new ffmpeg sessions${extraNote}`,
+    details: { samplesMs: viewer.samples, ...(baseline.samplesMs == null ? {} : { baselineSamplesMs: baseline.samplesMs }), newSessions: viewer.newSessions }
+  }
 }

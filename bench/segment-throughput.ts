@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { fetchOk, newClient } from '../test/helpers/http.ts'
 import { measureRounds } from './load.ts'
 import { ensureNginx, startNginx } from './nginx.ts'
-import { measureSecondViewer, secondViewer } from './playback.ts'
+import { measureSecondViewer, secondViewer, secondViewerRow } from './playback.ts'
 import { PROFILE } from './server.ts'
 import { percentile, ratioOf } from './table.ts'
 import type { LoadTarget, ThroughputFigure } from './load.ts'
@@ -18,7 +18,6 @@ import type { Row } from './table.ts'
  */
 
 const THROUGHPUT_GOAL_RATIO = 0.6
-const SECOND_VIEWER_GOAL_MS = 20
 
 export interface ServingOptions {
   /** Rounds; each loads /media, nginx and /ipfs in turn. @default 8 */
@@ -90,21 +89,8 @@ export async function measureServing (server: BenchServer, segments: number, opt
 
     const viewer = await measureSecondViewer(server, tries)
     const nginxViewer = nginx == null ? undefined : await secondViewer(`${nginx.url}/media/${server.id}/${PROFILE}`, tries)
-    const p50 = percentile(viewer.samples, 50)
     const nginxP50 = nginxViewer == null ? null : percentile(nginxViewer, 50)
-    const rows: Row[] = [{
-      id: '3b',
-      figure: 'second viewer, rendition complete (playlist+init+0), p50',
-      value: p50,
-      unit: 'ms',
-      baseline: nginxP50,
-      baselineLabel: 'nginx, same files',
-      ratio: ratioOf(p50, nginxP50),
-      goal: `p50 <= ${SECOND_VIEWER_GOAL_MS} ms, 0 new ffmpeg`,
-      pass: p50 <= SECOND_VIEWER_GOAL_MS && viewer.newSessions === 0,
-      note: `${viewer.samples.length} tries, p95 ${percentile(viewer.samples, 95).toFixed(1)} ms, ${viewer.newSessions} new ffmpeg sessions${skipNote}`,
-      details: { samplesMs: viewer.samples, nginxSamplesMs: nginxViewer, newSessions: viewer.newSessions }
-    }]
+    const rows: Row[] = [secondViewerRow('3b', 'second viewer, rendition complete (playlist+init+0), p50', viewer, { value: nginxP50, label: 'nginx, same files', samplesMs: nginxViewer }, skipNote)]
 
     log(`segment throughput: ${connections} keep-alive connections, ${rounds} rounds of ${seconds} s, ${segments} segments (${(saved.bytes / 1e6).toFixed(1)} MB)`)
     const serverPid = server.pid
