@@ -73,9 +73,13 @@ test('--replicas 2:3 orders the freest online nodes and nothing at all when it c
   const main = await startReplicationMain(t.context.cleanup, key, t.context.database)
   const root = (await addRoot(main.peer, 1000)).toString()
   const small = await startFakeNode(t.context.cleanup, key, main, 'small', space(1))
-  await startFakeNode(t.context.cleanup, key, main, 'large', space(40))
-  await startFakeNode(t.context.cleanup, key, main, 'medium', space(20))
-  await startFakeNode(t.context.cleanup, key, main, 'big', space(30))
+  const others = [
+    await startFakeNode(t.context.cleanup, key, main, 'large', space(40)),
+    await startFakeNode(t.context.cleanup, key, main, 'medium', space(20)),
+    await startFakeNode(t.context.cleanup, key, main, 'big', space(30))
+  ]
+  // every node online at the moment of placement: starting four peers can outlast the 0.9 s a silent node has
+  await Promise.all([small, ...others].map(async node => await node.beat()))
 
   const { items: placed } = await main.replication.pin({ cid: root, replicas: { min: 2, max: 3 } })
   t.deepEqual(placed.map(v => [v.node.label, v.state]), [['large', 'queued'], ['big', 'queued'], ['medium', 'queued']])
