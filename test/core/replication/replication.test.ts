@@ -47,7 +47,7 @@ test('a pin order reaches the node at once, names the main server as provider, a
   t.is(ordered.node.label, 'alpha')
   t.regex(ordered.reason ?? '', /order sent .* ago; alpha has not taken it yet/)
   // the nudge asks the node to heartbeat now rather than at its next interval
-  await waitFor(() => node.nudges() === 1, 5000, 'the nudge')
+  await waitFor(() => node.nudges() === 1, 15_000, 'the nudge')
 
   const orders = await node.beat()
   t.is(orders.length, 1)
