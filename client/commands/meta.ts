@@ -1,7 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander'
 import { createApiClient } from '../api-client.ts'
 import type { ApiClient } from '../api-client.ts'
-import type { AuditEntry } from '../../core/catalog/metadata-repository.ts'
+import type { AuditEntry } from '../../core/catalog/index.ts'
 import type { Match } from '../../core/metadata/types.ts'
 import type { MediaMetadataView } from '../../core/metadata/views.ts'
 
