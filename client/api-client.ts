@@ -1,6 +1,6 @@
 /** The typed HTTP client for `/api/v1`, used by the CLI (and usable by any Node program). */
 
-import type { MediaListOptions } from '../core/catalog/media-query.ts'
+import type { MediaListOptions } from '../core/media-query.ts'
 import type { NodeView } from '../core/replication/index.ts'
 import type { MediaView, RenditionView } from '../core/media/library.ts'
 

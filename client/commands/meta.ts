@@ -1,9 +1,9 @@
 import { Command, InvalidArgumentError } from 'commander'
 import { createApiClient } from '../api-client.ts'
 import type { ApiClient } from '../api-client.ts'
-import type { AuditEntry } from '../../core/catalog/metadata-repository.ts'
-import type { Match } from '../../core/metadata/types.ts'
-import type { MediaMetadataView } from '../../core/metadata/views.ts'
+import type { AuditEntry } from '../../core/catalog/index.ts'
+import type { Match } from '../../core/metadata/index.ts'
+import type { MediaMetadataView } from '../../core/metadata/index.ts'
 
 /*
  * `cidcast meta show|set|identify|history|revert`: a media's metadata through the server's API. Edits made

@@ -1,10 +1,10 @@
 import { Media } from './entities.ts'
 import { MediaMetadata } from './metadata-entities.ts'
-import type { MediaFilter, MediaSort, SortOrder } from './media-query.ts'
+import type { MediaFilter, MediaSort, SortOrder } from '../media-query.ts'
 import type { EntityManager, SelectQueryBuilder } from 'typeorm'
 
 /*
- * Listing the library (the options are in media-query.ts): filtering, ordering and counting all happen in one
+ * Listing the library (the options are in core/media-query.ts): filtering, ordering and counting all happen in one
  * query over the whole table, so page 3 follows page 2 in any order asked.
  */
 

@@ -3,7 +3,7 @@ import { Media } from './entities.ts'
 import { Collection, MediaMetadata, MetadataAudit, Season, Series, StoredImage } from './metadata-entities.ts'
 import { normalTitle, sortKey } from './sort-key.ts'
 import type { RunExclusive } from './exclusive.ts'
-import type { ExternalIds, MediaKind } from '../metadata/types.ts'
+import type { ExternalIds, MediaKind } from '../metadata/index.ts'
 import type { EntityManager } from 'typeorm'
 
 /*

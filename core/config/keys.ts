@@ -35,6 +35,10 @@ export interface ConfigKey {
   default?: unknown
 }
 
+/** The metadata providers this build knows (core/metadata has a client for each), in their default order. */
+export type ProviderName = 'tmdb' | 'tvdb' | 'omdb'
+export const PROVIDER_NAMES: readonly ProviderName[] = ['tmdb', 'tvdb', 'omdb']
+
 /** Default data folders. */
 export const DEFAULT_DATA = '.cidcast'
 export const DEFAULT_NODE_DATA = '.cidcast-node'
@@ -81,7 +85,7 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   { program: 'metadata', key: 'tvdbKey', env: 'CIDCAST_TVDB_KEY', blankIsUnset: true, parse: token },
   { program: 'metadata', key: 'tvdbPin', env: 'CIDCAST_TVDB_PIN', blankIsUnset: true, parse: token },
   { program: 'metadata', key: 'omdbKey', env: 'CIDCAST_OMDB_KEY', blankIsUnset: true, parse: token },
-  { program: 'metadata', key: 'metadataProviders', env: 'CIDCAST_METADATA_PROVIDERS', blankIsUnset: true, parse: list, default: ['tmdb', 'tvdb', 'omdb'] },
+  { program: 'metadata', key: 'metadataProviders', env: 'CIDCAST_METADATA_PROVIDERS', blankIsUnset: true, parse: list, default: [...PROVIDER_NAMES] },
   { program: 'metadata', key: 'metadataLanguage', env: 'CIDCAST_METADATA_LANGUAGE', blankIsUnset: true, parse: token, default: 'en-US' },
   { program: 'metadata', key: 'writeNfo', env: 'CIDCAST_WRITE_NFO', blankIsUnset: true, parse: booleanOrFolders, default: false },
   { program: 'metadata', key: 'fetchImages', env: 'CIDCAST_FETCH_IMAGES', blankIsUnset: true, parse: boolean, default: true },

@@ -1,10 +1,9 @@
 import { join } from 'node:path'
 import { InvalidConfigError } from '../errors.ts'
-import { PROVIDER_NAMES } from '../metadata/types.ts'
-import { CONFIG_FILE, keysOf } from './keys.ts'
+import { CONFIG_FILE, keysOf, PROVIDER_NAMES } from './keys.ts'
 import { readConfigFile, readSettings } from './read.ts'
-import type { MetadataConfig } from '../metadata/config.ts'
-import type { ProviderName } from '../metadata/types.ts'
+import type { MetadataConfig } from '../metadata/index.ts'
+import type { ProviderName } from './keys.ts'
 
 /**
  * Reads the metadata settings: environment (CIDCAST_*) > `<data>/config.json` > defaults (they have no flags). A

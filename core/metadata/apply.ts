@@ -1,11 +1,11 @@
 import { posix } from 'node:path'
 import { itemArtwork, seriesArtwork } from './image-store.ts'
-import { normalTitle } from '../catalog/sort-key.ts'
+import { normalTitle } from '../catalog/index.ts'
 import { shortId } from './short-id.ts'
 import { seasonTitle } from './views.ts'
 import type { Gathered } from './gather.ts'
 import type { ImageStore } from './image-store.ts'
-import type { FieldChanges, FieldName, MetadataFields, MetadataRepository, StoredMetadata } from '../catalog/metadata-repository.ts'
+import type { FieldChanges, FieldName, MetadataFields, MetadataRepository, StoredMetadata } from '../catalog/index.ts'
 import type { Logger } from '../logger.ts'
 
 /*

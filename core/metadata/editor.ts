@@ -3,11 +3,10 @@ import { InvalidRequestError } from '../errors.ts'
 import { writeFileAtomic } from '../fs-atomic.ts'
 import { NfoError, MAX_NFO_BYTES, buildItemNfo, isFile, itemNfoPaths } from './nfo.ts'
 import { checkDate, checkEpisode, checkImdbId, checkNumericId, checkOverview, checkSeason, checkTitle, checkYear } from './sanitize.ts'
-import { FIELD_NAMES } from '../catalog/metadata-repository.ts'
-import { normalTitle } from '../catalog/sort-key.ts'
+import { FIELD_NAMES, normalTitle } from '../catalog/index.ts'
 import { shortId } from './short-id.ts'
 import type { Checked } from './sanitize.ts'
-import type { FieldName, MetadataFields, MetadataRepository } from '../catalog/metadata-repository.ts'
+import type { FieldName, MetadataFields, MetadataRepository } from '../catalog/index.ts'
 import type { ItemInfo } from './types.ts'
 
 /*

@@ -1,8 +1,7 @@
 import { fieldsOf } from './apply.ts'
 import type { ImageStore } from './image-store.ts'
-import type { MetadataRepository, StoredMetadata } from '../catalog/metadata-repository.ts'
+import type { MediaRecord, MetadataRepository, StoredMetadata } from '../catalog/index.ts'
 import type { MediaKind } from './types.ts'
-import type { MediaRecord } from '../catalog/catalog.ts'
 import type { Logger } from '../logger.ts'
 import type { PosterFrames } from '../media/poster-frame.ts'
 

@@ -1,3 +1,5 @@
+import type { ProviderName } from '../config/index.ts'
+
 /*
  * The shapes metadata moves in: external ids, what a path or an NFO file says, what a provider answers.
  * Every field is optional except where a thing cannot exist without it; absent means "not known".
@@ -17,10 +19,8 @@ export type MediaKind = 'movie' | 'episode' | 'extra'
 
 export type ExtraType = 'trailer' | 'sample' | 'featurette' | 'behindthescenes' | 'deleted' | 'interview' | 'scene' | 'short' | 'clip' | 'other'
 
-/** The metadata providers this build knows. */
-export type ProviderName = 'tmdb' | 'tvdb' | 'omdb'
-
-export const PROVIDER_NAMES: readonly ProviderName[] = ['tmdb', 'tvdb', 'omdb']
+// the provider names are settings' values too: core/config keeps them, so reading the settings loads no metadata code
+export type { ProviderName }
 
 /** A series as the path, an NFO file or a provider describes it. */
 export interface SeriesInfo {

@@ -1,7 +1,6 @@
 import { parseMediaPath } from './path-parser.ts'
-import type { CollectionRecord, MetadataRepository, SeasonRecord, SeriesRecord, StoredMetadata } from '../catalog/metadata-repository.ts'
+import type { CollectionRecord, MediaRecord, MetadataRepository, SeasonRecord, SeriesRecord, StoredMetadata } from '../catalog/index.ts'
 import type { MediaKind } from './types.ts'
-import type { MediaRecord } from '../catalog/catalog.ts'
 
 /*
  * What the API shows of metadata: the fields every media view carries, and the series / season / collection

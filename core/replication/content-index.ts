@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events'
 import { MAX_PINNED } from '../control/index.ts'
-import type { ContentIndexRepository, IndexEntry, PinAction } from '../catalog/content-index-repository.ts'
+import type { ContentIndexRepository, IndexEntry, PinAction } from '../catalog/index.ts'
 import type { PinReport } from '../control/index.ts'
 
 /*
@@ -12,7 +12,7 @@ import type { PinReport } from '../control/index.ts'
  * that goes offline keeps its rows.
  */
 
-export type { IndexEntry, PinAction, PinState } from '../catalog/content-index-repository.ts'
+export type { IndexEntry, PinAction, PinState } from '../catalog/index.ts'
 
 /** A new order to record for (peer, cid). */
 export interface OrderInput {

@@ -1,5 +1,5 @@
 import type { ReplicationFactor } from './placement.ts'
-import type { GoalRepository } from '../catalog/replication-repositories.ts'
+import type { GoalRepository } from '../catalog/index.ts'
 
 /*
  * The replication factors the main server keeps (`--replicas MIN:MAX`), one per root, as IPFS Cluster keeps a

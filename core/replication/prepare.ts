@@ -1,4 +1,4 @@
-import type { PreparationRepository } from '../catalog/replication-repositories.ts'
+import type { PreparationRepository } from '../catalog/index.ts'
 import type { Logger } from '../logger.ts'
 
 /*

@@ -1,7 +1,7 @@
 import Router from '@koa/router'
 import { InvalidRequestError } from '../../core/errors.ts'
-import type { MetadataService } from '../../core/metadata/service.ts'
-import type { Match } from '../../core/metadata/types.ts'
+import type { MetadataService } from '../../core/metadata/index.ts'
+import type { Match } from '../../core/metadata/index.ts'
 
 export interface MetadataRouteComponents {
   metadata: MetadataService

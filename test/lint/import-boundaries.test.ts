@@ -41,7 +41,10 @@ test('a file behind a room\'s entry is reached through the entry from outside th
   t.deepEqual(boundaryMessages('test/core/edge/x.test.ts', "import { gatewayBlocks } from '../../../core/edge/gateway-blocks.ts'"), [])
   // core's shared files (errors, logger...) belong to no room, and a room without an entry file is reached directly
   t.deepEqual(boundaryMessages('gateway/x.ts', "import { HTTP_STATUS } from '../core/errors.ts'"), [])
-  t.deepEqual(boundaryMessages('gateway/x.ts', "import { catalog } from '../core/catalog/catalog.ts'"), [])
+  t.deepEqual(boundaryMessages('node/x.ts', "import { MEDIA_KINDS } from '../core/media-query.ts'"), [])
+  t.deepEqual(boundaryMessages('client/x.ts', "import type { MediaListOptions } from '../core/media-query.ts'"), [])
+  t.deepEqual(boundaryMessages('gateway/x.ts', "import { SWARM_KEY_BYTES } from '../core/net/swarm-key.ts'"), [])
+  t.deepEqual(boundaryMessages('gateway/x.ts', "import { createCatalog } from '../core/catalog/catalog.ts'"), ['import core/catalog/ through its entry file core/catalog/index.ts, not core/catalog/catalog.ts'])
 })
 
 test('inside a room files import each other, not the room\'s own entry', t => {

@@ -1,6 +1,7 @@
 /*
- * The ways the library can be listed: which media (by kind), in which order, which page. Kept apart from the
- * queries (media-list.ts), so the CLI and the API client can name them without loading the ORM.
+ * The ways the library can be listed: which media (by kind), in which order, which page. Kept at core's top, apart
+ * from the catalog and its queries (catalog/media-list.ts), so the CLI and the API client can name them without
+ * loading the ORM.
  */
 
 /** The orders the library can be listed in: natural title order (sort-key.ts), year, date added. */

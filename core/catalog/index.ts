@@ -1,0 +1,18 @@
+/*
+ * core/catalog: the main server's database (TypeORM on better-sqlite3): the entities and their migrations, the
+ * catalog of media, renditions, segments and playback progress, and the repositories other rooms keep their rows in
+ * (metadata, the node registry, the content index, replication goals and preparations). Loading it loads TypeORM:
+ * the CDN node and the client never do; the list options they name live in core/media-query.ts. Other folders
+ * import this file only.
+ */
+
+export { createCatalog } from './catalog.ts'
+export type { Catalog, CatalogComponents, CatalogInit, CatalogRepositories, ListOptions } from './catalog.ts'
+export type { MediaInput, MediaRecord, ProgressRecord, RenditionInput, RenditionRecord, RenditionState, SegmentRecord } from './records.ts'
+export { normalTitle, sortKey } from './sort-key.ts'
+export { FIELD_NAMES } from './metadata-repository.ts'
+export type { AuditEntry, CollectionRecord, FieldChanges, FieldName, MetadataFields, MetadataRepository, SeasonRecord, SeriesRecord, StoredMetadata } from './metadata-repository.ts'
+export type { NodeRecord, NodeRepository } from './node-repository.ts'
+export type { ContentIndexRepository, IndexEntry, PinAction, PinState } from './content-index-repository.ts'
+export type { GoalRecord, GoalRepository, PreparationRecord, PreparationRepository, RenditionRootRepository } from './replication-repositories.ts'
+export { CatalogNotStartedError, IncompleteRenditionError, RenditionNotFoundError } from './errors.ts'
