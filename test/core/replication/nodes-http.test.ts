@@ -108,7 +108,9 @@ test.serial('cidcast nodes prints one line per node and nodes revoke bans one', 
   const label = await register(node, 'cli node')
   const server = t.context.server.url
 
-  const list = await cidcast('nodes', '--server', server)
+  // the node beats while the CLI starts (seconds from source), as a running node would: beats here are 0.3 s apart
+  const beating = setInterval(() => { node.client.heartbeat({ capacity: CAPACITY, health: HEALTH, pinned: [] }).catch(() => {}) }, 100)
+  const list = await cidcast('nodes', '--server', server).finally(() => { clearInterval(beating) })
   t.is(list.code, 0, list.stderr)
   const line = list.stdout.split('\n').find(l => l.startsWith('cli node\t'))
   t.is(line, `cli node\t${label}.nodes.test\tonline\tshared\t9.0 GiB free\thttp://clinode.example:8081/`)
