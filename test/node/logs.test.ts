@@ -57,7 +57,8 @@ test.serial('a daemon whose output is a pipe prints JSON lines, and readable one
  */
 async function onTerminal (data: string, swarmKey: string, env: Record<string, string>): Promise<string> {
   const command = [process.execPath, CLI, 'node', '--data', data, '--swarm-key', swarmKey, '--server', 'http://127.0.0.1:1', '--listen', '127.0.0.1:0', '--p2p-listen', '/ip4/127.0.0.1/tcp/0']
-  const base = Object.fromEntries(Object.entries(process.env).filter(([key]) => !['NO_COLOR', 'FORCE_COLOR', 'NODE_DISABLE_COLORS'].includes(key)))
+  // Node's hasColors() says "no colours" when CI is set without a known CI vendor's variable, as on our CI
+  const base = Object.fromEntries(Object.entries(process.env).filter(([key]) => !['NO_COLOR', 'FORCE_COLOR', 'NODE_DISABLE_COLORS', 'CI'].includes(key)))
   // `exec`: the shell script starts becomes the daemon, so the daemon is script's child and can be stopped by pid
   const script = spawn('script', ['-qfec', `exec ${command.map(a => `'${a}'`).join(' ')}`, '/dev/null'], {
     cwd: ROOT,
