@@ -53,22 +53,38 @@ export interface ApiClient {
   listMediaPage: (query?: MediaQuery & { limit?: number, offset?: number }) => Promise<MediaPage>
   getMedia: (id: string) => Promise<MediaSummary>
   health: () => Promise<{ status: string, peerId: string }>
-  /** Shared nodes; with `all` (allowed from the server's machine only) local and revoked ones too. */
+  /** Shared nodes; with `all` (admins) local and revoked ones too. */
   listNodes: (options?: { all?: boolean }) => Promise<NodeSummary[]>
-  /** Revokes a node by label, name or peer ID (allowed from the server's machine only). */
+  /** Revokes a node by label, name or peer ID (admins). */
   revokeNode: (name: string) => Promise<NodeSummary>
   server: () => Promise<ServerSummary>
   /** Any other `/api/v1` call (path with its query, JSON body); answers the parsed JSON. Used by `cidcast meta`. */
   request: <T>(method: string, path: string, body?: unknown) => Promise<T>
 }
 
-/** A client for the server at `baseUrl` (e.g. `http://127.0.0.1:8080`). */
-export function createApiClient (baseUrl: string, options: { user?: string, timeoutMs?: number } = {}): ApiClient {
+/** Finds the bearer token for a server (by its origin); the CLI sets one that reads `cidcast login`'s file. */
+export type TokenResolver = (origin: string) => Promise<string | undefined>
+
+let defaultTokens: TokenResolver = async () => {
+  const token = process.env.CIDCAST_TOKEN
+  return token != null && token !== '' ? token : undefined
+}
+
+/** Sets how clients made without a `token` find theirs (by default: `CIDCAST_TOKEN`). */
+export function setTokenResolver (resolver: TokenResolver): void {
+  defaultTokens = resolver
+}
+
+/** A client for the server at `baseUrl` (e.g. `http://127.0.0.1:8080`), with a token or the resolver's. */
+export function createApiClient (baseUrl: string, options: { token?: string, timeoutMs?: number } = {}): ApiClient {
   const base = new URL(baseUrl)
+  let token: Promise<string | undefined> | undefined
   async function call<T> (method: string, path: string, body?: unknown, timeoutMs = options.timeoutMs ?? 600_000): Promise<T> {
     const headers: Record<string, string> = { Accept: 'application/json' }
     if (body !== undefined) headers['Content-Type'] = 'application/json'
-    if (options.user != null) headers['X-Cidcast-User'] = options.user
+    token ??= options.token != null ? Promise.resolve(options.token) : defaultTokens(base.origin)
+    const bearer = await token
+    if (bearer != null) headers.Authorization = `Bearer ${bearer}`
     let response: Response
     try {
       response = await fetch(new URL(path, base), { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(timeoutMs) })
@@ -82,6 +98,7 @@ export function createApiClient (baseUrl: string, options: { user?: string, time
     try { json = text === '' ? undefined : JSON.parse(text) } catch { json = undefined }
     if (!response.ok) {
       const e = json as { error?: string, message?: string } | undefined
+      if (response.status === 401 && bearer == null) throw new ApiError(401, e?.error ?? 'AuthenticationRequiredError', `log in first: cidcast login --server ${base.origin}`)
       throw new ApiError(response.status, e?.error ?? `HTTP${response.status}`, e?.message ?? (text.slice(0, 200) || response.statusText))
     }
     return json as T

@@ -10,8 +10,14 @@ import { metadataRoutes } from './routes/metadata.ts'
 import { nodeRoutes } from './routes/nodes.ts'
 import { replicationRoutes } from './routes/replications.ts'
 import { routingRoutes } from './routes/routing.ts'
-import { serveWebUi } from './web-ui.ts'
+import { authenticate } from './access/authenticate.ts'
+import { authorize, routeKeysOf } from './access/authorize.ts'
+import { SERVER_ROUTES } from './access/route-table.ts'
+import { accountRoutes } from './routes/accounts.ts'
+import { webUiFiles, webUiRoutes } from './web-ui.ts'
+import type { AccessSettings } from './access/route-table.ts'
 import type { WebUi } from './web-ui.ts'
+import type { Accounts, LoginLimiter } from '../core/access/index.ts'
 import type { Catalog } from '../core/catalog/index.ts'
 import type { NodeRegistry, Replication } from '../core/replication/index.ts'
 import type { ContentReader } from '../core/ipfs/index.ts'
@@ -26,6 +32,12 @@ import type { Blockstore } from 'interface-blockstore'
 
 export interface HttpAppComponents {
   logger: Logger
+  /** Users, sessions and API tokens: who a request speaks for. */
+  accounts: Accounts
+  /** Slows password guessing on login. */
+  limiter: LoginLimiter
+  /** Settings that move routes between owners (read on every request, so a change applies at once). */
+  accessSettings: () => AccessSettings
   library: Library
   catalog: Catalog
   transcoder: Transcoder
@@ -46,8 +58,8 @@ export interface HttpAppComponents {
   ui?: WebUi
 }
 
-/** The main server's HTTP face: UI, `/api/v1`, `/media`, `/ipfs`, `/healthz`, `/metrics`. */
-export function createHttpApp (components: HttpAppComponents): Koa {
+/** The main server's HTTP face: UI, `/api/v1`, `/media`, `/ipfs`, `/healthz`, `/metrics`; `routes` lists its route keys. */
+export function createHttpApp (components: HttpAppComponents): Koa & { routes: () => string[] } {
   const log = components.logger.child({ name: 'cidcast:http' })
   const started = Date.now()
   const app = new Koa()
@@ -55,6 +67,7 @@ export function createHttpApp (components: HttpAppComponents): Koa {
   app.silent = true
   app.use(mediaCors())
   app.use(errors(log))
+  app.use(authenticate({ accounts: components.accounts }))
   app.use(bodyParser({ enableTypes: ['json'], jsonLimit: '64kb', encoding: 'utf-8' }))
 
   const system = new Router()
@@ -67,15 +80,17 @@ export function createHttpApp (components: HttpAppComponents): Koa {
       ctx.body = await components.metrics.registry.metrics()
     })
 
-  const routers = [system, apiRoutes(components), mediaRoutes(components), ipfsRoutes({ blockstore: components.blockstore, logger: components.logger, reader: components.reader })]
+  const routers = [system, accountRoutes({ accounts: components.accounts, limiter: components.limiter }), apiRoutes(components), mediaRoutes(components), ipfsRoutes({ blockstore: components.blockstore, logger: components.logger, reader: components.reader })]
   if (components.nodes != null && components.serverInfo != null) routers.push(nodeRoutes({ nodes: components.nodes, serverInfo: components.serverInfo }))
   if (components.routing != null) routers.push(routingRoutes({ ...components.routing, logger: components.logger }))
   if (components.metadata != null) routers.push(metadataRoutes({ metadata: components.metadata }))
   if (components.replication != null) routers.push(replicationRoutes({ replication: components.replication }))
+  if (components.ui != null) routers.push(webUiRoutes(components.ui))
+  app.use(authorize({ routers, table: SERVER_ROUTES, settings: components.accessSettings, logger: components.logger }))
   for (const router of routers) {
     app.use(router.routes())
     app.use(router.allowedMethods())
   }
-  if (components.ui != null) serveWebUi(app, components.ui)
-  return app
+  if (components.ui != null) app.use(webUiFiles(components.ui))
+  return Object.assign(app, { routes: () => routeKeysOf(routers) })
 }

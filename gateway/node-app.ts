@@ -8,7 +8,9 @@ import { apiProxyRoutes } from './routes/api-proxy.ts'
 import { nodeIpfsRoutes } from './routes/node-ipfs.ts'
 import { nodeMediaRoutes } from './routes/node-media.ts'
 import { nodePinRoutes } from './routes/node-pins.ts'
-import { serveWebUi } from './web-ui.ts'
+import { authorize, routeKeysOf } from './access/authorize.ts'
+import { NODE_ROUTES } from './access/route-table.ts'
+import { webUiFiles, webUiRoutes } from './web-ui.ts'
 import type { FallbackMode, MediaCache, NodeContent, NodeMetrics, OriginClient } from '../core/edge/index.ts'
 import type { Logger } from '../core/logger.ts'
 import type { NodePinRouteComponents } from './routes/node-pins.ts'
@@ -82,7 +84,7 @@ function accounting (metrics: NodeMetrics): Middleware {
 }
 
 /** The CDN node's HTTP face: `/media` and `/ipfs` local-first, the UI, `/api/v1` passed to the main server, health and metrics. */
-export function createNodeApp (components: NodeAppComponents, init: NodeAppInit = {}): Koa {
+export function createNodeApp (components: NodeAppComponents, init: NodeAppInit = {}): Koa & { routes: () => string[] } {
   const log = components.logger.child({ name: 'cidcast:node-http' })
   const app = new Koa()
   app.proxy = false
@@ -111,10 +113,13 @@ export function createNodeApp (components: NodeAppComponents, init: NodeAppInit 
     nodeIpfsRoutes({ resolver, logger })
   ]
   if (components.pinner != null) routers.push(nodePinRoutes({ pinner: components.pinner }))
+  if (components.ui != null) routers.push(webUiRoutes(components.ui))
+  // a node has no accounts: its owners are public, loopback, stream tokens and the main server (its API proxy)
+  app.use(authorize({ routers, table: NODE_ROUTES, settings: () => ({ viewerReplication: false }), logger: components.logger }))
   for (const router of routers) {
     app.use(router.routes())
     app.use(router.allowedMethods())
   }
-  if (components.ui != null) serveWebUi(app, components.ui)
-  return app
+  if (components.ui != null) app.use(webUiFiles(components.ui))
+  return Object.assign(app, { routes: () => routeKeysOf(routers) })
 }

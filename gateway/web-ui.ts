@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs'
 import Router from '@koa/router'
 import serve from 'koa-static'
-import type Koa from 'koa'
+import type { Middleware } from 'koa'
 
 /** The web UI's files, handed to the gateway by the process that assembles it (node/web-ui.ts). */
 export interface WebUi {
@@ -11,16 +11,18 @@ export interface WebUi {
   hlsJs: string
 }
 
-/** Serves the UI after every other route: `/vendor/hls.min.js` and the static files with `index.html` at `/`. */
-export function serveWebUi (app: Koa, ui: WebUi): void {
-  const vendor = new Router()
+/** `/vendor/hls.min.js`: a route like the others, so the route table classifies it. */
+export function webUiRoutes (ui: WebUi): Router {
+  return new Router()
     .get('/vendor/hls.min.js', ctx => {
       ctx.type = 'text/javascript; charset=utf-8'
       ctx.set('Cache-Control', 'public, max-age=86400')
       ctx.body = createReadStream(ui.hlsJs)
     })
-  app.use(vendor.routes())
-  app.use(vendor.allowedMethods())
+}
+
+/** The static files with `index.html` at `/`, used after every route: the same for everyone (no data in them). */
+export function webUiFiles (ui: WebUi): Middleware {
   // the UI's files change with the code: no max-age, revalidated by their Etag
-  app.use(serve(ui.dir, { index: 'index.html', maxage: 0 }))
+  return serve(ui.dir, { index: 'index.html', maxage: 0 })
 }

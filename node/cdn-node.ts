@@ -70,6 +70,8 @@ export interface RunningNode {
   pin: (root: CID, options?: LocalPinOptions) => Promise<void>
   /** Carries out the main server's replication orders; also unpins and verifies (`cidcast pin verify`). */
   pinner: Pinner
+  /** Every route of its HTTP app, as the route table names them. */
+  routes: () => string[]
   /** Stops HTTP, the control agent and the peer, in reverse order of start. */
   stop: () => Promise<void>
 }
@@ -254,6 +256,7 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
         agent.beat()
       },
       pinner,
+      routes: app.routes,
       stop
     }
   } catch (err) {

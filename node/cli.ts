@@ -1,6 +1,7 @@
 import { setFlagsFromString } from 'node:v8'
 import { Command, InvalidArgumentError, Option } from 'commander'
-import { createApiClient } from '../client/api-client.ts'
+import { createApiClient, setTokenResolver } from '../client/api-client.ts'
+import { accountCommands } from '../client/commands/accounts.ts'
 import { addCommand } from '../client/commands/add.ts'
 import { metaCommand } from '../client/commands/meta.ts'
 import { nodesCommand, revokeNodeCommand } from '../client/commands/nodes.ts'
@@ -8,6 +9,7 @@ import { pinCommand, statusCommand } from '../client/commands/pin.ts'
 import { pinVerifyCommand } from '../client/commands/pin-verify.ts'
 import { MEDIA_KINDS, MEDIA_SORTS, SORT_ORDERS } from '../core/media-query.ts'
 import { DEFAULT_DATA, DEFAULT_SERVER_URL, LOG_FORMATS, LOG_LEVELS } from '../core/config/index.ts'
+import { saveCredential, tokenFor } from './credentials.ts'
 import { initDataFolder } from './init.ts'
 import type { MediaQuery } from '../client/api-client.ts'
 import type { LogFormat } from '../core/logger.ts'
@@ -66,11 +68,15 @@ export function buildCli (): Command {
     .configureOutput({ outputError: (text, write) => { write(text) } })
 
   program.command('init')
-    .description('create a data folder with a config file and a new private-network key (swarm.key)')
+    .description('create a data folder with a config file, a new private-network key (swarm.key) and the first admin (its password is printed once)')
     .option('--data <dir>', 'data folder', process.env.CIDCAST_DATA ?? DEFAULT_DATA)
     .action(async (opts: { data: string }) => {
       const { swarmKeyPath } = await initDataFolder(opts.data)
       process.stdout.write(`initialized ${opts.data}\nswarm key: ${swarmKeyPath} (copy it to every CDN node; keep it secret)\n`)
+      // loaded here: the catalog brings TypeORM
+      const { ensureFirstAdmin } = await import('./first-admin.ts')
+      const made = await ensureFirstAdmin(opts.data)
+      if (made != null) process.stdout.write(`admin user: ${made.user.name}\nadmin password: ${made.password}\n`)
     })
 
   program.command('server')
@@ -91,6 +97,7 @@ export function buildCli (): Command {
       const server = await startServer(options)
       stopOnSignals(server.stop)
       process.stdout.write(`${server.url}\n`)
+      if (server.firstAdmin != null) process.stdout.write(`admin user: ${server.firstAdmin.user.name}\nadmin password: ${server.firstAdmin.password}\n`)
     })
 
   program.command('node')
@@ -171,6 +178,7 @@ export function buildCli (): Command {
       await revokeNodeCommand(name, { server: opts.server ?? (nodes.opts<{ server: string }>().server) })
     })
 
+  for (const command of accountCommands(DEFAULT_SERVER, { save: saveCredential })) program.addCommand(command)
   program.addCommand(metaCommand(DEFAULT_SERVER))
   program.addCommand(pinCommand(DEFAULT_SERVER).addCommand(pinVerifyCommand()))
   program.addCommand(statusCommand(DEFAULT_SERVER))
@@ -180,6 +188,8 @@ export function buildCli (): Command {
 
 /** Entry point: parse argv, turn any error into one line and an exit code. */
 export async function main (argv = process.argv): Promise<void> {
+  // client verbs carry CIDCAST_TOKEN, else the token `cidcast login` saved for their server
+  setTokenResolver(async origin => await tokenFor(origin))
   try {
     await buildCli().parseAsync(argv)
   } catch (err) {

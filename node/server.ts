@@ -1,6 +1,7 @@
 import { mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { unixfs } from '@helia/unixfs'
+import { createAccounts, createLoginLimiter } from '../core/access/index.ts'
 import { createCatalog } from '../core/catalog/index.ts'
 import { loadMetadataConfig, loadServerConfig } from '../core/config/index.ts'
 import { createDnsServer } from '../core/dns/index.ts'
@@ -27,6 +28,7 @@ import { ensureDataFolder } from './init.ts'
 import { watchLibrary } from './library-watcher.ts'
 import { createStopStack } from './stop-stack.ts'
 import { listenHttp } from './http-listener.ts'
+import type { Accounts, AccountsInit, User } from '../core/access/index.ts'
 import type { ServerConfig } from '../core/config/index.ts'
 import type { DnsServer } from '../core/dns/index.ts'
 import type { NodeRegistry, Replication } from '../core/replication/index.ts'
@@ -44,6 +46,8 @@ export interface StartServerOptions extends Partial<Omit<ServerConfig, 'data' | 
   dataDir?: string
   /** Metadata settings over those of the environment and config.json (tests point the providers at a stub). */
   metadata?: Partial<MetadataConfig>
+  /** Accounts settings (tests lower scrypt's cost). */
+  accounts?: AccountsInit
 }
 
 /** A running main server. */
@@ -63,6 +67,12 @@ export interface RunningServer {
   replication: Replication
   /** The IPNS records nodes publish through `PUT /routing/v1/ipns/{name}`. */
   ipns: IpnsRecordStore
+  /** Users, sessions and API tokens. */
+  accounts: Accounts
+  /** Every route of its HTTP app, as the route table names them. */
+  routes: () => string[]
+  /** The first admin and their password, when this start made them (shown once, never logged). */
+  firstAdmin?: { user: User, password: string }
   /** Adds a file to the library (as `POST /api/v1/media` does). */
   addMedia: (path: string) => Promise<MediaView>
   /** Stops HTTP, ffmpeg, the catalog and the peer, in reverse order of start. */
@@ -72,7 +82,7 @@ export interface RunningServer {
 /** Starts the main server: peer, catalog, transcoder, HTTP and DNS, in that order. */
 export async function startServer (options: StartServerOptions = {}): Promise<RunningServer> {
   tuneGarbageCollection()
-  const { dataDir, metadata: metadataSettings, ...flags } = options
+  const { dataDir, metadata: metadataSettings, accounts: accountsInit, ...flags } = options
   const config = await loadServerConfig({ ...flags, data: dataDir })
   const logger = await createDaemonLogger({ level: config.logLevel, format: config.logFormat })
   const log = logger.child({ name: 'cidcast:server' })
@@ -93,6 +103,9 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
     await catalog.start()
     stack.push(async () => { await catalog.stop() })
     const nodeStore = catalog.repositories.nodes
+    const accounts = createAccounts({ repository: catalog.repositories.access, logger }, accountsInit)
+    const firstAdmin = await accounts.ensureFirstAdmin()
+    await accounts.sweep()
     const gater = createRevocationGater({ revoked: await nodeStore.revokedPeerIds() })
 
     const p2pListen = config.p2pListen.map(address => ({ key: 'p2pListen', address, setBy: config.setBy.p2pListen }))
@@ -182,7 +195,9 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
       providers: replication.providers,
       peers: peersFromNodes(async () => await registry.list(), () => ({ peerId: peer.libp2p.peerId.toString(), addrs: peer.libp2p.getMultiaddrs().map(String), protocols: ['transport-bitswap'] }))
     }
-    const app = createHttpApp({ logger, library, catalog, metadata, transcoder, reader, metrics, blockstore: peer.blockstore, peerId: peer.libp2p.peerId.toString(), nodes: registry, serverInfo, routing, replication, ui: webUi() })
+    const limiter = createLoginLimiter()
+    const accessSettings = { viewerReplication: config.viewerReplication }
+    const app = createHttpApp({ logger, accounts, limiter, accessSettings: () => accessSettings, library, catalog, metadata, transcoder, reader, metrics, blockstore: peer.blockstore, peerId: peer.libp2p.peerId.toString(), nodes: registry, serverInfo, routing, replication, ui: webUi() })
     const http = await listenHttp(app, { key: 'listen', address: config.listen, setBy: config.setBy.listen }, log)
     stack.push(http.close)
     const { address } = http
@@ -211,6 +226,9 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
       registry,
       replication,
       ipns,
+      accounts,
+      firstAdmin,
+      routes: app.routes,
       addMedia: async path => (await library.add(path)).media,
       stop
     }

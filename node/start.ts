@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
 import { resolveFfmpeg } from '../core/media/ffmpeg-binary.ts'
 import { startNode } from './cdn-node.ts'
+import { saveCredential } from './credentials.ts'
 import { SAMPLE_NAME, ensureSampleVideo } from './sample.ts'
 import { startServer } from './server.ts'
 import type { RunningNode } from './cdn-node.ts'
@@ -70,6 +71,13 @@ async function start (): Promise<void> {
     // a new library's first look shows the sample with its poster (a frame taken in the background)
     items.length === 0 ? Promise.race([server.metadata.idle(), delay(ARTWORK_WAIT_MS, undefined, { ref: false })]) : undefined
   ])
+  // the person who ran npm start is its admin: the CLI on this machine is logged in as them from the first start
+  let cli = ''
+  if (server.firstAdmin != null) {
+    const issued = await server.accounts.addApiToken(server.firstAdmin.user.id, `cli on this machine (npm start, ${new Date().toISOString().slice(0, 10)})`)
+    const path = await saveCredential(server.url, { token: issued.token, user: server.firstAdmin.user.name, savedAt: new Date().toISOString() })
+    cli = `  CLI:      logged in as ${server.firstAdmin.user.name} (token in ${path})`
+  }
   const dns = registration?.dnsName != null ? `  (DNS name ${registration.dnsName})` : '  (registering with the main server...)'
   process.stdout.write([
     '',
@@ -80,6 +88,7 @@ async function start (): Promise<void> {
     `  direct:   ${server.url}/#/media/${first.id}   (the main server itself)`,
     `  API:      ${server.url}/api/v1/media`,
     `  data:     ${data}`,
+    ...(server.firstAdmin != null ? [`  admin:    user ${server.firstAdmin.user.name}, password ${server.firstAdmin.password}   (shown once: keep it)`, cli] : ['  log in:   as the admin printed at the first start (new password: cidcast user passwd admin)']),
     'Ctrl-C stops both.',
     ''
   ].join('\n'))

@@ -30,6 +30,7 @@ export const UNIT = [
   'test/core/routing/manifest.test.ts',
   'test/core/routing/publisher.test.ts',
   'test/gateway/error-status.test.ts',
+  'test/core/access/accounts.test.ts',
   'test/gateway/routing.test.ts',
   'test/lint/*.test.ts',
   'test/tiers.test.ts'
@@ -50,6 +51,7 @@ export const INTEGRATION = [
   'test/core/routing/main-server.test.ts',
   'test/e2e/*.test.ts',
   'test/gateway/ipfs.test.ts',
+  'test/gateway/route-census.test.ts',
   'test/gateway/media-list.test.ts',
   'test/gateway/metadata.test.ts',
   'test/gateway/poster-frames.test.ts',

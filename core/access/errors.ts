@@ -34,3 +34,50 @@ export class InvalidStreamKeyError extends CidcastError {
   static override readonly code: string = 'InvalidStreamKeyError'
   override readonly name = 'InvalidStreamKeyError'
 }
+
+/** An API request without a session or API token, where one is needed. */
+export class AuthenticationRequiredError extends CidcastError {
+  static override readonly code: string = 'AuthenticationRequiredError'
+  override readonly name = 'AuthenticationRequiredError'
+}
+
+/** A login with a wrong name or password (the message never says which), or a token that is unknown or expired. */
+export class InvalidCredentialsError extends CidcastError {
+  static override readonly code: string = 'InvalidCredentialsError'
+  override readonly name = 'InvalidCredentialsError'
+}
+
+/** A signed-in user asking for what their role does not allow. */
+export class PermissionDeniedError extends CidcastError {
+  static override readonly code: string = 'PermissionDeniedError'
+  override readonly name = 'PermissionDeniedError'
+}
+
+/** Too many failed logins for an account or from an address; `retryAfterSeconds` says when to try again. */
+export class TooManyAttemptsError extends CidcastError {
+  static override readonly code: string = 'TooManyAttemptsError'
+  override readonly name = 'TooManyAttemptsError'
+  readonly retryAfterSeconds: number
+  constructor (message: string, retryAfterSeconds: number) {
+    super(message)
+    this.retryAfterSeconds = retryAfterSeconds
+  }
+}
+
+/** A user name that is taken, or an API token name the user already has. */
+export class AccountExistsError extends CidcastError {
+  static override readonly code: string = 'AccountExistsError'
+  override readonly name = 'AccountExistsError'
+}
+
+/** No user, or no token, of that name or id. */
+export class AccountNotFoundError extends CidcastError {
+  static override readonly code: string = 'AccountNotFoundError'
+  override readonly name = 'AccountNotFoundError'
+}
+
+/** A change that would leave the server without an admin (removing or demoting the last one). */
+export class LastAdminError extends CidcastError {
+  static override readonly code: string = 'LastAdminError'
+  override readonly name = 'LastAdminError'
+}

@@ -12,6 +12,7 @@ export type { MediaInput, MediaRecord, ProgressRecord, RenditionInput, Rendition
 export { normalTitle, sortKey } from './sort-key.ts'
 export { FIELD_NAMES } from './metadata-repository.ts'
 export type { AuditEntry, CollectionRecord, FieldChanges, FieldName, MetadataFields, MetadataRepository, SeasonRecord, SeriesRecord, StoredMetadata } from './metadata-repository.ts'
+export type { AccessRepository, TokenRecord, UserRecord } from './access-repository.ts'
 export type { NodeRecord, NodeRepository } from './node-repository.ts'
 export type { ContentIndexRepository, IndexEntry, PinAction, PinState } from './content-index-repository.ts'
 export type { GoalRecord, GoalRepository, PreparationRecord, PreparationRepository, RenditionRootRepository } from './replication-repositories.ts'

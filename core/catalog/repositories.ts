@@ -1,7 +1,9 @@
+import { createAccessRepository } from './access-repository.ts'
 import { createContentIndexRepository } from './content-index-repository.ts'
 import { createMetadataRepository } from './metadata-repository.ts'
 import { createNodeRepository } from './node-repository.ts'
 import { createGoalRepository, createPreparationRepository, createRenditionRootRepository } from './replication-repositories.ts'
+import type { AccessRepository } from './access-repository.ts'
 import type { ContentIndexRepository } from './content-index-repository.ts'
 import type { RunExclusive } from './exclusive.ts'
 import type { MetadataRepository } from './metadata-repository.ts'
@@ -25,6 +27,8 @@ export interface CatalogRepositories {
   renditionRoots: RenditionRootRepository
   /** Media metadata, series, collections, the audit trail and stored images (core/metadata). */
   metadata: MetadataRepository
+  /** Users and their tokens (core/access/accounts.ts). */
+  access: AccessRepository
 }
 
 /** Builds every repository on the catalog's write queue. */
@@ -35,6 +39,7 @@ export function createRepositories (exclusive: RunExclusive): CatalogRepositorie
     goals: createGoalRepository(exclusive),
     preparations: createPreparationRepository(exclusive),
     renditionRoots: createRenditionRootRepository(exclusive),
-    metadata: createMetadataRepository(exclusive)
+    metadata: createMetadataRepository(exclusive),
+    access: createAccessRepository(exclusive)
   }
 }

@@ -1,7 +1,5 @@
+import type { Role } from '../../core/access/index.ts'
 import type { Context } from 'koa'
-
-/** A user's role on the main server. */
-export type Role = 'admin' | 'viewer'
 
 /** How a user proved who they are. */
 export type CredentialKind = 'session' | 'api-token' | 'operator'

@@ -78,6 +78,14 @@ export const ERROR_STATUS: Readonly<Record<string, number>> = {
   TokenInvalidError: 403,
   TokenScopeError: 403,
   TokenExpiredError: 403,
+  // accounts (core/access/errors.ts): no credential or a bad one -> 401; a role that may not -> 403
+  AuthenticationRequiredError: 401,
+  InvalidCredentialsError: 401,
+  PermissionDeniedError: 403,
+  TooManyAttemptsError: 429,
+  AccountExistsError: 409,
+  AccountNotFoundError: 404,
+  LastAdminError: 409,
   // a bad public key list comes from the main server or a node's own key file, never from a request
   InvalidStreamKeyError: 500,
   // start-up and wiring: never a request's fault

@@ -2,15 +2,20 @@ import { Readable } from 'node:stream'
 import Router from '@koa/router'
 import { InvalidRequestError } from '../../core/errors.ts'
 import { MEDIA_ID_CHARS } from '../../core/media/names.ts'
+import { PermissionDeniedError } from '../../core/access/index.ts'
+import { SESSION_COOKIE, sameOrigin } from '../access/authenticate.ts'
 import { SOURCE_HEADER } from '../media-http.ts'
 import type { OriginClient } from '../../core/edge/index.ts'
 import type { Context } from 'koa'
 
 /**
  * `/api/v1/*` on a CDN node, passed through to the main server, so the web UI works from the node's address:
- * reads (GET/HEAD), the viewer's playback progress (PUT) and replication orders (POST /replications: the player's
- * "Replicate here" on a node's own page). Adding media (POST /media) is never passed on: it names files on the main
- * server's disk and is for its owner only; neither are metadata edits, which stay on the main server's own UI.
+ * reads (GET/HEAD), login and logout, the viewer's playback progress (PUT) and replication orders (POST
+ * /replications: the player's "Replicate here" on a node's own page). Adding media (POST /media) is never passed
+ * on: it names files on the main server's disk and is for its owner only; neither are metadata edits, which stay
+ * on the main server's own UI. The main server decides who may do what, with the caller's own credential: their
+ * bearer token, or the session cookie it set through this proxy (sent on as a bearer token, after the same-site
+ * check the main server makes for cookies, since the main server sees the node, not the browser).
  */
 
 export interface ApiProxyComponents {
@@ -22,8 +27,9 @@ const API_PATH = /^\/api\/v1\/[A-Za-z0-9_\-/]+$/
 const PROGRESS_PATH = new RegExp(`^/api/v1/media/${MEDIA_ID_CHARS}/progress$`)
 const REPLICATIONS_PATH = '/api/v1/replications'
 /** Headers of the request passed on: what the API reads. */
-const FORWARDED_REQUEST = ['accept', 'content-type', 'x-cidcast-user'] as const
-const FORWARDED_RESPONSE = ['content-type', 'cache-control', 'etag', 'content-length'] as const
+const FORWARDED_REQUEST = ['accept', 'content-type', 'authorization'] as const
+const FORWARDED_RESPONSE = ['content-type', 'cache-control', 'etag', 'content-length', 'www-authenticate', 'retry-after'] as const
+const SAFE_METHODS = new Set(['GET', 'HEAD'])
 const MAX_BODY_BYTES = 64 * 1024
 
 async function readBody (ctx: Context): Promise<Buffer> {
@@ -45,6 +51,11 @@ export function apiProxyRoutes ({ origin }: ApiProxyComponents): Router {
       const value = ctx.get(name)
       if (value !== '') headers[name] = value
     }
+    const session = ctx.cookies.get(SESSION_COOKIE)
+    if (headers.authorization == null && session != null && session !== '') {
+      if (!SAFE_METHODS.has(ctx.method) && !sameOrigin(ctx)) throw new PermissionDeniedError('a request that changes something must come from this site\'s own pages')
+      headers.authorization = `Bearer ${session}`
+    }
     const body = ctx.method === 'PUT' || ctx.method === 'POST' ? await readBody(ctx) : undefined
     const response = await origin.open(ctx.url, { method: ctx.method, headers, body })
     ctx.status = response.status
@@ -52,6 +63,9 @@ export function apiProxyRoutes ({ origin }: ApiProxyComponents): Router {
       const value = response.headers.get(name)
       if (value != null) ctx.set(name, value)
     }
+    // the session cookie of a login or logout, for this site (the main server names no Domain)
+    const cookies = response.headers.getSetCookie()
+    if (cookies.length > 0) ctx.set('Set-Cookie', cookies)
     ctx.set(SOURCE_HEADER, 'origin')
     if (response.body == null || ctx.method === 'HEAD' || response.status === 204 || response.status === 304) {
       await response.body?.cancel()
@@ -65,4 +79,6 @@ export function apiProxyRoutes ({ origin }: ApiProxyComponents): Router {
     .get(API_PATH, pass)
     .put(PROGRESS_PATH, pass)
     .post(REPLICATIONS_PATH, pass)
+    .post('/api/v1/auth/login', pass)
+    .post('/api/v1/auth/logout', pass)
 }

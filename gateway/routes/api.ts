@@ -1,5 +1,6 @@
 import Router from '@koa/router'
 import { InvalidRequestError } from '../../core/errors.ts'
+import { requireUser } from '../access/authenticate.ts'
 import { MEDIA_KINDS, MEDIA_SORTS, SORT_ORDERS, defaultOrder } from '../../core/media-query.ts'
 import type { Catalog } from '../../core/catalog/index.ts'
 import type { MediaListOptions } from '../../core/media-query.ts'
@@ -13,16 +14,9 @@ export interface ApiRouteComponents {
   metrics: Metrics
 }
 
-const USER_HEADER = 'x-cidcast-user'
-const USER_ID = /^[A-Za-z0-9_-]{1,64}$/
-const DEFAULT_USER = 'default'
-
-/** The viewer a request speaks for: `X-Cidcast-User`, else the one default viewer. */
+/** The signed-in user's id: progress and continue-watching are per account. */
 function userOf (ctx: Context): string {
-  const value = ctx.get(USER_HEADER)
-  if (value === '') return DEFAULT_USER
-  if (!USER_ID.test(value)) throw new InvalidRequestError(`${USER_HEADER} must be 1-64 letters, digits, '-' or '_'`)
-  return value
+  return requireUser(ctx).userId
 }
 
 function intParam (value: unknown, name: string, fallback: number, max: number): number {

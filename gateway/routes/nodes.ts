@@ -1,7 +1,5 @@
 import Router from '@koa/router'
-import { ForbiddenError } from '../../core/control/index.ts'
 import type { NodeRegistry, NodeView } from '../../core/replication/index.ts'
-import type { Context } from 'koa'
 
 /** What a CDN node needs to reach the main server when it is given only the server's HTTP URL. */
 export interface ServerInfo {
@@ -18,12 +16,6 @@ export interface NodeRouteComponents {
   nodes: Pick<NodeRegistry, 'list' | 'revoke'>
   /** Read on every request: addresses and the DNS port are known only once everything listens. */
   serverInfo: () => ServerInfo
-}
-
-/** True when the request comes from this machine (the socket's address: forwarding headers are not trusted). */
-export function fromLoopback (ctx: Context): boolean {
-  const address = ctx.req.socket.remoteAddress ?? ''
-  return address === '::1' || /^(?:::ffff:)?127\./.test(address)
 }
 
 /** A node as other users see it: no multiaddrs or pin lists. */
@@ -45,16 +37,16 @@ function publicView (node: NodeView): Record<string, unknown> {
 }
 
 /**
- * `GET /api/v1/nodes`: shared, unrevoked nodes (`?all=1` from loopback: every node, with addresses and pins);
- * `POST /api/v1/nodes/{name}/revoke` (loopback only); `GET /api/v1/server`.
+ * `GET /api/v1/nodes`: shared, unrevoked nodes (`?all=1`, for admins: every node, with addresses and pins);
+ * `POST /api/v1/nodes/{name}/revoke` (admins); `GET /api/v1/server`.
  */
 export function nodeRoutes ({ nodes, serverInfo }: NodeRouteComponents): Router {
   const router = new Router({ prefix: '/api/v1' })
 
   router.get('/nodes', async ctx => {
     ctx.set('Cache-Control', 'no-store')
+    // who may ask for `all` is the route table's decision
     const all = ctx.query.all === '1' || ctx.query.all === 'true'
-    if (all && !fromLoopback(ctx)) throw new ForbiddenError('listing every node is only allowed from the server\'s own machine')
     const list = await nodes.list()
     ctx.body = {
       items: all ? list : list.filter(node => node.mode === 'shared' && !node.revoked).map(publicView)
@@ -62,7 +54,6 @@ export function nodeRoutes ({ nodes, serverInfo }: NodeRouteComponents): Router 
   })
 
   router.post('/nodes/:name/revoke', async ctx => {
-    if (!fromLoopback(ctx)) throw new ForbiddenError('nodes can only be revoked from the server\'s own machine')
     ctx.body = publicView(await nodes.revoke(ctx.params.name))
   })
 

@@ -1,5 +1,6 @@
 import { execFile, spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { rememberedToken } from './auth.ts'
 import type { ChildProcess } from 'node:child_process'
 
 /** The installed `cidcast` entry and the project root, for tests that run the CLI as a user would. */
@@ -38,11 +39,19 @@ export interface CliRun {
 
 /**
  * Runs `cidcast ARGS` to its end from the sources (not a bundle that may predate them), with no `CIDCAST_SERVER`
- * from the environment: each test names the server it means.
+ * from the environment: each test names the server it means; the admin token of that server (test/helpers/auth.ts)
+ * goes with it as `CIDCAST_TOKEN` unless `env` sets one (`''`: none).
  */
 export async function cidcast (...args: string[]): Promise<CliRun> {
+  return await cidcastWith({}, ...args)
+}
+
+/** `cidcast ARGS` with more environment (`CIDCAST_TOKEN`, `XDG_CONFIG_HOME`...). */
+export async function cidcastWith (env: Record<string, string>, ...args: string[]): Promise<CliRun> {
+  const server = args[args.indexOf('--server') + 1]
+  const token = args.includes('--server') ? rememberedToken(server) : undefined
   return await new Promise(resolve => {
-    execFile(process.execPath, [CLI, ...args], { env: { ...process.env, CIDCAST_SERVER: '', CIDCAST_FROM_SOURCE: '1' } }, (err, stdout, stderr) => {
+    execFile(process.execPath, [CLI, ...args], { env: { ...process.env, CIDCAST_SERVER: '', CIDCAST_FROM_SOURCE: '1', CIDCAST_TOKEN: token ?? '', ...env } }, (err, stdout, stderr) => {
       resolve({ code: err == null ? 0 : (err as { code?: number }).code ?? 1, stdout, stderr })
     })
   })

@@ -7,7 +7,7 @@ import { CATALOG_ENTITIES } from '../../../core/catalog/all-entities.ts'
 import { silentLogger } from '../../../core/logger.ts'
 import { tempDir } from '../../helpers/tmp.ts'
 
-const TABLES = ['collections', 'content_index', 'images', 'media', 'media_metadata', 'metadata_audit', 'migrations', 'nodes', 'playback_progress', 'renditions', 'replication_goals', 'replication_preparations', 'seasons', 'segments', 'series']
+const TABLES = ['access_tokens', 'collections', 'content_index', 'images', 'media', 'media_metadata', 'metadata_audit', 'migrations', 'nodes', 'playback_progress', 'renditions', 'replication_goals', 'replication_preparations', 'seasons', 'segments', 'series', 'users']
 
 test('migrations create the schema on a fresh file with WAL and foreign keys', async t => {
   const dir = await tempDir('cidcast-catalog-')
@@ -98,7 +98,7 @@ test('the sort-key migration gives media already in the database the key of thei
   t.teardown(dir.remove)
   const database = join(dir.path, 'catalog.sqlite')
   // a catalog as the release before the sort key left it
-  const before = new DataSource({ type: 'better-sqlite3', database, migrations: SQLITE_MIGRATIONS.slice(0, -1), migrationsRun: true })
+  const before = new DataSource({ type: 'better-sqlite3', database, migrations: SQLITE_MIGRATIONS.slice(0, SQLITE_MIGRATIONS.findIndex(m => m.name === 'MediaSortKey1796000000000')), migrationsRun: true })
   await before.initialize()
   const media = [['m1', 'Movie 10'], ['m2', 'Movie 9'], ['m3', 'a-file-name'], ['m4', 'Zebra']]
   for (const [id, title] of media) {
