@@ -17,6 +17,7 @@ export const UNIT = [
   'test/core/dns/zone.test.ts',
   'test/core/edge/gateway-blocks.test.ts',
   'test/core/edge/miss-resolver.test.ts',
+  'test/core/hls/*.test.ts',
   'test/core/log-pretty.test.ts',
   'test/core/media/ffmpeg-binary.test.ts',
   'test/core/media/probe.test.ts',

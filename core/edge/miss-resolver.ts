@@ -1,6 +1,6 @@
 import { CID } from 'multiformats/cid'
 import { NotCachedError } from '../errors.ts'
-import { MASTER_NAME, PLAYLIST_NAME } from '../media/playlists.ts'
+import { MASTER_NAME, PLAYLIST_NAME } from '../hls/index.ts'
 import { verifyFileBytes } from './block-verify.ts'
 import { gatherBlocks, originCarPath } from './content-need.ts'
 import { UnverifiedContentError } from './errors.ts'
