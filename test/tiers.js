@@ -24,7 +24,6 @@ export const UNIT = [
   'test/core/media/profiles.test.ts',
   'test/core/metadata/*.test.ts',
   'test/core/net/data-lock.test.ts',
-  'test/core/net/swarm-key.test.ts',
   'test/core/net/xsalsa20-stream.test.ts',
   'test/core/routing/ipns-records.test.ts',
   'test/core/routing/ipns-store.test.ts',
