@@ -55,6 +55,7 @@ export const INTEGRATION = [
   'test/gateway/poster-frames.test.ts',
   'test/node/cdn-node-cli.test.ts',
   'test/node/cdn-node.test.ts',
+  'test/node/cli-imports.test.ts',
   'test/node/cli.test.ts',
   'test/node/daemon.test.ts',
   'test/node/logs.test.ts',
