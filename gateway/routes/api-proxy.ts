@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream'
 import Router from '@koa/router'
 import { InvalidRequestError } from '../../core/errors.ts'
-import { MEDIA_ID_CHARS } from '../../core/media/names.ts'
+import { MEDIA_ID_CHARS } from '../../core/hls/index.ts'
 import { PermissionDeniedError } from '../../core/access/index.ts'
 import { SESSION_COOKIE, sameOrigin } from '../access/authenticate.ts'
 import { SOURCE_HEADER } from '../media-http.ts'

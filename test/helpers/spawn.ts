@@ -37,6 +37,12 @@ export interface CliRun {
   stderr: string
 }
 
+/** How `cidcastWith` runs the CLI: options for Node before the entry, variables added to the environment. */
+export interface CliOptions {
+  nodeArgs?: string[]
+  env?: Record<string, string>
+}
+
 /**
  * Runs `cidcast ARGS` to its end from the sources (not a bundle that may predate them), with no `CIDCAST_SERVER`
  * from the environment: each test names the server it means; the admin token of that server (test/helpers/auth.ts)
@@ -46,12 +52,12 @@ export async function cidcast (...args: string[]): Promise<CliRun> {
   return await cidcastWith({}, ...args)
 }
 
-/** `cidcast ARGS` with more environment (`CIDCAST_TOKEN`, `XDG_CONFIG_HOME`...). */
-export async function cidcastWith (env: Record<string, string>, ...args: string[]): Promise<CliRun> {
-  const server = args[args.indexOf('--server') + 1]
-  const token = args.includes('--server') ? rememberedToken(server) : undefined
+/** `cidcast` with Node options (`--import=...`) and environment variables (`CIDCAST_TOKEN`, `XDG_CONFIG_HOME`...) of the caller's. */
+export async function cidcastWith (options: CliOptions, ...args: string[]): Promise<CliRun> {
+  const token = args.includes('--server') ? rememberedToken(args[args.indexOf('--server') + 1]) : undefined
+  const env = { ...process.env, CIDCAST_SERVER: '', CIDCAST_FROM_SOURCE: '1', CIDCAST_TOKEN: token ?? '', ...options.env }
   return await new Promise(resolve => {
-    execFile(process.execPath, [CLI, ...args], { env: { ...process.env, CIDCAST_SERVER: '', CIDCAST_FROM_SOURCE: '1', CIDCAST_TOKEN: token ?? '', ...env } }, (err, stdout, stderr) => {
+    execFile(process.execPath, [...options.nodeArgs ?? [], CLI, ...args], { env }, (err, stdout, stderr) => {
       resolve({ code: err == null ? 0 : (err as { code?: number }).code ?? 1, stdout, stderr })
     })
   })

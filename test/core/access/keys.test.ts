@@ -208,22 +208,3 @@ test('no private key and no token reaches a log line', async t => {
   for (const key of saved.keys) t.false(log.includes(key.privateKey))
   for (const token of tokens) t.false(log.includes(token.slice(0, 24)))
 })
-
-test('a node keeps the main server\'s publicMedia beside its keys and rewrites the file only when something changed', async t => {
-  const { keys, dir } = await tokenSetup(t)
-  const path = join(dir, PUBLIC_KEYS_FILE)
-  const ring = await openKeyRing({ logger: silentLogger() }, { path })
-  t.false(ring.publicMedia(), 'closed until the main server says otherwise')
-  await ring.replace(keys.publicKeys(), { publicMedia: true })
-  t.true(ring.publicMedia())
-  t.true((await openKeyRing({ logger: silentLogger() }, { path })).publicMedia(), 'kept across a restart')
-  const written = (await stat(path)).mtimeMs
-  await chmod(path, 0o400)
-  // the same list again (every heartbeat brings it): nothing is written, so a read-only file is no failure
-  await ring.replace(keys.publicKeys(), { publicMedia: true })
-  t.is((await stat(path)).mtimeMs, written)
-  await chmod(path, 0o600)
-  await ring.replace(keys.publicKeys(), { publicMedia: false })
-  t.false(ring.publicMedia())
-  t.false(JSON.parse(await readFile(path, 'utf8')).publicMedia)
-})
