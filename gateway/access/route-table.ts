@@ -89,12 +89,13 @@ export const SERVER_ROUTES: Readonly<Record<string, Rule>> = {
   'GET /media/:id/:profile/index.m3u8': 'stream',
   'GET /media/:id/:profile/init.mp4': 'stream',
   'GET /media/:id/:profile/:file': 'stream',
-  'GET /^\\/ipfs\\/([^/?#]+)(\\/.*)?$/': 'stream',
+  'GET /^\\/ipfs\\/[^/]+(?:\\/.*)?$/': 'stream',
   // Delegated Routing V1: IPNS records are signed by their names' keys, providers and peers are public facts
   'GET /routing/v1/ipns/:name': 'public',
   'PUT /routing/v1/ipns/:name': 'public',
   'GET /routing/v1/providers/:cid': 'public',
   'GET /routing/v1/peers/:peerId': 'public',
+  'OPTIONS /^\\/routing\\/v1\\/.*$/': 'public',
   'ALL /^\\/routing\\/v1(?:\\/.*)?$/': 'public'
 }
 
@@ -106,7 +107,7 @@ export const NODE_ROUTES: Readonly<Record<string, Rule>> = {
   'GET /media/:id/master.m3u8': 'stream',
   'GET /media/:id/:profile/index.m3u8': 'stream',
   'GET /media/:id/:profile/:file': 'stream',
-  'GET /^\\/ipfs\\/([^/?#]+)(\\/.*)?$/': 'stream',
+  'GET /^\\/ipfs\\/[^/]+(?:\\/.*)?$/': 'stream',
   'GET /pins': 'loopback',
   'POST /pins/verify': 'loopback',
   'GET /^\\/api\\/v1\\/[A-Za-z0-9_\\-/]+$/': 'origin',

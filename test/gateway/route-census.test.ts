@@ -15,8 +15,9 @@ import type { TestServer } from '../helpers/server.ts'
 
 /** A path that reaches the route of a key (parameters filled with plausible values; regexes given by hand). */
 const SAMPLES: Record<string, string> = {
-  '/^\\/ipfs\\/([^/?#]+)(\\/.*)?$/': '/ipfs/bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy',
+  '/^\\/ipfs\\/[^/]+(?:\\/.*)?$/': '/ipfs/bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy',
   '/^\\/routing\\/v1(?:\\/.*)?$/': '/routing/v1/unknown',
+  '/^\\/routing\\/v1\\/.*$/': '/routing/v1/providers/x',
   '/^\\/api\\/v1\\/[A-Za-z0-9_\\-/]+$/': '/api/v1/media',
   '/^\\/api\\/v1\\/media\\/[0-9a-f]{16}\\/progress$/': '/api/v1/media/0123456789abcdef/progress'
 }
