@@ -2,7 +2,7 @@ import { mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { unixfs } from '@helia/unixfs'
 import { createAccounts, createLoginLimiter } from '../core/access/index.ts'
-import { createCatalog } from '../core/catalog/index.ts'
+import { createCatalog, registerCatalogMetrics } from '../core/catalog/index.ts'
 import { loadMetadataConfig, loadServerConfig } from '../core/config/index.ts'
 import { createDnsServer } from '../core/dns/index.ts'
 import { createContentIndex, createNodeRegistry, createReplication, createReplicationGoals, registerReplicationMetrics } from '../core/replication/index.ts'
@@ -22,6 +22,7 @@ import { watchLibrary } from './library-watcher.ts'
 import { createStopStack } from './stop-stack.ts'
 import { listenHttp } from './http-listener.ts'
 import type { Accounts, AccountsInit, User } from '../core/access/index.ts'
+import type { CatalogInit } from '../core/catalog/index.ts'
 import type { ServerConfig } from '../core/config/index.ts'
 import type { DnsServer } from '../core/dns/index.ts'
 import type { NodeRegistry, Replication } from '../core/replication/index.ts'
@@ -40,6 +41,8 @@ export interface StartServerOptions extends Partial<Omit<ServerConfig, 'data' | 
   metadata?: Partial<MetadataConfig>
   /** Accounts settings (tests lower scrypt's cost). */
   accounts?: AccountsInit
+  /** Catalog settings (tests shorten how long a call waits for a locked database). */
+  catalog?: Pick<CatalogInit, 'busyWaitMs'>
 }
 
 /** A running main server. */
@@ -74,7 +77,7 @@ export interface RunningServer {
 /** Starts the main server: peer, catalog, transcoder, HTTP and DNS, in that order. */
 export async function startServer (options: StartServerOptions = {}): Promise<RunningServer> {
   tuneGarbageCollection()
-  const { dataDir, metadata: metadataSettings, accounts: accountsInit, ...flags } = options
+  const { dataDir, metadata: metadataSettings, accounts: accountsInit, catalog: catalogSettings, ...flags } = options
   const config = await loadServerConfig({ ...flags, data: dataDir })
   const logger = await createDaemonLogger({ level: config.logLevel, format: config.logFormat })
   const log = logger.child({ name: 'cidcast:server' })
@@ -91,7 +94,7 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
     if (!launcher.tied) log.warn('no setpriv with --pdeathsig (util-linux >= 2.33 on Linux): ffmpeg runs may outlive a server that is killed')
 
     // the catalog opens before the peer: revoked peer IDs must be refused from the first connection on
-    const catalog = createCatalog({ logger: logger.child({ name: 'cidcast:catalog' }) }, { database: join(config.data, 'catalog.sqlite') })
+    const catalog = createCatalog({ logger: logger.child({ name: 'cidcast:catalog' }) }, { database: join(config.data, 'catalog.sqlite'), ...catalogSettings })
     await catalog.start()
     stack.push(async () => { await catalog.stop() })
     const nodeStore = catalog.repositories.nodes
@@ -112,6 +115,7 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
 
     let sessionCount = (): number => 0
     const metrics = createMetrics({ runningSessions: () => sessionCount() })
+    registerCatalogMetrics(metrics.registry, catalog)
     const fs = unixfs(peer)
     const frames = createPosterFrames({ ffmpeg: ffmpeg.ffmpeg, launcher, onTaken: () => { metrics.posterFrames.inc() } })
     const metadata = createMetadata({ logger, catalog, unixfs: fs, pins: peer.pins, frames }, { ...await loadMetadataConfig(config.data), ...metadataSettings })

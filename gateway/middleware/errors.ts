@@ -24,7 +24,9 @@ export function errors (log: Logger): Middleware {
       ctx.remove('Etag')
       ctx.remove('Cache-Control')
       ctx.set('Cache-Control', 'no-store')
-      if (typeof e?.retryAfterSeconds === 'number' && e.retryAfterSeconds > 0) ctx.set('Retry-After', String(Math.ceil(e.retryAfterSeconds)))
+      // an error that knows when trying again makes sense (a busy catalog) says so, as RFC 9110 has 503 and 429 do
+      const retryAfter = e?.retryAfterSeconds
+      if ((status === 503 || status === 429) && typeof retryAfter === 'number' && Number.isSafeInteger(retryAfter) && retryAfter > 0) ctx.set('Retry-After', String(retryAfter))
       // RFC 6750: a 401 names the scheme that would have been accepted
       if (status === 401) ctx.set('WWW-Authenticate', 'Bearer realm="cidcast"')
       if (status >= 500) {
