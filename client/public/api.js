@@ -1,4 +1,6 @@
-// The /api/v1 client the pages use. Every request names the viewer with X-Cidcast-User.
+// The /api/v1 client the pages use. The browser sends the session cookie (HttpOnly: no script here sees it) with
+// every request; an answer of 401 means the session is gone, and the handler set with onAuthRequired (the login
+// page) takes over.
 
 /**
  * @typedef {{ profile: string, state: 'pending' | 'partial' | 'complete', root: string | null, width?: number, height?: number }} Rendition
@@ -10,11 +12,8 @@
  * @typedef {{ codec: string, channels?: number, sampleRate?: number }} AudioInfo
  * @typedef {{ id: string, title: string, durationSeconds: number, sourceCid: string, video: VideoInfo | null, audio: AudioInfo | null, renditions: Rendition[], playlist: string }} Media
  * @typedef {{ mediaId: string, positionSeconds: number, updatedAt: string, title: string, durationSeconds: number }} ProgressItem
- * @typedef {{ signal?: AbortSignal, keepalive?: boolean }} RequestOptions
+ * @typedef {{ signal?: AbortSignal, keepalive?: boolean, loginOn401?: boolean }} RequestOptions `loginOn401: false` leaves a 401 to the caller (a login form's wrong password)
  */
-
-const USER_KEY = 'cidcast.user'
-const USER_HEADER = 'X-Cidcast-User'
 
 /** An error answer of the API (`{ error, message }`), or a request that never got one. */
 export class ApiError extends Error {
@@ -22,38 +21,25 @@ export class ApiError extends Error {
    * @param {string} name the API's error name, e.g. MediaNotFoundError
    * @param {string} message
    * @param {number} status HTTP status, 0 when the request failed before an answer
+   * @param {number | null} [retryAfterSeconds] when trying again makes sense (Retry-After of a 429 or 503)
    */
-  constructor (name, message, status) {
+  constructor (name, message, status, retryAfterSeconds = null) {
     super(message)
     this.name = name
     this.status = status
+    this.retryAfterSeconds = retryAfterSeconds
   }
 }
 
-/** @type {string | undefined} */
-let memoryId
+/** @type {(err: ApiError) => void} */
+let authRequired = () => {}
 
 /**
- * The viewer's id: made once at random and kept in localStorage (in memory when storage is blocked).
- * @returns {string}
+ * Sets what happens when the API answers 401 (the session expired, was ended or never was): the login page.
+ * @param {(err: ApiError) => void} handler
  */
-export function viewerId () {
-  try {
-    const stored = localStorage.getItem(USER_KEY)
-    if (stored != null && stored !== '') return stored
-    const id = randomId()
-    localStorage.setItem(USER_KEY, id)
-    return id
-  } catch {
-    memoryId ??= randomId()
-    return memoryId
-  }
-}
-
-/** crypto.randomUUID only exists in secure contexts; CDN nodes may serve the UI over plain http. */
-function randomId () {
-  const bytes = crypto.getRandomValues(new Uint8Array(16))
-  return Array.from(bytes, b => b.toString(16).padStart(2, '0')).join('')
+export function onAuthRequired (handler) {
+  authRequired = handler
 }
 
 /**
@@ -66,7 +52,7 @@ function randomId () {
  */
 export async function request (method, path, body, options = {}) {
   /** @type {Record<string, string>} */
-  const headers = { [USER_HEADER]: viewerId(), Accept: 'application/json' }
+  const headers = { Accept: 'application/json' }
   if (body !== undefined) headers['Content-Type'] = 'application/json'
   let res
   try {
@@ -93,7 +79,10 @@ export async function request (method, path, body, options = {}) {
   if (!res.ok) {
     const name = typeof json?.error === 'string' ? json.error : `HTTP ${res.status}`
     const message = typeof json?.message === 'string' ? json.message : res.statusText
-    throw new ApiError(name, message, res.status)
+    const retryAfter = Number(res.headers.get('Retry-After'))
+    const err = new ApiError(name, message, res.status, Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : null)
+    if (res.status === 401 && options.loginOn401 !== false) authRequired(err)
+    throw err
   }
   return json
 }
@@ -123,7 +112,7 @@ export async function getMedia (id, options) {
 }
 
 /**
- * The viewer's saved position in a media, or null.
+ * The signed-in user's saved position in a media, or null.
  * @param {string} id
  * @param {RequestOptions} [options]
  * @returns {Promise<number | null>}
@@ -134,7 +123,7 @@ export async function getPosition (id, options) {
 }
 
 /**
- * Saves the viewer's position in a media.
+ * Saves the signed-in user's position in a media.
  * @param {string} id
  * @param {number} positionSeconds
  * @param {RequestOptions} [options] pass `keepalive: true` when the page may be going away
@@ -145,7 +134,7 @@ export async function putPosition (id, positionSeconds, options) {
 }
 
 /**
- * The viewer's unfinished media, newest first.
+ * The signed-in user's unfinished media, newest first.
  * @param {RequestOptions} [options]
  * @returns {Promise<ProgressItem[]>}
  */

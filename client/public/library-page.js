@@ -11,6 +11,7 @@ import { listCollections, listSeries } from './metadata-api.js'
 import { artwork } from './poster.js'
 import { isResumable } from './progress.js'
 import { searchForm } from './search-page.js'
+import { isAdmin } from './session.js'
 
 /**
  * @typedef {import('./api.js').MediaSummary & Partial<import('./metadata-api.js').Metadata>} MediaSummary
@@ -65,7 +66,10 @@ export async function showLibraryPage (root, signal) {
   if (empty) {
     sections.push(el('section', { class: 'shelf', 'aria-labelledby': 'library-heading' },
       el('h2', { id: 'library-heading' }, 'Library'),
-      el('p', { class: 'empty' }, 'Nothing here yet. Add a video with ', el('code', {}, 'cidcast add <file>'), '.')
+      // adding media is for admins
+      isAdmin()
+        ? el('p', { class: 'empty' }, 'Nothing here yet. Add a video with ', el('code', {}, 'cidcast add <file>'), '.')
+        : el('p', { class: 'empty' }, 'Nothing here yet.')
     ))
   } else if (all.status === 'fulfilled') {
     const sort = el('select', { id: 'library-sort' },

@@ -1,9 +1,11 @@
-// The metadata under the player: series and episode, or year and collection; the overview; next item; edit link.
+// The metadata under the player: series and episode, or year and collection; the overview; next item; edit link
+// (admins).
 
 import { el, mediaHref } from './dom.js'
 import { collectionHref, seasonHref, seriesHref } from './cards.js'
 import { nextItem } from './metadata-api.js'
 import { episodeCode } from './poster.js'
+import { adminHere } from './session.js'
 
 /**
  * @typedef {import('./api.js').Media & Partial<import('./metadata-api.js').Metadata>} MediaWithMetadata
@@ -31,7 +33,8 @@ export function mediaInfo (media, signal) {
     media.tagline != null ? el('p', { class: 'tagline' }, media.tagline) : null,
     media.overview != null ? el('p', { class: 'overview' }, media.overview) : null,
     next,
-    el('p', { class: 'actions' }, el('a', { id: 'edit-metadata', class: 'button-link', href: `${mediaHref(media.id)}/edit` }, 'Edit metadata'))
+    // editing is for admins, on the main server's own pages (a node's API proxy passes no edit)
+    adminHere() ? el('p', { class: 'actions' }, el('a', { id: 'edit-metadata', class: 'button-link', href: `${mediaHref(media.id)}/edit` }, 'Edit metadata')) : null
   )
   nextItem(media.id, { signal }).then(item => {
     if (item == null || signal.aborted) return

@@ -1,7 +1,10 @@
-// The nodes page (#/nodes): every CDN node the main server knows, with its state, space and health.
+// The nodes page (#/nodes): every CDN node the main server knows, with its state, space and health; admins can
+// revoke one (on the main server's own pages: a node's API proxy passes no revocation).
 
 import { request } from './api.js'
 import { el } from './dom.js'
+import { clearError, describeError, showError } from './error-banner.js'
+import { adminHere } from './session.js'
 
 /** How often the page refreshes while open: a node's state changes after missed heartbeats. */
 const REFRESH_MS = 5000
@@ -23,9 +26,10 @@ export function formatBytes (bytes) {
 /**
  * One table row for a node.
  * @param {any} node a node as `GET /api/v1/nodes` lists it
+ * @param {((node: any) => HTMLElement) | null} actions the admin's buttons for it, if any
  * @returns {HTMLTableRowElement}
  */
-function nodeRow (node) {
+function nodeRow (node, actions) {
   const capacity = node.capacity ?? {}
   const health = node.health ?? {}
   return el('tr', { class: 'node-row', 'data-name': node.name, 'data-state': node.state },
@@ -35,7 +39,8 @@ function nodeRow (node) {
     el('td', {}, `${formatBytes(capacity.freeBytes)} free of ${formatBytes(capacity.quotaBytes)}`, health.full === true ? el('div', { class: 'warn' }, 'full') : null),
     el('td', {}, node.health == null ? 'no heartbeat yet' : `${health.activeStreams} streams, ${formatBytes(health.bytesServed)} served, up ${Math.round(health.uptimeSeconds / 60)} min`),
     el('td', {}, el('a', { href: node.url, rel: 'noopener' }, node.url)),
-    el('td', { class: 'mono', title: node.ipns }, node.ipns.slice(0, 12) + '…')
+    el('td', { class: 'mono', title: node.ipns }, node.ipns.slice(0, 12) + '…'),
+    actions != null ? el('td', {}, actions(node)) : null
   )
 }
 
@@ -53,14 +58,31 @@ export async function showNodesPage (root, signal) {
     el('h1', {}, 'CDN nodes'),
     empty,
     el('table', { class: 'nodes' },
-      el('thead', {}, el('tr', {}, ...['Node', 'State', 'Mode', 'Space', 'Health', 'Gateway', 'IPNS'].map(h => el('th', {}, h)))),
+      el('thead', {}, el('tr', {}, ...['Node', 'State', 'Mode', 'Space', 'Health', 'Gateway', 'IPNS', ...(adminHere() ? [''] : [])].map(h => el('th', {}, h)))),
       body)
   )
   const load = async () => {
     const answer = await request('GET', '/api/v1/nodes', undefined, { signal })
     const items = Array.isArray(answer?.items) ? answer.items : []
-    body.replaceChildren(...items.map(nodeRow))
+    body.replaceChildren(...items.map(node => nodeRow(node, adminHere() ? revokeButton : null)))
     empty.hidden = items.length > 0
+  }
+  /** @param {any} node */
+  const revokeButton = node => {
+    const button = el('button', { type: 'button', class: 'revoke danger' }, 'Revoke')
+    button.addEventListener('click', () => {
+      if (!window.confirm(`Revoke ${node.name}? Its connections close and it can never register again.`)) return
+      button.disabled = true
+      clearError()
+      // by peer ID when known: names need not be unique
+      request('POST', `/api/v1/nodes/${encodeURIComponent(node.peerId ?? node.name)}/revoke`, undefined, { signal })
+        .then(load)
+        .catch(err => {
+          button.disabled = false
+          if (!signal.aborted) showError(describeError(`Could not revoke ${node.name}`, err))
+        })
+    })
+    return button
   }
   await load()
   const timer = setInterval(() => { load().catch(() => {}) }, REFRESH_MS)

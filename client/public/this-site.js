@@ -3,7 +3,7 @@
 
 /**
  * @typedef {{ role: 'server' }} ServerSite
- * @typedef {{ role: 'node', name: string, peerId: string, mode: string | null, dnsName: string | null, registered: boolean, freeBytes: number | null }} NodeSite
+ * @typedef {{ role: 'node', name: string, peerId: string, mode: string | null, dnsName: string | null, registered: boolean, freeBytes: number | null, server: string | null }} NodeSite
  * @typedef {ServerSite | NodeSite} Site
  */
 
@@ -32,7 +32,23 @@ export async function thisSite (signal) {
     mode: typeof body.mode === 'string' ? body.mode : null,
     dnsName: typeof registration.dnsName === 'string' ? registration.dnsName : null,
     registered: registration.state === 'registered',
-    freeBytes: typeof body.capacity?.freeBytes === 'number' ? body.capacity.freeBytes : null
+    freeBytes: typeof body.capacity?.freeBytes === 'number' ? body.capacity.freeBytes : null,
+    server: webUrl(body.server)
+  }
+}
+
+/**
+ * The main server's address a node names, when it is a web URL (a node may name it by a multiaddr instead).
+ * @param {unknown} value
+ * @returns {string | null}
+ */
+function webUrl (value) {
+  if (typeof value !== 'string') return null
+  try {
+    const url = new URL(value)
+    return url.protocol === 'http:' || url.protocol === 'https:' ? url.origin : null
+  } catch {
+    return null
   }
 }
 
