@@ -3,7 +3,7 @@ import Router from '@koa/router'
 import { InvalidRequestError } from '../../core/errors.ts'
 import { MEDIA_ID_CHARS } from '../../core/hls/index.ts'
 import { PermissionDeniedError } from '../../core/access/index.ts'
-import { SESSION_COOKIE, sameOrigin } from '../access/authenticate.ts'
+import { clearSessionCookie, SESSION_COOKIE, sameOrigin } from '../access/authenticate.ts'
 import { SOURCE_HEADER } from '../media-http.ts'
 import type { OriginClient } from '../../core/edge/index.ts'
 import type { Context } from 'koa'
@@ -15,7 +15,9 @@ import type { Context } from 'koa'
  * on: it names files on the main server's disk and is for its owner only; neither are metadata edits, which stay
  * on the main server's own UI. The main server decides who may do what, with the caller's own credential: their
  * bearer token, or the session cookie it set through this proxy (sent on as a bearer token, after the same-site
- * check the main server makes for cookies, since the main server sees the node, not the browser).
+ * check the main server makes for cookies, since the main server sees the node, not the browser). A login carries no
+ * credential, and a cookie the main server no longer accepts (401: the session ended, the password changed) is
+ * dropped, as the main server drops its own stale cookie: else the node's site could never log in again.
  */
 
 export interface ApiProxyComponents {
@@ -26,6 +28,7 @@ export interface ApiProxyComponents {
 const API_PATH = /^\/api\/v1\/[A-Za-z0-9_\-/]+$/
 const PROGRESS_PATH = new RegExp(`^/api/v1/media/${MEDIA_ID_CHARS}/progress$`)
 const REPLICATIONS_PATH = '/api/v1/replications'
+const LOGIN_PATH = '/api/v1/auth/login'
 /** Headers of the request passed on: what the API reads. */
 const FORWARDED_REQUEST = ['accept', 'content-type', 'authorization'] as const
 const FORWARDED_RESPONSE = ['content-type', 'cache-control', 'etag', 'content-length', 'www-authenticate', 'retry-after'] as const
@@ -52,7 +55,8 @@ export function apiProxyRoutes ({ origin }: ApiProxyComponents): Router {
       if (value !== '') headers[name] = value
     }
     const session = ctx.cookies.get(SESSION_COOKIE)
-    if (headers.authorization == null && session != null && session !== '') {
+    const fromCookie = headers.authorization == null && session != null && session !== '' && ctx.path !== LOGIN_PATH
+    if (fromCookie) {
       if (!SAFE_METHODS.has(ctx.method) && !sameOrigin(ctx)) throw new PermissionDeniedError('a request that changes something must come from this site\'s own pages')
       headers.authorization = `Bearer ${session}`
     }
@@ -66,6 +70,7 @@ export function apiProxyRoutes ({ origin }: ApiProxyComponents): Router {
     // the session cookie of a login or logout, for this site (the main server names no Domain)
     const cookies = response.headers.getSetCookie()
     if (cookies.length > 0) ctx.set('Set-Cookie', cookies)
+    else if (fromCookie && response.status === 401) clearSessionCookie(ctx)
     ctx.set(SOURCE_HEADER, 'origin')
     if (response.body == null || ctx.method === 'HEAD' || response.status === 204 || response.status === 304) {
       await response.body?.cancel()
@@ -79,6 +84,6 @@ export function apiProxyRoutes ({ origin }: ApiProxyComponents): Router {
     .get(API_PATH, pass)
     .put(PROGRESS_PATH, pass)
     .post(REPLICATIONS_PATH, pass)
-    .post('/api/v1/auth/login', pass)
+    .post(LOGIN_PATH, pass)
     .post('/api/v1/auth/logout', pass)
 }
