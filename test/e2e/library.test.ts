@@ -3,15 +3,20 @@ import anyTest from 'ava'
 import { fixture } from '../../fixtures/media.ts'
 import { startServer } from '../../node/server.ts'
 import { placeClip } from '../core/metadata/helpers.ts'
-import { launchBrowser, openPage } from '../helpers/browser.ts'
+import { adminToken, bearer, TEST_ACCOUNTS } from '../helpers/auth.ts'
+import { adminCredentials, launchBrowser, openPage } from '../helpers/browser.ts'
 import { tempDir } from '../helpers/tmp.ts'
 import type { RunningServer } from '../../node/server.ts'
+import type { OpenPageOptions } from '../helpers/browser.ts'
 import type { ExecutionContext, TestFn } from 'ava'
 import type { Browser, Page } from 'playwright-core'
 
 interface Context {
   server: RunningServer
   browser: Browser
+  /** Pages sign in as the first admin; the test's own API calls use an API token of theirs. */
+  as: OpenPageOptions
+  token: string
   library: string
   /** Movie titles in the order the server added them. */
   added: string[]
@@ -37,11 +42,11 @@ test.before(async t => {
   const dir = await tempDir('cidcast-e2e-library-')
   parts.push(dir.remove)
   // no provider keys: titles come from the paths alone
-  const server = await startServer({ dataDir: join(dir.path, 'data'), listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], dnsListen: '127.0.0.1:0', logLevel: 'silent', metadata: { keys: {}, fetchImages: false } })
+  const server = await startServer({ dataDir: join(dir.path, 'data'), listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], dnsListen: '127.0.0.1:0', logLevel: 'silent', metadata: { keys: {}, fetchImages: false }, accounts: TEST_ACCOUNTS })
   parts.push(server.stop)
   const { browser, close } = await launchBrowser()
   parts.push(close)
-  Object.assign(t.context, { server, browser, library: join(dir.path, 'library'), added: [] })
+  Object.assign(t.context, { server, browser, as: { signIn: { url: server.url, ...await adminCredentials(server) } }, token: await adminToken(server), library: join(dir.path, 'library'), added: [] })
 })
 
 test.after.always(async t => { await t.context.stop?.() })
@@ -55,7 +60,7 @@ async function addAll (t: ExecutionContext<Context>, paths: string[]): Promise<A
     while (next < paths.length) {
       const path = paths[next++]
       const file = await placeClip(clip, join(t.context.library, path))
-      const res = await fetch(`${t.context.server.url}/api/v1/media`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ path: file }) })
+      const res = await fetch(`${t.context.server.url}/api/v1/media`, { method: 'POST', headers: { 'Content-Type': 'application/json', ...bearer(t.context.token) }, body: JSON.stringify({ path: file }) })
       if (res.status !== 201) throw new Error(`adding ${path} answered ${res.status}: ${await res.text()}`)
       const media = await res.json() as { title: string, createdAt: string }
       added.push({ path, title: media.title, createdAt: media.createdAt })
@@ -84,7 +89,7 @@ async function chooseOrder (page: Page, sort: string, order?: string): Promise<v
 }
 
 test.serial('an empty library says how to add a video, and shows no shelves', async t => {
-  const page = await openPage(t, t.context.browser)
+  const page = await openPage(t, t.context.browser, t.context.as)
   await page.goto(`${t.context.server.url}/`)
   const empty = page.locator('.shelf .empty')
   await empty.waitFor()
@@ -106,7 +111,7 @@ test.serial('every title of a library larger than a page is reachable, counted a
   t.context.added.push(...added.filter(m => m.path.startsWith('Movies/') && !m.path.includes('/trailers/'))
     .toSorted((a, b) => Date.parse(a.createdAt) - Date.parse(b.createdAt)).map(m => m.title))
 
-  const page = await openPage(t, t.context.browser)
+  const page = await openPage(t, t.context.browser, t.context.as)
   await page.goto(`${t.context.server.url}/`)
   await page.locator('#movies-count').waitFor()
   t.is(await page.locator('#movies-count').textContent(), '130 titles')
@@ -125,7 +130,7 @@ test.serial('every title of a library larger than a page is reachable, counted a
 })
 
 test.serial('extras get a row of their own apart from the movies, and a series its own card', async t => {
-  const page = await openPage(t, t.context.browser)
+  const page = await openPage(t, t.context.browser, t.context.as)
   await page.goto(`${t.context.server.url}/`)
   await page.locator('#other-count').waitFor()
   t.is(await page.locator('#other-count').textContent(), '2 videos')
@@ -148,7 +153,7 @@ test.serial('extras get a row of their own apart from the movies, and a series i
 })
 
 test.serial('the sort menu orders the whole library by year or date added, and the choice is kept', async t => {
-  const page = await openPage(t, t.context.browser)
+  const page = await openPage(t, t.context.browser, t.context.as)
   await page.goto(`${t.context.server.url}/`)
   await cardsShown(page, 'movies', 100)
 

@@ -2,7 +2,8 @@ import { join } from 'node:path'
 import anyTest from 'ava'
 import { fixture } from '../../fixtures/media.ts'
 import { startServer } from '../../node/server.ts'
-import { launchBrowser } from '../helpers/browser.ts'
+import { TEST_ACCOUNTS } from '../helpers/auth.ts'
+import { adminCredentials, launchBrowser, signIn } from '../helpers/browser.ts'
 import { tempDir } from '../helpers/tmp.ts'
 import type { RunningServer } from '../../node/server.ts'
 import type { TestFn } from 'ava'
@@ -11,7 +12,7 @@ const test = anyTest as TestFn<{ server: RunningServer, remove: () => Promise<vo
 
 test.before(async t => {
   const dir = await tempDir()
-  const server = await startServer({ dataDir: join(dir.path, 'data'), listen: '127.0.0.1:0', dnsListen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], logLevel: 'silent' })
+  const server = await startServer({ dataDir: join(dir.path, 'data'), listen: '127.0.0.1:0', dnsListen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], logLevel: 'silent', accounts: TEST_ACCOUNTS })
   t.context = { server, remove: dir.remove }
 })
 
@@ -32,7 +33,9 @@ test('segments from two ffmpeg runs play across their boundary in Chromium witho
 
   const { browser, close } = await launchBrowser()
   try {
-    const page = await browser.newPage()
+    const context = await browser.newContext()
+    await signIn(context, server.url, await adminCredentials(server))
+    const page = await context.newPage()
     await page.goto(`${server.url}/`)
     await page.addScriptTag({ url: '/vendor/hls.min.js' })
     const result = await page.evaluate(async (src: string) => {

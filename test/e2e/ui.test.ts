@@ -3,8 +3,10 @@ import { join } from 'node:path'
 import anyTest from 'ava'
 import { fixture } from '../../fixtures/media.ts'
 import { startServer } from '../../node/server.ts'
-import { launchBrowser, openPage } from '../helpers/browser.ts'
+import { adminToken, bearer, TEST_ACCOUNTS } from '../helpers/auth.ts'
+import { adminCredentials, launchBrowser, openPage } from '../helpers/browser.ts'
 import { tempDir, waitFor } from '../helpers/tmp.ts'
+import type { OpenPageOptions } from '../helpers/browser.ts'
 import type { TestFn } from 'ava'
 import type Hls from 'hls.js'
 import type { Browser, Page } from 'playwright-core'
@@ -13,6 +15,10 @@ interface Context {
   url: string
   browser: Browser
   clipId: string
+  /** How the pages sign in: the first admin, at the main server. */
+  signIn: NonNullable<OpenPageOptions['signIn']>
+  /** An API token of the same admin, for the test's own API calls. */
+  token: string
   stop: () => Promise<void>
 }
 
@@ -41,12 +47,12 @@ test.before(async t => {
   t.context.stop = async () => { for (const stop of parts.toReversed()) await stop() }
   const dir = await tempDir('cidcast-ui-')
   parts.push(dir.remove)
-  const server = await startServer({ dataDir: join(dir.path, 'data'), listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], dnsListen: '127.0.0.1:0', logLevel: 'silent' })
+  const server = await startServer({ dataDir: join(dir.path, 'data'), listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], dnsListen: '127.0.0.1:0', logLevel: 'silent', accounts: TEST_ACCOUNTS })
   parts.push(server.stop)
   const { browser, close } = await launchBrowser()
   parts.push(close)
   const clip = await server.addMedia(await fixture('h264-aac-720p-30s'))
-  Object.assign(t.context, { url: server.url, browser, clipId: clip.id })
+  Object.assign(t.context, { url: server.url, browser, clipId: clip.id, signIn: { url: server.url, ...await adminCredentials(server) }, token: await adminToken(server) })
 })
 
 test.after.always(async t => { await t.context.stop?.() })
@@ -87,14 +93,14 @@ async function playsPast (page: Page, seconds: number): Promise<void> {
   }, seconds, { timeout: MEDIA_TIMEOUT_MS })
 }
 
-/** The position the server keeps for `user` (the page's viewer id) in a media. */
-async function savedPosition (url: string, user: string | null, mediaId: string): Promise<number | null> {
-  const res = await fetch(`${url}/api/v1/media/${mediaId}/progress`, { headers: { 'X-Cidcast-User': user ?? '' } })
+/** The position the server keeps for the account of `token` (the page's signed-in user) in a media. */
+async function savedPosition (url: string, token: string, mediaId: string): Promise<number | null> {
+  const res = await fetch(`${url}/api/v1/media/${mediaId}/progress`, { headers: bearer(token) })
   return ((await res.json()) as { positionSeconds: number | null }).positionSeconds
 }
 
 test.serial('the library lists a media whose page plays, switches quality, seeks and resumes where the viewer left', async t => {
-  const page = await openPage(t, t.context.browser, { width: 1280, height: 800 })
+  const page = await openPage(t, t.context.browser, { viewport: { width: 1280, height: 800 }, signIn: t.context.signIn })
   const { clipId } = t.context
   await page.goto(`${t.context.url}/`)
   const card = page.locator(`.media-card[data-id="${clipId}"]`)
@@ -109,7 +115,7 @@ test.serial('the library lists a media whose page plays, switches quality, seeks
   t.log(`playing past 1 s after ${Date.now() - started} ms`)
 
   // Auto plus one entry per profile the API lists, best first
-  const media = await (await fetch(`${t.context.url}/api/v1/media/${clipId}`)).json() as { renditions: Array<{ profile: string, height: number }> }
+  const media = await (await fetch(`${t.context.url}/api/v1/media/${clipId}`, { headers: bearer(t.context.token) })).json() as { renditions: Array<{ profile: string, height: number }> }
   const profiles = [...media.renditions].sort((a, b) => b.height - a.height).map(r => r.profile)
   const labels = await page.locator('#quality option').allTextContents()
   t.regex(labels[0], /^Auto/)
@@ -143,9 +149,9 @@ test.serial('the library lists a media whose page plays, switches quality, seeks
     v?.pause()
     return Math.round((v?.currentTime ?? 0) * 10) / 10
   })
-  const viewer = await page.evaluate(() => localStorage.getItem('cidcast.user'))
-  t.truthy(viewer)
-  await waitFor(async () => await savedPosition(t.context.url, viewer, clipId) === paused, 10_000, `the saved position ${paused}`)
+  // the position is the signed-in account's, the same account as the test's token
+  t.is(await page.locator('#user-name').textContent(), t.context.signIn.username)
+  await waitFor(async () => await savedPosition(t.context.url, t.context.token, clipId) === paused, 10_000, `the saved position ${paused}`)
   const errors = await hlsErrors(page)
   t.log('hls.js errors before the reload:', errors)
   t.deepEqual(errors.filter(e => e.fatal), [])
@@ -174,7 +180,7 @@ test.serial('the library lists a media whose page plays, switches quality, seeks
   await page.goto('about:blank')
   // the 5 s ticker and the seek saved earlier positions; only the save on leaving can be this late
   const saved = await waitFor(async () => {
-    const position = await savedPosition(t.context.url, viewer, clipId)
+    const position = await savedPosition(t.context.url, t.context.token, clipId)
     return position != null && position >= left - 0.1 && position < 12 ? position : undefined
   }, 10_000, `a saved position of at least ${left}`)
   await page.goto(`${t.context.url}/`)
@@ -191,12 +197,12 @@ test.serial('a title with markup shows as text on the library and the player pag
   const file = join(dir.path, `${HOSTILE_TITLE}.mp4`)
   await copyFile(await fixture('h264-aac-10s'), file)
   const res = await fetch(`${t.context.url}/api/v1/media`, {
-    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ path: file })
+    method: 'POST', headers: { 'Content-Type': 'application/json', ...bearer(t.context.token) }, body: JSON.stringify({ path: file })
   })
   t.true(res.ok, `adding the file answers ${res.status}`)
   const { id } = await res.json() as { id: string }
 
-  const page = await openPage(t, t.context.browser, { width: 1280, height: 800 })
+  const page = await openPage(t, t.context.browser, { viewport: { width: 1280, height: 800 }, signIn: t.context.signIn })
   await page.goto(`${t.context.url}/`)
   const card = page.locator(`.media-card[data-id="${id}"]`)
   await card.waitFor()
@@ -214,7 +220,7 @@ test.serial('a title with markup shows as text on the library and the player pag
 })
 
 test.serial('an unknown media shows the API error', async t => {
-  const page = await openPage(t, t.context.browser, { width: 1280, height: 800 })
+  const page = await openPage(t, t.context.browser, { viewport: { width: 1280, height: 800 }, signIn: t.context.signIn })
   await page.goto(`${t.context.url}/#/media/no-such-media`)
   const error = page.locator('#error')
   await error.waitFor()

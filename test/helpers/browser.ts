@@ -1,6 +1,8 @@
 import { chromium } from 'playwright-core'
+import { SESSION_COOKIE } from '../../gateway/access/authenticate.ts'
+import type { RunningServer } from '../../node/server.ts'
 import type { ExecutionContext } from 'ava'
-import type { Browser, Page } from 'playwright-core'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
 
 /** Debian's Chromium: it decodes H.264/AAC through MSE, which the bundled headless shells may not. */
 export const CHROMIUM_PATH = process.env.CIDCAST_CHROMIUM ?? '/usr/bin/chromium'
@@ -18,6 +20,28 @@ export const CHROMIUM_FLAGS = [
   '--autoplay-policy=no-user-gesture-required'
 ]
 
+/** The first admin's password where the test sets one (a server that did not just make its first admin). */
+const KNOWN_ADMIN_PASSWORD = 'a-known-password'
+
+/** A user name and password, as `POST /api/v1/auth/login` takes them. */
+export interface Credentials {
+  username: string
+  password: string
+}
+
+/** Where to sign a new page's browser context in, and as whom. */
+export interface SignIn extends Credentials {
+  /** The site (main server or CDN node) whose cookie the context gets. */
+  url: string
+}
+
+export interface OpenPageOptions {
+  /** @default { width: 1280, height: 900 } */
+  viewport?: { width: number, height: number }
+  /** Logs the context in first (a login call: the server's session cookie in the context). */
+  signIn?: SignIn
+}
+
 /**
  * Starts a headless Chromium. playwright gives each launch a fresh `--user-data-dir` in the system temp folder
  * (and refuses one in `args`); `close()` ends the browser and removes that folder.
@@ -28,13 +52,62 @@ export async function launchBrowser (): Promise<{ browser: Browser, close: () =>
 }
 
 /**
- * A page in a fresh browser context (its own storage, so its own viewer id), closed when the test ends; an
- * uncaught error on the page fails the test.
+ * A page in a fresh browser context (its own storage and cookies), signed in when asked, closed when the test
+ * ends; an uncaught error on the page fails the test.
  */
-export async function openPage (t: ExecutionContext, browser: Browser, viewport = { width: 1280, height: 900 }): Promise<Page> {
-  const context = await browser.newContext({ viewport })
+export async function openPage (t: ExecutionContext, browser: Browser, options: OpenPageOptions = {}): Promise<Page> {
+  const context = await browser.newContext({ viewport: options.viewport ?? { width: 1280, height: 900 } })
   t.teardown(async () => { await context.close() })
+  if (options.signIn != null) await signIn(context, options.signIn.url, options.signIn)
   const page = await context.newPage()
   page.on('pageerror', err => { t.fail(`page error: ${err.message}`) })
   return page
+}
+
+/**
+ * The first admin's credentials of a server this process started: the password it printed when it made them, else
+ * a known one set now (which ends the admin's sessions: ask once per server, before pages log in).
+ */
+export async function adminCredentials (server: Pick<RunningServer, 'firstAdmin' | 'accounts'>): Promise<Credentials> {
+  if (server.firstAdmin != null) return { username: server.firstAdmin.user.name, password: server.firstAdmin.password }
+  await server.accounts.setPassword('admin', KNOWN_ADMIN_PASSWORD)
+  return { username: 'admin', password: KNOWN_ADMIN_PASSWORD }
+}
+
+/** Logs in with a call to `url`'s login route; resolves to the session token and the Set-Cookie lines it answered. */
+export async function login (url: string, credentials: Credentials): Promise<{ token: string, setCookie: string[] }> {
+  const res = await fetch(`${url}/api/v1/auth/login`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username: credentials.username, password: credentials.password }) })
+  if (!res.ok) throw new Error(`logging in as ${credentials.username} at ${url} answered ${res.status}: ${await res.text()}`)
+  const body = await res.json() as { token: string }
+  return { token: body.token, setCookie: res.headers.getSetCookie() }
+}
+
+/** Signs a browser context in at `url`: a login call, and the session cookie it set, as the server set it, in the context. */
+export async function signIn (context: BrowserContext, url: string, credentials: Credentials): Promise<void> {
+  const { setCookie } = await login(url, credentials)
+  const cookies = setCookie.map(line => {
+    const [pair, ...attributes] = line.split(';').map(part => part.trim())
+    const eq = pair.indexOf('=')
+    const flags = new Map(attributes.map(a => { const i = a.indexOf('='); return i < 0 ? [a.toLowerCase(), ''] : [a.slice(0, i).toLowerCase(), a.slice(i + 1)] }))
+    const expires = flags.get('expires')
+    return {
+      name: pair.slice(0, eq),
+      value: pair.slice(eq + 1),
+      url,
+      httpOnly: flags.has('httponly'),
+      sameSite: flags.get('samesite')?.toLowerCase() === 'strict' ? 'Strict' as const : 'Lax' as const,
+      ...(expires != null ? { expires: Math.floor(Date.parse(expires) / 1000) } : {})
+    }
+  })
+  if (!cookies.some(c => c.name === SESSION_COOKIE)) throw new Error(`logging in at ${url} set no ${SESSION_COOKIE} cookie`)
+  await context.addCookies(cookies)
+}
+
+/** Logs a page in through the login page at `url`, as a person would; resolves once the page has left it. */
+export async function logInThroughPage (page: Page, url: string, credentials: Credentials): Promise<void> {
+  await page.goto(`${url}/#/login`)
+  await page.fill('#login-username', credentials.username)
+  await page.fill('#login-password', credentials.password)
+  await page.click('#login-submit')
+  await page.waitForFunction(() => !window.location.hash.startsWith('#/login'))
 }
