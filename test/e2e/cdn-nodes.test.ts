@@ -5,6 +5,8 @@ import test from 'ava'
 import { CID } from 'multiformats/cid'
 import { fixture } from '../../fixtures/media.ts'
 import { startNode } from '../../node/cdn-node.ts'
+import { bearer } from '../helpers/auth.ts'
+import { login } from '../helpers/browser.ts'
 import { tempDir, waitFor } from '../helpers/tmp.ts'
 import { freePort } from '../helpers/ports.ts'
 import type { RunningNode, StartNodeOptions } from '../../node/cdn-node.ts'
@@ -22,6 +24,7 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 interface MainProcess {
   child: ChildProcess
   exited: Promise<number | null>
+  stdout: () => string
   stderr: () => string
 }
 
@@ -29,11 +32,13 @@ function startMain (data: string, port: number): MainProcess {
   const child = spawn(process.execPath, [CLI, 'server', '--data', data, '--listen', `127.0.0.1:${port}`, '--p2p-listen', '/ip4/127.0.0.1/tcp/0', '--dns-listen', '127.0.0.1:0'], {
     cwd: ROOT,
     env: { ...process.env, CIDCAST_LOG_LEVEL: 'warn', CIDCAST_HEARTBEAT_SECONDS: '1' },
-    stdio: ['ignore', 'ignore', 'pipe']
+    stdio: ['ignore', 'pipe', 'pipe']
   })
+  let out = ''
   let err = ''
+  child.stdout?.on('data', (d: Buffer) => { out += d.toString() })
   child.stderr?.on('data', (d: Buffer) => { err += d.toString() })
-  return { child, exited: new Promise(resolve => child.once('exit', code => { resolve(code) })), stderr: () => err }
+  return { child, exited: new Promise(resolve => child.once('exit', code => { resolve(code) })), stdout: () => out, stderr: () => err }
 }
 
 async function answers (url: string): Promise<boolean> {
@@ -64,14 +69,17 @@ test('two nodes register, serve locally or fall back, keep serving while the mai
   })
   try {
     await waitFor(async () => await answers(url), 60_000, 'the main server')
-    const added = await (await fetch(`${url}/api/v1/media`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ path: await fixture('odd-854x480-6s') }) })).json() as { id: string }
+    // the first start makes the first admin and prints its password once; its session outlives the restart below
+    const password = await waitFor(() => /^admin password: (\S+)$/m.exec(main.stdout())?.[1], 10_000, 'the admin password')
+    const headers = bearer((await login(url, { username: 'admin', password })).token)
+    const added = await (await fetch(`${url}/api/v1/media`, { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body: JSON.stringify({ path: await fixture('odd-854x480-6s') }) })).json() as { id: string }
     const id = added.id
     // playing the 360p rendition once through the main server makes it complete, with a root directory
     const playlist = await (await fetch(`${url}/media/${id}/360p/index.m3u8`)).text()
     const segments = playlist.split('\n').filter(l => l.endsWith('.m4s'))
     for (const name of segments) t.is((await fetch(`${url}/media/${id}/360p/${name}`)).status, 200)
     const root = await waitFor(async () => {
-      const media = await (await fetch(`${url}/api/v1/media/${id}`)).json() as { renditions: Array<{ profile: string, root: string | null }> }
+      const media = await (await fetch(`${url}/api/v1/media/${id}`, { headers })).json() as { renditions: Array<{ profile: string, root: string | null }> }
       return media.renditions.find(r => r.profile === '360p')?.root ?? undefined
     }, 60_000, 'the 360p rendition to complete')
 
@@ -79,7 +87,7 @@ test('two nodes register, serve locally or fall back, keep serving while the mai
     const [alpha, beta] = nodes
     for (const node of nodes) await waitFor(() => node.status().state === 'registered', 30_000, `${node.name} to register`)
     t.is(alpha.dnsName, 'alpha.cidcast.internal')
-    const listed = await (await fetch(`${url}/api/v1/nodes`)).json() as { items: Array<{ name: string, state: string, url: string }> }
+    const listed = await (await fetch(`${url}/api/v1/nodes`, { headers })).json() as { items: Array<{ name: string, state: string, url: string }> }
     t.deepEqual(listed.items.map(n => [n.name, n.state]).sort(), [['alpha', 'online'], ['beta', 'online']])
 
     // alpha holds the rendition: fetched over bitswap from the main server
@@ -134,7 +142,7 @@ test('two nodes register, serve locally or fall back, keep serving while the mai
     await waitFor(() => beta.status().state === 'registered' && beta.status().registrations >= 2, 30_000, 'beta to register again')
     t.is(restarted.dnsName, 'alpha.cidcast.internal', 'the same peer keeps its name')
     const back = await waitFor(async () => {
-      const list = await (await fetch(`${url}/api/v1/nodes`)).json() as { items: Array<{ name: string, state: string }> }
+      const list = await (await fetch(`${url}/api/v1/nodes`, { headers })).json() as { items: Array<{ name: string, state: string }> }
       return list.items.every(n => n.state === 'online') && list.items.length === 2 ? list.items : undefined
     }, 30_000, 'both nodes online again')
     t.is(back.length, 2)

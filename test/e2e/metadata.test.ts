@@ -5,9 +5,11 @@ import { startProviderStub } from '../../fixtures/providers/stub-server.ts'
 import { startNode } from '../../node/cdn-node.ts'
 import { startServer } from '../../node/server.ts'
 import { placeClip, stubConfig } from '../core/metadata/helpers.ts'
-import { launchBrowser, openPage } from '../helpers/browser.ts'
+import { adminToken, bearer, TEST_ACCOUNTS } from '../helpers/auth.ts'
+import { adminCredentials, launchBrowser, openPage } from '../helpers/browser.ts'
 import { tempDir } from '../helpers/tmp.ts'
 import type { ProviderStub } from '../../fixtures/providers/stub-server.ts'
+import type { Credentials } from '../helpers/browser.ts'
 import type { RunningServer, StartServerOptions } from '../../node/server.ts'
 import type { TestFn } from 'ava'
 import type { Browser, Page } from 'playwright-core'
@@ -17,6 +19,8 @@ interface Context {
   live: { server: RunningServer }
   options: StartServerOptions
   browser: Browser
+  /** The first admin's, kept across the restart (the catalog keeps the account and its sessions). */
+  admin: Credentials
   stub: ProviderStub
   ids: Record<string, string>
   dir: string
@@ -46,7 +50,7 @@ test.before(async t => {
   parts.push(dir.remove)
   const stub = await startProviderStub()
   parts.push(stub.stop)
-  const options: StartServerOptions = { dataDir: join(dir.path, 'data'), listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], dnsListen: '127.0.0.1:0', logLevel: 'silent', metadata: stubConfig(stub) }
+  const options: StartServerOptions = { dataDir: join(dir.path, 'data'), listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], dnsListen: '127.0.0.1:0', logLevel: 'silent', metadata: stubConfig(stub), accounts: TEST_ACCOUNTS }
   const server = await startServer(options)
   t.context.live = { server }
   const { browser, close } = await launchBrowser()
@@ -55,7 +59,7 @@ test.before(async t => {
   const ids: Record<string, string> = {}
   for (const [name, path] of Object.entries(FILES)) ids[name] = (await server.addMedia(await placeClip(clip, join(dir.path, 'library', path)))).id
   await server.metadata.idle()
-  Object.assign(t.context, { options, browser, stub, ids, dir: dir.path })
+  Object.assign(t.context, { options, browser, admin: await adminCredentials(server), stub, ids, dir: dir.path })
 })
 
 test.after.always(async t => { await t.context.stop?.() })
@@ -66,7 +70,7 @@ async function imagesLoaded (page: Page, selector: string): Promise<boolean> {
 }
 
 test.serial('the library shows a poster grid of movies and series, and collections; series and season pages list episodes in order', async t => {
-  const page = await openPage(t, t.context.browser)
+  const page = await openPage(t, t.context.browser, { signIn: { url: t.context.live.server.url, ...t.context.admin } })
   await page.goto(`${t.context.live.server.url}/`)
   const series = page.locator('.series-card').filter({ hasText: 'Breaking Bad' })
   await series.waitFor()
@@ -97,7 +101,7 @@ test.serial('the library shows a poster grid of movies and series, and collectio
 })
 
 test.serial('search by title finds movies and series', async t => {
-  const page = await openPage(t, t.context.browser)
+  const page = await openPage(t, t.context.browser, { signIn: { url: t.context.live.server.url, ...t.context.admin } })
   await page.goto(`${t.context.live.server.url}/`)
   await page.fill('#search-input', 'matrix')
   await page.press('#search-input', 'Enter')
@@ -111,7 +115,7 @@ test.serial('search by title finds movies and series', async t => {
 })
 
 test.serial('a title edited in the UI is shown after a server restart', async t => {
-  const page = await openPage(t, t.context.browser)
+  const page = await openPage(t, t.context.browser, { signIn: { url: t.context.live.server.url, ...t.context.admin } })
   const id = t.context.ids.matrix
   await page.goto(`${t.context.live.server.url}/#/media/${id}`)
   await page.locator('.media-info .subtitle').waitFor()
@@ -142,13 +146,13 @@ test.serial('a title edited in the UI is shown after a server restart', async t 
   await page.goto(`${url}/`)
   await page.locator(`.media-card[data-id="${id}"]`).waitFor()
   t.is(await page.locator(`.media-card[data-id="${id}"] .card-title`).textContent(), EDITED)
-  const api = await (await fetch(`${url}/api/v1/media/${id}`)).json() as { title: string, locked: string[] }
+  const api = await (await fetch(`${url}/api/v1/media/${id}`, { headers: bearer(await adminToken(t.context.live.server)) })).json() as { title: string, locked: string[] }
   t.is(api.title, EDITED)
   t.deepEqual(api.locked, ['overview', 'title'])
 })
 
 test.serial('identify in the UI lists matches and applies the one picked', async t => {
-  const page = await openPage(t, t.context.browser)
+  const page = await openPage(t, t.context.browser, { signIn: { url: t.context.live.server.url, ...t.context.admin } })
   const id = t.context.ids.reloaded
   await page.goto(`${t.context.live.server.url}/#/media/${id}/edit`)
   await page.locator('#find-matches').waitFor()
@@ -179,11 +183,14 @@ test.serial('a CDN node\'s UI shows the same titles, series and posters as the m
     maxBackoffMs: 500
   })
   t.teardown(node.stop)
+  // the node's API proxy passes the caller's token on to the main server
+  const headers = bearer(await adminToken(main))
   for (const id of Object.values(t.context.ids)) {
-    const [there, here] = await Promise.all([main.url, node.url].map(async base => await (await fetch(`${base}/api/v1/media/${id}`)).json() as Record<string, unknown>))
+    const [there, here] = await Promise.all([main.url, node.url].map(async base => await (await fetch(`${base}/api/v1/media/${id}`, { headers })).json() as Record<string, unknown>))
     for (const key of ['title', 'year', 'overview', 'ids', 'series', 'season', 'episode', 'images']) t.deepEqual(here[key], there[key], `${id} ${key}`)
   }
-  const page = await openPage(t, t.context.browser)
+  // signed in on the node's own site, through its API proxy
+  const page = await openPage(t, t.context.browser, { signIn: { url: node.url, ...t.context.admin } })
   await page.goto(`${node.url}/`)
   const series = page.locator('.series-card').filter({ hasText: 'Breaking Bad' })
   await series.waitFor()
@@ -192,7 +199,7 @@ test.serial('a CDN node\'s UI shows the same titles, series and posters as the m
   await page.waitForFunction(() => [...document.querySelectorAll('.posters img')].every(i => (i as HTMLImageElement).complete))
   t.true(await imagesLoaded(page, `.media-card[data-id="${t.context.ids.matrix}"] img`), 'the poster loads through the node\'s /ipfs gateway')
   t.true(await imagesLoaded(page, '.series-card img'))
-  const poster = (await (await fetch(`${node.url}/api/v1/media/${t.context.ids.matrix}`)).json() as { images: { poster: { url: string } } }).images.poster.url
+  const poster = (await (await fetch(`${node.url}/api/v1/media/${t.context.ids.matrix}`, { headers })).json() as { images: { poster: { url: string } } }).images.poster.url
   const [fromNode, fromMain] = await Promise.all([node.url, main.url].map(async base => Buffer.from(await (await fetch(base + poster)).arrayBuffer())))
   t.deepEqual(fromNode, fromMain)
 })

@@ -3,11 +3,13 @@ import anyTest from 'ava'
 import { fixture, writeClip } from '../../fixtures/media.ts'
 import { startNode } from '../../node/cdn-node.ts'
 import { startServer } from '../../node/server.ts'
-import { launchBrowser } from '../helpers/browser.ts'
+import { adminToken, bearer, TEST_ACCOUNTS } from '../helpers/auth.ts'
+import { adminCredentials, launchBrowser, signIn } from '../helpers/browser.ts'
 import { tempDir, waitFor } from '../helpers/tmp.ts'
 import type { ReplicationView } from '../../core/replication/index.ts'
 import type { RunningNode, StartNodeOptions } from '../../node/cdn-node.ts'
 import type { RunningServer } from '../../node/server.ts'
+import type { Credentials } from '../helpers/browser.ts'
 import type { ExecutionContext, TestFn } from 'ava'
 import type { Browser, Page } from 'playwright-core'
 
@@ -21,6 +23,8 @@ interface Context {
   dir: string
   server: RunningServer
   browser: Browser
+  /** Pages sign in as the first admin, on whichever site they open. */
+  admin: Credentials
   /**
    * A media whose only rendition, 360p, is finished and held by the main server. A 640x360 source has a ladder of
    * one rung: with a taller one, a player on the main server's page could have another rung made while the test
@@ -44,7 +48,7 @@ test.before(async t => {
   t.context.stop = async () => { for (const stop of parts.toReversed()) await stop().catch(() => {}) }
   const dir = await tempDir('cidcast-e2e-picker-')
   parts.push(dir.remove)
-  const server = await startServer({ dataDir: join(dir.path, 'server'), listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], dnsListen: '127.0.0.1:0', heartbeatSeconds: 1, logLevel: 'silent' })
+  const server = await startServer({ dataDir: join(dir.path, 'server'), listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], dnsListen: '127.0.0.1:0', heartbeatSeconds: 1, logLevel: 'silent', accounts: TEST_ACCOUNTS })
   parts.push(server.stop)
   const media = await server.addMedia(await writeClip(join(dir.path, 'clip 640x360.mp4'), 640, 360, 6))
   await server.transcoder.complete(await server.library.job(media.id, '360p'))
@@ -54,7 +58,7 @@ test.before(async t => {
   parts.push(close)
   const nodes = new Map<string, RunningNode>()
   parts.push(async () => { for (const node of [...nodes.values()].reverse()) await node.stop() })
-  Object.assign(t.context, { dir: dir.path, server, browser, id: media.id, fresh: fresh.id, nodes })
+  Object.assign(t.context, { dir: dir.path, server, browser, admin: await adminCredentials(server), id: media.id, fresh: fresh.id, nodes })
 })
 
 test.after.always(async t => { await t.context.stop?.() })
@@ -67,8 +71,10 @@ async function node (t: ExecutionContext<Context>, name: string, options: StartN
   return running
 }
 
-async function api<T> (base: string, method: string, path: string, body?: unknown): Promise<T> {
-  const res = await fetch(base + path, { method, headers: body === undefined ? {} : { 'Content-Type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) })
+/** A call to the main server's API as its first admin. */
+async function api<T> (server: RunningServer, method: string, path: string, body?: unknown): Promise<T> {
+  const headers = { ...bearer(await adminToken(server)), ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) }
+  const res = await fetch(server.url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
   const json = await res.json() as T
   if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`)
   return json
@@ -77,17 +83,21 @@ async function api<T> (base: string, method: string, path: string, body?: unknow
 /** Orders the media pinned on `name` and waits until the content index has it pinned there. */
 async function pinOn (t: ExecutionContext<Context>, name: string): Promise<void> {
   const { server, id } = t.context
-  await api(server.url, 'POST', '/api/v1/replications', { media: id, node: name })
+  await api(server, 'POST', '/api/v1/replications', { media: id, node: name })
   await waitFor(async () => {
-    const rows = (await api<{ items: ReplicationView[] }>(server.url, 'GET', `/api/v1/replications?media=${id}&node=${name}`)).items
+    const rows = (await api<{ items: ReplicationView[] }>(server, 'GET', `/api/v1/replications?media=${id}&node=${name}`)).items
     return rows.length > 0 && rows.every(r => r.state === 'pinned')
   }, 30_000, `${name} to hold the media`)
 }
 
-/** A fresh page (its own storage: no remembered choice) that fails the test on uncaught page errors. */
+/**
+ * A fresh page (its own storage: no remembered choice), signed in as the admin on the site it opens (through a node's
+ * API proxy on a node's site), that fails the test on uncaught page errors.
+ */
 async function openPage (t: ExecutionContext<Context>, url: string): Promise<Page> {
   const context = await t.context.browser.newContext({ viewport: { width: 1280, height: 900 } })
   t.teardown(async () => { await context.close() })
+  await signIn(context, new URL(url).origin, t.context.admin)
   const page = await context.newPage()
   page.on('pageerror', err => { t.fail(`page error: ${err.message}`) })
   await page.goto(url)
@@ -194,14 +204,14 @@ test.serial('a node that lacks the media says so on its own page, plays it throu
   await picker(page, 2, l => l[0].holds === 'holds it', 'beta to hold it')
   await page.locator('#node-missing').waitFor({ state: 'hidden' })
   t.is(await playerSource(page), `/media/${id}/master.m3u8`, 'still this site')
-  const rows = (await api<{ items: ReplicationView[] }>(t.context.server.url, 'GET', `/api/v1/replications?media=${id}&node=beta`)).items
+  const rows = (await api<{ items: ReplicationView[] }>(t.context.server, 'GET', `/api/v1/replications?media=${id}&node=beta`)).items
   t.true(rows.length > 0 && rows.every(r => r.state === 'pinned'))
 })
 
 test.serial('a local node, listed to nobody, shows itself once as this site and holds the media only once it is pinned there', async t => {
   const { server, id } = t.context
   const gamma = await node(t, 'gamma', { mode: 'local' })
-  const listed = await api<{ items: Array<{ name: string }> }>(server.url, 'GET', '/api/v1/nodes')
+  const listed = await api<{ items: Array<{ name: string }> }>(server, 'GET', '/api/v1/nodes')
   t.false(listed.items.some(n => n.name === 'gamma'), 'the main server does not list a local node')
   const page = await openPage(t, `${gamma.url}/#/media/${id}`)
   let list = await picker(page, 3, l => l.every(c => c.holds !== ''), 'gamma\'s own page')

@@ -9,7 +9,8 @@ import { fixture } from '../../fixtures/media.ts'
 import { IMPORT_OPTIONS } from '../../core/ipfs/index.ts'
 import { startNode } from '../../node/cdn-node.ts'
 import { startServer } from '../../node/server.ts'
-import { launchBrowser } from '../helpers/browser.ts'
+import { adminToken, bearer, TEST_ACCOUNTS } from '../helpers/auth.ts'
+import { adminCredentials, launchBrowser, signIn } from '../helpers/browser.ts'
 import { tempDir, waitFor } from '../helpers/tmp.ts'
 import type { ReplicationView } from '../../core/replication/index.ts'
 import type { RunningNode, StartNodeOptions } from '../../node/cdn-node.ts'
@@ -27,15 +28,17 @@ const REPLICA_NODE = fileURLToPath(new URL('./replica-node.ts', import.meta.url)
 
 type PlayerWindow = Window & { cidcast?: { video: HTMLVideoElement, src: string | null } }
 
-async function api<T> (base: string, method: string, path: string, body?: unknown): Promise<T> {
-  const res = await fetch(base + path, { method, headers: body === undefined ? {} : { 'Content-Type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) })
+/** A call to the main server's API as its first admin. */
+async function api<T> (server: RunningServer, method: string, path: string, body?: unknown): Promise<T> {
+  const headers = { ...bearer(await adminToken(server)), ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) }
+  const res = await fetch(server.url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
   const json = await res.json() as T
   if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`)
   return json
 }
 
-async function rows (base: string, query: string): Promise<ReplicationView[]> {
-  return (await api<{ items: ReplicationView[] }>(base, 'GET', `/api/v1/replications?${query}`)).items
+async function rows (server: RunningServer, query: string): Promise<ReplicationView[]> {
+  return (await api<{ items: ReplicationView[] }>(server, 'GET', `/api/v1/replications?${query}`)).items
 }
 
 function nodeOptions (dir: string, name: string, server: RunningServer): StartNodeOptions {
@@ -59,7 +62,7 @@ test('the player streams from the node the viewer picks; a node without the medi
   const dir = await tempDir('cidcast-e2e-replicate-')
   const parts: Array<() => Promise<void>> = [dir.remove]
   try {
-    const server = await startServer({ dataDir: join(dir.path, 'server'), listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], dnsListen: '127.0.0.1:0', heartbeatSeconds: 2, logLevel: 'silent' })
+    const server = await startServer({ dataDir: join(dir.path, 'server'), listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], dnsListen: '127.0.0.1:0', heartbeatSeconds: 2, logLevel: 'silent', accounts: TEST_ACCOUNTS })
     parts.push(server.stop)
     const media = await server.addMedia(await fixture('odd-854x480-6s'))
     for (const r of (await server.library.get(media.id)).renditions) await server.transcoder.complete(await server.library.job(media.id, r.profile))
@@ -72,12 +75,13 @@ test('the player streams from the node the viewer picks; a node without the medi
     }
     const [alpha, beta] = nodes
     for (const node of nodes) await waitFor(() => node.status().state === 'registered', 20_000, `${node.name} to register`)
-    await api(server.url, 'POST', '/api/v1/replications', { media: media.id, node: 'alpha' })
-    await waitFor(async () => { const r = await rows(server.url, `media=${media.id}&node=alpha`); return r.length > 0 && r.every(x => x.state === 'pinned') }, 30_000, 'alpha to hold the media')
+    await api(server, 'POST', '/api/v1/replications', { media: media.id, node: 'alpha' })
+    await waitFor(async () => { const r = await rows(server, `media=${media.id}&node=alpha`); return r.length > 0 && r.every(x => x.state === 'pinned') }, 30_000, 'alpha to hold the media')
 
     const { browser, close } = await launchBrowser()
     parts.push(close)
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+    await signIn(context, server.url, await adminCredentials(server))
     const page = await context.newPage()
     page.on('pageerror', err => { t.fail(`page error: ${err.message}`) })
     await page.goto(`${server.url}/#/media/${media.id}`)
@@ -122,7 +126,7 @@ test('the player streams from the node the viewer picks; a node without the medi
     t.regex(await page.locator('#playing-from').innerText(), /Playing from beta/)
     await playsOn(page, await currentTime(page), 0.5)
     t.true(beta.metrics.totals().bytesServed > before, 'beta serves the video now')
-    const betaRows = await rows(server.url, `media=${media.id}&node=beta`)
+    const betaRows = await rows(server, `media=${media.id}&node=beta`)
     t.true(betaRows.length > 0 && betaRows.every(r => r.state === 'pinned'), JSON.stringify(betaRows.map(r => [r.state, r.reason])))
     await page.waitForFunction(() => document.querySelector('.node-choice[data-node="beta"] .holds')?.textContent === 'holds it')
   } finally {
@@ -147,7 +151,7 @@ test('a node killed with SIGKILL in the middle of a pin resumes it after a resta
   const dir = await tempDir('cidcast-e2e-kill-')
   const parts: Array<() => Promise<void>> = [dir.remove]
   try {
-    const server = await startServer({ dataDir: join(dir.path, 'server'), listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], dnsListen: '127.0.0.1:0', heartbeatSeconds: 1, logLevel: 'silent' })
+    const server = await startServer({ dataDir: join(dir.path, 'server'), listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], dnsListen: '127.0.0.1:0', heartbeatSeconds: 1, logLevel: 'silent', accounts: TEST_ACCOUNTS })
     parts.push(server.stop)
     const bytes = randomBytes(48 * 1024 * 1024)
     const cid = await unixfs(server.peer).addBytes(bytes, IMPORT_OPTIONS)
@@ -158,11 +162,11 @@ test('a node killed with SIGKILL in the middle of a pin resumes it after a resta
     const options: StartNodeOptions = { ...nodeOptions(dir.path, 'gamma', server), pinFrom: 'p2p', pinner: { fetchConcurrency: 1 } }
     let gamma = await startNodeProcess(options)
     parts.push(async () => { gamma.child.kill('SIGKILL'); await gamma.exited })
-    await waitFor(async () => (await api<{ items: Array<{ name: string, state: string }> }>(server.url, 'GET', '/api/v1/nodes')).items.some(n => n.name === 'gamma' && n.state === 'online'), 20_000, 'gamma to register')
+    await waitFor(async () => (await api<{ items: Array<{ name: string, state: string }> }>(server, 'GET', '/api/v1/nodes')).items.some(n => n.name === 'gamma' && n.state === 'online'), 20_000, 'gamma to register')
 
-    await api(server.url, 'POST', '/api/v1/replications', { cid: cid.toString(), node: 'gamma' })
+    await api(server, 'POST', '/api/v1/replications', { cid: cid.toString(), node: 'gamma' })
     const midway = await waitFor(async () => {
-      const [row] = await rows(server.url, `cid=${cid.toString()}&node=gamma`)
+      const [row] = await rows(server, `cid=${cid.toString()}&node=gamma`)
       return row?.state === 'pinning' && row.progress.bytesDone > 0 && row
     }, 20_000, 'the pin to be under way')
     t.true(midway.progress.bytesDone < (midway.progress.bytesTotal ?? 0), 'not finished yet')
@@ -170,12 +174,12 @@ test('a node killed with SIGKILL in the middle of a pin resumes it after a resta
     await gamma.exited
 
     // the row stays, shown unreachable, with the reason
-    const stalled = await waitFor(async () => { const [row] = await rows(server.url, `cid=${cid.toString()}&node=gamma`); return row?.reachable === false && row }, 20_000, 'gamma to be seen offline')
+    const stalled = await waitFor(async () => { const [row] = await rows(server, `cid=${cid.toString()}&node=gamma`); return row?.reachable === false && row }, 20_000, 'gamma to be seen offline')
     t.not(stalled.state, 'pinned')
     t.truthy(stalled.reason)
 
     gamma = await startNodeProcess(options)
-    const done = await waitFor(async () => { const [row] = await rows(server.url, `cid=${cid.toString()}&node=gamma`); return row?.state === 'pinned' && row }, 60_000, 'the resumed pin to finish')
+    const done = await waitFor(async () => { const [row] = await rows(server, `cid=${cid.toString()}&node=gamma`); return row?.state === 'pinned' && row }, 60_000, 'the resumed pin to finish')
     t.is(done.progress.bytesDone, done.progress.bytesTotal ?? -1)
     const res = await fetch(`${gamma.url}/ipfs/${cid.toString()}`, { headers: { 'Cache-Control': 'only-if-cached' } })
     t.is(res.status, 200)
