@@ -61,7 +61,8 @@ function callerOf (found: { user: { id: string, name: string, role: UserCaller['
 /** Whether a browser says the request comes from a page of this origin. */
 export function sameOrigin (ctx: Context): boolean {
   const origin = ctx.get('Origin')
-  if (origin !== '') return origin === ctx.origin
+  // not ctx.origin: in Koa 3 that is the Origin header itself
+  if (origin !== '') return origin === `${ctx.protocol}://${ctx.host}`
   return ctx.get('Sec-Fetch-Site') === 'same-origin'
 }
 
