@@ -58,6 +58,7 @@ export const INTEGRATION = [
   'test/gateway/metadata.test.ts',
   'test/gateway/poster-frames.test.ts',
   'test/node/secrets-in-logs.test.ts',
+  'test/node/api-proxy-access.test.ts',
   'test/node/cdn-node-cli.test.ts',
   'test/node/cdn-node.test.ts',
   'test/node/cli-imports.test.ts',
