@@ -31,6 +31,7 @@ export const UNIT = [
   'test/core/routing/publisher.test.ts',
   'test/gateway/error-status.test.ts',
   'test/core/access/accounts.test.ts',
+  'test/core/access/node-signature.test.ts',
   'test/gateway/routing.test.ts',
   'test/lint/*.test.ts',
   'test/tiers.test.ts'

@@ -20,3 +20,4 @@ export { DEFAULT_SCRYPT_COST, generatePassword, hashPassword, verifyPassword } f
 export type { ScryptCost } from './passwords.ts'
 export { createLoginLimiter } from './login-limiter.ts'
 export type { LoginAttempt, LoginLimiter, LoginLimiterInit } from './login-limiter.ts'
+export { isNodeSignature, NODE_SCHEME, signNodeRequest, verifyNodeRequest } from './node-signature.ts'
