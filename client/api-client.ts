@@ -84,7 +84,7 @@ export function createApiClient (baseUrl: string, options: { token?: string, tim
     if (body !== undefined) headers['Content-Type'] = 'application/json'
     token ??= options.token != null ? Promise.resolve(options.token) : defaultTokens(base.origin)
     const bearer = await token
-    if (bearer != null) headers.Authorization = `Bearer ${bearer}`
+    if (bearer != null && bearer !== '') headers.Authorization = `Bearer ${bearer}`
     let response: Response
     try {
       response = await fetch(new URL(path, base), { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(timeoutMs) })
@@ -98,7 +98,7 @@ export function createApiClient (baseUrl: string, options: { token?: string, tim
     try { json = text === '' ? undefined : JSON.parse(text) } catch { json = undefined }
     if (!response.ok) {
       const e = json as { error?: string, message?: string } | undefined
-      if (response.status === 401 && bearer == null) throw new ApiError(401, e?.error ?? 'AuthenticationRequiredError', `log in first: cidcast login --server ${base.origin}`)
+      if (e?.error === 'AuthenticationRequiredError' && (bearer == null || bearer === '')) throw new ApiError(401, e.error, `log in first: cidcast login --server ${base.origin}`)
       throw new ApiError(response.status, e?.error ?? `HTTP${response.status}`, e?.message ?? (text.slice(0, 200) || response.statusText))
     }
     return json as T

@@ -33,6 +33,8 @@ export interface HttpAppComponents {
   logger: Logger
   /** Users, sessions and API tokens: who a request speaks for. */
   accounts: Accounts
+  /** A registered, unrevoked node of a peer ID: nodes sign their own requests (core/access/node-signature.ts). */
+  knownNode?: (peerId: string) => Promise<{ label: string } | undefined>
   /** Slows password guessing on login. */
   limiter: LoginLimiter
   /** Settings that move routes between owners (read on every request, so a change applies at once). */
@@ -66,7 +68,7 @@ export function createHttpApp (components: HttpAppComponents): Koa & { routes: (
   app.silent = true
   app.use(mediaCors())
   app.use(errors(log))
-  app.use(authenticate({ accounts: components.accounts }))
+  app.use(authenticate({ accounts: components.accounts, knownNode: components.knownNode }))
   app.use(bodyParser({ enableTypes: ['json'], jsonLimit: '64kb', encoding: 'utf-8' }))
 
   const system = new Router()

@@ -8,6 +8,7 @@ import { createControlClient, handleOrderNudges, ipnsNameOf } from '../core/cont
 import { createContentReader } from '../core/ipfs/index.ts'
 import { createDaemonLogger } from '../core/logger.ts'
 import { withPort } from '../core/listen.ts'
+import { signNodeRequest } from '../core/access/index.ts'
 import { assertPrivateNetworkAllowed, createPeer, IDENTITY_FILE, lockDataFolder } from '../core/net/index.ts'
 import { tuneGarbageCollection } from '../core/gc-tuning.ts'
 import { createNodeApp } from '../gateway/node-app.ts'
@@ -127,9 +128,13 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
 
     const metrics = createNodeMetrics()
     const onRequest = (kind: string): void => { metrics.originRequests.inc({ kind }) }
+    // the node signs its own requests to the main server with its peer key (core/access/node-signature.ts)
+    const identity = privateKeyFromProtobuf(await readFile(join(config.data, IDENTITY_FILE)))
+    const peerId = peer.libp2p.peerId.toString()
+    const sign = async (method: string, path: string): Promise<string> => await signNodeRequest(identity, peerId, method, path)
     const origin = config.server.startsWith('/')
       ? unreachableOrigin(`the main server was given as a multiaddr (${config.server}); it has no HTTP URL to fall back to`)
-      : createOriginClient({ onRequest }, { url: config.server })
+      : createOriginClient({ onRequest, sign }, { url: config.server })
     const capacity = createCapacity({ blocksDir: join(config.data, 'blocks'), dataDir: config.data, quotaBytes: config.quotaBytes, reserveBytes })
     const reader = createContentReader({ blockstore: peer.blockstore, logger }, { cacheBytes: config.cacheBytes })
     const content = createNodeContent({ reader, blockstore: peer.blockstore, capacity, logger })

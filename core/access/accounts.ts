@@ -309,7 +309,7 @@ export function createAccounts (components: AccountsComponents, init: AccountsIn
     async addApiToken (nameOrId, tokenName) {
       const user = await find(nameOrId)
       const issued = await issue(user, 'api', checkTokenName(tokenName))
-      log.info({ user: user.name, token: issued.view.name, tokenId: issued.view.id }, 'API token added')
+      log.info({ user: user.name, tokenName: issued.view.name, tokenId: issued.view.id }, 'API token added')
       return issued
     },
 

@@ -19,4 +19,5 @@ export type { Accounts, AccountsComponents, AccountsInit, Authenticated, IssuedT
 export { DEFAULT_SCRYPT_COST, generatePassword, hashPassword, verifyPassword } from './passwords.ts'
 export type { ScryptCost } from './passwords.ts'
 export { createLoginLimiter } from './login-limiter.ts'
-export type { LoginLimiter, LoginLimiterInit } from './login-limiter.ts'
+export type { LoginAttempt, LoginLimiter, LoginLimiterInit } from './login-limiter.ts'
+export { isNodeSignature, NODE_SCHEME, signNodeRequest, verifyNodeRequest } from './node-signature.ts'

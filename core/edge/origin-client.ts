@@ -26,6 +26,11 @@ export interface OriginClientInit {
 export interface OriginClientComponents {
   /** Called once per request sent, with what it was for (a counter for `/metrics`). */
   onRequest?: (kind: OriginRequestKind) => void
+  /**
+   * The Authorization header of the node's own requests (its signature, core/access/node-signature.ts). Never used
+   * for `open`: what the API proxy passes on speaks with the viewer's credential, not the node's.
+   */
+  sign?: (method: string, path: string) => Promise<string>
 }
 
 export type OriginRequestKind = 'server' | 'media' | 'playlist' | 'segment' | 'car' | 'api'
@@ -124,6 +129,7 @@ class HttpOriginClient implements OriginClient {
   private readonly maxBodyBytes: number
   private readonly idleTimeoutMs: number
   private readonly onRequest: (kind: OriginRequestKind) => void
+  private readonly sign?: (method: string, path: string) => Promise<string>
 
   constructor (components: OriginClientComponents, init: OriginClientInit) {
     const url = new URL(init.url)
@@ -134,6 +140,7 @@ class HttpOriginClient implements OriginClient {
     this.maxBodyBytes = init.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
     this.idleTimeoutMs = init.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS
     this.onRequest = components.onRequest ?? (() => {})
+    this.sign = components.sign
   }
 
   async serverInfo (options: OriginRequestOptions = {}): Promise<ServerInfo> {
@@ -234,8 +241,11 @@ class HttpOriginClient implements OriginClient {
   private async send (path: string, init: RequestInit, kind: OriginRequestKind): Promise<Response> {
     if (!path.startsWith('/')) throw new TypeError(`origin paths start with /: ${path}`)
     this.onRequest(kind)
+    let headers = init.headers
+    // `/api/v1/server` is public and comes before registration: the main server would not know the signer yet
+    if (kind !== 'api' && kind !== 'server' && this.sign != null) headers = { ...init.headers as Record<string, string> | undefined, Authorization: await this.sign(init.method ?? 'GET', path) }
     try {
-      return await fetch(this.url + path, { ...init, redirect: 'manual' })
+      return await fetch(this.url + path, { ...init, headers, redirect: 'manual' })
     } catch (err) {
       throw unavailable(err, path)
     }

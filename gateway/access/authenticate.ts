@@ -1,4 +1,4 @@
-import { AuthenticationRequiredError, InvalidCredentialsError, PermissionDeniedError } from '../../core/access/index.ts'
+import { AuthenticationRequiredError, InvalidCredentialsError, isNodeSignature, PermissionDeniedError, verifyNodeRequest } from '../../core/access/index.ts'
 import type { UserCaller } from './caller.ts'
 import type { Accounts } from '../../core/access/index.ts'
 import type { Context, Middleware } from 'koa'
@@ -9,7 +9,8 @@ import type { Context, Middleware } from 'koa'
  * so a client learns its token is bad; a stale cookie is dropped and the request goes on as anonymous (the login
  * page must still load). A request that changes state with a cookie must come from a page of this origin (`Origin`,
  * else `Sec-Fetch-Site`), so another site cannot make a signed-in browser act (CSRF); bearer tokens are never sent
- * by a browser on its own and need no such check.
+ * by a browser on its own and need no such check. A CDN node's own requests carry its signature instead
+ * (core/access/node-signature.ts): it must verify and name a registered node that is not revoked.
  */
 
 /** The web UI's session cookie. */
@@ -18,6 +19,8 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
 
 export interface AuthenticateComponents {
   accounts: Pick<Accounts, 'authenticate'>
+  /** A registered, unrevoked node of this peer ID (its label), for requests a node signs; none when absent. */
+  knownNode?: (peerId: string) => Promise<{ label: string } | undefined>
 }
 
 /** The bearer token of a request's Authorization header; undefined when there is none; 401 when it is not Bearer. */
@@ -30,8 +33,17 @@ export function bearerOf (ctx: Context): string | undefined {
 }
 
 /** Sets `ctx.state.caller` from the request's credential. */
-export function authenticate ({ accounts }: AuthenticateComponents): Middleware {
+export function authenticate ({ accounts, knownNode }: AuthenticateComponents): Middleware {
   return async (ctx, next) => {
+    const header = ctx.get('Authorization')
+    if (knownNode != null && isNodeSignature(header)) {
+      const peerId = await verifyNodeRequest(header, ctx.method, ctx.url)
+      const node = await knownNode(peerId)
+      if (node == null) throw new InvalidCredentialsError('no registered node has this peer ID (or it is revoked)')
+      ctx.state.caller = { kind: 'node', peerId, label: node.label }
+      await next()
+      return
+    }
     const bearer = bearerOf(ctx)
     if (bearer != null) {
       const found = await accounts.authenticate(bearer)
@@ -61,7 +73,8 @@ function callerOf (found: { user: { id: string, name: string, role: UserCaller['
 /** Whether a browser says the request comes from a page of this origin. */
 export function sameOrigin (ctx: Context): boolean {
   const origin = ctx.get('Origin')
-  if (origin !== '') return origin === ctx.origin
+  // not ctx.origin: in Koa 3 that is the Origin header itself
+  if (origin !== '') return origin === `${ctx.protocol}://${ctx.host}`
   return ctx.get('Sec-Fetch-Site') === 'same-origin'
 }
 

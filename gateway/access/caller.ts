@@ -13,8 +13,15 @@ export interface UserCaller {
   via: CredentialKind
 }
 
+/** A registered CDN node, for its own requests (signed with its libp2p key). */
+export interface NodeCaller {
+  kind: 'node'
+  peerId: string
+  label: string
+}
+
 /** Who a request speaks for: decided once, by the authentication middleware, before any route runs. */
-export type Caller = { kind: 'anonymous' } | UserCaller
+export type Caller = { kind: 'anonymous' } | UserCaller | NodeCaller
 
 const ANONYMOUS: Caller = Object.freeze({ kind: 'anonymous' })
 

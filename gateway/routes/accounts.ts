@@ -2,7 +2,7 @@ import Router from '@koa/router'
 import { InvalidCredentialsError } from '../../core/access/index.ts'
 import { InvalidRequestError } from '../../core/errors.ts'
 import { bearerOf, clearSessionCookie, requireUser, SESSION_COOKIE, setSessionCookie } from '../access/authenticate.ts'
-import type { Accounts, LoginLimiter, Role } from '../../core/access/index.ts'
+import type { Accounts, LoginAttempt, LoginLimiter, Role } from '../../core/access/index.ts'
 import type { Context } from 'koa'
 
 /*
@@ -40,9 +40,9 @@ function optionalText (value: unknown, field: string): string | undefined {
   return value
 }
 
-/** The keys a login is counted under: the account and the client's address. */
-function limiterKeys (ctx: Context, name: string): string[] {
-  return [`user:${name.trim().toLowerCase().slice(0, 64)}`, `address:${ctx.req.socket.remoteAddress ?? ''}`]
+/** A login attempt as the limiter counts it: the account named and the socket's address (never a forwarding header). */
+function attemptOf (ctx: Context, name: string): LoginAttempt {
+  return { account: name, address: ctx.req.socket.remoteAddress ?? '' }
 }
 
 /** The accounts routes. */
@@ -56,7 +56,7 @@ export function accountRoutes ({ accounts, limiter }: AccountRouteComponents): R
   router.post('/auth/login', async ctx => {
     const { username, password } = body(ctx)
     if (typeof username !== 'string' || typeof password !== 'string') throw new InvalidRequestError('expected a JSON body { "username": "...", "password": "..." }')
-    const keys = limiterKeys(ctx, username)
+    const keys = attemptOf(ctx, username)
     limiter.check(keys)
     let session
     try {
@@ -85,7 +85,7 @@ export function accountRoutes ({ accounts, limiter }: AccountRouteComponents): R
     const user = requireUser(ctx)
     const { current, password } = body(ctx)
     if (typeof current !== 'string' || typeof password !== 'string') throw new InvalidRequestError('expected a JSON body { "current": "...", "password": "..." }')
-    const keys = limiterKeys(ctx, user.name)
+    const keys = attemptOf(ctx, user.name)
     limiter.check(keys)
     try {
       await accounts.login(user.name, current).then(async session => { await accounts.logout(session.token) })

@@ -135,27 +135,34 @@ test('bad names, passwords, roles and duplicates are refused with named errors; 
   t.is(root.user.role, 'admin')
 })
 
-test('failed logins are free five times, then each attempt waits twice as long; a success clears the account', t => {
+test('failed logins are free five times per account and twenty per address, then each attempt waits twice as long', t => {
   const clock = manualClock()
   const limiter = createLoginLimiter({ clock })
-  const keys = ['user:eve', 'address:10.0.0.1']
+  const eve = { account: 'eve', address: '10.0.0.1' }
   for (let i = 0; i < 5; i++) {
-    t.notThrows(() => { limiter.check(keys) })
-    limiter.failed(keys)
+    t.notThrows(() => { limiter.check(eve) })
+    limiter.failed(eve)
   }
-  const first = t.throws(() => { limiter.check(keys) }, { name: 'TooManyAttemptsError' }) as Error & { retryAfterSeconds: number }
+  const first = t.throws(() => { limiter.check(eve) }, { name: 'TooManyAttemptsError' }) as Error & { retryAfterSeconds: number }
   t.is(first.retryAfterSeconds, 1)
+  t.throws(() => { limiter.check({ account: 'EVE ', address: '10.9.9.9' }) }, undefined, 'the account is slowed from any address')
+  t.notThrows(() => { limiter.check({ account: 'someone-else', address: '10.0.0.1' }) }, 'the address still has free failures')
   clock.advance(1000)
-  t.notThrows(() => { limiter.check(keys) })
-  limiter.failed(keys)
-  t.is((t.throws(() => { limiter.check(keys) }) as Error & { retryAfterSeconds: number }).retryAfterSeconds, 2)
-  t.throws(() => { limiter.check(['user:eve']) }, undefined, 'the account alone is slowed, from any address')
-  t.notThrows(() => { limiter.check(['user:someone-else']) })
+  t.notThrows(() => { limiter.check(eve) })
+  limiter.failed(eve)
+  t.is((t.throws(() => { limiter.check(eve) }) as Error & { retryAfterSeconds: number }).retryAfterSeconds, 2)
   clock.advance(2000)
-  limiter.succeeded(keys)
-  t.notThrows(() => { limiter.check(keys) })
-  for (let i = 0; i < 30; i++) limiter.failed(['user:mallory'])
-  t.is((t.throws(() => { limiter.check(['user:mallory']) }) as Error & { retryAfterSeconds: number }).retryAfterSeconds, 900, 'at most 15 minutes')
+  limiter.succeeded(eve)
+  t.notThrows(() => { limiter.check(eve) }, 'a good login clears the account')
+
+  // spraying many accounts from one address: free for twenty, then slowed, and a good login of its own does not clear it
+  for (let i = 0; i < 14; i++) limiter.failed({ account: `victim-${i}`, address: '10.0.0.1' })
+  t.throws(() => { limiter.check({ account: 'victim-99', address: '10.0.0.1' }) }, { name: 'TooManyAttemptsError' })
+  limiter.succeeded({ account: 'mine', address: '10.0.0.1' })
+  t.throws(() => { limiter.check({ account: 'victim-99', address: '10.0.0.1' }) }, { name: 'TooManyAttemptsError' })
+
+  for (let i = 0; i < 60; i++) limiter.failed({ account: 'mallory', address: `10.1.${i}.1` })
+  t.is((t.throws(() => { limiter.check({ account: 'mallory', address: '10.2.0.1' }) }) as Error & { retryAfterSeconds: number }).retryAfterSeconds, 900, 'at most 15 minutes')
   clock.advance(15 * 60_000 + 1)
-  t.notThrows(() => { limiter.check(['user:mallory']) }, 'forgotten 15 minutes after the last failure')
+  t.notThrows(() => { limiter.check({ account: 'mallory', address: '10.2.0.1' }) }, 'forgotten 15 minutes after the last failure')
 })
