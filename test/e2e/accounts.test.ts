@@ -172,6 +172,33 @@ test.serial('a viewer sees no admin controls and no admin page; what the server 
   t.false(await admin.locator('#replicate-here').evaluate(b => (b as HTMLButtonElement).hidden))
 })
 
+test.serial('a user changes their own password from the menu and stays signed in', async t => {
+  const { server } = t.context
+  const ivy = await viewer(t, 'ivy')
+  const page = await openPage(t, t.context.browser)
+  await logInThroughPage(page, server.url, ivy)
+  await page.locator('#user-menu summary').click()
+  await page.locator('#menu-password').click()
+  await page.locator('#password-form').waitFor()
+  const status = page.locator('#password-status')
+  const submit = async (current: string, next: string, again = next): Promise<void> => {
+    await page.fill('#current-password', current)
+    await page.fill('#new-password', next)
+    await page.fill('#repeat-password', again)
+    await page.click('#password-submit')
+  }
+  await submit(ivy.password, 'ivy-second-password', 'ivy-other-password')
+  await page.locator('#password-status', { hasText: 'The two new passwords differ.' }).waitFor()
+  await submit('not my password', 'ivy-second-password')
+  await page.locator('#password-status', { hasText: 'The current password is wrong.' }).waitFor()
+  await submit(ivy.password, 'ivy-second-password')
+  await page.locator('#password-status', { hasText: 'Password changed.' }).waitFor()
+  t.is(await status.textContent(), 'Password changed.')
+  t.is(await pageStatus(page, '/api/v1/auth/me'), 200, 'signed in again with the new password')
+  await t.throwsAsync(login(server.url, ivy), { message: /401/ })
+  await t.notThrowsAsync(login(server.url, { username: 'ivy', password: 'ivy-second-password' }))
+})
+
 test.serial('an admin adds a viewer on the admin page, and that viewer logs in with the password shown once', async t => {
   const { server, admin } = t.context
   const page = await openPage(t, t.context.browser, { signIn: { url: server.url, ...admin } })
