@@ -325,26 +325,31 @@ test.serial('an admin adds an API token (shown once, with a copy button), sees e
 test.serial('resume is per account: one viewer\'s position is not another\'s', async t => {
   const { server, id } = t.context
   const [erin, frank] = [await viewer(t, 'erin'), await viewer(t, 'frank')]
+  const progress = async (page: Page): Promise<number | null> =>
+    await page.evaluate(async mediaId => (await (await fetch(`/api/v1/media/${mediaId}/progress`)).json() as { positionSeconds: number | null }).positionSeconds, id)
+  // the position is saved from the library page: a player page would play, and save where it is when left
   const erins = await openPage(t, t.context.browser, { signIn: { url: server.url, ...erin } })
-  await erins.goto(`${server.url}/#/media/${id}`)
-  await erins.locator('.player-page h1').waitFor()
-  // the position the player saves (progress.js), as the player saves it
+  await erins.goto(`${server.url}/`)
+  await erins.locator(`.media-card[data-id="${id}"]`).waitFor()
+  // the call the player makes (progress.js), from the page, with its cookie
   t.is(await erins.evaluate(async mediaId => (await fetch(`/api/v1/media/${mediaId}/progress`, { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ positionSeconds: 12 }) })).status, id), 204)
   await erins.reload()
+  await erins.locator(`.continue-card[data-id="${id}"]`).waitFor()
+  await erins.goto(`${server.url}/#/media/${id}`)
   await erins.locator('#resume').waitFor()
   t.is(await erins.locator('#resume').textContent(), 'Continue from 0:12')
-  await erins.goto(`${server.url}/`)
-  await erins.locator(`.continue-card[data-id="${id}"]`).waitFor()
 
+  // frank: nothing saved, no "continue watching", no prompt
   const franks = await openPage(t, t.context.browser, { signIn: { url: server.url, ...frank } })
+  await franks.goto(`${server.url}/`)
+  await franks.locator(`.media-card[data-id="${id}"]`).waitFor()
+  t.is(await progress(franks), null)
+  t.is(await franks.locator('.continue-card').count(), 0)
   await franks.goto(`${server.url}/#/media/${id}`)
   // the player starts (no prompt to wait for) once it has asked for the position
   await franks.waitForFunction(() => (window as unknown as { cidcast?: { src: string | null } }).cidcast?.src != null)
   t.is(await franks.locator('#resume').count(), 0)
-  await franks.goto(`${server.url}/`)
-  await franks.locator(`.media-card[data-id="${id}"]`).waitFor()
-  t.is(await franks.locator('.continue-card').count(), 0)
-  t.is(await franks.evaluate(async mediaId => (await (await fetch(`/api/v1/media/${mediaId}/progress`)).json() as { positionSeconds: number | null }).positionSeconds, id), null)
+  t.is(await progress(erins), 12, 'erin\'s position is still hers')
 })
 
 test.serial('on a CDN node\'s own site, login and logout go through the node\'s API proxy, and a stale cookie gives way to a new login', async t => {
