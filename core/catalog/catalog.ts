@@ -4,7 +4,7 @@ import { checkId, count, missingSegments } from './checks.ts'
 import { createSqliteDataSource } from './data-source.ts'
 import { Media, PlaybackProgress, Rendition, Segment } from './entities.ts'
 import { CatalogNotStartedError, IncompleteRenditionError, RenditionNotFoundError } from './errors.ts'
-import { filteredMedia, mediaIdInFolders, orderedMedia } from './media-list.ts'
+import { filteredMedia, mediaIdInScope, orderedMedia } from './media-list.ts'
 import { defaultOrder } from '../media-query.ts'
 import { toMediaRecord, toProgressRecord, toRenditionRecord } from './records.ts'
 import { createRepositories } from './repositories.ts'
@@ -356,9 +356,8 @@ class SqlCatalog implements Catalog {
   async listProgress (userId: string, options: ListOptions & LibraryScope = {}): Promise<ProgressRecord[]> {
     const take = count(options.limit, DEFAULT_LIMIT)
     const skip = count(options.offset, 0)
-    const { folders } = options
     const rows = await this.read(async db => await db.getRepository(PlaybackProgress).find({
-      where: folders === undefined ? { userId } : { userId, mediaId: mediaIdInFolders(folders) },
+      where: { userId, ...mediaIdInScope(options) },
       order: { updatedAt: 'DESC', mediaId: 'ASC' },
       take,
       skip

@@ -2,7 +2,7 @@ import { Raw } from 'typeorm'
 import { Media } from './entities.ts'
 import { MediaMetadata } from './metadata-entities.ts'
 import { folderPrefix } from '../media-query.ts'
-import type { MediaFilter, MediaSort, SortOrder } from '../media-query.ts'
+import type { LibraryScope, MediaFilter, MediaSort, SortOrder } from '../media-query.ts'
 import type { EntityManager, FindOperator, SelectQueryBuilder } from 'typeorm'
 
 /*
@@ -41,9 +41,10 @@ export function mediaInFolders (column: string, folders: readonly string[]): Sql
   return { sql: `${column} IN (SELECT scoped.id FROM media scoped WHERE ${inside.sql})`, params: inside.params }
 }
 
-/** The same as a find condition on a media id column (TypeORM `find({ where })`). */
-export function mediaIdInFolders (folders: readonly string[]): FindOperator<string> {
-  return Raw(column => mediaInFolders(column, folders).sql, mediaInFolders('', folders).params)
+/** A scope as a find condition on an entity's `mediaId` (TypeORM `find({ where })`): nothing without folders. */
+export function mediaIdInScope (scope: LibraryScope): { mediaId?: FindOperator<string> } {
+  const { folders } = scope
+  return folders === undefined ? {} : { mediaId: Raw(column => mediaInFolders(column, folders).sql, mediaInFolders('', folders).params) }
 }
 
 /** Media (alias `m`, joined to its metadata as `mm`) matching `filter`. */

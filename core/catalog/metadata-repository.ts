@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { Media } from './entities.ts'
 import { Collection, MediaMetadata, MetadataAudit, Season, Series, StoredImage } from './metadata-entities.ts'
-import { mediaIdInFolders, mediaInFolders } from './media-list.ts'
+import { mediaIdInScope, mediaInFolders } from './media-list.ts'
 import type { SqlCondition } from './media-list.ts'
 import { normalTitle, sortKey } from './sort-key.ts'
 import type { RunExclusive } from './exclusive.ts'
@@ -334,15 +334,15 @@ export function createMetadataRepository (exclusive: RunExclusive): MetadataRepo
     putCollection: async (id, fields) => await run(async db => await putCollection(db, id, fields)),
 
     episodes: async (seriesId, scope = {}) => await run(async db => (await db.getRepository(MediaMetadata).find({
-      where: { seriesId, kind: 'episode', ...scopeWhere(scope) },
+      where: { seriesId, kind: 'episode', ...mediaIdInScope(scope) },
       order: { seasonNumber: 'ASC', episodeNumber: 'ASC', title: 'ASC', mediaId: 'ASC' }
     })).map(toStored)),
 
     collectionMovies: async (collectionId, scope = {}) => await run(async db => (await db.getRepository(MediaMetadata).find({
-      where: { collectionId, kind: 'movie', ...scopeWhere(scope) }
+      where: { collectionId, kind: 'movie', ...mediaIdInScope(scope) }
     })).map(toStored).sort(byRelease)),
 
-    extras: async (folder, scope = {}) => await run(async db => (await db.getRepository(MediaMetadata).find({ where: { folder, kind: 'extra', ...scopeWhere(scope) }, order: { title: 'ASC' } })).map(toStored)),
+    extras: async (folder, scope = {}) => await run(async db => (await db.getRepository(MediaMetadata).find({ where: { folder, kind: 'extra', ...mediaIdInScope(scope) }, order: { title: 'ASC' } })).map(toStored)),
 
     search: async (text, limit, scope = {}) => await run(async db => {
       const pattern = likePattern(text)
@@ -392,11 +392,6 @@ export function createMetadataRepository (exclusive: RunExclusive): MetadataRepo
       })
     }
   }
-}
-
-/** The find condition of a scope on media_metadata's media id: nothing without folders. */
-function scopeWhere (scope: LibraryScope): { mediaId?: ReturnType<typeof mediaIdInFolders> } {
-  return scope.folders === undefined ? {} : { mediaId: mediaIdInFolders(scope.folders) }
 }
 
 /** Plain code-unit order: the database compares sort keys bytewise, which agrees for every key but astral characters. */
