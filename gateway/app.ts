@@ -12,6 +12,7 @@ import { replicationRoutes } from './routes/replications.ts'
 import { routingRoutes } from './routes/routing.ts'
 import { authenticate } from './access/authenticate.ts'
 import { authorize, routeKeysOf } from './access/authorize.ts'
+import { createVisibility } from './access/visibility.ts'
 import { SERVER_ROUTES } from './access/route-table.ts'
 import { accountRoutes } from './routes/accounts.ts'
 import { webUiFiles, webUiRoutes } from './web-ui.ts'
@@ -81,13 +82,16 @@ export function createHttpApp (components: HttpAppComponents): Koa & { routes: (
       ctx.body = await components.metrics.registry.metrics()
     })
 
+  // a viewer limited to some library folders sees nothing of what lies outside them (access/visibility.ts)
+  const visibility = createVisibility({ catalog: components.catalog, mediaOfCids: async cids => await components.catalog.repositories.renditionRoots.mediaOf(cids), reader: components.reader })
   const routers = [system, accountRoutes({ accounts: components.accounts, limiter: components.limiter }), apiRoutes(components), mediaRoutes(components), ipfsRoutes({ blockstore: components.blockstore, logger: components.logger, reader: components.reader })]
   if (components.nodes != null && components.serverInfo != null) routers.push(nodeRoutes({ nodes: components.nodes, serverInfo: components.serverInfo }))
   if (components.routing != null) routers.push(routingRoutes({ ...components.routing, logger: components.logger }))
   if (components.metadata != null) routers.push(metadataRoutes({ metadata: components.metadata }))
-  if (components.replication != null) routers.push(replicationRoutes({ replication: components.replication }))
+  if (components.replication != null) routers.push(replicationRoutes({ replication: components.replication, visibility }))
   if (components.ui != null) routers.push(webUiRoutes(components.ui))
   app.use(authorize({ routers, table: SERVER_ROUTES, settings: components.accessSettings, logger: components.logger }))
+  app.use(visibility.middleware(routers))
   for (const router of routers) {
     app.use(router.routes())
     app.use(router.allowedMethods())

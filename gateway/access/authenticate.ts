@@ -1,6 +1,6 @@
 import { AuthenticationRequiredError, InvalidCredentialsError, isNodeSignature, PermissionDeniedError, verifyNodeRequest } from '../../core/access/index.ts'
 import type { UserCaller } from './caller.ts'
-import type { Accounts } from '../../core/access/index.ts'
+import type { Accounts, Authenticated } from '../../core/access/index.ts'
 import type { Context, Middleware } from 'koa'
 
 /*
@@ -66,8 +66,8 @@ export function authenticate ({ accounts, knownNode }: AuthenticateComponents): 
   }
 }
 
-function callerOf (found: { user: { id: string, name: string, role: UserCaller['role'] } }, via: UserCaller['via']): UserCaller {
-  return { kind: 'user', userId: found.user.id, name: found.user.name, role: found.user.role, via }
+function callerOf (found: Authenticated, via: UserCaller['via']): UserCaller {
+  return { kind: 'user', userId: found.user.id, name: found.user.name, role: found.user.role, folders: found.user.folders, via }
 }
 
 /** Whether a browser says the request comes from a page of this origin. */
