@@ -7,9 +7,9 @@ import { tempDir } from '../helpers/tmp.ts'
 import type { CliRun } from '../helpers/spawn.ts'
 
 /*
- * What a program loads is what it pays (PITFALLS: an idle Helia peer is ~140 MB of imports). The client verbs and
- * `init` start in a second because they load none of the daemons' parts; the CDN node leaves out the catalog and the
- * media room. An entry file loads its whole room, so one import through the wrong entry would undo this silently:
+ * What a program loads is what it pays (PITFALLS: an idle Helia peer is ~140 MB of imports). The client verbs start
+ * in a second because they load none of the daemons' parts, and `init` only the catalog (for the first admin); the
+ * CDN node leaves out the catalog and the media room. An entry file loads its whole room, so one import through the wrong entry would undo this silently:
  * these tests run the programs with a preloaded hook that records every module they load.
  */
 
@@ -67,13 +67,15 @@ for (const args of [['--help'], ['ls', '--help'], ['ls', '--server', 'http://127
   })
 }
 
-test('cidcast init writes the swarm key without loading the private network\'s machinery', async t => {
+test('cidcast init writes the swarm key and makes the first admin without loading the private network\'s machinery', async t => {
   const dir = await tempDir()
   t.teardown(dir.remove)
   const { run, loaded } = await cidcastLoading('init', '--data', join(dir.path, 'data'))
   t.is(run.code, 0, run.stderr)
+  t.regex(run.stdout, /^admin password: \S+$/m)
   t.true(loaded.includes('core/config/swarm-key.ts'))
-  t.deepEqual(daemonParts(loaded), [])
+  // the first admin is kept in the catalog: its ORM and SQLite come along, and no other part of a daemon
+  t.deepEqual(daemonParts(loaded), ['node_modules/typeorm/', 'node_modules/better-sqlite3/', 'core/catalog/'])
 })
 
 test('a CDN node loads its peer but not the catalog, TypeORM, SQLite or the main server\'s media room', async t => {
