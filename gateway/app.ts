@@ -34,8 +34,8 @@ export interface HttpAppComponents {
   logger: Logger
   /** Users, sessions and API tokens: who a request speaks for. */
   accounts: Accounts
-  /** A registered, unrevoked node of a peer ID: nodes sign their own requests (core/access/node-signature.ts). */
-  knownNode?: (peerId: string) => Promise<{ label: string } | undefined>
+  /** The registered node of a peer ID: nodes sign their own requests (core/access/node-signature.ts). */
+  knownNode?: (peerId: string) => Promise<{ label: string, revoked: boolean } | undefined>
   /** Slows password guessing on login. */
   limiter: LoginLimiter
   /** Settings that move routes between owners (read on every request, so a change applies at once). */

@@ -193,7 +193,7 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
     }
     const limiter = createLoginLimiter()
     const accessSettings = { viewerReplication: config.viewerReplication }
-    const knownNode = async (peerId: string): Promise<{ label: string } | undefined> => (await registry.list()).find(n => n.peerId === peerId && !n.revoked)
+    const knownNode = async (peerId: string): Promise<{ label: string, revoked: boolean } | undefined> => (await registry.list()).find(n => n.peerId === peerId)
     const app = createHttpApp({ logger, accounts, knownNode, limiter, accessSettings: () => accessSettings, library, catalog, metadata, transcoder, reader, metrics, blockstore: peer.blockstore, peerId: peer.libp2p.peerId.toString(), nodes: registry, serverInfo, routing, replication, ui: webUi() })
     const http = await listenHttp(app, { key: 'listen', address: config.listen, setBy: config.setBy.listen }, log)
     stack.push(http.close)
