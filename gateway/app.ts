@@ -44,6 +44,8 @@ export interface HttpAppComponents {
   replication?: Pick<Replication, 'pin' | 'unpin' | 'list' | 'goals' | 'locations' | 'preparing'>
   /** The web UI's files: served at `/` only when given. */
   ui?: WebUi
+  /** What `/healthz` says about stored blocks (hashing on read, damage found, repairs, the scrub). */
+  integrity?: () => unknown
 }
 
 /** The main server's HTTP face: UI, `/api/v1`, `/media`, `/ipfs`, `/healthz`, `/metrics`. */
@@ -60,7 +62,7 @@ export function createHttpApp (components: HttpAppComponents): Koa {
   const system = new Router()
     .get('/healthz', ctx => {
       ctx.set('Cache-Control', 'no-store')
-      ctx.body = { status: 'ok', role: 'server', peerId: components.peerId, uptimeSeconds: Math.round((Date.now() - started) / 1000), sessions: components.transcoder.sessions().length }
+      ctx.body = { status: 'ok', role: 'server', peerId: components.peerId, uptimeSeconds: Math.round((Date.now() - started) / 1000), sessions: components.transcoder.sessions().length, integrity: components.integrity?.() }
     })
     .get('/metrics', async ctx => {
       ctx.type = components.metrics.registry.contentType

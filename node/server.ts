@@ -6,7 +6,7 @@ import { loadMetadataConfig, loadServerConfig } from '../core/config/index.ts'
 import { createDnsServer } from '../core/dns/index.ts'
 import { createContentIndex, createNodeRegistry, createReplication, createReplicationGoals, registerReplicationMetrics } from '../core/replication/index.ts'
 import { createRevocationGater } from '../core/control/index.ts'
-import { createContentReader } from '../core/ipfs/index.ts'
+import { createBlockRepairer, createContentReader, createScrubber, integrityStatus, registerIntegrityMetrics, repairWhenDamaged } from '../core/ipfs/index.ts'
 import { createMetadata } from '../core/metadata/index.ts'
 import { createDaemonLogger } from '../core/logger.ts'
 import { findChildLauncher } from '../core/media/child-launcher.ts'
@@ -18,7 +18,7 @@ import { createSegmentStore } from '../core/media/segment-store.ts'
 import { createTranscoder } from '../core/media/transcoder.ts'
 import { createMetrics } from '../core/metrics.ts'
 import { lockDataFolder } from '../core/net/data-lock.ts'
-import { createPeer } from '../core/net/peer.ts'
+import { createPeer, verifiedBlocksOf } from '../core/net/peer.ts'
 import { acceptNodeNames, createIpnsRecordStore, peersFromNodes } from '../core/routing/index.ts'
 import { tuneGarbageCollection } from '../core/gc-tuning.ts'
 import { createHttpApp } from '../gateway/app.ts'
@@ -38,6 +38,10 @@ import type { Metrics } from '../core/metrics.ts'
 import type { Peer } from '../core/net/peer.ts'
 import type { IpnsRecordStore } from '../core/routing/index.ts'
 import type { ServerInfo } from '../gateway/routes/nodes.ts'
+import type { CID } from 'multiformats/cid'
+
+/** How long a request waits for a good copy of a block found damaged here before it fails as a missing block. */
+const REQUEST_REPAIR_MS = 8000
 
 export interface StartServerOptions extends Partial<Omit<ServerConfig, 'data' | 'setBy'>> {
   /** Data folder. @default ./.cidcast */
@@ -172,7 +176,18 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
     late.replication = replication
     stack.push(async () => { await replication.stop() })
 
-    const reader = createContentReader({ blockstore: peer.blockstore, logger }, { cacheBytes: config.cacheBytes })
+    // blocks read from disk are hashed against their CID once per process; a damaged one is removed and fetched
+    // again from the nodes that hold it (bitswap asks every connected node), in the background as soon as it is
+    // found, and a request that needs it waits a little for that copy rather than failing at once
+    const blocks = verifiedBlocksOf(peer)
+    const repairer = createBlockRepairer({ blockstore: peer.blockstore, logger })
+    stack.push(async () => { repairer.stop() })
+    const unwatch = repairWhenDamaged(blocks, repairer)
+    stack.push(async () => { unwatch() })
+    const repairForRequest = async (cid: CID): Promise<Buffer | undefined> => await repairer.repair(cid, { signal: AbortSignal.timeout(REQUEST_REPAIR_MS) }).catch(() => undefined)
+    const reader = createContentReader({ blockstore: peer.blockstore, logger, repair: repairForRequest }, { cacheBytes: config.cacheBytes })
+    const scrub = createScrubber({ store: blocks, repairer, pins: peer.pins, getCodec: peer.getCodec, logger }, { bytesPerSecond: config.scrubBytesPerSecond, intervalMs: config.scrubIntervalSeconds * 1000 })
+    registerIntegrityMetrics(metrics.registry, { store: blocks, repairer, scrub })
     let dnsListen: string | null = null
     const serverInfo = (): ServerInfo => ({ peerId: peer.libp2p.peerId.toString(), addresses: peer.libp2p.getMultiaddrs().map(String), zone: config.dnsZone, dnsListen })
     // Delegated Routing V1: IPNS records of registered nodes only; peers from the registry; providers from the content index
@@ -182,7 +197,7 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
       providers: replication.providers,
       peers: peersFromNodes(async () => await registry.list(), () => ({ peerId: peer.libp2p.peerId.toString(), addrs: peer.libp2p.getMultiaddrs().map(String), protocols: ['transport-bitswap'] }))
     }
-    const app = createHttpApp({ logger, library, catalog, metadata, transcoder, reader, metrics, blockstore: peer.blockstore, peerId: peer.libp2p.peerId.toString(), nodes: registry, serverInfo, routing, replication, ui: webUi() })
+    const app = createHttpApp({ integrity: () => integrityStatus({ store: blocks, repairer, scrub }), logger, library, catalog, metadata, transcoder, reader, metrics, blockstore: peer.blockstore, peerId: peer.libp2p.peerId.toString(), nodes: registry, serverInfo, routing, replication, ui: webUi() })
     const http = await listenHttp(app, { key: 'listen', address: config.listen, setBy: config.setBy.listen }, log)
     stack.push(http.close)
     const { address } = http
@@ -194,6 +209,9 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
     registry.on('change', () => { dns.invalidate() })
     const bound = dns.address()
     dnsListen = `${bound.host.includes(':') ? `[${bound.host}]` : bound.host}:${bound.port}`
+
+    scrub.start()
+    stack.push(scrub.stop)
 
     if (config.library.length > 0) {
       const watcher = await watchLibrary({ logger, library }, { folders: config.library })

@@ -1,6 +1,6 @@
 import { Command } from 'commander'
 import type { PinOutput } from './pin.ts'
-import type { VerifyReport } from '../../core/edge/index.ts'
+import type { VerifyReport } from '../../core/ipfs/index.ts'
 
 /*
  * `cidcast pin verify` on a CDN node's machine: asks the node (its loopback-only `POST /pins/verify`) to read every

@@ -1,17 +1,18 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import { createUnsafe } from 'multiformats/block'
 import * as raw from 'multiformats/codecs/raw'
 import { identity } from 'multiformats/hashes/identity'
-import { sha256 } from 'multiformats/hashes/sha2'
-import { verifyBlock } from './block-verify.ts'
-import { DEFAULT_REWANT_MS } from './pin-fetch.ts'
-import type { Blocks, CodecLoader, Pins } from '@helia/interface'
+import type { BlockRepairer } from './block-repair.ts'
+import type { VerifiedBlockstore } from './verified-blockstore.ts'
+import type { CodecLoader, Pins } from '@helia/interface'
 import type { CID } from 'multiformats/cid'
 
 /**
- * `cidcast pin verify` on a node: reads every block of every pinned DAG from the local blockstore, hashes it again
- * and lists the blocks that are missing or whose bytes no longer match their CID (a disk that flipped a bit, a
- * file someone edited). With `repair`, a broken block is deleted and fetched again over bitswap, where it is
- * verified on arrival.
+ * Reads every block of every pinned DAG from local storage, hashes it again (whatever was verified before) and lists
+ * the blocks that are missing or whose bytes no longer match their CID (a disk that flipped a bit, a file someone
+ * edited). A damaged copy is removed as it is found (the verified blockstore quarantines it), so it is never served
+ * meanwhile; with `repair`, every broken block is fetched again from the peers (block-repair.ts), checked on arrival.
+ * `cidcast pin verify` on a node runs it at once; the scrub (scrub.ts) runs it slowly, over and over, on both sides.
  */
 
 export type BlockProblem = 'corrupt' | 'missing'
@@ -33,45 +34,43 @@ export interface VerifyReport {
   /** Distinct blocks read and hashed. */
   blocks: number
   bytes: number
-  /** Blocks whose hash function this node does not check (only sha2-256 and identity are). */
+  /** Blocks whose hash function is not checked here (identity, sha2-256 and sha2-512 are). */
   unchecked: number
   broken: BrokenBlock[]
   durationMs: number
 }
 
 export interface VerifyComponents {
-  blockstore: Pick<Blocks, 'get' | 'has'>
-  /** Deletes one block (see pin-collect.ts `localRemover`); only used by `repair`. */
-  remove: (cid: CID) => Promise<void>
+  /** The verified blockstore under Helia (`findVerifiedBlockstore(peer.blockstore)`). */
+  store: Pick<VerifiedBlockstore, 'check' | 'read'>
+  /** Fetches broken blocks again; only used by `repair`. */
+  repairer?: Pick<BlockRepairer, 'repair'>
   pins: Pick<Pins, 'ls'>
   getCodec: CodecLoader
 }
 
 export interface VerifyOptions {
   signal?: AbortSignal
-  /** Delete broken blocks and fetch them again. @default false */
+  /** Fetch broken blocks again from the peers (a damaged copy is removed either way). @default false */
   repair?: boolean
   /** Deadline for fetching one broken block again. @default 30000 */
   repairTimeoutMs?: number
   /** Only these roots (they must be pinned). @default every pin */
   roots?: CID[]
+  /** Most bytes read per second, on average since the start (the scrub's bound). @default no bound */
+  bytesPerSecond?: number
+  /** Told the report so far (the same object, updated) after each block read. */
+  onProgress?: (report: VerifyReport) => void
 }
 
 function keyOf (cid: CID): string {
   return Buffer.from(cid.multihash.bytes).toString('base64')
 }
 
-async function readLocal (blockstore: VerifyComponents['blockstore'], cid: CID, signal?: AbortSignal): Promise<Uint8Array | undefined> {
-  if (!(await blockstore.has(cid, { signal }))) return undefined
-  const chunks: Uint8Array[] = []
-  for await (const chunk of blockstore.get(cid, { signal, offline: true })) chunks.push(chunk)
-  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)
-}
-
 /** Re-hashes the blocks of pinned DAGs and reports the broken ones (and repairs them when asked). */
 export async function verifyPins (components: VerifyComponents, options: VerifyOptions = {}): Promise<VerifyReport> {
   const started = Date.now()
-  const { blockstore, signal } = { blockstore: components.blockstore, signal: options.signal }
+  const { signal } = options
   const report: VerifyReport = { roots: 0, blocks: 0, bytes: 0, unchecked: 0, broken: [], durationMs: 0 }
   const broken = new Map<string, BrokenBlock>()
   const visited = new Set<string>()
@@ -91,33 +90,29 @@ export async function verifyPins (components: VerifyComponents, options: VerifyO
       let bytes: Uint8Array | undefined
       if (cid.multihash.code === identity.code) {
         bytes = cid.multihash.digest
+      } else if (visited.has(key)) {
+        bytes = known == null || known.repaired === true ? await components.store.read(cid, { signal }) : undefined
       } else {
-        bytes = await readLocal(blockstore, cid, signal)
-        const first = !visited.has(key)
         visited.add(key)
+        const checked = await components.store.check(cid, { signal })
         let problem: BlockProblem | undefined
-        if (bytes == null) {
-          problem = 'missing'
-        } else if (first) {
+        if (checked.state === 'missing') problem = 'missing'
+        else if (checked.state === 'damaged') problem = 'corrupt'
+        else bytes = checked.bytes
+        if (checked.state !== 'missing' && checked.bytes != null) {
           report.blocks++
-          report.bytes += bytes.byteLength
-          if (cid.multihash.code !== sha256.code) {
-            report.unchecked++
-          } else {
-            try {
-              await verifyBlock(cid, bytes)
-            } catch {
-              problem = 'corrupt'
-            }
-          }
+          report.bytes += checked.bytes.byteLength
+          if (checked.state === 'unchecked') report.unchecked++
+          await pace(report.bytes, started, options)
         }
-        if (problem != null && first) {
+        if (problem != null) {
           const entry: BrokenBlock = { cid: cid.toString(), roots: [root.toString()], problem }
           broken.set(key, entry)
+          report.broken.push(entry)
           bytes = options.repair === true ? await repair(components, cid, entry, options) : undefined
-        } else if (broken.has(key)) {
-          bytes = broken.get(key)?.repaired === true ? bytes : undefined
         }
+        report.durationMs = Date.now() - started
+        options.onProgress?.(report)
       }
       // below a block that is missing or damaged (and not repaired) nothing can be found
       if (bytes == null || cid.code === raw.code) continue
@@ -135,34 +130,28 @@ export async function verifyPins (components: VerifyComponents, options: VerifyO
       }
     }
   }
-  report.broken = [...broken.values()]
   report.durationMs = Date.now() - started
   return report
 }
 
-async function repair ({ blockstore, remove }: VerifyComponents, cid: CID, entry: BrokenBlock, options: VerifyOptions): Promise<Uint8Array | undefined> {
-  const timeout = AbortSignal.timeout(options.repairTimeoutMs ?? 30_000)
-  const signal = options.signal == null ? timeout : AbortSignal.any([options.signal, timeout])
+/** Waits until `bytes` read since `started` are within the bound. */
+async function pace (bytes: number, started: number, options: VerifyOptions): Promise<void> {
+  if (options.bytesPerSecond == null || options.bytesPerSecond <= 0) return
+  const due = started + bytes / options.bytesPerSecond * 1000
+  const wait = due - Date.now()
+  if (wait > 0) await sleep(wait, undefined, { signal: options.signal })
+}
+
+async function repair ({ repairer }: VerifyComponents, cid: CID, entry: BrokenBlock, options: VerifyOptions): Promise<Uint8Array | undefined> {
   try {
-    // a pinned block is deleted here on purpose: its bytes are wrong, and a good copy takes its place
-    if (entry.problem === 'corrupt') await remove(cid)
-    // not offline: Helia fetches it over bitswap and checks it against its CID before storing it; wanted again
-    // after a while, since the peer that first sent it may swallow the first want (pin-fetch.ts, DEFAULT_REWANT_MS)
-    for (;;) {
-      const attempt = AbortSignal.any([signal, AbortSignal.timeout(DEFAULT_REWANT_MS)])
-      try {
-        const chunks: Uint8Array[] = []
-        for await (const chunk of blockstore.get(cid, { signal: attempt })) chunks.push(chunk)
-        entry.repaired = true
-        return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)
-      } catch (err) {
-        if (signal.aborted || !attempt.aborted) throw err
-      }
-    }
+    if (repairer == null) throw new Error('nothing to repair with')
+    const bytes = await repairer.repair(cid, { signal: options.signal, timeoutMs: options.repairTimeoutMs })
+    entry.repaired = true
+    return bytes
   } catch (err) {
     options.signal?.throwIfAborted()
     entry.repaired = false
-    entry.error = timeout.aborted ? `no peer sent a good copy within ${options.repairTimeoutMs ?? 30_000} ms` : `${(err as Error).name}: ${(err as Error).message}`
+    entry.error = (err as Error).name === 'TimeoutError' ? (err as Error).message : `${(err as Error).name}: ${(err as Error).message}`
     return undefined
   }
 }
