@@ -34,7 +34,7 @@ export interface VerifiedBlockstoreComponents {
 export interface VerifiedBlockstoreInit {
   /** Hash blocks on their first read. Off only to measure what it costs (bench). @default true */
   verify?: boolean
-  /** Most CIDs remembered as verified (least recently read forgotten first). @default 262144 */
+  /** Most CIDs remembered as verified (the first verified are forgotten first, then hashed again when read). @default 262144 */
   maxVerified?: number
   /** Folder damaged block files are moved to, for inspection (blockstore-fs only); deleted when absent. */
   quarantineDir?: string
@@ -166,7 +166,7 @@ class HashingBlockstore implements VerifiedBlockstore {
   private readonly log: Logger
   private readonly maxVerified: number
   private readonly quarantineDir: string | undefined
-  /** Insertion order is recency order: a read moves its key to the end, the oldest go first. */
+  /** In the order they were verified; the oldest go first once the set is full. */
   private readonly verified = new Set<string>()
   private readonly damaged = new Set<string>()
   private readonly listeners = new Set<(cid: CID, change: BlockChange) => void>()
@@ -187,10 +187,8 @@ class HashingBlockstore implements VerifiedBlockstore {
     const bytes = await this.readStored(cid, options)
     if (bytes == null || !this.verifying || cid.multihash.code === IDENTITY) return bytes
     const key = keyOf(cid)
-    if (this.verified.delete(key)) {
-      this.verified.add(key)
-      return bytes
-    }
+    // no reordering on a hit (the set forgets the oldest verified first): a lookup is all a verified read costs
+    if (this.verified.has(key)) return bytes
     const state = await this.judge(cid, key, bytes)
     if (state === 'ok') return bytes
     // a hash this store cannot check is never served as checked; it stays where it is (not damaged, as far as we know)
