@@ -23,6 +23,7 @@ import type { Metrics } from '../core/metrics.ts'
 import type { ServerInfo } from './routes/nodes.ts'
 import type { RoutingRouteComponents } from './routes/routing.ts'
 import type { Blockstore } from 'interface-blockstore'
+import type { CID } from 'multiformats/cid'
 
 export interface HttpAppComponents {
   logger: Logger
@@ -44,6 +45,8 @@ export interface HttpAppComponents {
   replication?: Pick<Replication, 'pin' | 'unpin' | 'list' | 'goals' | 'locations' | 'preparing'>
   /** The web UI's files: served at `/` only when given. */
   ui?: WebUi
+  /** Forgets a segment whose block is lost for good (damaged, no node had it), so `/media` makes it again. */
+  segmentLost?: (cid: CID) => Promise<void>
   /** What `/healthz` says about stored blocks (hashing on read, damage found, repairs, the scrub). */
   integrity?: () => unknown
 }

@@ -133,7 +133,8 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
         getSegment: async (key, index) => await catalog.getSegment(key, index),
         putSegment: async (key, index, cid, bytes) => { await catalog.putSegment(key, index, cid, bytes) },
         getInit: async key => (await catalog.getRendition(key))?.initCid ?? undefined,
-        setInit: async (key, cid) => { await catalog.setInit(key, cid) }
+        setInit: async (key, cid) => { await catalog.setInit(key, cid) },
+        forgetCid: async cid => await catalog.repositories.lostSegments.forget(cid)
       }
     })
     const workDir = join(config.data, 'transcode')
@@ -186,7 +187,12 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
     stack.push(async () => { unwatch() })
     const repairForRequest = async (cid: CID): Promise<Buffer | undefined> => await repairer.repair(cid, { signal: AbortSignal.timeout(REQUEST_REPAIR_MS) }).catch(() => undefined)
     const reader = createContentReader({ blockstore: peer.blockstore, logger, repair: repairForRequest }, { cacheBytes: config.cacheBytes })
-    const scrub = createScrubber({ store: blocks, repairer, pins: peer.pins, getCodec: peer.getCodec, logger }, { bytesPerSecond: config.scrubBytesPerSecond, intervalMs: config.scrubIntervalSeconds * 1000 })
+    // a segment whose block no node could give back is made again when asked for; its rendition is not complete meanwhile
+    const segmentLost = async (cid: CID): Promise<void> => {
+      const renditions = await segments.forget(cid)
+      if (renditions.length > 0) log.warn({ cid: cid.toString(), renditions }, 'a segment lost for good is forgotten: it is made again on demand, and its rendition is not complete until then')
+    }
+    const scrub = createScrubber({ store: blocks, repairer, pins: peer.pins, getCodec: peer.getCodec, logger, onLost: segmentLost }, { bytesPerSecond: config.scrubBytesPerSecond, intervalMs: config.scrubIntervalSeconds * 1000 })
     registerIntegrityMetrics(metrics.registry, { store: blocks, repairer, scrub })
     let dnsListen: string | null = null
     const serverInfo = (): ServerInfo => ({ peerId: peer.libp2p.peerId.toString(), addresses: peer.libp2p.getMultiaddrs().map(String), zone: config.dnsZone, dnsListen })
@@ -197,7 +203,7 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
       providers: replication.providers,
       peers: peersFromNodes(async () => await registry.list(), () => ({ peerId: peer.libp2p.peerId.toString(), addrs: peer.libp2p.getMultiaddrs().map(String), protocols: ['transport-bitswap'] }))
     }
-    const app = createHttpApp({ integrity: () => integrityStatus({ store: blocks, repairer, scrub }), logger, library, catalog, metadata, transcoder, reader, metrics, blockstore: peer.blockstore, peerId: peer.libp2p.peerId.toString(), nodes: registry, serverInfo, routing, replication, ui: webUi() })
+    const app = createHttpApp({ integrity: () => integrityStatus({ store: blocks, repairer, scrub }), segmentLost, logger, library, catalog, metadata, transcoder, reader, metrics, blockstore: peer.blockstore, peerId: peer.libp2p.peerId.toString(), nodes: registry, serverInfo, routing, replication, ui: webUi() })
     const http = await listenHttp(app, { key: 'listen', address: config.listen, setBy: config.setBy.listen }, log)
     stack.push(http.close)
     const { address } = http

@@ -1,3 +1,4 @@
+import { CID } from 'multiformats/cid'
 import { verifyPins } from './pin-verify.ts'
 import type { VerifyComponents, VerifyReport } from './pin-verify.ts'
 import type { Logger } from '../logger.ts'
@@ -19,6 +20,8 @@ const FIRST_PASS_MAX_DELAY_MS = 60_000
 
 export interface ScrubComponents extends VerifyComponents {
   logger: Logger
+  /** Told of each block a pass could neither find whole nor get back from a peer (the main server makes segments again). */
+  onLost?: (cid: CID) => Promise<void>
 }
 
 export interface ScrubInit {
@@ -114,7 +117,10 @@ export function createScrubber (components: ScrubComponents, init: ScrubInit = {
         }
       })
       follow(report)
-      for (const b of report.broken.filter(b => b.repaired !== true)) log.warn({ cid: b.cid, roots: b.roots, problem: b.problem, error: b.error }, 'the scrub could not repair a block: no peer sent a good copy')
+      for (const b of report.broken.filter(b => b.repaired !== true)) {
+        log.warn({ cid: b.cid, roots: b.roots, problem: b.problem, error: b.error }, 'the scrub could not repair a block: no peer sent a good copy')
+        await components.onLost?.(CID.parse(b.cid))
+      }
     } catch (err) {
       error = controller.signal.aborted ? 'stopped' : `${(err as Error).name}: ${(err as Error).message}`
       if (!controller.signal.aborted) log.warn({ err }, 'a scrub pass failed; the next one starts on schedule')
