@@ -45,7 +45,7 @@ export interface VerifyComponents {
   store: Pick<VerifiedBlockstore, 'check' | 'read'>
   /** Fetches broken blocks again; only used by `repair`. */
   repairer?: Pick<BlockRepairer, 'repair'>
-  pins: Pick<Pins, 'ls'>
+  pins: Pick<Pins, 'ls' | 'isPinned'>
   getCodec: CodecLoader
 }
 
@@ -105,6 +105,8 @@ export async function verifyPins (components: VerifyComponents, options: VerifyO
           if (checked.state === 'unchecked') report.unchecked++
           await pace(report.bytes, started, options)
         }
+        // a root unpinned since the walk began loses its blocks on purpose: nothing is broken, nothing to fetch back
+        if (problem === 'missing' && !await components.pins.isPinned(root, { signal })) break
         if (problem != null) {
           const entry: BrokenBlock = { cid: cid.toString(), roots: [root.toString()], problem }
           broken.set(key, entry)
