@@ -42,6 +42,8 @@ import type { CID } from 'multiformats/cid'
 
 /** How long a request waits for a good copy of a block found damaged here before it fails as a missing block. */
 const REQUEST_REPAIR_MS = 8000
+/** After a repair found no copy, requests fail at once for this long (the scrub and `pin verify` still try). */
+const REQUEST_REPAIR_BACKOFF_MS = 60_000
 
 export interface StartServerOptions extends Partial<Omit<ServerConfig, 'data' | 'setBy'>> {
   /** Data folder. @default ./.cidcast */
@@ -185,7 +187,7 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
     stack.push(async () => { repairer.stop() })
     const unwatch = repairWhenDamaged(blocks, repairer)
     stack.push(async () => { unwatch() })
-    const repairForRequest = async (cid: CID): Promise<Buffer | undefined> => await repairer.repair(cid, { signal: AbortSignal.timeout(REQUEST_REPAIR_MS) }).catch(() => undefined)
+    const repairForRequest = async (cid: CID): Promise<Buffer | undefined> => await repairer.repair(cid, { signal: AbortSignal.timeout(REQUEST_REPAIR_MS), recentFailureMs: REQUEST_REPAIR_BACKOFF_MS }).catch(() => undefined)
     const reader = createContentReader({ blockstore: peer.blockstore, logger, repair: repairForRequest }, { cacheBytes: config.cacheBytes })
     // a segment whose block no node could give back is made again when asked for; its rendition is not complete meanwhile
     const segmentLost = async (cid: CID): Promise<void> => {

@@ -19,6 +19,7 @@ import type { CID } from 'multiformats/cid'
  * one block wanted again every second costs nothing, and a repair then takes ~2 s instead of ~12.
  */
 export const REPAIR_REWANT_MS = 1000
+const MAX_FAILURES_REMEMBERED = 10_000
 /** Longer than bitswap's want-list debounce (10 ms), so a re-want is not merged into the cancel of the last one. */
 const CANCEL_FLUSH_MS = 50
 
@@ -41,9 +42,20 @@ export interface RepairStats {
   failed: number
 }
 
+export interface RepairOptions {
+  signal?: AbortSignal
+  /** Deadline of a repair this call starts (one already on its way keeps its own). @default the repairer's */
+  timeoutMs?: number
+  /**
+   * Fail at once when the last repair of this block failed less than this long ago: a request for a block nobody
+   * has must not wait again and again. @default 0 (always try)
+   */
+  recentFailureMs?: number
+}
+
 export interface BlockRepairer {
   /** A good copy of `cid` from the peers, now stored; throws (the last error, or a timeout) when none came in time. */
-  repair: (cid: CID, options?: { signal?: AbortSignal, timeoutMs?: number }) => Promise<Buffer>
+  repair: (cid: CID, options?: RepairOptions) => Promise<Buffer>
   stats: () => RepairStats
   /** Ends every repair on its way (the daemon is stopping). */
   stop: () => void
@@ -57,6 +69,8 @@ export function createBlockRepairer (components: BlockRepairComponents, init: Bl
   const running = new Map<string, Promise<Buffer>>()
   const stats: RepairStats = { repaired: 0, failed: 0 }
   const stopping = new AbortController()
+  /** When the last repair of a block failed (cleared by a success); bounded like the damaged set it mirrors. */
+  const failedAt = new Map<string, number>()
 
   const fetch = async (cid: CID, signal: AbortSignal): Promise<Buffer> => {
     for (;;) {
@@ -79,16 +93,24 @@ export function createBlockRepairer (components: BlockRepairComponents, init: Bl
     async repair (cid, options = {}) {
       const key = Buffer.from(cid.multihash.bytes).toString('base64')
       let pending = running.get(key)
+      const failed = failedAt.get(key)
+      if (pending == null && failed != null && Date.now() - failed < (options.recentFailureMs ?? 0)) {
+        throw Object.assign(new Error(`no peer had a good copy ${Math.round((Date.now() - failed) / 1000)} s ago`), { name: 'TimeoutError' })
+      }
       if (pending == null) {
         // one fetch for everyone waiting: it runs to its own deadline, whatever each caller's signal does
         const timeoutMs = options.timeoutMs ?? defaultTimeoutMs
         pending = fetch(cid, AbortSignal.any([stopping.signal, AbortSignal.timeout(timeoutMs)])).then(bytes => {
           stats.repaired++
+          failedAt.delete(key)
           log.info({ cid: cid.toString() }, 'fetched a good copy of a lost block from the peers')
           return bytes
         }, (err: unknown) => {
           if (stopping.signal.aborted) throw err
           stats.failed++
+          failedAt.delete(key)
+          failedAt.set(key, Date.now())
+          if (failedAt.size > MAX_FAILURES_REMEMBERED) failedAt.delete(failedAt.keys().next().value as string)
           log.warn({ cid: cid.toString(), err: (err as Error).name }, 'no peer sent a good copy of a lost block')
           throw (err as Error).name === 'TimeoutError' ? Object.assign(new Error(`no peer sent a good copy within ${timeoutMs} ms`), { name: 'TimeoutError' }) : err
         }).finally(() => running.delete(key))
