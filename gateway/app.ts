@@ -5,6 +5,7 @@ import { errors } from './middleware/errors.ts'
 import { mediaCors } from './middleware/media-cors.ts'
 import { apiRoutes } from './routes/api.ts'
 import { ipfsRoutes } from './routes/ipfs.ts'
+import { localPinRoutes } from './routes/local-pins.ts'
 import { mediaRoutes } from './routes/media.ts'
 import { metadataRoutes } from './routes/metadata.ts'
 import { nodeRoutes } from './routes/nodes.ts'
@@ -20,6 +21,7 @@ import type { Library } from '../core/media/library.ts'
 import type { MetadataService } from '../core/metadata/index.ts'
 import type { Transcoder } from '../core/media/transcoder.ts'
 import type { Metrics } from '../core/metrics.ts'
+import type { LocalPinRouteComponents } from './routes/local-pins.ts'
 import type { ServerInfo } from './routes/nodes.ts'
 import type { RoutingRouteComponents } from './routes/routing.ts'
 import type { Blockstore } from 'interface-blockstore'
@@ -49,6 +51,8 @@ export interface HttpAppComponents {
   segmentLost?: (cid: CID) => Promise<void>
   /** What `/healthz` says about stored blocks (hashing on read, damage found, repairs, the scrub). */
   integrity?: () => unknown
+  /** Re-hashes every pinned block now (`POST /pins/verify`, loopback only: `cidcast pin verify --node <this URL>`). */
+  verifyPins?: LocalPinRouteComponents['pinner']['verify']
 }
 
 /** The main server's HTTP face: UI, `/api/v1`, `/media`, `/ipfs`, `/healthz`, `/metrics`. */
@@ -77,6 +81,7 @@ export function createHttpApp (components: HttpAppComponents): Koa {
   if (components.routing != null) routers.push(routingRoutes({ ...components.routing, logger: components.logger }))
   if (components.metadata != null) routers.push(metadataRoutes({ metadata: components.metadata }))
   if (components.replication != null) routers.push(replicationRoutes({ replication: components.replication }))
+  if (components.verifyPins != null) routers.push(localPinRoutes({ pinner: { verify: components.verifyPins } }))
   for (const router of routers) {
     app.use(router.routes())
     app.use(router.allowedMethods())

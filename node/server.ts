@@ -6,7 +6,7 @@ import { loadMetadataConfig, loadServerConfig } from '../core/config/index.ts'
 import { createDnsServer } from '../core/dns/index.ts'
 import { createContentIndex, createNodeRegistry, createReplication, createReplicationGoals, registerReplicationMetrics } from '../core/replication/index.ts'
 import { createRevocationGater } from '../core/control/index.ts'
-import { createBlockRepairer, createContentReader, createScrubber, integrityStatus, registerIntegrityMetrics, repairWhenDamaged } from '../core/ipfs/index.ts'
+import { createBlockRepairer, createContentReader, createScrubber, integrityStatus, registerIntegrityMetrics, repairWhenDamaged, verifyPins } from '../core/ipfs/index.ts'
 import { createMetadata } from '../core/metadata/index.ts'
 import { createDaemonLogger } from '../core/logger.ts'
 import { findChildLauncher } from '../core/media/child-launcher.ts'
@@ -205,7 +205,7 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
       providers: replication.providers,
       peers: peersFromNodes(async () => await registry.list(), () => ({ peerId: peer.libp2p.peerId.toString(), addrs: peer.libp2p.getMultiaddrs().map(String), protocols: ['transport-bitswap'] }))
     }
-    const app = createHttpApp({ integrity: () => integrityStatus({ store: blocks, repairer, scrub }), segmentLost, logger, library, catalog, metadata, transcoder, reader, metrics, blockstore: peer.blockstore, peerId: peer.libp2p.peerId.toString(), nodes: registry, serverInfo, routing, replication, ui: webUi() })
+    const app = createHttpApp({ integrity: () => integrityStatus({ store: blocks, repairer, scrub }), verifyPins: async options => await verifyPins({ store: blocks, repairer, pins: peer.pins, getCodec: peer.getCodec }, options), segmentLost, logger, library, catalog, metadata, transcoder, reader, metrics, blockstore: peer.blockstore, peerId: peer.libp2p.peerId.toString(), nodes: registry, serverInfo, routing, replication, ui: webUi() })
     const http = await listenHttp(app, { key: 'listen', address: config.listen, setBy: config.setBy.listen }, log)
     stack.push(http.close)
     const { address } = http

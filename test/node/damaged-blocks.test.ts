@@ -208,6 +208,22 @@ test.serial('the main server restarted over damaged blocks fetches good copies f
   t.regex(await (await fetch(`${origin.url}/metrics`)).text(), /^cidcast_blocks_repaired_total 5$/m)
 })
 
+test.serial('cidcast pin verify runs on the main server too: a damaged segment is found, and fetched again from a node', async t => {
+  const origin = await server(t)
+  const { segments, root } = await rendition(origin)
+  const cdn = await node(t, 'delta', origin)
+  await cdn.pin(root)
+  const segment = segments[2]
+  await damage(join(t.context.dir, SERVER_DIR), segment.cid)
+
+  const verify = await cidcast('pin', 'verify', '--repair', '--node', origin.url)
+  t.is(verify.code, 0, verify.stdout + verify.stderr)
+  t.regex(verify.stdout, new RegExp(`^corrupt\\t${segment.cid.toString()}\\t${root.toString()}\\trepaired$`, 'm'))
+  t.true(await wholeOnDisk(join(t.context.dir, SERVER_DIR), segment.cid))
+  const again = await get(origin.url + segment.path)
+  t.true(again.status === 200 && again.body.equals(segment.bytes))
+})
+
 test.serial('cidcast pin verify --repair drops the cached copy of a block it finds damaged, without a restart', async t => {
   const origin = await server(t)
   const { segments, root } = await rendition(origin)
