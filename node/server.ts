@@ -1,7 +1,7 @@
 import { mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { unixfs } from '@helia/unixfs'
-import { createCatalog } from '../core/catalog/index.ts'
+import { createCatalog, registerCatalogMetrics } from '../core/catalog/index.ts'
 import { loadMetadataConfig, loadServerConfig } from '../core/config/index.ts'
 import { createDnsServer } from '../core/dns/index.ts'
 import { createContentIndex, createNodeRegistry, createReplication, createReplicationGoals, registerReplicationMetrics } from '../core/replication/index.ts'
@@ -9,16 +9,9 @@ import { createRevocationGater } from '../core/control/index.ts'
 import { createBlockRepairer, createContentReader, createScrubber, integrityStatus, registerIntegrityMetrics, repairWhenDamaged, verifyPins } from '../core/ipfs/index.ts'
 import { createMetadata } from '../core/metadata/index.ts'
 import { createDaemonLogger } from '../core/logger.ts'
-import { findChildLauncher } from '../core/media/child-launcher.ts'
-import { resolveFfmpeg } from '../core/media/ffmpeg-binary.ts'
-import { ENCODER_SETTINGS } from '../core/media/ffmpeg-args.ts'
-import { createPosterFrames } from '../core/media/poster-frame.ts'
-import { createLibrary } from '../core/media/library.ts'
-import { createSegmentStore } from '../core/media/segment-store.ts'
-import { createTranscoder } from '../core/media/transcoder.ts'
+import { createLibrary, createPosterFrames, createSegmentStore, createTranscoder, ENCODER_SETTINGS, findChildLauncher, resolveFfmpeg } from '../core/media/index.ts'
 import { createMetrics } from '../core/metrics.ts'
-import { lockDataFolder } from '../core/net/data-lock.ts'
-import { createPeer, verifiedBlocksOf } from '../core/net/peer.ts'
+import { createPeer, lockDataFolder, verifiedBlocksOf } from '../core/net/index.ts'
 import { acceptNodeNames, createIpnsRecordStore, peersFromNodes } from '../core/routing/index.ts'
 import { tuneGarbageCollection } from '../core/gc-tuning.ts'
 import { createHttpApp } from '../gateway/app.ts'
@@ -27,15 +20,15 @@ import { ensureDataFolder } from './init.ts'
 import { watchLibrary } from './library-watcher.ts'
 import { createStopStack } from './stop-stack.ts'
 import { listenHttp } from './http-listener.ts'
+import type { CatalogInit } from '../core/catalog/index.ts'
 import type { ServerConfig } from '../core/config/index.ts'
 import type { DnsServer } from '../core/dns/index.ts'
 import type { NodeRegistry, Replication } from '../core/replication/index.ts'
-import type { Library, MediaView } from '../core/media/library.ts'
-import type { Transcoder } from '../core/media/transcoder.ts'
+import type { Library, MediaView, Transcoder } from '../core/media/index.ts'
 import type { MetadataConfig } from '../core/metadata/index.ts'
 import type { MetadataService } from '../core/metadata/index.ts'
 import type { Metrics } from '../core/metrics.ts'
-import type { Peer } from '../core/net/peer.ts'
+import type { Peer } from '../core/net/index.ts'
 import type { IpnsRecordStore } from '../core/routing/index.ts'
 import type { ServerInfo } from '../gateway/routes/nodes.ts'
 import type { CID } from 'multiformats/cid'
@@ -50,6 +43,8 @@ export interface StartServerOptions extends Partial<Omit<ServerConfig, 'data' | 
   dataDir?: string
   /** Metadata settings over those of the environment and config.json (tests point the providers at a stub). */
   metadata?: Partial<MetadataConfig>
+  /** Catalog settings (tests shorten how long a call waits for a locked database). */
+  catalog?: Pick<CatalogInit, 'busyWaitMs'>
 }
 
 /** A running main server. */
@@ -78,7 +73,7 @@ export interface RunningServer {
 /** Starts the main server: peer, catalog, transcoder, HTTP and DNS, in that order. */
 export async function startServer (options: StartServerOptions = {}): Promise<RunningServer> {
   tuneGarbageCollection()
-  const { dataDir, metadata: metadataSettings, ...flags } = options
+  const { dataDir, metadata: metadataSettings, catalog: catalogSettings, ...flags } = options
   const config = await loadServerConfig({ ...flags, data: dataDir })
   const logger = await createDaemonLogger({ level: config.logLevel, format: config.logFormat })
   const log = logger.child({ name: 'cidcast:server' })
@@ -95,7 +90,7 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
     if (!launcher.tied) log.warn('no setpriv with --pdeathsig (util-linux >= 2.33 on Linux): ffmpeg runs may outlive a server that is killed')
 
     // the catalog opens before the peer: revoked peer IDs must be refused from the first connection on
-    const catalog = createCatalog({ logger: logger.child({ name: 'cidcast:catalog' }) }, { database: join(config.data, 'catalog.sqlite') })
+    const catalog = createCatalog({ logger: logger.child({ name: 'cidcast:catalog' }) }, { database: join(config.data, 'catalog.sqlite'), ...catalogSettings })
     await catalog.start()
     stack.push(async () => { await catalog.stop() })
     const nodeStore = catalog.repositories.nodes
@@ -113,6 +108,7 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
 
     let sessionCount = (): number => 0
     const metrics = createMetrics({ runningSessions: () => sessionCount() })
+    registerCatalogMetrics(metrics.registry, catalog)
     const fs = unixfs(peer)
     const frames = createPosterFrames({ ffmpeg: ffmpeg.ffmpeg, launcher, onTaken: () => { metrics.posterFrames.inc() } })
     const metadata = createMetadata({ logger, catalog, unixfs: fs, pins: peer.pins, frames }, { ...await loadMetadataConfig(config.data), ...metadataSettings })

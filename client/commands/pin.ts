@@ -207,7 +207,10 @@ export function pinCommand (defaultServer: string, io: PinOutput = {}): Command 
             show(`prepare ${p.profile}`, `preparing ${p.mediaId} ${p.profile}: transcoding on the main server`)
           } else {
             // made, and its pins ordered: follow the rows of that profile from now on
-            views = [...views, ...now.items.filter(v => v.profile === p.profile && !views.some(w => w.cid === v.cid && w.node.peerId === v.node.peerId))]
+            const rows = now.items.filter(v => v.profile === p.profile)
+            // the server lists a preparation until its pins are ordered, so no row at all is a failure, never a success
+            if (rows.length === 0) failures.push({ ...p, state: 'failed', reason: `${p.profile} is no longer being made, yet no pin of it is listed` })
+            views = [...views, ...rows.filter(v => !views.some(w => w.cid === v.cid && w.node.peerId === v.node.peerId))]
           }
         }
         preparing = still

@@ -1,4 +1,6 @@
 import { InvalidRequestError, MediaNotFoundError } from '../errors.ts'
+import { createCatalogQueue, isBusy } from './busy.ts'
+import { checkId, count, missingSegments } from './checks.ts'
 import { createSqliteDataSource } from './data-source.ts'
 import { Media, PlaybackProgress, Rendition, Segment } from './entities.ts'
 import { CatalogNotStartedError, IncompleteRenditionError, RenditionNotFoundError } from './errors.ts'
@@ -9,6 +11,7 @@ import { createRepositories } from './repositories.ts'
 import { sortKey } from './sort-key.ts'
 import type { MediaFilter, MediaListOptions } from '../media-query.ts'
 import type { MediaInput, MediaRecord, ProgressRecord, RenditionInput, RenditionRecord, SegmentRecord } from './records.ts'
+import type { CatalogLockStats, CatalogQueue } from './busy.ts'
 import type { CatalogRepositories } from './repositories.ts'
 import type { Logger } from '../logger.ts'
 import type { Database, Statement } from 'better-sqlite3'
@@ -18,6 +21,8 @@ export type { MediaInput, MediaRecord, ProgressRecord, RenditionInput, Rendition
 export { IncompleteRenditionError, RenditionNotFoundError, CatalogNotStartedError } from './errors.ts'
 export { sortKey } from './sort-key.ts'
 export type { CatalogRepositories } from './repositories.ts'
+export type { CatalogLockStats } from './busy.ts'
+export { CatalogBusyError } from './errors.ts'
 
 export interface CatalogComponents {
   logger: Logger
@@ -26,6 +31,11 @@ export interface CatalogComponents {
 export interface CatalogInit {
   /** SQLite file path (its folder is created) or ':memory:'. */
   database: string
+  /**
+   * How long a call waits for a database another process holds locked before it fails with CatalogBusyError,
+   * counted from the call (time queued behind other writes included). @default 30000
+   */
+  busyWaitMs?: number
 }
 
 export interface ListOptions {
@@ -71,9 +81,12 @@ export interface Catalog {
   listProgress(userId: string, options?: ListOptions): Promise<ProgressRecord[]>
   /** The stores other rooms keep in the catalog's database; their calls queue behind the catalog's writes. */
   readonly repositories: CatalogRepositories
+  /** Calls waiting now for a database another process holds locked, and how many have waited or given up. */
+  lockStats(): CatalogLockStats
 }
 
 const DEFAULT_LIMIT = 100
+const DEFAULT_BUSY_WAIT_MS = 30_000
 const SEGMENT_SQL = 'SELECT cid, bytes FROM segments WHERE rendition_key = ? AND segment_index = ?'
 
 /** Creates the catalog on a SQLite database. */
@@ -91,15 +104,20 @@ class SqlCatalog implements Catalog {
    * TypeORM's findOne 28-38 µs for the same primary-key lookup. (Another driver would need a repository lookup here.)
    */
   private segmentStatement?: Statement<[string, number], { cid: string, bytes: number }>
-  /** Writes run one at a time: TypeORM shares one connection, so an interleaved write would join an open transaction. */
-  private writes: Promise<unknown> = Promise.resolve()
+  /** Writes run one at a time, each in a transaction; every call waits out a database locked by another process. */
+  private readonly queue: CatalogQueue
   private lastMs = 0
   readonly repositories: CatalogRepositories
 
   constructor (components: CatalogComponents, init: CatalogInit) {
     this.log = components.logger.child({ name: 'cidcast:catalog' })
     this.database = init.database
+    this.queue = createCatalogQueue(init.busyWaitMs ?? DEFAULT_BUSY_WAIT_MS, waitMs => { this.log.warn({ waitMs }, 'the database is locked by another process; waiting for it') })
     this.repositories = createRepositories(async fn => await this.exclusive(fn))
+  }
+
+  lockStats (): CatalogLockStats {
+    return this.queue.stats()
   }
 
   async start (): Promise<void> {
@@ -125,7 +143,7 @@ class SqlCatalog implements Catalog {
     // new calls fail from here on; queued writes hold their own handle and finish first
     this.dataSource = undefined
     this.segmentStatement = undefined
-    await this.writes
+    await this.queue.idle()
     await dataSource.destroy()
     this.log.info('catalog closed')
   }
@@ -163,12 +181,12 @@ class SqlCatalog implements Catalog {
   }
 
   async getMedia (id: string): Promise<MediaRecord | undefined> {
-    const row = await this.db.getRepository(Media).findOneBy({ id })
+    const row = await this.read(async db => await db.getRepository(Media).findOneBy({ id }))
     return row == null ? undefined : toMediaRecord(row)
   }
 
   async getMediaBySourceCid (cid: string): Promise<MediaRecord | undefined> {
-    const row = await this.db.getRepository(Media).findOneBy({ sourceCid: cid })
+    const row = await this.read(async db => await db.getRepository(Media).findOneBy({ sourceCid: cid }))
     return row == null ? undefined : toMediaRecord(row)
   }
 
@@ -177,14 +195,14 @@ class SqlCatalog implements Catalog {
     const offset = count(options.offset, 0)
     if (limit === 0) return []
     const sort = options.sort ?? 'added'
-    const query = orderedMedia(filteredMedia(this.db.manager, options), sort, options.order ?? defaultOrder(sort))
     // the metadata join is one row per media, so LIMIT/OFFSET page media (TypeORM's take/skip would add a DISTINCT pass)
-    const rows = await query.limit(limit).offset(offset).getMany()
+    const rows = await this.read(async db => await orderedMedia(filteredMedia(db.manager, options), sort, options.order ?? defaultOrder(sort))
+      .limit(limit).offset(offset).getMany())
     return rows.map(toMediaRecord)
   }
 
   async countMedia (filter: MediaFilter = {}): Promise<number> {
-    return await filteredMedia(this.db.manager, filter).getCount()
+    return await this.read(async db => await filteredMedia(db.manager, filter).getCount())
   }
 
   async deleteMedia (id: string): Promise<boolean> {
@@ -227,15 +245,15 @@ class SqlCatalog implements Catalog {
   }
 
   async getRendition (key: string): Promise<RenditionRecord | undefined> {
-    const row = await this.db.getRepository(Rendition).findOneBy({ key })
+    const row = await this.read(async db => await db.getRepository(Rendition).findOneBy({ key }))
     return row == null ? undefined : toRenditionRecord(row)
   }
 
   async listRenditions (mediaId: string): Promise<RenditionRecord[]> {
-    const rows = await this.db.getRepository(Rendition).find({
+    const rows = await this.read(async db => await db.getRepository(Rendition).find({
       where: { mediaId },
       order: { createdAt: 'ASC', key: 'ASC' }
-    })
+    }))
     return rows.map(toRenditionRecord)
   }
 
@@ -259,21 +277,28 @@ class SqlCatalog implements Catalog {
   async getSegment (renditionKey: string, index: number): Promise<{ cid: string, bytes: number } | undefined> {
     const statement = this.segmentStatement
     if (statement == null) throw new CatalogNotStartedError('the catalog is not started')
-    const row = statement.get(renditionKey, index)
+    let row: { cid: string, bytes: number } | undefined
+    try {
+      row = statement.get(renditionKey, index)
+    } catch (err) {
+      // the hot path stays synchronous; only a locked database takes the waiting path
+      if (!isBusy(err)) throw err
+      row = await this.read(async () => statement.get(renditionKey, index))
+    }
     return row == null ? undefined : { cid: row.cid, bytes: row.bytes }
   }
 
   async listSegments (renditionKey: string): Promise<SegmentRecord[]> {
-    const rows = await this.db.getRepository(Segment).find({
+    const rows = await this.read(async db => await db.getRepository(Segment).find({
       select: { index: true, cid: true, bytes: true },
       where: { renditionKey },
       order: { index: 'ASC' }
-    })
+    }))
     return rows.map(row => ({ index: row.index, cid: row.cid, bytes: row.bytes }))
   }
 
   async countSegments (renditionKey: string): Promise<number> {
-    return this.db.getRepository(Segment).countBy({ renditionKey })
+    return await this.read(async db => await db.getRepository(Segment).countBy({ renditionKey }))
   }
 
   async setInit (renditionKey: string, cid: string): Promise<void> {
@@ -288,7 +313,8 @@ class SqlCatalog implements Catalog {
   }
 
   async completeRendition (renditionKey: string, root: string): Promise<void> {
-    await this.exclusive(async db => db.transaction(async tx => {
+    // one transaction (every exclusive call is one): the check and the update see the same rows
+    await this.exclusive(async tx => {
       const rendition = await this.renditionOrThrow(tx, renditionKey)
       const missing = await missingSegments(tx, rendition)
       if (rendition.initCid == null || missing.length > 0) {
@@ -303,7 +329,7 @@ class SqlCatalog implements Catalog {
       }
       await tx.getRepository(Rendition).update({ key: renditionKey }, { state: 'complete', root, updatedAt: this.now() })
       this.log.info({ renditionKey, root }, 'rendition complete')
-    }))
+    })
   }
 
   async setProgress (userId: string, mediaId: string, positionSeconds: number): Promise<void> {
@@ -323,17 +349,19 @@ class SqlCatalog implements Catalog {
   }
 
   async getProgress (userId: string, mediaId: string): Promise<ProgressRecord | undefined> {
-    const row = await this.db.getRepository(PlaybackProgress).findOneBy({ userId, mediaId })
+    const row = await this.read(async db => await db.getRepository(PlaybackProgress).findOneBy({ userId, mediaId }))
     return row == null ? undefined : toProgressRecord(row)
   }
 
   async listProgress (userId: string, options: ListOptions = {}): Promise<ProgressRecord[]> {
-    const rows = await this.db.getRepository(PlaybackProgress).find({
+    const take = count(options.limit, DEFAULT_LIMIT)
+    const skip = count(options.offset, 0)
+    const rows = await this.read(async db => await db.getRepository(PlaybackProgress).find({
       where: { userId },
       order: { updatedAt: 'DESC', mediaId: 'ASC' },
-      take: count(options.limit, DEFAULT_LIMIT),
-      skip: count(options.offset, 0)
-    })
+      take,
+      skip
+    }))
     return rows.map(toProgressRecord)
   }
 
@@ -342,12 +370,15 @@ class SqlCatalog implements Catalog {
     return this.dataSource
   }
 
-  /** Runs `fn` after every earlier write has settled: TypeORM shares one connection, so writes never interleave. */
+  /** Runs `fn` in one transaction after every earlier write has settled, waiting out a locked database (busy.ts). */
   private async exclusive<T> (fn: (db: EntityManager) => Promise<T>): Promise<T> {
+    return await this.queue.exclusive(this.db, fn)
+  }
+
+  /** Runs a read outside the write queue, waiting out a database locked by another process as writes do. */
+  private async read<T> (fn: (db: DataSource) => Promise<T>): Promise<T> {
     const db = this.db
-    const run = this.writes.then(async () => fn(db.manager))
-    this.writes = run.catch(() => {})
-    return run
+    return await this.queue.read(async () => await fn(db))
   }
 
   private async renditionOrThrow (db: EntityManager, key: string): Promise<Rendition> {
@@ -361,31 +392,4 @@ class SqlCatalog implements Catalog {
     this.lastMs = Math.max(Date.now(), this.lastMs + 1)
     return new Date(this.lastMs)
   }
-}
-
-/** Indexes in 0..segmentCount-1 that have no segment. */
-async function missingSegments (db: EntityManager, rendition: Rendition): Promise<number[]> {
-  const rows = await db.getRepository(Segment).find({
-    select: { index: true },
-    where: { renditionKey: rendition.key },
-    order: { index: 'ASC' }
-  })
-  const present = new Set(rows.map(row => row.index))
-  const missing: number[] = []
-  for (let index = 0; index < rendition.segmentCount; index++) {
-    if (!present.has(index)) missing.push(index)
-  }
-  return missing
-}
-
-function checkId (value: string, maxLength: number, what: string): void {
-  if (typeof value !== 'string' || value.length === 0 || value.length > maxLength) {
-    throw new InvalidRequestError(`${what} must be 1 to ${maxLength} characters`)
-  }
-}
-
-function count (value: number | undefined, fallback: number): number {
-  if (value == null) return fallback
-  if (!Number.isSafeInteger(value) || value < 0) throw new InvalidRequestError(`expected a whole number >= 0, got ${value}`)
-  return value
 }

@@ -1,5 +1,6 @@
 import { DataSource } from 'typeorm'
 import { CATALOG_ENTITIES } from './all-entities.ts'
+import { SQLITE_BUSY_TIMEOUT_MS } from './busy.ts'
 import { InitialSchema1764115200000 } from './migrations/sqlite/1764115200000-initial-schema.ts'
 import { Nodes1795654800000 } from './migrations/sqlite/1795654800000-nodes.ts'
 import { Metadata1795740000000 } from './migrations/sqlite/1795740000000-metadata.ts'
@@ -11,11 +12,15 @@ import type { Database } from 'better-sqlite3'
 /** The SQLite migrations, oldest first. */
 export const SQLITE_MIGRATIONS = [InitialSchema1764115200000, Nodes1795654800000, Metadata1795740000000, ContentIndex1795830000000, ReplicationGoals1795900000000, MediaSortKey1796000000000]
 
-/** A DataSource for the catalog on a SQLite file (or ':memory:'); `initialize()` runs pending migrations. */
-export function createSqliteDataSource (database: string): DataSource {
+/**
+ * A DataSource for the catalog on a SQLite file (or ':memory:'); `initialize()` runs pending migrations.
+ * `busyTimeoutMs` is how long SQLite itself waits for another process's lock, blocking the thread (core/catalog/busy.ts).
+ */
+export function createSqliteDataSource (database: string, busyTimeoutMs = SQLITE_BUSY_TIMEOUT_MS): DataSource {
   return new DataSource({
     type: 'better-sqlite3',
     database,
+    timeout: busyTimeoutMs,
     entities: CATALOG_ENTITIES,
     migrations: SQLITE_MIGRATIONS,
     migrationsRun: true,

@@ -22,3 +22,21 @@ export class CatalogNotStartedError extends CidcastError {
   static override readonly code: string = 'CatalogNotStartedError'
   override readonly name = 'CatalogNotStartedError'
 }
+
+/** Seconds a caller is told to wait before trying again after a CatalogBusyError. */
+export const CATALOG_RETRY_AFTER_SECONDS = 5
+
+/**
+ * The catalog's database stayed locked by another process for longer than the catalog waits; nothing was changed.
+ * Says when to try again, so the gateway can answer 503 with `Retry-After`.
+ */
+export class CatalogBusyError extends CidcastError {
+  static override readonly code: string = 'CatalogBusyError'
+  override readonly name = 'CatalogBusyError'
+  readonly retryAfterSeconds: number
+
+  constructor (message: string, retryAfterSeconds = CATALOG_RETRY_AFTER_SECONDS) {
+    super(message)
+    this.retryAfterSeconds = retryAfterSeconds
+  }
+}

@@ -1,7 +1,8 @@
 import type { EntityManager } from 'typeorm'
 
 /**
- * Runs `fn` on the catalog's database after every earlier write has settled (the catalog's one write queue).
+ * Runs `fn` on the catalog's database after every earlier write has settled (the catalog's one write queue), in one
+ * transaction, tried again whole while another process holds the database locked (busy.ts), up to the catalog's bound.
  * Only the catalog's own files get one: other rooms reach the database through the repositories built on it.
  */
 export type RunExclusive = <T>(fn: (db: EntityManager) => Promise<T>) => Promise<T>

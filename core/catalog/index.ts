@@ -7,7 +7,8 @@
  */
 
 export { createCatalog } from './catalog.ts'
-export type { Catalog, CatalogComponents, CatalogInit, CatalogRepositories, ListOptions } from './catalog.ts'
+export { registerCatalogMetrics } from './metrics.ts'
+export type { Catalog, CatalogComponents, CatalogInit, CatalogLockStats, CatalogRepositories, ListOptions } from './catalog.ts'
 export type { MediaInput, MediaRecord, ProgressRecord, RenditionInput, RenditionRecord, RenditionState, SegmentRecord } from './records.ts'
 export { normalTitle, sortKey } from './sort-key.ts'
 export { FIELD_NAMES } from './metadata-repository.ts'
@@ -16,4 +17,4 @@ export type { NodeRecord, NodeRepository } from './node-repository.ts'
 export type { LostSegmentRepository } from './lost-segments.ts'
 export type { ContentIndexRepository, IndexEntry, PinAction, PinState } from './content-index-repository.ts'
 export type { GoalRecord, GoalRepository, PreparationRecord, PreparationRepository, RenditionRootRepository } from './replication-repositories.ts'
-export { CatalogNotStartedError, IncompleteRenditionError, RenditionNotFoundError } from './errors.ts'
+export { CatalogBusyError, CatalogNotStartedError, IncompleteRenditionError, RenditionNotFoundError } from './errors.ts'

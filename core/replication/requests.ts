@@ -137,7 +137,10 @@ class Requests implements ReplicationRequests {
     const only = request.node == null ? undefined : findNode(nodes, request.node)
     const entries = roots.flatMap(root => this.c.index.list({ cid: root.cid, peerId: only?.peerId }))
     const kept = roots.filter(root => this.c.goals.get(root.cid) != null)
-    if (entries.length === 0 && (only != null || kept.length === 0)) throw new PinNotFoundError(`${only == null ? 'no node' : `node ${only.label}`} holds or is ordered to hold ${roots.map(r => r.cid).join(', ')}`)
+    if (entries.length === 0 && (only != null || kept.length === 0)) {
+      const what = roots.length === 0 ? `media ${request.media ?? ''}${request.profile == null ? '' : ` ${request.profile}`} (no rendition of it is finished)` : roots.map(r => r.cid).join(', ')
+      throw new PinNotFoundError(`${only == null ? 'no node' : `node ${only.label}`} holds or is ordered to hold ${what}`)
+    }
     // unpinned everywhere: the factor goes too; from one node only, it is kept and met with other nodes, never that one
     if (only == null) for (const root of kept) await this.c.goals.remove(root.cid)
     else for (const root of kept) await this.c.goals.exclude(root.cid, only.peerId, true)

@@ -42,14 +42,18 @@ export async function resolvePinRoots (c: RootSources, request: ReplicationReque
   return { roots: finished.map(r => ({ cid: r.root as string, mediaId: media.id, profile: r.profile })), unfinished }
 }
 
-/** The roots a request names: the media's finished renditions (or one profile), or the CID. */
+/**
+ * The roots a request names: the media's finished renditions (or one profile), or the CID. With `mustExist` (a pin),
+ * a media with no finished rendition and a CID nobody holds are refused; without (listing, unpinning), a media not
+ * finished yet names no root, since rows of it may come (a pin waiting for its rendition is watched this way).
+ */
 export async function resolveRoots (c: RootSources, request: Pick<ReplicationRequest, 'media' | 'cid' | 'profile'>, mustExist: boolean): Promise<Root[]> {
   if ((request.media == null) === (request.cid == null)) throw new InvalidRequestError('give either a media id or a CID')
   if (request.media != null) {
     const media = await c.media(request.media)
     const renditions = media.renditions.filter(r => request.profile == null || r.profile === request.profile)
     const finished = renditions.filter(r => r.root != null)
-    if (finished.length === 0) {
+    if (finished.length === 0 && mustExist) {
       const states = renditions.map(r => `${r.profile}: ${r.state}`).join(', ')
       throw new NothingToReplicateError(`media ${media.id} has no finished rendition${request.profile == null ? '' : ` ${request.profile}`} to replicate yet (${states === '' ? 'no such profile' : states}); a rendition gets a root CID once every segment is made`)
     }

@@ -28,6 +28,8 @@ export const ERROR_STATUS: Readonly<Record<string, number>> = {
   RenditionNotFoundError: 404,
   IncompleteRenditionError: 409,
   CatalogNotStartedError: 503,
+  // its database locked by another process for longer than the catalog waits: nothing changed, try again (Retry-After)
+  CatalogBusyError: 503,
   // routing and IPNS
   InvalidIpnsNameError: 400,
   InvalidIpnsRecordError: 400,
@@ -92,7 +94,7 @@ export const ERROR_STATUS: Readonly<Record<string, number>> = {
 }
 
 /** 5xx conditions whose name and message a client may see (they say what to do: retry later, check the source). */
-export const EXPOSED_5XX: ReadonlySet<string> = new Set(['TooManySessionsError', 'TranscodeFailedError'])
+export const EXPOSED_5XX: ReadonlySet<string> = new Set(['TooManySessionsError', 'TranscodeFailedError', 'CatalogBusyError'])
 
 /** The status for an error `name`, or undefined when the table does not know it. */
 export function statusOfError (name: string | undefined): number | undefined {

@@ -13,7 +13,7 @@ export function errors (log: Logger): Middleware {
         ctx.body = { error: 'NotFoundError', message: `no route for ${ctx.method} ${ctx.path}` }
       }
     } catch (err: unknown) {
-      const e = err as { name?: string, message?: string, status?: number, expose?: boolean }
+      const e = err as { name?: string, message?: string, status?: number, expose?: boolean, retryAfterSeconds?: unknown }
       const known = statusOfError(e?.name)
       let status = known ?? 500
       // koa/http-errors (bad JSON body, URI malformed) and errors relayed from the main server carry their own 4xx
@@ -24,6 +24,9 @@ export function errors (log: Logger): Middleware {
       ctx.remove('Etag')
       ctx.remove('Cache-Control')
       ctx.set('Cache-Control', 'no-store')
+      // an error that knows when trying again makes sense (a busy catalog) says so, as RFC 9110 has 503 and 429 do
+      const retryAfter = e?.retryAfterSeconds
+      if ((status === 503 || status === 429) && typeof retryAfter === 'number' && Number.isSafeInteger(retryAfter) && retryAfter > 0) ctx.set('Retry-After', String(retryAfter))
       if (status >= 500) {
         if (EXPOSED_5XX.has(e?.name ?? '')) {
           ctx.body = { error: e.name, message: e.message }

@@ -67,11 +67,14 @@ export function replicationRoutes ({ replication }: ReplicationRouteComponents):
   router.get('/replications', async ctx => {
     const q = request(query(ctx))
     ctx.set('Cache-Control', 'no-store')
+    // renditions the main server makes before their pins exist, so a watcher of a media sees them coming. Read
+    // before the rows: a preparation is listed until its pins are ordered, so a watcher sees one or the other, never
+    // neither (read after, a preparation that ended while the rows were read would be in neither)
+    const preparing = q.media == null ? undefined : replication.preparing(q.media)
     const items = await replication.list({ node: q.node, cid: q.cid, media: q.media })
     // the replication factors kept for those roots (IPFS Cluster's allocations), and whether they are met
     const goals = await replication.goals({ cid: q.cid, media: q.media })
-    // renditions the main server makes before their pins exist, so a watcher of a media sees them coming
-    ctx.body = q.media == null ? { items, goals } : { items, goals, preparing: replication.preparing(q.media) }
+    ctx.body = preparing == null ? { items, goals } : { items, goals, preparing }
   })
 
   router.delete('/replications', async ctx => {

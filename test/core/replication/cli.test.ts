@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import test from 'ava'
-import { fixture } from '../../../fixtures/media.ts'
+import { fixture, writeClip } from '../../../fixtures/media.ts'
 import { startNode } from '../../../node/cdn-node.ts'
 import { startServer } from '../../../node/server.ts'
 import { cidcast } from '../../helpers/spawn.ts'
@@ -64,4 +64,36 @@ test('pin add --replicas 1:2 --wait places on the two freest nodes; status shows
   t.is(removed.stdout, `unpinned ${root} on large\n`)
   const ls = await cidcast('pin', 'ls', '--server', server.url)
   t.deepEqual(ls.stdout.split('\n').filter(l => l !== '').map(l => l.split('\t').slice(0, 3)), [[root, 'medium', 'pinned (unreachable)']])
+})
+
+test('pin add --wait of a title not transcoded yet waits while the main server makes it, then pins it on the node', async t => {
+  const dir = await tempDir('cidcast-replication-fresh-')
+  const running: Array<{ stop: () => Promise<void> }> = []
+  t.teardown(async () => {
+    for (const part of running.reverse()) await part.stop().catch(() => {})
+    await dir.remove()
+  })
+  // 240 px high: the ladder is one rung (240p), made on demand only
+  const clip = await writeClip(join(dir.path, 'clip.mp4'), 426, 240, 4)
+  const server = await startServer({ dataDir: join(dir.path, 'server'), listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], dnsListen: '127.0.0.1:0', heartbeatSeconds: 0.5, logLevel: 'silent' })
+  running.push(server)
+  const node = await startNode({ dataDir: join(dir.path, 'rep'), swarmKeyFile: join(dir.path, 'server', 'swarm.key'), server: server.url, name: 'rep', listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], logLevel: 'silent', minBackoffMs: 100, maxBackoffMs: 500 })
+  running.push(node)
+  await waitFor(() => node.status().state === 'registered', 20_000, 'rep to register')
+
+  const added = await cidcast('add', clip, '--server', server.url)
+  t.is(added.code, 0, added.stderr)
+  const id = /^added ([0-9a-f]{16}) /m.exec(added.stdout)?.[1] ?? ''
+  t.deepEqual((await server.library.get(id)).renditions.map(r => [r.profile, r.root]), [['240p', null]], 'nothing is transcoded before the pin')
+
+  const pinned = await cidcast('pin', 'add', id, '--node', 'rep', '--wait', '--timeout', '120', '--server', server.url)
+  t.is(pinned.code, 0, `${pinned.stdout}\n${pinned.stderr}`)
+  t.regex(pinned.stdout, new RegExp(`^preparing ${id} 240p for rep \\(the main server is making every segment`, 'm'))
+  const root = (await server.library.get(id)).renditions[0].root
+  if (root == null) return t.fail('the rendition has no root after the pin')
+  t.true(pinned.stdout.split('\n').includes(`pinned ${root} on rep`), pinned.stdout)
+  t.is(pinned.stderr, '')
+  const pins: string[] = []
+  for await (const pin of node.peer.pins.ls()) pins.push(pin.cid.toString())
+  t.true(pins.includes(root), 'the node holds the pin')
 })
