@@ -17,7 +17,8 @@ export interface LostSegmentRepository {
 /** The lost segments' store, on the catalog's write queue. */
 export function createLostSegmentRepository (exclusive: RunExclusive): LostSegmentRepository {
   return {
-    forget: async cid => await exclusive(async db => await db.transaction(async tx => {
+    // one transaction: every exclusive call is one
+    forget: async cid => await exclusive(async tx => {
       const segments = await tx.getRepository(Segment).find({ select: { renditionKey: true }, where: { cid } })
       const inits = await tx.getRepository(Rendition).find({ select: { key: true }, where: { initCid: cid } })
       const keys = [...new Set([...segments.map(s => s.renditionKey), ...inits.map(r => r.key)])]
@@ -26,6 +27,6 @@ export function createLostSegmentRepository (exclusive: RunExclusive): LostSegme
       await tx.getRepository(Rendition).update({ initCid: cid }, { initCid: null })
       await tx.getRepository(Rendition).update({ key: In(keys) }, { state: 'partial', root: null, updatedAt: new Date() })
       return keys
-    }))
+    })
   }
 }
