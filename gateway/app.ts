@@ -5,6 +5,7 @@ import { errors } from './middleware/errors.ts'
 import { mediaCors } from './middleware/media-cors.ts'
 import { apiRoutes } from './routes/api.ts'
 import { ipfsRoutes } from './routes/ipfs.ts'
+import { localPinRoutes } from './routes/local-pins.ts'
 import { mediaRoutes } from './routes/media.ts'
 import { metadataRoutes } from './routes/metadata.ts'
 import { nodeRoutes } from './routes/nodes.ts'
@@ -26,9 +27,11 @@ import type { Logger } from '../core/logger.ts'
 import type { Library, Transcoder } from '../core/media/index.ts'
 import type { MetadataService } from '../core/metadata/index.ts'
 import type { Metrics } from '../core/metrics.ts'
+import type { LocalPinRouteComponents } from './routes/local-pins.ts'
 import type { ServerInfo } from './routes/nodes.ts'
 import type { RoutingRouteComponents } from './routes/routing.ts'
 import type { Blockstore } from 'interface-blockstore'
+import type { CID } from 'multiformats/cid'
 
 export interface HttpAppComponents {
   logger: Logger
@@ -58,6 +61,12 @@ export interface HttpAppComponents {
   replication?: Pick<Replication, 'pin' | 'unpin' | 'list' | 'goals' | 'locations' | 'preparing'>
   /** The web UI's files: served at `/` only when given. */
   ui?: WebUi
+  /** Forgets a segment whose block is lost for good (damaged, no node had it), so `/media` makes it again. */
+  segmentLost?: (cid: CID) => Promise<void>
+  /** What `/healthz` says about stored blocks (hashing on read, damage found, repairs, the scrub). */
+  integrity?: () => unknown
+  /** Re-hashes every pinned block now (`POST /pins/verify`, loopback only: `cidcast pin verify --node <this URL>`). */
+  verifyPins?: LocalPinRouteComponents['pinner']['verify']
 }
 
 /** The main server's HTTP face: UI, `/api/v1`, `/media`, `/ipfs`, `/healthz`, `/metrics`; `routes` lists its route keys. */
@@ -75,7 +84,7 @@ export function createHttpApp (components: HttpAppComponents): Koa & { routes: (
   const system = new Router()
     .get('/healthz', ctx => {
       ctx.set('Cache-Control', 'no-store')
-      ctx.body = { status: 'ok', role: 'server', peerId: components.peerId, uptimeSeconds: Math.round((Date.now() - started) / 1000), sessions: components.transcoder.sessions().length }
+      ctx.body = { status: 'ok', role: 'server', peerId: components.peerId, uptimeSeconds: Math.round((Date.now() - started) / 1000), sessions: components.transcoder.sessions().length, integrity: components.integrity?.() }
     })
     .get('/metrics', async ctx => {
       ctx.type = components.metrics.registry.contentType
@@ -89,6 +98,7 @@ export function createHttpApp (components: HttpAppComponents): Koa & { routes: (
   if (components.routing != null) routers.push(routingRoutes({ ...components.routing, logger: components.logger }))
   if (components.metadata != null) routers.push(metadataRoutes({ metadata: components.metadata }))
   if (components.replication != null) routers.push(replicationRoutes({ replication: components.replication, visibility }))
+  if (components.verifyPins != null) routers.push(localPinRoutes({ pinner: { verify: components.verifyPins } }))
   if (components.ui != null) routers.push(webUiRoutes(components.ui))
   app.use(authorize({ routers, table: SERVER_ROUTES, settings: components.accessSettings, logger: components.logger }))
   app.use(visibility.middleware(routers))
