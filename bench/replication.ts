@@ -14,6 +14,7 @@ import { DEFAULT_FETCH_CONCURRENCY, fetchDag } from '../core/edge/index.ts'
 import { silentLogger } from '../core/logger.ts'
 import { createPeer } from '../core/net/index.ts'
 import { startNode } from '../node/cdn-node.ts'
+import { bearer } from '../test/helpers/auth.ts'
 import { startChild } from '../test/helpers/child.ts'
 import { fetchOk, newClient } from '../test/helpers/http.ts'
 import { ensureNginx, startNginx } from './nginx.ts'
@@ -248,10 +249,10 @@ async function renditionReplication (dir: string, server: BenchServer, rounds: n
       await new Promise(resolve => setTimeout(resolve, 25))
     }
     const started = performance.now()
-    const res = await fetch(`${server.url}/api/v1/replications`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ cid: root, node: name }) })
+    const res = await fetch(`${server.url}/api/v1/replications`, { method: 'POST', headers: { 'Content-Type': 'application/json', ...bearer(server.token) }, body: JSON.stringify({ cid: root, node: name }) })
     if (res.status !== 202) throw new Error(`POST /api/v1/replications answered ${res.status}: ${await res.text()}`)
     for (;;) {
-      const rows = await (await fetch(`${server.url}/api/v1/replications?cid=${root}&node=${name}`)).json() as { items: Array<{ state: string, reason: string | null, progress: { bytesTotal: number | null } }> }
+      const rows = await (await fetch(`${server.url}/api/v1/replications?cid=${root}&node=${name}`, { headers: bearer(server.token) })).json() as { items: Array<{ state: string, reason: string | null, progress: { bytesTotal: number | null } }> }
       const row = rows.items[0]
       if (row?.state === 'pinned') { bytes = row.progress.bytesTotal ?? 0; break }
       if (row?.state === 'failed') throw new Error(`the replication failed: ${row.reason ?? ''}`)

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { bearer } from '../test/helpers/auth.ts'
 import { startChild } from '../test/helpers/child.ts'
 import type { BenchChild } from '../test/helpers/child.ts'
 
@@ -11,6 +12,8 @@ export const PROFILE = '720p'
 /** A main server in its own process with a fresh data folder and the bench source added. */
 export interface BenchServer {
   url: string
+  /** An API token of the server's admin: every `/api/v1` call needs one (`/media` and `/ipfs` do not, yet). */
+  token: string
   /** Process id of the server. */
   pid: number
   /** The server's data folder (its `swarm.key` is what a bench CDN node joins with). */
@@ -31,23 +34,24 @@ const SERVER_SCRIPT = fileURLToPath(new URL('../test/helpers/server-process.ts',
 /** Starts a main server on a fresh data folder and adds `source` through `POST /api/v1/media`. */
 export async function startBenchServer (source: string): Promise<BenchServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'cidcast-bench-server-'))
-  let child: BenchChild<{ url: string }> | undefined
+  let child: BenchChild<{ url: string, token: string }> | undefined
   const stop = async (): Promise<void> => {
     await child?.stop()
     await rm(dataDir, { recursive: true, force: true })
   }
   try {
-    child = await startChild<{ url: string }>(SERVER_SCRIPT, [dataDir])
-    const { url } = child.ready
+    child = await startChild<{ url: string, token: string }>(SERVER_SCRIPT, [dataDir])
+    const { url, token } = child.ready
     const added = await fetch(`${url}/api/v1/media`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...bearer(token) },
       body: JSON.stringify({ path: source })
     })
     if (!added.ok) throw new Error(`adding ${source} answered ${added.status}: ${await added.text()}`)
     const { id } = await added.json() as { id: string }
     return {
       url,
+      token,
       pid: child.child.pid!,
       dataDir,
       id,
@@ -59,7 +63,7 @@ export async function startBenchServer (source: string): Promise<BenchServer> {
         return Number(line[1])
       },
       renditionState: async () => {
-        const media = await (await fetch(`${url}/api/v1/media/${id}`)).json() as { renditions: Array<{ profile: string, state: string, root: string | null }> }
+        const media = await (await fetch(`${url}/api/v1/media/${id}`, { headers: bearer(token) })).json() as { renditions: Array<{ profile: string, state: string, root: string | null }> }
         const rendition = media.renditions.find(r => r.profile === PROFILE)
         if (rendition == null) throw new Error(`media ${id} has no ${PROFILE} rendition`)
         return { state: rendition.state, root: rendition.root }

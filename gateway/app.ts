@@ -5,6 +5,7 @@ import { errors } from './middleware/errors.ts'
 import { mediaCors } from './middleware/media-cors.ts'
 import { apiRoutes } from './routes/api.ts'
 import { ipfsRoutes } from './routes/ipfs.ts'
+import { localPinRoutes } from './routes/local-pins.ts'
 import { mediaRoutes } from './routes/media.ts'
 import { metadataRoutes } from './routes/metadata.ts'
 import { nodeRoutes } from './routes/nodes.ts'
@@ -12,6 +13,7 @@ import { replicationRoutes } from './routes/replications.ts'
 import { routingRoutes } from './routes/routing.ts'
 import { authenticate } from './access/authenticate.ts'
 import { authorize, routeKeysOf } from './access/authorize.ts'
+import { createVisibility } from './access/visibility.ts'
 import { SERVER_ROUTES } from './access/route-table.ts'
 import { accountRoutes } from './routes/accounts.ts'
 import { webUiFiles, webUiRoutes } from './web-ui.ts'
@@ -25,16 +27,18 @@ import type { Logger } from '../core/logger.ts'
 import type { Library, Transcoder } from '../core/media/index.ts'
 import type { MetadataService } from '../core/metadata/index.ts'
 import type { Metrics } from '../core/metrics.ts'
+import type { LocalPinRouteComponents } from './routes/local-pins.ts'
 import type { ServerInfo } from './routes/nodes.ts'
 import type { RoutingRouteComponents } from './routes/routing.ts'
 import type { Blockstore } from 'interface-blockstore'
+import type { CID } from 'multiformats/cid'
 
 export interface HttpAppComponents {
   logger: Logger
   /** Users, sessions and API tokens: who a request speaks for. */
   accounts: Accounts
-  /** A registered, unrevoked node of a peer ID: nodes sign their own requests (core/access/node-signature.ts). */
-  knownNode?: (peerId: string) => Promise<{ label: string } | undefined>
+  /** The registered node of a peer ID: nodes sign their own requests (core/access/node-signature.ts). */
+  knownNode?: (peerId: string) => Promise<{ label: string, revoked: boolean } | undefined>
   /** Slows password guessing on login. */
   limiter: LoginLimiter
   /** Settings that move routes between owners (read on every request, so a change applies at once). */
@@ -57,6 +61,12 @@ export interface HttpAppComponents {
   replication?: Pick<Replication, 'pin' | 'unpin' | 'list' | 'goals' | 'locations' | 'preparing'>
   /** The web UI's files: served at `/` only when given. */
   ui?: WebUi
+  /** Forgets a segment whose block is lost for good (damaged, no node had it), so `/media` makes it again. */
+  segmentLost?: (cid: CID) => Promise<void>
+  /** What `/healthz` says about stored blocks (hashing on read, damage found, repairs, the scrub). */
+  integrity?: () => unknown
+  /** Re-hashes every pinned block now (`POST /pins/verify`, loopback only: `cidcast pin verify --node <this URL>`). */
+  verifyPins?: LocalPinRouteComponents['pinner']['verify']
 }
 
 /** The main server's HTTP face: UI, `/api/v1`, `/media`, `/ipfs`, `/healthz`, `/metrics`; `routes` lists its route keys. */
@@ -74,20 +84,24 @@ export function createHttpApp (components: HttpAppComponents): Koa & { routes: (
   const system = new Router()
     .get('/healthz', ctx => {
       ctx.set('Cache-Control', 'no-store')
-      ctx.body = { status: 'ok', role: 'server', peerId: components.peerId, uptimeSeconds: Math.round((Date.now() - started) / 1000), sessions: components.transcoder.sessions().length }
+      ctx.body = { status: 'ok', role: 'server', peerId: components.peerId, uptimeSeconds: Math.round((Date.now() - started) / 1000), sessions: components.transcoder.sessions().length, integrity: components.integrity?.() }
     })
     .get('/metrics', async ctx => {
       ctx.type = components.metrics.registry.contentType
       ctx.body = await components.metrics.registry.metrics()
     })
 
+  // a viewer limited to some library folders sees nothing of what lies outside them (access/visibility.ts)
+  const visibility = createVisibility({ catalog: components.catalog, mediaOfCids: async cids => await components.catalog.repositories.renditionRoots.mediaOf(cids), reader: components.reader })
   const routers = [system, accountRoutes({ accounts: components.accounts, limiter: components.limiter }), apiRoutes(components), mediaRoutes(components), ipfsRoutes({ blockstore: components.blockstore, logger: components.logger, reader: components.reader })]
   if (components.nodes != null && components.serverInfo != null) routers.push(nodeRoutes({ nodes: components.nodes, serverInfo: components.serverInfo }))
   if (components.routing != null) routers.push(routingRoutes({ ...components.routing, logger: components.logger }))
   if (components.metadata != null) routers.push(metadataRoutes({ metadata: components.metadata }))
-  if (components.replication != null) routers.push(replicationRoutes({ replication: components.replication }))
+  if (components.replication != null) routers.push(replicationRoutes({ replication: components.replication, visibility }))
+  if (components.verifyPins != null) routers.push(localPinRoutes({ pinner: { verify: components.verifyPins } }))
   if (components.ui != null) routers.push(webUiRoutes(components.ui))
   app.use(authorize({ routers, table: SERVER_ROUTES, settings: components.accessSettings, logger: components.logger }))
+  app.use(visibility.middleware(routers))
   for (const router of routers) {
     app.use(router.routes())
     app.use(router.allowedMethods())

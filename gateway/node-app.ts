@@ -7,13 +7,13 @@ import { SOURCE_HEADER } from './media-http.ts'
 import { apiProxyRoutes } from './routes/api-proxy.ts'
 import { nodeIpfsRoutes } from './routes/node-ipfs.ts'
 import { nodeMediaRoutes } from './routes/node-media.ts'
-import { nodePinRoutes } from './routes/node-pins.ts'
+import { localPinRoutes } from './routes/local-pins.ts'
 import { authorize, routeKeysOf } from './access/authorize.ts'
 import { NODE_ROUTES } from './access/route-table.ts'
 import { webUiFiles, webUiRoutes } from './web-ui.ts'
 import type { FallbackMode, MediaCache, NodeContent, NodeMetrics, OriginClient } from '../core/edge/index.ts'
 import type { Logger } from '../core/logger.ts'
-import type { NodePinRouteComponents } from './routes/node-pins.ts'
+import type { LocalPinRouteComponents } from './routes/local-pins.ts'
 import type { WebUi } from './web-ui.ts'
 import type { Middleware } from 'koa'
 
@@ -26,7 +26,7 @@ export interface NodeAppComponents {
   /** What `/healthz` shows (besides `status` and `role`). */
   health: () => Promise<Record<string, unknown>>
   /** The node's pinner: `/pins` and `/pins/verify` (loopback only) exist only with it. */
-  pinner?: NodePinRouteComponents['pinner']
+  pinner?: LocalPinRouteComponents['pinner']
   /** The web UI's files: served at `/` only when given. */
   ui?: WebUi
 }
@@ -112,7 +112,7 @@ export function createNodeApp (components: NodeAppComponents, init: NodeAppInit 
     nodeMediaRoutes({ resolver, metrics }),
     nodeIpfsRoutes({ resolver, logger })
   ]
-  if (components.pinner != null) routers.push(nodePinRoutes({ pinner: components.pinner }))
+  if (components.pinner != null) routers.push(localPinRoutes({ pinner: components.pinner }))
   if (components.ui != null) routers.push(webUiRoutes(components.ui))
   // a node has no accounts: its owners are public, loopback, stream tokens and the main server (its API proxy)
   app.use(authorize({ routers, table: NODE_ROUTES, settings: () => ({ viewerReplication: false }), logger: components.logger }))

@@ -74,7 +74,7 @@ async function start (): Promise<void> {
   // the person who ran npm start is its admin: the CLI on this machine is logged in as them from the first start
   let cli = ''
   if (server.firstAdmin != null) {
-    const issued = await server.accounts.addApiToken(server.firstAdmin.user.id, `cli on this machine (npm start, ${new Date().toISOString().slice(0, 10)})`)
+    const issued = await server.accounts.addApiToken(server.firstAdmin.user.id, `cli on this machine - npm start ${new Date().toISOString().slice(0, 10)}`)
     const path = await saveCredential(server.url, { token: issued.token, user: server.firstAdmin.user.name, savedAt: new Date().toISOString() })
     cli = `  CLI:      logged in as ${server.firstAdmin.user.name} (token in ${path})`
   }

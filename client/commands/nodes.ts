@@ -3,7 +3,7 @@ import type { NodeSummary } from '../api-client.ts'
 
 export interface NodesCommandOptions {
   server: string
-  /** Also local and revoked nodes (the server allows it from its own machine only). */
+  /** Also local and revoked nodes (the server allows it to admins only). */
   all?: boolean
   out?: NodeJS.WritableStream
   err?: NodeJS.WritableStream

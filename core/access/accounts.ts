@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto'
+import { posix } from 'node:path'
 import { systemClock } from '../clock.ts'
 import { InvalidRequestError } from '../errors.ts'
 import { AccountExistsError, AccountNotFoundError, InvalidCredentialsError, LastAdminError } from './errors.ts'
@@ -339,7 +340,8 @@ function checkFolders (folders: unknown): string[] | null {
   if (!Array.isArray(folders) || folders.length > 100 || !folders.every(f => typeof f === 'string' && f.startsWith('/') && f.length <= 4096 && !f.includes('\0'))) {
     throw new InvalidRequestError('folders is null (every folder) or a list of absolute paths')
   }
-  return [...new Set(folders.map(f => f.length > 1 ? f.replace(/\/+$/, '') : f))]
+  // as the library records paths (resolved): `/srv//films/` and `/srv/x/../films` are `/srv/films`
+  return [...new Set(folders.map(f => { const n = posix.normalize(f); return n.length > 1 ? n.replace(/\/+$/, '') : n }))]
 }
 
 function userView (user: UserRecord): User {

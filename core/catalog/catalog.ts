@@ -4,12 +4,12 @@ import { checkId, count, missingSegments } from './checks.ts'
 import { createSqliteDataSource } from './data-source.ts'
 import { Media, PlaybackProgress, Rendition, Segment } from './entities.ts'
 import { CatalogNotStartedError, IncompleteRenditionError, RenditionNotFoundError } from './errors.ts'
-import { filteredMedia, orderedMedia } from './media-list.ts'
+import { filteredMedia, mediaIdInScope, orderedMedia } from './media-list.ts'
 import { defaultOrder } from '../media-query.ts'
 import { toMediaRecord, toProgressRecord, toRenditionRecord } from './records.ts'
 import { createRepositories } from './repositories.ts'
 import { sortKey } from './sort-key.ts'
-import type { MediaFilter, MediaListOptions } from '../media-query.ts'
+import type { LibraryScope, MediaFilter, MediaListOptions } from '../media-query.ts'
 import type { MediaInput, MediaRecord, ProgressRecord, RenditionInput, RenditionRecord, SegmentRecord } from './records.ts'
 import type { CatalogLockStats, CatalogQueue } from './busy.ts'
 import type { CatalogRepositories } from './repositories.ts'
@@ -77,8 +77,8 @@ export interface Catalog {
   completeRendition(renditionKey: string, root: string): Promise<void>
   setProgress(userId: string, mediaId: string, positionSeconds: number): Promise<void>
   getProgress(userId: string, mediaId: string): Promise<ProgressRecord | undefined>
-  /** A user's progress, most recently updated first ("continue watching"). */
-  listProgress(userId: string, options?: ListOptions): Promise<ProgressRecord[]>
+  /** A user's progress, most recently updated first ("continue watching"), of the media in `options.folders`. */
+  listProgress(userId: string, options?: ListOptions & LibraryScope): Promise<ProgressRecord[]>
   /** The stores other rooms keep in the catalog's database; their calls queue behind the catalog's writes. */
   readonly repositories: CatalogRepositories
   /** Calls waiting now for a database another process holds locked, and how many have waited or given up. */
@@ -353,11 +353,11 @@ class SqlCatalog implements Catalog {
     return row == null ? undefined : toProgressRecord(row)
   }
 
-  async listProgress (userId: string, options: ListOptions = {}): Promise<ProgressRecord[]> {
+  async listProgress (userId: string, options: ListOptions & LibraryScope = {}): Promise<ProgressRecord[]> {
     const take = count(options.limit, DEFAULT_LIMIT)
     const skip = count(options.offset, 0)
     const rows = await this.read(async db => await db.getRepository(PlaybackProgress).find({
-      where: { userId },
+      where: { userId, ...mediaIdInScope(options) },
       order: { updatedAt: 'DESC', mediaId: 'ASC' },
       take,
       skip

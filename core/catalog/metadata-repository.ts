@@ -1,8 +1,11 @@
 import { createHash } from 'node:crypto'
 import { Media } from './entities.ts'
 import { Collection, MediaMetadata, MetadataAudit, Season, Series, StoredImage } from './metadata-entities.ts'
+import { mediaIdInScope, mediaInFolders } from './media-list.ts'
+import type { SqlCondition } from './media-list.ts'
 import { normalTitle, sortKey } from './sort-key.ts'
 import type { RunExclusive } from './exclusive.ts'
+import type { LibraryScope } from '../media-query.ts'
 import type { ExternalIds, MediaKind } from '../metadata/index.ts'
 import type { EntityManager } from 'typeorm'
 
@@ -161,14 +164,17 @@ export interface MetadataRepository {
   getCollection: (id: string) => Promise<CollectionRecord | undefined>
   listCollections: () => Promise<CollectionRecord[]>
   putCollection: (id: string, fields: Partial<Omit<CollectionRecord, 'id'>>) => Promise<CollectionRecord>
-  /** Episodes of a series by season and episode number. */
-  episodes: (seriesId: string) => Promise<StoredMetadata[]>
-  /** Movies of a collection by release date, then year, then title. */
-  collectionMovies: (collectionId: string) => Promise<StoredMetadata[]>
-  /** Extras that belong to `folder`. */
-  extras: (folder: string) => Promise<StoredMetadata[]>
-  /** Media, series and collections whose title contains `text` (case-insensitive). */
-  search: (text: string, limit: number) => Promise<{ media: StoredMetadata[], series: SeriesRecord[], collections: CollectionRecord[] }>
+  /** Episodes of a series by season and episode number (those in `scope`). */
+  episodes: (seriesId: string, scope?: LibraryScope) => Promise<StoredMetadata[]>
+  /** Movies of a collection by release date, then year, then title (those in `scope`). */
+  collectionMovies: (collectionId: string, scope?: LibraryScope) => Promise<StoredMetadata[]>
+  /** Extras that belong to `folder` (those in `scope`). */
+  extras: (folder: string, scope?: LibraryScope) => Promise<StoredMetadata[]>
+  /**
+   * Media, series and collections whose title contains `text` (case-insensitive). With a scope's folders: only media
+   * in them, and series and collections with an episode or movie in them.
+   */
+  search: (text: string, limit: number, scope?: LibraryScope) => Promise<{ media: StoredMetadata[], series: SeriesRecord[], collections: CollectionRecord[] }>
   /** Media with no artwork of their own: no poster (an episode: no still). */
   withoutArtwork: () => Promise<string[]>
   image: (source: string) => Promise<{ cid: string, type: string } | undefined>
@@ -327,27 +333,41 @@ export function createMetadataRepository (exclusive: RunExclusive): MetadataRepo
 
     putCollection: async (id, fields) => await run(async db => await putCollection(db, id, fields)),
 
-    episodes: async seriesId => await run(async db => (await db.getRepository(MediaMetadata).find({
-      where: { seriesId, kind: 'episode' },
+    episodes: async (seriesId, scope = {}) => await run(async db => (await db.getRepository(MediaMetadata).find({
+      where: { seriesId, kind: 'episode', ...mediaIdInScope(scope) },
       order: { seasonNumber: 'ASC', episodeNumber: 'ASC', title: 'ASC', mediaId: 'ASC' }
     })).map(toStored)),
 
-    collectionMovies: async collectionId => await run(async db => (await db.getRepository(MediaMetadata).find({
-      where: { collectionId, kind: 'movie' }
+    collectionMovies: async (collectionId, scope = {}) => await run(async db => (await db.getRepository(MediaMetadata).find({
+      where: { collectionId, kind: 'movie', ...mediaIdInScope(scope) }
     })).map(toStored).sort(byRelease)),
 
-    extras: async folder => await run(async db => (await db.getRepository(MediaMetadata).find({ where: { folder, kind: 'extra' }, order: { title: 'ASC' } })).map(toStored)),
+    extras: async (folder, scope = {}) => await run(async db => (await db.getRepository(MediaMetadata).find({ where: { folder, kind: 'extra', ...mediaIdInScope(scope) }, order: { title: 'ASC' } })).map(toStored)),
 
-    search: async (text, limit) => await run(async db => {
+    search: async (text, limit, scope = {}) => await run(async db => {
       const pattern = likePattern(text)
+      const { folders } = scope
+      const anything: SqlCondition = { sql: '1 = 1', params: {} }
+      // with folders, a series or a collection is found only through an episode or a movie of it inside them
+      const through = (link: string, kind: 'episode' | 'movie'): SqlCondition => {
+        if (folders === undefined) return anything
+        const inside = mediaInFolders('e.media_id', folders)
+        return { sql: `EXISTS (SELECT 1 FROM media_metadata e WHERE ${link} AND e.kind = '${kind}' AND ${inside.sql})`, params: inside.params }
+      }
+      const ownMedia = folders === undefined ? anything : mediaInFolders('m.media_id', folders)
       const media = await db.getRepository(MediaMetadata).createQueryBuilder('m')
         .where("(LOWER(m.title) LIKE :p ESCAPE '\\' OR LOWER(m.original_title) LIKE :p ESCAPE '\\')", { p: pattern })
+        .andWhere(ownMedia.sql, ownMedia.params)
         .orderBy('m.title', 'ASC').limit(limit).getMany()
+      const seriesHeld = through('e.series_id = s.id', 'episode')
       const series = await db.getRepository(Series).createQueryBuilder('s')
         .where("(LOWER(s.title) LIKE :p ESCAPE '\\' OR LOWER(s.original_title) LIKE :p ESCAPE '\\')", { p: pattern })
+        .andWhere(seriesHeld.sql, seriesHeld.params)
         .orderBy('s.title', 'ASC').limit(limit).getMany()
+      const collectionHeld = through('e.collection_id = c.id', 'movie')
       const collections = await db.getRepository(Collection).createQueryBuilder('c')
         .where("LOWER(c.title) LIKE :p ESCAPE '\\'", { p: pattern })
+        .andWhere(collectionHeld.sql, collectionHeld.params)
         .orderBy('c.title', 'ASC').limit(limit).getMany()
       return { media: media.map(toStored), series: series.map(toSeries), collections: collections.map(toCollection) }
     }),

@@ -1,3 +1,4 @@
+import { In } from 'typeorm'
 import { Rendition } from './entities.ts'
 import { PreparationRow, ReplicationGoalRow } from './replication-entities.ts'
 import type { RunExclusive } from './exclusive.ts'
@@ -49,6 +50,8 @@ export interface PreparationRepository {
 export interface RenditionRootRepository {
   /** The media and profile whose finished rendition has this root. */
   renditionOf (cid: string): Promise<{ mediaId: string, profile: string } | undefined>
+  /** The media a rendition of which has one of these CIDs as its root or its init segment. */
+  mediaOf (cids: readonly string[]): Promise<string[]>
 }
 
 /** The replication factors' repository on the catalog's write queue. */
@@ -94,6 +97,11 @@ export function createRenditionRootRepository (exclusive: RunExclusive): Renditi
     async renditionOf (cid) {
       const row = await exclusive(async db => await db.getRepository(Rendition).findOne({ where: { root: cid }, select: { mediaId: true, profile: true } }))
       return row == null ? undefined : { mediaId: row.mediaId, profile: row.profile }
+    },
+    async mediaOf (cids) {
+      if (cids.length === 0) return []
+      const rows = await exclusive(async db => await db.getRepository(Rendition).find({ where: [{ root: In([...cids]) }, { initCid: In([...cids]) }], select: { mediaId: true } }))
+      return [...new Set(rows.map(row => row.mediaId))]
     }
   }
 }

@@ -1,11 +1,13 @@
 import { createAccessRepository } from './access-repository.ts'
 import { createContentIndexRepository } from './content-index-repository.ts'
+import { createLostSegmentRepository } from './lost-segments.ts'
 import { createMetadataRepository } from './metadata-repository.ts'
 import { createNodeRepository } from './node-repository.ts'
 import { createGoalRepository, createPreparationRepository, createRenditionRootRepository } from './replication-repositories.ts'
 import type { AccessRepository } from './access-repository.ts'
 import type { ContentIndexRepository } from './content-index-repository.ts'
 import type { RunExclusive } from './exclusive.ts'
+import type { LostSegmentRepository } from './lost-segments.ts'
 import type { MetadataRepository } from './metadata-repository.ts'
 import type { NodeRepository } from './node-repository.ts'
 import type { GoalRepository, PreparationRepository, RenditionRootRepository } from './replication-repositories.ts'
@@ -29,6 +31,8 @@ export interface CatalogRepositories {
   metadata: MetadataRepository
   /** Users and their tokens (core/access/accounts.ts). */
   access: AccessRepository
+  /** Segments lost for good, forgotten so they are made again (the main server's segment store). */
+  lostSegments: LostSegmentRepository
 }
 
 /** Builds every repository on the catalog's write queue. */
@@ -40,6 +44,7 @@ export function createRepositories (exclusive: RunExclusive): CatalogRepositorie
     preparations: createPreparationRepository(exclusive),
     renditionRoots: createRenditionRootRepository(exclusive),
     metadata: createMetadataRepository(exclusive),
-    access: createAccessRepository(exclusive)
+    access: createAccessRepository(exclusive),
+    lostSegments: createLostSegmentRepository(exclusive)
   }
 }

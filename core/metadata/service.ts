@@ -7,10 +7,11 @@ import { gather, matchIds } from './gather.ts'
 import { collectionView, itemSummary, mediaView, nextOf, seasonTitle, seriesView } from './views.ts'
 import type { ImageStore } from './image-store.ts'
 import type { MetadataProvider } from './providers/provider.ts'
-import type { AuditEntry, Catalog, FieldChanges, FieldName, MediaRecord, MetadataFields, MetadataRepository, StoredMetadata } from '../catalog/index.ts'
+import type { AuditEntry, Catalog, FieldChanges, FieldName, MediaRecord, MetadataFields, MetadataRepository, SeriesRecord, StoredMetadata } from '../catalog/index.ts'
 import type { Match, ProviderName } from './types.ts'
 import type { CollectionView, ItemSummary, MediaMetadataView, SeasonView, SeriesView } from './views.ts'
 import type { Logger } from '../logger.ts'
+import type { LibraryScope } from '../media-query.ts'
 import type { PosterFrames } from '../media/index.ts'
 
 /*
@@ -65,16 +66,21 @@ export interface MetadataService {
   history: (mediaId: string) => Promise<AuditEntry[]>
   /** Sets each field an audit entry changed back to its value before it. */
   revert: (mediaId: string, entryId: number, actor?: string) => Promise<{ metadata: MediaMetadataView, changes: FieldChanges }>
-  listSeries: () => Promise<SeriesView[]>
-  series: (id: string) => Promise<SeriesView>
-  season: (seriesId: string, number: number) => Promise<SeasonView & { series: { id: string, title: string }, episodes: ItemSummary[] }>
-  episodes: (seriesId: string) => Promise<ItemSummary[]>
-  listCollections: () => Promise<CollectionView[]>
-  collection: (id: string) => Promise<CollectionView & { items: ItemSummary[] }>
+  /*
+   * What follows shows only what lies in `scope` (a viewer's library folders): a series or a collection with nothing
+   * in it is absent, and asked for by id answers as one that does not exist. The media named by id is not checked
+   * here (the gateway refuses a hidden media before), only what is listed with it.
+   */
+  listSeries: (scope?: LibraryScope) => Promise<SeriesView[]>
+  series: (id: string, scope?: LibraryScope) => Promise<SeriesView>
+  season: (seriesId: string, number: number, scope?: LibraryScope) => Promise<SeasonView & { series: { id: string, title: string }, episodes: ItemSummary[] }>
+  episodes: (seriesId: string, scope?: LibraryScope) => Promise<ItemSummary[]>
+  listCollections: (scope?: LibraryScope) => Promise<CollectionView[]>
+  collection: (id: string, scope?: LibraryScope) => Promise<CollectionView & { items: ItemSummary[] }>
   /** The next episode, or the next movie of the collection; null when there is none. */
-  next: (mediaId: string) => Promise<ItemSummary | null>
-  extras: (mediaId: string) => Promise<ItemSummary[]>
-  search: (text: string, limit?: number) => Promise<{ media: ItemSummary[], series: SeriesView[], collections: CollectionView[] }>
+  next: (mediaId: string, scope?: LibraryScope) => Promise<ItemSummary | null>
+  extras: (mediaId: string, scope?: LibraryScope) => Promise<ItemSummary[]>
+  search: (text: string, limit?: number, scope?: LibraryScope) => Promise<{ media: ItemSummary[], series: SeriesView[], collections: CollectionView[] }>
   /** Resolves when no background identification is queued or running. */
   idle: () => Promise<void>
   readonly providerNames: ProviderName[]
@@ -116,6 +122,14 @@ export function createMetadataService (components: MetadataServiceComponents, in
     const record = await components.catalog.getMedia(mediaId)
     if (record == null) throw new MediaNotFoundError(`no media ${mediaId}`)
     return record
+  }
+
+  /** A series and its episodes in `scope`; limited to some folders, a series with no episode in them does not exist. */
+  async function seriesIn (id: string, scope: LibraryScope): Promise<{ series: SeriesRecord, episodes: StoredMetadata[] }> {
+    const series = typeof id === 'string' ? await store.getSeries(id) : undefined
+    const episodes = series == null ? [] : await store.episodes(series.id, scope)
+    if (series == null || (scope.folders !== undefined && episodes.length === 0)) throw new SeriesNotFoundError(`no series ${JSON.stringify(String(id).slice(0, 64))}`)
+    return { series, episodes }
   }
 
   async function view (record: MediaRecord): Promise<MediaMetadataView> {
@@ -288,79 +302,76 @@ export function createMetadataService (components: MetadataServiceComponents, in
       })
     },
 
-    async listSeries () {
+    async listSeries (scope = {}) {
       const out: SeriesView[] = []
       for (const s of await store.listSeries()) {
-        const episodes = await store.episodes(s.id)
+        const episodes = await store.episodes(s.id, scope)
         if (episodes.length > 0) out.push(seriesView(s, await store.seasons(s.id), episodes))
       }
       return out
     },
 
-    async series (id) {
-      const s = typeof id === 'string' ? await store.getSeries(id) : undefined
-      if (s == null) throw new SeriesNotFoundError(`no series ${JSON.stringify(String(id).slice(0, 64))}`)
-      return seriesView(s, await store.seasons(s.id), await store.episodes(s.id))
+    async series (id, scope = {}) {
+      const { series, episodes } = await seriesIn(id, scope)
+      return seriesView(series, await store.seasons(series.id), episodes)
     },
 
-    async season (seriesId, number) {
-      const s = typeof seriesId === 'string' ? await store.getSeries(seriesId) : undefined
-      if (s == null) throw new SeriesNotFoundError(`no series ${JSON.stringify(String(seriesId).slice(0, 64))}`)
-      const episodes = (await store.episodes(s.id)).filter(e => e.season === number)
+    async season (seriesId, number, scope = {}) {
+      const { series: s, episodes: all } = await seriesIn(seriesId, scope)
+      const episodes = all.filter(e => e.season === number)
       const seasons = await store.seasons(s.id)
       const found = seriesView(s, seasons, episodes).seasons.find(x => x.number === number)
       if (found == null) throw new SeriesNotFoundError(`series ${s.id} has no season ${number}`)
       return { ...found, title: seasonTitle(number, seasons.find(x => x.number === number)?.title), series: { id: s.id, title: s.title }, episodes: await Promise.all(episodes.map(summary)) }
     },
 
-    async episodes (seriesId) {
-      const s = typeof seriesId === 'string' ? await store.getSeries(seriesId) : undefined
-      if (s == null) throw new SeriesNotFoundError(`no series ${JSON.stringify(String(seriesId).slice(0, 64))}`)
-      const all = await store.episodes(s.id)
+    async episodes (seriesId, scope = {}) {
+      const { episodes: all } = await seriesIn(seriesId, scope)
       // aired order, specials last
       return await Promise.all([...all.filter(e => e.season !== 0), ...all.filter(e => e.season === 0)].map(summary))
     },
 
-    async listCollections () {
+    async listCollections (scope = {}) {
       const out: CollectionView[] = []
       for (const c of await store.listCollections()) {
-        const items = await store.collectionMovies(c.id)
+        const items = await store.collectionMovies(c.id, scope)
         if (items.length > 0) out.push(collectionView(c, items.length))
       }
       return out
     },
 
-    async collection (id) {
+    async collection (id, scope = {}) {
       const c = typeof id === 'string' ? await store.getCollection(id) : undefined
-      if (c == null) throw new CollectionNotFoundError(`no collection ${JSON.stringify(String(id).slice(0, 64))}`)
-      const items = await store.collectionMovies(c.id)
+      const items = c == null ? [] : await store.collectionMovies(c.id, scope)
+      // limited to some folders, a collection with nothing in them is one that does not exist
+      if (c == null || (scope.folders !== undefined && items.length === 0)) throw new CollectionNotFoundError(`no collection ${JSON.stringify(String(id).slice(0, 64))}`)
       return { ...collectionView(c, items.length), items: await Promise.all(items.map(summary)) }
     },
 
-    async next (mediaId) {
+    async next (mediaId, scope = {}) {
       await media(mediaId)
       const current = await store.get(mediaId)
       if (current == null) return null
       let siblings: StoredMetadata[] = []
-      if (current.kind === 'episode' && current.series != null) siblings = await store.episodes(current.series)
-      else if (current.kind === 'movie' && current.collection != null) siblings = await store.collectionMovies(current.collection)
+      if (current.kind === 'episode' && current.series != null) siblings = await store.episodes(current.series, scope)
+      else if (current.kind === 'movie' && current.collection != null) siblings = await store.collectionMovies(current.collection, scope)
       const found = nextOf(current, siblings)
       return found == null ? null : await summary(found)
     },
 
-    async extras (mediaId) {
+    async extras (mediaId, scope = {}) {
       await media(mediaId)
       const current = await store.get(mediaId)
       if (current == null || current.kind === 'extra') return []
-      return await Promise.all((await store.extras(current.folder)).map(summary))
+      return await Promise.all((await store.extras(current.folder, scope)).map(summary))
     },
 
-    async search (text, limit = 50) {
-      const found = await store.search(text, limit)
+    async search (text, limit = 50, scope = {}) {
+      const found = await store.search(text, limit, scope)
       const series: SeriesView[] = []
-      for (const s of found.series) series.push(seriesView(s, await store.seasons(s.id), await store.episodes(s.id)))
+      for (const s of found.series) series.push(seriesView(s, await store.seasons(s.id), await store.episodes(s.id, scope)))
       const collections: CollectionView[] = []
-      for (const c of found.collections) collections.push(collectionView(c, (await store.collectionMovies(c.id)).length))
+      for (const c of found.collections) collections.push(collectionView(c, (await store.collectionMovies(c.id, scope)).length))
       return { media: await Promise.all(found.media.map(summary)), series, collections }
     },
 

@@ -1,6 +1,6 @@
 import { AuthenticationRequiredError, InvalidCredentialsError, isNodeSignature, PermissionDeniedError, verifyNodeRequest } from '../../core/access/index.ts'
 import type { UserCaller } from './caller.ts'
-import type { Accounts } from '../../core/access/index.ts'
+import type { Accounts, Authenticated } from '../../core/access/index.ts'
 import type { Context, Middleware } from 'koa'
 
 /*
@@ -10,7 +10,8 @@ import type { Context, Middleware } from 'koa'
  * page must still load). A request that changes state with a cookie must come from a page of this origin (`Origin`,
  * else `Sec-Fetch-Site`), so another site cannot make a signed-in browser act (CSRF); bearer tokens are never sent
  * by a browser on its own and need no such check. A CDN node's own requests carry its signature instead
- * (core/access/node-signature.ts): it must verify and name a registered node that is not revoked.
+ * (core/access/node-signature.ts): it must verify; a registered node is then the caller, a revoked one is refused,
+ * and one not registered yet is anonymous.
  */
 
 /** The web UI's session cookie. */
@@ -19,8 +20,8 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
 
 export interface AuthenticateComponents {
   accounts: Pick<Accounts, 'authenticate'>
-  /** A registered, unrevoked node of this peer ID (its label), for requests a node signs; none when absent. */
-  knownNode?: (peerId: string) => Promise<{ label: string } | undefined>
+  /** The registered node of this peer ID, for requests a node signs; none when absent. */
+  knownNode?: (peerId: string) => Promise<{ label: string, revoked: boolean } | undefined>
 }
 
 /** The bearer token of a request's Authorization header; undefined when there is none; 401 when it is not Bearer. */
@@ -39,8 +40,9 @@ export function authenticate ({ accounts, knownNode }: AuthenticateComponents): 
     if (knownNode != null && isNodeSignature(header)) {
       const peerId = await verifyNodeRequest(header, ctx.method, ctx.url)
       const node = await knownNode(peerId)
-      if (node == null) throw new InvalidCredentialsError('no registered node has this peer ID (or it is revoked)')
-      ctx.state.caller = { kind: 'node', peerId, label: node.label }
+      if (node?.revoked === true) throw new InvalidCredentialsError('this node is revoked')
+      // a node that has not registered yet (it asks for media before its first registration ends) is anonymous
+      if (node != null) ctx.state.caller = { kind: 'node', peerId, label: node.label }
       await next()
       return
     }
@@ -66,8 +68,8 @@ export function authenticate ({ accounts, knownNode }: AuthenticateComponents): 
   }
 }
 
-function callerOf (found: { user: { id: string, name: string, role: UserCaller['role'] } }, via: UserCaller['via']): UserCaller {
-  return { kind: 'user', userId: found.user.id, name: found.user.name, role: found.user.role, via }
+function callerOf (found: Authenticated, via: UserCaller['via']): UserCaller {
+  return { kind: 'user', userId: found.user.id, name: found.user.name, role: found.user.role, folders: found.user.folders, via }
 }
 
 /** Whether a browser says the request comes from a page of this origin. */

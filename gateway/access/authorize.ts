@@ -26,15 +26,24 @@ export function routeKey (method: string, layer: { methods: string[], path: stri
   return `${method === 'HEAD' ? 'GET' : method} ${path}`
 }
 
-/** The key of the route a request will reach, or undefined when none matches its path and method. */
-export function matchRoute (routers: readonly Router[], ctx: Pick<Context, 'path' | 'method'>): string | undefined {
+/** A route as a router registered it. */
+export type RouteLayer = ReturnType<Router['match']>['pathAndMethod'][number]
+
+/** The route a request will reach (the same matching the routers do), or undefined when none matches its path and method. */
+export function matchLayer (routers: readonly Router[], ctx: Pick<Context, 'path' | 'method'>): RouteLayer | undefined {
   for (const router of routers) {
     const matched = router.match(ctx.path, ctx.method)
     if (!matched.route) continue
     const layer = matched.pathAndMethod.find(l => l.methods.length > 0)
-    if (layer != null) return routeKey(ctx.method, layer)
+    if (layer != null) return layer
   }
   return undefined
+}
+
+/** The key of the route a request will reach, or undefined when none matches its path and method. */
+export function matchRoute (routers: readonly Router[], ctx: Pick<Context, 'path' | 'method'>): string | undefined {
+  const layer = matchLayer(routers, ctx)
+  return layer == null ? undefined : routeKey(ctx.method, layer)
 }
 
 /** Whether a caller may reach a route of `owner`; throws the refusal. `stream` and `origin` are decided further on. */

@@ -10,6 +10,8 @@ export interface UserCaller {
   userId: string
   name: string
   role: Role
+  /** The library folders the user may see (null: all); read with the credential, so an admin's change applies at once. */
+  folders: readonly string[] | null
   via: CredentialKind
 }
 

@@ -79,6 +79,8 @@ export const SERVER_ROUTES: Readonly<Record<string, Rule>> = {
   'POST /api/v1/nodes/:name/revoke': 'admin',
   // how a node reaches the main server's peer, given only its URL (the private network's key still guards the peer)
   'GET /api/v1/server': 'public',
+  // re-hashing every pinned block is work for the server's own machine (`cidcast pin verify --node <server URL>`)
+  'POST /pins/verify': 'loopback',
   // replication: "Replicate here" is for admins unless the setting lets viewers order it
   'POST /api/v1/replications': (_ctx, settings) => settings.viewerReplication ? 'viewer' : 'admin',
   'GET /api/v1/replications': 'viewer',

@@ -1,6 +1,7 @@
 import Router from '@koa/router'
 import { InvalidRequestError } from '../../core/errors.ts'
 import { requireUser } from '../access/authenticate.ts'
+import { scopeOf } from '../access/visibility.ts'
 import { MEDIA_KINDS, MEDIA_SORTS, SORT_ORDERS, defaultOrder } from '../../core/media-query.ts'
 import type { Catalog } from '../../core/catalog/index.ts'
 import type { MediaListOptions } from '../../core/media-query.ts'
@@ -33,7 +34,7 @@ function choiceParam<T extends string> (value: unknown, name: string, choices: r
 }
 
 /** `GET /api/v1/media`'s query: a page (`limit`, `offset`), an order (`sort`, `order`) and a `kind`. */
-function mediaListParams (query: Record<string, unknown>): Required<Omit<MediaListOptions, 'kind'>> & Pick<MediaListOptions, 'kind'> {
+function mediaListParams (query: Record<string, unknown>): Required<Omit<MediaListOptions, 'kind' | 'folders'>> & Pick<MediaListOptions, 'kind'> {
   const sort = choiceParam(query.sort, 'sort', MEDIA_SORTS) ?? 'added'
   return {
     limit: intParam(query.limit, 'limit', 100, 1000),
@@ -50,7 +51,9 @@ export function apiRoutes ({ library, catalog, metrics }: ApiRouteComponents): R
 
   router.get('/media', async ctx => {
     const params = mediaListParams(ctx.query)
-    const [items, total] = await Promise.all([library.list(params), library.count({ kind: params.kind })])
+    // a viewer limited to some library folders: counted and paged in the same query as the rest
+    const scope = scopeOf(ctx)
+    const [items, total] = await Promise.all([library.list({ ...params, ...scope }), library.count({ kind: params.kind, ...scope })])
     ctx.body = { items, total, ...params, kind: params.kind ?? null }
   })
 
@@ -88,7 +91,7 @@ export function apiRoutes ({ library, catalog, metrics }: ApiRouteComponents): R
   })
 
   router.get('/progress', async ctx => {
-    const rows = await catalog.listProgress(userOf(ctx), { limit: 50 })
+    const rows = await catalog.listProgress(userOf(ctx), { limit: 50, ...scopeOf(ctx) })
     const items = []
     for (const row of rows) {
       const media = await catalog.getMedia(row.mediaId)

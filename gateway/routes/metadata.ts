@@ -1,5 +1,6 @@
 import Router from '@koa/router'
 import { InvalidRequestError } from '../../core/errors.ts'
+import { scopeOf } from '../access/visibility.ts'
 import type { MetadataService } from '../../core/metadata/index.ts'
 import type { Match } from '../../core/metadata/index.ts'
 
@@ -34,7 +35,10 @@ function matchOf (body: unknown): Pick<Match, 'provider' | 'kind' | 'id'> | unde
   return { provider: match.provider as Match['provider'], kind: match.kind, id: match.id }
 }
 
-/** `/api/v1` metadata: edits and their history, identification, series, seasons, collections, next item, search. */
+/**
+ * `/api/v1` metadata: edits and their history, identification, series, seasons, collections, next item, search. What
+ * is listed is what the caller may see (`scopeOf`); a media named by id is checked before (access/visibility.ts).
+ */
 export function metadataRoutes ({ metadata }: MetadataRouteComponents): Router {
   const router = new Router({ prefix: '/api/v1' })
 
@@ -68,46 +72,46 @@ export function metadataRoutes ({ metadata }: MetadataRouteComponents): Router {
   })
 
   router.get('/media/:id/next', async ctx => {
-    ctx.body = { next: await metadata.next(ctx.params.id) }
+    ctx.body = { next: await metadata.next(ctx.params.id, scopeOf(ctx)) }
   })
 
   router.get('/media/:id/extras', async ctx => {
-    ctx.body = { items: await metadata.extras(ctx.params.id) }
+    ctx.body = { items: await metadata.extras(ctx.params.id, scopeOf(ctx)) }
   })
 
   router.get('/series', async ctx => {
-    ctx.body = { items: await metadata.listSeries() }
+    ctx.body = { items: await metadata.listSeries(scopeOf(ctx)) }
   })
 
   router.get('/series/:id', async ctx => {
-    ctx.body = await metadata.series(ctx.params.id)
+    ctx.body = await metadata.series(ctx.params.id, scopeOf(ctx))
   })
 
   router.get('/series/:id/seasons', async ctx => {
-    ctx.body = { items: (await metadata.series(ctx.params.id)).seasons }
+    ctx.body = { items: (await metadata.series(ctx.params.id, scopeOf(ctx))).seasons }
   })
 
   router.get('/series/:id/seasons/:number', async ctx => {
     const number = whole(ctx.params.number, 'season', 3000)
-    ctx.body = await metadata.season(ctx.params.id, number ?? -1)
+    ctx.body = await metadata.season(ctx.params.id, number ?? -1, scopeOf(ctx))
   })
 
   router.get('/series/:id/episodes', async ctx => {
-    ctx.body = { items: await metadata.episodes(ctx.params.id) }
+    ctx.body = { items: await metadata.episodes(ctx.params.id, scopeOf(ctx)) }
   })
 
   router.get('/collections', async ctx => {
-    ctx.body = { items: await metadata.listCollections() }
+    ctx.body = { items: await metadata.listCollections(scopeOf(ctx)) }
   })
 
   router.get('/collections/:id', async ctx => {
-    ctx.body = await metadata.collection(ctx.params.id)
+    ctx.body = await metadata.collection(ctx.params.id, scopeOf(ctx))
   })
 
   router.get('/search', async ctx => {
     const q = text(ctx.query.q, 'q')
     if (q == null || q.trim().length === 0) throw new InvalidRequestError('q must name what to look for')
-    ctx.body = await metadata.search(q.trim(), whole(ctx.query.limit, 'limit', 200) ?? 50)
+    ctx.body = await metadata.search(q.trim(), whole(ctx.query.limit, 'limit', 200) ?? 50, scopeOf(ctx))
   })
 
   return router

@@ -6,6 +6,7 @@ import { fixture } from '../../fixtures/media.ts'
 import { startProviderStub } from '../../fixtures/providers/stub-server.ts'
 import { startServer } from '../../node/server.ts'
 import { stubConfig } from '../core/metadata/helpers.ts'
+import { adminToken, TEST_ACCOUNTS } from '../helpers/auth.ts'
 import { cidcast } from '../helpers/spawn.ts'
 import { tempDir } from '../helpers/tmp.ts'
 import type { RunningServer } from '../../node/server.ts'
@@ -20,8 +21,10 @@ test.before(async t => {
   parts.push(dir.remove)
   const stub = await startProviderStub()
   parts.push(stub.stop)
-  const server = await startServer({ dataDir: join(dir.path, 'data'), listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], dnsListen: '127.0.0.1:0', logLevel: 'silent', metadata: stubConfig(stub) })
+  const server = await startServer({ dataDir: join(dir.path, 'data'), listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], dnsListen: '127.0.0.1:0', logLevel: 'silent', metadata: stubConfig(stub), accounts: TEST_ACCOUNTS })
   parts.push(server.stop)
+  // `cidcast()` runs pointed at this server carry its admin's token
+  await adminToken(server)
   const path = join(dir.path, 'Movies', 'The.Matrix.1999.1080p.mp4')
   await mkdir(dirname(path), { recursive: true })
   await copyFile(await fixture('odd-854x480-6s'), path)

@@ -4,12 +4,13 @@ import { createApiClient } from '../../client/api-client.ts'
 import { fixture } from '../../fixtures/media.ts'
 import { startServer } from '../../node/server.ts'
 import { placeClip } from '../core/metadata/helpers.ts'
+import { adminToken, bearer, TEST_ACCOUNTS } from '../helpers/auth.ts'
 import { cidcast } from '../helpers/spawn.ts'
 import { tempDir } from '../helpers/tmp.ts'
 import type { RunningServer } from '../../node/server.ts'
 import type { TestFn } from 'ava'
 
-interface Context { server: RunningServer, ids: Record<string, string>, stop: () => Promise<void> }
+interface Context { server: RunningServer, token: string, ids: Record<string, string>, stop: () => Promise<void> }
 const test = anyTest as TestFn<Context>
 
 /** Added in this order; titles, years and kinds come from the paths alone (no provider keys). */
@@ -34,19 +35,21 @@ test.before(async t => {
   t.context.stop = async () => { for (const stop of parts.toReversed()) await stop() }
   const dir = await tempDir('cidcast-gw-media-list-')
   parts.push(dir.remove)
-  const server = await startServer({ dataDir: join(dir.path, 'data'), listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], dnsListen: '127.0.0.1:0', logLevel: 'silent', metadata: { keys: {}, fetchImages: false } })
+  const server = await startServer({ dataDir: join(dir.path, 'data'), listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], dnsListen: '127.0.0.1:0', logLevel: 'silent', metadata: { keys: {}, fetchImages: false }, accounts: TEST_ACCOUNTS })
   parts.push(server.stop)
+  // the admin's: titles are edited below (also carried by `cidcast()` runs pointed at this server)
+  const token = await adminToken(server)
   const clip = await fixture('audio-only-8s')
   const ids: Record<string, string> = {}
   for (const [name, path] of Object.entries(FILES)) ids[name] = (await server.addMedia(await placeClip(clip, join(dir.path, 'library', path)))).id
   await server.metadata.idle()
-  Object.assign(t.context, { server, ids })
+  Object.assign(t.context, { server, token, ids })
 })
 
 test.after.always(async t => { await t.context.stop?.() })
 
 async function list (t: { context: Context }, query: string): Promise<{ status: number, json: any }> {
-  const res = await fetch(`${t.context.server.url}/api/v1/media${query}`)
+  const res = await fetch(`${t.context.server.url}/api/v1/media${query}`, { headers: bearer(t.context.token) })
   return { status: res.status, json: await res.json() }
 }
 
@@ -111,12 +114,12 @@ test.serial('kind picks movies, episodes, extras, or other: what neither the mov
 
   // an episode whose season is cleared is on no season page: it joins the other videos, and leaves when it has one again
   const id = t.context.ids.second
-  const cleared = await fetch(`${t.context.server.url}/api/v1/media/${id}/metadata`, { method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ season: null }) })
+  const cleared = await fetch(`${t.context.server.url}/api/v1/media/${id}/metadata`, { method: 'PATCH', headers: { 'Content-Type': 'application/json', ...bearer(t.context.token) }, body: JSON.stringify({ season: null }) })
   t.is(cleared.status, 200)
   const other = (await list(t, '?kind=other&sort=title')).json as Listed
   t.deepEqual(other.items.map(m => m.id).toSorted(), [id, t.context.ids.trailer].toSorted())
   t.is(other.total, 2)
-  await fetch(`${t.context.server.url}/api/v1/media/${id}/metadata`, { method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ season: 1 }) })
+  await fetch(`${t.context.server.url}/api/v1/media/${id}/metadata`, { method: 'PATCH', headers: { 'Content-Type': 'application/json', ...bearer(t.context.token) }, body: JSON.stringify({ season: 1 }) })
   t.is(((await list(t, '?kind=other')).json as Listed).total, 1)
 })
 
@@ -140,7 +143,7 @@ test.serial('bad list parameters get a 400 naming the parameter', async t => {
 })
 
 test.serial('the typed client and cidcast ls list every media, page after page, in the order asked', async t => {
-  const client = createApiClient(t.context.server.url)
+  const client = createApiClient(t.context.server.url, { token: t.context.token })
   t.deepEqual((await client.listMedia({ kind: 'movie', sort: 'title' }, { pageSize: 2 })).map(m => m.title), BY_TITLE)
   t.is((await client.listMedia()).length, 10)
   const ls = await cidcast('ls', '--server', t.context.server.url, '--sort', 'title', '--kind', 'movie')
@@ -153,7 +156,7 @@ test.serial('the typed client and cidcast ls list every media, page after page, 
 
 test.serial('a title or sort title edited through the API moves the media in title order', async t => {
   const edit = async (name: string, patch: object): Promise<void> => {
-    const res = await fetch(`${t.context.server.url}/api/v1/media/${t.context.ids[name]}/metadata`, { method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(patch) })
+    const res = await fetch(`${t.context.server.url}/api/v1/media/${t.context.ids[name]}/metadata`, { method: 'PATCH', headers: { 'Content-Type': 'application/json', ...bearer(t.context.token) }, body: JSON.stringify(patch) })
     t.is(res.status, 200, await res.text())
   }
   await edit('zulu', { title: 'The Abyss' })

@@ -4,12 +4,13 @@ import { fixture } from '../../fixtures/media.ts'
 import { pngOf, startProviderStub } from '../../fixtures/providers/stub-server.ts'
 import { startServer } from '../../node/server.ts'
 import { placeClip, stubConfig } from '../core/metadata/helpers.ts'
+import { adminToken, bearer, TEST_ACCOUNTS } from '../helpers/auth.ts'
 import { tempDir } from '../helpers/tmp.ts'
 import type { ProviderStub } from '../../fixtures/providers/stub-server.ts'
 import type { RunningServer } from '../../node/server.ts'
 import type { TestFn } from 'ava'
 
-interface Context { server: RunningServer, stub: ProviderStub, library: string, ids: Record<string, string>, stop: () => Promise<void> }
+interface Context { server: RunningServer, token: string, stub: ProviderStub, library: string, ids: Record<string, string>, stop: () => Promise<void> }
 const test = anyTest as TestFn<Context>
 
 const FILES: Record<string, string> = {
@@ -27,8 +28,10 @@ test.before(async t => {
   parts.push(dir.remove)
   const stub = await startProviderStub()
   parts.push(stub.stop)
-  const server = await startServer({ dataDir: join(dir.path, 'data'), listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], dnsListen: '127.0.0.1:0', logLevel: 'silent', metadata: stubConfig(stub) })
+  const server = await startServer({ dataDir: join(dir.path, 'data'), listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], dnsListen: '127.0.0.1:0', logLevel: 'silent', metadata: stubConfig(stub), accounts: TEST_ACCOUNTS })
   parts.push(server.stop)
+  // the admin's: media are added and metadata edited below
+  const token = await adminToken(server)
   const library = join(dir.path, 'library')
   const clip = await fixture('h264-aac-10s')
   const ids: Record<string, string> = {}
@@ -36,15 +39,16 @@ test.before(async t => {
     ids[name] = (await server.addMedia(await placeClip(clip, join(library, path)))).id
   }
   await server.metadata.idle()
-  Object.assign(t.context, { server, stub, library, ids })
+  Object.assign(t.context, { server, token, stub, library, ids })
 })
 
 test.after.always(async t => { await t.context.stop?.() })
 
+/** A call as the server's admin. */
 async function api (t: { context: Context }, method: string, path: string, body?: unknown): Promise<{ status: number, json: any }> {
   const res = await fetch(t.context.server.url + path, {
     method,
-    headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+    headers: { ...bearer(t.context.token), ...body === undefined ? {} : { 'Content-Type': 'application/json' } },
     body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body)
   })
   const text = await res.text()

@@ -5,6 +5,7 @@ import { fixture } from '../../fixtures/media.ts'
 import { pngOf, startProviderStub } from '../../fixtures/providers/stub-server.ts'
 import { startServer } from '../../node/server.ts'
 import { placeClip, stubConfig } from '../core/metadata/helpers.ts'
+import { adminFetch, TEST_ACCOUNTS } from '../helpers/auth.ts'
 import { jpegSize } from '../helpers/jpeg.ts'
 import { tempDir } from '../helpers/tmp.ts'
 import type { ProviderStub } from '../../fixtures/providers/stub-server.ts'
@@ -35,7 +36,7 @@ test.before(async t => {
   const stub = await startProviderStub()
   parts.push(stub.stop)
   // no provider key at all: the library works from paths, NFO files and the videos themselves
-  const options: StartServerOptions = { dataDir: join(dir.path, 'data'), listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], dnsListen: '127.0.0.1:0', logLevel: 'silent', metadata: { keys: {} } }
+  const options: StartServerOptions = { dataDir: join(dir.path, 'data'), listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], dnsListen: '127.0.0.1:0', logLevel: 'silent', metadata: { keys: {} }, accounts: TEST_ACCOUNTS }
   const server = await startServer(options)
   t.context.live = { server }
   const library = join(dir.path, 'library')
@@ -50,7 +51,7 @@ test.before(async t => {
   await writeFile(nfo, '<movie><title>The Matrix</title><year>1999</year><uniqueid type="tmdb">603</uniqueid></movie>')
   const ids: Record<string, string> = {}
   for (const [name, path] of Object.entries(files)) {
-    const res = await fetch(`${server.url}/api/v1/media`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ path }) })
+    const res = await adminFetch(server, '/api/v1/media', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ path }) })
     ids[name] = ((await res.json()) as { id: string }).id
   }
   await server.metadata.idle()
@@ -61,8 +62,9 @@ test.after.always(async t => { await t.context.stop?.() })
 
 interface ImageRef { cid: string, url: string }
 
+/** An API call as the running server's admin. */
 async function json<T> (t: { context: Context }, path: string, init?: RequestInit): Promise<T> {
-  const res = await fetch(t.context.live.server.url + path, init)
+  const res = await adminFetch(t.context.live.server, path, init)
   if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`)
   return await res.json() as T
 }

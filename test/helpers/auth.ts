@@ -53,3 +53,10 @@ export async function adminFetch (server: Pick<RunningServer, 'url' | 'accounts'
   if (!headers.has('Authorization')) headers.set('Authorization', `Bearer ${await adminToken(server)}`)
   return await fetch(url, { ...init, headers })
 }
+
+/** Logs in over HTTP as a person would (`POST /api/v1/auth/login`); the session token, which is also the web UI's cookie. */
+export async function login (url: string, username: string, password: string): Promise<string> {
+  const res = await fetch(`${url}/api/v1/auth/login`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username, password }) })
+  if (res.status !== 200) throw new Error(`logging in as ${username} answered ${res.status}: ${await res.text()}`)
+  return (await res.json() as { token: string }).token
+}

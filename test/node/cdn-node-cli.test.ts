@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import anyTest from 'ava'
 import { generateSwarmKey } from '../../core/config/index.ts'
 import { startServer } from '../../node/server.ts'
+import { TEST_ACCOUNTS } from '../helpers/auth.ts'
 import { CLI, runNode } from '../helpers/spawn.ts'
 import { tempDir, waitFor } from '../helpers/tmp.ts'
 import type { RunningServer } from '../../node/server.ts'
@@ -13,7 +14,7 @@ const test = anyTest as TestFn<{ server: RunningServer, dir: string, remove: () 
 
 test.before(async t => {
   const dir = await tempDir('cidcast-node-cli-')
-  const server = await startServer({ dataDir: join(dir.path, 'server'), listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], dnsListen: '127.0.0.1:0', logLevel: 'silent' })
+  const server = await startServer({ dataDir: join(dir.path, 'server'), listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], dnsListen: '127.0.0.1:0', logLevel: 'silent', accounts: TEST_ACCOUNTS })
   t.context = { server, dir: dir.path, remove: dir.remove }
 })
 

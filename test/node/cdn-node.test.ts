@@ -12,6 +12,7 @@ import { generateSwarmKey } from '../../core/config/index.ts'
 import { startNode } from '../../node/cdn-node.ts'
 import { NODE_CONFIG_FILE } from '../../core/config/index.ts'
 import { startServer } from '../../node/server.ts'
+import { adminToken, bearer, TEST_ACCOUNTS, viewerToken } from '../helpers/auth.ts'
 import { tempDir, waitFor } from '../helpers/tmp.ts'
 import { startOriginProxy } from './origin-proxy.ts'
 import type { AgentStatus } from '../../core/edge/index.ts'
@@ -37,7 +38,7 @@ const test = anyTest as TestFn<Shared>
 
 test.before(async t => {
   const dir = await tempDir('cidcast-cdn-node-')
-  const server = await startServer({ dataDir: join(dir.path, 'server'), listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], dnsListen: '127.0.0.1:0', heartbeatSeconds: 1, logLevel: 'silent' })
+  const server = await startServer({ dataDir: join(dir.path, 'server'), listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], dnsListen: '127.0.0.1:0', heartbeatSeconds: 1, logLevel: 'silent', accounts: TEST_ACCOUNTS })
   const media = await server.addMedia(await fixture('odd-854x480-6s'))
   await server.transcoder.complete(await server.library.job(media.id, '360p'))
   const view = await server.library.get(media.id)
@@ -243,22 +244,29 @@ test('the web UI, the read API and replication orders work through the node; add
   t.is(page.status, 200)
   t.regex(page.body.toString(), /<html/i)
   t.is((await get(`${cdn.url}/vendor/hls.min.js`)).status, 200)
-  const list = await get(`${cdn.url}/api/v1/media`)
+  // the main server decides, with the caller's own token: the node passes it on and adds none of its own
+  const viewer = bearer(await viewerToken(t.context.server, 'via-node'))
+  const admin = bearer(await adminToken(t.context.server))
+  const anonymous = await get(`${cdn.url}/api/v1/media`)
+  t.is(anonymous.status, 401)
+  t.is(JSON.parse(anonymous.body.toString()).error, 'AuthenticationRequiredError')
+  const list = await get(`${cdn.url}/api/v1/media`, viewer)
   t.is(list.status, 200)
   t.true(JSON.parse(list.body.toString()).items.some((m: { id: string }) => m.id === t.context.id))
-  const missing = await get(`${cdn.url}/api/v1/media/0000000000000000`)
+  const missing = await get(`${cdn.url}/api/v1/media/0000000000000000`, viewer)
   t.is(missing.status, 404)
   t.is(JSON.parse(missing.body.toString()).error, 'MediaNotFoundError')
-  const progress = await fetch(`${cdn.url}/api/v1/media/${t.context.id}/progress`, { method: 'PUT', headers: { 'Content-Type': 'application/json', 'X-Cidcast-User': 'via-node' }, body: JSON.stringify({ positionSeconds: 2.5 }) })
+  const progress = await fetch(`${cdn.url}/api/v1/media/${t.context.id}/progress`, { method: 'PUT', headers: { 'Content-Type': 'application/json', ...viewer }, body: JSON.stringify({ positionSeconds: 2.5 }) })
   t.is(progress.status, 204)
-  t.is((await (await fetch(`${t.context.server.url}/api/v1/media/${t.context.id}/progress`, { headers: { 'X-Cidcast-User': 'via-node' } })).json()).positionSeconds, 2.5)
-  const add = await fetch(`${cdn.url}/api/v1/media`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ path: '/etc/passwd' }) })
+  t.is((await (await fetch(`${t.context.server.url}/api/v1/media/${t.context.id}/progress`, { headers: viewer })).json()).positionSeconds, 2.5)
+  // not even an admin adds media or edits through a node
+  const add = await fetch(`${cdn.url}/api/v1/media`, { method: 'POST', headers: { 'Content-Type': 'application/json', ...admin }, body: JSON.stringify({ path: '/etc/passwd' }) })
   t.true(add.status === 404 || add.status === 405, `status ${add.status}`)
   // replication orders pass (the player's "Replicate here" on the node's own page); the main server answers
-  const order = await fetch(`${cdn.url}/api/v1/replications`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ media: t.context.id, node: 'no-such-node' }) })
+  const order = await fetch(`${cdn.url}/api/v1/replications`, { method: 'POST', headers: { 'Content-Type': 'application/json', ...admin }, body: JSON.stringify({ media: t.context.id, node: 'no-such-node' }) })
   t.is(order.status, 404)
   t.is((await order.json()).error, 'NodeNotFoundError')
-  const edit = await fetch(`${cdn.url}/api/v1/media/${t.context.id}/metadata`, { method: 'PATCH', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ title: 'via node' }) })
+  const edit = await fetch(`${cdn.url}/api/v1/media/${t.context.id}/metadata`, { method: 'PATCH', headers: { 'Content-Type': 'application/json', ...admin }, body: JSON.stringify({ title: 'via node' }) })
   t.true(edit.status === 404 || edit.status === 405, `status ${edit.status}`)
   const health = await (await fetch(`${cdn.url}/healthz`)).json()
   t.is(health.role, 'node')

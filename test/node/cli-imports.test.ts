@@ -7,9 +7,9 @@ import { tempDir } from '../helpers/tmp.ts'
 import type { CliRun } from '../helpers/spawn.ts'
 
 /*
- * What a program loads is what it pays (PITFALLS: an idle Helia peer is ~140 MB of imports). The client verbs and
- * `init` start in a second because they load none of the daemons' parts; the CDN node leaves out the catalog and the
- * media room. An entry file loads its whole room, so one import through the wrong entry would undo this silently:
+ * What a program loads is what it pays (PITFALLS: an idle Helia peer is ~140 MB of imports). The client verbs start
+ * in a second because they load none of the daemons' parts, and `init` only the catalog (for the first admin); the
+ * CDN node leaves out the catalog and the media room. An entry file loads its whole room, so one import through the wrong entry would undo this silently:
  * these tests run the programs with a preloaded hook that records every module they load.
  */
 
@@ -72,6 +72,7 @@ test('cidcast init writes the swarm key and the first admin without loading the 
   t.teardown(dir.remove)
   const { run, loaded } = await cidcastLoading('init', '--data', join(dir.path, 'data'))
   t.is(run.code, 0, run.stderr)
+  t.regex(run.stdout, /^admin password: \S+$/m)
   t.true(loaded.includes('core/config/swarm-key.ts'))
   // the first admin lives in the catalog: init alone opens it (TypeORM on SQLite), once per data folder
   t.deepEqual(daemonParts(loaded), ['node_modules/typeorm/', 'node_modules/better-sqlite3/', 'core/catalog/'])

@@ -6,6 +6,7 @@ import anyTest from 'ava'
 import { IMPORT_OPTIONS } from '../../core/ipfs/import-profile.ts'
 import { startNode } from '../../node/cdn-node.ts'
 import { startServer } from '../../node/server.ts'
+import { TEST_ACCOUNTS } from '../helpers/auth.ts'
 import { tempDir, waitFor } from '../helpers/tmp.ts'
 import type { RunningNode } from '../../node/cdn-node.ts'
 import type { RunningServer } from '../../node/server.ts'
@@ -30,7 +31,7 @@ const HEARTBEAT_SECONDS = 0.25
 
 test.before(async t => {
   const dir = await tempDir('cidcast-node-ipns-')
-  const server = await startServer({ dataDir: join(dir.path, 'server'), listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], dnsListen: '127.0.0.1:0', heartbeatSeconds: HEARTBEAT_SECONDS, logLevel: 'silent' })
+  const server = await startServer({ dataDir: join(dir.path, 'server'), listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], dnsListen: '127.0.0.1:0', heartbeatSeconds: HEARTBEAT_SECONDS, logLevel: 'silent', accounts: TEST_ACCOUNTS })
   t.context = { server, dir: dir.path, remove: dir.remove } as Context
   // no --quota: the node's quota is what its disk could hold, so it moves whenever anything on the disk changes
   t.context.cdn = await startNode({

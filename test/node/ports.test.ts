@@ -13,6 +13,7 @@ import { startNode } from '../../node/cdn-node.ts'
 import { listenHttp } from '../../node/http-listener.ts'
 import { NODE_CONFIG_FILE } from '../../core/config/index.ts'
 import { startServer } from '../../node/server.ts'
+import { TEST_ACCOUNTS } from '../helpers/auth.ts'
 import { CLI, runNode } from '../helpers/spawn.ts'
 import { tempDir, waitFor } from '../helpers/tmp.ts'
 import type { RunningServer } from '../../node/server.ts'
@@ -27,7 +28,7 @@ const LIBP2P_WORDS = /faultTolerance|transportManager|UnsupportedListenAddress|N
 
 test.before(async t => {
   const dir = await tempDir('cidcast-ports-')
-  const server = await startServer({ dataDir: join(dir.path, 'server'), listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], dnsListen: '127.0.0.1:0', heartbeatSeconds: 1, logLevel: 'silent' })
+  const server = await startServer({ dataDir: join(dir.path, 'server'), listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], dnsListen: '127.0.0.1:0', heartbeatSeconds: 1, logLevel: 'silent', accounts: TEST_ACCOUNTS })
   const media = await server.addMedia(await fixture('odd-854x480-6s'))
   t.context = { server, dir: dir.path, remove: dir.remove, swarmKey: join(dir.path, 'server', 'swarm.key'), mediaId: media.id }
 })

@@ -5,6 +5,7 @@ import { fixture } from '../../fixtures/media.ts'
 import { providerLookup } from '../../core/edge/index.ts'
 import { startNode } from '../../node/cdn-node.ts'
 import { startServer } from '../../node/server.ts'
+import { adminToken, bearer, rememberedToken, TEST_ACCOUNTS } from '../helpers/auth.ts'
 import { tempDir, waitFor } from '../helpers/tmp.ts'
 import { startOriginProxy } from './origin-proxy.ts'
 import type { ReplicationView } from '../../core/replication/index.ts'
@@ -40,8 +41,10 @@ test.afterEach.always(async t => {
 })
 
 async function server (t: ExecutionContext<Context>): Promise<{ server: RunningServer, id: string, root: string, files: string[] }> {
-  const started = await startServer({ dataDir: join(t.context.dir, 'server'), listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], dnsListen: '127.0.0.1:0', heartbeatSeconds: SLOW_HEARTBEAT_SECONDS, logLevel: 'silent' })
+  const started = await startServer({ dataDir: join(t.context.dir, 'server'), listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], dnsListen: '127.0.0.1:0', heartbeatSeconds: SLOW_HEARTBEAT_SECONDS, logLevel: 'silent', accounts: TEST_ACCOUNTS })
   t.context.running.push(started)
+  // remembered by its URL, for `api()`
+  await adminToken(started)
   const media = await started.addMedia(await fixture('odd-854x480-6s'))
   await started.transcoder.complete(await started.library.job(media.id, '360p'))
   const root = (await started.library.get(media.id)).renditions.find(r => r.profile === '360p')?.root
@@ -74,8 +77,11 @@ async function proxy (t: ExecutionContext<Context>, target: string): Promise<Ori
   return started
 }
 
+/** A call to the main server at `base` as its admin (replication orders are theirs). */
 async function api<T> (base: string, method: string, path: string, body?: unknown): Promise<{ status: number, body: T }> {
-  const res = await fetch(base + path, { method, headers: body === undefined ? {} : { 'Content-Type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) })
+  const token = rememberedToken(base)
+  if (token == null) throw new Error(`no admin token for ${base}`)
+  const res = await fetch(base + path, { method, headers: { ...bearer(token), ...body === undefined ? {} : { 'Content-Type': 'application/json' } }, body: body === undefined ? undefined : JSON.stringify(body) })
   return { status: res.status, body: await res.json() as T }
 }
 

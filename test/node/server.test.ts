@@ -7,6 +7,7 @@ import anyTest from 'ava'
 import { resolveFfmpeg } from '../../core/media/ffmpeg-binary.ts'
 import { fixture, writeClip } from '../../fixtures/media.ts'
 import { startServer } from '../../node/server.ts'
+import { bearer, viewerToken } from '../helpers/auth.ts'
 import { startTestServer } from '../helpers/server.ts'
 import { verifiedFetchVia } from '../helpers/verified-fetch.ts'
 import type { RunningServer } from '../../node/server.ts'
@@ -24,10 +25,11 @@ test.after.always(async t => {
   await t.context.stop?.()
 })
 
-async function api (t: { context: { server: RunningServer } }, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number, json: any }> {
+/** A call with `token` (by default the server's admin's; null: none). */
+async function api (t: { context: TestServer }, method: string, path: string, body?: unknown, token: string | null = t.context.token): Promise<{ status: number, json: any }> {
   const response = await fetch(t.context.server.url + path, {
     method,
-    headers: { ...(body === undefined ? {} : { 'Content-Type': 'application/json' }), ...headers },
+    headers: { ...(body === undefined ? {} : { 'Content-Type': 'application/json' }), ...token == null ? {} : bearer(token) },
     body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body)
   })
   const text = await response.text()
@@ -190,24 +192,33 @@ test.serial('unknown ids, profiles, segments, CIDs and hostile paths are refused
     ['/ipfs/bafkreigjeg7bar6octwm3zp3t45excu7baykd7nhx3iaeyarfi5pvljlti', 404, 'ContentNotFoundError']
   ]
   for (const [url, status, error] of cases) {
-    const res = await fetch(t.context.server.url + url)
+    // the API needs an account; media bytes stay open for now
+    const res = await fetch(t.context.server.url + url, { headers: url.startsWith('/api/') ? bearer(t.context.token) : {} })
     t.is(res.status, status, url)
     t.is((await res.json()).error, error, url)
   }
   const progress = await api(t, 'PUT', `/api/v1/media/${id}/progress`, { positionSeconds: -3 })
   t.is(progress.status, 400)
-  const user = await api(t, 'GET', `/api/v1/media/${id}/progress`, undefined, { 'X-Cidcast-User': '../admin' })
-  t.is(user.status, 400)
+  // whose progress it is comes from the token alone: text that is no token is refused, not taken for a name
+  const forged = await api(t, 'GET', `/api/v1/media/${id}/progress`, undefined, '../admin')
+  t.is(forged.status, 401)
+  t.is(forged.json.error, 'InvalidCredentialsError')
+  const anonymous = await api(t, 'GET', `/api/v1/media/${id}/progress`, undefined, null)
+  t.is(anonymous.status, 401)
+  t.is(anonymous.json.error, 'AuthenticationRequiredError')
 })
 
 test.serial('resume returns the position the viewer reported, per viewer', async t => {
   const path = await fixture('odd-854x480-6s')
   const { id } = (await api(t, 'POST', '/api/v1/media', { path })).json
-  t.is((await api(t, 'PUT', `/api/v1/media/${id}/progress`, { positionSeconds: 4.5 }, { 'X-Cidcast-User': 'alice' })).status, 204)
-  t.is((await api(t, 'GET', `/api/v1/media/${id}/progress`, undefined, { 'X-Cidcast-User': 'alice' })).json.positionSeconds, 4.5)
-  t.is((await api(t, 'GET', `/api/v1/media/${id}/progress`, undefined, { 'X-Cidcast-User': 'bob' })).json.positionSeconds, null)
-  const cont = await api(t, 'GET', '/api/v1/progress', undefined, { 'X-Cidcast-User': 'alice' })
+  const alice = await viewerToken(t.context.server, 'alice')
+  const bob = await viewerToken(t.context.server, 'bob')
+  t.is((await api(t, 'PUT', `/api/v1/media/${id}/progress`, { positionSeconds: 4.5 }, alice)).status, 204)
+  t.is((await api(t, 'GET', `/api/v1/media/${id}/progress`, undefined, alice)).json.positionSeconds, 4.5)
+  t.is((await api(t, 'GET', `/api/v1/media/${id}/progress`, undefined, bob)).json.positionSeconds, null)
+  const cont = await api(t, 'GET', '/api/v1/progress', undefined, alice)
   t.is(cont.json.items[0].mediaId, id)
+  t.deepEqual((await api(t, 'GET', '/api/v1/progress', undefined, bob)).json.items, [], 'bob has nothing to continue')
 })
 
 test.serial('a finished rendition is a pinned directory the /ipfs gateway serves, and later viewers start no ffmpeg', async t => {

@@ -131,6 +131,7 @@ test('bad names, passwords, roles and duplicates are refused with named errors; 
   await t.throwsAsync(accounts.addApiToken('root', ''), { name: 'InvalidRequestError' })
   await t.throwsAsync(accounts.updateUser('root', { folders: ['relative/path'] }), { name: 'InvalidRequestError' })
   t.deepEqual((await accounts.updateUser('root', { folders: ['/srv/films/'] })).folders, ['/srv/films'])
+  t.deepEqual((await accounts.updateUser('root', { folders: ['/srv//films/', '/srv/x/../films', '/srv/tv/.', '/'] })).folders, ['/srv/films', '/srv/tv', '/'])
   t.is((await accounts.listUsers()).length, 1)
   t.is(root.user.role, 'admin')
 })

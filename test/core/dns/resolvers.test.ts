@@ -8,6 +8,7 @@ import { loadServerConfig } from '../../../core/config/index.ts'
 import { createDnsServer } from '../../../core/dns/index.ts'
 import { silentLogger } from '../../../core/logger.ts'
 import { startServer } from '../../../node/server.ts'
+import { TEST_ACCOUNTS } from '../../helpers/auth.ts'
 import { tempDir } from '../../helpers/tmp.ts'
 import { nodeIdentity, zoneNode } from './nodes.ts'
 import type { DnsServer, ZoneNode } from '../../../core/dns/index.ts'
@@ -108,7 +109,7 @@ test('the zone and DNS address come from flags, environment and config, and bad 
 test('the main server answers for its zone once started and stops answering when stopped', async t => {
   const dir = await tempDir()
   t.teardown(dir.remove)
-  const server = await startServer({ dataDir: join(dir.path, 'data'), listen: '127.0.0.1:0', dnsListen: '127.0.0.1:0', dnsZone: 'media.test', p2pListen: ['/ip4/127.0.0.1/tcp/0'], logLevel: 'silent' })
+  const server = await startServer({ dataDir: join(dir.path, 'data'), listen: '127.0.0.1:0', dnsListen: '127.0.0.1:0', dnsZone: 'media.test', p2pListen: ['/ip4/127.0.0.1/tcp/0'], logLevel: 'silent', accounts: TEST_ACCOUNTS })
   let stopped = false
   t.teardown(async () => { if (!stopped) await server.stop() })
   t.is(server.dns.zone, 'media.test')

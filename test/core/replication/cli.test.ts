@@ -3,6 +3,7 @@ import test from 'ava'
 import { fixture, writeClip } from '../../../fixtures/media.ts'
 import { startNode } from '../../../node/cdn-node.ts'
 import { startServer } from '../../../node/server.ts'
+import { adminToken, TEST_ACCOUNTS } from '../../helpers/auth.ts'
 import { cidcast } from '../../helpers/spawn.ts'
 import { tempDir, waitFor } from '../../helpers/tmp.ts'
 import type { RunningNode } from '../../../node/cdn-node.ts'
@@ -22,8 +23,10 @@ test('pin add --replicas 1:2 --wait places on the two freest nodes; status shows
     for (const part of running.reverse()) await part.stop().catch(() => {})
     await dir.remove()
   })
-  const server = await startServer({ dataDir: join(dir.path, 'server'), listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], dnsListen: '127.0.0.1:0', heartbeatSeconds: 0.5, logLevel: 'silent' })
+  const server = await startServer({ dataDir: join(dir.path, 'server'), listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], dnsListen: '127.0.0.1:0', heartbeatSeconds: 0.5, logLevel: 'silent', accounts: TEST_ACCOUNTS })
   running.push(server)
+  // `cidcast()` runs pointed at this server carry its admin's token
+  await adminToken(server)
   const media = await server.addMedia(await fixture('odd-854x480-6s'))
   await server.transcoder.complete(await server.library.job(media.id, '360p'))
   const root = (await server.library.get(media.id)).renditions.find(r => r.profile === '360p')?.root ?? ''
@@ -75,8 +78,10 @@ test('pin add --wait of a title not transcoded yet waits while the main server m
   })
   // 240 px high: the ladder is one rung (240p), made on demand only
   const clip = await writeClip(join(dir.path, 'clip.mp4'), 426, 240, 4)
-  const server = await startServer({ dataDir: join(dir.path, 'server'), listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], dnsListen: '127.0.0.1:0', heartbeatSeconds: 0.5, logLevel: 'silent' })
+  const server = await startServer({ dataDir: join(dir.path, 'server'), listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], dnsListen: '127.0.0.1:0', heartbeatSeconds: 0.5, logLevel: 'silent', accounts: TEST_ACCOUNTS })
   running.push(server)
+  // `cidcast()` runs pointed at this server carry its admin's token
+  await adminToken(server)
   const node = await startNode({ dataDir: join(dir.path, 'rep'), swarmKeyFile: join(dir.path, 'server', 'swarm.key'), server: server.url, name: 'rep', listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], logLevel: 'silent', minBackoffMs: 100, maxBackoffMs: 500 })
   running.push(node)
   await waitFor(() => node.status().state === 'registered', 20_000, 'rep to register')

@@ -7,6 +7,7 @@ import { sha512 } from 'multiformats/hashes/sha2'
 import { fixture } from '../../../fixtures/media.ts'
 import { readSwarmKey } from '../../../core/config/index.ts'
 import { startServer } from '../../../node/server.ts'
+import { adminToken, bearer, TEST_ACCOUNTS } from '../../helpers/auth.ts'
 import { cidcast } from '../../helpers/spawn.ts'
 import { tempDir, waitFor } from '../../helpers/tmp.ts'
 import { runCleanup } from '../control/helpers.ts'
@@ -31,8 +32,10 @@ function quietLogger (): ComponentLogger {
   return { forComponent: () => log }
 }
 
+/** A call as the server's admin (replication orders are theirs). */
 async function api<T> (server: RunningServer, method: string, path: string, body?: unknown): Promise<{ status: number, body: T }> {
-  const res = await fetch(`${server.url}${path}`, { method, headers: body === undefined ? {} : { 'Content-Type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) })
+  const headers = { ...bearer(await adminToken(server)), ...body === undefined ? {} : { 'Content-Type': 'application/json' } }
+  const res = await fetch(`${server.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
   return { status: res.status, body: await res.json() as T }
 }
 
@@ -40,8 +43,10 @@ test.before(async t => {
   const dir = await tempDir('cidcast-replication-http-')
   const cleanup: Cleanup = [dir.remove]
   const data = join(dir.path, 'data')
-  const server = await startServer({ dataDir: data, listen: '127.0.0.1:0', dnsListen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], heartbeatSeconds: 0.3, logLevel: 'silent' })
+  const server = await startServer({ dataDir: data, listen: '127.0.0.1:0', dnsListen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], heartbeatSeconds: 0.3, logLevel: 'silent', accounts: TEST_ACCOUNTS })
   cleanup.push(server.stop)
+  // `cidcast()` runs pointed at this server carry its admin's token
+  await adminToken(server)
   const media = await server.addMedia(await fixture('odd-854x480-6s'))
   await server.transcoder.complete(await server.library.job(media.id, '360p'))
   const root = await waitFor(async () => (await server.library.get(media.id)).renditions.find(r => r.profile === '360p')?.root ?? undefined, 60_000, 'the 360p root')

@@ -1,16 +1,13 @@
-import { createServer } from 'node:http'
 import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
-import Koa from 'koa'
 import anyTest from 'ava'
 import { createControlClient, ipnsNameOf } from '../../../core/control/index.ts'
 import { silentLogger } from '../../../core/logger.ts'
 import { createPeer } from '../../../core/net/peer.ts'
 import { readSwarmKey } from '../../../core/config/index.ts'
-import { errors } from '../../../gateway/middleware/errors.ts'
-import { nodeRoutes } from '../../../gateway/routes/nodes.ts'
 import { startServer } from '../../../node/server.ts'
-import { cidcast } from '../../helpers/spawn.ts'
+import { adminToken, bearer, TEST_ACCOUNTS, viewerToken } from '../../helpers/auth.ts'
+import { cidcast, cidcastWith } from '../../helpers/spawn.ts'
 import { tempDir, waitFor } from '../../helpers/tmp.ts'
 import { CAPACITY, HEALTH, runCleanup } from '../control/helpers.ts'
 import type { Cleanup } from '../control/helpers.ts'
@@ -18,9 +15,17 @@ import type { ControlClient, NodeMode } from '../../../core/control/index.ts'
 import type { Peer } from '../../../core/net/peer.ts'
 import type { RunningServer } from '../../../node/server.ts'
 import type { TestFn } from 'ava'
-import type { AddressInfo } from 'node:net'
 
-const test = anyTest as TestFn<{ server: RunningServer, swarmKey: Uint8Array, cleanup: Cleanup }>
+interface Context {
+  server: RunningServer
+  swarmKey: Uint8Array
+  /** API tokens of the server's admin and of a viewer. */
+  admin: string
+  viewer: string
+  cleanup: Cleanup
+}
+
+const test = anyTest as TestFn<Context>
 
 interface Edge { peer: Peer, client: ControlClient }
 
@@ -28,16 +33,17 @@ test.before(async t => {
   const dir = await tempDir('cidcast-nodes-')
   const cleanup: Cleanup = [dir.remove]
   const data = join(dir.path, 'data')
-  const server = await startServer({ dataDir: data, listen: '127.0.0.1:0', dnsListen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], dnsZone: 'nodes.test', heartbeatSeconds: 0.3, logLevel: 'silent' })
+  const server = await startServer({ dataDir: data, listen: '127.0.0.1:0', dnsListen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], dnsZone: 'nodes.test', heartbeatSeconds: 0.3, logLevel: 'silent', accounts: TEST_ACCOUNTS })
   cleanup.push(server.stop)
-  t.context = { server, swarmKey: await readSwarmKey(join(data, 'swarm.key')), cleanup }
+  // the admin's token also goes with `cidcast()` runs pointed at this server
+  t.context = { server, swarmKey: await readSwarmKey(join(data, 'swarm.key')), admin: await adminToken(server), viewer: await viewerToken(server), cleanup }
 })
 
 test.after.always(async t => {
   await runCleanup(t.context.cleanup)
 })
 
-async function edge (t: { context: { server: RunningServer, swarmKey: Uint8Array, cleanup: Cleanup } }): Promise<Edge> {
+async function edge (t: { context: Context }): Promise<Edge> {
   const logger = silentLogger()
   const peer = await createPeer({ logger }, { swarmKey: t.context.swarmKey })
   t.context.cleanup.push(async () => { await peer.stop() })
@@ -63,14 +69,14 @@ test.serial('GET /api/v1/server tells a node how to reach the main server', asyn
   t.is(info.dnsListen, `127.0.0.1:${t.context.server.dns.address().port}`)
 })
 
-test.serial('GET /api/v1/nodes lists shared nodes with their state; local ones only with ?all=1', async t => {
+test.serial('GET /api/v1/nodes lists shared nodes with their state to viewers; local ones only with ?all=1, for admins', async t => {
   const shared = await edge(t)
   const local = await edge(t)
   t.is(await register(shared, 'Edge One'), 'edge-one')
   t.is(await register(local, 'my laptop', 'local'), 'my-laptop')
   await shared.client.heartbeat({ capacity: CAPACITY, health: HEALTH, pinned: [] })
 
-  const response = await fetch(`${t.context.server.url}/api/v1/nodes`)
+  const response = await fetch(`${t.context.server.url}/api/v1/nodes`, { headers: bearer(t.context.viewer) })
   t.is(response.status, 200)
   t.is(response.headers.get('cache-control'), 'no-store')
   const { items } = await response.json() as { items: Array<Record<string, unknown>> }
@@ -90,14 +96,14 @@ test.serial('GET /api/v1/nodes lists shared nodes with their state; local ones o
   }])
   t.regex(String(items[0].lastSeen), /^\d{4}-\d\d-\d\dT/)
 
-  const all = await (await fetch(`${t.context.server.url}/api/v1/nodes?all=1`)).json() as { items: Array<{ label: string, mode: string, addresses: string[] }> }
+  const all = await (await fetch(`${t.context.server.url}/api/v1/nodes?all=1`, { headers: bearer(t.context.admin) })).json() as { items: Array<{ label: string, mode: string, addresses: string[] }> }
   t.deepEqual(all.items.map(n => [n.label, n.mode]), [['edge-one', 'shared'], ['my-laptop', 'local']])
   t.true(Array.isArray(all.items[0].addresses))
 
   // the node stops beating: offline after three missed beats, listed as such
   await shared.peer.stop()
   await waitFor(async () => {
-    const { items } = await (await fetch(`${t.context.server.url}/api/v1/nodes`)).json() as { items: Array<{ state: string }> }
+    const { items } = await (await fetch(`${t.context.server.url}/api/v1/nodes`, { headers: bearer(t.context.viewer) })).json() as { items: Array<{ state: string }> }
     return items[0].state === 'offline'
   }, 5000, 'the node to be listed offline')
   t.pass()
@@ -133,34 +139,39 @@ test.serial('cidcast nodes prints one line per node and nodes revoke bans one', 
   t.regex(unknown.stderr, /^error: NodeNotFoundError: no node has the name, label or peer ID "no-such-node"/)
 })
 
-test.serial('revoking and listing every node are refused from other machines with JSON errors', async t => {
-  // the same routes on a server whose sockets claim a remote address, as a request from the LAN would have
-  const app = new Koa()
-  app.use(errors(silentLogger()))
-  let revoked = 0
-  const router = nodeRoutes({
-    nodes: { list: async () => [], revoke: async () => { revoked++; throw new Error('must not be called') } },
-    serverInfo: () => ({ peerId: 'x', addresses: [], zone: 'z', dnsListen: null })
-  })
-  app.use(router.routes())
-  const http = createServer(app.callback())
-  http.on('connection', socket => { Object.defineProperty(socket, 'remoteAddress', { value: '192.0.2.7' }) })
-  await new Promise<void>(resolve => http.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => { http.closeAllConnections(); http.close() })
-  const base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`
+test.serial('revoking and listing every node need an admin: a viewer gets 403 and no credential 401, with JSON errors and one CLI line', async t => {
+  const { server, admin, viewer } = t.context
+  const node = await edge(t)
+  const label = await register(node, 'kept node')
+  const peerId = node.peer.libp2p.peerId.toString()
 
-  const revoke = await fetch(`${base}/api/v1/nodes/edge/revoke`, { method: 'POST' })
-  t.is(revoke.status, 403)
-  t.like(await revoke.json(), { error: 'ForbiddenError' })
-  const all = await fetch(`${base}/api/v1/nodes?all=1`)
-  t.is(all.status, 403)
-  t.like(await all.json(), { error: 'ForbiddenError' })
-  t.is(revoked, 0)
-  // what anyone may see stays open
-  t.is((await fetch(`${base}/api/v1/nodes`)).status, 200)
+  for (const [headers, status, error] of [[bearer(viewer), 403, 'PermissionDeniedError'], [{}, 401, 'AuthenticationRequiredError']] as const) {
+    const revoke = await fetch(`${server.url}/api/v1/nodes/${label}/revoke`, { method: 'POST', headers })
+    t.is(revoke.status, status)
+    t.like(await revoke.json(), { error })
+    const all = await fetch(`${server.url}/api/v1/nodes?all=1`, { headers })
+    t.is(all.status, status)
+    t.like(await all.json(), { error })
+  }
+  // what every signed-in user may see stays open to viewers, and only to them
+  t.is((await fetch(`${server.url}/api/v1/nodes`, { headers: bearer(viewer) })).status, 200)
+  t.is((await fetch(`${server.url}/api/v1/nodes`)).status, 401)
 
-  // from loopback on the real server, an unknown name is a JSON 404
-  const missing = await fetch(`${t.context.server.url}/api/v1/nodes/nobody/revoke`, { method: 'POST' })
+  // the CLI says so in one line; no saved login of this machine's user stands in for a missing token
+  const config = await tempDir('cidcast-nodes-config-')
+  t.teardown(config.remove)
+  const asViewer = await cidcastWith({ env: { CIDCAST_TOKEN: viewer, XDG_CONFIG_HOME: config.path } }, 'nodes', 'revoke', label, '--server', server.url)
+  t.is(asViewer.code, 1)
+  t.regex(asViewer.stderr, /^error: PermissionDeniedError: [^\n]+\n$/)
+  const anonymous = await cidcastWith({ env: { CIDCAST_TOKEN: '', XDG_CONFIG_HOME: config.path } }, 'nodes', '--all', '--server', server.url)
+  t.is(anonymous.code, 1)
+  t.regex(anonymous.stderr, /^error: AuthenticationRequiredError: log in first: cidcast login --server http:\/\/127\.0\.0\.1:\d+\n$/)
+
+  // nothing was revoked: the node is listed as before and still beats
+  t.false((await server.registry.list()).find(n => n.peerId === peerId)?.revoked)
+  await node.client.heartbeat({ capacity: CAPACITY, health: HEALTH, pinned: [] })
+  // an admin reaches the route: an unknown name is a JSON 404
+  const missing = await fetch(`${server.url}/api/v1/nodes/nobody/revoke`, { method: 'POST', headers: bearer(admin) })
   t.is(missing.status, 404)
   t.like(await missing.json(), { error: 'NodeNotFoundError' })
 })

@@ -13,6 +13,7 @@ import { readSwarmKey, SWARM_KEY_FILE } from '../../../core/config/index.ts'
 import { IPNS_RECORD_CONTENT_TYPE, ipnsNameOf, signIpnsRecord, validateIpnsRecord } from '../../../core/routing/ipns-records.ts'
 import { createIpnsPublisher, readManifest } from '../../../core/routing/index.ts'
 import { startServer } from '../../../node/server.ts'
+import { TEST_ACCOUNTS } from '../../helpers/auth.ts'
 import { tempDir, waitFor } from '../../helpers/tmp.ts'
 import type { Peer } from '../../../core/net/peer.ts'
 import type { IpnsPublisher, PublishedState } from '../../../core/routing/index.ts'
@@ -41,7 +42,7 @@ test.before(async t => {
   const dir = await tempDir()
   cleanup.push(dir.remove)
   const dataDir = join(dir.path, 'main')
-  const server = await startServer({ dataDir, listen: '127.0.0.1:0', dnsListen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], logLevel: 'silent' })
+  const server = await startServer({ dataDir, listen: '127.0.0.1:0', dnsListen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], logLevel: 'silent', accounts: TEST_ACCOUNTS })
   cleanup.push(server.stop)
 
   // a CDN node as cidcast node builds it: a peer on the server's swarm key, registered over the control protocol
