@@ -4,8 +4,8 @@ import { fixture } from '../../fixtures/media.ts'
 import { startNode } from '../../node/cdn-node.ts'
 import { SESSION_COOKIE } from '../../gateway/access/authenticate.ts'
 import { startServer } from '../../node/server.ts'
-import { TEST_ACCOUNTS, bearer } from '../helpers/auth.ts'
-import { adminCredentials, launchBrowser, logInThroughPage, login, openPage } from '../helpers/browser.ts'
+import { TEST_ACCOUNTS, bearer, login } from '../helpers/auth.ts'
+import { adminCredentials, launchBrowser, logInThroughPage, openPage } from '../helpers/browser.ts'
 import { tempDir, waitFor } from '../helpers/tmp.ts'
 import type { Credentials } from '../helpers/browser.ts'
 import type { RunningServer } from '../../node/server.ts'
@@ -195,8 +195,8 @@ test.serial('a user changes their own password from the menu and stays signed in
   await page.locator('#password-status', { hasText: 'Password changed.' }).waitFor()
   t.is(await status.textContent(), 'Password changed.')
   t.is(await pageStatus(page, '/api/v1/auth/me'), 200, 'signed in again with the new password')
-  await t.throwsAsync(login(server.url, ivy), { message: /401/ })
-  await t.notThrowsAsync(login(server.url, { username: 'ivy', password: 'ivy-second-password' }))
+  await t.throwsAsync(login(server.url, ivy.username, ivy.password), { message: /401/ })
+  await t.notThrowsAsync(login(server.url, 'ivy', 'ivy-second-password'))
 })
 
 test.serial('an admin adds a viewer on the admin page, and that viewer logs in with the password shown once', async t => {
@@ -391,7 +391,7 @@ test.serial('too many failed logins say how long to wait', async t => {
   const { server } = t.context
   const harry = await viewer(t, 'harry')
   // the free failures, then each failure doubles the wait: a login from the page soon lands inside one
-  for (let i = 0; i < 5; i++) await t.throwsAsync(login(server.url, { username: harry.username, password: 'wrong password' }))
+  for (let i = 0; i < 5; i++) await t.throwsAsync(login(server.url, harry.username, 'wrong password'))
   const page = await openPage(t, t.context.browser)
   await page.goto(`${server.url}/#/login`)
   const message = await waitFor(async () => {

@@ -5,8 +5,7 @@ import test from 'ava'
 import { CID } from 'multiformats/cid'
 import { fixture } from '../../fixtures/media.ts'
 import { startNode } from '../../node/cdn-node.ts'
-import { bearer } from '../helpers/auth.ts'
-import { login } from '../helpers/browser.ts'
+import { bearer, login } from '../helpers/auth.ts'
 import { tempDir, waitFor } from '../helpers/tmp.ts'
 import { freePort } from '../helpers/ports.ts'
 import type { RunningNode, StartNodeOptions } from '../../node/cdn-node.ts'
@@ -71,7 +70,7 @@ test('two nodes register, serve locally or fall back, keep serving while the mai
     await waitFor(async () => await answers(url), 60_000, 'the main server')
     // the first start makes the first admin and prints its password once; its session outlives the restart below
     const password = await waitFor(() => /^admin password: (\S+)$/m.exec(main.stdout())?.[1], 10_000, 'the admin password')
-    const headers = bearer((await login(url, { username: 'admin', password })).token)
+    const headers = bearer(await login(url, 'admin', password))
     const added = await (await fetch(`${url}/api/v1/media`, { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body: JSON.stringify({ path: await fixture('odd-854x480-6s') }) })).json() as { id: string }
     const id = added.id
     // playing the 360p rendition once through the main server makes it complete, with a root directory

@@ -1,5 +1,6 @@
 import { chromium } from 'playwright-core'
 import { SESSION_COOKIE } from '../../gateway/access/authenticate.ts'
+import { login } from './auth.ts'
 import type { RunningServer } from '../../node/server.ts'
 import type { ExecutionContext } from 'ava'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
@@ -74,33 +75,10 @@ export async function adminCredentials (server: Pick<RunningServer, 'firstAdmin'
   return { username: 'admin', password: KNOWN_ADMIN_PASSWORD }
 }
 
-/** Logs in with a call to `url`'s login route; resolves to the session token and the Set-Cookie lines it answered. */
-export async function login (url: string, credentials: Credentials): Promise<{ token: string, setCookie: string[] }> {
-  const res = await fetch(`${url}/api/v1/auth/login`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username: credentials.username, password: credentials.password }) })
-  if (!res.ok) throw new Error(`logging in as ${credentials.username} at ${url} answered ${res.status}: ${await res.text()}`)
-  const body = await res.json() as { token: string }
-  return { token: body.token, setCookie: res.headers.getSetCookie() }
-}
-
-/** Signs a browser context in at `url`: a login call, and the session cookie it set, as the server set it, in the context. */
+/** Signs a browser context in at `url`: a login call, and its session token as the site's session cookie (HttpOnly, as the server sets it). */
 export async function signIn (context: BrowserContext, url: string, credentials: Credentials): Promise<void> {
-  const { setCookie } = await login(url, credentials)
-  const cookies = setCookie.map(line => {
-    const [pair, ...attributes] = line.split(';').map(part => part.trim())
-    const eq = pair.indexOf('=')
-    const flags = new Map(attributes.map(a => { const i = a.indexOf('='); return i < 0 ? [a.toLowerCase(), ''] : [a.slice(0, i).toLowerCase(), a.slice(i + 1)] }))
-    const expires = flags.get('expires')
-    return {
-      name: pair.slice(0, eq),
-      value: pair.slice(eq + 1),
-      url,
-      httpOnly: flags.has('httponly'),
-      sameSite: flags.get('samesite')?.toLowerCase() === 'strict' ? 'Strict' as const : 'Lax' as const,
-      ...(expires != null ? { expires: Math.floor(Date.parse(expires) / 1000) } : {})
-    }
-  })
-  if (!cookies.some(c => c.name === SESSION_COOKIE)) throw new Error(`logging in at ${url} set no ${SESSION_COOKIE} cookie`)
-  await context.addCookies(cookies)
+  const token = await login(url, credentials.username, credentials.password)
+  await context.addCookies([{ name: SESSION_COOKIE, value: token, url, httpOnly: true, sameSite: 'Lax' }])
 }
 
 /** Logs a page in through the login page at `url`, as a person would; resolves once the page has left it. */
