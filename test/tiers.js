@@ -55,6 +55,7 @@ export const INTEGRATION = [
   'test/gateway/catalog-busy.test.ts',
   'test/gateway/ipfs.test.ts',
   'test/gateway/route-census.test.ts',
+  'test/gateway/library-folders.test.ts',
   'test/gateway/accounts-http.test.ts',
   'test/gateway/media-list.test.ts',
   'test/gateway/metadata.test.ts',
