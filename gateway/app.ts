@@ -13,6 +13,7 @@ import { routingRoutes } from './routes/routing.ts'
 import { serveWebUi } from './web-ui.ts'
 import type { WebUi } from './web-ui.ts'
 import type { Catalog } from '../core/catalog/index.ts'
+import type { DiskSpace, DiskSpaceReport } from '../core/disk-space.ts'
 import type { NodeRegistry, Replication } from '../core/replication/index.ts'
 import type { ContentReader } from '../core/ipfs/index.ts'
 import type { Logger } from '../core/logger.ts'
@@ -43,6 +44,8 @@ export interface HttpAppComponents {
   replication?: Pick<Replication, 'pin' | 'unpin' | 'list' | 'goals' | 'locations' | 'preparing'>
   /** The web UI's files: served at `/` only when given. */
   ui?: WebUi
+  /** The data folder's disk: `/healthz` says `degraded` while it is full, and hears of every write refused for lack of space. */
+  disk?: DiskSpace
 }
 
 /** The main server's HTTP face: UI, `/api/v1`, `/media`, `/ipfs`, `/healthz`, `/metrics`. */
@@ -54,12 +57,23 @@ export function createHttpApp (components: HttpAppComponents): Koa {
   app.silent = true
   app.use(mediaCors())
   app.use(errors(log))
+  const { disk } = components
+  if (disk != null) app.use(noteDiskFull(disk))
   app.use(bodyParser({ enableTypes: ['json'], jsonLimit: '64kb', encoding: 'utf-8' }))
 
   const system = new Router()
-    .get('/healthz', ctx => {
+    .get('/healthz', async ctx => {
       ctx.set('Cache-Control', 'no-store')
-      ctx.body = { status: 'ok', role: 'server', peerId: components.peerId, uptimeSeconds: Math.round((Date.now() - started) / 1000), sessions: components.transcoder.sessions().length }
+      const { reasons, space } = await diskHealth(disk)
+      ctx.body = {
+        status: reasons.length === 0 ? 'ok' : 'degraded',
+        reasons,
+        role: 'server',
+        peerId: components.peerId,
+        uptimeSeconds: Math.round((Date.now() - started) / 1000),
+        sessions: components.transcoder.sessions().length,
+        ...(space == null ? {} : { disk: { freeBytes: space.freeBytes, reserveBytes: space.reserveBytes, full: space.full } })
+      }
     })
     .get('/metrics', async ctx => {
       ctx.type = components.metrics.registry.contentType
@@ -77,4 +91,27 @@ export function createHttpApp (components: HttpAppComponents): Koa {
   }
   if (components.ui != null) serveWebUi(app, components.ui)
   return app
+}
+
+/** Tells the disk watch of every request that failed for lack of space (the error goes on to the error middleware). */
+function noteDiskFull (disk: DiskSpace): Koa.Middleware {
+  return async (_ctx, next) => {
+    try {
+      await next()
+    } catch (err) {
+      disk.failed(err)
+      throw err
+    }
+  }
+}
+
+/** What the data folder's disk adds to `/healthz`: why it is degraded (nothing when it is fine), and its figures. */
+async function diskHealth (disk: DiskSpace | undefined): Promise<{ reasons: string[], space?: DiskSpaceReport }> {
+  if (disk == null) return { reasons: [] }
+  try {
+    const space = await disk.check()
+    return { reasons: space.reason == null ? [] : [space.reason], space }
+  } catch (err) {
+    return { reasons: [`the data folder's disk cannot be measured (${(err as NodeJS.ErrnoException).code ?? 'unknown error'})`] }
+  }
 }

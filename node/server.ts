@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { unixfs } from '@helia/unixfs'
 import { createCatalog, registerCatalogMetrics } from '../core/catalog/index.ts'
 import { loadMetadataConfig, loadServerConfig } from '../core/config/index.ts'
+import { createDiskSpace } from '../core/disk-space.ts'
 import { createDnsServer } from '../core/dns/index.ts'
 import { createContentIndex, createNodeRegistry, createReplication, createReplicationGoals, registerReplicationMetrics } from '../core/replication/index.ts'
 import { createRevocationGater } from '../core/control/index.ts'
@@ -39,6 +40,8 @@ export interface StartServerOptions extends Partial<Omit<ServerConfig, 'data' | 
   metadata?: Partial<MetadataConfig>
   /** Catalog settings (tests shorten how long a call waits for a locked database). */
   catalog?: Pick<CatalogInit, 'busyWaitMs'>
+  /** Free bytes of the data folder's disk below which `/healthz` says `degraded`. @default 64 MiB */
+  reserveBytes?: number
 }
 
 /** A running main server. */
@@ -67,7 +70,7 @@ export interface RunningServer {
 /** Starts the main server: peer, catalog, transcoder, HTTP and DNS, in that order. */
 export async function startServer (options: StartServerOptions = {}): Promise<RunningServer> {
   tuneGarbageCollection()
-  const { dataDir, metadata: metadataSettings, catalog: catalogSettings, ...flags } = options
+  const { dataDir, metadata: metadataSettings, catalog: catalogSettings, reserveBytes, ...flags } = options
   const config = await loadServerConfig({ ...flags, data: dataDir })
   const logger = await createDaemonLogger({ level: config.logLevel, format: config.logFormat })
   const log = logger.child({ name: 'cidcast:server' })
@@ -128,6 +131,7 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
         setInit: async (key, cid) => { await catalog.setInit(key, cid) }
       }
     })
+    const disk = createDiskSpace({ dir: config.data, reserveBytes })
     const workDir = join(config.data, 'transcode')
     // leftovers of a crash are never resumed: segments are only trusted once imported
     await rm(workDir, { recursive: true, force: true })
@@ -139,7 +143,8 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
       segments,
       workDir,
       onComplete: async job => { await library.finish(job) },
-      onSessionStart: () => { metrics.ffmpegSessionsStarted.inc() }
+      onSessionStart: () => { metrics.ffmpegSessionsStarted.inc() },
+      onDiskFull: err => { disk.failed(err) }
     }, { maxSessions: config.maxSessions })
     await transcoder.start()
     sessionCount = () => transcoder.sessions().length
@@ -178,7 +183,7 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
       providers: replication.providers,
       peers: peersFromNodes(async () => await registry.list(), () => ({ peerId: peer.libp2p.peerId.toString(), addrs: peer.libp2p.getMultiaddrs().map(String), protocols: ['transport-bitswap'] }))
     }
-    const app = createHttpApp({ logger, library, catalog, metadata, transcoder, reader, metrics, blockstore: peer.blockstore, peerId: peer.libp2p.peerId.toString(), nodes: registry, serverInfo, routing, replication, ui: webUi() })
+    const app = createHttpApp({ logger, library, catalog, metadata, transcoder, reader, metrics, blockstore: peer.blockstore, peerId: peer.libp2p.peerId.toString(), nodes: registry, serverInfo, routing, replication, ui: webUi(), disk })
     const http = await listenHttp(app, { key: 'listen', address: config.listen, setBy: config.setBy.listen }, log)
     stack.push(http.close)
     const { address } = http

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process'
 import { watch } from 'node:fs'
 import { mkdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
+import { freeBytes, isOutOfSpace } from '../disk-space.ts'
 import { UNTIED_LAUNCHER } from './child-launcher.ts'
 import { PIECE_PATTERN, SESSION_PLAYLIST, sessionArgs } from './ffmpeg-args.ts'
 import { INIT_NAME } from '../hls/index.ts'
@@ -62,11 +63,16 @@ export function hasMedia (bytes: Uint8Array): boolean {
   return false
 }
 
-/** How a session ended. */
-export type SessionEnd = { reason: 'finished' } | { reason: 'stopped' } | { reason: 'failed', message: string }
+/** How a session ended; a failure keeps its cause (an ENOSPC, a SQLITE_FULL...) for the caller to tell apart. */
+export type SessionEnd = { reason: 'finished' } | { reason: 'stopped' } | { reason: 'failed', message: string, cause?: unknown }
 
 const POLL_MS = 200
 const STDERR_KEEP_BYTES = 4096
+/**
+ * ffmpeg's HLS muxer drops write errors: on a full disk ffmpeg 5.1 writes empty files, prints nothing and exits 0.
+ * A run that ends short while its work folder's disk has less than this left is taken as out of space.
+ */
+const LOW_SPACE_BYTES = 16 * 1024 * 1024
 
 /** One ffmpeg process making consecutive segments of one rendition from `startIndex` on. */
 export class TranscodeSession {
@@ -125,7 +131,7 @@ export class TranscodeSession {
     child.stderr?.on('data', (chunk: string) => {
       this.stderr = (this.stderr + chunk).slice(-STDERR_KEEP_BYTES)
     })
-    child.once('error', err => { void this.close({ reason: 'failed', message: err.message }) })
+    child.once('error', err => { void this.close({ reason: 'failed', message: err.message, cause: err }) })
     child.once('exit', (code, signal) => { void this.onExit(code, signal) })
     this.watcher = watch(this.dir, () => { this.scan() })
     this.watcher.on('error', () => {})
@@ -163,7 +169,8 @@ export class TranscodeSession {
         this.init.logger.error({ err, key: this.job.key }, 'storing a segment failed')
         this.stopping = true
         this.child?.kill('SIGKILL')
-        void this.close({ reason: 'failed', message: `storing a segment failed: ${(err as Error).message}` })
+        // the details (a driver's error names) stay in the log; the cause travels for the caller to classify
+        void this.close({ reason: 'failed', message: 'storing a segment failed', cause: err })
       })
       .finally(() => {
         this.scanning = undefined
@@ -232,9 +239,19 @@ export class TranscodeSession {
     } else {
       const last = this.stderr.trim().split('\n').pop() ?? ''
       const message = `ffmpeg ended (${signal ?? `code ${code}`}) at segment ${this.nextIndex} of ${this.job.grid.starts.length}${last === '' ? '' : `: ${last}`}`
-      this.init.logger.warn({ key: this.job.key, stderr: this.stderr }, message)
-      await this.close({ reason: 'failed', message })
+      const cause = await this.outOfSpace()
+      this.init.logger.warn({ key: this.job.key, stderr: this.stderr, outOfSpace: cause?.message }, message)
+      await this.close({ reason: 'failed', message, cause })
     }
+  }
+
+  /** Why ffmpeg could not write, when the disk is the reason: its own words, or a work folder with almost no space left. */
+  private async outOfSpace (): Promise<Error | undefined> {
+    const said = new Error(this.stderr)
+    if (isOutOfSpace(said)) return said
+    const free = await freeBytes(this.init.workDir).catch(() => undefined)
+    if (free == null || free >= LOW_SPACE_BYTES) return undefined
+    return Object.assign(new Error(`ffmpeg ended short with ${free} bytes free in its work folder`), { code: 'ENOSPC' })
   }
 
   private async close (end: SessionEnd): Promise<void> {
