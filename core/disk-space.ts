@@ -1,5 +1,7 @@
 import { statfs } from 'node:fs/promises'
+import { systemClock } from './clock.ts'
 import { DiskFullError } from './errors.ts'
+import type { Clock } from './clock.ts'
 
 /*
  * Out of space, told one way on both sides. A full disk reaches us in many shapes: Node's ENOSPC/EDQUOT (`code`),
@@ -71,6 +73,8 @@ export interface DiskSpaceInit {
   maxAgeMs?: number
   /** How long a write refused for lack of space keeps the disk reported full, unless space is freed first. @default 60000 */
   failureMemoryMs?: number
+  /** @default systemClock */
+  clock?: Pick<Clock, 'now'>
 }
 
 /** What the disk of a data folder looks like now. */
@@ -100,12 +104,13 @@ export function createDiskSpace (init: DiskSpaceInit): DiskSpace {
   const reserveBytes = init.reserveBytes ?? DEFAULT_RESERVE_BYTES
   const maxAgeMs = init.maxAgeMs ?? 1000
   const failureMemoryMs = init.failureMemoryMs ?? 60_000
+  const clock = init.clock ?? systemClock
   let latest: { free: number, at: number } | undefined
   let failure: { reason: string, at: number, freeThen?: number } | undefined
 
   async function measure (): Promise<number> {
-    if (latest != null && Date.now() - latest.at < maxAgeMs) return latest.free
-    latest = { free: await freeBytes(init.dir), at: Date.now() }
+    if (latest != null && clock.now() - latest.at < maxAgeMs) return latest.free
+    latest = { free: await freeBytes(init.dir), at: clock.now() }
     return latest.free
   }
 
@@ -115,18 +120,18 @@ export function createDiskSpace (init: DiskSpaceInit): DiskSpace {
       const refused = failure
       if (refused != null) {
         // forgotten once space was freed since (a measurement after it shows more), or after a while without another
-        if (Date.now() - refused.at > failureMemoryMs || (refused.freeThen != null && free >= refused.freeThen + FREED_BYTES)) failure = undefined
+        if (clock.now() - refused.at > failureMemoryMs || (refused.freeThen != null && free >= refused.freeThen + FREED_BYTES)) failure = undefined
         else refused.freeThen ??= free
       }
       const reasons: string[] = []
       if (free < reserveBytes) reasons.push(`the data folder's disk has ${megabytes(free)} free, less than the ${megabytes(reserveBytes)} kept in reserve`)
-      if (failure != null) reasons.push(`a write was refused ${Math.round((Date.now() - failure.at) / 1000)} s ago: out of space (${failure.reason})`)
+      if (failure != null) reasons.push(`a write was refused ${Math.round((clock.now() - failure.at) / 1000)} s ago: out of space (${failure.reason})`)
       return { freeBytes: free, reserveBytes, full: reasons.length > 0, ...(reasons.length > 0 ? { reason: reasons.join('; ') } : {}) }
     },
     failed (err) {
       const reason = outOfSpaceReason(err)
       if (reason == null) return
-      failure = { reason, at: Date.now() }
+      failure = { reason, at: clock.now() }
       // measured now: only space freed after this refusal ends it
       latest = undefined
       const noted = failure
