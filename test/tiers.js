@@ -57,6 +57,7 @@ export const INTEGRATION = [
   'test/gateway/metadata.test.ts',
   'test/gateway/poster-frames.test.ts',
   'test/node/cdn-node-cli.test.ts',
+  'test/node/cdn-node-disk-full.test.ts',
   'test/node/cdn-node.test.ts',
   'test/node/cli-imports.test.ts',
   'test/node/cli.test.ts',
