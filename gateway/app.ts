@@ -5,6 +5,7 @@ import { errors } from './middleware/errors.ts'
 import { mediaCors } from './middleware/media-cors.ts'
 import { apiRoutes } from './routes/api.ts'
 import { ipfsRoutes } from './routes/ipfs.ts'
+import { localPinRoutes } from './routes/local-pins.ts'
 import { mediaRoutes } from './routes/media.ts'
 import { metadataRoutes } from './routes/metadata.ts'
 import { nodeRoutes } from './routes/nodes.ts'
@@ -20,9 +21,11 @@ import type { Logger } from '../core/logger.ts'
 import type { Library, Transcoder } from '../core/media/index.ts'
 import type { MetadataService } from '../core/metadata/index.ts'
 import type { Metrics } from '../core/metrics.ts'
+import type { LocalPinRouteComponents } from './routes/local-pins.ts'
 import type { ServerInfo } from './routes/nodes.ts'
 import type { RoutingRouteComponents } from './routes/routing.ts'
 import type { Blockstore } from 'interface-blockstore'
+import type { CID } from 'multiformats/cid'
 
 export interface HttpAppComponents {
   logger: Logger
@@ -44,6 +47,12 @@ export interface HttpAppComponents {
   replication?: Pick<Replication, 'pin' | 'unpin' | 'list' | 'goals' | 'locations' | 'preparing'>
   /** The web UI's files: served at `/` only when given. */
   ui?: WebUi
+  /** Forgets a segment whose block is lost for good (damaged, no node had it), so `/media` makes it again. */
+  segmentLost?: (cid: CID) => Promise<void>
+  /** What `/healthz` says about stored blocks (hashing on read, damage found, repairs, the scrub). */
+  integrity?: () => unknown
+  /** Re-hashes every pinned block now (`POST /pins/verify`, loopback only: `cidcast pin verify --node <this URL>`). */
+  verifyPins?: LocalPinRouteComponents['pinner']['verify']
   /** The data folder's disk: `/healthz` says `degraded` while it is full, and hears of every write refused for lack of space. */
   disk?: DiskSpace
 }
@@ -72,6 +81,7 @@ export function createHttpApp (components: HttpAppComponents): Koa {
         peerId: components.peerId,
         uptimeSeconds: Math.round((Date.now() - started) / 1000),
         sessions: components.transcoder.sessions().length,
+        integrity: components.integrity?.(),
         ...(space == null ? {} : { disk: { freeBytes: space.freeBytes, reserveBytes: space.reserveBytes, full: space.full } })
       }
     })
@@ -85,6 +95,7 @@ export function createHttpApp (components: HttpAppComponents): Koa {
   if (components.routing != null) routers.push(routingRoutes({ ...components.routing, logger: components.logger }))
   if (components.metadata != null) routers.push(metadataRoutes({ metadata: components.metadata }))
   if (components.replication != null) routers.push(replicationRoutes({ replication: components.replication }))
+  if (components.verifyPins != null) routers.push(localPinRoutes({ pinner: { verify: components.verifyPins } }))
   for (const router of routers) {
     app.use(router.routes())
     app.use(router.allowedMethods())

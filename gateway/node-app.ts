@@ -7,11 +7,11 @@ import { SOURCE_HEADER } from './media-http.ts'
 import { apiProxyRoutes } from './routes/api-proxy.ts'
 import { nodeIpfsRoutes } from './routes/node-ipfs.ts'
 import { nodeMediaRoutes } from './routes/node-media.ts'
-import { nodePinRoutes } from './routes/node-pins.ts'
+import { localPinRoutes } from './routes/local-pins.ts'
 import { serveWebUi } from './web-ui.ts'
 import type { FallbackMode, MediaCache, NodeContent, NodeMetrics, OriginClient } from '../core/edge/index.ts'
 import type { Logger } from '../core/logger.ts'
-import type { NodePinRouteComponents } from './routes/node-pins.ts'
+import type { LocalPinRouteComponents } from './routes/local-pins.ts'
 import type { WebUi } from './web-ui.ts'
 import type { Middleware } from 'koa'
 
@@ -24,7 +24,7 @@ export interface NodeAppComponents {
   /** What `/healthz` shows (besides `status` and `role`); any `reasons` make the status `degraded`. */
   health: () => Promise<Record<string, unknown> & { reasons: string[] }>
   /** The node's pinner: `/pins` and `/pins/verify` (loopback only) exist only with it. */
-  pinner?: NodePinRouteComponents['pinner']
+  pinner?: LocalPinRouteComponents['pinner']
   /** The web UI's files: served at `/` only when given. */
   ui?: WebUi
 }
@@ -111,7 +111,7 @@ export function createNodeApp (components: NodeAppComponents, init: NodeAppInit 
     nodeMediaRoutes({ resolver, metrics }),
     nodeIpfsRoutes({ resolver, logger })
   ]
-  if (components.pinner != null) routers.push(nodePinRoutes({ pinner: components.pinner }))
+  if (components.pinner != null) routers.push(localPinRoutes({ pinner: components.pinner }))
   for (const router of routers) {
     app.use(router.routes())
     app.use(router.allowedMethods())

@@ -1,4 +1,6 @@
 import { Readable } from 'node:stream'
+import * as raw from 'multiformats/codecs/raw'
+import { ContentNotFoundError } from '../core/errors.ts'
 import { IMMUTABLE_CACHE, contentTypeFor, etagMatches, parseRange } from './routes/ipfs-http.ts'
 import type { ContentEntry, ContentReader } from '../core/ipfs/index.ts'
 import type { Context } from 'koa'
@@ -58,6 +60,13 @@ export async function sendFile (ctx: Context, reader: ContentReader, file: CID |
   if (ctx.method === 'HEAD') {
     ctx.length = end - start
     return
+  }
+  if (entry.cid.code !== raw.code) {
+    // a file of several blocks: every block of the range is known good (or read and hashed now) before a status is
+    // sent, so a missing or damaged one is a 404 and not a cut-off 200 (a one-block file is read whole just below)
+    for await (const slice of reader.slices(entry, start, end)) {
+      if (!slice.inline && !await reader.blocks.ready(slice.cid)) throw new ContentNotFoundError(`block ${slice.cid.toString()} of ${entry.cid.toString()} is not available here`)
+    }
   }
   const chunks = reader.content(entry, start, end)
   // read the first block before answering, so a missing block is a 404 and not a cut-off 200

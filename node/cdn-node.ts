@@ -5,10 +5,10 @@ import { privateKeyFromProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { createCapacity, fullReason, createMediaCache, createNodeAgent, createNodeContent, createNodeMetrics, createOriginClient, createPinner, providerLookup, SwarmKeyMissingError, unreachableOrigin } from '../core/edge/index.ts'
 import { createControlClient, handleOrderNudges, ipnsNameOf } from '../core/control/index.ts'
-import { createContentReader } from '../core/ipfs/index.ts'
+import { createBlockRepairer, createContentReader, createScrubber, integrityStatus, registerIntegrityMetrics, repairWhenDamaged } from '../core/ipfs/index.ts'
 import { createDaemonLogger } from '../core/logger.ts'
 import { withPort } from '../core/listen.ts'
-import { assertPrivateNetworkAllowed, createPeer, IDENTITY_FILE, lockDataFolder } from '../core/net/index.ts'
+import { assertPrivateNetworkAllowed, createPeer, IDENTITY_FILE, lockDataFolder, verifiedBlocksOf } from '../core/net/index.ts'
 import { tuneGarbageCollection } from '../core/gc-tuning.ts'
 import { createNodeApp } from '../gateway/node-app.ts'
 import { webUi } from './web-ui.ts'
@@ -129,6 +129,15 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
       ? unreachableOrigin(`the main server was given as a multiaddr (${config.server}); it has no HTTP URL to fall back to`)
       : createOriginClient({ onRequest }, { url: config.server })
     const capacity = createCapacity({ blocksDir: join(config.data, 'blocks'), dataDir: config.data, quotaBytes: config.quotaBytes, reserveBytes })
+    // blocks read from disk are hashed against their CID once per process; a damaged one is removed, fetched again
+    // from the peers in the background, and meanwhile served the way a miss is (the origin, verified)
+    const blocks = verifiedBlocksOf(peer)
+    const repairer = createBlockRepairer({ blockstore: peer.blockstore, logger })
+    stack.push(async () => { repairer.stop() })
+    const unwatch = repairWhenDamaged(blocks, repairer)
+    stack.push(async () => { unwatch() })
+    const scrub = createScrubber({ store: blocks, repairer, pins: peer.pins, getCodec: peer.getCodec, logger }, { bytesPerSecond: config.scrubBytesPerSecond, intervalMs: config.scrubIntervalSeconds * 1000 })
+    registerIntegrityMetrics(metrics.registry, { store: blocks, repairer, scrub })
     const reader = createContentReader({ blockstore: peer.blockstore, logger }, { cacheBytes: config.cacheBytes })
     const content = createNodeContent({ reader, blockstore: peer.blockstore, capacity, logger })
     const cache = createMediaCache({ logger }, { dir: join(config.data, 'media-cache') })
@@ -158,6 +167,7 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
       peer,
       capacity,
       logger,
+      integrity: { store: blocks, repairer },
       findProviders: config.server.startsWith('/') ? undefined : providerLookup(config.server),
       // a started, finished or failed order goes out at once; progress goes with the busy heartbeats
       onChange: () => { beat() },
@@ -180,7 +190,7 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
       health: async () => {
         const space = await capacity.measure()
         const reasons = space.full ? [fullReason(config.data, space)] : []
-        return { reasons, name: config.name, mode: config.mode, peerId: peer.libp2p.peerId.toString(), ipns, server: config.server, fallback: config.fallback, registration: agentStatus(), capacity: space, health: { ...health(), full: space.full } }
+        return { reasons, name: config.name, mode: config.mode, peerId: peer.libp2p.peerId.toString(), ipns, server: config.server, fallback: config.fallback, registration: agentStatus(), capacity: space, health: { ...health(), full: space.full }, integrity: integrityStatus({ store: blocks, repairer, scrub }) }
       }
     }, { fallback: config.fallback, playlistTtlMs })
     const http = await listenHttp(app, listen.listen, log)
@@ -195,6 +205,8 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
     // started before the agent: orders saved by an earlier run resume at once, whether or not the server answers
     await pinner.start()
     stack.push(async () => { await pinner.stop() })
+    scrub.start()
+    stack.push(scrub.stop)
 
     const agent = createNodeAgent({
       libp2p: peer.libp2p,

@@ -7,12 +7,12 @@ import { createDiskSpace } from '../core/disk-space.ts'
 import { createDnsServer } from '../core/dns/index.ts'
 import { createContentIndex, createNodeRegistry, createReplication, createReplicationGoals, registerReplicationMetrics } from '../core/replication/index.ts'
 import { createRevocationGater } from '../core/control/index.ts'
-import { createContentReader } from '../core/ipfs/index.ts'
+import { createBlockRepairer, createContentReader, createScrubber, integrityStatus, registerIntegrityMetrics, repairWhenDamaged, verifyPins } from '../core/ipfs/index.ts'
 import { createMetadata } from '../core/metadata/index.ts'
 import { createDaemonLogger } from '../core/logger.ts'
 import { createLibrary, createPosterFrames, createSegmentStore, createTranscoder, ENCODER_SETTINGS, findChildLauncher, resolveFfmpeg } from '../core/media/index.ts'
 import { createMetrics } from '../core/metrics.ts'
-import { createPeer, lockDataFolder } from '../core/net/index.ts'
+import { createPeer, lockDataFolder, verifiedBlocksOf } from '../core/net/index.ts'
 import { acceptNodeNames, createIpnsRecordStore, peersFromNodes } from '../core/routing/index.ts'
 import { tuneGarbageCollection } from '../core/gc-tuning.ts'
 import { createHttpApp } from '../gateway/app.ts'
@@ -32,6 +32,12 @@ import type { Metrics } from '../core/metrics.ts'
 import type { Peer } from '../core/net/index.ts'
 import type { IpnsRecordStore } from '../core/routing/index.ts'
 import type { ServerInfo } from '../gateway/routes/nodes.ts'
+import type { CID } from 'multiformats/cid'
+
+/** How long a request waits for a good copy of a block found damaged here before it fails as a missing block. */
+const REQUEST_REPAIR_MS = 8000
+/** After a repair found no copy, requests fail at once for this long (the scrub and `pin verify` still try). */
+const REQUEST_REPAIR_BACKOFF_MS = 60_000
 
 export interface StartServerOptions extends Partial<Omit<ServerConfig, 'data' | 'setBy'>> {
   /** Data folder. @default ./.cidcast */
@@ -128,7 +134,8 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
         getSegment: async (key, index) => await catalog.getSegment(key, index),
         putSegment: async (key, index, cid, bytes) => { await catalog.putSegment(key, index, cid, bytes) },
         getInit: async key => (await catalog.getRendition(key))?.initCid ?? undefined,
-        setInit: async (key, cid) => { await catalog.setInit(key, cid) }
+        setInit: async (key, cid) => { await catalog.setInit(key, cid) },
+        forgetCid: async cid => await catalog.repositories.lostSegments.forget(cid)
       }
     })
     const disk = createDiskSpace({ dir: config.data, reserveBytes })
@@ -173,7 +180,23 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
     late.replication = replication
     stack.push(async () => { await replication.stop() })
 
-    const reader = createContentReader({ blockstore: peer.blockstore, logger }, { cacheBytes: config.cacheBytes })
+    // blocks read from disk are hashed against their CID once per process; a damaged one is removed and fetched
+    // again from the nodes that hold it (bitswap asks every connected node), in the background as soon as it is
+    // found, and a request that needs it waits a little for that copy rather than failing at once
+    const blocks = verifiedBlocksOf(peer)
+    const repairer = createBlockRepairer({ blockstore: peer.blockstore, logger })
+    stack.push(async () => { repairer.stop() })
+    const unwatch = repairWhenDamaged(blocks, repairer)
+    stack.push(async () => { unwatch() })
+    const repairForRequest = async (cid: CID): Promise<Buffer | undefined> => await repairer.repair(cid, { signal: AbortSignal.timeout(REQUEST_REPAIR_MS), recentFailureMs: REQUEST_REPAIR_BACKOFF_MS }).catch(() => undefined)
+    const reader = createContentReader({ blockstore: peer.blockstore, logger, repair: repairForRequest }, { cacheBytes: config.cacheBytes })
+    // a segment whose block no node could give back is made again when asked for; its rendition is not complete meanwhile
+    const segmentLost = async (cid: CID): Promise<void> => {
+      const renditions = await segments.forget(cid)
+      if (renditions.length > 0) log.warn({ cid: cid.toString(), renditions }, 'a segment lost for good is forgotten: it is made again on demand, and its rendition is not complete until then')
+    }
+    const scrub = createScrubber({ store: blocks, repairer, pins: peer.pins, getCodec: peer.getCodec, logger, onLost: segmentLost }, { bytesPerSecond: config.scrubBytesPerSecond, intervalMs: config.scrubIntervalSeconds * 1000 })
+    registerIntegrityMetrics(metrics.registry, { store: blocks, repairer, scrub })
     let dnsListen: string | null = null
     const serverInfo = (): ServerInfo => ({ peerId: peer.libp2p.peerId.toString(), addresses: peer.libp2p.getMultiaddrs().map(String), zone: config.dnsZone, dnsListen })
     // Delegated Routing V1: IPNS records of registered nodes only; peers from the registry; providers from the content index
@@ -183,7 +206,7 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
       providers: replication.providers,
       peers: peersFromNodes(async () => await registry.list(), () => ({ peerId: peer.libp2p.peerId.toString(), addrs: peer.libp2p.getMultiaddrs().map(String), protocols: ['transport-bitswap'] }))
     }
-    const app = createHttpApp({ logger, library, catalog, metadata, transcoder, reader, metrics, blockstore: peer.blockstore, peerId: peer.libp2p.peerId.toString(), nodes: registry, serverInfo, routing, replication, ui: webUi(), disk })
+    const app = createHttpApp({ integrity: () => integrityStatus({ store: blocks, repairer, scrub }), verifyPins: async options => await verifyPins({ store: blocks, repairer, pins: peer.pins, getCodec: peer.getCodec }, options), segmentLost, logger, library, catalog, metadata, transcoder, reader, metrics, blockstore: peer.blockstore, peerId: peer.libp2p.peerId.toString(), nodes: registry, serverInfo, routing, replication, ui: webUi(), disk })
     const http = await listenHttp(app, { key: 'listen', address: config.listen, setBy: config.setBy.listen }, log)
     stack.push(http.close)
     const { address } = http
@@ -195,6 +218,9 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
     registry.on('change', () => { dns.invalidate() })
     const bound = dns.address()
     dnsListen = `${bound.host.includes(':') ? `[${bound.host}]` : bound.host}:${bound.port}`
+
+    scrub.start()
+    stack.push(scrub.stop)
 
     if (config.library.length > 0) {
       const watcher = await watchLibrary({ logger, library }, { folders: config.library })

@@ -1,11 +1,12 @@
 import { Command } from 'commander'
 import type { PinOutput } from './pin.ts'
-import type { VerifyReport } from '../../core/edge/index.ts'
+import type { VerifyReport } from '../../core/ipfs/index.ts'
 
 /*
- * `cidcast pin verify` on a CDN node's machine: asks the node (its loopback-only `POST /pins/verify`) to read every
- * block of every DAG it holds pinned, hash each again and list the blocks that are missing or no longer match their
- * CID; `--repair` deletes those and fetches good copies from the connected peers. Exits 1 while anything stays broken.
+ * `cidcast pin verify` on a CDN node's machine (or the main server's): asks the daemon (its loopback-only
+ * `POST /pins/verify`) to read every block of every DAG it holds pinned, hash each again and list the blocks that are
+ * missing or no longer match their CID (a damaged one is removed as it is found); `--repair` fetches good copies from
+ * the connected peers. Exits 1 while anything stays broken.
  */
 
 /** The node's gateway when neither `--node` nor CIDCAST_NODE_URL says. */
@@ -35,9 +36,9 @@ export function verifyLines (report: VerifyReport): string[] {
 export function pinVerifyCommand (io: PinOutput = {}): Command {
   const out = (): NodeJS.WritableStream => io.out ?? process.stdout
   return new Command('verify')
-    .description('re-hash every block a CDN node holds pinned and list the missing or damaged ones (on the node\'s machine)')
-    .option('--node <url>', `the node's gateway URL (env CIDCAST_NODE_URL, default ${DEFAULT_NODE_URL})`)
-    .option('--repair', 'delete damaged blocks and fetch them again from the connected peers')
+    .description('re-hash every block a CDN node (or the main server) holds pinned and list the missing or damaged ones (on its machine)')
+    .option('--node <url>', `the node's gateway URL, or the main server's URL (env CIDCAST_NODE_URL, default ${DEFAULT_NODE_URL})`)
+    .option('--repair', 'fetch missing and damaged blocks again from the connected peers')
     .action(async (opts: { node?: string, repair?: boolean }) => {
       const base = (opts.node ?? process.env.CIDCAST_NODE_URL ?? DEFAULT_NODE_URL).replace(/\/+$/, '')
       const res = await fetch(`${base}/pins/verify${opts.repair === true ? '?repair=1' : ''}`, { method: 'POST' })

@@ -1,9 +1,11 @@
 import { createContentIndexRepository } from './content-index-repository.ts'
+import { createLostSegmentRepository } from './lost-segments.ts'
 import { createMetadataRepository } from './metadata-repository.ts'
 import { createNodeRepository } from './node-repository.ts'
 import { createGoalRepository, createPreparationRepository, createRenditionRootRepository } from './replication-repositories.ts'
 import type { ContentIndexRepository } from './content-index-repository.ts'
 import type { RunExclusive } from './exclusive.ts'
+import type { LostSegmentRepository } from './lost-segments.ts'
 import type { MetadataRepository } from './metadata-repository.ts'
 import type { NodeRepository } from './node-repository.ts'
 import type { GoalRepository, PreparationRepository, RenditionRootRepository } from './replication-repositories.ts'
@@ -25,6 +27,8 @@ export interface CatalogRepositories {
   renditionRoots: RenditionRootRepository
   /** Media metadata, series, collections, the audit trail and stored images (core/metadata). */
   metadata: MetadataRepository
+  /** Segments lost for good, forgotten so they are made again (the main server's segment store). */
+  lostSegments: LostSegmentRepository
 }
 
 /** Builds every repository on the catalog's write queue. */
@@ -35,6 +39,7 @@ export function createRepositories (exclusive: RunExclusive): CatalogRepositorie
     goals: createGoalRepository(exclusive),
     preparations: createPreparationRepository(exclusive),
     renditionRoots: createRenditionRootRepository(exclusive),
-    metadata: createMetadataRepository(exclusive)
+    metadata: createMetadataRepository(exclusive),
+    lostSegments: createLostSegmentRepository(exclusive)
   }
 }

@@ -65,6 +65,9 @@ function nodeName (value: unknown, key: string): string {
 
 const logLevel = oneOf(LOG_LEVELS)
 const data = { key: 'data', flag: '--data', inFile: false, blankIsUnset: true, parse: text }
+// the background scrub of stored blocks, on both sides (core/ipfs/scrub.ts: 16 MiB/s, a pass a day)
+const scrubRate = { key: 'scrubBytesPerSecond', env: 'CIDCAST_SCRUB_BYTES_PER_SECOND', parse: wholeNumber(), default: 16 * 1024 * 1024 }
+const scrubInterval = { key: 'scrubIntervalSeconds', env: 'CIDCAST_SCRUB_INTERVAL_SECONDS', parse: seconds, default: 86_400 }
 
 /** The table. */
 export const CONFIG_KEYS: readonly ConfigKey[] = [
@@ -80,6 +83,8 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   { program: 'server', key: 'dnsZone', flag: '--dns-zone', env: 'CIDCAST_DNS_ZONE', parse: parseDnsName, default: 'cidcast.internal' },
   { program: 'server', key: 'heartbeatSeconds', env: 'CIDCAST_HEARTBEAT_SECONDS', parse: seconds, default: 15 },
   { program: 'server', key: 'repinAfterSeconds', env: 'CIDCAST_REPIN_AFTER_SECONDS', parse: seconds, default: 300 },
+  { program: 'server', ...scrubRate },
+  { program: 'server', ...scrubInterval },
 
   { program: 'metadata', key: 'tmdbKey', env: 'CIDCAST_TMDB_KEY', blankIsUnset: true, parse: token },
   { program: 'metadata', key: 'tvdbKey', env: 'CIDCAST_TVDB_KEY', blankIsUnset: true, parse: token },
@@ -109,6 +114,8 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   { program: 'node', key: 'pinFrom', flag: '--pin-from', env: 'CIDCAST_NODE_PIN_FROM', remembered: true, parse: oneOf(PIN_FROM), default: 'any' },
   { program: 'node', key: 'quotaBytes', flag: '--quota', env: 'CIDCAST_NODE_QUOTA_BYTES', remembered: true, parse: wholeNumber() },
   { program: 'node', key: 'cacheBytes', env: 'CIDCAST_NODE_CACHE_BYTES', parse: wholeNumber(), default: 128 * 1024 * 1024 },
+  { program: 'node', ...scrubRate },
+  { program: 'node', ...scrubInterval },
   { program: 'node', key: 'logLevel', flag: '--log-level', env: 'CIDCAST_LOG_LEVEL', parse: logLevel, default: 'info' },
   { program: 'node', key: 'logFormat', flag: '--log-format', env: 'CIDCAST_LOG_FORMAT', parse: parseLogFormat, default: 'auto' }
 ]

@@ -44,6 +44,10 @@ export interface NodeConfig {
   quotaBytes?: number
   /** Bytes of blocks kept in memory for serving. @default 134217728 */
   cacheBytes: number
+  /** Bytes per second the background scrub reads and hashes; 0 turns it off. @default 16777216 */
+  scrubBytesPerSecond: number
+  /** Seconds from the end of one scrub pass to the start of the next (the first starts within a minute). @default 86400 */
+  scrubIntervalSeconds: number
   /** pino level. @default info */
   logLevel: string
   /** Log lines: `pretty`, `json`, or `auto` (pretty on a terminal). @default auto */

@@ -30,6 +30,10 @@ export interface ServerConfig {
   heartbeatSeconds: number
   /** Seconds a node may stay offline before its pins with a replication factor are placed on other nodes. @default 300 */
   repinAfterSeconds: number
+  /** Bytes per second the background scrub reads and hashes; 0 turns it off. @default 16777216 */
+  scrubBytesPerSecond: number
+  /** Seconds from the end of one scrub pass to the start of the next (the first starts within a minute). @default 86400 */
+  scrubIntervalSeconds: number
   /**
    * What set each value that is not a default, as the user knows it (`--listen`, `CIDCAST_LISTEN`,
    * `listen in /srv/cidcast/config.json`): errors name it, and a taken port moves only when it is a default.

@@ -2,9 +2,7 @@ import { importFile } from 'ipfs-unixfs-importer'
 import { fixedSize } from 'ipfs-unixfs-importer/chunker'
 import { balanced } from 'ipfs-unixfs-importer/layout'
 import * as raw from 'multiformats/codecs/raw'
-import { identity } from 'multiformats/hashes/identity'
-import { sha256 } from 'multiformats/hashes/sha2'
-import { CHUNK_BYTES, IMPORT_OPTIONS } from '../ipfs/index.ts'
+import { CHUNK_BYTES, hashMatches, IMPORT_OPTIONS } from '../ipfs/index.ts'
 import { UnverifiedContentError } from './errors.ts'
 import type { CID } from 'multiformats/cid'
 
@@ -20,22 +18,11 @@ export interface VerifiedBlock {
   bytes: Uint8Array
 }
 
-function sameBytes (a: Uint8Array, b: Uint8Array): boolean {
-  if (a.byteLength !== b.byteLength) return false
-  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false
-  return true
-}
-
-/** Throws UnverifiedContentError unless `bytes` hash to `cid` (sha2-256 or identity; other hashes are refused). */
+/** Throws UnverifiedContentError unless `bytes` hash to `cid` (identity, sha2-256 or sha2-512; other hashes are refused). */
 export async function verifyBlock (cid: CID, bytes: Uint8Array): Promise<void> {
-  const { code, digest } = cid.multihash
-  if (code === identity.code) {
-    if (!sameBytes(digest, bytes)) throw new UnverifiedContentError(`block ${cid.toString()} does not match its identity hash`)
-    return
-  }
-  if (code !== sha256.code) throw new UnverifiedContentError(`block ${cid.toString()} uses hash 0x${code.toString(16)}, which this node does not check`)
-  const hashed = await sha256.digest(bytes)
-  if (!sameBytes(hashed.digest, digest)) throw new UnverifiedContentError(`block ${cid.toString()} does not hash to its CID`)
+  const matches = await hashMatches(cid, bytes)
+  if (matches == null) throw new UnverifiedContentError(`block ${cid.toString()} uses hash 0x${cid.multihash.code.toString(16)}, which this node does not check`)
+  if (!matches) throw new UnverifiedContentError(`block ${cid.toString()} does not hash to its CID`)
 }
 
 /**

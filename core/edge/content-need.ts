@@ -30,8 +30,8 @@ export interface ContentNeed {
 
 /**
  * Reads (through `reader`) every block the answer will need, so that it can then be written without a miss. With
- * the local reader, file leaves are only checked for presence; with the network reader, reading them is what pulls
- * them from peers. False when a block is missing (or did not come in time); true also when the request is one the
+ * the local reader, file leaves already known good are not read again (the others are read and hashed); with the
+ * network reader, reading them is what pulls them from peers. False when a block is missing (or did not come in time); true also when the request is one the
  * gateway will refuse (a path that is not there, a bad range): the gateway answers it itself.
  */
 export async function gatherBlocks (content: Pick<NodeContent, 'reader' | 'localFile'>, need: ContentNeed, reader: ContentReader, signal?: AbortSignal): Promise<boolean> {
@@ -45,7 +45,7 @@ export async function gatherBlocks (content: Pick<NodeContent, 'reader' | 'local
   try {
     if (need.format === 'raw') {
       if (need.segments.length > 0) return true // refused by the gateway itself
-      if (checkOnly) return await reader.blocks.has(need.root, { signal })
+      if (checkOnly) return await reader.blocks.ready(need.root, { signal })
       await reader.blocks.get(need.root, { signal })
       return true
     }

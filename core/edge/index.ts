@@ -13,7 +13,6 @@ export type { LocalPinOptions, Pinner, PinnerComponents, PinnerInit } from './pi
 export { DEFAULT_FETCH_CONCURRENCY, fetchDag } from './pin-fetch.ts'
 export type { DagProgress, FetchDagComponents, FetchDagOptions } from './pin-fetch.ts'
 export { providerLookup } from './pin-providers.ts'
-export type { BrokenBlock, VerifyOptions, VerifyReport } from './pin-verify.ts'
 export type { Collected } from './pin-collect.ts'
 export { createOriginClient, unreachableOrigin } from './origin-client.ts'
 export type { OriginBody, OriginClient, OriginClientComponents, OriginClientInit, OriginMedia, OriginRequestKind, ServerInfo } from './origin-client.ts'

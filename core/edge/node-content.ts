@@ -32,7 +32,7 @@ export interface NodeContent {
   readonly reader: ContentReader
   /** A reader that asks connected peers (bitswap) for blocks that are not here; pass it a deadline. */
   readonly network: ContentReader
-  /** The entry of `cid` if it and every block of it are here; undefined otherwise (never asks the network). */
+  /** The entry of `cid` if it and every block of it are here and good; undefined otherwise (never asks the network). */
   localFile (cid: CID, options?: { signal?: AbortSignal }): Promise<ContentEntry | undefined>
   /** Fetches every block of file `cid` from connected peers (bitswap) within `timeoutMs`; its entry, now local. */
   fromPeers (cid: CID, timeoutMs: number, options?: { signal?: AbortSignal }): Promise<ContentEntry>
@@ -57,7 +57,8 @@ export function createNodeContent (components: NodeContentComponents, init: Node
         const entry = await reader.stat(cid, options)
         if (entry.kind !== 'file') return entry
         for await (const slice of reader.slices(entry, 0, entry.size, options)) {
-          if (!slice.inline && !await reader.blocks.has(slice.cid, options)) return undefined
+          // a leaf not yet read in this process is read (and hashed) now: a damaged one is a miss before anything is sent
+          if (!slice.inline && !await reader.blocks.ready(slice.cid, options)) return undefined
         }
         return entry
       } catch (err) {

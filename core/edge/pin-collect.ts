@@ -40,7 +40,13 @@ export async function collectDag (components: CollectComponents, root: CID, opti
     if (!(await components.blockstore.has(cid, options))) continue
     if (await components.pins.isPinned(cid, options)) continue
     const chunks: Uint8Array[] = []
-    for await (const chunk of components.blockstore.get(cid, { ...options, offline: true })) chunks.push(chunk)
+    try {
+      for await (const chunk of components.blockstore.get(cid, { ...options, offline: true })) chunks.push(chunk)
+    } catch (err) {
+      // found damaged as it was read: the verified blockstore removed it already; what lies below cannot be found
+      if ((err as Error).name === 'NotFoundError') continue
+      throw err
+    }
     const bytes = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)
     if (cid.code !== raw.code) {
       try {

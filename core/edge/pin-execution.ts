@@ -4,14 +4,13 @@ import { gatewayBlocks, gatewayMemory } from './gateway-blocks.ts'
 import { collectDag, localRemover } from './pin-collect.ts'
 import { DEFAULT_FETCH_CONCURRENCY, DEFAULT_STALL_TIMEOUT_MS, fetchDag } from './pin-fetch.ts'
 import { connectProviders, describePeers } from './pin-providers.ts'
-import { verifyPins } from './pin-verify.ts'
-import { leafSkippingWalker } from '../ipfs/index.ts'
+import { leafSkippingWalker, verifyPins } from '../ipfs/index.ts'
 import type { Capacity } from './capacity.ts'
 import type { OrderBook, OrderEntry } from './order-book.ts'
 import type { Collected } from './pin-collect.ts'
 import type { DagProgress } from './pin-fetch.ts'
-import type { VerifyOptions, VerifyReport } from './pin-verify.ts'
 import type { PinProvider } from '../control/index.ts'
+import type { BlockRepairer, VerifiedBlockstore, VerifyOptions, VerifyReport } from '../ipfs/index.ts'
 import type { Logger } from '../logger.ts'
 import type { Peer } from '../net/index.ts'
 import type { CID } from 'multiformats/cid'
@@ -30,6 +29,8 @@ export interface PinExecutionComponents {
   peer: Pick<Peer, 'blockstore' | 'pins' | 'getCodec' | 'libp2p'>
   capacity: Pick<Capacity, 'measure' | 'last' | 'record' | 'invalidate'>
   logger: Logger
+  /** The verified blockstore under the peer's Helia and the repairer `verify` fetches lost blocks with. */
+  integrity: { store: Pick<VerifiedBlockstore, 'check' | 'read'>, repairer: Pick<BlockRepairer, 'repair'> }
   /** Where an order's state goes (the order book). */
   orders: Pick<OrderBook, 'set'>
   /** Peers holding a root when an order names none (the main server's `/routing/v1/providers`). */
@@ -148,7 +149,7 @@ class Execution implements PinExecution {
   }
 
   async verify (options: VerifyOptions = {}): Promise<VerifyReport> {
-    const report = await verifyPins({ blockstore: this.c.peer.blockstore, remove: localRemover(this.c.peer.blockstore), pins: this.c.peer.pins, getCodec: this.c.peer.getCodec }, options)
+    const report = await verifyPins({ ...this.c.integrity, pins: this.c.peer.pins, getCodec: this.c.peer.getCodec }, options)
     this.log.info({ roots: report.roots, blocks: report.blocks, broken: report.broken.length }, 'verified the pinned blocks')
     return report
   }

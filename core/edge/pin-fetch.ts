@@ -169,8 +169,13 @@ export async function fetchDag (components: FetchDagComponents, root: CID, optio
     if (cid.multihash.code === identity.code) {
       bytes = cid.multihash.digest
     } else if (await components.blockstore.has(cid, { signal })) {
-      bytes = await read(cid, signal)
-    } else {
+      // a local copy found damaged as it is read is removed by the verified blockstore: fetch it like a missing one
+      bytes = await read(cid, signal).catch((err: unknown) => {
+        if ((err as Error).name === 'NotFoundError') return undefined
+        throw err
+      })
+    }
+    if (bytes == null) {
       fetched = true
       bytes = await components.gateways?.get(cid, signal)
       if (bytes != null) {

@@ -4,8 +4,8 @@ import type { Capacity } from './capacity.ts'
 import type { Collected } from './pin-collect.ts'
 import type { LocalPinOptions, PinExecutionInit } from './pin-execution.ts'
 import type { DagProgress } from './pin-fetch.ts'
-import type { VerifyOptions, VerifyReport } from './pin-verify.ts'
 import type { PinOrder, PinProvider, PinReport } from '../control/index.ts'
+import type { BlockRepairer, VerifiedBlockstore, VerifyOptions, VerifyReport } from '../ipfs/index.ts'
 import type { Logger } from '../logger.ts'
 import type { Peer } from '../net/index.ts'
 import type { CID } from 'multiformats/cid'
@@ -32,6 +32,8 @@ export interface PinnerComponents {
   peer: Pick<Peer, 'blockstore' | 'datastore' | 'pins' | 'getCodec' | 'libp2p'>
   capacity: Pick<Capacity, 'measure' | 'last' | 'record' | 'invalidate'>
   logger: Logger
+  /** The verified blockstore under the peer's Helia and the repairer `verify` fetches lost blocks with. */
+  integrity: { store: Pick<VerifiedBlockstore, 'check' | 'read'>, repairer: Pick<BlockRepairer, 'repair'> }
   /** Peers holding a root when an order names none (the main server's `/routing/v1/providers`). */
   findProviders?: (cid: CID, options: { signal: AbortSignal }) => Promise<PinProvider[]>
   /** An order changed state (started, finished, failed, waits to retry): the node sends a heartbeat. */
@@ -63,7 +65,7 @@ export interface Pinner {
   pin (root: CID, options?: LocalPinOptions): Promise<DagProgress>
   /** Removes a pin and collects the blocks no other pin holds. */
   unpin (root: CID, options?: { signal?: AbortSignal }): Promise<Collected>
-  /** Re-hashes the blocks of pinned DAGs (`cidcast pin verify`). */
+  /** Re-hashes the blocks of pinned DAGs (`cidcast pin verify`); damaged copies are removed (and memory caches told). */
   verify (options?: VerifyOptions): Promise<VerifyReport>
 }
 
@@ -75,6 +77,7 @@ export function createPinner (components: PinnerComponents, init: PinnerInit = {
     peer,
     capacity,
     logger,
+    integrity: components.integrity,
     orders: { set: async (entry, state, error) => { await book.set(entry, state, error) } },
     findProviders: components.findProviders,
     onPinsChanged: components.onPinsChanged,

@@ -1,7 +1,7 @@
-import { readFile } from 'node:fs'
-import { join } from 'node:path'
 import { ContentNotFoundError } from '../errors.ts'
+import { toBuffer, verifiedBlockstoreUnder } from './verified-blockstore.ts'
 import type { Logger } from '../logger.ts'
+import type { VerifiedBlockstore } from './verified-blockstore.ts'
 import type { Blockstore } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
 
@@ -9,19 +9,26 @@ const IDENTITY_HASH = 0x00
 const DEFAULT_CACHE_BYTES = 256 * 1024 * 1024
 /** Blocks above this size are served but not kept: one would evict many hot segments. */
 const MAX_CACHED_BLOCK_BYTES = 4 * 1024 * 1024
-/** How deep to look through Helia's wrappers (BlockStorage -> NetworkedStorage -> IdentityBlockstore -> store). */
-const MAX_UNWRAP_DEPTH = 8
 
 export interface BlockReaderComponents {
   /** Any interface-blockstore (Helia's `helia.blockstore`, a bare `FsBlockstore`, a memory store...). */
   blockstore: Pick<Blockstore, 'get' | 'has'>
   logger: Logger
+  /**
+   * Fetches a good copy of a local block that was found damaged (the main server: from the nodes that hold it);
+   * undefined when none came. Without it a damaged block reads as missing.
+   */
+  repair?: (cid: CID, options?: ReadOptions) => Promise<Buffer | undefined>
 }
 
 export interface BlockReaderInit {
   /** Most bytes of recently read blocks kept in memory. 0 turns the cache off. @default 268435456 (256 MiB) */
   cacheBytes?: number
-  /** Read blockstore-fs block files with one `readFile` instead of its 64 KiB stream. @default true */
+  /**
+   * Read local blocks straight from the verified blockstore under Helia's layers (one `readFile` per blockstore-fs
+   * file, hashed on its first read), rather than through Helia. Without a verified blockstore under Helia, the
+   * store at the bottom is wrapped in one for this reader. @default true
+   */
   directFiles?: boolean
   /** Never ask the network for a block that is not local. @default true */
   offline?: boolean
@@ -43,6 +50,11 @@ export interface BlockReader {
   get (cid: CID, options?: ReadOptions): Promise<Buffer>
   /** Whether the block is held here (memory or local store), never asking the network. */
   has (cid: CID, options?: ReadOptions): Promise<boolean>
+  /**
+   * Whether the block is here and known good: in memory, or read and found matching its CID in this process (read
+   * and hashed now if it was not). A damaged copy is found here, before an answer starts, rather than half way.
+   */
+  ready (cid: CID, options?: ReadOptions): Promise<boolean>
   stats (): BlockCacheStats
 }
 
@@ -51,53 +63,13 @@ export function createBlockReader (components: BlockReaderComponents, init: Bloc
   return new CachingBlockReader(components, init)
 }
 
-/** The parts of blockstore-fs's FsBlockstore that map a CID to its file (not in its public types). */
-interface FsLikeBlockstore {
-  path: string
-  shardingStrategy: { encode: (cid: CID) => { dir: string, file: string } }
-}
-
-function isFsLike (store: unknown): store is FsLikeBlockstore {
-  const s = store as Partial<FsLikeBlockstore> | null
-  return typeof s?.path === 'string' && typeof s.shardingStrategy?.encode === 'function'
-}
-
-/** Finds a blockstore-fs under Helia's wrappers, which all offer `unwrap()` or hold it as `child`. */
-function findFsBlockstore (store: unknown): FsLikeBlockstore | undefined {
-  let current = store
-  for (let depth = 0; depth < MAX_UNWRAP_DEPTH && current != null; depth++) {
-    if (isFsLike(current)) return current
-    const wrapper = current as { unwrap?: () => unknown, child?: unknown }
-    current = typeof wrapper.unwrap === 'function' ? wrapper.unwrap() : wrapper.child
-  }
-  return undefined
-}
-
-function readWholeFile (path: string): Promise<Buffer | undefined> {
-  return new Promise((resolve, reject) => {
-    // the callback API reads a known-size file in one go; fs/promises reads it in 512 KiB chunks
-    readFile(path, (err, data) => {
-      if (err == null) resolve(data)
-      else if (err.code === 'ENOENT' || err.code === 'ENOTDIR') resolve(undefined)
-      else reject(err)
-    })
-  })
-}
-
-function toBuffer (chunks: Uint8Array[]): Buffer {
-  if (chunks.length === 1) {
-    const only = chunks[0]
-    return Buffer.isBuffer(only) ? only : Buffer.from(only.buffer, only.byteOffset, only.byteLength)
-  }
-  return Buffer.concat(chunks)
-}
-
 class CachingBlockReader implements BlockReader {
   private readonly blockstore: Pick<Blockstore, 'get' | 'has'>
   private readonly log: Logger
   private readonly maxBytes: number
   private readonly offline: boolean
-  private readonly fs: FsLikeBlockstore | undefined
+  private readonly local: VerifiedBlockstore | undefined
+  private readonly repair: BlockReaderComponents['repair']
   /** Insertion order is recency order: a hit moves the entry to the end, eviction takes from the front. */
   private readonly cache = new Map<string, Buffer>()
   /** Reads in flight, so a burst of requests for one cold segment reads its blocks once. */
@@ -111,8 +83,14 @@ class CachingBlockReader implements BlockReader {
     this.log = components.logger
     this.maxBytes = init.cacheBytes ?? DEFAULT_CACHE_BYTES
     this.offline = init.offline ?? true
-    this.fs = (init.directFiles ?? true) ? findFsBlockstore(components.blockstore) : undefined
-    this.log.debug({ directFiles: this.fs?.path ?? false, cacheBytes: this.maxBytes }, 'block reader ready')
+    this.repair = components.repair
+    if (init.directFiles ?? true) {
+      // a store made without createPeer (tests, tools) gets a verified layer of its own: nothing is served unchecked
+      this.local = verifiedBlockstoreUnder(components.blockstore, components.logger)
+      // a block found damaged or deleted leaves memory too (`pin verify --repair`, the scrub, an unpin)
+      this.local.onChange(cid => { this.drop(keyOf(cid)) })
+    }
+    this.log.debug({ direct: this.local != null, cacheBytes: this.maxBytes }, 'block reader ready')
   }
 
   async get (cid: CID, options: ReadOptions = {}): Promise<Buffer> {
@@ -143,16 +121,26 @@ class CachingBlockReader implements BlockReader {
     return this.blockstore.has(cid, options)
   }
 
+  async ready (cid: CID, options: ReadOptions = {}): Promise<boolean> {
+    if (cid.multihash.code === IDENTITY_HASH || this.cache.has(keyOf(cid))) return true
+    // verified here and not deleted since (deletes go through the verified store, which forgets them)
+    if (this.local?.isVerified(cid) === true) return true
+    try {
+      await this.get(cid, options)
+      return true
+    } catch (err) {
+      if ((err as Error).name === 'ContentNotFoundError') return false
+      throw err
+    }
+  }
+
   stats (): BlockCacheStats {
     return { blocks: this.cache.size, bytes: this.bytes, hits: this.hits, misses: this.misses }
   }
 
   private async load (cid: CID, key: string, options: ReadOptions): Promise<Buffer> {
-    let block: Buffer | undefined
-    if (this.fs != null) {
-      const { dir, file } = this.fs.shardingStrategy.encode(cid)
-      block = await readWholeFile(join(this.fs.path, dir, file))
-    }
+    let block = await this.local?.read(cid, options)
+    if (block == null && this.repair != null && this.local?.isDamaged(cid) === true) block = await this.repair(cid, options)
     block ??= await this.fromBlockstore(cid, options)
     this.remember(key, block)
     return block
@@ -176,6 +164,7 @@ class CachingBlockReader implements BlockReader {
 
   private remember (key: string, block: Buffer): void {
     if (block.byteLength > MAX_CACHED_BLOCK_BYTES || block.byteLength > this.maxBytes) return
+    this.drop(key)
     this.cache.set(key, block)
     this.bytes += block.byteLength
     for (const [oldKey, old] of this.cache) {
@@ -183,6 +172,13 @@ class CachingBlockReader implements BlockReader {
       this.cache.delete(oldKey)
       this.bytes -= old.byteLength
     }
+  }
+
+  private drop (key: string): void {
+    const held = this.cache.get(key)
+    if (held == null) return
+    this.cache.delete(key)
+    this.bytes -= held.byteLength
   }
 }
 

@@ -1,12 +1,25 @@
 /*
- * core/ipfs: content addressing for both sides: the import profile, hashing a file without storing it, the block
- * reader with its LRU, the UnixFS path and content reader, CAR export and the pin walker that skips leaves. Other
- * folders import this file only.
+ * core/ipfs: content addressing for both sides: the import profile, hashing a file without storing it, the verified
+ * blockstore (every block read from disk checked against its CID), the block reader with its LRU, the UnixFS path and
+ * content reader, CAR export, the pin walker that skips leaves, and the integrity of what is stored: pin
+ * verification, block repair from the peers, the background scrub and their metrics. Other folders import this file
+ * only.
  */
 
 export { CHUNK_BYTES, IMPORT_OPTIONS } from './import-profile.ts'
 export { hashFile } from './hash-file.ts'
 export { assertHeldCid, assertPinnableCid } from './content-cid.ts'
+export { checkableHash, hashMatches } from './block-hash.ts'
+export { createVerifiedBlockstore, findVerifiedBlockstore } from './verified-blockstore.ts'
+export type { BlockChange, BlockCheck, BlockIntegrityStats, VerifiedBlockstore, VerifiedBlockstoreComponents, VerifiedBlockstoreInit } from './verified-blockstore.ts'
+export { createBlockRepairer, repairWhenDamaged } from './block-repair.ts'
+export type { BlockRepairComponents, BlockRepairer, BlockRepairInit, RepairOptions, RepairStats } from './block-repair.ts'
+export { verifyPins } from './pin-verify.ts'
+export type { BlockProblem, BrokenBlock, VerifyComponents, VerifyOptions, VerifyReport } from './pin-verify.ts'
+export { createScrubber, DEFAULT_SCRUB_BYTES_PER_SECOND, DEFAULT_SCRUB_INTERVAL_MS } from './scrub.ts'
+export type { ScrubComponents, ScrubInit, ScrubPass, ScrubStatus, Scrubber } from './scrub.ts'
+export { integrityStatus, registerIntegrityMetrics } from './integrity-metrics.ts'
+export type { IntegritySources, IntegrityStatus } from './integrity-metrics.ts'
 export { createBlockReader } from './block-reader.ts'
 export type { BlockCacheStats, BlockReader, BlockReaderComponents, BlockReaderInit, ReadOptions } from './block-reader.ts'
 export { checkSegment, createContentReader } from './content-reader.ts'

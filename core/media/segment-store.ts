@@ -8,6 +8,8 @@ export interface SegmentIndex {
   putSegment: (renditionKey: string, index: number, cid: string, bytes: number) => Promise<void>
   getInit: (renditionKey: string) => Promise<string | undefined>
   setInit: (renditionKey: string, cid: string) => Promise<void>
+  /** Forgets every segment and init recorded with `cid` (lost for good); the rendition keys that held one. */
+  forgetCid: (cid: string) => Promise<string[]>
 }
 
 export interface SegmentStoreComponents {
@@ -29,6 +31,11 @@ export interface SegmentStore {
   put: (renditionKey: string, index: number, bytes: Uint8Array) => Promise<StoredSegment>
   getInit: (renditionKey: string) => Promise<StoredSegment | undefined>
   putInit: (renditionKey: string, bytes: Uint8Array) => Promise<StoredSegment>
+  /**
+   * Forgets the segments (and init segments) stored as `cid`, whose block is lost for good: the next request for one
+   * makes it again. Resolves with the keys of the renditions that held one (no longer complete).
+   */
+  forget: (cid: CID) => Promise<string[]>
 }
 
 const INIT = -1
@@ -76,6 +83,13 @@ class IndexedSegmentStore implements SegmentStore {
     return await this.put(renditionKey, INIT, bytes)
   }
 
+  async forget (cid: CID): Promise<string[]> {
+    const text = cid.toString()
+    const keys = await this.index.forgetCid(text)
+    for (const [id, stored] of this.known) if (stored.cid.toString() === text) this.known.delete(id)
+    return keys
+  }
+
   private async initRow (renditionKey: string): Promise<{ cid: string, bytes: number } | undefined> {
     const cid = await this.index.getInit(renditionKey)
     if (cid == null) return undefined
@@ -99,6 +113,12 @@ export function memorySegmentIndex (): SegmentIndex & { indexes: (renditionKey: 
     },
     async getInit (key) { return inits.get(key) },
     async setInit (key, cid) { if (!inits.has(key)) inits.set(key, cid) },
+    async forgetCid (cid) {
+      const keys = new Set<string>()
+      for (const [id, row] of segments) if (row.cid === cid) { segments.delete(id); keys.add(id.slice(0, id.lastIndexOf('/'))) }
+      for (const [key, init] of inits) if (init === cid) { inits.delete(key); keys.add(key) }
+      return [...keys]
+    },
     indexes (key) {
       return [...segments.keys()].filter(k => k.startsWith(`${key}/`)).map(k => Number(k.slice(key.length + 1))).sort((a, b) => a - b)
     }

@@ -14,8 +14,10 @@ import { LevelDatastore } from 'datastore-level'
 import { createHeliaLight } from 'helia'
 import { SWARM_KEY_BYTES } from '../config/index.ts'
 import { InvalidConfigError, InvalidSwarmKeyError } from '../errors.ts'
+import { createVerifiedBlockstore, findVerifiedBlockstore } from '../ipfs/index.ts'
 import { hostAndPort, listenOnFirstFree, probeTcpPort, withPort } from '../listen.ts'
 import { preSharedKey } from './protector.ts'
+import type { VerifiedBlockstore } from '../ipfs/index.ts'
 import type { Logger } from '../logger.ts'
 import type { ListenSetting } from '../listen.ts'
 import type { BitswapBlockBrokerInit } from '@helia/bitswap'
@@ -29,6 +31,8 @@ import type { Datastore } from 'interface-datastore'
 export const DEFAULT_LISTEN = Object.freeze(['/ip4/127.0.0.1/tcp/0'])
 /** File in the data folder holding the peer's Ed25519 key (libp2p protobuf), so its ID survives restarts. */
 export const IDENTITY_FILE = 'identity.key'
+/** Folder in the data folder where block files found damaged are moved, for inspection. */
+export const QUARANTINE_DIR = 'quarantine'
 /** Starts tried when libp2p fails to listen on addresses the probe found free (another program was quicker). */
 const LISTEN_ATTEMPTS = 3
 
@@ -51,6 +55,8 @@ export interface PeerInit {
   connectionGater?: ConnectionGater
   /** Bitswap settings (message sizes, send concurrency...); bench/replication.ts measures them. @default Helia's */
   bitswap?: BitswapBlockBrokerInit
+  /** Hash every block on its first read from disk (core/ipfs/verified-blockstore.ts). Off only for the bench's baseline. @default true */
+  verifyBlocks?: boolean
 }
 
 export interface PeerComponents {
@@ -107,7 +113,7 @@ async function chooseAddresses (settings: ListenSetting[], log: Logger): Promise
 }
 
 async function startPeer (components: PeerComponents, init: PeerInit, listen: string[], log: Logger): Promise<Peer> {
-  let blockstore: Blockstore
+  let store: Blockstore
   let datastore: Datastore
   let close = async (): Promise<void> => {}
   let privateKey = init.privateKey
@@ -120,17 +126,21 @@ async function startPeer (components: PeerComponents, init: PeerInit, listen: st
     // Helia checks the datastore version before it starts anything, so open the stores now
     await fsBlockstore.open()
     await levelDatastore.open()
-    blockstore = fsBlockstore
+    store = fsBlockstore
     datastore = levelDatastore
     close = async () => {
       await fsBlockstore.close()
       await levelDatastore.close()
     }
   } else {
-    blockstore = new MemoryBlockstore()
+    store = new MemoryBlockstore()
     datastore = new MemoryDatastore()
     privateKey ??= await generateKeyPair('Ed25519')
   }
+  // every block read from the store is checked against its CID: by Helia's reads (bitswap answering peers
+  // included) and by the block readers that find it under Helia's layers
+  const quarantineDir = init.dataDir == null ? undefined : join(init.dataDir, QUARANTINE_DIR)
+  const blockstore = createVerifiedBlockstore({ store, logger: components.logger }, { verify: init.verifyBlocks, quarantineDir })
 
   const helia = withBitswap(withLibp2pLight(createHeliaLight({ blockstore, datastore }), {
     privateKey,
@@ -170,6 +180,13 @@ async function startPeer (components: PeerComponents, init: PeerInit, listen: st
   }
   log.info({ peerId: helia.libp2p.peerId.toString(), addrs: helia.libp2p.getMultiaddrs().map(String) }, 'peer started')
   return helia
+}
+
+/** The verified blockstore under a peer's Helia layers (every peer `createPeer` makes has one). */
+export function verifiedBlocksOf (peer: Pick<Peer, 'blockstore'>): VerifiedBlockstore {
+  const store = findVerifiedBlockstore(peer.blockstore)
+  if (store == null) throw new Error('this peer has no verified blockstore: it was not made by createPeer')
+  return store
 }
 
 /** Reads the peer key from `path`, or creates an Ed25519 key there (mode 0600) the first time. */

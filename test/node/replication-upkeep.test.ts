@@ -1,4 +1,4 @@
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises'
+import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { cidcast } from '../helpers/spawn.ts'
 import { waitFor } from '../helpers/tmp.ts'
@@ -8,7 +8,8 @@ import type { Blockstore } from 'interface-blockstore'
 
 /*
  * The node side of replication (core/edge/pinner.ts) once content is held: unpin orders and what they free, the
- * data folder's quota, an order nobody can serve, and `cidcast pin verify` finding and repairing a damaged block.
+ * data folder's quota, an order nobody can serve, and `cidcast pin verify` finding damaged and missing blocks (and
+ * their repair).
  * The world (nodes without a main server, holders in the same private network) is in replication-fixture.ts.
  */
 
@@ -89,33 +90,54 @@ test('with no reachable provider an order says why while it retries, then fails 
   t.regex(failed.error?.message ?? '', /none of the 1 providers answered .*attempt 3 of 3/)
 })
 
-test('cidcast pin verify finds a block damaged on disk and exits 1; --repair fetches a good copy', async t => {
+test('cidcast pin verify finds a block damaged on disk and exits 1; the node fetches a good copy once a holder is connected', async t => {
   const source = await holder(t, 3)
   const dataDir = join(t.context.dir, 'verified')
   const cdn = await node(t, { dataDir })
   await cdn.pin(source.root, { providers: [providerOf(source.peer)] })
   t.like(await cdn.pinner.verify(), { broken: [], blocks: 3 + 1, unchecked: 0 })
 
-  const files = await dataFiles(join(dataDir, 'blocks'))
-  const leaf = (await Promise.all(files.map(async f => ({ f, size: (await stat(f)).size })))).find(x => x.size === MIB)
-  if (leaf == null) throw new Error('no leaf block file found')
-  const bytes = await readFile(leaf.f)
+  const leaves = await leafFiles(join(dataDir, 'blocks'))
+  const bytes = await readFile(leaves[0])
   bytes[100] ^= 0xff
-  await writeFile(leaf.f, bytes)
+  await writeFile(leaves[0], bytes)
 
   await cdn.peer.libp2p.hangUp(source.peer.libp2p.peerId)
   const found = await cidcast('pin', 'verify', '--node', cdn.url)
   t.is(found.code, 1, found.stderr)
   t.regex(found.stdout, new RegExp(`^corrupt\\tbafk\\w+\\t${source.root.toString()}$`, 'm'))
   t.regex(found.stdout, /^verified \d pinned roots?, \d blocks \(3\.0 MiB\) in [\d.]+ s: 1 broken, 0 repaired$/m)
-  // repair asks the connected peers (bitswap checks what arrives against the CID)
+  // the damaged copy is gone from blocks/ (kept aside in quarantine/), and wanted from every peer since it was found
+  t.false((await leafFiles(join(dataDir, 'blocks'))).includes(leaves[0]))
+  t.is((await readdir(join(dataDir, 'quarantine'))).length, 1)
   await cdn.peer.libp2p.dial(source.peer.libp2p.getMultiaddrs())
+  await waitFor(async () => (await cdn.pinner.verify()).broken.length === 0, 20_000, 'the damaged block to come back from the holder')
+  t.true((await localBytes(cdn, source.root)).equals(source.bytes), 'the same bytes')
+})
+
+test('cidcast pin verify --repair fetches a block missing from a pinned DAG from the connected peers', async t => {
+  const source = await holder(t, 3)
+  const dataDir = join(t.context.dir, 'verified')
+  const cdn = await node(t, { dataDir })
+  await cdn.pin(source.root, { providers: [providerOf(source.peer)] })
+  const [lost] = await leafFiles(join(dataDir, 'blocks'))
+  await rm(lost)
+
   const repaired = await cidcast('pin', 'verify', '--repair', '--node', cdn.url)
   t.is(repaired.code, 0, repaired.stdout + repaired.stderr)
-  t.regex(repaired.stdout, /^corrupt\t\w+\t\w+\trepaired$/m)
+  t.regex(repaired.stdout, new RegExp(`^missing\\tbafk\\w+\\t${source.root.toString()}\\trepaired$`, 'm'))
   t.deepEqual((await cdn.pinner.verify()).broken, [])
   t.true((await localBytes(cdn, source.root)).equals(source.bytes), 'the same bytes')
 })
+
+/** The block files of 1 MiB (the leaves of a holder's file). */
+async function leafFiles (dir: string): Promise<string[]> {
+  const files = await dataFiles(dir)
+  const sized = await Promise.all(files.map(async f => ({ f, size: (await stat(f)).size })))
+  const leaves = sized.filter(x => x.size === MIB).map(x => x.f)
+  if (leaves.length === 0) throw new Error('no leaf block file found')
+  return leaves
+}
 
 async function dataFiles (dir: string): Promise<string[]> {
   const out: string[] = []

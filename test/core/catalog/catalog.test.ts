@@ -161,6 +161,28 @@ test('completing a rendition with a missing segment or init is refused and leave
   t.is(rendition?.initCid, 'bafy-init')
 })
 
+test('a lost segment is forgotten with its rendition\'s completeness, and the rendition completes again once it is made', async t => {
+  const { catalog } = t.context
+  await catalog.upsertMedia(MEDIA)
+  await catalog.ensureRendition(RENDITION)
+  await catalog.ensureRendition({ ...RENDITION, key: 's'.repeat(64), profile: '360p' })
+  for (let index = 0; index < RENDITION.segmentCount; index++) await catalog.putSegment(RENDITION.key, index, `bafy-seg-${index}`, 1000)
+  await catalog.setInit(RENDITION.key, 'bafy-init')
+  await catalog.completeRendition(RENDITION.key, 'bafy-root')
+  // the same bytes in another rendition (as its init) are lost with it
+  await catalog.setInit('s'.repeat(64), 'bafy-seg-1')
+
+  t.deepEqual((await catalog.repositories.lostSegments.forget('bafy-seg-1')).sort(), ['r'.repeat(64), 's'.repeat(64)])
+  t.like(await catalog.getRendition(RENDITION.key), { state: 'partial', root: null, initCid: 'bafy-init' })
+  t.is(await catalog.getSegment(RENDITION.key, 1), undefined)
+  t.is((await catalog.getRendition('s'.repeat(64)))?.initCid, null)
+  t.deepEqual(await catalog.repositories.lostSegments.forget('bafy-unknown'), [])
+
+  await catalog.putSegment(RENDITION.key, 1, 'bafy-seg-1-again', 1000)
+  await catalog.completeRendition(RENDITION.key, 'bafy-root-2')
+  t.like(await catalog.getRendition(RENDITION.key), { state: 'complete', root: 'bafy-root-2' })
+})
+
 test('completing a rendition without its init segment is refused', async t => {
   const { catalog } = t.context
   await catalog.upsertMedia(MEDIA)
