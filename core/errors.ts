@@ -182,3 +182,9 @@ export class RoutingRecordNotFoundError extends CidcastError {
   static override readonly code: string = 'RoutingRecordNotFoundError'
   override readonly name = 'RoutingRecordNotFoundError'
 }
+
+/** A write refused for lack of space (the disk of the data folder is full, or a quota is reached); the message says what was not written. */
+export class DiskFullError extends CidcastError {
+  static override readonly code: string = 'DiskFullError'
+  override readonly name = 'DiskFullError'
+}

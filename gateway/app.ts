@@ -21,6 +21,7 @@ import type { AccessSettings } from './access/route-table.ts'
 import type { WebUi } from './web-ui.ts'
 import type { Accounts, LoginLimiter } from '../core/access/index.ts'
 import type { Catalog } from '../core/catalog/index.ts'
+import type { DiskSpace, DiskSpaceReport } from '../core/disk-space.ts'
 import type { NodeRegistry, Replication } from '../core/replication/index.ts'
 import type { ContentReader } from '../core/ipfs/index.ts'
 import type { Logger } from '../core/logger.ts'
@@ -67,6 +68,8 @@ export interface HttpAppComponents {
   integrity?: () => unknown
   /** Re-hashes every pinned block now (`POST /pins/verify`, loopback only: `cidcast pin verify --node <this URL>`). */
   verifyPins?: LocalPinRouteComponents['pinner']['verify']
+  /** The data folder's disk: `/healthz` says `degraded` while it is full, and hears of every write refused for lack of space. */
+  disk?: DiskSpace
 }
 
 /** The main server's HTTP face: UI, `/api/v1`, `/media`, `/ipfs`, `/healthz`, `/metrics`; `routes` lists its route keys. */
@@ -78,13 +81,25 @@ export function createHttpApp (components: HttpAppComponents): Koa & { routes: (
   app.silent = true
   app.use(mediaCors())
   app.use(errors(log))
+  const { disk } = components
+  if (disk != null) app.use(noteDiskFull(disk))
   app.use(authenticate({ accounts: components.accounts, knownNode: components.knownNode }))
   app.use(bodyParser({ enableTypes: ['json'], jsonLimit: '64kb', encoding: 'utf-8' }))
 
   const system = new Router()
-    .get('/healthz', ctx => {
+    .get('/healthz', async ctx => {
       ctx.set('Cache-Control', 'no-store')
-      ctx.body = { status: 'ok', role: 'server', peerId: components.peerId, uptimeSeconds: Math.round((Date.now() - started) / 1000), sessions: components.transcoder.sessions().length, integrity: components.integrity?.() }
+      const { reasons, space } = await diskHealth(disk)
+      ctx.body = {
+        status: reasons.length === 0 ? 'ok' : 'degraded',
+        reasons,
+        role: 'server',
+        peerId: components.peerId,
+        uptimeSeconds: Math.round((Date.now() - started) / 1000),
+        sessions: components.transcoder.sessions().length,
+        integrity: components.integrity?.(),
+        ...(space == null ? {} : { disk: { freeBytes: space.freeBytes, reserveBytes: space.reserveBytes, full: space.full } })
+      }
     })
     .get('/metrics', async ctx => {
       ctx.type = components.metrics.registry.contentType
@@ -108,4 +123,27 @@ export function createHttpApp (components: HttpAppComponents): Koa & { routes: (
   }
   if (components.ui != null) app.use(webUiFiles(components.ui))
   return Object.assign(app, { routes: () => routeKeysOf(routers) })
+}
+
+/** Tells the disk watch of every request that failed for lack of space (the error goes on to the error middleware). */
+function noteDiskFull (disk: DiskSpace): Koa.Middleware {
+  return async (_ctx, next) => {
+    try {
+      await next()
+    } catch (err) {
+      disk.failed(err)
+      throw err
+    }
+  }
+}
+
+/** What the data folder's disk adds to `/healthz`: why it is degraded (nothing when it is fine), and its figures. */
+async function diskHealth (disk: DiskSpace | undefined): Promise<{ reasons: string[], space?: DiskSpaceReport }> {
+  if (disk == null) return { reasons: [] }
+  try {
+    const space = await disk.check()
+    return { reasons: space.reason == null ? [] : [space.reason], space }
+  } catch (err) {
+    return { reasons: [`the data folder's disk cannot be measured (${(err as NodeJS.ErrnoException).code ?? 'unknown error'})`] }
+  }
 }

@@ -23,8 +23,8 @@ export interface NodeAppComponents {
   cache: MediaCache
   origin: OriginClient
   metrics: NodeMetrics
-  /** What `/healthz` shows (besides `status` and `role`). */
-  health: () => Promise<Record<string, unknown>>
+  /** What `/healthz` shows (besides `status` and `role`); any `reasons` make the status `degraded`. */
+  health: () => Promise<Record<string, unknown> & { reasons: string[] }>
   /** The node's pinner: `/pins` and `/pins/verify` (loopback only) exist only with it. */
   pinner?: LocalPinRouteComponents['pinner']
   /** The web UI's files: served at `/` only when given. */
@@ -97,7 +97,8 @@ export function createNodeApp (components: NodeAppComponents, init: NodeAppInit 
   const system = new Router()
     .get('/healthz', async ctx => {
       ctx.set('Cache-Control', 'no-store')
-      ctx.body = { status: 'ok', role: 'node', ...await components.health() }
+      const health = await components.health()
+      ctx.body = { status: health.reasons.length === 0 ? 'ok' : 'degraded', role: 'node', ...health }
     })
     .get('/metrics', async ctx => {
       ctx.type = components.metrics.registry.contentType

@@ -3,7 +3,7 @@ import { loadavg, networkInterfaces } from 'node:os'
 import { join } from 'node:path'
 import { privateKeyFromProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { createCapacity, createMediaCache, createNodeAgent, createNodeContent, createNodeMetrics, createOriginClient, createPinner, providerLookup, SwarmKeyMissingError, unreachableOrigin } from '../core/edge/index.ts'
+import { createCapacity, fullReason, createMediaCache, createNodeAgent, createNodeContent, createNodeMetrics, createOriginClient, createPinner, providerLookup, SwarmKeyMissingError, unreachableOrigin } from '../core/edge/index.ts'
 import { createControlClient, handleOrderNudges, ipnsNameOf } from '../core/control/index.ts'
 import { createBlockRepairer, createContentReader, createScrubber, integrityStatus, registerIntegrityMetrics, repairWhenDamaged } from '../core/ipfs/index.ts'
 import { createDaemonLogger } from '../core/logger.ts'
@@ -196,7 +196,8 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
       ui: webUi(),
       health: async () => {
         const space = await capacity.measure()
-        return { name: config.name, mode: config.mode, peerId: peer.libp2p.peerId.toString(), ipns, server: config.server, fallback: config.fallback, registration: agentStatus(), capacity: space, health: { ...health(), full: space.full }, integrity: integrityStatus({ store: blocks, repairer, scrub }) }
+        const reasons = space.full ? [fullReason(config.data, space)] : []
+        return { reasons, name: config.name, mode: config.mode, peerId: peer.libp2p.peerId.toString(), ipns, server: config.server, fallback: config.fallback, registration: agentStatus(), capacity: space, health: { ...health(), full: space.full }, integrity: integrityStatus({ store: blocks, repairer, scrub }) }
       }
     }, { fallback: config.fallback, playlistTtlMs })
     const http = await listenHttp(app, listen.listen, log)

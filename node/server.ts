@@ -4,6 +4,7 @@ import { unixfs } from '@helia/unixfs'
 import { createAccounts, createLoginLimiter } from '../core/access/index.ts'
 import { createCatalog, registerCatalogMetrics } from '../core/catalog/index.ts'
 import { loadMetadataConfig, loadServerConfig } from '../core/config/index.ts'
+import { createDiskSpace } from '../core/disk-space.ts'
 import { createDnsServer } from '../core/dns/index.ts'
 import { createContentIndex, createNodeRegistry, createReplication, createReplicationGoals, registerReplicationMetrics } from '../core/replication/index.ts'
 import { createRevocationGater } from '../core/control/index.ts'
@@ -49,6 +50,8 @@ export interface StartServerOptions extends Partial<Omit<ServerConfig, 'data' | 
   accounts?: AccountsInit
   /** Catalog settings (tests shorten how long a call waits for a locked database). */
   catalog?: Pick<CatalogInit, 'busyWaitMs'>
+  /** Free bytes of the data folder's disk below which `/healthz` says `degraded`. @default 64 MiB */
+  reserveBytes?: number
 }
 
 /** A running main server. */
@@ -83,7 +86,7 @@ export interface RunningServer {
 /** Starts the main server: peer, catalog, transcoder, HTTP and DNS, in that order. */
 export async function startServer (options: StartServerOptions = {}): Promise<RunningServer> {
   tuneGarbageCollection()
-  const { dataDir, metadata: metadataSettings, accounts: accountsInit, catalog: catalogSettings, ...flags } = options
+  const { dataDir, metadata: metadataSettings, accounts: accountsInit, catalog: catalogSettings, reserveBytes, ...flags } = options
   const config = await loadServerConfig({ ...flags, data: dataDir })
   const logger = await createDaemonLogger({ level: config.logLevel, format: config.logFormat })
   const log = logger.child({ name: 'cidcast:server' })
@@ -148,6 +151,7 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
         forgetCid: async cid => await catalog.repositories.lostSegments.forget(cid)
       }
     })
+    const disk = createDiskSpace({ dir: config.data, reserveBytes })
     const workDir = join(config.data, 'transcode')
     // leftovers of a crash are never resumed: segments are only trusted once imported
     await rm(workDir, { recursive: true, force: true })
@@ -159,7 +163,8 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
       segments,
       workDir,
       onComplete: async job => { await library.finish(job) },
-      onSessionStart: () => { metrics.ffmpegSessionsStarted.inc() }
+      onSessionStart: () => { metrics.ffmpegSessionsStarted.inc() },
+      onDiskFull: err => { disk.failed(err) }
     }, { maxSessions: config.maxSessions })
     await transcoder.start()
     sessionCount = () => transcoder.sessions().length
@@ -217,7 +222,7 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
     const limiter = createLoginLimiter()
     const accessSettings = { viewerReplication: config.viewerReplication }
     const knownNode = async (peerId: string): Promise<{ label: string, revoked: boolean } | undefined> => (await registry.list()).find(n => n.peerId === peerId)
-    const app = createHttpApp({ accounts, knownNode, limiter, accessSettings: () => accessSettings, integrity: () => integrityStatus({ store: blocks, repairer, scrub }), verifyPins: async options => await verifyPins({ store: blocks, repairer, pins: peer.pins, getCodec: peer.getCodec }, options), segmentLost, logger, library, catalog, metadata, transcoder, reader, metrics, blockstore: peer.blockstore, peerId: peer.libp2p.peerId.toString(), nodes: registry, serverInfo, routing, replication, ui: webUi() })
+    const app = createHttpApp({ accounts, knownNode, limiter, accessSettings: () => accessSettings, integrity: () => integrityStatus({ store: blocks, repairer, scrub }), verifyPins: async options => await verifyPins({ store: blocks, repairer, pins: peer.pins, getCodec: peer.getCodec }, options), segmentLost, logger, library, catalog, metadata, transcoder, reader, metrics, blockstore: peer.blockstore, peerId: peer.libp2p.peerId.toString(), nodes: registry, serverInfo, routing, replication, ui: webUi(), disk })
     const http = await listenHttp(app, { key: 'listen', address: config.listen, setBy: config.setBy.listen }, log)
     stack.push(http.close)
     const { address } = http

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
+import { asDiskFull } from '../disk-space.ts'
 import { CATALOG_RETRY_AFTER_SECONDS, CatalogBusyError } from './errors.ts'
 import type { DataSource, EntityManager } from 'typeorm'
 
@@ -109,9 +110,10 @@ export function createCatalogQueue (busyWaitMs: number, onWait?: (waitMs: number
       const deadline = performance.now() + busyWaitMs
       const run = writes.then(async () => await locks.run(async () => await db.manager.transaction(fn), deadline))
       writes = run.catch(() => {})
-      return await run
+      // SQLITE_FULL: the transaction was rolled back whole; the caller learns the disk is full, not SQLite's name for it
+      return await run.catch((err: unknown) => { throw asDiskFull(err, 'writing the catalog') })
     },
-    read: async fn => await locks.run(fn, performance.now() + busyWaitMs),
+    read: async fn => await locks.run(fn, performance.now() + busyWaitMs).catch((err: unknown) => { throw asDiskFull(err, 'reading the catalog') }),
     idle: async () => { await writes },
     stats: locks.stats
   }

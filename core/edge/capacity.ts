@@ -1,5 +1,6 @@
 import { readdir, stat, statfs } from 'node:fs/promises'
 import { join } from 'node:path'
+import { megabytes } from '../disk-space.ts'
 import { CHUNK_BYTES } from '../ipfs/index.ts'
 import type { NodeCapacity } from '../control/index.ts'
 
@@ -79,6 +80,11 @@ export function createCapacity (init: CapacityInit): Capacity {
       latest = { report: report(latest.report.usedBytes + bytes, diskFree), at: latest.at, diskFree }
     }
   }
+}
+
+/** Why a full data folder is full, in a sentence for `/healthz` (`label` names the folder). */
+export function fullReason (label: string, space: CapacityReport): string {
+  return `the data folder ${label} is full: ${megabytes(space.freeBytes)} left (${megabytes(space.usedBytes)} of blocks used, quota ${megabytes(space.quotaBytes)}): new pins are refused and fetched content is served without being kept`
 }
 
 /** Bytes of the regular files below `dir` (0 when it does not exist yet). */

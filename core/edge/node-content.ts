@@ -1,3 +1,4 @@
+import { isOutOfSpace } from '../disk-space.ts'
 import { createContentReader } from '../ipfs/index.ts'
 import { DataFolderFullError } from './errors.ts'
 import type { VerifiedBlock } from './block-verify.ts'
@@ -81,21 +82,30 @@ export function createNodeContent (components: NodeContentComponents, init: Node
 
     async keep (blocks) {
       const space = await capacity.measure()
-      if (!space.full) {
-        for await (const block of blocks) {
-          await blockstore.put(block.cid, block.bytes)
-          capacity.record(block.bytes.byteLength)
-        }
-        return reader
-      }
+      // blocks verified but not kept (the folder is full, or filled up on the way): served from memory for this answer
       const memory = new Map<string, Uint8Array>()
-      let bytes = 0
+      let memoryBytes = 0
+      let full = space.full
       for await (const block of blocks) {
-        bytes += block.bytes.byteLength
-        if (bytes > maxMemoryBytes) throw new DataFolderFullError(`the data folder is full and the answer is larger than ${maxMemoryBytes} bytes`)
+        if (!full) {
+          try {
+            await blockstore.put(block.cid, block.bytes)
+            capacity.record(block.bytes.byteLength)
+            continue
+          } catch (err) {
+            if (!isOutOfSpace(err)) throw err
+            // the disk filled before the measurement said so (another writer, a stale figure): measure afresh next time
+            log.warn({ err, cid: block.cid.toString() }, 'the data folder filled up while keeping fetched blocks: serving the rest from memory')
+            capacity.invalidate()
+            full = true
+          }
+        }
+        memoryBytes += block.bytes.byteLength
+        if (memoryBytes > maxMemoryBytes) throw new DataFolderFullError(`the data folder is full and the answer is larger than ${maxMemoryBytes} bytes`)
         memory.set(keyOf(block.cid), block.bytes)
       }
-      log.debug({ blocks: memory.size, bytes }, 'data folder full: serving fetched blocks from memory')
+      if (memory.size === 0) return reader
+      log.debug({ blocks: memory.size, bytes: memoryBytes }, 'data folder full: serving fetched blocks from memory')
       return createContentReader({ blockstore: overlay(memory, reader), logger: log }, { cacheBytes: 0, directFiles: false })
     }
   }

@@ -1,3 +1,4 @@
+import { isOutOfSpace } from '../disk-space.ts'
 import { DataFolderFullError } from './errors.ts'
 import { gatewayBlocks, gatewayMemory } from './gateway-blocks.ts'
 import { collectDag, localRemover } from './pin-collect.ts'
@@ -306,6 +307,11 @@ class Execution implements PinExecution {
       }
       if (progress.bytesFetched > 0) this.log.info({ root: root.toString(), bytes: progress.bytesFetched, fromGateways: progress.bytesFromGateways }, 'fetched')
       return progress
+    } catch (err) {
+      // the disk filled before a measurement said so (another writer, a stale figure): a full folder all the same
+      if (!isOutOfSpace(err)) throw err
+      capacity.invalidate()
+      throw new DataFolderFullError(this.fullMessage(`became full while pinning ${root.toString()}`), { cause: err })
     } finally {
       gateways?.close()
       if (fetched > 0) capacity.invalidate()

@@ -4,6 +4,7 @@ import { basename, extname, isAbsolute, resolve } from 'node:path'
 import { CidcastError, InvalidMediaError, InvalidPathError, MediaNotFoundError, ProfileNotFoundError } from '../errors.ts'
 import { CID } from 'multiformats/cid'
 import { checkMediaId, checkProfileName, INIT_NAME, MASTER_NAME, PLAYLIST_NAME, mediaPlaylist, masterPlaylist, segmentName } from '../hls/index.ts'
+import { asDiskFull, isOutOfSpace } from '../disk-space.ts'
 import { hashFile, IMPORT_OPTIONS, leafSkippingWalker } from '../ipfs/index.ts'
 import { SEGMENT_SECONDS, fixedGrid, keyframeGrid, renditionKey } from './grid.ts'
 import { probe, probeKeyframes } from './probe.ts'
@@ -190,26 +191,41 @@ class CatalogLibrary implements Library {
   }
 
   async playlist (id: string, profile: string): Promise<string> {
-    const job = await this.job(id, profile)
-    return mediaPlaylist(job.grid)
+    // a playlist is known from the probe alone: it needs no rendition row, so it answers on a full disk too
+    const known = this.jobs.get(`${id}/${profile}`)
+    return mediaPlaylist(known?.grid ?? (await this.rendition(id, profile)).grid)
   }
 
   async job (id: string, profile: string): Promise<RenditionJob> {
     const cached = this.jobs.get(`${id}/${profile}`)
     if (cached != null) return cached
-    checkProfileName(profile)
-    const media = await this.record(id)
-    const plan = this.plans(media).find(p => p.profile.name === profile)
-    if (plan == null) throw new ProfileNotFoundError(`media ${id} has no profile ${JSON.stringify(profile)}`)
-    const grid = this.grid(media, plan)
-    const key = renditionKey(media.sourceCid, profile, `${this.c.fingerprint};grid=${this.segmentSeconds}`)
+    const { media, plan, grid, key } = await this.rendition(id, profile)
     await this.c.catalog.ensureRendition({ key, mediaId: id, profile, fingerprint: this.c.fingerprint.slice(0, 64), segmentCount: grid.starts.length })
     const job: RenditionJob = { key, input: media.path, plan, grid, pieceSegment: pieceMapper(plan, grid, this.keyframes(media)) }
     this.jobs.set(`${id}/${profile}`, job)
     return job
   }
 
+  /** What a rendition of a media is (its plan, grid and key), read from the catalog without writing to it. */
+  private async rendition (id: string, profile: string): Promise<{ media: MediaRecord, plan: RenditionPlan, grid: SegmentGrid, key: string }> {
+    checkProfileName(profile)
+    const media = await this.record(id)
+    const plan = this.plans(media).find(p => p.profile.name === profile)
+    if (plan == null) throw new ProfileNotFoundError(`media ${id} has no profile ${JSON.stringify(profile)}`)
+    const grid = this.grid(media, plan)
+    return { media, plan, grid, key: renditionKey(media.sourceCid, profile, `${this.c.fingerprint};grid=${this.segmentSeconds}`) }
+  }
+
   async finish (job: RenditionJob): Promise<CID> {
+    try {
+      return await this.writeRendition(job)
+    } catch (err) {
+      // nothing is marked complete until its directory is stored and pinned: on a full disk it stays partial
+      throw asDiskFull(err, `finishing ${job.plan.profile.name}`)
+    }
+  }
+
+  private async writeRendition (job: RenditionJob): Promise<CID> {
     const { catalog, unixfs, blockstore, pins } = this.c
     const rendition = await catalog.getRendition(job.key)
     if (rendition?.state === 'complete' && rendition.root != null) return CID.parse(rendition.root)
@@ -295,8 +311,16 @@ class CatalogLibrary implements Library {
     }
     const names = new Set(done.map(r => r.profile))
     const master = new TextEncoder().encode(masterPlaylist(this.plans(media).filter(p => names.has(p.profile.name))))
-    links.push({ name: MASTER_NAME, cid: await unixfs.addBytes(master, IMPORT_OPTIONS), size: master.byteLength })
-    const root = (await writeDirectory(blockstore, links)).toString()
+    let root: string
+    try {
+      links.push({ name: MASTER_NAME, cid: await unixfs.addBytes(master, IMPORT_OPTIONS), size: master.byteLength })
+      root = (await writeDirectory(blockstore, links)).toString()
+    } catch (err) {
+      // showing the library must not fail for want of space to store this directory: no root until it can be stored
+      if (!isOutOfSpace(err)) throw err
+      this.c.logger.debug({ err, id: media.id }, 'no space to store the media directory yet')
+      return null
+    }
     this.mediaRoots.set(media.id, { key, root })
     return root
   }

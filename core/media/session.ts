@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process'
 import { watch } from 'node:fs'
 import { mkdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
+import { freeBytes, isOutOfSpace } from '../disk-space.ts'
 import { UNTIED_LAUNCHER } from './child-launcher.ts'
 import { PIECE_PATTERN, SESSION_PLAYLIST, sessionArgs } from './ffmpeg-args.ts'
 import { INIT_NAME } from '../hls/index.ts'
@@ -62,11 +63,49 @@ export function hasMedia (bytes: Uint8Array): boolean {
   return false
 }
 
-/** How a session ended. */
-export type SessionEnd = { reason: 'finished' } | { reason: 'stopped' } | { reason: 'failed', message: string }
+/**
+ * True when `bytes` are whole MP4 boxes end to end. ffmpeg's HLS muxer ignores write errors (a full disk), so a piece
+ * it lists may be empty or cut short: such bytes must never be stored as a segment.
+ */
+export function wholeBoxes (bytes: Uint8Array): boolean {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  let at = 0
+  while (at < bytes.byteLength) {
+    if (at + 8 > bytes.byteLength) return false
+    let size = view.getUint32(at)
+    let header = 8
+    if (size === 1) {
+      if (at + 16 > bytes.byteLength) return false
+      size = Number(view.getBigUint64(at + 8))
+      header = 16
+    }
+    if (size === 0) return true // the last box runs to the end
+    if (size < header || at + size > bytes.byteLength) return false
+    at += size
+  }
+  return at > 0
+}
+
+/** The error of a work folder whose disk is full: ENOSPC, as the write that failed inside ffmpeg would have said. */
+function noRoom (free: number): Error {
+  return Object.assign(new Error(`${free} bytes free in ffmpeg's work folder`), { code: 'ENOSPC' })
+}
+
+/** How a session ended; a failure keeps its cause (an ENOSPC, a SQLITE_FULL...) for the caller to tell apart. */
+export type SessionEnd = { reason: 'finished' } | { reason: 'stopped' } | { reason: 'failed', message: string, cause?: unknown }
 
 const POLL_MS = 200
 const STDERR_KEEP_BYTES = 4096
+/**
+ * ffmpeg's HLS muxer drops write errors: on a full disk ffmpeg 5.1 writes empty files, prints nothing and exits 0.
+ * A run that ends short while its work folder's disk has less than this left is taken as out of space.
+ */
+const LOW_SPACE_BYTES = 16 * 1024 * 1024
+/**
+ * Less than this free while ffmpeg runs means its writes are failing now (it writes 32 KiB at a time). It would go on
+ * encoding the whole source into empty files before exiting: the session stops it at once instead.
+ */
+const NO_ROOM_BYTES = 64 * 1024
 
 /** One ffmpeg process making consecutive segments of one rendition from `startIndex` on. */
 export class TranscodeSession {
@@ -91,6 +130,7 @@ export class TranscodeSession {
   private rescan = false
   private stopping = false
   private stderr = ''
+  private measuring = false
   private readonly finish: (end: SessionEnd) => void
   private readonly progressListeners = new Set<() => void>()
 
@@ -125,12 +165,12 @@ export class TranscodeSession {
     child.stderr?.on('data', (chunk: string) => {
       this.stderr = (this.stderr + chunk).slice(-STDERR_KEEP_BYTES)
     })
-    child.once('error', err => { void this.close({ reason: 'failed', message: err.message }) })
+    child.once('error', err => { void this.close({ reason: 'failed', message: err.message, cause: err }) })
     child.once('exit', (code, signal) => { void this.onExit(code, signal) })
     this.watcher = watch(this.dir, () => { this.scan() })
     this.watcher.on('error', () => {})
     // watch events can be missed or coalesced: a slow poll guarantees progress
-    this.poller = setInterval(() => { this.scan() }, POLL_MS)
+    this.poller = setInterval(() => { this.scan(); this.checkRoom() }, POLL_MS)
   }
 
   /** Runs `listener` whenever a segment is stored; returns its removal. */
@@ -156,6 +196,19 @@ export class TranscodeSession {
     await this.close({ reason: 'stopped' })
   }
 
+  /** Stops ffmpeg as soon as its work folder's disk has no room left: out of space, not a transcoding failure. */
+  private checkRoom (): void {
+    if (this.measuring || this.stopping) return
+    this.measuring = true
+    freeBytes(this.init.workDir).then(free => {
+      if (free >= NO_ROOM_BYTES || this.stopping) return
+      this.init.logger.warn({ key: this.job.key, at: this.nextIndex, free }, 'the work folder\'s disk is full: stopping ffmpeg')
+      this.stopping = true
+      this.child?.kill('SIGKILL')
+      void this.close({ reason: 'failed', message: 'no room left for ffmpeg\'s output', cause: noRoom(free) })
+    }, () => {}).finally(() => { this.measuring = false })
+  }
+
   private scan (): void {
     if (this.scanning != null) { this.rescan = true; return }
     this.scanning = this.collect()
@@ -163,7 +216,8 @@ export class TranscodeSession {
         this.init.logger.error({ err, key: this.job.key }, 'storing a segment failed')
         this.stopping = true
         this.child?.kill('SIGKILL')
-        void this.close({ reason: 'failed', message: `storing a segment failed: ${(err as Error).message}` })
+        // the details (a driver's error names) stay in the log; the cause travels for the caller to classify
+        void this.close({ reason: 'failed', message: 'storing a segment failed', cause: err })
       })
       .finally(() => {
         this.scanning = undefined
@@ -181,13 +235,13 @@ export class TranscodeSession {
     for (const piece of pieces) {
       if (piece < this.piecesDone) continue
       if (!this.initDone) {
-        await this.init.onInit(await readFile(join(this.dir, INIT_NAME)))
+        await this.init.onInit(await this.whole(join(this.dir, INIT_NAME)))
         this.initDone = true
       }
       const file = join(this.dir, `p${piece}.m4s`)
       const index = this.job.pieceSegment(this.startIndex, piece)
       if (this.pending != null && this.pending.index !== index) await this.flush()
-      const bytes = await readFile(file)
+      const bytes = await this.whole(file)
       // past the end of a source ffmpeg still closes an empty fragment: never store one as a segment
       if (index < this.job.grid.starts.length && hasMedia(bytes)) {
         this.pending ??= { index, parts: [] }
@@ -201,6 +255,13 @@ export class TranscodeSession {
         if (stop) return
       }
     }
+  }
+
+  /** The bytes of a file ffmpeg says is complete; throws (out of space, when that is why) if they are not whole boxes. */
+  private async whole (file: string): Promise<Buffer> {
+    const bytes = await readFile(file)
+    if (wholeBoxes(bytes)) return bytes
+    throw await this.outOfSpace() ?? new Error(`ffmpeg listed ${file.slice(this.dir.length + 1)} but wrote only ${bytes.byteLength} bytes of it`)
   }
 
   /** Stores the segment gathered so far; true when the session was stopped as no longer wanted. */
@@ -232,9 +293,19 @@ export class TranscodeSession {
     } else {
       const last = this.stderr.trim().split('\n').pop() ?? ''
       const message = `ffmpeg ended (${signal ?? `code ${code}`}) at segment ${this.nextIndex} of ${this.job.grid.starts.length}${last === '' ? '' : `: ${last}`}`
-      this.init.logger.warn({ key: this.job.key, stderr: this.stderr }, message)
-      await this.close({ reason: 'failed', message })
+      const cause = await this.outOfSpace()
+      this.init.logger.warn({ key: this.job.key, stderr: this.stderr, outOfSpace: cause?.message }, message)
+      await this.close({ reason: 'failed', message, cause })
     }
+  }
+
+  /** Why ffmpeg could not write, when the disk is the reason: its own words, or a work folder with almost no space left. */
+  private async outOfSpace (): Promise<Error | undefined> {
+    const said = new Error(this.stderr)
+    if (isOutOfSpace(said)) return said
+    const free = await freeBytes(this.init.workDir).catch(() => undefined)
+    if (free == null || free >= LOW_SPACE_BYTES) return undefined
+    return noRoom(free)
   }
 
   private async close (end: SessionEnd): Promise<void> {

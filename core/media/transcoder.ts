@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os'
+import { diskFullError, isOutOfSpace } from '../disk-space.ts'
 import { TooManySessionsError, TranscodeFailedError } from '../errors.ts'
 import { SEGMENT_SECONDS } from './grid.ts'
 import { TranscodeSession } from './session.ts'
@@ -33,6 +34,8 @@ export interface TranscoderComponents {
   onComplete?: (job: RenditionJob) => Promise<void>
   /** Called each time ffmpeg is started, for metrics. */
   onSessionStart?: (job: RenditionJob, startIndex: number) => void
+  /** Told of every session that failed for lack of space (what /healthz reports), whether a viewer waited on it or not. */
+  onDiskFull?: (err: Error) => void
 }
 
 /** What a running session is doing, for /metrics and tests. */
@@ -100,7 +103,7 @@ class SessionTranscoder implements Transcoder {
       options.signal?.throwIfAborted()
       const session = this.sessionFor(job, index) ?? await this.launch(job, index)
       session.lastDemandMs = Date.now()
-      await this.progress(session, () => session.nextIndex > index, options.signal)
+      await this.progress(session, () => session.nextIndex > index, options.signal, `making segment ${index} of ${job.plan.profile.name}`)
     }
   }
 
@@ -111,7 +114,7 @@ class SessionTranscoder implements Transcoder {
       options.signal?.throwIfAborted()
       const session = this.newest(job.key) ?? await this.launch(job, 0)
       session.lastDemandMs = Date.now()
-      await this.progress(session, () => session.nextIndex > session.startIndex, options.signal)
+      await this.progress(session, () => session.nextIndex > session.startIndex, options.signal, `making the init segment of ${job.plan.profile.name}`)
     }
   }
 
@@ -123,7 +126,7 @@ class SessionTranscoder implements Transcoder {
       const session = this.sessionFor(job, index) ?? await this.launch(job, index)
       session.keepAlive++
       try {
-        await this.progress(session, () => session.nextIndex > index, options.signal)
+        await this.progress(session, () => session.nextIndex > index, options.signal, `making segment ${index} of ${job.plan.profile.name}`)
       } finally {
         session.keepAlive--
       }
@@ -132,8 +135,11 @@ class SessionTranscoder implements Transcoder {
     await this.finalize(job)
   }
 
-  /** Waits until `done()` holds or the session ends; a failed session fails the wait. */
-  private async progress (session: TranscodeSession, done: () => boolean, signal?: AbortSignal): Promise<void> {
+  /**
+   * Waits until `done()` holds or the session ends; a failed session fails the wait: with DiskFullError when it ran out
+   * of space (`what` names what was not made), else TranscodeFailedError.
+   */
+  private async progress (session: TranscodeSession, done: () => boolean, signal: AbortSignal | undefined, what: string): Promise<void> {
     if (done()) return
     let remove = (): void => {}
     let onAbort = (): void => {}
@@ -141,7 +147,7 @@ class SessionTranscoder implements Transcoder {
       await new Promise<void>((resolve, reject) => {
         remove = session.onProgress(() => { if (done()) resolve() })
         void session.ended.then((end: SessionEnd) => {
-          if (end.reason === 'failed') reject(new TranscodeFailedError(end.message))
+          if (end.reason === 'failed') reject(isOutOfSpace(end.cause) ? diskFullError(end.cause, what) : new TranscodeFailedError(end.message, { cause: end.cause }))
           else resolve() // stopped or finished: the caller looks again
         })
         onAbort = () => { reject(signal?.reason ?? new Error('aborted')) }
@@ -197,7 +203,11 @@ class SessionTranscoder implements Transcoder {
       await session.start()
     } catch (err) {
       this.running.delete(session)
-      throw err
+      // its work folder could not even be made
+      if (!isOutOfSpace(err)) throw err
+      const full = diskFullError(err, `starting ffmpeg for ${job.plan.profile.name}`)
+      this.components.onDiskFull?.(full)
+      throw full
     }
     this.components.onSessionStart?.(job, index)
     return session
@@ -213,10 +223,15 @@ class SessionTranscoder implements Transcoder {
 
   private async ended (session: TranscodeSession, end: SessionEnd): Promise<void> {
     this.running.delete(session)
-    if (end.reason === 'failed') return
+    if (end.reason === 'failed') {
+      if (isOutOfSpace(end.cause)) this.components.onDiskFull?.(diskFullError(end.cause, `making ${session.job.plan.profile.name}`))
+      return
+    }
     try {
       await this.finalize(session.job)
     } catch (err) {
+      // the rendition stays partial: the next session that ends, or complete(), tries again
+      if (isOutOfSpace(err)) this.components.onDiskFull?.(diskFullError(err, `finishing ${session.job.plan.profile.name}`))
       this.log.error({ err, key: session.job.key }, 'finishing the rendition failed')
     }
   }

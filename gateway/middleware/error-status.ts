@@ -14,6 +14,8 @@ export const ERROR_STATUS: Readonly<Record<string, number>> = {
   PathNotFoundError: 404,
   TranscodeFailedError: 502,
   TooManySessionsError: 503,
+  // a write refused for lack of space (RFC 4918's 507 Insufficient Storage), on the main server as on a node
+  DiskFullError: 507,
   FfmpegNotFoundError: 500,
   // poster frames are taken in the background and only logged: never a request's fault
   PosterFrameError: 500,
@@ -101,8 +103,8 @@ export const ERROR_STATUS: Readonly<Record<string, number>> = {
   KeystreamExhaustedError: 500
 }
 
-/** 5xx conditions whose name and message a client may see (they say what to do: retry later, check the source). */
-export const EXPOSED_5XX: ReadonlySet<string> = new Set(['TooManySessionsError', 'TranscodeFailedError', 'CatalogBusyError'])
+/** 5xx conditions whose name and message a client may see (they say what to do: retry later, check the source, free space). */
+export const EXPOSED_5XX: ReadonlySet<string> = new Set(['TooManySessionsError', 'TranscodeFailedError', 'CatalogBusyError', 'DiskFullError'])
 
 /** The status for an error `name`, or undefined when the table does not know it. */
 export function statusOfError (name: string | undefined): number | undefined {

@@ -271,6 +271,7 @@ test('the web UI, the read API and replication orders work through the node; add
   const health = await (await fetch(`${cdn.url}/healthz`)).json()
   t.is(health.role, 'node')
   t.is(health.status, 'ok')
+  t.deepEqual(health.reasons, [])
 })
 
 test('a node with another swarm key can neither connect nor register, and says why', async t => {
@@ -325,6 +326,8 @@ test('a full data folder is reported in health and heartbeats and refused for ne
   const health = await (await fetch(`${cdn.url}/healthz`)).json()
   t.true(health.capacity.full)
   t.true(health.health.full)
+  t.is(health.status, 'degraded')
+  t.regex(health.reasons.join('\n'), /^the data folder .+ is full: 0\.0 MiB left .*new pins are refused/)
   await t.throwsAsync(cdn.pin(CID.parse(t.context.root)), { name: 'DataFolderFullError' })
   t.false(await cdn.peer.pins.isPinned(CID.parse(t.context.root)))
   const listed = await waitFor(async () => (await t.context.server.registry.list()).find(n => n.peerId === cdn.peer.libp2p.peerId.toString() && n.health != null), 10_000, 'a heartbeat')
