@@ -302,7 +302,8 @@ export function createAccounts (components: AccountsComponents, init: AccountsIn
       if (record.lastUsedAtMs == null || now - record.lastUsedAtMs >= TOUCH_EVERY_MS) {
         record.lastUsedAtMs = now
         if (record.kind === 'session') record.expiresAtMs = now + sessionTtlMs
-        await repository.touchToken(record.id, now, record.expiresAtMs)
+        // recording a use is bookkeeping, not awaited: a full disk or a locked catalog must neither fail nor hold up a read
+        repository.touchToken(record.id, now, record.expiresAtMs).catch(err => { log.debug({ err: (err as Error).name }, 'a token\'s last use was not recorded') })
       }
       return entry.auth
     },

@@ -16,7 +16,7 @@ import type { TestFn } from 'ava'
  * deleted the same requests play and health is ok again, without a restart.
  */
 
-const test = anyTest as TestFn<{ disk: Tmpfs, test: TestServer, url: string, id: string, other: string, database: string }>
+const test = anyTest as TestFn<{ disk: Tmpfs, test: TestServer, url: string, token: string, id: string, other: string, database: string }>
 
 const DISK_BYTES = 256 * 1024 * 1024
 /** Free space left for the rendition that fills the disk: room for about one segment of it (of three). */
@@ -39,7 +39,7 @@ test.before(async t => {
   // 720p (copied) is made whole while there is room; 480p is known to the catalog, none of its segments made
   await server.server.transcoder.complete(await server.server.library.job(media.id, '720p'))
   await server.server.library.job(media.id, '480p')
-  Object.assign(t.context, { url: server.server.url, id: media.id, other: other.id, database: join(dataDir, 'catalog.sqlite') })
+  Object.assign(t.context, { url: server.server.url, token: server.token, id: media.id, other: other.id, database: join(dataDir, 'catalog.sqlite') })
 })
 
 test.after.always(async t => {
@@ -50,8 +50,8 @@ test.after.always(async t => {
   }
 })
 
-async function get (t: { context: { url: string } }, path: string): Promise<{ status: number, json: any, bytes: number }> {
-  const res = await fetch(t.context.url + path)
+async function get (t: { context: { url: string, token: string } }, path: string): Promise<{ status: number, json: any, bytes: number }> {
+  const res = await fetch(t.context.url + path, { headers: { Authorization: `Bearer ${t.context.token}` } })
   const body = Buffer.from(await res.arrayBuffer())
   const json = res.headers.get('content-type')?.includes('json') === true ? JSON.parse(body.toString('utf8')) : undefined
   return { status: res.status, json, bytes: body.byteLength }

@@ -33,7 +33,8 @@ async function serverLines (daemon: Daemon): Promise<string[]> {
     await waitFor(() => daemon.stdout().includes('main server ready'), 10_000, 'the ready line')
     daemon.child.kill('SIGTERM')
     await daemon.exited
-    return daemon.stdout().split('\n').filter(l => l !== '' && !l.startsWith('http://'))
+    // the URL, and on a first start the admin's name and password, are printed for the person, not logged
+    return daemon.stdout().split('\n').filter(l => l !== '' && !l.startsWith('http://') && !l.startsWith('admin '))
   } finally {
     daemon.child.kill('SIGKILL')
   }
