@@ -80,6 +80,7 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   { program: 'server', key: 'dnsZone', flag: '--dns-zone', env: 'CIDCAST_DNS_ZONE', parse: parseDnsName, default: 'cidcast.internal' },
   { program: 'server', key: 'heartbeatSeconds', env: 'CIDCAST_HEARTBEAT_SECONDS', parse: seconds, default: 15 },
   { program: 'server', key: 'repinAfterSeconds', env: 'CIDCAST_REPIN_AFTER_SECONDS', parse: seconds, default: 300 },
+  { program: 'server', key: 'publicMedia', env: 'CIDCAST_PUBLIC_MEDIA', parse: boolean, default: false },
 
   { program: 'metadata', key: 'tmdbKey', env: 'CIDCAST_TMDB_KEY', blankIsUnset: true, parse: token },
   { program: 'metadata', key: 'tvdbKey', env: 'CIDCAST_TVDB_KEY', blankIsUnset: true, parse: token },

@@ -30,6 +30,8 @@ export interface ServerConfig {
   heartbeatSeconds: number
   /** Seconds a node may stay offline before its pins with a replication factor are placed on other nodes. @default 300 */
   repinAfterSeconds: number
+  /** Media need no stream token, on the main server and on every node (an open site). @default false */
+  publicMedia: boolean
   /**
    * What set each value that is not a default, as the user knows it (`--listen`, `CIDCAST_LISTEN`,
    * `listen in /srv/cidcast/config.json`): errors name it, and a taken port moves only when it is a default.
