@@ -1,6 +1,7 @@
 import { bodyParser } from '@koa/bodyparser'
 import Router from '@koa/router'
 import Koa from 'koa'
+import { streamAccess } from './access/stream-access.ts'
 import { errors } from './middleware/errors.ts'
 import { mediaCors } from './middleware/media-cors.ts'
 import { apiRoutes } from './routes/api.ts'
@@ -11,6 +12,7 @@ import { nodeRoutes } from './routes/nodes.ts'
 import { replicationRoutes } from './routes/replications.ts'
 import { routingRoutes } from './routes/routing.ts'
 import { serveWebUi } from './web-ui.ts'
+import type { StreamAccessComponents } from './access/stream-access.ts'
 import type { WebUi } from './web-ui.ts'
 import type { Catalog } from '../core/catalog/index.ts'
 import type { NodeRegistry, Replication } from '../core/replication/index.ts'
@@ -44,6 +46,16 @@ export interface HttpAppComponents {
   replication?: Pick<Replication, 'pin' | 'unpin' | 'list' | 'goals' | 'locations' | 'preparing'>
   /** The web UI's files: served at `/` only when given. */
   ui?: WebUi
+  /** Stream tokens and node credentials on `/media` and `/ipfs`, verified with the server's own signing keys. */
+  access: StreamAccessComponents & {
+    publicMedia: boolean
+    /**
+     * Refuse `/media` and `/ipfs` requests that carry no credential (401). Off, they stay open as before, while a
+     * token or node credential that is given is still checked and playlists still carry a token: until the main
+     * server authenticates its users, turning this on would leave its own web UI unable to play. @default false
+     */
+    require?: boolean
+  }
 }
 
 /** The main server's HTTP face: UI, `/api/v1`, `/media`, `/ipfs`, `/healthz`, `/metrics`. */
@@ -56,6 +68,9 @@ export function createHttpApp (components: HttpAppComponents): Koa {
   app.use(mediaCors())
   app.use(errors(log))
   app.use(bodyParser({ enableTypes: ['json'], jsonLimit: '64kb', encoding: 'utf-8' }))
+  const { publicMedia, require, ...access } = components.access
+  // a signed-in user (session or API token) needs no stream token on the main server
+  app.use(streamAccess(access, { publicMedia: () => publicMedia, allowCaller: true, require: require ?? false }))
 
   const system = new Router()
     .get('/healthz', ctx => {

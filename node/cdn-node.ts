@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { privateKeyFromProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { createCapacity, createMediaCache, createNodeAgent, createNodeContent, createNodeMetrics, createOriginClient, createPinner, providerLookup, SwarmKeyMissingError, unreachableOrigin } from '../core/edge/index.ts'
+import { createNodeCredentialVerifier, createStreamTokenVerifier, NODE_CREDENTIAL_HEADER, openKeyRing, PUBLIC_KEYS_FILE } from '../core/access/index.ts'
 import { createControlClient, handleOrderNudges, ipnsNameOf } from '../core/control/index.ts'
 import { createContentReader } from '../core/ipfs/index.ts'
 import { createDaemonLogger } from '../core/logger.ts'
@@ -20,6 +21,8 @@ import { SWARM_KEY_FILE } from './init.ts'
 import { createStopStack } from './stop-stack.ts'
 import { listenHttp } from './http-listener.ts'
 import type { NodeConfig, NodeDefaults } from '../core/config/index.ts'
+import type { KeyRing } from '../core/access/index.ts'
+import type { StreamAccessGrant } from '../core/control/index.ts'
 import type { AgentStatus, LocalPinOptions, NodeMetrics, Pinner, PinnerInit } from '../core/edge/index.ts'
 import type { Logger } from '../core/logger.ts'
 import type { Peer } from '../core/net/peer.ts'
@@ -70,6 +73,8 @@ export interface RunningNode {
   pin: (root: CID, options?: LocalPinOptions) => Promise<void>
   /** Carries out the main server's replication orders; also unpins and verifies (`cidcast pin verify`). */
   pinner: Pinner
+  /** The main server's public stream keys (and its `publicMedia`), as last received, kept in `<data>/stream-public-keys.json`. */
+  streamKeys: KeyRing
   /** Stops HTTP, the control agent and the peer, in reverse order of start. */
   stop: () => Promise<void>
 }
@@ -127,11 +132,15 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
     stack.push(async () => { await peer.stop() })
     const ipns = ipnsNameOf(peer.libp2p.peerId)
 
+    // viewers' stream tokens are checked with the main server's public keys, kept on disk for when it is down
+    const streamKeys = await openKeyRing({ logger }, { path: join(config.data, PUBLIC_KEYS_FILE) })
+    const access = nodeAccess(streamKeys)
+
     const metrics = createNodeMetrics()
     const onRequest = (kind: string): void => { metrics.originRequests.inc({ kind }) }
     const origin = config.server.startsWith('/')
       ? unreachableOrigin(`the main server was given as a multiaddr (${config.server}); it has no HTTP URL to fall back to`)
-      : createOriginClient({ onRequest }, { url: config.server })
+      : createOriginClient({ onRequest, credential: access.credential }, { url: config.server })
     const capacity = createCapacity({ blocksDir: join(config.data, 'blocks'), dataDir: config.data, quotaBytes: config.quotaBytes, reserveBytes })
     const reader = createContentReader({ blockstore: peer.blockstore, logger }, { cacheBytes: config.cacheBytes })
     const content = createNodeContent({ reader, blockstore: peer.blockstore, capacity, logger })
@@ -169,7 +178,8 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
       origin: () => {
         const peerId = agentStatus()?.serverPeerId
         return peerId == null || config.server.startsWith('/') ? undefined : { peerId, url: origin.url }
-      }
+      },
+      credential: access.credential
     }, { gateways: config.pinFrom !== 'p2p', ...pinnerInit, dataLabel: `the data folder ${config.data}` })
 
     let agentStatus = (): AgentStatus | undefined => undefined
@@ -181,6 +191,7 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
       metrics,
       pinner,
       ui: webUi(),
+      access: { verifier: createStreamTokenVerifier({ keys: streamKeys }), nodes: createNodeCredentialVerifier({ keys: streamKeys }), publicMedia: () => streamKeys.publicMedia() },
       health: async () => {
         const space = await capacity.measure()
         return { name: config.name, mode: config.mode, peerId: peer.libp2p.peerId.toString(), ipns, server: config.server, fallback: config.fallback, registration: agentStatus(), capacity: space, health: { ...health(), full: space.full } }
@@ -210,6 +221,7 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
       pins: () => pinner.reports(),
       onOrders: orders => { pinner.apply(orders) },
       busy: () => pinner.busy(),
+      onAccess: access.take,
       onChange: status => {
         // each registration and each heartbeat shows the publisher the live figures; it publishes only what readers
         // care about (see CAPACITY_CHANGE_SHARE), so an idle node keeps its sequence
@@ -254,11 +266,25 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
         agent.beat()
       },
       pinner,
+      streamKeys,
       stop
     }
   } catch (err) {
     await stop()
     throw err
+  }
+}
+
+/** The node's end of stream access: the keys the main server sends go to the key ring, its credential is kept for requests. */
+function nodeAccess (keys: KeyRing): { take: (grant: StreamAccessGrant) => Promise<void>, credential: () => Record<string, string> | undefined } {
+  let credential: Record<string, string> | undefined
+  return {
+    async take (grant) {
+      // the last one is sent as it is: whoever serves judges its expiry, with the clock skew allowed
+      if (grant.credential != null) credential = { [NODE_CREDENTIAL_HEADER]: grant.credential.token }
+      await keys.replace(grant.keys, { publicMedia: grant.publicMedia })
+    },
+    credential: () => credential
   }
 }
 

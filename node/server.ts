@@ -5,6 +5,7 @@ import { createCatalog } from '../core/catalog/index.ts'
 import { loadMetadataConfig, loadServerConfig } from '../core/config/index.ts'
 import { createDnsServer } from '../core/dns/index.ts'
 import { createContentIndex, createNodeRegistry, createReplication, createReplicationGoals, registerReplicationMetrics } from '../core/replication/index.ts'
+import { createStreamUrls } from '../core/access/index.ts'
 import { createRevocationGater } from '../core/control/index.ts'
 import { createContentReader } from '../core/ipfs/index.ts'
 import { createMetadata } from '../core/metadata/index.ts'
@@ -27,6 +28,9 @@ import { ensureDataFolder } from './init.ts'
 import { watchLibrary } from './library-watcher.ts'
 import { createStopStack } from './stop-stack.ts'
 import { listenHttp } from './http-listener.ts'
+import { openServerStreamAccess, rotateStreamKeys } from './stream-access.ts'
+import type { SigningKeyRing, StreamUrls } from '../core/access/index.ts'
+import type { RotatedKeys } from './stream-access.ts'
 import type { ServerConfig } from '../core/config/index.ts'
 import type { DnsServer } from '../core/dns/index.ts'
 import type { NodeRegistry, Replication } from '../core/replication/index.ts'
@@ -65,6 +69,12 @@ export interface RunningServer {
   ipns: IpnsRecordStore
   /** Adds a file to the library (as `POST /api/v1/media` does). */
   addMedia: (path: string) => Promise<MediaView>
+  /** The stream signing keys (`<data>/stream-keys.json`); their public halves go to every node. */
+  streamKeys: SigningKeyRing
+  /** Signed play URLs: a token for (user, media) and the master playlist URL on a node, or on this server. */
+  streamUrls: StreamUrls
+  /** Rotates the stream signing key (old tokens verify until they expire) and nudges the nodes to fetch the new one. */
+  rotateStreamKeys: () => Promise<RotatedKeys>
   /** Stops HTTP, ffmpeg, the catalog and the peer, in reverse order of start. */
   stop: () => Promise<void>
 }
@@ -99,9 +109,11 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
     const peer = await createPeer({ logger }, { dataDir: config.data, swarmKey, listen: p2pListen, connectionGater: gater })
     stack.push(async () => { await peer.stop() })
 
+    // every control reply carries the stream keys, so they exist before the first node registers
+    const access = await openServerStreamAccess({ logger }, { dataDir: config.data, publicMedia: config.publicMedia })
     // heartbeats carry pin reports and get orders back once replication exists (it needs the library, made below)
     const late: { replication?: Replication } = {}
-    const registry = createNodeRegistry({ logger, libp2p: peer.libp2p, store: nodeStore, gater, orders: async (p, r) => await late.replication?.heartbeat(p, r) ?? [] }, { zone: config.dnsZone, heartbeatMs: config.heartbeatSeconds * 1000 })
+    const registry = createNodeRegistry({ logger, libp2p: peer.libp2p, store: nodeStore, gater, orders: async (p, r) => await late.replication?.heartbeat(p, r) ?? [], access: access.grant }, { zone: config.dnsZone, heartbeatMs: config.heartbeatSeconds * 1000 })
     await registry.start()
     stack.push(async () => { await registry.stop() })
 
@@ -182,7 +194,7 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
       providers: replication.providers,
       peers: peersFromNodes(async () => await registry.list(), () => ({ peerId: peer.libp2p.peerId.toString(), addrs: peer.libp2p.getMultiaddrs().map(String), protocols: ['transport-bitswap'] }))
     }
-    const app = createHttpApp({ logger, library, catalog, metadata, transcoder, reader, metrics, blockstore: peer.blockstore, peerId: peer.libp2p.peerId.toString(), nodes: registry, serverInfo, routing, replication, ui: webUi() })
+    const app = createHttpApp({ logger, library, catalog, metadata, transcoder, reader, metrics, blockstore: peer.blockstore, peerId: peer.libp2p.peerId.toString(), nodes: registry, serverInfo, routing, replication, ui: webUi(), access: { verifier: access.verifier, nodes: access.nodeCredentials, publicMedia: config.publicMedia } })
     const http = await listenHttp(app, { key: 'listen', address: config.listen, setBy: config.setBy.listen }, log)
     stack.push(http.close)
     const { address } = http
@@ -194,6 +206,14 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
     registry.on('change', () => { dns.invalidate() })
     const bound = dns.address()
     dnsListen = `${bound.host.includes(':') ? `[${bound.host}]` : bound.host}:${bound.port}`
+
+    const streamUrls = createStreamUrls({
+      signer: access.signer,
+      keys: access.keys,
+      media: async id => await library.get(id),
+      nodes: async () => await registry.list(),
+      serverUrl: () => url
+    })
 
     if (config.library.length > 0) {
       const watcher = await watchLibrary({ logger, library }, { folders: config.library })
@@ -212,6 +232,9 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
       replication,
       ipns,
       addMedia: async path => (await library.add(path)).media,
+      streamKeys: access.keys,
+      streamUrls,
+      rotateStreamKeys: async () => await rotateStreamKeys(access.keys, registry, peer.libp2p, log),
       stop
     }
   } catch (err) {

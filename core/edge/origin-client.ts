@@ -26,6 +26,11 @@ export interface OriginClientInit {
 export interface OriginClientComponents {
   /** Called once per request sent, with what it was for (a counter for `/metrics`). */
   onRequest?: (kind: OriginRequestKind) => void
+  /**
+   * This node's credential header (core/access/node-credential.ts), once the main server gave one: sent with the
+   * node's own requests, never with the API calls it passes through for a viewer.
+   */
+  credential?: () => Record<string, string> | undefined
 }
 
 export type OriginRequestKind = 'server' | 'media' | 'playlist' | 'segment' | 'car' | 'api'
@@ -124,6 +129,7 @@ class HttpOriginClient implements OriginClient {
   private readonly maxBodyBytes: number
   private readonly idleTimeoutMs: number
   private readonly onRequest: (kind: OriginRequestKind) => void
+  private readonly credential: () => Record<string, string> | undefined
 
   constructor (components: OriginClientComponents, init: OriginClientInit) {
     const url = new URL(init.url)
@@ -134,6 +140,7 @@ class HttpOriginClient implements OriginClient {
     this.maxBodyBytes = init.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
     this.idleTimeoutMs = init.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS
     this.onRequest = components.onRequest ?? (() => {})
+    this.credential = components.credential ?? (() => undefined)
   }
 
   async serverInfo (options: OriginRequestOptions = {}): Promise<ServerInfo> {
@@ -234,8 +241,11 @@ class HttpOriginClient implements OriginClient {
   private async send (path: string, init: RequestInit, kind: OriginRequestKind): Promise<Response> {
     if (!path.startsWith('/')) throw new TypeError(`origin paths start with /: ${path}`)
     this.onRequest(kind)
+    // the node's own requests speak for the node; what it passes on for a viewer ('api') speaks for the viewer only
+    const credential = kind === 'api' ? undefined : this.credential()
+    const headers = credential == null ? init.headers : { ...init.headers as Record<string, string> | undefined, ...credential }
     try {
-      return await fetch(this.url + path, { ...init, redirect: 'manual' })
+      return await fetch(this.url + path, { ...init, headers, redirect: 'manual' })
     } catch (err) {
       throw unavailable(err, path)
     }
