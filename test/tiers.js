@@ -13,6 +13,7 @@ export const UNIT = [
   'test/core/access/*.test.ts',
   'test/core/catalog/*.test.ts',
   'test/core/config/*.test.ts',
+  'test/core/control/access-messages.test.ts',
   'test/core/control/labels.test.ts',
   'test/core/dns/zone.test.ts',
   'test/core/edge/gateway-blocks.test.ts',
@@ -30,7 +31,9 @@ export const UNIT = [
   'test/core/routing/manifest.test.ts',
   'test/core/routing/publisher.test.ts',
   'test/gateway/error-status.test.ts',
+  'test/gateway/playlist-token.test.ts',
   'test/gateway/routing.test.ts',
+  'test/gateway/stream-access.test.ts',
   'test/lint/*.test.ts',
   'test/tiers.test.ts'
 ]

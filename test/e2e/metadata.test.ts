@@ -6,7 +6,7 @@ import { startNode } from '../../node/cdn-node.ts'
 import { startServer } from '../../node/server.ts'
 import { placeClip, stubConfig } from '../core/metadata/helpers.ts'
 import { launchBrowser, openPage } from '../helpers/browser.ts'
-import { tempDir } from '../helpers/tmp.ts'
+import { tempDir, waitFor } from '../helpers/tmp.ts'
 import type { ProviderStub } from '../../fixtures/providers/stub-server.ts'
 import type { RunningServer, StartServerOptions } from '../../node/server.ts'
 import type { TestFn } from 'ava'
@@ -46,7 +46,8 @@ test.before(async t => {
   parts.push(dir.remove)
   const stub = await startProviderStub()
   parts.push(stub.stop)
-  const options: StartServerOptions = { dataDir: join(dir.path, 'data'), listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], dnsListen: '127.0.0.1:0', logLevel: 'silent', metadata: stubConfig(stub) }
+  // not about access: a node's UI loads posters from its /ipfs with no token until image URLs are signed (#11)
+  const options: StartServerOptions = { dataDir: join(dir.path, 'data'), listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], dnsListen: '127.0.0.1:0', logLevel: 'silent', metadata: stubConfig(stub), publicMedia: true }
   const server = await startServer(options)
   t.context.live = { server }
   const { browser, close } = await launchBrowser()
@@ -179,6 +180,8 @@ test.serial('a CDN node\'s UI shows the same titles, series and posters as the m
     maxBackoffMs: 500
   })
   t.teardown(node.stop)
+  // the node learns that media are public when it registers
+  await waitFor(() => node.status().state === 'registered', 20_000, 'the node to register')
   for (const id of Object.values(t.context.ids)) {
     const [there, here] = await Promise.all([main.url, node.url].map(async base => await (await fetch(`${base}/api/v1/media/${id}`)).json() as Record<string, unknown>))
     for (const key of ['title', 'year', 'overview', 'ids', 'series', 'season', 'episode', 'images']) t.deepEqual(here[key], there[key], `${id} ${key}`)

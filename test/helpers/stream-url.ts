@@ -1,3 +1,6 @@
+import { join } from 'node:path'
+import { createStreamTokenSigner, openSigningKeyRing, SIGNING_KEYS_FILE } from '../../core/access/index.ts'
+import { silentLogger } from '../../core/logger.ts'
 import type { RunningServer } from '../../node/server.ts'
 
 /*
@@ -14,4 +17,15 @@ export async function streamToken (server: Pick<RunningServer, 'streamUrls'>, me
 /** `url` with `token=` added to its query. */
 export function withToken (url: string, token: string): string {
   return `${url}${url.includes('?') ? '&' : '?'}token=${encodeURIComponent(token)}`
+}
+
+/** A stream token signed with the key file of a main server in another process (its data folder is the test's). */
+export async function streamTokenFromKeyFile (serverData: string, mediaId: string, options: { roots?: string[], ttlSeconds?: number } = {}): Promise<string> {
+  const keys = await openSigningKeyRing({ logger: silentLogger() }, { path: join(serverData, SIGNING_KEYS_FILE) })
+  return createStreamTokenSigner({ keys }).sign({ userId: 'test', mediaId, roots: options.roots ?? [] }, { ttlSeconds: options.ttlSeconds ?? 3600 }).token
+}
+
+/** A stream token for `/ipfs/{root}/...` of any roots (not a media's), signed with the in-process main server's keys. */
+export function rootToken (server: Pick<RunningServer, 'streamKeys'>, roots: string[]): string {
+  return createStreamTokenSigner({ keys: server.streamKeys }).sign({ userId: 'test', mediaId: 'roots', roots }, { ttlSeconds: 3600 }).token
 }
