@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
-import { preSharedKey } from '../core/net/protector.ts'
+import { preSharedKey } from '../core/net/index.ts'
 import type { ComponentLogger, Connection, ConnectionProtector, Logger, MessageStream, MultiaddrConnection, StreamMessageEvent, Upgrader } from '@libp2p/interface'
 
 /**

@@ -2,7 +2,7 @@
 
 import type { MediaListOptions } from '../core/media-query.ts'
 import type { NodeView } from '../core/replication/index.ts'
-import type { MediaView, RenditionView } from '../core/media/library.ts'
+import type { MediaView, RenditionView } from '../core/media/index.ts'
 
 /** An error the server answered with: its `error` name, message and HTTP status. */
 export class ApiError extends Error {

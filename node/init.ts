@@ -1,9 +1,6 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { CONFIG_FILE } from '../core/config/index.ts'
-import { generateSwarmKey, parseSwarmKey, writeSwarmKey } from '../core/net/swarm-key.ts'
-
-export const SWARM_KEY_FILE = 'swarm.key'
+import { CONFIG_FILE, generateSwarmKey, parseSwarmKey, SWARM_KEY_FILE, writeSwarmKey } from '../core/config/index.ts'
 
 /** Creates a data folder with a config file and a new Kubo-format swarm key; refuses to replace an existing key. */
 export async function initDataFolder (data: string): Promise<{ swarmKeyPath: string }> {

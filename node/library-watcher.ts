@@ -1,7 +1,7 @@
 import { extname } from 'node:path'
 import { watch } from 'chokidar'
 import type { Logger } from '../core/logger.ts'
-import type { Library } from '../core/media/library.ts'
+import type { Library } from '../core/media/index.ts'
 
 /** File endings worth probing in a watched folder; anything else is ignored without a probe. */
 export const MEDIA_EXTENSIONS = new Set(['.mp4', '.m4v', '.mkv', '.webm', '.mov', '.avi', '.ts', '.m2ts', '.mpg', '.mpeg', '.wmv', '.flv', '.ogv', '.m4a', '.mp3', '.aac', '.flac', '.ogg', '.opus', '.wav'])

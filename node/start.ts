@@ -1,7 +1,7 @@
 import { mkdir, stat } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
-import { resolveFfmpeg } from '../core/media/ffmpeg-binary.ts'
+import { resolveFfmpeg } from '../core/media/index.ts'
 import { startNode } from './cdn-node.ts'
 import { SAMPLE_NAME, ensureSampleVideo } from './sample.ts'
 import { startServer } from './server.ts'

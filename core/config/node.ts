@@ -3,14 +3,14 @@ import { hostname } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import { InvalidConfigError } from '../errors.ts'
-import { hostAndPort, parseListen, withPort } from '../net/listen.ts'
+import { hostAndPort, parseListen, withPort } from '../listen.ts'
 import { CONFIG_KEYS, keysOf, NODE_CONFIG_FILE } from './keys.ts'
 import { readConfigFile, readSettings, unknownKeyWarnings, valuesOf } from './read.ts'
 import type { Setting } from './read.ts'
 import type { NodeMode } from '../control/index.ts'
 import type { FallbackMode } from '../edge/index.ts'
 import type { LogFormat } from '../logger.ts'
-import type { ListenSetting } from '../net/listen.ts'
+import type { ListenSetting } from '../listen.ts'
 
 /**
  * A CDN node's settings. Only the data folder matters: what is given on the first run (or later, to change it)

@@ -1,7 +1,7 @@
 import { isAbsolute, resolve } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import { InvalidConfigError } from '../errors.ts'
-import { parseListen } from '../net/listen.ts'
+import { parseListen } from '../listen.ts'
 import type { LogFormat } from '../logger.ts'
 
 /*

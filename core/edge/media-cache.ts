@@ -1,6 +1,6 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { isMediaId } from '../media/names.ts'
+import { isMediaId } from '../hls/index.ts'
 import type { Logger } from '../logger.ts'
 
 /**

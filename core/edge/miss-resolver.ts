@@ -1,6 +1,6 @@
 import { CID } from 'multiformats/cid'
 import { NotCachedError } from '../errors.ts'
-import { MASTER_NAME, PLAYLIST_NAME } from '../media/playlists.ts'
+import { MASTER_NAME, PLAYLIST_NAME } from '../hls/index.ts'
 import { verifyFileBytes } from './block-verify.ts'
 import { gatherBlocks, originCarPath } from './content-need.ts'
 import { UnverifiedContentError } from './errors.ts'
@@ -75,7 +75,7 @@ export type PlaylistAnswer = { source: 'local' | 'origin', text: string } | (Ser
 export interface MissResolver {
   /** The node's local reader. */
   readonly reader: ContentReader
-  /** A file of a rendition (`init.mp4`, `{n}.m4s`); the parts are checked by the caller (core/media/names.ts). */
+  /** A file of a rendition (`init.mp4`, `{n}.m4s`); the parts are checked by the caller (core/hls/names.ts). */
   mediaFile (ref: { id: string, profile: string, file: string }, options?: ResolveOptions): Promise<MediaAnswer>
   /** The master playlist (no profile) or a rendition's; never redirected (a player resolves its relative URLs against it). */
   playlist (ref: { id: string, profile?: string }, options?: ResolveOptions): Promise<PlaylistAnswer>

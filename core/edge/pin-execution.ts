@@ -12,7 +12,7 @@ import type { DagProgress } from './pin-fetch.ts'
 import type { VerifyOptions, VerifyReport } from './pin-verify.ts'
 import type { PinProvider } from '../control/index.ts'
 import type { Logger } from '../logger.ts'
-import type { Peer } from '../net/peer.ts'
+import type { Peer } from '../net/index.ts'
 import type { CID } from 'multiformats/cid'
 
 /*

@@ -1,5 +1,5 @@
 import { isAbsolute, join } from 'node:path'
-import { INIT_NAME } from './playlists.ts'
+import { INIT_NAME } from '../hls/index.ts'
 import { SOURCE_INPUT_ARGS } from './source-input.ts'
 import type { RenditionPlan } from './profiles.ts'
 

@@ -3,12 +3,11 @@ import { stat } from 'node:fs/promises'
 import { basename, extname, isAbsolute, resolve } from 'node:path'
 import { CidcastError, InvalidMediaError, InvalidPathError, MediaNotFoundError, ProfileNotFoundError } from '../errors.ts'
 import { CID } from 'multiformats/cid'
+import { checkMediaId, checkProfileName, INIT_NAME, MASTER_NAME, PLAYLIST_NAME, mediaPlaylist, masterPlaylist, segmentName } from '../hls/index.ts'
 import { hashFile, IMPORT_OPTIONS, leafSkippingWalker } from '../ipfs/index.ts'
 import { SEGMENT_SECONDS, fixedGrid, keyframeGrid, renditionKey } from './grid.ts'
-import { checkMediaId } from './names.ts'
-import { INIT_NAME, MASTER_NAME, PLAYLIST_NAME, mediaPlaylist, masterPlaylist, segmentName } from './playlists.ts'
 import { probe, probeKeyframes } from './probe.ts'
-import { isProfileName, planLadder } from './profiles.ts'
+import { planLadder } from './profiles.ts'
 import { dagSize, isRawLeaf, writeDirectory } from './rendition-dag.ts'
 import type { ChildLauncher } from './child-launcher.ts'
 import type { SegmentGrid } from './grid.ts'
@@ -198,7 +197,7 @@ class CatalogLibrary implements Library {
   async job (id: string, profile: string): Promise<RenditionJob> {
     const cached = this.jobs.get(`${id}/${profile}`)
     if (cached != null) return cached
-    if (!isProfileName(profile)) throw new ProfileNotFoundError(`unknown profile ${JSON.stringify(profile)}`)
+    checkProfileName(profile)
     const media = await this.record(id)
     const plan = this.plans(media).find(p => p.profile.name === profile)
     if (plan == null) throw new ProfileNotFoundError(`media ${id} has no profile ${JSON.stringify(profile)}`)

@@ -37,18 +37,6 @@ export interface RenditionPlan {
   readonly codecs: string
 }
 
-/**
- * Every name planLadder can give: `<short side>p` for any even short side from 2 (a source below the lowest rung
- * gets one rung of its own size, so a 160x90 source has `90p` and a 2x2 one `2p`), and `audio`. The one pattern
- * URLs are checked against, on the main server and on CDN nodes.
- */
-export const PROFILE_NAME_PATTERN = /^(?:[1-9]\d{0,3}p|audio)$/
-
-/** True when `name` is shaped like a profile name (used to reject junk before any lookup). */
-export function isProfileName (name: string): boolean {
-  return PROFILE_NAME_PATTERN.test(name)
-}
-
 /** The source picture size as displayed, after the rotation ffmpeg applies on decode. */
 export function displaySize (probe: ProbeResult): { width: number, height: number } | undefined {
   const v = probe.video
@@ -79,7 +67,10 @@ function canRemux (probe: ProbeResult): boolean {
   return true
 }
 
-/** The renditions offered for a source: every ladder rung not above it (or one at its own size), best first. */
+/**
+ * The renditions offered for a source: every ladder rung not above it (or one at its own size), best first. Their
+ * names match core/hls's `PROFILE_NAME_PATTERN`, which the routes check URLs against.
+ */
 export function planLadder (probe: ProbeResult): RenditionPlan[] {
   const size = displaySize(probe)
   if (size == null) {

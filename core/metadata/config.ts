@@ -10,7 +10,7 @@ import type { MetadataService } from './service.ts'
 import type { ProviderName } from './types.ts'
 import type { Catalog } from '../catalog/index.ts'
 import type { Logger } from '../logger.ts'
-import type { PosterFrames } from '../media/poster-frame.ts'
+import type { PosterFrames } from '../media/index.ts'
 import type { UnixFS } from '@helia/unixfs'
 import type { Pins } from '@helia/interface'
 

@@ -3,7 +3,7 @@ import type { ImageStore } from './image-store.ts'
 import type { MediaRecord, MetadataRepository, StoredMetadata } from '../catalog/index.ts'
 import type { MediaKind } from './types.ts'
 import type { Logger } from '../logger.ts'
-import type { PosterFrames } from '../media/poster-frame.ts'
+import type { PosterFrames } from '../media/index.ts'
 
 /*
  * Artwork from the video itself, as Jellyfin and Plex make it: a media that identification left without a

@@ -11,7 +11,7 @@ import type { AuditEntry, Catalog, FieldChanges, FieldName, MediaRecord, Metadat
 import type { Match, ProviderName } from './types.ts'
 import type { CollectionView, ItemSummary, MediaMetadataView, SeasonView, SeriesView } from './views.ts'
 import type { Logger } from '../logger.ts'
-import type { PosterFrames } from '../media/poster-frame.ts'
+import type { PosterFrames } from '../media/index.ts'
 
 /*
  * The metadata part: identification at add time (path and NFO at once, providers in the background so a slow

@@ -1,7 +1,7 @@
 import { InvalidParametersError } from '@libp2p/interface'
 import { AbstractMultiaddrConnection, byteStream } from '@libp2p/utils'
+import { SWARM_KEY_BYTES, parseSwarmKey } from '../config/index.ts'
 import { CidcastError } from '../errors.ts'
-import { SWARM_KEY_BYTES, parseSwarmKey } from './swarm-key.ts'
 import { NONCE_BYTES, createXSalsa20Stream } from './xsalsa20-stream.ts'
 import type { XSalsa20Stream } from './xsalsa20-stream.ts'
 import type { AbortOptions, ConnectionProtector, Logger, MultiaddrConnection, StreamCloseEvent, StreamMessageEvent } from '@libp2p/interface'

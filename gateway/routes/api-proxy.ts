@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream'
 import Router from '@koa/router'
 import { InvalidRequestError } from '../../core/errors.ts'
-import { MEDIA_ID_CHARS } from '../../core/media/names.ts'
+import { MEDIA_ID_CHARS } from '../../core/hls/index.ts'
 import { SOURCE_HEADER } from '../media-http.ts'
 import type { OriginClient } from '../../core/edge/index.ts'
 import type { Context } from 'koa'

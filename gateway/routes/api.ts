@@ -3,7 +3,7 @@ import { InvalidRequestError } from '../../core/errors.ts'
 import { MEDIA_KINDS, MEDIA_SORTS, SORT_ORDERS, defaultOrder } from '../../core/media-query.ts'
 import type { Catalog } from '../../core/catalog/index.ts'
 import type { MediaListOptions } from '../../core/media-query.ts'
-import type { Library } from '../../core/media/library.ts'
+import type { Library } from '../../core/media/index.ts'
 import type { Metrics } from '../../core/metrics.ts'
 import type { Context } from 'koa'
 

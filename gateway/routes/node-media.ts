@@ -1,6 +1,5 @@
 import Router from '@koa/router'
-import { checkMediaId, checkProfileName, checkRenditionFile } from '../../core/media/names.ts'
-import { INIT_NAME, MASTER_NAME, PLAYLIST_NAME } from '../../core/media/playlists.ts'
+import { checkMediaId, checkProfileName, checkRenditionFile, INIT_NAME, MASTER_NAME, PLAYLIST_NAME } from '../../core/hls/index.ts'
 import { onlyIfCached, PLAYLIST_CACHE, PLAYLIST_TYPE, redirectToOrigin, SEGMENT_CACHE, SOURCE_HEADER } from '../media-http.ts'
 import { sendFile } from '../send-file.ts'
 import type { MissResolver, NodeMetrics, PlaylistAnswer } from '../../core/edge/index.ts'

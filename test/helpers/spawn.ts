@@ -36,13 +36,25 @@ export interface CliRun {
   stderr: string
 }
 
+/** How `cidcastWith` runs the CLI: options for Node before the entry, variables added to the environment. */
+export interface CliOptions {
+  nodeArgs?: string[]
+  env?: Record<string, string>
+}
+
 /**
  * Runs `cidcast ARGS` to its end from the sources (not a bundle that may predate them), with no `CIDCAST_SERVER`
  * from the environment: each test names the server it means.
  */
 export async function cidcast (...args: string[]): Promise<CliRun> {
+  return await cidcastWith({}, ...args)
+}
+
+/** `cidcast` with Node options (`--import=...`) and environment variables of the caller's. */
+export async function cidcastWith (options: CliOptions, ...args: string[]): Promise<CliRun> {
+  const env = { ...process.env, CIDCAST_SERVER: '', CIDCAST_FROM_SOURCE: '1', ...options.env }
   return await new Promise(resolve => {
-    execFile(process.execPath, [CLI, ...args], { env: { ...process.env, CIDCAST_SERVER: '', CIDCAST_FROM_SOURCE: '1' } }, (err, stdout, stderr) => {
+    execFile(process.execPath, [...options.nodeArgs ?? [], CLI, ...args], { env }, (err, stdout, stderr) => {
       resolve({ code: err == null ? 0 : (err as { code?: number }).code ?? 1, stdout, stderr })
     })
   })

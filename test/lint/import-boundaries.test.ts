@@ -43,7 +43,9 @@ test('a file behind a room\'s entry is reached through the entry from outside th
   t.deepEqual(boundaryMessages('gateway/x.ts', "import { HTTP_STATUS } from '../core/errors.ts'"), [])
   t.deepEqual(boundaryMessages('node/x.ts', "import { MEDIA_KINDS } from '../core/media-query.ts'"), [])
   t.deepEqual(boundaryMessages('client/x.ts', "import type { MediaListOptions } from '../core/media-query.ts'"), [])
-  t.deepEqual(boundaryMessages('gateway/x.ts', "import { SWARM_KEY_BYTES } from '../core/net/swarm-key.ts'"), [])
+  t.deepEqual(boundaryMessages('gateway/x.ts', "import { newThing } from '../core/room-without-entry/new-thing.ts'"), [])
+  t.deepEqual(boundaryMessages('bench/x.ts', "import { createPeer } from '../core/net/peer.ts'"), ['import core/net/ through its entry file core/net/index.ts, not core/net/peer.ts'])
+  t.is(boundaryMessages('core/edge/x.ts', "import { probe } from '../media/probe.ts'").length, 1)
   t.deepEqual(boundaryMessages('gateway/x.ts', "import { createCatalog } from '../core/catalog/catalog.ts'"), ['import core/catalog/ through its entry file core/catalog/index.ts, not core/catalog/catalog.ts'])
 })
 

@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import anyTest from 'ava'
-import { generateSwarmKey } from '../../core/net/swarm-key.ts'
+import { generateSwarmKey } from '../../core/config/index.ts'
 import { startServer } from '../../node/server.ts'
 import { CLI, runNode } from '../helpers/spawn.ts'
 import { tempDir, waitFor } from '../helpers/tmp.ts'

@@ -1,7 +1,7 @@
 import test from 'ava'
 import { fixedGrid, keyframeGrid } from '../../../core/media/grid.ts'
-import { mediaPlaylist, masterPlaylist } from '../../../core/media/playlists.ts'
-import { isProfileName, planLadder } from '../../../core/media/profiles.ts'
+import { isProfileName } from '../../../core/hls/index.ts'
+import { planLadder } from '../../../core/media/profiles.ts'
 import type { ProbeResult } from '../../../core/media/probe.ts'
 
 function source (width: number, height: number, extra: Partial<NonNullable<ProbeResult['video']>> = {}, audio = true): ProbeResult {
@@ -27,8 +27,6 @@ test('a source below the lowest rung gets one rung named by its own height, and 
   for (const [width, height] of [[1, 1], [2, 2], [16, 9], [64, 36], [160, 90], [358, 358], [359, 640], [1920, 1080], [8192, 4320]]) {
     for (const plan of planLadder(source(width, height))) t.true(isProfileName(plan.profile.name), `${width}x${height}: ${plan.profile.name}`)
   }
-  t.true(isProfileName('audio'))
-  for (const junk of ['0p', '02p', 'p', '10000p', '720', '720P', '..', 'audio2']) t.false(isProfileName(junk), junk)
 })
 
 test('a portrait or rotated source keeps its shape and even sizes', t => {
@@ -59,14 +57,4 @@ test('the keyframe grid starts a segment at the first keyframe after each 2 s ma
   const grid = keyframeGrid(10, [0, 1, 2.5, 3, 4.1, 8, 9])
   t.deepEqual(grid.starts, [0, 2.5, 4.1, 8])
   t.deepEqual(grid.durations.map(d => Math.round(d * 10) / 10), [2.5, 1.6, 3.9, 2])
-})
-
-test('playlists are VOD, list every segment and name each variant', t => {
-  const media = mediaPlaylist(fixedGrid(5))
-  t.regex(media, /#EXT-X-PLAYLIST-TYPE:VOD/)
-  t.regex(media, /#EXT-X-MAP:URI="init\.mp4"/)
-  t.is(media.match(/\.m4s/g)?.length, 3)
-  t.regex(media, /#EXT-X-ENDLIST\n$/)
-  const master = masterPlaylist(planLadder(source(1280, 720)))
-  t.regex(master, /RESOLUTION=1280x720,NAME="720p"\n720p\/index\.m3u8/)
 })

@@ -3,7 +3,7 @@ import { preSharedKey as libp2pPreSharedKey } from '@libp2p/pnet'
 import test from 'ava'
 import { receiveHash, repeatedHash, sendRepeated, tcpPair } from '../../../bench/protector.ts'
 import { assertPrivateNetworkAllowed, preSharedKey, PrivateNetworkRequiredError } from '../../../core/net/protector.ts'
-import { generateSwarmKey, parseSwarmKey } from '../../../core/net/swarm-key.ts'
+import { generateSwarmKey, parseSwarmKey } from '../../../core/config/index.ts'
 import type { ConnectionProtector, MessageStream, StreamMessageEvent } from '@libp2p/interface'
 
 const CHUNK_BYTES = 1024 * 1024

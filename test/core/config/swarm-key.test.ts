@@ -2,7 +2,7 @@ import { readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import test from 'ava'
 import { InvalidSwarmKeyError, SwarmKeyExistsError } from '../../../core/errors.ts'
-import { generateSwarmKey, parseSwarmKey, readSwarmKey, writeSwarmKey } from '../../../core/net/swarm-key.ts'
+import { generateSwarmKey, parseSwarmKey, readSwarmKey, writeSwarmKey } from '../../../core/config/swarm-key.ts'
 import { tempDir } from '../../helpers/tmp.ts'
 
 const HEX = 'dffb7e3135399a8b1612b2aaca1c36a3a8ac2cd0cca51ceeb2ced87d308cac6d'

@@ -3,6 +3,14 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { InvalidSwarmKeyError, SwarmKeyExistsError } from '../errors.ts'
 
+/*
+ * The private network's key as a file of the data folder, read at start-up by both daemons and written by `cidcast
+ * init`: light (no libp2p), so every CLI verb may load it. core/net's protector turns the parsed key into a cipher.
+ */
+
+/** The swarm key's file name in a data folder (the main server's, and each CDN node's copy). */
+export const SWARM_KEY_FILE = 'swarm.key'
+
 /**
  * The Kubo / go-libp2p `swarm.key` format (PSK v1):
  *

@@ -1,6 +1,6 @@
 import { createServer, isIPv6 } from 'node:net'
-import { InvalidConfigError, PortInUseError } from '../errors.ts'
-import type { Logger } from '../logger.ts'
+import { InvalidConfigError, PortInUseError } from './errors.ts'
+import type { Logger } from './logger.ts'
 
 /**
  * Listening on ports that may be taken. A port the user set (flag, environment, config file) is used or the program

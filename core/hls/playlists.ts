@@ -1,5 +1,25 @@
-import type { SegmentGrid } from './grid.ts'
-import type { RenditionPlan } from './profiles.ts'
+/*
+ * HLS playlist text and the file names inside a rendition, shared by the main server (which writes playlists and
+ * rendition DAGs) and CDN nodes (which serve and cache them). The two playlist writers take only the fields they
+ * print, so this room needs nothing of core/media: core/media's `SegmentGrid` and `RenditionPlan` fit as they are.
+ */
+
+/** What a media playlist lists: each segment's length in seconds, in order. */
+export interface PlaylistGrid {
+  readonly durations: readonly number[]
+}
+
+/** What a master playlist says of one rendition. */
+export interface PlaylistVariant {
+  readonly profile: { readonly name: string }
+  /** Output picture size; a width of 0 (audio only) prints no RESOLUTION. */
+  readonly width: number
+  readonly height: number
+  /** Bits/s. */
+  readonly bandwidth: number
+  /** RFC 6381 codecs string. */
+  readonly codecs: string
+}
 
 /** File names inside a rendition, shared by playlists, routes and the rendition DAG. */
 export const INIT_NAME = 'init.mp4'
@@ -12,7 +32,7 @@ export function segmentName (index: number): string {
 }
 
 /** A VOD media playlist listing every segment from the start, so players can seek anywhere at once. */
-export function mediaPlaylist (grid: SegmentGrid): string {
+export function mediaPlaylist (grid: PlaylistGrid): string {
   const target = Math.max(1, ...grid.durations.map(d => Math.round(d)))
   const lines = [
     '#EXTM3U',
@@ -29,7 +49,7 @@ export function mediaPlaylist (grid: SegmentGrid): string {
 }
 
 /** The master playlist: one variant per rendition, best first, each pointing at `<profile>/index.m3u8`. */
-export function masterPlaylist (plans: readonly RenditionPlan[]): string {
+export function masterPlaylist (plans: readonly PlaylistVariant[]): string {
   const lines = ['#EXTM3U', '#EXT-X-VERSION:7', '#EXT-X-INDEPENDENT-SEGMENTS']
   for (const plan of plans) {
     const attrs = [`BANDWIDTH=${plan.bandwidth}`, `CODECS="${plan.codecs}"`]

@@ -1,22 +1,31 @@
 import { MediaNotFoundError, ProfileNotFoundError, SegmentNotFoundError } from '../errors.ts'
 import { INIT_NAME } from './playlists.ts'
-import { isProfileName } from './profiles.ts'
 
 /*
  * The names in `/media/{id}/{profile}/{file}` URLs, one definition for the main server, the CDN nodes and the
  * node's media cache (which makes file names of ids): media ids, profile names and the files of a rendition.
- * Light on purpose: a CDN node imports it without the library (and so without the catalog).
  */
 
-/** A media id: the first 16 hex digits of sha256(source CID) (library.ts `mediaId`), as a pattern to embed. */
+/** A media id: the first 16 hex digits of sha256(source CID) (core/media's `mediaId`), as a pattern to embed. */
 export const MEDIA_ID_CHARS = '[0-9a-f]{16}'
 export const MEDIA_ID_PATTERN = new RegExp(`^${MEDIA_ID_CHARS}$`)
+/**
+ * Every profile name core/media's `planLadder` can give: `<short side>p` for any even short side from 2 (a source
+ * below the lowest rung gets one rung of its own size, so a 160x90 source has `90p` and a 2x2 one `2p`), and `audio`.
+ * The one pattern URLs are checked against, on the main server and on CDN nodes.
+ */
+export const PROFILE_NAME_PATTERN = /^(?:[1-9]\d{0,3}p|audio)$/
 /** `{n}.m4s` as playlists spell it: no leading zeros, at most 7 digits. */
 const SEGMENT_FILE = /^(0|[1-9]\d{0,6})\.m4s$/
 
 /** True when `id` is shaped like a media id. */
 export function isMediaId (id: unknown): boolean {
   return typeof id === 'string' && MEDIA_ID_PATTERN.test(id)
+}
+
+/** True when `name` is shaped like a profile name (used to reject junk before any lookup). */
+export function isProfileName (name: string): boolean {
+  return PROFILE_NAME_PATTERN.test(name)
 }
 
 /** The segment number a file name stands for (`12.m4s` -> 12), or undefined. */
