@@ -67,5 +67,6 @@ export const INTEGRATION = [
   'test/node/replication-orders.test.ts',
   'test/node/replication-upkeep.test.ts',
   'test/node/replication.test.ts',
-  'test/node/server.test.ts'
+  'test/node/server.test.ts',
+  'test/node/stream-access.test.ts'
 ]
