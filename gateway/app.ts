@@ -6,13 +6,17 @@ import { errors } from './middleware/errors.ts'
 import { mediaCors } from './middleware/media-cors.ts'
 import { apiRoutes } from './routes/api.ts'
 import { ipfsRoutes } from './routes/ipfs.ts'
+import { keyRoutes } from './routes/keys.ts'
 import { mediaRoutes } from './routes/media.ts'
 import { metadataRoutes } from './routes/metadata.ts'
 import { nodeRoutes } from './routes/nodes.ts'
+import { playRoutes } from './routes/play.ts'
 import { replicationRoutes } from './routes/replications.ts'
 import { routingRoutes } from './routes/routing.ts'
 import { serveWebUi } from './web-ui.ts'
 import type { StreamAccessComponents } from './access/stream-access.ts'
+import type { KeyRouteComponents } from './routes/keys.ts'
+import type { PlayRouteComponents } from './routes/play.ts'
 import type { WebUi } from './web-ui.ts'
 import type { Catalog } from '../core/catalog/index.ts'
 import type { NodeRegistry, Replication } from '../core/replication/index.ts'
@@ -45,6 +49,10 @@ export interface HttpAppComponents {
   replication?: Pick<Replication, 'pin' | 'unpin' | 'list' | 'goals' | 'locations' | 'preparing'>
   /** The web UI's files: served at `/` only when given. */
   ui?: WebUi
+  /** Signed play URLs: `GET /api/v1/media/{id}/play` exists only with it. */
+  streamUrls?: PlayRouteComponents['streamUrls']
+  /** Stream key rotation: `POST /api/v1/keys/rotate` exists only with it. */
+  rotateStreamKeys?: KeyRouteComponents['rotate']
   /** Stream tokens and node credentials on `/media` and `/ipfs`, verified with the server's own signing keys. */
   access: StreamAccessComponents & {
     publicMedia: boolean
@@ -86,6 +94,8 @@ export function createHttpApp (components: HttpAppComponents): Koa {
   if (components.routing != null) routers.push(routingRoutes({ ...components.routing, logger: components.logger }))
   if (components.metadata != null) routers.push(metadataRoutes({ metadata: components.metadata }))
   if (components.replication != null) routers.push(replicationRoutes({ replication: components.replication }))
+  if (components.streamUrls != null) routers.push(playRoutes({ streamUrls: components.streamUrls }))
+  if (components.rotateStreamKeys != null) routers.push(keyRoutes({ rotate: components.rotateStreamKeys }))
   for (const router of routers) {
     app.use(router.routes())
     app.use(router.allowedMethods())

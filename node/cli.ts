@@ -2,6 +2,7 @@ import { setFlagsFromString } from 'node:v8'
 import { Command, InvalidArgumentError, Option } from 'commander'
 import { createApiClient } from '../client/api-client.ts'
 import { addCommand } from '../client/commands/add.ts'
+import { rotateKeysCommand } from '../client/commands/keys.ts'
 import { metaCommand } from '../client/commands/meta.ts'
 import { nodesCommand, revokeNodeCommand } from '../client/commands/nodes.ts'
 import { pinCommand, statusCommand } from '../client/commands/pin.ts'
@@ -169,6 +170,15 @@ export function buildCli (): Command {
     .option('--server <url>', 'main server URL (env CIDCAST_SERVER)')
     .action(async (name: string, opts: { server?: string }) => {
       await revokeNodeCommand(name, { server: opts.server ?? (nodes.opts<{ server: string }>().server) })
+    })
+
+  const keys = program.command('keys')
+    .description('the main server\'s stream signing keys, which sign play URLs and which every CDN node checks them with')
+  keys.command('rotate')
+    .description('make a new stream signing key: tokens of the old one keep playing until they expire; nodes get the new key at once, or with their next heartbeat (only from the server\'s machine)')
+    .option('--server <url>', 'main server URL (env CIDCAST_SERVER)', DEFAULT_SERVER)
+    .action(async (opts: { server: string }) => {
+      await rotateKeysCommand({ server: opts.server })
     })
 
   program.addCommand(metaCommand(DEFAULT_SERVER))

@@ -186,19 +186,8 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
       providers: replication.providers,
       peers: peersFromNodes(async () => await registry.list(), () => ({ peerId: peer.libp2p.peerId.toString(), addrs: peer.libp2p.getMultiaddrs().map(String), protocols: ['transport-bitswap'] }))
     }
-    const app = createHttpApp({ logger, library, catalog, metadata, transcoder, reader, metrics, blockstore: peer.blockstore, peerId: peer.libp2p.peerId.toString(), nodes: registry, serverInfo, routing, replication, ui: webUi(), access: { verifier: access.verifier, nodes: access.nodeCredentials, publicMedia: config.publicMedia } })
-    const http = await listenHttp(app, { key: 'listen', address: config.listen, setBy: config.setBy.listen }, log)
-    stack.push(http.close)
-    const { address } = http
-    const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`
-
-    const dns = createDnsServer({ logger, nodes: async () => await registry.list() }, { listen: { key: 'dnsListen', address: config.dnsListen, setBy: config.setBy.dnsListen }, zone: config.dnsZone })
-    await dns.start()
-    stack.push(async () => { await dns.stop() })
-    registry.on('change', () => { dns.invalidate() })
-    const bound = dns.address()
-    dnsListen = `${bound.host.includes(':') ? `[${bound.host}]` : bound.host}:${bound.port}`
-
+    // play URLs without a node point at this server's own URL, known once HTTP listens
+    let url = ''
     const streamUrls = createStreamUrls({
       signer: access.signer,
       keys: access.keys,
@@ -206,6 +195,37 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
       nodes: async () => await registry.list(),
       serverUrl: () => url
     })
+    const rotate = async (): Promise<RotatedKeys> => await rotateStreamKeys(access.keys, registry, peer.libp2p, log)
+    const app = createHttpApp({
+      logger,
+      library,
+      catalog,
+      metadata,
+      transcoder,
+      reader,
+      metrics,
+      blockstore: peer.blockstore,
+      peerId: peer.libp2p.peerId.toString(),
+      nodes: registry,
+      serverInfo,
+      routing,
+      replication,
+      ui: webUi(),
+      access: { verifier: access.verifier, nodes: access.nodeCredentials, publicMedia: config.publicMedia },
+      streamUrls,
+      rotateStreamKeys: rotate
+    })
+    const http = await listenHttp(app, { key: 'listen', address: config.listen, setBy: config.setBy.listen }, log)
+    stack.push(http.close)
+    const { address } = http
+    url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`
+
+    const dns = createDnsServer({ logger, nodes: async () => await registry.list() }, { listen: { key: 'dnsListen', address: config.dnsListen, setBy: config.setBy.dnsListen }, zone: config.dnsZone })
+    await dns.start()
+    stack.push(async () => { await dns.stop() })
+    registry.on('change', () => { dns.invalidate() })
+    const bound = dns.address()
+    dnsListen = `${bound.host.includes(':') ? `[${bound.host}]` : bound.host}:${bound.port}`
 
     if (config.library.length > 0) {
       const watcher = await watchLibrary({ logger, library }, { folders: config.library })
@@ -226,7 +246,7 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
       addMedia: async path => (await library.add(path)).media,
       streamKeys: access.keys,
       streamUrls,
-      rotateStreamKeys: async () => await rotateStreamKeys(access.keys, registry, peer.libp2p, log),
+      rotateStreamKeys: rotate,
       stop
     }
   } catch (err) {

@@ -31,6 +31,7 @@ export const UNIT = [
   'test/core/routing/manifest.test.ts',
   'test/core/routing/publisher.test.ts',
   'test/gateway/error-status.test.ts',
+  'test/gateway/play.test.ts',
   'test/gateway/playlist-token.test.ts',
   'test/gateway/routing.test.ts',
   'test/gateway/stream-access.test.ts',
