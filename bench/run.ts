@@ -28,8 +28,8 @@ import type { Row } from './table.ts'
  * concurrent-clients run. Issue #4's replication figures (r1-r3, bench/replication.ts) come next, on the same main
  * server: BENCH_REPLICATION_ROUNDS (3), BENCH_REPLICATION_MB (128, node to node) and BENCH_REPLICATION_SWEEP_MB (64,
  * per setting of the sweep). The catalog's segment lookup (c1, bench/catalog.ts) and the private-network
- * connection (6) close the run, then issue #11's stream-token figures (a1, a2, bench/stream-token.ts: a few seconds in
- * process). BENCH_ONLY=ID,ID... runs only the figure groups holding one of those row ids (e.g. `BENCH_ONLY=a1`).
+ * connection (6) close the run, then issue #11's stream-token figures (a1-a3, bench/stream-token.ts: a few seconds in
+ * process; a4, segment throughput with tokens against without, runs with the node figures). BENCH_ONLY=ID,ID... runs only the figure groups holding one of those row ids (e.g. `BENCH_ONLY=a1`).
  */
 
 const SOURCE = 'h264-aac-1080p-60s'
@@ -90,7 +90,7 @@ rows.push(...await figure('whole rendition, then serving it', ['5', '3b', '4', '
   return [row, ...await measureServing(server, bare.grid.starts.length, { rounds, roundSeconds: seconds, connections, log })]
 }))
 
-rows.push(...await figure('CDN node holding the rendition', ['n1', 'n2', 'n3', 'n4'], loads, async () => {
+rows.push(...await figure('CDN node holding the rendition', ['n1', 'n2', 'n3', 'n4', 'a4'], loads, async () => {
   if (rendered == null) throw new Error('no main server with a complete rendition')
   return await measureNode(rendered, bare.grid.starts.length, {
     repeats, rounds, roundSeconds: seconds, connections, log, clients: envNumber('BENCH_NODE_CLIENTS', 200), clientSeconds: envNumber('BENCH_NODE_SECONDS', 30)
@@ -122,9 +122,9 @@ rows.push(...await figure('private network connection', ['6'], loads, async () =
 }))
 
 // issue #11: in process, a few seconds
-rows.push(...await figure('stream tokens', ['a1', 'a2'], loads, async () => await measureTokenVerification()))
+rows.push(...await figure('stream tokens', ['a1', 'a2', 'a3'], loads, async () => await measureTokenVerification()))
 
-const order = ['1', '2', '3', '3b', '4', '4b', '5', '6', 'c1', 'n1', 'n2', 'n3', 'n4', 'r1', 'r2', 'r3a', 'r3b', 'r3c', 'r3d', 'r3e', 'r3f', 'r3g', 'a1', 'a2']
+const order = ['1', '2', '3', '3b', '4', '4b', '5', '6', 'c1', 'n1', 'n2', 'n3', 'n4', 'r1', 'r2', 'r3a', 'r3b', 'r3c', 'r3d', 'r3e', 'r3f', 'r3g', 'a1', 'a2', 'a3', 'a4']
 rows.sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id))
 const totalSeconds = (performance.now() - benchStarted) / 1000
 const busy = Object.entries(loads).filter(([, l]) => l > cpus().length / 2)
