@@ -151,6 +151,8 @@ async function saveThroughNode (nodeUrl: string, server: BenchServer, segments: 
 async function publicTwin (dataDir: string, nodeArgs: (dir: string, listen: string) => string[]): Promise<{ dir: string, port: number, args: string[] }> {
   const dir = `${dataDir}-public`
   await cp(dataDir, dir, { recursive: true })
+  // without the main server's remembered address it cannot register (as the node's own peer) and be told otherwise
+  await rm(join(dir, 'server.json'), { force: true })
   const keys = await openKeyRing({ logger: silentLogger() }, { path: join(dir, PUBLIC_KEYS_FILE) })
   await keys.replace(keys.list(), { publicMedia: true })
   const port = await freePort()
@@ -272,7 +274,6 @@ export async function measureNode (server: BenchServer, segments: number, option
     const publicFigure = measured.get('public')!
     const nginxFigure = measured.get('nginx')
     if (nodeFigure.errors > 0) throw new Error(`${nodeFigure.errors} requests to the node did not answer 200`)
-    if (publicFigure.errors > 0) throw new Error(`${publicFigure.errors} requests to the public twin did not answer 200`)
     await publicNode.stop()
     twin = undefined
 
@@ -285,7 +286,9 @@ export async function measureNode (server: BenchServer, segments: number, option
     const failures = crowd.errors + crowd.timeouts + crowd.non2xx
 
     const throughputRatio = ratioOf(nodeFigure.medianMbPerSecond, nginxFigure?.medianMbPerSecond ?? null)
-    const tokenRatio = ratioOf(nodeFigure.medianMbPerSecond, publicFigure.medianMbPerSecond)
+    // a twin that refused requests measured something else: a4 is then not measured, the node's rows still are
+    const twinFailed = publicFigure.errors > 0 ? `not measured: ${publicFigure.errors} requests to the public twin did not answer 200` : undefined
+    const tokenRatio = twinFailed != null ? null : ratioOf(nodeFigure.medianMbPerSecond, publicFigure.medianMbPerSecond)
     const skipNote = skipped == null ? '' : `; nginx baseline skipped: ${skipped}`
     return [...startRows(afterLoadRss), {
       id: 'n3',
@@ -302,14 +305,14 @@ export async function measureNode (server: BenchServer, segments: number, option
     }, {
       id: 'a4',
       figure: 'CDN node: segment throughput with a stream token on every request',
-      value: nodeFigure.medianMbPerSecond,
+      value: twinFailed != null ? null : nodeFigure.medianMbPerSecond,
       unit: 'MB/s',
-      baseline: publicFigure.medianMbPerSecond,
+      baseline: twinFailed != null ? null : publicFigure.medianMbPerSecond,
       baselineLabel: 'its twin with public media (no check)',
       ratio: tokenRatio,
       goal: `>= ${TOKEN_THROUGHPUT_GOAL_RATIO.toFixed(2)}x`,
       pass: tokenRatio == null ? null : tokenRatio >= TOKEN_THROUGHPUT_GOAL_RATIO,
-      note: `the rounds of n3, interleaved with the twin's (a copy of the node's folder whose key file marks media public); server CPU ${nodeFigure.cpuSecondsPerGB?.toFixed(2) ?? '-'} s/GB with tokens, ${publicFigure.cpuSecondsPerGB?.toFixed(2) ?? '-'} s/GB without`,
+      note: twinFailed ?? `the rounds of n3, interleaved with the twin's (a copy of the node's folder whose key file marks media public); server CPU ${nodeFigure.cpuSecondsPerGB?.toFixed(2) ?? '-'} s/GB with tokens, ${publicFigure.cpuSecondsPerGB?.toFixed(2) ?? '-'} s/GB without`,
       details: { node: nodeFigure, public: publicFigure }
     }, {
       id: 'n4',
