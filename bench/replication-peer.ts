@@ -1,9 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
 import { unixfs } from '@helia/unixfs'
 import { fixedSize } from 'ipfs-unixfs-importer/chunker'
-import { openKeyRing, PUBLIC_KEYS_FILE } from '../core/access/index.ts'
 import { tuneGarbageCollection } from '../core/gc-tuning.ts'
 import { IMPORT_OPTIONS } from '../core/ipfs/index.ts'
 import { silentLogger } from '../core/logger.ts'
@@ -11,6 +9,7 @@ import { readSwarmKey } from '../core/config/index.ts'
 import { createPeer } from '../core/net/index.ts'
 import { startNode } from '../node/cdn-node.ts'
 import { announceReady } from '../test/helpers/child.ts'
+import { publicMediaFolder } from '../test/helpers/stream-url.ts'
 import type { Peer } from '../core/net/index.ts'
 import type { BitswapBlockBrokerInit } from '@helia/bitswap'
 
@@ -34,7 +33,7 @@ let stop: () => Promise<void>
 if (kind === 'node') {
   // with no main server there are no keys to sign node credentials with: its gateway serves anyone, as a node of
   // a server with public media does (what the access check costs is a3 and a4)
-  await (await openKeyRing({ logger: silentLogger() }, { path: join(dataDir, PUBLIC_KEYS_FILE) })).replace([], { publicMedia: true })
+  await publicMediaFolder(dataDir)
   // a server URL nobody answers at: the node keeps trying to register, harmlessly
   const node = await startNode({ dataDir, swarmKeyFile, server: 'http://127.0.0.1:9', listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], name: 'bench holder', logLevel: 'silent', minBackoffMs: 30_000, maxBackoffMs: 30_000 })
   peer = node.peer

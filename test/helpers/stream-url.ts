@@ -1,5 +1,6 @@
+import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { createStreamTokenSigner, openSigningKeyRing, SIGNING_KEYS_FILE } from '../../core/access/index.ts'
+import { createStreamTokenSigner, openKeyRing, openSigningKeyRing, PUBLIC_KEYS_FILE, SIGNING_KEYS_FILE } from '../../core/access/index.ts'
 import { silentLogger } from '../../core/logger.ts'
 import type { RunningServer } from '../../node/server.ts'
 
@@ -28,4 +29,13 @@ export async function streamTokenFromKeyFile (serverData: string, mediaId: strin
 /** A stream token for `/ipfs/{root}/...` of any roots (not a media's), signed with the in-process main server's keys. */
 export function rootToken (server: Pick<RunningServer, 'streamKeys'>, roots: string[]): string {
   return createStreamTokenSigner({ keys: server.streamKeys }).sign({ userId: 'test', mediaId: 'roots', roots }, { ttlSeconds: 3600 }).token
+}
+
+/**
+ * Marks a node's data folder as a node of a main server whose media are public (its key file), for nodes that run
+ * without a main server and so never receive keys or a node credential: their gateways then serve each other.
+ */
+export async function publicMediaFolder (dataDir: string): Promise<void> {
+  await mkdir(dataDir, { recursive: true })
+  await (await openKeyRing({ logger: silentLogger() }, { path: join(dataDir, PUBLIC_KEYS_FILE) })).replace([], { publicMedia: true })
 }
