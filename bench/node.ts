@@ -1,13 +1,16 @@
 import { spawn } from 'node:child_process'
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { chmod, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
 import { buildDist } from '../bin/build-dist.js'
 import { freshDistEntry } from '../bin/dist-entry.js'
+import { openKeyRing, PUBLIC_KEYS_FILE } from '../core/access/index.ts'
+import { silentLogger } from '../core/logger.ts'
 import { childFlags, startChild } from '../test/helpers/child.ts'
 import { fetchOk, newClient } from '../test/helpers/http.ts'
+import { streamTokenFromKeyFile, withToken } from '../test/helpers/stream-url.ts'
 import { measureRounds } from './load.ts'
 import { ensureNginx, startNginx } from './nginx.ts'
 import { PROFILE } from './server.ts'
@@ -20,7 +23,12 @@ import type { Row } from './table.ts'
 
 /**
  * Issue #3's figures for a CDN node (rows n1-n4): cold start to the first served segment, idle RSS, segment
- * throughput against nginx on the same files, and 200 concurrent clients for 30 s (autocannon). The node is
+ * throughput against nginx on the same files, and 200 concurrent clients for 30 s (autocannon); and issue #11's
+ * a4: segment throughput with every request carrying a stream token (as players send them) against no check at all,
+ * on two copies of the node's folder made at the same moment (one keeps its keys, the other's key file marks media
+ * public; neither can reach the main server), in the same interleaved rounds as n3: two fresh copies, since the
+ * original process measured ~9% more CPU per GB than a copy with nothing else different. Every request to the node
+ * carries a token signed with the main server's key file, as a play URL's. The node is
  * `cidcast node` as a user runs it (bin/cidcast.js: the bundle in dist/, rebuilt here first if the sources changed;
  * CIDCAST_FROM_SOURCE=1 measures the sources through tsx instead), in its own process, holding (pinned, over
  * bitswap, by test/helpers/node-process.ts beforehand) the main server's complete rendition; baselines are measured in the
@@ -32,6 +40,8 @@ const CLI = fileURLToPath(new URL('../bin/cidcast.js', import.meta.url))
 const COLD_START_GOAL_MS = 1000
 const IDLE_RSS_GOAL_MB = 120
 const THROUGHPUT_GOAL_RATIO = 0.6
+/** Segment throughput with stream tokens against without. */
+const TOKEN_THROUGHPUT_GOAL_RATIO = 0.95
 const START_TIMEOUT_MS = 60_000
 
 export interface NodeBenchOptions {
@@ -112,18 +122,18 @@ interface Served {
 }
 
 /** Fetches the rendition once through the node (it learns every file's CID) and writes it out for nginx. */
-async function saveThroughNode (nodeUrl: string, server: BenchServer, segments: number): Promise<Served> {
+async function saveThroughNode (nodeUrl: string, server: BenchServer, segments: number, token: string): Promise<Served> {
   const root = await mkdtemp(join(tmpdir(), 'cidcast-bench-node-www-'))
   await chmod(root, 0o755)
   const base = `/media/${server.id}/${PROFILE}`
   await mkdir(join(root, base), { recursive: true, mode: 0o755 })
   const client = newClient()
   try {
-    await fetchOk(`${nodeUrl}/media/${server.id}/master.m3u8`, client)
+    await fetchOk(withToken(`${nodeUrl}/media/${server.id}/master.m3u8`, token), client)
     const paths: string[] = []
     let bytes = 0
     for (const name of ['index.m3u8', 'init.mp4', ...Array.from({ length: segments }, (_, n) => `${n}.m4s`)]) {
-      const res = await fetchOk(`${nodeUrl}${base}/${name}`, client)
+      const res = await fetchOk(withToken(`${nodeUrl}${base}/${name}`, token), client)
       if (res.headers['x-cidcast-source'] !== 'local') throw new Error(`${base}/${name} came from ${String(res.headers['x-cidcast-source'])}, not the node's own blocks`)
       await writeFile(join(root, base, name), res.body, { mode: 0o644 })
       if (!name.endsWith('.m4s')) continue
@@ -134,6 +144,20 @@ async function saveThroughNode (nodeUrl: string, server: BenchServer, segments: 
   } finally {
     client.destroy()
   }
+}
+
+/**
+ * A node from a copy of `dataDir` that cannot reach the main server (its remembered address removed, a server URL
+ * nobody answers at), so its key file stays as written: its keys, and public media when `publicMedia`.
+ */
+async function twinOf (dataDir: string, name: string, publicMedia: boolean, nodeArgs: (dir: string, listen: string) => string[]): Promise<{ dir: string, port: number, args: string[] }> {
+  const dir = `${dataDir}-${name}`
+  await cp(dataDir, dir, { recursive: true })
+  await rm(join(dir, 'server.json'), { force: true })
+  const keys = await openKeyRing({ logger: silentLogger() }, { path: join(dir, PUBLIC_KEYS_FILE) })
+  await keys.replace(keys.list(), { publicMedia })
+  const port = await freePort()
+  return { dir, port, args: nodeArgs(dir, `127.0.0.1:${port}`) }
 }
 
 async function cannon (port: number, paths: string[], clients: number, seconds: number): Promise<autocannon.Result> {
@@ -157,21 +181,31 @@ export async function measureNode (server: BenchServer, segments: number, option
   const port = await freePort()
   const listen = `127.0.0.1:${port}`
   const nodeUrl = `http://${listen}`
-  const nodeArgs = [...childFlags(), CLI, 'node', '--data', dataDir, '--server', server.url, '--swarm-key', swarmKey, '--listen', listen,
-    '--p2p-listen', '/ip4/127.0.0.1/tcp/0', '--name', 'bench node', '--log-level', process.env.BENCH_SERVER_LOG_LEVEL ?? 'warn']
+  const argsFor = (dir: string, at: string, serverUrl = server.url, level = process.env.BENCH_SERVER_LOG_LEVEL ?? 'warn'): string[] => [...childFlags(), CLI, 'node', '--data', dir, '--server', serverUrl, '--swarm-key', swarmKey, '--listen', at,
+    '--p2p-listen', '/ip4/127.0.0.1/tcp/0', '--name', 'bench node', '--log-level', level]
+  const nodeArgs = argsFor(dataDir, listen)
+  // every request carries a token as a play URL's does; media paths need no roots in it
+  const token = await streamTokenFromKeyFile(server.dataDir, server.id)
   let node: { stop: () => Promise<void> } | undefined
+  const twins: Array<{ stop: () => Promise<void> }> = []
+  const twinDirs: string[] = []
   let served: Served | undefined
   let nginx: RunningNginx | undefined
   try {
     log(`node: pinning ${root} over bitswap, then learning the rendition through the node`)
     const pinning = await startChild(NODE_SCRIPT, [dataDir, server.url, swarmKey, listen, root], 120_000)
     node = pinning
-    served = await saveThroughNode(nodeUrl, server, segments)
+    served = await saveThroughNode(nodeUrl, server, segments, token)
     await pinning.stop()
     node = undefined
+    // copied at once, before any later run; their main server answers nowhere (it would send its own publicMedia),
+    // errors only: they cannot publish their IPNS record
+    const offline = (dir: string, at: string): string[] => argsFor(dir, at, 'http://127.0.0.1:9', 'error')
+    const copies = { signed: await twinOf(dataDir, 'signed', false, offline), open: await twinOf(dataDir, 'public', true, offline) }
+    twinDirs.push(copies.signed.dir, copies.open.dir)
 
     const entry = await nodeEntry(log)
-    const segmentUrl = `${nodeUrl}${served.paths[0]}`
+    const segmentUrl = withToken(`${nodeUrl}${served.paths[0]}`, token)
     const starts: number[] = []
     for (let i = 0; i < repeats; i++) {
       const run = await timeToFirstAnswer(nodeArgs, segmentUrl, true)
@@ -232,22 +266,38 @@ export async function measureNode (server: BenchServer, segments: number, option
     const rounds = options.rounds ?? 3
     const seconds = options.roundSeconds ?? 3
     log(`node throughput: ${connections} connections, ${rounds} rounds of ${seconds} s`)
-    const targets: LoadTarget[] = [{ name: 'node', port, paths: served.paths, pids: async () => [nodePid] }]
+    const signedPaths = served.paths.map(path => withToken(path, token))
+    const signed = await timeToFirstAnswer(copies.signed.args, `http://127.0.0.1:${copies.signed.port}${signedPaths[0]}`, true)
+    twins.push(signed)
+    const open = await timeToFirstAnswer(copies.open.args, `http://127.0.0.1:${copies.open.port}${served.paths[0]}`, true)
+    twins.push(open)
+    const targets: LoadTarget[] = [
+      { name: 'node', port, paths: signedPaths, pids: async () => [nodePid] },
+      { name: 'signed', port: copies.signed.port, paths: signedPaths, pids: async () => [signed.pid] },
+      { name: 'public', port: copies.open.port, paths: served.paths, pids: async () => [open.pid] }
+    ]
     if (nginx != null) targets.push({ name: 'nginx', port: nginx.port, paths: served.paths, pids: nginx.pids })
     const measured = await measureRounds(targets, { rounds, roundSeconds: seconds, connections })
     const nodeFigure = measured.get('node')!
+    const signedFigure = measured.get('signed')!
+    const publicFigure = measured.get('public')!
     const nginxFigure = measured.get('nginx')
     if (nodeFigure.errors > 0) throw new Error(`${nodeFigure.errors} requests to the node did not answer 200`)
+    for (const copy of twins.splice(0)) await copy.stop()
 
     const clients = options.clients ?? 200
     const clientSeconds = options.clientSeconds ?? 30
     log(`node: ${clients} concurrent clients for ${clientSeconds} s (autocannon)`)
-    const crowd = await cannon(port, served.paths, clients, clientSeconds)
+    const crowd = await cannon(port, signedPaths, clients, clientSeconds)
     const nginxCrowd = nginx == null ? undefined : await cannon(nginx.port, served.paths, clients, clientSeconds)
     const afterLoadRss = await rssMb(nodePid)
     const failures = crowd.errors + crowd.timeouts + crowd.non2xx
 
     const throughputRatio = ratioOf(nodeFigure.medianMbPerSecond, nginxFigure?.medianMbPerSecond ?? null)
+    // a copy that refused requests measured something else: a4 is then not measured, the node's rows still are
+    const refusals = signedFigure.errors + publicFigure.errors
+    const twinFailed = refusals > 0 ? `not measured: ${refusals} requests to the copies did not answer 200` : undefined
+    const tokenRatio = twinFailed != null ? null : ratioOf(signedFigure.medianMbPerSecond, publicFigure.medianMbPerSecond)
     const skipNote = skipped == null ? '' : `; nginx baseline skipped: ${skipped}`
     return [...startRows(afterLoadRss), {
       id: 'n3',
@@ -259,8 +309,20 @@ export async function measureNode (server: BenchServer, segments: number, option
       ratio: throughputRatio,
       goal: `>= ${THROUGHPUT_GOAL_RATIO.toFixed(2)}x nginx`,
       pass: throughputRatio == null ? null : throughputRatio >= THROUGHPUT_GOAL_RATIO,
-      note: `median of ${rounds} rounds of ${seconds} s, ${connections} connections, ${served.paths.length} segments (${(served.bytes / 1e6).toFixed(1)} MB); best ${nodeFigure.mbPerSecond.toFixed(0)} MB/s${skipNote}`,
+      note: `median of ${rounds} rounds of ${seconds} s, ${connections} connections, ${served.paths.length} segments (${(served.bytes / 1e6).toFixed(1)} MB), each request with a stream token; best ${nodeFigure.mbPerSecond.toFixed(0)} MB/s${skipNote}`,
       details: { node: nodeFigure, nginx: nginxFigure }
+    }, {
+      id: 'a4',
+      figure: 'CDN node: segment throughput with a stream token on every request',
+      value: twinFailed != null ? null : signedFigure.medianMbPerSecond,
+      unit: 'MB/s',
+      baseline: twinFailed != null ? null : publicFigure.medianMbPerSecond,
+      baselineLabel: 'a copy with public media (no check)',
+      ratio: tokenRatio,
+      goal: `>= ${TOKEN_THROUGHPUT_GOAL_RATIO.toFixed(2)}x`,
+      pass: tokenRatio == null ? null : tokenRatio >= TOKEN_THROUGHPUT_GOAL_RATIO,
+      note: twinFailed ?? `two copies of the node's folder, one checking tokens, one with public media, in n3's interleaved rounds; server CPU ${signedFigure.cpuSecondsPerGB?.toFixed(2) ?? '-'} s/GB with tokens, ${publicFigure.cpuSecondsPerGB?.toFixed(2) ?? '-'} s/GB without`,
+      details: { signed: signedFigure, public: publicFigure }
     }, {
       id: 'n4',
       figure: `CDN node: ${clients} clients fetching segments for ${clientSeconds} s, p99 latency`,
@@ -278,7 +340,9 @@ export async function measureNode (server: BenchServer, segments: number, option
     }]
   } finally {
     await node?.stop()
+    for (const copy of twins) await copy.stop()
     await nginx?.stop()
+    for (const dir of twinDirs) await rm(dir, { recursive: true, force: true })
     if (served != null) await rm(served.root, { recursive: true, force: true })
     await rm(dataDir, { recursive: true, force: true })
   }

@@ -9,6 +9,7 @@ import { readSwarmKey } from '../core/config/index.ts'
 import { createPeer } from '../core/net/index.ts'
 import { startNode } from '../node/cdn-node.ts'
 import { announceReady } from '../test/helpers/child.ts'
+import { publicMediaFolder } from '../test/helpers/stream-url.ts'
 import type { Peer } from '../core/net/index.ts'
 import type { BitswapBlockBrokerInit } from '@helia/bitswap'
 
@@ -30,6 +31,9 @@ let peer: Peer
 let url: string | undefined
 let stop: () => Promise<void>
 if (kind === 'node') {
+  // with no main server there are no keys to sign node credentials with: its gateway serves anyone, as a node of
+  // a server with public media does (what the access check costs is a3 and a4)
+  await publicMediaFolder(dataDir)
   // a server URL nobody answers at: the node keeps trying to register, harmlessly
   const node = await startNode({ dataDir, swarmKeyFile, server: 'http://127.0.0.1:9', listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], name: 'bench holder', logLevel: 'silent', minBackoffMs: 30_000, maxBackoffMs: 30_000 })
   peer = node.peer

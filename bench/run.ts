@@ -91,7 +91,7 @@ rows.push(...await figure('whole rendition, then serving it', ['5', '3b', '4', '
   return [row, ...await measureServing(server, bare.grid.starts.length, { rounds, roundSeconds: seconds, connections, log })]
 }))
 
-rows.push(...await figure('CDN node holding the rendition', ['n1', 'n2', 'n3', 'n4'], loads, async () => {
+rows.push(...await figure('CDN node holding the rendition', ['n1', 'n2', 'n3', 'n4', 'a4'], loads, async () => {
   if (rendered == null) throw new Error('no main server with a complete rendition')
   return await measureNode(rendered, bare.grid.starts.length, {
     repeats, rounds, roundSeconds: seconds, connections, log, clients: envNumber('BENCH_NODE_CLIENTS', 200), clientSeconds: envNumber('BENCH_NODE_SECONDS', 30)
@@ -123,13 +123,13 @@ rows.push(...await figure('private network connection', ['6'], loads, async () =
 }))
 
 // issue #11: in process, a few seconds
-rows.push(...await figure('stream tokens', ['a1', 'a2'], loads, async () => await measureTokenVerification()))
+rows.push(...await figure('stream tokens', ['a1', 'a2', 'a3'], loads, async () => await measureTokenVerification()))
 
 // issue #12: verifying blocks read from disk, and the scrub
 rows.push(...await figure('stored-block verification', ['v1', 'v1b', 'v1c', 'v2'], loads, async () =>
   await measureVerification({ rounds, roundSeconds: seconds, connections, log })))
 
-const order = ['1', '2', '3', '3b', '4', '4b', '5', '6', 'c1', 'n1', 'n2', 'n3', 'n4', 'r1', 'r2', 'r3a', 'r3b', 'r3c', 'r3d', 'r3e', 'r3f', 'r3g', 'a1', 'a2', 'v1', 'v1b', 'v1c', 'v2']
+const order = ['1', '2', '3', '3b', '4', '4b', '5', '6', 'c1', 'n1', 'n2', 'n3', 'n4', 'r1', 'r2', 'r3a', 'r3b', 'r3c', 'r3d', 'r3e', 'r3f', 'r3g', 'a1', 'a2', 'a3', 'a4', 'v1', 'v1b', 'v1c', 'v2']
 rows.sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id))
 const totalSeconds = (performance.now() - benchStarted) / 1000
 const busy = Object.entries(loads).filter(([, l]) => l > cpus().length / 2)

@@ -1,14 +1,17 @@
 import { bodyParser } from '@koa/bodyparser'
 import Router from '@koa/router'
 import Koa from 'koa'
+import { streamAccess } from './access/stream-access.ts'
 import { errors } from './middleware/errors.ts'
 import { mediaCors } from './middleware/media-cors.ts'
 import { apiRoutes } from './routes/api.ts'
 import { ipfsRoutes } from './routes/ipfs.ts'
 import { localPinRoutes } from './routes/local-pins.ts'
+import { keyRoutes } from './routes/keys.ts'
 import { mediaRoutes } from './routes/media.ts'
 import { metadataRoutes } from './routes/metadata.ts'
 import { nodeRoutes } from './routes/nodes.ts'
+import { playRoutes } from './routes/play.ts'
 import { replicationRoutes } from './routes/replications.ts'
 import { routingRoutes } from './routes/routing.ts'
 import { authenticate } from './access/authenticate.ts'
@@ -18,6 +21,9 @@ import { SERVER_ROUTES } from './access/route-table.ts'
 import { accountRoutes } from './routes/accounts.ts'
 import { webUiFiles, webUiRoutes } from './web-ui.ts'
 import type { AccessSettings } from './access/route-table.ts'
+import type { StreamAccessComponents } from './access/stream-access.ts'
+import type { KeyRouteComponents } from './routes/keys.ts'
+import type { PlayRouteComponents } from './routes/play.ts'
 import type { WebUi } from './web-ui.ts'
 import type { Accounts, LoginLimiter } from '../core/access/index.ts'
 import type { Catalog } from '../core/catalog/index.ts'
@@ -38,8 +44,6 @@ export interface HttpAppComponents {
   logger: Logger
   /** Users, sessions and API tokens: who a request speaks for. */
   accounts: Accounts
-  /** The registered node of a peer ID: nodes sign their own requests (core/access/node-signature.ts). */
-  knownNode?: (peerId: string) => Promise<{ label: string, revoked: boolean } | undefined>
   /** Slows password guessing on login. */
   limiter: LoginLimiter
   /** Settings that move routes between owners (read on every request, so a change applies at once). */
@@ -70,6 +74,20 @@ export interface HttpAppComponents {
   verifyPins?: LocalPinRouteComponents['pinner']['verify']
   /** The data folder's disk: `/healthz` says `degraded` while it is full, and hears of every write refused for lack of space. */
   disk?: DiskSpace
+  /** Signed play URLs: `GET /api/v1/media/{id}/play` exists only with it. */
+  streamUrls?: PlayRouteComponents['streamUrls']
+  /** Stream key rotation: `POST /api/v1/keys/rotate` exists only with it. */
+  rotateStreamKeys?: KeyRouteComponents['rotate']
+  /** Stream tokens and node credentials on `/media` and `/ipfs`, verified with the server's own signing keys. */
+  access: StreamAccessComponents & {
+    publicMedia: boolean
+    /**
+     * Refuse `/media` and `/ipfs` requests that carry no credential (401). Off, they stay open as before, while a
+     * token or node credential that is given is still checked and playlists still carry a token: until the main
+     * server authenticates its users, turning this on would leave its own web UI unable to play. @default false
+     */
+    require?: boolean
+  }
 }
 
 /** The main server's HTTP face: UI, `/api/v1`, `/media`, `/ipfs`, `/healthz`, `/metrics`; `routes` lists its route keys. */
@@ -83,8 +101,11 @@ export function createHttpApp (components: HttpAppComponents): Koa & { routes: (
   app.use(errors(log))
   const { disk } = components
   if (disk != null) app.use(noteDiskFull(disk))
-  app.use(authenticate({ accounts: components.accounts, knownNode: components.knownNode }))
+  app.use(authenticate({ accounts: components.accounts, nodes: components.access.nodes }))
   app.use(bodyParser({ enableTypes: ['json'], jsonLimit: '64kb', encoding: 'utf-8' }))
+  const { publicMedia, require, ...access } = components.access
+  // a signed-in user (session or API token) needs no stream token on the main server
+  app.use(streamAccess(access, { publicMedia: () => publicMedia, allowCaller: true, require: require ?? false }))
 
   const system = new Router()
     .get('/healthz', async ctx => {
@@ -114,6 +135,8 @@ export function createHttpApp (components: HttpAppComponents): Koa & { routes: (
   if (components.metadata != null) routers.push(metadataRoutes({ metadata: components.metadata }))
   if (components.replication != null) routers.push(replicationRoutes({ replication: components.replication, visibility }))
   if (components.verifyPins != null) routers.push(localPinRoutes({ pinner: { verify: components.verifyPins } }))
+  if (components.streamUrls != null) routers.push(playRoutes({ streamUrls: components.streamUrls }))
+  if (components.rotateStreamKeys != null) routers.push(keyRoutes({ rotate: components.rotateStreamKeys }))
   if (components.ui != null) routers.push(webUiRoutes(components.ui))
   app.use(authorize({ routers, table: SERVER_ROUTES, settings: components.accessSettings, logger: components.logger }))
   app.use(visibility.middleware(routers))

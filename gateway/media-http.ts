@@ -1,3 +1,5 @@
+import { urlWithToken } from './access/playlist-token.ts'
+import type { StreamAccessState } from './access/stream-access.ts'
 import type { Context } from 'koa'
 
 /*
@@ -18,9 +20,10 @@ export function onlyIfCached (ctx: Context): boolean {
   return /\bonly-if-cached\b/i.test(ctx.get('Cache-Control'))
 }
 
-/** Sends the client to the same content on the origin; a redirect is the node's choice of the moment, not cached. */
+/** Sends the client to the same content on the origin (with its stream token); a redirect is the node's choice of the moment, not cached. */
 export function redirectToOrigin (ctx: Context, location: string): void {
   ctx.set(SOURCE_HEADER, 'origin')
   ctx.set('Cache-Control', 'no-store')
-  ctx.redirect(location)
+  const token = (ctx.state as StreamAccessState).streamToken
+  ctx.redirect(token === undefined ? location : urlWithToken(location, token))
 }

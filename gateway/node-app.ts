@@ -1,6 +1,7 @@
 import Router from '@koa/router'
 import Koa from 'koa'
 import { createMissResolver } from '../core/edge/index.ts'
+import { streamAccess } from './access/stream-access.ts'
 import { errors } from './middleware/errors.ts'
 import { mediaCors } from './middleware/media-cors.ts'
 import { SOURCE_HEADER } from './media-http.ts'
@@ -14,6 +15,7 @@ import { webUiFiles, webUiRoutes } from './web-ui.ts'
 import type { FallbackMode, MediaCache, NodeContent, NodeMetrics, OriginClient } from '../core/edge/index.ts'
 import type { Logger } from '../core/logger.ts'
 import type { LocalPinRouteComponents } from './routes/local-pins.ts'
+import type { StreamAccessComponents } from './access/stream-access.ts'
 import type { WebUi } from './web-ui.ts'
 import type { Middleware } from 'koa'
 
@@ -25,6 +27,11 @@ export interface NodeAppComponents {
   metrics: NodeMetrics
   /** What `/healthz` shows (besides `status` and `role`); any `reasons` make the status `degraded`. */
   health: () => Promise<Record<string, unknown> & { reasons: string[] }>
+  /**
+   * Stream tokens and node credentials, checked offline with the main server's public keys (the node's key ring):
+   * `/media` and `/ipfs` serve nobody else, unless the main server marks its media public.
+   */
+  access: StreamAccessComponents & { publicMedia: () => boolean }
   /** The node's pinner: `/pins` and `/pins/verify` (loopback only) exist only with it. */
   pinner?: LocalPinRouteComponents['pinner']
   /** The web UI's files: served at `/` only when given. */
@@ -83,7 +90,7 @@ function accounting (metrics: NodeMetrics): Middleware {
   }
 }
 
-/** The CDN node's HTTP face: `/media` and `/ipfs` local-first, the UI, `/api/v1` passed to the main server, health and metrics. */
+/** The CDN node's HTTP face: `/media` and `/ipfs` local-first for stream tokens, the UI, `/api/v1` passed to the main server, health and metrics. */
 export function createNodeApp (components: NodeAppComponents, init: NodeAppInit = {}): Koa & { routes: () => string[] } {
   const log = components.logger.child({ name: 'cidcast:node-http' })
   const app = new Koa()
@@ -93,6 +100,7 @@ export function createNodeApp (components: NodeAppComponents, init: NodeAppInit 
   app.use(accounting(components.metrics))
   app.use(errors(log))
   app.use(nodeErrors())
+  app.use(streamAccess(components.access, { publicMedia: components.access.publicMedia }))
 
   const system = new Router()
     .get('/healthz', async ctx => {

@@ -4,11 +4,11 @@ import { join } from 'node:path'
 import { privateKeyFromProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { createCapacity, fullReason, createMediaCache, createNodeAgent, createNodeContent, createNodeMetrics, createOriginClient, createPinner, providerLookup, SwarmKeyMissingError, unreachableOrigin } from '../core/edge/index.ts'
+import { createNodeCredentialVerifier, createStreamTokenVerifier, NODE_CREDENTIAL_HEADER, openKeyRing, PUBLIC_KEYS_FILE } from '../core/access/index.ts'
 import { createControlClient, handleOrderNudges, ipnsNameOf } from '../core/control/index.ts'
 import { createBlockRepairer, createContentReader, createScrubber, integrityStatus, registerIntegrityMetrics, repairWhenDamaged } from '../core/ipfs/index.ts'
 import { createDaemonLogger } from '../core/logger.ts'
 import { withPort } from '../core/listen.ts'
-import { signNodeRequest } from '../core/access/index.ts'
 import { assertPrivateNetworkAllowed, createPeer, IDENTITY_FILE, lockDataFolder, verifiedBlocksOf } from '../core/net/index.ts'
 import { tuneGarbageCollection } from '../core/gc-tuning.ts'
 import { createNodeApp } from '../gateway/node-app.ts'
@@ -17,6 +17,8 @@ import { loadNodeConfig, nodeListenSettings, readSwarmKey, rememberPicked, SWARM
 import { createStopStack } from './stop-stack.ts'
 import { listenHttp } from './http-listener.ts'
 import type { NodeConfig, NodeDefaults } from '../core/config/index.ts'
+import type { KeyRing } from '../core/access/index.ts'
+import type { StreamAccessGrant } from '../core/control/index.ts'
 import type { AgentStatus, LocalPinOptions, NodeMetrics, Pinner, PinnerInit } from '../core/edge/index.ts'
 import type { Logger } from '../core/logger.ts'
 import type { Peer } from '../core/net/index.ts'
@@ -69,6 +71,8 @@ export interface RunningNode {
   pinner: Pinner
   /** Every route of its HTTP app, as the route table names them. */
   routes: () => string[]
+  /** The main server's public stream keys (and its `publicMedia`), as last received, kept in `<data>/stream-public-keys.json`. */
+  streamKeys: KeyRing
   /** Stops HTTP, the control agent and the peer, in reverse order of start. */
   stop: () => Promise<void>
 }
@@ -126,15 +130,15 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
     stack.push(async () => { await peer.stop() })
     const ipns = ipnsNameOf(peer.libp2p.peerId)
 
+    // viewers' stream tokens are checked with the main server's public keys, kept on disk for when it is down
+    const streamKeys = await openKeyRing({ logger }, { path: join(config.data, PUBLIC_KEYS_FILE) })
+    const access = nodeAccess(streamKeys)
+
     const metrics = createNodeMetrics()
     const onRequest = (kind: string): void => { metrics.originRequests.inc({ kind }) }
-    // the node signs its own requests to the main server with its peer key (core/access/node-signature.ts)
-    const identity = privateKeyFromProtobuf(await readFile(join(config.data, IDENTITY_FILE)))
-    const peerId = peer.libp2p.peerId.toString()
-    const sign = async (method: string, path: string): Promise<string> => await signNodeRequest(identity, peerId, method, path)
     const origin = config.server.startsWith('/')
       ? unreachableOrigin(`the main server was given as a multiaddr (${config.server}); it has no HTTP URL to fall back to`)
-      : createOriginClient({ onRequest, sign }, { url: config.server })
+      : createOriginClient({ onRequest, credential: access.credential }, { url: config.server })
     const capacity = createCapacity({ blocksDir: join(config.data, 'blocks'), dataDir: config.data, quotaBytes: config.quotaBytes, reserveBytes })
     // blocks read from disk are hashed against their CID once per process; a damaged one is removed, fetched again
     // from the peers in the background, and meanwhile served the way a miss is (the origin, verified)
@@ -182,7 +186,8 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
       origin: () => {
         const peerId = agentStatus()?.serverPeerId
         return peerId == null || config.server.startsWith('/') ? undefined : { peerId, url: origin.url }
-      }
+      },
+      credential: access.credential
     }, { gateways: config.pinFrom !== 'p2p', ...pinnerInit, dataLabel: `the data folder ${config.data}` })
 
     let agentStatus = (): AgentStatus | undefined => undefined
@@ -194,6 +199,7 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
       metrics,
       pinner,
       ui: webUi(),
+      access: { verifier: createStreamTokenVerifier({ keys: streamKeys }), nodes: createNodeCredentialVerifier({ keys: streamKeys }), publicMedia: () => streamKeys.publicMedia() },
       health: async () => {
         const space = await capacity.measure()
         const reasons = space.full ? [fullReason(config.data, space)] : []
@@ -226,6 +232,7 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
       pins: () => pinner.reports(),
       onOrders: orders => { pinner.apply(orders) },
       busy: () => pinner.busy(),
+      onAccess: access.take,
       onChange: status => {
         // each registration and each heartbeat shows the publisher the live figures; it publishes only what readers
         // care about (see CAPACITY_CHANGE_SHARE), so an idle node keeps its sequence
@@ -271,11 +278,25 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
       },
       pinner,
       routes: app.routes,
+      streamKeys,
       stop
     }
   } catch (err) {
     await stop()
     throw err
+  }
+}
+
+/** The node's end of stream access: the keys the main server sends go to the key ring, its credential is kept for requests. */
+function nodeAccess (keys: KeyRing): { take: (grant: StreamAccessGrant) => Promise<void>, credential: () => Record<string, string> | undefined } {
+  let credential: Record<string, string> | undefined
+  return {
+    async take (grant) {
+      // the last one is sent as it is: whoever serves judges its expiry, with the clock skew allowed
+      if (grant.credential != null) credential = { [NODE_CREDENTIAL_HEADER]: grant.credential.token }
+      await keys.replace(grant.keys, { publicMedia: grant.publicMedia })
+    },
+    credential: () => credential
   }
 }
 

@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError, Option } from 'commander'
 import { createApiClient, setTokenResolver } from '../client/api-client.ts'
 import { accountCommands } from '../client/commands/accounts.ts'
 import { addCommand } from '../client/commands/add.ts'
+import { rotateKeysCommand } from '../client/commands/keys.ts'
 import { metaCommand } from '../client/commands/meta.ts'
 import { nodesCommand, revokeNodeCommand } from '../client/commands/nodes.ts'
 import { pinCommand, statusCommand } from '../client/commands/pin.ts'
@@ -179,6 +180,15 @@ export function buildCli (): Command {
     })
 
   for (const command of accountCommands(DEFAULT_SERVER, { save: saveCredential })) program.addCommand(command)
+  const keys = program.command('keys')
+    .description('the main server\'s stream signing keys, which sign play URLs and which every CDN node checks them with')
+  keys.command('rotate')
+    .description('make a new stream signing key: tokens of the old one keep playing until they expire; nodes get the new key at once, or with their next heartbeat (only from the server\'s machine)')
+    .option('--server <url>', 'main server URL (env CIDCAST_SERVER)', DEFAULT_SERVER)
+    .action(async (opts: { server: string }) => {
+      await rotateKeysCommand({ server: opts.server })
+    })
+
   program.addCommand(metaCommand(DEFAULT_SERVER))
   program.addCommand(pinCommand(DEFAULT_SERVER).addCommand(pinVerifyCommand()))
   program.addCommand(statusCommand(DEFAULT_SERVER))

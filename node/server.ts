@@ -7,6 +7,7 @@ import { loadMetadataConfig, loadServerConfig } from '../core/config/index.ts'
 import { createDiskSpace } from '../core/disk-space.ts'
 import { createDnsServer } from '../core/dns/index.ts'
 import { createContentIndex, createNodeRegistry, createReplication, createReplicationGoals, registerReplicationMetrics } from '../core/replication/index.ts'
+import { createStreamUrls } from '../core/access/index.ts'
 import { createRevocationGater } from '../core/control/index.ts'
 import { createBlockRepairer, createContentReader, createScrubber, integrityStatus, registerIntegrityMetrics, repairWhenDamaged, verifyPins } from '../core/ipfs/index.ts'
 import { createMetadata } from '../core/metadata/index.ts'
@@ -24,6 +25,9 @@ import { createStopStack } from './stop-stack.ts'
 import { listenHttp } from './http-listener.ts'
 import type { Accounts, AccountsInit, User } from '../core/access/index.ts'
 import type { CatalogInit } from '../core/catalog/index.ts'
+import { openServerStreamAccess, rotateStreamKeys } from './stream-access.ts'
+import type { SigningKeyRing, StreamUrls } from '../core/access/index.ts'
+import type { RotatedKeys } from './stream-access.ts'
 import type { ServerConfig } from '../core/config/index.ts'
 import type { DnsServer } from '../core/dns/index.ts'
 import type { NodeRegistry, Replication } from '../core/replication/index.ts'
@@ -79,6 +83,12 @@ export interface RunningServer {
   firstAdmin?: { user: User, password: string }
   /** Adds a file to the library (as `POST /api/v1/media` does). */
   addMedia: (path: string) => Promise<MediaView>
+  /** The stream signing keys (`<data>/stream-keys.json`); their public halves go to every node. */
+  streamKeys: SigningKeyRing
+  /** Signed play URLs: a token for (user, media) and the master playlist URL on a node, or on this server. */
+  streamUrls: StreamUrls
+  /** Rotates the stream signing key (old tokens verify until they expire) and nudges the nodes to fetch the new one. */
+  rotateStreamKeys: () => Promise<RotatedKeys>
   /** Stops HTTP, ffmpeg, the catalog and the peer, in reverse order of start. */
   stop: () => Promise<void>
 }
@@ -116,9 +126,11 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
     const peer = await createPeer({ logger }, { dataDir: config.data, swarmKey, listen: p2pListen, connectionGater: gater })
     stack.push(async () => { await peer.stop() })
 
+    // every control reply carries the stream keys, so they exist before the first node registers
+    const access = await openServerStreamAccess({ logger }, { dataDir: config.data, publicMedia: config.publicMedia })
     // heartbeats carry pin reports and get orders back once replication exists (it needs the library, made below)
     const late: { replication?: Replication } = {}
-    const registry = createNodeRegistry({ logger, libp2p: peer.libp2p, store: nodeStore, gater, orders: async (p, r) => await late.replication?.heartbeat(p, r) ?? [] }, { zone: config.dnsZone, heartbeatMs: config.heartbeatSeconds * 1000 })
+    const registry = createNodeRegistry({ logger, libp2p: peer.libp2p, store: nodeStore, gater, orders: async (p, r) => await late.replication?.heartbeat(p, r) ?? [], access: access.grant }, { zone: config.dnsZone, heartbeatMs: config.heartbeatSeconds * 1000 })
     await registry.start()
     stack.push(async () => { await registry.stop() })
 
@@ -221,12 +233,46 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
     }
     const limiter = createLoginLimiter()
     const accessSettings = { viewerReplication: config.viewerReplication }
-    const knownNode = async (peerId: string): Promise<{ label: string, revoked: boolean } | undefined> => (await registry.list()).find(n => n.peerId === peerId)
-    const app = createHttpApp({ accounts, knownNode, limiter, accessSettings: () => accessSettings, integrity: () => integrityStatus({ store: blocks, repairer, scrub }), verifyPins: async options => await verifyPins({ store: blocks, repairer, pins: peer.pins, getCodec: peer.getCodec }, options), segmentLost, logger, library, catalog, metadata, transcoder, reader, metrics, blockstore: peer.blockstore, peerId: peer.libp2p.peerId.toString(), nodes: registry, serverInfo, routing, replication, ui: webUi(), disk })
+    // play URLs without a node point at this server's own URL, known once HTTP listens
+    let url = ''
+    const streamUrls = createStreamUrls({
+      signer: access.signer,
+      keys: access.keys,
+      media: async id => await library.get(id),
+      nodes: async () => await registry.list(),
+      serverUrl: () => url
+    })
+    const rotate = async (): Promise<RotatedKeys> => await rotateStreamKeys(access.keys, registry, peer.libp2p, log)
+    const app = createHttpApp({
+      accounts,
+      limiter,
+      accessSettings: () => accessSettings,
+      integrity: () => integrityStatus({ store: blocks, repairer, scrub }),
+      verifyPins: async options => await verifyPins({ store: blocks, repairer, pins: peer.pins, getCodec: peer.getCodec }, options),
+      segmentLost,
+      logger,
+      library,
+      catalog,
+      metadata,
+      transcoder,
+      reader,
+      metrics,
+      blockstore: peer.blockstore,
+      peerId: peer.libp2p.peerId.toString(),
+      nodes: registry,
+      serverInfo,
+      routing,
+      replication,
+      ui: webUi(),
+      disk,
+      access: { verifier: access.verifier, nodes: access.nodeCredentials, publicMedia: config.publicMedia },
+      streamUrls,
+      rotateStreamKeys: rotate
+    })
     const http = await listenHttp(app, { key: 'listen', address: config.listen, setBy: config.setBy.listen }, log)
     stack.push(http.close)
     const { address } = http
-    const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`
+    url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`
 
     const dns = createDnsServer({ logger, nodes: async () => await registry.list() }, { listen: { key: 'dnsListen', address: config.dnsListen, setBy: config.setBy.dnsListen }, zone: config.dnsZone })
     await dns.start()
@@ -258,6 +304,9 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
       firstAdmin,
       routes: app.routes,
       addMedia: async path => (await library.add(path)).media,
+      streamKeys: access.keys,
+      streamUrls,
+      rotateStreamKeys: rotate,
       stop
     }
   } catch (err) {

@@ -1,6 +1,7 @@
 import { mkdir, stat } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
+import { loadServerConfig } from '../core/config/index.ts'
 import { resolveFfmpeg } from '../core/media/index.ts'
 import { startNode } from './cdn-node.ts'
 import { saveCredential } from './credentials.ts'
@@ -37,7 +38,10 @@ async function startLocalNode (data: string, serverUrl: string): Promise<Running
  */
 async function start (): Promise<void> {
   const data = resolve(process.env.CIDCAST_DATA ?? '.cidcast')
-  const server = await startServer({ dataDir: join(data, 'server') })
+  // the web UI's player asks for no play URL yet (issue 11): the demo's media stay public unless set otherwise
+  const { settings } = await loadServerConfig({ data: join(data, 'server') })
+  const openDemo = settings.publicMedia?.source === 'default'
+  const server = await startServer({ dataDir: join(data, 'server'), ...(openDemo ? { publicMedia: true } : {}) })
   let node: RunningNode | undefined
   let stopping = false
   const stop = (): void => {
@@ -87,6 +91,7 @@ async function start (): Promise<void> {
     `  playlist: ${node.url}/media/${first.id}/master.m3u8`,
     `  direct:   ${server.url}/#/media/${first.id}   (the main server itself)`,
     `  API:      ${server.url}/api/v1/media`,
+    ...openDemo ? ['  media:    public, as npm start keeps them until the player asks for signed URLs (CIDCAST_PUBLIC_MEDIA=false: nodes require them)'] : [],
     `  data:     ${data}`,
     ...(server.firstAdmin != null ? [`  admin:    user ${server.firstAdmin.user.name}, password ${server.firstAdmin.password}   (shown once: keep it)`, cli] : ['  log in:   as the admin printed at the first start (new password: cidcast user passwd admin)']),
     'Ctrl-C stops both.',

@@ -13,6 +13,7 @@ export const UNIT = [
   'test/core/access/*.test.ts',
   'test/core/catalog/*.test.ts',
   'test/core/config/*.test.ts',
+  'test/core/control/access-messages.test.ts',
   'test/core/control/labels.test.ts',
   'test/core/disk-space.test.ts',
   'test/core/dns/zone.test.ts',
@@ -34,8 +35,10 @@ export const UNIT = [
   'test/core/routing/publisher.test.ts',
   'test/gateway/error-status.test.ts',
   'test/core/access/accounts.test.ts',
-  'test/core/access/node-signature.test.ts',
+  'test/gateway/play.test.ts',
+  'test/gateway/playlist-token.test.ts',
   'test/gateway/routing.test.ts',
+  'test/gateway/stream-access.test.ts',
   'test/lint/*.test.ts',
   'test/tiers.test.ts'
 ]
@@ -78,5 +81,6 @@ export const INTEGRATION = [
   'test/node/replication-orders.test.ts',
   'test/node/replication-upkeep.test.ts',
   'test/node/replication.test.ts',
-  'test/node/server.test.ts'
+  'test/node/server.test.ts',
+  'test/node/stream-access.test.ts'
 ]

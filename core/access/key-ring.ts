@@ -26,36 +26,56 @@ export interface KeyRingInit {
   path: string
 }
 
+/** What the main server says about its media besides its keys, kept in the same file. */
+export interface KeyRingSettings {
+  /** The main server's `publicMedia`: media need no stream token. @default false */
+  publicMedia?: boolean
+}
+
 /** The public stream keys a node accepts, kept on disk. */
 export interface KeyRing extends StreamKeyLookup {
   /** The keys held now, as the main server sent them. */
   list (): StreamPublicKey[]
-  /** Checks every key, writes the file, then swaps the list in memory (nothing changes when a key is bad). */
-  replace (keys: readonly StreamPublicKey[]): Promise<void>
+  /** Whether the main server marks its media public (as last sent; false until it says otherwise). */
+  publicMedia (): boolean
+  /**
+   * Checks every key, writes the file, then swaps the list (and settings) in memory; nothing changes when a key is
+   * bad, and nothing is written when the file already says the same.
+   */
+  replace (keys: readonly StreamPublicKey[], settings?: KeyRingSettings): Promise<void>
 }
 
 /** Opens the node's key ring: the keys saved in `path`, or none (a missing or damaged file is logged, not fatal). */
 export async function openKeyRing (components: KeyRingComponents, init: KeyRingInit): Promise<KeyRing> {
   const log = components.logger.child({ name: 'cidcast:stream-keys' })
-  return new FileKeyRing(log, init.path, await readKeys(log, init.path))
+  const saved = await readKeys(log, init.path)
+  return new FileKeyRing(log, init.path, saved)
 }
 
-async function readKeys (log: Logger, path: string): Promise<Map<string, LoadedKey>> {
+interface SavedRing {
+  keys: Map<string, LoadedKey>
+  publicMedia: boolean
+  /** The file's text, to leave it alone when the server sends the same again. */
+  text?: string
+}
+
+async function readKeys (log: Logger, path: string): Promise<SavedRing> {
   let text: string
   try {
     text = await readFile(path, 'utf8')
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') log.warn({ err, path }, 'cannot read the stream key file; no stream token verifies until the main server sends its keys')
-    return new Map()
+    return { keys: new Map(), publicMedia: false }
   }
   try {
-    const saved = JSON.parse(text) as { version?: unknown, keys?: unknown }
+    const saved = JSON.parse(text) as { version?: unknown, keys?: unknown, publicMedia?: unknown }
     if (saved?.version !== FILE_VERSION || !Array.isArray(saved.keys)) throw new InvalidStreamKeyError(`not a version ${FILE_VERSION} key list`)
-    return loadAll(saved.keys)
+    // anything but a plain true keeps media closed
+    return { keys: loadAll(saved.keys), publicMedia: saved.publicMedia === true, text }
   } catch (err) {
     // the main server sends the keys again at registration: refusing tokens until then is safe, refusing to start is not needed
     log.warn({ err, path }, 'the stream key file is damaged; no stream token verifies until the main server sends its keys')
-    return new Map()
+    return { keys: new Map(), publicMedia: false }
   }
 }
 
@@ -72,7 +92,15 @@ class FileKeyRing implements KeyRing {
   /** Replacements in the order they were asked for, so the file and the memory end with the same last list. */
   private writing: Promise<void> = Promise.resolve()
 
-  constructor (private readonly log: Logger, private readonly path: string, private keys: Map<string, LoadedKey>) {}
+  private keys: Map<string, LoadedKey>
+  private isPublic: boolean
+  private text: string | undefined
+
+  constructor (private readonly log: Logger, private readonly path: string, saved: SavedRing) {
+    this.keys = saved.keys
+    this.isPublic = saved.publicMedia
+    this.text = saved.text
+  }
 
   key (id: string, nowMs: number): KeyObject | undefined {
     return lookupKey(this.keys, id, nowMs)
@@ -82,14 +110,23 @@ class FileKeyRing implements KeyRing {
     return [...this.keys.values()].map(key => ({ ...key.record }))
   }
 
-  async replace (records: readonly StreamPublicKey[]): Promise<void> {
+  publicMedia (): boolean {
+    return this.isPublic
+  }
+
+  async replace (records: readonly StreamPublicKey[], settings: KeyRingSettings = {}): Promise<void> {
     if (!Array.isArray(records)) throw new InvalidStreamKeyError('the stream keys must be a list')
     const next = loadAll(records)
-    const text = JSON.stringify({ version: FILE_VERSION, keys: [...next.values()].map(key => key.record) }, null, 2) + '\n'
+    const publicMedia = settings.publicMedia === true
+    const text = JSON.stringify({ version: FILE_VERSION, keys: [...next.values()].map(key => key.record), publicMedia }, null, 2) + '\n'
     const write = this.writing.then(async () => {
+      // every heartbeat brings the list: the file is rewritten only when it changed
+      if (text === this.text) return
       await writeFileAtomic(this.path, text, { mode: 0o600 })
       this.keys = next
-      this.log.info({ keyIds: [...next.keys()] }, 'stream keys replaced')
+      this.isPublic = publicMedia
+      this.text = text
+      this.log.info({ keyIds: [...next.keys()], publicMedia }, 'stream keys replaced')
     })
     // a failed write must not block the next one; its caller gets the error
     this.writing = write.catch(() => {})

@@ -99,10 +99,10 @@ export interface StreamTokenVerifierInit {
   cacheSize?: number
 }
 
-/** What a request asks a token for. */
+/** What a request asks a token for: a media (`/media/{id}/...`), a root (`/ipfs/{root}/...`), or both. */
 export interface VerifyOptions {
   /** The media whose playlist or segment is asked for. */
-  mediaId: string
+  mediaId?: string
   /** For `/ipfs` requests: the rendition root asked for. */
   root?: CID | string
   /** Epoch milliseconds to check expiry at, instead of the verifier's clock. */
@@ -156,6 +156,8 @@ class CachingVerifier implements StreamTokenVerifier {
 
   verify (token: string | null | undefined, options: VerifyOptions): StreamTokenClaims {
     if (token == null) throw new TokenMissingError('this media needs a stream token; ask for a play URL')
+    // a request that names neither would pass any token: a caller's mistake, never a grant
+    if (options.mediaId === undefined && options.root === undefined) throw new TypeError('verify needs a mediaId or a root')
     const nowMs = options.now ?? this.clock.now()
     let entry = this.cache.get(token)
     if (entry === undefined) {
@@ -169,7 +171,7 @@ class CachingVerifier implements StreamTokenVerifier {
     }
     // a cached token is only as good as its key: one rotated out long enough, or withdrawn, ends it
     if (this.keys.key(entry.claims.keyId, nowMs - this.skewMs) === undefined) throw unknownKey()
-    if (entry.claims.mediaId !== options.mediaId) throw new TokenScopeError('the stream token is for another media')
+    if (options.mediaId !== undefined && entry.claims.mediaId !== options.mediaId) throw new TokenScopeError('the stream token is for another media')
     if (options.root !== undefined && !covers(entry.roots, options.root)) throw new TokenScopeError('the stream token does not cover this root')
     if (nowMs > entry.expiresAtMs + this.skewMs) throw new TokenExpiredError(`the stream token expired at ${new Date(entry.expiresAtMs).toISOString()}; ask for a new play URL`)
     if (nowMs < entry.issuedAtMs - this.skewMs) throw new TokenInvalidError('the stream token is issued in the future')

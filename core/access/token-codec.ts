@@ -68,13 +68,7 @@ const strictUtf8 = new TextDecoder('utf-8', { fatal: true })
 
 /** The payload bytes of `claims` (everything the signature covers but the context); InvalidRequestError on bad claims. */
 export function encodePayload (claims: StreamTokenClaims): Uint8Array {
-  const keyId = Buffer.from(claims.keyId, 'hex')
-  if (keyId.length !== KEY_ID_BYTES || keyId.toString('hex') !== claims.keyId) throw new InvalidRequestError(`a key id is ${KEY_ID_BYTES * 2} lower-case hex digits`)
-  for (const [field, value] of [['issuedAt', claims.issuedAt], ['expiresAt', claims.expiresAt]] as const) {
-    if (!Number.isInteger(value) || value < 0 || value > MAX_UINT32) throw new InvalidRequestError(`${field} must be whole seconds since 1970 before 2106`)
-  }
-  if (claims.expiresAt <= claims.issuedAt) throw new InvalidRequestError('a stream token must expire after it is issued')
-  if (claims.expiresAt - claims.issuedAt > MAX_TOKEN_TTL_SECONDS) throw new InvalidRequestError(`a stream token lives at most ${MAX_TOKEN_TTL_SECONDS} seconds`)
+  const head = encodeHead(claims.keyId, claims.issuedAt, claims.expiresAt)
   const userId = idBytes('user id', claims.userId)
   const mediaId = idBytes('media id', claims.mediaId)
   if (claims.roots.length > MAX_ROOTS) throw new InvalidRequestError(`a stream token covers at most ${MAX_ROOTS} roots`)
@@ -83,10 +77,7 @@ export function encodePayload (claims: StreamTokenClaims): Uint8Array {
 
   const size = HEADER_BYTES + 1 + userId.length + 1 + mediaId.length + 1 + roots.reduce((sum, bytes) => sum + 1 + bytes.length, 0)
   const out = Buffer.alloc(size)
-  let at = out.writeUInt8(TOKEN_VERSION, 0)
-  at += keyId.copy(out, at)
-  at = out.writeUInt32BE(claims.issuedAt, at)
-  at = out.writeUInt32BE(claims.expiresAt, at)
+  let at = head.copy(out, 0)
   for (const bytes of [userId, mediaId]) {
     at = out.writeUInt8(bytes.length, at)
     at += bytes.copy(out, at)
@@ -101,8 +92,8 @@ export function encodePayload (claims: StreamTokenClaims): Uint8Array {
 }
 
 /** The bytes an Ed25519 signature of a token covers: the context, then the payload. */
-export function signedMessage (payload: Uint8Array): Uint8Array {
-  return Buffer.concat([SIGNING_CONTEXT, payload])
+export function signedMessage (payload: Uint8Array, context: Uint8Array = SIGNING_CONTEXT): Uint8Array {
+  return Buffer.concat([context, payload])
 }
 
 /** The token string for a payload and its signature. */
@@ -112,22 +103,8 @@ export function joinToken (payload: Uint8Array, signature: Uint8Array): string {
 
 /** Takes a token string apart; TokenInvalidError for anything but one canonical, well-formed token. */
 export function decodeToken (token: string): DecodedToken {
-  if (typeof token !== 'string' || token.length === 0) throw malformed('it is empty')
-  if (token.length > MAX_TOKEN_CHARS) throw malformed('it is too long')
-  const bytes = Buffer.from(token, 'base64url')
-  if (bytes.toString('base64url') !== token) throw malformed('it is not canonical base64url')
-  if (bytes.length < HEADER_BYTES + 3 + SIGNATURE_BYTES) throw malformed('it is too short')
-  if (bytes[0] !== TOKEN_VERSION) throw malformed(`version ${bytes[0]} is not supported`)
-
-  const payloadEnd = bytes.length - SIGNATURE_BYTES
-  const reader = new PayloadReader(bytes, payloadEnd)
-  reader.at = 1
-  const keyId = reader.take(KEY_ID_BYTES, 'key id').toString('hex')
-  const issuedAt = reader.uint32('issued-at')
-  const expiresAt = reader.uint32('expiry')
-  if (expiresAt <= issuedAt) throw malformed('it expires before it is issued')
-  // no signer makes one: a wrapped-around or absurd time
-  if (expiresAt - issuedAt > MAX_TOKEN_TTL_SECONDS) throw malformed('it lives longer than any token may')
+  const { reader, keyId, issuedAt, expiresAt } = openSigned(token, { what: 'stream token', maxChars: MAX_TOKEN_CHARS, minFieldBytes: 3 })
+  const payloadEnd = reader.end
   const userId = reader.id('user id')
   const mediaId = reader.id('media id')
   const count = reader.uint8('root count')
@@ -135,13 +112,60 @@ export function decodeToken (token: string): DecodedToken {
   const roots: string[] = []
   for (let i = 0; i < count; i++) roots.push(reader.root())
   if (reader.at !== payloadEnd) throw malformed('bytes follow the last field')
-
-  const payload = bytes.subarray(0, payloadEnd)
   return {
     claims: { keyId, userId, mediaId, roots, issuedAt, expiresAt },
-    message: signedMessage(payload),
-    signature: bytes.subarray(payloadEnd)
+    message: signedMessage(reader.payload()),
+    signature: reader.signature()
   }
+}
+
+/** How a signed string of this module's family is opened: its name in errors, its length bounds. */
+export interface SignedLayout {
+  /** What errors call it ("stream token", "node credential"). */
+  what: string
+  maxChars: number
+  /** Fewest bytes its fields after the header take. */
+  minFieldBytes: number
+}
+
+/**
+ * Opens a canonical base64url string laid out as version 1, key id, issued-at, expiry, fields, signature (stream
+ * tokens and node credentials share this head); the reader stands after the expiry. TokenInvalidError otherwise.
+ */
+export function openSigned (text: string, layout: SignedLayout): { reader: PayloadReader, keyId: string, issuedAt: number, expiresAt: number } {
+  const bad = (why: string): TokenInvalidError => malformed(why, layout.what)
+  if (typeof text !== 'string' || text.length === 0) throw bad('it is empty')
+  if (text.length > layout.maxChars) throw bad('it is too long')
+  const bytes = Buffer.from(text, 'base64url')
+  if (bytes.toString('base64url') !== text) throw bad('it is not canonical base64url')
+  if (bytes.length < HEADER_BYTES + layout.minFieldBytes + SIGNATURE_BYTES) throw bad('it is too short')
+  if (bytes[0] !== TOKEN_VERSION) throw bad(`version ${bytes[0]} is not supported`)
+  const reader = new PayloadReader(bytes, bytes.length - SIGNATURE_BYTES, layout.what)
+  reader.at = 1
+  const keyId = reader.take(KEY_ID_BYTES, 'key id').toString('hex')
+  const issuedAt = reader.uint32('issued-at')
+  const expiresAt = reader.uint32('expiry')
+  if (expiresAt <= issuedAt) throw bad('it expires before it is issued')
+  // no signer makes one: a wrapped-around or absurd time
+  if (expiresAt - issuedAt > MAX_TOKEN_TTL_SECONDS) throw bad('it lives longer than any token may')
+  return { reader, keyId, issuedAt, expiresAt }
+}
+
+/** The fixed head every signed string starts with: version, key id, issued-at, expiry (checked as encodePayload does). */
+export function encodeHead (keyId: string, issuedAt: number, expiresAt: number): Buffer {
+  const id = Buffer.from(keyId, 'hex')
+  if (id.length !== KEY_ID_BYTES || id.toString('hex') !== keyId) throw new InvalidRequestError(`a key id is ${KEY_ID_BYTES * 2} lower-case hex digits`)
+  for (const [field, value] of [['issuedAt', issuedAt], ['expiresAt', expiresAt]] as const) {
+    if (!Number.isInteger(value) || value < 0 || value > MAX_UINT32) throw new InvalidRequestError(`${field} must be whole seconds since 1970 before 2106`)
+  }
+  if (expiresAt <= issuedAt) throw new InvalidRequestError('a signed token must expire after it is issued')
+  if (expiresAt - issuedAt > MAX_TOKEN_TTL_SECONDS) throw new InvalidRequestError(`a signed token lives at most ${MAX_TOKEN_TTL_SECONDS} seconds`)
+  const out = Buffer.alloc(HEADER_BYTES)
+  let at = out.writeUInt8(TOKEN_VERSION, 0)
+  at += id.copy(out, at)
+  at = out.writeUInt32BE(issuedAt, at)
+  out.writeUInt32BE(expiresAt, at)
+  return out
 }
 
 function idBytes (what: string, value: string): Buffer {
@@ -153,17 +177,26 @@ function idBytes (what: string, value: string): Buffer {
   return bytes
 }
 
-function malformed (why: string): TokenInvalidError {
-  return new TokenInvalidError(`the stream token is malformed: ${why}`)
+function malformed (why: string, what = 'stream token'): TokenInvalidError {
+  return new TokenInvalidError(`the ${what} is malformed: ${why}`)
 }
 
 /** Reads fields in order, never past the signature; every overrun is a TokenInvalidError naming the field. */
-class PayloadReader {
+export class PayloadReader {
   at = 0
-  constructor (private readonly bytes: Buffer, private readonly end: number) {}
+  constructor (private readonly bytes: Buffer, readonly end: number, private readonly what = 'stream token') {}
+
+  /** Every byte before the signature. */
+  payload (): Buffer {
+    return this.bytes.subarray(0, this.end)
+  }
+
+  signature (): Buffer {
+    return this.bytes.subarray(this.end)
+  }
 
   take (length: number, field: string): Buffer {
-    if (this.at + length > this.end) throw malformed(`the ${field} is cut short`)
+    if (this.at + length > this.end) throw malformed(`the ${field} is cut short`, this.what)
     const out = this.bytes.subarray(this.at, this.at + length)
     this.at += length
     return out
@@ -179,12 +212,12 @@ class PayloadReader {
 
   id (field: string): string {
     const length = this.uint8(field)
-    if (length === 0 || length > MAX_ID_BYTES) throw malformed(`the ${field} has a bad length`)
+    if (length === 0 || length > MAX_ID_BYTES) throw malformed(`the ${field} has a bad length`, this.what)
     try {
       return strictUtf8.decode(this.take(length, field))
     } catch (err) {
       if (err instanceof TokenInvalidError) throw err
-      throw malformed(`the ${field} is not UTF-8`)
+      throw malformed(`the ${field} is not UTF-8`, this.what)
     }
   }
 

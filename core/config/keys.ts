@@ -86,6 +86,7 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   { program: 'server', key: 'viewerReplication', env: 'CIDCAST_VIEWER_REPLICATION', blankIsUnset: true, parse: boolean, default: false },
   { program: 'server', ...scrubRate },
   { program: 'server', ...scrubInterval },
+  { program: 'server', key: 'publicMedia', env: 'CIDCAST_PUBLIC_MEDIA', parse: boolean, default: false },
 
   { program: 'metadata', key: 'tmdbKey', env: 'CIDCAST_TMDB_KEY', blankIsUnset: true, parse: token },
   { program: 'metadata', key: 'tvdbKey', env: 'CIDCAST_TVDB_KEY', blankIsUnset: true, parse: token },

@@ -36,6 +36,8 @@ export interface ServerConfig {
   scrubBytesPerSecond: number
   /** Seconds from the end of one scrub pass to the start of the next (the first starts within a minute). @default 86400 */
   scrubIntervalSeconds: number
+  /** Media need no stream token, on the main server and on every node (an open site). @default false */
+  publicMedia: boolean
   /**
    * What set each value that is not a default, as the user knows it (`--listen`, `CIDCAST_LISTEN`,
    * `listen in /srv/cidcast/config.json`): errors name it, and a taken port moves only when it is a default.

@@ -8,9 +8,10 @@
 export { CONTROL_PROTOCOL, MAX_CONTROL_MESSAGE_BYTES, ORDERS_PROTOCOL, PIN_PROGRESS_INTERVAL_MS } from './messages.ts'
 export type {
   ControlReply, ControlRequest, ErrorReply, HeartbeatReply, HeartbeatRequest, NodeCapacity, NodeHealth, NodeMode,
-  OrdersPending, PinOrder, PinProvider, PinReport, PinReportState, RegisterReply, RegisterRequest
+  OrdersPending, PinOrder, PinProvider, PinReport, PinReportState, RegisterReply, RegisterRequest, StreamAccessGrant,
+  StreamKeyRecord
 } from './messages.ts'
-export { MAX_ADDRESSES, MAX_PIN_REPORTS, MAX_PINNED } from './validate.ts'
+export { MAX_ADDRESSES, MAX_PIN_REPORTS, MAX_PINNED, MAX_STREAM_KEYS } from './validate.ts'
 export { createControlClient } from './client.ts'
 export type { ControlClient, ControlClientComponents, ControlClientInit } from './client.ts'
 export { createControlServer } from './server.ts'

@@ -52,6 +52,32 @@ export interface RegisterReply {
   dnsName: string
   /** Seconds between heartbeats the server expects. */
   heartbeatSeconds: number
+  /** What the node needs to check stream tokens, and its own credential (a server that signs none sends nothing). */
+  access?: StreamAccessGrant
+}
+
+/** One public stream key of the main server (core/access's StreamPublicKey, checked there again before use). */
+export interface StreamKeyRecord {
+  /** 16 hex digits: the first 8 bytes of sha256 of the raw public key. */
+  id: string
+  /** The raw 32-byte Ed25519 public key, base64url. */
+  publicKey: string
+  /** When a rotated-out key stops being accepted (ISO 8601); absent while it signs. */
+  expiresAt?: string
+}
+
+/**
+ * Stream access (issue 11), in every register and heartbeat reply, so a rotated key reaches a node within one
+ * heartbeat: the keys a node verifies viewers' stream tokens with (offline, kept on its disk), whether the main
+ * server's media are public, and the node's own credential for fetching from other nodes and from the main server.
+ */
+export interface StreamAccessGrant {
+  /** Every key still accepted, current first. */
+  keys: StreamKeyRecord[]
+  /** Media need no stream token (the main server's `publicMedia`). */
+  publicMedia: boolean
+  /** This node's credential (core/access/node-credential.ts) and when it ends (ISO 8601). */
+  credential?: { token: string, expiresAt: string }
 }
 
 export interface HeartbeatRequest {
@@ -68,6 +94,8 @@ export interface HeartbeatReply {
   type: 'ok'
   /** Orders for this node; repeated in every reply until the node reports a final state for their orderId. */
   orders?: PinOrder[]
+  /** As in RegisterReply: the keys and the credential, every beat. */
+  access?: StreamAccessGrant
 }
 
 /*

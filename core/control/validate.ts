@@ -2,7 +2,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { CID } from 'multiformats/cid'
 import { InvalidControlMessageError, PeerIdMismatchError } from './errors.ts'
 import { checkNodeName, isLabel } from './labels.ts'
-import type { ControlReply, ControlRequest, HeartbeatRequest, NodeCapacity, NodeHealth, NodeMode, OrdersPending, PinOrder, PinProvider, PinReport, PinReportState, RegisterRequest } from './messages.ts'
+import type { ControlReply, ControlRequest, HeartbeatReply, HeartbeatRequest, NodeCapacity, NodeHealth, NodeMode, OrdersPending, PinOrder, PinProvider, PinReport, PinReportState, RegisterReply, RegisterRequest, StreamAccessGrant, StreamKeyRecord } from './messages.ts'
 
 /*
  * Every field of every control message is checked here, both ways, before anything else looks at it: a node is
@@ -28,6 +28,13 @@ export const MAX_PIN_REPORTS = 1024
 export const MAX_PROVIDERS = 16
 const MAX_PEER_ID_CHARS = 128
 const ORDER_ID = /^[A-Za-z0-9_-]{1,64}$/
+/** Most stream keys one reply may carry (a current one and those rotated out within a token's life). */
+export const MAX_STREAM_KEYS = 16
+const STREAM_KEY_ID = /^[0-9a-f]{16}$/
+/** 32 bytes in unpadded base64url. */
+const STREAM_PUBLIC_KEY = /^[A-Za-z0-9_-]{43}$/
+const CREDENTIAL = /^[A-Za-z0-9_-]{1,512}$/
+const MAX_DATE_CHARS = 40
 const REPORT_STATES: ReadonlySet<string> = new Set<PinReportState>(['queued', 'pinning', 'pinned', 'failed', 'unpinning', 'unpinned'])
 
 type Json = Record<string, unknown>
@@ -194,6 +201,38 @@ export function parsePinReport (value: unknown, what = 'report'): PinReport {
   return report
 }
 
+function parseDate (value: unknown, what: string): string {
+  const text = string(value, what, MAX_DATE_CHARS)
+  if (Number.isNaN(Date.parse(text))) fail(`${what} must be a date`)
+  return text
+}
+
+function parseStreamKey (value: unknown, what: string): StreamKeyRecord {
+  const k = object(value, what)
+  const id = string(k.id, `${what}.id`, 16)
+  if (!STREAM_KEY_ID.test(id)) fail(`${what}.id must be 16 lower-case hex digits`)
+  const publicKey = string(k.publicKey, `${what}.publicKey`, 43)
+  if (!STREAM_PUBLIC_KEY.test(publicKey)) fail(`${what}.publicKey must be 32 bytes of base64url`)
+  return k.expiresAt === undefined ? { id, publicKey } : { id, publicKey, expiresAt: parseDate(k.expiresAt, `${what}.expiresAt`) }
+}
+
+/** Checks the stream access part of a reply (its shape: the node's key ring checks each key against its id). */
+export function parseStreamAccess (value: unknown, what = 'access'): StreamAccessGrant {
+  const a = object(value, what)
+  if (typeof a.publicMedia !== 'boolean') fail(`${what}.publicMedia must be a boolean`)
+  const access: StreamAccessGrant = {
+    keys: array(a.keys, `${what}.keys`, MAX_STREAM_KEYS).map((k, i) => parseStreamKey(k, `${what}.keys[${i}]`)),
+    publicMedia: a.publicMedia
+  }
+  if (a.credential !== undefined) {
+    const c = object(a.credential, `${what}.credential`)
+    const token = string(c.token, `${what}.credential.token`, 512)
+    if (!CREDENTIAL.test(token)) fail(`${what}.credential.token must be base64url`)
+    access.credential = { token, expiresAt: parseDate(c.expiresAt, `${what}.credential.expiresAt`) }
+  }
+  return access
+}
+
 /** Checks the message on an ORDERS_PROTOCOL stream (node side). */
 export function parseOrdersPending (value: unknown): OrdersPending {
   const m = object(value, 'the message')
@@ -247,11 +286,16 @@ export function parseControlReply (value: unknown): ControlReply {
       if (!dnsName.startsWith(`${label}.`)) fail('dnsName must start with the label')
       const heartbeatSeconds = amount(m.heartbeatSeconds, 'heartbeatSeconds')
       if (heartbeatSeconds <= 0) fail('heartbeatSeconds must be > 0')
-      return { type: 'registered', label, dnsName, heartbeatSeconds }
+      const reply: RegisterReply = { type: 'registered', label, dnsName, heartbeatSeconds }
+      if (m.access !== undefined) reply.access = parseStreamAccess(m.access)
+      return reply
     }
-    case 'ok':
-      if (m.orders === undefined) return { type: 'ok' }
-      return { type: 'ok', orders: array(m.orders, 'orders', MAX_ORDERS).map((o, i) => parsePinOrder(o, `orders[${i}]`)) }
+    case 'ok': {
+      const reply: HeartbeatReply = { type: 'ok' }
+      if (m.orders !== undefined) reply.orders = array(m.orders, 'orders', MAX_ORDERS).map((o, i) => parsePinOrder(o, `orders[${i}]`))
+      if (m.access !== undefined) reply.access = parseStreamAccess(m.access)
+      return reply
+    }
     case 'error': {
       const error = string(m.error, 'error', 64)
       if (!/^[A-Za-z]+$/.test(error)) fail('error must be an error name')

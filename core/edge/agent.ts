@@ -5,7 +5,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { MAX_ADDRESSES, PIN_PROGRESS_INTERVAL_MS } from '../control/index.ts'
 import { PrivateNetworkRefusedError, ServerDialFailedError } from './errors.ts'
 import type { CapacityReport } from './capacity.ts'
-import type { HeartbeatReply, HeartbeatRequest, NodeHealth, NodeMode, PinOrder, PinReport, RegisterReply, RegisterRequest } from '../control/index.ts'
+import type { HeartbeatReply, HeartbeatRequest, NodeHealth, NodeMode, PinOrder, PinReport, RegisterReply, RegisterRequest, StreamAccessGrant } from '../control/index.ts'
 import type { OriginClient, ServerInfo } from './origin-client.ts'
 import type { Logger } from '../logger.ts'
 import type { Libp2p, PeerId } from '@libp2p/interface'
@@ -42,6 +42,8 @@ export interface NodeAgentComponents {
   busy?: () => boolean
   /** Called on every change of status. */
   onChange?: (status: AgentStatus) => void
+  /** The stream keys and this node's credential of each register and heartbeat reply that carries them. */
+  onAccess?: (access: StreamAccessGrant) => Promise<void>
 }
 
 export interface NodeAgentInit {
@@ -166,6 +168,7 @@ class ControlAgent implements NodeAgent {
         await this.dial(target)
         const control = this.c.control(target.peerId)
         const reply = await control.register(await this.registerRequest(), { signal: this.stopping.signal })
+        await this.takeAccess(reply.access)
         backoff = min
         this.set({ state: 'registered', label: reply.label, dnsName: reply.dnsName, serverPeerId: target.peerId.toString(), error: undefined, registrations: this.current.registrations + 1 })
         this.log.info({ dnsName: reply.dnsName, server: target.peerId.toString() }, 'registered with the main server')
@@ -199,6 +202,17 @@ class ControlAgent implements NodeAgent {
       const reply = await control.heartbeat({ capacity: space, health: { ...this.c.health(), full }, pinned, ...(pins != null ? { pins } : {}) }, { signal: AbortSignal.any([this.stopping.signal, AbortSignal.timeout(seconds * 1000)]) })
       this.set({ lastHeartbeatAt: new Date().toISOString() })
       this.c.onOrders?.(reply.orders ?? [])
+      await this.takeAccess(reply.access)
+    }
+  }
+
+  /** Hands the keys on; a list the node refuses is logged and the keys it had stay (the next beat brings them again). */
+  private async takeAccess (access: StreamAccessGrant | undefined): Promise<void> {
+    if (access == null || this.c.onAccess == null) return
+    try {
+      await this.c.onAccess(access)
+    } catch (err) {
+      this.log.warn({ err }, 'cannot take the main server\'s stream keys; keeping the ones this node has')
     }
   }
 

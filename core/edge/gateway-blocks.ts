@@ -37,6 +37,8 @@ export interface GatewayBlocksInit {
 
 export interface GatewayBlocksComponents {
   logger: Logger
+  /** This node's credential header, which the holders' gateways ask of anyone who is not a viewer with a token. */
+  credential?: () => Record<string, string> | undefined
 }
 
 /** Where a fetch gets its blocks over HTTP. */
@@ -126,7 +128,7 @@ export function gatewayBlocks (components: GatewayBlocksComponents, init: Gatewa
     let answer: Answer
     gateway.inFlight++
     try {
-      answer = await getCapped(gateway.url + path, agents, signal, limits, maxBlockBytes)
+      answer = await getCapped(gateway.url + path, agents, signal, limits, maxBlockBytes, components.credential?.())
     } catch (err) {
       signal.throwIfAborted()
       const cause = (err as { code?: string })?.code ?? (err as Error)?.name ?? 'error'
@@ -206,7 +208,7 @@ function timeout (what: string): Error {
  * throughput (bench r1); `fetch` adds web streams that hand a body over in many small promises. Any answer but a
  * 200 is not read: its connection is closed (a body trickling forever cannot hold it).
  */
-async function getCapped (url: string, agents: { http: http.Agent, https: https.Agent }, signal: AbortSignal, limits: Limits, max: number): Promise<Answer> {
+async function getCapped (url: string, agents: { http: http.Agent, https: https.Agent }, signal: AbortSignal, limits: Limits, max: number, credential?: Record<string, string>): Promise<Answer> {
   signal.throwIfAborted()
   const secure = url.startsWith('https:')
   const { promise, resolve, reject } = Promise.withResolvers<Answer>()
@@ -220,7 +222,7 @@ async function getCapped (url: string, agents: { http: http.Agent, https: https.
   }
   const request = (secure ? https : http).get(url, {
     agent: secure ? agents.https : agents.http,
-    headers: { Accept: 'application/vnd.ipld.raw', 'Cache-Control': 'only-if-cached' }
+    headers: { Accept: 'application/vnd.ipld.raw', 'Cache-Control': 'only-if-cached', ...credential }
   }, response => {
     const status = response.statusCode ?? 0
     const declared = Number(response.headers['content-length'] ?? Number.NaN)

@@ -27,10 +27,10 @@ export interface OriginClientComponents {
   /** Called once per request sent, with what it was for (a counter for `/metrics`). */
   onRequest?: (kind: OriginRequestKind) => void
   /**
-   * The Authorization header of the node's own requests (its signature, core/access/node-signature.ts). Never used
-   * for `open`: what the API proxy passes on speaks with the viewer's credential, not the node's.
+   * This node's credential header (core/access/node-credential.ts), once the main server gave one: sent with the
+   * node's own requests, never with the API calls it passes through for a viewer.
    */
-  sign?: (method: string, path: string) => Promise<string>
+  credential?: () => Record<string, string> | undefined
 }
 
 export type OriginRequestKind = 'server' | 'media' | 'playlist' | 'segment' | 'car' | 'api'
@@ -129,7 +129,7 @@ class HttpOriginClient implements OriginClient {
   private readonly maxBodyBytes: number
   private readonly idleTimeoutMs: number
   private readonly onRequest: (kind: OriginRequestKind) => void
-  private readonly sign?: (method: string, path: string) => Promise<string>
+  private readonly credential: () => Record<string, string> | undefined
 
   constructor (components: OriginClientComponents, init: OriginClientInit) {
     const url = new URL(init.url)
@@ -140,7 +140,7 @@ class HttpOriginClient implements OriginClient {
     this.maxBodyBytes = init.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
     this.idleTimeoutMs = init.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS
     this.onRequest = components.onRequest ?? (() => {})
-    this.sign = components.sign
+    this.credential = components.credential ?? (() => undefined)
   }
 
   async serverInfo (options: OriginRequestOptions = {}): Promise<ServerInfo> {
@@ -241,9 +241,9 @@ class HttpOriginClient implements OriginClient {
   private async send (path: string, init: RequestInit, kind: OriginRequestKind): Promise<Response> {
     if (!path.startsWith('/')) throw new TypeError(`origin paths start with /: ${path}`)
     this.onRequest(kind)
-    let headers = init.headers
-    // `/api/v1/server` is public and comes before registration: the main server would not know the signer yet
-    if (kind !== 'api' && kind !== 'server' && this.sign != null) headers = { ...init.headers as Record<string, string> | undefined, Authorization: await this.sign(init.method ?? 'GET', path) }
+    // the node's own requests speak for the node; what it passes on for a viewer ('api') speaks for the viewer only
+    const credential = kind === 'api' ? undefined : this.credential()
+    const headers = credential == null ? init.headers : { ...init.headers as Record<string, string> | undefined, ...credential }
     try {
       return await fetch(this.url + path, { ...init, headers, redirect: 'manual' })
     } catch (err) {

@@ -39,6 +39,8 @@ export interface PinExecutionComponents {
   onPinsChanged?: () => void
   /** The main server's peer ID (once known) and the URL this node reaches it by. */
   origin?: () => { peerId: string, url: string } | undefined
+  /** This node's credential header for the holders' gateways (gateway-blocks.ts). */
+  credential?: () => Record<string, string> | undefined
 }
 
 export interface PinExecutionInit {
@@ -281,7 +283,7 @@ class Execution implements PinExecution {
   private async fetchAndPin (root: CID, options: { signal?: AbortSignal, onProgress?: (progress: DagProgress) => void, gateways: string[] }): Promise<DagProgress> {
     const { peer, capacity } = this.c
     let fetched = 0
-    const gateways = options.gateways.length > 0 ? gatewayBlocks({ logger: this.c.logger }, { gateways: options.gateways, connections: this.init.fetchConcurrency, memory: this.gatewaysAside }) : undefined
+    const gateways = options.gateways.length > 0 ? gatewayBlocks({ logger: this.c.logger, credential: this.c.credential }, { gateways: options.gateways, connections: this.init.fetchConcurrency, memory: this.gatewaysAside }) : undefined
     try {
       const progress = await fetchDag({ blockstore: peer.blockstore, getCodec: peer.getCodec, gateways }, root, {
         signal: options.signal,

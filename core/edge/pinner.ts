@@ -45,6 +45,8 @@ export interface PinnerComponents {
    * a gateway (it cannot know that URL), and the pinner asks the server's gateway there.
    */
   origin?: () => { peerId: string, url: string } | undefined
+  /** This node's credential header, shown to the holders' gateways (they serve nodes and viewers with tokens only). */
+  credential?: () => Record<string, string> | undefined
 }
 
 export type PinnerInit = PinExecutionInit
@@ -81,7 +83,8 @@ export function createPinner (components: PinnerComponents, init: PinnerInit = {
     orders: { set: async (entry, state, error) => { await book.set(entry, state, error) } },
     findProviders: components.findProviders,
     onPinsChanged: components.onPinsChanged,
-    origin: components.origin
+    origin: components.origin,
+    credential: components.credential
   }, init)
   const book = createOrderBook({ datastore: peer.datastore, logger, onChange: components.onChange, execute: async entry => { await execution.run(entry) } })
   return {

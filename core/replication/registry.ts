@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { createControlServer, findNode, IpnsMismatchError, ipnsNameOf, labelFromName, NodeNotRegisteredError, NodeRevokedError, uniqueLabel } from '../control/index.ts'
-import type { ControlHandler, ControlServer, HeartbeatReply, HeartbeatRequest, NodeCapacity, NodeHealth, NodeMode, PinOrder, RegisterReply, RegisterRequest, RevocationGater } from '../control/index.ts'
+import type { ControlHandler, ControlServer, HeartbeatReply, HeartbeatRequest, NodeCapacity, NodeHealth, NodeMode, PinOrder, RegisterReply, RegisterRequest, RevocationGater, StreamAccessGrant } from '../control/index.ts'
 import { systemClock } from '../clock.ts'
 import type { NodeRecord, NodeRepository } from '../catalog/index.ts'
 import type { Clock } from '../clock.ts'
@@ -60,6 +60,8 @@ export interface NodeRegistryComponents {
   orders?: (peerId: string, request: HeartbeatRequest) => Promise<PinOrder[]>
   /** Time of beats and of the offline sweep. @default systemClock */
   clock?: Clock
+  /** The stream keys and the node's credential, sent in every register and heartbeat reply (node/server.ts). */
+  access?: (peerId: string) => StreamAccessGrant
 }
 
 export interface NodeRegistryInit {
@@ -200,7 +202,8 @@ class Registry implements NodeRegistry, ControlHandler {
       this.nodes.set(peerId, record)
       this.log.info({ label, peer: peerId, mode: record.mode, url: record.url, again: existing != null }, 'node registered')
       this.announce()
-      return { type: 'registered', label, dnsName: this.dnsName(label), heartbeatSeconds: this.heartbeatMs / 1000 }
+      const reply: RegisterReply = { type: 'registered', label, dnsName: this.dnsName(label), heartbeatSeconds: this.heartbeatMs / 1000 }
+      return this.withAccess(reply, peerId)
     })
   }
 
@@ -224,7 +227,18 @@ class Registry implements NodeRegistry, ControlHandler {
       // the node reports again with its next heartbeat, and its orders are repeated until they end
       this.log.error({ err, peer: peerId }, 'taking pin reports failed')
     }
-    return orders.length > 0 ? { type: 'ok', orders } : { type: 'ok' }
+    return this.withAccess(orders.length > 0 ? { type: 'ok', orders } : { type: 'ok' }, peerId)
+  }
+
+  /** Adds the stream keys and the node's credential to a reply (a failure to make them is logged: the node keeps what it has). */
+  private withAccess<R extends RegisterReply | HeartbeatReply> (reply: R, peerId: string): R {
+    if (this.components.access == null) return reply
+    try {
+      return { ...reply, access: this.components.access(peerId) }
+    } catch (err) {
+      this.log.error({ err, peer: peerId }, 'cannot give a node its stream keys')
+      return reply
+    }
   }
 
   private find (nameOrLabel: string): NodeRecord {

@@ -1,6 +1,6 @@
-import { AuthenticationRequiredError, InvalidCredentialsError, isNodeSignature, PermissionDeniedError, verifyNodeRequest } from '../../core/access/index.ts'
+import { AuthenticationRequiredError, InvalidCredentialsError, NODE_CREDENTIAL_HEADER, PermissionDeniedError } from '../../core/access/index.ts'
 import type { UserCaller } from './caller.ts'
-import type { Accounts, Authenticated } from '../../core/access/index.ts'
+import type { Accounts, Authenticated, NodeCredentialVerifier } from '../../core/access/index.ts'
 import type { Context, Middleware } from 'koa'
 
 /*
@@ -9,19 +9,22 @@ import type { Context, Middleware } from 'koa'
  * so a client learns its token is bad; a stale cookie is dropped and the request goes on as anonymous (the login
  * page must still load). A request that changes state with a cookie must come from a page of this origin (`Origin`,
  * else `Sec-Fetch-Site`), so another site cannot make a signed-in browser act (CSRF); bearer tokens are never sent
- * by a browser on its own and need no such check. A CDN node's own requests carry its signature instead
- * (core/access/node-signature.ts): it must verify; a registered node is then the caller, a revoked one is refused,
- * and one not registered yet is anonymous.
+ * by a browser on its own and need no such check. A CDN node's own requests carry the credential the main server
+ * gave it (`X-Cidcast-Node`, core/access/node-credential.ts): the node is then the caller. A bearer value that is no
+ * account token is left to the stream access check on `/media` and `/ipfs` (a stream token may travel that way).
  */
 
 /** The web UI's session cookie. */
 export const SESSION_COOKIE = 'cidcast_session'
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
+/** What an account's token looks like (core/access/accounts.ts); other bearer values on media paths are stream tokens. */
+const ACCOUNT_TOKEN = /^cc[sa]_/
+const STREAM_PATH = /^\/(?:media|ipfs)\//
 
 export interface AuthenticateComponents {
   accounts: Pick<Accounts, 'authenticate'>
-  /** The registered node of this peer ID, for requests a node signs; none when absent. */
-  knownNode?: (peerId: string) => Promise<{ label: string, revoked: boolean } | undefined>
+  /** Checks the credential a CDN node sends with its own requests (`X-Cidcast-Node`); none: the header is ignored. */
+  nodes?: Pick<NodeCredentialVerifier, 'verify'>
 }
 
 /** The bearer token of a request's Authorization header; undefined when there is none; 401 when it is not Bearer. */
@@ -34,19 +37,19 @@ export function bearerOf (ctx: Context): string | undefined {
 }
 
 /** Sets `ctx.state.caller` from the request's credential. */
-export function authenticate ({ accounts, knownNode }: AuthenticateComponents): Middleware {
+export function authenticate ({ accounts, nodes }: AuthenticateComponents): Middleware {
   return async (ctx, next) => {
-    const header = ctx.get('Authorization')
-    if (knownNode != null && isNodeSignature(header)) {
-      const peerId = await verifyNodeRequest(header, ctx.method, ctx.url)
-      const node = await knownNode(peerId)
-      if (node?.revoked === true) throw new InvalidCredentialsError('this node is revoked')
-      // a node that has not registered yet (it asks for media before its first registration ends) is anonymous
-      if (node != null) ctx.state.caller = { kind: 'node', peerId, label: node.label }
+    const credential = ctx.get(NODE_CREDENTIAL_HEADER)
+    if (nodes != null && credential !== '') {
+      ctx.state.caller = { kind: 'node', peerId: nodes.verify(credential).peerId }
       await next()
       return
     }
     const bearer = bearerOf(ctx)
+    if (bearer != null && !ACCOUNT_TOKEN.test(bearer) && STREAM_PATH.test(ctx.path)) {
+      await next()
+      return
+    }
     if (bearer != null) {
       const found = await accounts.authenticate(bearer)
       if (found == null) throw new InvalidCredentialsError('the token is unknown, revoked or expired: log in again')

@@ -15,11 +15,10 @@ export interface UserCaller {
   via: CredentialKind
 }
 
-/** A registered CDN node, for its own requests (signed with its libp2p key). */
+/** A CDN node, for its own requests (with the credential the main server gave it). */
 export interface NodeCaller {
   kind: 'node'
   peerId: string
-  label: string
 }
 
 /** Who a request speaks for: decided once, by the authentication middleware, before any route runs. */

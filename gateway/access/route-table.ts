@@ -86,6 +86,9 @@ export const SERVER_ROUTES: Readonly<Record<string, Rule>> = {
   'GET /api/v1/replications': 'viewer',
   'DELETE /api/v1/replications': 'admin',
   'GET /api/v1/media/:id/locations': 'viewer',
+  // a signed play URL for the caller (the node's or this server's), and key rotation
+  'GET /api/v1/media/:id/play': 'viewer',
+  'POST /api/v1/keys/rotate': 'admin',
   // media bytes
   'GET /media/:id/master.m3u8': 'stream',
   'GET /media/:id/:profile/index.m3u8': 'stream',

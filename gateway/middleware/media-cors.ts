@@ -3,8 +3,9 @@ import type { Middleware } from 'koa'
 /**
  * Lets a page of another origin read `/media`, `/ipfs` and `/healthz`: the web UI of the main server plays from a
  * CDN node the viewer picked (hls.js fetches playlists and segments with XHR), and a node's UI may fall back to
- * another node or the main server, and times `/healthz` to find the nearest one. GET and HEAD only, no credentials:
- * these answers are the same for everyone. The API stays same-origin.
+ * another node or the main server, and times `/healthz` to find the nearest one. GET and HEAD only, no cookies:
+ * a stream token travels in the URL (or an `Authorization: Bearer` header, allowed in preflights). The API stays
+ * same-origin.
  */
 
 const PATHS = /^\/(?:media|ipfs)\/|^\/healthz$/
@@ -21,7 +22,7 @@ export function mediaCors (): Middleware {
     if (ctx.method === 'OPTIONS' && ctx.get('Access-Control-Request-Method') !== '') {
       ctx.set('Access-Control-Allow-Origin', '*')
       ctx.set('Access-Control-Allow-Methods', 'GET, HEAD')
-      ctx.set('Access-Control-Allow-Headers', 'Range, Cache-Control')
+      ctx.set('Access-Control-Allow-Headers', 'Range, Cache-Control, Authorization')
       ctx.set('Access-Control-Max-Age', '86400')
       ctx.status = 204
       return

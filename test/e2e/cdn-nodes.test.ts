@@ -6,6 +6,7 @@ import { CID } from 'multiformats/cid'
 import { fixture } from '../../fixtures/media.ts'
 import { startNode } from '../../node/cdn-node.ts'
 import { bearer, login } from '../helpers/auth.ts'
+import { streamTokenFromKeyFile, withToken } from '../helpers/stream-url.ts'
 import { tempDir, waitFor } from '../helpers/tmp.ts'
 import { freePort } from '../helpers/ports.ts'
 import type { RunningNode, StartNodeOptions } from '../../node/cdn-node.ts'
@@ -44,8 +45,11 @@ async function answers (url: string): Promise<boolean> {
   return await fetch(`${url}/healthz`).then(res => res.ok, () => false)
 }
 
+/** Set once the media is known: nodes serve `/media` only with a stream token (the main server's key file signs it). */
+let token = ''
+
 async function get (url: string, headers: Record<string, string> = {}): Promise<{ status: number, source: string | null, body: Buffer, error?: string }> {
-  const res = await fetch(url, { headers })
+  const res = await fetch(withToken(url, token), { headers })
   const body = Buffer.from(await res.arrayBuffer())
   return { status: res.status, source: res.headers.get('x-cidcast-source'), body, error: res.status >= 400 ? JSON.parse(body.toString()).error : undefined }
 }
@@ -73,6 +77,7 @@ test('two nodes register, serve locally or fall back, keep serving while the mai
     const headers = bearer(await login(url, 'admin', password))
     const added = await (await fetch(`${url}/api/v1/media`, { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body: JSON.stringify({ path: await fixture('odd-854x480-6s') }) })).json() as { id: string }
     const id = added.id
+    token = await streamTokenFromKeyFile(serverData, id)
     // playing the 360p rendition once through the main server makes it complete, with a root directory
     const playlist = await (await fetch(`${url}/media/${id}/360p/index.m3u8`)).text()
     const segments = playlist.split('\n').filter(l => l.endsWith('.m4s'))
@@ -99,7 +104,7 @@ test('two nodes register, serve locally or fall back, keep serving while the mai
       const res = await get(`${alpha.url}/media/${id}/360p/${file}`)
       t.is(res.status, 200, file)
       t.is(res.source, 'local', file)
-      t.deepEqual(res.body, Buffer.from(await (await fetch(`${url}/media/${id}/360p/${file}`)).arrayBuffer()), file)
+      t.deepEqual(res.body, (await get(`${url}/media/${id}/360p/${file}`)).body, file)
       bytes.set(file, res.body)
     }
     t.is(await contentRequests(alpha), before, 'local hits never reach the main server')

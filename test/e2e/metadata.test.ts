@@ -7,7 +7,7 @@ import { startServer } from '../../node/server.ts'
 import { placeClip, stubConfig } from '../core/metadata/helpers.ts'
 import { adminToken, bearer, TEST_ACCOUNTS } from '../helpers/auth.ts'
 import { adminCredentials, launchBrowser, openPage } from '../helpers/browser.ts'
-import { tempDir } from '../helpers/tmp.ts'
+import { tempDir, waitFor } from '../helpers/tmp.ts'
 import type { ProviderStub } from '../../fixtures/providers/stub-server.ts'
 import type { Credentials } from '../helpers/browser.ts'
 import type { RunningServer, StartServerOptions } from '../../node/server.ts'
@@ -50,7 +50,8 @@ test.before(async t => {
   parts.push(dir.remove)
   const stub = await startProviderStub()
   parts.push(stub.stop)
-  const options: StartServerOptions = { dataDir: join(dir.path, 'data'), listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], dnsListen: '127.0.0.1:0', logLevel: 'silent', metadata: stubConfig(stub), accounts: TEST_ACCOUNTS }
+  // not about access: a node's UI loads posters from its /ipfs with no token until image URLs are signed (#11)
+  const options: StartServerOptions = { dataDir: join(dir.path, 'data'), listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], dnsListen: '127.0.0.1:0', logLevel: 'silent', metadata: stubConfig(stub), accounts: TEST_ACCOUNTS, publicMedia: true }
   const server = await startServer(options)
   t.context.live = { server }
   const { browser, close } = await launchBrowser()
@@ -183,6 +184,8 @@ test.serial('a CDN node\'s UI shows the same titles, series and posters as the m
     maxBackoffMs: 500
   })
   t.teardown(node.stop)
+  // the node learns that media are public when it registers
+  await waitFor(() => node.status().state === 'registered', 20_000, 'the node to register')
   // the node's API proxy passes the caller's token on to the main server
   const headers = bearer(await adminToken(main))
   for (const id of Object.values(t.context.ids)) {

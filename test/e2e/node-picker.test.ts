@@ -48,7 +48,8 @@ test.before(async t => {
   t.context.stop = async () => { for (const stop of parts.toReversed()) await stop().catch(() => {}) }
   const dir = await tempDir('cidcast-e2e-picker-')
   parts.push(dir.remove)
-  const server = await startServer({ dataDir: join(dir.path, 'server'), listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], dnsListen: '127.0.0.1:0', heartbeatSeconds: 1, logLevel: 'silent', accounts: TEST_ACCOUNTS })
+  // not about access: the web UI plays from nodes with no play URL yet (#11)
+  const server = await startServer({ dataDir: join(dir.path, 'server'), listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], dnsListen: '127.0.0.1:0', heartbeatSeconds: 1, logLevel: 'silent', accounts: TEST_ACCOUNTS, publicMedia: true })
   parts.push(server.stop)
   const media = await server.addMedia(await writeClip(join(dir.path, 'clip 640x360.mp4'), 640, 360, 6))
   await server.transcoder.complete(await server.library.job(media.id, '360p'))

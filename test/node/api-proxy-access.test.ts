@@ -1,11 +1,5 @@
-import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { generateKeyPair, privateKeyFromProtobuf } from '@libp2p/crypto/keys'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import test from 'ava'
-import { signNodeRequest } from '../../core/access/index.ts'
-import { IDENTITY_FILE } from '../../core/net/index.ts'
-import { waitFor } from '../helpers/tmp.ts'
 import { startNode } from '../../node/cdn-node.ts'
 import { bearer, viewerToken } from '../helpers/auth.ts'
 import { startTestServer } from '../helpers/server.ts'
@@ -69,23 +63,8 @@ test('adding media by a server path is never passed on by a node, whoever asks',
   t.is((await main.server.library.list({ limit: 10 })).length, 0)
 })
 
-test('a registered node reads the API with its own signature; an unknown or revoked peer, or a write, is refused', async t => {
-  await waitFor(() => node.status().state === 'registered', 30_000, 'the node\'s registration')
-  const key = privateKeyFromProtobuf(await readFile(join(main.dir, 'proxy-node', IDENTITY_FILE)))
-  const peerId = node.peer.libp2p.peerId.toString()
-  const path = '/api/v1/media?limit=1'
-  const signed = await fetch(`${main.server.url}${path}`, { headers: { Authorization: await signNodeRequest(key, peerId, 'GET', path) } })
-  t.is(signed.status, 200)
-  const write = await fetch(`${main.server.url}/api/v1/tokens`, { method: 'POST', headers: { Authorization: await signNodeRequest(key, peerId, 'POST', '/api/v1/tokens'), 'Content-Type': 'application/json' }, body: '{"name":"x"}' })
-  t.is(write.status, 403, 'a node reads, never writes')
-  const stranger = await generateKeyPair('Ed25519')
-  const unknown = await fetch(`${main.server.url}${path}`, { headers: { Authorization: await signNodeRequest(stranger, peerIdFromPrivateKey(stranger).toString(), 'GET', path) } })
-  t.is(unknown.status, 401)
-  t.is((await unknown.json() as { error: string }).error, 'AuthenticationRequiredError', 'a node not registered is nobody')
-  const replayed = await fetch(`${main.server.url}/api/v1/media?limit=2`, { headers: { Authorization: await signNodeRequest(key, peerId, 'GET', path) } })
-  t.is(replayed.status, 401, 'a signature is for its own path')
-  await main.server.registry.revoke(peerId)
-  const revoked = await fetch(`${main.server.url}${path}`, { headers: { Authorization: await signNodeRequest(key, peerId, 'GET', path) } })
-  t.is(revoked.status, 401)
-  t.is((await revoked.json() as { error: string }).error, 'InvalidCredentialsError')
+test('a made-up node credential on the API is refused, never a node\'s read access', async t => {
+  const forged = await fetch(`${main.server.url}/api/v1/media`, { headers: { 'X-Cidcast-Node': 'not-a-credential' } })
+  t.true([401, 403].includes(forged.status), String(forged.status))
+  t.regex((await forged.json() as { error: string }).error, /Token|Credential/)
 })

@@ -13,6 +13,7 @@ import { startNode } from '../../node/cdn-node.ts'
 import { NODE_CONFIG_FILE } from '../../core/config/index.ts'
 import { startServer } from '../../node/server.ts'
 import { adminToken, bearer, TEST_ACCOUNTS, viewerToken } from '../helpers/auth.ts'
+import { streamToken, withToken } from '../helpers/stream-url.ts'
 import { tempDir, waitFor } from '../helpers/tmp.ts'
 import { startOriginProxy } from './origin-proxy.ts'
 import type { AgentStatus } from '../../core/edge/index.ts'
@@ -31,6 +32,8 @@ interface Shared {
   root: string
   /** `index.m3u8`, `init.mp4` and every `{n}.m4s` of it. */
   files: string[]
+  /** A stream token for the media (and its 360p root), which nodes ask of every `/media` and `/ipfs` request. */
+  token: string
   running: Array<{ stop: () => Promise<void> }>
 }
 
@@ -46,7 +49,7 @@ test.before(async t => {
   if (root == null) throw new Error('the 360p rendition did not complete')
   const playlist = await (await fetch(`${server.url}/media/${media.id}/360p/index.m3u8`)).text()
   const files = ['index.m3u8', 'init.mp4', ...playlist.split('\n').filter(l => l.endsWith('.m4s'))]
-  t.context = { server, dir: dir.path, remove: dir.remove, swarmKey: join(dir.path, 'server', 'swarm.key'), id: media.id, root, files, running: [] }
+  t.context = { server, dir: dir.path, remove: dir.remove, swarmKey: join(dir.path, 'server', 'swarm.key'), id: media.id, root, files, token: await streamToken(server, media.id), running: [] }
 })
 
 test.after.always(async t => {
@@ -96,8 +99,15 @@ async function get (url: string, headers: Record<string, string> = {}): Promise<
   return { status: res.status, source: res.headers.get('x-cidcast-source'), etag: res.headers.get('etag'), location: res.headers.get('location'), body: Buffer.from(await res.arrayBuffer()) }
 }
 
+/** GETs a node's `/media` or `/ipfs` URL with the media's stream token. */
+async function getSigned (t: ExecutionContext<Shared>, url: string, headers: Record<string, string> = {}): ReturnType<typeof get> {
+  const res = await fetch(withToken(url, t.context.token), { headers, redirect: 'manual' })
+  return { status: res.status, source: res.headers.get('x-cidcast-source'), etag: res.headers.get('etag'), location: res.headers.get('location'), body: Buffer.from(await res.arrayBuffer()) }
+}
+
+/** What the main server answers for `path` under the same token (a playlist carries it to its children there too). */
 async function fromServer (t: ExecutionContext<Shared>, path: string): Promise<Buffer> {
-  return Buffer.from(await (await fetch(t.context.server.url + path)).arrayBuffer())
+  return Buffer.from(await (await fetch(withToken(t.context.server.url + path, t.context.token))).arrayBuffer())
 }
 
 test('a pinned rendition is served from local blocks and the main server sees no request', async t => {
@@ -108,7 +118,7 @@ test('a pinned rendition is served from local blocks and the main server sees no
   await cdn.pin(CID.parse(root))
 
   // the first look at a media asks the origin for its master playlist and rendition roots
-  const master = await get(`${cdn.url}/media/${id}/master.m3u8`)
+  const master = await getSigned(t, `${cdn.url}/media/${id}/master.m3u8`)
   t.is(master.status, 200)
   t.is(master.source, 'origin')
   t.deepEqual(master.body, await fromServer(t, `/media/${id}/master.m3u8`))
@@ -116,12 +126,12 @@ test('a pinned rendition is served from local blocks and the main server sees no
   origin.requests.length = 0
   const before = await cdn.metrics.originRequests.get()
   for (const file of files) {
-    const res = await get(`${cdn.url}/media/${id}/360p/${file}`)
+    const res = await getSigned(t, `${cdn.url}/media/${id}/360p/${file}`)
     t.is(res.status, 200, file)
     t.is(res.source, 'local', file)
     t.deepEqual(res.body, await fromServer(t, `/media/${id}/360p/${file}`), file)
   }
-  const again = await get(`${cdn.url}/media/${id}/master.m3u8`)
+  const again = await getSigned(t, `${cdn.url}/media/${id}/master.m3u8`)
   t.is(again.source, 'local')
   t.deepEqual(contentRequests(origin), [], 'no request reached the main server')
   t.deepEqual((await cdn.metrics.originRequests.get()).values, before.values)
@@ -131,21 +141,22 @@ test('a miss is fetched from the origin, checked against its CID, kept and marke
   const { id } = t.context
   const origin = await proxy(t)
   const cdn = await node(t, origin.url)
+  await registered(cdn)
   const path = `/media/${id}/480p/1.m4s`
-  const first = await get(cdn.url + path)
+  const first = await getSigned(t, cdn.url + path)
   t.is(first.status, 200)
   t.is(first.source, 'origin')
-  const direct = await get(t.context.server.url + path)
+  const direct = await getSigned(t, t.context.server.url + path)
   t.deepEqual(first.body, direct.body)
   t.is(first.etag, direct.etag, 'the Etag is the CID, as on the main server')
 
   origin.requests.length = 0
-  const second = await get(cdn.url + path)
+  const second = await getSigned(t, cdn.url + path)
   t.is(second.source, 'local')
   t.deepEqual(second.body, direct.body)
   t.deepEqual(contentRequests(origin), [])
 
-  const range = await get(cdn.url + path, { Range: 'bytes=10-19' })
+  const range = await getSigned(t, cdn.url + path, { Range: 'bytes=10-19' })
   t.is(range.status, 206)
   t.deepEqual(range.body, direct.body.subarray(10, 20))
 })
@@ -154,8 +165,9 @@ test('only-if-cached on a miss answers 412 and asks nobody', async t => {
   const { id, root } = t.context
   const origin = await proxy(t)
   const cdn = await node(t, origin.url)
+  await registered(cdn)
   for (const path of [`/media/${id}/master.m3u8`, `/media/${id}/480p/2.m4s`, `/media/${id}/480p/index.m3u8`, `/ipfs/${root}/init.mp4`]) {
-    const res = await get(cdn.url + path, { 'Cache-Control': 'only-if-cached' })
+    const res = await getSigned(t, cdn.url + path, { 'Cache-Control': 'only-if-cached' })
     t.is(res.status, 412, path)
     t.is(JSON.parse(res.body.toString()).error, 'NotCachedError', path)
   }
@@ -166,20 +178,21 @@ test('/ipfs on a miss comes from the origin as a verified CAR, then from local b
   const { root, files } = t.context
   const origin = await proxy(t)
   const cdn = await node(t, origin.url)
+  await registered(cdn)
   for (const file of files.slice(0, 3)) {
     const path = `/ipfs/${root}/${file}`
-    const first = await get(cdn.url + path)
+    const first = await getSigned(t, cdn.url + path)
     t.is(first.status, 200, file)
     t.is(first.source, 'origin', file)
     t.deepEqual(first.body, await fromServer(t, path), file)
-    const second = await get(cdn.url + path)
+    const second = await getSigned(t, cdn.url + path)
     t.is(second.source, 'local', file)
   }
   t.true(contentRequests(origin).every(p => p.includes('format=car')), origin.requests.join(' '))
-  const listing = await get(`${cdn.url}/ipfs/${root}/`)
+  const listing = await getSigned(t, `${cdn.url}/ipfs/${root}/`)
   t.is(listing.status, 200)
   t.regex(listing.body.toString(), /index\.m3u8/)
-  const raw = await get(`${cdn.url}/ipfs/${root}?format=raw`)
+  const raw = await getSigned(t, `${cdn.url}/ipfs/${root}?format=raw`)
   t.is(raw.status, 200)
   t.is(raw.source, 'local')
 })
@@ -189,15 +202,16 @@ test('bytes the origin altered are refused, never served', async t => {
   const origin = await proxy(t)
   origin.tamper = { path: /\.m4s|format=car/, body: body => { const copy = Buffer.from(body); copy[copy.length - 1] ^= 0xff; return copy } }
   const cdn = await node(t, origin.url)
-  const segment = await get(`${cdn.url}/media/${id}/480p/0.m4s`)
+  await registered(cdn)
+  const segment = await getSigned(t, `${cdn.url}/media/${id}/480p/0.m4s`)
   t.is(segment.status, 502)
   t.is(JSON.parse(segment.body.toString()).error, 'UnverifiedContentError')
   const path = `/ipfs/${root}/${files[2]}`
-  const viaIpfs = await get(cdn.url + path)
+  const viaIpfs = await getSigned(t, cdn.url + path)
   t.is(viaIpfs.status, 502)
   t.is(JSON.parse(viaIpfs.body.toString()).error, 'UnverifiedContentError')
   // the CAR's last block is the altered one: the segment's; blocks before it were checked and may be kept
-  const cid = CID.parse((await get(t.context.server.url + path)).etag?.replaceAll('"', '') ?? '')
+  const cid = CID.parse((await getSigned(t, t.context.server.url + path)).etag?.replaceAll('"', '') ?? '')
   t.false(await cdn.peer.blockstore.has(cid), 'nothing unverified was kept')
 })
 
@@ -214,11 +228,12 @@ test('a file larger than one block is checked by re-importing it with the import
 test('with fallback redirect a segment miss sends the viewer to the main server, a playlist stays on the node', async t => {
   const { id } = t.context
   const cdn = await node(t, t.context.server.url, { fallback: 'redirect' })
-  const res = await get(`${cdn.url}/media/${id}/480p/0.m4s`)
+  await registered(cdn)
+  const res = await getSigned(t, `${cdn.url}/media/${id}/480p/0.m4s`)
   t.is(res.status, 302)
   t.is(res.source, 'origin')
-  t.is(res.location, `${t.context.server.url}/media/${id}/480p/0.m4s`)
-  const master = await get(`${cdn.url}/media/${id}/master.m3u8`)
+  t.is(res.location, withToken(`${t.context.server.url}/media/${id}/480p/0.m4s`, t.context.token), 'the viewer\'s token goes along')
+  const master = await getSigned(t, `${cdn.url}/media/${id}/master.m3u8`)
   t.is(master.status, 200, 'playlists are never redirected: a player resolves their relative URLs against the node')
 })
 
@@ -227,15 +242,15 @@ test('with fallback peer a miss is fetched over bitswap from a connected peer th
   const origin = await proxy(t)
   const cdn = await node(t, origin.url, { fallback: 'peer' })
   await registered(cdn)
-  t.is((await get(`${cdn.url}/media/${id}/master.m3u8`)).source, 'origin')
+  t.is((await getSigned(t, `${cdn.url}/media/${id}/master.m3u8`)).source, 'origin')
   const before = contentRequests(origin).length
   const file = files[3]
-  const res = await get(`${cdn.url}/media/${id}/360p/${file}`)
+  const res = await getSigned(t, `${cdn.url}/media/${id}/360p/${file}`)
   t.is(res.status, 200)
   t.is(res.source, 'peer')
   t.deepEqual(res.body, await fromServer(t, `/media/${id}/360p/${file}`))
   t.is(contentRequests(origin).length, before, 'the main server\'s HTTP face saw nothing')
-  t.is((await get(`${cdn.url}/media/${id}/360p/${file}`)).source, 'local')
+  t.is((await getSigned(t, `${cdn.url}/media/${id}/360p/${file}`)).source, 'local')
 })
 
 test('the web UI, the read API and replication orders work through the node; adding media and edits do not pass', async t => {
@@ -333,8 +348,8 @@ test('a full data folder is reported in health and heartbeats and refused for ne
   const listed = await waitFor(async () => (await t.context.server.registry.list()).find(n => n.peerId === cdn.peer.libp2p.peerId.toString() && n.health != null), 10_000, 'a heartbeat')
   t.true(listed.health?.full)
   // a miss is still served: from memory, not kept
-  const res = await get(`${cdn.url}/media/${t.context.id}/480p/2.m4s`)
+  const res = await getSigned(t, `${cdn.url}/media/${t.context.id}/480p/2.m4s`)
   t.is(res.status, 200)
   t.is(res.source, 'origin')
-  t.is((await get(`${cdn.url}/media/${t.context.id}/480p/2.m4s`)).source, 'origin')
+  t.is((await getSigned(t, `${cdn.url}/media/${t.context.id}/480p/2.m4s`)).source, 'origin')
 })

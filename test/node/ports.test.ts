@@ -15,6 +15,7 @@ import { NODE_CONFIG_FILE } from '../../core/config/index.ts'
 import { startServer } from '../../node/server.ts'
 import { TEST_ACCOUNTS } from '../helpers/auth.ts'
 import { CLI, runNode } from '../helpers/spawn.ts'
+import { streamToken, withToken } from '../helpers/stream-url.ts'
 import { tempDir, waitFor } from '../helpers/tmp.ts'
 import type { RunningServer } from '../../node/server.ts'
 import type { Daemon } from '../helpers/spawn.ts'
@@ -204,9 +205,10 @@ test.serial('a second CDN node beside a first on default ports starts, registers
   t.true(row.addresses.length > 0 && row.addresses.every(a => tcpPort(a) === p2pPort), row.addresses.join(' '))
 
   // and it plays: the master playlist and a segment through the second node
-  const master = await fetch(`${two.url}/media/${mediaId}/master.m3u8`)
+  const token = await streamToken(server, mediaId)
+  const master = await fetch(withToken(`${two.url}/media/${mediaId}/master.m3u8`, token))
   t.is(master.status, 200)
-  const segment = await fetch(`${two.url}/media/${mediaId}/360p/0.m4s`)
+  const segment = await fetch(withToken(`${two.url}/media/${mediaId}/360p/0.m4s`, token))
   t.is(segment.status, 200)
   t.true((await segment.arrayBuffer()).byteLength > 1000)
 

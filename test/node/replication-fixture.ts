@@ -8,6 +8,7 @@ import { silentLogger } from '../../core/logger.ts'
 import { createPeer } from '../../core/net/peer.ts'
 import { generateSwarmKey, parseSwarmKey } from '../../core/config/index.ts'
 import { startNode } from '../../node/cdn-node.ts'
+import { publicMediaFolder } from '../helpers/stream-url.ts'
 import { tempDir, waitFor } from '../helpers/tmp.ts'
 import type { PinProvider, PinReport } from '../../core/control/index.ts'
 import type { Peer } from '../../core/net/peer.ts'
@@ -68,8 +69,12 @@ export async function holder (t: ExecutionContext<ReplicationContext>, mib: numb
 
 /** A CDN node with no main server, in a folder of its own unless `options` names one; stopped after the test. */
 export async function node (t: ExecutionContext<ReplicationContext>, options: StartNodeOptions = {}): Promise<RunningNode> {
+  count++
+  const dataDir = options.dataDir ?? join(t.context.dir, `node-${count}`)
+  // no main server gives these nodes keys or credentials: their gateways serve each other as public media
+  await publicMediaFolder(dataDir)
   const running = await startNode({
-    dataDir: join(t.context.dir, `node-${++count}`),
+    dataDir,
     swarmKeyFile: t.context.swarmKeyFile,
     server: NO_SERVER,
     listen: '127.0.0.1:0',

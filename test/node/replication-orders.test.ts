@@ -6,6 +6,7 @@ import { providerLookup } from '../../core/edge/index.ts'
 import { startNode } from '../../node/cdn-node.ts'
 import { startServer } from '../../node/server.ts'
 import { adminToken, bearer, rememberedToken, TEST_ACCOUNTS } from '../helpers/auth.ts'
+import { streamToken, withToken } from '../helpers/stream-url.ts'
 import { tempDir, waitFor } from '../helpers/tmp.ts'
 import { startOriginProxy } from './origin-proxy.ts'
 import type { ReplicationView } from '../../core/replication/index.ts'
@@ -116,12 +117,13 @@ test('a rendition ordered to a node through the API is pinned there at once, loc
   t.true(origin.requests.some(p => /^\/ipfs\/[a-z0-9]+\?format=raw$/.test(p)), 'the blocks came through the main server\'s trustless gateway')
 
   // the master playlist comes once from the main server; every rendition file after that is local
-  t.is((await fetch(`${alpha.url}/media/${id}/master.m3u8`)).status, 200)
+  const token = await streamToken(main, id)
+  t.is((await fetch(withToken(`${alpha.url}/media/${id}/master.m3u8`, token))).status, 200)
   origin.requests.length = 0
   for (const file of files) {
-    const res = await fetch(`${alpha.url}/media/${id}/360p/${file}`)
+    const res = await fetch(withToken(`${alpha.url}/media/${id}/360p/${file}`, token))
     t.is(res.headers.get('x-cidcast-source'), 'local', file)
-    t.true(Buffer.from(await res.arrayBuffer()).equals(Buffer.from(await (await fetch(`${main.url}/media/${id}/360p/${file}`)).arrayBuffer())), file)
+    t.true(Buffer.from(await res.arrayBuffer()).equals(Buffer.from(await (await fetch(withToken(`${main.url}/media/${id}/360p/${file}`, token))).arrayBuffer())), file)
   }
   t.deepEqual(origin.requests.filter(p => /^\/(media|ipfs|api\/v1\/media)\//.test(p)), [], 'no content request reached the main server')
 })
@@ -142,14 +144,15 @@ test('with the main server stopped, a node pins the root from another node it le
   const providers = await providerLookup(main.url)(CID.parse(root), { signal: AbortSignal.timeout(5000) })
   t.is(providers.find(p => p.peerId === named?.ID)?.gateway, alpha.url.replace(/\/?$/, ''))
 
+  const token = await streamToken(main, id)
   await main.stop()
   await waitFor(() => beta.peer.libp2p.getConnections(main.peer.libp2p.peerId).length === 0, 10_000, 'the main server to be gone')
   const fetched = await beta.pinner.pin(CID.parse(root), { providers })
   t.is(fetched.blocksDone, fetched.blocksTotal ?? -1)
   t.is(fetched.bytesFetched, fetched.bytesDone, 'every block came over the network, from alpha')
-  t.is(fetched.bytesFromGateways, fetched.bytesFetched, 'through alpha\'s gateway')
+  t.is(fetched.bytesFromGateways, fetched.bytesFetched, 'through alpha\'s gateway, which took beta\'s node credential')
   // the media's playlists need the main server; the rendition's own files are all on beta now
-  const res = await fetch(`${beta.url}/ipfs/${root}/init.mp4`, { headers: { 'Cache-Control': 'only-if-cached' } })
+  const res = await fetch(withToken(`${beta.url}/ipfs/${root}/init.mp4`, token), { headers: { 'Cache-Control': 'only-if-cached' } })
   t.is(res.status, 200)
   t.is(res.headers.get('x-cidcast-source'), 'local')
 })

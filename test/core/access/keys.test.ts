@@ -208,3 +208,20 @@ test('no private key and no token reaches a log line', async t => {
   for (const key of saved.keys) t.false(log.includes(key.privateKey))
   for (const token of tokens) t.false(log.includes(token.slice(0, 24)))
 })
+
+test('a node keeps the main server\'s publicMedia beside its keys and rewrites the file only when something changed', async t => {
+  const { keys, dir } = await tokenSetup(t)
+  const path = join(dir, PUBLIC_KEYS_FILE)
+  const ring = await openKeyRing({ logger: silentLogger() }, { path })
+  t.false(ring.publicMedia(), 'closed until the main server says otherwise')
+  await ring.replace(keys.publicKeys(), { publicMedia: true })
+  t.true(ring.publicMedia())
+  t.true((await openKeyRing({ logger: silentLogger() }, { path })).publicMedia(), 'kept across a restart')
+  const written = (await stat(path)).ino
+  // the same list again (every heartbeat brings it): the file is not replaced (a replacement is a new inode)
+  await ring.replace(keys.publicKeys(), { publicMedia: true })
+  t.is((await stat(path)).ino, written)
+  await ring.replace(keys.publicKeys(), { publicMedia: false })
+  t.false(ring.publicMedia())
+  t.false(JSON.parse(await readFile(path, 'utf8')).publicMedia)
+})
