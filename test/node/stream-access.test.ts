@@ -5,6 +5,7 @@ import { fixture } from '../../fixtures/media.ts'
 import { createStreamTokenSigner, NODE_CREDENTIAL_HEADER } from '../../core/access/index.ts'
 import { startNode } from '../../node/cdn-node.ts'
 import { startServer } from '../../node/server.ts'
+import { adminToken, TEST_ACCOUNTS } from '../helpers/auth.ts'
 import { cidcast } from '../helpers/spawn.ts'
 import { withToken } from '../helpers/stream-url.ts'
 import { tempDir, waitFor } from '../helpers/tmp.ts'
@@ -36,7 +37,9 @@ const OTHER_MEDIA = 'fedcba9876543210'
 
 test.before(async t => {
   const dir = await tempDir('cidcast-stream-access-')
-  const server = await startServer({ dataDir: join(dir.path, 'server'), listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], dnsListen: '127.0.0.1:0', heartbeatSeconds: SLOW_HEARTBEAT_SECONDS, logLevel: 'silent' })
+  const server = await startServer({ dataDir: join(dir.path, 'server'), listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], dnsListen: '127.0.0.1:0', heartbeatSeconds: SLOW_HEARTBEAT_SECONDS, logLevel: 'silent', accounts: TEST_ACCOUNTS })
+  // cidcast keys rotate is an admin's act: the CLI runs below carry this admin token
+  await adminToken(server)
   const media = await server.addMedia(await fixture('odd-854x480-6s'))
   await server.transcoder.complete(await server.library.job(media.id, '360p'))
   const root = (await server.library.get(media.id)).renditions.find(r => r.profile === '360p')?.root
