@@ -3,10 +3,10 @@ import anyTest from 'ava'
 import { CID } from 'multiformats/cid'
 import { fixture } from '../../fixtures/media.ts'
 import { providerLookup } from '../../core/edge/index.ts'
-import { startNode } from '../../node/cdn-node.ts'
 import { startServer } from '../../node/server.ts'
 import { adminToken, bearer, rememberedToken, TEST_ACCOUNTS } from '../helpers/auth.ts'
 import { streamToken, withToken } from '../helpers/stream-url.ts'
+import { registeredNode } from '../helpers/registered-node.ts'
 import { tempDir, waitFor } from '../helpers/tmp.ts'
 import { startOriginProxy } from './origin-proxy.ts'
 import type { ReplicationView } from '../../core/replication/index.ts'
@@ -55,21 +55,7 @@ async function server (t: ExecutionContext<Context>): Promise<{ server: RunningS
 }
 
 async function node (t: ExecutionContext<Context>, name: string, serverUrl: string, options: StartNodeOptions = {}): Promise<RunningNode> {
-  const started = await startNode({
-    dataDir: join(t.context.dir, name),
-    swarmKeyFile: join(t.context.dir, 'server', 'swarm.key'),
-    server: serverUrl,
-    name,
-    listen: '127.0.0.1:0',
-    p2pListen: ['/ip4/127.0.0.1/tcp/0'],
-    logLevel: 'silent',
-    minBackoffMs: 100,
-    maxBackoffMs: 500,
-    ...options
-  })
-  t.context.running.push(started)
-  await waitFor(() => started.status().state === 'registered', 20_000, `${name} to register (${JSON.stringify(started.status().error)})`)
-  return started
+  return await registeredNode(t.context, serverUrl, name, options)
 }
 
 async function proxy (t: ExecutionContext<Context>, target: string): Promise<OriginProxy> {

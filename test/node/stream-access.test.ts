@@ -8,6 +8,7 @@ import { startServer } from '../../node/server.ts'
 import { adminToken, TEST_ACCOUNTS } from '../helpers/auth.ts'
 import { cidcast } from '../helpers/spawn.ts'
 import { withToken } from '../helpers/stream-url.ts'
+import { registeredNode } from '../helpers/registered-node.ts'
 import { tempDir, waitFor } from '../helpers/tmp.ts'
 import type { RunningNode, StartNodeOptions } from '../../node/cdn-node.ts'
 import type { RunningServer } from '../../node/server.ts'
@@ -54,21 +55,7 @@ test.after.always(async t => {
 })
 
 async function node (t: ExecutionContext<Context>, name: string, options: StartNodeOptions = {}): Promise<RunningNode> {
-  const started = await startNode({
-    dataDir: join(t.context.dir, name),
-    swarmKeyFile: join(t.context.dir, 'server', 'swarm.key'),
-    server: t.context.server.url,
-    name,
-    listen: '127.0.0.1:0',
-    p2pListen: ['/ip4/127.0.0.1/tcp/0'],
-    logLevel: 'silent',
-    minBackoffMs: 100,
-    maxBackoffMs: 500,
-    ...options
-  })
-  t.context.running.push(started)
-  await waitFor(() => started.status().state === 'registered', 20_000, `${name} to register (${JSON.stringify(started.status().error)})`)
-  return started
+  return await registeredNode(t.context, t.context.server.url, name, options)
 }
 
 /** A running node of an earlier test. */
