@@ -28,7 +28,8 @@ function space (free: number): { quotaBytes: number, usedBytes: number, freeByte
 /** A main server with a 1000-byte root and fake nodes `large` (40 GiB free) and `big` (30), placing again after 200 ms offline. */
 async function factorSetup (t: ExecutionContext<{ cleanup: Cleanup, database: string }>): Promise<{ main: Awaited<ReturnType<typeof startReplicationMain>>, root: string, large: FakeNode, big: FakeNode, key: Uint8Array }> {
   const key = swarmKey()
-  const main = await startReplicationMain(t.context.cleanup, key, t.context.database, { repinAfterMs: 200 })
+  // a beat a second: 3.5 s of silence before a node counts as offline, more than a loaded 2-core machine delays a beat
+  const main = await startReplicationMain(t.context.cleanup, key, t.context.database, { repinAfterMs: 200, heartbeatMs: 1000 })
   const root = (await addRoot(main.peer, 1000)).toString()
   const large = await startFakeNode(t.context.cleanup, key, main, 'large', space(40))
   const big = await startFakeNode(t.context.cleanup, key, main, 'big', space(30))
