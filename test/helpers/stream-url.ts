@@ -26,9 +26,9 @@ export async function streamTokenFromKeyFile (serverData: string, mediaId: strin
   return createStreamTokenSigner({ keys }).sign({ userId: 'test', mediaId, roots: options.roots ?? [] }, { ttlSeconds: options.ttlSeconds ?? 3600 }).token
 }
 
-/** A stream token for `/ipfs/{root}/...` of any roots (not a media's), signed with the in-process main server's keys. */
-export function rootToken (server: Pick<RunningServer, 'streamKeys'>, roots: string[]): string {
-  return createStreamTokenSigner({ keys: server.streamKeys }).sign({ userId: 'test', mediaId: 'roots', roots }, { ttlSeconds: 3600 }).token
+/** A stream token for `/ipfs/{root}/...` of any roots (at most 16; and `/media/{mediaId}/...`), signed with the in-process main server's keys. */
+export function rootToken (server: Pick<RunningServer, 'streamKeys'>, roots: string[], mediaId = 'roots'): string {
+  return createStreamTokenSigner({ keys: server.streamKeys }).sign({ userId: 'test', mediaId, roots }, { ttlSeconds: 3600 }).token
 }
 
 /**

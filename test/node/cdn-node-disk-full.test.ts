@@ -3,6 +3,7 @@ import anyTest from 'ava'
 import { fixture } from '../../fixtures/media.ts'
 import { startNode } from '../../node/cdn-node.ts'
 import { startTestServer } from '../helpers/server.ts'
+import { streamToken, withToken } from '../helpers/stream-url.ts'
 import { waitFor } from '../helpers/tmp.ts'
 import { mountTmpfs, requireRoot } from '../helpers/tmpfs.ts'
 import type { RunningNode } from '../../node/cdn-node.ts'
@@ -16,7 +17,7 @@ import type { TestFn } from 'ava'
  * /healthz says degraded and why, and once space is freed the node keeps what it fetches again, without a restart.
  */
 
-const test = anyTest as TestFn<{ disk: Tmpfs, main: TestServer, cdn: RunningNode, id: string }>
+const test = anyTest as TestFn<{ disk: Tmpfs, main: TestServer, cdn: RunningNode, id: string, token: string }>
 
 test.before(async t => {
   requireRoot('the node disk-full test')
@@ -37,6 +38,9 @@ test.before(async t => {
     // the tmpfs is small: keep back only a little, so "full" means the disk is really full
     reserveBytes: 1024 * 1024
   })
+  // the node checks stream tokens with the keys it gets when it registers (written before the disk fills)
+  await waitFor(() => t.context.cdn.status().state === 'registered', 20_000, 'the node to register')
+  t.context.token = await streamToken(server, media.id)
 })
 
 test.after.always(async t => {
@@ -55,7 +59,7 @@ async function get (url: string): Promise<{ status: number, source: string | nul
 }
 
 test.serial('a node whose disk fills up serves a miss it cannot keep from memory, says degraded, and keeps misses again once space is freed', async t => {
-  const { cdn, disk, id } = t.context
+  const { cdn, disk, id, token } = t.context
   const origin = t.context.main.server.url
   // measured now with room to spare: the node believes it has room when the disk fills (its figure lives 10 s)
   const before = await get(`${cdn.url}/healthz`)
@@ -64,7 +68,7 @@ test.serial('a node whose disk fills up serves a miss it cannot keep from memory
   await disk.fill()
 
   const path = `/media/${id}/360p/2.m4s`
-  const served = await get(cdn.url + path)
+  const served = await get(withToken(cdn.url + path, token))
   t.is(served.status, 200)
   t.is(served.source, 'origin')
   t.deepEqual(served.body, (await get(origin + path)).body)
@@ -73,13 +77,13 @@ test.serial('a node whose disk fills up serves a miss it cannot keep from memory
   t.regex(health.json.reasons.join('\n'), /is full: 0\.0 MiB left/)
   t.true(health.json.capacity.full)
   // not kept: asked again, it comes from the origin again
-  t.is((await get(cdn.url + path)).source, 'origin')
+  t.is((await get(withToken(cdn.url + path, token))).source, 'origin')
 
   await disk.unfill()
   await waitFor(async () => (await get(`${cdn.url}/healthz`)).json.status === 'ok', 20_000, 'the node to measure its freed disk')
   const next = `/media/${id}/360p/1.m4s`
-  t.is((await get(cdn.url + next)).source, 'origin')
-  const again = await get(cdn.url + next)
+  t.is((await get(withToken(cdn.url + next, token))).source, 'origin')
+  const again = await get(withToken(cdn.url + next, token))
   t.is(again.status, 200)
   t.is(again.source, 'local')
   t.deepEqual(again.body, (await get(origin + next)).body)

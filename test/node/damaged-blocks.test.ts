@@ -9,6 +9,7 @@ import { hashMatches } from '../../core/ipfs/index.ts'
 import { startNode } from '../../node/cdn-node.ts'
 import { startServer } from '../../node/server.ts'
 import { cidcast } from '../helpers/spawn.ts'
+import { rootToken, withToken } from '../helpers/stream-url.ts'
 import { tempDir, waitFor } from '../helpers/tmp.ts'
 import type { RunningNode, StartNodeOptions } from '../../node/cdn-node.ts'
 import type { RunningServer } from '../../node/server.ts'
@@ -126,15 +127,20 @@ async function wholeOnDisk (dataDir: string, cid: CID): Promise<boolean> {
   return bytes != null && await hashMatches(cid, bytes) === true
 }
 
+/** A stream token for the media and every segment's block as a root of its own (a node serves `/ipfs` only under one). */
+function segmentsToken (origin: RunningServer, id: string, segments: Segment[]): string {
+  return rootToken(origin, segments.map(s => s.cid.toString()), id)
+}
+
 /** The five ways a segment's bytes are asked for, one segment each, checked against the good bytes. */
-async function askEveryWay (t: ExecutionContext<World>, base: string, segments: Segment[]): Promise<Answer[]> {
+async function askEveryWay (t: ExecutionContext<World>, base: string, segments: Segment[], token: string): Promise<Answer[]> {
   const [media, path, raw, car, range] = segments
   const answers = [
-    await get(base + media.path),
-    await get(`${base}/ipfs/${path.cid.toString()}`),
-    await get(`${base}/ipfs/${raw.cid.toString()}?format=raw`),
-    await get(`${base}/ipfs/${car.cid.toString()}?format=car`),
-    await get(base + range.path, { Range: 'bytes=1000-50999' })
+    await get(withToken(base + media.path, token)),
+    await get(withToken(`${base}/ipfs/${path.cid.toString()}`, token)),
+    await get(withToken(`${base}/ipfs/${raw.cid.toString()}?format=raw`, token)),
+    await get(withToken(`${base}/ipfs/${car.cid.toString()}?format=car`, token)),
+    await get(withToken(base + range.path, token), { Range: 'bytes=1000-50999' })
   ]
   const names = ['segment', '/ipfs/{cid}', '?format=raw', '?format=car', 'Range']
   answers.forEach((answer, i) => {
@@ -154,14 +160,15 @@ async function askEveryWay (t: ExecutionContext<World>, base: string, segments: 
 
 test.serial('a node restarted over damaged blocks never serves them: every way of asking gets the good bytes from the origin, and the files heal', async t => {
   const origin = await server(t)
-  const { segments, root } = await rendition(origin)
+  const { id, segments, root } = await rendition(origin)
   let cdn = await node(t, 'alpha', origin)
   await cdn.pin(root)
   const dataDir = join(t.context.dir, 'alpha')
   for (const s of segments) await damage(dataDir, s.cid)
   cdn = await restart(t, cdn, async () => await node(t, 'alpha', origin))
 
-  const answers = await askEveryWay(t, cdn.url, segments)
+  const token = segmentsToken(origin, id, segments)
+  const answers = await askEveryWay(t, cdn.url, segments, token)
   t.deepEqual(answers.map(a => a.status), [200, 200, 200, 200, 206])
   t.deepEqual(answers.map(a => a.source), ['origin', 'origin', 'origin', 'origin', 'origin'], 'each damaged block was a miss')
   t.is(answers[0].etag, `"${segments[0].cid.toString()}"`)
@@ -171,7 +178,7 @@ test.serial('a node restarted over damaged blocks never serves them: every way o
   t.is(health.integrity.damagedBlocks, segments.length)
   t.regex(await (await fetch(`${cdn.url}/metrics`)).text(), new RegExp(`^cidcast_blocks_damaged_total ${segments.length}$`, 'm'))
   // whole again: served locally from now on
-  t.is((await get(cdn.url + segments[0].path)).source, 'local')
+  t.is((await get(withToken(cdn.url + segments[0].path, token))).source, 'local')
 })
 
 test.serial('the main server restarted over damaged blocks fetches good copies from a node that holds them; a segment nobody holds is made again', async t => {
@@ -191,7 +198,7 @@ test.serial('the main server restarted over damaged blocks fetches good copies f
   origin = await restart(t, origin, async () => await server(t))
   // the node comes back to the restarted server (its HTTP port moved): once registered, it is a connected holder
   await restart(t, cdn, async () => await node(t, 'holder', origin))
-  const answers = await askEveryWay(t, origin.url, segments)
+  const answers = await askEveryWay(t, origin.url, segments, segmentsToken(origin, id, segments))
   t.deepEqual(answers.map(a => a.status), [200, 200, 200, 200, 206])
   for (const s of segments) t.true(await wholeOnDisk(serverDir, s.cid), `${s.path} is whole on the main server's disk again`)
 
@@ -226,18 +233,19 @@ test.serial('cidcast pin verify runs on the main server too: a damaged segment i
 
 test.serial('cidcast pin verify --repair drops the cached copy of a block it finds damaged, without a restart', async t => {
   const origin = await server(t)
-  const { segments, root } = await rendition(origin)
+  const { id, segments, root } = await rendition(origin)
   const cdn = await node(t, 'beta', origin)
   await cdn.pin(root)
   const [segment] = segments
-  t.is((await get(cdn.url + segment.path)).source, 'local')
+  const token = segmentsToken(origin, id, segments)
+  t.is((await get(withToken(cdn.url + segment.path, token))).source, 'local')
   await damage(join(t.context.dir, 'beta'), segment.cid)
 
   const verify = await cidcast('pin', 'verify', '--repair', '--node', cdn.url)
   t.is(verify.code, 0, verify.stdout + verify.stderr)
   t.regex(verify.stdout, new RegExp(`^corrupt\\t${segment.cid.toString()}\\t${root.toString()}\\trepaired$`, 'm'))
   const hashed = await hashedBlocks(cdn)
-  const again = await get(cdn.url + segment.path)
+  const again = await get(withToken(cdn.url + segment.path, token))
   t.is(again.status, 200)
   t.true(again.body.equals(segment.bytes))
   t.is(await hashedBlocks(cdn), hashed + 1, 'the block was read from disk again (and hashed), not taken from memory')
@@ -245,11 +253,12 @@ test.serial('cidcast pin verify --repair drops the cached copy of a block it fin
 
 test.serial('the scrub finds a block damaged after it was served, by itself, and fetches a good copy', async t => {
   const origin = await server(t)
-  const { segments, root } = await rendition(origin)
+  const { id, segments, root } = await rendition(origin)
   const cdn = await node(t, 'gamma', origin, { scrubIntervalSeconds: 1 })
   await cdn.pin(root)
   const [segment] = segments
-  t.is((await get(cdn.url + segment.path)).status, 200)
+  const token = segmentsToken(origin, id, segments)
+  t.is((await get(withToken(cdn.url + segment.path, token))).status, 200)
   const dataDir = join(t.context.dir, 'gamma')
   await damage(dataDir, segment.cid)
 
@@ -259,7 +268,7 @@ test.serial('the scrub finds a block damaged after it was served, by itself, and
   }, 30_000, 'the scrub to find and repair the damaged block')
   t.is(health.scrub.totals.broken, 1)
   t.true(await wholeOnDisk(dataDir, segment.cid))
-  const again = await get(cdn.url + segment.path)
+  const again = await get(withToken(cdn.url + segment.path, token))
   t.true(again.status === 200 && again.body.equals(segment.bytes))
   t.regex(await (await fetch(`${cdn.url}/metrics`)).text(), /^cidcast_scrub_broken_blocks_total 1$/m)
 })
