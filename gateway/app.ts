@@ -80,13 +80,8 @@ export interface HttpAppComponents {
   rotateStreamKeys?: KeyRouteComponents['rotate']
   /** Stream tokens and node credentials on `/media` and `/ipfs`, verified with the server's own signing keys. */
   access: StreamAccessComponents & {
+    /** Media need no credential (an open site). */
     publicMedia: boolean
-    /**
-     * Refuse `/media` and `/ipfs` requests that carry no credential (401). Off, they stay open as before, while a
-     * token or node credential that is given is still checked and playlists still carry a token: until the main
-     * server authenticates its users, turning this on would leave its own web UI unable to play. @default false
-     */
-    require?: boolean
   }
 }
 
@@ -103,9 +98,9 @@ export function createHttpApp (components: HttpAppComponents): Koa & { routes: (
   if (disk != null) app.use(noteDiskFull(disk))
   app.use(authenticate({ accounts: components.accounts, nodes: components.access.nodes }))
   app.use(bodyParser({ enableTypes: ['json'], jsonLimit: '64kb', encoding: 'utf-8' }))
-  const { publicMedia, require, ...access } = components.access
-  // a signed-in user (session or API token) needs no stream token on the main server
-  app.use(streamAccess(access, { publicMedia: () => publicMedia, allowCaller: true, require: require ?? false }))
+  const { publicMedia, ...access } = components.access
+  // a signed-in user (session or API token) needs no stream token on the main server; nobody passes without a credential
+  app.use(streamAccess(access, { publicMedia: () => publicMedia, allowCaller: true }))
 
   const system = new Router()
     .get('/healthz', async ctx => {

@@ -241,7 +241,7 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
       media: async id => await library.get(id),
       nodes: async () => await registry.list(),
       serverUrl: () => url
-    })
+    }, { defaultTtlSeconds: config.playUrlSeconds })
     const rotate = async (): Promise<RotatedKeys> => await rotateStreamKeys(access.keys, registry, peer.libp2p, log)
     const app = createHttpApp({
       accounts,

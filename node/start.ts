@@ -1,7 +1,6 @@
 import { mkdir, stat } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
-import { loadServerConfig } from '../core/config/index.ts'
 import { resolveFfmpeg } from '../core/media/index.ts'
 import { startNode } from './cdn-node.ts'
 import { saveCredential } from './credentials.ts'
@@ -38,10 +37,7 @@ async function startLocalNode (data: string, serverUrl: string): Promise<Running
  */
 async function start (): Promise<void> {
   const data = resolve(process.env.CIDCAST_DATA ?? '.cidcast')
-  // the web UI's player asks for no play URL yet (issue 11): the demo's media stay public unless set otherwise
-  const { settings } = await loadServerConfig({ data: join(data, 'server') })
-  const openDemo = settings.publicMedia?.source === 'default'
-  const server = await startServer({ dataDir: join(data, 'server'), ...(openDemo ? { publicMedia: true } : {}) })
+  const server = await startServer({ dataDir: join(data, 'server') })
   let node: RunningNode | undefined
   let stopping = false
   const stop = (): void => {
@@ -91,7 +87,6 @@ async function start (): Promise<void> {
     `  playlist: ${node.url}/media/${first.id}/master.m3u8`,
     `  direct:   ${server.url}/#/media/${first.id}   (the main server itself)`,
     `  API:      ${server.url}/api/v1/media`,
-    ...openDemo ? ['  media:    public, as npm start keeps them until the player asks for signed URLs (CIDCAST_PUBLIC_MEDIA=false: nodes require them)'] : [],
     `  data:     ${data}`,
     ...(server.firstAdmin != null ? [`  admin:    user ${server.firstAdmin.user.name}, password ${server.firstAdmin.password}   (shown once: keep it)`, cli] : ['  log in:   as the admin printed at the first start (new password: cidcast user passwd admin)']),
     'Ctrl-C stops both.',

@@ -8,6 +8,7 @@ import { request } from './api.js'
 import { el } from './dom.js'
 import { describeError, showError } from './error-banner.js'
 import { formatBytes } from './nodes-page.js'
+import { fetchPlayUrl, sourceOf } from './play-url.js'
 import { isAdmin } from './session.js'
 import { isThisOrigin, thisSite } from './this-site.js'
 
@@ -139,8 +140,15 @@ async function ping (url) {
 }
 
 /**
+ * @typedef {object} Source
+ * @property {string} src the master playlist URL to load, with its stream token
+ * @property {import('./play-url.js').PlayUrl} first the signed play URL it came from
+ * @property {() => Promise<import('./play-url.js').PlayUrl>} renew asks for a new play URL of the same place
+ */
+
+/**
  * @typedef {object} PickerHooks
- * @property {(src: string, where: string) => void} onSource playback should (re)start from this master playlist URL
+ * @property {(source: Source, where: string) => void} onSource playback should (re)start from this source
  */
 
 /**
@@ -194,13 +202,27 @@ export function createNodePicker (media, signal, hooks) {
   /** @param {string} key '' for this site, else a node name @returns {NodeStatus | null} */
   const statusFor = key => key === '' ? siteStatus : statuses.find(s => s.node.name === key) ?? null
 
+  /** Counts the choices played, so a play URL that arrives after a later choice is dropped. */
+  let plays = 0
   /** @param {string} name @param {string} where */
   const play = (name, where) => {
     const status = statusFor(name)
-    const src = name === '' || status == null ? media.playlist : `${base(status.node.url)}${media.playlist}`
+    const here = name === '' || status == null
     playing = name
     playingFrom.textContent = where
-    hooks.onSource(src, where)
+    // this site plays from its own origin whatever it is; a token names the media, not the node, so the main
+    // server signs it without one (this site's node may be unregistered). Another node is named, so the main
+    // server refuses one that is revoked or not this user's.
+    const node = here ? undefined : status.node.peerId ?? status.node.name
+    const renew = async () => await fetchPlayUrl(media.id, node, signal)
+    const seq = ++plays
+    renew().then(first => {
+      if (signal.aborted || seq !== plays) return
+      hooks.onSource({ src: sourceOf(first.url, here), first, renew }, where)
+    }, err => {
+      if (signal.aborted || seq !== plays) return
+      showError(describeError('Could not get a play URL', err))
+    })
   }
 
   const render = () => {

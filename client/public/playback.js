@@ -1,5 +1,7 @@
 // Attaches an HLS playlist to a <video>: hls.js where Media Source Extensions exist, else the browser's own HLS.
 
+import { withToken } from './play-url.js'
+
 /**
  * hls.min.js is a classic script that sets window.Hls; the type comes from the hls.js package for checking only.
  * @typedef {import('hls.js').default} HlsInstance
@@ -12,6 +14,8 @@
  * @property {(message: string) => void} onError a fatal playback error, as a readable line
  * @property {(levels: QualityLevel[]) => void} [onLevels] the quality levels, highest first, once the playlist is read
  * @property {(label: string) => void} [onAutoLevel] the level Auto picked, whenever it changes
+ * @property {() => string | null} [token] the newest stream token: every request that carries one (playlists carry
+ *   the play URL's token to their children) is sent with this one instead, so a renewed URL needs no reload
  */
 
 /**
@@ -51,7 +55,20 @@ export function attachPlayback (video, src, hooks) {
  * @returns {Playback}
  */
 function attachHlsJs (Hls, video, src, hooks) {
-  const hls = new Hls({ autoStartLoad: false, startPosition: 0 })
+  const token = hooks.token
+  const hls = new Hls({
+    autoStartLoad: false,
+    startPosition: 0,
+    // hls.js opens the request itself unless this did
+    ...(token == null
+      ? {}
+      : {
+          xhrSetup (/** @type {XMLHttpRequest} */ xhr, /** @type {string} */ url) {
+            const current = token()
+            if (current != null) xhr.open('GET', withToken(url, current), true)
+          }
+        })
+  })
   let parsed = false
   /** @type {number | null} */
   let pending = null

@@ -5,6 +5,7 @@ import { el, formatTime } from './dom.js'
 import { describeError, showError } from './error-banner.js'
 import { mediaInfo } from './media-info.js'
 import { createNodePicker } from './node-picker.js'
+import { keepFresh } from './play-url.js'
 import { attachPlayback } from './playback.js'
 import { isResumable, reportProgress } from './progress.js'
 
@@ -35,26 +36,32 @@ export async function showPlayerPage (root, id, signal) {
   const prompt = el('div', { class: 'resume', hidden: true })
   /** @type {import('./playback.js').Playback | null} */
   let playback = null
-  // for tests and the console: the hls.js instance, the element it drives and the playlist it plays
-  const handle = /** @type {Window & { cidcast?: { hls: unknown, video: HTMLVideoElement, src: string | null } }} */ (window)
+  // for tests and the console: the hls.js instance, the element it drives, the playlist it plays and its newest token
+  const handle = /** @type {Window & { cidcast?: { hls: unknown, video: HTMLVideoElement, src: string | null, token?: () => string | null } }} */ (window)
   handle.cidcast = { hls: null, video, src: null }
   /** @type {((position: number) => void) | null} */
   let begin = null
-  /** @type {(src: string) => void} */
-  const useSource = src => {
+  /** @type {import('./play-url.js').Renewal | null} */
+  let renewal = null
+  /** @type {(source: import('./node-picker.js').Source) => void} */
+  const useSource = ({ src, first, renew }) => {
     // a new source (another node, or the node a replication just finished on) goes on from where the video is
     const position = playback == null ? null : video.currentTime
     playback?.destroy()
+    renewal?.stop()
+    const fresh = keepFresh(first, renew, err => showError(describeError('Could not renew the play URL', err)))
+    renewal = fresh
     playback = attachPlayback(video, src, {
       onError: showError,
       onLevels: levels => fillQualityMenu(quality, levels),
-      onAutoLevel: label => { quality.options[0].textContent = `Auto (${label})` }
+      onAutoLevel: label => { quality.options[0].textContent = `Auto (${label})` },
+      token: fresh.token
     })
-    handle.cidcast = { hls: playback.hls, video, src }
+    handle.cidcast = { hls: playback.hls, video, src, token: fresh.token }
     if (position != null) playback.start(position)
     else begin?.(0)
   }
-  const picker = createNodePicker(media, signal, { onSource: src => useSource(src) })
+  const picker = createNodePicker(media, signal, { onSource: source => useSource(source) })
 
   root.replaceChildren(
     el('article', { class: 'player-page' },
@@ -90,6 +97,7 @@ export async function showPlayerPage (root, id, signal) {
   return () => {
     picker.destroy()
     reporter.stop()
+    renewal?.stop()
     playback?.destroy()
     delete handle.cidcast
   }

@@ -56,7 +56,7 @@ export interface StreamUrlRequest {
   mediaId: string
   /** A node's name, label or peer ID; the main server itself when absent. */
   node?: string
-  /** Seconds the URL lives: 1 to the key ring's `retireAfterSeconds`. @default 21600 (6 h), or that maximum when shorter */
+  /** Seconds the URL lives: 1 to the key ring's `retireAfterSeconds`. @default the service's `defaultTtlSeconds` */
   ttlSeconds?: number
 }
 
@@ -75,13 +75,19 @@ export interface StreamUrls {
   create (request: StreamUrlRequest): Promise<StreamUrl>
 }
 
+export interface StreamUrlInit {
+  /** Seconds a URL lives when the request does not say (capped at the key ring's `retireAfterSeconds`). @default 21600 */
+  defaultTtlSeconds?: number
+}
+
 /** Creates the main server's play URL service over its token signer. */
-export function createStreamUrls (components: StreamUrlComponents): StreamUrls {
+export function createStreamUrls (components: StreamUrlComponents, init: StreamUrlInit = {}): StreamUrls {
   const maxTtlSeconds = components.keys.retireAfterSeconds
+  const defaultTtlSeconds = Math.min(init.defaultTtlSeconds ?? DEFAULT_STREAM_TTL_SECONDS, maxTtlSeconds)
   return {
     maxTtlSeconds,
     async create (request) {
-      const ttlSeconds = request.ttlSeconds ?? Math.min(DEFAULT_STREAM_TTL_SECONDS, maxTtlSeconds)
+      const ttlSeconds = request.ttlSeconds ?? defaultTtlSeconds
       // refused before anything is looked up, with the bounds in words
       if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > maxTtlSeconds) throw new InvalidRequestError(`ttl must be a whole number of seconds from 1 to ${maxTtlSeconds}`)
       const base = request.node === undefined ? components.serverUrl() : servingNode(findNode(await components.nodes(), request.node), request.userId, components.ownerOf).url

@@ -87,6 +87,7 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   { program: 'server', ...scrubRate },
   { program: 'server', ...scrubInterval },
   { program: 'server', key: 'publicMedia', env: 'CIDCAST_PUBLIC_MEDIA', parse: boolean, default: false },
+  { program: 'server', key: 'playUrlSeconds', env: 'CIDCAST_PLAY_URL_SECONDS', parse: seconds, default: 21_600 },
 
   { program: 'metadata', key: 'tmdbKey', env: 'CIDCAST_TMDB_KEY', blankIsUnset: true, parse: token },
   { program: 'metadata', key: 'tvdbKey', env: 'CIDCAST_TVDB_KEY', blankIsUnset: true, parse: token },

@@ -38,6 +38,8 @@ export interface ServerConfig {
   scrubIntervalSeconds: number
   /** Media need no stream token, on the main server and on every node (an open site). @default false */
   publicMedia: boolean
+  /** Seconds a play URL lives when its caller does not say (the web UI's player renews it before then). @default 21600 */
+  playUrlSeconds: number
   /**
    * What set each value that is not a default, as the user knows it (`--listen`, `CIDCAST_LISTEN`,
    * `listen in /srv/cidcast/config.json`): errors name it, and a taken port moves only when it is a default.

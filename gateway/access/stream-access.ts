@@ -31,11 +31,6 @@ export interface StreamAccessInit {
   publicMedia: () => boolean
   /** A signed-in caller passes without a stream token (the main server). @default false */
   allowCaller?: boolean
-  /**
-   * A request with no credential at all is refused. Off, it passes (the main server's media stay open until its
-   * authentication is in place); a credential that is given is checked either way. @default true
-   */
-  require?: boolean
 }
 
 /** The request state this middleware leaves for the routes. */
@@ -110,7 +105,6 @@ async function playlistUnder (ctx: Context, next: Next, token: string): Promise<
 
 /** The access check of `/media` and `/ipfs`, for the node's app and the main server's. */
 export function streamAccess (components: StreamAccessComponents, init: StreamAccessInit): Middleware {
-  const require = init.require ?? true
   return async (ctx, next) => {
     const target = targetOf(ctx.path)
     if (target === undefined || ctx.method === 'OPTIONS' || init.publicMedia()) {
@@ -129,10 +123,6 @@ export function streamAccess (components: StreamAccessComponents, init: StreamAc
       return
     }
     const token = tokenOf(ctx)
-    if (token === undefined && !require) {
-      await next()
-      return
-    }
     components.verifier.verify(token, target)
     state.streamToken = token
     if (token !== undefined && PLAYLIST_FILE.test(ctx.path)) await playlistUnder(ctx, next, token)

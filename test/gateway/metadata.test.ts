@@ -98,12 +98,13 @@ test.serial('series, seasons, episodes, collections and next items are exposed i
 
 test.serial('posters are stored in IPFS and served by the /ipfs gateway as images', async t => {
   const movie = (await api(t, 'GET', `/api/v1/media/${t.context.ids.matrix}`)).json
-  const res = await fetch(t.context.server.url + movie.images.poster.url)
+  const res = await fetch(t.context.server.url + movie.images.poster.url, { headers: bearer(t.context.token) })
   t.is(res.status, 200)
   t.is(res.headers.get('content-type'), 'image/jpeg')
   t.deepEqual(Buffer.from(await res.arrayBuffer()), pngOf('/tmdb-images/t/p/w500/f89U3ADr1oiB1s9GkdPOEpXUk5H.jpg'))
   const still = (await api(t, 'GET', `/api/v1/media/${t.context.ids.pilot}`)).json.images.still
-  t.is((await fetch(t.context.server.url + still.url)).status, 200)
+  t.is((await fetch(t.context.server.url + still.url, { headers: bearer(t.context.token) })).status, 200)
+  t.is((await fetch(t.context.server.url + still.url)).status, 401, 'content is for signed-in callers and stream tokens')
 })
 
 test.serial('PATCH edits and locks fields, history lists the change, and a revert undoes it', async t => {
@@ -173,7 +174,7 @@ test.serial('with every provider down, adding a file still succeeds at once and 
   await Promise.resolve()
   t.false(lookedUp, 'the add waited for the metadata lookup')
   t.like(res.json, { title: 'Heat', year: 1995, kind: 'movie' })
-  const playlist = await fetch(`${server.url}/media/${res.json.id}/master.m3u8`)
+  const playlist = await fetch(`${server.url}/media/${res.json.id}/master.m3u8`, { headers: bearer(t.context.token) })
   t.is(playlist.status, 200)
   await server.metadata.idle()
   t.like((await api(t, 'GET', `/api/v1/media/${res.json.id}`)).json, { title: 'Heat', year: 1995, metadataSource: 'path' })

@@ -117,7 +117,7 @@ test('a node credential opens any CID; a bad one is refused, not ignored', async
   t.is((await get(`${base}/ipfs/${t.context.other}?format=raw`, { [NODE_CREDENTIAL_HEADER]: credential.slice(0, -2) + 'AA' })).status, 403)
 })
 
-test('public media need nothing; a signed-in caller passes where callers are allowed; require off lets the anonymous through', async t => {
+test('public media need nothing; a signed-in caller passes where callers are allowed, nobody passes without a credential', async t => {
   await prepare(t)
   let open = true
   const publicBase = await app(t, { publicMedia: () => open })
@@ -126,13 +126,10 @@ test('public media need nothing; a signed-in caller passes where callers are all
   t.is((await get(`${publicBase}/media/${MEDIA}/360p/0.m4s`)).status, 401, 'read on every request')
   t.is((await get(`${publicBase}/media/${MEDIA}/360p/0.m4s`, { 'X-Test-User': 'u1' })).status, 401, 'a node takes stream tokens only')
 
-  const server = await app(t, { allowCaller: true, require: false })
+  const server = await app(t, { allowCaller: true })
   t.is((await get(`${server}/media/${MEDIA}/360p/0.m4s`, { 'X-Test-User': 'u1' })).status, 200)
-  t.is((await get(`${server}/media/${MEDIA}/360p/0.m4s`)).status, 200, 'open until authentication is in place')
+  t.is((await get(`${server}/media/${MEDIA}/360p/0.m4s`)).status, 401)
   t.is((await get(`${server}/media/fedcba9876543210/360p/0.m4s?token=${sign(t)}`)).status, 403, 'a token that is given is checked')
-  const required = await app(t, { allowCaller: true })
-  t.is((await get(`${required}/media/${MEDIA}/360p/0.m4s`)).status, 401)
-  t.is((await get(`${required}/media/${MEDIA}/360p/0.m4s`, { 'X-Test-User': 'u1' })).status, 200)
 })
 
 test('playlists answered under a token carry it to their children, stored ones too; without a token they are untouched', async t => {
@@ -152,7 +149,7 @@ test('playlists answered under a token carry it to their children, stored ones t
   const bearer = await get(`${base}/media/${MEDIA}/master.m3u8`, { Authorization: `Bearer ${token}` })
   t.true(bearer.text.includes(`?token=${token}`), 'a bearer stream token is carried too')
 
-  const open = await app(t, { require: false })
+  const open = await app(t, { publicMedia: () => true })
   t.is((await get(`${open}/media/${MEDIA}/master.m3u8`)).text, MASTER, 'byte-identical without a token')
   const stored = await fetch(`${open}/media/${MEDIA}/360p/index.m3u8`, { headers: { 'If-None-Match': '"bafy-playlist"' } })
   t.is(stored.status, 304, 'conditional requests work as before without a token')

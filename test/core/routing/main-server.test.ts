@@ -13,7 +13,7 @@ import { readSwarmKey, SWARM_KEY_FILE } from '../../../core/config/index.ts'
 import { IPNS_RECORD_CONTENT_TYPE, ipnsNameOf, signIpnsRecord, validateIpnsRecord } from '../../../core/routing/ipns-records.ts'
 import { createIpnsPublisher, readManifest } from '../../../core/routing/index.ts'
 import { startServer } from '../../../node/server.ts'
-import { TEST_ACCOUNTS } from '../../helpers/auth.ts'
+import { adminToken, bearer, TEST_ACCOUNTS } from '../../helpers/auth.ts'
 import { tempDir, waitFor } from '../../helpers/tmp.ts'
 import type { Peer } from '../../../core/net/peer.ts'
 import type { IpnsPublisher, PublishedState } from '../../../core/routing/index.ts'
@@ -93,8 +93,16 @@ test.serial('the main server reads the manifest from the node over bitswap', asy
 })
 
 test.serial('verified-fetch resolves ipns://<node name> through the main server routing API and gateway', async t => {
-  // the manifest block is on the main server now (read over bitswap above); its /ipfs gateway serves it
-  const helia = withHTTP(createHeliaLight(), { delegatedRouters: [t.context.server.url], recursiveGateways: [t.context.server.url], allowLocal: true, allowInsecure: true })
+  // the manifest block is on the main server now (read over bitswap above); its /ipfs gateway serves it to a
+  // signed-in caller (an API token), as it does every content read
+  const auth = bearer(await adminToken(t.context.server))
+  const helia = withHTTP(createHeliaLight(), {
+    delegatedRouters: [t.context.server.url],
+    recursiveGateways: [t.context.server.url],
+    allowLocal: true,
+    allowInsecure: true,
+    transformRequestInit: init => ({ ...init, headers: { ...Object.fromEntries(new Headers(init.headers)), ...auth } })
+  })
   await helia.start()
   const fetch = await createVerifiedFetchWithHelia(helia)
   try {
