@@ -2,6 +2,7 @@ import { bodyParser } from '@koa/bodyparser'
 import Router from '@koa/router'
 import Koa from 'koa'
 import { streamAccess } from './access/stream-access.ts'
+import { imageRoutes } from './routes/images.ts'
 import { errors } from './middleware/errors.ts'
 import { mediaCors } from './middleware/media-cors.ts'
 import { apiRoutes } from './routes/api.ts'
@@ -127,7 +128,7 @@ export function createHttpApp (components: HttpAppComponents): Koa & { routes: (
   const routers = [system, accountRoutes({ accounts: components.accounts, limiter: components.limiter }), apiRoutes(components), mediaRoutes(components), ipfsRoutes({ blockstore: components.blockstore, logger: components.logger, reader: components.reader })]
   if (components.nodes != null && components.serverInfo != null) routers.push(nodeRoutes({ nodes: components.nodes, serverInfo: components.serverInfo }))
   if (components.routing != null) routers.push(routingRoutes({ ...components.routing, logger: components.logger }))
-  if (components.metadata != null) routers.push(metadataRoutes({ metadata: components.metadata }))
+  if (components.metadata != null) routers.push(metadataRoutes({ metadata: components.metadata }), imageRoutes({ images: components.catalog.repositories.metadata, reader: components.reader }))
   if (components.replication != null) routers.push(replicationRoutes({ replication: components.replication, visibility }))
   if (components.verifyPins != null) routers.push(localPinRoutes({ pinner: { verify: components.verifyPins } }))
   if (components.streamUrls != null) routers.push(playRoutes({ streamUrls: components.streamUrls }))

@@ -1,4 +1,5 @@
-// Artwork for cards and pages: the stored image through /ipfs (any gateway serves it), else a coloured placeholder.
+// Artwork for cards and pages: the stored image (the main server's /api/v1/images, on a node's site through its API
+// proxy), else a coloured placeholder.
 
 import { el, hueOf } from './dom.js'
 
@@ -16,7 +17,7 @@ import { el, hueOf } from './dom.js'
 export function artwork (image, seed, options = {}) {
   const node = el('div', { class: `thumb ${options.shape === 'poster' ? 'poster' : ''} ${image != null ? 'has-image' : ''}`, 'aria-hidden': 'true' })
   node.style.setProperty('--hue', String(hueOf(seed)))
-  if (image != null && typeof image.url === 'string' && image.url.startsWith('/ipfs/')) {
+  if (image != null && typeof image.url === 'string' && image.url.startsWith('/api/v1/images/')) {
     const img = el('img', { src: image.url, alt: '', loading: 'lazy', decoding: 'async' })
     // a picture that fails to load leaves the placeholder behind it
     img.addEventListener('error', () => { img.remove(); node.classList.remove('has-image') })

@@ -246,6 +246,7 @@ export class MetadataAudit {
 
 /** An image fetched once (by source URL or local file) and stored in IPFS. */
 @Entity('images')
+@Index('idx_images_cid', ['cid'])
 export class StoredImage {
   /** sha256 hex of the source. */
   @PrimaryColumn('varchar', { name: 'source_hash', length: 64, primaryKeyConstraintName: 'pk_images' })

@@ -178,6 +178,8 @@ export interface MetadataRepository {
   /** Media with no artwork of their own: no poster (an episode: no still). */
   withoutArtwork: () => Promise<string[]>
   image: (source: string) => Promise<{ cid: string, type: string } | undefined>
+  /** The stored image of that CID (its type), or undefined when the CID is none of the catalog's images. */
+  imageByCid: (cid: string) => Promise<{ cid: string, type: string } | undefined>
   putImage: (source: string, cid: string, type: string, bytes: number) => Promise<void>
 }
 
@@ -380,6 +382,11 @@ export function createMetadataRepository (exclusive: RunExclusive): MetadataRepo
 
     image: async source => await run(async db => {
       const row = await db.getRepository(StoredImage).findOneBy({ sourceHash: createHash('sha256').update(source).digest('hex') })
+      return row == null ? undefined : { cid: row.cid, type: row.type }
+    }),
+
+    imageByCid: async cid => await run(async db => {
+      const row = await db.getRepository(StoredImage).findOneBy({ cid })
       return row == null ? undefined : { cid: row.cid, type: row.type }
     }),
 

@@ -9,7 +9,7 @@ import type { MediaKind } from './types.ts'
 
 export interface ImageRef {
   cid: string
-  /** Relative, so each gateway serves it from its own blocks (or fetches them from the main server). */
+  /** Relative: the main server's artwork route (`/api/v1/images/{cid}`), reached from a node's pages through its API proxy. */
   url: string
 }
 
@@ -86,8 +86,8 @@ export interface CollectionView {
 }
 
 /** An image reference for a CID, or null. */
-export function imageRef (cid: string | null | undefined, name: string): ImageRef | null {
-  return cid == null ? null : { cid, url: `/ipfs/${cid}?filename=${name}.jpg` }
+export function imageRef (cid: string | null | undefined): ImageRef | null {
+  return cid == null ? null : { cid, url: `/api/v1/images/${cid}` }
 }
 
 function ids (source: { imdb?: string | null, tmdb?: number | null, tvdb?: number | null }): IdsView {
@@ -95,7 +95,7 @@ function ids (source: { imdb?: string | null, tmdb?: number | null, tvdb?: numbe
 }
 
 function images (m: Pick<StoredMetadata, 'poster' | 'backdrop' | 'still'>): MediaMetadataView['images'] {
-  return { poster: imageRef(m.poster, 'poster'), backdrop: imageRef(m.backdrop, 'backdrop'), still: imageRef(m.still, 'still') }
+  return { poster: imageRef(m.poster), backdrop: imageRef(m.backdrop), still: imageRef(m.still) }
 }
 
 /** The metadata view of a media from its stored metadata (or, before any, from its path). */
@@ -182,9 +182,9 @@ export function seriesView (series: SeriesRecord, seasons: SeasonRecord[], episo
     year: series.year,
     overview: series.overview,
     ids: ids(series.ids),
-    images: { poster: imageRef(series.poster, 'poster'), backdrop: imageRef(series.backdrop, 'backdrop') },
+    images: { poster: imageRef(series.poster), backdrop: imageRef(series.backdrop) },
     // seasons we hold episodes of, specials last, as Jellyfin and Kodi list them
-    seasons: numbers.map(n => ({ number: n, title: seasonTitle(n, byNumber.get(n)?.title), overview: byNumber.get(n)?.overview ?? null, poster: imageRef(byNumber.get(n)?.poster, 'poster'), episodeCount: counts.get(n) ?? 0 })),
+    seasons: numbers.map(n => ({ number: n, title: seasonTitle(n, byNumber.get(n)?.title), overview: byNumber.get(n)?.overview ?? null, poster: imageRef(byNumber.get(n)?.poster), episodeCount: counts.get(n) ?? 0 })),
     episodeCount: episodes.length
   }
 }
@@ -196,7 +196,7 @@ export function collectionView (collection: CollectionRecord, itemCount: number)
     title: collection.title,
     overview: collection.overview,
     ids: ids({ tmdb: collection.tmdb }),
-    images: { poster: imageRef(collection.poster, 'poster'), backdrop: imageRef(collection.backdrop, 'backdrop') },
+    images: { poster: imageRef(collection.poster), backdrop: imageRef(collection.backdrop) },
     itemCount
   }
 }

@@ -67,6 +67,7 @@ export const SERVER_ROUTES: Readonly<Record<string, Rule>> = {
   'GET /api/v1/media/:id/next': 'viewer',
   'GET /api/v1/media/:id/extras': 'viewer',
   'GET /api/v1/series': 'viewer',
+  'GET /api/v1/images/:cid': 'viewer',
   'GET /api/v1/series/:id': 'viewer',
   'GET /api/v1/series/:id/seasons': 'viewer',
   'GET /api/v1/series/:id/seasons/:number': 'viewer',

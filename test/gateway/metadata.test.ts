@@ -96,15 +96,34 @@ test.serial('series, seasons, episodes, collections and next items are exposed i
   }
 })
 
-test.serial('posters are stored in IPFS and served by the /ipfs gateway as images', async t => {
+test.serial('posters are stored in IPFS and served to signed-in users as images, by the artwork route and by /ipfs', async t => {
   const movie = (await api(t, 'GET', `/api/v1/media/${t.context.ids.matrix}`)).json
-  const res = await fetch(t.context.server.url + movie.images.poster.url, { headers: bearer(t.context.token) })
+  const { cid, url } = movie.images.poster
+  t.is(url, `/api/v1/images/${cid as string}`)
+  const expected = pngOf('/tmdb-images/t/p/w500/f89U3ADr1oiB1s9GkdPOEpXUk5H.jpg')
+  const res = await fetch(t.context.server.url + url, { headers: bearer(t.context.token) })
   t.is(res.status, 200)
-  t.is(res.headers.get('content-type'), 'image/jpeg')
-  t.deepEqual(Buffer.from(await res.arrayBuffer()), pngOf('/tmdb-images/t/p/w500/f89U3ADr1oiB1s9GkdPOEpXUk5H.jpg'))
+  t.is(res.headers.get('content-type'), 'image/png', 'the type sniffed from the bytes (the stub answers a PNG under .jpg)')
+  t.is(res.headers.get('etag'), `"${cid as string}"`)
+  t.regex(res.headers.get('cache-control') ?? '', /^private, .*immutable/)
+  t.deepEqual(Buffer.from(await res.arrayBuffer()), expected)
+  const viaIpfs = await fetch(`${t.context.server.url}/ipfs/${cid as string}`, { headers: bearer(t.context.token) })
+  t.deepEqual(Buffer.from(await viaIpfs.arrayBuffer()), expected)
   const still = (await api(t, 'GET', `/api/v1/media/${t.context.ids.pilot}`)).json.images.still
   t.is((await fetch(t.context.server.url + still.url, { headers: bearer(t.context.token) })).status, 200)
-  t.is((await fetch(t.context.server.url + still.url)).status, 401, 'content is for signed-in callers and stream tokens')
+  t.is((await fetch(t.context.server.url + still.url)).status, 401, 'artwork is for signed-in users')
+  t.is((await fetch(`${t.context.server.url}/ipfs/${still.cid as string}`)).status, 401, 'content is for signed-in callers and stream tokens')
+})
+
+test.serial('the artwork route answers only the library images: other content is 404, a bad CID 400', async t => {
+  const media = (await api(t, 'GET', `/api/v1/media/${t.context.ids.matrix}`)).json
+  const segmentRoot = media.renditions.find((r: { root: string | null }) => r.root != null)?.root as string | undefined
+  const other = segmentRoot ?? 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy'
+  for (const [path, status, error] of [[`/api/v1/images/${other}`, 404, 'ContentNotFoundError'], ['/api/v1/images/not-a-cid', 400, 'InvalidCIDError']] as const) {
+    const res = await api(t, 'GET', path)
+    t.is(res.status, status, path)
+    t.is(res.json.error, error, path)
+  }
 })
 
 test.serial('PATCH edits and locks fields, history lists the change, and a revert undoes it', async t => {

@@ -93,8 +93,8 @@ test.serial('a video added without provider keys gets a poster (an episode: a st
   for (const [name, size] of [['matrix', { width: 480, height: 270 }], ['portrait', { width: 480, height: 854 }]] as const) {
     const poster = await posterOf(t, name)
     if (poster == null) return t.fail(`${name} has no poster`)
-    t.is(poster.url, `/ipfs/${poster.cid}?filename=poster.jpg`)
-    const res = await fetch(t.context.live.server.url + poster.url)
+    t.is(poster.url, `/api/v1/images/${poster.cid}`)
+    const res = await adminFetch(t.context.live.server, poster.url)
     t.is(res.status, 200)
     t.is(res.headers.get('content-type'), 'image/jpeg')
     t.deepEqual(jpegSize(new Uint8Array(await res.arrayBuffer())), size, name)
@@ -105,7 +105,7 @@ test.serial('a video added without provider keys gets a poster (an episode: a st
   const episode = await imagesOf(t, 'episode')
   t.is(episode.poster, null)
   if (episode.still == null) return t.fail('the episode has no still')
-  t.deepEqual(jpegSize(new Uint8Array(await (await fetch(t.context.live.server.url + episode.still.url)).arrayBuffer())), { width: 480, height: 270 })
+  t.deepEqual(jpegSize(new Uint8Array(await (await adminFetch(t.context.live.server, episode.still.url)).arrayBuffer())), { width: 480, height: 270 })
   t.is(await framesTaken(t), 3)
 })
 
@@ -141,7 +141,7 @@ test.serial('a provider poster replaces the frame, even where the provider ranks
   const poster = result.metadata.images.poster
   if (poster == null) return t.fail('no poster')
   t.not(poster.cid, frame?.cid)
-  const bytes = Buffer.from(await (await fetch(t.context.live.server.url + poster.url)).arrayBuffer())
+  const bytes = Buffer.from(await (await adminFetch(t.context.live.server, poster.url)).arrayBuffer())
   t.deepEqual(bytes, pngOf('/tmdb-images/t/p/w500/f89U3ADr1oiB1s9GkdPOEpXUk5H.jpg'))
   await t.context.live.server.metadata.idle()
   t.is((await posterOf(t, 'matrix'))?.cid, poster.cid, 'the frame did not come back')

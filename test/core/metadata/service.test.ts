@@ -45,7 +45,7 @@ test('providers identify a movie in the background: ids, overview, poster in IPF
   t.regex(view.overview ?? '', /22nd century/)
   const poster = view.images.poster
   if (poster == null) return t.fail('no poster')
-  t.is(poster.url, `/ipfs/${poster.cid}?filename=poster.jpg`)
+  t.is(poster.url, `/api/v1/images/${poster.cid}`)
   t.deepEqual(await bytesOf(world, poster.cid), pngOf('/tmdb-images/t/p/w500/f89U3ADr1oiB1s9GkdPOEpXUk5H.jpg'))
   t.not(view.images.backdrop, null)
 
