@@ -49,6 +49,8 @@ export interface HttpAppComponents {
   limiter: LoginLimiter
   /** Settings that move routes between owners (read on every request, so a change applies at once). */
   accessSettings: () => AccessSettings
+  /** The folders the server watches for media: what an admin is offered when limiting a viewer's folders. */
+  libraryFolders?: readonly string[]
   library: Library
   catalog: Catalog
   transcoder: Transcoder
@@ -125,7 +127,7 @@ export function createHttpApp (components: HttpAppComponents): Koa & { routes: (
 
   // a viewer limited to some library folders sees nothing of what lies outside them (access/visibility.ts)
   const visibility = createVisibility({ catalog: components.catalog, mediaOfCids: async cids => await components.catalog.repositories.renditionRoots.mediaOf(cids), reader: components.reader })
-  const routers = [system, accountRoutes({ accounts: components.accounts, limiter: components.limiter }), apiRoutes(components), mediaRoutes(components), ipfsRoutes({ blockstore: components.blockstore, logger: components.logger, reader: components.reader })]
+  const routers = [system, accountRoutes({ accounts: components.accounts, limiter: components.limiter, settings: components.accessSettings, libraryFolders: components.libraryFolders }), apiRoutes(components), mediaRoutes(components), ipfsRoutes({ blockstore: components.blockstore, logger: components.logger, reader: components.reader })]
   if (components.nodes != null && components.serverInfo != null) routers.push(nodeRoutes({ nodes: components.nodes, serverInfo: components.serverInfo }))
   if (components.routing != null) routers.push(routingRoutes({ ...components.routing, logger: components.logger }))
   if (components.metadata != null) routers.push(metadataRoutes({ metadata: components.metadata }), imageRoutes({ images: components.catalog.repositories.metadata, reader: components.reader }))

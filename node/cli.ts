@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError, Option } from 'commander'
 import { createApiClient, setTokenResolver } from '../client/api-client.ts'
 import { accountCommands } from '../client/commands/accounts.ts'
 import { addCommand } from '../client/commands/add.ts'
+import { collect } from '../client/commands/options.ts'
 import { rotateKeysCommand } from '../client/commands/keys.ts'
 import { metaCommand } from '../client/commands/meta.ts'
 import { nodesCommand, revokeNodeCommand } from '../client/commands/nodes.ts'
@@ -42,10 +43,6 @@ function positiveInt (value: string): number {
   const n = Number(value)
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a whole number >= 1')
   return n
-}
-
-function collect (value: string, previous: string[] = []): string[] {
-  return [...previous, value]
 }
 
 /** Runs `stop` on SIGINT/SIGTERM once, then exits. */

@@ -247,6 +247,7 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
       accounts,
       limiter,
       accessSettings: () => accessSettings,
+      libraryFolders: config.library,
       integrity: () => integrityStatus({ store: blocks, repairer, scrub }),
       verifyPins: async options => await verifyPins({ store: blocks, repairer, pins: peer.pins, getCodec: peer.getCodec }, options),
       segmentLost,

@@ -2,6 +2,7 @@ import { createInterface } from 'node:readline/promises'
 import { Writable } from 'node:stream'
 import { Command, InvalidArgumentError } from 'commander'
 import { createApiClient } from '../api-client.ts'
+import { collect } from './options.ts'
 import type { ApiClient } from '../api-client.ts'
 
 /*
@@ -65,6 +66,22 @@ async function passwordOf (opts: { passwordStdin?: boolean }, io: Required<Accou
   return password
 }
 
+/**
+ * Checks library folders given on the command line: they are paths on the server's disk, so a relative one (which
+ * this shell's working folder cannot resolve for the server) is refused rather than guessed.
+ */
+function serverFolders (paths: readonly string[]): string[] {
+  const relative = paths.find(path => !path.startsWith('/'))
+  if (relative != null) throw new InvalidArgumentError(`${JSON.stringify(relative)} is not an absolute path: library folders are paths on the server's disk`)
+  return [...paths]
+}
+
+/** A user's library folders as `user ls` and `user folders` print them. */
+function foldersText (user: UserView, separator: string): string {
+  if (user.folders == null) return 'all folders'
+  return user.folders.length === 0 ? 'no folders' : user.folders.join(separator)
+}
+
 /** The `login`, `logout`, `user` and `token` commands of the `cidcast` program. */
 export function accountCommands (defaultServer: string, store: CredentialStore, given: AccountCommandsIo = {}): Command[] {
   const io = (): Required<AccountCommandsIo> => ({ out: given.out ?? process.stdout, err: given.err ?? process.stderr, input: given.input ?? process.stdin })
@@ -100,18 +117,37 @@ export function accountCommands (defaultServer: string, store: CredentialStore, 
     .description('add a user (a viewer unless --admin); prints a random password unless --password-stdin gives one')
     .argument('<name>')
     .option('--admin', 'an admin: may add media, edit metadata, manage nodes, replication and users')
+    .option('--folder <path>', 'limit a viewer to this library folder (an absolute path on the server), repeatable; default: every folder', collect)
     .option('--password-stdin', 'read the password from standard input')
-    .action(async (name: string, opts: { admin?: boolean, passwordStdin?: boolean }) => {
+    .action(async (name: string, opts: { admin?: boolean, folder?: string[], passwordStdin?: boolean }) => {
+      if (opts.admin === true && opts.folder != null) throw new InvalidArgumentError('--folder limits viewers only: admins see every folder')
+      const folders = opts.folder == null ? undefined : serverFolders(opts.folder)
       const password = opts.passwordStdin === true ? await passwordOf(opts, io()) : undefined
-      const made = await client().request<UserView & { password?: string }>('POST', '/api/v1/users', { name, role: opts.admin === true ? 'admin' : 'viewer', password })
-      io().out.write(`added ${made.name} (${made.role})\n`)
+      const made = await client().request<UserView & { password?: string }>('POST', '/api/v1/users', { name, role: opts.admin === true ? 'admin' : 'viewer', password, folders })
+      io().out.write(`added ${made.name} (${made.role}${made.folders == null ? '' : `, ${foldersText(made, ', ')}`})\n`)
       if (made.password != null) io().out.write(`password: ${made.password}\n`)
     })
   user.command('ls')
     .description('list users: name, role, folders, created')
     .action(async () => {
       const { items } = await client().request<{ items: UserView[] }>('GET', '/api/v1/users')
-      for (const u of items) io().out.write(`${u.name}\t${u.role}\t${u.folders == null ? 'all folders' : u.folders.join(',')}\t${u.createdAt}\n`)
+      for (const u of items) io().out.write(`${u.name}\t${u.role}\t${foldersText(u, ',')}\t${u.createdAt}\n`)
+    })
+  user.command('folders')
+    .description('show a viewer\'s library folders, or set them: the paths given (absolute, on the server), or --all for every folder')
+    .argument('<name>')
+    .argument('[paths...]', 'the folders the viewer may see, replacing the list')
+    .option('--all', 'no limit: the viewer sees every folder')
+    .action(async (name: string, paths: string[], opts: { all?: boolean }) => {
+      const path = `/api/v1/users/${encodeURIComponent(name)}`
+      if (opts.all === true && paths.length > 0) throw new InvalidArgumentError('--all means every folder: give either --all or folders, not both')
+      if (opts.all !== true && paths.length === 0) {
+        const shown = await client().request<UserView>('GET', path)
+        io().out.write(shown.folders == null || shown.folders.length === 0 ? `${foldersText(shown, '')}\n` : shown.folders.map(f => `${f}\n`).join(''))
+        return
+      }
+      const changed = await client().request<UserView>('PATCH', path, { folders: opts.all === true ? null : serverFolders(paths) })
+      io().out.write(`folders of ${changed.name}: ${foldersText(changed, ', ')}\n`)
     })
   user.command('rm')
     .description('remove a user with their sessions and tokens (the last admin stays)')

@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander'
 import { createApiClient } from '../api-client.ts'
+import { collect } from './options.ts'
 import type { ApiClient } from '../api-client.ts'
 import type { AuditEntry } from '../../core/catalog/index.ts'
 import type { Match } from '../../core/metadata/index.ts'
@@ -82,10 +83,6 @@ async function matches (client: ApiClient, id: string, options: { query?: string
   if (options.year != null) params.set('year', options.year)
   const q = params.toString()
   return await client.request('GET', `${media(id)}/matches${q === '' ? '' : `?${q}`}`)
-}
-
-function collect (value: string, previous: string[] = []): string[] {
-  return [...previous, value]
 }
 
 /** The `meta` command and its verbs, for the `cidcast` program. */

@@ -12,11 +12,13 @@ import { request } from './api.js'
 const enc = encodeURIComponent
 
 /**
+ * The users, and the folders the server watches for media (suggestions for a viewer's library folders).
  * @param {RequestOptions} [options]
- * @returns {Promise<User[]>}
+ * @returns {Promise<{ users: User[], libraryFolders: string[] }>}
  */
 export async function listUsers (options) {
-  return (await request('GET', '/api/v1/users', undefined, options))?.items ?? []
+  const answer = await request('GET', '/api/v1/users', undefined, options)
+  return { users: answer?.items ?? [], libraryFolders: answer?.libraryFolders ?? [] }
 }
 
 /**
@@ -36,6 +38,16 @@ export async function addUser (name, role) {
  */
 export async function setRole (name, role) {
   return await request('PATCH', `/api/v1/users/${enc(name)}`, { role })
+}
+
+/**
+ * Limits a viewer to some library folders (absolute paths on the server), or lets them see every folder (null).
+ * @param {string} name
+ * @param {string[] | null} folders
+ * @returns {Promise<User>}
+ */
+export async function setFolders (name, folders) {
+  return await request('PATCH', `/api/v1/users/${enc(name)}`, { folders })
 }
 
 /**

@@ -1,10 +1,11 @@
-// #/admin (admins): users (add with a role, reset a password, change a role, remove) and API tokens (the admin's
+// #/admin (admins): users (add with a role, reset a password, change a role, set a viewer's library folders, remove) and API tokens (the admin's
 // own or everyone's; add, shown once with a copy button; remove). Every refusal shows the server's message, such
 // as the last admin who cannot be removed.
 
-import { addToken, addUser, listTokens, listUsers, removeToken, removeUser, resetPassword, setRole } from './accounts-api.js'
+import { addToken, addUser, listTokens, listUsers, removeToken, removeUser, resetPassword, setFolders, setRole } from './accounts-api.js'
 import { el } from './dom.js'
 import { clearError, describeError, showError } from './error-banner.js'
+import { folderSuggestions, foldersCell } from './folders-editor.js'
 import { elsewhere } from './password-page.js'
 import { shownOnce } from './secret.js'
 import { currentUser, isAdmin, loadUser, onNodeSite } from './session.js'
@@ -40,13 +41,15 @@ export async function showAdminPage (root, signal) {
   const tokenSecret = el('div', { class: 'secret-slot' })
   const everyone = el('input', { id: 'all-tokens', type: 'checkbox' })
   const ownerHead = el('th', { hidden: true }, 'Owner')
+  const suggestions = el('div', { class: 'suggestions' })
   /** @type {User[]} */
   let users = []
 
   const load = async () => {
     const [list, tokens] = await Promise.all([listUsers({ signal }), listTokens(everyone.checked, { signal })])
     if (signal.aborted) return
-    users = list
+    users = list.users
+    suggestions.replaceChildren(folderSuggestions(list.libraryFolders, users))
     usersBody.replaceChildren(...users.map(userRow))
     ownerHead.hidden = !everyone.checked
     const api = tokens.filter(token => token.kind === 'api')
@@ -97,9 +100,13 @@ export async function showAdminPage (root, signal) {
       void act(`Could not remove ${user.name}`, async () => { await removeUser(user.name) })
     })
     const you = user.id === currentUser()?.id ? el('span', { class: 'muted' }, ' (you)') : null
+    const folders = foldersCell(user, async next => {
+      await act(`Could not set the folders of ${user.name}`, async () => { await setFolders(user.name, next) })
+    })
     return el('tr', { class: 'user-row', 'data-name': user.name, 'data-role': user.role },
       el('td', {}, el('strong', {}, user.name), you),
       el('td', {}, role),
+      el('td', { class: 'folders' }, folders),
       el('td', {}, formatDate(user.createdAt)),
       el('td', { class: 'row-actions' }, reset, ' ', remove))
   }
@@ -157,8 +164,9 @@ export async function showAdminPage (root, signal) {
       el('h2', { id: 'users-heading' }, 'Users'),
       userSecret,
       el('table', { class: 'admin-table', id: 'users-table' },
-        el('thead', {}, el('tr', {}, ...['Name', 'Role', 'Added', ''].map(h => el('th', {}, h)))),
+        el('thead', {}, el('tr', {}, ...['Name', 'Role', 'Library folders', 'Added', ''].map(h => el('th', {}, h)))),
         usersBody),
+      suggestions,
       addUserForm),
     el('section', { class: 'shelf', id: 'tokens', 'aria-labelledby': 'tokens-heading' },
       el('h2', { id: 'tokens-heading' }, 'API tokens'),

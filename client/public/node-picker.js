@@ -9,7 +9,7 @@ import { el } from './dom.js'
 import { describeError, showError } from './error-banner.js'
 import { formatBytes } from './nodes-page.js'
 import { fetchPlayUrl, sourceOf } from './play-url.js'
-import { isAdmin } from './session.js'
+import { canReplicate } from './session.js'
 import { isThisOrigin, thisSite } from './this-site.js'
 
 /**
@@ -168,9 +168,9 @@ export function createNodePicker (media, signal, hooks) {
   const list = el('div', { class: 'node-choices', role: 'radiogroup', 'aria-label': 'Play from' })
   const playingFrom = el('p', { id: 'playing-from', class: 'muted' }, 'Finding the nodes…')
   const missingText = el('p', { class: 'missing-text' })
-  // ordering replication is for admins (a server setting may open it to viewers, which /auth/me does not say: their
-  // "Stream from fallback" still plays it)
-  const replicate = el('button', { id: 'replicate-here', type: 'button', class: 'primary', hidden: !isAdmin() }, 'Replicate here')
+  // ordering replication is for admins, and for viewers where the server's viewerReplication says so (/auth/me's
+  // canReplicate); anyone else's "Stream from fallback" still plays it
+  const replicate = el('button', { id: 'replicate-here', type: 'button', class: 'primary', hidden: !canReplicate() }, 'Replicate here')
   const fallback = el('button', { id: 'stream-fallback', type: 'button' }, 'Stream from fallback')
   const bar = el('progress', { id: 'replicate-progress', max: 100, hidden: true })
   const barText = el('span', { id: 'replicate-status', class: 'muted' })

@@ -8,25 +8,26 @@ import { thisSite } from './this-site.js'
 /**
  * @typedef {'admin' | 'viewer'} Role
  * @typedef {{ id: string, name: string, role: Role, folders: string[] | null, createdAt: string }} User
+ * @typedef {User & { canReplicate?: boolean }} Me the signed-in user as /api/v1/auth/me (and a login) answers
  */
 
 /** The login page's hash; `?next=` carries the page to return to. */
 export const LOGIN_HASH = '#/login'
 
-/** @type {User | null} */
+/** @type {Me | null} */
 let user = null
 /** @type {import('./this-site.js').Site | null | undefined} undefined until asked */
 let site
-/** @type {Set<(user: User | null) => void>} */
+/** @type {Set<(user: Me | null) => void>} */
 const listeners = new Set()
 
-/** @param {User | null} next */
+/** @param {Me | null} next */
 function setUser (next) {
   user = next
   for (const listener of listeners) listener(user)
 }
 
-/** @returns {User | null} the signed-in user, null before loadUser() or after a 401 */
+/** @returns {Me | null} the signed-in user, null before loadUser() or after a 401 */
 export function currentUser () {
   return user
 }
@@ -34,6 +35,11 @@ export function currentUser () {
 /** @returns {boolean} whether the signed-in user is an admin */
 export function isAdmin () {
   return user?.role === 'admin'
+}
+
+/** @returns {boolean} whether the signed-in user may order "Replicate here": admins, and viewers where the server allows it */
+export function canReplicate () {
+  return user?.canReplicate === true
 }
 
 /** @returns {boolean} whether admin edits can be made from this page: an admin, on the main server's own site */
@@ -53,7 +59,7 @@ export function onNodeSite () {
 
 /**
  * Calls `listener` whenever the signed-in user changes (login, logout, a 401); returns the way to stop.
- * @param {(user: User | null) => void} listener
+ * @param {(user: Me | null) => void} listener
  * @returns {() => void}
  */
 export function onUserChange (listener) {
@@ -64,7 +70,7 @@ export function onUserChange (listener) {
 /**
  * Asks the server who is signed in (and, once, what this site is); a 401 sends the page to the login form.
  * @param {AbortSignal} [signal]
- * @returns {Promise<User>}
+ * @returns {Promise<Me>}
  */
 export async function loadUser (signal) {
   const [me, here] = await Promise.all([
@@ -80,7 +86,7 @@ export async function loadUser (signal) {
  * Logs in: the server sets the HttpOnly session cookie; the token in its answer is not kept by the page.
  * @param {string} username
  * @param {string} password
- * @returns {Promise<User>} a wrong name or password rejects with the API's 401, too many attempts with its 429
+ * @returns {Promise<Me>} a wrong name or password rejects with the API's 401, too many attempts with its 429
  */
 export async function login (username, password) {
   if (site === undefined) site = await thisSite(new AbortController().signal)

@@ -97,7 +97,7 @@ export interface Accounts {
   removeUser (nameOrId: string): Promise<User>
   /** Sets a new password (random unless given) and ends the user's sessions; returns the password once. */
   setPassword (nameOrId: string, password?: string): Promise<string>
-  /** Changes role and/or folders; the last admin cannot be demoted. */
+  /** Changes role and/or folders; the last admin cannot be demoted; folders are for viewers (an admin's are cleared). */
   updateUser (nameOrId: string, change: { role?: Role, folders?: string[] | null }): Promise<User>
   /** Checks a name and password; a new session on success, InvalidCredentialsError (never saying which was wrong) otherwise. */
   login (name: string, password: string): Promise<{ token: string, user: User, expiresAt: string }>
@@ -210,7 +210,7 @@ export function createAccounts (components: AccountsComponents, init: AccountsIn
         name,
         role: input.role,
         passwordHash: await hashPassword(password, cost),
-        folders: checkFolders(input.folders ?? null),
+        folders: foldersFor(input.role, checkFolders(input.folders ?? null)),
         createdAtMs: now,
         passwordChangedAtMs: now
       }
@@ -250,7 +250,10 @@ export function createAccounts (components: AccountsComponents, init: AccountsIn
       const user = await find(nameOrId)
       if (change.role != null && !ROLES.includes(change.role)) throw new InvalidRequestError(`role must be one of ${ROLES.join(', ')}`)
       if (change.role === 'viewer') await assertAdminStays(user)
-      const updated: UserRecord = { ...user, role: change.role ?? user.role, folders: change.folders === undefined ? user.folders : checkFolders(change.folders) }
+      const role = change.role ?? user.role
+      // an admin sees every folder: a limit kept from their time as a viewer would only mislead whoever reads it
+      const folders = change.folders === undefined ? (role === 'admin' ? null : user.folders) : foldersFor(role, checkFolders(change.folders))
+      const updated: UserRecord = { ...user, role, folders }
       await repository.updateUser(updated)
       forget(user.id)
       return userView(updated)
@@ -343,6 +346,12 @@ function checkFolders (folders: unknown): string[] | null {
   }
   // as the library records paths (resolved): `/srv//films/` and `/srv/x/../films` are `/srv/films`
   return [...new Set(folders.map(f => { const n = posix.normalize(f); return n.length > 1 ? n.replace(/\/+$/, '') : n }))]
+}
+
+/** Folders are a viewer's limit: an admin sees every folder, so a list for one is refused rather than kept without effect. */
+function foldersFor (role: Role, folders: string[] | null): string[] | null {
+  if (role === 'admin' && folders != null) throw new InvalidRequestError('admins see every folder: library folders limit viewers only')
+  return folders
 }
 
 function userView (user: UserRecord): User {

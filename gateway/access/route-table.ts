@@ -28,6 +28,11 @@ export interface AccessSettings {
   viewerReplication: boolean
 }
 
+/** Who may order replication ("Replicate here"): the table's rule, which `/api/v1/auth/me` reads too (its `canReplicate`). */
+export function replicationOrderOwner (settings: AccessSettings): Owner {
+  return settings.viewerReplication ? 'viewer' : 'admin'
+}
+
 const allNodes = (ctx: Context): Owner => ctx.query.all === '1' || ctx.query.all === 'true' ? 'admin' : 'viewer'
 
 /** The main server's routes. */
@@ -42,6 +47,7 @@ export const SERVER_ROUTES: Readonly<Record<string, Rule>> = {
   'PUT /api/v1/auth/password': 'viewer',
   'GET /api/v1/users': 'admin',
   'POST /api/v1/users': 'admin',
+  'GET /api/v1/users/:name': 'admin',
   'PATCH /api/v1/users/:name': 'admin',
   'DELETE /api/v1/users/:name': 'admin',
   'PUT /api/v1/users/:name/password': 'admin',
@@ -83,7 +89,7 @@ export const SERVER_ROUTES: Readonly<Record<string, Rule>> = {
   // re-hashing every pinned block is work for the server's own machine (`cidcast pin verify --node <server URL>`)
   'POST /pins/verify': 'loopback',
   // replication: "Replicate here" is for admins unless the setting lets viewers order it
-  'POST /api/v1/replications': (_ctx, settings) => settings.viewerReplication ? 'viewer' : 'admin',
+  'POST /api/v1/replications': (_ctx, settings) => replicationOrderOwner(settings),
   'GET /api/v1/replications': 'viewer',
   'DELETE /api/v1/replications': 'admin',
   'GET /api/v1/media/:id/locations': 'viewer',

@@ -2,7 +2,9 @@ import Router from '@koa/router'
 import { InvalidCredentialsError } from '../../core/access/index.ts'
 import { InvalidRequestError } from '../../core/errors.ts'
 import { bearerOf, clearSessionCookie, requireUser, SESSION_COOKIE, setSessionCookie } from '../access/authenticate.ts'
-import type { Accounts, LoginAttempt, LoginLimiter, Role } from '../../core/access/index.ts'
+import { replicationOrderOwner } from '../access/route-table.ts'
+import type { AccessSettings } from '../access/route-table.ts'
+import type { Accounts, LoginAttempt, LoginLimiter, Role, User } from '../../core/access/index.ts'
 import type { Context } from 'koa'
 
 /*
@@ -11,8 +13,9 @@ import type { Context } from 'koa'
  * - `POST /api/v1/auth/login {username, password}` -> `{ token, user, expiresAt }` and the session cookie;
  *   failures are slowed per account and per address (429 with Retry-After)
  * - `POST /api/v1/auth/logout`: ends the session (bearer or cookie) and clears the cookie
- * - `GET /api/v1/auth/me`, `PUT /api/v1/auth/password {current, password}`
- * - `/api/v1/users` (admins): list, add `{name, role, password?, folders?}`, change `{role?, folders?}`, remove,
+ * - `GET /api/v1/auth/me` (with `canReplicate`, what the web UI offers), `PUT /api/v1/auth/password {current, password}`
+ * - `/api/v1/users` (admins): list (with the watched library folders, `libraryFolders`, as suggestions for a
+ *   viewer's folders), one, add `{name, role, password?, folders?}`, change `{role?, folders?}`, remove,
  *   set a password (`PUT .../password {password?}`: a random one when none is given, returned once)
  * - `/api/v1/tokens`: a user's API tokens (`?all=1`: everyone's, admins), add `{name}` (the token is shown once), remove
  */
@@ -20,7 +23,14 @@ import type { Context } from 'koa'
 export interface AccountRouteComponents {
   accounts: Accounts
   limiter: LoginLimiter
+  /** The settings the route table reads: what `/auth/me` tells the web UI a user may do. */
+  settings: () => AccessSettings
+  /** Folders the server watches for media (`library`): suggestions when an admin limits a viewer. @default [] */
+  libraryFolders?: readonly string[]
 }
+
+/** The signed-in user as the web UI needs them: the account, and whether it may order "Replicate here". */
+type Me = User & { canReplicate: boolean }
 
 function body (ctx: Context): Record<string, unknown> {
   const value = ctx.request.body
@@ -46,7 +56,8 @@ function attemptOf (ctx: Context, name: string): LoginAttempt {
 }
 
 /** The accounts routes. */
-export function accountRoutes ({ accounts, limiter }: AccountRouteComponents): Router {
+export function accountRoutes ({ accounts, limiter, settings, libraryFolders = [] }: AccountRouteComponents): Router {
+  const me = (user: User): Me => ({ ...user, canReplicate: user.role === 'admin' || replicationOrderOwner(settings()) === 'viewer' })
   const router = new Router({ prefix: '/api/v1' })
   router.use((ctx, next) => {
     ctx.set('Cache-Control', 'no-store')
@@ -67,7 +78,7 @@ export function accountRoutes ({ accounts, limiter }: AccountRouteComponents): R
     }
     limiter.succeeded(keys)
     setSessionCookie(ctx, session.token, new Date(session.expiresAt))
-    ctx.body = session
+    ctx.body = { ...session, user: me(session.user) }
   })
 
   router.post('/auth/logout', async ctx => {
@@ -78,7 +89,7 @@ export function accountRoutes ({ accounts, limiter }: AccountRouteComponents): R
   })
 
   router.get('/auth/me', async ctx => {
-    ctx.body = await accounts.getUser(requireUser(ctx).userId)
+    ctx.body = me(await accounts.getUser(requireUser(ctx).userId))
   })
 
   router.put('/auth/password', async ctx => {
@@ -99,7 +110,11 @@ export function accountRoutes ({ accounts, limiter }: AccountRouteComponents): R
   })
 
   router.get('/users', async ctx => {
-    ctx.body = { items: await accounts.listUsers() }
+    ctx.body = { items: await accounts.listUsers(), libraryFolders }
+  })
+
+  router.get('/users/:name', async ctx => {
+    ctx.body = await accounts.getUser(ctx.params.name)
   })
 
   router.post('/users', async ctx => {

@@ -150,7 +150,7 @@ test.serial('a viewer sees no admin controls and no admin page; what the server 
   await page.locator('#replicate-here').waitFor({ state: 'attached' })
   t.is(await page.locator('#user-role').textContent(), 'viewer')
   t.is(await page.locator('#edit-metadata').count(), 0, 'no "Edit metadata"')
-  t.true(await page.locator('#replicate-here').evaluate(b => (b as HTMLButtonElement).hidden), 'no "Replicate here"')
+  t.true(await page.locator('#replicate-here').evaluate(b => (b as HTMLButtonElement).hidden), 'no "Replicate here" (viewerReplication is off: test/e2e/library-folders.test.ts shows it on)')
   await page.locator('#user-menu summary').click()
   t.deepEqual(await page.locator('#user-menu [role=menuitem]').allTextContents(), ['Change password', 'Log out'])
 

@@ -20,8 +20,8 @@ test.before(async () => {
 })
 test.after.always(async () => { await main?.stop() })
 
-async function login (username: string, password: string, headers: Record<string, string> = {}): Promise<Response> {
-  return await fetch(`${main.server.url}/api/v1/auth/login`, { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body: JSON.stringify({ username, password }) })
+async function login (username: string, password: string, headers: Record<string, string> = {}, running = main): Promise<Response> {
+  return await fetch(`${running.server.url}/api/v1/auth/login`, { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body: JSON.stringify({ username, password }) })
 }
 
 function cookieOf (res: Response): string {
@@ -126,6 +126,21 @@ test('progress and continue-watching are per account', async t => {
   t.is(res.status, 404)
   const cont = await fetch(`${main.server.url}/api/v1/progress`, { headers: alice })
   t.deepEqual(await cont.json(), { items: [] })
+})
+
+test('/auth/me and a login say whether the user may order replication, as the route table does under viewerReplication', async t => {
+  const open = await startTestServer({ viewerReplication: true })
+  t.teardown(open.stop)
+  const decide = async (running: TestServer): Promise<Record<string, unknown>> => {
+    await running.server.accounts.addUser({ name: 'rita', role: 'viewer', password: 'rita-password' })
+    const session = await (await login('rita', 'rita-password', {}, running)).json() as { token: string, user: { canReplicate: boolean } }
+    const me = await (await fetch(`${running.server.url}/api/v1/auth/me`, { headers: bearer(session.token) })).json() as { canReplicate: boolean }
+    const admin = await (await fetch(`${running.server.url}/api/v1/auth/me`, { headers: bearer(running.token) })).json() as { canReplicate: boolean }
+    const order = await fetch(`${running.server.url}/api/v1/replications`, { method: 'POST', headers: { ...bearer(session.token), 'Content-Type': 'application/json' }, body: '{}' })
+    return { login: session.user.canReplicate, me: me.canReplicate, admin: admin.canReplicate, orderRefused: order.status === 403 }
+  }
+  t.deepEqual(await decide(main), { login: false, me: false, admin: true, orderRefused: true }, 'viewerReplication off: admins only')
+  t.deepEqual(await decide(open), { login: true, me: true, admin: true, orderRefused: false }, 'viewerReplication on: viewers too')
 })
 
 test('cidcast login saves a 0600 token per server that later verbs use; user and token verbs print once what they make', async t => {

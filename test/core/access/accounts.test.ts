@@ -129,11 +129,24 @@ test('bad names, passwords, roles and duplicates are refused with named errors; 
   await accounts.addApiToken('root', 'ci')
   await t.throwsAsync(accounts.addApiToken('root', 'ci'), { name: 'AccountExistsError' })
   await t.throwsAsync(accounts.addApiToken('root', ''), { name: 'InvalidRequestError' })
-  await t.throwsAsync(accounts.updateUser('root', { folders: ['relative/path'] }), { name: 'InvalidRequestError' })
-  t.deepEqual((await accounts.updateUser('root', { folders: ['/srv/films/'] })).folders, ['/srv/films'])
-  t.deepEqual((await accounts.updateUser('root', { folders: ['/srv//films/', '/srv/x/../films', '/srv/tv/.', '/'] })).folders, ['/srv/films', '/srv/tv', '/'])
-  t.is((await accounts.listUsers()).length, 1)
+  await accounts.addUser({ name: 'kid', role: 'viewer' })
+  await t.throwsAsync(accounts.updateUser('kid', { folders: ['relative/path'] }), { name: 'InvalidRequestError' })
+  t.deepEqual((await accounts.updateUser('kid', { folders: ['/srv/films/'] })).folders, ['/srv/films'])
+  t.deepEqual((await accounts.updateUser('kid', { folders: ['/srv//films/', '/srv/x/../films', '/srv/tv/.', '/'] })).folders, ['/srv/films', '/srv/tv', '/'])
+  t.is((await accounts.listUsers()).length, 2)
   t.is(root.user.role, 'admin')
+})
+
+test('library folders limit viewers only: an admin\'s are refused, and a viewer made admin loses theirs', async t => {
+  const { accounts } = await open(t)
+  await t.throwsAsync(accounts.addUser({ name: 'boss', role: 'admin', folders: ['/srv/films'] }), { name: 'InvalidRequestError', message: /admins see every folder/ })
+  t.is((await accounts.addUser({ name: 'boss', role: 'admin', folders: null })).user.folders, null)
+  await t.throwsAsync(accounts.updateUser('boss', { folders: ['/srv/films'] }), { name: 'InvalidRequestError', message: /admins see every folder/ })
+  await accounts.addUser({ name: 'kid', role: 'viewer', folders: ['/srv/tv'] })
+  await t.throwsAsync(accounts.updateUser('kid', { role: 'admin', folders: ['/srv/tv'] }), { name: 'InvalidRequestError' })
+  t.deepEqual((await accounts.getUser('kid')).folders, ['/srv/tv'], 'a refused change changes nothing')
+  t.like(await accounts.updateUser('kid', { role: 'admin' }), { role: 'admin', folders: null })
+  t.like(await accounts.updateUser('kid', { role: 'viewer', folders: ['/srv/films'] }), { role: 'viewer', folders: ['/srv/films'] }, 'demoted and limited in one change')
 })
 
 test('failed logins are free five times per account and twenty per address, then each attempt waits twice as long', t => {
