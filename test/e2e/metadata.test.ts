@@ -50,8 +50,7 @@ test.before(async t => {
   parts.push(dir.remove)
   const stub = await startProviderStub()
   parts.push(stub.stop)
-  // not about access: a node's UI loads posters from its /ipfs with no token until image URLs are signed (#11)
-  const options: StartServerOptions = { dataDir: join(dir.path, 'data'), listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], dnsListen: '127.0.0.1:0', logLevel: 'silent', metadata: stubConfig(stub), accounts: TEST_ACCOUNTS, publicMedia: true }
+  const options: StartServerOptions = { dataDir: join(dir.path, 'data'), listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], dnsListen: '127.0.0.1:0', logLevel: 'silent', metadata: stubConfig(stub), accounts: TEST_ACCOUNTS }
   const server = await startServer(options)
   t.context.live = { server }
   const { browser, close } = await launchBrowser()

@@ -48,8 +48,7 @@ test.before(async t => {
   t.context.stop = async () => { for (const stop of parts.toReversed()) await stop().catch(() => {}) }
   const dir = await tempDir('cidcast-e2e-picker-')
   parts.push(dir.remove)
-  // not about access: the web UI plays from nodes with no play URL yet (#11)
-  const server = await startServer({ dataDir: join(dir.path, 'server'), listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], dnsListen: '127.0.0.1:0', heartbeatSeconds: 1, logLevel: 'silent', accounts: TEST_ACCOUNTS, publicMedia: true })
+  const server = await startServer({ dataDir: join(dir.path, 'server'), listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], dnsListen: '127.0.0.1:0', heartbeatSeconds: 1, logLevel: 'silent', accounts: TEST_ACCOUNTS })
   parts.push(server.stop)
   const media = await server.addMedia(await writeClip(join(dir.path, 'clip 640x360.mp4'), 640, 360, 6))
   await server.transcoder.complete(await server.library.job(media.id, '360p'))
@@ -129,8 +128,12 @@ async function picker (page: Page, count: number, ready: (list: Choice[]) => boo
   }
 }
 
-async function playerSource (page: Page): Promise<string | null> {
-  return await page.waitForFunction(() => (window as unknown as PlayerWindow).cidcast?.src ?? null).then(async h => await h.jsonValue())
+/** The playlist the player plays, without its stream token (every source is a signed play URL: an error without one). */
+async function playerSource (page: Page): Promise<string> {
+  const src = await page.waitForFunction(() => (window as unknown as PlayerWindow).cidcast?.src ?? null).then(async h => await h.jsonValue() as string)
+  const signed = /^(.*)\?token=[\w-]+$/.exec(src)
+  if (signed == null) throw new Error(`the player plays ${src}, not a signed play URL`)
+  return signed[1]
 }
 
 /** One entry per node: no title names a node twice, and exactly one entry is this site. */

@@ -63,8 +63,7 @@ test('the player streams from the node the viewer picks; a node without the medi
   const dir = await tempDir('cidcast-e2e-replicate-')
   const parts: Array<() => Promise<void>> = [dir.remove]
   try {
-    // not about access: the web UI plays from nodes with no play URL yet (#11)
-    const server = await startServer({ dataDir: join(dir.path, 'server'), listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], dnsListen: '127.0.0.1:0', heartbeatSeconds: 2, logLevel: 'silent', accounts: TEST_ACCOUNTS, publicMedia: true })
+    const server = await startServer({ dataDir: join(dir.path, 'server'), listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], dnsListen: '127.0.0.1:0', heartbeatSeconds: 2, logLevel: 'silent', accounts: TEST_ACCOUNTS })
     parts.push(server.stop)
     const media = await server.addMedia(await fixture('odd-854x480-6s'))
     for (const r of (await server.library.get(media.id)).renditions) await server.transcoder.complete(await server.library.job(media.id, r.profile))
