@@ -35,7 +35,10 @@ export interface MediaPage {
 const LIST_PAGE_SIZE = 1000
 
 /** A CDN node as `GET /api/v1/nodes` lists it (addresses and pins only with `?all=1`). */
-export type NodeSummary = Omit<NodeView, 'addresses' | 'pinned'> & Partial<Pick<NodeView, 'addresses' | 'pinned'>>
+export type NodeSummary = Omit<NodeView, 'addresses' | 'pinned' | 'ownerId'> & Partial<Pick<NodeView, 'addresses' | 'pinned' | 'ownerId'>> & {
+  /** Its owner's user name: shown to admins, and to the owner; null for none (or a removed user). */
+  owner?: string | null
+}
 
 /** `GET /api/v1/server`: how to reach the main server's peer and DNS. */
 export interface ServerSummary {

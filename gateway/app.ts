@@ -128,7 +128,7 @@ export function createHttpApp (components: HttpAppComponents): Koa & { routes: (
   // a viewer limited to some library folders sees nothing of what lies outside them (access/visibility.ts)
   const visibility = createVisibility({ catalog: components.catalog, mediaOfCids: async cids => await components.catalog.repositories.renditionRoots.mediaOf(cids), reader: components.reader })
   const routers = [system, accountRoutes({ accounts: components.accounts, limiter: components.limiter, settings: components.accessSettings, libraryFolders: components.libraryFolders }), apiRoutes(components), mediaRoutes(components), ipfsRoutes({ blockstore: components.blockstore, logger: components.logger, reader: components.reader })]
-  if (components.nodes != null && components.serverInfo != null) routers.push(nodeRoutes({ nodes: components.nodes, serverInfo: components.serverInfo }))
+  if (components.nodes != null && components.serverInfo != null) routers.push(nodeRoutes({ nodes: components.nodes, users: components.accounts, serverInfo: components.serverInfo }))
   if (components.routing != null) routers.push(routingRoutes({ ...components.routing, logger: components.logger }))
   if (components.metadata != null) routers.push(metadataRoutes({ metadata: components.metadata }), imageRoutes({ images: components.catalog.repositories.metadata, reader: components.reader }))
   if (components.replication != null) routers.push(replicationRoutes({ replication: components.replication, visibility }))

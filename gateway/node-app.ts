@@ -15,7 +15,7 @@ import { webUiFiles, webUiRoutes } from './web-ui.ts'
 import type { FallbackMode, MediaCache, NodeContent, NodeMetrics, OriginClient } from '../core/edge/index.ts'
 import type { Logger } from '../core/logger.ts'
 import type { LocalPinRouteComponents } from './routes/local-pins.ts'
-import type { StreamAccessComponents } from './access/stream-access.ts'
+import type { StreamAccessComponents, StreamAccessInit } from './access/stream-access.ts'
 import type { WebUi } from './web-ui.ts'
 import type { Middleware } from 'koa'
 
@@ -31,7 +31,7 @@ export interface NodeAppComponents {
    * Stream tokens and node credentials, checked offline with the main server's public keys (the node's key ring):
    * `/media` and `/ipfs` serve nobody else, unless the main server marks its media public.
    */
-  access: StreamAccessComponents & { publicMedia: () => boolean }
+  access: StreamAccessComponents & Pick<StreamAccessInit, 'onlyUser'> & { publicMedia: () => boolean }
   /** The node's pinner: `/pins` and `/pins/verify` (loopback only) exist only with it. */
   pinner?: LocalPinRouteComponents['pinner']
   /** The web UI's files: served at `/` only when given. */
@@ -100,7 +100,7 @@ export function createNodeApp (components: NodeAppComponents, init: NodeAppInit 
   app.use(accounting(components.metrics))
   app.use(errors(log))
   app.use(nodeErrors())
-  app.use(streamAccess(components.access, { publicMedia: components.access.publicMedia }))
+  app.use(streamAccess(components.access, { publicMedia: components.access.publicMedia, onlyUser: components.access.onlyUser }))
 
   const system = new Router()
     .get('/healthz', async ctx => {

@@ -58,6 +58,8 @@ export interface RunningNode {
   readonly dnsName: string | undefined
   name: string
   mode: NodeConfig['mode']
+  /** The user name of its owner (`--owner`), if any. */
+  owner: string | undefined
   /** The node's IPNS name (`k51...`). */
   ipns: string
   metrics: NodeMetrics
@@ -199,11 +201,17 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
       metrics,
       pinner,
       ui: webUi(),
-      access: { verifier: createStreamTokenVerifier({ keys: streamKeys }), nodes: createNodeCredentialVerifier({ keys: streamKeys }), publicMedia: () => streamKeys.publicMedia() },
+      access: {
+        verifier: createStreamTokenVerifier({ keys: streamKeys }),
+        nodes: createNodeCredentialVerifier({ keys: streamKeys }),
+        publicMedia: () => streamKeys.publicMedia(),
+        // the owner's id as the main server last sent it (kept on disk): enforced while the main server is down too
+        onlyUser: config.mode === 'local' ? () => streamKeys.owner() ?? null : undefined
+      },
       health: async () => {
         const space = await capacity.measure()
         const reasons = space.full ? [fullReason(config.data, space)] : []
-        return { reasons, name: config.name, mode: config.mode, peerId: peer.libp2p.peerId.toString(), ipns, server: config.server, fallback: config.fallback, registration: agentStatus(), capacity: space, health: { ...health(), full: space.full }, integrity: integrityStatus({ store: blocks, repairer, scrub }) }
+        return { reasons, name: config.name, mode: config.mode, owner: config.owner ?? null, peerId: peer.libp2p.peerId.toString(), ipns, server: config.server, fallback: config.fallback, registration: agentStatus(), capacity: space, health: { ...health(), full: space.full }, integrity: integrityStatus({ store: blocks, repairer, scrub }) }
       }
     }, { fallback: config.fallback, playlistTtlMs })
     const http = await listenHttp(app, listen.listen, log)
@@ -243,6 +251,7 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
       server: config.server,
       name: config.name,
       mode: config.mode,
+      owner: config.owner,
       url,
       ipns,
       serverCacheFile: join(config.data, 'server.json'),
@@ -260,7 +269,7 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
       return id == null ? undefined : peerIdFromString(id)
     }
     stack.push(await handleOrderNudges({ libp2p: peer.libp2p, logger, server: serverPeer, onNudge: () => { agent.beat() } }))
-    log.info({ url, peerId: peer.libp2p.peerId.toString(), ipns, data: config.data, mode: config.mode, server: config.server }, 'CDN node ready')
+    log.info({ url, peerId: peer.libp2p.peerId.toString(), ipns, data: config.data, mode: config.mode, owner: config.owner, server: config.server }, 'CDN node ready')
 
     return {
       url,
@@ -268,6 +277,7 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
       get dnsName () { return agent.status().dnsName },
       name: config.name,
       mode: config.mode,
+      owner: config.owner,
       ipns,
       metrics,
       status: () => agent.status(),
@@ -294,7 +304,7 @@ function nodeAccess (keys: KeyRing): { take: (grant: StreamAccessGrant) => Promi
     async take (grant) {
       // the last one is sent as it is: whoever serves judges its expiry, with the clock skew allowed
       if (grant.credential != null) credential = { [NODE_CREDENTIAL_HEADER]: grant.credential.token }
-      await keys.replace(grant.keys, { publicMedia: grant.publicMedia })
+      await keys.replace(grant.keys, { publicMedia: grant.publicMedia, owner: grant.owner })
     },
     credential: () => credential
   }

@@ -130,7 +130,9 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
     const access = await openServerStreamAccess({ logger }, { dataDir: config.data, publicMedia: config.publicMedia })
     // heartbeats carry pin reports and get orders back once replication exists (it needs the library, made below)
     const late: { replication?: Replication } = {}
-    const registry = createNodeRegistry({ logger, libp2p: peer.libp2p, store: nodeStore, gater, orders: async (p, r) => await late.replication?.heartbeat(p, r) ?? [], access: access.grant }, { zone: config.dnsZone, heartbeatMs: config.heartbeatSeconds * 1000 })
+    // a node's `--owner` is a user name, resolved by name alone (a name that looks like an id is still a name)
+    const userIdOf = async (name: string): Promise<string | undefined> => (await catalog.repositories.access.userByName(name))?.id
+    const registry = createNodeRegistry({ logger, libp2p: peer.libp2p, store: nodeStore, gater, orders: async (p, r) => await late.replication?.heartbeat(p, r) ?? [], access: access.grant, userIdOf }, { zone: config.dnsZone, heartbeatMs: config.heartbeatSeconds * 1000 })
     await registry.start()
     stack.push(async () => { await registry.stop() })
 
@@ -240,7 +242,9 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
       keys: access.keys,
       media: async id => await library.get(id),
       nodes: async () => await registry.list(),
-      serverUrl: () => url
+      serverUrl: () => url,
+      // the user id the node registered with (`--owner`): a local node's play URLs are for them alone
+      ownerOf: node => node.ownerId ?? undefined
     }, { defaultTtlSeconds: config.playUrlSeconds })
     const rotate = async (): Promise<RotatedKeys> => await rotateStreamKeys(access.keys, registry, peer.libp2p, log)
     const app = createHttpApp({

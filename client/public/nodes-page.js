@@ -35,7 +35,8 @@ function nodeRow (node, actions) {
   return el('tr', { class: 'node-row', 'data-name': node.name, 'data-state': node.state },
     el('td', {}, el('strong', {}, node.name), el('div', { class: 'muted' }, node.dnsName)),
     el('td', {}, el('span', { class: `state state-${node.state === 'online' ? 'online' : 'offline'}` }, node.state)),
-    el('td', {}, node.mode),
+    // the owner is shown to admins, and to the owner on their own node
+    el('td', {}, node.mode, node.owner != null ? el('div', { class: 'muted node-owner' }, `owner ${node.owner}`) : null),
     el('td', {}, `${formatBytes(capacity.freeBytes)} free of ${formatBytes(capacity.quotaBytes)}`, health.full === true ? el('div', { class: 'warn' }, 'full') : null),
     el('td', {}, node.health == null ? 'no heartbeat yet' : `${health.activeStreams} streams, ${formatBytes(health.bytesServed)} served, up ${Math.round(health.uptimeSeconds / 60)} min`),
     el('td', {}, el('a', { href: node.url, rel: 'noopener' }, node.url)),

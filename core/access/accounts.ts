@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { posix } from 'node:path'
 import { systemClock } from '../clock.ts'
+import { USER_NAME } from '../control/index.ts'
 import { InvalidRequestError } from '../errors.ts'
 import { AccountExistsError, AccountNotFoundError, InvalidCredentialsError, LastAdminError } from './errors.ts'
 import { DEFAULT_SCRYPT_COST, generatePassword, hashPassword, verifyPassword } from './passwords.ts'
@@ -31,7 +32,8 @@ const TOUCH_EVERY_MS = 60_000
 /** How long a token's check is remembered; removals and password changes forget at once. */
 const CACHE_MS = 30_000
 const CACHE_MAX = 10_000
-const NAME = /^[a-z0-9][a-z0-9._@-]{0,63}$/
+// the control protocol checks a node's owner by the same rule
+const NAME = USER_NAME
 const TOKEN = /^cc[sa]_[A-Za-z0-9_-]{43}$/
 const MIN_PASSWORD = 8
 const MAX_PASSWORD = 1024

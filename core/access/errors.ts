@@ -29,6 +29,12 @@ export class TokenScopeError extends CidcastError {
   override readonly name = 'TokenScopeError'
 }
 
+/** A stream token of another user than the owner, on a local node (which serves its owner alone). */
+export class OwnerOnlyError extends CidcastError {
+  static override readonly code: string = 'OwnerOnlyError'
+  override readonly name = 'OwnerOnlyError'
+}
+
 /** A public stream key (from the main server or a key file) that is malformed or whose id does not match it. */
 export class InvalidStreamKeyError extends CidcastError {
   static override readonly code: string = 'InvalidStreamKeyError'

@@ -30,6 +30,8 @@ export interface KeyRingInit {
 export interface KeyRingSettings {
   /** The main server's `publicMedia`: media need no stream token. @default false */
   publicMedia?: boolean
+  /** The user id of the node's owner, as the main server resolved it (a local node serves them alone). */
+  owner?: string
 }
 
 /** The public stream keys a node accepts, kept on disk. */
@@ -38,6 +40,8 @@ export interface KeyRing extends StreamKeyLookup {
   list (): StreamPublicKey[]
   /** Whether the main server marks its media public (as last sent; false until it says otherwise). */
   publicMedia (): boolean
+  /** The user id of this node's owner, as last sent (kept across restarts); undefined when it has none. */
+  owner (): string | undefined
   /**
    * Checks every key, writes the file, then swaps the list (and settings) in memory; nothing changes when a key is
    * bad, and nothing is written when the file already says the same.
@@ -55,6 +59,7 @@ export async function openKeyRing (components: KeyRingComponents, init: KeyRingI
 interface SavedRing {
   keys: Map<string, LoadedKey>
   publicMedia: boolean
+  owner?: string
   /** The file's text, to leave it alone when the server sends the same again. */
   text?: string
 }
@@ -68,10 +73,10 @@ async function readKeys (log: Logger, path: string): Promise<SavedRing> {
     return { keys: new Map(), publicMedia: false }
   }
   try {
-    const saved = JSON.parse(text) as { version?: unknown, keys?: unknown, publicMedia?: unknown }
+    const saved = JSON.parse(text) as { version?: unknown, keys?: unknown, publicMedia?: unknown, owner?: unknown }
     if (saved?.version !== FILE_VERSION || !Array.isArray(saved.keys)) throw new InvalidStreamKeyError(`not a version ${FILE_VERSION} key list`)
-    // anything but a plain true keeps media closed
-    return { keys: loadAll(saved.keys), publicMedia: saved.publicMedia === true, text }
+    // anything but a plain true keeps media closed; an owner that is not a string is nobody's id
+    return { keys: loadAll(saved.keys), publicMedia: saved.publicMedia === true, owner: typeof saved.owner === 'string' ? saved.owner : undefined, text }
   } catch (err) {
     // the main server sends the keys again at registration: refusing tokens until then is safe, refusing to start is not needed
     log.warn({ err, path }, 'the stream key file is damaged; no stream token verifies until the main server sends its keys')
@@ -94,11 +99,13 @@ class FileKeyRing implements KeyRing {
 
   private keys: Map<string, LoadedKey>
   private isPublic: boolean
+  private ownerId: string | undefined
   private text: string | undefined
 
   constructor (private readonly log: Logger, private readonly path: string, saved: SavedRing) {
     this.keys = saved.keys
     this.isPublic = saved.publicMedia
+    this.ownerId = saved.owner
     this.text = saved.text
   }
 
@@ -114,19 +121,25 @@ class FileKeyRing implements KeyRing {
     return this.isPublic
   }
 
+  owner (): string | undefined {
+    return this.ownerId
+  }
+
   async replace (records: readonly StreamPublicKey[], settings: KeyRingSettings = {}): Promise<void> {
     if (!Array.isArray(records)) throw new InvalidStreamKeyError('the stream keys must be a list')
     const next = loadAll(records)
     const publicMedia = settings.publicMedia === true
-    const text = JSON.stringify({ version: FILE_VERSION, keys: [...next.values()].map(key => key.record), publicMedia }, null, 2) + '\n'
+    const { owner } = settings
+    const text = JSON.stringify({ version: FILE_VERSION, keys: [...next.values()].map(key => key.record), publicMedia, owner }, null, 2) + '\n'
     const write = this.writing.then(async () => {
       // every heartbeat brings the list: the file is rewritten only when it changed
       if (text === this.text) return
       await writeFileAtomic(this.path, text, { mode: 0o600 })
       this.keys = next
       this.isPublic = publicMedia
+      this.ownerId = owner
       this.text = text
-      this.log.info({ keyIds: [...next.keys()], publicMedia }, 'stream keys replaced')
+      this.log.info({ keyIds: [...next.keys()], publicMedia, owner }, 'stream keys replaced')
     })
     // a failed write must not block the next one; its caller gets the error
     this.writing = write.catch(() => {})

@@ -32,6 +32,8 @@ export interface StreamNode {
   mode: NodeMode
   url: string
   revoked: boolean
+  /** The user id of its owner (`--owner USER`), null when it has none. */
+  ownerId?: string | null
 }
 
 export interface StreamUrlComponents {
@@ -44,8 +46,8 @@ export interface StreamUrlComponents {
   /** The main server's own URL, for a play URL without a node. */
   serverUrl: () => string
   /**
-   * The user a `local` node serves (issue 11, item 5: the user who registered it, `--owner USER`). The hook for
-   * node ownership: until nodes have owners it is absent, a local node belongs to nobody, and is refused.
+   * The user id a `local` node serves (issue 11, item 5: the user it was registered for, `--owner USER`; the main
+   * server reads the registry's `ownerId`). Absent, or undefined for a node, and a local node serves nobody.
    */
   ownerOf?: (node: StreamNode) => string | undefined
 }

@@ -194,6 +194,10 @@ export class Node {
   @Column('bigint', { name: 'revoked_at', nullable: true, transformer: millisDate })
   revokedAt!: Date | null
 
+  /** The user id of the node's owner (`--owner`); kept when that user is removed, so the node then serves nobody. */
+  @Column('varchar', { length: 16, nullable: true })
+  owner!: string | null
+
   @Column('bigint', { name: 'created_at', transformer: millisDate })
   createdAt!: Date
 

@@ -17,6 +17,8 @@ export interface NodeRecord {
   pinned: string[]
   lastSeenMs: number | null
   revokedAtMs: number | null
+  /** The user id of its owner (`--owner USER`, resolved at registration), or null. */
+  owner: string | null
   createdAtMs: number
   updatedAtMs: number
 }
@@ -86,6 +88,7 @@ function toNodeRecord (row: NodeEntity): NodeRecord {
     pinned: parseJson<string[]>(row.pinned, []),
     lastSeenMs: msOf(row.lastSeen),
     revokedAtMs: msOf(row.revokedAt),
+    owner: row.owner ?? null,
     createdAtMs: row.createdAt.getTime(),
     updatedAtMs: row.updatedAt.getTime()
   }

@@ -1,4 +1,4 @@
-import { checkNodeName } from '../control/index.ts'
+import { checkNodeName, checkOwnerName } from '../control/index.ts'
 import { InvalidConfigError } from '../errors.ts'
 import {
   boolean, booleanOrFolders, folders, hosts, httpUrl, list, listenAddress, LOG_LEVELS, oneOf, parseDnsName,
@@ -63,6 +63,15 @@ function nodeName (value: unknown, key: string): string {
   }
 }
 
+/** A node's owner: a user name of the main server, folded as the main server folds it. */
+function ownerName (value: unknown, key: string): string {
+  try {
+    return checkOwnerName(text(value, key), key)
+  } catch (err) {
+    throw new InvalidConfigError((err as Error).message)
+  }
+}
+
 const logLevel = oneOf(LOG_LEVELS)
 const data = { key: 'data', flag: '--data', inFile: false, blankIsUnset: true, parse: text }
 // the background scrub of stored blocks, on both sides (core/ipfs/scrub.ts: 16 MiB/s, a pass a day)
@@ -109,6 +118,7 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   { program: 'node', ...data, env: 'CIDCAST_NODE_DATA', default: DEFAULT_NODE_DATA },
   { program: 'node', key: 'name', flag: '--name', env: 'CIDCAST_NODE_NAME', remembered: true, parse: nodeName },
   { program: 'node', key: 'mode', flag: '--mode', env: 'CIDCAST_NODE_MODE', remembered: true, parse: oneOf(NODE_MODES), default: 'shared' },
+  { program: 'node', key: 'owner', flag: '--owner', env: 'CIDCAST_NODE_OWNER', remembered: true, parse: ownerName },
   { program: 'node', key: 'server', flag: '--server', env: 'CIDCAST_SERVER', remembered: true, parse: serverAddress, default: DEFAULT_SERVER_URL },
   { program: 'node', key: 'listen', flag: '--listen', env: 'CIDCAST_NODE_LISTEN', remembered: true, parse: listenAddress },
   { program: 'node', key: 'p2pListen', flag: '--p2p-listen', env: 'CIDCAST_NODE_P2P_LISTEN', remembered: true, parse: parseTcpMultiaddrs },

@@ -25,6 +25,8 @@ export interface NodeConfig {
   name: string
   /** `shared` serves anyone and is listed; `local` binds loopback only and is never listed. @default shared */
   mode: NodeMode
+  /** The user NAME of the node's owner on the main server: a `local` node serves them alone (none: nobody). */
+  owner?: string
   /** The main server: its HTTP URL, or a multiaddr ending in `/p2p/<peer id>`. @default http://127.0.0.1:8080 */
   server: string
   /** HTTP gateway `HOST:PORT`. @default 0.0.0.0:8081 (shared), 127.0.0.1:8081 (local) */
@@ -121,6 +123,7 @@ export async function loadNodeConfig (flags: Partial<Record<string, unknown>>, e
   config.setBy = setBy
   config.settings = settings
   config.warnings = unknownKeyWarnings(saved, file, keys, ['picked'])
+  if (local && config.owner == null) (config.warnings as string[]).push('mode is local and no owner is set: this node serves nobody until it is given one (--owner USER)')
   config.picked = pickedOf(saved.picked, setBy)
   if (local) {
     // a local node serves its owner only: nothing may listen beyond this machine

@@ -43,6 +43,12 @@ export class NodeNotRegisteredError extends CidcastError {
   override readonly name = 'NodeNotRegisteredError'
 }
 
+/** A node's registration names an owner (`--owner USER`) the main server has no user of. */
+export class UnknownOwnerError extends CidcastError {
+  static override readonly code: string = 'UnknownOwnerError'
+  override readonly name = 'UnknownOwnerError'
+}
+
 /** No registered node has that name, label or peer ID. */
 export class NodeNotFoundError extends CidcastError {
   static override readonly code: string = 'NodeNotFoundError'
@@ -74,5 +80,6 @@ export const CONTROL_ERRORS: Readonly<Record<string, new (message: string) => Ci
   PeerIdMismatchError,
   IpnsMismatchError,
   NodeRevokedError,
-  NodeNotRegisteredError
+  NodeNotRegisteredError,
+  UnknownOwnerError
 }

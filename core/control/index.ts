@@ -11,7 +11,7 @@ export type {
   OrdersPending, PinOrder, PinProvider, PinReport, PinReportState, RegisterReply, RegisterRequest, StreamAccessGrant,
   StreamKeyRecord
 } from './messages.ts'
-export { MAX_ADDRESSES, MAX_PIN_REPORTS, MAX_PINNED, MAX_STREAM_KEYS } from './validate.ts'
+export { checkOwnerName, MAX_ADDRESSES, MAX_PIN_REPORTS, MAX_PINNED, MAX_STREAM_KEYS, USER_NAME } from './validate.ts'
 export { createControlClient } from './client.ts'
 export type { ControlClient, ControlClientComponents, ControlClientInit } from './client.ts'
 export { createControlServer } from './server.ts'
@@ -24,5 +24,5 @@ export { createRevocationGater } from './revocation-gater.ts'
 export type { RevocationGater, RevocationGaterInit } from './revocation-gater.ts'
 export {
   ControlRefusedError, ControlTimeoutError, ForbiddenError, InvalidControlMessageError, InvalidNodeNameError,
-  IpnsMismatchError, NodeNotFoundError, NodeNotRegisteredError, NodeRevokedError, PeerIdMismatchError
+  IpnsMismatchError, NodeNotFoundError, NodeNotRegisteredError, NodeRevokedError, PeerIdMismatchError, UnknownOwnerError
 } from './errors.ts'

@@ -9,7 +9,7 @@ export const CONTROL_PROTOCOL = '/cidcast/control/1.0.0'
 /** Largest control message accepted, either way. */
 export const MAX_CONTROL_MESSAGE_BYTES = 256 * 1024
 
-/** `shared`: listed and serves anyone; `local`: loopback only, never listed, serves only its owner. */
+/** `shared`: listed and serves anyone; `local`: loopback only, listed to its owner alone, serves only its owner. */
 export type NodeMode = 'shared' | 'local'
 
 /** Space of a node's data folder, in bytes. */
@@ -42,6 +42,11 @@ export interface RegisterRequest {
   /** The node's IPNS name (`k51...`), derived from its peer key. */
   ipns: string
   capacity: NodeCapacity
+  /**
+   * The user NAME of the node's owner (`--owner USER`): the main server resolves it to the user's id, or refuses the
+   * registration with UnknownOwnerError. A `local` node serves its owner alone (none: nobody); a `shared` one shows it.
+   */
+  owner?: string
 }
 
 export interface RegisterReply {
@@ -78,6 +83,8 @@ export interface StreamAccessGrant {
   publicMedia: boolean
   /** This node's credential (core/access/node-credential.ts) and when it ends (ISO 8601). */
   credential?: { token: string, expiresAt: string }
+  /** The user id of the node's owner, as the main server resolved it; absent when the node has none. */
+  owner?: string
 }
 
 export interface HeartbeatRequest {

@@ -35,6 +35,10 @@ const STREAM_KEY_ID = /^[0-9a-f]{16}$/
 const STREAM_PUBLIC_KEY = /^[A-Za-z0-9_-]{43}$/
 const CREDENTIAL = /^[A-Za-z0-9_-]{1,512}$/
 const MAX_DATE_CHARS = 40
+/** A user name as core/access keeps it (lower case), which is what a node's owner is given as. */
+export const USER_NAME = /^[a-z0-9][a-z0-9._@-]{0,63}$/
+/** A user id as the main server sends it to a node (its owner's). */
+const USER_ID = /^[A-Za-z0-9_-]{1,64}$/
 const REPORT_STATES: ReadonlySet<string> = new Set<PinReportState>(['queued', 'pinning', 'pinned', 'failed', 'unpinning', 'unpinned'])
 
 type Json = Record<string, unknown>
@@ -63,6 +67,13 @@ function array (value: unknown, what: string, maxItems: number): unknown[] {
   if (!Array.isArray(value)) fail(`${what} must be an array`)
   if (value.length > maxItems) fail(`${what} must have at most ${maxItems} items`)
   return value
+}
+
+/** A node's owner as a user name: trimmed and folded to lower case, then 1-64 of a-z 0-9 . _ @ -; InvalidControlMessageError otherwise. */
+export function checkOwnerName (value: unknown, what = 'owner'): string {
+  const folded = typeof value === 'string' ? value.trim().toLowerCase() : ''
+  if (!USER_NAME.test(folded)) fail(`${what} must be a user name: 1-64 of a-z, 0-9, ".", "_", "@" and "-", starting with a letter or digit`)
+  return folded
 }
 
 /** An absolute http(s) URL without credentials (it is shown to other users). */
@@ -230,6 +241,11 @@ export function parseStreamAccess (value: unknown, what = 'access'): StreamAcces
     if (!CREDENTIAL.test(token)) fail(`${what}.credential.token must be base64url`)
     access.credential = { token, expiresAt: parseDate(c.expiresAt, `${what}.credential.expiresAt`) }
   }
+  if (a.owner !== undefined) {
+    const owner = string(a.owner, `${what}.owner`, 64)
+    if (!USER_ID.test(owner)) fail(`${what}.owner must be a user id`)
+    access.owner = owner
+  }
   return access
 }
 
@@ -260,6 +276,7 @@ export function parseControlRequest (value: unknown, sender?: string): ControlRe
       ipns: string(m.ipns, 'ipns', MAX_IPNS_CHARS),
       capacity: parseCapacity(m.capacity)
     }
+    if (m.owner !== undefined) request.owner = checkOwnerName(m.owner)
     return request
   }
   if (m.type === 'heartbeat') {

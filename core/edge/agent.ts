@@ -51,6 +51,8 @@ export interface NodeAgentInit {
   server: string
   name: string
   mode: NodeMode
+  /** The user name of the node's owner, sent with every registration. */
+  owner?: string
   /** The node's gateway URL. */
   url: string
   /** The node's IPNS name. */
@@ -226,7 +228,8 @@ class ControlAgent implements NodeAgent {
       // the server keeps at most MAX_ADDRESSES; a wildcard listen address expands to one per interface
       addresses: this.c.libp2p.getMultiaddrs().map(String).slice(0, MAX_ADDRESSES),
       ipns: this.init.ipns,
-      capacity
+      capacity,
+      ...(this.init.owner != null ? { owner: this.init.owner } : {})
     }
   }
 

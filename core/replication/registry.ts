@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { createControlServer, findNode, IpnsMismatchError, ipnsNameOf, labelFromName, NodeNotRegisteredError, NodeRevokedError, uniqueLabel } from '../control/index.ts'
+import { createControlServer, findNode, IpnsMismatchError, ipnsNameOf, labelFromName, NodeNotRegisteredError, NodeRevokedError, uniqueLabel, UnknownOwnerError } from '../control/index.ts'
 import type { ControlHandler, ControlServer, HeartbeatReply, HeartbeatRequest, NodeCapacity, NodeHealth, NodeMode, PinOrder, RegisterReply, RegisterRequest, RevocationGater, StreamAccessGrant } from '../control/index.ts'
 import { systemClock } from '../clock.ts'
 import type { NodeRecord, NodeRepository } from '../catalog/index.ts'
@@ -34,6 +34,8 @@ export interface NodeView {
   /** ISO time of the last registration or heartbeat. */
   lastSeen: string | null
   revoked: boolean
+  /** The user id of the node's owner (`--owner`), or null. A local node serves its owner alone. */
+  ownerId: string | null
 }
 
 export interface NodeRegistry {
@@ -62,6 +64,8 @@ export interface NodeRegistryComponents {
   clock?: Clock
   /** The stream keys and the node's credential, sent in every register and heartbeat reply (node/server.ts). */
   access?: (peerId: string) => StreamAccessGrant
+  /** The id of the user of that name, or undefined (node/server.ts, from the accounts); without it no owner is accepted. */
+  userIdOf?: (name: string) => Promise<string | undefined>
 }
 
 export interface NodeRegistryInit {
@@ -174,6 +178,7 @@ class Registry implements NodeRegistry, ControlHandler {
     const expected = ipnsNameOf(peer)
     if (request.ipns !== expected) throw new IpnsMismatchError(`the IPNS name of peer ${peerId} is ${expected}, not ${request.ipns.slice(0, 128)}`)
     const base = labelFromName(request.name)
+    const owner = await this.ownerOf(request)
     return this.exclusive(async () => {
       const existing = this.nodes.get(peerId)
       if (existing?.revokedAtMs != null) throw new NodeRevokedError(`peer ${peerId} is revoked`)
@@ -195,12 +200,13 @@ class Registry implements NodeRegistry, ControlHandler {
         pinned: existing?.pinned ?? [],
         lastSeenMs: now,
         revokedAtMs: null,
+        owner,
         createdAtMs: existing?.createdAtMs ?? now,
         updatedAtMs: now
       }
       await this.components.store.put(record)
       this.nodes.set(peerId, record)
-      this.log.info({ label, peer: peerId, mode: record.mode, url: record.url, again: existing != null }, 'node registered')
+      this.log.info({ label, peer: peerId, mode: record.mode, url: record.url, owner: request.owner, again: existing != null }, 'node registered')
       this.announce()
       const reply: RegisterReply = { type: 'registered', label, dnsName: this.dnsName(label), heartbeatSeconds: this.heartbeatMs / 1000 }
       return this.withAccess(reply, peerId)
@@ -230,11 +236,25 @@ class Registry implements NodeRegistry, ControlHandler {
     return this.withAccess(orders.length > 0 ? { type: 'ok', orders } : { type: 'ok' }, peerId)
   }
 
-  /** Adds the stream keys and the node's credential to a reply (a failure to make them is logged: the node keeps what it has). */
+  /**
+   * The user id of the owner a registration names, null when it names none; UnknownOwnerError when the main server has
+   * no such user. The claim is trusted as the node's mode is: whoever holds the swarm key may register a node at all,
+   * and what an owner gains is that a node serves them alone.
+   */
+  private async ownerOf (request: RegisterRequest): Promise<string | null> {
+    if (request.owner === undefined) return null
+    const id = await this.components.userIdOf?.(request.owner)
+    if (id === undefined) throw new UnknownOwnerError(`the owner "${request.owner}" is no user of this main server: add the user (cidcast user add ${request.owner}) or give the node's --owner an existing one`)
+    return id
+  }
+
+  /** Adds the stream keys, the node's credential and its owner to a reply (a failure to make them is logged: the node keeps what it has). */
   private withAccess<R extends RegisterReply | HeartbeatReply> (reply: R, peerId: string): R {
     if (this.components.access == null) return reply
     try {
-      return { ...reply, access: this.components.access(peerId) }
+      const owner = this.nodes.get(peerId)?.owner
+      const access = this.components.access(peerId)
+      return { ...reply, access: owner == null ? access : { ...access, owner } }
     } catch (err) {
       this.log.error({ err, peer: peerId }, 'cannot give a node its stream keys')
       return reply
@@ -276,7 +296,8 @@ class Registry implements NodeRegistry, ControlHandler {
       health: record.health == null ? null : { ...record.health },
       pinned: [...record.pinned],
       lastSeen: record.lastSeenMs == null ? null : new Date(record.lastSeenMs).toISOString(),
-      revoked: record.revokedAtMs != null
+      revoked: record.revokedAtMs != null,
+      ownerId: record.owner
     }
   }
 

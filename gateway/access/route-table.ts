@@ -81,7 +81,8 @@ export const SERVER_ROUTES: Readonly<Record<string, Rule>> = {
   'GET /api/v1/collections': 'viewer',
   'GET /api/v1/collections/:id': 'viewer',
   'GET /api/v1/search': 'viewer',
-  // nodes: the picker lists shared nodes; every node with addresses and pins (`?all=1`) and revocation are for admins
+  // nodes: the picker lists shared nodes and the caller's own local ones; every node with addresses and pins
+  // (`?all=1`) and revocation are for admins
   'GET /api/v1/nodes': allNodes,
   'POST /api/v1/nodes/:name/revoke': 'admin',
   // how a node reaches the main server's peer, given only its URL (the private network's key still guards the peer)

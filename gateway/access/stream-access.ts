@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream'
-import { NODE_CREDENTIAL_HEADER, TokenInvalidError } from '../../core/access/index.ts'
+import { NODE_CREDENTIAL_HEADER, OwnerOnlyError, TokenInvalidError } from '../../core/access/index.ts'
 import { PLAYLIST_TYPE } from '../media-http.ts'
 import { userOf } from './caller.ts'
 import { carryToken } from './playlist-token.ts'
@@ -16,6 +16,8 @@ import type { Context, Middleware, Next } from 'koa'
  *   of an `/ipfs` path (blocks are reached by path under a covered root, `/ipfs/{root}/360p/0.m4s`; a bare block CID
  *   is no root of the token and is refused).
  * No credential: 401 (TokenMissingError); a bad one, another media's or root's: 403; an expired one: 403 saying so.
+ * A local node (`onlyUser`) serves the stream tokens of its owner alone: another user's is 403 (OwnerOnlyError);
+ * node credentials pass as everywhere.
  * Checked offline, with the public keys alone. A playlist answered under a stream token carries it to its children.
  */
 
@@ -31,6 +33,11 @@ export interface StreamAccessInit {
   publicMedia: () => boolean
   /** A signed-in caller passes without a stream token (the main server). @default false */
   allowCaller?: boolean
+  /**
+   * Read on every request, on a local node: the one user whose stream tokens pass (its owner's id), null when the node
+   * has no owner and so serves nobody. Absent: any user's token passes (shared nodes, the main server).
+   */
+  onlyUser?: () => string | null
 }
 
 /** The request state this middleware leaves for the routes. */
@@ -103,6 +110,12 @@ async function playlistUnder (ctx: Context, next: Next, token: string): Promise<
   ctx.body = carryToken(text, token)
 }
 
+/** Refuses a stream token of anyone but `owner` (OwnerOnlyError), saying which case it is. */
+function checkOwner (userId: string, owner: string | null): void {
+  if (owner === null) throw new OwnerOnlyError('this is a local node with no owner, so it serves nobody: start it with --owner USER')
+  if (userId !== owner) throw new OwnerOnlyError('this is a local node that serves only its owner')
+}
+
 /** The access check of `/media` and `/ipfs`, for the node's app and the main server's. */
 export function streamAccess (components: StreamAccessComponents, init: StreamAccessInit): Middleware {
   return async (ctx, next) => {
@@ -123,7 +136,8 @@ export function streamAccess (components: StreamAccessComponents, init: StreamAc
       return
     }
     const token = tokenOf(ctx)
-    components.verifier.verify(token, target)
+    const claims = components.verifier.verify(token, target)
+    if (init.onlyUser != null) checkOwner(claims.userId, init.onlyUser())
     state.streamToken = token
     if (token !== undefined && PLAYLIST_FILE.test(ctx.path)) await playlistUnder(ctx, next, token)
     else await next()

@@ -51,6 +51,8 @@ export const ERROR_STATUS: Readonly<Record<string, number>> = {
   NodeRevokedError: 403,
   NodeNotFoundError: 404,
   NodeNotRegisteredError: 409,
+  // a registration whose `--owner` names no user of the main server
+  UnknownOwnerError: 400,
   ServerUnreachableError: 502,
   ControlRefusedError: 502,
   ControlTimeoutError: 504,
@@ -81,6 +83,7 @@ export const ERROR_STATUS: Readonly<Record<string, number>> = {
   TokenMissingError: 401,
   TokenInvalidError: 403,
   TokenScopeError: 403,
+  OwnerOnlyError: 403,
   TokenExpiredError: 403,
   // accounts (core/access/errors.ts): no credential or a bad one -> 401; a role that may not -> 403
   AuthenticationRequiredError: 401,

@@ -1,5 +1,8 @@
 import Router from '@koa/router'
+import { userOf } from '../access/caller.ts'
+import type { Accounts } from '../../core/access/index.ts'
 import type { NodeRegistry, NodeView } from '../../core/replication/index.ts'
+import type { Context } from 'koa'
 
 /** What a CDN node needs to reach the main server when it is given only the server's HTTP URL. */
 export interface ServerInfo {
@@ -14,13 +17,16 @@ export interface ServerInfo {
 
 export interface NodeRouteComponents {
   nodes: Pick<NodeRegistry, 'list' | 'revoke'>
+  /** The users, to name nodes' owners. */
+  users: Pick<Accounts, 'listUsers'>
   /** Read on every request: addresses and the DNS port are known only once everything listens. */
   serverInfo: () => ServerInfo
 }
 
-/** A node as other users see it: no multiaddrs or pin lists. */
-function publicView (node: NodeView): Record<string, unknown> {
+/** A node as other users see it: no multiaddrs or pin lists; its owner's name only when `owner` is given. */
+function publicView (node: NodeView, owner?: string | null): Record<string, unknown> {
   return {
+    ...(owner === undefined ? {} : { owner }),
     name: node.name,
     label: node.label,
     dnsName: node.dnsName,
@@ -37,24 +43,39 @@ function publicView (node: NodeView): Record<string, unknown> {
 }
 
 /**
- * `GET /api/v1/nodes`: shared, unrevoked nodes (`?all=1`, for admins: every node, with addresses and pins);
- * `POST /api/v1/nodes/{name}/revoke` (admins); `GET /api/v1/server`.
+ * `GET /api/v1/nodes`: shared, unrevoked nodes and the caller's own local ones (`?all=1`, for admins: every node,
+ * with addresses and pins); admins see every node's `owner` (a user name; null for none or a removed user), an owner
+ * their own. `POST /api/v1/nodes/{name}/revoke` (admins); `GET /api/v1/server`.
  */
-export function nodeRoutes ({ nodes, serverInfo }: NodeRouteComponents): Router {
+export function nodeRoutes ({ nodes, users, serverInfo }: NodeRouteComponents): Router {
   const router = new Router({ prefix: '/api/v1' })
+
+  /** Who may read a node's owner, and the names of the users by id (read only for them). */
+  const owners = async (ctx: Context): Promise<(node: NodeView) => string | null | undefined> => {
+    const caller = userOf(ctx)
+    if (caller == null) return () => undefined
+    if (caller.role !== 'admin') return node => node.ownerId != null && node.ownerId === caller.userId ? caller.name : undefined
+    const names = new Map((await users.listUsers()).map(user => [user.id, user.name]))
+    return node => node.ownerId == null ? null : names.get(node.ownerId) ?? null
+  }
 
   router.get('/nodes', async ctx => {
     ctx.set('Cache-Control', 'no-store')
     // who may ask for `all` is the route table's decision
     const all = ctx.query.all === '1' || ctx.query.all === 'true'
     const list = await nodes.list()
+    const ownerOf = await owners(ctx)
+    const userId = userOf(ctx)?.userId
+    // a local node serves its owner alone, so it is listed to them alone (their node picker offers it)
+    const listed = (node: NodeView): boolean => !node.revoked && (node.mode === 'shared' || (userId != null && node.ownerId === userId))
     ctx.body = {
-      items: all ? list : list.filter(node => node.mode === 'shared' && !node.revoked).map(publicView)
+      items: all ? list.map(node => ({ ...node, owner: ownerOf(node) ?? null })) : list.filter(listed).map(node => publicView(node, ownerOf(node)))
     }
   })
 
   router.post('/nodes/:name/revoke', async ctx => {
-    ctx.body = publicView(await nodes.revoke(ctx.params.name))
+    const node = await nodes.revoke(ctx.params.name)
+    ctx.body = publicView(node, (await owners(ctx))(node))
   })
 
   router.get('/server', ctx => {

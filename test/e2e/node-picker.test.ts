@@ -228,3 +228,13 @@ test.serial('a local node, listed to nobody, shows itself once as this site and 
   t.like(list[0], { thisSite: true, title: 'gamma (this site)' })
   t.deepEqual(list.slice(1).map(c => [c.title, c.holds]), [['alpha', 'holds it'], ['beta', 'holds it']])
 })
+
+test.serial('a local node with an owner is offered in its owner\'s picker on the main server\'s page', async t => {
+  const { server, id } = t.context
+  await node(t, 'delta', { mode: 'local', owner: 'admin' })
+  const page = await openPage(t, `${server.url}/#/media/${id}`)
+  // gamma, a local node without an owner, is still offered to nobody
+  const list = await picker(page, 4, l => l.some(c => c.node === 'delta'), 'the owner\'s local node in the picker')
+  onePerNode(t, list, ['alpha', 'beta', 'delta'])
+  t.like(list.find(c => c.node === 'delta'), { title: 'delta', thisSite: false })
+})

@@ -39,3 +39,28 @@ export async function publicMediaFolder (dataDir: string): Promise<void> {
   await mkdir(dataDir, { recursive: true })
   await (await openKeyRing({ logger: silentLogger() }, { path: join(dataDir, PUBLIC_KEYS_FILE) })).replace([], { publicMedia: true })
 }
+
+/** The child URIs of a playlist: URI lines and `URI="..."` attributes. */
+function children (text: string): string[] {
+  return text.split('\n').flatMap(line => {
+    if (line.startsWith('#')) return [...line.matchAll(/URI="([^"]*)"/g)].map(m => m[1])
+    return line.trim() === '' ? [] : [line.trim()]
+  })
+}
+
+/** Plays `url` as hls.js would: the playlist, then every child it names (resolved against it), depth first. */
+export async function play (url: string): Promise<Array<{ url: string, status: number, token: string | null }>> {
+  const res = await fetch(url)
+  const fetched = [{ url, status: res.status, token: new URL(url).searchParams.get('token') }]
+  const body = await res.text()
+  if (res.status !== 200 || !new URL(url).pathname.endsWith('.m3u8')) return fetched
+  for (const child of children(body)) fetched.push(...await play(new URL(child, url).href))
+  return fetched
+}
+
+/** GETs `url` and answers its status and error name. */
+export async function refused (url: string): Promise<{ status: number, error?: string, message?: string }> {
+  const res = await fetch(url)
+  const body = await res.json() as { error?: string, message?: string }
+  return { status: res.status, error: body.error, message: body.message }
+}

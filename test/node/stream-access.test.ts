@@ -7,7 +7,7 @@ import { startNode } from '../../node/cdn-node.ts'
 import { startServer } from '../../node/server.ts'
 import { adminToken, TEST_ACCOUNTS } from '../helpers/auth.ts'
 import { cidcast } from '../helpers/spawn.ts'
-import { withToken } from '../helpers/stream-url.ts'
+import { play, refused, withToken } from '../helpers/stream-url.ts'
 import { registeredNode } from '../helpers/registered-node.ts'
 import { tempDir, waitFor } from '../helpers/tmp.ts'
 import type { RunningNode, StartNodeOptions } from '../../node/cdn-node.ts'
@@ -63,31 +63,6 @@ function running (t: ExecutionContext<Context>, name: string): RunningNode {
   const found = t.context.running.find(part => (part as RunningNode).name === name) as RunningNode | undefined
   if (found == null) throw new Error(`no node ${name}: the tests of this file run in order`)
   return found
-}
-
-/** The child URIs of a playlist: URI lines and `URI="..."` attributes. */
-function children (text: string): string[] {
-  return text.split('\n').flatMap(line => {
-    if (line.startsWith('#')) return [...line.matchAll(/URI="([^"]*)"/g)].map(m => m[1])
-    return line.trim() === '' ? [] : [line.trim()]
-  })
-}
-
-/** Plays `url` as hls.js would: the playlist, then every child it names (resolved against it), depth first. */
-async function play (url: string): Promise<Array<{ url: string, status: number, token: string | null }>> {
-  const res = await fetch(url)
-  const fetched = [{ url, status: res.status, token: new URL(url).searchParams.get('token') }]
-  const body = await res.text()
-  if (res.status !== 200 || !new URL(url).pathname.endsWith('.m3u8')) return fetched
-  for (const child of children(body)) fetched.push(...await play(new URL(child, url).href))
-  return fetched
-}
-
-/** GETs `url` and answers its status and error name. */
-async function refused (url: string): Promise<{ status: number, error?: string, message?: string }> {
-  const res = await fetch(url)
-  const body = await res.json() as { error?: string, message?: string }
-  return { status: res.status, error: body.error, message: body.message }
 }
 
 /** `token` with one byte of its signature flipped. */

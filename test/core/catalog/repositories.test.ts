@@ -32,6 +32,7 @@ const NODE: NodeRecord = {
   pinned: [CID],
   lastSeenMs: 1_700_000_000_123,
   revokedAtMs: null,
+  owner: null,
   createdAtMs: 1_700_000_000_000,
   updatedAtMs: 1_700_000_000_123
 }

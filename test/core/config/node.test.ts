@@ -72,3 +72,21 @@ test('where a taken default moved is tried first on the next run, and forgotten 
   await rememberPicked(set, { listen: '0.0.0.0:9100', p2pListen: '/ip4/0.0.0.0/tcp/4002' })
   t.false('picked' in JSON.parse(await readFile(join(data, NODE_CONFIG_FILE), 'utf8')))
 })
+
+test('--owner is a user name, folded to lower case and remembered; a local node without one is warned it serves nobody', async t => {
+  const dir = await tempDir('cidcast-node-config-')
+  t.teardown(dir.remove)
+  const data = join(dir.path, 'laptop')
+  const first = await loadNodeConfig({ data, name: 'laptop', mode: 'local', owner: 'Alice' }, {})
+  t.is(first.owner, 'alice')
+  t.deepEqual(first.warnings, [])
+  t.like(JSON.parse(await readFile(join(data, NODE_CONFIG_FILE), 'utf8')), { mode: 'local', owner: 'alice' })
+  t.is((await loadNodeConfig({ data }, {})).owner, 'alice', 'the next run needs only the data folder')
+  t.is((await loadNodeConfig({ data }, { CIDCAST_NODE_OWNER: 'bob' })).owner, 'bob')
+
+  const unowned = await loadNodeConfig({ data: join(dir.path, 'unowned'), name: 'u', mode: 'local' }, {})
+  t.is(unowned.owner, undefined)
+  t.deepEqual(unowned.warnings, ['mode is local and no owner is set: this node serves nobody until it is given one (--owner USER)'])
+  t.deepEqual((await loadNodeConfig({ data: join(dir.path, 'shared'), name: 's' }, {})).warnings, [], 'a shared node needs none')
+  await t.throwsAsync(loadNodeConfig({ data: join(dir.path, 'bad'), owner: 'no spaces' }, {}), { name: 'InvalidConfigError', message: /^owner must be a user name/ })
+})

@@ -1,5 +1,6 @@
 import test from 'ava'
-import { parseControlReply } from '../../../core/control/validate.ts'
+import { parseControlReply, parseControlRequest } from '../../../core/control/validate.ts'
+import type { RegisterRequest } from '../../../core/control/index.ts'
 
 const KEY = { id: '0123456789abcdef', publicKey: 'A'.repeat(43) }
 const RETIRED = { id: 'fedcba9876543210', publicKey: 'B'.repeat(43), expiresAt: '2030-01-02T00:00:00.000Z' }
@@ -29,4 +30,15 @@ test('keys, flags and credentials of the wrong shape are refused before the node
   for (const [access, message] of bad) {
     t.throws(() => parseControlReply({ type: 'ok', access }), { name: 'InvalidControlMessageError', message }, JSON.stringify(access).slice(0, 80))
   }
+})
+
+test('a registration names its owner as a user name, folded to lower case; a reply gives the owner\'s user id', t => {
+  const register = { type: 'register', name: 'laptop', mode: 'local', url: 'http://127.0.0.1:8081/', addresses: [], ipns: 'k51', capacity: { quotaBytes: 1, usedBytes: 0, freeBytes: 1 } }
+  t.is((parseControlRequest({ ...register, owner: ' Alice ' }) as RegisterRequest).owner, 'alice')
+  t.false('owner' in parseControlRequest(register), 'no owner: none')
+  for (const owner of ['', 'has space', '-dash', 'a'.repeat(65), 7]) {
+    t.throws(() => parseControlRequest({ ...register, owner }), { name: 'InvalidControlMessageError', message: /owner must be a user name/ }, JSON.stringify(owner))
+  }
+  t.deepEqual(parseControlReply({ type: 'ok', access: { keys: [KEY], publicMedia: false, owner: '0123456789abcdef' } }), { type: 'ok', access: { keys: [KEY], publicMedia: false, owner: '0123456789abcdef' } })
+  t.throws(() => parseControlReply({ type: 'ok', access: { keys: [KEY], publicMedia: false, owner: 'not an id' } }), { name: 'InvalidControlMessageError', message: /owner must be a user id/ })
 })

@@ -119,7 +119,7 @@ test.serial('cidcast nodes prints one line per node and nodes revoke bans one', 
   const list = await cidcast('nodes', '--server', server).finally(() => { clearInterval(beating) })
   t.is(list.code, 0, list.stderr)
   const line = list.stdout.split('\n').find(l => l.startsWith('cli node\t'))
-  t.is(line, `cli node\t${label}.nodes.test\tonline\tshared\t9.0 GiB free\thttp://clinode.example:8081/`)
+  t.is(line, `cli node\t${label}.nodes.test\tonline\tshared\t-\t9.0 GiB free\thttp://clinode.example:8081/`)
   t.false(list.stdout.includes('my laptop'))
 
   const revoked = await cidcast('nodes', 'revoke', label, '--server', server)
