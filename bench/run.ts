@@ -11,6 +11,7 @@ import { measureWholeRendition } from './rendition.ts'
 import { measureNode } from './node.ts'
 import { measureReplication } from './replication.ts'
 import { measureServing } from './segment-throughput.ts'
+import { measurePlayStart } from './play-start.ts'
 import { measureTokenVerification } from './stream-token.ts'
 import { measureVerification } from './verify.ts'
 import { formatTable, ratioOf, writeJson } from './table.ts'
@@ -29,8 +30,8 @@ import type { Row } from './table.ts'
  * concurrent-clients run. Issue #4's replication figures (r1-r3, bench/replication.ts) come next, on the same main
  * server: BENCH_REPLICATION_ROUNDS (3), BENCH_REPLICATION_MB (128, node to node) and BENCH_REPLICATION_SWEEP_MB (64,
  * per setting of the sweep). The catalog's segment lookup (c1, bench/catalog.ts) and the private-network
- * connection (6) close the run, then issue #11's stream-token figures (a1, a2, bench/stream-token.ts: a few seconds in
- * process) and issue #12's cost of verifying blocks read from disk and scrub throughput (v1-v2, bench/verify.ts). BENCH_ONLY=ID,ID... runs only the figure groups holding one of those row ids (e.g. `BENCH_ONLY=a1`).
+ * connection (6) close the run, then issue #11's stream-token figures (a1-a3, bench/stream-token.ts: a few seconds in
+ * process; a5, a5b, bench/play-start.ts: playback start signed in, and the login) and issue #12's cost of verifying blocks read from disk and scrub throughput (v1-v2, bench/verify.ts). BENCH_ONLY=ID,ID... runs only the figure groups holding one of those row ids (e.g. `BENCH_ONLY=a1`).
  */
 
 const SOURCE = 'h264-aac-1080p-60s'
@@ -124,12 +125,13 @@ rows.push(...await figure('private network connection', ['6'], loads, async () =
 
 // issue #11: in process, a few seconds
 rows.push(...await figure('stream tokens', ['a1', 'a2', 'a3'], loads, async () => await measureTokenVerification()))
+rows.push(...await figure('playback start signed in', ['a5', 'a5b'], loads, async () => await measurePlayStart()))
 
 // issue #12: verifying blocks read from disk, and the scrub
 rows.push(...await figure('stored-block verification', ['v1', 'v1b', 'v1c', 'v2'], loads, async () =>
   await measureVerification({ rounds, roundSeconds: seconds, connections, log })))
 
-const order = ['1', '2', '3', '3b', '4', '4b', '5', '6', 'c1', 'n1', 'n2', 'n3', 'n4', 'r1', 'r2', 'r3a', 'r3b', 'r3c', 'r3d', 'r3e', 'r3f', 'r3g', 'a1', 'a2', 'a3', 'a4', 'v1', 'v1b', 'v1c', 'v2']
+const order = ['1', '2', '3', '3b', '4', '4b', '5', '6', 'c1', 'n1', 'n2', 'n3', 'n4', 'r1', 'r2', 'r3a', 'r3b', 'r3c', 'r3d', 'r3e', 'r3f', 'r3g', 'a1', 'a2', 'a3', 'a4', 'a5', 'a5b', 'v1', 'v1b', 'v1c', 'v2']
 rows.sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id))
 const totalSeconds = (performance.now() - benchStarted) / 1000
 const busy = Object.entries(loads).filter(([, l]) => l > cpus().length / 2)
