@@ -1,11 +1,13 @@
 import { join } from 'node:path'
 import test from 'ava'
+import { fixture } from '../../fixtures/media.ts'
 import { CLI, runNode } from '../helpers/spawn.ts'
 import { tempDir, waitFor } from '../helpers/tmp.ts'
 
 /*
  * Secrets never reach a log line: a main server at debug level, its output captured, goes through logins (good and
- * bad), sessions, API tokens, new users and password changes; no password or token it saw appears in what it
+ * bad), sessions, API tokens, new users, password changes, a play URL and its stream token (good, flipped, cut short);
+ * no password or token it saw appears in what it
  * printed, except the first admin's password, printed once on its own line for the person who started it.
  */
 
@@ -38,6 +40,18 @@ test('no password or token appears in the main server\'s log lines, at debug lev
   t.is((await call('GET', '/api/v1/media', undefined, bogus)).status, 401)
   secrets.push(bogus)
   t.is((await call('GET', '/api/v1/nope', undefined, api.token)).status, 404)
+  // a stream token in play URLs, playlists and refusals
+  const media = await (await call('POST', '/api/v1/media', { path: await fixture('h264-aac-10s') }, api.token)).json() as { id: string }
+  const play = await (await call('GET', `/api/v1/media/${media.id}/play`, undefined, session.token)).json() as { url: string }
+  const streamToken = new URL(play.url).searchParams.get('token') ?? ''
+  secrets.push(streamToken)
+  const master = await fetch(play.url)
+  t.is(master.status, 200)
+  t.true((await master.text()).includes(streamToken), 'the playlist carries the token')
+  const flipped = streamToken.slice(0, 20) + (streamToken[20] === 'A' ? 'B' : 'A') + streamToken.slice(21)
+  secrets.push(flipped)
+  t.is((await fetch(play.url.replace(streamToken, flipped))).status, 403)
+  t.is((await fetch(`${url}/media/${media.id}/360p/0.m4s?token=${streamToken.slice(0, -10)}`)).status, 403)
   t.is((await call('POST', '/api/v1/auth/logout', undefined, session.token)).status, 204)
 
   await waitFor(() => daemon.stdout().includes('user added') && daemon.stdout().includes('password changed'), 10_000, 'the account lines')
