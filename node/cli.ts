@@ -9,6 +9,7 @@ import { metaCommand } from '../client/commands/meta.ts'
 import { nodesCommand, revokeNodeCommand } from '../client/commands/nodes.ts'
 import { pinCommand, statusCommand } from '../client/commands/pin.ts'
 import { pinVerifyCommand } from '../client/commands/pin-verify.ts'
+import { playCommand } from '../client/commands/play.ts'
 import { MEDIA_KINDS, MEDIA_SORTS, SORT_ORDERS } from '../core/media-query.ts'
 import { DEFAULT_DATA, DEFAULT_SERVER_URL, LOG_FORMATS, LOG_LEVELS } from '../core/config/index.ts'
 import { saveCredential, tokenFor } from './credentials.ts'
@@ -190,6 +191,7 @@ export function buildCli (): Command {
   program.addCommand(metaCommand(DEFAULT_SERVER))
   program.addCommand(pinCommand(DEFAULT_SERVER).addCommand(pinVerifyCommand()))
   program.addCommand(statusCommand(DEFAULT_SERVER))
+  program.addCommand(playCommand(DEFAULT_SERVER))
 
   return program
 }
