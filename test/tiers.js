@@ -75,6 +75,7 @@ export const INTEGRATION = [
   'test/node/daemon.test.ts',
   'test/node/damaged-blocks.test.ts',
   'test/node/disk-full.test.ts',
+  'test/node/held-media.test.ts',
   'test/node/logs.test.ts',
   'test/node/node-ipns.test.ts',
   'test/node/ports.test.ts',

@@ -61,8 +61,8 @@ export function masterPlaylist (plans: readonly PlaylistVariant[]): string {
   return lines.join('\n')
 }
 
-/** A variant's URI in the master playlists written here: `<profile>/index.m3u8`. */
-const VARIANT_URI = new RegExp(`^([^/]+)/${PLAYLIST_NAME.replace('.', '\\.')}$`)
+/** A variant's URI in the master playlists written here: `<profile>/index.m3u8`, with any query (a stream token). */
+const VARIANT_URI = new RegExp(`^([^/?#]+)/${PLAYLIST_NAME.replace('.', '\\.')}(?:[?#].*)?$`)
 
 /** A master playlist's variants: each `#EXT-X-STREAM-INF` line's index and the profile its `<profile>/index.m3u8` names. */
 function variantsOf (lines: readonly string[]): Array<{ tag: number, uri: number, profile: string | undefined }> {
