@@ -18,6 +18,7 @@ export const UNIT = [
   'test/core/disk-space.test.ts',
   'test/core/dns/zone.test.ts',
   'test/core/edge/gateway-blocks.test.ts',
+  'test/core/edge/held-media.test.ts',
   'test/core/edge/miss-resolver.test.ts',
   'test/core/hls/*.test.ts',
   'test/core/ipfs/*.test.ts',
