@@ -130,6 +130,9 @@ test('a media directory that does not arrive in time fails as PinStalledError an
   const waiting = createContentReader({ blockstore: nobodyHasIt, logger: silentLogger() }, { cacheBytes: 0, directFiles: false, offline: false })
   const record = held(t, { reader: waiting }, 200)
   await record.start()
+  // AbortSignal.timeout does not keep a process alive, and nothing else here does while the reader waits
+  const alive = setInterval(() => {}, 1000)
+  t.teardown(() => { clearInterval(alive) })
   const error = await t.throwsAsync(record.hold({ id: ID, profile: '360p', root }, sd))
   t.is(error?.name, 'PinStalledError')
   t.regex(error?.message ?? '', new RegExp(`master playlist of media ${ID}`))
