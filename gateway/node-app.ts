@@ -12,7 +12,7 @@ import { localPinRoutes } from './routes/local-pins.ts'
 import { authorize, routeKeysOf } from './access/authorize.ts'
 import { NODE_ROUTES } from './access/route-table.ts'
 import { webUiFiles, webUiRoutes } from './web-ui.ts'
-import type { FallbackMode, MediaCache, NodeContent, NodeMetrics, OriginClient } from '../core/edge/index.ts'
+import type { FallbackMode, HeldMedia, MediaCache, NodeContent, NodeMetrics, OriginClient } from '../core/edge/index.ts'
 import type { Logger } from '../core/logger.ts'
 import type { LocalPinRouteComponents } from './routes/local-pins.ts'
 import type { StreamAccessComponents, StreamAccessInit } from './access/stream-access.ts'
@@ -23,6 +23,8 @@ export interface NodeAppComponents {
   logger: Logger
   content: NodeContent
   cache: MediaCache
+  /** The media whose renditions are pinned here: played from them when the main server is unreachable. */
+  held?: HeldMedia
   origin: OriginClient
   metrics: NodeMetrics
   /** What `/healthz` shows (besides `status` and `role`); any `reasons` make the status `degraded`. */
@@ -113,8 +115,8 @@ export function createNodeApp (components: NodeAppComponents, init: NodeAppInit 
       ctx.body = await components.metrics.registry.metrics()
     })
 
-  const { content, cache, origin, metrics, logger } = components
-  const resolver = createMissResolver({ content, cache, origin, logger }, { fallback: init.fallback, peerTimeoutMs: init.peerTimeoutMs, playlistTtlMs: init.playlistTtlMs })
+  const { content, cache, origin, metrics, logger, held } = components
+  const resolver = createMissResolver({ content, cache, origin, logger, held }, { fallback: init.fallback, peerTimeoutMs: init.peerTimeoutMs, playlistTtlMs: init.playlistTtlMs })
   const routers = [
     system,
     apiProxyRoutes({ origin }),

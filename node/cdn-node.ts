@@ -3,7 +3,7 @@ import { loadavg, networkInterfaces } from 'node:os'
 import { join } from 'node:path'
 import { privateKeyFromProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { createCapacity, fullReason, createMediaCache, createNodeAgent, createNodeContent, createNodeMetrics, createOriginClient, createPinner, providerLookup, SwarmKeyMissingError, unreachableOrigin } from '../core/edge/index.ts'
+import { createCapacity, fullReason, createHeldMedia, createMediaCache, createNodeAgent, createNodeContent, createNodeMetrics, createOriginClient, createPinner, providerLookup, SwarmKeyMissingError, unreachableOrigin } from '../core/edge/index.ts'
 import { createNodeCredentialVerifier, createStreamTokenVerifier, NODE_CREDENTIAL_HEADER, openKeyRing, PUBLIC_KEYS_FILE } from '../core/access/index.ts'
 import { createControlClient, handleOrderNudges, ipnsNameOf } from '../core/control/index.ts'
 import { createBlockRepairer, createContentReader, createScrubber, integrityStatus, registerIntegrityMetrics, repairWhenDamaged } from '../core/ipfs/index.ts'
@@ -81,6 +81,8 @@ export interface RunningNode {
 
 /** At most this many pinned roots travel in a heartbeat (the control protocol's limit). */
 const MAX_PINNED_REPORTED = 4096
+/** The record of media held here (core/edge/held-media.ts), in the data folder. */
+const HELD_MEDIA_FILE = 'held-media.json'
 
 /** The swarm key: given as a file (copied into the data folder), else the one the data folder already has. */
 async function nodeSwarmKey (data: string, file: string | undefined, env: NodeJS.ProcessEnv): Promise<Uint8Array> {
@@ -155,6 +157,9 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
     const content = createNodeContent({ reader, blockstore: peer.blockstore, capacity, logger })
     const cache = createMediaCache({ logger }, { dir: join(config.data, 'media-cache') })
     stack.push(async () => { await cache.flush() })
+    // id -> media directory and rendition roots of what is pinned here: playback without the main server
+    const held = createHeldMedia({ logger, reader: content.network, isPinned: async cid => await peer.pins.isPinned(cid) }, { path: join(config.data, HELD_MEDIA_FILE) })
+    await held.start()
 
     const started = Date.now()
     const pinned = async (): Promise<string[]> => {
@@ -189,7 +194,8 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
         const peerId = agentStatus()?.serverPeerId
         return peerId == null || config.server.startsWith('/') ? undefined : { peerId, url: origin.url }
       },
-      credential: access.credential
+      credential: access.credential,
+      media: held
     }, { gateways: config.pinFrom !== 'p2p', ...pinnerInit, dataLabel: `the data folder ${config.data}` })
 
     let agentStatus = (): AgentStatus | undefined => undefined
@@ -197,6 +203,7 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
       logger,
       content,
       cache,
+      held,
       origin,
       metrics,
       pinner,

@@ -148,6 +148,22 @@ export interface PinOrder {
   /** Size of the DAG when the server knows it, so a node can refuse early when it has no room. */
   bytesTotal?: number
   blocksTotal?: number
+  /**
+   * A pin of a media's rendition: which media and profile it is, and the media's own directory (`master.m3u8`
+   * over its finished renditions, each under its profile name), so the node can serve `/media/{id}/...` from what it
+   * holds when the main server is gone. Absent for a root that is no rendition of a media.
+   */
+  media?: PinOrderMedia
+}
+
+/** What a pin order says of the media a rendition root belongs to. */
+export interface PinOrderMedia {
+  /** The media id (16 hex digits). */
+  id: string
+  /** The rendition's profile name; the media directory links the order's root under it. */
+  profile: string
+  /** CID of the media directory when the order was sent. */
+  root: string
 }
 
 /** Where a node is with one order. `unpinned` ends an unpin; `pinned` and `failed` end a pin. */

@@ -2,7 +2,8 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { CID } from 'multiformats/cid'
 import { InvalidControlMessageError, PeerIdMismatchError } from './errors.ts'
 import { checkNodeName, isLabel } from './labels.ts'
-import type { ControlReply, ControlRequest, HeartbeatReply, HeartbeatRequest, NodeCapacity, NodeHealth, NodeMode, OrdersPending, PinOrder, PinProvider, PinReport, PinReportState, RegisterReply, RegisterRequest, StreamAccessGrant, StreamKeyRecord } from './messages.ts'
+import { isMediaId, isProfileName } from '../hls/index.ts'
+import type { ControlReply, ControlRequest, HeartbeatReply, HeartbeatRequest, NodeCapacity, NodeHealth, NodeMode, OrdersPending, PinOrder, PinOrderMedia, PinProvider, PinReport, PinReportState, RegisterReply, RegisterRequest, StreamAccessGrant, StreamKeyRecord } from './messages.ts'
 
 /*
  * Every field of every control message is checked here, both ways, before anything else looks at it: a node is
@@ -186,7 +187,17 @@ export function parsePinOrder (value: unknown, what = 'order'): PinOrder {
   const blocksTotal = optionalAmount(o.blocksTotal, `${what}.blocksTotal`)
   if (bytesTotal !== undefined) order.bytesTotal = bytesTotal
   if (blocksTotal !== undefined) order.blocksTotal = blocksTotal
+  if (o.media !== undefined) order.media = parseOrderMedia(o.media, `${what}.media`)
   return order
+}
+
+function parseOrderMedia (value: unknown, what: string): PinOrderMedia {
+  const m = object(value, what)
+  // the same names the node's `/media` routes accept: a media id becomes a key of the node's records
+  if (!isMediaId(m.id)) fail(`${what}.id must be a media id (16 hex digits)`)
+  const profile = string(m.profile, `${what}.profile`, 16)
+  if (!isProfileName(profile)) fail(`${what}.profile is not a profile name`)
+  return { id: m.id as string, profile, root: parseCid(m.root, `${what}.root`) }
 }
 
 /** Checks one order report (as the server receives it in a heartbeat). */

@@ -2,7 +2,7 @@
  * core/edge: the CDN node's side: the control agent (registration, heartbeats), the pinner that carries out the main
  * server's orders (its order book and execution, with their fetch, verify and collect parts), the miss resolver
  * that decides where the bytes of an answer come from (local -> peer -> origin, verified), the node's content
- * access, the origin client, the media cache, block verification, the data folder's capacity and the node's
+ * access, the origin client, the media cache, the record of media held here, block verification, the data folder's capacity and the node's
  * metrics. The main server never loads it. Other folders import this file only.
  */
 
@@ -24,6 +24,8 @@ export type {
 export type { ContentNeed } from './content-need.ts'
 export { createNodeContent } from './node-content.ts'
 export type { NodeContent, NodeContentComponents, NodeContentInit } from './node-content.ts'
+export { createHeldMedia } from './held-media.ts'
+export type { HeldMedia, HeldMediaComponents, HeldMediaEntry, HeldMediaInit } from './held-media.ts'
 export { createMediaCache } from './media-cache.ts'
 export type { CachedPlaylist, CachedRoots, MediaCache, MediaCacheComponents, MediaCacheInit } from './media-cache.ts'
 export { verifyBlock, verifyFileBytes } from './block-verify.ts'

@@ -6,6 +6,7 @@ import { gatherBlocks, originCarPath } from './content-need.ts'
 import { UnverifiedContentError } from './errors.ts'
 import { isMissing } from './node-content.ts'
 import type { ContentNeed } from './content-need.ts'
+import type { HeldMedia } from './held-media.ts'
 import type { MediaCache } from './media-cache.ts'
 import type { NodeContent } from './node-content.ts'
 import type { OriginClient } from './origin-client.ts'
@@ -23,6 +24,10 @@ import type { Logger } from '../logger.ts'
  * from the rendition's root directory in local blocks; roots are refreshed with the master playlist, and at most
  * every `rootsTtlMs` while a rendition has none. Playlists of renditions that are not complete are kept on disk:
  * fresh ones are served as they are, stale ones refreshed, and served anyway when the origin is unreachable.
+ *
+ * A media whose renditions are pinned here (`held`, core/edge/held-media.ts) needs nobody: a held rendition's files
+ * are found in its root, and with the origin unreachable the master playlist is the one pinned with them, listing
+ * only the renditions held here (a player offered one it cannot get would stall on it).
  */
 
 /** Where the bytes of an answer came from (the node says so in a response header). */
@@ -36,6 +41,8 @@ export interface MissResolverComponents {
   cache: Pick<MediaCache, 'file' | 'setFile' | 'roots' | 'setRoots' | 'playlist' | 'setPlaylist'>
   origin: Pick<OriginClient, 'url' | 'get' | 'media' | 'car'>
   logger: Logger
+  /** The media whose renditions are pinned here, by id. */
+  held?: Pick<HeldMedia, 'rendition' | 'master'>
 }
 
 export interface MissResolverInit {
@@ -147,7 +154,7 @@ class FallbackResolver implements MissResolver {
 
   async playlist (ref: { id: string, profile?: string }, options: ResolveOptions = {}): Promise<PlaylistAnswer> {
     const { id, profile } = ref
-    if (profile == null) return await this.playlistText(id, 'master', `/media/${id}/${MASTER_NAME}`, options)
+    if (profile == null) return await this.playlistText(id, 'master', `/media/${id}/${MASTER_NAME}`, options, this.c.held?.master(id))
     // a complete rendition holds its playlist: served like any file, by CID
     const cid = await this.knownCid(id, profile, PLAYLIST_NAME, options)
     const entry = cid == null ? undefined : await this.c.content.localFile(cid)
@@ -201,6 +208,11 @@ class FallbackResolver implements MissResolver {
   private async knownCid (id: string, profile: string, file: string, options: ResolveOptions): Promise<CID | undefined> {
     const { cache, content } = this.c
     const onlyIfCached = options.onlyIfCached === true
+    const held = this.c.held?.rendition(id, profile)
+    if (held != null) {
+      const cid = await this.reader.child(held, file).catch(err => { if (isMissing(err)) return undefined; throw err })
+      if (cid != null) return cid
+    }
     const learned = await cache.file(id, profile, file)
     if (learned != null) return CID.parse(learned)
     let roots = await cache.roots(id)
@@ -221,12 +233,18 @@ class FallbackResolver implements MissResolver {
     return cid
   }
 
-  /** A playlist from the disk cache when fresh (or when the origin is unreachable), else from the origin. */
-  private async playlistText (id: string, key: string, path: string, options: ResolveOptions): Promise<{ source: 'local' | 'origin', text: string }> {
+  /**
+   * A playlist from the disk cache when fresh, else from the origin; when the origin is unreachable, `held` (the
+   * master playlist of what is pinned here) or else the cached one.
+   */
+  private async playlistText (id: string, key: string, path: string, options: ResolveOptions, held?: string): Promise<{ source: 'local' | 'origin', text: string }> {
     const onlyIfCached = options.onlyIfCached === true
     const cached = await this.c.cache.playlist(id, key)
     if (cached != null && (Date.now() - cached.fetchedAt < this.playlistTtlMs || onlyIfCached)) return { source: 'local', text: cached.text }
-    if (onlyIfCached) throw new NotCachedError(`the playlist ${path} is not held by this node`)
+    if (onlyIfCached) {
+      if (held != null) return { source: 'local', text: held }
+      throw new NotCachedError(`the playlist ${path} is not held by this node`)
+    }
     // never redirected, even with `fallback: 'redirect'`: a player resolves the playlist's relative URLs
     // against where it got it, so a redirected playlist would move the whole session to the main server
     try {
@@ -239,9 +257,10 @@ class FallbackResolver implements MissResolver {
       await this.c.cache.setPlaylist(id, key, text)
       return { source: 'origin', text }
     } catch (err) {
-      if (cached == null || (err as Error).name !== 'OriginUnavailableError') throw err
-      this.log.debug({ path }, 'origin unreachable: serving the cached playlist')
-      return { source: 'local', text: cached.text }
+      const fallback = held ?? cached?.text
+      if (fallback == null || (err as Error).name !== 'OriginUnavailableError') throw err
+      this.log.debug({ path, held: held != null }, 'origin unreachable: serving the playlist held here')
+      return { source: 'local', text: fallback }
     }
   }
 }

@@ -7,6 +7,7 @@ import { connectProviders, describePeers } from './pin-providers.ts'
 import { leafSkippingWalker, verifyPins } from '../ipfs/index.ts'
 import type { Capacity } from './capacity.ts'
 import type { OrderBook, OrderEntry } from './order-book.ts'
+import type { HeldMedia } from './held-media.ts'
 import type { Collected } from './pin-collect.ts'
 import type { DagProgress } from './pin-fetch.ts'
 import type { PinProvider } from '../control/index.ts'
@@ -41,6 +42,8 @@ export interface PinExecutionComponents {
   origin?: () => { peerId: string, url: string } | undefined
   /** This node's credential header for the holders' gateways (gateway-blocks.ts). */
   credential?: () => Record<string, string> | undefined
+  /** The media held here by id: a pinned rendition of a media is recorded there, an unpinned one forgotten. */
+  media?: Pick<HeldMedia, 'hold' | 'release'>
 }
 
 export interface PinExecutionInit {
@@ -161,36 +164,42 @@ class Execution implements PinExecution {
     const orders = this.c.orders
     for (;;) {
       signal.throwIfAborted()
-      if (await this.isPinned(entry.root)) {
-        if (entry.progress.blocksTotal != null) entry.progress.blocksDone = entry.progress.blocksTotal
-        if (entry.progress.bytesTotal != null) entry.progress.bytesDone = entry.progress.bytesTotal
-        await orders.set(entry, 'pinned')
-        return
-      }
-      await this.roomFor(entry.order.bytesTotal != null ? entry.order.bytesTotal - entry.progress.bytesDone : undefined)
-      const release = await this.slot(signal)
+      const held = await this.isPinned(entry.root)
+      if (!held) await this.roomFor(entry.order.bytesTotal != null ? entry.order.bytesTotal - entry.progress.bytesDone : undefined)
+      const release = held ? () => {} : await this.slot(signal)
       try {
-        entry.attempts++
-        await orders.set(entry, 'pinning', entry.error)
-        const providers = entry.order.providers != null && entry.order.providers.length > 0
-          ? entry.order.providers
-          : await this.c.findProviders?.(entry.root, { signal }).catch(() => []) ?? []
-        const gateways = this.gateways(providers)
-        await this.connect(entry.root, providers, gateways, signal)
-        await this.fetchAndPin(entry.root, {
-          signal,
-          gateways,
-          onProgress: progress => {
-            entry.progress = { blocksDone: progress.blocksDone, bytesDone: progress.bytesDone, blocksTotal: progress.blocksTotal ?? entry.progress.blocksTotal, bytesTotal: progress.bytesTotal ?? entry.progress.bytesTotal }
-          }
-        })
+        if (held) {
+          if (entry.progress.blocksTotal != null) entry.progress.blocksDone = entry.progress.blocksTotal
+          if (entry.progress.bytesTotal != null) entry.progress.bytesDone = entry.progress.bytesTotal
+        } else {
+          entry.attempts++
+          await orders.set(entry, 'pinning', entry.error)
+          const providers = entry.order.providers != null && entry.order.providers.length > 0
+            ? entry.order.providers
+            : await this.c.findProviders?.(entry.root, { signal }).catch(() => []) ?? []
+          const gateways = this.gateways(providers)
+          await this.connect(entry.root, providers, gateways, signal)
+          await this.fetchAndPin(entry.root, {
+            signal,
+            gateways,
+            onProgress: progress => {
+              entry.progress = { blocksDone: progress.blocksDone, bytesDone: progress.bytesDone, blocksTotal: progress.blocksTotal ?? entry.progress.blocksTotal, bytesTotal: progress.bytesTotal ?? entry.progress.bytesTotal }
+            }
+          })
+        }
+        // a rendition of a media is pinned with what playing it needs without the main server (held-media.ts);
+        // an order for a root held already still brings the media's directory as it is now
+        if (entry.order.media != null) await this.c.media?.hold(entry.order.media, entry.root, { signal })
         await orders.set(entry, 'pinned')
+        if (held) return
         this.log.info({ orderId: entry.order.orderId, cid: entry.order.cid, blocks: entry.progress.blocksDone, bytes: entry.progress.bytesDone }, 'pinned')
         this.c.onPinsChanged?.()
         return
       } catch (err) {
         const name = (err as Error)?.name
         if (signal.aborted) throw signal.reason
+        // only the media directory failed: that is an attempt too
+        if (held) entry.attempts++
         if (PERMANENT_ERRORS.has(name) || entry.attempts >= this.init.maxAttempts) {
           throw Object.assign(err as Error, { message: `${(err as Error).message} (attempt ${entry.attempts} of ${this.init.maxAttempts})` })
         }
@@ -330,6 +339,8 @@ class Execution implements PinExecution {
     if (await this.isPinned(root)) {
       for await (const cid of peer.pins.rm(root, { signal, walker: leafSkippingWalker({ forRemoval: true }) })) void cid
     }
+    // forgotten first: a media is never served as held from a rendition being deleted
+    await this.c.media?.release(root)
     try {
       return await collectDag({ blockstore: peer.blockstore, remove: localRemover(peer.blockstore, peer.pins), pins: peer.pins, getCodec: peer.getCodec }, root, { signal })
     } finally {

@@ -1,6 +1,7 @@
 import { createOrderBook } from './order-book.ts'
 import { createPinExecution } from './pin-execution.ts'
 import type { Capacity } from './capacity.ts'
+import type { HeldMedia } from './held-media.ts'
 import type { Collected } from './pin-collect.ts'
 import type { LocalPinOptions, PinExecutionInit } from './pin-execution.ts'
 import type { DagProgress } from './pin-fetch.ts'
@@ -47,6 +48,8 @@ export interface PinnerComponents {
   origin?: () => { peerId: string, url: string } | undefined
   /** This node's credential header, shown to the holders' gateways (they serve nodes and viewers with tokens only). */
   credential?: () => Record<string, string> | undefined
+  /** The media held here by id (held-media.ts): pins of a media's renditions are recorded there, unpins forgotten. */
+  media?: Pick<HeldMedia, 'hold' | 'release'>
 }
 
 export type PinnerInit = PinExecutionInit
@@ -84,7 +87,8 @@ export function createPinner (components: PinnerComponents, init: PinnerInit = {
     findProviders: components.findProviders,
     onPinsChanged: components.onPinsChanged,
     origin: components.origin,
-    credential: components.credential
+    credential: components.credential,
+    media: components.media
   }, init)
   const book = createOrderBook({ datastore: peer.datastore, logger, onChange: components.onChange, execute: async entry => { await execution.run(entry) } })
   return {

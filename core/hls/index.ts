@@ -6,5 +6,5 @@
  */
 
 export { checkMediaId, checkProfileName, checkRenditionFile, isMediaId, isProfileName, MEDIA_ID_CHARS, MEDIA_ID_PATTERN, PROFILE_NAME_PATTERN, segmentIndex } from './names.ts'
-export { INIT_NAME, MASTER_NAME, masterPlaylist, mediaPlaylist, PLAYLIST_NAME, segmentName } from './playlists.ts'
+export { INIT_NAME, MASTER_NAME, masterPlaylist, masterProfiles, masterWithOnly, mediaPlaylist, PLAYLIST_NAME, segmentName } from './playlists.ts'
 export type { PlaylistGrid, PlaylistVariant } from './playlists.ts'

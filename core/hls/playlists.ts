@@ -60,3 +60,38 @@ export function masterPlaylist (plans: readonly PlaylistVariant[]): string {
   lines.push('')
   return lines.join('\n')
 }
+
+/** A variant's URI in the master playlists written here: `<profile>/index.m3u8`, with any query (a stream token). */
+const VARIANT_URI = new RegExp(`^([^/?#]+)/${PLAYLIST_NAME.replace('.', '\\.')}(?:[?#].*)?$`)
+
+/** A master playlist's variants: each `#EXT-X-STREAM-INF` line's index and the profile its `<profile>/index.m3u8` names. */
+function variantsOf (lines: readonly string[]): Array<{ tag: number, uri: number, profile: string | undefined }> {
+  const variants: Array<{ tag: number, uri: number, profile: string | undefined }> = []
+  for (let i = 0; i < lines.length; i++) {
+    if (!lines[i].startsWith('#EXT-X-STREAM-INF:')) continue
+    let uri = i + 1
+    while (uri < lines.length && (lines[uri].trim() === '' || lines[uri].startsWith('#'))) uri++
+    if (uri >= lines.length) break
+    const profile = VARIANT_URI.exec(lines[uri].trim())?.[1]
+    variants.push({ tag: i, uri, profile })
+    i = uri
+  }
+  return variants
+}
+
+/** The profiles a master playlist lists, in its order. */
+export function masterProfiles (text: string): string[] {
+  return variantsOf(text.split('\n')).flatMap(v => v.profile == null ? [] : [v.profile])
+}
+
+/** A master playlist with only the variants of the profiles `keep` accepts; every other line as it was. */
+export function masterWithOnly (text: string, keep: (profile: string) => boolean): string {
+  const lines = text.split('\n')
+  const dropped = new Set<number>()
+  for (const v of variantsOf(lines)) {
+    if (v.profile != null && keep(v.profile)) continue
+    dropped.add(v.tag)
+    dropped.add(v.uri)
+  }
+  return lines.filter((_, i) => !dropped.has(i)).join('\n')
+}

@@ -3,9 +3,10 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { uriToMultiaddr } from '@multiformats/uri-to-multiaddr'
 import { CID } from 'multiformats/cid'
 import { nudgeNode } from '../control/index.ts'
-import type { ContentIndex } from './content-index.ts'
+import type { ContentIndex, IndexEntry } from './content-index.ts'
 import type { NodeRegistry, NodeView } from './registry.ts'
-import type { HeartbeatRequest, PinOrder, PinProvider } from '../control/index.ts'
+import type { ReplicableMedia } from './types.ts'
+import type { HeartbeatRequest, PinOrder, PinOrderMedia, PinProvider } from '../control/index.ts'
 import type { Logger } from '../logger.ts'
 import type { ProviderSource, RoutingPeer } from '../routing/index.ts'
 import type { Libp2p } from '@libp2p/interface'
@@ -25,6 +26,8 @@ export interface OrderDeliveryComponents {
   libp2p: Pick<Libp2p, 'dialProtocol' | 'getMultiaddrs' | 'peerId'>
   /** The main server's blocks: it is a provider of what it holds. */
   blockstore: Pick<Blockstore, 'has'>
+  /** A media by id, with its own directory (`root`): a pin of one of its renditions names it (PinOrder.media). */
+  media?: (id: string) => Promise<ReplicableMedia>
 }
 
 export interface OrderDeliveryInit {
@@ -126,16 +129,40 @@ class HeartbeatDelivery implements OrderDelivery {
     if (pending.length === 0) return []
     const nodes = await this.c.nodes.list()
     const orders: PinOrder[] = []
+    const media = new Map<string, Promise<ReplicableMedia | undefined>>()
     for (const entry of pending) {
       const order: PinOrder = { cid: entry.cid, action: entry.wanted as 'pin' | 'unpin', orderId: entry.orderId as string }
       if (entry.wanted === 'pin') {
         order.providers = await this.orderProviders(entry.cid, peerId, nodes)
         if (entry.bytesTotal != null) order.bytesTotal = entry.bytesTotal
         if (entry.blocksTotal != null) order.blocksTotal = entry.blocksTotal
+        const of = await this.orderMedia(entry, media)
+        if (of != null) order.media = of
       }
       orders.push(order)
     }
     return orders
+  }
+
+  /**
+   * The media a pin order's root is a rendition of, with the media directory as it is now (each reply asks again, so
+   * a directory that grew since the order was made goes out with it). Only when that directory links this very root
+   * under the rendition's profile: a root of an older encoding, or of a media gone, is pinned as a plain root.
+   */
+  private async orderMedia (entry: IndexEntry, seen: Map<string, Promise<ReplicableMedia | undefined>>): Promise<PinOrderMedia | undefined> {
+    const { mediaId, profile } = entry
+    if (mediaId == null || profile == null || this.c.media == null) return undefined
+    let lookup = seen.get(mediaId)
+    if (lookup == null) {
+      lookup = this.c.media(mediaId).catch(err => {
+        this.log.debug({ err, media: mediaId }, 'a pin order goes out without its media')
+        return undefined
+      })
+      seen.set(mediaId, lookup)
+    }
+    const media = await lookup
+    if (media?.root == null || !media.renditions.some(r => r.profile === profile && r.root === entry.cid)) return undefined
+    return { id: media.id, profile, root: media.root }
   }
 
   /** Online nodes that hold the root pinned (not the one asking), then the main server if it holds it. */

@@ -36,7 +36,7 @@ export interface ReplicationComponents {
   libp2p: Pick<Libp2p, 'dialProtocol' | 'getMultiaddrs' | 'peerId'>
   /** The main server's blocks: what it holds itself, and the size of a DAG before it is ordered. */
   blockstore: Pick<Blockstore, 'get' | 'has'>
-  /** A media by id (throws MediaNotFoundError). */
+  /** A media by id (throws MediaNotFoundError), with its media directory (`root`) for the orders that pin its renditions. */
   media: (id: string) => Promise<ReplicableMedia>
   /** The media and profile a root is the rendition of, when it is one. */
   renditionOf?: (cid: string) => Promise<{ mediaId: string, profile: string } | undefined>
@@ -84,7 +84,7 @@ export function createReplication (components: ReplicationComponents, init: Repl
   const settings: ViewSettings = { maxAttempts: init.maxAttempts ?? 3, stallMs: init.stallMs ?? 60_000, heartbeatMs: init.heartbeatMs ?? 15_000, notRetried: NOT_RETRIED }
   const size = dagSizes(blockstore)
   const preparer = components.prepare == null ? undefined : createPreparer({ logger, prepare: components.prepare, store: components.preparations })
-  const delivery = createOrderDelivery({ logger, index, nodes, libp2p, blockstore }, { maxAttempts: settings.maxAttempts, retryDelayMs: init.retryDelayMs ?? 5000, notRetried: NOT_RETRIED })
+  const delivery = createOrderDelivery({ logger, index, nodes, libp2p, blockstore, media: components.media }, { maxAttempts: settings.maxAttempts, retryDelayMs: init.retryDelayMs ?? 5000, notRetried: NOT_RETRIED })
   // upkeep takes up waiting replications through the request side, which reads the factors upkeep keeps
   const upkeep = createUpkeep({ logger, index, goals, nodes, delivery, size, resume: async () => await requests.resumePreparations() }, {
     sweepMs: init.sweepMs ?? 1000,

@@ -8,6 +8,8 @@ import type { ReplicationView } from './views.ts'
 export interface ReplicableMedia {
   id: string
   renditions: Array<{ profile: string, state: string, root: string | null }>
+  /** The media directory (master.m3u8 over the finished renditions), once one exists. */
+  root?: string | null
 }
 
 /** What to replicate and where: a media (its finished renditions, or one profile) or a CID; a node or a factor. */

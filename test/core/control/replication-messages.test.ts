@@ -25,9 +25,11 @@ test('an ok reply carries pin orders with providers, checked field by field', t 
   })
   t.deepEqual(reply, { type: 'ok', orders: [{ cid: ROOT, action: 'pin', orderId: 'o-1', providers: [{ peerId: PEER, addrs: ['/ip4/127.0.0.1/tcp/4001'], gateway: 'http://127.0.0.1:8081/' }], bytesTotal: 10 }] })
   t.deepEqual(parseControlReply({ type: 'ok' }), { type: 'ok' })
+  const media = { id: '0123456789abcdef', profile: '360p', root: ROOT }
+  t.deepEqual(parsePinOrder({ cid: ROOT, action: 'pin', orderId: 'o-2', media: { ...media, extra: 'dropped' } }), { cid: ROOT, action: 'pin', orderId: 'o-2', media }, 'a rendition of a media names it')
 })
 
-test('orders with a bad action, order ID, CID, address or gateway are refused', t => {
+test('orders with a bad action, order ID, CID, address, gateway or media are refused', t => {
   const good = { cid: ROOT, action: 'pin', orderId: 'o-1' }
   for (const bad of [
     { ...good, action: 'delete' },
@@ -39,7 +41,11 @@ test('orders with a bad action, order ID, CID, address or gateway are refused', 
     { ...good, providers: [{ peerId: PEER, addrs: [], gateway: 'file:///etc/passwd' }] },
     { ...good, providers: [{ peerId: PEER, addrs: [], gateway: 'http://user:secret@127.0.0.1/' }] },
     { ...good, providers: [{ peerId: PEER, addrs: [], gateway: 42 }] },
-    { ...good, bytesTotal: -1 }
+    { ...good, bytesTotal: -1 },
+    { ...good, media: { id: '../../etc/passwd', profile: '360p', root: ROOT } },
+    { ...good, media: { id: '0123456789abcdef', profile: '../360p', root: ROOT } },
+    { ...good, media: { id: '0123456789abcdef', profile: '360p', root: 'nope' } },
+    { ...good, media: 'a media' }
   ]) {
     t.throws(() => parsePinOrder(bad), { name: 'InvalidControlMessageError' }, JSON.stringify(bad))
   }

@@ -13,7 +13,7 @@ import { errors } from '../../../gateway/middleware/errors.ts'
 import { ipfsRoutes } from '../../../gateway/routes/ipfs.ts'
 import { bytesOf } from '../../helpers/bytes.ts'
 import { tempDir } from '../../helpers/tmp.ts'
-import type { ContentNeed, MissResolver, MissResolverInit } from '../../../core/edge/index.ts'
+import type { ContentNeed, MissResolver, MissResolverComponents, MissResolverInit } from '../../../core/edge/index.ts'
 import type { TestFn } from 'ava'
 import type { Blockstore } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
@@ -131,7 +131,7 @@ async function startOrigin (blockstore: MemoryBlockstore, rendition: Rendition, 
 }
 
 /** Starts a node's resolver over empty local blocks; the origin and the peer hold the rendition. */
-async function world (init: MissResolverInit = {}, options: { quotaBytes?: number } = {}): Promise<World> {
+async function world (init: MissResolverInit = {}, options: { quotaBytes?: number, held?: (rendition: Rendition) => MissResolverComponents['held'] } = {}): Promise<World> {
   const dir = await tempDir('cidcast-miss-')
   await mkdir(join(dir.path, 'blocks'))
   const logger = silentLogger()
@@ -147,7 +147,7 @@ async function world (init: MissResolverInit = {}, options: { quotaBytes?: numbe
   const capacity = createCapacity({ blocksDir: join(dir.path, 'blocks'), dataDir: dir.path, quotaBytes: options.quotaBytes, reserveBytes: 0 })
   const content = createNodeContent({ reader, blockstore, capacity, logger })
   const cache = createMediaCache({ logger }, { dir: join(dir.path, 'media-cache') })
-  const resolver = createMissResolver({ content, cache, origin: createOriginClient({}, { url: origin.url, timeoutMs: TEST_ORIGIN_TIMEOUT_MS }), logger }, init)
+  const resolver = createMissResolver({ content, cache, origin: createOriginClient({}, { url: origin.url, timeoutMs: TEST_ORIGIN_TIMEOUT_MS }), logger, held: options.held?.(rendition) }, init)
   return {
     resolver,
     local,
@@ -245,6 +245,20 @@ test('a playlist is kept: fresh it is served from the disk cache, stale and with
   await stale.resolver.playlist({ id: ID })
   await stale.origin.close()
   t.deepEqual(await stale.resolver.playlist({ id: ID }), { source: 'local', text: MASTER })
+})
+
+test('a media whose rendition is pinned here needs no origin for its files; with the origin down its master is the one pinned with it', async t => {
+  // as core/edge/held-media.ts answers for a media with this one rendition pinned
+  const held = '#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=800000,NAME="360p"\n360p/index.m3u8\n'
+  t.context = await world({ playlistTtlMs: 0 }, { held: rendition => ({ rendition: (id, profile) => id === ID && profile === PROFILE ? rendition.root : undefined, master: id => id === ID ? held : undefined }) })
+  const w = t.context
+  await copyBlocks(w.peer, w.local)
+  t.is((await w.resolver.mediaFile({ id: ID, profile: PROFILE, file: '0.m4s' })).source, 'local')
+  t.like(await w.resolver.playlist({ id: ID, profile: PROFILE }), { source: 'local' })
+  t.deepEqual(w.origin.requests, [], 'not even the rendition roots were asked for')
+  t.deepEqual(await w.resolver.playlist({ id: ID }), { source: 'origin', text: MASTER }, 'with the origin up, its master')
+  await w.origin.close()
+  t.deepEqual(await w.resolver.playlist({ id: ID }), { source: 'local', text: held }, 'the origin down: the held master, before the cached one')
 })
 
 test('a complete rendition\'s playlist held here is served as a file by its CID', async t => {

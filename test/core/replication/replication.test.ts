@@ -74,6 +74,26 @@ test('a pin order reaches the node at once, names the main server as provider, a
   t.is(pinned.progress.percent, 100)
 })
 
+test('a pin order of a media\'s rendition names the media and its directory as it is when the reply is made', async t => {
+  const key = swarmKey()
+  const main = await startReplicationMain(t.context.cleanup, key, t.context.database)
+  const [root, reencoded, directory, grown] = await Promise.all([1000, 1001, 1002, 1003].map(async bytes => (await addRoot(main.peer, bytes)).toString()))
+  const node = await startFakeNode(t.context.cleanup, key, main, 'alpha')
+  const id = '0123456789abcdef'
+  main.media.set(id, { id, renditions: [{ profile: '360p', state: 'complete', root }, { profile: '720p', state: 'pending', root: null }], root: directory })
+  await main.replication.pin({ media: id, node: 'alpha' })
+  const [order] = await node.beat()
+  t.deepEqual(order.media, { id, profile: '360p', root: directory })
+  // 720p finished meanwhile: the order, repeated until the node reports, carries the directory that lists it
+  main.media.set(id, { id, renditions: [{ profile: '360p', state: 'complete', root }, { profile: '720p', state: 'complete', root: reencoded }], root: grown })
+  t.deepEqual((await node.beat())[0].media, { id, profile: '360p', root: grown })
+  // 360p made again by another encoder: the root ordered is no rendition of the media any more
+  main.media.set(id, { id, renditions: [{ profile: '360p', state: 'complete', root: reencoded }], root: grown })
+  const [plain] = await node.beat()
+  t.is(plain.cid, root)
+  t.is(plain.media, undefined)
+})
+
 test('ordering again what is pinned or on its way sends nothing; a root a node holds unasked is found and adopted', async t => {
   const key = swarmKey()
   const main = await startReplicationMain(t.context.cleanup, key, t.context.database)
