@@ -75,6 +75,18 @@ export class InvalidRequestError extends CidcastError {
   override readonly name = 'InvalidRequestError'
 }
 
+/** A request body in a type or character set the API does not read (it reads JSON in UTF-8). */
+export class UnsupportedMediaTypeError extends CidcastError {
+  static override readonly code: string = 'UnsupportedMediaTypeError'
+  override readonly name = 'UnsupportedMediaTypeError'
+}
+
+/** A request body larger than the API accepts. */
+export class BodyTooLargeError extends CidcastError {
+  static override readonly code: string = 'BodyTooLargeError'
+  override readonly name = 'BodyTooLargeError'
+}
+
 /** A byte range outside the content. */
 export class RangeNotSatisfiableError extends CidcastError {
   static override readonly code: string = 'RangeNotSatisfiableError'

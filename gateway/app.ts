@@ -1,9 +1,9 @@
-import { bodyParser } from '@koa/bodyparser'
 import Router from '@koa/router'
 import Koa from 'koa'
 import { streamAccess } from './access/stream-access.ts'
 import { imageRoutes } from './routes/images.ts'
 import { errors } from './middleware/errors.ts'
+import { jsonBody } from './middleware/json-body.ts'
 import { mediaCors } from './middleware/media-cors.ts'
 import { apiRoutes } from './routes/api.ts'
 import { ipfsRoutes } from './routes/ipfs.ts'
@@ -100,7 +100,7 @@ export function createHttpApp (components: HttpAppComponents): Koa & { routes: (
   const { disk } = components
   if (disk != null) app.use(noteDiskFull(disk))
   app.use(authenticate({ accounts: components.accounts, nodes: components.access.nodes }))
-  app.use(bodyParser({ enableTypes: ['json'], jsonLimit: '64kb', encoding: 'utf-8' }))
+  app.use(jsonBody({ limit: '64kb' }))
   const { publicMedia, ...access } = components.access
   // a signed-in user (session or API token) needs no stream token on the main server; nobody passes without a credential
   app.use(streamAccess(access, { publicMedia: () => publicMedia, allowCaller: true }))

@@ -59,6 +59,7 @@ export const INTEGRATION = [
   'test/core/routing/main-server.test.ts',
   'test/e2e/*.test.ts',
   'test/gateway/catalog-busy.test.ts',
+  'test/hostile/*.test.ts',
   'test/gateway/ipfs.test.ts',
   'test/gateway/route-census.test.ts',
   'test/gateway/library-folders.test.ts',

@@ -1,8 +1,9 @@
-import { open, readdir } from 'node:fs/promises'
+import { readdir } from 'node:fs/promises'
 import { posix } from 'node:path'
 import { IMPORT_OPTIONS } from '../ipfs/index.ts'
 import { ImageRefusedError } from './errors.ts'
 import { sniffImage } from './image-fetcher.ts'
+import { openSidecar } from './sidecar-open.ts'
 import type { ImageFetcher } from './image-fetcher.ts'
 import type { MetadataRepository } from '../catalog/index.ts'
 import type { Logger } from '../logger.ts'
@@ -87,7 +88,7 @@ export function createImageStore (components: ImageStoreComponents): ImageStore 
     async local (path) {
       let handle
       try {
-        handle = await open(path, 'r')
+        handle = await openSidecar(path)
       } catch {
         return undefined
       }

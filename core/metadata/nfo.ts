@@ -1,6 +1,7 @@
-import { open, stat } from 'node:fs/promises'
+import { stat } from 'node:fs/promises'
 import { posix } from 'node:path'
 import { sanitizeInfo, sanitizeSeries } from './sanitize.ts'
+import { openSidecar } from './sidecar-open.ts'
 import { XmlParseError, child, childText, parseXml, serializeXml } from './xml.ts'
 import type { DropHandler } from './sanitize.ts'
 import type { ExternalIds, ItemInfo, SeasonInfo, SeriesInfo } from './types.ts'
@@ -193,7 +194,7 @@ export function decodeNfo (bytes: Uint8Array): string {
 
 /** Reads and parses the NFO at `path`; undefined when there is no such file. Throws NfoError when unusable. */
 export async function readNfoFile (path: string, drop?: DropHandler): Promise<NfoDocument | undefined> {
-  const handle = await open(path, 'r').catch((err: NodeJS.ErrnoException) => {
+  const handle = await openSidecar(path).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return undefined
     throw new NfoError(`cannot open: ${err.code ?? err.message}`)
   })

@@ -24,6 +24,8 @@ export const ERROR_STATUS: Readonly<Record<string, number>> = {
   ContentNotFoundError: 404,
   NotCachedError: 412,
   InvalidRequestError: 400,
+  UnsupportedMediaTypeError: 415,
+  BodyTooLargeError: 413,
   RangeNotSatisfiableError: 416,
   NotAcceptableError: 406,
   // the catalog (core/catalog/errors.ts); a stopping catalog is a daemon shutting down

@@ -11,6 +11,13 @@ export function errors (log: Logger): Middleware {
       if (ctx.status === 404 && ctx.body == null) {
         ctx.status = 404
         ctx.body = { error: 'NotFoundError', message: `no route for ${ctx.method} ${ctx.path}` }
+      } else if ((ctx.status === 405 || ctx.status === 501) && ctx.body == null) {
+        // the routers' allowedMethods() set these with no body (Koa would send its plain-text reason)
+        const status = ctx.status
+        ctx.body = status === 405
+          ? { error: 'MethodNotAllowedError', message: `${ctx.method} is not allowed on ${ctx.path} (allowed: ${ctx.response.get('Allow')})` }
+          : { error: 'NotImplementedError', message: `the method ${ctx.method} is not implemented` }
+        ctx.status = status
       }
     } catch (err: unknown) {
       const e = err as { name?: string, message?: string, status?: number, expose?: boolean, retryAfterSeconds?: unknown }

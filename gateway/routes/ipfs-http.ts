@@ -83,9 +83,9 @@ function isIpldOnly (type: string): boolean {
 
 /** Picks the response format from `?format=` (which wins) and `Accept`, per the trustless gateway spec. */
 export function negotiate (query: Record<string, string | string[] | undefined>, accept: string | undefined): ResponseFormat {
-  const format = single(query.format)
+  const format = single(query, 'format')
   const accepted = parseAccept(accept ?? '')
-  const carQuery = { version: single(query['car-version']), order: single(query['car-order']), dups: single(query['car-dups']) }
+  const carQuery = { version: single(query, 'car-version'), order: single(query, 'car-order'), dups: single(query, 'car-dups') }
   if (format != null && format !== '') {
     if (format === 'raw') return { kind: 'raw' }
     if (format === 'car') {
@@ -111,9 +111,9 @@ export function negotiate (query: Record<string, string | string[] | undefined>,
 
 /** `dag-scope` and `entity-bytes` of a CAR request; entity-bytes implies `entity`. */
 export function carScope (query: Record<string, string | string[] | undefined>): { scope: DagScope, entityBytes?: EntityBytes } {
-  const scope = single(query['dag-scope']) ?? 'all'
+  const scope = single(query, 'dag-scope') ?? 'all'
   if (scope !== 'all' && scope !== 'entity' && scope !== 'block') throw new InvalidRequestError(`invalid dag-scope ${JSON.stringify(scope)}`)
-  const bytes = single(query['entity-bytes'])
+  const bytes = single(query, 'entity-bytes')
   if (bytes == null) return { scope }
   const match = /^(-?\d+):(-?\d+|\*)$/.exec(bytes)
   if (match == null) throw new InvalidRequestError(`invalid entity-bytes ${JSON.stringify(bytes)}`)
@@ -175,8 +175,11 @@ export function directoryListing (path: string, cid: string, entries: DirectoryE
     rows.join('') + '</tbody></table></body></html>\n'
 }
 
-function single (value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value
+/** A query parameter given at most once: twice is ambiguous (which format, which range?), a 400. */
+function single (query: Record<string, string | string[] | undefined>, name: string): string | undefined {
+  const value = query[name]
+  if (Array.isArray(value)) throw new InvalidRequestError(`${name} may be given once`)
+  return value
 }
 
 function definedOnly (params: Record<string, string | undefined>): Record<string, string> {

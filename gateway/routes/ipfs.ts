@@ -5,7 +5,7 @@ import { CID } from 'multiformats/cid'
 import {
   InvalidCIDError, InvalidPathError, InvalidRequestError, NotCachedError
 } from '../../core/errors.ts'
-import { carBlocks, checkSegment, createContentReader, encodeCar, entityRange } from '../../core/ipfs/index.ts'
+import { assertHeldCid, carBlocks, checkSegment, createContentReader, encodeCar, entityRange } from '../../core/ipfs/index.ts'
 import { onlyIfCached } from '../media-http.ts'
 import { notModified, sendFile } from '../send-file.ts'
 import { carScope, contentDisposition, directoryListing, MEDIA_CAR, MEDIA_RAW, negotiate } from './ipfs-http.ts'
@@ -181,6 +181,9 @@ export function parseIpfsPath (rawPath: string): IpfsRequest {
   } catch (err: unknown) {
     throw new InvalidCIDError(`invalid CID ${JSON.stringify(cidText)}: ${(err as Error).message}`)
   }
+  // an identity CID is content written into the URL, held by nobody: served, any page made up by whoever writes
+  // the link would run on this origin (the web UI's, with its session cookie)
+  assertHeldCid(root)
   return { root, segments, trailingSlash }
 }
 

@@ -5,7 +5,7 @@ import { peerIdFromCID, peerIdFromString } from '@libp2p/peer-id'
 import { base36 } from 'multiformats/bases/base36'
 import { CID } from 'multiformats/cid'
 import {
-  InvalidCIDError, InvalidRequestError, IpnsRecordNotFoundError, IpnsRecordTooLargeError, NotAcceptableError,
+  InvalidCIDError, InvalidRequestError, IpnsRecordNotFoundError, IpnsRecordTooLargeError, NotAcceptableError, UnsupportedMediaTypeError,
   RoutingRecordNotFoundError
 } from '../../core/errors.ts'
 import { assertHeldCid } from '../../core/ipfs/index.ts'
@@ -71,7 +71,7 @@ export function routingRoutes (components: RoutingRouteComponents): Router {
     cors(ctx)
     const { name } = parseIpnsName(ctx.params.name)
     if (ctx.request.type !== IPNS_RECORD_CONTENT_TYPE) {
-      throw new NotAcceptableError(`PUT /routing/v1/ipns takes Content-Type: ${IPNS_RECORD_CONTENT_TYPE}`)
+      throw new UnsupportedMediaTypeError(`PUT /routing/v1/ipns takes Content-Type: ${IPNS_RECORD_CONTENT_TYPE}`)
     }
     const bytes = await readBody(ctx, MAX_IPNS_RECORD_BYTES)
     const { record, changed } = await components.records.put(name, bytes)

@@ -130,10 +130,10 @@ test('bad records are refused with 400 and a reason, a huge body with 413', asyn
   t.is((await get(t, `/routing/v1/ipns/${name}`)).status, 404)
 })
 
-test('a record body in another content type is refused with 406', async t => {
+test('a record body in another content type is refused with 415', async t => {
   const { key, name } = await freshName()
   const res = await put(t, name, await signIpnsRecord(key, '/ipfs/' + CONTENT, 1), 'application/octet-stream')
-  t.is(res.status, 406)
+  t.is(res.status, 415)
 })
 
 test('an unknown name is 404, a malformed one 400, and a GET not asking for the record type 406', async t => {
