@@ -36,6 +36,11 @@ async function api (t: { context: TestServer }, method: string, path: string, bo
   return { status: response.status, json: text === '' ? undefined : JSON.parse(text) }
 }
 
+/** A GET of the server's content (`/media`, `/ipfs`) as its signed-in admin: nobody reads it without a credential. */
+async function get (t: { context: TestServer }, path: string): Promise<Response> {
+  return await fetch(t.context.server.url + path, { headers: bearer(t.context.token) })
+}
+
 async function sessionsStarted (server: RunningServer): Promise<number> {
   const text = await (await fetch(`${server.url}/metrics`)).text()
   const line = text.split('\n').find(l => l.startsWith('cidcast_ffmpeg_sessions_started_total '))
@@ -129,7 +134,7 @@ test.serial('sources that make ffmpeg read other files (ffconcat, an HLS playlis
   await copyFile(await fixture('odd-854x480-6s'), source)
   const { id } = (await api(t, 'POST', '/api/v1/media', { path: source })).json
   await writeFile(source, 'ffconcat version 1.0\nfile good.mp4\nduration 6\n')
-  const segment = await fetch(`${t.context.server.url}/media/${id as string}/360p/1.m4s`)
+  const segment = await get(t, `/media/${id as string}/360p/1.m4s`)
   t.is(segment.status, 502)
   t.is((await segment.json()).error, 'TranscodeFailedError')
 })
@@ -147,7 +152,7 @@ test.serial('names with quotes, spaces, a leading dash and a newline are added a
     t.is(res.json.renditions[0].profile, '720p') // a 720x1280 portrait source: its short side is 720
   }
   const media = (await api(t, 'POST', '/api/v1/media', { path: join(dir, names[0]) })).json
-  const segment = await fetch(`${t.context.server.url}/media/${media.id}/360p/0.m4s`)
+  const segment = await get(t, `/media/${media.id}/360p/0.m4s`)
   t.is(segment.status, 200)
   t.true((await segment.arrayBuffer()).byteLength > 1000)
 })
@@ -158,17 +163,17 @@ for (const [width, height] of [[160, 90], [32, 18]]) {
     const add = await api(t, 'POST', '/api/v1/media', { path })
     t.is(add.status, 201)
     t.deepEqual(add.json.renditions.map((r: { profile: string }) => r.profile), [`${height}p`])
-    const base = `${t.context.server.url}/media/${add.json.id as string}`
-    const master = await fetch(`${base}/master.m3u8`)
+    const base = `/media/${add.json.id as string}`
+    const master = await get(t, `${base}/master.m3u8`)
     t.is(master.status, 200)
     const variant = (await master.text()).split('\n').find(line => line.endsWith('.m3u8'))
     t.is(variant, `${height}p/index.m3u8`)
-    const index = await fetch(`${base}/${variant as string}`)
+    const index = await get(t, `${base}/${variant as string}`)
     t.is(index.status, 200)
     const segment = (await index.text()).split('\n').find(line => line.endsWith('.m4s'))
     t.is(segment, '0.m4s')
     for (const file of ['init.mp4', segment as string]) {
-      const res = await fetch(`${base}/${height}p/${file}`)
+      const res = await get(t, `${base}/${height}p/${file}`)
       t.is(res.status, 200, file)
       t.true((await res.arrayBuffer()).byteLength > 100, file)
     }
@@ -192,10 +197,15 @@ test.serial('unknown ids, profiles, segments, CIDs and hostile paths are refused
     ['/ipfs/bafkreigjeg7bar6octwm3zp3t45excu7baykd7nhx3iaeyarfi5pvljlti', 404, 'ContentNotFoundError']
   ]
   for (const [url, status, error] of cases) {
-    // the API needs an account; media bytes stay open for now
-    const res = await fetch(t.context.server.url + url, { headers: url.startsWith('/api/') ? bearer(t.context.token) : {} })
+    const res = await get(t, url)
     t.is(res.status, status, url)
     t.is((await res.json()).error, error, url)
+  }
+  // without a credential, content is refused before anything is looked up
+  for (const url of [`/media/${id}/480p/0.m4s`, '/media/nope/master.m3u8', '/ipfs/not-a-cid']) {
+    const res = await fetch(t.context.server.url + url)
+    t.is(res.status, 401, url)
+    t.is((await res.json()).error, 'TokenMissingError', url)
   }
   const progress = await api(t, 'PUT', `/api/v1/media/${id}/progress`, { positionSeconds: -3 })
   t.is(progress.status, 400)
@@ -234,29 +244,29 @@ test.serial('a finished rendition is a pinned directory the /ipfs gateway serves
   t.true(await server.peer.pins.isPinned((await import('multiformats/cid')).CID.parse(rendition.root)))
   // one level up: the media's directory holds a master playlist over the finished renditions
   t.regex(media.root, /^bafy/)
-  const master = await (await fetch(`${server.url}/ipfs/${media.root}/master.m3u8`)).text()
+  const master = await (await get(t, `/ipfs/${media.root}/master.m3u8`)).text()
   t.deepEqual(master.split('\n').filter(l => l.endsWith('.m3u8')), ['360p/index.m3u8'])
-  t.is(await (await fetch(`${server.url}/ipfs/${media.root}/360p/index.m3u8`)).text(), await (await fetch(`${server.url}/ipfs/${rendition.root}/index.m3u8`)).text())
+  t.is(await (await get(t, `/ipfs/${media.root}/360p/index.m3u8`)).text(), await (await get(t, `/ipfs/${rendition.root}/index.m3u8`)).text())
 
   const started = await sessionsStarted(server)
-  const playlist = await (await fetch(`${server.url}/media/${id}/360p/index.m3u8`)).text()
+  const playlist = await (await get(t, `/media/${id}/360p/index.m3u8`)).text()
   const names = ['init.mp4', ...playlist.split('\n').filter(l => l.endsWith('.m4s'))]
   for (const name of names) {
-    const viaMedia = Buffer.from(await (await fetch(`${server.url}/media/${id}/360p/${name}`)).arrayBuffer())
-    const viaIpfs = await fetch(`${server.url}/ipfs/${rendition.root}/${name}`)
+    const viaMedia = Buffer.from(await (await get(t, `/media/${id}/360p/${name}`)).arrayBuffer())
+    const viaIpfs = await get(t, `/ipfs/${rendition.root}/${name}`)
     t.is(viaIpfs.status, 200)
     t.deepEqual(Buffer.from(await viaIpfs.arrayBuffer()), viaMedia, name)
   }
-  const stored = await (await fetch(`${server.url}/ipfs/${rendition.root}/index.m3u8`)).text()
+  const stored = await (await get(t, `/ipfs/${rendition.root}/index.m3u8`)).text()
   t.is(stored, playlist)
 
   // verified-fetch checks every block against its CID on the way
-  const verified = await verifiedFetchVia(server.url)
+  const verified = await verifiedFetchVia(server.url, bearer(t.context.token))
   try {
     for (const name of [...names, 'index.m3u8']) {
       const res = await verified.fetch(`ipfs://${rendition.root}/${name}`, { signal: AbortSignal.timeout(20_000) })
       t.is(res.status, 200, name)
-      const direct = Buffer.from(await (await fetch(`${server.url}/ipfs/${rendition.root}/${name}`)).arrayBuffer())
+      const direct = Buffer.from(await (await get(t, `/ipfs/${rendition.root}/${name}`)).arrayBuffer())
       t.deepEqual(Buffer.from(await res.arrayBuffer()), direct, name)
     }
   } finally {
@@ -288,17 +298,17 @@ test.serial('a source that already fits a profile is copied on the keyframe grid
   t.is(media.renditions[0].profile, '720p')
   const job = await server.library.job(media.id, '720p')
   t.is(job.plan.mode, 'remux')
-  const playlist = await (await fetch(`${server.url}/media/${media.id}/720p/index.m3u8`)).text()
+  const playlist = await (await get(t, `/media/${media.id}/720p/index.m3u8`)).text()
   t.is(playlist.split('\n').filter(l => l.endsWith('.m4s')).length, job.grid.starts.length)
   // a seek first, then the start: two copy runs meet on the keyframe grid
-  const late = await fetch(`${server.url}/media/${media.id}/720p/3.m4s`)
+  const late = await get(t, `/media/${media.id}/720p/3.m4s`)
   t.is(late.status, 200)
   await server.transcoder.complete(job)
   const detail = (await api(t, 'GET', `/api/v1/media/${media.id}`)).json
   t.is(detail.renditions[0].state, 'complete')
   const sizes = []
   for (let n = 0; n < job.grid.starts.length; n++) {
-    const res = await fetch(`${server.url}/media/${media.id}/720p/${n}.m4s`)
+    const res = await get(t, `/media/${media.id}/720p/${n}.m4s`)
     t.is(res.status, 200)
     sizes.push((await res.arrayBuffer()).byteLength)
   }
