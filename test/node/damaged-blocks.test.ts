@@ -8,6 +8,7 @@ import { fixture } from '../../fixtures/media.ts'
 import { hashMatches } from '../../core/ipfs/index.ts'
 import { startNode } from '../../node/cdn-node.ts'
 import { startServer } from '../../node/server.ts'
+import { adminToken, bearer } from '../helpers/auth.ts'
 import { cidcast } from '../helpers/spawn.ts'
 import { rootToken, withToken } from '../helpers/stream-url.ts'
 import { tempDir, waitFor } from '../helpers/tmp.ts'
@@ -68,6 +69,11 @@ async function node (t: ExecutionContext<World>, name: string, origin: RunningSe
   return running
 }
 
+/** The main server's admin API token as a header: its `/media` and `/ipfs` answer no request without a credential. */
+async function asAdmin (origin: RunningServer): Promise<Record<string, string>> {
+  return bearer(await adminToken(origin))
+}
+
 async function restart<T extends { stop: () => Promise<void> }> (t: ExecutionContext<World>, part: T, start: () => Promise<T>): Promise<T> {
   await part.stop()
   t.context.running.splice(t.context.running.indexOf(part), 1)
@@ -86,10 +92,11 @@ async function rendition (origin: RunningServer): Promise<{ id: string, root: CI
   const job = await origin.library.job(media.id, PROFILE)
   await origin.transcoder.complete(job)
   const root = await origin.library.finish(job)
-  const playlist = await (await fetch(`${origin.url}/media/${media.id}/${PROFILE}/index.m3u8`)).text()
+  const auth = await asAdmin(origin)
+  const playlist = await (await fetch(`${origin.url}/media/${media.id}/${PROFILE}/index.m3u8`, { headers: auth })).text()
   const segments: Segment[] = []
   for (const name of playlist.split('\n').filter(l => l.endsWith('.m4s'))) {
-    const res = await get(`${origin.url}/media/${media.id}/${PROFILE}/${name}`)
+    const res = await get(`${origin.url}/media/${media.id}/${PROFILE}/${name}`, auth)
     segments.push({ path: `/media/${media.id}/${PROFILE}/${name}`, cid: CID.parse(res.etag?.replaceAll('"', '') ?? ''), bytes: res.body })
   }
   if (segments.length < 5 || segments.some(s => s.cid.code !== 0x55)) throw new Error('expected 5 segments of one raw block each')
@@ -190,7 +197,7 @@ test.serial('the main server restarted over damaged blocks fetches good copies f
   const lonely = await origin.library.job(id, '360p')
   await origin.transcoder.complete(lonely)
   await origin.library.finish(lonely)
-  const alone = await get(`${origin.url}/media/${id}/360p/1.m4s`)
+  const alone = await get(`${origin.url}/media/${id}/360p/1.m4s`, await asAdmin(origin))
   const aloneCid = CID.parse(alone.etag?.replaceAll('"', '') ?? '')
   const serverDir = join(t.context.dir, SERVER_DIR)
   for (const s of [...segments, { cid: aloneCid }]) await damage(serverDir, s.cid)
@@ -203,7 +210,7 @@ test.serial('the main server restarted over damaged blocks fetches good copies f
   for (const s of segments) t.true(await wholeOnDisk(serverDir, s.cid), `${s.path} is whole on the main server's disk again`)
 
   // nobody else holds it: after waiting for a copy in vain, the segment is forgotten and made again
-  const remade = await get(`${origin.url}/media/${id}/360p/1.m4s`)
+  const remade = await get(`${origin.url}/media/${id}/360p/1.m4s`, await asAdmin(origin))
   t.is(remade.status, 200)
   const remadeCid = CID.parse(remade.etag?.replaceAll('"', '') ?? '')
   t.true(await hashMatches(remadeCid, remade.body), 'the answer is the bytes of its Etag')
@@ -227,7 +234,7 @@ test.serial('cidcast pin verify runs on the main server too: a damaged segment i
   t.is(verify.code, 0, verify.stdout + verify.stderr)
   t.regex(verify.stdout, new RegExp(`^corrupt\\t${segment.cid.toString()}\\t${root.toString()}\\trepaired$`, 'm'))
   t.true(await wholeOnDisk(join(t.context.dir, SERVER_DIR), segment.cid))
-  const again = await get(origin.url + segment.path)
+  const again = await get(origin.url + segment.path, await asAdmin(origin))
   t.true(again.status === 200 && again.body.equals(segment.bytes))
 })
 
