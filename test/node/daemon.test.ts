@@ -100,7 +100,7 @@ test('the ffmpeg children of a server killed with SIGKILL mid-transcode die with
     const added = await fetch(`${url}/api/v1/media`, { method: 'POST', headers: { 'Content-Type': 'application/json', ...bearer(token) }, body: JSON.stringify({ path: await fixture('h264-aac-1080p-60s') }) })
     const { id } = await added.json() as { id: string }
     // 1080p to 720p is encoded (~2.5x realtime here): the session runs on for many seconds after its first segment
-    t.is((await fetch(`${url}/media/${id}/720p/0.m4s`)).status, 200)
+    t.is((await fetch(`${url}/media/${id}/720p/0.m4s`, { headers: bearer(token) })).status, 200)
     children.push(...await waitFor(async () => {
       const pids = await ffmpegChildren(daemon.child.pid as number)
       return pids.length > 0 ? pids : undefined
@@ -127,26 +127,38 @@ test('npm start on an empty data folder makes a sample video, shown on both site
     const play = await printed(daemon, /play:\s+(http:\/\/\S+)/, 120_000, 'the play URL')
     const { origin, hash } = new URL(play)
     const id = hash.replace('#/media/', '')
-    const master = await fetch(`${origin}/media/${id}/master.m3u8`)
-    t.is(master.status, 200)
-    t.regex(await master.text(), /720p\/index\.m3u8/)
-    const segment = await fetch(`${origin}/media/${id}/360p/0.m4s`)
-    t.is(segment.status, 200)
-    t.true((await segment.arrayBuffer()).byteLength > 1000)
-
     const sites = [...daemon.stdout().matchAll(/^cidcast (?:main server|CDN node):\s+(http:\/\/[^/\s]+)\//gm)].map(m => m[1])
     t.is(sites.length, 2)
     // the admin npm start made, with the password it printed beside the URLs; the session works on both sites
     const password = /^ {2}admin: {4}user admin, password (\S+) /m.exec(daemon.stdout())?.[1]
     if (password == null) return t.fail(`no admin password printed: ${daemon.stdout()}`)
     const session = await login(sites[0], 'admin', password)
+
+    // the media are not open: the play page's site plays the signed play URL its player asks for, on its own origin
+    t.is((await fetch(`${origin}/media/${id}/master.m3u8`)).status, 401, 'npm start opens no media')
+    const played = await fetch(`${origin}/api/v1/media/${id}/play`, { headers: bearer(session) })
+    t.is(played.status, 200)
+    const signed = new URL((await played.json() as { url: string }).url)
+    const master = await fetch(`${origin}${signed.pathname}${signed.search}`)
+    t.is(master.status, 200)
+    const text = await master.text()
+    t.regex(text, /720p\/index\.m3u8/)
+    const variant = text.split('\n').find(line => line.startsWith('360p/index.m3u8'))
+    if (variant == null) return t.fail('no 360p rendition in the master playlist')
+    const index = await fetch(`${origin}/media/${id}/${variant}`)
+    t.is(index.status, 200)
+    const first = (await index.text()).split('\n').find(line => line.startsWith('0.m4s'))
+    if (first == null) return t.fail('no first segment in the 360p playlist')
+    const segment = await fetch(`${origin}/media/${id}/360p/${first}`)
+    t.is(segment.status, 200)
+    t.true((await segment.arrayBuffer()).byteLength > 1000)
     const posters: Buffer[] = []
     for (const site of sites) {
       const list = await (await fetch(`${site}/api/v1/media`, { headers: bearer(session) })).json() as { items: Array<{ id: string, kind: string, title: string, images: { poster: { url: string } | null } }> }
       const sample = list.items.find(m => m.id === id)
       t.like(sample, { kind: 'movie', title: 'cidcast sample' }, site)
       if (sample?.images.poster == null) return t.fail(`no poster on ${site}`)
-      const res = await fetch(site + sample.images.poster.url)
+      const res = await fetch(site + sample.images.poster.url, { headers: bearer(session) })
       t.is(res.headers.get('content-type'), 'image/jpeg')
       posters.push(Buffer.from(await res.arrayBuffer()))
     }
