@@ -44,13 +44,13 @@ test.afterEach.always(async t => {
 async function server (t: ExecutionContext<Context>): Promise<{ server: RunningServer, id: string, root: string, files: string[] }> {
   const started = await startServer({ dataDir: join(t.context.dir, 'server'), listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], dnsListen: '127.0.0.1:0', heartbeatSeconds: SLOW_HEARTBEAT_SECONDS, logLevel: 'silent', accounts: TEST_ACCOUNTS })
   t.context.running.push(started)
-  // remembered by its URL, for `api()`
-  await adminToken(started)
+  // remembered by its URL, for `api()`; the playlist is read as the admin too (a stream token would be carried into it)
+  const token = await adminToken(started)
   const media = await started.addMedia(await fixture('odd-854x480-6s'))
   await started.transcoder.complete(await started.library.job(media.id, '360p'))
   const root = (await started.library.get(media.id)).renditions.find(r => r.profile === '360p')?.root
   if (root == null) throw new Error('the 360p rendition did not complete')
-  const playlist = await (await fetch(`${started.url}/media/${media.id}/360p/index.m3u8`)).text()
+  const playlist = await (await fetch(`${started.url}/media/${media.id}/360p/index.m3u8`, { headers: bearer(token) })).text()
   return { server: started, id: media.id, root, files: ['index.m3u8', 'init.mp4', ...playlist.split('\n').filter(l => l.endsWith('.m4s'))] }
 }
 
