@@ -39,6 +39,8 @@ export interface LoadTarget {
   name: string
   port: number
   paths: string[]
+  /** Headers sent with every request (a credential the server asks for). */
+  headers?: Record<string, string>
   /** Process ids whose CPU counts as the server's (nginx: master and workers). */
   pids?: () => Promise<number[]>
 }
@@ -52,14 +54,14 @@ export interface RoundsOptions {
 }
 
 /** `connections` keep-alive loops, each fetching the paths in turn (from its own starting point) until the deadline. */
-export async function load (port: number, paths: string[], durationSeconds: number, connections: number): Promise<LoadRound> {
+export async function load (port: number, paths: string[], durationSeconds: number, connections: number, headers: Record<string, string> = {}): Promise<LoadRound> {
   const agent = new Agent({ keepAlive: true, maxSockets: connections })
   const deadline = performance.now() + durationSeconds * 1000
   let bytes = 0
   let requests = 0
   let failures = 0
   const get = (path: string): Promise<void> => new Promise((resolve, reject) => {
-    httpGet({ host: '127.0.0.1', port, path, agent }, res => {
+    httpGet({ host: '127.0.0.1', port, path, agent, headers }, res => {
       if (res.statusCode !== 200) failures++
       res.on('data', (chunk: Buffer) => { bytes += chunk.byteLength })
       res.on('end', () => { requests++; resolve() })
@@ -86,7 +88,7 @@ async function timedRound (target: LoadTarget, seconds: number, connections: num
   const cpuBefore = await serverCpuSeconds(target)
   const clientBefore = process.cpuUsage()
   const started = performance.now()
-  const figure = await load(target.port, target.paths, seconds, connections)
+  const figure = await load(target.port, target.paths, seconds, connections, target.headers)
   const client = process.cpuUsage(clientBefore)
   figure.clientCores = (client.user + client.system) / 1000 / (performance.now() - started)
   const cpuAfter = await serverCpuSeconds(target)
@@ -114,7 +116,7 @@ function summarise (rounds: LoadRound[]): ThroughputFigure {
 
 /** Warms every target up, then loads each in turn for `rounds` rounds; one figure per target name. */
 export async function measureRounds (targets: LoadTarget[], options: RoundsOptions): Promise<Map<string, ThroughputFigure>> {
-  for (const t of targets) await load(t.port, t.paths, options.warmupSeconds ?? 1, options.connections)
+  for (const t of targets) await load(t.port, t.paths, options.warmupSeconds ?? 1, options.connections, t.headers)
   const results = new Map<string, LoadRound[]>()
   for (let round = 0; round < options.rounds; round++) {
     for (const t of targets) {

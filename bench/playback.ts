@@ -1,5 +1,6 @@
 import { bareFirstSegment } from './bare-ffmpeg.ts'
 import { fetchOk, newClient, timed } from '../test/helpers/http.ts'
+import { withToken } from '../test/helpers/stream-url.ts'
 import { PROFILE, startBenchServer } from './server.ts'
 import { median, percentile, ratioOf } from './table.ts'
 import type { BarePlan } from './bare-ffmpeg.ts'
@@ -33,16 +34,16 @@ interface ColdRun {
   sessions: number
 }
 
-/** A player's start on `server`: master and media playlists (not timed), then `first` files at once (timed). */
+/** A player's start on `server` through its play URL: master and media playlists (not timed), then `first` files at once (timed). */
 async function coldStart (server: BenchServer, files: string[]): Promise<ColdRun> {
   const client = newClient()
   try {
-    await fetchOk(`${server.url}/media/${server.id}/master.m3u8`, client)
-    await fetchOk(`${server.rendition}/index.m3u8`, client)
+    await fetchOk(withToken(`${server.url}/media/${server.id}/master.m3u8`, server.streamToken), client)
+    await fetchOk(withToken(`${server.rendition}/index.m3u8`, server.streamToken), client)
     let bytes = 0
     const ms = await timed(async () => {
       // in the order given: a seek asks for its segment before the init segment
-      await Promise.all(files.map(async f => { bytes += (await fetchOk(`${server.rendition}/${f}`, client)).body.byteLength }))
+      await Promise.all(files.map(async f => { bytes += (await fetchOk(withToken(`${server.rendition}/${f}`, server.streamToken), client)).body.byteLength }))
     })
     return { ms, bytes, sessions: await server.sessionsStarted() }
   } finally {
@@ -50,15 +51,16 @@ async function coldStart (server: BenchServer, files: string[]): Promise<ColdRun
   }
 }
 
-/** A new client's playlist, then init and first segment at once, `tries` times; milliseconds per try. */
-export async function secondViewer (rendition: string, tries: number): Promise<number[]> {
+/** A new client's playlist, then init and first segment at once, `tries` times, with `token` when given (a play URL's); milliseconds per try. */
+export async function secondViewer (rendition: string, tries: number, token?: string): Promise<number[]> {
+  const at = (file: string): string => token == null ? `${rendition}/${file}` : withToken(`${rendition}/${file}`, token)
   const samples: number[] = []
   for (let i = 0; i < tries; i++) {
     const client = newClient()
     try {
       samples.push(await timed(async () => {
-        await fetchOk(`${rendition}/index.m3u8`, client)
-        await Promise.all([fetchOk(`${rendition}/init.mp4`, client), fetchOk(`${rendition}/0.m4s`, client)])
+        await fetchOk(at('index.m3u8'), client)
+        await Promise.all([fetchOk(at('init.mp4'), client), fetchOk(at('0.m4s'), client)])
       }))
     } finally {
       client.destroy()
@@ -70,7 +72,7 @@ export async function secondViewer (rendition: string, tries: number): Promise<n
 /** Second viewers on `server` while what made its first segments may still run; counts new ffmpeg sessions. */
 export async function measureSecondViewer (server: BenchServer, tries: number): Promise<{ samples: number[], newSessions: number }> {
   const before = await server.sessionsStarted()
-  const samples = await secondViewer(server.rendition, tries)
+  const samples = await secondViewer(server.rendition, tries, server.streamToken)
   return { samples, newSessions: (await server.sessionsStarted()) - before }
 }
 

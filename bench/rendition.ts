@@ -1,6 +1,7 @@
 import { bareWholeRendition } from './bare-ffmpeg.ts'
 import { processTreeCpuSeconds } from './cpu-time.ts'
 import { fetchOk, newClient } from '../test/helpers/http.ts'
+import { withToken } from '../test/helpers/stream-url.ts'
 import { PROFILE, startBenchServer } from './server.ts'
 import { median, ratioOf } from './table.ts'
 import type { BarePlan } from './bare-ffmpeg.ts'
@@ -20,10 +21,10 @@ const COMPLETE_POLL_MS = 20
 async function wholeOnServer (server: BenchServer, segments: number): Promise<{ ms: number, segmentsDoneMs: number, root: string, cpuSeconds: number, nodeCpuSeconds: number }> {
   const client = newClient()
   try {
-    await fetchOk(`${server.rendition}/index.m3u8`, client)
+    await fetchOk(withToken(`${server.rendition}/index.m3u8`, server.streamToken), client)
     const cpuBefore = await processTreeCpuSeconds(server.pid)
     const started = performance.now()
-    for (let n = 0; n < segments; n++) await fetchOk(`${server.rendition}/${n}.m4s`, client)
+    for (let n = 0; n < segments; n++) await fetchOk(withToken(`${server.rendition}/${n}.m4s`, server.streamToken), client)
     const segmentsDoneMs = performance.now() - started
     const deadline = started + COMPLETE_TIMEOUT_MS
     for (;;) {

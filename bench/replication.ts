@@ -220,12 +220,13 @@ async function nodeToNode (dir: string, swarmKeyFile: string, mib: number, round
 async function renditionReplication (dir: string, server: BenchServer, rounds: number, nginx: RunningNginx | undefined, log: (line: string) => void, cleanup: Array<() => Promise<void>>): Promise<Row> {
   const { root } = await server.renditionState()
   if (root == null) throw new Error('the rendition is not complete')
-  // the rendition's files, for nginx
+  // the rendition's files as stored, for nginx: read as the admin (a play URL's token would be written into the playlist)
   const agent = newClient()
-  const playlist = (await fetchOk(`${server.rendition}/index.m3u8`, agent)).body
+  const asAdmin = { headers: bearer(server.token) }
+  const playlist = (await fetchOk(`${server.rendition}/index.m3u8`, agent, asAdmin)).body
   const files = ['index.m3u8', 'init.mp4', ...playlist.toString().split('\n').filter(l => l.endsWith('.m4s'))]
   await mkdir(join(dir, 'www', 'rendition'), { mode: 0o755 })
-  for (const file of files) await writeFile(join(dir, 'www', 'rendition', file), (await fetchOk(`${server.rendition}/${file}`, agent)).body, { mode: 0o644 })
+  for (const file of files) await writeFile(join(dir, 'www', 'rendition', file), (await fetchOk(`${server.rendition}/${file}`, agent, asAdmin)).body, { mode: 0o644 })
   agent.destroy()
 
   const times: number[] = []

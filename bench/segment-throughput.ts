@@ -1,7 +1,9 @@
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { bearer } from '../test/helpers/auth.ts'
 import { fetchOk, newClient } from '../test/helpers/http.ts'
+import { withToken } from '../test/helpers/stream-url.ts'
 import { measureRounds } from './load.ts'
 import { ensureNginx, startNginx } from './nginx.ts'
 import { measureSecondViewer, secondViewer, secondViewerRow } from './playback.ts'
@@ -15,6 +17,8 @@ import type { Row } from './table.ts'
 /**
  * Figures 3b and 4: serving a finished rendition. The server's segments are fetched once and written out
  * under the same URL paths, so nginx serves the very same bytes at the very same paths to the same client.
+ * `/media` is asked as a player asks, with its play URL's stream token on every request; `/ipfs/{cid}` (bare block
+ * CIDs, which no stream token names as roots) as a signed-in API client, with the admin's API token.
  */
 
 const THROUGHPUT_GOAL_RATIO = 0.6
@@ -41,7 +45,7 @@ interface SavedRendition {
   bytes: number
 }
 
-/** Fetches the playlist, init and every segment once and writes them under `root` at their URL paths. */
+/** Fetches the playlist, init and every segment once, as stored (read as the admin), and writes them under `root` at their URL paths. */
 async function saveRendition (server: BenchServer, segments: number): Promise<SavedRendition> {
   const root = await mkdtemp(join(tmpdir(), 'cidcast-bench-www-'))
   // nginx's workers run as nobody when the bench runs as root: every folder on the way must be enterable
@@ -49,12 +53,13 @@ async function saveRendition (server: BenchServer, segments: number): Promise<Sa
   const base = `/media/${server.id}/${PROFILE}`
   await mkdir(join(root, base), { recursive: true, mode: 0o755 })
   const client = newClient()
+  const asAdmin = { headers: bearer(server.token) }
   try {
     const segmentPaths: string[] = []
     const ipfsPaths: string[] = []
     let bytes = 0
     for (const name of ['index.m3u8', 'init.mp4', ...Array.from({ length: segments }, (_, n) => `${n}.m4s`)]) {
-      const res = await fetchOk(`${server.url}${base}/${name}`, client)
+      const res = await fetchOk(`${server.url}${base}/${name}`, client, asAdmin)
       await writeFile(join(root, base, name), res.body, { mode: 0o644 })
       if (!name.endsWith('.m4s')) continue
       const cid = /^"([a-z0-9]+)"$/i.exec(res.headers.etag ?? '')?.[1]
@@ -94,9 +99,10 @@ export async function measureServing (server: BenchServer, segments: number, opt
 
     log(`segment throughput: ${connections} keep-alive connections, ${rounds} rounds of ${seconds} s, ${segments} segments (${(saved.bytes / 1e6).toFixed(1)} MB)`)
     const serverPid = server.pid
-    const targets: LoadTarget[] = [{ name: 'media', port: Number(new URL(server.url).port), paths: saved.segmentPaths, pids: async () => [serverPid] }]
+    const signedPaths = saved.segmentPaths.map(path => withToken(path, server.streamToken))
+    const targets: LoadTarget[] = [{ name: 'media', port: Number(new URL(server.url).port), paths: signedPaths, pids: async () => [serverPid] }]
     if (nginx != null) targets.push({ name: 'nginx', port: nginx.port, paths: saved.segmentPaths, pids: nginx.pids })
-    targets.push({ name: 'ipfs', port: Number(new URL(server.url).port), paths: saved.ipfsPaths, pids: async () => [serverPid] })
+    targets.push({ name: 'ipfs', port: Number(new URL(server.url).port), paths: saved.ipfsPaths, headers: bearer(server.token), pids: async () => [serverPid] })
     const measured = await measureRounds(targets, { rounds, roundSeconds: seconds, connections })
     for (const [name, figure] of measured) {
       if (figure.errors > 0) throw new Error(`${figure.errors} requests to ${name} did not answer 200`)
@@ -107,7 +113,7 @@ export async function measureServing (server: BenchServer, segments: number, opt
     const nginxMb = nginxFigure?.medianMbPerSecond ?? null
     const details = { connections, rounds, roundSeconds: seconds, segments, segmentBytes: saved.bytes, media, nginx: nginxFigure, ipfs }
     const cpuPerGb = (f: ThroughputFigure): string => f.cpuSecondsPerGB == null ? '?' : f.cpuSecondsPerGB.toFixed(2)
-    for (const [id, what, figure] of [['4', `/media/{id}/${PROFILE}/{n}.m4s`, media], ['4b', '/ipfs/{cid} of the same segments', ipfs]] as const) {
+    for (const [id, what, figure, credential] of [['4', `/media/{id}/${PROFILE}/{n}.m4s`, media, 'a play URL\'s stream token'], ['4b', '/ipfs/{cid} of the same segments', ipfs, 'the admin\'s API token']] as const) {
       const ratio = ratioOf(figure.medianMbPerSecond, nginxMb)
       rows.push({
         id,
@@ -119,7 +125,7 @@ export async function measureServing (server: BenchServer, segments: number, opt
         ratio,
         goal: `>= ${THROUGHPUT_GOAL_RATIO.toFixed(2)}x nginx`,
         pass: ratio == null ? null : ratio >= THROUGHPUT_GOAL_RATIO,
-        note: `median of ${rounds} rounds, best ${figure.mbPerSecond.toFixed(0)} MB/s; server ${cpuPerGb(figure)} CPU s/GB; ` +
+        note: `median of ${rounds} rounds, best ${figure.mbPerSecond.toFixed(0)} MB/s, each request with ${credential}; server ${cpuPerGb(figure)} CPU s/GB; ` +
           `client at ${(figure.clientCores ?? 0).toFixed(2)} cores` +
           (nginxFigure == null
             ? skipNote

@@ -12,8 +12,13 @@ export const PROFILE = '720p'
 /** A main server in its own process with a fresh data folder and the bench source added. */
 export interface BenchServer {
   url: string
-  /** An API token of the server's admin: every `/api/v1` call needs one (`/media` and `/ipfs` do not, yet). */
+  /** An API token of the server's admin: every `/api/v1` call needs one, and it reads `/media` and `/ipfs` as stored. */
   token: string
+  /**
+   * The stream token of the source's play URL on the main server (`GET /api/v1/media/{id}/play`): what a player
+   * sends with every playlist and segment request (nobody reads `/media` without a credential).
+   */
+  streamToken: string
   /** Process id of the server. */
   pid: number
   /** The server's data folder (its `swarm.key` is what a bench CDN node joins with). */
@@ -49,9 +54,14 @@ export async function startBenchServer (source: string): Promise<BenchServer> {
     })
     if (!added.ok) throw new Error(`adding ${source} answered ${added.status}: ${await added.text()}`)
     const { id } = await added.json() as { id: string }
+    const play = await fetch(`${url}/api/v1/media/${id}/play`, { headers: bearer(token) })
+    if (!play.ok) throw new Error(`a play URL of ${id} answered ${play.status}: ${await play.text()}`)
+    const streamToken = new URL((await play.json() as { url: string }).url).searchParams.get('token')
+    if (streamToken == null) throw new Error(`the play URL of ${id} carries no token`)
     return {
       url,
       token,
+      streamToken,
       pid: child.child.pid!,
       dataDir,
       id,

@@ -8,10 +8,17 @@ export interface Fetched {
   body: Buffer
 }
 
+/** What a request sends besides its URL. */
+export interface FetchOptions {
+  signal?: AbortSignal
+  /** Request headers (the main server reads `/media` and `/ipfs` only with a credential: `bearer(token)`). */
+  headers?: Record<string, string>
+}
+
 /** GETs `url` with node:http through `agent` (a player's connection pool) and reads the whole body. */
-export async function fetchWhole (url: string, agent: Agent, signal?: AbortSignal): Promise<Fetched> {
+export async function fetchWhole (url: string, agent: Agent, options: FetchOptions = {}): Promise<Fetched> {
   return await new Promise((resolve, reject) => {
-    const req = httpGet(url, { agent, signal }, res => {
+    const req = httpGet(url, { agent, signal: options.signal, headers: options.headers }, res => {
       const parts: Buffer[] = []
       res.on('data', (chunk: Buffer) => { parts.push(chunk) })
       res.on('end', () => { resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts) }) })
@@ -22,8 +29,8 @@ export async function fetchWhole (url: string, agent: Agent, signal?: AbortSigna
 }
 
 /** Like `fetchWhole`, but a status other than 200 is an error naming the URL. */
-export async function fetchOk (url: string, agent: Agent, signal?: AbortSignal): Promise<Fetched> {
-  const res = await fetchWhole(url, agent, signal)
+export async function fetchOk (url: string, agent: Agent, options: FetchOptions = {}): Promise<Fetched> {
+  const res = await fetchWhole(url, agent, options)
   if (res.status !== 200) throw new Error(`GET ${url} answered ${res.status}: ${res.body.toString('utf8', 0, 200)}`)
   return res
 }
