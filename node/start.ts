@@ -84,7 +84,8 @@ async function start (): Promise<void> {
     `cidcast main server: ${server.url}/`,
     `cidcast CDN node:    ${node.url}/${dns}`,
     `  play:     ${node.url}/#/media/${first.id}   (through the CDN node)`,
-    `  playlist: ${node.url}/media/${first.id}/master.m3u8`,
+    // media are not public: a player outside the web UI takes a signed URL (`cidcast play`)
+    `  playlist: npx cidcast play ${first.id} --node ${node.name}   (a signed URL for mpv, VLC or any HLS player)`,
     `  direct:   ${server.url}/#/media/${first.id}   (the main server itself)`,
     `  API:      ${server.url}/api/v1/media`,
     `  data:     ${data}`,
