@@ -46,8 +46,13 @@ function nodeOptions (dir: string, name: string, server: RunningServer): StartNo
   return { dataDir: join(dir, name), swarmKeyFile: join(dir, 'server', 'swarm.key'), server: server.url, name, listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], logLevel: 'silent', minBackoffMs: 100, maxBackoffMs: 500 }
 }
 
+/** The playlist the player plays, without its stream token (every source is a signed play URL: an error without one). */
 async function playerSource (page: Page): Promise<string | null> {
-  return await page.evaluate(() => (window as unknown as PlayerWindow).cidcast?.src ?? null)
+  const src = await page.evaluate(() => (window as unknown as PlayerWindow).cidcast?.src ?? null)
+  if (src == null) return null
+  const signed = /^(.*)\?token=[\w-]+$/.exec(src)
+  if (signed == null) throw new Error(`the player plays ${src}, not a signed play URL`)
+  return signed[1]
 }
 
 /** Waits until the video has played past `seconds` since `from` (so it plays, not just loads). */

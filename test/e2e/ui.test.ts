@@ -208,14 +208,14 @@ test.serial('a title with markup shows as text on the library and the player pag
   await card.waitFor()
   t.is(await card.locator('.card-title').textContent(), HOSTILE_TITLE)
   // posters (frames of the video) are the only pictures: markup in the title made none
-  t.is(await page.locator('main img:not([src^="/ipfs/"])').count(), 0)
+  t.is(await page.locator('main img:not([src^="/api/v1/images/"])').count(), 0)
 
   await card.click()
   const title = page.locator('.player-page h1')
   await title.waitFor()
   t.is(await title.textContent(), HOSTILE_TITLE)
   t.is(await page.title(), `${HOSTILE_TITLE} · cidcast`)
-  t.is(await page.locator('main img:not([src^="/ipfs/"])').count(), 0)
+  t.is(await page.locator('main img:not([src^="/api/v1/images/"])').count(), 0)
   t.is(await page.evaluate(() => (window as unknown as PlayerWindow).pwned), undefined)
 })
 
