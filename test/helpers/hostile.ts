@@ -3,6 +3,7 @@ import { readdir } from 'node:fs/promises'
 import { request } from 'node:http'
 import { join, relative } from 'node:path'
 import Database from 'better-sqlite3'
+import type { Pins } from '@helia/interface'
 import type { ExecutionContext, TestFn } from 'ava'
 
 /*
@@ -213,4 +214,13 @@ export async function blockFiles (dir: string): Promise<{ count: number, hash: s
 /** A main server's state: its catalog and its blocks (`<data>/catalog.sqlite`, `<data>/blocks`). */
 export function serverSnapshot (dataDir: string, probe: CatalogProbe): () => Promise<unknown> {
   return async () => ({ catalog: probe.snapshot(), blocks: await blockFiles(join(dataDir, 'blocks')) })
+}
+
+/** A CDN node's state: the roots its Helia peer pins (with their depth) and its blocks (`<data>/blocks`). */
+export function nodeSnapshot (dataDir: string, pins: Pick<Pins, 'ls'>): () => Promise<unknown> {
+  return async () => {
+    const pinned: string[] = []
+    for await (const pin of pins.ls()) pinned.push(`${pin.cid.toString()} ${pin.depth}`)
+    return { pins: pinned.sort(), blocks: await blockFiles(join(dataDir, 'blocks')) }
+  }
 }

@@ -66,7 +66,8 @@ hostileTests(test, [
   { name: 'a bearer token of 8 kB', path: '/api/v1/media', headers: { Authorization: 'Bearer ccs_' + 'z'.repeat(8000) }, status: 401, error: 'InvalidCredentialsError' },
   { name: 'a token with SQL', path: '/api/v1/media', headers: { Authorization: "Bearer cca_'OR'1'='1" }, status: 401, error: 'InvalidCredentialsError' },
   { name: 'a session cookie of garbage', path: '/api/v1/auth/me', as: 'none', headers: { Cookie: 'cidcast_session=%00%ff' + 'x'.repeat(3000) }, status: 401, error: 'AuthenticationRequiredError' },
-  { name: 'headers over 16 kB', path: '/api/v1/media', headers: { 'X-Pad': 'x'.repeat(20_000) }, status: 431, json: false }
+  { name: 'headers over 16 kB', path: '/api/v1/media', headers: { 'X-Pad': 'x'.repeat(20_000) }, status: 431, error: 'HeadersTooLargeError' },
+  { name: 'a body both chunked and sized', method: 'POST', path: '/api/v1/media', headers: { 'Transfer-Encoding': 'chunked' }, body: '2\r\n{}\r\n0\r\n\r\n', status: 400, error: 'InvalidRequestError' }
 ], c => c.target)
 
 hostileTests(test, [
