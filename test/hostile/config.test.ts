@@ -32,12 +32,16 @@ interface ConfigCase {
   files?: Record<string, string | Buffer>
   /** What the one line must name (the key, or the file). */
   names: RegExp
+  /** The folder the CLI runs in. @default this process's */
+  cwd?: string
 }
 
 const SWARM_KEY = `/key/swarm/psk/1.0.0/\n/base16/\n${'ab'.repeat(32)}\n`
 
 const CASES: ConfigCase[] = [
   { what: 'a negative session count', program: 'server', env: { CIDCAST_MAX_SESSIONS: '-3' }, names: /maxSessions|CIDCAST_MAX_SESSIONS/ },
+  // from the sources, the project's tsconfig must be found wherever the CLI runs (it once failed as a bare "TypeError")
+  { what: 'a negative session count, run from another folder', program: 'server', env: { CIDCAST_MAX_SESSIONS: '-3' }, cwd: '/', names: /maxSessions|CIDCAST_MAX_SESSIONS/ },
   { what: 'a config.json that is not JSON', program: 'server', files: { 'config.json': '{"listen": ' }, names: /config\.json/ },
   { what: 'a config.json with a session count as text', program: 'server', files: { 'config.json': '{"maxSessions": "many"}' }, names: /maxSessions/ },
   { what: 'a swarm.key of garbage', program: 'server', files: { 'swarm.key': 'garbage\n' }, names: /swarm\.key|swarm key/i },
@@ -77,7 +81,7 @@ for (const c of CASES) {
     const { CIDCAST_SERVER: _server, CIDCAST_TOKEN: _token, ...inherited } = process.env
     const env = { ...inherited, CIDCAST_FROM_SOURCE: '1', CIDCAST_LOG_LEVEL: 'warn', ...c.env }
     const run = await inTurn(async () => await new Promise<{ code: number | string | null, stderr: string, stdout: string }>(resolve => {
-      execFile(process.execPath, args, { env, timeout: 60_000 }, (err, stdout, stderr) => {
+      execFile(process.execPath, args, { env, timeout: 60_000, cwd: c.cwd }, (err, stdout, stderr) => {
         resolve({ code: err == null ? 0 : (err as { code?: number | string }).code ?? (err as { signal?: string }).signal ?? 1, stdout, stderr })
       })
     }))
