@@ -28,9 +28,9 @@ export function childFlags (): string[] {
   return (process.env.BENCH_CHILD_NODE_OPTIONS ?? '').split(/\s+/).filter(f => f !== '')
 }
 
-/** Starts `node --import=tsx <script> ...args` and resolves with what it announced with `announceReady`. */
-export async function startChild<T> (script: string, args: string[], timeoutMs = 60_000): Promise<BenchChild<T>> {
-  const child = spawn(process.execPath, [...childFlags(), '--import=tsx', script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+/** Starts `node --import=tsx <script> ...args` (with `env` added to this process's environment) and resolves with what it announced with `announceReady`. */
+export async function startChild<T> (script: string, args: string[], timeoutMs = 60_000, env: Record<string, string> = {}): Promise<BenchChild<T>> {
+  const child = spawn(process.execPath, [...childFlags(), '--import=tsx', script, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } })
   // 'error' (a failed spawn) ends it too; once() would reject and nobody would see it
   const exited = new Promise<void>(resolve => { child.once('exit', () => { resolve() }); child.once('error', () => { resolve() }) })
   const stop = async (graceMs = 10_000): Promise<void> => {
