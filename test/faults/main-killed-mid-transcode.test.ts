@@ -23,7 +23,7 @@ const PROFILE = '480p'
 type ServerChild = BenchChild<{ url: string, token: string }>
 
 async function startMain (data: string): Promise<ServerChild> {
-  return await startChild(SERVER, [data], 60_000, { BENCH_SERVER_LOG_LEVEL: 'error' })
+  return await startChild(SERVER, [data], 60_000, { env: { BENCH_SERVER_LOG_LEVEL: 'error' } })
 }
 
 async function media (main: ServerChild, id: string): Promise<MediaView> {
