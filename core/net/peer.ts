@@ -144,6 +144,10 @@ async function startPeer (components: PeerComponents, init: PeerInit, listen: st
 
   const helia = withBitswap(withLibp2pLight(createHeliaLight({ blockstore, datastore }), {
     privateKey,
+    // libp2p's peer store (addresses and protocols of peers, written on every new stream) lives in memory: nothing
+    // here dials a peer it learnt from an earlier run, and on disk a full data folder made every new stream fail
+    // (a node could no longer heartbeat to say it was full, nor take the order that follows once space is freed)
+    datastore: new MemoryDatastore(),
     addresses: { listen },
     transports: [tcp()],
     connectionProtector: preSharedKey({ psk: init.swarmKey }),
