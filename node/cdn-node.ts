@@ -47,6 +47,8 @@ export interface StartNodeOptions extends Partial<Omit<NodeConfig, 'data' | 'set
   onStatus?: (status: AgentStatus) => void
   /** Replication settings (fetch concurrency, stall timeout, retries); tests make them short. */
   pinner?: Omit<PinnerInit, 'dataLabel'>
+  /** libp2p addresses registered with the main server (a port forward or proxy in front of this node); none: the listen addresses. */
+  p2pAnnounce?: string[]
 }
 
 /** A running CDN node. */
@@ -117,7 +119,7 @@ function gatewayUrl (config: NodeConfig, address: AddressInfo): string {
 /** Starts a CDN node: peer, gateway, then registration with the main server (in the background, retried). */
 export async function startNode (options: StartNodeOptions = {}): Promise<RunningNode> {
   tuneGarbageCollection()
-  const { dataDir, swarmKeyFile, env = process.env, minBackoffMs, maxBackoffMs, heartbeatSeconds, reserveBytes, onStatus, playlistTtlMs, pinner: pinnerInit, defaults, ...flags } = options
+  const { dataDir, swarmKeyFile, env = process.env, minBackoffMs, maxBackoffMs, heartbeatSeconds, reserveBytes, onStatus, playlistTtlMs, pinner: pinnerInit, defaults, p2pAnnounce, ...flags } = options
   const config = await loadNodeConfig({ ...flags, data: dataDir }, env, defaults)
   const logger = await createDaemonLogger({ level: config.logLevel, format: config.logFormat })
   const log = logger.child({ name: 'cidcast:node' })
@@ -130,7 +132,7 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
 
     const listen = nodeListenSettings(config)
     let p2pBound: string | undefined
-    const peer = await createPeer({ logger }, { dataDir: config.data, swarmKey, listen: listen.p2pListen, onListen: addresses => { p2pBound = addresses[0] } })
+    const peer = await createPeer({ logger }, { dataDir: config.data, swarmKey, listen: listen.p2pListen, announce: p2pAnnounce, onListen: addresses => { p2pBound = addresses[0] } })
     stack.push(async () => { await peer.stop() })
     const ipns = ipnsNameOf(peer.libp2p.peerId)
 

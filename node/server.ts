@@ -56,6 +56,8 @@ export interface StartServerOptions extends Partial<Omit<ServerConfig, 'data' | 
   catalog?: Pick<CatalogInit, 'busyWaitMs'>
   /** Free bytes of the data folder's disk below which `/healthz` says `degraded`. @default 64 MiB */
   reserveBytes?: number
+  /** libp2p addresses nodes are told to dial (a port forward or proxy in front of this server); none: the listen addresses. */
+  p2pAnnounce?: string[]
 }
 
 /** A running main server. */
@@ -96,7 +98,7 @@ export interface RunningServer {
 /** Starts the main server: peer, catalog, transcoder, HTTP and DNS, in that order. */
 export async function startServer (options: StartServerOptions = {}): Promise<RunningServer> {
   tuneGarbageCollection()
-  const { dataDir, metadata: metadataSettings, accounts: accountsInit, catalog: catalogSettings, reserveBytes, ...flags } = options
+  const { dataDir, metadata: metadataSettings, accounts: accountsInit, catalog: catalogSettings, reserveBytes, p2pAnnounce, ...flags } = options
   const config = await loadServerConfig({ ...flags, data: dataDir })
   const logger = await createDaemonLogger({ level: config.logLevel, format: config.logFormat })
   const log = logger.child({ name: 'cidcast:server' })
@@ -123,7 +125,7 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
     const gater = createRevocationGater({ revoked: await nodeStore.revokedPeerIds() })
 
     const p2pListen = config.p2pListen.map(address => ({ key: 'p2pListen', address, setBy: config.setBy.p2pListen }))
-    const peer = await createPeer({ logger }, { dataDir: config.data, swarmKey, listen: p2pListen, connectionGater: gater })
+    const peer = await createPeer({ logger }, { dataDir: config.data, swarmKey, listen: p2pListen, connectionGater: gater, announce: p2pAnnounce })
     stack.push(async () => { await peer.stop() })
 
     // every control reply carries the stream keys, so they exist before the first node registers

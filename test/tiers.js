@@ -58,6 +58,7 @@ export const INTEGRATION = [
   'test/core/replication/*.test.ts',
   'test/core/routing/main-server.test.ts',
   'test/e2e/*.test.ts',
+  'test/faults/*.test.ts',
   'test/gateway/catalog-busy.test.ts',
   'test/hostile/*.test.ts',
   'test/gateway/ipfs.test.ts',

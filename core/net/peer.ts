@@ -49,6 +49,8 @@ export interface PeerInit {
   listen?: Array<string | ListenSetting>
   /** Told the addresses listened on, once started (a default that moved shows its new port here). */
   onListen?: (addresses: string[]) => void
+  /** Addresses other peers are told to dial instead of the listen ones (a port forward or proxy in front of it). */
+  announce?: string[]
   /** The peer's key; by default loaded from (or created once in) `<dataDir>/identity.key`, or fresh in memory. */
   privateKey?: PrivateKey
   /** Decides which peers may connect (used to revoke peer IDs, which a swarm key alone cannot do). */
@@ -144,7 +146,11 @@ async function startPeer (components: PeerComponents, init: PeerInit, listen: st
 
   const helia = withBitswap(withLibp2pLight(createHeliaLight({ blockstore, datastore }), {
     privateKey,
-    addresses: { listen },
+    // libp2p's peer store (addresses and protocols of peers, written on every new stream) lives in memory: nothing
+    // here dials a peer it learnt from an earlier run, and on disk a full data folder made every new stream fail
+    // (a node could no longer heartbeat to say it was full, nor take the order that follows once space is freed)
+    datastore: new MemoryDatastore(),
+    addresses: { listen, announce: init.announce ?? [] },
     transports: [tcp()],
     connectionProtector: preSharedKey({ psk: init.swarmKey }),
     connectionEncrypters: [noise()],

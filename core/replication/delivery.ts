@@ -50,6 +50,9 @@ export interface OrderDelivery {
   nudgedAt (peerId: string): number | undefined
 }
 
+/** The error of a pin refused for lack of room: retried when the node has room, not on a timer. */
+const FULL_ERROR = 'DataFolderFullError'
+
 /** Most orders in one heartbeat reply; the rest come with the next beats. */
 export const MAX_ORDERS_PER_REPLY = 64
 /** Providers named in one order, and addresses per provider (keeps replies far below the message limit). */
@@ -86,7 +89,23 @@ class HeartbeatDelivery implements OrderDelivery {
         this.log.info({ peer: peerId, cid: entry.cid, orderId: entry.orderId }, 'pinned')
       }
     }
+    await this.retryWhereRoom(peerId, request)
     return await this.ordersFor(peerId)
+  }
+
+  /**
+   * A pin that failed because the node's folder was full is ordered again once the node's heartbeat shows room for
+   * it (not full, and as many bytes free as the root needs when its size is known): a timed retry would only meet
+   * the same full disk, and an operator who frees space should not have to order every pin again.
+   */
+  private async retryWhereRoom (peerId: string, request: HeartbeatRequest): Promise<void> {
+    if (request.health.full) return
+    for (const entry of this.c.index.list({ peerId })) {
+      if (entry.state !== 'failed' || entry.wanted !== 'pin' || entry.retryAtMs != null || entry.error?.name !== FULL_ERROR) continue
+      if (entry.attempts >= this.init.maxAttempts || request.capacity.freeBytes < (entry.bytesTotal ?? 0)) continue
+      this.log.info({ peer: peerId, cid: entry.cid, freeBytes: request.capacity.freeBytes }, 'the node has room again; the pin it had no room for is ordered again')
+      await this.c.index.planRetry(peerId, entry.cid, Date.now())
+    }
   }
 
   readonly providers: ProviderSource = cid => this.providersOf(cid)

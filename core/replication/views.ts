@@ -121,6 +121,7 @@ function reasonFor (entry: IndexEntry, node: NodeView | undefined, settings: Vie
       let next: string
       if (entry.wanted !== 'pin') next = entry.wanted == null ? 'not ordered by the main server' : 'run `cidcast pin rm` again'
       else if (entry.retryAtMs != null) next = `retry ${entry.attempts + 1} of ${settings.maxAttempts} in ${ago(now, Math.max(now, entry.retryAtMs))}`
+      else if (entry.error?.name === 'DataFolderFullError' && entry.attempts < settings.maxAttempts) next = `ordered again once ${label} reports room for it`
       else if (entry.error != null && settings.notRetried.has(entry.error.name)) next = 'not retried automatically; `cidcast pin add` orders it again'
       else next = `gave up after ${entry.attempts} attempt${entry.attempts === 1 ? '' : 's'}; \`cidcast pin add\` orders it again`
       return `${what}: ${cause}; ${next}${away == null ? '' : `; ${away}`}`

@@ -28,9 +28,17 @@ export function childFlags (): string[] {
   return (process.env.BENCH_CHILD_NODE_OPTIONS ?? '').split(/\s+/).filter(f => f !== '')
 }
 
+/** How `startChild` runs a child: variables added to this process's environment, and who reads its other lines. */
+export interface ChildOptions {
+  env?: Record<string, string>
+  /** Gets each line the child prints on stdout besides its ready line (its log); without it they go to stderr. */
+  onLine?: (line: string) => void
+}
+
 /** Starts `node --import=tsx <script> ...args` and resolves with what it announced with `announceReady`. */
-export async function startChild<T> (script: string, args: string[], timeoutMs = 60_000): Promise<BenchChild<T>> {
-  const child = spawn(process.execPath, [...childFlags(), '--import=tsx', script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+export async function startChild<T> (script: string, args: string[], timeoutMs = 60_000, options: ChildOptions = {}): Promise<BenchChild<T>> {
+  const child = spawn(process.execPath, [...childFlags(), '--import=tsx', script, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...options.env } })
+  const onLine = options.onLine ?? ((line: string) => { process.stderr.write(`${line}\n`) })
   // 'error' (a failed spawn) ends it too; once() would reject and nobody would see it
   const exited = new Promise<void>(resolve => { child.once('exit', () => { resolve() }); child.once('error', () => { resolve() }) })
   const stop = async (graceMs = 10_000): Promise<void> => {
@@ -45,7 +53,7 @@ export async function startChild<T> (script: string, args: string[], timeoutMs =
     const line = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => { reject(new Error(`${script} was not ready after ${timeoutMs} ms`)) }, timeoutMs)
       lines.on('line', l => {
-        if (!l.startsWith(READY)) { process.stderr.write(`${l}\n`); return }
+        if (!l.startsWith(READY)) { onLine(l); return }
         clearTimeout(timer)
         resolve(l.slice(READY.length))
       })

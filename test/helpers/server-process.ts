@@ -19,5 +19,6 @@ process.on('SIGTERM', () => {
   stopping = true
   void server.stop().finally(() => { process.exit(0) })
 })
-const { token } = await server.accounts.addApiToken('admin', 'bench')
+// named per start: a server restarted on its folder (the fault tests) keeps the tokens of its earlier runs
+const { token } = await server.accounts.addApiToken('admin', `bench ${process.pid}`)
 announceReady({ url: server.url, token })

@@ -1,4 +1,4 @@
-import { copyFile, mkdir, readdir, readFile } from 'node:fs/promises'
+import { copyFile, mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import test from 'ava'
@@ -9,6 +9,7 @@ import { SESSION_COOKIE } from '../../gateway/access/authenticate.ts'
 import { bearer, login, TEST_ACCOUNTS } from '../helpers/auth.ts'
 import { launchBrowser } from '../helpers/browser.ts'
 import { jpegSize } from '../helpers/jpeg.ts'
+import { childrenNamed, running } from '../helpers/proc.ts'
 import { CLI, runNode } from '../helpers/spawn.ts'
 import { tempDir, waitFor } from '../helpers/tmp.ts'
 import type { Daemon } from '../helpers/spawn.ts'
@@ -69,25 +70,6 @@ test('the server daemon prints its URL, refuses a second daemon on its folder, a
   }
 })
 
-/** The ffmpeg processes whose parent is `pid`, from /proc (Linux). */
-async function ffmpegChildren (pid: number): Promise<number[]> {
-  const found: number[] = []
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue
-    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '')
-    // "pid (comm) state ppid ...": comm may hold spaces, so read from the last parenthesis
-    const match = /^\d+ \((.*)\) (\S) (\d+) /.exec(stat)
-    if (match?.[1] === 'ffmpeg' && Number(match[3]) === pid) found.push(Number(entry))
-  }
-  return found
-}
-
-/** True while `pid` runs (a zombie has ended: only its exit status is left to collect). */
-async function running (pid: number): Promise<boolean> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')
-  return /^\d+ \(.*\) [^Z] /.test(stat)
-}
-
 test('the ffmpeg children of a server killed with SIGKILL mid-transcode die with it', async t => {
   if (process.platform !== 'linux') return t.pass('parent-death signals are a Linux feature')
   const dir = await tempDir()
@@ -102,7 +84,7 @@ test('the ffmpeg children of a server killed with SIGKILL mid-transcode die with
     // 1080p to 720p is encoded (~2.5x realtime here): the session runs on for many seconds after its first segment
     t.is((await fetch(`${url}/media/${id}/720p/0.m4s`, { headers: bearer(token) })).status, 200)
     children.push(...await waitFor(async () => {
-      const pids = await ffmpegChildren(daemon.child.pid as number)
+      const pids = await childrenNamed(daemon.child.pid as number, 'ffmpeg')
       return pids.length > 0 ? pids : undefined
     }, 30_000, 'an ffmpeg child of the server'))
     daemon.child.kill('SIGKILL')

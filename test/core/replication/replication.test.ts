@@ -134,12 +134,21 @@ test('a failed pin is retried with a new order until the attempts run out, and a
   t.deepEqual(await node.beat(), [], 'a failed order is not handed out again')
 })
 
-test('a full node is not retried; the reason says so', async t => {
+test('a pin a full node had no room for waits, and is ordered again once the node reports room for it', async t => {
   const { main, root, node, order } = await orderedOnAlpha(t)
-  await node.beat({ pins: [{ cid: root, orderId: order.orderId, state: 'failed', blocksDone: 0, bytesDone: 0, error: { name: 'DataFolderFullError', message: 'the data folder is full' } }] })
+  const full = { quotaBytes: 10_000, usedBytes: 10_000, freeBytes: 0 }
+  await node.beat({ full: true, capacity: full, pins: [{ cid: root, orderId: order.orderId, state: 'failed', blocksDone: 0, bytesDone: 0, error: { name: 'DataFolderFullError', message: 'the data folder is full' } }] })
   const [failed] = await main.replication.list({ node: 'alpha' })
   t.is(failed.retryAt, null)
-  t.regex(failed.reason ?? '', /DataFolderFullError: the data folder is full; not retried automatically/)
+  t.regex(failed.reason ?? '', /DataFolderFullError: the data folder is full; ordered again once alpha reports room for it/)
+  t.deepEqual(await node.beat({ full: true, capacity: full }), [], 'no retry while it is full')
+  // not full, but with less room than the root's 1000 bytes: still no retry
+  t.deepEqual(await node.beat({ capacity: { quotaBytes: 10_000, usedBytes: 9500, freeBytes: 500 } }), [])
+
+  const retry = await waitFor(async () => (await node.beat({ capacity: { quotaBytes: 10_000, usedBytes: 0, freeBytes: 10_000 } })).find(o => o.orderId !== order.orderId), 20_000, 'the order again')
+  t.is(retry.cid, root)
+  const [again] = await main.replication.list({ node: 'alpha' })
+  t.like(again, { orderId: retry.orderId, attempts: 2 })
 })
 
 test('rows survive a restart; a node that goes offline keeps its rows, shown unreachable with the reason', async t => {
