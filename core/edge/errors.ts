@@ -9,6 +9,8 @@ import { CidcastError } from '../errors.ts'
 export class OriginUnavailableError extends CidcastError {
   static override readonly code: string = 'OriginUnavailableError'
   override readonly name = 'OriginUnavailableError'
+  /** The main server gave no answer at all (no connection, or no reply within the deadline), not a failing one. */
+  silent = false
 }
 
 /** Bytes fetched from the origin or a peer do not hash to the CID they were asked for: never served. */

@@ -3,7 +3,7 @@ import { NotCachedError } from '../errors.ts'
 import { MASTER_NAME, PLAYLIST_NAME } from '../hls/index.ts'
 import { verifyFileBytes } from './block-verify.ts'
 import { gatherBlocks, originCarPath } from './content-need.ts'
-import { UnverifiedContentError } from './errors.ts'
+import { OriginUnavailableError, UnverifiedContentError } from './errors.ts'
 import { isMissing } from './node-content.ts'
 import type { ContentNeed } from './content-need.ts'
 import type { HeldMedia } from './held-media.ts'
@@ -191,7 +191,7 @@ class FallbackResolver implements MissResolver {
     return { cid: etag, reader: served }
   }
 
-  /** Asks the origin for the rendition roots of `id` and remembers them; false when it cannot be reached. */
+  /** Asks the origin for the rendition roots of `id` and remembers them; false when it failed, throws when it gave no answer. */
   private async refreshRoots (id: string): Promise<boolean> {
     try {
       const media = await this.c.origin.media(id)
@@ -199,6 +199,9 @@ class FallbackResolver implements MissResolver {
       return true
     } catch (err) {
       if ((err as Error).name === 'MediaNotFoundError') throw err
+      // a main server that does not answer at all will not answer the file either: the miss fails now, within the
+      // API's deadline, rather than after the content deadline of another request (30 s)
+      if (err instanceof OriginUnavailableError && err.silent) throw err
       this.log.debug({ err, id }, 'cannot refresh rendition roots')
       return false
     }

@@ -247,7 +247,11 @@ class HttpOriginClient implements OriginClient {
     try {
       return await fetch(this.url + path, { ...init, headers, redirect: 'manual' })
     } catch (err) {
-      throw unavailable(err, path)
+      const error = unavailable(err, path)
+      // no reply at all, not even a status line (refused, reset, or nothing before the deadline), unless the caller
+      // went away: what a miss resolver may take as "the main server is away"
+      if (error instanceof OriginUnavailableError && (init.signal?.aborted !== true || isTimeout(init.signal))) error.silent = true
+      throw error
     }
   }
 }
@@ -269,6 +273,11 @@ function watchdog (ms: number, parent?: AbortSignal): { signal: AbortSignal, kic
       controller.abort(new DOMException('done', 'AbortError'))
     }
   }
+}
+
+/** Whether a request's signal ended by a deadline (the watchdog's), not by its caller going away. */
+function isTimeout (signal: AbortSignal | null | undefined): boolean {
+  return (signal?.reason as { name?: string } | undefined)?.name === 'TimeoutError'
 }
 
 /** Network failures and deadlines become OriginUnavailableError; our own errors pass through. */

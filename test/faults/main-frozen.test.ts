@@ -79,7 +79,8 @@ test('a main server frozen with SIGSTOP past the heartbeat timeout and resumed l
   t.log(`the miss during the freeze: ${answer.status} ${answer.error?.error ?? ''} after ${ms} ms`)
   t.true(answer.status === 502 || answer.status === 504, `status ${answer.status}`)
   t.truthy(answer.error?.message)
-  t.true(ms < 35_000, `answered within the origin's content timeout (${ms} ms)`)
+  // the rendition roots asked first get no answer within the API's 5 s: the miss fails then, not after 30 s more
+  t.true(ms < 12_000, `answered within the API deadline, not the content one (${ms} ms)`)
   await waitFor(() => Date.now() - frozenAt >= FROZEN_AT_LEAST_MS, FROZEN_AT_LEAST_MS + 1000, 'the freeze to outlast the heartbeat timeout')
   const registrations = node.status().registrations
 

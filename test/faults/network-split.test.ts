@@ -82,7 +82,8 @@ test('a node split from the main server by a dropping network serves what it hol
   t.log(`the miss during the split: ${answer.status} ${answer.error?.error ?? ''} after ${ms} ms`)
   t.true(answer.status === 502 || answer.status === 504, `status ${answer.status}`)
   t.truthy(answer.error?.message)
-  t.true(ms < 35_000, `answered within the origin's content deadline (${ms} ms)`)
+  // the rendition roots asked first get no answer within the API's 5 s: the miss fails then, not after 30 s more
+  t.true(ms < 12_000, `answered within the API deadline, not the content one (${ms} ms)`)
 
   const registrations = node.status().registrations
   split('pass')
