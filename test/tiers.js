@@ -12,6 +12,7 @@
 export const UNIT = [
   'test/core/access/*.test.ts',
   'test/core/catalog/*.test.ts',
+  'test/core/concurrency.test.ts',
   'test/core/config/*.test.ts',
   'test/core/control/access-messages.test.ts',
   'test/core/control/labels.test.ts',

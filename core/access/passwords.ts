@@ -1,4 +1,5 @@
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto'
+import { limitConcurrency } from '../concurrency.ts'
 
 /*
  * Password hashing with scrypt (memory-hard, in node:crypto), stored as a PHC string so the cost can rise later:
@@ -21,20 +22,8 @@ const SALT_BYTES = 16
 const MAX_CONCURRENT = 2
 const PHC = /^\$scrypt\$ln=(\d{1,2}),r=(\d{1,2}),p=(\d{1,2})\$([A-Za-z0-9+/]{16,})\$([A-Za-z0-9+/]{16,})$/
 
-let running = 0
-const waiting: Array<() => void> = []
-
-/** Runs `fn` when fewer than MAX_CONCURRENT hashes are running. */
-async function limited<T> (fn: () => Promise<T>): Promise<T> {
-  if (running >= MAX_CONCURRENT) await new Promise<void>(resolve => { waiting.push(resolve) })
-  running++
-  try {
-    return await fn()
-  } finally {
-    running--
-    waiting.shift()?.()
-  }
-}
+/** Hashes at once: each holds 128 MiB and a core. */
+const limited = limitConcurrency(MAX_CONCURRENT)
 
 async function derive (password: string, salt: Buffer, cost: ScryptCost, bytes: number): Promise<Buffer> {
   const N = 2 ** cost.ln

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import anyTest from 'ava'
+import { limitConcurrency } from '../../core/concurrency.ts'
 import { assertNoInternals } from '../helpers/hostile.ts'
 import { CLI } from '../helpers/spawn.ts'
 import { tempDir } from '../helpers/tmp.ts'
@@ -52,20 +53,8 @@ const CASES: ConfigCase[] = [
 
 /** CLIs running at once: each start costs seconds of CPU (tsx), and the machine may have two cores. */
 const AT_ONCE = 2
-let running = 0
-const waiting: Array<() => void> = []
-
-/** Runs `fn` once fewer than AT_ONCE others run (ava starts this file's tests together). */
-async function inTurn<T> (fn: () => Promise<T>): Promise<T> {
-  if (running >= AT_ONCE) await new Promise<void>(resolve => { waiting.push(resolve) })
-  running++
-  try {
-    return await fn()
-  } finally {
-    running--
-    waiting.shift()?.()
-  }
-}
+/** Runs a CLI once fewer than AT_ONCE others run (ava starts this file's tests together). */
+const inTurn = limitConcurrency(AT_ONCE)
 
 let made = 0
 for (const c of CASES) {
