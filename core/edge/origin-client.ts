@@ -96,7 +96,6 @@ const DEFAULT_CONTENT_TIMEOUT_MS = 30_000
 const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
 const DEFAULT_IDLE_TIMEOUT_MS = 15_000
 
-/** An error named as the origin named it, so the node's error middleware answers with the same status. */
 /** An error the main server answered with, kept under its own name and status so a node passes it on as it came. */
 function remoteError (name: string, message: string, status?: number): Error {
   const err = new CidcastError(message)

@@ -139,11 +139,13 @@ test('a pinned rendition is served from local blocks and the main server sees no
 })
 
 test('a miss is fetched from the origin, checked against its CID, kept and marked; the next request is local', async t => {
-  const { id } = t.context
+  const { id, files } = t.context
   const origin = await proxy(t)
   const cdn = await node(t, origin.url)
   await registered(cdn)
-  const path = `/media/${id}/480p/1.m4s`
+  // a complete rendition: a miss of a segment not made yet would start a transcoding session, and a busy machine
+  // may have none free (503), which is the main server's answer, not the node's
+  const path = `/media/${id}/360p/${files[3]}`
   const first = await getSigned(t, cdn.url + path)
   t.is(first.status, 200)
   t.is(first.source, 'origin')
@@ -204,9 +206,9 @@ test('bytes the origin altered are refused, never served', async t => {
   origin.tamper = { path: /\.m4s|format=car/, body: body => { const copy = Buffer.from(body); copy[copy.length - 1] ^= 0xff; return copy } }
   const cdn = await node(t, origin.url)
   await registered(cdn)
-  const segment = await getSigned(t, `${cdn.url}/media/${id}/480p/0.m4s`)
+  const segment = await getSigned(t, `${cdn.url}/media/${id}/360p/${files[3]}`)
   t.is(segment.status, 502)
-  t.is(JSON.parse(segment.body.toString()).error, 'UnverifiedContentError')
+  t.is(JSON.parse(segment.body.toString()).error, 'UnverifiedContentError', segment.body.toString())
   const path = `/ipfs/${root}/${files[2]}`
   const viaIpfs = await getSigned(t, cdn.url + path)
   t.is(viaIpfs.status, 502)
@@ -349,8 +351,9 @@ test('a full data folder is reported in health and heartbeats and refused for ne
   const listed = await waitFor(async () => (await t.context.server.registry.list()).find(n => n.peerId === cdn.peer.libp2p.peerId.toString() && n.health != null), 10_000, 'a heartbeat')
   t.true(listed.health?.full)
   // a miss is still served: from memory, not kept
-  const res = await getSigned(t, `${cdn.url}/media/${t.context.id}/480p/2.m4s`)
+  const segment = `${cdn.url}/media/${t.context.id}/360p/${t.context.files[4]}`
+  const res = await getSigned(t, segment)
   t.is(res.status, 200)
   t.is(res.source, 'origin')
-  t.is((await getSigned(t, `${cdn.url}/media/${t.context.id}/480p/2.m4s`)).source, 'origin')
+  t.is((await getSigned(t, segment)).source, 'origin')
 })
