@@ -14,6 +14,7 @@ export const UNIT = [
   'test/core/catalog/*.test.ts',
   'test/core/concurrency.test.ts',
   'test/core/config/*.test.ts',
+  'test/core/distribution/*.test.ts',
   'test/core/control/access-messages.test.ts',
   'test/core/control/labels.test.ts',
   'test/core/disk-space.test.ts',

@@ -1,5 +1,6 @@
 import { checkNodeName, checkOwnerName } from '../control/index.ts'
 import { InvalidConfigError } from '../errors.ts'
+import { DISTRIBUTION_DEFAULTS, parseDistribution } from './distribution.ts'
 import {
   boolean, booleanOrFolders, folders, hosts, httpUrl, list, listenAddress, LOG_LEVELS, oneOf, parseDnsName,
   parseLogFormat, parseTcpMultiaddrs, seconds, serverAddress, text, token, wholeNumber
@@ -97,6 +98,7 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   { program: 'server', ...scrubInterval },
   { program: 'server', key: 'publicMedia', env: 'CIDCAST_PUBLIC_MEDIA', parse: boolean, default: false },
   { program: 'server', key: 'playUrlSeconds', env: 'CIDCAST_PLAY_URL_SECONDS', parse: seconds, default: 21_600 },
+  { program: 'server', key: 'distribution', env: 'CIDCAST_DISTRIBUTION', parse: parseDistribution, default: DISTRIBUTION_DEFAULTS },
 
   { program: 'metadata', key: 'tmdbKey', env: 'CIDCAST_TMDB_KEY', blankIsUnset: true, parse: token },
   { program: 'metadata', key: 'tvdbKey', env: 'CIDCAST_TVDB_KEY', blankIsUnset: true, parse: token },

@@ -1,6 +1,7 @@
 import { join, resolve } from 'node:path'
 import { CONFIG_FILE, keysOf } from './keys.ts'
 import { readConfigFile, readSettings, unknownKeyWarnings, valuesOf } from './read.ts'
+import type { DistributionSettings } from './distribution.ts'
 import type { Setting } from './read.ts'
 import type { LogFormat } from '../logger.ts'
 
@@ -40,6 +41,8 @@ export interface ServerConfig {
   publicMedia: boolean
   /** Seconds a play URL lives when its caller does not say (the web UI's player renews it before then). @default 21600 */
   playUrlSeconds: number
+  /** Automatic distribution to CDN nodes (issue 13): demand, placement, eviction, pre-caching. */
+  distribution: DistributionSettings
   /**
    * What set each value that is not a default, as the user knows it (`--listen`, `CIDCAST_LISTEN`,
    * `listen in /srv/cidcast/config.json`): errors name it, and a taken port moves only when it is a default.
