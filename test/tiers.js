@@ -48,6 +48,7 @@ export const UNIT = [
 
 /** Globs relative to the project root. */
 export const INTEGRATION = [
+  'test/bench/simulate.test.ts',
   'test/client/*.test.ts',
   'test/core/control/control.test.ts',
   'test/core/control/replication-messages.test.ts',
