@@ -1,3 +1,4 @@
+import { byNode } from './belady.ts'
 import { Meter } from './metrics.ts'
 import { START } from './trace.ts'
 import { CHUNK_BYTES, online } from './world.ts'
@@ -28,25 +29,61 @@ export function runFallback (world: World, trace: Trace): PolicyResult {
   return meter.result()
 }
 
-/** LRU on miss, per node. */
+/** LRU on miss, per node (nodes are independent: each replays its own requests, in a doubly linked list of slots). */
 export function runLru (world: World, trace: Trace): PolicyResult {
   const meter = new Meter('lru', world.init.days * 24)
-  const caches = world.nodes.map(() => new Map<number, true>())
-  for (let i = 0; i < trace.count; i++) {
-    const node = trace.node[i]
-    const chunk = trace.chunk[i]
-    const cache = caches[node]
-    const hit = cache.delete(chunk)
-    meter.serve(trace.time[i], trace.flags[i], hit)
-    if (!hit) meter.origin += CHUNK_BYTES
-    const capacity = world.nodes[node].cacheChunks
-    if (capacity === 0) continue
-    if (!hit && cache.size >= capacity) {
-      const oldest = cache.keys().next().value as number
-      cache.delete(oldest)
-      meter.evictions++
+  const order = byNode(trace, world.nodes.length)
+  const slotOf = new Int32Array(world.catalog.totalChunks).fill(-1)
+  let start = 0
+  for (const node of world.nodes) {
+    const end = order.ends[node.index]
+    const capacity = node.cacheChunks
+    const chunkAt = new Int32Array(capacity)
+    const prev = new Int32Array(capacity)
+    const next = new Int32Array(capacity)
+    let head = -1 // most recent
+    let tail = -1 // least recent
+    let used = 0
+    const unlink = (slot: number): void => {
+      if (prev[slot] >= 0) next[prev[slot]] = next[slot]
+      else head = next[slot]
+      if (next[slot] >= 0) prev[next[slot]] = prev[slot]
+      else tail = prev[slot]
     }
-    cache.set(chunk, true)
+    const toFront = (slot: number): void => {
+      prev[slot] = -1
+      next[slot] = head
+      if (head >= 0) prev[head] = slot
+      head = slot
+      if (tail < 0) tail = slot
+    }
+    for (let p = start; p < end; p++) {
+      const i = order.index[p]
+      const chunk = trace.chunk[i]
+      const slot = slotOf[chunk]
+      meter.serve(trace.time[i], trace.flags[i], slot >= 0)
+      if (slot >= 0) {
+        unlink(slot)
+        toFront(slot)
+        continue
+      }
+      meter.origin += CHUNK_BYTES
+      if (capacity === 0) continue
+      let free: number
+      if (used < capacity) {
+        free = used++
+      } else {
+        free = tail
+        unlink(free)
+        slotOf[chunkAt[free]] = -1
+        meter.evictions++
+      }
+      chunkAt[free] = chunk
+      slotOf[chunk] = free
+      toFront(free)
+    }
+    for (let s = 0; s < used; s++) slotOf[chunkAt[s]] = -1
+    start = end
   }
   return meter.result()
 }

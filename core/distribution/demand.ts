@@ -49,6 +49,8 @@ export interface DemandBoard {
   viewersThrough (node: string, title: string, at: number): number
   /** Nodes with plays of the title (for placement near its viewers). */
   nodesOf (title: string): Iterable<string>
+  /** Nodes through which viewers started the title lately (within the window, or since the last prune): the few `viewersThrough` can count for. */
+  startedThrough (title: string): Iterable<string>
   /** Titles with plays of at least `floor` at `at`, most played first. */
   titles (at: number, floor: number): Array<{ title: string, plays: number }>
   /** Forgets counters worth less than `floor` and viewers outside the window (memory stays bounded). */
@@ -73,6 +75,8 @@ class Board implements DemandBoard {
   private readonly titleNodes = new Map<string, Set<string>>()
   /** node + title -> viewer -> last start */
   private readonly starts = new Map<string, Map<string, number>>()
+  /** title -> nodes with an entry in `starts` (the planner asks these instead of every node with plays) */
+  private readonly startNodes = new Map<string, Set<string>>()
 
   constructor (init: DemandBoardInit) {
     if (!(init.halfLifeMs > 0)) throw new RangeError('halfLifeMs must be > 0')
@@ -91,7 +95,12 @@ class Board implements DemandBoard {
     if (nodes == null) this.titleNodes.set(e.title, nodes = new Set())
     nodes.add(e.node)
     let viewers = this.starts.get(key)
-    if (viewers == null) this.starts.set(key, viewers = new Map())
+    if (viewers == null) {
+      this.starts.set(key, viewers = new Map())
+      let started = this.startNodes.get(e.title)
+      if (started == null) this.startNodes.set(e.title, started = new Set())
+      started.add(e.node)
+    }
     viewers.set(e.viewer, Math.max(viewers.get(e.viewer) ?? -Infinity, e.at))
   }
 
@@ -129,6 +138,10 @@ class Board implements DemandBoard {
     return this.titleNodes.get(title) ?? []
   }
 
+  startedThrough (title: string): Iterable<string> {
+    return this.startNodes.get(title) ?? []
+  }
+
   titles (at: number, floor: number): Array<{ title: string, plays: number }> {
     const out: Array<{ title: string, plays: number }> = []
     for (const [title, counter] of this.byTitle) {
@@ -149,7 +162,13 @@ class Board implements DemandBoard {
     }
     for (const [key, viewers] of this.starts) {
       for (const [viewer, when] of viewers) if (when <= at - this.window) viewers.delete(viewer)
-      if (viewers.size === 0) this.starts.delete(key)
+      if (viewers.size === 0) {
+        this.starts.delete(key)
+        const [node, title] = key.split(SEP)
+        const started = this.startNodes.get(title)
+        started?.delete(node)
+        if (started?.size === 0) this.startNodes.delete(title)
+      }
     }
   }
 }

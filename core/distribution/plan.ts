@@ -158,7 +158,7 @@ class Planner {
   /** The fallback rule: nodes through which enough viewers started the title lately get it. */
   private placeForViewers (item: PlanItem): boolean {
     let placed = false
-    for (const id of this.input.demand.nodesOf(item.title)) {
+    for (const id of this.input.demand.startedThrough(item.title)) {
       const node = this.nodes.get(id)
       if (node == null || !node.eligible || this.holds(id, item.key)) continue
       if ((this.holders.get(item.key)?.size ?? 0) >= this.s.max) break
@@ -275,7 +275,9 @@ class Planner {
   private trimOverReplicated (titles: Array<{ title: string, plays: number }>): void {
     const playsOf = new Map(titles.map(t => [t.title, t.plays]))
     for (const [key, nodes] of this.holders) {
-      const sample = this.held.get([...nodes][0] ?? '')?.get(key)
+      if (nodes.size <= this.s.min) continue
+      const first = nodes.values().next()
+      const sample = first.done === true ? undefined : this.held.get(first.value)?.get(key)
       if (sample == null) continue
       const plays = playsOf.get(sample.title) ?? 0
       const wanted = this.factor(plays)
