@@ -1,4 +1,4 @@
-import { createDemandBoard, crossedPrecache, planDistribution, precacheSegments } from '../../core/distribution/index.ts'
+import { createContinuations, createDemandBoard, crossedPrecache, planDistribution, precacheSegments } from '../../core/distribution/index.ts'
 import { SEGMENT_SECONDS } from '../../core/media/index.ts'
 import { Meter } from './metrics.ts'
 import { NodeCache } from './node-cache.ts'
@@ -26,6 +26,10 @@ const READ_AHEAD_SEGMENTS = 3
 const GRACE_MS = 10 * 60_000
 /** A pre-cached chunk nobody came for within this time is dropped first. */
 const PRECACHE_STALE_MS = 60 * 60_000
+/** Share of a node's cache it gives automatic copies (the planner's budget). */
+const AUTO_SHARE = 0.8
+/** A viewer's start of the next title within this time of crossing the threshold counts as going on. */
+const CONTINUE_WINDOW_MS = 60 * 60_000
 
 /** Replays the trace under the real policy with `settings`. */
 export function runCidcast (world: World, trace: Trace, settings: DistributionSettings): PolicyResult {
@@ -35,6 +39,9 @@ export function runCidcast (world: World, trace: Trace, settings: DistributionSe
 class Replay {
   private readonly meter: Meter
   private readonly board
+  private readonly continuations
+  private readonly kindOf: string[]
+  private prefetchSkipped = 0
   private readonly caches: NodeCache[]
   /** node -> title -> its automatic copy */
   private readonly auto: Array<Map<number, PlanHolding>>
@@ -62,12 +69,16 @@ class Replay {
     const n = world.nodes.length
     this.meter = new Meter('cidcast', world.init.days * 24)
     this.board = createDemandBoard({ halfLifeMs: s.halfLifeHours * 3_600_000, viewerWindowMs: s.fallbackWindowMinutes * 60_000 })
+    this.continuations = createContinuations({ halfLifeMs: s.halfLifeHours * 3_600_000, windowMs: CONTINUE_WINDOW_MS })
     this.caches = world.nodes.map(() => new NodeCache(s.halfLifeHours * 3_600_000, PRECACHE_STALE_MS))
     this.auto = world.nodes.map(() => new Map())
     this.autoChunks = new Int32Array(n)
     this.downSince = new Float64Array(n).fill(-1)
     this.holders = Array.from({ length: world.catalog.duration.length }, () => new Set())
-    this.planNodes = world.nodes.map(node => ({ id: node.id, region: world.regionIds[node.region], eligible: true, diskFull: false, cacheBytes: node.cacheChunks * CHUNK_BYTES }))
+    // the node gives automatic copies most of its cache, and keeps the rest for what it serves by fallback and pre-caches
+    this.planNodes = world.nodes.map(node => ({ id: node.id, region: world.regionIds[node.region], eligible: true, diskFull: false, cacheBytes: Math.floor(node.cacheChunks * AUTO_SHARE) * CHUNK_BYTES }))
+    this.kindOf = Array.from({ length: world.catalog.duration.length }, () => 'sequel')
+    for (const work of world.catalog.works) if (work.kind === 'series') for (const t of work.titles) this.kindOf[t] = 'next-episode'
     world.catalog.titleIds.forEach((id, t) => {
       this.items.set(id, { key: `root-${t}`, title: id, bytes: world.catalog.bytes[t] })
       this.titleIndex.set(id, t)
@@ -86,6 +97,7 @@ class Replay {
         nextPlan += stepMs
         if (nextPlan >= nextPrune) {
           this.board.prune(nextPrune)
+          this.continuations.prune(nextPrune)
           nextPrune += 3_600_000
         }
       }
@@ -112,6 +124,7 @@ class Replay {
       prefetchWasteBytes: this.prefetchWasteBytes,
       prefetchWasteRatio: settled > 0 ? this.prefetchWasteBytes / settled : 0,
       readAheadWasteBytes: this.readAheadWasteBytes,
+      prefetchSkipped: this.prefetchSkipped,
       plans: this.plans,
       planMsAverage: this.plans > 0 ? this.planMs / this.plans : 0,
       shortfalls: this.shortfalls,
@@ -127,6 +140,7 @@ class Replay {
     const flags = trace.flags[i]
     const title = catalog.titleOfChunk[chunk]
     if ((flags & START) !== 0) {
+      this.continuations.started(`viewer-${trace.viewer[i]}`, catalog.titleIds[title], now)
       this.board.play({ viewer: `viewer-${trace.viewer[i]}`, title: catalog.titleIds[title], node: world.nodes[node].id, region: world.regionIds[world.nodes[node].region], at: now })
     }
     const cache = this.caches[node]
@@ -157,7 +171,13 @@ class Replay {
     }
     const next = catalog.next[title]
     if (next >= 0 && crossedPrecache(index * chunkSeconds, Math.min(catalog.duration[title], (index + 1) * chunkSeconds), catalog.duration[title], this.s.precacheAt)) {
-      this.precache(node, next, now)
+      // learned per kind of next title (the next episode, the sequel): viewers go on to them at very different rates
+      const group = this.kindOf[title]
+      // the share before this crossing is counted: a first viewer is given the prior, not judged by itself
+      const share = this.continuations.share(group, now)
+      this.continuations.crossed(`viewer-${trace.viewer[i]}`, group, catalog.titleIds[next], now)
+      if (share >= this.s.precacheMinShare) this.precache(node, next, now)
+      else this.prefetchSkipped++
     }
   }
 

@@ -35,6 +35,8 @@ export interface DistributionSettings {
   precacheAt: number
   /** Seconds from the start of the next episode that are pre-cached. */
   precacheSeconds: number
+  /** Pre-cache the next title only where at least this share (0-1) of the viewers who crossed `precacheAt` went on to it (learned per series or collection). */
+  precacheMinShare: number
   /** `gdsf`: decayed plays per byte; `lfu`: decayed plays (larger titles weigh more). */
   evictionValue: EvictionValue
 }
@@ -52,6 +54,7 @@ export const DISTRIBUTION_DEFAULTS: Readonly<DistributionSettings> = Object.free
   evaluateSeconds: 60,
   precacheAt: 0.75,
   precacheSeconds: 60,
+  precacheMinShare: 0.65,
   evictionValue: 'lfu'
 })
 
@@ -83,6 +86,7 @@ const FIELDS: Record<keyof DistributionSettings, Check> = {
   evaluateSeconds: numberIn(1, 3600),
   precacheAt: numberIn(0.05, 1),
   precacheSeconds: numberIn(0, 3600),
+  precacheMinShare: numberIn(0, 1),
   evictionValue: (value, name) => {
     if (typeof value === 'string' && (EVICTION_VALUES as readonly string[]).includes(value)) return value
     throw new InvalidConfigError(`${name} must be one of ${EVICTION_VALUES.join(', ')}`)

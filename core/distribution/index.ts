@@ -11,3 +11,5 @@ export type { DemandBoard, DemandBoardInit, PlayEvent, ServedEvent } from './dem
 export { planDistribution } from './plan.ts'
 export type { Plan, PlanAction, PlanHolding, PlanInput, PlanItem, PlanNode, PlanRule, PlanShortfall } from './plan.ts'
 export { crossedPrecache, precacheSegments } from './predict.ts'
+export { createContinuations } from './continuations.ts'
+export type { Continuations, ContinuationsInit } from './continuations.ts'
