@@ -15,8 +15,8 @@ import type { DistributionSettings } from '../config/index.ts'
  * - Room: an automatic copy is made room for by evicting the node's automatic copies of lower value that are older
  *   than the minimum lifetime; value = plays through the node + plays in its region + a tenth of all plays, divided by
  *   the size (`gdsf`) or not (`lfu`). Explicit pins are never touched and never count against the cache budget.
- * - Trim: copies above the factor (and not wanted by their node's own viewers) go, from the fullest node first, once
- *   past their minimum lifetime; a node over its budget (it shrank) evicts its lowest values.
+ * - Trim: copies above twice the factor (and not wanted by their node's own viewers) go, from the fullest node first,
+ *   once past their minimum lifetime; a node over its budget (it shrank) evicts its lowest values.
  */
 
 /** A node as the policy sees it. */
@@ -87,6 +87,9 @@ export interface Plan {
   actions: PlanAction[]
   shortfalls: PlanShortfall[]
 }
+
+/** Copies are trimmed only above this many times the factor. */
+const TRIM_SLACK = 2
 
 /** Stops looking for room once this many titles in a row found none (the rest are played less). */
 const GIVE_UP_AFTER = 50
@@ -281,14 +284,17 @@ class Planner {
       if (sample == null) continue
       const plays = playsOf.get(sample.title) ?? 0
       const wanted = this.factor(plays)
-      if (nodes.size <= wanted) continue
+      // a band above the factor stays: demand that swings with the time of day would otherwise have the same copies
+      // placed every evening and trimmed every night; a title nobody plays any more (factor 0) gives all its room back
+      const keep = Math.max(this.s.min, Math.min(this.s.max, TRIM_SLACK * Math.ceil(plays / this.s.playsPerReplica)))
+      if (nodes.size <= keep) continue
       const autos = [...nodes].map(id => ({ node: this.nodes.get(id), h: this.held.get(id)?.get(key) }))
         .filter((x): x is { node: PlanNode, h: PlanHolding } => x.node != null && x.h?.auto === true && this.pastLifetime(x.node, x.h))
         .filter(x => this.input.demand.viewersThrough(x.node.id, x.h.title, this.now) < this.s.fallbackViewers)
         .sort((a, b) => this.fill(b.node) - this.fill(a.node))
       for (const { node, h } of autos) {
-        if ((this.holders.get(key)?.size ?? 0) <= Math.max(wanted, this.s.min)) break
-        this.evict(h, 'over-replicated', this.value(node, h.title, h.bytes), `${nodes.size} copies where ${plays.toFixed(1)} plays ask ${wanted}; this node is the fullest`)
+        if ((this.holders.get(key)?.size ?? 0) <= keep) break
+        this.evict(h, 'over-replicated', this.value(node, h.title, h.bytes), `${nodes.size} copies where ${plays.toFixed(1)} plays ask ${wanted} (trimmed above ${keep}); this node is the fullest`)
       }
     }
   }
