@@ -76,7 +76,7 @@ export function parseFlags (argv: string[]): Flags {
 }
 
 /** Simulated days at the defaults: what keeps a run under 5 minutes on 2 cores. */
-const DEFAULT_DAYS = 3
+const DEFAULT_DAYS = 2
 
 async function main (): Promise<void> {
   const flags = parseFlags(process.argv.slice(2))
@@ -98,7 +98,7 @@ async function main (): Promise<void> {
     log(`${name}: ${(100 * results[name].byteHitRatio).toFixed(1)}% in ${results[name].seconds.toFixed(1)} s`)
   }
   const seconds = (performance.now() - started) / 1000
-  const header = `cidcast simulate: seed ${flags.seed}, ${flags.nodes} nodes, ${flags.titles} titles, ${flags.days} days, ${flags.sessions} sessions per node a day, ${trace.count} requests of ${16} MiB chunks, eviction value ${flags.evictionValue} (${seconds.toFixed(0)} s)`
+  const header = `cidcast simulate: seed ${flags.seed}, ${flags.nodes} nodes, ${flags.titles} titles, ${flags.days} days, ${flags.sessions} sessions per node a day, ${trace.count} requests of 16 MiB chunks, eviction value ${flags.evictionValue} (${seconds.toFixed(0)} s)`
   process.stdout.write(table(results, header) + '\n')
   if (flags.out != null) {
     const run = { ...flags, requests: trace.count, sessions: trace.sessions, chunkBytes: 16 * 2 ** 20, settings, seconds }

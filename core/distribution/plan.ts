@@ -129,7 +129,7 @@ class Planner {
     }
     for (const h of input.holdings) {
       if (!this.nodes.has(h.node)) continue
-      this.add(h)
+      this.add(h, false)
     }
   }
 
@@ -334,12 +334,13 @@ class Planner {
     return this.held.get(node)?.has(key) === true
   }
 
-  private add (h: PlanHolding): void {
+  /** Records a copy; `stale`: eviction orders computed so far may list it (false while the state is read in: none are). */
+  private add (h: PlanHolding, stale = true): void {
     this.held.get(h.node)?.set(h.key, h)
     let set = this.holders.get(h.key)
     if (set == null) this.holders.set(h.key, set = new Set())
     set.add(h.node)
-    this.changed(h.key)
+    if (stale) this.changed(h.key)
     if (h.auto) this.autoUsed.set(h.node, (this.autoUsed.get(h.node) ?? 0) + h.bytes)
   }
 

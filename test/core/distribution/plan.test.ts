@@ -106,9 +106,9 @@ test('copies above twice the factor go from the fullest node first; a node\'s ow
   const net = nodes([['a', 'eu', 100], ['b', 'eu', 40], ['c', 'eu', 500], ['d', 'eu', 200], ['e', 'eu', 1000]])
   const old = NOW - 5 * HOUR
   const held = net.map(n => holding(n.id, 'x', 20, true, old))
-  const plan = planDistribution({ now: NOW, nodes: net, items: items(['x', 20]), holdings: held, demand }, settings())
+  const plan = planDistribution({ now: NOW, nodes: net, items: items(['x', 20]), holdings: held, demand }, settings({ playsPerReplica: 4 }))
   t.deepEqual(plan.actions.map(a => `${a.kind} ${a.node} ${a.rule}`), ['evict b over-replicated', 'evict a over-replicated', 'evict d over-replicated'], 'factor 1: two copies stay')
-  const floor = planDistribution({ now: NOW, nodes: net, items: items(['x', 20]), holdings: held, demand }, settings({ min: 4 }))
+  const floor = planDistribution({ now: NOW, nodes: net, items: items(['x', 20]), holdings: held, demand }, settings({ min: 4, playsPerReplica: 4 }))
   t.deepEqual(floor.actions.map(a => a.node), ['b'], 'never below min')
   const cold = planDistribution({ now: NOW + 200 * HOUR, nodes: net, items: items(['x', 20]), holdings: held, demand }, settings())
   t.is(cold.actions.filter(a => a.rule === 'over-replicated').length, 5, 'a title nobody plays gives all its room back')
