@@ -35,7 +35,7 @@ export interface DistributionSettings {
   precacheAt: number
   /** Seconds from the start of the next episode that are pre-cached. */
   precacheSeconds: number
-  /** Pre-cache the next title only where at least this share (0-1) of the viewers who crossed `precacheAt` went on to it (learned per series or collection). */
+  /** Pre-cache the next title only where at least this share (0-1) of the viewers who crossed `precacheAt` went on to it, learned per kind of next title (0: always). */
   precacheMinShare: number
   /** `gdsf`: decayed plays per byte; `lfu`: decayed plays (larger titles weigh more). */
   evictionValue: EvictionValue
@@ -54,7 +54,7 @@ export const DISTRIBUTION_DEFAULTS: Readonly<DistributionSettings> = Object.free
   evaluateSeconds: 60,
   precacheAt: 0.75,
   precacheSeconds: 60,
-  precacheMinShare: 0.65,
+  precacheMinShare: 0,
   evictionValue: 'lfu'
 })
 
