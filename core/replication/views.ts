@@ -23,6 +23,8 @@ export interface ReplicationView {
     mode: 'shared' | 'local' | null
   }
   state: PinState
+  /** Placed by the distributor on its own (evictable; the UI marks it apart from pins someone asked for). */
+  auto: boolean
   /** False when the node is offline or revoked: its row stays, but nobody can fetch from it now. */
   reachable: boolean
   progress: {
@@ -75,6 +77,7 @@ export function replicationView (entry: IndexEntry, node: NodeView | undefined, 
       mode: node?.mode ?? null
     },
     state: entry.state,
+    auto: entry.auto,
     reachable,
     progress: { blocksDone: entry.blocksDone, bytesDone: entry.bytesDone, blocksTotal: entry.blocksTotal, bytesTotal: entry.bytesTotal, percent: entry.state === 'pinned' ? 100 : percent },
     error: entry.error == null ? null : { ...entry.error },

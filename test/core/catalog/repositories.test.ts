@@ -45,6 +45,7 @@ const ENTRY: IndexEntry = {
   orderId: 'order-1',
   mediaId: 'm-0000000000001',
   profile: '720p',
+  auto: true,
   blocksDone: 3,
   bytesDone: 3 * 2 ** 20,
   blocksTotal: 10,
