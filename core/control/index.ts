@@ -5,11 +5,11 @@
  * profile names an order may carry). Other folders import this file only.
  */
 
-export { CONTROL_PROTOCOL, MAX_CONTROL_MESSAGE_BYTES, ORDERS_PROTOCOL, PIN_PROGRESS_INTERVAL_MS } from './messages.ts'
+export { CONTROL_PROTOCOL, MAX_CONTROL_MESSAGE_BYTES, MAX_PREFETCH_ORDERS, MAX_PREFETCH_SEGMENTS, ORDERS_PROTOCOL, PIN_PROGRESS_INTERVAL_MS } from './messages.ts'
 export type {
   ControlReply, ControlRequest, ErrorReply, HeartbeatReply, HeartbeatRequest, NodeCapacity, NodeHealth, NodeMode,
-  OrdersPending, PinOrder, PinOrderMedia, PinProvider, PinReport, PinReportState, RegisterReply, RegisterRequest, StreamAccessGrant,
-  StreamKeyRecord
+  OrdersPending, PinOrder, PinOrderMedia, PinProvider, PinReport, PinReportState, PrefetchOrder, RegisterReply, RegisterRequest,
+  StreamAccessGrant, StreamKeyRecord
 } from './messages.ts'
 export { checkOwnerName, MAX_ADDRESSES, MAX_PIN_REPORTS, MAX_PINNED, MAX_STREAM_KEYS, USER_NAME } from './validate.ts'
 export { createControlClient } from './client.ts'

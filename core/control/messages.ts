@@ -103,6 +103,25 @@ export interface HeartbeatReply {
   orders?: PinOrder[]
   /** As in RegisterReply: the keys and the credential, every beat. */
   access?: StreamAccessGrant
+  /** Pre-cache orders (issue 13): each is given once; the node carries it out when it can, and may drop it. */
+  prefetch?: PrefetchOrder[]
+}
+
+/** Most pre-cache orders one heartbeat reply may carry, and most segments one may ask. */
+export const MAX_PREFETCH_ORDERS = 16
+export const MAX_PREFETCH_SEGMENTS = 1800
+
+/**
+ * The first `segments` segments of a media's rendition (with its playlists and init segment), which a viewer of this
+ * node is likely to start soon (the next episode): fetched at low priority through the node's own miss path, kept
+ * in its cache (evictable, dropped first under pressure), never pinned.
+ */
+export interface PrefetchOrder {
+  /** The media id (16 hex digits). */
+  id: string
+  /** The rendition's profile name. */
+  profile: string
+  segments: number
 }
 
 /*

@@ -2,8 +2,9 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { CID } from 'multiformats/cid'
 import { InvalidControlMessageError, PeerIdMismatchError } from './errors.ts'
 import { checkNodeName, isLabel } from './labels.ts'
+import { MAX_PREFETCH_ORDERS, MAX_PREFETCH_SEGMENTS } from './messages.ts'
 import { isMediaId, isProfileName } from '../hls/index.ts'
-import type { ControlReply, ControlRequest, HeartbeatReply, HeartbeatRequest, NodeCapacity, NodeHealth, NodeMode, OrdersPending, PinOrder, PinOrderMedia, PinProvider, PinReport, PinReportState, RegisterReply, RegisterRequest, StreamAccessGrant, StreamKeyRecord } from './messages.ts'
+import type { ControlReply, ControlRequest, HeartbeatReply, HeartbeatRequest, NodeCapacity, NodeHealth, NodeMode, OrdersPending, PinOrder, PinOrderMedia, PinProvider, PinReport, PinReportState, PrefetchOrder, RegisterReply, RegisterRequest, StreamAccessGrant, StreamKeyRecord } from './messages.ts'
 
 /*
  * Every field of every control message is checked here, both ways, before anything else looks at it: a node is
@@ -191,6 +192,17 @@ export function parsePinOrder (value: unknown, what = 'order'): PinOrder {
   return order
 }
 
+/** Checks one pre-cache order (as a node receives it). */
+export function parsePrefetchOrder (value: unknown, what = 'prefetch'): PrefetchOrder {
+  const o = object(value, what)
+  if (!isMediaId(o.id)) fail(`${what}.id must be a media id (16 hex digits)`)
+  const profile = string(o.profile, `${what}.profile`, 16)
+  if (!isProfileName(profile)) fail(`${what}.profile is not a profile name`)
+  const segments = amount(o.segments, `${what}.segments`)
+  if (segments < 1 || segments > MAX_PREFETCH_SEGMENTS) fail(`${what}.segments must be from 1 to ${MAX_PREFETCH_SEGMENTS}`)
+  return { id: o.id as string, profile, segments }
+}
+
 function parseOrderMedia (value: unknown, what: string): PinOrderMedia {
   const m = object(value, what)
   // the same names the node's `/media` routes accept: a media id becomes a key of the node's records
@@ -322,6 +334,7 @@ export function parseControlReply (value: unknown): ControlReply {
       const reply: HeartbeatReply = { type: 'ok' }
       if (m.orders !== undefined) reply.orders = array(m.orders, 'orders', MAX_ORDERS).map((o, i) => parsePinOrder(o, `orders[${i}]`))
       if (m.access !== undefined) reply.access = parseStreamAccess(m.access)
+      if (m.prefetch !== undefined) reply.prefetch = array(m.prefetch, 'prefetch', MAX_PREFETCH_ORDERS).map((o, i) => parsePrefetchOrder(o, `prefetch[${i}]`))
       return reply
     }
     case 'error': {

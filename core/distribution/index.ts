@@ -11,3 +11,5 @@ export type { DemandBoard, DemandBoardInit, PlayEvent, ServedEvent } from './dem
 export { planDistribution } from './plan.ts'
 export type { Plan, PlanAction, PlanHolding, PlanInput, PlanItem, PlanNode, PlanRule, PlanShortfall } from './plan.ts'
 export { crossedPrecache, precacheSegments } from './predict.ts'
+export { createDistributor } from './distributor.ts'
+export type { DistributionDecision, DistributionStatus, Distributor, DistributorComponents, DistributorMedia, DistributorNode, DistributorRow } from './distributor.ts'

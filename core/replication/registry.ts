@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { createControlServer, findNode, IpnsMismatchError, ipnsNameOf, labelFromName, NodeNotRegisteredError, NodeRevokedError, uniqueLabel, UnknownOwnerError } from '../control/index.ts'
-import type { ControlHandler, ControlServer, HeartbeatReply, HeartbeatRequest, NodeCapacity, NodeHealth, NodeMode, PinOrder, RegisterReply, RegisterRequest, RevocationGater, StreamAccessGrant } from '../control/index.ts'
+import { createControlServer, findNode, IpnsMismatchError, MAX_PREFETCH_ORDERS, ipnsNameOf, labelFromName, NodeNotRegisteredError, NodeRevokedError, uniqueLabel, UnknownOwnerError } from '../control/index.ts'
+import type { ControlHandler, ControlServer, HeartbeatReply, HeartbeatRequest, NodeCapacity, NodeHealth, NodeMode, PinOrder, PrefetchOrder, RegisterReply, RegisterRequest, RevocationGater, StreamAccessGrant } from '../control/index.ts'
 import { systemClock } from '../clock.ts'
 import type { NodeRecord, NodeRepository } from '../catalog/index.ts'
 import type { Clock } from '../clock.ts'
@@ -60,6 +60,8 @@ export interface NodeRegistryComponents {
   gater: RevocationGater
   /** Takes a heartbeat's pin reports and answers the node's orders (replication.ts); called after the node is recorded. */
   orders?: (peerId: string, request: HeartbeatRequest) => Promise<PinOrder[]>
+  /** Pre-cache orders waiting for the node (the distributor's), each given once, in the heartbeat reply. */
+  prefetch?: (peerId: string) => PrefetchOrder[]
   /** Time of beats and of the offline sweep. @default systemClock */
   clock?: Clock
   /** The stream keys and the node's credential, sent in every register and heartbeat reply (node/server.ts). */
@@ -233,7 +235,10 @@ class Registry implements NodeRegistry, ControlHandler {
       // the node reports again with its next heartbeat, and its orders are repeated until they end
       this.log.error({ err, peer: peerId }, 'taking pin reports failed')
     }
-    return this.withAccess(orders.length > 0 ? { type: 'ok', orders } : { type: 'ok' }, peerId)
+    const reply: HeartbeatReply = orders.length > 0 ? { type: 'ok', orders } : { type: 'ok' }
+    const prefetch = this.components.prefetch?.(peerId).slice(0, MAX_PREFETCH_ORDERS) ?? []
+    if (prefetch.length > 0) reply.prefetch = prefetch
+    return this.withAccess(reply, peerId)
   }
 
   /**
