@@ -37,7 +37,7 @@ async function factorSetup (t: ExecutionContext<{ cleanup: Cleanup, database: st
 }
 
 function node (label: string, freeGiB: number, fields: Partial<PlacementCandidate> = {}): PlacementCandidate {
-  return { peerId: `peer-${label}`, label, state: 'online', mode: 'shared', revoked: false, freeBytes: freeGiB * GiB, full: false, holds: false, ...fields }
+  return { peerId: `peer-${label}`, label, state: 'online', mode: 'shared', revoked: false, freeBytes: freeGiB * GiB, full: false, holds: false, region: null, tags: [], ...fields }
 }
 
 test('replicas parse as MIN or MIN:MAX and bad values are named', t => {
