@@ -25,7 +25,9 @@ import type { Peer } from '../core/net/index.ts'
 import type { CID } from 'multiformats/cid'
 import type { AddressInfo } from 'node:net'
 
-export interface StartNodeOptions extends Partial<Omit<NodeConfig, 'data' | 'setBy' | 'picked'>> {
+export interface StartNodeOptions extends Partial<Omit<NodeConfig, 'data' | 'setBy' | 'picked' | 'tags'>> {
+  /** The node's tags: a list, or a comma-separated string (`--tags a,b`). */
+  tags?: string[] | string
   /** Data folder. @default ./.cidcast-node */
   dataDir?: string
   /** Listen addresses that replace the built-in defaults for this run (`npm start`: next to the main server). */
@@ -62,6 +64,9 @@ export interface RunningNode {
   mode: NodeConfig['mode']
   /** The user name of its owner (`--owner`), if any. */
   owner: string | undefined
+  /** Its region (`--region`), if any, and tags (`--tags`). */
+  region: string | undefined
+  tags: string[]
   /** The node's IPNS name (`k51...`). */
   ipns: string
   metrics: NodeMetrics
@@ -220,7 +225,7 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
       health: async () => {
         const space = await capacity.measure()
         const reasons = space.full ? [fullReason(config.data, space)] : []
-        return { reasons, name: config.name, mode: config.mode, owner: config.owner ?? null, peerId: peer.libp2p.peerId.toString(), ipns, server: config.server, fallback: config.fallback, registration: agentStatus(), capacity: space, health: { ...health(), full: space.full }, integrity: integrityStatus({ store: blocks, repairer, scrub }) }
+        return { reasons, name: config.name, mode: config.mode, owner: config.owner ?? null, region: config.region ?? null, tags: config.tags, peerId: peer.libp2p.peerId.toString(), ipns, server: config.server, fallback: config.fallback, registration: agentStatus(), capacity: space, health: { ...health(), full: space.full }, integrity: integrityStatus({ store: blocks, repairer, scrub }) }
       }
     }, { fallback: config.fallback, playlistTtlMs })
     const http = await listenHttp(app, listen.listen, log)
@@ -261,6 +266,8 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
       name: config.name,
       mode: config.mode,
       owner: config.owner,
+      region: config.region,
+      tags: config.tags,
       url,
       ipns,
       serverCacheFile: join(config.data, 'server.json'),
@@ -278,7 +285,7 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
       return id == null ? undefined : peerIdFromString(id)
     }
     stack.push(await handleOrderNudges({ libp2p: peer.libp2p, logger, server: serverPeer, onNudge: () => { agent.beat() } }))
-    log.info({ url, peerId: peer.libp2p.peerId.toString(), ipns, data: config.data, mode: config.mode, owner: config.owner, server: config.server }, 'CDN node ready')
+    log.info({ url, peerId: peer.libp2p.peerId.toString(), ipns, data: config.data, mode: config.mode, owner: config.owner, region: config.region, tags: config.tags, server: config.server }, 'CDN node ready')
 
     return {
       url,
@@ -287,6 +294,8 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
       name: config.name,
       mode: config.mode,
       owner: config.owner,
+      region: config.region,
+      tags: config.tags,
       ipns,
       metrics,
       status: () => agent.status(),

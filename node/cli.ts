@@ -105,6 +105,8 @@ export function buildCli (): Command {
     .option('--name <name>', 'node name; the main server turns it into the node\'s DNS label (default: the host name)')
     .addOption(new Option('--mode <mode>', 'shared: serves anyone and is listed; local: loopback only, serves and is listed to its owner alone (default shared)').choices(['shared', 'local']))
     .option('--owner <user>', 'the main server\'s user who owns this node: a local node serves them alone (env CIDCAST_NODE_OWNER)')
+    .option('--region <name>', 'where this node is, 1-32 of a-z, 0-9 and -: automatic placement spreads copies over regions; \'\' clears it (env CIDCAST_REGION)')
+    .option('--tags <a,b,c>', 'free labels of this node, at most 8, each as a region; \'\' clears them (env CIDCAST_TAGS)')
     .option('--server <url>', 'the main server\'s HTTP URL, or its multiaddr ending in /p2p/<id> (env CIDCAST_SERVER, default http://127.0.0.1:8080)')
     .option('--swarm-key <file>', 'the main server\'s swarm.key, copied into the data folder (needed once)')
     .option('--listen <host:port>', 'gateway address (default 0.0.0.0:8081; 127.0.0.1:8081 in local mode)')
@@ -115,7 +117,7 @@ export function buildCli (): Command {
     .option('--quota <bytes>', 'most bytes of blocks kept (default: the free space of the data folder\'s disk)', positiveInt)
     .addOption(logLevelOption())
     .addOption(logFormatOption())
-    .action(async (opts: { data?: string, name?: string, mode?: 'shared' | 'local', owner?: string, server?: string, swarmKey?: string, listen?: string, p2pListen?: string[], url?: string, fallback?: 'origin' | 'redirect' | 'peer', pinFrom?: 'any' | 'p2p', quota?: number, logLevel?: string, logFormat?: LogFormat }) => {
+    .action(async (opts: { data?: string, name?: string, mode?: 'shared' | 'local', owner?: string, region?: string, tags?: string, server?: string, swarmKey?: string, listen?: string, p2pListen?: string[], url?: string, fallback?: 'origin' | 'redirect' | 'peer', pinFrom?: 'any' | 'p2p', quota?: number, logLevel?: string, logFormat?: LogFormat }) => {
       // Idle RSS: V8 recompiles hot WebAssembly with TurboFan on a worker thread, and glibc keeps that compile's
       // ~12 MB zone in the thread's arena for good. Here the Wasm is undici's HTTP parser behind fetch(): the node's
       // first few calls to the main server were enough. A larger budget keeps it on Liftoff until it is really hot.
@@ -128,7 +130,7 @@ export function buildCli (): Command {
         announced = true
         process.stdout.write(`dns: ${status.dnsName ?? ''}\n`)
       }
-      const node = await startNode({ dataDir: opts.data, name: opts.name, mode: opts.mode, owner: opts.owner, server: opts.server, swarmKeyFile: opts.swarmKey, listen: opts.listen, p2pListen: opts.p2pListen, url: opts.url, fallback: opts.fallback, pinFrom: opts.pinFrom, quotaBytes: opts.quota, logLevel: opts.logLevel, logFormat: opts.logFormat, onStatus })
+      const node = await startNode({ dataDir: opts.data, name: opts.name, mode: opts.mode, owner: opts.owner, region: opts.region, tags: opts.tags, server: opts.server, swarmKeyFile: opts.swarmKey, listen: opts.listen, p2pListen: opts.p2pListen, url: opts.url, fallback: opts.fallback, pinFrom: opts.pinFrom, quotaBytes: opts.quota, logLevel: opts.logLevel, logFormat: opts.logFormat, onStatus })
       stopOnSignals(node.stop)
       process.stdout.write(`${node.url}\n`)
       const first = await node.firstAttempt()

@@ -78,6 +78,7 @@ export const INTEGRATION = [
   'test/node/cli-imports.test.ts',
   'test/node/cli.test.ts',
   'test/node/daemon.test.ts',
+  'test/node/node-region.test.ts',
   'test/node/damaged-blocks.test.ts',
   'test/node/disk-full.test.ts',
   'test/node/held-media.test.ts',

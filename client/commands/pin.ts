@@ -60,7 +60,9 @@ export function goalLine (goal: GoalView): string {
 
 /** One `status` line (under its root): node, state, progress, reason. */
 export function statusLine (view: ReplicationView): string {
-  return `  ${[view.node.label, stateText(view), progressText(view), view.reason ?? ''].join('\t')}`.trimEnd()
+  // the node's region beside its label, so a status shows how copies spread
+  const node = view.node.region != null ? `${view.node.label} (${view.node.region})` : view.node.label
+  return `  ${[node, stateText(view), progressText(view), view.reason ?? ''].join('\t')}`.trimEnd()
 }
 
 function query (fields: Record<string, string | undefined>): string {

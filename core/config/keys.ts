@@ -1,4 +1,4 @@
-import { checkNodeName, checkOwnerName } from '../control/index.ts'
+import { checkNodeName, checkOwnerName, checkRegion, checkTags } from '../control/index.ts'
 import { InvalidConfigError } from '../errors.ts'
 import { DISTRIBUTION_DEFAULTS, parseDistribution } from './distribution.ts'
 import {
@@ -73,6 +73,25 @@ function ownerName (value: unknown, key: string): string {
   }
 }
 
+/** A node's region, as the main server will take it; an empty value clears a remembered one (null: none). */
+function region (value: unknown, key: string): string | null {
+  if (value === '') return null
+  try {
+    return checkRegion(value, key)
+  } catch (err) {
+    throw new InvalidConfigError((err as Error).message)
+  }
+}
+
+/** A node's tags: a list or a comma-separated string of them, each as a region; an empty one clears them. */
+function tags (value: unknown, key: string): string[] {
+  try {
+    return checkTags(value === '' ? [] : list(value, key), key)
+  } catch (err) {
+    throw new InvalidConfigError((err as Error).message)
+  }
+}
+
 const logLevel = oneOf(LOG_LEVELS)
 const data = { key: 'data', flag: '--data', inFile: false, blankIsUnset: true, parse: text }
 // the background scrub of stored blocks, on both sides (core/ipfs/scrub.ts: 16 MiB/s, a pass a day)
@@ -121,6 +140,8 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   { program: 'node', key: 'name', flag: '--name', env: 'CIDCAST_NODE_NAME', remembered: true, parse: nodeName },
   { program: 'node', key: 'mode', flag: '--mode', env: 'CIDCAST_NODE_MODE', remembered: true, parse: oneOf(NODE_MODES), default: 'shared' },
   { program: 'node', key: 'owner', flag: '--owner', env: 'CIDCAST_NODE_OWNER', remembered: true, parse: ownerName },
+  { program: 'node', key: 'region', flag: '--region', env: 'CIDCAST_REGION', remembered: true, parse: region },
+  { program: 'node', key: 'tags', flag: '--tags', env: 'CIDCAST_TAGS', remembered: true, parse: tags, default: [] },
   { program: 'node', key: 'server', flag: '--server', env: 'CIDCAST_SERVER', remembered: true, parse: serverAddress, default: DEFAULT_SERVER_URL },
   { program: 'node', key: 'listen', flag: '--listen', env: 'CIDCAST_NODE_LISTEN', remembered: true, parse: listenAddress },
   { program: 'node', key: 'p2pListen', flag: '--p2p-listen', env: 'CIDCAST_NODE_P2P_LISTEN', remembered: true, parse: parseTcpMultiaddrs },

@@ -27,6 +27,10 @@ export interface NodeConfig {
   mode: NodeMode
   /** The user NAME of the node's owner on the main server: a `local` node serves them alone (none: nobody). */
   owner?: string
+  /** Where the node is (`--region`), sent with its registration: 1-32 of a-z, 0-9 and -. @default none */
+  region?: string
+  /** Free labels of the node (`--tags a,b`), sent with its registration: at most 8, each as a region. @default [] */
+  tags: string[]
   /** The main server: its HTTP URL, or a multiaddr ending in `/p2p/<peer id>`. @default http://127.0.0.1:8080 */
   server: string
   /** HTTP gateway `HOST:PORT`. @default 0.0.0.0:8081 (shared), 127.0.0.1:8081 (local) */
@@ -110,6 +114,8 @@ export async function loadNodeConfig (flags: Partial<Record<string, unknown>>, e
   delete setBy.data
   const fromFile = new Set(Object.keys(settings).filter(key => settings[key].source === 'file'))
   const local = config.mode === 'local'
+  // an emptied region (`--region ''`) is none
+  if (config.region === null) delete config.region
   config.name ??= keys.find(k => k.key === 'name')?.parse(hostname() || 'node', 'name')
   const builtIn = {
     listen: defaults.listen ?? `${local ? '127.0.0.1' : '0.0.0.0'}:${DEFAULT_PORT}`,
@@ -138,7 +144,8 @@ export async function loadNodeConfig (flags: Partial<Record<string, unknown>>, e
   for (const key of REMEMBERED) {
     const settled = isPortKey(key) ? setBy[key] != null && !fromFile.has(key) : true
     const value = flags[key] !== undefined || (first && settled) ? config[key] : saved[key]
-    if (value !== undefined) remembered[key] = value
+    // an emptied region or tag list (`--region ''`) is forgotten, not kept as an empty value
+    if (value != null && !(Array.isArray(value) && value.length === 0)) remembered[key] = value
   }
   if (Object.keys(config.picked as PickedAddresses).length > 0) remembered.picked = config.picked
   await writeNodeFile(file, saved, remembered)

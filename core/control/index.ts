@@ -11,7 +11,7 @@ export type {
   OrdersPending, PinOrder, PinOrderMedia, PinProvider, PinReport, PinReportState, PrefetchOrder, RegisterReply, RegisterRequest,
   StreamAccessGrant, StreamKeyRecord
 } from './messages.ts'
-export { checkOwnerName, MAX_ADDRESSES, MAX_PIN_REPORTS, MAX_PINNED, MAX_STREAM_KEYS, USER_NAME } from './validate.ts'
+export { checkOwnerName, checkRegion, checkTags, MAX_ADDRESSES, MAX_PIN_REPORTS, MAX_PINNED, MAX_STREAM_KEYS, MAX_TAGS, USER_NAME } from './validate.ts'
 export { createControlClient } from './client.ts'
 export type { ControlClient, ControlClientComponents, ControlClientInit } from './client.ts'
 export { createControlServer } from './server.ts'

@@ -47,6 +47,10 @@ export interface RegisterRequest {
    * registration with UnknownOwnerError. A `local` node serves its owner alone (none: nobody); a `shared` one shows it.
    */
   owner?: string
+  /** Where the node is (`--region`): 1-32 of a-z, 0-9 and -, for placement to spread copies over regions. */
+  region?: string
+  /** Free labels of the node (`--tags`): at most 8, each as a region. */
+  tags?: string[]
 }
 
 export interface RegisterReply {

@@ -39,6 +39,10 @@ const CREDENTIAL = /^[A-Za-z0-9_-]{1,512}$/
 const MAX_DATE_CHARS = 40
 /** A user name as core/access keeps it (lower case), which is what a node's owner is given as. */
 export const USER_NAME = /^[a-z0-9][a-z0-9._@-]{0,63}$/
+/** A region or a tag of a node, once folded to lower case. */
+export const REGION = /^[a-z0-9-]{1,32}$/
+/** Most tags a node may carry. */
+export const MAX_TAGS = 8
 /** A user id as the main server sends it to a node (its owner's). */
 const USER_ID = /^[A-Za-z0-9_-]{1,64}$/
 const REPORT_STATES: ReadonlySet<string> = new Set<PinReportState>(['queued', 'pinning', 'pinned', 'failed', 'unpinning', 'unpinned'])
@@ -76,6 +80,23 @@ export function checkOwnerName (value: unknown, what = 'owner'): string {
   const folded = typeof value === 'string' ? value.trim().toLowerCase() : ''
   if (!USER_NAME.test(folded)) fail(`${what} must be a user name: 1-64 of a-z, 0-9, ".", "_", "@" and "-", starting with a letter or digit`)
   return folded
+}
+
+/**
+ * A node's region (`--region`), or one of its tags: trimmed and folded to lower case, then 1-32 of a-z, 0-9 and -;
+ * InvalidControlMessageError naming `what` otherwise. The same rule on the node (at start) and on the main server.
+ */
+export function checkRegion (value: unknown, what = 'region'): string {
+  // a length bound before folding: a 10 kB value is refused without being copied around
+  const folded = typeof value === 'string' && value.length <= 64 ? value.trim().toLowerCase() : ''
+  if (!REGION.test(folded)) fail(`${what} must be 1-32 of a-z, 0-9 and "-"`)
+  return folded
+}
+
+/** A node's tags (`--tags a,b`): at most 8, each as a region; repeats are dropped, the order kept. */
+export function checkTags (value: unknown, what = 'tags'): string[] {
+  const tags = array(value, what, MAX_TAGS).map((tag, i) => checkRegion(tag, `${what}[${i}]`))
+  return [...new Set(tags)]
 }
 
 /** An absolute http(s) URL without credentials (it is shown to other users). */
@@ -300,6 +321,8 @@ export function parseControlRequest (value: unknown, sender?: string): ControlRe
       capacity: parseCapacity(m.capacity)
     }
     if (m.owner !== undefined) request.owner = checkOwnerName(m.owner)
+    if (m.region !== undefined) request.region = checkRegion(m.region)
+    if (m.tags !== undefined) request.tags = checkTags(m.tags)
     return request
   }
   if (m.type === 'heartbeat') {

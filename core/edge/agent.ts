@@ -53,6 +53,9 @@ export interface NodeAgentInit {
   mode: NodeMode
   /** The user name of the node's owner, sent with every registration. */
   owner?: string
+  /** The node's region and tags, sent with every registration (none: the main server records none). */
+  region?: string
+  tags?: string[]
   /** The node's gateway URL. */
   url: string
   /** The node's IPNS name. */
@@ -229,7 +232,9 @@ class ControlAgent implements NodeAgent {
       addresses: this.c.libp2p.getMultiaddrs().map(String).slice(0, MAX_ADDRESSES),
       ipns: this.init.ipns,
       capacity,
-      ...(this.init.owner != null ? { owner: this.init.owner } : {})
+      ...(this.init.owner != null ? { owner: this.init.owner } : {}),
+      ...(this.init.region != null ? { region: this.init.region } : {}),
+      ...(this.init.tags != null && this.init.tags.length > 0 ? { tags: this.init.tags } : {})
     }
   }
 

@@ -36,6 +36,9 @@ export interface NodeView {
   revoked: boolean
   /** The user id of the node's owner (`--owner`), or null. A local node serves its owner alone. */
   ownerId: string | null
+  /** Where the node says it is (`--region`), or null; its free labels (`--tags`). As its last registration sent them. */
+  region: string | null
+  tags: string[]
 }
 
 export interface NodeRegistry {
@@ -203,12 +206,15 @@ class Registry implements NodeRegistry, ControlHandler {
         lastSeenMs: now,
         revokedAtMs: null,
         owner,
+        // as this registration says: a node restarted without --region has none any more
+        region: request.region ?? null,
+        tags: request.tags ?? [],
         createdAtMs: existing?.createdAtMs ?? now,
         updatedAtMs: now
       }
       await this.components.store.put(record)
       this.nodes.set(peerId, record)
-      this.log.info({ label, peer: peerId, mode: record.mode, url: record.url, owner: request.owner, again: existing != null }, 'node registered')
+      this.log.info({ label, peer: peerId, mode: record.mode, url: record.url, owner: request.owner, region: record.region, tags: record.tags, again: existing != null }, 'node registered')
       this.announce()
       const reply: RegisterReply = { type: 'registered', label, dnsName: this.dnsName(label), heartbeatSeconds: this.heartbeatMs / 1000 }
       return this.withAccess(reply, peerId)
@@ -302,7 +308,9 @@ class Registry implements NodeRegistry, ControlHandler {
       pinned: [...record.pinned],
       lastSeen: record.lastSeenMs == null ? null : new Date(record.lastSeenMs).toISOString(),
       revoked: record.revokedAtMs != null,
-      ownerId: record.owner
+      ownerId: record.owner,
+      region: record.region,
+      tags: [...record.tags]
     }
   }
 

@@ -21,6 +21,8 @@ export interface ReplicationView {
     /** The node's own state in the registry. */
     state: 'online' | 'offline' | 'unknown'
     mode: 'shared' | 'local' | null
+    /** Where the node says it is (`--region`); null for none, or a node the registry no longer knows. */
+    region: string | null
   }
   state: PinState
   /** Placed by the distributor on its own (evictable; the UI marks it apart from pins someone asked for). */
@@ -74,7 +76,8 @@ export function replicationView (entry: IndexEntry, node: NodeView | undefined, 
       dnsName: node?.dnsName ?? null,
       url: node?.url ?? null,
       state: node == null ? 'unknown' : node.state,
-      mode: node?.mode ?? null
+      mode: node?.mode ?? null,
+      region: node?.region ?? null
     },
     state: entry.state,
     auto: entry.auto,

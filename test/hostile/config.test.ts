@@ -48,6 +48,7 @@ const CASES: ConfigCase[] = [
   { what: 'a swarm.key of garbage', program: 'server', files: { 'swarm.key': 'garbage\n' }, names: /swarm\.key|swarm key/i },
   { what: 'a node mode outside the enum', program: 'node', env: { CIDCAST_NODE_MODE: 'public' }, files: { 'swarm.key': SWARM_KEY }, names: /mode|CIDCAST_NODE_MODE/ },
   { what: 'a javascript: server URL', program: 'node', args: ['--server', 'javascript:alert(1)'], files: { 'swarm.key': SWARM_KEY }, names: /server/ },
+  { what: 'a node region of 10 kB', program: 'node', args: ['--region', 'r'.repeat(10_000)], files: { 'swarm.key': SWARM_KEY }, names: /region must be 1-32 of a-z/ },
   { what: 'a node swarm.key of binary garbage', program: 'node', files: { 'swarm.key': Buffer.from([0, 1, 2, 0xff, 0xfe]) }, names: /swarm\.key|swarm key/i }
 ]
 
