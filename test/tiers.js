@@ -80,6 +80,7 @@ export const INTEGRATION = [
   'test/node/cli.test.ts',
   'test/node/daemon.test.ts',
   'test/node/damaged-blocks.test.ts',
+  'test/node/demand.test.ts',
   'test/node/disk-full.test.ts',
   'test/node/held-media.test.ts',
   'test/node/local-owner.test.ts',
