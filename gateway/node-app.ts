@@ -12,7 +12,7 @@ import { localPinRoutes } from './routes/local-pins.ts'
 import { authorize, routeKeysOf } from './access/authorize.ts'
 import { NODE_ROUTES } from './access/route-table.ts'
 import { webUiFiles, webUiRoutes } from './web-ui.ts'
-import type { FallbackMode, HeldMedia, MediaCache, NodeContent, NodeMetrics, OriginClient } from '../core/edge/index.ts'
+import type { DemandMeter, FallbackMode, HeldMedia, MediaCache, NodeContent, NodeMetrics, OriginClient } from '../core/edge/index.ts'
 import type { Logger } from '../core/logger.ts'
 import type { LocalPinRouteComponents } from './routes/local-pins.ts'
 import type { StreamAccessComponents, StreamAccessInit } from './access/stream-access.ts'
@@ -27,6 +27,8 @@ export interface NodeAppComponents {
   held?: HeldMedia
   origin: OriginClient
   metrics: NodeMetrics
+  /** What `/media` and `/ipfs` served, per rendition root, for the heartbeats (the main server's demand scores). */
+  served: Pick<DemandMeter, 'record'>
   /** What `/healthz` shows (besides `status` and `role`); any `reasons` make the status `degraded`. */
   health: () => Promise<Record<string, unknown> & { reasons: string[] }>
   /**
@@ -120,8 +122,8 @@ export function createNodeApp (components: NodeAppComponents, init: NodeAppInit 
   const routers = [
     system,
     apiProxyRoutes({ origin }),
-    nodeMediaRoutes({ resolver, metrics }),
-    nodeIpfsRoutes({ resolver, logger })
+    nodeMediaRoutes({ resolver, metrics, served: components.served }),
+    nodeIpfsRoutes({ resolver, logger, served: components.served })
   ]
   if (components.pinner != null) routers.push(localPinRoutes({ pinner: components.pinner }))
   if (components.ui != null) routers.push(webUiRoutes(components.ui))

@@ -3,7 +3,7 @@ import { loadavg, networkInterfaces } from 'node:os'
 import { join } from 'node:path'
 import { privateKeyFromProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { createCapacity, fullReason, createHeldMedia, createMediaCache, createNodeAgent, createNodeContent, createNodeMetrics, createOriginClient, createPinner, providerLookup, SwarmKeyMissingError, unreachableOrigin } from '../core/edge/index.ts'
+import { createCapacity, createDemandMeter, fullReason, createHeldMedia, createMediaCache, createNodeAgent, createNodeContent, createNodeMetrics, createOriginClient, createPinner, providerLookup, SwarmKeyMissingError, unreachableOrigin } from '../core/edge/index.ts'
 import { createNodeCredentialVerifier, createStreamTokenVerifier, NODE_CREDENTIAL_HEADER, openKeyRing, PUBLIC_KEYS_FILE } from '../core/access/index.ts'
 import { createControlClient, handleOrderNudges, ipnsNameOf } from '../core/control/index.ts'
 import { createBlockRepairer, createContentReader, createScrubber, integrityStatus, registerIntegrityMetrics, repairWhenDamaged } from '../core/ipfs/index.ts'
@@ -167,6 +167,12 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
     // id -> media directory and rendition roots of what is pinned here: playback without the main server
     const held = createHeldMedia({ logger, reader: content.network, isPinned: async cid => await peer.pins.isPinned(cid) }, { path: join(config.data, HELD_MEDIA_FILE) })
     await held.start()
+    // what the gateway serves, per rendition root (held, or learned from the origin), for the main server's demand scores
+    const served = createDemandMeter({
+      logger,
+      registry: metrics.registry,
+      rootOf: async (media, profile) => held.rendition(media, profile)?.toString() ?? (await cache.roots(media))?.roots[profile] ?? undefined
+    })
 
     const started = Date.now()
     const pinned = async (): Promise<string[]> => {
@@ -213,6 +219,7 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
       held,
       origin,
       metrics,
+      served,
       pinner,
       ui: webUi(),
       access: {
@@ -252,6 +259,7 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
       health,
       pinned,
       pins: () => pinner.reports(),
+      served,
       onOrders: orders => { pinner.apply(orders) },
       busy: () => pinner.busy(),
       onAccess: access.take,

@@ -31,6 +31,7 @@ import type { SigningKeyRing, StreamUrls } from '../core/access/index.ts'
 import type { RotatedKeys } from './stream-access.ts'
 import type { ServerConfig } from '../core/config/index.ts'
 import type { Distributor } from '../core/distribution/index.ts'
+import type { ServedReport } from '../core/control/index.ts'
 import type { DnsServer } from '../core/dns/index.ts'
 import type { NodeRegistry, Replication } from '../core/replication/index.ts'
 import type { Library, MediaView, Transcoder } from '../core/media/index.ts'
@@ -60,6 +61,8 @@ export interface StartServerOptions extends Partial<Omit<ServerConfig, 'data' | 
   reserveBytes?: number
   /** libp2p addresses nodes are told to dial (a port forward or proxy in front of this server); none: the listen addresses. */
   p2pAnnounce?: string[]
+  /** Also hears every node's validated served reports (tests watch the demand signals with it). */
+  onServed?: (peerId: string, reports: ServedReport[], at: number) => void
 }
 
 /** A running main server. */
@@ -102,7 +105,7 @@ export interface RunningServer {
 /** Starts the main server: peer, catalog, transcoder, HTTP and DNS, in that order. */
 export async function startServer (options: StartServerOptions = {}): Promise<RunningServer> {
   tuneGarbageCollection()
-  const { dataDir, metadata: metadataSettings, accounts: accountsInit, catalog: catalogSettings, reserveBytes, p2pAnnounce, ...flags } = options
+  const { dataDir, metadata: metadataSettings, accounts: accountsInit, catalog: catalogSettings, reserveBytes, p2pAnnounce, onServed, ...flags } = options
   const config = await loadServerConfig({ ...flags, data: dataDir })
   const logger = await createDaemonLogger({ level: config.logLevel, format: config.logFormat })
   const log = logger.child({ name: 'cidcast:server' })
@@ -138,7 +141,12 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
     const late: { replication?: Replication, distributor?: Distributor } = {}
     // a node's `--owner` is a user name, resolved by name alone (a name that looks like an id is still a name)
     const userIdOf = async (name: string): Promise<string | undefined> => (await catalog.repositories.access.userByName(name))?.id
-    const registry = createNodeRegistry({ logger, libp2p: peer.libp2p, store: nodeStore, gater, orders: async (p, r) => await late.replication?.heartbeat(p, r) ?? [], prefetch: p => late.distributor?.takePrefetch(p) ?? [], access: access.grant, userIdOf }, { zone: config.dnsZone, heartbeatMs: config.heartbeatSeconds * 1000 })
+    // what nodes served, per rendition root, validated and clamped by the registry (issue #13, demand signals)
+    const served = (peerId: string, reports: ServedReport[], at: number): void => {
+      late.distributor?.served(peerId, reports)
+      onServed?.(peerId, reports, at)
+    }
+    const registry = createNodeRegistry({ logger, libp2p: peer.libp2p, store: nodeStore, gater, orders: async (p, r) => await late.replication?.heartbeat(p, r) ?? [], prefetch: p => late.distributor?.takePrefetch(p) ?? [], access: access.grant, userIdOf, served }, { zone: config.dnsZone, heartbeatMs: config.heartbeatSeconds * 1000 })
     await registry.start()
     stack.push(async () => { await registry.stop() })
 

@@ -6,8 +6,13 @@
  */
 
 export const CONTROL_PROTOCOL = '/cidcast/control/1.0.0'
-/** Largest control message accepted, either way. */
-export const MAX_CONTROL_MESSAGE_BYTES = 256 * 1024
+/**
+ * Largest control message accepted, either way: room for a heartbeat at every list's limit (4096 pinned roots,
+ * 1024 pin reports, MAX_SERVED_REPORTS served reports).
+ */
+export const MAX_CONTROL_MESSAGE_BYTES = 1024 * 1024
+/** Most served reports one heartbeat carries; a node keeps the rest for its next beat (the largest by bytes go first). */
+export const MAX_SERVED_REPORTS = 512
 
 /** `shared`: listed and serves anyone; `local`: loopback only, listed to its owner alone, serves only its owner. */
 export type NodeMode = 'shared' | 'local'
@@ -99,6 +104,40 @@ export interface HeartbeatRequest {
   pinned: string[]
   /** Orders the node is running, and each finished order's final state (see PinReport). */
   pins?: PinReport[]
+  /**
+   * What the node's gateway served (`/media`, `/ipfs`) since the last heartbeat the server acknowledged, per
+   * rendition root (issue #13, demand signals). A failed beat's counts travel with the next one; at most
+   * MAX_SERVED_REPORTS entries, the largest by bytes first.
+   */
+  served?: ServedReport[]
+}
+
+/**
+ * What a node served of one rendition root (or, while the node does not know the root yet, of one media's profile;
+ * of a media alone for its master playlist), since the last acknowledged heartbeat. Counts are whole numbers; the
+ * server clamps what a node could not have served (core/control/served-clamp.ts).
+ */
+export interface ServedReport {
+  /** The rendition root (or, for `/ipfs`, the root CID of the path). */
+  root?: string
+  /** The media id, when the root is not known (a `/media` answer); the profile too, for a rendition's files. */
+  media?: string
+  profile?: string
+  /** Answers given (redirects included; answers refused for a bad request or credential are not counted). */
+  requests: number
+  /** Body bytes written to viewers: `local + peer + origin` (a range counts what was sent; redirects send none). */
+  bytes: number
+  /** Of `bytes`: from the node's own blocks, pulled from peers, fetched from the origin on a miss. */
+  local: number
+  peer: number
+  origin: number
+  /** Answers that sent the viewer to the origin. */
+  redirects: number
+  /** Distinct viewers (a stream token's user, else the remote address), counted by the node from salted hashes. */
+  viewers: number
+  /** Epoch milliseconds of the first and the last answer counted. */
+  firstAt: number
+  lastAt: number
 }
 
 export interface HeartbeatReply {

@@ -2,9 +2,9 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { CID } from 'multiformats/cid'
 import { InvalidControlMessageError, PeerIdMismatchError } from './errors.ts'
 import { checkNodeName, isLabel } from './labels.ts'
-import { MAX_PREFETCH_ORDERS, MAX_PREFETCH_SEGMENTS } from './messages.ts'
 import { isMediaId, isProfileName } from '../hls/index.ts'
-import type { ControlReply, ControlRequest, HeartbeatReply, HeartbeatRequest, NodeCapacity, NodeHealth, NodeMode, OrdersPending, PinOrder, PinOrderMedia, PinProvider, PinReport, PinReportState, PrefetchOrder, RegisterReply, RegisterRequest, StreamAccessGrant, StreamKeyRecord } from './messages.ts'
+import { MAX_PREFETCH_ORDERS, MAX_PREFETCH_SEGMENTS, MAX_SERVED_REPORTS } from './messages.ts'
+import type { ControlReply, ControlRequest, HeartbeatReply, HeartbeatRequest, NodeCapacity, NodeHealth, NodeMode, OrdersPending, PinOrder, PinOrderMedia, PinProvider, PinReport, PinReportState, PrefetchOrder, RegisterReply, RegisterRequest, ServedReport, StreamAccessGrant, StreamKeyRecord } from './messages.ts'
 
 /*
  * Every field of every control message is checked here, both ways, before anything else looks at it: a node is
@@ -256,6 +256,47 @@ export function parsePinReport (value: unknown, what = 'report'): PinReport {
   return report
 }
 
+/** A whole number of things (requests, bytes, epoch milliseconds): a safe integer >= 0. */
+function count (value: unknown, what: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) fail(`${what} must be a whole number >= 0`)
+  return value
+}
+
+/**
+ * Checks one served report's shape (as the server receives it in a heartbeat): a root CID or a media id (with a
+ * profile name or none), whole counts. Values a node could not have served are clamped later (served-clamp.ts).
+ */
+export function parseServedReport (value: unknown, what = 'served'): ServedReport {
+  const r = object(value, what)
+  const named: Pick<ServedReport, 'root' | 'media' | 'profile'> = {}
+  if (r.root !== undefined) named.root = parseCid(r.root, `${what}.root`)
+  if (r.media !== undefined) {
+    // the names the node's `/media` routes accept, so the server can look them up as they are
+    if (!isMediaId(r.media)) fail(`${what}.media must be a media id (16 hex digits)`)
+    named.media = r.media as string
+  }
+  if (r.profile !== undefined) {
+    if (named.media === undefined) fail(`${what}.profile needs a media`)
+    const profile = string(r.profile, `${what}.profile`, 16)
+    if (!isProfileName(profile)) fail(`${what}.profile is not a profile name`)
+    named.profile = profile
+  }
+  if (named.root === undefined && named.media === undefined) fail(`${what} must name a root or a media`)
+  if (named.root !== undefined && named.media !== undefined) fail(`${what} names a root or a media, not both`)
+  return {
+    ...named,
+    requests: count(r.requests, `${what}.requests`),
+    bytes: count(r.bytes, `${what}.bytes`),
+    local: count(r.local, `${what}.local`),
+    peer: count(r.peer, `${what}.peer`),
+    origin: count(r.origin, `${what}.origin`),
+    redirects: count(r.redirects, `${what}.redirects`),
+    viewers: count(r.viewers, `${what}.viewers`),
+    firstAt: count(r.firstAt, `${what}.firstAt`),
+    lastAt: count(r.lastAt, `${what}.lastAt`)
+  }
+}
+
 function parseDate (value: unknown, what: string): string {
   const text = string(value, what, MAX_DATE_CHARS)
   if (Number.isNaN(Date.parse(text))) fail(`${what} must be a date`)
@@ -333,6 +374,7 @@ export function parseControlRequest (value: unknown, sender?: string): ControlRe
       pinned: parsePinned(m.pinned)
     }
     if (m.pins !== undefined) request.pins = array(m.pins, 'pins', MAX_PIN_REPORTS).map((p, i) => parsePinReport(p, `pins[${i}]`))
+    if (m.served !== undefined) request.served = array(m.served, 'served', MAX_SERVED_REPORTS).map((r, i) => parseServedReport(r, `served[${i}]`))
     return request
   }
   fail(`type must be "register" or "heartbeat", got ${JSON.stringify(m.type)?.slice(0, 40)}`)

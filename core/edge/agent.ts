@@ -5,6 +5,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { MAX_ADDRESSES, PIN_PROGRESS_INTERVAL_MS } from '../control/index.ts'
 import { PrivateNetworkRefusedError, ServerDialFailedError } from './errors.ts'
 import type { CapacityReport } from './capacity.ts'
+import type { DemandMeter } from './demand-meter.ts'
 import type { HeartbeatReply, HeartbeatRequest, NodeHealth, NodeMode, PinOrder, PinReport, RegisterReply, RegisterRequest, StreamAccessGrant } from '../control/index.ts'
 import type { OriginClient, ServerInfo } from './origin-client.ts'
 import type { Logger } from '../logger.ts'
@@ -36,6 +37,11 @@ export interface NodeAgentComponents {
   pinned: () => Promise<string[]>
   /** Reports on replication orders for each heartbeat (the pinner's). */
   pins?: () => PinReport[]
+  /**
+   * What the gateway served since the last acknowledged heartbeat (the demand meter): taken for each beat, then
+   * acknowledged when the server replied, or restored (to go with the next beat) when the beat failed.
+   */
+  served?: Pick<DemandMeter, 'take' | 'acknowledge' | 'restore'>
   /** The orders of each heartbeat reply, also when there are none (a reply without an order acknowledges its report). */
   onOrders?: (orders: PinOrder[]) => void
   /** True while orders are queued or running: heartbeats then come every PIN_PROGRESS_INTERVAL_MS, with progress. */
@@ -204,7 +210,16 @@ class ControlAgent implements NodeAgent {
       const [capacity, pinned] = await Promise.all([this.c.capacity(), this.c.pinned()])
       const { full, ...space } = capacity
       const pins = this.c.pins?.()
-      const reply = await control.heartbeat({ capacity: space, health: { ...this.c.health(), full }, pinned, ...(pins != null ? { pins } : {}) }, { signal: AbortSignal.any([this.stopping.signal, AbortSignal.timeout(seconds * 1000)]) })
+      const served = await this.c.served?.take() ?? []
+      let reply: HeartbeatReply
+      try {
+        reply = await control.heartbeat({ capacity: space, health: { ...this.c.health(), full }, pinned, ...(pins != null ? { pins } : {}), ...(served.length > 0 ? { served } : {}) }, { signal: AbortSignal.any([this.stopping.signal, AbortSignal.timeout(seconds * 1000)]) })
+      } catch (err) {
+        // not acknowledged: the counts go with the next beat, merged with what is served meanwhile
+        this.c.served?.restore()
+        throw err
+      }
+      this.c.served?.acknowledge()
       this.set({ lastHeartbeatAt: new Date().toISOString() })
       this.c.onOrders?.(reply.orders ?? [])
       await this.takeAccess(reply.access)

@@ -2,7 +2,7 @@
  * core/edge: the CDN node's side: the control agent (registration, heartbeats), the pinner that carries out the main
  * server's orders (its order book and execution, with their fetch, verify and collect parts), the miss resolver
  * that decides where the bytes of an answer come from (local -> peer -> origin, verified), the node's content
- * access, the origin client, the media cache, the record of media held here, block verification, the data folder's capacity and the node's
+ * access, the origin client, the media cache, the demand meter (what was served, per rendition root, for heartbeats), the record of media held here, block verification, the data folder's capacity and the node's
  * metrics. The main server never loads it. Other folders import this file only.
  */
 
@@ -32,6 +32,8 @@ export { verifyBlock, verifyFileBytes } from './block-verify.ts'
 export type { VerifiedBlock } from './block-verify.ts'
 export { createCapacity, fullReason } from './capacity.ts'
 export type { Capacity, CapacityInit, CapacityReport } from './capacity.ts'
+export { createDemandMeter } from './demand-meter.ts'
+export type { DemandMeter, DemandMeterComponents, DemandMeterInit, ServedAnswer, ServedSource } from './demand-meter.ts'
 export { createNodeMetrics } from './metrics.ts'
 export type { NodeMetrics } from './metrics.ts'
 export {

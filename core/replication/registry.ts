@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { createControlServer, findNode, IpnsMismatchError, MAX_PREFETCH_ORDERS, ipnsNameOf, labelFromName, NodeNotRegisteredError, NodeRevokedError, uniqueLabel, UnknownOwnerError } from '../control/index.ts'
-import type { ControlHandler, ControlServer, HeartbeatReply, HeartbeatRequest, NodeCapacity, NodeHealth, NodeMode, PinOrder, PrefetchOrder, RegisterReply, RegisterRequest, RevocationGater, StreamAccessGrant } from '../control/index.ts'
+import { clampServed, createControlServer, findNode, IpnsMismatchError, ipnsNameOf, labelFromName, MAX_PREFETCH_ORDERS, NodeNotRegisteredError, NodeRevokedError, uniqueLabel, UnknownOwnerError } from '../control/index.ts'
+import type { ControlHandler, ControlServer, HeartbeatReply, HeartbeatRequest, NodeCapacity, NodeHealth, NodeMode, PinOrder, PrefetchOrder, RegisterReply, RegisterRequest, RevocationGater, ServedReport, StreamAccessGrant } from '../control/index.ts'
 import { systemClock } from '../clock.ts'
 import type { NodeRecord, NodeRepository } from '../catalog/index.ts'
 import type { Clock } from '../clock.ts'
@@ -65,6 +65,11 @@ export interface NodeRegistryComponents {
   orders?: (peerId: string, request: HeartbeatRequest) => Promise<PinOrder[]>
   /** Pre-cache orders waiting for the node (the distributor's), each given once, in the heartbeat reply. */
   prefetch?: (peerId: string) => PrefetchOrder[]
+  /**
+   * What a node's gateway served since its last acknowledged beat (issue #13, demand), validated and clamped
+   * (core/control/served-clamp.ts); called after the node is recorded, only when there is something. Errors are logged.
+   */
+  served?: (peerId: string, reports: ServedReport[], at: number) => void
   /** Time of beats and of the offline sweep. @default systemClock */
   clock?: Clock
   /** The stream keys and the node's credential, sent in every register and heartbeat reply (node/server.ts). */
@@ -82,6 +87,8 @@ export interface NodeRegistryInit {
   missedBeats?: number
   /** Deadline of one control stream. @default 10000 */
   controlTimeoutMs?: number
+  /** Most bytes per second a node is believed to serve; served reports above it are scaled down. @default 10 Gbit/s */
+  maxUplinkBytesPerSecond?: number
 }
 
 /** The main server's record of CDN nodes, fed by the control protocol. */
@@ -104,6 +111,9 @@ class Registry implements NodeRegistry, ControlHandler {
   private stopSweeping?: () => void
   private readonly clock: Clock
   private started = false
+  /** Per peer, when the span of its next served reports began: its last heartbeat, or its last sighting before it registered. */
+  private readonly servedSince = new Map<string, number>()
+  private readonly maxUplinkBytesPerSecond: number | undefined
 
   constructor (private readonly components: NodeRegistryComponents, init: NodeRegistryInit) {
     this.log = components.logger.child({ name: 'cidcast:registry' })
@@ -113,6 +123,7 @@ class Registry implements NodeRegistry, ControlHandler {
     if (!(this.heartbeatMs > 0)) throw new RangeError('heartbeatMs must be > 0')
     // half a beat of grace: a beat that is merely late is not a missed one
     this.offlineAfterMs = (init.missedBeats ?? MISSED_BEATS) * this.heartbeatMs + this.heartbeatMs / 2
+    this.maxUplinkBytesPerSecond = init.maxUplinkBytesPerSecond
     this.control = createControlServer({ libp2p: components.libp2p, logger: components.logger, handler: this }, { timeoutMs: init.controlTimeoutMs })
   }
 
@@ -214,6 +225,8 @@ class Registry implements NodeRegistry, ControlHandler {
       }
       await this.components.store.put(record)
       this.nodes.set(peerId, record)
+      // a node keeps what it served while the server did not hear from it, and reports it after registering again
+      if (!this.servedSince.has(peerId)) this.servedSince.set(peerId, existing?.lastSeenMs ?? now)
       this.log.info({ label, peer: peerId, mode: record.mode, url: record.url, owner: request.owner, region: record.region, tags: record.tags, again: existing != null }, 'node registered')
       this.announce()
       const reply: RegisterReply = { type: 'registered', label, dnsName: this.dnsName(label), heartbeatSeconds: this.heartbeatMs / 1000 }
@@ -223,6 +236,7 @@ class Registry implements NodeRegistry, ControlHandler {
 
   async heartbeat (peer: PeerId, request: HeartbeatRequest): Promise<HeartbeatReply> {
     const peerId = peer.toString()
+    let since = 0
     await this.exclusive(async () => {
       const existing = this.nodes.get(peerId)
       if (existing == null) throw new NodeNotRegisteredError(`peer ${peerId} is not registered`)
@@ -231,8 +245,11 @@ class Registry implements NodeRegistry, ControlHandler {
       const record = { ...existing, capacity: request.capacity, health: request.health, pinned: request.pinned, lastSeenMs: now, updatedAtMs: now }
       await this.components.store.put(record)
       this.nodes.set(peerId, record)
+      since = this.servedSince.get(peerId) ?? existing.lastSeenMs ?? now
+      this.servedSince.set(peerId, now)
       if (this.states.get(peerId) !== 'online') this.announce()
     })
+    if (request.served != null) this.takeServed(peerId, request, since)
     // outside the registry's queue: replication has its own, and one node's reports should not hold up the others
     let orders: PinOrder[] = []
     try {
@@ -245,6 +262,19 @@ class Registry implements NodeRegistry, ControlHandler {
     const prefetch = this.components.prefetch?.(peerId).slice(0, MAX_PREFETCH_ORDERS) ?? []
     if (prefetch.length > 0) reply.prefetch = prefetch
     return this.withAccess(reply, peerId)
+  }
+
+  /** Hands a heartbeat's served reports on, bounded by what the node holds and could have sent since `since`. */
+  private takeServed (peerId: string, request: HeartbeatRequest, since: number): void {
+    if (this.components.served == null) return
+    try {
+      const now = this.clock.now()
+      // a beat of slack: the node counts from when it got the last reply, a little after the server sent it
+      const reports = clampServed(request.served ?? [], { pinned: new Set(request.pinned), now, windowMs: now - since + this.heartbeatMs, uplinkBytesPerSecond: this.maxUplinkBytesPerSecond })
+      if (reports.length > 0) this.components.served(peerId, reports, now)
+    } catch (err) {
+      this.log.error({ err, peer: peerId }, 'taking served reports failed')
+    }
   }
 
   /**

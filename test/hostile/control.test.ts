@@ -94,6 +94,8 @@ const CASES: Array<[string, Frame, Refusal]> = [
   ['a heartbeat before registering', () => ({ type: 'heartbeat', capacity: CAPACITY, health: HEALTH, pinned: [] }), 'NodeNotRegisteredError'],
   ['a heartbeat with pins that are paths', () => ({ type: 'heartbeat', capacity: CAPACITY, health: HEALTH, pinned: ['../../etc/passwd'] }), 'InvalidControlMessageError'],
   ['a heartbeat with an identity CID pinned', () => ({ type: 'heartbeat', capacity: CAPACITY, health: HEALTH, pinned: ['bafkqaaa'] }), 'error-or-closed'],
+  ['a heartbeat with a served report of a media that is a path', () => ({ type: 'heartbeat', capacity: CAPACITY, health: HEALTH, pinned: [], served: [{ media: '../../etc/passwd', requests: 1, bytes: 0, local: 0, peer: 0, origin: 0, redirects: 0, viewers: 1, firstAt: 0, lastAt: 0 }] }), 'InvalidControlMessageError'],
+  ['a heartbeat with 2^60 bytes served (past a safe integer)', () => ({ type: 'heartbeat', capacity: CAPACITY, health: HEALTH, pinned: [], served: [{ root: 'bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi', requests: 1, bytes: 2 ** 60, local: 2 ** 60, peer: 0, origin: 0, redirects: 0, viewers: 1, firstAt: 0, lastAt: 0 }] }), 'InvalidControlMessageError'],
   ['a message of 300 KiB', edge => register(edge, { name: 'x'.repeat(300 * 1024) }), 'error-or-closed'],
   ['a message of 3 MiB', () => new Uint8Array(3 * 1024 * 1024).fill(0x20), 'error-or-closed']
 ]
