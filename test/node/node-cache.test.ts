@@ -140,6 +140,13 @@ test('past a tiny budget the lowest-value file goes first; evicted, it comes bac
   t.is(health.capacity.cacheBytes, size(long, hot, cold, newer) - 1)
   t.is(health.capacity.cacheUsedBytes, size(long, hot, newer))
   t.is(await metric(cdn, 'cidcast_node_cache_bytes'), size(long, hot, newer))
+  // heartbeats carry them to the main server, which lists them with the node
+  const admin = bearer(await adminToken(t.context.server))
+  await waitFor(async () => {
+    const listed = await (await fetch(`${t.context.server.url}/api/v1/nodes`, { headers: admin })).json() as { items: Array<{ peerId: string, capacity: { cacheBytes?: number, cacheUsedBytes?: number } }> }
+    const row = listed.items.find(n => n.peerId === cdn.peer.libp2p.peerId.toString())
+    return row?.capacity.cacheBytes === size(long, hot, cold, newer) - 1 && row.capacity.cacheUsedBytes === size(long, hot, newer)
+  }, 10_000, 'the node\'s cache figures in the node list')
 
   // asked again, it comes by fallback and is kept again (something else gives way)
   t.is((await get(cdn, long, cold)).source, 'origin')
