@@ -2,8 +2,8 @@ import { checkNodeName, checkOwnerName, checkRegion, checkTags } from '../contro
 import { InvalidConfigError } from '../errors.ts'
 import { DISTRIBUTION_DEFAULTS, parseDistribution } from './distribution.ts'
 import {
-  boolean, booleanOrFolders, folders, hosts, httpUrl, list, listenAddress, LOG_LEVELS, oneOf, parseDnsName,
-  parseLogFormat, parseTcpMultiaddrs, seconds, serverAddress, text, token, wholeNumber
+  boolean, booleanOrFolders, byteSize, folders, hosts, httpUrl, list, listenAddress, LOG_LEVELS, oneOf, parseDnsName,
+  parseLogFormat, parseTcpMultiaddrs, seconds, secondsOrNone, serverAddress, text, token, wholeNumber
 } from './parse.ts'
 import type { Parse } from './parse.ts'
 
@@ -92,6 +92,18 @@ function tags (value: unknown, key: string): string[] {
   }
 }
 
+/** Most segments a node reads ahead of a fallback viewer. */
+export const MAX_READ_AHEAD_SEGMENTS = 30
+
+/** A whole number from 0 to `max`. */
+function wholeNumberUpTo (max: number): Parse<number> {
+  return (value, key) => {
+    const n = wholeNumber()(value, key)
+    if (n > max) throw new InvalidConfigError(`${key} must be at most ${max}`)
+    return n
+  }
+}
+
 const logLevel = oneOf(LOG_LEVELS)
 const data = { key: 'data', flag: '--data', inFile: false, blankIsUnset: true, parse: text }
 // the background scrub of stored blocks, on both sides (core/ipfs/scrub.ts: 16 MiB/s, a pass a day)
@@ -148,8 +160,12 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   { program: 'node', key: 'url', flag: '--url', env: 'CIDCAST_NODE_URL', remembered: true, parse: httpUrl(true) },
   { program: 'node', key: 'fallback', flag: '--fallback', env: 'CIDCAST_NODE_FALLBACK', remembered: true, parse: oneOf(FALLBACK_MODES), default: 'origin' },
   { program: 'node', key: 'pinFrom', flag: '--pin-from', env: 'CIDCAST_NODE_PIN_FROM', remembered: true, parse: oneOf(PIN_FROM), default: 'any' },
-  { program: 'node', key: 'quotaBytes', flag: '--quota', env: 'CIDCAST_NODE_QUOTA_BYTES', remembered: true, parse: wholeNumber() },
-  { program: 'node', key: 'cacheBytes', env: 'CIDCAST_NODE_CACHE_BYTES', parse: wholeNumber(), default: 128 * 1024 * 1024 },
+  { program: 'node', key: 'quotaBytes', flag: '--quota', env: 'CIDCAST_NODE_QUOTA_BYTES', remembered: true, parse: byteSize },
+  // the budget of blocks kept from fallback answers (core/edge/edge-cache.ts); its default is a share of the quota
+  { program: 'node', key: 'cacheBytes', flag: '--cache-size', env: 'CIDCAST_CACHE_SIZE', remembered: true, parse: byteSize },
+  { program: 'node', key: 'cacheMinLifetimeSeconds', env: 'CIDCAST_CACHE_MIN_LIFETIME_SECONDS', parse: secondsOrNone(30 * 86_400), default: 3600 },
+  { program: 'node', key: 'readAheadSegments', env: 'CIDCAST_READ_AHEAD_SEGMENTS', parse: wholeNumberUpTo(MAX_READ_AHEAD_SEGMENTS), default: 3 },
+  { program: 'node', key: 'memoryCacheBytes', env: 'CIDCAST_NODE_MEMORY_CACHE_BYTES', parse: wholeNumber(), default: 128 * 1024 * 1024 },
   { program: 'node', ...scrubRate },
   { program: 'node', ...scrubInterval },
   { program: 'node', key: 'logLevel', flag: '--log-level', env: 'CIDCAST_LOG_LEVEL', parse: logLevel, default: 'info' },

@@ -48,8 +48,17 @@ export interface NodeConfig {
   pinFrom: 'any' | 'p2p'
   /** Most bytes of blocks kept. @default free space of the data folder's file system */
   quotaBytes?: number
+  /**
+   * Most bytes of blocks kept from fallback answers (origin or peer misses, read-ahead); the lowest-value files are
+   * evicted past it. Always within the quota. @default half the quota
+   */
+  cacheBytes?: number
+  /** Seconds a file kept from a fallback answer stays at least, unless the disk is full. @default 3600 */
+  cacheMinLifetimeSeconds: number
+  /** Segments fetched ahead of a viewer streamed by fallback; 0 turns read-ahead off. @default 3 */
+  readAheadSegments: number
   /** Bytes of blocks kept in memory for serving. @default 134217728 */
-  cacheBytes: number
+  memoryCacheBytes: number
   /** Bytes per second the background scrub reads and hashes; 0 turns it off. @default 16777216 */
   scrubBytesPerSecond: number
   /** Seconds from the end of one scrub pass to the start of the next (the first starts within a minute). @default 86400 */
@@ -131,6 +140,9 @@ export async function loadNodeConfig (flags: Partial<Record<string, unknown>>, e
   config.warnings = unknownKeyWarnings(saved, file, keys, ['picked'])
   if (local && config.owner == null) (config.warnings as string[]).push('mode is local and no owner is set: this node serves nobody until it is given one (--owner USER)')
   config.picked = pickedOf(saved.picked, setBy)
+  if (config.cacheBytes != null && config.quotaBytes != null && (config.cacheBytes as number) > (config.quotaBytes as number)) {
+    throw new InvalidConfigError(`cacheBytes (${String(config.cacheBytes)}) must be within quotaBytes (${String(config.quotaBytes)})`)
+  }
   if (local) {
     // a local node serves its owner only: nothing may listen beyond this machine
     if (!isLoopbackHost(parseListen(config.listen).host)) throw new InvalidConfigError(`listen must be a loopback address in local mode (got ${String(config.listen)})`)

@@ -22,6 +22,10 @@ export interface NodeCapacity {
   quotaBytes: number
   usedBytes: number
   freeBytes: number
+  /** The budget of blocks kept from fallback answers (within the quota); absent from nodes that have none. */
+  cacheBytes?: number
+  /** Bytes of the files kept from fallback answers now (the cache's share of `usedBytes`). */
+  cacheUsedBytes?: number
 }
 
 /** How a node is doing, as it reports itself. */

@@ -133,11 +133,16 @@ function parseAddresses (value: unknown, sender: string | undefined): string[] {
 
 function parseCapacity (value: unknown): NodeCapacity {
   const c = object(value, 'capacity')
-  return {
+  const capacity: NodeCapacity = {
     quotaBytes: amount(c.quotaBytes, 'capacity.quotaBytes'),
     usedBytes: amount(c.usedBytes, 'capacity.usedBytes'),
     freeBytes: amount(c.freeBytes, 'capacity.freeBytes')
   }
+  const cacheBytes = optionalAmount(c.cacheBytes, 'capacity.cacheBytes')
+  const cacheUsedBytes = optionalAmount(c.cacheUsedBytes, 'capacity.cacheUsedBytes')
+  if (cacheBytes != null) capacity.cacheBytes = cacheBytes
+  if (cacheUsedBytes != null) capacity.cacheUsedBytes = cacheUsedBytes
+  return capacity
 }
 
 function parseHealth (value: unknown): NodeHealth {

@@ -188,6 +188,8 @@ test('malformed control messages get an error reply and change nothing', async t
     ['a negative capacity', { ...good, capacity: { ...CAPACITY, freeBytes: -1 } }],
     ['an infinite capacity', new TextEncoder().encode(JSON.stringify(good).replace(/"usedBytes":\d+/, '"usedBytes":1e400'))],
     ['a capacity as a string', { ...good, capacity: { ...CAPACITY, quotaBytes: '10' } }],
+    ['a negative cache budget', { ...good, capacity: { ...CAPACITY, cacheBytes: -1 } }],
+    ['a cache use as a string', { ...good, capacity: { ...CAPACITY, cacheBytes: 10, cacheUsedBytes: '5' } }],
     ['a name that is a number', { ...good, name: 7 }, 'InvalidNodeNameError'],
     ['an IPNS name of 10 kB', { ...good, ipns: 'k'.repeat(10_000) }],
     ['a region with a space', { ...good, region: 'eu west' }],
