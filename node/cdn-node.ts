@@ -3,7 +3,7 @@ import { loadavg, networkInterfaces } from 'node:os'
 import { join } from 'node:path'
 import { privateKeyFromProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { createCapacity, createDemandMeter, createEdgeCache, fullReason, createHeldMedia, localRemover, createMediaCache, createNodeAgent, createNodeContent, createNodeMetrics, createOriginClient, createPinner, providerLookup, SwarmKeyMissingError, unreachableOrigin } from '../core/edge/index.ts'
+import { createCapacity, createDemandMeter, createPrefetchQueue, createEdgeCache, fullReason, createHeldMedia, localRemover, createMediaCache, createNodeAgent, createNodeContent, createNodeMetrics, createOriginClient, createPinner, providerLookup, SwarmKeyMissingError, unreachableOrigin } from '../core/edge/index.ts'
 import { createNodeCredentialVerifier, createStreamTokenVerifier, NODE_CREDENTIAL_HEADER, openKeyRing, PUBLIC_KEYS_FILE } from '../core/access/index.ts'
 import { createControlClient, handleOrderNudges, ipnsNameOf } from '../core/control/index.ts'
 import { createBlockRepairer, createContentReader, createScrubber, integrityStatus, registerIntegrityMetrics, repairWhenDamaged } from '../core/ipfs/index.ts'
@@ -279,6 +279,8 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
     scrub.start()
     stack.push(scrub.stop)
 
+    const prefetch = createPrefetchQueue({ resolver: app.resolver, logger })
+    stack.push(async () => { prefetch.stop(); await prefetch.settled() })
     const agent = createNodeAgent({
       libp2p: peer.libp2p,
       logger,
@@ -290,6 +292,7 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
       pins: () => pinner.reports(),
       served,
       onOrders: orders => { pinner.apply(orders) },
+      onPrefetch: orders => { prefetch.add(orders) },
       busy: () => pinner.busy(),
       onAccess: access.take,
       onChange: status => {

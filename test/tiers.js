@@ -85,6 +85,7 @@ export const INTEGRATION = [
   'test/node/node-region.test.ts',
   'test/node/damaged-blocks.test.ts',
   'test/node/demand.test.ts',
+  'test/node/distribution.test.ts',
   'test/node/disk-full.test.ts',
   'test/node/held-media.test.ts',
   'test/node/local-owner.test.ts',

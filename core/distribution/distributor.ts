@@ -152,6 +152,7 @@ class MainDistributor implements Distributor {
   }
 
   progress (viewer: string, mediaId: string, positionSeconds: number, durationSeconds: number): void {
+    if (!this.settings.auto) return
     const key = viewer + '\n' + mediaId
     const before = this.positions.get(key) ?? null
     this.positions.set(key, positionSeconds)

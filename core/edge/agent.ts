@@ -6,7 +6,7 @@ import { MAX_ADDRESSES, PIN_PROGRESS_INTERVAL_MS } from '../control/index.ts'
 import { PrivateNetworkRefusedError, ServerDialFailedError } from './errors.ts'
 import type { CapacityReport } from './capacity.ts'
 import type { DemandMeter } from './demand-meter.ts'
-import type { HeartbeatReply, HeartbeatRequest, NodeHealth, NodeMode, PinOrder, PinReport, RegisterReply, RegisterRequest, StreamAccessGrant } from '../control/index.ts'
+import type { HeartbeatReply, HeartbeatRequest, NodeHealth, NodeMode, PinOrder, PinReport, PrefetchOrder, RegisterReply, RegisterRequest, StreamAccessGrant } from '../control/index.ts'
 import type { OriginClient, ServerInfo } from './origin-client.ts'
 import type { Logger } from '../logger.ts'
 import type { Libp2p, PeerId } from '@libp2p/interface'
@@ -44,6 +44,8 @@ export interface NodeAgentComponents {
   served?: Pick<DemandMeter, 'take' | 'acknowledge' | 'restore'>
   /** The orders of each heartbeat reply, also when there are none (a reply without an order acknowledges its report). */
   onOrders?: (orders: PinOrder[]) => void
+  /** The pre-cache orders of a heartbeat reply (the distributor's: the next episode of a viewer here). */
+  onPrefetch?: (orders: PrefetchOrder[]) => void
   /** True while orders are queued or running: heartbeats then come every PIN_PROGRESS_INTERVAL_MS, with progress. */
   busy?: () => boolean
   /** Called on every change of status. */
@@ -222,6 +224,7 @@ class ControlAgent implements NodeAgent {
       this.c.served?.acknowledge()
       this.set({ lastHeartbeatAt: new Date().toISOString() })
       this.c.onOrders?.(reply.orders ?? [])
+      if (reply.prefetch != null && reply.prefetch.length > 0) this.c.onPrefetch?.(reply.prefetch)
       await this.takeAccess(reply.access)
     }
   }

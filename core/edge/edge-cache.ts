@@ -30,6 +30,8 @@ export interface KeptFile {
   media?: { id: string, profile: string, file: string }
   /** Fetched ahead of a viewer (read-ahead), not asked for yet. */
   readAhead?: boolean
+  /** Pre-cached for a viewer likely to come (the next episode): worth less than anything asked for, until hit. */
+  prefetch?: boolean
 }
 
 /** A file of the index as it stands (for `/healthz`-style views and tests). */
@@ -52,6 +54,10 @@ export interface EdgeCacheMetrics {
   evictedBytes: Pick<Counter, 'inc'>
   readAheadBytes: Pick<Counter, 'inc'>
   readAheadHits: Pick<Counter, 'inc'>
+  /** Pre-cached bytes, their first hits, and bytes evicted without ever being hit (waste). */
+  prefetchBytes?: Pick<Counter, 'inc'>
+  prefetchHits?: Pick<Counter, 'inc'>
+  prefetchWastedBytes?: Pick<Counter, 'inc'>
 }
 
 export interface EdgeCacheComponents {
@@ -115,6 +121,8 @@ interface Entry {
   frequency: number
   value: number
   readAhead: boolean
+  /** Pre-cached and not hit yet. */
+  prefetch?: boolean
 }
 
 /** Creates the node's fallback cache over its datastore and blockstore. */
@@ -203,13 +211,16 @@ class GdsfCache implements EdgeCache {
       media: file.media,
       keptAt: now,
       lastHit: now,
-      frequency: 1,
+      // a guess is worth half a hit: pre-cached content goes first under pressure
+      frequency: file.prefetch === true ? 0.5 : 1,
       value: 0,
-      readAhead: file.readAhead === true
+      readAhead: file.readAhead === true,
+      ...(file.prefetch === true ? { prefetch: true } : {})
     }
     this.track(entry)
     entry.value = this.valueOf(entry)
     if (entry.readAhead) this.c.metrics?.readAheadBytes.inc(entry.bytes)
+    if (entry.prefetch === true) this.c.metrics?.prefetchBytes?.inc(entry.bytes)
     await this.save(entry)
     await this.serially(async () => {
       const space = await this.c.capacity.measure()
@@ -226,6 +237,10 @@ class GdsfCache implements EdgeCache {
     entry.lastHit = now
     entry.value = this.valueOf(entry)
     this.c.metrics?.hits.inc()
+    if (entry.prefetch === true) {
+      delete entry.prefetch
+      this.c.metrics?.prefetchHits?.inc()
+    }
     const firstOfReadAhead = entry.readAhead
     if (firstOfReadAhead) {
       entry.readAhead = false
@@ -340,6 +355,7 @@ class GdsfCache implements EdgeCache {
     await this.c.datastore.put(CLOCK_KEY, new TextEncoder().encode(String(this.inflation)))
     this.c.metrics?.evictions.inc()
     this.c.metrics?.evictedBytes.inc(freed)
+    if (entry.prefetch === true) this.c.metrics?.prefetchWastedBytes?.inc(entry.bytes)
     this.log.debug({ key: entry.key, bytes: entry.bytes, freed, value: entry.value }, 'evicted a kept file')
   }
 

@@ -7,6 +7,8 @@
  * metrics. The main server never loads it. Other folders import this file only.
  */
 
+export { createPrefetchQueue } from './prefetch-queue.ts'
+export type { PrefetchQueue } from './prefetch-queue.ts'
 export { createNodeAgent } from './agent.ts'
 export type { AgentControl, AgentState, AgentStatus, NodeAgent, NodeAgentComponents, NodeAgentInit } from './agent.ts'
 export { createPinner } from './pinner.ts'

@@ -39,7 +39,10 @@ export function createNodeMetrics (): NodeMetrics {
     evictions: new Counter({ name: 'cidcast_node_cache_evictions_total', help: 'files kept from fallback answers evicted', registers: [registry] }),
     evictedBytes: new Counter({ name: 'cidcast_node_cache_evicted_bytes_total', help: 'bytes of blocks removed by evictions', registers: [registry] }),
     readAheadBytes: new Counter({ name: 'cidcast_node_read_ahead_bytes_total', help: 'bytes of segments fetched ahead of viewers streamed by fallback', registers: [registry] }),
-    readAheadHits: new Counter({ name: 'cidcast_node_read_ahead_hits_total', help: 'segments read ahead that a viewer then asked for (served locally)', registers: [registry] })
+    readAheadHits: new Counter({ name: 'cidcast_node_read_ahead_hits_total', help: 'segments read ahead that a viewer then asked for (served locally)', registers: [registry] }),
+    prefetchBytes: new Counter({ name: 'cidcast_node_prefetch_bytes_total', help: 'bytes pre-cached for viewers likely to come (the next episode)', registers: [registry] }),
+    prefetchHits: new Counter({ name: 'cidcast_node_prefetch_hits_total', help: 'pre-cached files a viewer then asked for (served locally)', registers: [registry] }),
+    prefetchWastedBytes: new Counter({ name: 'cidcast_node_prefetch_wasted_bytes_total', help: 'pre-cached bytes evicted before any viewer asked for them', registers: [registry] })
   }
   return {
     cache,

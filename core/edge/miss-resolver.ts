@@ -1,6 +1,6 @@
 import { CID } from 'multiformats/cid'
 import { NotCachedError } from '../errors.ts'
-import { MASTER_NAME, PLAYLIST_NAME, segmentCount, segmentIndex, segmentName } from '../hls/index.ts'
+import { INIT_NAME, MASTER_NAME, PLAYLIST_NAME, segmentCount, segmentIndex, segmentName } from '../hls/index.ts'
 import { verifyFileBytes } from './block-verify.ts'
 import { gatherBlocks, originCarPath } from './content-need.ts'
 import { OriginUnavailableError, UnverifiedContentError } from './errors.ts'
@@ -8,6 +8,7 @@ import { isMissing } from './node-content.ts'
 import { createReadAhead } from './read-ahead.ts'
 import type { ContentNeed } from './content-need.ts'
 import type { EdgeCache } from './edge-cache.ts'
+import type { KeptAs } from './node-content.ts'
 import type { HeldMedia } from './held-media.ts'
 import type { MediaCache } from './media-cache.ts'
 import type { NodeContent } from './node-content.ts'
@@ -102,6 +103,12 @@ export interface MissResolver {
   content (need: ContentNeed, options?: ResolveOptions): Promise<Served | Redirected>
   /** Resolves when no read-ahead is running. */
   settled (): Promise<void>
+  /**
+   * Pre-caches the first `segments` segments of a rendition (issue 13: the next episode), with its playlists and init
+   * segment, as read-ahead does: after viewers' misses, kept as evictable `prefetch` files. Stops at the first failure
+   * or when the node cannot keep more; resolves with the segments now here.
+   */
+  prefetch (ref: { id: string, profile: string }, segments: number): Promise<number>
 }
 
 /** The CID in an Etag the main server sends (`"<cid>"`), or undefined. */
@@ -169,8 +176,25 @@ class FallbackResolver implements MissResolver {
     await this.readAhead?.settled()
   }
 
+  async prefetch (ref: { id: string, profile: string }, segments: number): Promise<number> {
+    const room = this.c.room ?? (async () => true)
+    await this.playlist({ id: ref.id })
+    await this.playlist(ref)
+    const count = await this.segmentsOf(ref)
+    const last = Math.min(segments, count ?? segments)
+    let done = 0
+    for (const file of [INIT_NAME, ...Array.from({ length: last }, (_, i) => segmentName(i))]) {
+      // a viewer's own misses go first
+      if (this.viewerMisses > 0) await new Promise<void>(resolve => { this.idleWaiters.push(resolve) })
+      if (!await room()) break
+      await this.resolveFile({ ...ref, file }, {}, true, true)
+      if (file !== INIT_NAME) done++
+    }
+    return done
+  }
+
   /** A file of a rendition, local first, else by fallback (kept and indexed; `readAhead`: fetched before anyone asked). */
-  private async resolveFile (ref: { id: string, profile: string, file: string }, options: ResolveOptions, readAhead: boolean): Promise<MediaAnswer & { readAheadHit?: boolean }> {
+  private async resolveFile (ref: { id: string, profile: string, file: string }, options: ResolveOptions, readAhead: boolean, prefetch = false): Promise<MediaAnswer & { readAheadHit?: boolean }> {
     const { id, profile, file } = ref
     const path = `/media/${id}/${profile}/${file}`
     const cid = await this.knownCid(id, profile, file, options)
@@ -186,7 +210,7 @@ class FallbackResolver implements MissResolver {
     if (this.fallback === 'redirect') return { source: 'redirect', location: this.c.origin.url + path }
     if (!readAhead) this.viewerMisses++
     try {
-      const as = { key: '', media: { id, profile, file }, readAhead }
+      const as = { key: '', media: { id, profile, file }, readAhead: readAhead && !prefetch, prefetch }
       if (this.fallback === 'peer' && cid != null) {
         try {
           const entry = await this.c.content.fromPeers(cid, this.peerTimeoutMs, { as: { ...as, key: cid.toString() } })
@@ -197,7 +221,7 @@ class FallbackResolver implements MissResolver {
       }
       let pending = this.fetching.get(path)
       if (pending == null) {
-        pending = this.fetchVerified(path, id, profile, file, cid, readAhead).finally(() => this.fetching.delete(path))
+        pending = this.fetchVerified(path, id, profile, file, cid, as).finally(() => this.fetching.delete(path))
         this.fetching.set(path, pending)
       }
       const fetched = await pending
@@ -256,13 +280,13 @@ class FallbackResolver implements MissResolver {
     return { source: 'origin', reader }
   }
 
-  private async fetchVerified (path: string, id: string, profile: string, file: string, known: CID | undefined, readAhead: boolean): Promise<{ cid: CID, reader: ContentReader }> {
+  private async fetchVerified (path: string, id: string, profile: string, file: string, known: CID | undefined, as: KeptAs): Promise<{ cid: CID, reader: ContentReader }> {
     const answer = await this.c.origin.get(path, 'segment')
     const etag = etagCid(answer.headers.get('etag'))
     if (etag == null) throw new UnverifiedContentError(`the main server sent ${path} without a CID Etag; not serving unverified bytes`)
     if (known != null && etag.toString() !== known.toString()) this.log.warn({ path, was: known.toString(), now: etag.toString() }, 'the origin has other bytes for a path than before')
     const blocks = await verifyFileBytes(etag, answer.body)
-    const served = await this.c.content.keep(blocks, { key: etag.toString(), media: { id, profile, file }, readAhead })
+    const served = await this.c.content.keep(blocks, { ...as, key: etag.toString() })
     await this.c.cache.setFile(id, profile, file, etag.toString())
     return { cid: etag, reader: served }
   }
