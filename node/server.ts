@@ -9,7 +9,7 @@ import { createDnsServer } from '../core/dns/index.ts'
 import { createContentIndex, createNodeRegistry, createReplication, createReplicationGoals, registerReplicationMetrics } from '../core/replication/index.ts'
 import { createStreamUrls } from '../core/access/index.ts'
 import { createRevocationGater, findNode } from '../core/control/index.ts'
-import { createDistributor } from '../core/distribution/index.ts'
+import { createDistributor, registerDistributionMetrics } from '../core/distribution/index.ts'
 import { createBlockRepairer, createContentReader, createScrubber, integrityStatus, registerIntegrityMetrics, repairWhenDamaged, verifyPins } from '../core/ipfs/index.ts'
 import { createMetadata } from '../core/metadata/index.ts'
 import { createDaemonLogger } from '../core/logger.ts'
@@ -235,6 +235,9 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
     }, config.distribution)
     distributor.start()
     late.distributor = distributor
+    const labels = new Map<string, string>()
+    registry.on('change', () => { void registry.list().then(nodes => { for (const n of nodes) labels.set(n.peerId, n.label) }) })
+    registerDistributionMetrics(metrics.registry, distributor, peerId => labels.get(peerId))
     stack.push(async () => { await distributor.stop() })
 
     // blocks read from disk are hashed against their CID once per process; a damaged one is removed and fetched

@@ -14,11 +14,11 @@ import { isThisOrigin, thisSite } from './this-site.js'
 
 /**
  * @typedef {{ blocksDone: number, bytesDone: number, blocksTotal: number | null, bytesTotal: number | null, percent: number | null }} Progress
- * @typedef {{ cid: string, node: { name: string, label: string, peerId: string, url: string | null, state: string }, state: string, reachable: boolean, progress: Progress, reason: string | null }} Location
+ * @typedef {{ cid: string, node: { name: string, label: string, peerId: string, url: string | null, state: string }, state: string, auto?: boolean, reachable: boolean, progress: Progress, reason: string | null }} Location
  * @typedef {{ profile: string, state: string, root: string | null, server: boolean, preparing: unknown, locations: Location[] }} RenditionLocations
  * @typedef {{ name: string, label: string, peerId?: string, dnsName: string | null, url: string, state: string, mode: string | null, region?: string | null, capacity?: { freeBytes?: number, quotaBytes?: number } }} NodeSummary
  * @typedef {'all' | 'some' | 'none'} Holding
- * @typedef {{ node: NodeSummary, holds: Holding, replicating: { percent: number | null, bytesDone: number, bytesTotal: number | null } | null, failed: string | null }} NodeStatus
+ * @typedef {{ node: NodeSummary, holds: Holding, auto?: boolean, replicating: { percent: number | null, bytesDone: number, bytesTotal: number | null } | null, failed: string | null }} NodeStatus
  */
 
 /** The viewer's choice, kept in this browser: a node name, or '' for this site. */
@@ -68,6 +68,8 @@ export function nodeStatus (node, renditions) {
   return {
     node,
     holds: finished.length > 0 && held === finished.length ? 'all' : held > 0 ? 'some' : 'none',
+    // placed by automatic distribution (it may go again when demand moves), not pinned by someone
+    auto: held > 0 && rows.filter(l => l.state === 'pinned').every(l => l.auto === true),
     replicating,
     failed: failed == null ? null : (failed.reason ?? 'failed')
   }
@@ -108,7 +110,8 @@ function siteNode (items, site) {
  */
 function holdsText (s) {
   if (s.replicating != null) return `replicating ${s.replicating.percent ?? 0}%`
-  return s.holds === 'all' ? 'holds it' : s.holds === 'some' ? 'holds part' : 'does not hold it'
+  const auto = s.auto === true ? ' (cached automatically)' : ''
+  return s.holds === 'all' ? `holds it${auto}` : s.holds === 'some' ? `holds part${auto}` : 'does not hold it'
 }
 
 /** What the main server holds, in words: what it does not hold it makes when asked. */

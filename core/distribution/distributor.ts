@@ -86,18 +86,30 @@ export interface DistributionStatus {
   shortfalls: PlanShortfall[]
 }
 
+export interface DistributionCounters {
+  /** Automatic placements and evictions carried out, by rule. */
+  placements: Record<string, number>
+  evictions: Record<string, number>
+  /** Pre-cache orders given to nodes. */
+  precache: number
+  /** Bytes each node reported serving, and how many of them came from its own blocks (its hit ratio). */
+  served: Map<string, { bytes: number, local: number }>
+}
+
 export interface Distributor {
   /** A viewer asked to play a media through a node (its peer ID) or the main server (null). */
   play (viewer: string, mediaId: string, node: string | null): void
   /** A viewer's position in a media moved (the progress API). */
   progress (viewer: string, mediaId: string, positionSeconds: number, durationSeconds: number): void
-  /** Bytes a node served of a root since its last beat. */
-  served (peerId: string, reports: ReadonlyArray<{ root?: string, bytes: number }>): void
+  /** Bytes a node served of a root since its last beat (`local`: of them, from its own blocks). */
+  served (peerId: string, reports: ReadonlyArray<{ root?: string, bytes: number, local?: number }>): void
   /** Pre-cache orders waiting for a node (taken: each is given once). */
   takePrefetch (peerId: string): PrefetchOrder[]
   /** Runs the policy now (tests, and soon after a play). */
   evaluate (): Promise<void>
   status (): DistributionStatus
+  /** Counts since start, for `/metrics`. */
+  counters (): DistributionCounters
   start (): void
   stop (): Promise<void>
 }
@@ -133,6 +145,7 @@ class MainDistributor implements Distributor {
   private timer: ReturnType<typeof setInterval> | undefined
   private soon: ReturnType<typeof setTimeout> | undefined
   private stopped = false
+  private readonly counts: DistributionCounters = { placements: {}, evictions: {}, precache: 0, served: new Map() }
 
   constructor (private readonly c: DistributorComponents, private readonly settings: DistributionSettings) {
     this.log = c.logger.child({ name: 'cidcast:distributor' })
@@ -162,9 +175,19 @@ class MainDistributor implements Distributor {
     void this.precacheNext(mediaId, node).catch(err => { this.log.warn({ err, mediaId }, 'cannot pre-cache the next title') })
   }
 
-  served (peerId: string, reports: ReadonlyArray<{ root?: string, bytes: number }>): void {
+  served (peerId: string, reports: ReadonlyArray<{ root?: string, bytes: number, local?: number }>): void {
     const at = this.clock.now()
-    for (const r of reports) if (r.root != null) this.board.served({ node: peerId, key: r.root, bytes: r.bytes, at })
+    const total = this.counts.served.get(peerId) ?? { bytes: 0, local: 0 }
+    for (const r of reports) {
+      total.bytes += r.bytes
+      total.local += r.local ?? 0
+      if (r.root != null) this.board.served({ node: peerId, key: r.root, bytes: r.bytes, at })
+    }
+    this.counts.served.set(peerId, total)
+  }
+
+  counters (): DistributionCounters {
+    return this.counts
   }
 
   takePrefetch (peerId: string): PrefetchOrder[] {
@@ -245,6 +268,8 @@ class MainDistributor implements Distributor {
       try {
         if (action.kind === 'place') await this.c.pin({ cid: action.key, node: action.node })
         else await this.c.unpin({ cid: action.key, node: action.node })
+        const tally = action.kind === 'place' ? this.counts.placements : this.counts.evictions
+        tally[action.rule] = (tally[action.rule] ?? 0) + 1
         this.remember({ at: new Date(now).toISOString(), kind: action.kind, node: labels.get(action.node) ?? action.node, mediaId: action.title, cid: action.key, rule: action.rule, score: action.score, reason: action.reason })
         this.log.info({ node: labels.get(action.node), cid: action.key, media: action.title, rule: action.rule, reason: action.reason }, action.kind === 'place' ? 'placed automatically' : 'evicted automatically')
       } catch (err) {
@@ -284,6 +309,7 @@ class MainDistributor implements Distributor {
     if (!waiting.some(o => o.id === nextId && o.profile === profile)) waiting.push(order)
     this.prefetch.set(node, waiting)
     this.c.nudge(node)
+    this.counts.precache++
     const label = (await this.c.nodes()).find(n => n.peerId === node)?.label ?? node
     this.remember({ at: new Date(this.clock.now()).toISOString(), kind: 'precache', node: label, mediaId: nextId, cid: null, rule: 'next-episode', score: this.settings.precacheAt, reason: `a viewer passed ${Math.round(this.settings.precacheAt * 100)}% of ${mediaId}: the first ${segments * SEGMENT_SECONDS} s of ${nextId} (${profile}) go to the node they watch on` })
   }

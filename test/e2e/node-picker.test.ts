@@ -240,3 +240,16 @@ test.serial('a local node with an owner is offered in its owner\'s picker on the
   onePerNode(t, list, ['alpha', 'beta', 'delta'])
   t.like(list.find(c => c.node === 'delta'), { title: 'delta', thisSite: false })
 })
+
+test.serial('a copy automatic distribution placed is marked apart from a pin someone asked for', async t => {
+  const { server, id } = t.context
+  await node(t, 'epsilon')
+  const root = (await server.library.get(id)).renditions.find(r => r.profile === '360p')?.root as string
+  // what the distributor orders: an automatic pin of the rendition on a node
+  await server.replication.pin({ cid: root, node: 'epsilon', auto: true })
+  await waitFor(async () => (await api<{ items: ReplicationView[] }>(server, 'GET', `/api/v1/replications?media=${id}&node=epsilon`)).items.some(r => r.state === 'pinned' && r.auto), 30_000, 'epsilon to hold it automatically')
+  const page = await openPage(t, `${server.url}/#/media/${id}`)
+  const list = await picker(page, 5, l => l.find(c => c.node === 'epsilon')?.holds.startsWith('holds it') === true, 'epsilon holding it')
+  t.is(list.find(c => c.node === 'epsilon')?.holds, 'holds it (cached automatically)')
+  t.is(list.find(c => c.node === 'alpha')?.holds, 'holds it', 'a pin someone asked for is not marked')
+})
