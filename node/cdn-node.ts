@@ -3,7 +3,7 @@ import { loadavg, networkInterfaces } from 'node:os'
 import { join } from 'node:path'
 import { privateKeyFromProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { createCapacity, createDemandMeter, createPrefetchQueue, createEdgeCache, fullReason, createHeldMedia, localRemover, createMediaCache, createNodeAgent, createNodeContent, createNodeMetrics, createOriginClient, createPinner, providerLookup, SwarmKeyMissingError, unreachableOrigin } from '../core/edge/index.ts'
+import { AUTO_PINS_FILE, createAutoPins, createCapacity, createDemandMeter, createPrefetchQueue, createEdgeCache, fullReason, createHeldMedia, localRemover, createMediaCache, createNodeAgent, createNodeContent, createNodeMetrics, createOriginClient, createPinner, providerLookup, SwarmKeyMissingError, unreachableOrigin } from '../core/edge/index.ts'
 import { createNodeCredentialVerifier, createStreamTokenVerifier, NODE_CREDENTIAL_HEADER, openKeyRing, PUBLIC_KEYS_FILE } from '../core/access/index.ts'
 import { createControlClient, handleOrderNudges, ipnsNameOf } from '../core/control/index.ts'
 import { createBlockRepairer, createContentReader, createScrubber, integrityStatus, registerIntegrityMetrics, repairWhenDamaged } from '../core/ipfs/index.ts'
@@ -170,7 +170,10 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
     const reader = createContentReader({ blockstore: peer.blockstore, logger }, { cacheBytes: config.memoryCacheBytes })
     const cache = createMediaCache({ logger }, { dir: join(config.data, 'media-cache') })
     stack.push(async () => { await cache.flush() })
-    // what fallback answers keep, within a budget: the lowest-value files give their room back
+    // roots the main server's distributor placed here: they hold part of the cache budget
+    const autoPins = createAutoPins({ logger }, { path: join(config.data, AUTO_PINS_FILE) })
+    await autoPins.start()
+    // what fallback answers keep, within a budget (less the automatic pins): the lowest-value files give their room back
     const edgeCache = createEdgeCache({
       datastore: peer.datastore,
       pins: peer.pins,
@@ -179,7 +182,8 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
       media: cache,
       logger,
       clock: cacheClock,
-      metrics: metrics.cache
+      metrics: metrics.cache,
+      reserved: () => autoPins.bytes()
     }, { budgetBytes: config.cacheBytes, minLifetimeMs: config.cacheMinLifetimeSeconds * 1000 })
     await edgeCache.start()
     stack.push(async () => { await edgeCache.stop() })
@@ -234,7 +238,8 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
         return peerId == null || config.server.startsWith('/') ? undefined : { peerId, url: origin.url }
       },
       credential: access.credential,
-      media: held
+      media: held,
+      auto: autoPins
     }, { gateways: config.pinFrom !== 'p2p', ...pinnerInit, dataLabel: `the data folder ${config.data}` })
 
     let agentStatus = (): AgentStatus | undefined => undefined

@@ -220,6 +220,11 @@ export interface PinOrder {
    * holds when the main server is gone. Absent for a root that is no rendition of a media.
    */
   media?: PinOrderMedia
+  /**
+   * Placed by the main server's distributor on its own (issue 13): the root counts in the node's cache budget, and
+   * the distributor may unpin it again when demand moves. Absent for a pin someone asked for.
+   */
+  auto?: boolean
 }
 
 /** What a pin order says of the media a rendition root belongs to. */

@@ -215,6 +215,10 @@ export function parsePinOrder (value: unknown, what = 'order'): PinOrder {
   if (bytesTotal !== undefined) order.bytesTotal = bytesTotal
   if (blocksTotal !== undefined) order.blocksTotal = blocksTotal
   if (o.media !== undefined) order.media = parseOrderMedia(o.media, `${what}.media`)
+  if (o.auto !== undefined) {
+    if (typeof o.auto !== 'boolean') fail(`${what}.auto must be true or false`)
+    if (o.auto) order.auto = true
+  }
   return order
 }
 

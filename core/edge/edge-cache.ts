@@ -70,6 +70,8 @@ export interface EdgeCacheComponents {
   logger: Logger
   clock?: Pick<Clock, 'now'>
   metrics?: EdgeCacheMetrics
+  /** Bytes of the budget automatic pins hold (auto-pins.ts); kept files get the rest. */
+  reserved?: () => number
 }
 
 export interface EdgeCacheInit {
@@ -181,7 +183,7 @@ class GdsfCache implements EdgeCache {
   async admit (bytes: number): Promise<boolean> {
     return await this.serially(async () => {
       let space = await this.c.capacity.measure()
-      const budget = this.budget(space.quotaBytes)
+      const budget = this.keptBudget(space.quotaBytes)
       if (bytes > budget) return false
       if (this.usedBytes + bytes <= budget && !space.full) return true
       space = await this.trim(budget - bytes, space.full)
@@ -224,7 +226,7 @@ class GdsfCache implements EdgeCache {
     await this.save(entry)
     await this.serially(async () => {
       const space = await this.c.capacity.measure()
-      const budget = this.budget(space.quotaBytes)
+      const budget = this.keptBudget(space.quotaBytes)
       if (this.usedBytes > budget || space.full) await this.trim(budget, space.full)
     })
   }
@@ -256,13 +258,18 @@ class GdsfCache implements EdgeCache {
 
   figures (space?: Pick<CapacityReport, 'quotaBytes'>): { cacheBytes: number, cacheUsedBytes: number } {
     const quota = space?.quotaBytes ?? this.c.capacity.last()?.quotaBytes
-    return { cacheBytes: quota == null ? (this.init.budgetBytes ?? 0) : this.budget(quota), cacheUsedBytes: this.usedBytes }
+    return { cacheBytes: quota == null ? (this.init.budgetBytes ?? 0) : this.budget(quota), cacheUsedBytes: this.usedBytes + (this.c.reserved?.() ?? 0) }
   }
 
   files (): CachedFile[] {
     return [...this.entries.values()]
       .sort((a, b) => a.value - b.value)
       .map(e => ({ key: e.key, bytes: e.bytes, keptAt: e.keptAt, lastHit: e.lastHit, frequency: e.frequency, value: e.value, readAhead: e.readAhead }))
+  }
+
+  /** The budget less what the distributor's automatic pins hold: the room of kept files. */
+  private keptBudget (quotaBytes: number): number {
+    return Math.max(0, this.budget(quotaBytes) - (this.c.reserved?.() ?? 0))
   }
 
   private budget (quotaBytes: number): number {

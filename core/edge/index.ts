@@ -7,6 +7,8 @@
  * metrics. The main server never loads it. Other folders import this file only.
  */
 
+export { AUTO_PINS_FILE, createAutoPins } from './auto-pins.ts'
+export type { AutoPins } from './auto-pins.ts'
 export { createPrefetchQueue } from './prefetch-queue.ts'
 export type { PrefetchQueue } from './prefetch-queue.ts'
 export { createNodeAgent } from './agent.ts'

@@ -113,6 +113,9 @@ test.serial('the second viewer of a title through a node gets it placed there by
   await play(main, await viewerToken(main, 'second'), id, a)
   await pinnedAuto(main, a, root, 'the title pinned on a by itself')
   t.is(await row(main, b, root), undefined, 'only where its viewers are')
+  // the automatic pin holds part of a's cache budget: kept files get the rest
+  const health = await (await fetch(`${a.url}/healthz`)).json() as { capacity: { cacheUsedBytes: number } }
+  t.true(health.capacity.cacheUsedBytes >= ((await main.replication.size(root))?.bytes ?? Infinity), 'the cache counts the automatic pin')
   const later = await fetch(withToken(new URL(first).origin + `/media/${id}/360p/2.m4s`, token))
   t.is(later.status, 200)
   t.is(later.headers.get('x-cidcast-source'), 'local')
