@@ -66,6 +66,19 @@ async function untilPinned (server: BenchServer, cid: string, node: string, auto
   }
 }
 
+/**
+ * Unpins `cid` from a node and waits until its row is gone: each round starts with the main server the only holder
+ * (no provider that stopped answering, and no copies of earlier rounds counting against the title's `max`).
+ */
+async function unpinFrom (server: BenchServer, cid: string, node: string): Promise<void> {
+  await api(server, `/api/v1/replications?cid=${cid}&node=${node}`, { method: 'DELETE' })
+  const deadline = performance.now() + DEADLINE_MS
+  while ((await api<{ items: ReplicationRow[] }>(server, `/api/v1/replications?cid=${cid}&node=${node}`)).items.length > 0) {
+    if (performance.now() > deadline) throw new Error(`${cid} was not unpinned from ${node} after ${DEADLINE_MS} ms`)
+    await sleep(POLL_MS)
+  }
+}
+
 /** Waits until the node named `label` is listed online by the main server. */
 async function untilOnline (server: BenchServer, label: string): Promise<void> {
   const deadline = performance.now() + 60_000
@@ -157,6 +170,7 @@ export async function measureAutoPlacement (options: DistributionBenchOptions = 
       autoMs.push(a)
       tries.push({ round, first, manualMs: m, autoMs: a })
       log(`distribution round ${round} (${first} first): manual ${m.toFixed(0)} ms, automatic ${a.toFixed(0)} ms`)
+      for (const label of [labels.manual, labels.auto]) await unpinFrom(server, root, label)
       for (const node of nodes.splice(0)) await node.stop()
     }
     const value = median(autoMs)
