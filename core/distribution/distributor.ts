@@ -122,7 +122,8 @@ const KEPT_DECISIONS = 200
 /**
  * A play is acted on this soon (plays come in bursts: one run takes them all). A play that gives a node the viewers
  * the fallback rule asks for is acted on at once: it places a copy whatever the rest of the burst does, and its
- * viewers are streaming by fallback meanwhile (measured, bench d1: the wait was 2/3 of the time to the pinned copy).
+ * viewers are streaming by fallback meanwhile (bench d1: 1335 ms from that play to the copy pinned with the wait, 282
+ * ms without, against 294-321 ms for a manual pin).
  */
 export const AFTER_PLAY_MS = 1000
 
