@@ -11,6 +11,6 @@ export type { DemandBoard, DemandBoardInit, PlayEvent, ServedEvent } from './dem
 export { planDistribution } from './plan.ts'
 export type { Plan, PlanAction, PlanHolding, PlanInput, PlanItem, PlanNode, PlanRule, PlanShortfall } from './plan.ts'
 export { crossedPrecache, precacheSegments } from './predict.ts'
-export { createDistributor } from './distributor.ts'
+export { AFTER_PLAY_MS, createDistributor } from './distributor.ts'
 export { registerDistributionMetrics } from './metrics.ts'
 export type { DistributionCounters, DistributionDecision, DistributionStatus, Distributor, DistributorComponents, DistributorMedia, DistributorNode, DistributorRow } from './distributor.ts'
