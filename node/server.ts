@@ -231,12 +231,16 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
       pin: async ({ cid, node }) => { await replication.pin({ cid, node, auto: true }) },
       unpin: async ({ cid, node }) => { await replication.unpin({ cid, node, auto: true }) },
       next: async id => (await metadata.next(id))?.id,
-      nudge: peerId => { void replication.nudge([peerId]) }
+      nudge: peerId => { void replication.nudge([peerId]) },
+      lostAfterMs: config.repinAfterSeconds * 1000
     }, config.distribution)
     distributor.start()
     late.distributor = distributor
     const labels = new Map<string, string>()
-    registry.on('change', () => { void registry.list().then(nodes => { for (const n of nodes) labels.set(n.peerId, n.label) }) })
+    registry.on('change', () => {
+      distributor.networkChanged()
+      void registry.list().then(nodes => { for (const n of nodes) labels.set(n.peerId, n.label) })
+    })
     registerDistributionMetrics(metrics.registry, distributor, peerId => labels.get(peerId))
     stack.push(async () => { await distributor.stop() })
 

@@ -24,6 +24,8 @@ export interface DistributorNode {
   state: 'online' | 'offline'
   revoked: boolean
   region?: string | null
+  /** ISO time of its last registration or heartbeat. */
+  lastSeen?: string | null
   capacity: NodeCapacity & { cacheBytes?: number }
   health: Pick<NodeHealth, 'full'> | null
 }
@@ -65,6 +67,11 @@ export interface DistributorComponents {
   next: (mediaId: string) => Promise<string | undefined>
   /** Makes the node heartbeat now (it has a pre-cache order waiting). */
   nudge: (peerId: string) => void
+  /**
+   * A node offline this long no longer counts as holding what it held: its share is placed again (the replication
+   * factors' `repinAfterSeconds`). @default 300000
+   */
+  lostAfterMs?: number
 }
 
 /** One decision, as the API shows it. */
@@ -105,6 +112,8 @@ export interface Distributor {
   served (peerId: string, reports: ReadonlyArray<{ root?: string, bytes: number, local?: number }>): void
   /** Pre-cache orders waiting for a node (taken: each is given once). */
   takePrefetch (peerId: string): PrefetchOrder[]
+  /** Nodes came, went or changed: the policy runs again soon (a node that joins takes its share). */
+  networkChanged (): void
   /** Runs the policy now (tests, and soon after a play). */
   evaluate (): Promise<void>
   status (): DistributionStatus
@@ -200,6 +209,10 @@ class MainDistributor implements Distributor {
     return this.counts
   }
 
+  networkChanged (): void {
+    this.schedule(AFTER_PLAY_MS)
+  }
+
   takePrefetch (peerId: string): PrefetchOrder[] {
     const orders = this.prefetch.get(peerId) ?? []
     this.prefetch.delete(peerId)
@@ -263,11 +276,14 @@ class MainDistributor implements Distributor {
       diskFull: n.health?.full === true,
       cacheBytes: cacheBudget(n)
     }))
+    // a node gone longer than the grace period holds nothing the plan counts on: its share goes elsewhere
+    const lostAfter = this.c.lostAfterMs ?? 300_000
+    const lost = new Set(nodes.filter(n => n.revoked || (n.state === 'offline' && now - Date.parse(n.lastSeen ?? '') > lostAfter)).map(n => n.peerId))
     const holdings: PlanHolding[] = []
     const titleOf = new Map<string, string>()
     for (const row of rows) {
       const held = (row.wanted === 'pin' && row.state !== 'failed') || (row.wanted == null && row.state === 'pinned')
-      if (!held) continue
+      if (!held || lost.has(row.peerId)) continue
       const title = row.mediaId ?? row.cid
       titleOf.set(row.cid, title)
       holdings.push({ node: row.peerId, key: row.cid, title, bytes: row.bytesTotal ?? await this.c.size(row.cid) ?? 0, auto: row.auto && row.wanted === 'pin', since: row.orderedAtMs ?? row.createdAtMs })

@@ -56,3 +56,28 @@ test('a play that crosses no threshold is acted on a moment later, with the rest
   t.is(d.status().lastRunAt, null, 'no run yet')
   await waitFor(() => d.status().lastRunAt != null, 10_000, 'the run after the plays')
 })
+
+test('a node gone longer than the grace period holds nothing the plan counts on: its share goes to another node', async t => {
+  const lostFor = async (offlineMs: number): Promise<Array<{ cid: string, node: string }>> => {
+    const orders: Array<{ cid: string, node: string }> = []
+    const gone: DistributorNode = { ...NODE, peerId: 'node-b', label: 'b', state: 'offline', lastSeen: new Date(Date.now() - offlineMs).toISOString() }
+    const d = createDistributor({
+      logger: silentLogger(),
+      nodes: async () => [NODE, gone],
+      rows: () => [{ peerId: 'node-b', cid: 'root-film', state: 'pinned', wanted: 'pin', auto: true, mediaId: 'film', bytesTotal: 10 * MB, orderedAtMs: 0, createdAtMs: 0 }],
+      media: async id => id === 'film' ? { id, durationSeconds: 30, renditions: [{ profile: '720p', state: 'complete', root: 'root-film', height: 720 }] } : undefined,
+      size: async () => 10 * MB,
+      pin: async order => { orders.push(order) },
+      unpin: async () => {},
+      next: async () => undefined,
+      nudge: () => {},
+      lostAfterMs: 60_000
+    }, { ...DISTRIBUTION_DEFAULTS, minPlays: 1, playsPerReplica: 1, max: 1 })
+    t.teardown(async () => { await d.stop() })
+    d.play('viewer-1', 'film', null)
+    await d.evaluate()
+    return orders
+  }
+  t.deepEqual(await lostFor(10_000), [], 'offline for a moment: its copy still counts')
+  t.deepEqual(await lostFor(120_000), [{ cid: 'root-film', node: NODE.peerId }])
+})
