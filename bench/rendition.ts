@@ -18,7 +18,7 @@ const COMPLETE_TIMEOUT_MS = 180_000
 const COMPLETE_POLL_MS = 20
 
 /** Asks for every segment in order on one connection, then waits until the rendition is complete; milliseconds. */
-async function wholeOnServer (server: BenchServer, segments: number): Promise<{ ms: number, segmentsDoneMs: number, root: string, cpuSeconds: number, nodeCpuSeconds: number }> {
+export async function wholeOnServer (server: BenchServer, segments: number): Promise<{ ms: number, segmentsDoneMs: number, root: string, cpuSeconds: number, nodeCpuSeconds: number }> {
   const client = newClient()
   try {
     await fetchOk(withToken(`${server.rendition}/index.m3u8`, server.streamToken), client)

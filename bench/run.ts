@@ -10,6 +10,7 @@ import { measureSegmentLookup } from './catalog.ts'
 import { measureWholeRendition } from './rendition.ts'
 import { measureNode } from './node.ts'
 import { measureReplication } from './replication.ts'
+import { measureAutoPlacement } from './distribution.ts'
 import { measureServing } from './segment-throughput.ts'
 import { measurePlayStart } from './play-start.ts'
 import { measureTokenVerification } from './stream-token.ts'
@@ -29,8 +30,9 @@ import type { Row } from './table.ts'
  * main server of the whole-rendition figure: BENCH_NODE_CLIENTS (200) and BENCH_NODE_SECONDS (30) size the
  * concurrent-clients run. Issue #4's replication figures (r1-r3, bench/replication.ts) come next, on the same main
  * server: BENCH_REPLICATION_ROUNDS (3), BENCH_REPLICATION_MB (128, node to node) and BENCH_REPLICATION_SWEEP_MB (64,
- * per setting of the sweep). The catalog's segment lookup (c1, bench/catalog.ts) and the private-network
- * connection (6) close the run, then issue #11's stream-token figures (a1-a3, bench/stream-token.ts: a few seconds in
+ * per setting of the sweep). Issue #13's automatic placement against a manual pin (d1, bench/distribution.ts: a main
+ * server of its own with distribution on, two fresh nodes per round; BENCH_DISTRIBUTION_ROUNDS, 3) follows. The
+ * catalog's segment lookup (c1, bench/catalog.ts) and the private-network connection (6) close the run, then issue #11's stream-token figures (a1-a3, bench/stream-token.ts: a few seconds in
  * process; a5, a5b, bench/play-start.ts: playback start signed in, and the login) and issue #12's cost of verifying blocks read from disk and scrub throughput (v1-v2, bench/verify.ts). BENCH_ONLY=ID,ID... runs only the figure groups holding one of those row ids (e.g. `BENCH_ONLY=a1`).
  */
 
@@ -104,6 +106,10 @@ rows.push(...await figure('replication', ['r1', 'r1b', 'r2', 'r3a', 'r3b', 'r3c'
   await measureReplication(rendered, { log, rounds: envNumber('BENCH_REPLICATION_ROUNDS', 3), mib: envNumber('BENCH_REPLICATION_MB', 128), sweepMib: envNumber('BENCH_REPLICATION_SWEEP_MB', 64) })))
 await rendered?.stop()
 
+// issue #13: automatic placement against a manual pin, on a main server of its own
+rows.push(...await figure('automatic distribution', ['d1'], loads, async () =>
+  await measureAutoPlacement({ log, rounds: envNumber('BENCH_DISTRIBUTION_ROUNDS', 3) })))
+
 rows.push(...await figure('catalog', ['c1'], loads, async () => [await measureSegmentLookup()]))
 
 rows.push(...await figure('private network connection', ['6'], loads, async () => {
@@ -131,7 +137,7 @@ rows.push(...await figure('playback start signed in', ['a5', 'a5b'], loads, asyn
 rows.push(...await figure('stored-block verification', ['v1', 'v1b', 'v1c', 'v2'], loads, async () =>
   await measureVerification({ rounds, roundSeconds: seconds, connections, log })))
 
-const order = ['1', '2', '3', '3b', '4', '4b', '5', '6', 'c1', 'n1', 'n2', 'n3', 'n4', 'r1', 'r2', 'r3a', 'r3b', 'r3c', 'r3d', 'r3e', 'r3f', 'r3g', 'a1', 'a2', 'a3', 'a4', 'a5', 'a5b', 'v1', 'v1b', 'v1c', 'v2']
+const order = ['1', '2', '3', '3b', '4', '4b', '5', '6', 'c1', 'n1', 'n2', 'n3', 'n4', 'r1', 'r2', 'r3a', 'r3b', 'r3c', 'r3d', 'r3e', 'r3f', 'r3g', 'd1', 'a1', 'a2', 'a3', 'a4', 'a5', 'a5b', 'v1', 'v1b', 'v1c', 'v2']
 rows.sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id))
 const totalSeconds = (performance.now() - benchStarted) / 1000
 const busy = Object.entries(loads).filter(([, l]) => l > cpus().length / 2)

@@ -36,8 +36,13 @@ export interface BenchServer {
 
 const SERVER_SCRIPT = fileURLToPath(new URL('../test/helpers/server-process.ts', import.meta.url))
 
+/** How a bench main server runs: variables added to its environment (e.g. `CIDCAST_DISTRIBUTION`). */
+export interface BenchServerOptions {
+  env?: Record<string, string>
+}
+
 /** Starts a main server on a fresh data folder and adds `source` through `POST /api/v1/media`. */
-export async function startBenchServer (source: string): Promise<BenchServer> {
+export async function startBenchServer (source: string, options: BenchServerOptions = {}): Promise<BenchServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'cidcast-bench-server-'))
   let child: BenchChild<{ url: string, token: string }> | undefined
   const stop = async (): Promise<void> => {
@@ -45,7 +50,7 @@ export async function startBenchServer (source: string): Promise<BenchServer> {
     await rm(dataDir, { recursive: true, force: true })
   }
   try {
-    child = await startChild<{ url: string, token: string }>(SERVER_SCRIPT, [dataDir])
+    child = await startChild<{ url: string, token: string }>(SERVER_SCRIPT, [dataDir], undefined, { env: options.env })
     const { url, token } = child.ready
     const added = await fetch(`${url}/api/v1/media`, {
       method: 'POST',

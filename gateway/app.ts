@@ -13,6 +13,7 @@ import { mediaRoutes } from './routes/media.ts'
 import { metadataRoutes } from './routes/metadata.ts'
 import { nodeRoutes } from './routes/nodes.ts'
 import { playRoutes } from './routes/play.ts'
+import { distributionRoutes } from './routes/distribution.ts'
 import { replicationRoutes } from './routes/replications.ts'
 import { routingRoutes } from './routes/routing.ts'
 import { authenticate } from './access/authenticate.ts'
@@ -29,6 +30,7 @@ import type { WebUi } from './web-ui.ts'
 import type { Accounts, LoginLimiter } from '../core/access/index.ts'
 import type { Catalog } from '../core/catalog/index.ts'
 import type { DiskSpace, DiskSpaceReport } from '../core/disk-space.ts'
+import type { Distributor } from '../core/distribution/index.ts'
 import type { NodeRegistry, Replication } from '../core/replication/index.ts'
 import type { ContentReader } from '../core/ipfs/index.ts'
 import type { Logger } from '../core/logger.ts'
@@ -67,6 +69,8 @@ export interface HttpAppComponents {
   metadata?: MetadataService
   /** The content index and pin orders: `/api/v1/replications` and `/api/v1/media/{id}/locations` exist only with it. */
   replication?: Pick<Replication, 'pin' | 'unpin' | 'list' | 'goals' | 'locations' | 'preparing'>
+  /** Automatic distribution: told of viewers' progress; `/api/v1/distribution` exists only with it. */
+  distributor?: Pick<Distributor, 'progress' | 'status'>
   /** The web UI's files: served at `/` only when given. */
   ui?: WebUi
   /** Forgets a segment whose block is lost for good (damaged, no node had it), so `/media` makes it again. */
@@ -132,6 +136,7 @@ export function createHttpApp (components: HttpAppComponents): Koa & { routes: (
   if (components.routing != null) routers.push(routingRoutes({ ...components.routing, logger: components.logger }))
   if (components.metadata != null) routers.push(metadataRoutes({ metadata: components.metadata }), imageRoutes({ images: components.catalog.repositories.metadata, reader: components.reader }))
   if (components.replication != null) routers.push(replicationRoutes({ replication: components.replication, visibility }))
+  if (components.distributor != null) routers.push(distributionRoutes({ distributor: components.distributor }))
   if (components.verifyPins != null) routers.push(localPinRoutes({ pinner: { verify: components.verifyPins } }))
   if (components.streamUrls != null) routers.push(playRoutes({ streamUrls: components.streamUrls }))
   if (components.rotateStreamKeys != null) routers.push(keyRoutes({ rotate: components.rotateStreamKeys }))

@@ -12,7 +12,7 @@ import { localPinRoutes } from './routes/local-pins.ts'
 import { authorize, routeKeysOf } from './access/authorize.ts'
 import { NODE_ROUTES } from './access/route-table.ts'
 import { webUiFiles, webUiRoutes } from './web-ui.ts'
-import type { FallbackMode, HeldMedia, MediaCache, NodeContent, NodeMetrics, OriginClient } from '../core/edge/index.ts'
+import type { DemandMeter, EdgeCache, FallbackMode, HeldMedia, MediaCache, MissResolver, NodeContent, NodeMetrics, OriginClient } from '../core/edge/index.ts'
 import type { Logger } from '../core/logger.ts'
 import type { LocalPinRouteComponents } from './routes/local-pins.ts'
 import type { StreamAccessComponents, StreamAccessInit } from './access/stream-access.ts'
@@ -27,6 +27,8 @@ export interface NodeAppComponents {
   held?: HeldMedia
   origin: OriginClient
   metrics: NodeMetrics
+  /** What `/media` and `/ipfs` served, per rendition root, for the heartbeats (the main server's demand scores). */
+  served: Pick<DemandMeter, 'record'>
   /** What `/healthz` shows (besides `status` and `role`); any `reasons` make the status `degraded`. */
   health: () => Promise<Record<string, unknown> & { reasons: string[] }>
   /**
@@ -38,6 +40,10 @@ export interface NodeAppComponents {
   pinner?: LocalPinRouteComponents['pinner']
   /** The web UI's files: served at `/` only when given. */
   ui?: WebUi
+  /** The index of what fallback answers kept: told of local hits. */
+  kept?: Pick<EdgeCache, 'hit'>
+  /** Whether the node can keep more now (read-ahead runs only then). */
+  room?: () => Promise<boolean>
 }
 
 export interface NodeAppInit {
@@ -47,6 +53,8 @@ export interface NodeAppInit {
   peerTimeoutMs?: number
   /** Playlists younger than this are served from the node's cache without asking the origin. @default 60000 */
   playlistTtlMs?: number
+  /** Segments fetched ahead of a viewer streamed by fallback; 0: off. @default 3 */
+  readAheadSegments?: number
 }
 
 /** Errors of a node that are worth naming in a 5xx body (the shared middleware hides 5xx details). */
@@ -93,7 +101,7 @@ function accounting (metrics: NodeMetrics): Middleware {
 }
 
 /** The CDN node's HTTP face: `/media` and `/ipfs` local-first for stream tokens, the UI, `/api/v1` passed to the main server, health and metrics. */
-export function createNodeApp (components: NodeAppComponents, init: NodeAppInit = {}): Koa & { routes: () => string[] } {
+export function createNodeApp (components: NodeAppComponents, init: NodeAppInit = {}): Koa & { routes: () => string[], resolver: MissResolver } {
   const log = components.logger.child({ name: 'cidcast:node-http' })
   const app = new Koa()
   app.proxy = false
@@ -115,13 +123,13 @@ export function createNodeApp (components: NodeAppComponents, init: NodeAppInit 
       ctx.body = await components.metrics.registry.metrics()
     })
 
-  const { content, cache, origin, metrics, logger, held } = components
-  const resolver = createMissResolver({ content, cache, origin, logger, held }, { fallback: init.fallback, peerTimeoutMs: init.peerTimeoutMs, playlistTtlMs: init.playlistTtlMs })
+  const { content, cache, origin, metrics, logger, held, kept, room } = components
+  const resolver = createMissResolver({ content, cache, origin, logger, held, kept, room }, { fallback: init.fallback, peerTimeoutMs: init.peerTimeoutMs, playlistTtlMs: init.playlistTtlMs, readAheadSegments: init.readAheadSegments })
   const routers = [
     system,
     apiProxyRoutes({ origin }),
-    nodeMediaRoutes({ resolver, metrics }),
-    nodeIpfsRoutes({ resolver, logger })
+    nodeMediaRoutes({ resolver, metrics, served: components.served }),
+    nodeIpfsRoutes({ resolver, logger, served: components.served })
   ]
   if (components.pinner != null) routers.push(localPinRoutes({ pinner: components.pinner }))
   if (components.ui != null) routers.push(webUiRoutes(components.ui))
@@ -132,5 +140,5 @@ export function createNodeApp (components: NodeAppComponents, init: NodeAppInit 
     app.use(router.allowedMethods())
   }
   if (components.ui != null) app.use(webUiFiles(components.ui))
-  return Object.assign(app, { routes: () => routeKeysOf(routers) })
+  return Object.assign(app, { routes: () => routeKeysOf(routers), resolver })
 }

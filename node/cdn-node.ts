@@ -3,7 +3,7 @@ import { loadavg, networkInterfaces } from 'node:os'
 import { join } from 'node:path'
 import { privateKeyFromProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { createCapacity, fullReason, createHeldMedia, createMediaCache, createNodeAgent, createNodeContent, createNodeMetrics, createOriginClient, createPinner, providerLookup, SwarmKeyMissingError, unreachableOrigin } from '../core/edge/index.ts'
+import { AUTO_PINS_FILE, createAutoPins, createCapacity, createDemandMeter, createPrefetchQueue, createEdgeCache, fullReason, createHeldMedia, localRemover, createMediaCache, createNodeAgent, createNodeContent, createNodeMetrics, createOriginClient, createPinner, providerLookup, SwarmKeyMissingError, unreachableOrigin } from '../core/edge/index.ts'
 import { createNodeCredentialVerifier, createStreamTokenVerifier, NODE_CREDENTIAL_HEADER, openKeyRing, PUBLIC_KEYS_FILE } from '../core/access/index.ts'
 import { createControlClient, handleOrderNudges, ipnsNameOf } from '../core/control/index.ts'
 import { createBlockRepairer, createContentReader, createScrubber, integrityStatus, registerIntegrityMetrics, repairWhenDamaged } from '../core/ipfs/index.ts'
@@ -19,13 +19,16 @@ import { listenHttp } from './http-listener.ts'
 import type { NodeConfig, NodeDefaults } from '../core/config/index.ts'
 import type { KeyRing } from '../core/access/index.ts'
 import type { StreamAccessGrant } from '../core/control/index.ts'
-import type { AgentStatus, LocalPinOptions, NodeMetrics, Pinner, PinnerInit } from '../core/edge/index.ts'
+import type { AgentStatus, CapacityReport, EdgeCache, LocalPinOptions, NodeMetrics, Pinner, PinnerInit } from '../core/edge/index.ts'
+import type { Clock } from '../core/clock.ts'
 import type { Logger } from '../core/logger.ts'
 import type { Peer } from '../core/net/index.ts'
 import type { CID } from 'multiformats/cid'
 import type { AddressInfo } from 'node:net'
 
-export interface StartNodeOptions extends Partial<Omit<NodeConfig, 'data' | 'setBy' | 'picked'>> {
+export interface StartNodeOptions extends Partial<Omit<NodeConfig, 'data' | 'setBy' | 'picked' | 'tags'>> {
+  /** The node's tags: a list, or a comma-separated string (`--tags a,b`). */
+  tags?: string[] | string
   /** Data folder. @default ./.cidcast-node */
   dataDir?: string
   /** Listen addresses that replace the built-in defaults for this run (`npm start`: next to the main server). */
@@ -49,6 +52,8 @@ export interface StartNodeOptions extends Partial<Omit<NodeConfig, 'data' | 'set
   pinner?: Omit<PinnerInit, 'dataLabel'>
   /** libp2p addresses registered with the main server (a port forward or proxy in front of this node); none: the listen addresses. */
   p2pAnnounce?: string[]
+  /** The clock of the fallback cache (a file's age, its hits' decay); tests move it. @default the system clock */
+  cacheClock?: Pick<Clock, 'now'>
 }
 
 /** A running CDN node. */
@@ -62,6 +67,9 @@ export interface RunningNode {
   mode: NodeConfig['mode']
   /** The user name of its owner (`--owner`), if any. */
   owner: string | undefined
+  /** Its region (`--region`), if any, and tags (`--tags`). */
+  region: string | undefined
+  tags: string[]
   /** The node's IPNS name (`k51...`). */
   ipns: string
   metrics: NodeMetrics
@@ -73,6 +81,10 @@ export interface RunningNode {
   pin: (root: CID, options?: LocalPinOptions) => Promise<void>
   /** Carries out the main server's replication orders; also unpins and verifies (`cidcast pin verify`). */
   pinner: Pinner
+  /** What fallback answers kept (budget, eviction). */
+  cache: EdgeCache
+  /** Resolves when no read-ahead is running. */
+  readAheadSettled: () => Promise<void>
   /** Every route of its HTTP app, as the route table names them. */
   routes: () => string[]
   /** The main server's public stream keys (and its `publicMedia`), as last received, kept in `<data>/stream-public-keys.json`. */
@@ -119,7 +131,7 @@ function gatewayUrl (config: NodeConfig, address: AddressInfo): string {
 /** Starts a CDN node: peer, gateway, then registration with the main server (in the background, retried). */
 export async function startNode (options: StartNodeOptions = {}): Promise<RunningNode> {
   tuneGarbageCollection()
-  const { dataDir, swarmKeyFile, env = process.env, minBackoffMs, maxBackoffMs, heartbeatSeconds, reserveBytes, onStatus, playlistTtlMs, pinner: pinnerInit, defaults, p2pAnnounce, ...flags } = options
+  const { dataDir, swarmKeyFile, env = process.env, minBackoffMs, maxBackoffMs, heartbeatSeconds, reserveBytes, onStatus, playlistTtlMs, pinner: pinnerInit, defaults, p2pAnnounce, cacheClock, ...flags } = options
   const config = await loadNodeConfig({ ...flags, data: dataDir }, env, defaults)
   const logger = await createDaemonLogger({ level: config.logLevel, format: config.logFormat })
   const log = logger.child({ name: 'cidcast:node' })
@@ -155,13 +167,42 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
     stack.push(async () => { unwatch() })
     const scrub = createScrubber({ store: blocks, repairer, pins: peer.pins, getCodec: peer.getCodec, logger }, { bytesPerSecond: config.scrubBytesPerSecond, intervalMs: config.scrubIntervalSeconds * 1000 })
     registerIntegrityMetrics(metrics.registry, { store: blocks, repairer, scrub })
-    const reader = createContentReader({ blockstore: peer.blockstore, logger }, { cacheBytes: config.cacheBytes })
-    const content = createNodeContent({ reader, blockstore: peer.blockstore, capacity, logger })
+    const reader = createContentReader({ blockstore: peer.blockstore, logger }, { cacheBytes: config.memoryCacheBytes })
     const cache = createMediaCache({ logger }, { dir: join(config.data, 'media-cache') })
     stack.push(async () => { await cache.flush() })
+    // roots the main server's distributor placed here: they hold part of the cache budget
+    const autoPins = createAutoPins({ logger }, { path: join(config.data, AUTO_PINS_FILE) })
+    await autoPins.start()
+    // what fallback answers keep, within a budget (less the automatic pins): the lowest-value files give their room back
+    const edgeCache = createEdgeCache({
+      datastore: peer.datastore,
+      pins: peer.pins,
+      remove: localRemover(peer.blockstore, peer.pins),
+      capacity,
+      media: cache,
+      logger,
+      clock: cacheClock,
+      metrics: metrics.cache,
+      reserved: () => autoPins.bytes()
+    }, { budgetBytes: config.cacheBytes, minLifetimeMs: config.cacheMinLifetimeSeconds * 1000 })
+    await edgeCache.start()
+    stack.push(async () => { await edgeCache.stop() })
+    metrics.observeCache(() => edgeCache.figures())
+    const content = createNodeContent({ reader, blockstore: peer.blockstore, capacity, logger, cache: edgeCache })
+    /** The capacity heartbeats and `/healthz` report: the data folder's, with the cache's budget and use. */
+    const nodeCapacity = async (): Promise<CapacityReport> => {
+      const space = await capacity.measure()
+      return { ...space, ...edgeCache.figures(space) }
+    }
     // id -> media directory and rendition roots of what is pinned here: playback without the main server
     const held = createHeldMedia({ logger, reader: content.network, isPinned: async cid => await peer.pins.isPinned(cid) }, { path: join(config.data, HELD_MEDIA_FILE) })
     await held.start()
+    // what the gateway serves, per rendition root (held, or learned from the origin), for the main server's demand scores
+    const served = createDemandMeter({
+      logger,
+      registry: metrics.registry,
+      rootOf: async (media, profile) => held.rendition(media, profile)?.toString() ?? (await cache.roots(media))?.roots[profile] ?? undefined
+    })
 
     const started = Date.now()
     const pinned = async (): Promise<string[]> => {
@@ -197,7 +238,8 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
         return peerId == null || config.server.startsWith('/') ? undefined : { peerId, url: origin.url }
       },
       credential: access.credential,
-      media: held
+      media: held,
+      auto: autoPins
     }, { gateways: config.pinFrom !== 'p2p', ...pinnerInit, dataLabel: `the data folder ${config.data}` })
 
     let agentStatus = (): AgentStatus | undefined => undefined
@@ -208,6 +250,7 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
       held,
       origin,
       metrics,
+      served,
       pinner,
       ui: webUi(),
       access: {
@@ -217,12 +260,15 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
         // the owner's id as the main server last sent it (kept on disk): enforced while the main server is down too
         onlyUser: config.mode === 'local' ? () => streamKeys.owner() ?? null : undefined
       },
+      kept: edgeCache,
+      // read-ahead never evicts young content nor fills a full disk
+      room: async () => !(await capacity.measure()).full && await edgeCache.admit(0),
       health: async () => {
-        const space = await capacity.measure()
+        const space = await nodeCapacity()
         const reasons = space.full ? [fullReason(config.data, space)] : []
-        return { reasons, name: config.name, mode: config.mode, owner: config.owner ?? null, peerId: peer.libp2p.peerId.toString(), ipns, server: config.server, fallback: config.fallback, registration: agentStatus(), capacity: space, health: { ...health(), full: space.full }, integrity: integrityStatus({ store: blocks, repairer, scrub }) }
+        return { reasons, name: config.name, mode: config.mode, owner: config.owner ?? null, region: config.region ?? null, tags: config.tags, peerId: peer.libp2p.peerId.toString(), ipns, server: config.server, fallback: config.fallback, registration: agentStatus(), capacity: space, health: { ...health(), full: space.full }, integrity: integrityStatus({ store: blocks, repairer, scrub }) }
       }
-    }, { fallback: config.fallback, playlistTtlMs })
+    }, { fallback: config.fallback, playlistTtlMs, readAheadSegments: config.readAheadSegments })
     const http = await listenHttp(app, listen.listen, log)
     stack.push(http.close)
     const url = gatewayUrl(config, http.address)
@@ -238,16 +284,20 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
     scrub.start()
     stack.push(scrub.stop)
 
+    const prefetch = createPrefetchQueue({ resolver: app.resolver, logger })
+    stack.push(async () => { prefetch.stop(); await prefetch.settled() })
     const agent = createNodeAgent({
       libp2p: peer.libp2p,
       logger,
       origin: config.server.startsWith('/') ? undefined : origin,
       control: server => createControlClient({ libp2p: peer.libp2p, logger }, { server }),
-      capacity: async () => await capacity.measure(),
+      capacity: nodeCapacity,
       health,
       pinned,
       pins: () => pinner.reports(),
+      served,
       onOrders: orders => { pinner.apply(orders) },
+      onPrefetch: orders => { prefetch.add(orders) },
       busy: () => pinner.busy(),
       onAccess: access.take,
       onChange: status => {
@@ -261,6 +311,8 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
       name: config.name,
       mode: config.mode,
       owner: config.owner,
+      region: config.region,
+      tags: config.tags,
       url,
       ipns,
       serverCacheFile: join(config.data, 'server.json'),
@@ -278,7 +330,7 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
       return id == null ? undefined : peerIdFromString(id)
     }
     stack.push(await handleOrderNudges({ libp2p: peer.libp2p, logger, server: serverPeer, onNudge: () => { agent.beat() } }))
-    log.info({ url, peerId: peer.libp2p.peerId.toString(), ipns, data: config.data, mode: config.mode, owner: config.owner, server: config.server }, 'CDN node ready')
+    log.info({ url, peerId: peer.libp2p.peerId.toString(), ipns, data: config.data, mode: config.mode, owner: config.owner, region: config.region, tags: config.tags, server: config.server }, 'CDN node ready')
 
     return {
       url,
@@ -287,6 +339,8 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
       name: config.name,
       mode: config.mode,
       owner: config.owner,
+      region: config.region,
+      tags: config.tags,
       ipns,
       metrics,
       status: () => agent.status(),
@@ -296,6 +350,8 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
         agent.beat()
       },
       pinner,
+      cache: edgeCache,
+      readAheadSettled: async () => { await app.resolver.settled() },
       routes: app.routes,
       streamKeys,
       stop

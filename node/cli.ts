@@ -11,7 +11,7 @@ import { pinCommand, statusCommand } from '../client/commands/pin.ts'
 import { pinVerifyCommand } from '../client/commands/pin-verify.ts'
 import { playCommand } from '../client/commands/play.ts'
 import { MEDIA_KINDS, MEDIA_SORTS, SORT_ORDERS } from '../core/media-query.ts'
-import { DEFAULT_DATA, DEFAULT_SERVER_URL, LOG_FORMATS, LOG_LEVELS } from '../core/config/index.ts'
+import { byteSize, DEFAULT_DATA, DEFAULT_SERVER_URL, LOG_FORMATS, LOG_LEVELS } from '../core/config/index.ts'
 import { saveCredential, tokenFor } from './credentials.ts'
 import { initDataFolder } from './init.ts'
 import type { MediaQuery } from '../client/api-client.ts'
@@ -38,6 +38,15 @@ function fail (err: unknown): never {
   const name = typeof e?.code === 'string' && /Error$/.test(e.code) ? e.code : (e?.name ?? 'Error')
   process.stderr.write(`error: ${name}: ${(e?.message ?? String(err)).split('\n')[0]}\n`)
   process.exit(1)
+}
+
+/** A size such as 500MB or 10GiB, or a number of bytes (the same parser as the config's). */
+function size (value: string): number {
+  try {
+    return byteSize(value, 'size')
+  } catch {
+    throw new InvalidArgumentError('must be a number of bytes or a size such as 500MB or 10GiB')
+  }
 }
 
 function positiveInt (value: string): number {
@@ -105,6 +114,8 @@ export function buildCli (): Command {
     .option('--name <name>', 'node name; the main server turns it into the node\'s DNS label (default: the host name)')
     .addOption(new Option('--mode <mode>', 'shared: serves anyone and is listed; local: loopback only, serves and is listed to its owner alone (default shared)').choices(['shared', 'local']))
     .option('--owner <user>', 'the main server\'s user who owns this node: a local node serves them alone (env CIDCAST_NODE_OWNER)')
+    .option('--region <name>', 'where this node is, 1-32 of a-z, 0-9 and -: automatic placement spreads copies over regions; \'\' clears it (env CIDCAST_REGION)')
+    .option('--tags <a,b,c>', 'free labels of this node, at most 8, each as a region; \'\' clears them (env CIDCAST_TAGS)')
     .option('--server <url>', 'the main server\'s HTTP URL, or its multiaddr ending in /p2p/<id> (env CIDCAST_SERVER, default http://127.0.0.1:8080)')
     .option('--swarm-key <file>', 'the main server\'s swarm.key, copied into the data folder (needed once)')
     .option('--listen <host:port>', 'gateway address (default 0.0.0.0:8081; 127.0.0.1:8081 in local mode)')
@@ -112,10 +123,11 @@ export function buildCli (): Command {
     .option('--url <url>', 'the URL viewers reach this node at (default: from --listen)')
     .addOption(new Option('--fallback <how>', 'on a miss: origin (proxy, verified), redirect, or peer (bitswap first) (default origin)').choices(['origin', 'redirect', 'peer']))
     .addOption(new Option('--pin-from <where>', 'pins fetch from: any (holders\' HTTP gateways, then bitswap) or p2p (bitswap only, inside the private network) (default any)').choices(['any', 'p2p']))
-    .option('--quota <bytes>', 'most bytes of blocks kept (default: the free space of the data folder\'s disk)', positiveInt)
+    .option('--quota <size>', 'most bytes of blocks kept, e.g. 50GiB (default: the free space of the data folder\'s disk)', size)
+    .option('--cache-size <size>', 'most bytes kept from streams served by fallback, within the quota, e.g. 10GiB (env CIDCAST_CACHE_SIZE, default: half the quota)', size)
     .addOption(logLevelOption())
     .addOption(logFormatOption())
-    .action(async (opts: { data?: string, name?: string, mode?: 'shared' | 'local', owner?: string, server?: string, swarmKey?: string, listen?: string, p2pListen?: string[], url?: string, fallback?: 'origin' | 'redirect' | 'peer', pinFrom?: 'any' | 'p2p', quota?: number, logLevel?: string, logFormat?: LogFormat }) => {
+    .action(async (opts: { data?: string, name?: string, mode?: 'shared' | 'local', owner?: string, region?: string, tags?: string, server?: string, swarmKey?: string, listen?: string, p2pListen?: string[], url?: string, fallback?: 'origin' | 'redirect' | 'peer', pinFrom?: 'any' | 'p2p', quota?: number, cacheSize?: number, logLevel?: string, logFormat?: LogFormat }) => {
       // Idle RSS: V8 recompiles hot WebAssembly with TurboFan on a worker thread, and glibc keeps that compile's
       // ~12 MB zone in the thread's arena for good. Here the Wasm is undici's HTTP parser behind fetch(): the node's
       // first few calls to the main server were enough. A larger budget keeps it on Liftoff until it is really hot.
@@ -128,7 +140,7 @@ export function buildCli (): Command {
         announced = true
         process.stdout.write(`dns: ${status.dnsName ?? ''}\n`)
       }
-      const node = await startNode({ dataDir: opts.data, name: opts.name, mode: opts.mode, owner: opts.owner, server: opts.server, swarmKeyFile: opts.swarmKey, listen: opts.listen, p2pListen: opts.p2pListen, url: opts.url, fallback: opts.fallback, pinFrom: opts.pinFrom, quotaBytes: opts.quota, logLevel: opts.logLevel, logFormat: opts.logFormat, onStatus })
+      const node = await startNode({ dataDir: opts.data, name: opts.name, mode: opts.mode, owner: opts.owner, region: opts.region, tags: opts.tags, server: opts.server, swarmKeyFile: opts.swarmKey, listen: opts.listen, p2pListen: opts.p2pListen, url: opts.url, fallback: opts.fallback, pinFrom: opts.pinFrom, quotaBytes: opts.quota, cacheBytes: opts.cacheSize, logLevel: opts.logLevel, logFormat: opts.logFormat, onStatus })
       stopOnSignals(node.stop)
       process.stdout.write(`${node.url}\n`)
       const first = await node.firstAttempt()

@@ -8,7 +8,8 @@ import { createDiskSpace } from '../core/disk-space.ts'
 import { createDnsServer } from '../core/dns/index.ts'
 import { createContentIndex, createNodeRegistry, createReplication, createReplicationGoals, registerReplicationMetrics } from '../core/replication/index.ts'
 import { createStreamUrls } from '../core/access/index.ts'
-import { createRevocationGater } from '../core/control/index.ts'
+import { createRevocationGater, findNode } from '../core/control/index.ts'
+import { createDistributor, registerDistributionMetrics } from '../core/distribution/index.ts'
 import { createBlockRepairer, createContentReader, createScrubber, integrityStatus, registerIntegrityMetrics, repairWhenDamaged, verifyPins } from '../core/ipfs/index.ts'
 import { createMetadata } from '../core/metadata/index.ts'
 import { createDaemonLogger } from '../core/logger.ts'
@@ -29,6 +30,8 @@ import { openServerStreamAccess, rotateStreamKeys } from './stream-access.ts'
 import type { SigningKeyRing, StreamUrls } from '../core/access/index.ts'
 import type { RotatedKeys } from './stream-access.ts'
 import type { ServerConfig } from '../core/config/index.ts'
+import type { Distributor } from '../core/distribution/index.ts'
+import type { ServedReport } from '../core/control/index.ts'
 import type { DnsServer } from '../core/dns/index.ts'
 import type { NodeRegistry, Replication } from '../core/replication/index.ts'
 import type { Library, MediaView, Transcoder } from '../core/media/index.ts'
@@ -58,6 +61,8 @@ export interface StartServerOptions extends Partial<Omit<ServerConfig, 'data' | 
   reserveBytes?: number
   /** libp2p addresses nodes are told to dial (a port forward or proxy in front of this server); none: the listen addresses. */
   p2pAnnounce?: string[]
+  /** Also hears every node's validated served reports (tests watch the demand signals with it). */
+  onServed?: (peerId: string, reports: ServedReport[], at: number) => void
 }
 
 /** A running main server. */
@@ -75,6 +80,8 @@ export interface RunningServer {
   registry: NodeRegistry
   /** The content index and pin orders to nodes. */
   replication: Replication
+  /** Automatic distribution: demand, automatic pins and evictions, pre-caching. */
+  distributor: Distributor
   /** The IPNS records nodes publish through `PUT /routing/v1/ipns/{name}`. */
   ipns: IpnsRecordStore
   /** Users, sessions and API tokens. */
@@ -98,7 +105,7 @@ export interface RunningServer {
 /** Starts the main server: peer, catalog, transcoder, HTTP and DNS, in that order. */
 export async function startServer (options: StartServerOptions = {}): Promise<RunningServer> {
   tuneGarbageCollection()
-  const { dataDir, metadata: metadataSettings, accounts: accountsInit, catalog: catalogSettings, reserveBytes, p2pAnnounce, ...flags } = options
+  const { dataDir, metadata: metadataSettings, accounts: accountsInit, catalog: catalogSettings, reserveBytes, p2pAnnounce, onServed, ...flags } = options
   const config = await loadServerConfig({ ...flags, data: dataDir })
   const logger = await createDaemonLogger({ level: config.logLevel, format: config.logFormat })
   const log = logger.child({ name: 'cidcast:server' })
@@ -131,10 +138,15 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
     // every control reply carries the stream keys, so they exist before the first node registers
     const access = await openServerStreamAccess({ logger }, { dataDir: config.data, publicMedia: config.publicMedia })
     // heartbeats carry pin reports and get orders back once replication exists (it needs the library, made below)
-    const late: { replication?: Replication } = {}
+    const late: { replication?: Replication, distributor?: Distributor } = {}
     // a node's `--owner` is a user name, resolved by name alone (a name that looks like an id is still a name)
     const userIdOf = async (name: string): Promise<string | undefined> => (await catalog.repositories.access.userByName(name))?.id
-    const registry = createNodeRegistry({ logger, libp2p: peer.libp2p, store: nodeStore, gater, orders: async (p, r) => await late.replication?.heartbeat(p, r) ?? [], access: access.grant, userIdOf }, { zone: config.dnsZone, heartbeatMs: config.heartbeatSeconds * 1000 })
+    // what nodes served, per rendition root, validated and clamped by the registry (issue #13, demand signals)
+    const served = (peerId: string, reports: ServedReport[], at: number): void => {
+      late.distributor?.served(peerId, reports)
+      onServed?.(peerId, reports, at)
+    }
+    const registry = createNodeRegistry({ logger, libp2p: peer.libp2p, store: nodeStore, gater, orders: async (p, r) => await late.replication?.heartbeat(p, r) ?? [], prefetch: p => late.distributor?.takePrefetch(p) ?? [], access: access.grant, userIdOf, served }, { zone: config.dnsZone, heartbeatMs: config.heartbeatSeconds * 1000 })
     await registry.start()
     stack.push(async () => { await registry.stop() })
 
@@ -209,6 +221,29 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
     late.replication = replication
     stack.push(async () => { await replication.stop() })
 
+    // automatic distribution (issue 13): demand -> automatic pins and evictions, and the next episode pre-cached
+    const distributor = createDistributor({
+      logger,
+      nodes: async () => await registry.list(),
+      rows: () => contentIndex.list(),
+      media: async id => await library.get(id).catch(err => { if ((err as Error).name === 'MediaNotFoundError') return undefined; throw err }),
+      size: async cid => (await replication.size(cid))?.bytes,
+      pin: async ({ cid, node }) => { await replication.pin({ cid, node, auto: true }) },
+      unpin: async ({ cid, node }) => { await replication.unpin({ cid, node, auto: true }) },
+      next: async id => (await metadata.next(id))?.id,
+      nudge: peerId => { void replication.nudge([peerId]) },
+      lostAfterMs: config.repinAfterSeconds * 1000
+    }, config.distribution)
+    distributor.start()
+    late.distributor = distributor
+    const labels = new Map<string, string>()
+    registry.on('change', () => {
+      distributor.networkChanged()
+      void registry.list().then(nodes => { for (const n of nodes) labels.set(n.peerId, n.label) })
+    })
+    registerDistributionMetrics(metrics.registry, distributor, peerId => labels.get(peerId))
+    stack.push(async () => { await distributor.stop() })
+
     // blocks read from disk are hashed against their CID once per process; a damaged one is removed and fetched
     // again from the nodes that hold it (bitswap asks every connected node), in the background as soon as it is
     // found, and a request that needs it waits a little for that copy rather than failing at once
@@ -239,7 +274,7 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
     const accessSettings = { viewerReplication: config.viewerReplication }
     // play URLs without a node point at this server's own URL, known once HTTP listens
     let url = ''
-    const streamUrls = createStreamUrls({
+    const signedUrls = createStreamUrls({
       signer: access.signer,
       keys: access.keys,
       media: async id => await library.get(id),
@@ -248,6 +283,16 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
       // the user id the node registered with (`--owner`): a local node's play URLs are for them alone
       ownerOf: node => node.ownerId ?? undefined
     }, { defaultTtlSeconds: config.playUrlSeconds })
+    // a play URL asked is a viewer starting a media through that node (or here): the distributor's demand
+    const streamUrls: StreamUrls = {
+      maxTtlSeconds: signedUrls.maxTtlSeconds,
+      async create (request) {
+        const played = await signedUrls.create(request)
+        const node = request.node === undefined ? null : findNode(await registry.list(), request.node).peerId
+        distributor.play(request.userId, request.mediaId, node)
+        return played
+      }
+    }
     const rotate = async (): Promise<RotatedKeys> => await rotateStreamKeys(access.keys, registry, peer.libp2p, log)
     const app = createHttpApp({
       accounts,
@@ -274,6 +319,7 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
       disk,
       access: { verifier: access.verifier, nodes: access.nodeCredentials, publicMedia: config.publicMedia },
       streamUrls,
+      distributor,
       rotateStreamKeys: rotate
     })
     const http = await listenHttp(app, { key: 'listen', address: config.listen, setBy: config.setBy.listen }, log)
@@ -306,6 +352,7 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
       dns,
       registry,
       replication,
+      distributor,
       ipns,
       accounts,
       firstAdmin,

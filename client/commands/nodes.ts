@@ -22,10 +22,15 @@ export function formatBytes (bytes: number): string {
   return unit === 0 ? `${value} B` : `${value.toFixed(value < 10 ? 1 : 0)} ${UNITS[unit]}`
 }
 
-/** One tab-separated line: name, DNS name, state, mode, owner (`-` for none, or when the caller may not see it), free space, URL. */
+/**
+ * One tab-separated line: name, DNS name, state, mode, region and tags (`-` for none; tags comma-separated), owner
+ * (`-` for none, or when the caller may not see it), free space, URL.
+ */
 export function nodeLine (node: NodeSummary): string {
-  // names cannot hold control characters (the server refuses them), so no escaping is needed for tabs or newlines
-  return [node.name, node.dnsName, node.revoked ? 'revoked' : node.state, node.mode, node.owner ?? '-', `${formatBytes(node.capacity.freeBytes)} free`, node.url].join('\t')
+  // names cannot hold control characters (the server refuses them), so no escaping is needed for tabs or newlines;
+  // regions and tags are a-z, 0-9 and - only
+  const tags = node.tags != null && node.tags.length > 0 ? node.tags.join(',') : '-'
+  return [node.name, node.dnsName, node.revoked ? 'revoked' : node.state, node.mode, node.region ?? '-', tags, node.owner ?? '-', `${formatBytes(node.capacity.freeBytes)} free`, node.url].join('\t')
 }
 
 /** `cidcast nodes`: prints one line per node. */

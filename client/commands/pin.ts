@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander'
-import { createApiClient } from '../api-client.ts'
+import { ApiError, createApiClient } from '../api-client.ts'
 import type { ApiClient } from '../api-client.ts'
+import type { DistributionDecision, DistributionStatus } from '../../core/distribution/index.ts'
 import type { GoalView, MediaLocations, PinResult, PreparingView, ReplicationView } from '../../core/replication/index.ts'
 
 /*
@@ -42,7 +43,14 @@ export function progressText (view: ReplicationView): string {
 }
 
 function stateText (view: ReplicationView): string {
-  return view.reachable ? view.state : `${view.state} (unreachable)`
+  // a copy automatic distribution placed (and may evict) is told apart from a pin someone asked for
+  const state = view.auto ? `${view.state} (auto)` : view.state
+  return view.reachable ? state : `${state} (unreachable)`
+}
+
+/** One `status` line of an automatic decision about a media: what, where, by which rule, its score, when, why. */
+export function decisionLine (d: DistributionDecision): string {
+  return `  auto ${d.kind} on ${d.node} (${d.rule}, score ${d.score.toFixed(2)}, ${d.at}): ${d.reason}`
 }
 
 /** One `pin ls` line: CID, node, state, progress, media and profile, reason. */
@@ -60,7 +68,9 @@ export function goalLine (goal: GoalView): string {
 
 /** One `status` line (under its root): node, state, progress, reason. */
 export function statusLine (view: ReplicationView): string {
-  return `  ${[view.node.label, stateText(view), progressText(view), view.reason ?? ''].join('\t')}`.trimEnd()
+  // the node's region beside its label, so a status shows how copies spread
+  const node = view.node.region != null ? `${view.node.label} (${view.node.region})` : view.node.label
+  return `  ${[node, stateText(view), progressText(view), view.reason ?? ''].join('\t')}`.trimEnd()
 }
 
 function query (fields: Record<string, string | undefined>): string {
@@ -261,6 +271,12 @@ export function statusCommand (defaultServer: string, io: PinOutput = {}): Comma
           for (const view of r.locations) out().write(`${statusLine(view)}\n`)
           if (r.root != null && r.locations.length === 0) out().write('  (on no node)\n')
         }
+        // automatic distribution's reasons are for admins: others see the rows above only
+        const decisions = await api.request<DistributionStatus>('GET', '/api/v1/distribution').then(d => d.decisions, err => {
+          if (err instanceof ApiError && (err.status === 401 || err.status === 403)) return []
+          throw err
+        })
+        for (const d of decisions.filter(d => d.mediaId === where.media)) out().write(`${decisionLine(d)}\n`)
         return
       }
       const { items, goals } = await api.request<{ items: ReplicationView[], goals?: GoalView[] }>('GET', `/api/v1/replications${query({ cid: t.cid })}`)

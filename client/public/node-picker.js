@@ -1,5 +1,5 @@
 // The node picker under the player: where the video streams from. This site comes first, once: the main server, or
-// the CDN node serving this page, shown as that node. Each CDN node is shown with its DNS name, state, free space and
+// the CDN node serving this page, shown as that node. Each CDN node is shown with its DNS name, region, state, free space and
 // whether it holds this media (from the content index, this site's node included); the choice is remembered per
 // viewer. A node that lacks the media offers "Replicate here" (a live progress bar; playback moves to the node once it
 // holds it) or "Stream from fallback" (the nearest online node that holds it, else this site).
@@ -14,11 +14,11 @@ import { isThisOrigin, thisSite } from './this-site.js'
 
 /**
  * @typedef {{ blocksDone: number, bytesDone: number, blocksTotal: number | null, bytesTotal: number | null, percent: number | null }} Progress
- * @typedef {{ cid: string, node: { name: string, label: string, peerId: string, url: string | null, state: string }, state: string, reachable: boolean, progress: Progress, reason: string | null }} Location
+ * @typedef {{ cid: string, node: { name: string, label: string, peerId: string, url: string | null, state: string }, state: string, auto?: boolean, reachable: boolean, progress: Progress, reason: string | null }} Location
  * @typedef {{ profile: string, state: string, root: string | null, server: boolean, preparing: unknown, locations: Location[] }} RenditionLocations
- * @typedef {{ name: string, label: string, peerId?: string, dnsName: string | null, url: string, state: string, mode: string | null, capacity?: { freeBytes?: number, quotaBytes?: number } }} NodeSummary
+ * @typedef {{ name: string, label: string, peerId?: string, dnsName: string | null, url: string, state: string, mode: string | null, region?: string | null, capacity?: { freeBytes?: number, quotaBytes?: number } }} NodeSummary
  * @typedef {'all' | 'some' | 'none'} Holding
- * @typedef {{ node: NodeSummary, holds: Holding, replicating: { percent: number | null, bytesDone: number, bytesTotal: number | null } | null, failed: string | null }} NodeStatus
+ * @typedef {{ node: NodeSummary, holds: Holding, auto?: boolean, replicating: { percent: number | null, bytesDone: number, bytesTotal: number | null } | null, failed: string | null }} NodeStatus
  */
 
 /** The viewer's choice, kept in this browser: a node name, or '' for this site. */
@@ -68,6 +68,8 @@ export function nodeStatus (node, renditions) {
   return {
     node,
     holds: finished.length > 0 && held === finished.length ? 'all' : held > 0 ? 'some' : 'none',
+    // placed by automatic distribution (it may go again when demand moves), not pinned by someone
+    auto: held > 0 && rows.filter(l => l.state === 'pinned').every(l => l.auto === true),
     replicating,
     failed: failed == null ? null : (failed.reason ?? 'failed')
   }
@@ -98,7 +100,7 @@ function siteNode (items, site) {
   if (listed != null) return { ...listed, url: window.location.origin }
   if (site == null) return null
   const capacity = site.freeBytes == null ? undefined : { freeBytes: site.freeBytes }
-  return { name: site.name, label: site.name, peerId: site.peerId, dnsName: site.dnsName, url: window.location.origin, state: site.registered ? 'online' : 'not registered', mode: site.mode, capacity }
+  return { name: site.name, label: site.name, peerId: site.peerId, dnsName: site.dnsName, url: window.location.origin, state: site.registered ? 'online' : 'not registered', mode: site.mode, region: site.region, capacity }
 }
 
 /**
@@ -108,7 +110,8 @@ function siteNode (items, site) {
  */
 function holdsText (s) {
   if (s.replicating != null) return `replicating ${s.replicating.percent ?? 0}%`
-  return s.holds === 'all' ? 'holds it' : s.holds === 'some' ? 'holds part' : 'does not hold it'
+  const auto = s.auto === true ? ' (cached automatically)' : ''
+  return s.holds === 'all' ? `holds it${auto}` : s.holds === 'some' ? `holds part${auto}` : 'does not hold it'
 }
 
 /** What the main server holds, in words: what it does not hold it makes when asked. */
@@ -227,13 +230,13 @@ export function createNodePicker (media, signal, hooks) {
 
   const render = () => {
     const buttons = [siteStatus != null
-      ? choiceButton('', `${siteStatus.node.name} (this site)`, siteStatus.node.dnsName ?? here, siteStatus.node.state, siteStatus.node.capacity?.freeBytes ?? null, holdsText(siteStatus), chosen === '')
+      ? choiceButton('', `${siteStatus.node.name} (this site)`, siteStatus.node.dnsName ?? here, siteStatus.node.region ?? null, siteStatus.node.state, siteStatus.node.capacity?.freeBytes ?? null, holdsText(siteStatus), chosen === '')
       // a site that did not say what it is (its /healthz failed) is not claimed to hold anything
       : site?.role === 'server'
-        ? choiceButton('', 'Main server (this site)', here, 'online', null, ORIGIN_HOLDS[originHolds], chosen === '')
-        : choiceButton('', 'This site', here, 'online', null, '', chosen === '')]
+        ? choiceButton('', 'Main server (this site)', here, null, 'online', null, ORIGIN_HOLDS[originHolds], chosen === '')
+        : choiceButton('', 'This site', here, null, 'online', null, '', chosen === '')]
     for (const s of statuses) {
-      buttons.push(choiceButton(s.node.name, s.node.name, s.node.dnsName ?? '', s.node.state, s.node.capacity?.freeBytes ?? null, holdsText(s), chosen === s.node.name))
+      buttons.push(choiceButton(s.node.name, s.node.name, s.node.dnsName ?? '', s.node.region ?? null, s.node.state, s.node.capacity?.freeBytes ?? null, holdsText(s), chosen === s.node.name))
     }
     list.replaceChildren(...buttons)
   }
@@ -242,16 +245,18 @@ export function createNodePicker (media, signal, hooks) {
    * @param {string} name
    * @param {string} title
    * @param {string} dns
+   * @param {string | null} region where the node says it is, if it says
    * @param {string} state
    * @param {number | null} free
    * @param {string} holds
    * @param {boolean} selected
    */
-  const choiceButton = (name, title, dns, state, free, holds, selected) => {
+  const choiceButton = (name, title, dns, region, state, free, holds, selected) => {
     const button = el('button', { type: 'button', class: 'node-choice', role: 'radio', 'data-node': name, 'data-state': state, 'aria-checked': selected ? 'true' : 'false' },
       el('strong', {}, title),
       el('span', { class: 'muted dns' }, dns),
       el('span', { class: `state state-${state === 'online' ? 'online' : 'offline'}` }, state),
+      region != null ? el('span', { class: 'muted region' }, `region ${region}`) : null,
       el('span', { class: 'free' }, free == null ? '' : `${formatBytes(free)} free`),
       el('span', { class: 'holds' }, holds))
     if (name === '') button.dataset.thisSite = 'true'

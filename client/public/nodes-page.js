@@ -1,4 +1,4 @@
-// The nodes page (#/nodes): every CDN node the main server knows, with its state, space and health; admins can
+// The nodes page (#/nodes): every CDN node the main server knows, with its state, region, space and health; admins can
 // revoke one (on the main server's own pages: a node's API proxy passes no revocation).
 
 import { request } from './api.js'
@@ -24,6 +24,15 @@ export function formatBytes (bytes) {
 }
 
 /**
+ * A node's tags as the API lists them (none from a server that predates them).
+ * @param {any} node
+ * @returns {string[]}
+ */
+export function tagsOf (node) {
+  return Array.isArray(node?.tags) ? node.tags.filter((/** @type {unknown} */ t) => typeof t === 'string') : []
+}
+
+/**
  * One table row for a node.
  * @param {any} node a node as `GET /api/v1/nodes` lists it
  * @param {((node: any) => HTMLElement) | null} actions the admin's buttons for it, if any
@@ -37,6 +46,7 @@ function nodeRow (node, actions) {
     el('td', {}, el('span', { class: `state state-${node.state === 'online' ? 'online' : 'offline'}` }, node.state)),
     // the owner is shown to admins, and to the owner on their own node
     el('td', {}, node.mode, node.owner != null ? el('div', { class: 'muted node-owner' }, `owner ${node.owner}`) : null),
+    el('td', { class: 'node-region' }, node.region ?? '–', tagsOf(node).length > 0 ? el('div', { class: 'muted node-tags' }, tagsOf(node).join(', ')) : null),
     el('td', {}, `${formatBytes(capacity.freeBytes)} free of ${formatBytes(capacity.quotaBytes)}`, health.full === true ? el('div', { class: 'warn' }, 'full') : null),
     el('td', {}, node.health == null ? 'no heartbeat yet' : `${health.activeStreams} streams, ${formatBytes(health.bytesServed)} served, up ${Math.round(health.uptimeSeconds / 60)} min`),
     el('td', {}, el('a', { href: node.url, rel: 'noopener' }, node.url)),
@@ -59,7 +69,7 @@ export async function showNodesPage (root, signal) {
     el('h1', {}, 'CDN nodes'),
     empty,
     el('table', { class: 'nodes' },
-      el('thead', {}, el('tr', {}, ...['Node', 'State', 'Mode', 'Space', 'Health', 'Gateway', 'IPNS', ...(adminHere() ? [''] : [])].map(h => el('th', {}, h)))),
+      el('thead', {}, el('tr', {}, ...['Node', 'State', 'Mode', 'Region', 'Space', 'Health', 'Gateway', 'IPNS', ...(adminHere() ? [''] : [])].map(h => el('th', {}, h)))),
       body)
   )
   const load = async () => {

@@ -3,7 +3,7 @@
 
 /**
  * @typedef {{ role: 'server' }} ServerSite
- * @typedef {{ role: 'node', name: string, peerId: string, mode: string | null, dnsName: string | null, registered: boolean, freeBytes: number | null, server: string | null }} NodeSite
+ * @typedef {{ role: 'node', name: string, peerId: string, mode: string | null, region: string | null, dnsName: string | null, registered: boolean, freeBytes: number | null, server: string | null }} NodeSite
  * @typedef {ServerSite | NodeSite} Site
  */
 
@@ -30,6 +30,7 @@ export async function thisSite (signal) {
     name: body.name,
     peerId: body.peerId,
     mode: typeof body.mode === 'string' ? body.mode : null,
+    region: typeof body.region === 'string' ? body.region : null,
     dnsName: typeof registration.dnsName === 'string' ? registration.dnsName : null,
     registered: registration.state === 'registered',
     freeBytes: typeof body.capacity?.freeBytes === 'number' ? body.capacity.freeBytes : null,

@@ -17,6 +17,8 @@ export interface IndexEntry {
   orderId: string | null
   mediaId: string | null
   profile: string | null
+  /** Placed by the distributor on its own (evictable by it); false for a pin someone asked for. */
+  auto: boolean
   blocksDone: number
   bytesDone: number
   blocksTotal: number | null
@@ -91,6 +93,7 @@ function toIndexEntry (row: ContentIndexEntry): IndexEntry {
     orderId: row.orderId,
     mediaId: row.mediaId,
     profile: row.profile,
+    auto: row.auto === true || (row.auto as unknown) === 1,
     blocksDone: row.blocksDone,
     bytesDone: row.bytesDone,
     blocksTotal: row.blocksTotal,

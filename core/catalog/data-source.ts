@@ -10,10 +10,12 @@ import { MediaSortKey1796000000000 } from './migrations/sqlite/1796000000000-med
 import { Accounts1796100000000 } from './migrations/sqlite/1796100000000-accounts.ts'
 import { NodeOwner1796200000000 } from './migrations/sqlite/1796200000000-node-owner.ts'
 import { ImageCidIndex1796300000000 } from './migrations/sqlite/1796300000000-image-cid-index.ts'
+import { NodeRegion1796400000000 } from './migrations/sqlite/1796400000000-node-region.ts'
+import { ContentIndexAuto1796500000000 } from './migrations/sqlite/1796500000000-content-index-auto.ts'
 import type { Database } from 'better-sqlite3'
 
 /** The SQLite migrations, oldest first. */
-export const SQLITE_MIGRATIONS = [InitialSchema1764115200000, Nodes1795654800000, Metadata1795740000000, ContentIndex1795830000000, ReplicationGoals1795900000000, MediaSortKey1796000000000, Accounts1796100000000, NodeOwner1796200000000, ImageCidIndex1796300000000]
+export const SQLITE_MIGRATIONS = [InitialSchema1764115200000, Nodes1795654800000, Metadata1795740000000, ContentIndex1795830000000, ReplicationGoals1795900000000, MediaSortKey1796000000000, Accounts1796100000000, NodeOwner1796200000000, ImageCidIndex1796300000000, NodeRegion1796400000000, ContentIndexAuto1796500000000]
 
 /**
  * A DataSource for the catalog on a SQLite file (or ':memory:'); `initialize()` runs pending migrations.

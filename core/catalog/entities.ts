@@ -1,5 +1,5 @@
 import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, Unique } from 'typeorm'
-import { bigintNumber, millisDate } from './transformers.ts'
+import { bigintNumber, jsonStrings, millisDate } from './transformers.ts'
 
 /*
  * The catalog's tables. Every column names its type, since tsx emits no decorator metadata, and every type is
@@ -197,6 +197,14 @@ export class Node {
   /** The user id of the node's owner (`--owner`); kept when that user is removed, so the node then serves nobody. */
   @Column('varchar', { length: 16, nullable: true })
   owner!: string | null
+
+  /** Where the node says it is (`--region`), null for none. */
+  @Column('varchar', { length: 32, nullable: true })
+  region!: string | null
+
+  /** JSON array of its tags (`--tags`). */
+  @Column('text', { default: '[]', transformer: jsonStrings })
+  tags!: string[]
 
   @Column('bigint', { name: 'created_at', transformer: millisDate })
   createdAt!: Date

@@ -19,6 +19,9 @@ export interface NodeRecord {
   revokedAtMs: number | null
   /** The user id of its owner (`--owner USER`, resolved at registration), or null. */
   owner: string | null
+  /** Where the node says it is (`--region`), or null; its tags (`--tags`). As its last registration sent them. */
+  region: string | null
+  tags: string[]
   createdAtMs: number
   updatedAtMs: number
 }
@@ -89,6 +92,8 @@ function toNodeRecord (row: NodeEntity): NodeRecord {
     lastSeenMs: msOf(row.lastSeen),
     revokedAtMs: msOf(row.revokedAt),
     owner: row.owner ?? null,
+    region: row.region ?? null,
+    tags: row.tags,
     createdAtMs: row.createdAt.getTime(),
     updatedAtMs: row.updatedAt.getTime()
   }

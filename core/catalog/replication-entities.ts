@@ -37,6 +37,10 @@ export class ContentIndexEntry {
   @Column('varchar', { length: 32, nullable: true })
   profile!: string | null
 
+  /** Placed by the distributor (issue 13): evictable by it; false for pins someone asked for. */
+  @Column('boolean', { default: false })
+  auto!: boolean
+
   @Column('bigint', { name: 'blocks_done', transformer: bigintNumber })
   blocksDone!: number
 

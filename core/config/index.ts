@@ -8,7 +8,7 @@ export { CONFIG_FILE, CONFIG_KEYS, DEFAULT_DATA, DEFAULT_NODE_DATA, DEFAULT_SERV
 export type { ConfigKey, Program, ProviderName } from './keys.ts'
 export { readConfigFile, readSettings } from './read.ts'
 export type { Setting, Source } from './read.ts'
-export { LOG_FORMATS, LOG_LEVELS, parseDnsName, parseLogFormat, parseTcpMultiaddrs } from './parse.ts'
+export { byteSize, LOG_FORMATS, LOG_LEVELS, parseDnsName, parseLogFormat, parseTcpMultiaddrs } from './parse.ts'
 export type { Parse } from './parse.ts'
 export { DISTRIBUTION_DEFAULTS, EVICTION_VALUES, parseDistribution } from './distribution.ts'
 export type { DistributionSettings, EvictionValue } from './distribution.ts'

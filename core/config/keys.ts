@@ -1,9 +1,9 @@
-import { checkNodeName, checkOwnerName } from '../control/index.ts'
+import { checkNodeName, checkOwnerName, checkRegion, checkTags } from '../control/index.ts'
 import { InvalidConfigError } from '../errors.ts'
 import { DISTRIBUTION_DEFAULTS, parseDistribution } from './distribution.ts'
 import {
-  boolean, booleanOrFolders, folders, hosts, httpUrl, list, listenAddress, LOG_LEVELS, oneOf, parseDnsName,
-  parseLogFormat, parseTcpMultiaddrs, seconds, serverAddress, text, token, wholeNumber
+  boolean, booleanOrFolders, byteSize, folders, hosts, httpUrl, list, listenAddress, LOG_LEVELS, oneOf, parseDnsName,
+  parseLogFormat, parseTcpMultiaddrs, seconds, secondsOrNone, serverAddress, text, token, wholeNumber
 } from './parse.ts'
 import type { Parse } from './parse.ts'
 
@@ -73,6 +73,37 @@ function ownerName (value: unknown, key: string): string {
   }
 }
 
+/** A node's region, as the main server will take it; an empty value clears a remembered one (null: none). */
+function region (value: unknown, key: string): string | null {
+  if (value === '') return null
+  try {
+    return checkRegion(value, key)
+  } catch (err) {
+    throw new InvalidConfigError((err as Error).message)
+  }
+}
+
+/** A node's tags: a list or a comma-separated string of them, each as a region; an empty one clears them. */
+function tags (value: unknown, key: string): string[] {
+  try {
+    return checkTags(value === '' ? [] : list(value, key), key)
+  } catch (err) {
+    throw new InvalidConfigError((err as Error).message)
+  }
+}
+
+/** Most segments a node reads ahead of a fallback viewer. */
+export const MAX_READ_AHEAD_SEGMENTS = 30
+
+/** A whole number from 0 to `max`. */
+function wholeNumberUpTo (max: number): Parse<number> {
+  return (value, key) => {
+    const n = wholeNumber()(value, key)
+    if (n > max) throw new InvalidConfigError(`${key} must be at most ${max}`)
+    return n
+  }
+}
+
 const logLevel = oneOf(LOG_LEVELS)
 const data = { key: 'data', flag: '--data', inFile: false, blankIsUnset: true, parse: text }
 // the background scrub of stored blocks, on both sides (core/ipfs/scrub.ts: 16 MiB/s, a pass a day)
@@ -121,14 +152,20 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   { program: 'node', key: 'name', flag: '--name', env: 'CIDCAST_NODE_NAME', remembered: true, parse: nodeName },
   { program: 'node', key: 'mode', flag: '--mode', env: 'CIDCAST_NODE_MODE', remembered: true, parse: oneOf(NODE_MODES), default: 'shared' },
   { program: 'node', key: 'owner', flag: '--owner', env: 'CIDCAST_NODE_OWNER', remembered: true, parse: ownerName },
+  { program: 'node', key: 'region', flag: '--region', env: 'CIDCAST_REGION', remembered: true, parse: region },
+  { program: 'node', key: 'tags', flag: '--tags', env: 'CIDCAST_TAGS', remembered: true, parse: tags, default: [] },
   { program: 'node', key: 'server', flag: '--server', env: 'CIDCAST_SERVER', remembered: true, parse: serverAddress, default: DEFAULT_SERVER_URL },
   { program: 'node', key: 'listen', flag: '--listen', env: 'CIDCAST_NODE_LISTEN', remembered: true, parse: listenAddress },
   { program: 'node', key: 'p2pListen', flag: '--p2p-listen', env: 'CIDCAST_NODE_P2P_LISTEN', remembered: true, parse: parseTcpMultiaddrs },
   { program: 'node', key: 'url', flag: '--url', env: 'CIDCAST_NODE_URL', remembered: true, parse: httpUrl(true) },
   { program: 'node', key: 'fallback', flag: '--fallback', env: 'CIDCAST_NODE_FALLBACK', remembered: true, parse: oneOf(FALLBACK_MODES), default: 'origin' },
   { program: 'node', key: 'pinFrom', flag: '--pin-from', env: 'CIDCAST_NODE_PIN_FROM', remembered: true, parse: oneOf(PIN_FROM), default: 'any' },
-  { program: 'node', key: 'quotaBytes', flag: '--quota', env: 'CIDCAST_NODE_QUOTA_BYTES', remembered: true, parse: wholeNumber() },
-  { program: 'node', key: 'cacheBytes', env: 'CIDCAST_NODE_CACHE_BYTES', parse: wholeNumber(), default: 128 * 1024 * 1024 },
+  { program: 'node', key: 'quotaBytes', flag: '--quota', env: 'CIDCAST_NODE_QUOTA_BYTES', remembered: true, parse: byteSize },
+  // the budget of blocks kept from fallback answers (core/edge/edge-cache.ts); its default is a share of the quota
+  { program: 'node', key: 'cacheBytes', flag: '--cache-size', env: 'CIDCAST_CACHE_SIZE', remembered: true, parse: byteSize },
+  { program: 'node', key: 'cacheMinLifetimeSeconds', env: 'CIDCAST_CACHE_MIN_LIFETIME_SECONDS', parse: secondsOrNone(30 * 86_400), default: 3600 },
+  { program: 'node', key: 'readAheadSegments', env: 'CIDCAST_READ_AHEAD_SEGMENTS', parse: wholeNumberUpTo(MAX_READ_AHEAD_SEGMENTS), default: 3 },
+  { program: 'node', key: 'memoryCacheBytes', env: 'CIDCAST_NODE_MEMORY_CACHE_BYTES', parse: wholeNumber(), default: 128 * 1024 * 1024 },
   { program: 'node', ...scrubRate },
   { program: 'node', ...scrubInterval },
   { program: 'node', key: 'logLevel', flag: '--log-level', env: 'CIDCAST_LOG_LEVEL', parse: logLevel, default: 'info' },

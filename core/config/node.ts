@@ -27,6 +27,10 @@ export interface NodeConfig {
   mode: NodeMode
   /** The user NAME of the node's owner on the main server: a `local` node serves them alone (none: nobody). */
   owner?: string
+  /** Where the node is (`--region`), sent with its registration: 1-32 of a-z, 0-9 and -. @default none */
+  region?: string
+  /** Free labels of the node (`--tags a,b`), sent with its registration: at most 8, each as a region. @default [] */
+  tags: string[]
   /** The main server: its HTTP URL, or a multiaddr ending in `/p2p/<peer id>`. @default http://127.0.0.1:8080 */
   server: string
   /** HTTP gateway `HOST:PORT`. @default 0.0.0.0:8081 (shared), 127.0.0.1:8081 (local) */
@@ -44,8 +48,17 @@ export interface NodeConfig {
   pinFrom: 'any' | 'p2p'
   /** Most bytes of blocks kept. @default free space of the data folder's file system */
   quotaBytes?: number
+  /**
+   * Most bytes of blocks kept from fallback answers (origin or peer misses, read-ahead); the lowest-value files are
+   * evicted past it. Always within the quota. @default half the quota
+   */
+  cacheBytes?: number
+  /** Seconds a file kept from a fallback answer stays at least, unless the disk is full. @default 3600 */
+  cacheMinLifetimeSeconds: number
+  /** Segments fetched ahead of a viewer streamed by fallback; 0 turns read-ahead off. @default 3 */
+  readAheadSegments: number
   /** Bytes of blocks kept in memory for serving. @default 134217728 */
-  cacheBytes: number
+  memoryCacheBytes: number
   /** Bytes per second the background scrub reads and hashes; 0 turns it off. @default 16777216 */
   scrubBytesPerSecond: number
   /** Seconds from the end of one scrub pass to the start of the next (the first starts within a minute). @default 86400 */
@@ -110,6 +123,8 @@ export async function loadNodeConfig (flags: Partial<Record<string, unknown>>, e
   delete setBy.data
   const fromFile = new Set(Object.keys(settings).filter(key => settings[key].source === 'file'))
   const local = config.mode === 'local'
+  // an emptied region (`--region ''`) is none
+  if (config.region === null) delete config.region
   config.name ??= keys.find(k => k.key === 'name')?.parse(hostname() || 'node', 'name')
   const builtIn = {
     listen: defaults.listen ?? `${local ? '127.0.0.1' : '0.0.0.0'}:${DEFAULT_PORT}`,
@@ -125,6 +140,9 @@ export async function loadNodeConfig (flags: Partial<Record<string, unknown>>, e
   config.warnings = unknownKeyWarnings(saved, file, keys, ['picked'])
   if (local && config.owner == null) (config.warnings as string[]).push('mode is local and no owner is set: this node serves nobody until it is given one (--owner USER)')
   config.picked = pickedOf(saved.picked, setBy)
+  if (config.cacheBytes != null && config.quotaBytes != null && (config.cacheBytes as number) > (config.quotaBytes as number)) {
+    throw new InvalidConfigError(`cacheBytes (${String(config.cacheBytes)}) must be within quotaBytes (${String(config.quotaBytes)})`)
+  }
   if (local) {
     // a local node serves its owner only: nothing may listen beyond this machine
     if (!isLoopbackHost(parseListen(config.listen).host)) throw new InvalidConfigError(`listen must be a loopback address in local mode (got ${String(config.listen)})`)
@@ -138,7 +156,8 @@ export async function loadNodeConfig (flags: Partial<Record<string, unknown>>, e
   for (const key of REMEMBERED) {
     const settled = isPortKey(key) ? setBy[key] != null && !fromFile.has(key) : true
     const value = flags[key] !== undefined || (first && settled) ? config[key] : saved[key]
-    if (value !== undefined) remembered[key] = value
+    // an emptied region or tag list (`--region ''`) is forgotten, not kept as an empty value
+    if (value != null && !(Array.isArray(value) && value.length === 0)) remembered[key] = value
   }
   if (Object.keys(config.picked as PickedAddresses).length > 0) remembered.picked = config.picked
   await writeNodeFile(file, saved, remembered)

@@ -57,6 +57,28 @@ export function wholeNumber (min = 0): Parse<number> {
   }
 }
 
+const SIZE_UNITS: Readonly<Record<string, number>> = { '': 1, b: 1, k: 1e3, kb: 1e3, m: 1e6, mb: 1e6, g: 1e9, gb: 1e9, t: 1e12, tb: 1e12, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40 }
+
+/** A size in bytes: a whole number, or a number and a unit (`500MB`, `10GiB`, `1.5 TiB`; k/M/G/T are powers of 1000, KiB/MiB/GiB/TiB of 1024). */
+export function byteSize (value: unknown, key: string): number {
+  if (typeof value === 'number') return wholeNumber()(value, key)
+  const match = typeof value === 'string' ? /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(value) : null
+  const unit = match == null ? undefined : SIZE_UNITS[match[2].toLowerCase()]
+  if (match == null || unit == null) throw new InvalidConfigError(`${key} must be a number of bytes or a size such as 500MB or 10GiB (got ${JSON.stringify(value)})`)
+  const n = Math.floor(Number(match[1]) * unit)
+  if (!Number.isSafeInteger(n)) throw new InvalidConfigError(`${key} is too large (got ${JSON.stringify(value)})`)
+  return n
+}
+
+/** Seconds >= 0 and at most `max` (a lifetime, where 0 means none). */
+export function secondsOrNone (max: number): Parse<number> {
+  return (value, key) => {
+    const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value
+    if (typeof n !== 'number' || !Number.isFinite(n) || n < 0 || n > max) throw new InvalidConfigError(`${key} must be a number of seconds >= 0 and <= ${max}`)
+    return n
+  }
+}
+
 /** Seconds, > 0 and at most a day. */
 export function seconds (value: unknown, key: string): number {
   const n = typeof value === 'string' ? Number(value) : value

@@ -6,8 +6,13 @@
  */
 
 export const CONTROL_PROTOCOL = '/cidcast/control/1.0.0'
-/** Largest control message accepted, either way. */
-export const MAX_CONTROL_MESSAGE_BYTES = 256 * 1024
+/**
+ * Largest control message accepted, either way: room for a heartbeat at every list's limit (4096 pinned roots,
+ * 1024 pin reports, MAX_SERVED_REPORTS served reports).
+ */
+export const MAX_CONTROL_MESSAGE_BYTES = 1024 * 1024
+/** Most served reports one heartbeat carries; a node keeps the rest for its next beat (the largest by bytes go first). */
+export const MAX_SERVED_REPORTS = 512
 
 /** `shared`: listed and serves anyone; `local`: loopback only, listed to its owner alone, serves only its owner. */
 export type NodeMode = 'shared' | 'local'
@@ -17,6 +22,10 @@ export interface NodeCapacity {
   quotaBytes: number
   usedBytes: number
   freeBytes: number
+  /** The budget of blocks kept from fallback answers (within the quota); absent from nodes that have none. */
+  cacheBytes?: number
+  /** Bytes of the files kept from fallback answers now (the cache's share of `usedBytes`). */
+  cacheUsedBytes?: number
 }
 
 /** How a node is doing, as it reports itself. */
@@ -47,6 +56,10 @@ export interface RegisterRequest {
    * registration with UnknownOwnerError. A `local` node serves its owner alone (none: nobody); a `shared` one shows it.
    */
   owner?: string
+  /** Where the node is (`--region`): 1-32 of a-z, 0-9 and -, for placement to spread copies over regions. */
+  region?: string
+  /** Free labels of the node (`--tags`): at most 8, each as a region. */
+  tags?: string[]
 }
 
 export interface RegisterReply {
@@ -95,6 +108,40 @@ export interface HeartbeatRequest {
   pinned: string[]
   /** Orders the node is running, and each finished order's final state (see PinReport). */
   pins?: PinReport[]
+  /**
+   * What the node's gateway served (`/media`, `/ipfs`) since the last heartbeat the server acknowledged, per
+   * rendition root (issue #13, demand signals). A failed beat's counts travel with the next one; at most
+   * MAX_SERVED_REPORTS entries, the largest by bytes first.
+   */
+  served?: ServedReport[]
+}
+
+/**
+ * What a node served of one rendition root (or, while the node does not know the root yet, of one media's profile;
+ * of a media alone for its master playlist), since the last acknowledged heartbeat. Counts are whole numbers; the
+ * server clamps what a node could not have served (core/control/served-clamp.ts).
+ */
+export interface ServedReport {
+  /** The rendition root (or, for `/ipfs`, the root CID of the path). */
+  root?: string
+  /** The media id, when the root is not known (a `/media` answer); the profile too, for a rendition's files. */
+  media?: string
+  profile?: string
+  /** Answers given (redirects included; answers refused for a bad request or credential are not counted). */
+  requests: number
+  /** Body bytes written to viewers: `local + peer + origin` (a range counts what was sent; redirects send none). */
+  bytes: number
+  /** Of `bytes`: from the node's own blocks, pulled from peers, fetched from the origin on a miss. */
+  local: number
+  peer: number
+  origin: number
+  /** Answers that sent the viewer to the origin. */
+  redirects: number
+  /** Distinct viewers (a stream token's user, else the remote address), counted by the node from salted hashes. */
+  viewers: number
+  /** Epoch milliseconds of the first and the last answer counted. */
+  firstAt: number
+  lastAt: number
 }
 
 export interface HeartbeatReply {
@@ -103,6 +150,25 @@ export interface HeartbeatReply {
   orders?: PinOrder[]
   /** As in RegisterReply: the keys and the credential, every beat. */
   access?: StreamAccessGrant
+  /** Pre-cache orders (issue 13): each is given once; the node carries it out when it can, and may drop it. */
+  prefetch?: PrefetchOrder[]
+}
+
+/** Most pre-cache orders one heartbeat reply may carry, and most segments one may ask. */
+export const MAX_PREFETCH_ORDERS = 16
+export const MAX_PREFETCH_SEGMENTS = 1800
+
+/**
+ * The first `segments` segments of a media's rendition (with its playlists and init segment), which a viewer of this
+ * node is likely to start soon (the next episode): fetched at low priority through the node's own miss path, kept
+ * in its cache (evictable, dropped first under pressure), never pinned.
+ */
+export interface PrefetchOrder {
+  /** The media id (16 hex digits). */
+  id: string
+  /** The rendition's profile name. */
+  profile: string
+  segments: number
 }
 
 /*
@@ -154,6 +220,11 @@ export interface PinOrder {
    * holds when the main server is gone. Absent for a root that is no rendition of a media.
    */
   media?: PinOrderMedia
+  /**
+   * Placed by the main server's distributor on its own (issue 13): the root counts in the node's cache budget, and
+   * the distributor may unpin it again when demand moves. Absent for a pin someone asked for.
+   */
+  auto?: boolean
 }
 
 /** What a pin order says of the media a rendition root belongs to. */

@@ -3,7 +3,8 @@ import { CID } from 'multiformats/cid'
 import { InvalidControlMessageError, PeerIdMismatchError } from './errors.ts'
 import { checkNodeName, isLabel } from './labels.ts'
 import { isMediaId, isProfileName } from '../hls/index.ts'
-import type { ControlReply, ControlRequest, HeartbeatReply, HeartbeatRequest, NodeCapacity, NodeHealth, NodeMode, OrdersPending, PinOrder, PinOrderMedia, PinProvider, PinReport, PinReportState, RegisterReply, RegisterRequest, StreamAccessGrant, StreamKeyRecord } from './messages.ts'
+import { MAX_PREFETCH_ORDERS, MAX_PREFETCH_SEGMENTS, MAX_SERVED_REPORTS } from './messages.ts'
+import type { ControlReply, ControlRequest, HeartbeatReply, HeartbeatRequest, NodeCapacity, NodeHealth, NodeMode, OrdersPending, PinOrder, PinOrderMedia, PinProvider, PinReport, PinReportState, PrefetchOrder, RegisterReply, RegisterRequest, ServedReport, StreamAccessGrant, StreamKeyRecord } from './messages.ts'
 
 /*
  * Every field of every control message is checked here, both ways, before anything else looks at it: a node is
@@ -38,6 +39,10 @@ const CREDENTIAL = /^[A-Za-z0-9_-]{1,512}$/
 const MAX_DATE_CHARS = 40
 /** A user name as core/access keeps it (lower case), which is what a node's owner is given as. */
 export const USER_NAME = /^[a-z0-9][a-z0-9._@-]{0,63}$/
+/** A region or a tag of a node, once folded to lower case. */
+export const REGION = /^[a-z0-9-]{1,32}$/
+/** Most tags a node may carry. */
+export const MAX_TAGS = 8
 /** A user id as the main server sends it to a node (its owner's). */
 const USER_ID = /^[A-Za-z0-9_-]{1,64}$/
 const REPORT_STATES: ReadonlySet<string> = new Set<PinReportState>(['queued', 'pinning', 'pinned', 'failed', 'unpinning', 'unpinned'])
@@ -77,6 +82,23 @@ export function checkOwnerName (value: unknown, what = 'owner'): string {
   return folded
 }
 
+/**
+ * A node's region (`--region`), or one of its tags: trimmed and folded to lower case, then 1-32 of a-z, 0-9 and -;
+ * InvalidControlMessageError naming `what` otherwise. The same rule on the node (at start) and on the main server.
+ */
+export function checkRegion (value: unknown, what = 'region'): string {
+  // a length bound before folding: a 10 kB value is refused without being copied around
+  const folded = typeof value === 'string' && value.length <= 64 ? value.trim().toLowerCase() : ''
+  if (!REGION.test(folded)) fail(`${what} must be 1-32 of a-z, 0-9 and "-"`)
+  return folded
+}
+
+/** A node's tags (`--tags a,b`): at most 8, each as a region; repeats are dropped, the order kept. */
+export function checkTags (value: unknown, what = 'tags'): string[] {
+  const tags = array(value, what, MAX_TAGS).map((tag, i) => checkRegion(tag, `${what}[${i}]`))
+  return [...new Set(tags)]
+}
+
 /** An absolute http(s) URL without credentials (it is shown to other users). */
 export function parseNodeUrl (value: unknown, what = 'url'): string {
   const text = string(value, what, MAX_URL_CHARS)
@@ -111,11 +133,16 @@ function parseAddresses (value: unknown, sender: string | undefined): string[] {
 
 function parseCapacity (value: unknown): NodeCapacity {
   const c = object(value, 'capacity')
-  return {
+  const capacity: NodeCapacity = {
     quotaBytes: amount(c.quotaBytes, 'capacity.quotaBytes'),
     usedBytes: amount(c.usedBytes, 'capacity.usedBytes'),
     freeBytes: amount(c.freeBytes, 'capacity.freeBytes')
   }
+  const cacheBytes = optionalAmount(c.cacheBytes, 'capacity.cacheBytes')
+  const cacheUsedBytes = optionalAmount(c.cacheUsedBytes, 'capacity.cacheUsedBytes')
+  if (cacheBytes != null) capacity.cacheBytes = cacheBytes
+  if (cacheUsedBytes != null) capacity.cacheUsedBytes = cacheUsedBytes
+  return capacity
 }
 
 function parseHealth (value: unknown): NodeHealth {
@@ -188,7 +215,22 @@ export function parsePinOrder (value: unknown, what = 'order'): PinOrder {
   if (bytesTotal !== undefined) order.bytesTotal = bytesTotal
   if (blocksTotal !== undefined) order.blocksTotal = blocksTotal
   if (o.media !== undefined) order.media = parseOrderMedia(o.media, `${what}.media`)
+  if (o.auto !== undefined) {
+    if (typeof o.auto !== 'boolean') fail(`${what}.auto must be true or false`)
+    if (o.auto) order.auto = true
+  }
   return order
+}
+
+/** Checks one pre-cache order (as a node receives it). */
+export function parsePrefetchOrder (value: unknown, what = 'prefetch'): PrefetchOrder {
+  const o = object(value, what)
+  if (!isMediaId(o.id)) fail(`${what}.id must be a media id (16 hex digits)`)
+  const profile = string(o.profile, `${what}.profile`, 16)
+  if (!isProfileName(profile)) fail(`${what}.profile is not a profile name`)
+  const segments = amount(o.segments, `${what}.segments`)
+  if (segments < 1 || segments > MAX_PREFETCH_SEGMENTS) fail(`${what}.segments must be from 1 to ${MAX_PREFETCH_SEGMENTS}`)
+  return { id: o.id as string, profile, segments }
 }
 
 function parseOrderMedia (value: unknown, what: string): PinOrderMedia {
@@ -221,6 +263,47 @@ export function parsePinReport (value: unknown, what = 'report'): PinReport {
     if (!/^[A-Za-z]+$/.test(report.error.name)) fail(`${what}.error.name must be an error name`)
   }
   return report
+}
+
+/** A whole number of things (requests, bytes, epoch milliseconds): a safe integer >= 0. */
+function count (value: unknown, what: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) fail(`${what} must be a whole number >= 0`)
+  return value
+}
+
+/**
+ * Checks one served report's shape (as the server receives it in a heartbeat): a root CID or a media id (with a
+ * profile name or none), whole counts. Values a node could not have served are clamped later (served-clamp.ts).
+ */
+export function parseServedReport (value: unknown, what = 'served'): ServedReport {
+  const r = object(value, what)
+  const named: Pick<ServedReport, 'root' | 'media' | 'profile'> = {}
+  if (r.root !== undefined) named.root = parseCid(r.root, `${what}.root`)
+  if (r.media !== undefined) {
+    // the names the node's `/media` routes accept, so the server can look them up as they are
+    if (!isMediaId(r.media)) fail(`${what}.media must be a media id (16 hex digits)`)
+    named.media = r.media as string
+  }
+  if (r.profile !== undefined) {
+    if (named.media === undefined) fail(`${what}.profile needs a media`)
+    const profile = string(r.profile, `${what}.profile`, 16)
+    if (!isProfileName(profile)) fail(`${what}.profile is not a profile name`)
+    named.profile = profile
+  }
+  if (named.root === undefined && named.media === undefined) fail(`${what} must name a root or a media`)
+  if (named.root !== undefined && named.media !== undefined) fail(`${what} names a root or a media, not both`)
+  return {
+    ...named,
+    requests: count(r.requests, `${what}.requests`),
+    bytes: count(r.bytes, `${what}.bytes`),
+    local: count(r.local, `${what}.local`),
+    peer: count(r.peer, `${what}.peer`),
+    origin: count(r.origin, `${what}.origin`),
+    redirects: count(r.redirects, `${what}.redirects`),
+    viewers: count(r.viewers, `${what}.viewers`),
+    firstAt: count(r.firstAt, `${what}.firstAt`),
+    lastAt: count(r.lastAt, `${what}.lastAt`)
+  }
 }
 
 function parseDate (value: unknown, what: string): string {
@@ -288,6 +371,8 @@ export function parseControlRequest (value: unknown, sender?: string): ControlRe
       capacity: parseCapacity(m.capacity)
     }
     if (m.owner !== undefined) request.owner = checkOwnerName(m.owner)
+    if (m.region !== undefined) request.region = checkRegion(m.region)
+    if (m.tags !== undefined) request.tags = checkTags(m.tags)
     return request
   }
   if (m.type === 'heartbeat') {
@@ -298,6 +383,7 @@ export function parseControlRequest (value: unknown, sender?: string): ControlRe
       pinned: parsePinned(m.pinned)
     }
     if (m.pins !== undefined) request.pins = array(m.pins, 'pins', MAX_PIN_REPORTS).map((p, i) => parsePinReport(p, `pins[${i}]`))
+    if (m.served !== undefined) request.served = array(m.served, 'served', MAX_SERVED_REPORTS).map((r, i) => parseServedReport(r, `served[${i}]`))
     return request
   }
   fail(`type must be "register" or "heartbeat", got ${JSON.stringify(m.type)?.slice(0, 40)}`)
@@ -322,6 +408,7 @@ export function parseControlReply (value: unknown): ControlReply {
       const reply: HeartbeatReply = { type: 'ok' }
       if (m.orders !== undefined) reply.orders = array(m.orders, 'orders', MAX_ORDERS).map((o, i) => parsePinOrder(o, `orders[${i}]`))
       if (m.access !== undefined) reply.access = parseStreamAccess(m.access)
+      if (m.prefetch !== undefined) reply.prefetch = array(m.prefetch, 'prefetch', MAX_PREFETCH_ORDERS).map((o, i) => parsePrefetchOrder(o, `prefetch[${i}]`))
       return reply
     }
     case 'error': {

@@ -13,3 +13,6 @@ export type { Plan, PlanAction, PlanHolding, PlanInput, PlanItem, PlanNode, Plan
 export { crossedPrecache, precacheSegments } from './predict.ts'
 export { createContinuations } from './continuations.ts'
 export type { Continuations, ContinuationsInit } from './continuations.ts'
+export { AFTER_PLAY_MS, createDistributor } from './distributor.ts'
+export { registerDistributionMetrics } from './metrics.ts'
+export type { DistributionCounters, DistributionDecision, DistributionStatus, Distributor, DistributorComponents, DistributorMedia, DistributorNode, DistributorRow } from './distributor.ts'

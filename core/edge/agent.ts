@@ -5,7 +5,8 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { MAX_ADDRESSES, PIN_PROGRESS_INTERVAL_MS } from '../control/index.ts'
 import { PrivateNetworkRefusedError, ServerDialFailedError } from './errors.ts'
 import type { CapacityReport } from './capacity.ts'
-import type { HeartbeatReply, HeartbeatRequest, NodeHealth, NodeMode, PinOrder, PinReport, RegisterReply, RegisterRequest, StreamAccessGrant } from '../control/index.ts'
+import type { DemandMeter } from './demand-meter.ts'
+import type { HeartbeatReply, HeartbeatRequest, NodeHealth, NodeMode, PinOrder, PinReport, PrefetchOrder, RegisterReply, RegisterRequest, StreamAccessGrant } from '../control/index.ts'
 import type { OriginClient, ServerInfo } from './origin-client.ts'
 import type { Logger } from '../logger.ts'
 import type { Libp2p, PeerId } from '@libp2p/interface'
@@ -36,8 +37,15 @@ export interface NodeAgentComponents {
   pinned: () => Promise<string[]>
   /** Reports on replication orders for each heartbeat (the pinner's). */
   pins?: () => PinReport[]
+  /**
+   * What the gateway served since the last acknowledged heartbeat (the demand meter): taken for each beat, then
+   * acknowledged when the server replied, or restored (to go with the next beat) when the beat failed.
+   */
+  served?: Pick<DemandMeter, 'take' | 'acknowledge' | 'restore'>
   /** The orders of each heartbeat reply, also when there are none (a reply without an order acknowledges its report). */
   onOrders?: (orders: PinOrder[]) => void
+  /** The pre-cache orders of a heartbeat reply (the distributor's: the next episode of a viewer here). */
+  onPrefetch?: (orders: PrefetchOrder[]) => void
   /** True while orders are queued or running: heartbeats then come every PIN_PROGRESS_INTERVAL_MS, with progress. */
   busy?: () => boolean
   /** Called on every change of status. */
@@ -53,6 +61,9 @@ export interface NodeAgentInit {
   mode: NodeMode
   /** The user name of the node's owner, sent with every registration. */
   owner?: string
+  /** The node's region and tags, sent with every registration (none: the main server records none). */
+  region?: string
+  tags?: string[]
   /** The node's gateway URL. */
   url: string
   /** The node's IPNS name. */
@@ -201,9 +212,19 @@ class ControlAgent implements NodeAgent {
       const [capacity, pinned] = await Promise.all([this.c.capacity(), this.c.pinned()])
       const { full, ...space } = capacity
       const pins = this.c.pins?.()
-      const reply = await control.heartbeat({ capacity: space, health: { ...this.c.health(), full }, pinned, ...(pins != null ? { pins } : {}) }, { signal: AbortSignal.any([this.stopping.signal, AbortSignal.timeout(seconds * 1000)]) })
+      const served = await this.c.served?.take() ?? []
+      let reply: HeartbeatReply
+      try {
+        reply = await control.heartbeat({ capacity: space, health: { ...this.c.health(), full }, pinned, ...(pins != null ? { pins } : {}), ...(served.length > 0 ? { served } : {}) }, { signal: AbortSignal.any([this.stopping.signal, AbortSignal.timeout(seconds * 1000)]) })
+      } catch (err) {
+        // not acknowledged: the counts go with the next beat, merged with what is served meanwhile
+        this.c.served?.restore()
+        throw err
+      }
+      this.c.served?.acknowledge()
       this.set({ lastHeartbeatAt: new Date().toISOString() })
       this.c.onOrders?.(reply.orders ?? [])
+      if (reply.prefetch != null && reply.prefetch.length > 0) this.c.onPrefetch?.(reply.prefetch)
       await this.takeAccess(reply.access)
     }
   }
@@ -229,7 +250,9 @@ class ControlAgent implements NodeAgent {
       addresses: this.c.libp2p.getMultiaddrs().map(String).slice(0, MAX_ADDRESSES),
       ipns: this.init.ipns,
       capacity,
-      ...(this.init.owner != null ? { owner: this.init.owner } : {})
+      ...(this.init.owner != null ? { owner: this.init.owner } : {}),
+      ...(this.init.region != null ? { region: this.init.region } : {}),
+      ...(this.init.tags != null && this.init.tags.length > 0 ? { tags: this.init.tags } : {})
     }
   }
 

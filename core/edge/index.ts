@@ -1,11 +1,16 @@
 /*
  * core/edge: the CDN node's side: the control agent (registration, heartbeats), the pinner that carries out the main
  * server's orders (its order book and execution, with their fetch, verify and collect parts), the miss resolver
- * that decides where the bytes of an answer come from (local -> peer -> origin, verified), the node's content
- * access, the origin client, the media cache, the record of media held here, block verification, the data folder's capacity and the node's
+ * that decides where the bytes of an answer come from (local -> peer -> origin, verified) with its read-ahead, the
+ * node's content access, the cache of what fallback answers kept (budget, GDSF eviction), the origin client, the media
+ * cache, the demand meter (what was served, per rendition root, for heartbeats), the record of media held here, block verification, the data folder's capacity and the node's
  * metrics. The main server never loads it. Other folders import this file only.
  */
 
+export { AUTO_PINS_FILE, createAutoPins } from './auto-pins.ts'
+export type { AutoPins } from './auto-pins.ts'
+export { createPrefetchQueue } from './prefetch-queue.ts'
+export type { PrefetchQueue } from './prefetch-queue.ts'
 export { createNodeAgent } from './agent.ts'
 export type { AgentControl, AgentState, AgentStatus, NodeAgent, NodeAgentComponents, NodeAgentInit } from './agent.ts'
 export { createPinner } from './pinner.ts'
@@ -23,7 +28,10 @@ export type {
 } from './miss-resolver.ts'
 export type { ContentNeed } from './content-need.ts'
 export { createNodeContent } from './node-content.ts'
-export type { NodeContent, NodeContentComponents, NodeContentInit } from './node-content.ts'
+export type { KeptAs, NodeContent, NodeContentComponents, NodeContentInit } from './node-content.ts'
+export { createEdgeCache, DEFAULT_CACHE_SHARE } from './edge-cache.ts'
+export type { CachedFile, EdgeCache, EdgeCacheComponents, EdgeCacheInit, EdgeCacheMetrics, KeptFile } from './edge-cache.ts'
+export { localRemover } from './pin-collect.ts'
 export { createHeldMedia } from './held-media.ts'
 export type { HeldMedia, HeldMediaComponents, HeldMediaEntry, HeldMediaInit } from './held-media.ts'
 export { createMediaCache } from './media-cache.ts'
@@ -32,6 +40,8 @@ export { verifyBlock, verifyFileBytes } from './block-verify.ts'
 export type { VerifiedBlock } from './block-verify.ts'
 export { createCapacity, fullReason } from './capacity.ts'
 export type { Capacity, CapacityInit, CapacityReport } from './capacity.ts'
+export { createDemandMeter } from './demand-meter.ts'
+export type { DemandMeter, DemandMeterComponents, DemandMeterInit, ServedAnswer, ServedSource } from './demand-meter.ts'
 export { createNodeMetrics } from './metrics.ts'
 export type { NodeMetrics } from './metrics.ts'
 export {

@@ -32,6 +32,8 @@ export interface MediaCache {
   /** The CID of `{profile}/{file}` of media `id`, if learned. */
   file (id: string, profile: string, file: string): Promise<string | undefined>
   setFile (id: string, profile: string, file: string, cid: string): Promise<void>
+  /** Forgets the CID of `{profile}/{file}` of media `id` (its blocks were evicted). */
+  forgetFile (id: string, profile: string, file: string): Promise<void>
   /** Waits for pending writes. */
   flush (): Promise<void>
 }
@@ -103,6 +105,15 @@ class FileMediaCache implements MediaCache {
     const key = `${checkKey(profile)}/${checkKey(file)}`
     if (entry.files[key] === cid) return
     entry.files[key] = cid
+    this.save(entry)
+  }
+
+  async forgetFile (id: string, profile: string, file: string): Promise<void> {
+    const entry = await this.entry(id)
+    const key = `${checkKey(profile)}/${checkKey(file)}`
+    if (entry.files[key] == null) return
+    const { [key]: _gone, ...rest } = entry.files
+    entry.files = rest
     this.save(entry)
   }
 

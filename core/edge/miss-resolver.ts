@@ -1,15 +1,19 @@
 import { CID } from 'multiformats/cid'
 import { NotCachedError } from '../errors.ts'
-import { MASTER_NAME, PLAYLIST_NAME } from '../hls/index.ts'
+import { INIT_NAME, MASTER_NAME, PLAYLIST_NAME, segmentCount, segmentIndex, segmentName } from '../hls/index.ts'
 import { verifyFileBytes } from './block-verify.ts'
 import { gatherBlocks, originCarPath } from './content-need.ts'
 import { OriginUnavailableError, UnverifiedContentError } from './errors.ts'
 import { isMissing } from './node-content.ts'
+import { createReadAhead } from './read-ahead.ts'
 import type { ContentNeed } from './content-need.ts'
+import type { EdgeCache } from './edge-cache.ts'
+import type { KeptAs } from './node-content.ts'
 import type { HeldMedia } from './held-media.ts'
 import type { MediaCache } from './media-cache.ts'
 import type { NodeContent } from './node-content.ts'
 import type { OriginClient } from './origin-client.ts'
+import type { ReadAhead, RenditionRef } from './read-ahead.ts'
 import type { ContentEntry, ContentReader } from '../ipfs/index.ts'
 import type { Logger } from '../logger.ts'
 
@@ -28,6 +32,9 @@ import type { Logger } from '../logger.ts'
  * A media whose renditions are pinned here (`held`, core/edge/held-media.ts) needs nobody: a held rendition's files
  * are found in its root, and with the origin unreachable the master playlist is the one pinned with them, listing
  * only the renditions held here (a player offered one it cannot get would stall on it).
+ *
+ * What a fallback answer brings is kept and indexed in the node's cache (`kept`, core/edge/edge-cache.ts), whose
+ * hits are counted here; a segment got by fallback also starts read-ahead of the next ones (core/edge/read-ahead.ts).
  */
 
 /** Where the bytes of an answer came from (the node says so in a response header). */
@@ -43,6 +50,10 @@ export interface MissResolverComponents {
   logger: Logger
   /** The media whose renditions are pinned here, by id. */
   held?: Pick<HeldMedia, 'rendition' | 'master'>
+  /** The index of what is kept from fallback answers: told of every local hit. */
+  kept?: Pick<EdgeCache, 'hit'>
+  /** Whether the node can keep more now (read-ahead runs only then). @default always */
+  room?: () => Promise<boolean>
 }
 
 export interface MissResolverInit {
@@ -54,6 +65,8 @@ export interface MissResolverInit {
   playlistTtlMs?: number
   /** Rendition roots are asked for again at most this often while a rendition is incomplete. @default 10000 */
   rootsTtlMs?: number
+  /** Segments fetched ahead of a viewer streamed by fallback; 0 turns read-ahead off (so does `redirect`). @default 3 */
+  readAheadSegments?: number
 }
 
 export interface ResolveOptions {
@@ -88,6 +101,14 @@ export interface MissResolver {
   playlist (ref: { id: string, profile?: string }, options?: ResolveOptions): Promise<PlaylistAnswer>
   /** An `/ipfs` answer: a reader that holds every block it needs, or a redirect. */
   content (need: ContentNeed, options?: ResolveOptions): Promise<Served | Redirected>
+  /** Resolves when no read-ahead is running. */
+  settled (): Promise<void>
+  /**
+   * Pre-caches the first `segments` segments of a rendition (issue 13: the next episode), with its playlists and init
+   * segment, as read-ahead does: after viewers' misses, kept as evictable `prefetch` files. Stops at the first failure
+   * or when the node cannot keep more; resolves with the segments now here.
+   */
+  prefetch (ref: { id: string, profile: string }, segments: number): Promise<number>
 }
 
 /** The CID in an Etag the main server sends (`"<cid>"`), or undefined. */
@@ -115,6 +136,10 @@ class FallbackResolver implements MissResolver {
   private readonly rootsTtlMs: number
   /** Origin fetches in flight by path, so a burst of viewers of one new segment costs one fetch. */
   private readonly fetching = new Map<string, Promise<{ cid: CID, reader: ContentReader }>>()
+  private readonly readAhead: ReadAhead | undefined
+  /** Viewers' misses waiting on the origin or peers; read-ahead waits for none. */
+  private viewerMisses = 0
+  private idleWaiters: Array<() => void> = []
 
   constructor (private readonly c: MissResolverComponents, init: MissResolverInit) {
     this.reader = c.content.reader
@@ -123,33 +148,103 @@ class FallbackResolver implements MissResolver {
     this.peerTimeoutMs = init.peerTimeoutMs ?? 5000
     this.playlistTtlMs = init.playlistTtlMs ?? 60_000
     this.rootsTtlMs = init.rootsTtlMs ?? 10_000
+    const segments = init.readAheadSegments ?? 3
+    if (segments > 0 && this.fallback !== 'redirect') {
+      this.readAhead = createReadAhead({
+        fetch: async (rendition, index) => { await this.resolveFile({ ...rendition, file: segmentName(index) }, {}, true) },
+        segments: async rendition => await this.segmentsOf(rendition),
+        room: c.room ?? (async () => true),
+        idle: async () => { if (this.viewerMisses > 0) await new Promise<void>(resolve => { this.idleWaiters.push(resolve) }) },
+        logger: c.logger
+      }, { segments })
+    }
   }
 
   async mediaFile (ref: { id: string, profile: string, file: string }, options: ResolveOptions = {}): Promise<MediaAnswer> {
+    const answer = await this.resolveFile(ref, options, false)
+    const index = segmentIndex(ref.file)
+    if (index != null && this.readAhead != null) {
+      // a fallback answer, or the first hit of a segment read ahead: keep ahead of the player
+      const readAheadHit = answer.source === 'local' && answer.readAheadHit
+      if (answer.source === 'origin' || answer.source === 'peer' || readAheadHit) this.readAhead.after(ref, index)
+    }
+    if (answer.source === 'redirect') return answer
+    return { source: answer.source, reader: answer.reader, file: answer.file }
+  }
+
+  async settled (): Promise<void> {
+    await this.readAhead?.settled()
+  }
+
+  async prefetch (ref: { id: string, profile: string }, segments: number): Promise<number> {
+    const room = this.c.room ?? (async () => true)
+    await this.playlist({ id: ref.id })
+    await this.playlist(ref)
+    const count = await this.segmentsOf(ref)
+    const last = Math.min(segments, count ?? segments)
+    let done = 0
+    for (const file of [INIT_NAME, ...Array.from({ length: last }, (_, i) => segmentName(i))]) {
+      // a viewer's own misses go first
+      if (this.viewerMisses > 0) await new Promise<void>(resolve => { this.idleWaiters.push(resolve) })
+      if (!await room()) break
+      await this.resolveFile({ ...ref, file }, {}, true, true)
+      if (file !== INIT_NAME) done++
+    }
+    return done
+  }
+
+  /** A file of a rendition, local first, else by fallback (kept and indexed; `readAhead`: fetched before anyone asked). */
+  private async resolveFile (ref: { id: string, profile: string, file: string }, options: ResolveOptions, readAhead: boolean, prefetch = false): Promise<MediaAnswer & { readAheadHit?: boolean }> {
     const { id, profile, file } = ref
     const path = `/media/${id}/${profile}/${file}`
     const cid = await this.knownCid(id, profile, file, options)
     if (cid != null) {
       const entry = await this.c.content.localFile(cid)
-      if (entry != null) return { source: 'local', reader: this.reader, file: entry }
+      if (entry != null) {
+        // read-ahead finding it here is not a viewer's hit
+        const readAheadHit = readAhead ? false : this.c.kept?.hit(cid.toString()) === true
+        return { source: 'local', reader: this.reader, file: entry, readAheadHit }
+      }
     }
     if (options.onlyIfCached === true) throw new NotCachedError(`${path} is not held by this node`)
     if (this.fallback === 'redirect') return { source: 'redirect', location: this.c.origin.url + path }
-    if (this.fallback === 'peer' && cid != null) {
-      try {
-        const entry = await this.c.content.fromPeers(cid, this.peerTimeoutMs)
-        return { source: 'peer', reader: this.reader, file: entry }
-      } catch (err) {
-        this.log.debug({ err, cid: cid.toString() }, 'no peer had the blocks in time: asking the origin')
+    if (!readAhead) this.viewerMisses++
+    try {
+      const as = { key: '', media: { id, profile, file }, readAhead: readAhead && !prefetch, prefetch }
+      if (this.fallback === 'peer' && cid != null) {
+        try {
+          const entry = await this.c.content.fromPeers(cid, this.peerTimeoutMs, { as: { ...as, key: cid.toString() } })
+          return { source: 'peer', reader: this.reader, file: entry }
+        } catch (err) {
+          this.log.debug({ err, cid: cid.toString() }, 'no peer had the blocks in time: asking the origin')
+        }
+      }
+      let pending = this.fetching.get(path)
+      if (pending == null) {
+        pending = this.fetchVerified(path, id, profile, file, cid, as).finally(() => this.fetching.delete(path))
+        this.fetching.set(path, pending)
+      }
+      const fetched = await pending
+      return { source: 'origin', reader: fetched.reader, file: fetched.cid }
+    } finally {
+      if (!readAhead && --this.viewerMisses === 0) {
+        const waiters = this.idleWaiters
+        this.idleWaiters = []
+        for (const wake of waiters) wake()
       }
     }
-    let pending = this.fetching.get(path)
-    if (pending == null) {
-      pending = this.fetchVerified(path, id, profile, file, cid).finally(() => this.fetching.delete(path))
-      this.fetching.set(path, pending)
-    }
-    const fetched = await pending
-    return { source: 'origin', reader: fetched.reader, file: fetched.cid }
+  }
+
+  /** The number of segments of a rendition, from its media playlist as last fetched (undefined when not known). */
+  private async segmentsOf (ref: RenditionRef): Promise<number | undefined> {
+    const cached = await this.c.cache.playlist(ref.id, ref.profile)
+    if (cached != null) return segmentCount(cached.text)
+    const cid = await this.knownCid(ref.id, ref.profile, PLAYLIST_NAME, { onlyIfCached: true })
+    const entry = cid == null ? undefined : await this.c.content.localFile(cid)
+    if (entry == null) return undefined
+    const chunks: Buffer[] = []
+    for await (const chunk of this.reader.content(entry, 0, entry.size)) chunks.push(chunk)
+    return segmentCount(Buffer.concat(chunks).toString('utf8'))
   }
 
   async playlist (ref: { id: string, profile?: string }, options: ResolveOptions = {}): Promise<PlaylistAnswer> {
@@ -164,7 +259,10 @@ class FallbackResolver implements MissResolver {
 
   async content (need: ContentNeed, options: ResolveOptions = {}): Promise<Served | Redirected> {
     const { content } = this.c
-    if (await gatherBlocks(content, need, this.reader)) return { source: 'local', reader: this.reader }
+    if (await gatherBlocks(content, need, this.reader)) {
+      this.c.kept?.hit(need.path)
+      return { source: 'local', reader: this.reader }
+    }
     if (options.onlyIfCached === true) throw new NotCachedError(`${need.path} is not held by this node`)
     if (this.fallback === 'redirect') return { source: 'redirect', location: this.c.origin.url + need.url }
     if (this.fallback === 'peer') {
@@ -172,21 +270,23 @@ class FallbackResolver implements MissResolver {
       if (!ready) this.log.debug({ path: need.path }, 'no peer had the blocks in time: asking the origin')
       if (ready && await gatherBlocks(content, need, this.reader)) return { source: 'peer', reader: this.reader }
     }
-    let reader = await content.keep(this.c.origin.car(originCarPath(need, 'entity')))
+    // indexed by the request's path: what one `/ipfs` answer needed goes (or stays) together
+    const as = { key: need.path }
+    let reader = await content.keep(this.c.origin.car(originCarPath(need, 'entity')), as)
     if (!await gatherBlocks(content, need, reader)) {
       // a directory listing reads each child's first block: bring the whole directory
-      reader = await content.keep(this.c.origin.car(originCarPath(need, 'all')))
+      reader = await content.keep(this.c.origin.car(originCarPath(need, 'all')), as)
     }
     return { source: 'origin', reader }
   }
 
-  private async fetchVerified (path: string, id: string, profile: string, file: string, known: CID | undefined): Promise<{ cid: CID, reader: ContentReader }> {
+  private async fetchVerified (path: string, id: string, profile: string, file: string, known: CID | undefined, as: KeptAs): Promise<{ cid: CID, reader: ContentReader }> {
     const answer = await this.c.origin.get(path, 'segment')
     const etag = etagCid(answer.headers.get('etag'))
     if (etag == null) throw new UnverifiedContentError(`the main server sent ${path} without a CID Etag; not serving unverified bytes`)
     if (known != null && etag.toString() !== known.toString()) this.log.warn({ path, was: known.toString(), now: etag.toString() }, 'the origin has other bytes for a path than before')
     const blocks = await verifyFileBytes(etag, answer.body)
-    const served = await this.c.content.keep(blocks)
+    const served = await this.c.content.keep(blocks, { ...as, key: etag.toString() })
     await this.c.cache.setFile(id, profile, file, etag.toString())
     return { cid: etag, reader: served }
   }

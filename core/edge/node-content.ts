@@ -3,6 +3,7 @@ import { createContentReader } from '../ipfs/index.ts'
 import { DataFolderFullError } from './errors.ts'
 import type { VerifiedBlock } from './block-verify.ts'
 import type { CapacityReport } from './capacity.ts'
+import type { EdgeCache, KeptFile } from './edge-cache.ts'
 import type { ContentEntry, ContentReader } from '../ipfs/index.ts'
 import type { Logger } from '../logger.ts'
 import type { Blockstore } from 'interface-blockstore'
@@ -21,7 +22,12 @@ export interface NodeContentComponents {
   blockstore: Pick<Blockstore, 'get' | 'put' | 'has'>
   capacity: { measure: () => Promise<CapacityReport>, invalidate: () => void, record: (bytes: number) => void }
   logger: Logger
+  /** The index of what is kept from fallback answers; without it, kept blocks stay for good. */
+  cache?: Pick<EdgeCache, 'admit' | 'add'>
 }
+
+/** What a kept answer is, for the cache's index (its blocks are added by `keep` and `fromPeers`). */
+export type KeptAs = Omit<KeptFile, 'blocks'>
 
 export interface NodeContentInit {
   /** Most bytes kept in memory for one answer when the data folder is full. @default 67108864 */
@@ -34,10 +40,13 @@ export interface NodeContent {
   readonly network: ContentReader
   /** The entry of `cid` if it and every block of it are here and good; undefined otherwise (never asks the network). */
   localFile (cid: CID, options?: { signal?: AbortSignal }): Promise<ContentEntry | undefined>
-  /** Fetches every block of file `cid` from connected peers (bitswap) within `timeoutMs`; its entry, now local. */
-  fromPeers (cid: CID, timeoutMs: number, options?: { signal?: AbortSignal }): Promise<ContentEntry>
-  /** Keeps verified blocks and returns a reader that serves them (the local one, unless the folder is full). */
-  keep (blocks: Iterable<VerifiedBlock> | AsyncIterable<VerifiedBlock>): Promise<ContentReader>
+  /** Fetches every block of file `cid` from connected peers (bitswap) within `timeoutMs`; its entry, now local (and indexed as `as`). */
+  fromPeers (cid: CID, timeoutMs: number, options?: { signal?: AbortSignal, as?: KeptAs }): Promise<ContentEntry>
+  /**
+   * Keeps verified blocks and returns a reader that serves them: the local one, unless the folder is full or the
+   * cache cannot take them (then from memory, for this answer only). Kept blocks are indexed as `as`.
+   */
+  keep (blocks: Iterable<VerifiedBlock> | AsyncIterable<VerifiedBlock>, as?: KeptAs): Promise<ContentReader>
 }
 
 /** Creates the node's content access over its reader and blockstore. */
@@ -71,26 +80,38 @@ export function createNodeContent (components: NodeContentComponents, init: Node
       const deadline = AbortSignal.timeout(timeoutMs)
       const signal = options.signal == null ? deadline : AbortSignal.any([options.signal, deadline])
       const entry = await network.stat(cid, { signal })
+      const blocks = [{ cid, bytes: (await network.blocks.get(cid, { signal })).byteLength }]
       if (entry.kind === 'file') {
         for await (const slice of network.slices(entry, 0, entry.size, { signal })) {
-          if (!slice.inline) await network.blocks.get(slice.cid, { signal })
+          if (slice.inline) continue
+          const block = await network.blocks.get(slice.cid, { signal })
+          blocks.push({ cid: slice.cid, bytes: block.byteLength })
         }
       }
       capacity.invalidate()
+      // bitswap wrote them already: indexed so they can be evicted (the budget may be passed until they age)
+      if (options.as != null) await components.cache?.add({ ...options.as, blocks })
       return entry
     },
 
-    async keep (blocks) {
+    async keep (blocks, as) {
+      // the size is known for a file fetched whole; a CAR's blocks come as a stream (0: no room made ahead)
+      const expected = Array.isArray(blocks) ? (blocks as VerifiedBlock[]).reduce((n, b) => n + b.bytes.byteLength, 0) : 0
+      // admission may evict, so the space is measured after it
+      const admitted = as == null || components.cache == null || await components.cache.admit(expected)
       const space = await capacity.measure()
-      // blocks verified but not kept (the folder is full, or filled up on the way): served from memory for this answer
+      // blocks verified but not kept (the folder or the cache is full, or the disk filled up on the way): served
+      // from memory for this answer
       const memory = new Map<string, Uint8Array>()
+      const kept: KeptFile['blocks'] = []
       let memoryBytes = 0
-      let full = space.full
+      let full = space.full || !admitted
       for await (const block of blocks) {
         if (!full) {
           try {
             await blockstore.put(block.cid, block.bytes)
             capacity.record(block.bytes.byteLength)
+            kept.push({ cid: block.cid, bytes: block.bytes.byteLength })
             continue
           } catch (err) {
             if (!isOutOfSpace(err)) throw err
@@ -104,8 +125,9 @@ export function createNodeContent (components: NodeContentComponents, init: Node
         if (memoryBytes > maxMemoryBytes) throw new DataFolderFullError(`the data folder is full and the answer is larger than ${maxMemoryBytes} bytes`)
         memory.set(keyOf(block.cid), block.bytes)
       }
+      if (as != null && kept.length > 0) await components.cache?.add({ ...as, blocks: kept })
       if (memory.size === 0) return reader
-      log.debug({ blocks: memory.size, bytes: memoryBytes }, 'data folder full: serving fetched blocks from memory')
+      log.debug({ blocks: memory.size, bytes: memoryBytes, admitted }, 'data folder or cache full: serving fetched blocks from memory')
       return createContentReader({ blockstore: overlay(memory, reader), logger: log }, { cacheBytes: 0, directFiles: false })
     }
   }

@@ -7,6 +7,7 @@ import { connectProviders, describePeers } from './pin-providers.ts'
 import { leafSkippingWalker, verifyPins } from '../ipfs/index.ts'
 import type { Capacity } from './capacity.ts'
 import type { OrderBook, OrderEntry } from './order-book.ts'
+import type { AutoPins } from './auto-pins.ts'
 import type { HeldMedia } from './held-media.ts'
 import type { Collected } from './pin-collect.ts'
 import type { DagProgress } from './pin-fetch.ts'
@@ -44,6 +45,8 @@ export interface PinExecutionComponents {
   credential?: () => Record<string, string> | undefined
   /** The media held here by id: a pinned rendition of a media is recorded there, an unpinned one forgotten. */
   media?: Pick<HeldMedia, 'hold' | 'release'>
+  /** Roots held on the distributor's orders (`PinOrder.auto`), counted in the cache budget. */
+  auto?: Pick<AutoPins, 'add' | 'remove'>
 }
 
 export interface PinExecutionInit {
@@ -190,6 +193,8 @@ class Execution implements PinExecution {
         // a rendition of a media is pinned with what playing it needs without the main server (held-media.ts);
         // an order for a root held already still brings the media's directory as it is now
         if (entry.order.media != null) await this.c.media?.hold(entry.order.media, entry.root, { signal })
+        if (entry.order.auto === true) await this.c.auto?.add(entry.root.toString(), entry.progress.bytesTotal ?? entry.progress.bytesDone)
+        else await this.c.auto?.remove(entry.root.toString())
         await orders.set(entry, 'pinned')
         if (held) return
         this.log.info({ orderId: entry.order.orderId, cid: entry.order.cid, blocks: entry.progress.blocksDone, bytes: entry.progress.bytesDone }, 'pinned')
@@ -341,6 +346,7 @@ class Execution implements PinExecution {
     }
     // forgotten first: a media is never served as held from a rendition being deleted
     await this.c.media?.release(root)
+    await this.c.auto?.remove(root.toString())
     try {
       return await collectDag({ blockstore: peer.blockstore, remove: localRemover(peer.blockstore, peer.pins), pins: peer.pins, getCodec: peer.getCodec }, root, { signal })
     } finally {

@@ -1,6 +1,7 @@
 import { createOrderBook } from './order-book.ts'
 import { createPinExecution } from './pin-execution.ts'
 import type { Capacity } from './capacity.ts'
+import type { AutoPins } from './auto-pins.ts'
 import type { HeldMedia } from './held-media.ts'
 import type { Collected } from './pin-collect.ts'
 import type { LocalPinOptions, PinExecutionInit } from './pin-execution.ts'
@@ -50,6 +51,8 @@ export interface PinnerComponents {
   credential?: () => Record<string, string> | undefined
   /** The media held here by id (held-media.ts): pins of a media's renditions are recorded there, unpins forgotten. */
   media?: Pick<HeldMedia, 'hold' | 'release'>
+  /** Roots held on the distributor's orders, counted in the cache budget (auto-pins.ts). */
+  auto?: Pick<AutoPins, 'add' | 'remove'>
 }
 
 export type PinnerInit = PinExecutionInit
@@ -88,7 +91,8 @@ export function createPinner (components: PinnerComponents, init: PinnerInit = {
     onPinsChanged: components.onPinsChanged,
     origin: components.origin,
     credential: components.credential,
-    media: components.media
+    media: components.media,
+    auto: components.auto
   }, init)
   const book = createOrderBook({ datastore: peer.datastore, logger, onChange: components.onChange, execute: async entry => { await execution.run(entry) } })
   return {

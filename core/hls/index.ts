@@ -5,6 +5,6 @@
  * playlists; a node reads the same names without loading it. Other folders import this file only.
  */
 
-export { checkMediaId, checkProfileName, checkRenditionFile, isMediaId, isProfileName, MEDIA_ID_CHARS, MEDIA_ID_PATTERN, PROFILE_NAME_PATTERN, segmentIndex } from './names.ts'
+export { checkMediaId, checkProfileName, checkRenditionFile, isMediaId, isProfileName, MEDIA_ID_CHARS, MEDIA_ID_PATTERN, PROFILE_NAME_PATTERN, segmentCount, segmentIndex } from './names.ts'
 export { INIT_NAME, MASTER_NAME, masterPlaylist, masterProfiles, masterWithOnly, mediaPlaylist, PLAYLIST_NAME, segmentName } from './playlists.ts'
 export type { PlaylistGrid, PlaylistVariant } from './playlists.ts'

@@ -34,6 +34,18 @@ export function segmentIndex (file: string): number | undefined {
   return match == null ? undefined : Number(match[1])
 }
 
+/** How many segments a media playlist lists: one more than the highest segment number among its URIs (0 for none). */
+export function segmentCount (text: string): number {
+  let count = 0
+  for (const line of text.split('\n')) {
+    const uri = line.trim()
+    if (uri === '' || uri.startsWith('#')) continue
+    const index = segmentIndex(uri.replace(/[?#].*$/, ''))
+    if (index != null) count = Math.max(count, index + 1)
+  }
+  return count
+}
+
 /** Throws MediaNotFoundError unless `id` is shaped like a media id; checked before anything is asked of anyone. */
 export function checkMediaId (id: string): string {
   if (!isMediaId(id)) throw new MediaNotFoundError(`no media ${JSON.stringify(String(id).slice(0, 64))}`)

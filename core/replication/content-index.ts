@@ -26,6 +26,8 @@ export interface OrderInput {
   bytesTotal?: number | null
   /** A retry of the same wish: attempts go up and the last error stays (to say why it is retried). */
   retry?: boolean
+  /** Placed by the distributor on its own. @default false, or what the row was for a retry or an unpin */
+  auto?: boolean
 }
 
 export interface ContentIndex {
@@ -40,6 +42,8 @@ export interface ContentIndex {
   adopt (peerId: string, cid: string, fields: { mediaId?: string | null, profile?: string | null }): Promise<IndexEntry | undefined>
   /** Applies one heartbeat: reports on orders, and the node's pinned roots (when it sent them). Returns rows that changed. */
   report (peerId: string, pins: readonly PinReport[], pinned: readonly string[] | undefined): Promise<IndexEntry[]>
+  /** A pin someone asked for where the distributor had placed one: the row is no longer the distributor's to evict. */
+  claim (peerId: string, cid: string): Promise<void>
   /** Plans (or clears, with null) the automatic retry of a failed pin. */
   planRetry (peerId: string, cid: string, atMs: number | null): Promise<void>
   /** Drops a row (a node forgotten for good). */
@@ -106,6 +110,7 @@ class CatalogContentIndex implements ContentIndex {
         orderId: input.orderId,
         mediaId: input.mediaId ?? existing?.mediaId ?? null,
         profile: input.profile ?? existing?.profile ?? null,
+        auto: input.auto ?? (input.retry === true || input.action === 'unpin' ? (existing?.auto ?? false) : false),
         // an unpin keeps what was there until the node confirms; a new pin starts from nothing reported
         blocksDone: input.action === 'unpin' ? (existing?.blocksDone ?? 0) : 0,
         bytesDone: input.action === 'unpin' ? (existing?.bytesDone ?? 0) : 0,
@@ -122,6 +127,14 @@ class CatalogContentIndex implements ContentIndex {
       }
       await this.save([entry], [])
       return copy(entry)
+    })
+  }
+
+  async claim (peerId: string, cid: string): Promise<void> {
+    await this.exclusive(async () => {
+      const existing = this.entries.get(key(peerId, cid))
+      if (existing == null || !existing.auto) return
+      await this.save([{ ...existing, auto: false, updatedAtMs: Date.now() }], [])
     })
   }
 
@@ -276,6 +289,7 @@ function discovered (peerId: string, cid: string, now: number): IndexEntry {
     orderId: null,
     mediaId: null,
     profile: null,
+    auto: false,
     blocksDone: 0,
     bytesDone: 0,
     blocksTotal: null,

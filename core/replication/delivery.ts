@@ -157,6 +157,7 @@ class HeartbeatDelivery implements OrderDelivery {
         if (entry.blocksTotal != null) order.blocksTotal = entry.blocksTotal
         const of = await this.orderMedia(entry, media)
         if (of != null) order.media = of
+        if (entry.auto) order.auto = true
       }
       orders.push(order)
     }

@@ -18,6 +18,9 @@ export interface PlacementCandidate {
   full: boolean
   /** The index has this root on this node as pinned, or an order to pin it in flight. */
   holds: boolean
+  /** Where the node says it is (`--region`), or null, and its tags: for a placement that spreads over regions. */
+  region: string | null
+  tags: string[]
 }
 
 export interface ReplicationFactor {

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { createControlServer, findNode, IpnsMismatchError, ipnsNameOf, labelFromName, NodeNotRegisteredError, NodeRevokedError, uniqueLabel, UnknownOwnerError } from '../control/index.ts'
-import type { ControlHandler, ControlServer, HeartbeatReply, HeartbeatRequest, NodeCapacity, NodeHealth, NodeMode, PinOrder, RegisterReply, RegisterRequest, RevocationGater, StreamAccessGrant } from '../control/index.ts'
+import { clampServed, createControlServer, findNode, IpnsMismatchError, ipnsNameOf, labelFromName, MAX_PREFETCH_ORDERS, NodeNotRegisteredError, NodeRevokedError, uniqueLabel, UnknownOwnerError } from '../control/index.ts'
+import type { ControlHandler, ControlServer, HeartbeatReply, HeartbeatRequest, NodeCapacity, NodeHealth, NodeMode, PinOrder, PrefetchOrder, RegisterReply, RegisterRequest, RevocationGater, ServedReport, StreamAccessGrant } from '../control/index.ts'
 import { systemClock } from '../clock.ts'
 import type { NodeRecord, NodeRepository } from '../catalog/index.ts'
 import type { Clock } from '../clock.ts'
@@ -36,6 +36,9 @@ export interface NodeView {
   revoked: boolean
   /** The user id of the node's owner (`--owner`), or null. A local node serves its owner alone. */
   ownerId: string | null
+  /** Where the node says it is (`--region`), or null; its free labels (`--tags`). As its last registration sent them. */
+  region: string | null
+  tags: string[]
 }
 
 export interface NodeRegistry {
@@ -60,6 +63,13 @@ export interface NodeRegistryComponents {
   gater: RevocationGater
   /** Takes a heartbeat's pin reports and answers the node's orders (replication.ts); called after the node is recorded. */
   orders?: (peerId: string, request: HeartbeatRequest) => Promise<PinOrder[]>
+  /** Pre-cache orders waiting for the node (the distributor's), each given once, in the heartbeat reply. */
+  prefetch?: (peerId: string) => PrefetchOrder[]
+  /**
+   * What a node's gateway served since its last acknowledged beat (issue #13, demand), validated and clamped
+   * (core/control/served-clamp.ts); called after the node is recorded, only when there is something. Errors are logged.
+   */
+  served?: (peerId: string, reports: ServedReport[], at: number) => void
   /** Time of beats and of the offline sweep. @default systemClock */
   clock?: Clock
   /** The stream keys and the node's credential, sent in every register and heartbeat reply (node/server.ts). */
@@ -77,6 +87,8 @@ export interface NodeRegistryInit {
   missedBeats?: number
   /** Deadline of one control stream. @default 10000 */
   controlTimeoutMs?: number
+  /** Most bytes per second a node is believed to serve; served reports above it are scaled down. @default 10 Gbit/s */
+  maxUplinkBytesPerSecond?: number
 }
 
 /** The main server's record of CDN nodes, fed by the control protocol. */
@@ -99,6 +111,9 @@ class Registry implements NodeRegistry, ControlHandler {
   private stopSweeping?: () => void
   private readonly clock: Clock
   private started = false
+  /** Per peer, when the span of its next served reports began: its last heartbeat, or its last sighting before it registered. */
+  private readonly servedSince = new Map<string, number>()
+  private readonly maxUplinkBytesPerSecond: number | undefined
 
   constructor (private readonly components: NodeRegistryComponents, init: NodeRegistryInit) {
     this.log = components.logger.child({ name: 'cidcast:registry' })
@@ -108,6 +123,7 @@ class Registry implements NodeRegistry, ControlHandler {
     if (!(this.heartbeatMs > 0)) throw new RangeError('heartbeatMs must be > 0')
     // half a beat of grace: a beat that is merely late is not a missed one
     this.offlineAfterMs = (init.missedBeats ?? MISSED_BEATS) * this.heartbeatMs + this.heartbeatMs / 2
+    this.maxUplinkBytesPerSecond = init.maxUplinkBytesPerSecond
     this.control = createControlServer({ libp2p: components.libp2p, logger: components.logger, handler: this }, { timeoutMs: init.controlTimeoutMs })
   }
 
@@ -201,12 +217,17 @@ class Registry implements NodeRegistry, ControlHandler {
         lastSeenMs: now,
         revokedAtMs: null,
         owner,
+        // as this registration says: a node restarted without --region has none any more
+        region: request.region ?? null,
+        tags: request.tags ?? [],
         createdAtMs: existing?.createdAtMs ?? now,
         updatedAtMs: now
       }
       await this.components.store.put(record)
       this.nodes.set(peerId, record)
-      this.log.info({ label, peer: peerId, mode: record.mode, url: record.url, owner: request.owner, again: existing != null }, 'node registered')
+      // a node keeps what it served while the server did not hear from it, and reports it after registering again
+      if (!this.servedSince.has(peerId)) this.servedSince.set(peerId, existing?.lastSeenMs ?? now)
+      this.log.info({ label, peer: peerId, mode: record.mode, url: record.url, owner: request.owner, region: record.region, tags: record.tags, again: existing != null }, 'node registered')
       this.announce()
       const reply: RegisterReply = { type: 'registered', label, dnsName: this.dnsName(label), heartbeatSeconds: this.heartbeatMs / 1000 }
       return this.withAccess(reply, peerId)
@@ -215,6 +236,7 @@ class Registry implements NodeRegistry, ControlHandler {
 
   async heartbeat (peer: PeerId, request: HeartbeatRequest): Promise<HeartbeatReply> {
     const peerId = peer.toString()
+    let since = 0
     await this.exclusive(async () => {
       const existing = this.nodes.get(peerId)
       if (existing == null) throw new NodeNotRegisteredError(`peer ${peerId} is not registered`)
@@ -223,8 +245,11 @@ class Registry implements NodeRegistry, ControlHandler {
       const record = { ...existing, capacity: request.capacity, health: request.health, pinned: request.pinned, lastSeenMs: now, updatedAtMs: now }
       await this.components.store.put(record)
       this.nodes.set(peerId, record)
+      since = this.servedSince.get(peerId) ?? existing.lastSeenMs ?? now
+      this.servedSince.set(peerId, now)
       if (this.states.get(peerId) !== 'online') this.announce()
     })
+    if (request.served != null) this.takeServed(peerId, request, since)
     // outside the registry's queue: replication has its own, and one node's reports should not hold up the others
     let orders: PinOrder[] = []
     try {
@@ -233,7 +258,23 @@ class Registry implements NodeRegistry, ControlHandler {
       // the node reports again with its next heartbeat, and its orders are repeated until they end
       this.log.error({ err, peer: peerId }, 'taking pin reports failed')
     }
-    return this.withAccess(orders.length > 0 ? { type: 'ok', orders } : { type: 'ok' }, peerId)
+    const reply: HeartbeatReply = orders.length > 0 ? { type: 'ok', orders } : { type: 'ok' }
+    const prefetch = this.components.prefetch?.(peerId).slice(0, MAX_PREFETCH_ORDERS) ?? []
+    if (prefetch.length > 0) reply.prefetch = prefetch
+    return this.withAccess(reply, peerId)
+  }
+
+  /** Hands a heartbeat's served reports on, bounded by what the node holds and could have sent since `since`. */
+  private takeServed (peerId: string, request: HeartbeatRequest, since: number): void {
+    if (this.components.served == null) return
+    try {
+      const now = this.clock.now()
+      // a beat of slack: the node counts from when it got the last reply, a little after the server sent it
+      const reports = clampServed(request.served ?? [], { pinned: new Set(request.pinned), now, windowMs: now - since + this.heartbeatMs, uplinkBytesPerSecond: this.maxUplinkBytesPerSecond })
+      if (reports.length > 0) this.components.served(peerId, reports, now)
+    } catch (err) {
+      this.log.error({ err, peer: peerId }, 'taking served reports failed')
+    }
   }
 
   /**
@@ -297,7 +338,9 @@ class Registry implements NodeRegistry, ControlHandler {
       pinned: [...record.pinned],
       lastSeen: record.lastSeenMs == null ? null : new Date(record.lastSeenMs).toISOString(),
       revoked: record.revokedAtMs != null,
-      ownerId: record.owner
+      ownerId: record.owner,
+      region: record.region,
+      tags: [...record.tags]
     }
   }
 

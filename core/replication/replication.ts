@@ -4,6 +4,7 @@ import { createPreparer } from './prepare.ts'
 import { createReplicationRequests } from './requests.ts'
 import { createUpkeep } from './upkeep.ts'
 import type { ContentIndex } from './content-index.ts'
+import type { DagSize } from './dag-size.ts'
 import type { ReplicationGoals } from './goals.ts'
 import type { PreparationStore, PrepareRendition } from './prepare.ts'
 import type { NodeRegistry } from './registry.ts'
@@ -73,6 +74,10 @@ export interface Replication extends Omit<ReplicationRequests, 'resumePreparatio
   heartbeat (peerId: string, request: HeartbeatRequest): Promise<PinOrder[]>
   /** `/routing/v1/providers/{cid}`: nodes that hold `cid` pinned (online, shared), then the main server if it holds it. */
   providers: ProviderSource
+  /** Asks nodes to heartbeat now (something waits for them in the next reply). */
+  nudge (peerIds: Iterable<string>): Promise<void>
+  /** Blocks and bytes of a DAG the main server holds (undefined when a block is missing here). */
+  size (cid: string): Promise<DagSize | undefined>
 }
 
 /** Errors a retry cannot fix. */
@@ -117,6 +122,10 @@ export function createReplication (components: ReplicationComponents, init: Repl
       if (!started) return []
       return await delivery.heartbeat(peerId, request)
     },
-    providers: delivery.providers
+    providers: delivery.providers,
+    async nudge (peerIds) {
+      delivery.nudge(await nodes.list(), peerIds)
+    },
+    size
   }
 }

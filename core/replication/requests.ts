@@ -6,7 +6,7 @@ import { PinNotFoundError } from './errors.ts'
 import { parseReplicas, place } from './placement.ts'
 import { candidate, resolvePinRoots, resolveRoots } from './targets.ts'
 import { replicationView } from './views.ts'
-import type { ContentIndex } from './content-index.ts'
+import type { ContentIndex, IndexEntry } from './content-index.ts'
 import type { DagSize } from './dag-size.ts'
 import type { OrderDelivery } from './delivery.ts'
 import type { ReplicationGoals } from './goals.ts'
@@ -28,7 +28,7 @@ import type { Logger } from '../logger.ts'
 
 export interface ReplicationRequestsComponents extends RootSources {
   logger: Logger
-  index: Pick<ContentIndex, 'get' | 'list' | 'order' | 'adopt'>
+  index: Pick<ContentIndex, 'get' | 'list' | 'order' | 'adopt' | 'claim'>
   goals: Pick<ReplicationGoals, 'get' | 'list' | 'set' | 'exclude' | 'remove'>
   nodes: Pick<NodeRegistry, 'list'>
   delivery: Pick<OrderDelivery, 'nudge'>
@@ -89,7 +89,7 @@ class Requests implements ReplicationRequests {
       }
       for (const profile of unfinished) {
         preparing.push((this.c.preparer as Preparer).prepare(request.media as string, profile, target, async root => {
-          await this.pin({ cid: root, node: request.node, replicas: request.replicas })
+          await this.pin({ cid: root, node: request.node, replicas: request.replicas, auto: request.auto })
         }))
       }
     }
@@ -112,18 +112,23 @@ class Requests implements ReplicationRequests {
     const nudge = new Set<string>()
     for (const { node, root, size } of targets) {
       const existing = this.c.index.get(node.peerId, root.cid)
-      if (existing?.wanted === 'pin' && existing.state !== 'failed') continue
+      if (existing?.wanted === 'pin' && existing.state !== 'failed') {
+        // asked for by someone where the distributor had placed it: no longer the distributor's to evict
+        if (request.auto !== true && existing.auto) await this.c.index.claim(node.peerId, root.cid)
+        continue
+      }
       if (existing?.wanted == null && existing?.state === 'pinned') {
+        if (request.auto === true) continue
         await this.c.index.adopt(node.peerId, root.cid, root)
         continue
       }
-      const entry = await this.c.index.order({ peerId: node.peerId, cid: root.cid, action: 'pin', orderId: newOrderId(), mediaId: root.mediaId, profile: root.profile, blocksTotal: size?.blocks, bytesTotal: size?.bytes })
+      const entry = await this.c.index.order({ peerId: node.peerId, cid: root.cid, action: 'pin', orderId: newOrderId(), mediaId: root.mediaId, profile: root.profile, blocksTotal: size?.blocks, bytesTotal: size?.bytes, auto: request.auto === true })
       this.log.info({ node: node.label, cid: root.cid, orderId: entry.orderId }, 'pin ordered')
       nudge.add(node.peerId)
     }
     if (request.replicas != null) {
       for (const root of roots) await this.c.goals.set({ cid: root.cid, min: request.replicas.min, max: request.replicas.max, mediaId: root.mediaId, profile: root.profile })
-    } else {
+    } else if (request.auto !== true) {
       // pinned on a node by hand: that node may be chosen for the root again
       for (const { node, root } of targets) await this.c.goals.exclude(root.cid, node.peerId, false)
     }
@@ -135,7 +140,9 @@ class Requests implements ReplicationRequests {
     const roots = await resolveRoots(this.c, request, false)
     const nodes = await this.c.nodes.list()
     const only = request.node == null ? undefined : findNode(nodes, request.node)
-    const entries = roots.flatMap(root => this.c.index.list({ cid: root.cid, peerId: only?.peerId }))
+    // the distributor evicts only what it placed itself, and leaves factors alone
+    const entries = roots.flatMap(root => this.c.index.list({ cid: root.cid, peerId: only?.peerId })).filter(e => request.auto !== true || (e.auto && e.wanted === 'pin'))
+    if (request.auto === true) return await this.orderUnpins(entries, nodes)
     const kept = roots.filter(root => this.c.goals.get(root.cid) != null)
     if (entries.length === 0 && (only != null || kept.length === 0)) {
       const what = roots.length === 0 ? `media ${request.media ?? ''}${request.profile == null ? '' : ` ${request.profile}`} (no rendition of it is finished)` : roots.map(r => r.cid).join(', ')
@@ -144,6 +151,10 @@ class Requests implements ReplicationRequests {
     // unpinned everywhere: the factor goes too; from one node only, it is kept and met with other nodes, never that one
     if (only == null) for (const root of kept) await this.c.goals.remove(root.cid)
     else for (const root of kept) await this.c.goals.exclude(root.cid, only.peerId, true)
+    return await this.orderUnpins(entries, nodes)
+  }
+
+  private async orderUnpins (entries: IndexEntry[], nodes: NodeView[]): Promise<ReplicationView[]> {
     const nudge = new Set<string>()
     for (const entry of entries) {
       if (entry.wanted === 'unpin' && entry.state === 'unpinning') continue

@@ -77,5 +77,5 @@ export async function resolveRoots (c: RootSources, request: Pick<ReplicationReq
 /** A placement candidate from a registered node and its row for the root. */
 export function candidate (node: NodeView, entry: IndexEntry | undefined): PlacementCandidate {
   const holds = entry != null && ((entry.state === 'pinned' && entry.wanted !== 'unpin') || (entry.wanted === 'pin' && (entry.state === 'queued' || entry.state === 'pinning')))
-  return { peerId: node.peerId, label: node.label, state: node.state, mode: node.mode, revoked: node.revoked, freeBytes: node.capacity.freeBytes, full: node.health?.full ?? false, holds }
+  return { peerId: node.peerId, label: node.label, state: node.state, mode: node.mode, revoked: node.revoked, freeBytes: node.capacity.freeBytes, full: node.health?.full ?? false, holds, region: node.region, tags: node.tags }
 }

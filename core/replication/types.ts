@@ -20,6 +20,11 @@ export interface ReplicationRequest {
   /** A node's label, name or peer ID. */
   node?: string
   replicas?: ReplicationFactor
+  /**
+   * The distributor's own placement or eviction (issue 13): a pin is marked evictable, an unpin touches only rows the
+   * distributor placed; neither changes replication factors.
+   */
+  auto?: boolean
 }
 
 export interface ReplicationFilter {

@@ -21,8 +21,12 @@ export interface ReplicationView {
     /** The node's own state in the registry. */
     state: 'online' | 'offline' | 'unknown'
     mode: 'shared' | 'local' | null
+    /** Where the node says it is (`--region`); null for none, or a node the registry no longer knows. */
+    region: string | null
   }
   state: PinState
+  /** Placed by the distributor on its own (evictable; the UI marks it apart from pins someone asked for). */
+  auto: boolean
   /** False when the node is offline or revoked: its row stays, but nobody can fetch from it now. */
   reachable: boolean
   progress: {
@@ -72,9 +76,11 @@ export function replicationView (entry: IndexEntry, node: NodeView | undefined, 
       dnsName: node?.dnsName ?? null,
       url: node?.url ?? null,
       state: node == null ? 'unknown' : node.state,
-      mode: node?.mode ?? null
+      mode: node?.mode ?? null,
+      region: node?.region ?? null
     },
     state: entry.state,
+    auto: entry.auto,
     reachable,
     progress: { blocksDone: entry.blocksDone, bytesDone: entry.bytesDone, blocksTotal: entry.blocksTotal, bytesTotal: entry.bytesTotal, percent: entry.state === 'pinned' ? 100 : percent },
     error: entry.error == null ? null : { ...entry.error },

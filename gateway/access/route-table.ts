@@ -94,6 +94,8 @@ export const SERVER_ROUTES: Readonly<Record<string, Rule>> = {
   'GET /api/v1/replications': 'viewer',
   'DELETE /api/v1/replications': 'admin',
   'GET /api/v1/media/:id/locations': 'viewer',
+  // automatic distribution's decisions name nodes and what their viewers watch
+  'GET /api/v1/distribution': 'admin',
   // a signed play URL for the caller (the node's or this server's), and key rotation
   'GET /api/v1/media/:id/play': 'viewer',
   'POST /api/v1/keys/rotate': 'admin',

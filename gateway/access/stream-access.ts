@@ -44,6 +44,8 @@ export interface StreamAccessInit {
 export interface StreamAccessState {
   /** The stream token the request was allowed by. */
   streamToken?: string
+  /** The user that token was signed for (a node counts distinct viewers by it). */
+  userId?: string
   /** The peer ID of the node whose credential allowed it. */
   node?: string
 }
@@ -139,6 +141,7 @@ export function streamAccess (components: StreamAccessComponents, init: StreamAc
     const claims = components.verifier.verify(token, target)
     if (init.onlyUser != null) checkOwner(claims.userId, init.onlyUser())
     state.streamToken = token
+    state.userId = claims.userId
     if (token !== undefined && PLAYLIST_FILE.test(ctx.path)) await playlistUnder(ctx, next, token)
     else await next()
   }

@@ -4,6 +4,7 @@ import { requireUser } from '../access/authenticate.ts'
 import { scopeOf } from '../access/visibility.ts'
 import { MEDIA_KINDS, MEDIA_SORTS, SORT_ORDERS, defaultOrder } from '../../core/media-query.ts'
 import type { Catalog } from '../../core/catalog/index.ts'
+import type { Distributor } from '../../core/distribution/index.ts'
 import type { MediaListOptions } from '../../core/media-query.ts'
 import type { Library } from '../../core/media/index.ts'
 import type { Metrics } from '../../core/metrics.ts'
@@ -13,6 +14,8 @@ export interface ApiRouteComponents {
   library: Library
   catalog: Catalog
   metrics: Metrics
+  /** Told of every progress report: a viewer near the end of an episode pre-caches the next (issue 13). */
+  distributor?: Pick<Distributor, 'progress'>
 }
 
 /** The signed-in user's id: progress and continue-watching are per account. */
@@ -46,7 +49,7 @@ function mediaListParams (query: Record<string, unknown>): Required<Omit<MediaLi
 }
 
 /** `/api/v1`: the library, media details, adding files and playback progress. */
-export function apiRoutes ({ library, catalog, metrics }: ApiRouteComponents): Router {
+export function apiRoutes ({ library, catalog, metrics, distributor }: ApiRouteComponents): Router {
   const router = new Router({ prefix: '/api/v1' })
 
   router.get('/media', async ctx => {
@@ -87,6 +90,7 @@ export function apiRoutes ({ library, catalog, metrics }: ApiRouteComponents): R
       throw new InvalidRequestError(`positionSeconds must be a number from 0 to ${Math.ceil(media.durationSeconds)}`)
     }
     await catalog.setProgress(user, media.id, position)
+    distributor?.progress(user, media.id, position, media.durationSeconds)
     ctx.status = 204
   })
 

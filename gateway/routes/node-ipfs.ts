@@ -2,7 +2,8 @@ import Router from '@koa/router'
 import { onlyIfCached, redirectToOrigin, SOURCE_HEADER } from '../media-http.ts'
 import { carScope, negotiate } from './ipfs-http.ts'
 import { ipfsRoutes, parseIpfsPath } from './ipfs.ts'
-import type { ContentNeed, MissResolver } from '../../core/edge/index.ts'
+import { meterAnswer } from '../served-answer.ts'
+import type { ContentNeed, DemandMeter, MissResolver } from '../../core/edge/index.ts'
 import type { ContentReader } from '../../core/ipfs/index.ts'
 import type { Logger } from '../../core/logger.ts'
 import type { Blockstore } from 'interface-blockstore'
@@ -18,6 +19,8 @@ import type { Context, Middleware } from 'koa'
 export interface NodeIpfsComponents {
   resolver: Pick<MissResolver, 'reader' | 'content'>
   logger: Logger
+  /** Counts every answer for the main server's demand scores, under the root CID of its path. */
+  served: Pick<DemandMeter, 'record'>
 }
 
 const IPFS_PATH = /^\/ipfs\/[^/]+(?:\/.*)?$/
@@ -36,7 +39,7 @@ function needOf (ctx: Context): ContentNeed | undefined {
 }
 
 /** The node's `/ipfs` routes. */
-export function nodeIpfsRoutes ({ resolver, logger }: NodeIpfsComponents): Router {
+export function nodeIpfsRoutes ({ resolver, logger, served }: NodeIpfsComponents): Router {
   const gatewayOf = (reader: ContentReader): Middleware => {
     // the gateway reads through `reader`; the blockstore it also takes is only used when no reader is given
     const blockstore: Pick<Blockstore, 'get' | 'has'> = {
@@ -49,6 +52,8 @@ export function nodeIpfsRoutes ({ resolver, logger }: NodeIpfsComponents): Route
 
   async function handle (ctx: Context, next: () => Promise<unknown>): Promise<void> {
     const need = needOf(ctx)
+    // rendition roots are CIDv1; a v0 path names the same root
+    if (need != null) meterAnswer(ctx, served, { root: need.root.toV1().toString() })
     const answer = need == null ? { source: 'local' as const, reader: resolver.reader } : await resolver.content(need, { onlyIfCached: onlyIfCached(ctx) })
     if (answer.source === 'redirect') {
       redirectToOrigin(ctx, answer.location)

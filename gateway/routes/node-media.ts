@@ -2,7 +2,8 @@ import Router from '@koa/router'
 import { checkMediaId, checkProfileName, checkRenditionFile, INIT_NAME, MASTER_NAME, PLAYLIST_NAME } from '../../core/hls/index.ts'
 import { onlyIfCached, PLAYLIST_CACHE, PLAYLIST_TYPE, redirectToOrigin, SEGMENT_CACHE, SOURCE_HEADER } from '../media-http.ts'
 import { sendFile } from '../send-file.ts'
-import type { MissResolver, NodeMetrics, PlaylistAnswer } from '../../core/edge/index.ts'
+import { meterAnswer } from '../served-answer.ts'
+import type { DemandMeter, MissResolver, NodeMetrics, PlaylistAnswer } from '../../core/edge/index.ts'
 import type { Context } from 'koa'
 
 /**
@@ -14,6 +15,8 @@ import type { Context } from 'koa'
 export interface NodeMediaComponents {
   resolver: Pick<MissResolver, 'mediaFile' | 'playlist'>
   metrics: Pick<NodeMetrics, 'segmentsServed'>
+  /** Counts every answer for the main server's demand scores, under the rendition root when the node knows it. */
+  served: Pick<DemandMeter, 'record'>
 }
 
 /** Answers a playlist: its text, or a complete rendition's playlist file. */
@@ -29,17 +32,19 @@ async function sendPlaylist (ctx: Context, answer: PlaylistAnswer): Promise<void
 }
 
 /** The node's `/media` routes. */
-export function nodeMediaRoutes ({ resolver, metrics }: NodeMediaComponents): Router {
+export function nodeMediaRoutes ({ resolver, metrics, served }: NodeMediaComponents): Router {
   const router = new Router({ prefix: '/media/:id' })
 
   router.get(`/${MASTER_NAME}`, async ctx => {
     const id = checkMediaId(ctx.params.id)
+    meterAnswer(ctx, served, { media: id })
     await sendPlaylist(ctx, await resolver.playlist({ id }, { onlyIfCached: onlyIfCached(ctx) }))
   })
 
   router.get(`/:profile/${PLAYLIST_NAME}`, async ctx => {
     const id = checkMediaId(ctx.params.id)
     const profile = checkProfileName(ctx.params.profile)
+    meterAnswer(ctx, served, { media: id, profile })
     await sendPlaylist(ctx, await resolver.playlist({ id, profile }, { onlyIfCached: onlyIfCached(ctx) }))
   })
 
@@ -47,6 +52,7 @@ export function nodeMediaRoutes ({ resolver, metrics }: NodeMediaComponents): Ro
     const id = checkMediaId(ctx.params.id)
     const profile = checkProfileName(ctx.params.profile)
     const file = checkRenditionFile(ctx.params.file)
+    meterAnswer(ctx, served, { media: id, profile })
     const answer = await resolver.mediaFile({ id, profile, file }, { onlyIfCached: onlyIfCached(ctx) })
     if (answer.source === 'redirect') {
       redirectToOrigin(ctx, answer.location)

@@ -33,6 +33,8 @@ function publicView (node: NodeView, owner?: string | null): Record<string, unkn
     ipns: node.ipns,
     peerId: node.peerId,
     mode: node.mode,
+    region: node.region,
+    tags: node.tags,
     state: node.state,
     url: node.url,
     capacity: node.capacity,

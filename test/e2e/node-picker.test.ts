@@ -37,7 +37,7 @@ interface Context {
   stop: () => Promise<void>
 }
 
-interface Choice { node: string, thisSite: boolean, title: string, dns: string, holds: string, checked: boolean }
+interface Choice { node: string, thisSite: boolean, title: string, dns: string, region: string, holds: string, checked: boolean }
 
 type PlayerWindow = Window & { cidcast?: { video: HTMLVideoElement, src: string | null } }
 
@@ -110,6 +110,7 @@ async function choices (page: Page): Promise<Choice[]> {
     thisSite: b.getAttribute('data-this-site') === 'true',
     title: b.querySelector('strong')?.textContent ?? '',
     dns: b.querySelector('.dns')?.textContent ?? '',
+    region: b.querySelector('.region')?.textContent ?? '',
     holds: b.querySelector('.holds')?.textContent ?? '',
     checked: b.getAttribute('aria-checked') === 'true'
   })))
@@ -156,17 +157,18 @@ test.serial('on the main server\'s page this site is the main server, holding wh
   t.is(list[0].title, 'Main server (this site)')
 
   // one node, then two: each once, holding what the content index says
-  await node(t, 'alpha')
+  await node(t, 'alpha', { region: 'eu-west' })
   await pinOn(t, 'alpha')
   await page.goto(`${server.url}/#/media/${id}`)
   list = await picker(page, 2, l => l[1].holds === 'holds it', 'alpha\'s entry')
   onePerNode(t, list, ['alpha'])
-  t.like(list[1], { node: 'alpha', thisSite: false, title: 'alpha', dns: 'alpha.cidcast.internal' })
+  t.like(list[1], { node: 'alpha', thisSite: false, title: 'alpha', dns: 'alpha.cidcast.internal', region: 'region eu-west' })
   await node(t, 'beta')
   await page.reload()
   list = await picker(page, 3, l => l[0].holds === 'holds it' && l[2].holds === 'does not hold it', 'beta\'s entry')
   onePerNode(t, list, ['alpha', 'beta'])
   t.deepEqual(list.map(c => [c.title, c.holds]), [['Main server (this site)', 'holds it'], ['alpha', 'holds it'], ['beta', 'does not hold it']])
+  t.deepEqual(list.map(c => c.region), ['', 'region eu-west', ''], 'a node without a region shows none')
 })
 
 test.serial('on a node\'s own page the node is one entry, marked as this site, holding the media as the content index says', async t => {
@@ -237,4 +239,17 @@ test.serial('a local node with an owner is offered in its owner\'s picker on the
   const list = await picker(page, 4, l => l.some(c => c.node === 'delta'), 'the owner\'s local node in the picker')
   onePerNode(t, list, ['alpha', 'beta', 'delta'])
   t.like(list.find(c => c.node === 'delta'), { title: 'delta', thisSite: false })
+})
+
+test.serial('a copy automatic distribution placed is marked apart from a pin someone asked for', async t => {
+  const { server, id } = t.context
+  await node(t, 'epsilon')
+  const root = (await server.library.get(id)).renditions.find(r => r.profile === '360p')?.root as string
+  // what the distributor orders: an automatic pin of the rendition on a node
+  await server.replication.pin({ cid: root, node: 'epsilon', auto: true })
+  await waitFor(async () => (await api<{ items: ReplicationView[] }>(server, 'GET', `/api/v1/replications?media=${id}&node=epsilon`)).items.some(r => r.state === 'pinned' && r.auto), 30_000, 'epsilon to hold it automatically')
+  const page = await openPage(t, `${server.url}/#/media/${id}`)
+  const list = await picker(page, 5, l => l.find(c => c.node === 'epsilon')?.holds.startsWith('holds it') === true, 'epsilon holding it')
+  t.is(list.find(c => c.node === 'epsilon')?.holds, 'holds it (cached automatically)')
+  t.is(list.find(c => c.node === 'alpha')?.holds, 'holds it', 'a pin someone asked for is not marked')
 })

@@ -21,6 +21,8 @@ test.before(async t => {
     swarmKeyFile: join(dir.path, 'server', 'swarm.key'),
     server: server.url,
     name: 'Attic <script>box</script>',
+    region: 'eu-west',
+    tags: ['gpu', 'ssd'],
     listen: '127.0.0.1:0',
     p2pListen: ['/ip4/127.0.0.1/tcp/0'],
     logLevel: 'silent'
@@ -47,7 +49,7 @@ async function pageAs (browser: Browser, url: string, who: Credentials): Promise
   return await context.newPage()
 }
 
-test.serial('the nodes page lists every node with its state and space, names shown as text', async t => {
+test.serial('the nodes page lists every node with its state, region, tags and space, names shown as text', async t => {
   const { server } = t.context
   await waitFor(async () => (await nodes(t)).some(n => n.state === 'online'), 30_000, 'the node to register')
   const { browser, close } = await launchBrowser()
@@ -62,6 +64,7 @@ test.serial('the nodes page lists every node with its state and space, names sho
     t.regex(text, /Attic <script>box<\/script>/)
     t.regex(text, /attic-script-box-script\./)
     t.regex(text, /free of/)
+    t.is(await row.locator('.node-region').innerText(), 'eu-west\ngpu, ssd')
     t.is(await page.locator('tr.node-row script').count(), 0)
   } finally {
     await close()

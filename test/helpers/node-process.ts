@@ -4,13 +4,13 @@ import { announceReady } from './child.ts'
 
 /**
  * A CDN node as a bench child: `node --import=tsx test/helpers/node-process.ts <dataDir> <serverUrl> <swarmKey> <listen>
- * [pinRoot]`. With `pinRoot` it first registers and pins that root (over bitswap from the main server). Announces
+ * [pinRoot] [name]`. With `pinRoot` it first registers and pins that root (over bitswap from the main server). Announces
  * `{ url, pid }` once it answers and stops cleanly on SIGTERM.
  */
 
-const [dataDir, server, swarmKeyFile, listen, pin] = process.argv.slice(2)
+const [dataDir, server, swarmKeyFile, listen, pin, name] = process.argv.slice(2)
 if (dataDir == null || server == null || swarmKeyFile == null || listen == null) {
-  throw new Error('usage: node-process.ts <dataDir> <serverUrl> <swarmKey> <listen> [pinRoot]')
+  throw new Error('usage: node-process.ts <dataDir> <serverUrl> <swarmKey> <listen> [pinRoot] [name]')
 }
 const node = await startNode({
   dataDir,
@@ -18,7 +18,8 @@ const node = await startNode({
   swarmKeyFile,
   listen,
   p2pListen: ['/ip4/127.0.0.1/tcp/0'],
-  name: 'bench node',
+  // several bench nodes of one main server each get a label of their own from their name
+  name: name != null && name !== '' ? name : 'bench node',
   logLevel: process.env.BENCH_SERVER_LOG_LEVEL ?? 'warn'
 })
 let stopping = false

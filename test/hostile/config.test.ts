@@ -46,8 +46,11 @@ const CASES: ConfigCase[] = [
   { what: 'a config.json that is not JSON', program: 'server', files: { 'config.json': '{"listen": ' }, names: /config\.json/ },
   { what: 'a config.json with a session count as text', program: 'server', files: { 'config.json': '{"maxSessions": "many"}' }, names: /maxSessions/ },
   { what: 'a swarm.key of garbage', program: 'server', files: { 'swarm.key': 'garbage\n' }, names: /swarm\.key|swarm key/i },
+  { what: 'a distribution section with a field it does not know', program: 'server', files: { 'config.json': '{"distribution": {"maxCopies": 3}}' }, names: /distribution\.maxCopies is not a setting/ },
+  { what: 'a distribution max of 1e999 from the environment', program: 'server', env: { CIDCAST_DISTRIBUTION: '{"max": 1e999}' }, names: /distribution\.max must be a whole number/ },
   { what: 'a node mode outside the enum', program: 'node', env: { CIDCAST_NODE_MODE: 'public' }, files: { 'swarm.key': SWARM_KEY }, names: /mode|CIDCAST_NODE_MODE/ },
   { what: 'a javascript: server URL', program: 'node', args: ['--server', 'javascript:alert(1)'], files: { 'swarm.key': SWARM_KEY }, names: /server/ },
+  { what: 'a node region of 10 kB', program: 'node', args: ['--region', 'r'.repeat(10_000)], files: { 'swarm.key': SWARM_KEY }, names: /region must be 1-32 of a-z/ },
   { what: 'a node swarm.key of binary garbage', program: 'node', files: { 'swarm.key': Buffer.from([0, 1, 2, 0xff, 0xfe]) }, names: /swarm\.key|swarm key/i }
 ]
 
@@ -67,7 +70,8 @@ for (const c of CASES) {
     // a node is pointed at a port nobody answers on: the case's own fault must be found before any dial
     const server = c.program === 'node' ? ['--server', 'http://127.0.0.1:9'] : []
     const args = [CLI, c.program, '--data', data, ...ports, ...server, ...c.args ?? []]
-    const { CIDCAST_SERVER: _server, CIDCAST_TOKEN: _token, ...inherited } = process.env
+    // the suite sets CIDCAST_DISTRIBUTION (ava.config.js), which would hide a config.json's distribution section
+    const { CIDCAST_SERVER: _server, CIDCAST_TOKEN: _token, CIDCAST_DISTRIBUTION: _distribution, ...inherited } = process.env
     const env = { ...inherited, CIDCAST_FROM_SOURCE: '1', CIDCAST_LOG_LEVEL: 'warn', ...c.env }
     const run = await inTurn(async () => await new Promise<{ code: number | string | null, stderr: string, stdout: string }>(resolve => {
       execFile(process.execPath, args, { env, timeout: 60_000, cwd: c.cwd }, (err, stdout, stderr) => {

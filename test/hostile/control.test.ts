@@ -85,11 +85,17 @@ const CASES: Array<[string, Frame, Refusal]> = [
   ['an IPNS name of another peer', async edge => register(edge, { ipns: ipnsNameOf(peerIdFromPrivateKey(await generateKeyPair('Ed25519'))) }), 'IpnsMismatchError'],
   ['a claim to be another peer', async edge => register(edge, { peerId: peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString() }), 'error-or-closed'],
   ['100 addresses', edge => register(edge, { addresses: Array.from({ length: 100 }, (_, i) => `/ip4/127.0.0.1/tcp/${i + 1}`) }), 'InvalidControlMessageError'],
+  ['a region of 10 kB', edge => register(edge, { region: 'r'.repeat(10_000) }), 'InvalidControlMessageError'],
+  ['a region that is an object', edge => register(edge, { region: { toString: 'eu' } }), 'InvalidControlMessageError'],
+  ['tags that are not strings', edge => register(edge, { tags: [1, null, { a: 1 }] }), 'InvalidControlMessageError'],
+  ['10,000 tags', edge => register(edge, { tags: Array.from({ length: 10_000 }, (_, i) => `t${i}`) }), 'InvalidControlMessageError'],
   ['a capacity of 1e400', edge => bytes(JSON.stringify(register(edge)).replace(/"freeBytes":\d+/, '"freeBytes":1e400')), 'InvalidControlMessageError'],
   ['JSON nested 100,000 deep', () => bytes('['.repeat(100_000) + ']'.repeat(100_000)), 'error-or-closed'],
   ['a heartbeat before registering', () => ({ type: 'heartbeat', capacity: CAPACITY, health: HEALTH, pinned: [] }), 'NodeNotRegisteredError'],
   ['a heartbeat with pins that are paths', () => ({ type: 'heartbeat', capacity: CAPACITY, health: HEALTH, pinned: ['../../etc/passwd'] }), 'InvalidControlMessageError'],
   ['a heartbeat with an identity CID pinned', () => ({ type: 'heartbeat', capacity: CAPACITY, health: HEALTH, pinned: ['bafkqaaa'] }), 'error-or-closed'],
+  ['a heartbeat with a served report of a media that is a path', () => ({ type: 'heartbeat', capacity: CAPACITY, health: HEALTH, pinned: [], served: [{ media: '../../etc/passwd', requests: 1, bytes: 0, local: 0, peer: 0, origin: 0, redirects: 0, viewers: 1, firstAt: 0, lastAt: 0 }] }), 'InvalidControlMessageError'],
+  ['a heartbeat with 2^60 bytes served (past a safe integer)', () => ({ type: 'heartbeat', capacity: CAPACITY, health: HEALTH, pinned: [], served: [{ root: 'bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi', requests: 1, bytes: 2 ** 60, local: 2 ** 60, peer: 0, origin: 0, redirects: 0, viewers: 1, firstAt: 0, lastAt: 0 }] }), 'InvalidControlMessageError'],
   ['a message of 300 KiB', edge => register(edge, { name: 'x'.repeat(300 * 1024) }), 'error-or-closed'],
   ['a message of 3 MiB', () => new Uint8Array(3 * 1024 * 1024).fill(0x20), 'error-or-closed']
 ]

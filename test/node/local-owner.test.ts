@@ -105,8 +105,8 @@ test.serial('GET /api/v1/nodes lists a local node to its owner and to nobody els
 
   const cli = await cidcast('nodes', '--all', '--server', server.url)
   t.is(cli.code, 0, cli.stderr)
-  t.regex(cli.stdout, /^laptop\tlaptop\.[^\t]+\tonline\tlocal\talice\t[^\t]+ free\thttp:\/\/127\.0\.0\.1:\d+\/\n/m)
-  t.regex(cli.stdout, /^edge\tedge\.[^\t]+\tonline\tshared\tbob\t/m)
+  t.regex(cli.stdout, /^laptop\tlaptop\.[^\t]+\tonline\tlocal\t-\t-\talice\t[^\t]+ free\thttp:\/\/127\.0\.0\.1:\d+\/\n/m)
+  t.regex(cli.stdout, /^edge\tedge\.[^\t]+\tonline\tshared\t-\t-\tbob\t/m)
 })
 
 test.serial('an owner the main server does not know is refused clearly; the node keeps retrying and registers once the user exists', async t => {

@@ -33,6 +33,8 @@ const NODE: NodeRecord = {
   lastSeenMs: 1_700_000_000_123,
   revokedAtMs: null,
   owner: null,
+  region: null,
+  tags: [],
   createdAtMs: 1_700_000_000_000,
   updatedAtMs: 1_700_000_000_123
 }
@@ -45,6 +47,7 @@ const ENTRY: IndexEntry = {
   orderId: 'order-1',
   mediaId: 'm-0000000000001',
   profile: '720p',
+  auto: true,
   blocksDone: 3,
   bytesDone: 3 * 2 ** 20,
   blocksTotal: 10,
@@ -93,11 +96,12 @@ async function reopen (t: { context: Context }): Promise<Catalog> {
 test('a node record survives a restart field for field, and a revoked one is listed for the gater', async t => {
   const { nodes } = t.context.catalog.repositories
   await nodes.put(NODE)
-  await nodes.put({ ...NODE, peerId: `${PEER}x`, label: 'edge-two', health: null, lastSeenMs: null, revokedAtMs: 1_700_000_100_000 })
+  await nodes.put({ ...NODE, peerId: `${PEER}x`, label: 'edge-two', health: null, lastSeenMs: null, revokedAtMs: 1_700_000_100_000, region: 'eu-west', tags: ['gpu', 'ssd'] })
   const again = (await reopen(t)).repositories.nodes
   const all = await again.all()
   t.deepEqual(all.map(n => n.label), ['edge-one', 'edge-two'])
   t.deepEqual(all[0], NODE)
+  t.like(all[1], { region: 'eu-west', tags: ['gpu', 'ssd'] })
   t.is(all[1].health, null)
   t.is(all[1].revokedAtMs, 1_700_000_100_000)
   t.deepEqual(await again.revokedPeerIds(), [`${PEER}x`])

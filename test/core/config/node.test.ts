@@ -90,3 +90,44 @@ test('--owner is a user name, folded to lower case and remembered; a local node 
   t.deepEqual((await loadNodeConfig({ data: join(dir.path, 'shared'), name: 's' }, {})).warnings, [], 'a shared node needs none')
   await t.throwsAsync(loadNodeConfig({ data: join(dir.path, 'bad'), owner: 'no spaces' }, {}), { name: 'InvalidConfigError', message: /^owner must be a user name/ })
 })
+
+test('--region and --tags are folded to lower case, remembered, cleared by an empty value, and a bad one is refused naming its key', async t => {
+  const dir = await tempDir('cidcast-node-config-')
+  t.teardown(dir.remove)
+  const data = join(dir.path, 'edge')
+  const file = join(data, NODE_CONFIG_FILE)
+  const first = await loadNodeConfig({ data, name: 'edge', region: ' EU-West ', tags: 'GPU, ssd,gpu' }, {})
+  t.is(first.region, 'eu-west')
+  t.deepEqual(first.tags, ['gpu', 'ssd'], 'repeats dropped, order kept')
+  t.like(JSON.parse(await readFile(file, 'utf8')), { region: 'eu-west', tags: ['gpu', 'ssd'] })
+  t.like(await loadNodeConfig({ data }, {}), { region: 'eu-west', tags: ['gpu', 'ssd'] }, 'the next run needs only the data folder')
+  t.like(await loadNodeConfig({ data }, { CIDCAST_REGION: 'us-east', CIDCAST_TAGS: 'edge-1' }), { region: 'us-east', tags: ['edge-1'] })
+
+  // an empty flag clears the remembered value
+  const cleared = await loadNodeConfig({ data, region: '', tags: '' }, {})
+  t.is(cleared.region, undefined)
+  t.deepEqual(cleared.tags, [])
+  const saved = JSON.parse(await readFile(file, 'utf8'))
+  t.false('region' in saved)
+  t.false('tags' in saved)
+
+  const unset = await loadNodeConfig({ data: join(dir.path, 'plain'), name: 'plain' }, {})
+  t.is(unset.region, undefined)
+  t.deepEqual(unset.tags, [])
+
+  const bad: Array<[Record<string, unknown>, NodeJS.ProcessEnv, RegExp]> = [
+    [{ region: 'eu west' }, {}, /^region must be 1-32 of a-z, 0-9 and "-"$/],
+    [{ region: 'r'.repeat(33) }, {}, /^region must be 1-32/],
+    [{ region: 'région' }, {}, /^region must be 1-32/],
+    [{}, { CIDCAST_REGION: 'eu_west' }, /^region must be 1-32/],
+    [{ tags: 'gpu,no spaces' }, {}, /^tags\[1\] must be 1-32 of a-z, 0-9 and "-"$/],
+    [{ tags: 'a,b,c,d,e,f,g,h,i' }, {}, /^tags must have at most 8 items$/],
+    [{}, { CIDCAST_TAGS: 'x'.repeat(40) }, /^tags\[0\] must be 1-32/]
+  ]
+  for (const [flags, env, message] of bad) {
+    await t.throwsAsync(loadNodeConfig({ data: join(dir.path, 'bad'), name: 'bad', ...flags }, env), { name: 'InvalidConfigError', message }, JSON.stringify({ flags, env }).slice(0, 80))
+  }
+  // from the file: the file and the key are named
+  await writeFile(file, JSON.stringify({ name: 'edge', tags: ['ok', 7] }))
+  await t.throwsAsync(loadNodeConfig({ data }, {}), { name: 'InvalidConfigError', message: `${file}: tags must be a list of strings` })
+})

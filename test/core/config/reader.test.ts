@@ -91,3 +91,27 @@ test('keys that nothing reads are named with their file in warnings, and metadat
   await writeFile(saved, JSON.stringify({ name: 'n', picked: { listen: '0.0.0.0:8090' }, dnsZone: 'x' }))
   t.deepEqual((await loadNodeConfig({ data: node }, {})).warnings, [`${saved}: unknown key "dnsZone" is ignored`])
 })
+
+test('a node\'s cache settings take sizes, are remembered, stay within the quota and are refused naming the key', async t => {
+  const node = join(t.context.dir, 'node')
+  const config = await loadNodeConfig({ data: node, name: 'n', quotaBytes: '50GiB', cacheBytes: '1.5 GiB' }, { CIDCAST_READ_AHEAD_SEGMENTS: '0', CIDCAST_CACHE_MIN_LIFETIME_SECONDS: '60' })
+  t.is(config.quotaBytes, 50 * 2 ** 30)
+  t.is(config.cacheBytes, 1.5 * 2 ** 30)
+  t.is(config.readAheadSegments, 0)
+  t.is(config.cacheMinLifetimeSeconds, 60)
+  const again = await loadNodeConfig({ data: node }, {})
+  t.is(again.cacheBytes, 1.5 * 2 ** 30, 'remembered in node.json')
+  t.is(again.readAheadSegments, 3)
+  t.is(again.cacheMinLifetimeSeconds, 3600)
+  t.is((await loadNodeConfig({ data: node }, { CIDCAST_CACHE_SIZE: '500MB' })).cacheBytes, 500_000_000)
+  const refused: Array<[Record<string, string>, string]> = [
+    [{ CIDCAST_CACHE_SIZE: '60GiB' }, 'cacheBytes'],
+    [{ CIDCAST_CACHE_SIZE: '10 parsecs' }, 'cacheBytes'],
+    [{ CIDCAST_READ_AHEAD_SEGMENTS: '31' }, 'readAheadSegments'],
+    [{ CIDCAST_CACHE_MIN_LIFETIME_SECONDS: '-1' }, 'cacheMinLifetimeSeconds']
+  ]
+  for (const [env, key] of refused) {
+    const err = await t.throwsAsync(loadNodeConfig({ data: node }, env), { name: 'InvalidConfigError' }, key)
+    t.regex(err?.message ?? '', new RegExp(key), JSON.stringify(env))
+  }
+})

@@ -86,6 +86,35 @@ test('labels are sanitized, collide into suffixes and stay with their peer acros
   t.is((await a.client.register(a.request('edge'))).label, 'edge')
 })
 
+test('a node\'s region and tags are recorded in lower case, kept across a restart and replaced by each registration', async t => {
+  const key = swarmKey()
+  const main = await startMain(t.context.cleanup, key, t.context.database)
+  const edge = await startEdge(t.context.cleanup, key, main)
+
+  await edge.client.register(edge.request('edge', { region: 'EU-West', tags: ['GPU', 'ssd', 'gpu'] }))
+  t.like((await main.registry.list())[0], { label: 'edge', region: 'eu-west', tags: ['gpu', 'ssd'] })
+
+  // the main server restarts: a new registry over the same catalog
+  await main.registry.stop()
+  const again = createNodeRegistry({ logger: silentLogger(), libp2p: main.peer.libp2p, store: main.store, gater: main.gater }, { zone: 'test.internal', heartbeatMs: 300 })
+  await again.start()
+  t.context.cleanup.push(async () => { await again.stop() })
+  t.like((await again.list())[0], { region: 'eu-west', tags: ['gpu', 'ssd'] })
+
+  // the node moves: its next registration says so; one without region or tags has none
+  await edge.client.register(edge.request('edge', { region: 'us-east', tags: ['ssd'] }))
+  t.like((await again.list())[0], { label: 'edge', region: 'us-east', tags: ['ssd'] })
+
+  const bad = await rawRequest(edge, main, { type: 'register', ...edge.request('edge', { region: 'eu west' }) })
+  t.deepEqual(bad, { type: 'error', error: 'InvalidControlMessageError', message: 'region must be 1-32 of a-z, 0-9 and "-"' })
+  const badTag = await rawRequest(edge, main, { type: 'register', ...edge.request('edge', { tags: ['ok', 'not ok'] }) })
+  t.is(badTag.message, 'tags[1] must be 1-32 of a-z, 0-9 and "-"')
+  t.like((await again.list())[0], { region: 'us-east', tags: ['ssd'] }, 'a refused registration changes nothing')
+
+  await edge.client.register(edge.request('edge'))
+  t.like((await again.list())[0], { label: 'edge', region: null, tags: [] })
+})
+
 test('a name of 301 characters or with control characters is refused by the server with a clear error', async t => {
   const key = swarmKey()
   const main = await startMain(t.context.cleanup, key, t.context.database)
@@ -159,8 +188,16 @@ test('malformed control messages get an error reply and change nothing', async t
     ['a negative capacity', { ...good, capacity: { ...CAPACITY, freeBytes: -1 } }],
     ['an infinite capacity', new TextEncoder().encode(JSON.stringify(good).replace(/"usedBytes":\d+/, '"usedBytes":1e400'))],
     ['a capacity as a string', { ...good, capacity: { ...CAPACITY, quotaBytes: '10' } }],
+    ['a negative cache budget', { ...good, capacity: { ...CAPACITY, cacheBytes: -1 } }],
+    ['a cache use as a string', { ...good, capacity: { ...CAPACITY, cacheBytes: 10, cacheUsedBytes: '5' } }],
     ['a name that is a number', { ...good, name: 7 }, 'InvalidNodeNameError'],
     ['an IPNS name of 10 kB', { ...good, ipns: 'k'.repeat(10_000) }],
+    ['a region with a space', { ...good, region: 'eu west' }],
+    ['a region as a number', { ...good, region: 7 }],
+    ['a region of 33 characters', { ...good, region: 'r'.repeat(33) }],
+    ['tags as a string', { ...good, tags: 'gpu,ssd' }],
+    ['nine tags', { ...good, tags: ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i'] }],
+    ['a tag with a slash', { ...good, tags: ['ok', '../x'] }],
     ['a heartbeat with a pin that is no CID', { type: 'heartbeat', capacity: CAPACITY, health: HEALTH, pinned: ['../etc'] }],
     ['a heartbeat without health', { type: 'heartbeat', capacity: CAPACITY, pinned: [] }],
     ['a heartbeat with full as a string', { type: 'heartbeat', capacity: CAPACITY, health: { ...HEALTH, full: 'no' }, pinned: [] }]

@@ -27,6 +27,14 @@ test('an ok reply carries pin orders with providers, checked field by field', t 
   t.deepEqual(parseControlReply({ type: 'ok' }), { type: 'ok' })
   const media = { id: '0123456789abcdef', profile: '360p', root: ROOT }
   t.deepEqual(parsePinOrder({ cid: ROOT, action: 'pin', orderId: 'o-2', media: { ...media, extra: 'dropped' } }), { cid: ROOT, action: 'pin', orderId: 'o-2', media }, 'a rendition of a media names it')
+  t.deepEqual(parsePinOrder({ cid: ROOT, action: 'pin', orderId: 'o-3', auto: true }), { cid: ROOT, action: 'pin', orderId: 'o-3', auto: true }, 'the distributor\'s own placement says so')
+  t.deepEqual(parsePinOrder({ cid: ROOT, action: 'pin', orderId: 'o-4', auto: false }), { cid: ROOT, action: 'pin', orderId: 'o-4' })
+  const prefetch = parseControlReply({ type: 'ok', prefetch: [{ id: '0123456789abcdef', profile: '360p', segments: 30, extra: 'dropped' }] })
+  t.deepEqual(prefetch, { type: 'ok', prefetch: [{ id: '0123456789abcdef', profile: '360p', segments: 30 }] })
+  for (const bad of [{ id: '../x', profile: '360p', segments: 1 }, { id: '0123456789abcdef', profile: 'x', segments: 1 }, { id: '0123456789abcdef', profile: '360p', segments: 0 }, { id: '0123456789abcdef', profile: '360p', segments: 1e9 }]) {
+    t.throws(() => parseControlReply({ type: 'ok', prefetch: [bad] }), { name: 'InvalidControlMessageError' }, JSON.stringify(bad))
+  }
+  t.throws(() => parseControlReply({ type: 'ok', prefetch: Array.from({ length: 17 }, () => ({ id: '0123456789abcdef', profile: '360p', segments: 1 })) }), { name: 'InvalidControlMessageError' })
 })
 
 test('orders with a bad action, order ID, CID, address, gateway or media are refused', t => {
@@ -45,7 +53,8 @@ test('orders with a bad action, order ID, CID, address, gateway or media are ref
     { ...good, media: { id: '../../etc/passwd', profile: '360p', root: ROOT } },
     { ...good, media: { id: '0123456789abcdef', profile: '../360p', root: ROOT } },
     { ...good, media: { id: '0123456789abcdef', profile: '360p', root: 'nope' } },
-    { ...good, media: 'a media' }
+    { ...good, media: 'a media' },
+    { ...good, auto: 'yes' }
   ]) {
     t.throws(() => parsePinOrder(bad), { name: 'InvalidControlMessageError' }, JSON.stringify(bad))
   }

@@ -87,6 +87,8 @@ test.serial('GET /api/v1/nodes lists shared nodes with their state to viewers; l
     ipns: ipnsNameOf(shared.peer.libp2p.peerId),
     peerId: shared.peer.libp2p.peerId.toString(),
     mode: 'shared',
+    region: null,
+    tags: [],
     state: 'online',
     url: 'http://edgeone.example:8081/',
     capacity: CAPACITY,
@@ -119,7 +121,7 @@ test.serial('cidcast nodes prints one line per node and nodes revoke bans one', 
   const list = await cidcast('nodes', '--server', server).finally(() => { clearInterval(beating) })
   t.is(list.code, 0, list.stderr)
   const line = list.stdout.split('\n').find(l => l.startsWith('cli node\t'))
-  t.is(line, `cli node\t${label}.nodes.test\tonline\tshared\t-\t9.0 GiB free\thttp://clinode.example:8081/`)
+  t.is(line, `cli node\t${label}.nodes.test\tonline\tshared\t-\t-\t-\t9.0 GiB free\thttp://clinode.example:8081/`)
   t.false(list.stdout.includes('my laptop'))
 
   const revoked = await cidcast('nodes', 'revoke', label, '--server', server)

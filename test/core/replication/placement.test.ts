@@ -1,11 +1,12 @@
 import { join } from 'node:path'
 import anyTest from 'ava'
 import { parseReplicas, place } from '../../../core/replication/placement.ts'
+import { candidate } from '../../../core/replication/targets.ts'
 import { createReplicationGoals } from '../../../core/replication/index.ts'
 import { tempDir, waitFor } from '../../helpers/tmp.ts'
 import { runCleanup, swarmKey } from '../control/helpers.ts'
 import { addRoot, autopilot, startFakeNode, startReplicationMain } from './helpers.ts'
-import type { GoalView, IndexEntry } from '../../../core/replication/index.ts'
+import type { GoalView, IndexEntry, NodeView } from '../../../core/replication/index.ts'
 import type { PlacementCandidate } from '../../../core/replication/placement.ts'
 import type { Cleanup } from '../control/helpers.ts'
 import type { FakeNode } from './helpers.ts'
@@ -37,7 +38,7 @@ async function factorSetup (t: ExecutionContext<{ cleanup: Cleanup, database: st
 }
 
 function node (label: string, freeGiB: number, fields: Partial<PlacementCandidate> = {}): PlacementCandidate {
-  return { peerId: `peer-${label}`, label, state: 'online', mode: 'shared', revoked: false, freeBytes: freeGiB * GiB, full: false, holds: false, ...fields }
+  return { peerId: `peer-${label}`, label, state: 'online', mode: 'shared', revoked: false, freeBytes: freeGiB * GiB, full: false, holds: false, region: null, tags: [], ...fields }
 }
 
 test('replicas parse as MIN or MIN:MAX and bad values are named', t => {
@@ -52,6 +53,17 @@ test('placement takes the freest eligible nodes up to MAX, counting those that h
   t.deepEqual(placed.holding.map(n => n.label), ['d'])
   t.deepEqual(placed.chosen.map(n => n.label), ['b', 'c'])
   t.deepEqual(place('bafy-root', nodes, { min: 1, max: 1 }).chosen, [], 'one holder already meets 1:1')
+})
+
+test('a placement candidate carries its node\'s region and tags; placement still chooses by free space alone', t => {
+  const view = (label: string, region: string | null, tags: string[], freeGiB: number): NodeView => {
+    const fields = { dnsName: `${label}.test`, ipns: 'k51', peerId: `peer-${label}`, url: `http://${label}.test/`, capacity: space(freeGiB) }
+    return { ...fields, name: label, label, mode: 'shared', state: 'online', addresses: [], health: null, pinned: [], lastSeen: null, revoked: false, ownerId: null, region, tags }
+  }
+  const candidates = [view('a', 'eu-west', ['gpu'], 9), view('b', 'eu-west', [], 5), view('c', null, [], 1)].map(v => candidate(v, undefined))
+  t.deepEqual(candidates.map(c => [c.label, c.region, c.tags]), [['a', 'eu-west', ['gpu']], ['b', 'eu-west', []], ['c', null, []]])
+  // two in one region are still the freest two: spreading over regions is the distributor's, not this placement's
+  t.deepEqual(place('bafy-root', candidates, { min: 2, max: 2 }).chosen.map(c => c.label), ['a', 'b'])
 })
 
 test('placement refuses with under-replicated and names every node left out and why', t => {
