@@ -164,7 +164,7 @@ class Replay {
       if (this.makeRoom(node, 1, now)) cache.keep(chunk, now)
       if ((flags & LAST) !== 0 && index < catalog.chunks[title] - 1) {
         // the viewer stopped: the segments read ahead of the player were fetched for nothing
-        const waste = Math.min(CHUNK_BYTES, READ_AHEAD_SEGMENTS * SEGMENT_SECONDS * CHUNK_BYTES / chunkSeconds)
+        const waste = Math.round(Math.min(CHUNK_BYTES, READ_AHEAD_SEGMENTS * SEGMENT_SECONDS * CHUNK_BYTES / chunkSeconds))
         this.readAheadWasteBytes += waste
         this.meter.fill(waste, fromPeer)
       }
