@@ -15,7 +15,7 @@ import type { DistributionSettings } from '../config/index.ts'
  * - Room: an automatic copy is made room for by evicting the node's automatic copies of lower value that are older
  *   than the minimum lifetime; value = plays through the node + plays in its region + a tenth of all plays, divided by
  *   the size (`gdsf`) or not (`lfu`). Explicit pins are never touched and never count against the cache budget.
- * - Trim: copies above twice the factor (and not wanted by their node's own viewers) go, from the fullest node first,
+ * - Trim: copies above 1.25 times the factor (and not wanted by their node's own viewers) go, from the fullest node first,
  *   once past their minimum lifetime; a node over its budget (it shrank) evicts its lowest values.
  */
 
@@ -88,8 +88,8 @@ export interface Plan {
   shortfalls: PlanShortfall[]
 }
 
-/** Copies are trimmed only above this many times the factor. */
-const TRIM_SLACK = 2
+/** Copies are trimmed only above this many times what demand asks (1.25: the simulator's best of 1, 1.25, 1.5, 2). */
+const TRIM_SLACK = 1.25
 
 /** Stops looking for room once this many titles in a row found none (the rest are played less). */
 const GIVE_UP_AFTER = 50

@@ -100,18 +100,18 @@ test('a copy worth more than the newcomer is not evicted for it', t => {
   t.deepEqual(plan.actions, [])
 })
 
-test('copies above twice the factor go from the fullest node first; a node\'s own viewers keep theirs; min stays', t => {
+test('copies above a band over the factor go from the fullest node first; a node\'s own viewers keep theirs; min stays', t => {
   const demand = board()
   plays(demand, 'x', 4, null, 'eu')
-  const net = nodes([['a', 'eu', 100], ['b', 'eu', 40], ['c', 'eu', 500], ['d', 'eu', 200], ['e', 'eu', 1000]])
+  const net = nodes([['a', 'eu', 100], ['b', 'eu', 40], ['c', 'eu', 500], ['d', 'eu', 200], ['e', 'eu', 1000], ['f', 'eu', 300], ['g', 'eu', 600]])
   const old = NOW - 5 * HOUR
   const held = net.map(n => holding(n.id, 'x', 20, true, old))
-  const plan = planDistribution({ now: NOW, nodes: net, items: items(['x', 20]), holdings: held, demand }, settings({ playsPerReplica: 4 }))
-  t.deepEqual(plan.actions.map(a => `${a.kind} ${a.node} ${a.rule}`), ['evict b over-replicated', 'evict a over-replicated', 'evict d over-replicated'], 'factor 1: two copies stay')
-  const floor = planDistribution({ now: NOW, nodes: net, items: items(['x', 20]), holdings: held, demand }, settings({ min: 4, playsPerReplica: 4 }))
+  const plan = planDistribution({ now: NOW, nodes: net, items: items(['x', 20]), holdings: held, demand }, settings({ playsPerReplica: 1 }))
+  t.deepEqual(plan.actions.map(a => `${a.kind} ${a.node} ${a.rule}`), ['evict b over-replicated', 'evict a over-replicated'], 'factor 4: five copies stay')
+  const floor = planDistribution({ now: NOW, nodes: net, items: items(['x', 20]), holdings: held, demand }, settings({ min: 6, playsPerReplica: 1 }))
   t.deepEqual(floor.actions.map(a => a.node), ['b'], 'never below min')
   const cold = planDistribution({ now: NOW + 200 * HOUR, nodes: net, items: items(['x', 20]), holdings: held, demand }, settings())
-  t.is(cold.actions.filter(a => a.rule === 'over-replicated').length, 5, 'a title nobody plays gives all its room back')
+  t.is(cold.actions.filter(a => a.rule === 'over-replicated').length, 7, 'a title nobody plays gives all its room back')
   demand.play({ viewer: 'v1', title: 'x', node: 'b', region: 'eu', at: NOW })
   demand.play({ viewer: 'v2', title: 'x', node: 'b', region: 'eu', at: NOW })
   const kept = planDistribution({ now: NOW, nodes: net, items: items(['x', 20]), holdings: held, demand }, settings({ playsPerReplica: 100 }))
