@@ -230,7 +230,7 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
       size: async cid => (await replication.size(cid))?.bytes,
       pin: async ({ cid, node }) => { await replication.pin({ cid, node, auto: true }) },
       unpin: async ({ cid, node }) => { await replication.unpin({ cid, node, auto: true }) },
-      next: async id => (await metadata.next(id))?.id,
+      next: async id => { const found = await metadata.next(id); return found == null ? undefined : { id: found.id, kind: found.kind } },
       nudge: peerId => { void replication.nudge([peerId]) },
       lostAfterMs: config.repinAfterSeconds * 1000
     }, config.distribution)

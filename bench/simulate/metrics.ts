@@ -1,5 +1,5 @@
 import { CHUNK_BYTES } from './world.ts'
-import { BINGE } from './trace.ts'
+import { BINGE, SEQUEL } from './trace.ts'
 
 /*
  * What every policy is measured by, counted the same way for all: bytes asked and served from the node's own cache
@@ -27,10 +27,13 @@ export interface PolicyResult {
   /** Chunks dropped from caches. */
   evictions: number
   evictedBytes: number
-  /** Titles started as the next of the one just watched in the same session. */
+  /** Episodes started as the next of the one just watched in the same session. */
   bingeTransitions: number
   /** Share of binge transitions whose first chunk was on the viewer's node (0-1). */
   nextEpisodeLocalRatio: number
+  /** Sequels started right after the movie before them, and the share of those whose first chunk was local (0-1). */
+  sequelTransitions: number
+  sequelLocalRatio: number
   /** Hit ratio per simulated hour (null: nothing asked that hour). */
   hourly: Array<number | null>
   /** Seconds the replay took. */
@@ -50,6 +53,8 @@ export class Meter {
   evictions = 0
   binge = 0
   bingeLocal = 0
+  sequels = 0
+  sequelsLocal = 0
   private readonly asked: Float64Array
   private readonly local: Float64Array
   private readonly started = performance.now()
@@ -71,6 +76,10 @@ export class Meter {
     if ((flags & BINGE) !== 0) {
       this.binge++
       if (hit) this.bingeLocal++
+    }
+    if ((flags & SEQUEL) !== 0) {
+      this.sequels++
+      if (hit) this.sequelsLocal++
     }
   }
 
@@ -97,6 +106,8 @@ export class Meter {
       evictedBytes: this.evictions * CHUNK_BYTES,
       bingeTransitions: this.binge,
       nextEpisodeLocalRatio: this.binge > 0 ? this.bingeLocal / this.binge : 0,
+      sequelTransitions: this.sequels,
+      sequelLocalRatio: this.sequels > 0 ? this.sequelsLocal / this.sequels : 0,
       hourly,
       seconds: (performance.now() - this.started) / 1000,
       extra

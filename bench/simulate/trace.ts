@@ -13,10 +13,12 @@ import type { World } from './world.ts'
 
 /** The request starts a title (a `play`). */
 export const START = 1
-/** The title follows the previous one in the same session (a binge transition). */
+/** The title is the next episode of the one just watched in the same session (a binge transition). */
 export const BINGE = 2
 /** The last chunk the viewer asks of this title. */
 export const LAST = 4
+/** The title is the sequel of the movie just watched in the same session. */
+export const SEQUEL = 8
 
 export interface TraceInit {
   /** Sessions a day per node. */
@@ -79,7 +81,7 @@ export function createTrace (world: World, init: TraceInit = TRACE_DEFAULTS): Tr
         const at = t + c * chunkSeconds
         if (at >= horizon) break
         if (!online(nodes[node], at)) node = otherNode(world, pickNode[region], region, node, at, rng)
-        out.push(at, node, catalog.firstChunk[title] + c, s, (c === 0 ? START | (binge ? BINGE : 0) : 0) | (c === asked - 1 ? LAST : 0))
+        out.push(at, node, catalog.firstChunk[title] + c, s, (c === 0 ? START | (binge ? (work.kind === 'series' ? BINGE : SEQUEL) : 0) : 0) | (c === asked - 1 ? LAST : 0))
       }
       if (!finish || !rng.chance(work.kind === 'series' ? BINGE_SERIES : BINGE_SEQUEL)) break
       t += watched + rng.next() * 30

@@ -54,7 +54,7 @@ export const DISTRIBUTION_DEFAULTS: Readonly<DistributionSettings> = Object.free
   evaluateSeconds: 60,
   precacheAt: 0.75,
   precacheSeconds: 60,
-  precacheMinShare: 0,
+  precacheMinShare: 0.65,
   evictionValue: 'lfu'
 })
 

@@ -1,7 +1,9 @@
 import { systemClock } from '../clock.ts'
+import { createContinuations } from './continuations.ts'
 import { createDemandBoard } from './demand.ts'
 import { planDistribution } from './plan.ts'
 import { crossedPrecache, precacheSegments } from './predict.ts'
+import type { Continuations } from './continuations.ts'
 import type { DemandBoard } from './demand.ts'
 import type { PlanAction, PlanHolding, PlanItem, PlanNode, PlanShortfall } from './plan.ts'
 import type { Clock } from '../clock.ts'
@@ -63,8 +65,8 @@ export interface DistributorComponents {
   pin: (request: { cid: string, node: string }) => Promise<void>
   /** Orders an automatic unpin (touches only automatic rows). */
   unpin: (request: { cid: string, node: string }) => Promise<void>
-  /** The media to watch after this one (next episode, sequel), if any. */
-  next: (mediaId: string) => Promise<string | undefined>
+  /** The media to watch after this one (next episode, sequel), if any, and its kind (`episode`, `movie`...). */
+  next: (mediaId: string) => Promise<{ id: string, kind: string } | undefined>
   /** Makes the node heartbeat now (it has a pre-cache order waiting). */
   nudge: (peerId: string) => void
   /**
@@ -106,8 +108,8 @@ export interface DistributionCounters {
 export interface Distributor {
   /** A viewer asked to play a media through a node (its peer ID) or the main server (null). */
   play (viewer: string, mediaId: string, node: string | null): void
-  /** A viewer's position in a media moved (the progress API). */
-  progress (viewer: string, mediaId: string, positionSeconds: number, durationSeconds: number): void
+  /** A viewer's position in a media moved (the progress API); resolves once any pre-cache decision it led to is made. */
+  progress (viewer: string, mediaId: string, positionSeconds: number, durationSeconds: number): Promise<void>
   /** Bytes a node served of a root since its last beat (`local`: of them, from its own blocks). */
   served (peerId: string, reports: ReadonlyArray<{ root?: string, bytes: number, local?: number }>): void
   /** Pre-cache orders waiting for a node (taken: each is given once). */
@@ -145,6 +147,8 @@ class MainDistributor implements Distributor {
   private readonly log: Logger
   private readonly clock: Clock
   private readonly board: DemandBoard
+  /** How often viewers go on to the next episode / sequel: pre-caching where few do is waste (precacheMinShare). */
+  private readonly continuations: Continuations
   private readonly lastPlay = new Map<string, number>()
   /** viewer + media -> the node they play it through (null: the main server) */
   private readonly lastNode = new Map<string, string | null>()
@@ -166,11 +170,14 @@ class MainDistributor implements Distributor {
   constructor (private readonly c: DistributorComponents, private readonly settings: DistributionSettings) {
     this.log = c.logger.child({ name: 'cidcast:distributor' })
     this.clock = c.clock ?? systemClock
+    // a viewer who starts the next title within a day of crossing counts as going on
+    this.continuations = createContinuations({ halfLifeMs: settings.halfLifeHours * 3_600_000, windowMs: 24 * 3_600_000 })
     this.board = createDemandBoard({ halfLifeMs: settings.halfLifeHours * 3_600_000, viewerWindowMs: settings.fallbackWindowMinutes * 60_000 })
   }
 
   play (viewer: string, mediaId: string, node: string | null): void {
     const now = this.clock.now()
+    this.continuations.started(viewer, mediaId, now)
     this.lastNode.set(viewer + '\n' + mediaId, node)
     const key = `${viewer}\n${mediaId}\n${node ?? ''}`
     const last = this.lastPlay.get(key)
@@ -183,7 +190,7 @@ class MainDistributor implements Distributor {
     this.schedule(crossed ? 0 : AFTER_PLAY_MS)
   }
 
-  progress (viewer: string, mediaId: string, positionSeconds: number, durationSeconds: number): void {
+  async progress (viewer: string, mediaId: string, positionSeconds: number, durationSeconds: number): Promise<void> {
     if (!this.settings.auto) return
     const key = viewer + '\n' + mediaId
     const before = this.positions.get(key) ?? null
@@ -191,7 +198,7 @@ class MainDistributor implements Distributor {
     if (!crossedPrecache(before, positionSeconds, durationSeconds, this.settings.precacheAt)) return
     const node = this.lastNode.get(key)
     if (node == null || this.settings.precacheSeconds <= 0) return
-    void this.precacheNext(mediaId, node).catch(err => { this.log.warn({ err, mediaId }, 'cannot pre-cache the next title') })
+    await this.precacheNext(viewer, mediaId, node).catch(err => { this.log.warn({ err, mediaId }, 'cannot pre-cache the next title') })
   }
 
   served (peerId: string, reports: ReadonlyArray<{ root?: string, bytes: number, local?: number }>): void {
@@ -310,6 +317,7 @@ class MainDistributor implements Distributor {
       }
     }
     this.board.prune(now)
+    this.continuations.prune(now)
     this.lastRunAt = now
   }
 
@@ -328,9 +336,20 @@ class MainDistributor implements Distributor {
   }
 
   /** Orders the first `precacheSeconds` of the next title on the viewer's node. */
-  private async precacheNext (mediaId: string, node: string): Promise<void> {
-    const nextId = await this.c.next(mediaId)
-    if (nextId == null) return
+  private async precacheNext (viewer: string, mediaId: string, node: string): Promise<void> {
+    const found = await this.c.next(mediaId)
+    if (found == null) return
+    const nextId = found.id
+    // learned per kind of next title, as the simulator showed: viewers go on to the next episode far more than to a sequel
+    const group = found.kind === 'episode' ? 'next-episode' : 'sequel'
+    const now = this.clock.now()
+    // the share before this crossing: a first viewer is given the prior, not judged by itself
+    const share = this.continuations.share(group, now)
+    this.continuations.crossed(viewer, group, nextId, now)
+    if (share < this.settings.precacheMinShare) {
+      this.log.debug({ mediaId, next: nextId, group, share }, 'few viewers go on to this kind of next title: not pre-cached')
+      return
+    }
     const [current, next] = await Promise.all([this.c.media(mediaId), this.c.media(nextId)])
     if (next == null || next.renditions.length === 0) return
     // the profile being watched, or the nearest the next title has
@@ -344,7 +363,7 @@ class MainDistributor implements Distributor {
     this.c.nudge(node)
     this.counts.precache++
     const label = (await this.c.nodes()).find(n => n.peerId === node)?.label ?? node
-    this.remember({ at: new Date(this.clock.now()).toISOString(), kind: 'precache', node: label, mediaId: nextId, cid: null, rule: 'next-episode', score: this.settings.precacheAt, reason: `a viewer passed ${Math.round(this.settings.precacheAt * 100)}% of ${mediaId}: the first ${segments * SEGMENT_SECONDS} s of ${nextId} (${profile}) go to the node they watch on` })
+    this.remember({ at: new Date(this.clock.now()).toISOString(), kind: 'precache', node: label, mediaId: nextId, cid: null, rule: 'next-episode', score: this.settings.precacheAt, reason: `a viewer passed ${Math.round(this.settings.precacheAt * 100)}% of ${mediaId}: the first ${segments * SEGMENT_SECONDS} s of ${nextId} (${profile}) go to the node they watch on (${Math.round(share * 100)}% of viewers go on to the ${group === 'sequel' ? 'sequel' : 'next episode'})` })
   }
 
   private remember (decision: DistributionDecision): void {

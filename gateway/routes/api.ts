@@ -90,7 +90,8 @@ export function apiRoutes ({ library, catalog, metrics, distributor }: ApiRouteC
       throw new InvalidRequestError(`positionSeconds must be a number from 0 to ${Math.ceil(media.durationSeconds)}`)
     }
     await catalog.setProgress(user, media.id, position)
-    distributor?.progress(user, media.id, position, media.durationSeconds)
+    // the pre-cache decision needs the metadata: the viewer's answer does not wait for it
+    void distributor?.progress(user, media.id, position, media.durationSeconds)
     ctx.status = 204
   })
 

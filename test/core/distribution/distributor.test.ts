@@ -81,3 +81,34 @@ test('a node gone longer than the grace period holds nothing the plan counts on:
   t.deepEqual(await lostFor(10_000), [], 'offline for a moment: its copy still counts')
   t.deepEqual(await lostFor(120_000), [{ cid: 'root-film', node: NODE.peerId }])
 })
+
+test('the next title is pre-cached where viewers go on to it, learned per kind: sequels nobody watches stop being pre-cached', async t => {
+  const titles: Record<string, { next: string, kind: string }> = { e1: { next: 'e2', kind: 'episode' }, m1: { next: 'm2', kind: 'movie' } }
+  const d = createDistributor({
+    logger: silentLogger(),
+    nodes: async () => [NODE],
+    rows: () => [],
+    media: async id => ({ id, durationSeconds: 100, renditions: [{ profile: '360p', state: 'complete', root: `root-${id}`, height: 360 }] }),
+    size: async () => MB,
+    pin: async () => {},
+    unpin: async () => {},
+    next: async id => titles[id] == null ? undefined : { id: titles[id].next, kind: titles[id].kind },
+    nudge: () => {}
+  }, { ...DISTRIBUTION_DEFAULTS, minPlays: 1000, precacheMinShare: 0.65 })
+  t.teardown(async () => { await d.stop() })
+  const watch = async (viewer: string, title: string, goOn: boolean): Promise<number> => {
+    d.play(viewer, title, NODE.peerId)
+    await d.progress(viewer, title, 80, 100)
+    const orders = d.takePrefetch(NODE.peerId).length
+    if (goOn) d.play(viewer, titles[title].next, NODE.peerId)
+    return orders
+  }
+  let sequels = 0
+  let episodes = 0
+  for (let i = 0; i < 10; i++) {
+    sequels += await watch(`movie-viewer-${i}`, 'm1', false)
+    episodes += await watch(`series-viewer-${i}`, 'e1', true)
+  }
+  t.is(episodes, 10, 'every viewer near the end of an episode gets the next one pre-cached: they all go on')
+  t.true(sequels >= 1 && sequels < 5, `sequels pre-cached ${sequels} times: the first viewers get the benefit of the doubt, then nobody going on stops it`)
+})
