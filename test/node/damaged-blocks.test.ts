@@ -62,6 +62,8 @@ async function node (t: ExecutionContext<World>, name: string, origin: RunningSe
     minBackoffMs: 100,
     maxBackoffMs: 500,
     name,
+    // each way of asking must meet the damaged block itself: read-ahead would fetch the next segments first
+    readAheadSegments: 0,
     ...options
   })
   t.context.running.push(running)
