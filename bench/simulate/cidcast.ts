@@ -1,4 +1,4 @@
-import { createContinuations, createDemandBoard, crossedPrecache, planDistribution, precacheSegments } from '../../core/distribution/index.ts'
+import { createContinuations, createDemandBoard, crossedMarks, planDistribution, precacheSegments, precacheWanted } from '../../core/distribution/index.ts'
 import { SEGMENT_SECONDS } from '../../core/media/index.ts'
 import { Meter } from './metrics.ts'
 import { NodeCache } from './node-cache.ts'
@@ -17,7 +17,7 @@ import type { World } from './world.ts'
  * frees them), and each node does what a real node does on its own: serves a miss from a peer holding the title or
  * else from the origin, keeps what it served in the room its automatic copies leave (NodeCache), reads a few
  * segments ahead on a fallback stream, and pre-caches the start of the next episode / sequel when a viewer crosses
- * `precacheAt` (crossedPrecache, precacheSegments).
+ * a mark of the title (crossedMarks, precacheWanted, precacheSegments).
  */
 
 /** Segments a node fetches ahead of the player on a fallback stream. */
@@ -170,15 +170,20 @@ class Replay {
       }
     }
     const next = catalog.next[title]
-    if (next >= 0 && crossedPrecache(index * chunkSeconds, Math.min(catalog.duration[title], (index + 1) * chunkSeconds), catalog.duration[title], this.s.precacheAt)) {
-      // learned per kind of next title (the next episode, the sequel): viewers go on to them at very different rates
-      const group = this.kindOf[title]
+    if (next < 0) return
+    const marks = crossedMarks(index * chunkSeconds, Math.min(catalog.duration[title], (index + 1) * chunkSeconds), catalog.duration[title], this.s)
+    let wanted = false
+    for (const mark of marks) {
+      // learned per kind of next title (the next episode, the sequel) and mark: viewers go on at very different rates
+      const group = `${this.kindOf[title]}@${mark}`
       // the share before this crossing is counted: a first viewer is given the prior, not judged by itself
       const share = this.continuations.share(group, now)
       this.continuations.crossed(`viewer-${trace.viewer[i]}`, group, catalog.titleIds[next], now)
-      if (share >= this.s.precacheMinShare) this.precache(node, next, now)
-      else this.prefetchSkipped++
+      wanted ||= precacheWanted(mark, share, this.s)
     }
+    if (marks.length === 0) return
+    if (wanted) this.precache(node, next, now)
+    else this.prefetchSkipped++
   }
 
   /** Pre-caches the first `precacheSeconds` of `title` on `node`. */

@@ -31,11 +31,15 @@ export interface DistributionSettings {
   minLifetimeMinutes: number
   /** How often placement and eviction are looked at again (also at once on events). */
   evaluateSeconds: number
-  /** Share of an episode watched (0-1) that pre-caches the next one on the viewer's node. */
+  /** Share of an episode watched (0-1) that pre-caches the next one on the viewer's node, where nearly all go on (precacheEarlyShare). */
   precacheAt: number
+  /** The later mark (0-1, at least precacheAt) where the next title is pre-cached when fewer go on (precacheMinShare); equal to precacheAt: one mark. */
+  precacheLateAt: number
+  /** Share (0-1) of the viewers past precacheAt who went on that pre-caches at precacheAt rather than waiting for precacheLateAt. */
+  precacheEarlyShare: number
   /** Seconds from the start of the next episode that are pre-cached. */
   precacheSeconds: number
-  /** Pre-cache the next title only where at least this share (0-1) of the viewers who crossed `precacheAt` went on to it, learned per kind of next title (0: always). */
+  /** Pre-cache the next title only where at least this share (0-1) of the viewers who crossed the mark went on to it, learned per kind of next title and mark (0: always). */
   precacheMinShare: number
   /** `gdsf`: decayed plays per byte; `lfu`: decayed plays (larger titles weigh more). */
   evictionValue: EvictionValue
@@ -53,6 +57,8 @@ export const DISTRIBUTION_DEFAULTS: Readonly<DistributionSettings> = Object.free
   minLifetimeMinutes: 60,
   evaluateSeconds: 60,
   precacheAt: 0.75,
+  precacheLateAt: 0.95,
+  precacheEarlyShare: 0.85,
   precacheSeconds: 60,
   precacheMinShare: 0.65,
   evictionValue: 'lfu'
@@ -85,6 +91,8 @@ const FIELDS: Record<keyof DistributionSettings, Check> = {
   minLifetimeMinutes: numberIn(0, 30 * 24 * 60),
   evaluateSeconds: numberIn(1, 3600),
   precacheAt: numberIn(0.05, 1),
+  precacheLateAt: numberIn(0.05, 1),
+  precacheEarlyShare: numberIn(0, 1),
   precacheSeconds: numberIn(0, 3600),
   precacheMinShare: numberIn(0, 1),
   evictionValue: (value, name) => {
@@ -112,5 +120,10 @@ export function parseDistribution (value: unknown, key: string): DistributionSet
   }
   const settings = out as unknown as DistributionSettings
   if (settings.min > settings.max) throw new InvalidConfigError(`${key}.min (${settings.min}) must not be above ${key}.max (${settings.max})`)
+  if (settings.precacheLateAt < settings.precacheAt) {
+    // a precacheAt given alone above the default late mark moves the late mark with it: one mark, as before
+    if (Object.hasOwn(given, 'precacheLateAt')) throw new InvalidConfigError(`${key}.precacheLateAt (${settings.precacheLateAt}) must not be below ${key}.precacheAt (${settings.precacheAt})`)
+    settings.precacheLateAt = settings.precacheAt
+  }
   return settings
 }

@@ -34,18 +34,24 @@ const PRIOR_WEIGHT = 2
 export function createContinuations (init: ContinuationsInit): Continuations {
   const crossings = new Map<string, Decayed>()
   const goneOn = new Map<string, Decayed>()
-  /** viewer -> what they crossed last */
-  const pending = new Map<string, { group: string, next: string, at: number }>()
+  /** viewer -> group -> what they crossed last in it (one viewer crosses several marks of a title, each its own group) */
+  const pending = new Map<string, Map<string, { next: string, at: number }>>()
   return {
     crossed (viewer, group, next, at) {
       crossings.set(group, addDecayed(crossings.get(group), 1, at, init.halfLifeMs))
-      pending.set(viewer, { group, next, at })
+      let mine = pending.get(viewer)
+      if (mine == null) pending.set(viewer, mine = new Map())
+      mine.set(group, { next, at })
     },
     started (viewer, title, at) {
-      const p = pending.get(viewer)
-      if (p == null || p.next !== title || at < p.at || at - p.at > init.windowMs) return
-      pending.delete(viewer)
-      goneOn.set(p.group, addDecayed(goneOn.get(p.group), 1, at, init.halfLifeMs))
+      const mine = pending.get(viewer)
+      if (mine == null) return
+      for (const [group, p] of mine) {
+        if (p.next !== title || at < p.at || at - p.at > init.windowMs) continue
+        mine.delete(group)
+        goneOn.set(group, addDecayed(goneOn.get(group), 1, at, init.halfLifeMs))
+      }
+      if (mine.size === 0) pending.delete(viewer)
     },
     share (group, at) {
       const crossed = valueAt(crossings.get(group), at, init.halfLifeMs)
@@ -53,7 +59,10 @@ export function createContinuations (init: ContinuationsInit): Continuations {
       return (went + PRIOR_SHARE * PRIOR_WEIGHT) / (crossed + PRIOR_WEIGHT)
     },
     prune (at) {
-      for (const [viewer, p] of pending) if (at - p.at > init.windowMs) pending.delete(viewer)
+      for (const [viewer, mine] of pending) {
+        for (const [group, p] of mine) if (at - p.at > init.windowMs) mine.delete(group)
+        if (mine.size === 0) pending.delete(viewer)
+      }
       for (const map of [crossings, goneOn]) {
         for (const [group, counter] of map) if (valueAt(counter, at, init.halfLifeMs) < 0.01) map.delete(group)
       }

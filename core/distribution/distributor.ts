@@ -2,7 +2,8 @@ import { systemClock } from '../clock.ts'
 import { createContinuations } from './continuations.ts'
 import { createDemandBoard } from './demand.ts'
 import { planDistribution } from './plan.ts'
-import { crossedPrecache, precacheSegments } from './predict.ts'
+import { crossedMarks, precacheSegments, precacheWanted } from './predict.ts'
+import type { PrecacheMark } from './predict.ts'
 import type { Continuations } from './continuations.ts'
 import type { DemandBoard } from './demand.ts'
 import type { PlanAction, PlanHolding, PlanItem, PlanNode, PlanShortfall } from './plan.ts'
@@ -129,6 +130,8 @@ export interface Distributor {
 const SEGMENT_SECONDS = 2
 /** A play URL asked again by the same viewer for the same media and node within this time is the same play. */
 const SAME_PLAY_MS = 30 * 60_000
+/** How long the distributor remembers where a viewer is in a title (the continuation window: a day). */
+const WATCHING_MS = 24 * 3_600_000
 const KEPT_DECISIONS = 200
 /**
  * A play is acted on this soon (plays come in bursts: one run takes them all). A play that gives a node the viewers
@@ -149,10 +152,10 @@ class MainDistributor implements Distributor {
   private readonly board: DemandBoard
   /** How often viewers go on to the next episode / sequel: pre-caching where few do is waste (precacheMinShare). */
   private readonly continuations: Continuations
+  /** viewer + media + node -> when its play URL was last asked */
   private readonly lastPlay = new Map<string, number>()
-  /** viewer + media -> the node they play it through (null: the main server) */
-  private readonly lastNode = new Map<string, string | null>()
-  private readonly positions = new Map<string, number>()
+  /** viewer + media -> where they watch it, how far they got, and whether its next title was ordered for them */
+  private readonly watching = new Map<string, { node: string | null, position: number | null, at: number, ordered: boolean }>()
   private readonly prefetch = new Map<string, PrefetchOrder[]>()
   private readonly decisions: DistributionDecision[] = []
   private shortfalls: PlanShortfall[] = []
@@ -171,14 +174,16 @@ class MainDistributor implements Distributor {
     this.log = c.logger.child({ name: 'cidcast:distributor' })
     this.clock = c.clock ?? systemClock
     // a viewer who starts the next title within a day of crossing counts as going on
-    this.continuations = createContinuations({ halfLifeMs: settings.halfLifeHours * 3_600_000, windowMs: 24 * 3_600_000 })
+    this.continuations = createContinuations({ halfLifeMs: settings.halfLifeHours * 3_600_000, windowMs: WATCHING_MS })
     this.board = createDemandBoard({ halfLifeMs: settings.halfLifeHours * 3_600_000, viewerWindowMs: settings.fallbackWindowMinutes * 60_000 })
   }
 
   play (viewer: string, mediaId: string, node: string | null): void {
     const now = this.clock.now()
     this.continuations.started(viewer, mediaId, now)
-    this.lastNode.set(viewer + '\n' + mediaId, node)
+    const watching = this.watching.get(viewer + '\n' + mediaId)
+    if (watching == null) this.watching.set(viewer + '\n' + mediaId, { node, position: null, at: now, ordered: false })
+    else Object.assign(watching, { node, at: now })
     const key = `${viewer}\n${mediaId}\n${node ?? ''}`
     const last = this.lastPlay.get(key)
     this.lastPlay.set(key, now)
@@ -192,13 +197,16 @@ class MainDistributor implements Distributor {
 
   async progress (viewer: string, mediaId: string, positionSeconds: number, durationSeconds: number): Promise<void> {
     if (!this.settings.auto) return
+    const now = this.clock.now()
     const key = viewer + '\n' + mediaId
-    const before = this.positions.get(key) ?? null
-    this.positions.set(key, positionSeconds)
-    if (!crossedPrecache(before, positionSeconds, durationSeconds, this.settings.precacheAt)) return
-    const node = this.lastNode.get(key)
-    if (node == null || this.settings.precacheSeconds <= 0) return
-    await this.precacheNext(viewer, mediaId, node).catch(err => { this.log.warn({ err, mediaId }, 'cannot pre-cache the next title') })
+    let watching = this.watching.get(key)
+    if (watching == null) this.watching.set(key, watching = { node: null, position: null, at: now, ordered: false })
+    const before = watching.position
+    watching.position = positionSeconds
+    watching.at = now
+    const marks = crossedMarks(before, positionSeconds, durationSeconds, this.settings)
+    if (marks.length === 0 || watching.node == null || this.settings.precacheSeconds <= 0) return
+    await this.precacheNext(viewer, mediaId, watching, marks).catch(err => { this.log.warn({ err, mediaId }, 'cannot pre-cache the next title') })
   }
 
   served (peerId: string, reports: ReadonlyArray<{ root?: string, bytes: number, local?: number }>): void {
@@ -318,6 +326,8 @@ class MainDistributor implements Distributor {
     }
     this.board.prune(now)
     this.continuations.prune(now)
+    for (const [key, at] of this.lastPlay) if (now - at > SAME_PLAY_MS) this.lastPlay.delete(key)
+    for (const [key, w] of this.watching) if (now - w.at > WATCHING_MS) this.watching.delete(key)
     this.lastRunAt = now
   }
 
@@ -335,21 +345,29 @@ class MainDistributor implements Distributor {
     return bytes == null ? undefined : { key: root, title, bytes }
   }
 
-  /** Orders the first `precacheSeconds` of the next title on the viewer's node. */
-  private async precacheNext (viewer: string, mediaId: string, node: string): Promise<void> {
+  /** Orders the first `precacheSeconds` of the next title on the viewer's node, where enough viewers past these marks go on. */
+  private async precacheNext (viewer: string, mediaId: string, watching: { node: string | null, ordered: boolean }, marks: PrecacheMark[]): Promise<void> {
+    const node = watching.node as string
     const found = await this.c.next(mediaId)
     if (found == null) return
     const nextId = found.id
     // learned per kind of next title, as the simulator showed: viewers go on to the next episode far more than to a sequel
-    const group = found.kind === 'episode' ? 'next-episode' : 'sequel'
+    const kind = found.kind === 'episode' ? 'next-episode' : 'sequel'
     const now = this.clock.now()
-    // the share before this crossing: a first viewer is given the prior, not judged by itself
-    const share = this.continuations.share(group, now)
-    this.continuations.crossed(viewer, group, nextId, now)
-    if (share < this.settings.precacheMinShare) {
-      this.log.debug({ mediaId, next: nextId, group, share }, 'few viewers go on to this kind of next title: not pre-cached')
+    let wanted: { mark: PrecacheMark, share: number } | undefined
+    for (const mark of marks) {
+      // the share before this crossing: a first viewer is given the prior, not judged by itself
+      const share = this.continuations.share(`${kind}@${mark}`, now)
+      this.continuations.crossed(viewer, `${kind}@${mark}`, nextId, now)
+      if (wanted == null && precacheWanted(mark, share, this.settings)) wanted = { mark, share }
+    }
+    if (wanted == null || watching.ordered) {
+      if (wanted == null) this.log.debug({ mediaId, next: nextId, kind, marks }, 'too few viewers go on to this kind of next title from here: not pre-cached')
       return
     }
+    watching.ordered = true
+    const { mark, share } = wanted
+    const at = mark === 'early' ? this.settings.precacheAt : this.settings.precacheLateAt
     const [current, next] = await Promise.all([this.c.media(mediaId), this.c.media(nextId)])
     if (next == null || next.renditions.length === 0) return
     // the profile being watched, or the nearest the next title has
@@ -363,7 +381,7 @@ class MainDistributor implements Distributor {
     this.c.nudge(node)
     this.counts.precache++
     const label = (await this.c.nodes()).find(n => n.peerId === node)?.label ?? node
-    this.remember({ at: new Date(this.clock.now()).toISOString(), kind: 'precache', node: label, mediaId: nextId, cid: null, rule: 'next-episode', score: this.settings.precacheAt, reason: `a viewer passed ${Math.round(this.settings.precacheAt * 100)}% of ${mediaId}: the first ${segments * SEGMENT_SECONDS} s of ${nextId} (${profile}) go to the node they watch on (${Math.round(share * 100)}% of viewers go on to the ${group === 'sequel' ? 'sequel' : 'next episode'})` })
+    this.remember({ at: new Date(this.clock.now()).toISOString(), kind: 'precache', node: label, mediaId: nextId, cid: null, rule: 'next-episode', score: at, reason: `a viewer passed ${Math.round(at * 100)}% of ${mediaId}: the first ${segments * SEGMENT_SECONDS} s of ${nextId} (${profile}) go to the node they watch on (${Math.round(share * 100)}% of viewers past that point go on to the ${kind === 'sequel' ? 'sequel' : 'next episode'})` })
   }
 
   private remember (decision: DistributionDecision): void {

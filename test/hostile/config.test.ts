@@ -48,6 +48,7 @@ const CASES: ConfigCase[] = [
   { what: 'a swarm.key of garbage', program: 'server', files: { 'swarm.key': 'garbage\n' }, names: /swarm\.key|swarm key/i },
   { what: 'a distribution section with a field it does not know', program: 'server', files: { 'config.json': '{"distribution": {"maxCopies": 3}}' }, names: /distribution\.maxCopies is not a setting/ },
   { what: 'a distribution max of 1e999 from the environment', program: 'server', env: { CIDCAST_DISTRIBUTION: '{"max": 1e999}' }, names: /distribution\.max must be a whole number/ },
+  { what: 'a distribution late pre-cache mark before the early one', program: 'server', files: { 'config.json': '{"distribution": {"precacheAt": 0.9, "precacheLateAt": 0.8}}' }, names: /distribution\.precacheLateAt \(0\.8\) must not be below distribution\.precacheAt/ },
   { what: 'a node mode outside the enum', program: 'node', env: { CIDCAST_NODE_MODE: 'public' }, files: { 'swarm.key': SWARM_KEY }, names: /mode|CIDCAST_NODE_MODE/ },
   { what: 'a javascript: server URL', program: 'node', args: ['--server', 'javascript:alert(1)'], files: { 'swarm.key': SWARM_KEY }, names: /server/ },
   { what: 'a node region of 10 kB', program: 'node', args: ['--region', 'r'.repeat(10_000)], files: { 'swarm.key': SWARM_KEY }, names: /region must be 1-32 of a-z/ },

@@ -46,3 +46,14 @@ test('a start counts once, and pruning forgets crossings outside the window', t 
   const before = c.share('g', 2 * HOUR + MINUTE)
   t.true(before < 1, `${before}: w's late start did not count`)
 })
+
+test('a viewer who crosses two marks of a title counts as going on at both', t => {
+  const c = record()
+  for (let v = 0; v < 10; v++) {
+    c.crossed(`v${v}`, 'series@early', 'ep2', 0)
+    c.crossed(`v${v}`, 'series@late', 'ep2', MINUTE)
+    c.started(`v${v}`, 'ep2', 2 * MINUTE)
+  }
+  t.true(c.share('series@early', 2 * MINUTE) > 0.95, 'the later crossing did not take the earlier one\'s place')
+  t.true(c.share('series@late', 2 * MINUTE) > 0.95)
+})
