@@ -113,9 +113,13 @@ class Requests implements ReplicationRequests {
     for (const { node, root, size } of targets) {
       const existing = this.c.index.get(node.peerId, root.cid)
       if (existing?.wanted === 'pin' && existing.state !== 'failed') {
-        // asked for by someone where the distributor had placed it: no longer the distributor's to evict
-        if (request.auto !== true && existing.auto) await this.c.index.claim(node.peerId, root.cid)
-        continue
+        if (request.auto === true || !existing.auto) continue
+        // asked for by someone where the distributor had placed it: no longer the distributor's to evict; once held,
+        // an explicit order also takes it out of the node's cache budget (a root the node holds is confirmed at once)
+        if (existing.state !== 'pinned') {
+          await this.c.index.claim(node.peerId, root.cid)
+          continue
+        }
       }
       if (existing?.wanted == null && existing?.state === 'pinned') {
         if (request.auto === true) continue

@@ -120,6 +120,13 @@ test.serial('the second viewer of a title through a node gets it placed there by
   t.is(later.status, 200)
   t.is(later.headers.get('x-cidcast-source'), 'local')
 
+  // pinned by hand where the distributor placed it: an explicit pin, out of the cache budget
+  const cacheUsed = async (): Promise<number> => (await (await fetch(`${a.url}/healthz`)).json() as { capacity: { cacheUsedBytes: number } }).capacity.cacheUsedBytes
+  const autoBytes = health.capacity.cacheUsedBytes
+  await main.replication.pin({ cid: root, node: a.status().label as string })
+  await waitFor(async () => { const r = await row(main, a, root); return r?.state === 'pinned' && !r.auto }, 30_000, 'the explicit pin confirmed')
+  await waitFor(async () => await cacheUsed() < autoBytes, 30_000, 'the pin out of the cache budget')
+
   const status = await (await fetch(`${main.url}/api/v1/distribution`, { headers: bearer(await adminToken(main)) })).json() as { decisions: Array<{ kind: string, node: string, mediaId: string, rule: string, reason: string }> }
   t.like(status.decisions.find(d => d.mediaId === id), { kind: 'place', node: a.status().label, rule: 'fallback' })
   t.regex(status.decisions.find(d => d.mediaId === id)?.reason ?? '', /2 viewers started it through this node/)
