@@ -77,6 +77,7 @@ export const INTEGRATION = [
   'test/node/secrets-in-logs.test.ts',
   'test/node/api-proxy-access.test.ts',
   'test/node/cdn-node-cli.test.ts',
+  'test/node/join.test.ts',
   'test/node/cdn-node-disk-full.test.ts',
   'test/node/cdn-node.test.ts',
   'test/node/node-cache.test.ts',

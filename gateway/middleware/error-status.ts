@@ -94,6 +94,12 @@ export const ERROR_STATUS: Readonly<Record<string, number>> = {
   TooManyAttemptsError: 429,
   AccountExistsError: 409,
   AccountNotFoundError: 404,
+  // node invitations (issue 14): a join token's invitation that cannot be spent, saying why
+  JoinTokenInvalidError: 400,
+  InvitationNotFoundError: 404,
+  InvitationExpiredError: 410,
+  InvitationRevokedError: 410,
+  InvitationSpentError: 409,
   LastAdminError: 409,
   // a bad public key list comes from the main server or a node's own key file, never from a request
   InvalidStreamKeyError: 500,
@@ -103,6 +109,7 @@ export const ERROR_STATUS: Readonly<Record<string, number>> = {
   SwarmKeyExistsError: 500,
   SwarmKeyMissingError: 500,
   DataFolderLockedError: 500,
+  DataFolderTakenError: 500,
   PortInUseError: 500,
   PrivateNetworkRequiredError: 500,
   KeystreamExhaustedError: 500

@@ -1,6 +1,6 @@
 import { bodyParser } from '@koa/bodyparser'
 import { BodyTooLargeError, InvalidRequestError, UnsupportedMediaTypeError } from '../../core/errors.ts'
-import type { Middleware } from 'koa'
+import type { Context, Middleware } from 'koa'
 
 /*
  * Request bodies of `/api`: JSON in UTF-8 and nothing else. A body of another type is a 415 (not parsed into an
@@ -32,4 +32,11 @@ export function jsonBody (init: { limit: string }): Middleware {
     }
     await parse(ctx, next)
   }
+}
+
+/** The request's JSON body as an object; InvalidRequestError for anything else (an array, a string, none). */
+export function objectBody (ctx: Context): Record<string, unknown> {
+  const value = ctx.request.body
+  if (value == null || typeof value !== 'object' || Array.isArray(value)) throw new InvalidRequestError('the body must be a JSON object')
+  return value as Record<string, unknown>
 }
