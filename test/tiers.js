@@ -39,6 +39,7 @@ export const UNIT = [
   'test/core/routing/ipns-store.test.ts',
   'test/core/routing/manifest.test.ts',
   'test/core/routing/publisher.test.ts',
+  'test/core/version.test.ts',
   'test/gateway/error-status.test.ts',
   'test/core/access/accounts.test.ts',
   'test/gateway/play.test.ts',

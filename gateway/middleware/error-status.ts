@@ -51,6 +51,7 @@ export const ERROR_STATUS: Readonly<Record<string, number>> = {
   PeerIdMismatchError: 403,
   ForbiddenError: 403,
   NodeRevokedError: 403,
+  ControlVersionError: 409,
   NodeNotFoundError: 404,
   NodeNotRegisteredError: 409,
   // a registration whose `--owner` names no user of the main server

@@ -58,7 +58,7 @@ test('placement takes the freest eligible nodes up to MAX, counting those that h
 test('a placement candidate carries its node\'s region and tags; placement still chooses by free space alone', t => {
   const view = (label: string, region: string | null, tags: string[], freeGiB: number): NodeView => {
     const fields = { dnsName: `${label}.test`, ipns: 'k51', peerId: `peer-${label}`, url: `http://${label}.test/`, capacity: space(freeGiB) }
-    return { ...fields, name: label, label, mode: 'shared', state: 'online', addresses: [], health: null, pinned: [], lastSeen: null, revoked: false, ownerId: null, region, tags }
+    return { ...fields, name: label, label, mode: 'shared', state: 'online', addresses: [], health: null, pinned: [], lastSeen: null, revoked: false, ownerId: null, region, tags, version: null }
   }
   const candidates = [view('a', 'eu-west', ['gpu'], 9), view('b', 'eu-west', [], 5), view('c', null, [], 1)].map(v => candidate(v, undefined))
   t.deepEqual(candidates.map(c => [c.label, c.region, c.tags]), [['a', 'eu-west', ['gpu']], ['b', 'eu-west', []], ['c', null, []]])
