@@ -110,7 +110,9 @@ export const ERROR_STATUS: Readonly<Record<string, number>> = {
   SwarmKeyExistsError: 500,
   SwarmKeyMissingError: 500,
   DataFolderLockedError: 500,
-  DataFolderTakenError: 500,
+  // a node's setup page (node/setup.ts): a folder of another network, a request from elsewhere
+  DataFolderTakenError: 409,
+  SetupForbiddenError: 403,
   PortInUseError: 500,
   PrivateNetworkRequiredError: 500,
   KeystreamExhaustedError: 500

@@ -10,8 +10,9 @@ import type { Context, Middleware } from 'koa'
 
 const API_PATH = /^\/api\//
 
-/** Parses JSON bodies of `/api` requests; refuses other types (415), other charsets (415), big bodies (413). */
-export function jsonBody (init: { limit: string }): Middleware {
+/** Parses JSON bodies of `/api` requests (or of `paths`); refuses other types (415), other charsets (415), big bodies (413). */
+export function jsonBody (init: { limit: string, paths?: RegExp }): Middleware {
+  const paths = init.paths ?? API_PATH
   const parse = bodyParser({
     enableTypes: ['json'],
     jsonLimit: init.limit,
@@ -23,7 +24,7 @@ export function jsonBody (init: { limit: string }): Middleware {
     }
   })
   return async (ctx, next) => {
-    if (!API_PATH.test(ctx.path)) return await next()
+    if (!paths.test(ctx.path)) return await next()
     const sized = ctx.request.length != null && ctx.request.length > 0
     if (sized || ctx.get('Transfer-Encoding') !== '') {
       if (ctx.is('application/json') === false) throw new UnsupportedMediaTypeError('a request body must be JSON (Content-Type: application/json)')

@@ -34,7 +34,7 @@ export function invitationRoutes ({ invitations, limiter }: InvitationRouteCompo
     if (expiresInSeconds != null && typeof expiresInSeconds !== 'number') throw new InvalidRequestError('expiresInSeconds must be a number')
     if (url != null && typeof url !== 'string') throw new InvalidRequestError('url must be the main server\'s HTTP URL')
     // the URL the admin reached this server at, unless told: a server listening on every address has no better one
-    ctx.body = await invitations.invite({ url: url ?? ctx.origin, name, mode: mode ?? undefined, owner, expiresInSeconds: expiresInSeconds ?? undefined, createdBy: userOf(ctx)?.userId ?? null })
+    ctx.body = await invitations.invite({ url: url ?? `${ctx.protocol}://${ctx.host}`, name, mode: mode ?? undefined, owner, expiresInSeconds: expiresInSeconds ?? undefined, createdBy: userOf(ctx)?.userId ?? null })
     ctx.status = 201
   })
 
