@@ -90,6 +90,7 @@ export function buildCli (): Command {
   program.command('server')
     .description('run the main server: library, transcoder, Helia peer and HTTP')
     .option('--data <dir>', 'data folder (env CIDCAST_DATA)')
+    .option('--database <url>', 'the catalog\'s database: sqlite:<path> or postgres://user:password@host:port/db (env CIDCAST_DATABASE, default sqlite:<data>/catalog.sqlite)')
     .option('--listen <host:port>', 'HTTP address (env CIDCAST_LISTEN, default 127.0.0.1:8080)')
     .option('--p2p-listen <multiaddr>', 'libp2p address, repeatable (env CIDCAST_P2P_LISTEN, default /ip4/127.0.0.1/tcp/4001)', collect)
     .option('--library <dir>', 'folder watched for new media, repeatable (env CIDCAST_LIBRARY)', collect)
@@ -98,8 +99,8 @@ export function buildCli (): Command {
     .option('--dns-zone <name>', 'DNS zone of node names (env CIDCAST_DNS_ZONE, default cidcast.internal)')
     .addOption(logLevelOption())
     .addOption(logFormatOption())
-    .action(async (opts: { data?: string, listen?: string, p2pListen?: string[], library?: string[], maxSessions?: number, dnsListen?: string, dnsZone?: string, logLevel?: string, logFormat?: LogFormat }) => {
-      const options: StartServerOptions = { dataDir: opts.data, listen: opts.listen, p2pListen: opts.p2pListen, library: opts.library, maxSessions: opts.maxSessions, dnsListen: opts.dnsListen, dnsZone: opts.dnsZone, logLevel: opts.logLevel, logFormat: opts.logFormat }
+    .action(async (opts: { data?: string, database?: string, listen?: string, p2pListen?: string[], library?: string[], maxSessions?: number, dnsListen?: string, dnsZone?: string, logLevel?: string, logFormat?: LogFormat }) => {
+      const options: StartServerOptions = { dataDir: opts.data, database: opts.database, listen: opts.listen, p2pListen: opts.p2pListen, library: opts.library, maxSessions: opts.maxSessions, dnsListen: opts.dnsListen, dnsZone: opts.dnsZone, logLevel: opts.logLevel, logFormat: opts.logFormat }
       // loaded here: Helia, TypeORM and ffmpeg glue cost seconds that client verbs should not pay
       const { startServer } = await import('./server.ts')
       const server = await startServer(options)

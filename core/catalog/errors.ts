@@ -40,3 +40,15 @@ export class CatalogBusyError extends CidcastError {
     this.retryAfterSeconds = retryAfterSeconds
   }
 }
+
+/** The catalog's database cannot be reached or refused the connection (PostgreSQL down, wrong password, no such database). */
+export class CatalogUnavailableError extends CidcastError {
+  static override readonly code: string = 'CatalogUnavailableError'
+  override readonly name = 'CatalogUnavailableError'
+}
+
+/** A database the catalog cannot be kept in as it is (a PostgreSQL collation that orders text otherwise than SQLite). */
+export class UnsuitableDatabaseError extends CidcastError {
+  static override readonly code: string = 'UnsuitableDatabaseError'
+  override readonly name = 'UnsuitableDatabaseError'
+}
