@@ -14,7 +14,7 @@
 
 /** Globs relative to the project root. */
 export const UNIT = [
-  'test/core/access/*.test.ts',
+  'test/core/access/!(*.pg).test.ts',
   'test/core/catalog/!(*.pg).test.ts',
   'test/core/concurrency.test.ts',
   'test/core/config/*.test.ts',
@@ -36,7 +36,7 @@ export const UNIT = [
   'test/core/media/probe.test.ts',
   'test/core/media/profiles.test.ts',
   'test/core/media/session.test.ts',
-  'test/core/metadata/*.test.ts',
+  'test/core/metadata/!(*.pg).test.ts',
   'test/core/net/data-lock.test.ts',
   'test/core/net/xsalsa20-stream.test.ts',
   'test/core/routing/ipns-records.test.ts',

@@ -29,3 +29,11 @@ export async function testDatabase (): Promise<{ database: string, dialect: Dial
   const dir = await tempDir('cidcast-catalog-')
   return { database: join(dir.path, 'catalog.sqlite'), dialect, remove: dir.remove }
 }
+
+/**
+ * The `database` option of a main server started by a test: none on SQLite (the data folder's catalog.sqlite, as by
+ * default), a new PostgreSQL database otherwise.
+ */
+export async function serverDatabase (): Promise<{ database?: string }> {
+  return dialect === 'postgres' ? { database: await createPostgresDatabase() } : {}
+}
