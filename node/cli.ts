@@ -109,6 +109,26 @@ export function buildCli (): Command {
       if (server.firstAdmin != null) process.stdout.write(`admin user: ${server.firstAdmin.user.name}\nadmin password: ${server.firstAdmin.password}\n`)
     })
 
+  const db = program.command('db')
+    .description('the main server\'s catalog database: apply its migrations, or copy a SQLite catalog to PostgreSQL')
+  db.command('migrate')
+    .description('apply the catalog\'s pending migrations and print each (the server also applies them at start)')
+    .option('--database <url>', 'sqlite:<path> or postgres://user:password@host:port/db (env CIDCAST_DATABASE, default: the data folder\'s)')
+    .option('--data <dir>', 'data folder (env CIDCAST_DATA)')
+    .action(async (opts: { database?: string, data?: string }) => {
+      // loaded here: the catalog brings TypeORM
+      const { dbMigrate } = await import('./db.ts')
+      await dbMigrate(opts)
+    })
+  db.command('copy')
+    .description('copy the data folder\'s SQLite catalog (its server stopped) to an empty PostgreSQL database, checking every table\'s rows; then set database to that URL')
+    .requiredOption('--to <url>', 'the empty PostgreSQL database: postgres://user:password@host:port/db')
+    .option('--data <dir>', 'data folder (env CIDCAST_DATA)')
+    .action(async (opts: { to: string, data?: string }) => {
+      const { dbCopy } = await import('./db.ts')
+      await dbCopy(opts)
+    })
+
   program.command('node')
     .description('run a CDN node: a Helia peer in the main server\'s private network with a local-first gateway (settings are remembered in <data>/node.json)')
     .option('--data <dir>', 'data folder (env CIDCAST_NODE_DATA, default ./.cidcast-node)')

@@ -101,8 +101,15 @@ export async function checkCollation (dataSource: DataSource, description: strin
   )
 }
 
+/** Applies the pending migrations of the catalog's database and closes it (`cidcast db migrate`): their names, oldest first. */
+export async function migrateCatalog (target: DatabaseTarget): Promise<{ database: string, applied: string[] }> {
+  const database = await openCatalogDatabase(target, { migrate: true })
+  await database.dataSource.destroy()
+  return { database: database.description, applied: database.applied }
+}
+
 /** A failure to connect as CatalogUnavailableError, the password kept out of its message. */
-function unavailable (err: unknown, url: string, description: string): CatalogUnavailableError {
+export function unavailable (err: unknown, url: string, description: string): CatalogUnavailableError {
   let message = (err as Error)?.message ?? String(err)
   const password = passwordOf(url)
   if (password !== '') message = message.split(password).join('***')

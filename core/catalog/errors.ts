@@ -52,3 +52,15 @@ export class UnsuitableDatabaseError extends CidcastError {
   static override readonly code: string = 'UnsuitableDatabaseError'
   override readonly name = 'UnsuitableDatabaseError'
 }
+
+/** `cidcast db copy` was pointed at a database that already holds tables: it fills only an empty one. */
+export class DatabaseNotEmptyError extends CidcastError {
+  static override readonly code: string = 'DatabaseNotEmptyError'
+  override readonly name = 'DatabaseNotEmptyError'
+}
+
+/** A copied table whose rows do not match the source's (count or checksum): the copy was rolled back whole. */
+export class CopyMismatchError extends CidcastError {
+  static override readonly code: string = 'CopyMismatchError'
+  override readonly name = 'CopyMismatchError'
+}

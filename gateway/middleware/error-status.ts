@@ -38,6 +38,9 @@ export const ERROR_STATUS: Readonly<Record<string, number>> = {
   CatalogUnavailableError: 503,
   // a start-up condition (the database's collation): never a request's
   UnsuitableDatabaseError: 500,
+  // `cidcast db copy`'s own conditions, never a request's
+  DatabaseNotEmptyError: 500,
+  CopyMismatchError: 500,
   // routing and IPNS
   InvalidIpnsNameError: 400,
   InvalidIpnsRecordError: 400,
