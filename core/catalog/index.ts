@@ -12,6 +12,7 @@ export type { Catalog, CatalogComponents, CatalogInit, CatalogLockStats, Catalog
 export type { MediaInput, MediaRecord, ProgressRecord, RenditionInput, RenditionRecord, RenditionState, SegmentRecord } from './records.ts'
 export { normalTitle, sortKey } from './sort-key.ts'
 export { listColumns } from './media-list.ts'
+export { searchText } from './search-text.ts'
 export { FIELD_NAMES } from './metadata-repository.ts'
 export type { AuditEntry, CollectionRecord, FieldChanges, FieldName, MetadataFields, MetadataRepository, SeasonRecord, SeriesRecord, StoredMetadata } from './metadata-repository.ts'
 export type { AccessRepository, TokenRecord, UserRecord } from './access-repository.ts'

@@ -202,6 +202,10 @@ export class MediaMetadata {
   @Column('varchar', { length: 16 })
   source!: string
 
+  /** Its titles in lower case, what a search scans (search-text.ts): kept in step by every save. */
+  @Column('text', { name: 'search_text', default: '' })
+  searchText!: string
+
   /** When providers last identified it. */
   @Column('bigint', { name: 'identified_at', nullable: true, transformer: millisDate })
   identifiedAt!: Date | null

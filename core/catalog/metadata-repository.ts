@@ -3,6 +3,7 @@ import { Media } from './entities.ts'
 import { Collection, MediaMetadata, MetadataAudit, Season, Series, StoredImage } from './metadata-entities.ts'
 import { listColumns, mediaIdInScope, mediaInFolders } from './media-list.ts'
 import type { SqlCondition } from './media-list.ts'
+import { searchPattern, searchText } from './search-text.ts'
 import { normalTitle, sortKey } from './sort-key.ts'
 import type { RunExclusive, RunRead } from './exclusive.ts'
 import type { LibraryScope } from '../media-query.ts'
@@ -142,11 +143,6 @@ function toCollection (row: Collection): CollectionRecord {
   return { id: row.id, title: row.title, overview: row.overview, tmdb: row.tmdbId, poster: row.posterCid, backdrop: row.backdropCid }
 }
 
-/** LIKE pattern for a user's text, with the wildcards in it escaped. */
-function likePattern (text: string): string {
-  return `%${text.toLowerCase().replace(/[\\%_]/g, c => `\\${c}`)}%`
-}
-
 /** The metadata of media, series and collections, their audit trail and the images stored for them. */
 export interface MetadataRepository {
   get: (mediaId: string) => Promise<StoredMetadata | undefined>
@@ -175,8 +171,8 @@ export interface MetadataRepository {
   putCollection: (id: string, fields: Partial<Omit<CollectionRecord, 'id'>>) => Promise<CollectionRecord>
   /** Episodes of a series by season and episode number (those in `scope`). */
   episodes: (seriesId: string, scope?: LibraryScope) => Promise<StoredMetadata[]>
-  /** The episodes of each of these series (those in `scope`), in `episodes`' order. */
-  episodesOf: (seriesIds: readonly string[], scope?: LibraryScope) => Promise<Map<string, StoredMetadata[]>>
+  /** The season of each episode of each of these series (those in `scope`): what a series' view counts. */
+  episodeSeasons: (seriesIds: readonly string[], scope?: LibraryScope) => Promise<Map<string, Array<{ season: number | null }>>>
   /** Movies of a collection by release date, then year, then title (those in `scope`). */
   collectionMovies: (collectionId: string, scope?: LibraryScope) => Promise<StoredMetadata[]>
   /** How many movies each of these collections has (those in `scope`). */
@@ -267,6 +263,7 @@ export function createMetadataRepository (exclusive: RunExclusive, read: RunRead
         (row as unknown as Record<string, unknown>)[column] = fields[field as FieldName] ?? null
       }
       row.locked = JSON.stringify([...new Set(fields.locked)].sort())
+      row.searchText = searchText(fields.title, fields.originalTitle)
       row.folder = meta.folder
       row.source = meta.source
       if (meta.identifiedAt !== undefined) row.identifiedAt = meta.identifiedAt
@@ -334,14 +331,15 @@ export function createMetadataRepository (exclusive: RunExclusive, read: RunRead
       return out
     },
 
-    episodesOf: async (seriesIds, scope = {}) => {
-      const out = new Map<string, StoredMetadata[]>(seriesIds.map(id => [id, []]))
+    episodeSeasons: async (seriesIds, scope = {}) => {
+      const out = new Map<string, Array<{ season: number | null }>>(seriesIds.map(id => [id, []]))
       if (seriesIds.length === 0) return out
+      // two columns, not whole rows: a search that finds twenty series counts hundreds of episodes
       const rows = await read(async db => await db.getRepository(MediaMetadata).find({
-        where: { seriesId: In([...seriesIds]), kind: 'episode', ...mediaIdInScope(scope) },
-        order: { seasonNumber: 'ASC', episodeNumber: 'ASC', title: 'ASC', mediaId: 'ASC' }
+        select: { seriesId: true, seasonNumber: true },
+        where: { seriesId: In([...seriesIds]), kind: 'episode', ...mediaIdInScope(scope) }
       }))
-      for (const row of rows) if (row.seriesId != null) out.get(row.seriesId)?.push(toStored(row))
+      for (const row of rows) if (row.seriesId != null) out.get(row.seriesId)?.push({ season: row.seasonNumber })
       return out
     },
 
@@ -411,7 +409,7 @@ export function createMetadataRepository (exclusive: RunExclusive, read: RunRead
     extras: async (folder, scope = {}) => await read(async db => (await db.getRepository(MediaMetadata).find({ where: { folder, kind: 'extra', ...mediaIdInScope(scope) }, order: { title: 'ASC' } })).map(toStored)),
 
     search: async (text, limit, scope = {}) => await read(async db => {
-      const pattern = likePattern(text)
+      const pattern = searchPattern(text)
       const { folders } = scope
       const anything: SqlCondition = { sql: '1 = 1', params: {} }
       // with folders, a series or a collection is found only through an episode or a movie of it inside them
@@ -421,21 +419,30 @@ export function createMetadataRepository (exclusive: RunExclusive, read: RunRead
         return { sql: `EXISTS (SELECT 1 FROM media_metadata e WHERE ${link} AND e.kind = '${kind}' AND ${inside.sql})`, params: inside.params }
       }
       const ownMedia = folders === undefined ? anything : mediaInFolders('m.media_id', folders)
-      const media = await db.getRepository(MediaMetadata).createQueryBuilder('m')
-        .where("(LOWER(m.title) LIKE :p ESCAPE '\\' OR LOWER(m.original_title) LIKE :p ESCAPE '\\')", { p: pattern })
+      // the titles lowered once, at save (search-text.ts): one LIKE per row, no LOWER; the matches sorted as ids
+      // and titles, then only the page read whole
+      const mediaIds = async (): Promise<string[]> => (await db.getRepository(MediaMetadata).createQueryBuilder('m')
+        .select('m.media_id', 'id')
+        .where("m.search_text LIKE :p ESCAPE '\\'", { p: pattern })
         .andWhere(ownMedia.sql, ownMedia.params)
-        .orderBy('m.title', 'ASC').limit(limit).getMany()
+        .orderBy('m.title', 'ASC').addOrderBy('m.media_id', 'ASC').limit(limit).getRawMany<{ id: string }>()).map(row => row.id)
       const seriesHeld = through('e.series_id = s.id', 'episode')
-      const series = await db.getRepository(Series).createQueryBuilder('s')
-        .where("(LOWER(s.title) LIKE :p ESCAPE '\\' OR LOWER(s.original_title) LIKE :p ESCAPE '\\')", { p: pattern })
-        .andWhere(seriesHeld.sql, seriesHeld.params)
-        .orderBy('s.title', 'ASC').limit(limit).getMany()
       const collectionHeld = through('e.collection_id = c.id', 'movie')
-      const collections = await db.getRepository(Collection).createQueryBuilder('c')
-        .where("LOWER(c.title) LIKE :p ESCAPE '\\'", { p: pattern })
-        .andWhere(collectionHeld.sql, collectionHeld.params)
-        .orderBy('c.title', 'ASC').limit(limit).getMany()
-      return { media: media.map(toStored), series: series.map(toSeries), collections: collections.map(toCollection) }
+      // series and collections are few: their titles are lowered as they are scanned
+      const [ids, series, collections] = await Promise.all([
+        mediaIds(),
+        db.getRepository(Series).createQueryBuilder('s')
+          .where("(LOWER(s.title) LIKE :p ESCAPE '\\' OR LOWER(s.original_title) LIKE :p ESCAPE '\\')", { p: pattern })
+          .andWhere(seriesHeld.sql, seriesHeld.params)
+          .orderBy('s.title', 'ASC').limit(limit).getMany(),
+        db.getRepository(Collection).createQueryBuilder('c')
+          .where("LOWER(c.title) LIKE :p ESCAPE '\\'", { p: pattern })
+          .andWhere(collectionHeld.sql, collectionHeld.params)
+          .orderBy('c.title', 'ASC').limit(limit).getMany()
+      ])
+      const rows = new Map((ids.length === 0 ? [] : await db.getRepository(MediaMetadata).findBy({ mediaId: In(ids) })).map(row => [row.mediaId, row]))
+      const media = ids.flatMap(id => { const row = rows.get(id); return row == null ? [] : [toStored(row)] })
+      return { media, series: series.map(toSeries), collections: collections.map(toCollection) }
     }),
 
     withoutArtwork: async () => await read(async db => (await db.getRepository(MediaMetadata).createQueryBuilder('m')

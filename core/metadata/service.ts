@@ -315,12 +315,11 @@ export function createMetadataService (components: MetadataServiceComponents, in
     },
 
     async listSeries (scope = {}) {
-      const out: SeriesView[] = []
-      for (const s of await store.listSeries()) {
-        const episodes = await store.episodes(s.id, scope)
-        if (episodes.length > 0) out.push(seriesView(s, await store.seasons(s.id), episodes))
-      }
-      return out
+      const all = await store.listSeries()
+      const ids = all.map(s => s.id)
+      // every series' seasons and episode counts in two queries, not two per series
+      const [seasons, episodes] = await Promise.all([store.seasonsOf(ids), store.episodeSeasons(ids, scope)])
+      return all.filter(s => (episodes.get(s.id)?.length ?? 0) > 0).map(s => seriesView(s, seasons.get(s.id) ?? [], episodes.get(s.id) ?? []))
     },
 
     async series (id, scope = {}) {
@@ -384,7 +383,7 @@ export function createMetadataService (components: MetadataServiceComponents, in
       const seriesIds = found.series.map(s => s.id)
       const [seasons, episodes, sizes, media] = await Promise.all([
         store.seasonsOf(seriesIds),
-        store.episodesOf(seriesIds, scope),
+        store.episodeSeasons(seriesIds, scope),
         store.collectionSizes(found.collections.map(c => c.id), scope),
         summaries(found.media)
       ])

@@ -188,7 +188,7 @@ export function seasonTitle (number: number, title: string | null | undefined): 
 }
 
 /** A series with its seasons (each with its episode count). */
-export function seriesView (series: SeriesRecord, seasons: SeasonRecord[], episodes: StoredMetadata[]): SeriesView {
+export function seriesView (series: SeriesRecord, seasons: SeasonRecord[], episodes: ReadonlyArray<Pick<StoredMetadata, 'season'>>): SeriesView {
   const counts = new Map<number, number>()
   for (const e of episodes) if (e.season != null) counts.set(e.season, (counts.get(e.season) ?? 0) + 1)
   const numbers = [...new Set([...counts.keys()])].sort((a, b) => (a === 0 ? 1 : b === 0 ? -1 : a - b))

@@ -58,8 +58,8 @@ test('the sort-key migration gives media already in the database the key of thei
   t.deepEqual((await catalog.listMedia({ sort: 'title' })).map(m => m.id), ['m4', 'm3', 'm2', 'm1'])
 })
 
-test('the list-order migration gives media already in the database their kind, other and year from their metadata', async t => {
-  const before = await catalogBefore(t, 'MediaListOrder1796800000000')
+test('the library-scale migration gives media already in the database their kind, other, year and search text from their metadata', async t => {
+  const before = await catalogBefore(t, 'LibraryScale1796800000000')
   await before.insert('series', { id: 's1', title: 'Show', created_at: 1, updated_at: 1 })
   const rows: Array<[string, Record<string, unknown> | undefined]> = [
     ['movie-1999', metadata('movie-1999', 'movie', 'Matrix', { year: 1999 })],
@@ -67,7 +67,7 @@ test('the list-order migration gives media already in the database their kind, o
     ['movie-none', metadata('movie-none', 'movie', 'Unknown year')],
     ['episode', metadata('episode', 'episode', 'Pilot', { series_id: 's1', season_number: 1, episode_number: 1, year: 2020 })],
     ['loose-episode', metadata('loose-episode', 'episode', 'No series')],
-    ['extra', metadata('extra', 'extra', 'Trailer')],
+    ['extra', metadata('extra', 'extra', 'ÉMILE Trailer', { original_title: 'Bande-annonce' })],
     ['bare', undefined]
   ]
   for (const [i, [id, meta]] of rows.entries()) {
@@ -83,4 +83,9 @@ test('the list-order migration gives media already in the database their kind, o
   t.deepEqual(await ids({ kind: 'other' }), ['bare', 'extra', 'loose-episode'])
   t.is(await catalog.countMedia({ kind: 'other' }), 3)
   t.deepEqual(await ids({ sort: 'year' }), ['episode', 'movie-2010', 'movie-1999', 'bare', 'extra', 'loose-episode', 'movie-none'])
+  // every letter of a title folded (SQL's LOWER folds ASCII alone), and the original title searched too
+  const found = async (text: string): Promise<string[]> => (await catalog.repositories.metadata.search(text, 10)).media.map(m => m.mediaId)
+  t.deepEqual(await found('émile'), ['extra'])
+  t.deepEqual(await found('BANDE'), ['extra'])
+  t.deepEqual(await found('matrix'), ['movie-1999'])
 })

@@ -1,26 +1,40 @@
+import { searchText } from '../../search-text.ts'
 import type { MigrationInterface, QueryRunner } from 'typeorm'
 
-/** `media.kind`, `other`, `year_rank` and the list indexes on PostgreSQL: the twin of ../sqlite/1796800000000-media-list-order.ts. */
-export class MediaListOrder1796800000000 implements MigrationInterface {
-  name = 'MediaListOrder1796800000000'
+/**
+ * What a large library (issue 15: 100,000 media) is listed and searched by. On `media` itself: `kind` (the metadata's
+ * kind, null before any), `other` (true for what neither the movie grid nor a series shows: the `other` filter) and
+ * `year_rank` (newest first: 9999 - year, 10000 when unknown), each page then an index walk instead of a join and a
+ * sort of the whole library; the date and title indexes gain the id that breaks their ties. On `media_metadata`,
+ * `search_text`: its titles in lower case (core/catalog/search-text.ts), which a search scans instead of lowering every
+ * title of the library each time. Rows already there get their values from their metadata. The twin of
+ * ../postgres/1796800000000-library-scale.ts.
+ */
+export class LibraryScale1796800000000 implements MigrationInterface {
+  name = 'LibraryScale1796800000000'
 
   async up (queryRunner: QueryRunner): Promise<void> {
-    await queryRunner.query('ALTER TABLE "media" ADD "kind" character varying(16)')
-    await queryRunner.query('ALTER TABLE "media" ADD "other" boolean NOT NULL DEFAULT true')
-    await queryRunner.query('ALTER TABLE "media" ADD "year_rank" integer NOT NULL DEFAULT 10000')
+    await queryRunner.query('ALTER TABLE "media" ADD COLUMN "kind" varchar(16)')
+    await queryRunner.query('ALTER TABLE "media" ADD COLUMN "other" boolean NOT NULL DEFAULT (1)')
+    await queryRunner.query('ALTER TABLE "media" ADD COLUMN "year_rank" integer NOT NULL DEFAULT (10000)')
     await queryRunner.query(
       'UPDATE "media" SET ' +
       '"kind" = (SELECT "mm"."kind" FROM "media_metadata" "mm" WHERE "mm"."media_id" = "media"."id"), ' +
       '"year_rank" = COALESCE((SELECT 9999 - "mm"."year" FROM "media_metadata" "mm" WHERE "mm"."media_id" = "media"."id" AND "mm"."year" BETWEEN 0 AND 9999), 10000), ' +
       '"other" = CASE WHEN EXISTS (SELECT 1 FROM "media_metadata" "mm" WHERE "mm"."media_id" = "media"."id" AND ' +
-      '("mm"."kind" = \'movie\' OR ("mm"."kind" = \'episode\' AND "mm"."series_id" IS NOT NULL AND "mm"."season_number" IS NOT NULL))) THEN false ELSE true END'
+      '("mm"."kind" = \'movie\' OR ("mm"."kind" = \'episode\' AND "mm"."series_id" IS NOT NULL AND "mm"."season_number" IS NOT NULL))) THEN 0 ELSE 1 END'
     )
     await queryRunner.query('DROP INDEX "idx_media_created_at"')
     await queryRunner.query('DROP INDEX "idx_media_sort_key"')
     for (const [name, columns] of INDEXES) await queryRunner.query(`CREATE INDEX "${name}" ON "media" (${columns})`)
+    await queryRunner.query('ALTER TABLE "media_metadata" ADD COLUMN "search_text" text NOT NULL DEFAULT (\'\')')
+    // lowered here, not by SQL's LOWER: SQLite's folds ASCII alone, searchText every letter
+    const rows: Array<{ id: string, title: string, originalTitle: string | null }> = await queryRunner.query('SELECT "media_id" AS "id", "title", "original_title" AS "originalTitle" FROM "media_metadata"')
+    for (const row of rows) await queryRunner.query('UPDATE "media_metadata" SET "search_text" = ? WHERE "media_id" = ?', [searchText(row.title, row.originalTitle), row.id])
   }
 
   async down (queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query('ALTER TABLE "media_metadata" DROP COLUMN "search_text"')
     for (const [name] of [...INDEXES].reverse()) await queryRunner.query(`DROP INDEX "${name}"`)
     await queryRunner.query('CREATE INDEX "idx_media_created_at" ON "media" ("created_at")')
     await queryRunner.query('CREATE INDEX "idx_media_sort_key" ON "media" ("sort_key")')
