@@ -1,4 +1,5 @@
 import { searchText } from '../../search-text.ts'
+import { LIBRARY_SCALE_INDEXES, listColumnsBackfill } from '../library-scale.ts'
 import type { MigrationInterface, QueryRunner } from 'typeorm'
 
 /**
@@ -17,16 +18,10 @@ export class LibraryScale1796800000000 implements MigrationInterface {
     await queryRunner.query('ALTER TABLE "media" ADD COLUMN "kind" varchar(16)')
     await queryRunner.query('ALTER TABLE "media" ADD COLUMN "other" boolean NOT NULL DEFAULT (1)')
     await queryRunner.query('ALTER TABLE "media" ADD COLUMN "year_rank" integer NOT NULL DEFAULT (10000)')
-    await queryRunner.query(
-      'UPDATE "media" SET ' +
-      '"kind" = (SELECT "mm"."kind" FROM "media_metadata" "mm" WHERE "mm"."media_id" = "media"."id"), ' +
-      '"year_rank" = COALESCE((SELECT 9999 - "mm"."year" FROM "media_metadata" "mm" WHERE "mm"."media_id" = "media"."id" AND "mm"."year" BETWEEN 0 AND 9999), 10000), ' +
-      '"other" = CASE WHEN EXISTS (SELECT 1 FROM "media_metadata" "mm" WHERE "mm"."media_id" = "media"."id" AND ' +
-      '("mm"."kind" = \'movie\' OR ("mm"."kind" = \'episode\' AND "mm"."series_id" IS NOT NULL AND "mm"."season_number" IS NOT NULL))) THEN 0 ELSE 1 END'
-    )
+    await queryRunner.query(listColumnsBackfill({ yes: '1', no: '0' }))
     await queryRunner.query('DROP INDEX "idx_media_created_at"')
     await queryRunner.query('DROP INDEX "idx_media_sort_key"')
-    for (const [name, columns] of INDEXES) await queryRunner.query(`CREATE INDEX "${name}" ON "media" (${columns})`)
+    for (const [name, columns] of LIBRARY_SCALE_INDEXES) await queryRunner.query(`CREATE INDEX "${name}" ON "media" (${columns})`)
     await queryRunner.query('ALTER TABLE "media_metadata" ADD COLUMN "search_text" text NOT NULL DEFAULT (\'\')')
     // lowered here, not by SQL's LOWER: SQLite's folds ASCII alone, searchText every letter
     const rows: Array<{ id: string, title: string, originalTitle: string | null }> = await queryRunner.query('SELECT "media_id" AS "id", "title", "original_title" AS "originalTitle" FROM "media_metadata"')
@@ -35,7 +30,7 @@ export class LibraryScale1796800000000 implements MigrationInterface {
 
   async down (queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query('ALTER TABLE "media_metadata" DROP COLUMN "search_text"')
-    for (const [name] of [...INDEXES].reverse()) await queryRunner.query(`DROP INDEX "${name}"`)
+    for (const [name] of [...LIBRARY_SCALE_INDEXES].reverse()) await queryRunner.query(`DROP INDEX "${name}"`)
     await queryRunner.query('CREATE INDEX "idx_media_created_at" ON "media" ("created_at")')
     await queryRunner.query('CREATE INDEX "idx_media_sort_key" ON "media" ("sort_key")')
     await queryRunner.query('ALTER TABLE "media" DROP COLUMN "year_rank"')
@@ -43,16 +38,3 @@ export class LibraryScale1796800000000 implements MigrationInterface {
     await queryRunner.query('ALTER TABLE "media" DROP COLUMN "kind"')
   }
 }
-
-/** Every order (date added, title, year) alone, and after each filter (kind, other). */
-const INDEXES: ReadonlyArray<[string, string]> = [
-  ['idx_media_created_at', '"created_at", "id"'],
-  ['idx_media_sort_key', '"sort_key", "id"'],
-  ['idx_media_year', '"year_rank", "sort_key", "id"'],
-  ['idx_media_kind_created_at', '"kind", "created_at", "id"'],
-  ['idx_media_kind_sort_key', '"kind", "sort_key", "id"'],
-  ['idx_media_kind_year', '"kind", "year_rank", "sort_key", "id"'],
-  ['idx_media_other_created_at', '"other", "created_at", "id"'],
-  ['idx_media_other_sort_key', '"other", "sort_key", "id"'],
-  ['idx_media_other_year', '"other", "year_rank", "sort_key", "id"']
-]
