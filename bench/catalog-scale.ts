@@ -22,14 +22,15 @@ import type { Row } from './table.ts'
 
 /*
  * Issue 15's "catalog at scale": a library of 100,000 media with metadata (movies, episodes of 1,000 series, extras,
- * collections, unidentified files), served by a main server on SQLite and by one on PostgreSQL in the same run: the API's
- * list (a page of 50 in every sort and kind, at offsets anywhere in the library), search and detail, timed one request
- * at a time, each sent to both servers in turn (p50, p99; goal p99 < 50 ms). The library is written straight into SQLite (one transaction), then moved to
- * PostgreSQL with `db copy`, whose time is a figure too. Then the ingest of 10,000 small files on each: what adding a
- * file does after ffprobe (not run: the bench times the catalog, not ffmpeg): hashing the file, the media row, its
- * identification from the path and the metadata row with its audit entry, and the view the API answers with, 4 files at
- * a time as `cidcast add` sends them. PostgreSQL here is the bench's own server (test/helpers/postgres.ts: local,
- * fsync off, as SQLite's WAL at synchronous=NORMAL does not sync each commit either).
+ * collections, unidentified files), served by a main server on SQLite and by one on PostgreSQL in the same run: the
+ * API's list (a page of 50 in every sort and kind, at offsets anywhere in the library), search and detail, timed one
+ * request at a time, each sent to both servers in turn (p50, p99; goal p99 < 50 ms). The library is written straight
+ * into SQLite (one transaction), then moved to PostgreSQL with `db copy`, whose time is a figure too. Then the ingest
+ * of 10,000 small files on each: what adding a file does after ffprobe (not run: the bench times the catalog, not
+ * ffmpeg): hashing the file, the media row, its identification from the path and the metadata row with its audit
+ * entry, and the view the API answers with, 4 files at a time as `cidcast add` sends them. PostgreSQL here is the
+ * bench's own server (test/helpers/postgres.ts: local, fsync off, as SQLite's WAL at synchronous=NORMAL does not sync
+ * each commit either).
  */
 
 const SERVER_SCRIPT = fileURLToPath(new URL('../test/helpers/server-process.ts', import.meta.url))
