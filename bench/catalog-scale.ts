@@ -169,7 +169,8 @@ export async function seed (path: string, count: number, probeJson: string): Pro
   const name = (words: number): string => Array.from({ length: words }, () => pick(WORDS)).map(w => w[0].toUpperCase() + w.slice(1)).join(' ')
   const ids: string[] = []
   const media = db.prepare('INSERT INTO media (id, source_cid, path, title, sort_key, kind, other, year_rank, duration_seconds, size_bytes, probe, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
-  const meta = db.prepare('INSERT INTO media_metadata (media_id, kind, title, year, series_id, season_number, episode_number, collection_id, folder, poster_cid, still_cid, updated_at, search_text, locked, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, \'[]\', \'path\')')
+  const meta = db.prepare('INSERT INTO media_metadata (media_id, kind, title, year, series_id, season_number, episode_number, collection_id, folder, poster_cid, still_cid, updated_at, locked, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, \'[]\', \'path\')')
+  const search = db.prepare('INSERT INTO media_search (media_id, title, text) VALUES (?, ?, ?)')
   const rendition = db.prepare('INSERT INTO renditions (key, media_id, profile, fingerprint, state, segment_count, created_at, updated_at) VALUES (?, ?, \'720p\', \'bench\', \'partial\', 5, ?, ?)')
   const series = Array.from({ length: 1000 }, (_, i) => ({ id: `s${i.toString(16).padStart(15, '0')}`, title: name(2) }))
   const collections = Array.from({ length: 500 }, (_, i) => ({ id: `c${i.toString(16).padStart(15, '0')}`, title: `${name(2)} Collection` }))
@@ -211,7 +212,10 @@ export async function seed (path: string, count: number, probeJson: string): Pro
       // the list columns the metadata repository keeps in step (written here as it would)
       const list = listColumns(row == null ? undefined : { kind: row[1] as string, year: row[3] as number | null, series: row[4] as string | null, season: row[5] as number | null })
       media.run(id, `bafkreibench${i}`, path, title, sortKey(title), list.kind, list.other ? 1 : 0, list.yearRank, 600 + next() * 6000, Math.floor(1e8 + next() * 4e9), probeJson, at, at)
-      if (row != null) meta.run(...row, searchText(title, null))
+      if (row != null) {
+        meta.run(...row)
+        search.run(id, title, searchText(title, null))
+      }
       if (next() < 0.2) rendition.run(`${id}`.padEnd(64, 'r'), id, at, at)
       ids.push(id)
     }

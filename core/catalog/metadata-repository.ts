@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { Media } from './entities.ts'
-import { Collection, MediaMetadata, MetadataAudit, Season, Series, StoredImage } from './metadata-entities.ts'
+import { Collection, MediaMetadata, MediaSearch, MetadataAudit, Season, Series, StoredImage } from './metadata-entities.ts'
 import { listColumns, mediaIdInScope, mediaInFolders } from './media-list.ts'
 import type { SqlCondition } from './media-list.ts'
 import { searchPattern, searchText } from './search-text.ts'
@@ -263,7 +263,6 @@ export function createMetadataRepository (exclusive: RunExclusive, read: RunRead
         (row as unknown as Record<string, unknown>)[column] = fields[field as FieldName] ?? null
       }
       row.locked = JSON.stringify([...new Set(fields.locked)].sort())
-      row.searchText = searchText(fields.title, fields.originalTitle)
       row.folder = meta.folder
       row.source = meta.source
       if (meta.identifiedAt !== undefined) row.identifiedAt = meta.identifiedAt
@@ -271,6 +270,9 @@ export function createMetadataRepository (exclusive: RunExclusive, read: RunRead
       if (Object.keys(changes).length === 0 && existing != null && existing.folder === meta.folder && existing.source === meta.source) return changes
       row.updatedAt = at
       await repo.save(row)
+      if (existing == null || changes.title != null || changes.originalTitle != null) {
+        await tx.getRepository(MediaSearch).upsert({ mediaId, title: fields.title, text: searchText(fields.title, fields.originalTitle) }, { conflictPaths: ['mediaId'], skipUpdateIfNoValuesChanged: true })
+      }
       // the library lists media by these: the media row keeps its title, the key it sorts by, its kind and year
       if (changes.title != null || changes.sortTitle != null) {
         await tx.getRepository(Media).update({ id: mediaId }, { title: fields.title, sortKey: sortKey(fields.title, fields.sortTitle), updatedAt: at })
@@ -419,11 +421,11 @@ export function createMetadataRepository (exclusive: RunExclusive, read: RunRead
         return { sql: `EXISTS (SELECT 1 FROM media_metadata e WHERE ${link} AND e.kind = '${kind}' AND ${inside.sql})`, params: inside.params }
       }
       const ownMedia = folders === undefined ? anything : mediaInFolders('m.media_id', folders)
-      // the titles lowered once, at save (search-text.ts): one LIKE per row, no LOWER; the matches sorted as ids
-      // and titles, then only the page read whole
-      const mediaIds = async (): Promise<string[]> => (await db.getRepository(MediaMetadata).createQueryBuilder('m')
+      // the titles lowered once, at save (search-text.ts), in a narrow table: one LIKE per row, no LOWER; the
+      // matches sorted as ids and titles, then only the page read whole
+      const mediaIds = async (): Promise<string[]> => (await db.getRepository(MediaSearch).createQueryBuilder('m')
         .select('m.media_id', 'id')
-        .where("m.search_text LIKE :p ESCAPE '\\'", { p: pattern })
+        .where("m.text LIKE :p ESCAPE '\\'", { p: pattern })
         .andWhere(ownMedia.sql, ownMedia.params)
         .orderBy('m.title', 'ASC').addOrderBy('m.media_id', 'ASC').limit(limit).getRawMany<{ id: string }>()).map(row => row.id)
       const seriesHeld = through('e.series_id = s.id', 'episode')

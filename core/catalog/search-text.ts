@@ -1,5 +1,5 @@
 /*
- * What a search of the library scans (`media_metadata.search_text`): a media's titles in lower case, every letter
+ * What a search of the library scans (`media_search.text`): a media's titles in lower case, every letter
  * folded (SQL's LOWER folds ASCII alone in SQLite, and in PostgreSQL under collation C), so "émile" finds "Émile" on
  * both databases, and no title is lowered again at each search.
  */
