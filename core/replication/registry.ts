@@ -9,7 +9,6 @@ import type { Clock } from '../clock.ts'
 import type { Logger } from '../logger.ts'
 import type { Libp2p, PeerId } from '@libp2p/interface'
 
-
 /** A root a node fetched by fallback counts as in its cache this long (its kept files live at least an hour). */
 const FETCHED_MS = 24 * 3_600_000
 /** Roots remembered per node as fetched. */
