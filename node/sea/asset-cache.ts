@@ -23,7 +23,7 @@ export function sha256Hex (bytes: Uint8Array): string {
 
 /**
  * The executable's cache folder, made if missing (mode 0700): `$XDG_CACHE_HOME/cidcast-node`, else
- * `~/.cache/cidcast-node`; where neither can be made (a service user without a home), `<tmp>/cidcast-node-<uid>`,
+ * `~/.cache/cidcast-node`; where that cannot be made (a service user without a home), `$TMPDIR/cidcast-node-<uid>`,
  * refused unless it is this user's and writable by no one else.
  */
 export function assetCacheDir (env: NodeJS.ProcessEnv = process.env): string {
@@ -35,7 +35,7 @@ export function assetCacheDir (env: NodeJS.ProcessEnv = process.env): string {
     return preferred
   } catch {}
   const uid = process.getuid?.() ?? 0
-  const fallback = join(tmpdir(), `cidcast-node-${uid}`)
+  const fallback = join(env.TMPDIR != null && isAbsolute(env.TMPDIR) ? env.TMPDIR : tmpdir(), `cidcast-node-${uid}`)
   try {
     mkdirSync(fallback, { mode: 0o700 })
   } catch (err) {
