@@ -123,6 +123,12 @@ export class DataFolderLockedError extends CidcastError {
   override readonly name = 'DataFolderLockedError'
 }
 
+/** A data folder that belongs to another private network (its swarm.key is another), where a node was to join one. */
+export class DataFolderTakenError extends CidcastError {
+  static override readonly code: string = 'DataFolderTakenError'
+  override readonly name = 'DataFolderTakenError'
+}
+
 /** A port the user set (flag, environment, config file) is held by another program. */
 export class PortInUseError extends CidcastError {
   static override readonly code: string = 'PortInUseError'

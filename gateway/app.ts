@@ -12,6 +12,7 @@ import { keyRoutes } from './routes/keys.ts'
 import { mediaRoutes } from './routes/media.ts'
 import { metadataRoutes } from './routes/metadata.ts'
 import { nodeRoutes } from './routes/nodes.ts'
+import { invitationRoutes } from './routes/invitations.ts'
 import { playRoutes } from './routes/play.ts'
 import { distributionRoutes } from './routes/distribution.ts'
 import { replicationRoutes } from './routes/replications.ts'
@@ -27,7 +28,7 @@ import type { StreamAccessComponents } from './access/stream-access.ts'
 import type { KeyRouteComponents } from './routes/keys.ts'
 import type { PlayRouteComponents } from './routes/play.ts'
 import type { WebUi } from './web-ui.ts'
-import type { Accounts, LoginLimiter } from '../core/access/index.ts'
+import type { Accounts, Invitations, LoginLimiter } from '../core/access/index.ts'
 import type { Catalog } from '../core/catalog/index.ts'
 import type { DiskSpace, DiskSpaceReport } from '../core/disk-space.ts'
 import type { Distributor } from '../core/distribution/index.ts'
@@ -63,6 +64,8 @@ export interface HttpAppComponents {
   /** The node registry and the server's own addresses: `/api/v1/nodes` and `/api/v1/server` exist only with both. */
   nodes?: Pick<NodeRegistry, 'list' | 'revoke'>
   serverInfo?: () => ServerInfo
+  /** Node invitations (`/api/v1/nodes/invitations`, `/api/v1/nodes/join`), with the node registry. */
+  invitations?: Invitations
   /** IPNS records and provider/peer sources: `/routing/v1` (Delegated Routing V1) exists only with them. */
   routing?: Omit<RoutingRouteComponents, 'logger'>
   /** Series, collections, edits and identification (core/metadata): the metadata routes exist only with it. */
@@ -132,6 +135,7 @@ export function createHttpApp (components: HttpAppComponents): Koa & { routes: (
   // a viewer limited to some library folders sees nothing of what lies outside them (access/visibility.ts)
   const visibility = createVisibility({ catalog: components.catalog, mediaOfCids: async cids => await components.catalog.repositories.renditionRoots.mediaOf(cids), reader: components.reader })
   const routers = [system, accountRoutes({ accounts: components.accounts, limiter: components.limiter, settings: components.accessSettings, libraryFolders: components.libraryFolders }), apiRoutes(components), mediaRoutes(components), ipfsRoutes({ blockstore: components.blockstore, logger: components.logger, reader: components.reader })]
+  if (components.invitations != null) routers.push(invitationRoutes({ invitations: components.invitations, limiter: components.limiter }))
   if (components.nodes != null && components.serverInfo != null) routers.push(nodeRoutes({ nodes: components.nodes, users: components.accounts, serverInfo: components.serverInfo }))
   if (components.routing != null) routers.push(routingRoutes({ ...components.routing, logger: components.logger }))
   if (components.metadata != null) routers.push(metadataRoutes({ metadata: components.metadata }), imageRoutes({ images: components.catalog.repositories.metadata, reader: components.reader }))

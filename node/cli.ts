@@ -1,11 +1,11 @@
-import { Command, Option } from 'commander'
+import { Command, InvalidArgumentError, Option } from 'commander'
 import { createApiClient, setTokenResolver } from '../client/api-client.ts'
 import { accountCommands } from '../client/commands/accounts.ts'
 import { addCommand } from '../client/commands/add.ts'
 import { collect } from '../client/commands/options.ts'
 import { rotateKeysCommand } from '../client/commands/keys.ts'
 import { metaCommand } from '../client/commands/meta.ts'
-import { nodesCommand, revokeNodeCommand } from '../client/commands/nodes.ts'
+import { invitationsCommand, inviteNodeCommand, nodesCommand, parseDuration, revokeNodeCommand, uninviteCommand } from '../client/commands/nodes.ts'
 import { pinCommand, statusCommand } from '../client/commands/pin.ts'
 import { pinVerifyCommand } from '../client/commands/pin-verify.ts'
 import { playCommand } from '../client/commands/play.ts'
@@ -98,6 +98,36 @@ export function buildCli (): Command {
     .option('--server <url>', 'main server URL (env CIDCAST_SERVER)')
     .action(async (name: string, opts: { server?: string }) => {
       await revokeNodeCommand(name, { server: opts.server ?? (nodes.opts<{ server: string }>().server) })
+    })
+
+  nodes.command('invite')
+    .description('invite a CDN node: prints one join token for `cidcast-node join TOKEN` (spent by the first node that joins; it holds the network\'s swarm key)')
+    .option('--name <name>', 'the name the node takes (default: its host name)')
+    .addOption(new Option('--mode <mode>', 'shared: serves anyone; local: serves its owner alone (default shared)').choices(['shared', 'local']))
+    .option('--owner <user>', 'the user who owns the node (needed for a local node)')
+    .option('--expires <duration>', 'how long the token can be used: 30m, 24h, 7d (default 24h)', text => {
+      const seconds = parseDuration(text)
+      if (seconds == null) throw new InvalidArgumentError('must be a duration such as 30m, 24h or 7d')
+      return seconds
+    })
+    .option('--url <url>', 'the main server\'s URL as the node will reach it (default: --server)')
+    .option('--server <url>', 'main server URL (env CIDCAST_SERVER)')
+    .action(async (opts: { name?: string, mode?: 'shared' | 'local', owner?: string, expires?: number, url?: string, server?: string }) => {
+      const server = opts.server ?? (nodes.opts<{ server: string }>().server)
+      await inviteNodeCommand({ server, name: opts.name, mode: opts.mode, owner: opts.owner, expiresInSeconds: opts.expires, url: opts.url ?? server })
+    })
+  nodes.command('invitations')
+    .description('list node invitations: id, state (open, spent, expired, revoked), mode, name, owner, expiry, the peer ID that joined')
+    .option('--server <url>', 'main server URL (env CIDCAST_SERVER)')
+    .action(async (opts: { server?: string }) => {
+      await invitationsCommand({ server: opts.server ?? (nodes.opts<{ server: string }>().server) })
+    })
+  nodes.command('uninvite')
+    .description('revoke a node invitation that is not spent yet')
+    .argument('<id>', 'the invitation\'s id (from `cidcast nodes invitations`)')
+    .option('--server <url>', 'main server URL (env CIDCAST_SERVER)')
+    .action(async (id: string, opts: { server?: string }) => {
+      await uninviteCommand(id, { server: opts.server ?? (nodes.opts<{ server: string }>().server) })
     })
 
   for (const command of accountCommands(DEFAULT_SERVER, { save: saveCredential })) program.addCommand(command)

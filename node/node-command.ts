@@ -78,7 +78,7 @@ export async function runCdnNode (opts: NodeFlags): Promise<void> {
   const first = await node.firstAttempt()
   if (first.state === 'registered' || first.error == null) return
   // the main server is up but will not have this node: retrying cannot help
-  if (first.error.name === 'PrivateNetworkRefusedError' || first.error.name === 'NodeRevokedError') {
+  if (first.error.name === 'PrivateNetworkRefusedError' || first.error.name === 'NodeRevokedError' || first.error.name === 'ControlVersionError') {
     await node.stop()
     fail(first.error)
   }

@@ -2,19 +2,19 @@ import { isSea } from 'node:sea'
 import { pathToFileURL } from 'node:url'
 import { Command } from 'commander'
 import { CONTROL_PROTOCOL, ORDERS_PROTOCOL } from '../core/control/index.ts'
-import pkg from '../package.json' with { type: 'json' }
+import { CIDCAST_VERSION } from '../core/version.ts'
 import { fail } from './command-line.ts'
 import { nodeCommand } from './node-command.ts'
 
 /*
  * `cidcast-node`: the CDN node as a program of its own, the entry of the single executable (`npm run package`,
  * node/sea/). With no verb it runs the node with exactly the flags of `cidcast node`; verbs are added with
- * `program.command(...)`. The version is inlined from package.json when the executable is bundled: nothing is read
- * from outside the file.
+ * `program.command(...)`. The version is core/version.ts's constant (kept equal to package.json's by a test): nothing
+ * is read from outside the file.
  */
 
 /** `cidcast-node --version`: the package's version and the protocols this node speaks. */
-export const NODE_VERSION_LINE = `cidcast-node ${pkg.version} (control ${CONTROL_PROTOCOL}, orders ${ORDERS_PROTOCOL})`
+export const NODE_VERSION_LINE = `cidcast-node ${CIDCAST_VERSION} (control ${CONTROL_PROTOCOL}, orders ${ORDERS_PROTOCOL})`
 
 /** The `cidcast-node` command line. */
 export function buildNodeProgram (): Command {

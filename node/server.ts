@@ -1,7 +1,7 @@
 import { mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { unixfs } from '@helia/unixfs'
-import { createAccounts, createLoginLimiter } from '../core/access/index.ts'
+import { createAccounts, createInvitations, createLoginLimiter } from '../core/access/index.ts'
 import { createCatalog, registerCatalogMetrics } from '../core/catalog/index.ts'
 import { loadMetadataConfig, loadServerConfig } from '../core/config/index.ts'
 import { createDiskSpace } from '../core/disk-space.ts'
@@ -293,6 +293,12 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
         return played
       }
     }
+    const invitations = createInvitations({
+      logger,
+      repository: catalog.repositories.invitations,
+      userExists: async name => (await accounts.listUsers()).some(user => user.name === name),
+      joinInfo: () => ({ addresses: peer.libp2p.getMultiaddrs().map(String), swarmKey })
+    })
     const rotate = async (): Promise<RotatedKeys> => await rotateStreamKeys(access.keys, registry, peer.libp2p, log)
     const app = createHttpApp({
       accounts,
@@ -313,6 +319,7 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
       peerId: peer.libp2p.peerId.toString(),
       nodes: registry,
       serverInfo,
+      invitations,
       routing,
       replication,
       ui: webUi(),

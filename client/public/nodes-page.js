@@ -4,6 +4,7 @@
 import { request } from './api.js'
 import { el } from './dom.js'
 import { clearError, describeError, showError } from './error-banner.js'
+import { invitationsPanel } from './node-invites.js'
 import { adminHere } from './session.js'
 
 /** How often the page refreshes while open: a node's state changes after missed heartbeats. */
@@ -45,7 +46,8 @@ function nodeRow (node, actions) {
     el('td', {}, el('strong', {}, node.name), el('div', { class: 'muted' }, node.dnsName)),
     el('td', {}, el('span', { class: `state state-${node.state === 'online' ? 'online' : 'offline'}` }, node.state)),
     // the owner is shown to admins, and to the owner on their own node
-    el('td', {}, node.mode, node.owner != null ? el('div', { class: 'muted node-owner' }, `owner ${node.owner}`) : null),
+    el('td', {}, node.mode, node.owner != null ? el('div', { class: 'muted node-owner' }, `owner ${node.owner}`) : null,
+      typeof node.version === 'string' ? el('div', { class: 'muted node-version' }, `cidcast ${node.version}`) : null),
     el('td', { class: 'node-region' }, node.region ?? '–', tagsOf(node).length > 0 ? el('div', { class: 'muted node-tags' }, tagsOf(node).join(', ')) : null),
     el('td', {}, `${formatBytes(capacity.freeBytes)} free of ${formatBytes(capacity.quotaBytes)}`, health.full === true ? el('div', { class: 'warn' }, 'full') : null),
     el('td', {}, node.health == null ? 'no heartbeat yet' : `${health.activeStreams} streams, ${formatBytes(health.bytesServed)} served, up ${Math.round(health.uptimeSeconds / 60)} min`),
@@ -64,13 +66,16 @@ function nodeRow (node, actions) {
 export async function showNodesPage (root, signal) {
   document.title = 'Nodes · cidcast'
   const body = el('tbody')
-  const empty = el('p', { class: 'muted', hidden: true }, 'No CDN node has registered yet. Run `cidcast node --server <this URL> --swarm-key <swarm.key>` on a machine to add one.')
+  const empty = el('p', { class: 'muted', hidden: true }, adminHere() ? 'No CDN node has registered yet: invite one below.' : 'No CDN node has registered yet.')
+  // invitations are the main server's: a node's API proxy offers no admin pages of the server
+  const invites = adminHere() ? invitationsPanel(signal) : null
   root.append(
     el('h1', {}, 'CDN nodes'),
     empty,
     el('table', { class: 'nodes' },
       el('thead', {}, el('tr', {}, ...['Node', 'State', 'Mode', 'Region', 'Space', 'Health', 'Gateway', 'IPNS', ...(adminHere() ? [''] : [])].map(h => el('th', {}, h)))),
-      body)
+      body),
+    invites?.element ?? ''
   )
   const load = async () => {
     const answer = await request('GET', '/api/v1/nodes', undefined, { signal })
@@ -95,7 +100,7 @@ export async function showNodesPage (root, signal) {
     })
     return button
   }
-  await load()
+  await Promise.all([load(), invites?.load()])
   const timer = setInterval(() => { load().catch(() => {}) }, REFRESH_MS)
   return () => clearInterval(timer)
 }

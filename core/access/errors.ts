@@ -87,3 +87,33 @@ export class LastAdminError extends CidcastError {
   static override readonly code: string = 'LastAdminError'
   override readonly name = 'LastAdminError'
 }
+
+/** A join token that is not one (`cidcast-node join`): cut short, mistyped, or of another kind. */
+export class JoinTokenInvalidError extends CidcastError {
+  static override readonly code: string = 'JoinTokenInvalidError'
+  override readonly name = 'JoinTokenInvalidError'
+}
+
+/** A node invitation that does not exist, or whose secret does not match (the message never says which). */
+export class InvitationNotFoundError extends CidcastError {
+  static override readonly code: string = 'InvitationNotFoundError'
+  override readonly name = 'InvitationNotFoundError'
+}
+
+/** A node invitation past its expiry. */
+export class InvitationExpiredError extends CidcastError {
+  static override readonly code: string = 'InvitationExpiredError'
+  override readonly name = 'InvitationExpiredError'
+}
+
+/** A node invitation another node has spent already. */
+export class InvitationSpentError extends CidcastError {
+  static override readonly code: string = 'InvitationSpentError'
+  override readonly name = 'InvitationSpentError'
+}
+
+/** A node invitation an admin revoked. */
+export class InvitationRevokedError extends CidcastError {
+  static override readonly code: string = 'InvitationRevokedError'
+  override readonly name = 'InvitationRevokedError'
+}

@@ -25,3 +25,8 @@ export { createNodeCredentialIssuer, createNodeCredentialVerifier, NODE_CREDENTI
 export type { NodeCredential, NodeCredentialClaims, NodeCredentialIssuer, NodeCredentialIssuerInit, NodeCredentialVerifier } from './node-credential.ts'
 export { createStreamUrls, DEFAULT_STREAM_TTL_SECONDS } from './stream-urls.ts'
 export type { StreamMedia, StreamNode, StreamUrl, StreamUrlComponents, StreamUrlInit, StreamUrlRequest, StreamUrls } from './stream-urls.ts'
+export { InvitationExpiredError, InvitationNotFoundError, InvitationRevokedError, InvitationSpentError, JoinTokenInvalidError } from './errors.ts'
+export { createInvitations, DEFAULT_INVITATION_SECONDS, MAX_INVITATION_SECONDS } from './invitations.ts'
+export type { InvitationComponents, Invitations, InvitationState, InvitationView, InviteRequest, JoinGrant, JoinInfo } from './invitations.ts'
+export { decodeJoinToken, encodeJoinToken, JOIN_TOKEN_PREFIX } from './join-token.ts'
+export type { JoinToken } from './join-token.ts'

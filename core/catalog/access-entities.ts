@@ -77,5 +77,52 @@ export class AccessTokenRow {
   expiresAt!: number | null
 }
 
+/**
+ * An invitation for a CDN node to join (issue 14: `cidcast nodes invite`): spent once, by the first node that shows
+ * its secret, which is kept only as its SHA-256.
+ */
+@Entity('node_invitations')
+export class NodeInvitationRow {
+  /** 16 random hex digits, inside the join token and in listings. */
+  @PrimaryColumn('varchar', { length: 16, primaryKeyConstraintName: 'pk_node_invitations' })
+  id!: string
+
+  /** SHA-256 of the one-time secret, hex. */
+  @Column('varchar', { name: 'secret_hash', length: 64 })
+  secretHash!: string
+
+  /** The name the joining node takes, or null: its host name. */
+  @Column('varchar', { length: 300, nullable: true })
+  name!: string | null
+
+  /** 'shared' | 'local' */
+  @Column('varchar', { length: 8 })
+  mode!: string
+
+  /** The user name of the node's owner, or null. */
+  @Column('varchar', { length: 64, nullable: true })
+  owner!: string | null
+
+  /** The id of the admin who made it. */
+  @Column('varchar', { name: 'created_by', length: 16, nullable: true })
+  createdBy!: string | null
+
+  @Column('bigint', { name: 'created_at', transformer: bigintNumber })
+  createdAt!: number
+
+  @Column('bigint', { name: 'expires_at', transformer: bigintNumber })
+  expiresAt!: number
+
+  @Column('bigint', { name: 'spent_at', nullable: true, transformer: bigintNumber })
+  spentAt!: number | null
+
+  /** The peer ID of the node that spent it. */
+  @Column('varchar', { name: 'spent_by', length: 128, nullable: true })
+  spentBy!: string | null
+
+  @Column('bigint', { name: 'revoked_at', nullable: true, transformer: bigintNumber })
+  revokedAt!: number | null
+}
+
 /** The entities of accounts, for the catalog's entity list. */
-export const ACCESS_ENTITIES = [UserRow, AccessTokenRow]
+export const ACCESS_ENTITIES = [UserRow, AccessTokenRow, NodeInvitationRow]

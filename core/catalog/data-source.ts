@@ -12,10 +12,12 @@ import { NodeOwner1796200000000 } from './migrations/sqlite/1796200000000-node-o
 import { ImageCidIndex1796300000000 } from './migrations/sqlite/1796300000000-image-cid-index.ts'
 import { NodeRegion1796400000000 } from './migrations/sqlite/1796400000000-node-region.ts'
 import { ContentIndexAuto1796500000000 } from './migrations/sqlite/1796500000000-content-index-auto.ts'
+import { NodeInvitations1796600000000 } from './migrations/sqlite/1796600000000-node-invitations.ts'
+import { NodeVersion1796700000000 } from './migrations/sqlite/1796700000000-node-version.ts'
 import type { Database } from 'better-sqlite3'
 
 /** The SQLite migrations, oldest first. */
-export const SQLITE_MIGRATIONS = [InitialSchema1764115200000, Nodes1795654800000, Metadata1795740000000, ContentIndex1795830000000, ReplicationGoals1795900000000, MediaSortKey1796000000000, Accounts1796100000000, NodeOwner1796200000000, ImageCidIndex1796300000000, NodeRegion1796400000000, ContentIndexAuto1796500000000]
+export const SQLITE_MIGRATIONS = [InitialSchema1764115200000, Nodes1795654800000, Metadata1795740000000, ContentIndex1795830000000, ReplicationGoals1795900000000, MediaSortKey1796000000000, Accounts1796100000000, NodeOwner1796200000000, ImageCidIndex1796300000000, NodeRegion1796400000000, ContentIndexAuto1796500000000, NodeInvitations1796600000000, NodeVersion1796700000000]
 
 /**
  * A DataSource for the catalog on a SQLite file (or ':memory:'); `initialize()` runs pending migrations.

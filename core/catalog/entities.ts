@@ -206,6 +206,10 @@ export class Node {
   @Column('text', { default: '[]', transformer: jsonStrings })
   tags!: string[]
 
+  /** The cidcast version it registered with; null for nodes that did not say. */
+  @Column('varchar', { length: 64, nullable: true })
+  version!: string | null
+
   @Column('bigint', { name: 'created_at', transformer: millisDate })
   createdAt!: Date
 

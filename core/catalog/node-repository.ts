@@ -22,6 +22,8 @@ export interface NodeRecord {
   /** Where the node says it is (`--region`), or null; its tags (`--tags`). As its last registration sent them. */
   region: string | null
   tags: string[]
+  /** The cidcast version it registered with, or null. */
+  version: string | null
   createdAtMs: number
   updatedAtMs: number
 }
@@ -94,6 +96,7 @@ function toNodeRecord (row: NodeEntity): NodeRecord {
     owner: row.owner ?? null,
     region: row.region ?? null,
     tags: row.tags,
+    version: row.version ?? null,
     createdAtMs: row.createdAt.getTime(),
     updatedAtMs: row.updatedAt.getTime()
   }

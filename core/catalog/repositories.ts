@@ -1,9 +1,11 @@
 import { createAccessRepository } from './access-repository.ts'
+import { createInvitationRepository } from './invitation-repository.ts'
 import { createContentIndexRepository } from './content-index-repository.ts'
 import { createLostSegmentRepository } from './lost-segments.ts'
 import { createMetadataRepository } from './metadata-repository.ts'
 import { createNodeRepository } from './node-repository.ts'
 import { createGoalRepository, createPreparationRepository, createRenditionRootRepository } from './replication-repositories.ts'
+import type { InvitationRepository } from './invitation-repository.ts'
 import type { AccessRepository } from './access-repository.ts'
 import type { ContentIndexRepository } from './content-index-repository.ts'
 import type { RunExclusive } from './exclusive.ts'
@@ -31,6 +33,8 @@ export interface CatalogRepositories {
   metadata: MetadataRepository
   /** Users and their tokens (core/access/accounts.ts). */
   access: AccessRepository
+  /** Invitations for CDN nodes to join (core/access/invitations.ts). */
+  invitations: InvitationRepository
   /** Segments lost for good, forgotten so they are made again (the main server's segment store). */
   lostSegments: LostSegmentRepository
 }
@@ -45,6 +49,7 @@ export function createRepositories (exclusive: RunExclusive): CatalogRepositorie
     renditionRoots: createRenditionRootRepository(exclusive),
     metadata: createMetadataRepository(exclusive),
     access: createAccessRepository(exclusive),
+    invitations: createInvitationRepository(exclusive),
     lostSegments: createLostSegmentRepository(exclusive)
   }
 }

@@ -74,7 +74,14 @@ export class ControlRefusedError extends CidcastError {
 }
 
 /** Classes a control error reply is turned back into, by name. */
+/** A node and a main server that do not speak a common version of the control protocol; says which to upgrade. */
+export class ControlVersionError extends CidcastError {
+  static override readonly code: string = 'ControlVersionError'
+  override readonly name = 'ControlVersionError'
+}
+
 export const CONTROL_ERRORS: Readonly<Record<string, new (message: string) => CidcastError>> = {
+  ControlVersionError,
   InvalidControlMessageError,
   InvalidNodeNameError,
   PeerIdMismatchError,

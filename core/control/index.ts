@@ -5,7 +5,7 @@
  * profile names an order may carry). Other folders import this file only.
  */
 
-export { CONTROL_PROTOCOL, MAX_CONTROL_MESSAGE_BYTES, MAX_PREFETCH_ORDERS, MAX_PREFETCH_SEGMENTS, MAX_SERVED_REPORTS, ORDERS_PROTOCOL, PIN_PROGRESS_INTERVAL_MS } from './messages.ts'
+export { CONTROL_PROTOCOL, CONTROL_VERSION, CONTROL_VERSION_MIN, MAX_CONTROL_MESSAGE_BYTES, MAX_PREFETCH_ORDERS, MAX_PREFETCH_SEGMENTS, MAX_SERVED_REPORTS, ORDERS_PROTOCOL, PIN_PROGRESS_INTERVAL_MS } from './messages.ts'
 export type {
   ControlReply, ControlRequest, ErrorReply, HeartbeatReply, HeartbeatRequest, NodeCapacity, NodeHealth, NodeMode,
   OrdersPending, PinOrder, PinOrderMedia, PinProvider, PinReport, PinReportState, PrefetchOrder, RegisterReply, RegisterRequest,
@@ -25,6 +25,6 @@ export { checkNodeName, findNode, labelFromName, uniqueLabel } from './labels.ts
 export { createRevocationGater } from './revocation-gater.ts'
 export type { RevocationGater, RevocationGaterInit } from './revocation-gater.ts'
 export {
-  ControlRefusedError, ControlTimeoutError, ForbiddenError, InvalidControlMessageError, InvalidNodeNameError,
+  ControlRefusedError, ControlTimeoutError, ControlVersionError, ForbiddenError, InvalidControlMessageError, InvalidNodeNameError,
   IpnsMismatchError, NodeNotFoundError, NodeNotRegisteredError, NodeRevokedError, PeerIdMismatchError, UnknownOwnerError
 } from './errors.ts'

@@ -7,6 +7,14 @@
 
 export const CONTROL_PROTOCOL = '/cidcast/control/1.0.0'
 /**
+ * The version of the messages on CONTROL_PROTOCOL, sent with every registration (`protocol`; none: 1). A main server
+ * takes nodes from CONTROL_VERSION_MIN to CONTROL_VERSION and refuses the others with ControlVersionError naming
+ * which side to upgrade; a change a node of the previous version would misread raises CONTROL_VERSION, and dropping
+ * a version raises CONTROL_VERSION_MIN.
+ */
+export const CONTROL_VERSION = 1
+export const CONTROL_VERSION_MIN = 1
+/**
  * Largest control message accepted, either way: room for a heartbeat at every list's limit (4096 pinned roots,
  * 1024 pin reports, MAX_SERVED_REPORTS served reports).
  */
@@ -60,6 +68,10 @@ export interface RegisterRequest {
   region?: string
   /** Free labels of the node (`--tags`): at most 8, each as a region. */
   tags?: string[]
+  /** The node's cidcast version (shown on the Nodes page). */
+  version?: string
+  /** The control messages' version it speaks (CONTROL_VERSION); none: 1. */
+  protocol?: number
 }
 
 export interface RegisterReply {

@@ -93,6 +93,12 @@ export function checkRegion (value: unknown, what = 'region'): string {
   return folded
 }
 
+/** A node's cidcast version as it says it: 1-64 of letters, digits, `.`, `-`, `+` (semver and build tags). */
+export function checkVersion (value: unknown, what = 'version'): string {
+  if (typeof value !== 'string' || !/^[0-9A-Za-z.+-]{1,64}$/.test(value)) fail(`${what} must be 1-64 of letters, digits, ".", "-" and "+"`)
+  return value
+}
+
 /** A node's tags (`--tags a,b`): at most 8, each as a region; repeats are dropped, the order kept. */
 export function checkTags (value: unknown, what = 'tags'): string[] {
   const tags = array(value, what, MAX_TAGS).map((tag, i) => checkRegion(tag, `${what}[${i}]`))
@@ -373,6 +379,11 @@ export function parseControlRequest (value: unknown, sender?: string): ControlRe
     if (m.owner !== undefined) request.owner = checkOwnerName(m.owner)
     if (m.region !== undefined) request.region = checkRegion(m.region)
     if (m.tags !== undefined) request.tags = checkTags(m.tags)
+    if (m.version !== undefined) request.version = checkVersion(m.version)
+    if (m.protocol !== undefined) {
+      if (typeof m.protocol !== 'number' || !Number.isInteger(m.protocol) || m.protocol < 1 || m.protocol > 1_000_000) fail('protocol must be a whole number from 1')
+      request.protocol = m.protocol
+    }
     return request
   }
   if (m.type === 'heartbeat') {

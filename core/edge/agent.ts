@@ -2,7 +2,8 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
-import { MAX_ADDRESSES, PIN_PROGRESS_INTERVAL_MS } from '../control/index.ts'
+import { CONTROL_VERSION, MAX_ADDRESSES, PIN_PROGRESS_INTERVAL_MS } from '../control/index.ts'
+import { CIDCAST_VERSION } from '../version.ts'
 import { PrivateNetworkRefusedError, ServerDialFailedError } from './errors.ts'
 import type { CapacityReport } from './capacity.ts'
 import type { DemandMeter } from './demand-meter.ts'
@@ -252,7 +253,9 @@ class ControlAgent implements NodeAgent {
       capacity,
       ...(this.init.owner != null ? { owner: this.init.owner } : {}),
       ...(this.init.region != null ? { region: this.init.region } : {}),
-      ...(this.init.tags != null && this.init.tags.length > 0 ? { tags: this.init.tags } : {})
+      ...(this.init.tags != null && this.init.tags.length > 0 ? { tags: this.init.tags } : {}),
+      version: CIDCAST_VERSION,
+      protocol: CONTROL_VERSION
     }
   }
 

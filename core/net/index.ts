@@ -7,7 +7,7 @@
  */
 
 export { lockDataFolder, LOCK_FILE } from './data-lock.ts'
-export { createPeer, DEFAULT_LISTEN, IDENTITY_FILE, QUARANTINE_DIR, verifiedBlocksOf } from './peer.ts'
+export { createPeer, DEFAULT_LISTEN, IDENTITY_FILE, loadOrCreateIdentity, QUARANTINE_DIR, verifiedBlocksOf } from './peer.ts'
 export type { Peer, PeerComponents, PeerInit, PeerServices } from './peer.ts'
 export { assertPrivateNetworkAllowed, FORCE_PNET_ENV, preSharedKey, PrivateNetworkRequiredError } from './protector.ts'
 export type { PreSharedKeyInit } from './protector.ts'

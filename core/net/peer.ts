@@ -196,7 +196,7 @@ export function verifiedBlocksOf (peer: Pick<Peer, 'blockstore'>): VerifiedBlock
 }
 
 /** Reads the peer key from `path`, or creates an Ed25519 key there (mode 0600) the first time. */
-async function loadOrCreateIdentity (path: string, log: Logger): Promise<PrivateKey> {
+export async function loadOrCreateIdentity (path: string, log: Logger): Promise<PrivateKey> {
   const existing = await readIdentity(path)
   if (existing != null) return existing
   const key = await generateKeyPair('Ed25519')

@@ -1,8 +1,9 @@
 import { EventEmitter } from 'node:events'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { clampServed, createControlServer, findNode, IpnsMismatchError, ipnsNameOf, labelFromName, MAX_PREFETCH_ORDERS, NodeNotRegisteredError, NodeRevokedError, uniqueLabel, UnknownOwnerError } from '../control/index.ts'
+import { clampServed, CONTROL_VERSION, CONTROL_VERSION_MIN, ControlVersionError, createControlServer, findNode, IpnsMismatchError, ipnsNameOf, labelFromName, MAX_PREFETCH_ORDERS, NodeNotRegisteredError, NodeRevokedError, uniqueLabel, UnknownOwnerError } from '../control/index.ts'
 import type { ControlHandler, ControlServer, HeartbeatReply, HeartbeatRequest, NodeCapacity, NodeHealth, NodeMode, PinOrder, PrefetchOrder, RegisterReply, RegisterRequest, RevocationGater, ServedReport, StreamAccessGrant } from '../control/index.ts'
 import { systemClock } from '../clock.ts'
+import { CIDCAST_VERSION } from '../version.ts'
 import type { NodeRecord, NodeRepository } from '../catalog/index.ts'
 import type { Clock } from '../clock.ts'
 import type { Logger } from '../logger.ts'
@@ -39,6 +40,8 @@ export interface NodeView {
   /** Where the node says it is (`--region`), or null; its free labels (`--tags`). As its last registration sent them. */
   region: string | null
   tags: string[]
+  /** The cidcast version it registered with (null: a node that did not say). */
+  version: string | null
 }
 
 export interface NodeRegistry {
@@ -191,6 +194,11 @@ class Registry implements NodeRegistry, ControlHandler {
   async register (peer: PeerId, request: RegisterRequest): Promise<RegisterReply> {
     const peerId = peer.toString()
     if (this.components.gater.isRevoked(peerId)) throw new NodeRevokedError(`peer ${peerId} is revoked`)
+    const speaks = request.protocol ?? 1
+    if (speaks < CONTROL_VERSION_MIN || speaks > CONTROL_VERSION) {
+      const newer = speaks > CONTROL_VERSION ? 'main server' : 'node'
+      throw new ControlVersionError(`the node (cidcast ${request.version ?? 'before 0.1.0'}) speaks control protocol ${speaks}; this main server (cidcast ${CIDCAST_VERSION}) speaks ${CONTROL_VERSION_MIN === CONTROL_VERSION ? CONTROL_VERSION : `${CONTROL_VERSION_MIN} to ${CONTROL_VERSION}`}: upgrade the ${newer}`)
+    }
     const expected = ipnsNameOf(peer)
     if (request.ipns !== expected) throw new IpnsMismatchError(`the IPNS name of peer ${peerId} is ${expected}, not ${request.ipns.slice(0, 128)}`)
     const base = labelFromName(request.name)
@@ -220,6 +228,7 @@ class Registry implements NodeRegistry, ControlHandler {
         // as this registration says: a node restarted without --region has none any more
         region: request.region ?? null,
         tags: request.tags ?? [],
+        version: request.version ?? null,
         createdAtMs: existing?.createdAtMs ?? now,
         updatedAtMs: now
       }
@@ -340,6 +349,7 @@ class Registry implements NodeRegistry, ControlHandler {
       revoked: record.revokedAtMs != null,
       ownerId: record.owner,
       region: record.region,
+      version: record.version,
       tags: [...record.tags]
     }
   }

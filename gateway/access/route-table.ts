@@ -85,6 +85,12 @@ export const SERVER_ROUTES: Readonly<Record<string, Rule>> = {
   // (`?all=1`) and revocation are for admins
   'GET /api/v1/nodes': allNodes,
   'POST /api/v1/nodes/:name/revoke': 'admin',
+  // node invitations (issue 14): made, listed and revoked by admins; spent by a joining node with the invitation's
+  // secret, which is its credential (slowed down after wrong ones, as logins are)
+  'POST /api/v1/nodes/invitations': 'admin',
+  'GET /api/v1/nodes/invitations': 'admin',
+  'DELETE /api/v1/nodes/invitations/:id': 'admin',
+  'POST /api/v1/nodes/join': 'public',
   // how a node reaches the main server's peer, given only its URL (the private network's key still guards the peer)
   'GET /api/v1/server': 'public',
   // re-hashing every pinned block is work for the server's own machine (`cidcast pin verify --node <server URL>`)

@@ -51,6 +51,7 @@ export const ERROR_STATUS: Readonly<Record<string, number>> = {
   PeerIdMismatchError: 403,
   ForbiddenError: 403,
   NodeRevokedError: 403,
+  ControlVersionError: 409,
   NodeNotFoundError: 404,
   NodeNotRegisteredError: 409,
   // a registration whose `--owner` names no user of the main server
@@ -94,6 +95,12 @@ export const ERROR_STATUS: Readonly<Record<string, number>> = {
   TooManyAttemptsError: 429,
   AccountExistsError: 409,
   AccountNotFoundError: 404,
+  // node invitations (issue 14): a join token's invitation that cannot be spent, saying why
+  JoinTokenInvalidError: 400,
+  InvitationNotFoundError: 404,
+  InvitationExpiredError: 410,
+  InvitationRevokedError: 410,
+  InvitationSpentError: 409,
   LastAdminError: 409,
   // a bad public key list comes from the main server or a node's own key file, never from a request
   InvalidStreamKeyError: 500,
@@ -103,6 +110,9 @@ export const ERROR_STATUS: Readonly<Record<string, number>> = {
   SwarmKeyExistsError: 500,
   SwarmKeyMissingError: 500,
   DataFolderLockedError: 500,
+  // a node's setup page (node/setup.ts): a folder of another network, a request from elsewhere
+  DataFolderTakenError: 409,
+  SetupForbiddenError: 403,
   PortInUseError: 500,
   PrivateNetworkRequiredError: 500,
   KeystreamExhaustedError: 500

@@ -1,6 +1,6 @@
 import { bodyParser } from '@koa/bodyparser'
 import { BodyTooLargeError, InvalidRequestError, UnsupportedMediaTypeError } from '../../core/errors.ts'
-import type { Middleware } from 'koa'
+import type { Context, Middleware } from 'koa'
 
 /*
  * Request bodies of `/api`: JSON in UTF-8 and nothing else. A body of another type is a 415 (not parsed into an
@@ -10,8 +10,9 @@ import type { Middleware } from 'koa'
 
 const API_PATH = /^\/api\//
 
-/** Parses JSON bodies of `/api` requests; refuses other types (415), other charsets (415), big bodies (413). */
-export function jsonBody (init: { limit: string }): Middleware {
+/** Parses JSON bodies of `/api` requests (or of `paths`); refuses other types (415), other charsets (415), big bodies (413). */
+export function jsonBody (init: { limit: string, paths?: RegExp }): Middleware {
+  const paths = init.paths ?? API_PATH
   const parse = bodyParser({
     enableTypes: ['json'],
     jsonLimit: init.limit,
@@ -23,7 +24,7 @@ export function jsonBody (init: { limit: string }): Middleware {
     }
   })
   return async (ctx, next) => {
-    if (!API_PATH.test(ctx.path)) return await next()
+    if (!paths.test(ctx.path)) return await next()
     const sized = ctx.request.length != null && ctx.request.length > 0
     if (sized || ctx.get('Transfer-Encoding') !== '') {
       if (ctx.is('application/json') === false) throw new UnsupportedMediaTypeError('a request body must be JSON (Content-Type: application/json)')
@@ -32,4 +33,11 @@ export function jsonBody (init: { limit: string }): Middleware {
     }
     await parse(ctx, next)
   }
+}
+
+/** The request's JSON body as an object; InvalidRequestError for anything else (an array, a string, none). */
+export function objectBody (ctx: Context): Record<string, unknown> {
+  const value = ctx.request.body
+  if (value == null || typeof value !== 'object' || Array.isArray(value)) throw new InvalidRequestError('the body must be a JSON object')
+  return value as Record<string, unknown>
 }

@@ -1,3 +1,4 @@
+import { objectBody } from '../middleware/json-body.ts'
 import Router from '@koa/router'
 import { InvalidCredentialsError } from '../../core/access/index.ts'
 import { InvalidRequestError } from '../../core/errors.ts'
@@ -32,12 +33,6 @@ export interface AccountRouteComponents {
 /** The signed-in user as the web UI needs them: the account, and whether it may order "Replicate here". */
 type Me = User & { canReplicate: boolean }
 
-function body (ctx: Context): Record<string, unknown> {
-  const value = ctx.request.body
-  if (value == null || typeof value !== 'object' || Array.isArray(value)) throw new InvalidRequestError('the body must be a JSON object')
-  return value as Record<string, unknown>
-}
-
 function role (value: unknown): Role | undefined {
   if (value == null) return undefined
   if (value !== 'admin' && value !== 'viewer') throw new InvalidRequestError('role must be admin or viewer')
@@ -65,7 +60,7 @@ export function accountRoutes ({ accounts, limiter, settings, libraryFolders = [
   })
 
   router.post('/auth/login', async ctx => {
-    const { username, password } = body(ctx)
+    const { username, password } = objectBody(ctx)
     if (typeof username !== 'string' || typeof password !== 'string') throw new InvalidRequestError('expected a JSON body { "username": "...", "password": "..." }')
     const keys = attemptOf(ctx, username)
     limiter.check(keys)
@@ -94,7 +89,7 @@ export function accountRoutes ({ accounts, limiter, settings, libraryFolders = [
 
   router.put('/auth/password', async ctx => {
     const user = requireUser(ctx)
-    const { current, password } = body(ctx)
+    const { current, password } = objectBody(ctx)
     if (typeof current !== 'string' || typeof password !== 'string') throw new InvalidRequestError('expected a JSON body { "current": "...", "password": "..." }')
     const keys = attemptOf(ctx, user.name)
     limiter.check(keys)
@@ -118,7 +113,7 @@ export function accountRoutes ({ accounts, limiter, settings, libraryFolders = [
   })
 
   router.post('/users', async ctx => {
-    const input = body(ctx)
+    const input = objectBody(ctx)
     const made = await accounts.addUser({
       name: optionalText(input.name, 'name') ?? '',
       role: role(input.role) ?? 'viewer',
@@ -130,7 +125,7 @@ export function accountRoutes ({ accounts, limiter, settings, libraryFolders = [
   })
 
   router.patch('/users/:name', async ctx => {
-    const input = body(ctx)
+    const input = objectBody(ctx)
     ctx.body = await accounts.updateUser(ctx.params.name, { role: role(input.role), folders: input.folders as string[] | null | undefined })
   })
 
@@ -139,7 +134,7 @@ export function accountRoutes ({ accounts, limiter, settings, libraryFolders = [
   })
 
   router.put('/users/:name/password', async ctx => {
-    const given = optionalText(body(ctx).password, 'password')
+    const given = optionalText(objectBody(ctx).password, 'password')
     const password = await accounts.setPassword(ctx.params.name, given)
     ctx.body = given == null ? { password } : {}
   })
@@ -152,7 +147,7 @@ export function accountRoutes ({ accounts, limiter, settings, libraryFolders = [
 
   router.post('/tokens', async ctx => {
     const user = requireUser(ctx)
-    const name = optionalText(body(ctx).name, 'name') ?? ''
+    const name = optionalText(objectBody(ctx).name, 'name') ?? ''
     const issued = await accounts.addApiToken(user.userId, name)
     ctx.status = 201
     ctx.body = { ...issued.view, token: issued.token }

@@ -35,6 +35,7 @@ function publicView (node: NodeView, owner?: string | null): Record<string, unkn
     mode: node.mode,
     region: node.region,
     tags: node.tags,
+    version: node.version,
     state: node.state,
     url: node.url,
     capacity: node.capacity,

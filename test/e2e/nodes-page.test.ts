@@ -2,6 +2,9 @@ import { join } from 'node:path'
 import anyTest from 'ava'
 import { startNode } from '../../node/cdn-node.ts'
 import { startServer } from '../../node/server.ts'
+import { joinNetwork } from '../../node/join.ts'
+import { silentLogger } from '../../core/logger.ts'
+import { CIDCAST_VERSION } from '../../core/version.ts'
 import { adminToken, bearer, TEST_ACCOUNTS } from '../helpers/auth.ts'
 import { adminCredentials, launchBrowser, signIn } from '../helpers/browser.ts'
 import { tempDir, waitFor } from '../helpers/tmp.ts'
@@ -11,7 +14,7 @@ import type { RunningServer } from '../../node/server.ts'
 import type { TestFn } from 'ava'
 import type { Browser, Page } from 'playwright-core'
 
-const test = anyTest as TestFn<{ server: RunningServer, node: RunningNode, admin: Credentials, token: string, remove: () => Promise<void> }>
+const test = anyTest as TestFn<{ server: RunningServer, node: RunningNode, admin: Credentials, token: string, dir: string, remove: () => Promise<void> }>
 
 test.before(async t => {
   const dir = await tempDir()
@@ -27,7 +30,7 @@ test.before(async t => {
     p2pListen: ['/ip4/127.0.0.1/tcp/0'],
     logLevel: 'silent'
   })
-  t.context = { server, node, admin: await adminCredentials(server), token: await adminToken(server), remove: dir.remove }
+  t.context = { server, node, admin: await adminCredentials(server), token: await adminToken(server), dir: dir.path, remove: dir.remove }
 })
 
 test.after.always(async t => {
@@ -65,13 +68,48 @@ test.serial('the nodes page lists every node with its state, region, tags and sp
     t.regex(text, /attic-script-box-script\./)
     t.regex(text, /free of/)
     t.is(await row.locator('.node-region').innerText(), 'eu-west\ngpu, ssd')
+    t.is(await row.locator('.node-version').innerText(), `cidcast ${CIDCAST_VERSION}`)
     t.is(await page.locator('tr.node-row script').count(), 0)
   } finally {
     await close()
   }
 })
 
-test.serial('an admin revokes a node from the nodes page; a viewer sees no Revoke button', async t => {
+test.serial('an admin invites a node from the nodes page: its token shown once joins a node; an open invitation is revoked there', async t => {
+  const { server } = t.context
+  const { browser, close } = await launchBrowser()
+  try {
+    const page = await pageAs(browser, server.url, t.context.admin)
+    await page.goto(`${server.url}/#/nodes`)
+    const form = page.locator('form.invite-node')
+    await form.locator('input[name=name]').fill('Garage box')
+    await form.locator('select[name=expires]').selectOption('3600')
+    await form.locator('button[type=submit]').click()
+    const token = await page.locator('#join-token input.secret-value').inputValue()
+    t.regex(token, /^ccj_[A-Za-z0-9_-]+$/)
+    const row = page.locator('tr.invitation-row[data-state=open]')
+    await row.waitFor()
+    t.regex(await row.innerText(), /Garage box/)
+
+    // the token joins a node; the list says spent (and never shows the token)
+    const joined = await joinNetwork(token, join(t.context.dir, 'garage'), silentLogger())
+    t.is(joined.name, 'Garage box')
+    await page.reload()
+    await page.locator('tr.invitation-row[data-state=spent]').waitFor()
+    t.false((await page.locator('table.invitations-list').innerText()).includes(token.slice(4, 30)))
+
+    // another, revoked before use
+    await form.locator('button[type=submit]').click()
+    await page.locator('tr.invitation-row[data-state=open]').waitFor()
+    await page.locator('tr.invitation-row[data-state=open] button.uninvite').click()
+    await page.locator('tr.invitation-row[data-state=revoked]').waitFor()
+    t.is(await page.locator('tr.invitation-row[data-state=open]').count(), 0)
+  } finally {
+    await close()
+  }
+})
+
+test.serial('an admin revokes a node from the nodes page; a viewer sees no Revoke button and no invitations', async t => {
   const { server } = t.context
   await server.accounts.addUser({ name: 'viewer', role: 'viewer', password: 'viewer-password' })
   const { browser, close } = await launchBrowser()
@@ -80,6 +118,7 @@ test.serial('an admin revokes a node from the nodes page; a viewer sees no Revok
     await viewer.goto(`${server.url}/#/nodes`)
     await viewer.locator('tr.node-row').waitFor()
     t.is(await viewer.locator('tr.node-row .revoke').count(), 0)
+    t.is(await viewer.locator('form.invite-node').count(), 0, 'no invitations for a viewer')
 
     const page = await pageAs(browser, server.url, t.context.admin)
     page.on('dialog', dialog => { void dialog.accept() })

@@ -1,3 +1,4 @@
+import { CIDCAST_VERSION } from '../../core/version.ts'
 import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
@@ -96,6 +97,9 @@ const CASES: Array<[string, Frame, Refusal]> = [
   ['a heartbeat with an identity CID pinned', () => ({ type: 'heartbeat', capacity: CAPACITY, health: HEALTH, pinned: ['bafkqaaa'] }), 'error-or-closed'],
   ['a heartbeat with a served report of a media that is a path', () => ({ type: 'heartbeat', capacity: CAPACITY, health: HEALTH, pinned: [], served: [{ media: '../../etc/passwd', requests: 1, bytes: 0, local: 0, peer: 0, origin: 0, redirects: 0, viewers: 1, firstAt: 0, lastAt: 0 }] }), 'InvalidControlMessageError'],
   ['a heartbeat with 2^60 bytes served (past a safe integer)', () => ({ type: 'heartbeat', capacity: CAPACITY, health: HEALTH, pinned: [], served: [{ root: 'bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi', requests: 1, bytes: 2 ** 60, local: 2 ** 60, peer: 0, origin: 0, redirects: 0, viewers: 1, firstAt: 0, lastAt: 0 }] }), 'InvalidControlMessageError'],
+  ['a control protocol version the server does not speak', edge => register(edge, { protocol: 2, version: '9.0.0' }), 'ControlVersionError'],
+  ['a protocol version that is a string', edge => register(edge, { protocol: '2' }), 'InvalidControlMessageError'],
+  ['a version of markup', edge => register(edge, { version: '<script>' }), 'InvalidControlMessageError'],
   ['a message of 300 KiB', edge => register(edge, { name: 'x'.repeat(300 * 1024) }), 'error-or-closed'],
   ['a message of 3 MiB', () => new Uint8Array(3 * 1024 * 1024).fill(0x20), 'error-or-closed']
 ]
@@ -122,7 +126,12 @@ test.serial('after every hostile frame the server still answers HTTP and registe
   t.is((await fetch(`${main.server.url}/healthz`)).status, 200)
   const client = createControlClient({ libp2p: edge.libp2p, logger: silentLogger() }, { server: main.server.peer.libp2p.peerId, timeoutMs: 10_000 })
   const { type: _type, ...request } = register(edge, { name: 'good edge' })
-  const reply = await client.register(request as unknown as Parameters<typeof client.register>[0])
+  const reply = await client.register({ ...request, version: '0.1.0', protocol: 1 } as unknown as Parameters<typeof client.register>[0])
   t.is(reply.label, 'good-edge')
-  t.is((await main.server.registry.list()).length, 1)
+  t.like((await main.server.registry.list())[0], { label: 'good-edge', version: '0.1.0' })
+
+  // a node newer than the server is told, in one line, which side to upgrade; so is the server's log
+  const newer = await t.throwsAsync(client.register({ ...request, version: '9.0.0', protocol: 2 } as unknown as Parameters<typeof client.register>[0]))
+  t.is(newer?.name, 'ControlVersionError')
+  t.is(newer?.message, `the node (cidcast 9.0.0) speaks control protocol 2; this main server (cidcast ${CIDCAST_VERSION}) speaks 1: upgrade the main server`)
 })

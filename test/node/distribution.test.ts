@@ -7,10 +7,12 @@ import { startServer } from '../../node/server.ts'
 import { placeClip } from '../core/metadata/helpers.ts'
 import { adminToken, bearer, TEST_ACCOUNTS, viewerToken } from '../helpers/auth.ts'
 import { withToken } from '../helpers/stream-url.ts'
-import { tempDir, waitFor } from '../helpers/tmp.ts'
+import { withRunningParts } from '../helpers/running.ts'
+import { waitFor } from '../helpers/tmp.ts'
 import type { DistributionSettings } from '../../core/config/index.ts'
 import type { RunningNode, StartNodeOptions } from '../../node/cdn-node.ts'
 import type { RunningServer } from '../../node/server.ts'
+import type { RunningContext } from '../helpers/running.ts'
 import type { ExecutionContext, TestFn } from 'ava'
 
 /*
@@ -19,23 +21,10 @@ import type { ExecutionContext, TestFn } from 'ava'
  * shows (the suite turns distribution off by default: see ava.config.js).
  */
 
-interface Context {
-  dir: string
-  remove: () => Promise<void>
-  running: Array<{ stop: () => Promise<void> }>
-}
+type Context = RunningContext
 
 const test = anyTest as TestFn<Context>
-
-test.beforeEach(async t => {
-  const dir = await tempDir('cidcast-distribution-')
-  t.context = { dir: dir.path, remove: dir.remove, running: [] }
-})
-
-test.afterEach.always(async t => {
-  for (const part of t.context.running.reverse()) await part.stop().catch(() => {})
-  await t.context.remove()
-})
+withRunningParts(test, 'cidcast-distribution-')
 
 let count = 0
 

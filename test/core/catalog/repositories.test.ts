@@ -35,6 +35,7 @@ const NODE: NodeRecord = {
   owner: null,
   region: null,
   tags: [],
+  version: '0.1.0',
   createdAtMs: 1_700_000_000_000,
   updatedAtMs: 1_700_000_000_123
 }

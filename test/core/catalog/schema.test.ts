@@ -7,7 +7,7 @@ import { CATALOG_ENTITIES } from '../../../core/catalog/all-entities.ts'
 import { silentLogger } from '../../../core/logger.ts'
 import { tempDir } from '../../helpers/tmp.ts'
 
-const TABLES = ['access_tokens', 'collections', 'content_index', 'images', 'media', 'media_metadata', 'metadata_audit', 'migrations', 'nodes', 'playback_progress', 'renditions', 'replication_goals', 'replication_preparations', 'seasons', 'segments', 'series', 'users']
+const TABLES = ['access_tokens', 'collections', 'content_index', 'images', 'media', 'media_metadata', 'metadata_audit', 'migrations', 'node_invitations', 'nodes', 'playback_progress', 'renditions', 'replication_goals', 'replication_preparations', 'seasons', 'segments', 'series', 'users']
 
 test('migrations create the schema on a fresh file with WAL and foreign keys', async t => {
   const dir = await tempDir('cidcast-catalog-')
