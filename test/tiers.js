@@ -47,6 +47,7 @@ export const UNIT = [
   'test/gateway/routing.test.ts',
   'test/gateway/stream-access.test.ts',
   'test/lint/*.test.ts',
+  'test/node/sea/asset-cache.test.ts',
   'test/tiers.test.ts'
 ]
 
@@ -75,6 +76,7 @@ export const INTEGRATION = [
   'test/gateway/media-list.test.ts',
   'test/gateway/metadata.test.ts',
   'test/gateway/poster-frames.test.ts',
+  'test/node/sea/executable.test.ts',
   'test/node/secrets-in-logs.test.ts',
   'test/node/api-proxy-access.test.ts',
   'test/node/cdn-node-cli.test.ts',
