@@ -46,6 +46,7 @@ export const UNIT = [
   'test/gateway/routing.test.ts',
   'test/gateway/stream-access.test.ts',
   'test/lint/*.test.ts',
+  'test/node/service.test.ts',
   'test/tiers.test.ts'
 ]
 
