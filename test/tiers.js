@@ -86,6 +86,7 @@ export const INTEGRATION = [
   'test/node/cli.test.ts',
   'test/node/daemon.test.ts',
   'test/node/node-region.test.ts',
+  'test/node/node-restart.test.ts',
   'test/node/damaged-blocks.test.ts',
   'test/node/demand.test.ts',
   'test/node/distribution.test.ts',
