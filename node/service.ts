@@ -365,19 +365,19 @@ export function addServiceCommands (program: Command, init: ServiceCommandsInit 
     .action(async (opts: { data: string, user?: boolean, name?: string, now?: boolean, force?: boolean, runAs?: string }) => {
       await install(components(), opts)
     })
-  service.command('uninstall')
-    .description('stop, disable and remove the node\'s systemd unit (the data folder stays)')
-    .option('--user', 'the service of your own user')
-    .option('--name <name>', 'unit cidcast-node-NAME', label)
-    .action(async (opts: ServiceTarget) => {
-      await uninstall(components(), opts)
-    })
-  service.command('status')
-    .description('whether the node\'s systemd unit is installed, enabled and running')
-    .option('--user', 'the service of your own user')
-    .option('--name <name>', 'unit cidcast-node-NAME', label)
-    .action(async (opts: ServiceTarget) => {
-      await status(components(), opts)
-    })
+  // uninstall and status name a unit and nothing else
+  const verbs: Array<[string, string, (c: ServiceComponents, target: ServiceTarget) => Promise<unknown>]> = [
+    ['uninstall', 'stop, disable and remove the node\'s systemd unit (the data folder stays)', uninstall],
+    ['status', 'whether the node\'s systemd unit is installed, enabled and running', status]
+  ]
+  for (const [verb, description, run] of verbs) {
+    service.command(verb)
+      .description(description)
+      .option('--user', 'the service of your own user')
+      .option('--name <name>', 'unit cidcast-node-NAME', label)
+      .action(async (opts: ServiceTarget) => {
+        await run(components(), opts)
+      })
+  }
   return program
 }
