@@ -239,7 +239,7 @@ export async function install (components: ServiceComponents, options: InstallOp
   const runsAs = account?.uid ?? components.uid
   if (runsAs !== 0 && folder.uid !== runsAs) {
     const who = account?.user ?? userInfo().username
-    throw new ServiceAccountError(`${data} belongs to user id ${folder.uid}, not to ${who} who the service runs as: chown -R ${who} it${user ? '' : ', or pass --run-as'}`)
+    throw new ServiceAccountError(`${data} belongs to user id ${folder.uid}, not to ${who} who the service runs as: give it to them (chown -R ${who} DIR)${user ? '' : ' or pass --run-as'}`)
   }
   const cacheDir = join(account == null ? xdgFolder(components.env.XDG_CACHE_HOME, '.cache') : join(account.home, '.cache'), 'cidcast-node')
   const text = renderUnit({
@@ -267,8 +267,14 @@ export async function install (components: ServiceComponents, options: InstallOp
   const replacedNote = replaced != null && replaced !== data ? `, replacing the unit of ${replaced}` : ''
   components.print(`wrote ${path}: the node of ${data}${account == null ? '' : `, run as ${account.user}`}${replacedNote}`)
 
-  await systemctl(components, options, 'daemon-reload')
-  await systemctl(components, options, 'enable', unit)
+  try {
+    await systemctl(components, options, 'daemon-reload')
+    await systemctl(components, options, 'enable', unit)
+  } catch (err) {
+    // systemd did not take it (not running here, say): a new unit goes again, so a failed install leaves nothing
+    if (existing == null) await rm(path, { force: true })
+    throw err
+  }
   components.print(`enabled ${unit}: it starts ${user ? 'with your session' : 'at boot'} and restarts after a failure`)
   if (user && !await exists(join('/var/lib/systemd/linger', userInfo().username))) {
     components.print(`to keep it running after you log out and start it at boot: loginctl enable-linger ${userInfo().username}`)

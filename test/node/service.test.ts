@@ -319,7 +319,14 @@ test('install refuses a data folder the service\'s user could not write', async 
   const f = await fake(t, { uid: 0, account: async user => ({ user, uid: UID + 1000, group: user, gid: 1, home: '/nonexistent' }) })
   const data = await nodeData(t)
   const err = await t.throwsAsync(install(f.components, { data }), { name: 'ServiceAccountError' })
-  t.is(err?.message, `${data} belongs to user id ${UID}, not to alice who the service runs as: chown -R alice it, or pass --run-as`)
+  t.is(err?.message, `${data} belongs to user id ${UID}, not to alice who the service runs as: give it to them (chown -R alice DIR) or pass --run-as`)
+})
+
+test('the service\'s user is looked up in the system\'s user database; an unknown one is one line', async t => {
+  const { account } = serviceComponents()
+  t.like(await account('root'), { user: 'root', uid: 0, gid: 0, group: 'root', home: '/root' })
+  const err = await t.throwsAsync(account('no-such-user-cidcast'), { name: 'ServiceAccountError' })
+  t.is(err?.message, 'there is no user no-such-user-cidcast on this system')
 })
 
 test('status prints whether the unit is installed, enabled and active, one line each, from systemctl show', async t => {
@@ -334,10 +341,13 @@ test('status prints whether the unit is installed, enabled and active, one line 
   t.deepEqual(absent.lines, ['installed: no (not-found)', 'enabled: no (none)', 'active: no (inactive)'])
 })
 
-test('where systemd is not running, a verb fails with systemctl\'s reason on one line', async t => {
+test('where systemd is not running, a verb fails with systemctl\'s reason on one line, and install leaves no unit behind', async t => {
   const f = await fake(t, {}, () => ({ code: 1, stdout: '', stderr: 'System has not been booted with systemd as init system (PID 1). Can\'t operate.\nFailed to connect to bus: Host is down\n' }))
   const err = await t.throwsAsync(status(f.components, {}), { name: 'SystemctlError' })
   t.is(err?.message, 'systemctl show --property=LoadState,UnitFileState,ActiveState,SubState,FragmentPath cidcast-node.service failed: System has not been booted with systemd as init system (PID 1). Can\'t operate.')
+  const refused = await t.throwsAsync(install(f.components, { data: await nodeData(t), user: true }), { name: 'SystemctlError' })
+  t.regex(refused?.message ?? '', /^systemctl --user daemon-reload failed: System has not been booted with systemd/)
+  await t.throwsAsync(access(join(f.userDir, 'cidcast-node.service')), undefined, 'a unit systemd did not take is not left behind')
 })
 
 test('the service commands parse their options into install, uninstall and status, and refuse a bad --name before anything runs', async t => {
