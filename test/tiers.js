@@ -48,6 +48,7 @@ export const UNIT = [
   'test/gateway/stream-access.test.ts',
   'test/lint/*.test.ts',
   'test/node/sea/asset-cache.test.ts',
+  'test/node/service.test.ts',
   'test/tiers.test.ts'
 ]
 
@@ -88,6 +89,7 @@ export const INTEGRATION = [
   'test/node/cli.test.ts',
   'test/node/daemon.test.ts',
   'test/node/node-region.test.ts',
+  'test/node/node-restart.test.ts',
   'test/node/damaged-blocks.test.ts',
   'test/node/demand.test.ts',
   'test/node/distribution.test.ts',
