@@ -67,11 +67,12 @@ test.serial('the executable prints its version and the protocol versions on one 
   t.regex(NODE_VERSION_LINE, /^cidcast-node \d+\.\d+\.\d+ \(control \/cidcast\/control\/\d+\.\d+\.\d+, orders \/cidcast\/orders\/\d+\.\d+\.\d+\)$/)
 })
 
-test.serial('run from an empty folder with no node on PATH, the executable registers, is named in the main server\'s DNS, serves a pinned segment from its own blocks, stops on SIGTERM and resumes after a restart', async t => {
+test.serial('run from an empty folder with no node on PATH, the executable joins with an invitation\'s token alone (spent after), registers, is named in the main server\'s DNS, serves a pinned segment from its own blocks, stops on SIGTERM and resumes after a restart', async t => {
   const { server, media } = t.context
   const machine = await machineFor(t.context, 'node', HOST_TARGET)
-  const swarmKey = join(t.context.dir, 'server', 'swarm.key')
-  const first = runExecutable(machine.file, ['--data', 'data', '--server', server.url, '--swarm-key', swarmKey, '--name', 'Packaged', '--listen', '127.0.0.1:0', '--p2p-listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'warn'], machine)
+  // invited on the main server, joined with the token alone: no swarm.key copied, no server URL typed
+  const invitation = await (await fetch(`${server.url}/api/v1/nodes/invitations`, { method: 'POST', headers: { ...bearer(await adminToken(server)), 'Content-Type': 'application/json' }, body: JSON.stringify({ name: 'Packaged' }) })).json() as { token: string }
+  const first = runExecutable(machine.file, ['join', invitation.token, '--data', 'data', '--listen', '127.0.0.1:0', '--p2p-listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'warn'], machine)
   t.teardown(() => { cleanup(first) })
   const url = await waitFor(() => /^(http:\/\/127\.0\.0\.1:\d+)$/m.exec(first.stdout())?.[1], 60_000, `the gateway URL (${first.stderr()})`)
   const dnsName = await waitFor(() => /^dns: (\S+)$/m.exec(first.stdout())?.[1], 60_000, 'the DNS name')
@@ -112,6 +113,11 @@ test.serial('run from an empty folder with no node on PATH, the executable regis
   t.regex(unpacked[0], /^classic-level-[0-9a-f]{32}\.node$/)
   t.regex(unpacked[1], /^ui-[0-9a-f]{32}$/)
   const addonWritten = (await stat(join(cache, unpacked[0]))).mtimeMs
+
+  // the token is spent: another node with it gets one line and nothing runs
+  const second = runExecutable(machine.file, ['join', invitation.token, '--data', 'other', '--log-level', 'warn'], machine)
+  t.is(await second.exited, 1)
+  t.regex(second.stderr(), /^error: InvitationSpentError: this invitation was used by another node on \S+: ask for a new one\n$/)
 
   first.child.kill('SIGTERM')
   t.is(await first.exited, 0, first.stderr())
