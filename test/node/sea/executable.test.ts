@@ -67,6 +67,21 @@ test.serial('the executable prints its version and the protocol versions on one 
   t.regex(NODE_VERSION_LINE, /^cidcast-node \d+\.\d+\.\d+ \(control \/cidcast\/control\/\d+\.\d+\.\d+, orders \/cidcast\/orders\/\d+\.\d+\.\d+\)$/)
 })
 
+test.serial('started with no arguments and no node in the platform\'s data folder, the executable serves its setup page on loopback and prints where', async t => {
+  const machine = await machineFor(t.context, 'setup', HOST_TARGET)
+  const run = runExecutable(machine.file, [], machine)
+  t.teardown(() => { cleanup(run) })
+  // 8081 by default; a taken default moves to a free port, and the line says which
+  const url = await waitFor(() => /^set this node up at (http:\/\/127\.0\.0\.1:\d+\/setup)$/m.exec(run.stdout())?.[1], 60_000, `the setup URL (${run.stderr()})`)
+  const page = await fetch(url)
+  t.is(page.status, 200)
+  t.regex(await page.text(), /Set up your cidcast node/)
+  const folder = await (await fetch(`${url}/folder`)).json() as { folder: string }
+  t.is(folder.folder, join(machine.home, '.local', 'share', 'cidcast-node'), 'the XDG data folder offered')
+  run.child.kill('SIGTERM')
+  t.is(await run.exited, 0, run.stderr())
+})
+
 test.serial('run from an empty folder with no node on PATH, the executable joins with an invitation\'s token alone (spent after), registers, is named in the main server\'s DNS, serves a pinned segment from its own blocks, stops on SIGTERM and resumes after a restart', async t => {
   const { server, media } = t.context
   const machine = await machineFor(t.context, 'node', HOST_TARGET)
