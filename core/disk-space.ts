@@ -6,7 +6,7 @@ import type { Clock } from './clock.ts'
 /*
  * Out of space, told one way on both sides. A full disk reaches us in many shapes: Node's ENOSPC/EDQUOT (`code`),
  * blockstore-fs's PutFailedError whose message is the stringified ENOSPC error (the code is lost), better-sqlite3's
- * SQLITE_FULL (TypeORM's QueryFailedError around it, as `driverError`), ffmpeg's "No space left on device" on stderr,
+ * SQLITE_FULL or PostgreSQL's 53100 (TypeORM's QueryFailedError around it, as `driverError`), ffmpeg's "No space left on device" on stderr,
  * or a DiskFullError of ours wrapping one of those. `outOfSpaceReason` recognises each and says it in words a user may
  * read; `diskFullError` turns one into the DiskFullError that the gateway answers 507. `createDiskSpace` watches a data
  * folder's file system (statfs, with a reserve) and remembers the last write refused for lack of space: what /healthz
@@ -16,7 +16,9 @@ import type { Clock } from './clock.ts'
 const BY_CODE: Readonly<Record<string, string>> = {
   ENOSPC: 'no space left on device',
   EDQUOT: 'disk quota exceeded',
-  SQLITE_FULL: 'database or disk is full'
+  SQLITE_FULL: 'database or disk is full',
+  // PostgreSQL's disk_full SQLSTATE, on node-postgres's error (TypeORM's `driverError`)
+  53100: 'database or disk is full'
 }
 
 const BY_MESSAGE: ReadonlyArray<[RegExp, string]> = [

@@ -43,6 +43,7 @@ export function buildCli (): Command {
   program.command('server')
     .description('run the main server: library, transcoder, Helia peer and HTTP')
     .option('--data <dir>', 'data folder (env CIDCAST_DATA)')
+    .option('--database <url>', 'the catalog\'s database: sqlite:<path> or postgres://user:password@host:port/db (env CIDCAST_DATABASE, default sqlite:<data>/catalog.sqlite)')
     .option('--listen <host:port>', 'HTTP address (env CIDCAST_LISTEN, default 127.0.0.1:8080)')
     .option('--p2p-listen <multiaddr>', 'libp2p address, repeatable (env CIDCAST_P2P_LISTEN, default /ip4/127.0.0.1/tcp/4001)', collect)
     .option('--library <dir>', 'folder watched for new media, repeatable (env CIDCAST_LIBRARY)', collect)
@@ -51,14 +52,34 @@ export function buildCli (): Command {
     .option('--dns-zone <name>', 'DNS zone of node names (env CIDCAST_DNS_ZONE, default cidcast.internal)')
     .addOption(logLevelOption())
     .addOption(logFormatOption())
-    .action(async (opts: { data?: string, listen?: string, p2pListen?: string[], library?: string[], maxSessions?: number, dnsListen?: string, dnsZone?: string, logLevel?: string, logFormat?: LogFormat }) => {
-      const options: StartServerOptions = { dataDir: opts.data, listen: opts.listen, p2pListen: opts.p2pListen, library: opts.library, maxSessions: opts.maxSessions, dnsListen: opts.dnsListen, dnsZone: opts.dnsZone, logLevel: opts.logLevel, logFormat: opts.logFormat }
+    .action(async (opts: { data?: string, database?: string, listen?: string, p2pListen?: string[], library?: string[], maxSessions?: number, dnsListen?: string, dnsZone?: string, logLevel?: string, logFormat?: LogFormat }) => {
+      const options: StartServerOptions = { dataDir: opts.data, database: opts.database, listen: opts.listen, p2pListen: opts.p2pListen, library: opts.library, maxSessions: opts.maxSessions, dnsListen: opts.dnsListen, dnsZone: opts.dnsZone, logLevel: opts.logLevel, logFormat: opts.logFormat }
       // loaded here: Helia, TypeORM and ffmpeg glue cost seconds that client verbs should not pay
       const { startServer } = await import('./server.ts')
       const server = await startServer(options)
       stopOnSignals(server.stop)
       process.stdout.write(`${server.url}\n`)
       if (server.firstAdmin != null) process.stdout.write(`admin user: ${server.firstAdmin.user.name}\nadmin password: ${server.firstAdmin.password}\n`)
+    })
+
+  const db = program.command('db')
+    .description('the main server\'s catalog database: apply its migrations, or copy a SQLite catalog to PostgreSQL')
+  db.command('migrate')
+    .description('apply the catalog\'s pending migrations and print each (the server also applies them at start)')
+    .option('--database <url>', 'sqlite:<path> or postgres://user:password@host:port/db (env CIDCAST_DATABASE, default: the data folder\'s)')
+    .option('--data <dir>', 'data folder (env CIDCAST_DATA)')
+    .action(async (opts: { database?: string, data?: string }) => {
+      // loaded here: the catalog brings TypeORM
+      const { dbMigrate } = await import('./db.ts')
+      await dbMigrate(opts)
+    })
+  db.command('copy')
+    .description('copy the data folder\'s SQLite catalog (its server stopped) to an empty PostgreSQL database, checking every table\'s rows; then set database to that URL')
+    .requiredOption('--to <url>', 'the empty PostgreSQL database: postgres://user:password@host:port/db')
+    .option('--data <dir>', 'data folder (env CIDCAST_DATA)')
+    .action(async (opts: { to: string, data?: string }) => {
+      const { dbCopy } = await import('./db.ts')
+      await dbCopy(opts)
     })
 
   nodeCommand(program.command('node'))

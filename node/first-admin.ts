@@ -1,18 +1,17 @@
-import { join } from 'node:path'
 import { createAccounts } from '../core/access/index.ts'
 import { createCatalog } from '../core/catalog/index.ts'
+import { loadServerConfig } from '../core/config/index.ts'
 import { silentLogger } from '../core/logger.ts'
 import type { User } from '../core/access/index.ts'
 
-/** The catalog's file in a main server's data folder. */
-export const CATALOG_FILE = 'catalog.sqlite'
-
 /**
- * `cidcast init`'s second half: opens the data folder's catalog (creating it) and makes the first admin when it has
- * no user. Loaded only by `init`: it brings TypeORM, which other client verbs do not pay for.
+ * `cidcast init`'s second half: opens the data folder's catalog (creating it; `database` as the server would read it)
+ * and makes the first admin when it has no user. Loaded only by `init`: it brings TypeORM, which other client verbs
+ * do not pay for.
  */
 export async function ensureFirstAdmin (data: string): Promise<{ user: User, password: string } | undefined> {
-  const catalog = createCatalog({ logger: silentLogger() }, { database: join(data, CATALOG_FILE) })
+  const { database } = await loadServerConfig({ data })
+  const catalog = createCatalog({ logger: silentLogger() }, { database })
   await catalog.start()
   try {
     return await createAccounts({ repository: catalog.repositories.access, logger: silentLogger() }).ensureFirstAdmin()

@@ -122,7 +122,7 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
     if (!launcher.tied) log.warn('no setpriv with --pdeathsig (util-linux >= 2.33 on Linux): ffmpeg runs may outlive a server that is killed')
 
     // the catalog opens before the peer: revoked peer IDs must be refused from the first connection on
-    const catalog = createCatalog({ logger: logger.child({ name: 'cidcast:catalog' }) }, { database: join(config.data, 'catalog.sqlite'), ...catalogSettings })
+    const catalog = createCatalog({ logger: logger.child({ name: 'cidcast:catalog' }) }, { database: config.database, ...catalogSettings })
     await catalog.start()
     stack.push(async () => { await catalog.stop() })
     const nodeStore = catalog.repositories.nodes

@@ -4,14 +4,18 @@
  *   starts in its own process on 127.0.0.1 (a provider stub, a route on an ephemeral port); real sqlite files
  *   and ffmpeg on short fixtures are allowed while the tier stays under a minute on two cores.
  * - integration (`npm run test:integration`): daemons and CLI child processes, Helia/libp2p peers, Chromium,
- *   DNS over the wire, and the 500 MiB private-network transfer.
+ *   DNS over the wire, the 500 MiB private-network transfer, and every test on PostgreSQL (`*.pg.test.ts`: a real
+ *   server per test process, test/helpers/postgres.ts). A `<name>.pg.test.ts` runs `<name>.test.ts` again on
+ *   PostgreSQL (test/helpers/database.ts); only the files whose code meets the database got one: the catalog and its
+ *   repositories, accounts, metadata, and a server end to end. Lock waits (busy.test.ts) and the full disk
+ *   (disk-full.test.ts) are SQLite's own and stay SQLite-only.
  * `npm test` runs both (ava.config.js takes every test file).
  */
 
 /** Globs relative to the project root. */
 export const UNIT = [
-  'test/core/access/*.test.ts',
-  'test/core/catalog/*.test.ts',
+  'test/core/access/!(*.pg).test.ts',
+  'test/core/catalog/!(*.pg).test.ts',
   'test/core/concurrency.test.ts',
   'test/core/config/*.test.ts',
   'test/core/distribution/*.test.ts',
@@ -32,7 +36,7 @@ export const UNIT = [
   'test/core/media/probe.test.ts',
   'test/core/media/profiles.test.ts',
   'test/core/media/session.test.ts',
-  'test/core/metadata/*.test.ts',
+  'test/core/metadata/!(*.pg).test.ts',
   'test/core/net/data-lock.test.ts',
   'test/core/net/xsalsa20-stream.test.ts',
   'test/core/routing/ipns-records.test.ts',
@@ -54,6 +58,7 @@ export const UNIT = [
 
 /** Globs relative to the project root. */
 export const INTEGRATION = [
+  'test/**/*.pg.test.ts',
   'test/bench/simulate.test.ts',
   'test/client/*.test.ts',
   'test/core/control/control.test.ts',

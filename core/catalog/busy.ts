@@ -30,11 +30,20 @@ export interface CatalogLockStats {
   gaveUp: number
 }
 
-/** Whether `err` (better-sqlite3's SqliteError, or TypeORM's QueryFailedError around one) says the database is locked. */
+/**
+ * PostgreSQL's SQLSTATEs for a transaction that lost a race for a lock and was rolled back whole, so trying it again
+ * is safe: serialization_failure, deadlock_detected, lock_not_available.
+ */
+const POSTGRES_BUSY = new Set(['40001', '40P01', '55P03'])
+
+/**
+ * Whether `err` (better-sqlite3's SqliteError, node-postgres's error, or TypeORM's QueryFailedError around one) says
+ * the database is locked, so the call may be tried again.
+ */
 export function isBusy (err: unknown): boolean {
   const e = err as { code?: unknown, driverError?: { code?: unknown } } | null
   const code = e?.code ?? e?.driverError?.code
-  return typeof code === 'string' && /^SQLITE_(BUSY|LOCKED)/.test(code)
+  return typeof code === 'string' && (/^SQLITE_(BUSY|LOCKED)/.test(code) || POSTGRES_BUSY.has(code))
 }
 
 /** Runs calls against a database that may be locked by another process, retrying each until its deadline. */

@@ -1,7 +1,8 @@
 import { InvalidRequestError, MediaNotFoundError } from '../errors.ts'
+import { parseDatabase } from '../database-url.ts'
 import { createCatalogQueue, isBusy } from './busy.ts'
 import { checkId, count, missingSegments } from './checks.ts'
-import { createSqliteDataSource } from './data-source.ts'
+import { openCatalogDatabase } from './dialect.ts'
 import { Media, PlaybackProgress, Rendition, Segment } from './entities.ts'
 import { CatalogNotStartedError, IncompleteRenditionError, RenditionNotFoundError } from './errors.ts'
 import { filteredMedia, mediaIdInScope, orderedMedia } from './media-list.ts'
@@ -13,8 +14,9 @@ import type { LibraryScope, MediaFilter, MediaListOptions } from '../media-query
 import type { MediaInput, MediaRecord, ProgressRecord, RenditionInput, RenditionRecord, SegmentRecord } from './records.ts'
 import type { CatalogLockStats, CatalogQueue } from './busy.ts'
 import type { CatalogRepositories } from './repositories.ts'
+import type { DatabaseTarget } from '../database-url.ts'
+import type { CatalogDatabase } from './dialect.ts'
 import type { Logger } from '../logger.ts'
-import type { Database, Statement } from 'better-sqlite3'
 import type { DataSource, EntityManager } from 'typeorm'
 
 export type { MediaInput, MediaRecord, ProgressRecord, RenditionInput, RenditionRecord, RenditionState, SegmentRecord } from './records.ts'
@@ -22,14 +24,17 @@ export { IncompleteRenditionError, RenditionNotFoundError, CatalogNotStartedErro
 export { sortKey } from './sort-key.ts'
 export type { CatalogRepositories } from './repositories.ts'
 export type { CatalogLockStats } from './busy.ts'
-export { CatalogBusyError } from './errors.ts'
+export { CatalogBusyError, CatalogUnavailableError, UnsuitableDatabaseError } from './errors.ts'
 
 export interface CatalogComponents {
   logger: Logger
 }
 
 export interface CatalogInit {
-  /** SQLite file path (its folder is created) or ':memory:'. */
+  /**
+   * Where the catalog lives (core/database-url.ts): `sqlite:<path>` or a bare path (its folder is created), ':memory:',
+   * or `postgres://user:password@host:port/database`.
+   */
   database: string
   /**
    * How long a call waits for a database another process holds locked before it fails with CatalogBusyError,
@@ -87,23 +92,22 @@ export interface Catalog {
 
 const DEFAULT_LIMIT = 100
 const DEFAULT_BUSY_WAIT_MS = 30_000
-const SEGMENT_SQL = 'SELECT cid, bytes FROM segments WHERE rendition_key = ? AND segment_index = ?'
 
-/** Creates the catalog on a SQLite database. */
+/** Creates the catalog on a SQLite or PostgreSQL database; a bad `database` setting throws InvalidConfigError at once. */
 export function createCatalog (components: CatalogComponents, init: CatalogInit): Catalog {
   return new SqlCatalog(components, init)
 }
 
 class SqlCatalog implements Catalog {
   private readonly log: Logger
-  private readonly database: string
+  private readonly target: DatabaseTarget
   private dataSource?: DataSource
   private starting?: Promise<void>
   /**
    * getSegment runs on every segment request: a prepared better-sqlite3 statement takes 3-6 µs per call here,
-   * TypeORM's findOne 28-38 µs for the same primary-key lookup. (Another driver would need a repository lookup here.)
+   * TypeORM's findOne 28-38 µs for the same primary-key lookup; on PostgreSQL a named prepared statement (dialect.ts).
    */
-  private segmentStatement?: Statement<[string, number], { cid: string, bytes: number }>
+  private segmentLookup?: CatalogDatabase['segment']
   /** Writes run one at a time, each in a transaction; every call waits out a database locked by another process. */
   private readonly queue: CatalogQueue
   private lastMs = 0
@@ -111,7 +115,7 @@ class SqlCatalog implements Catalog {
 
   constructor (components: CatalogComponents, init: CatalogInit) {
     this.log = components.logger.child({ name: 'cidcast:catalog' })
-    this.database = init.database
+    this.target = parseDatabase(init.database)
     this.queue = createCatalogQueue(init.busyWaitMs ?? DEFAULT_BUSY_WAIT_MS, waitMs => { this.log.warn({ waitMs }, 'the database is locked by another process; waiting for it') })
     this.repositories = createRepositories(async fn => await this.exclusive(fn))
   }
@@ -127,13 +131,13 @@ class SqlCatalog implements Catalog {
 
   private async open (): Promise<void> {
     if (this.dataSource != null) return
-    const dataSource = createSqliteDataSource(this.database)
-    await dataSource.initialize()
-    this.dataSource = dataSource
-    // the better-sqlite3 driver exposes its one connection; statements stay valid until it closes
-    const driver = dataSource.driver as unknown as { databaseConnection: Database }
-    this.segmentStatement = driver.databaseConnection.prepare(SEGMENT_SQL)
-    this.log.info({ database: this.database }, 'catalog open')
+    const database = await openCatalogDatabase(this.target, {
+      migrate: true,
+      onPoolError: err => { this.log.warn({ err: { name: err.name, message: err.message } }, 'a pooled connection to the database failed') }
+    })
+    this.dataSource = database.dataSource
+    this.segmentLookup = database.segment
+    this.log.info({ database: database.description, dialect: database.dialect, migrated: database.applied }, 'catalog open')
   }
 
   async stop (): Promise<void> {
@@ -142,7 +146,7 @@ class SqlCatalog implements Catalog {
     if (dataSource == null) return
     // new calls fail from here on; queued writes hold their own handle and finish first
     this.dataSource = undefined
-    this.segmentStatement = undefined
+    this.segmentLookup = undefined
     await this.queue.idle()
     await dataSource.destroy()
     this.log.info('catalog closed')
@@ -275,15 +279,16 @@ class SqlCatalog implements Catalog {
   }
 
   async getSegment (renditionKey: string, index: number): Promise<{ cid: string, bytes: number } | undefined> {
-    const statement = this.segmentStatement
-    if (statement == null) throw new CatalogNotStartedError('the catalog is not started')
+    const lookup = this.segmentLookup
+    if (lookup == null) throw new CatalogNotStartedError('the catalog is not started')
     let row: { cid: string, bytes: number } | undefined
     try {
-      row = statement.get(renditionKey, index)
+      // synchronous on SQLite: the hot path takes no turn of the event loop
+      row = await lookup(renditionKey, index)
     } catch (err) {
-      // the hot path stays synchronous; only a locked database takes the waiting path
+      // only a locked database takes the waiting path
       if (!isBusy(err)) throw err
-      row = await this.read(async () => statement.get(renditionKey, index))
+      row = await this.read(async () => await lookup(renditionKey, index))
     }
     return row == null ? undefined : { cid: row.cid, bytes: row.bytes }
   }

@@ -40,3 +40,27 @@ export class CatalogBusyError extends CidcastError {
     this.retryAfterSeconds = retryAfterSeconds
   }
 }
+
+/** The catalog's database cannot be reached or refused the connection (PostgreSQL down, wrong password, no such database). */
+export class CatalogUnavailableError extends CidcastError {
+  static override readonly code: string = 'CatalogUnavailableError'
+  override readonly name = 'CatalogUnavailableError'
+}
+
+/** A database the catalog cannot be kept in as it is (a PostgreSQL collation that orders text otherwise than SQLite). */
+export class UnsuitableDatabaseError extends CidcastError {
+  static override readonly code: string = 'UnsuitableDatabaseError'
+  override readonly name = 'UnsuitableDatabaseError'
+}
+
+/** `cidcast db copy` was pointed at a database that already holds tables: it fills only an empty one. */
+export class DatabaseNotEmptyError extends CidcastError {
+  static override readonly code: string = 'DatabaseNotEmptyError'
+  override readonly name = 'DatabaseNotEmptyError'
+}
+
+/** A copied table whose rows do not match the source's (count or checksum): the copy was rolled back whole. */
+export class CopyMismatchError extends CidcastError {
+  static override readonly code: string = 'CopyMismatchError'
+  override readonly name = 'CopyMismatchError'
+}

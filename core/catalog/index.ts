@@ -1,5 +1,5 @@
 /*
- * core/catalog: the main server's database (TypeORM on better-sqlite3): the entities and their migrations, the
+ * core/catalog: the main server's database (TypeORM on better-sqlite3 or PostgreSQL: dialect.ts): the entities and their migrations, the
  * catalog of media, renditions, segments and playback progress, and the repositories other rooms keep their rows in
  * (metadata, the node registry, the content index, replication goals and preparations). Loading it loads TypeORM:
  * the CDN node and the client never do; the list options they name live in core/media-query.ts. Other folders
@@ -19,4 +19,7 @@ export type { NodeRecord, NodeRepository } from './node-repository.ts'
 export type { LostSegmentRepository } from './lost-segments.ts'
 export type { ContentIndexRepository, IndexEntry, PinAction, PinState } from './content-index-repository.ts'
 export type { GoalRecord, GoalRepository, PreparationRecord, PreparationRepository, RenditionRootRepository } from './replication-repositories.ts'
-export { CatalogBusyError, CatalogNotStartedError, IncompleteRenditionError, RenditionNotFoundError } from './errors.ts'
+export { CatalogBusyError, CatalogNotStartedError, CatalogUnavailableError, CopyMismatchError, DatabaseNotEmptyError, IncompleteRenditionError, RenditionNotFoundError, UnsuitableDatabaseError } from './errors.ts'
+export { migrateCatalog } from './dialect.ts'
+export { copyCatalog } from './copy.ts'
+export type { CopiedTable, CopyProgress, CopyReport } from './copy.ts'

@@ -4,7 +4,7 @@
  * once and kept with where it came from. Other folders import this file only.
  */
 
-export { CONFIG_FILE, CONFIG_KEYS, DEFAULT_DATA, DEFAULT_NODE_DATA, DEFAULT_SERVER_URL, defaultOf, FALLBACK_MODES, keysOf, NODE_CONFIG_FILE, NODE_MODES, PIN_FROM, PROVIDER_NAMES } from './keys.ts'
+export { CATALOG_FILE, CONFIG_FILE, CONFIG_KEYS, DEFAULT_DATA, DEFAULT_NODE_DATA, DEFAULT_SERVER_URL, defaultOf, FALLBACK_MODES, keysOf, NODE_CONFIG_FILE, NODE_MODES, PIN_FROM, PROVIDER_NAMES } from './keys.ts'
 export type { ConfigKey, Program, ProviderName } from './keys.ts'
 export { readConfigFile, readSettings } from './read.ts'
 export type { Setting, Source } from './read.ts'

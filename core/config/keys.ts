@@ -1,4 +1,5 @@
 import { checkNodeName, checkOwnerName, checkRegion, checkTags } from '../control/index.ts'
+import { databaseSetting, parseDatabase } from '../database-url.ts'
 import { InvalidConfigError } from '../errors.ts'
 import { DISTRIBUTION_DEFAULTS, parseDistribution } from './distribution.ts'
 import {
@@ -45,6 +46,8 @@ export const DEFAULT_DATA = '.cidcast'
 export const DEFAULT_NODE_DATA = '.cidcast-node'
 /** The main server's file in its data folder. */
 export const CONFIG_FILE = 'config.json'
+/** The main server's SQLite catalog in its data folder, unless `database` says otherwise. */
+export const CATALOG_FILE = 'catalog.sqlite'
 /** A CDN node's file in its data folder. */
 export const NODE_CONFIG_FILE = 'node.json'
 /** Where the main server listens by default, and so where nodes and client verbs look for it. */
@@ -104,6 +107,11 @@ function wholeNumberUpTo (max: number): Parse<number> {
   }
 }
 
+/** The catalog's database (core/database-url.ts), as its canonical setting: `sqlite:<absolute path>` or the URL. */
+function database (value: unknown, key: string): string {
+  return databaseSetting(parseDatabase(value, key))
+}
+
 const logLevel = oneOf(LOG_LEVELS)
 const data = { key: 'data', flag: '--data', inFile: false, blankIsUnset: true, parse: text }
 // the background scrub of stored blocks, on both sides (core/ipfs/scrub.ts: 16 MiB/s, a pass a day)
@@ -113,6 +121,8 @@ const scrubInterval = { key: 'scrubIntervalSeconds', env: 'CIDCAST_SCRUB_INTERVA
 /** The table. */
 export const CONFIG_KEYS: readonly ConfigKey[] = [
   { program: 'server', ...data, env: 'CIDCAST_DATA', default: DEFAULT_DATA },
+  // its default, `sqlite:<data>/catalog.sqlite`, depends on the data folder: core/config/server.ts works it out
+  { program: 'server', key: 'database', flag: '--database', env: 'CIDCAST_DATABASE', parse: database },
   { program: 'server', key: 'listen', flag: '--listen', env: 'CIDCAST_LISTEN', parse: listenAddress, default: '127.0.0.1:8080' },
   { program: 'server', key: 'p2pListen', flag: '--p2p-listen', env: 'CIDCAST_P2P_LISTEN', parse: parseTcpMultiaddrs, default: ['/ip4/127.0.0.1/tcp/4001'] },
   { program: 'server', key: 'library', flag: '--library', env: 'CIDCAST_LIBRARY', parse: folders, default: [] },

@@ -1,5 +1,5 @@
 import { join, resolve } from 'node:path'
-import { CONFIG_FILE, keysOf } from './keys.ts'
+import { CATALOG_FILE, CONFIG_FILE, keysOf } from './keys.ts'
 import { readConfigFile, readSettings, unknownKeyWarnings, valuesOf } from './read.ts'
 import type { DistributionSettings } from './distribution.ts'
 import type { Setting } from './read.ts'
@@ -9,6 +9,11 @@ import type { LogFormat } from '../logger.ts'
 export interface ServerConfig {
   /** Data folder: catalog, blocks, datastore, keys. */
   data: string
+  /**
+   * The catalog's database: `sqlite:<absolute path>` or a `postgres://` URL (core/database-url.ts; it may hold a
+   * password: show it through `describeDatabase`). @default sqlite:<data>/catalog.sqlite
+   */
+  database: string
   /** HTTP listen address `HOST:PORT`. @default 127.0.0.1:8080 */
   listen: string
   /** libp2p listen multiaddrs. @default ['/ip4/127.0.0.1/tcp/4001'] */
@@ -61,7 +66,8 @@ export async function loadServerConfig (flags: Partial<Record<string, unknown>>,
   const dir = resolve(data.value as string)
   const path = join(dir, CONFIG_FILE)
   const file = await readConfigFile(path)
-  const settings = { ...readSettings(keys, { flags, env, file, path }), data: { ...data, value: dir } }
+  const settings: Record<string, Setting> = { ...readSettings(keys, { flags, env, file, path }), data: { ...data, value: dir } }
+  settings.database ??= { value: `sqlite:${join(dir, CATALOG_FILE)}`, source: 'default' }
   const { values, setBy } = valuesOf(settings)
   // config.json also holds the metadata keys (core/config/metadata.ts reads them)
   const warnings = unknownKeyWarnings(file, path, keysOf('server', 'metadata'))

@@ -34,6 +34,13 @@ export const ERROR_STATUS: Readonly<Record<string, number>> = {
   CatalogNotStartedError: 503,
   // its database locked by another process for longer than the catalog waits: nothing changed, try again (Retry-After)
   CatalogBusyError: 503,
+  // its database out of reach (PostgreSQL stopped, the network down): nothing changed, try again
+  CatalogUnavailableError: 503,
+  // a start-up condition (the database's collation): never a request's
+  UnsuitableDatabaseError: 500,
+  // `cidcast db copy`'s own conditions, never a request's
+  DatabaseNotEmptyError: 500,
+  CopyMismatchError: 500,
   // routing and IPNS
   InvalidIpnsNameError: 400,
   InvalidIpnsRecordError: 400,

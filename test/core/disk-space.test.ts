@@ -58,6 +58,9 @@ test.serial('a write into a full disk, a block blockstore-fs cannot store and a 
 
 test('a quota, ffmpeg\'s words and causes are recognised; other failures are not out of space', t => {
   t.is(outOfSpaceReason(Object.assign(new Error('write failed'), { code: 'EDQUOT' })), 'disk quota exceeded')
+  // PostgreSQL's disk_full SQLSTATE on node-postgres's error, inside TypeORM's QueryFailedError
+  const pgFull = Object.assign(new Error('could not extend file "base/16384/2619": wrote only 4096 of 8192 bytes'), { code: '53100' })
+  t.is(outOfSpaceReason({ name: 'QueryFailedError', message: 'query failed', driverError: pgFull }), 'database or disk is full')
   t.is(outOfSpaceReason(new Error('[hls @ 0x55] Failed to write segment: No space left on device')), 'no space left on device')
   t.is(outOfSpaceReason(new Error('storing a segment failed', { cause: new AggregateError([new Error('other'), Object.assign(new Error('x'), { code: 'ENOSPC' })]) })), 'no space left on device')
   for (const other of [new Error('ffmpeg ended (code 1)'), Object.assign(new Error('denied'), { code: 'EACCES' }), Object.assign(new Error('locked'), { code: 'SQLITE_BUSY' }), undefined, 'ENOSPC']) {

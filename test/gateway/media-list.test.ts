@@ -5,6 +5,7 @@ import { fixture } from '../../fixtures/media.ts'
 import { startServer } from '../../node/server.ts'
 import { placeClip } from '../core/metadata/helpers.ts'
 import { adminToken, bearer, TEST_ACCOUNTS } from '../helpers/auth.ts'
+import { serverDatabase } from '../helpers/database.ts'
 import { cidcast } from '../helpers/spawn.ts'
 import { tempDir } from '../helpers/tmp.ts'
 import type { RunningServer } from '../../node/server.ts'
@@ -35,7 +36,7 @@ test.before(async t => {
   t.context.stop = async () => { for (const stop of parts.toReversed()) await stop() }
   const dir = await tempDir('cidcast-gw-media-list-')
   parts.push(dir.remove)
-  const server = await startServer({ dataDir: join(dir.path, 'data'), listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], dnsListen: '127.0.0.1:0', logLevel: 'silent', metadata: { keys: {}, fetchImages: false }, accounts: TEST_ACCOUNTS })
+  const server = await startServer({ dataDir: join(dir.path, 'data'), listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], dnsListen: '127.0.0.1:0', logLevel: 'silent', metadata: { keys: {}, fetchImages: false }, accounts: TEST_ACCOUNTS, ...await serverDatabase() })
   parts.push(server.stop)
   // the admin's: titles are edited below (also carried by `cidcast()` runs pointed at this server)
   const token = await adminToken(server)

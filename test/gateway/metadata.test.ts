@@ -5,6 +5,7 @@ import { pngOf, startProviderStub } from '../../fixtures/providers/stub-server.t
 import { startServer } from '../../node/server.ts'
 import { placeClip, stubConfig } from '../core/metadata/helpers.ts'
 import { adminToken, bearer, TEST_ACCOUNTS } from '../helpers/auth.ts'
+import { serverDatabase } from '../helpers/database.ts'
 import { tempDir } from '../helpers/tmp.ts'
 import type { ProviderStub } from '../../fixtures/providers/stub-server.ts'
 import type { RunningServer } from '../../node/server.ts'
@@ -28,7 +29,7 @@ test.before(async t => {
   parts.push(dir.remove)
   const stub = await startProviderStub()
   parts.push(stub.stop)
-  const server = await startServer({ dataDir: join(dir.path, 'data'), listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], dnsListen: '127.0.0.1:0', logLevel: 'silent', metadata: stubConfig(stub), accounts: TEST_ACCOUNTS })
+  const server = await startServer({ dataDir: join(dir.path, 'data'), listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], dnsListen: '127.0.0.1:0', logLevel: 'silent', metadata: stubConfig(stub), accounts: TEST_ACCOUNTS, ...await serverDatabase() })
   parts.push(server.stop)
   // the admin's: media are added and metadata edited below
   const token = await adminToken(server)

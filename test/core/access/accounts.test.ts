@@ -1,10 +1,9 @@
-import { join } from 'node:path'
 import test from 'ava'
 import { createAccounts, createLoginLimiter, hashPassword, verifyPassword } from '../../../core/access/index.ts'
 import { createCatalog } from '../../../core/catalog/index.ts'
 import { silentLogger } from '../../../core/logger.ts'
 import { manualClock } from '../../helpers/clock.ts'
-import { tempDir } from '../../helpers/tmp.ts'
+import { testDatabase } from '../../helpers/database.ts'
 import type { Accounts } from '../../../core/access/index.ts'
 import type { Catalog } from '../../../core/catalog/index.ts'
 import type { ManualClock } from '../../helpers/clock.ts'
@@ -14,11 +13,11 @@ import type { ExecutionContext } from 'ava'
 const COST = { ln: 10, r: 8, p: 1 }
 
 async function open (t: ExecutionContext): Promise<{ accounts: Accounts, catalog: Catalog, clock: ManualClock, database: string }> {
-  const dir = await tempDir('cidcast-accounts-')
-  const database = join(dir.path, 'catalog.sqlite')
+  // a database of the test process's dialect (accounts.pg.test.ts runs these on PostgreSQL)
+  const { database, remove } = await testDatabase()
   const catalog = createCatalog({ logger: silentLogger() }, { database })
   await catalog.start()
-  t.teardown(async () => { await catalog.stop(); await dir.remove() })
+  t.teardown(async () => { await catalog.stop(); await remove() })
   const clock = manualClock()
   return { accounts: createAccounts({ repository: catalog.repositories.access, logger: silentLogger(), clock }, { scryptCost: COST }), catalog, clock, database }
 }

@@ -1,8 +1,7 @@
-import { join } from 'node:path'
 import anyTest from 'ava'
 import { createCatalog } from '../../../core/catalog/catalog.ts'
 import { silentLogger } from '../../../core/logger.ts'
-import { tempDir } from '../../helpers/tmp.ts'
+import { testDatabase } from '../../helpers/database.ts'
 import type { Catalog, MediaInput, RenditionInput } from '../../../core/catalog/catalog.ts'
 import type { TestFn } from 'ava'
 
@@ -36,12 +35,12 @@ function openCatalog (database: string): Catalog {
   return createCatalog({ logger: silentLogger() }, { database })
 }
 
+// a database of the test process's dialect (catalog.pg.test.ts runs these on PostgreSQL)
 test.beforeEach(async t => {
-  const dir = await tempDir('cidcast-catalog-')
-  const database = join(dir.path, 'catalog.sqlite')
+  const { database, remove } = await testDatabase()
   const catalog = openCatalog(database)
   await catalog.start()
-  t.context = { catalog, database, remove: dir.remove }
+  t.context = { catalog, database, remove }
 })
 
 test.afterEach.always(async t => {

@@ -2,6 +2,7 @@ import anyTest from 'ava'
 import { createCatalog } from '../../../core/catalog/catalog.ts'
 import { silentLogger } from '../../../core/logger.ts'
 import { inScope } from '../../../core/media-query.ts'
+import { testDatabase } from '../../helpers/database.ts'
 import type { Catalog } from '../../../core/catalog/catalog.ts'
 import type { TestFn } from 'ava'
 
@@ -10,7 +11,7 @@ import type { TestFn } from 'ava'
  * totals. The two must agree on every path, including those SQL's LIKE would get wrong (case, `%` and `_`).
  */
 
-const test = anyTest as TestFn<{ catalog: Catalog, ids: Map<string, string> }>
+const test = anyTest as TestFn<{ catalog: Catalog, ids: Map<string, string>, remove: () => Promise<void> }>
 
 const PATHS = [
   '/srv/films/a.mkv',
@@ -36,8 +37,10 @@ const SCOPES: Array<readonly string[]> = [
   []
 ]
 
+// a database of the test process's dialect (library-scope.pg.test.ts runs these on PostgreSQL)
 test.before(async t => {
-  const catalog = createCatalog({ logger: silentLogger() }, { database: ':memory:' })
+  const { database, remove } = await testDatabase()
+  const catalog = createCatalog({ logger: silentLogger() }, { database })
   await catalog.start()
   const ids = new Map<string, string>()
   for (const [i, path] of PATHS.entries()) {
@@ -46,10 +49,13 @@ test.before(async t => {
     await catalog.setProgress('u1', id, i)
     ids.set(id, path)
   }
-  t.context = { catalog, ids }
+  t.context = { catalog, ids, remove }
 })
 
-test.after.always(async t => { await t.context.catalog?.stop() })
+test.after.always(async t => {
+  await t.context.catalog?.stop()
+  await t.context.remove?.()
+})
 
 test('the catalog lists, counts and resumes exactly the media inScope admits, for every folder list', async t => {
   const { catalog, ids } = t.context

@@ -1,8 +1,7 @@
-import { join } from 'node:path'
 import anyTest from 'ava'
 import { createCatalog } from '../../../core/catalog/catalog.ts'
 import { silentLogger } from '../../../core/logger.ts'
-import { tempDir } from '../../helpers/tmp.ts'
+import { testDatabase } from '../../helpers/database.ts'
 import type { Catalog, MediaInput } from '../../../core/catalog/catalog.ts'
 import type { IndexEntry } from '../../../core/catalog/content-index-repository.ts'
 import type { NodeRecord } from '../../../core/catalog/node-repository.ts'
@@ -73,12 +72,12 @@ const MEDIA: MediaInput = {
   probe: {}
 }
 
+// a database of the test process's dialect (repositories.pg.test.ts runs these on PostgreSQL)
 test.beforeEach(async t => {
-  const dir = await tempDir('cidcast-repositories-')
-  const database = join(dir.path, 'catalog.sqlite')
+  const { database, remove } = await testDatabase()
   const catalog = createCatalog({ logger: silentLogger() }, { database })
   await catalog.start()
-  t.context = { catalog, database, remove: dir.remove }
+  t.context = { catalog, database, remove }
 })
 
 test.afterEach.always(async t => {
@@ -86,7 +85,7 @@ test.afterEach.always(async t => {
   await t.context.remove()
 })
 
-/** Stops the catalog and opens the same file again, so what is read comes from the database, not from memory. */
+/** Stops the catalog and opens the same database again, so what is read comes from the database, not from memory. */
 async function reopen (t: { context: Context }): Promise<Catalog> {
   await t.context.catalog.stop()
   t.context.catalog = createCatalog({ logger: silentLogger() }, { database: t.context.database })
@@ -149,6 +148,6 @@ test('a root CID names the media and profile of the finished rendition that has 
 })
 
 test('repository calls before start are refused like the catalog\'s own', async t => {
-  const catalog = createCatalog({ logger: silentLogger() }, { database: ':memory:' })
+  const catalog = createCatalog({ logger: silentLogger() }, { database: t.context.database })
   await t.throwsAsync(catalog.repositories.nodes.all(), { name: 'CatalogNotStartedError' })
 })

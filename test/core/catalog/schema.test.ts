@@ -2,18 +2,25 @@ import { join } from 'node:path'
 import test from 'ava'
 import { DataSource, Table, TableForeignKey } from 'typeorm'
 import { createCatalog } from '../../../core/catalog/catalog.ts'
-import { createSqliteDataSource, SQLITE_MIGRATIONS } from '../../../core/catalog/data-source.ts'
+import { createDataSource, migrate, SQLITE_MIGRATIONS } from '../../../core/catalog/data-source.ts'
 import { CATALOG_ENTITIES } from '../../../core/catalog/all-entities.ts'
 import { silentLogger } from '../../../core/logger.ts'
 import { tempDir } from '../../helpers/tmp.ts'
+
+/** An initialised, migrated DataSource on a SQLite file (or ':memory:'). */
+async function openSqlite (path: string): Promise<DataSource> {
+  const dataSource = createDataSource({ dialect: 'sqlite', path })
+  await dataSource.initialize()
+  await migrate(dataSource)
+  return dataSource
+}
 
 const TABLES = ['access_tokens', 'collections', 'content_index', 'images', 'media', 'media_metadata', 'metadata_audit', 'migrations', 'node_invitations', 'nodes', 'playback_progress', 'renditions', 'replication_goals', 'replication_preparations', 'seasons', 'segments', 'series', 'users']
 
 test('migrations create the schema on a fresh file with WAL and foreign keys', async t => {
   const dir = await tempDir('cidcast-catalog-')
   t.teardown(dir.remove)
-  const dataSource = createSqliteDataSource(join(dir.path, 'sub', 'catalog.sqlite'))
-  await dataSource.initialize()
+  const dataSource = await openSqlite(join(dir.path, 'sub', 'catalog.sqlite'))
   t.teardown(async () => { await dataSource.destroy() })
 
   const tables: Array<{ name: string }> = await dataSource.query(
@@ -26,16 +33,14 @@ test('migrations create the schema on a fresh file with WAL and foreign keys', a
 })
 
 test('after the migrations the entities need no schema change', async t => {
-  const dataSource = createSqliteDataSource(':memory:')
-  await dataSource.initialize()
+  const dataSource = await openSqlite(':memory:')
   t.teardown(async () => { await dataSource.destroy() })
   const pending = await dataSource.driver.createSchemaBuilder().log()
   t.deepEqual(pending.upQueries.map(query => query.query), [])
 })
 
 test('the migrations revert to an empty database', async t => {
-  const dataSource = createSqliteDataSource(':memory:')
-  await dataSource.initialize()
+  const dataSource = await openSqlite(':memory:')
   t.teardown(async () => { await dataSource.destroy() })
   for (let i = 0; i < SQLITE_MIGRATIONS.length; i++) await dataSource.undoLastMigration()
   const tables: Array<{ name: string }> = await dataSource.query(
@@ -60,8 +65,7 @@ test('starting twice, and again on the same file, is harmless', async t => {
   t.is((await second.listMedia()).length, 1)
   await second.stop()
 
-  const dataSource = createSqliteDataSource(database)
-  await dataSource.initialize()
+  const dataSource = await openSqlite(database)
   t.teardown(async () => { await dataSource.destroy() })
   t.deepEqual(await dataSource.query('SELECT name FROM migrations ORDER BY id'), SQLITE_MIGRATIONS.map(migration => ({ name: migration.name })))
 })

@@ -7,6 +7,7 @@ import { silentLogger } from '../../../core/logger.ts'
 import { createMetadata } from '../../../core/metadata/config.ts'
 import { mediaId } from '../../../core/media/library.ts'
 import { STUB_KEYS, startProviderStub } from '../../../fixtures/providers/stub-server.ts'
+import { testDatabase } from '../../helpers/database.ts'
 import { tempDir } from '../../helpers/tmp.ts'
 import type { Catalog, MediaRecord } from '../../../core/catalog/catalog.ts'
 import type { MetadataConfig } from '../../../core/metadata/config.ts'
@@ -48,7 +49,10 @@ export async function metadataWorld (t: ExecutionContext, settings: Partial<Meta
   const logger = silentLogger()
   const tmp = await tempDir('cidcast-metadata-')
   t.teardown(tmp.remove)
-  const catalog = createCatalog({ logger }, { database: join(tmp.path, 'catalog.sqlite') })
+  // a database of the test process's dialect (service.pg.test.ts runs the service's tests on PostgreSQL)
+  const { database, remove } = await testDatabase()
+  t.teardown(remove)
+  const catalog = createCatalog({ logger }, { database })
   await catalog.start()
   t.teardown(async () => { await catalog.stop() })
   const helia = createHeliaLight({})
