@@ -1,5 +1,4 @@
-import { spawn } from 'node:child_process'
-import { chmod, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { chmod, cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -11,9 +10,11 @@ import { silentLogger } from '../core/logger.ts'
 import { childFlags, startChild } from '../test/helpers/child.ts'
 import { fetchOk, newClient } from '../test/helpers/http.ts'
 import { streamTokenFromKeyFile, withToken } from '../test/helpers/stream-url.ts'
+import { executableRows, measureExecutable } from './executable.ts'
 import { measureRounds } from './load.ts'
 import { ensureNginx, startNginx } from './nginx.ts'
 import { PROFILE } from './server.ts'
+import { rssMb, sleep, timeToFirstAnswer, untilRegistered } from './startup.ts'
 import { median, ratioOf } from './table.ts'
 import { freePort } from '../test/helpers/ports.ts'
 import type { LoadTarget } from './load.ts'
@@ -22,7 +23,7 @@ import type { BenchServer } from './server.ts'
 import type { Row } from './table.ts'
 
 /**
- * Issue #3's figures for a CDN node (rows n1-n4): cold start to the first served segment, idle RSS, segment
+ * Issue #3's figures for a CDN node (rows n1-n4, and issue #14's n5-n7 for the single executable: bench/executable.ts): cold start to the first served segment, idle RSS, segment
  * throughput against nginx on the same files, and 200 concurrent clients for 30 s (autocannon); and issue #11's
  * a4: segment throughput with every request carrying a stream token (as players send them) against no check at all,
  * on two copies of the node's folder made at the same moment (one keeps its keys, the other's key file marks media
@@ -42,7 +43,6 @@ const IDLE_RSS_GOAL_MB = 120
 const THROUGHPUT_GOAL_RATIO = 0.6
 /** Segment throughput with stream tokens against without. */
 const TOKEN_THROUGHPUT_GOAL_RATIO = 0.95
-const START_TIMEOUT_MS = 60_000
 
 export interface NodeBenchOptions {
   /** Cold starts measured (the median is reported). @default 3 */
@@ -57,21 +57,11 @@ export interface NodeBenchOptions {
   clientSeconds?: number
   /** Seconds a started node sits without traffic before its RSS is read. @default 5 */
   idleSeconds?: number
-  /** Only rows n1 and n2 (cold start, idle RSS): no nginx, throughput or load run. @default false */
+  /** Rows n5-n7: the single executable beside n1 and n2 (built for this machine with `npm run package`). @default true */
+  executable?: boolean
+  /** Only rows n1 and n2 (cold start, idle RSS), and n5-n7: no nginx, throughput or load run. @default false */
   startOnly?: boolean
   log?: (line: string) => void
-}
-
-/** Resident set size of a process, in MB (from /proc). */
-async function rssMb (pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8')
-  const kb = Number(/^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1])
-  if (!Number.isFinite(kb)) throw new Error(`no VmRSS for process ${pid}`)
-  return kb / 1024
-}
-
-async function sleep (ms: number): Promise<void> {
-  await new Promise(resolve => setTimeout(resolve, ms))
 }
 
 /** What `cidcast node` will run: the bundle (built now when missing or older than a source), or the sources. */
@@ -79,37 +69,6 @@ async function nodeEntry (log: (line: string) => void): Promise<'dist' | 'source
   if (process.env.CIDCAST_FROM_SOURCE != null && process.env.CIDCAST_FROM_SOURCE !== '' && process.env.CIDCAST_FROM_SOURCE !== '0') return 'sources'
   if (freshDistEntry() == null) await buildDist({ log })
   return freshDistEntry() == null ? 'sources' : 'dist'
-}
-
-/**
- * Spawns `args` and polls `url` until it answers 200 (with `X-Cidcast-Source: local` when `local`); the time from
- * spawn to that answer, and the process (still running: the caller stops it).
- */
-async function timeToFirstAnswer (args: string[], url: string, local: boolean): Promise<{ ms: number, stop: () => Promise<void>, pid: number }> {
-  const started = performance.now()
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] })
-  const exited = new Promise<void>(resolve => { child.once('exit', () => { resolve() }); child.once('error', () => { resolve() }) })
-  const stop = async (): Promise<void> => {
-    if (child.exitCode !== null || child.signalCode !== null) return
-    child.kill('SIGTERM')
-    const timer = setTimeout(() => { child.kill('SIGKILL') }, 10_000)
-    try { await exited } finally { clearTimeout(timer) }
-  }
-  try {
-    for (;;) {
-      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${args.join(' ')} exited before answering`)
-      if (performance.now() - started > START_TIMEOUT_MS) throw new Error(`${url} did not answer within ${START_TIMEOUT_MS} ms`)
-      const res = await fetch(url).catch(() => undefined)
-      if (res != null) {
-        await res.arrayBuffer()
-        if (res.status === 200 && (!local || res.headers.get('x-cidcast-source') === 'local')) return { ms: performance.now() - started, stop, pid: child.pid! }
-      }
-      await sleep(5)
-    }
-  } catch (err) {
-    await stop()
-    throw err
-  }
 }
 
 /** A bare Node HTTP server: the floor for process start and memory. */
@@ -170,7 +129,7 @@ async function cannon (port: number, paths: string[], clients: number, seconds: 
   })
 }
 
-/** Rows n1-n4 for a node holding `server`'s complete rendition of `segments` segments. */
+/** Rows n1-n7 for a node holding `server`'s complete rendition of `segments` segments. */
 export async function measureNode (server: BenchServer, segments: number, options: NodeBenchOptions = {}): Promise<Row[]> {
   const log = options.log ?? (() => {})
   const repeats = options.repeats ?? 3
@@ -181,8 +140,10 @@ export async function measureNode (server: BenchServer, segments: number, option
   const port = await freePort()
   const listen = `127.0.0.1:${port}`
   const nodeUrl = `http://${listen}`
-  const argsFor = (dir: string, at: string, serverUrl = server.url, level = process.env.BENCH_SERVER_LOG_LEVEL ?? 'warn'): string[] => [...childFlags(), CLI, 'node', '--data', dir, '--server', serverUrl, '--swarm-key', swarmKey, '--listen', at,
+  // the node's own flags: `cidcast node FLAGS` and the executable's `cidcast-node FLAGS` take the same
+  const flagsFor = (dir: string, at: string, serverUrl = server.url, level = process.env.BENCH_SERVER_LOG_LEVEL ?? 'warn'): string[] => ['--data', dir, '--server', serverUrl, '--swarm-key', swarmKey, '--listen', at,
     '--p2p-listen', '/ip4/127.0.0.1/tcp/0', '--name', 'bench node', '--log-level', level]
+  const argsFor = (dir: string, at: string, serverUrl?: string, level?: string): string[] => [...childFlags(), CLI, 'node', ...flagsFor(dir, at, serverUrl, level)]
   const nodeArgs = argsFor(dataDir, listen)
   // every request carries a token as a play URL's does; media paths need no roots in it
   const token = await streamTokenFromKeyFile(server.dataDir, server.id)
@@ -208,26 +169,28 @@ export async function measureNode (server: BenchServer, segments: number, option
     const segmentUrl = withToken(`${nodeUrl}${served.paths[0]}`, token)
     const starts: number[] = []
     for (let i = 0; i < repeats; i++) {
-      const run = await timeToFirstAnswer(nodeArgs, segmentUrl, true)
+      const run = await timeToFirstAnswer({ args: nodeArgs }, segmentUrl, true)
       starts.push(run.ms)
       await run.stop()
     }
     const barePort = await freePort()
-    const bare = await timeToFirstAnswer(['-e', BARE_SERVER, String(barePort)], `http://127.0.0.1:${barePort}/`, false)
+    const bare = await timeToFirstAnswer({ args: ['-e', BARE_SERVER, String(barePort)] }, `http://127.0.0.1:${barePort}/`, false)
     await sleep((options.idleSeconds ?? 5) * 1000)
     const bareRss = await rssMb(bare.pid)
     await bare.stop()
     log(`node cold start: ${starts.map(ms => ms.toFixed(0)).join(', ')} ms; bare Node ${bare.ms.toFixed(0)} ms`)
+    // on the same data folder, while no other node holds it; an executable that cannot be built leaves n5-n7 unmeasured
+    const executable = options.executable === false
+      ? undefined
+      : await measureExecutable({ flags: flagsFor(dataDir, listen), segmentUrl, nodeUrl, repeats, idleSeconds: options.idleSeconds ?? 5, log }).catch((err: unknown) => {
+        log(`executable figures failed: ${(err as Error).stack ?? String(err)}`)
+        return err as Error
+      })
 
-    const running = await timeToFirstAnswer(nodeArgs, `${nodeUrl}/healthz`, false)
+    const running = await timeToFirstAnswer({ args: nodeArgs }, `${nodeUrl}/healthz`, false)
     node = running
     const nodePid = running.pid
-    const registered = async (): Promise<boolean> => ((await (await fetch(`${nodeUrl}/healthz`)).json()) as { registration?: { state?: string } }).registration?.state === 'registered'
-    const deadline = Date.now() + START_TIMEOUT_MS
-    while (!await registered()) {
-      if (Date.now() > deadline) throw new Error('the bench node did not register')
-      await sleep(50)
-    }
+    await untilRegistered(nodeUrl)
     await sleep((options.idleSeconds ?? 5) * 1000)
     const idleRss = await rssMb(nodePid)
     log(`node idle RSS ${idleRss.toFixed(0)} MB (bare Node ${bareRss.toFixed(0)} MB)`)
@@ -257,7 +220,7 @@ export async function measureNode (server: BenchServer, segments: number, option
       pass: idleRss <= IDLE_RSS_GOAL_MB,
       note: `after ${options.idleSeconds ?? 5} s idle, ${ran}` + (afterLoadRss == null ? '' : `; ${afterLoadRss.toFixed(0)} MB after the load figures`),
       details: { idleRssMb: idleRss, afterLoadRssMb: afterLoadRss, bareRssMb: bareRss }
-    }]
+    }, ...executable == null ? [] : executableRows(executable, { startsMs: starts, idleRssMb: idleRss, ran })]
     if (options.startOnly === true) return startRows()
 
     const skipped = await ensureNginx(log)
@@ -267,9 +230,9 @@ export async function measureNode (server: BenchServer, segments: number, option
     const seconds = options.roundSeconds ?? 3
     log(`node throughput: ${connections} connections, ${rounds} rounds of ${seconds} s`)
     const signedPaths = served.paths.map(path => withToken(path, token))
-    const signed = await timeToFirstAnswer(copies.signed.args, `http://127.0.0.1:${copies.signed.port}${signedPaths[0]}`, true)
+    const signed = await timeToFirstAnswer({ args: copies.signed.args }, `http://127.0.0.1:${copies.signed.port}${signedPaths[0]}`, true)
     twins.push(signed)
-    const open = await timeToFirstAnswer(copies.open.args, `http://127.0.0.1:${copies.open.port}${served.paths[0]}`, true)
+    const open = await timeToFirstAnswer({ args: copies.open.args }, `http://127.0.0.1:${copies.open.port}${served.paths[0]}`, true)
     twins.push(open)
     const targets: LoadTarget[] = [
       { name: 'node', port, paths: signedPaths, pids: async () => [nodePid] },

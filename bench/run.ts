@@ -27,7 +27,8 @@ import type { Row } from './table.ts'
  * (whole-rendition runs, 2); BENCH_ROUNDS and BENCH_SECONDS (throughput
  * rounds and seconds per target per round, 8 and 2); BENCH_CONNECTIONS (32); BENCH_PNET_MB (MiB through
  * the private-network connection, 256); BENCH_CHILD_NODE_OPTIONS (node flags for the server processes,
- * e.g. `--cpu-prof --cpu-prof-dir=...`). Issue #3's CDN node figures (n1-n4, bench/node.ts) follow, on the
+ * e.g. `--cpu-prof --cpu-prof-dir=...`). Issue #3's CDN node figures (n1-n4, bench/node.ts) and issue #14's single
+ * executable beside them (n5-n7, bench/executable.ts) follow, on the
  * main server of the whole-rendition figure: BENCH_NODE_CLIENTS (200) and BENCH_NODE_SECONDS (30) size the
  * concurrent-clients run. Issue #4's replication figures (r1-r3, bench/replication.ts) come next, on the same main
  * server: BENCH_REPLICATION_ROUNDS (3), BENCH_REPLICATION_MB (128, node to node) and BENCH_REPLICATION_SWEEP_MB (64,
@@ -97,7 +98,7 @@ rows.push(...await figure('whole rendition, then serving it', ['5', '3b', '4', '
   return [row, ...await measureServing(server, bare.grid.starts.length, { rounds, roundSeconds: seconds, connections, log })]
 }))
 
-rows.push(...await figure('CDN node holding the rendition', ['n1', 'n2', 'n3', 'n4', 'a4'], loads, async () => {
+rows.push(...await figure('CDN node holding the rendition', ['n1', 'n2', 'n3', 'n4', 'n5', 'n6', 'n7', 'a4'], loads, async () => {
   if (rendered == null) throw new Error('no main server with a complete rendition')
   return await measureNode(rendered, bare.grid.starts.length, {
     repeats, rounds, roundSeconds: seconds, connections, log, clients: envNumber('BENCH_NODE_CLIENTS', 200), clientSeconds: envNumber('BENCH_NODE_SECONDS', 30)
@@ -144,7 +145,7 @@ rows.push(...await figure('playback start signed in', ['a5', 'a5b'], loads, asyn
 rows.push(...await figure('stored-block verification', ['v1', 'v1b', 'v1c', 'v2'], loads, async () =>
   await measureVerification({ rounds, roundSeconds: seconds, connections, log })))
 
-const order = ['1', '2', '3', '3b', '4', '4b', '5', '6', 'c1', 'c2', 'c2p', 'c3', 'c3p', 'c4', 'c4p', 'c5', 'c5p', 'c6', 'n1', 'n2', 'n3', 'n4', 'r1', 'r2', 'r3a', 'r3b', 'r3c', 'r3d', 'r3e', 'r3f', 'r3g', 'd1', 'a1', 'a2', 'a3', 'a4', 'a5', 'a5b', 'v1', 'v1b', 'v1c', 'v2']
+const order = ['1', '2', '3', '3b', '4', '4b', '5', '6', 'c1', 'c2', 'c2p', 'c3', 'c3p', 'c4', 'c4p', 'c5', 'c5p', 'c6', 'n1', 'n2', 'n3', 'n4', 'n5', 'n6', 'n7', 'r1', 'r2', 'r3a', 'r3b', 'r3c', 'r3d', 'r3e', 'r3f', 'r3g', 'd1', 'a1', 'a2', 'a3', 'a4', 'a5', 'a5b', 'v1', 'v1b', 'v1c', 'v2']
 rows.sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id))
 const totalSeconds = (performance.now() - benchStarted) / 1000
 const busy = Object.entries(loads).filter(([, l]) => l > cpus().length / 2)

@@ -206,3 +206,9 @@ export class DiskFullError extends CidcastError {
   static override readonly code: string = 'DiskFullError'
   override readonly name = 'DiskFullError'
 }
+
+/** A request to a node's setup page that is not from this machine, not for its address, or not from the page itself. */
+export class SetupForbiddenError extends CidcastError {
+  static override readonly code: string = 'SetupForbiddenError'
+  override readonly name = 'SetupForbiddenError'
+}

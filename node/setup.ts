@@ -2,7 +2,7 @@ import { homedir } from 'node:os'
 import { isAbsolute, join, resolve } from 'node:path'
 import Router from '@koa/router'
 import Koa from 'koa'
-import { CidcastError, InvalidRequestError } from '../core/errors.ts'
+import { InvalidRequestError, SetupForbiddenError } from '../core/errors.ts'
 import { freeBytes } from '../core/disk-space.ts'
 import { fromLoopback } from '../gateway/access/loopback.ts'
 import { errors } from '../gateway/middleware/errors.ts'
@@ -21,12 +21,6 @@ import type { Logger } from '../core/logger.ts'
  * set up, and refuses what a web page elsewhere could send it: a Host other than this address (DNS rebinding) and a
  * POST from another origin (a site making the node join its own network).
  */
-
-/** Forbidden: not from this machine, not for this address, or not from this page. */
-export class SetupForbiddenError extends CidcastError {
-  static override readonly code: string = 'SetupForbiddenError'
-  override readonly name = 'SetupForbiddenError'
-}
 
 /** What the owner chose on the page. */
 export interface SetupChoice extends Joined {

@@ -51,6 +51,8 @@ export const UNIT = [
   'test/gateway/routing.test.ts',
   'test/gateway/stream-access.test.ts',
   'test/lint/*.test.ts',
+  'test/node/sea/asset-cache.test.ts',
+  'test/node/service.test.ts',
   'test/tiers.test.ts'
 ]
 
@@ -80,6 +82,7 @@ export const INTEGRATION = [
   'test/gateway/media-list.test.ts',
   'test/gateway/metadata.test.ts',
   'test/gateway/poster-frames.test.ts',
+  'test/node/sea/executable.test.ts',
   'test/node/secrets-in-logs.test.ts',
   'test/node/api-proxy-access.test.ts',
   'test/node/cdn-node-cli.test.ts',
@@ -91,6 +94,7 @@ export const INTEGRATION = [
   'test/node/cli.test.ts',
   'test/node/daemon.test.ts',
   'test/node/node-region.test.ts',
+  'test/node/node-restart.test.ts',
   'test/node/damaged-blocks.test.ts',
   'test/node/demand.test.ts',
   'test/node/distribution.test.ts',

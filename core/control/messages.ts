@@ -113,6 +113,8 @@ export interface StreamAccessGrant {
 }
 
 export interface HeartbeatRequest {
+  /** The id of the `served` batch: a batch sent again after a failed beat keeps it, so the server counts it once. */
+  servedBatch?: string
   type: 'heartbeat'
   capacity: NodeCapacity
   health: NodeHealth

@@ -13,8 +13,11 @@ export const MAX_NODE_UPLINK_BYTES_PER_SECOND = 1_250_000_000
 export const MAX_NODE_REQUESTS_PER_SECOND = 50_000
 
 export interface ServedLimits {
-  /** Roots the node reports holding pinned in the same heartbeat: `local` bytes of any other root count as 0. */
-  pinned: ReadonlySet<string>
+  /**
+   * Roots the node may hold: those it reports pinned in the same heartbeat, and those it fetched by fallback lately
+   * (it keeps them as its cache). `local` bytes of any other root count as 0.
+   */
+  pinned: { has: (root: string) => boolean }
   /** Epoch milliseconds on the server's clock. */
   now: number
   /** The span the counts can cover: since the node's last acknowledged beat, with slack for a late one. */

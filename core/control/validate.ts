@@ -395,6 +395,10 @@ export function parseControlRequest (value: unknown, sender?: string): ControlRe
     }
     if (m.pins !== undefined) request.pins = array(m.pins, 'pins', MAX_PIN_REPORTS).map((p, i) => parsePinReport(p, `pins[${i}]`))
     if (m.served !== undefined) request.served = array(m.served, 'served', MAX_SERVED_REPORTS).map((r, i) => parseServedReport(r, `served[${i}]`))
+    if (m.servedBatch !== undefined) {
+      if (typeof m.servedBatch !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(m.servedBatch)) fail('servedBatch must be 1-64 of letters, digits, "_" and "-"')
+      request.servedBatch = m.servedBatch
+    }
     return request
   }
   fail(`type must be "register" or "heartbeat", got ${JSON.stringify(m.type)?.slice(0, 40)}`)

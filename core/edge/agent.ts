@@ -42,7 +42,7 @@ export interface NodeAgentComponents {
    * What the gateway served since the last acknowledged heartbeat (the demand meter): taken for each beat, then
    * acknowledged when the server replied, or restored (to go with the next beat) when the beat failed.
    */
-  served?: Pick<DemandMeter, 'take' | 'acknowledge' | 'restore'>
+  served?: Pick<DemandMeter, 'take' | 'batch' | 'acknowledge' | 'restore'>
   /** The orders of each heartbeat reply, also when there are none (a reply without an order acknowledges its report). */
   onOrders?: (orders: PinOrder[]) => void
   /** The pre-cache orders of a heartbeat reply (the distributor's: the next episode of a viewer here). */
@@ -216,9 +216,9 @@ class ControlAgent implements NodeAgent {
       const served = await this.c.served?.take() ?? []
       let reply: HeartbeatReply
       try {
-        reply = await control.heartbeat({ capacity: space, health: { ...this.c.health(), full }, pinned, ...(pins != null ? { pins } : {}), ...(served.length > 0 ? { served } : {}) }, { signal: AbortSignal.any([this.stopping.signal, AbortSignal.timeout(seconds * 1000)]) })
+        reply = await control.heartbeat({ capacity: space, health: { ...this.c.health(), full }, pinned, ...(pins != null ? { pins } : {}), ...(served.length > 0 ? { served, servedBatch: this.c.served?.batch() } : {}) }, { signal: AbortSignal.any([this.stopping.signal, AbortSignal.timeout(seconds * 1000)]) })
       } catch (err) {
-        // not acknowledged: the counts go with the next beat, merged with what is served meanwhile
+        // not acknowledged: the same batch goes with the next beat (a server that took it drops the repeat)
         this.c.served?.restore()
         throw err
       }

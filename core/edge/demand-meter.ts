@@ -11,8 +11,10 @@ import type { Registry } from 'prom-client'
  * Every `/media` and `/ipfs` answer is counted: requests, body bytes written by source (local blocks, peers, the
  * origin; a redirect is a request without bytes) and distinct viewers. A `/media` answer is counted under its
  * rendition root when the node knows it (pinned here, or learned from the origin), else under its media id and
- * profile until the root is known; nothing is dropped. Each heartbeat takes the largest entries (by bytes) and
- * sets them aside: the server's reply drops them, a failed beat puts them back, merged with what came since.
+ * profile until the root is known; nothing is dropped. Each heartbeat takes the largest entries (by bytes) as a
+ * batch with an id and sets them aside: the server's reply drops them; after a failed beat the same batch, with the
+ * same id, goes again (what came since waits for the next one), so a server that took it although the node never
+ * heard back (a reply lost, a beat timed out while the server worked on) drops the repeat instead of counting twice.
  */
 
 /** Where an answer's bytes came from, or that the viewer was sent to the origin. */
@@ -38,11 +40,16 @@ export interface ServedAnswer {
 export interface DemandMeter {
   /** Counts one answer (a `/media` answer is put under its root once that is looked up). */
   record (answer: ServedAnswer): void
-  /** The next heartbeat's reports: at most `maxReports`, the largest by bytes first, set aside until acknowledged or restored. */
+  /**
+   * The next heartbeat's reports: at most `maxReports`, the largest by bytes first, set aside until acknowledged; a
+   * batch not acknowledged is taken again as it was, with its id.
+   */
   take (): Promise<ServedReport[]>
+  /** The id of the batch the last take returned (none when it was empty). */
+  batch (): string | undefined
   /** The server took the last reports: they are done. */
   acknowledge (): void
-  /** The beat failed: the reports taken count again, merged with what was served since. */
+  /** The beat failed: the same batch goes with the next one. */
   restore (): void
   /** Entries waiting for a heartbeat (set aside ones included). */
   pending (): number
@@ -108,6 +115,12 @@ class Meter implements DemandMeter {
   private readonly salt = randomBytes(16)
   private readonly open = new Map<string, Tally>()
   private taken: Tally[] = []
+  /** The batch set aside: its id and reports, as they were sent. */
+  private batchId: string | undefined
+  private batchReports: ServedReport[] = []
+  private batches = 0
+  /** Batch ids of this process: a restarted node's first batch is never taken for a repeat of its last. */
+  private readonly batchPrefix = randomBytes(6).toString('base64url')
   /** Root look-ups still running: a heartbeat waits for them so an answer is never left out of the beat after it. */
   private readonly attributing = new Set<Promise<void>>()
   private readonly requests?: Counter<'source'>
@@ -152,26 +165,32 @@ class Meter implements DemandMeter {
   }
 
   async take (): Promise<ServedReport[]> {
-    // a take that was neither acknowledged nor restored (a beat that threw before it was sent) counts again
-    this.restore()
+    // a take that was not acknowledged (a beat that failed, or threw before it was sent) goes again as it was
+    if (this.taken.length > 0) return this.batchReports
     await Promise.all([...this.attributing])
     await this.attributeMedia()
     const largest = [...this.open.entries()].sort(([, a], [, b]) => bytesOf(b) - bytesOf(a) || b.requests - a.requests).slice(0, this.maxReports)
     for (const [key] of largest) this.open.delete(key)
     this.taken = largest.map(([, tally]) => tally)
     this.warned = false
-    return this.taken.map(t => this.report(t))
+    this.batchReports = this.taken.map(t => this.report(t))
+    this.batchId = this.taken.length > 0 ? `${this.batchPrefix}-${++this.batches}` : undefined
+    return this.batchReports
+  }
+
+  batch (): string | undefined {
+    return this.batchId
   }
 
   acknowledge (): void {
     for (const tally of this.taken) this.viewerCount -= tally.viewers.size
     this.taken = []
+    this.batchReports = []
+    this.batchId = undefined
   }
 
   restore (): void {
-    const taken = this.taken
-    this.taken = []
-    for (const tally of taken) this.merge(tally)
+    // kept as taken: the next take sends the same batch
   }
 
   pending (): number {

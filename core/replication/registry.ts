@@ -9,6 +9,10 @@ import type { Clock } from '../clock.ts'
 import type { Logger } from '../logger.ts'
 import type { Libp2p, PeerId } from '@libp2p/interface'
 
+/** A root a node fetched by fallback counts as in its cache this long (its kept files live at least an hour). */
+const FETCHED_MS = 24 * 3_600_000
+/** Roots remembered per node as fetched. */
+const MAX_FETCHED_ROOTS = 4096
 /** Seconds between heartbeats by default. */
 export const HEARTBEAT_INTERVAL_MS = 15_000
 /** Heartbeats a node may miss before it is marked offline. */
@@ -116,6 +120,10 @@ class Registry implements NodeRegistry, ControlHandler {
   private started = false
   /** Per peer, when the span of its next served reports began: its last heartbeat, or its last sighting before it registered. */
   private readonly servedSince = new Map<string, number>()
+  /** node -> the id of the last served batch taken from it */
+  private readonly lastBatch = new Map<string, string>()
+  /** node -> roots it fetched by fallback lately -> when (fetchedRoots) */
+  private readonly fetched = new Map<string, Map<string, number>>()
   private readonly maxUplinkBytesPerSecond: number | undefined
 
   constructor (private readonly components: NodeRegistryComponents, init: NodeRegistryInit) {
@@ -258,7 +266,11 @@ class Registry implements NodeRegistry, ControlHandler {
       this.servedSince.set(peerId, now)
       if (this.states.get(peerId) !== 'online') this.announce()
     })
-    if (request.served != null) this.takeServed(peerId, request, since)
+    // a batch the node sends again because it never heard back is counted once
+    if (request.served != null && (request.servedBatch == null || this.lastBatch.get(peerId) !== request.servedBatch)) {
+      if (request.servedBatch != null) this.lastBatch.set(peerId, request.servedBatch)
+      this.takeServed(peerId, request, since)
+    }
     // outside the registry's queue: replication has its own, and one node's reports should not hold up the others
     let orders: PinOrder[] = []
     try {
@@ -279,11 +291,35 @@ class Registry implements NodeRegistry, ControlHandler {
     try {
       const now = this.clock.now()
       // a beat of slack: the node counts from when it got the last reply, a little after the server sent it
-      const reports = clampServed(request.served ?? [], { pinned: new Set(request.pinned), now, windowMs: now - since + this.heartbeatMs, uplinkBytesPerSecond: this.maxUplinkBytesPerSecond })
+      // roots it fetched by fallback are in its cache of kept files: local answers of them are hits too
+      const fetched = this.fetchedRoots(peerId, request.served ?? [], now)
+      const pinned = new Set(request.pinned)
+      const held = { has: (root: string) => pinned.has(root) || fetched.has(root) }
+      const reports = clampServed(request.served ?? [], { pinned: held, now, windowMs: now - since + this.heartbeatMs, uplinkBytesPerSecond: this.maxUplinkBytesPerSecond })
       if (reports.length > 0) this.components.served(peerId, reports, now)
     } catch (err) {
       this.log.error({ err, peer: peerId }, 'taking served reports failed')
     }
+  }
+
+  /**
+   * Roots `peerId` fetched from a peer or the origin within FETCHED_MS, counting this beat's reports (before they are
+   * bounded: a claim of fetching costs the node nothing, but only lets it call local answers of that root hits, which
+   * move no content). At most MAX_FETCHED_ROOTS a node, the oldest forgotten first.
+   */
+  private fetchedRoots (peerId: string, served: readonly ServedReport[], now: number): Map<string, number> {
+    let roots = this.fetched.get(peerId)
+    if (roots == null) this.fetched.set(peerId, roots = new Map())
+    for (const report of served) {
+      if (report.root == null || report.peer + report.origin <= 0) continue
+      roots.delete(report.root)
+      roots.set(report.root, now)
+    }
+    for (const [root, at] of roots) {
+      if (now - at <= FETCHED_MS && roots.size <= MAX_FETCHED_ROOTS) break
+      roots.delete(root)
+    }
+    return roots
   }
 
   /**

@@ -17,16 +17,24 @@ export interface Daemon {
 
 /** Runs `node ARGS` from the project root with the current Node, collecting its output. */
 export function runNode (args: string[], env: Record<string, string> = {}): Daemon {
-  const child = spawn(process.execPath, args, {
+  return daemonOf(spawn(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, CIDCAST_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe']
-  })
+  }))
+}
+
+/** A spawned child with piped stdout and stderr as a `Daemon`: what it printed so far, and its exit code once it ends. */
+export function daemonOf (child: ChildProcess): Daemon {
   let out = ''
   let err = ''
   child.stdout?.on('data', (d: Buffer) => { out += d.toString() })
   child.stderr?.on('data', (d: Buffer) => { err += d.toString() })
-  const exited = new Promise<number | null>(resolve => child.once('exit', code => { resolve(code) }))
+  const exited = new Promise<number | null>(resolve => {
+    child.once('exit', code => { resolve(code) })
+    // a child that could not be started (no such file, not executable) says why where its errors would be
+    child.once('error', error => { err += `${error.message}\n`; resolve(null) })
+  })
   return { child, stdout: () => out, stderr: () => err, exited }
 }
 

@@ -29,7 +29,7 @@ test('answers are counted per root with bytes by source, redirects without bytes
   t.deepEqual(reports[`${MEDIA}/`], { media: MEDIA, requests: 1, bytes: 200, local: 0, peer: 0, origin: 200, redirects: 0, viewers: 1, firstAt: 5, lastAt: 5 }, 'the master playlist: the media alone')
 })
 
-test('an answer whose root is not known yet is counted under its media and profile, and moves under the root once it is', async t => {
+test('an answer whose root is not known yet is counted under its media and profile, and what comes once the root is known is counted under the root', async t => {
   const roots = new Map<string, string>()
   const m = meter(roots)
   m.record({ media: MEDIA, profile: '480p', source: 'origin', bytes: 10, viewer: 'v' })
@@ -37,10 +37,11 @@ test('an answer whose root is not known yet is counted under its media and profi
   const first = await m.take()
   t.like(first, [{ media: MEDIA, profile: '480p', requests: 2, origin: 20 }])
   t.false('root' in first[0])
-  // that beat failed: its counts come back and meet the root learned since
+  m.acknowledge()
+  // the root is learned since: what comes next is counted under it
   roots.set(`${MEDIA}/480p`, ROOT)
   m.record({ media: MEDIA, profile: '480p', source: 'local', bytes: 5, viewer: 'v' })
-  t.deepEqual((await m.take()).map(r => [r.root, r.media, r.requests, r.bytes]), [[ROOT, undefined, 3, 25]])
+  t.deepEqual((await m.take()).map(r => [r.root, r.media, r.requests, r.bytes]), [[ROOT, undefined, 1, 5]])
 })
 
 test('a beat takes at most 512 entries, the largest by bytes first; the rest go with the next beat', async t => {
@@ -59,17 +60,25 @@ test('a beat takes at most 512 entries, the largest by bytes first; the rest go 
   t.is(m.pending(), 0)
 })
 
-test('a failed beat puts its counts back, merged with what came since; an acknowledged beat forgets them', async t => {
+test('a failed beat sends the same batch again, with its id; what came since follows it; an acknowledged beat forgets them', async t => {
   const registry = new Registry()
   const m = meter(new Map(), registry)
   m.record({ root: ROOT, source: 'local', bytes: 100, viewer: 'a', at: 10 })
-  t.like(await m.take(), [{ requests: 1, bytes: 100, viewers: 1 }])
+  const first = await m.take()
+  t.like(first, [{ requests: 1, bytes: 100, viewers: 1 }])
+  const id = m.batch()
+  t.regex(id ?? '', /^[A-Za-z0-9_-]+$/)
   m.record({ root: ROOT, source: 'origin', bytes: 40, viewer: 'b', at: 20 })
   m.record({ root: ROOT, source: 'local', bytes: 1, viewer: 'a', at: 30 })
   m.restore()
-  t.deepEqual(await m.take(), [{ root: ROOT, requests: 3, bytes: 141, local: 101, peer: 0, origin: 40, redirects: 0, viewers: 2, firstAt: 10, lastAt: 30 }])
+  t.deepEqual(await m.take(), first, 'the same reports')
+  t.is(m.batch(), id, 'under the same id: a server that took them drops the repeat')
+  m.acknowledge()
+  t.deepEqual(await m.take(), [{ root: ROOT, requests: 2, bytes: 41, local: 1, peer: 0, origin: 40, redirects: 0, viewers: 2, firstAt: 20, lastAt: 30 }])
+  t.not(m.batch(), id)
   m.acknowledge()
   t.deepEqual(await m.take(), [], 'the next beat does not repeat them')
+  t.is(m.batch(), undefined)
   const metrics = await registry.metrics()
   t.regex(metrics, /cidcast_node_served_requests_total\{source="local"\} 2/)
   t.regex(metrics, /cidcast_node_served_bytes_total\{source="origin"\} 40/)

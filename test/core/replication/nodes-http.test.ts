@@ -89,6 +89,7 @@ test.serial('GET /api/v1/nodes lists shared nodes with their state to viewers; l
     mode: 'shared',
     region: null,
     tags: [],
+    version: null,
     state: 'online',
     url: 'http://edgeone.example:8081/',
     capacity: CAPACITY,
