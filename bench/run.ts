@@ -7,6 +7,7 @@ import { barePlan } from './bare-ffmpeg.ts'
 import { measureStartup } from './playback.ts'
 import { benchProtector } from './protector.ts'
 import { measureSegmentLookup } from './catalog.ts'
+import { measureCatalogScale } from './catalog-scale.ts'
 import { measureWholeRendition } from './rendition.ts'
 import { measureNode } from './node.ts'
 import { measureReplication } from './replication.ts'
@@ -33,7 +34,9 @@ import type { Row } from './table.ts'
  * server: BENCH_REPLICATION_ROUNDS (3), BENCH_REPLICATION_MB (128, node to node) and BENCH_REPLICATION_SWEEP_MB (64,
  * per setting of the sweep). Issue #13's automatic placement against a manual pin (d1, bench/distribution.ts: a main
  * server of its own with distribution on, two fresh nodes per round; BENCH_DISTRIBUTION_ROUNDS, 3) follows. The
- * catalog's segment lookup (c1, bench/catalog.ts) and the private-network connection (6) close the run, then issue #11's stream-token figures (a1-a3, bench/stream-token.ts: a few seconds in
+ * catalog's segment lookup (c1, bench/catalog.ts), issue 15's catalog at scale (c2-c6, bench/catalog-scale.ts: list,
+ * search and detail of a 100,000-media library through the API on SQLite and on PostgreSQL, its db copy, the ingest of
+ * 10,000 files on each; BENCH_SCALE_MEDIA, BENCH_SCALE_FILES, BENCH_SCALE_REQUESTS) and the private-network connection (6) close the run, then issue #11's stream-token figures (a1-a3, bench/stream-token.ts: a few seconds in
  * process; a5, a5b, bench/play-start.ts: playback start signed in, and the login) and issue #12's cost of verifying blocks read from disk and scrub throughput (v1-v2, bench/verify.ts). BENCH_ONLY=ID,ID... runs only the figure groups holding one of those row ids (e.g. `BENCH_ONLY=a1`).
  */
 
@@ -113,6 +116,10 @@ rows.push(...await figure('automatic distribution', ['d1'], loads, async () =>
 
 rows.push(...await figure('catalog', ['c1'], loads, async () => [await measureSegmentLookup()]))
 
+// issue 15: the catalog at scale, on SQLite and on PostgreSQL
+rows.push(...await figure('catalog at scale', ['c2', 'c2p', 'c3', 'c3p', 'c4', 'c4p', 'c5', 'c5p', 'c6'], loads, async () =>
+  await measureCatalogScale({ log, media: envNumber('BENCH_SCALE_MEDIA', 100_000), files: envNumber('BENCH_SCALE_FILES', 10_000), requests: envNumber('BENCH_SCALE_REQUESTS', 300) })))
+
 rows.push(...await figure('private network connection', ['6'], loads, async () => {
   const pnet = await benchProtector(pnetBytes)
   return [{
@@ -138,7 +145,7 @@ rows.push(...await figure('playback start signed in', ['a5', 'a5b'], loads, asyn
 rows.push(...await figure('stored-block verification', ['v1', 'v1b', 'v1c', 'v2'], loads, async () =>
   await measureVerification({ rounds, roundSeconds: seconds, connections, log })))
 
-const order = ['1', '2', '3', '3b', '4', '4b', '5', '6', 'c1', 'n1', 'n2', 'n3', 'n4', 'n5', 'n6', 'n7', 'r1', 'r2', 'r3a', 'r3b', 'r3c', 'r3d', 'r3e', 'r3f', 'r3g', 'd1', 'a1', 'a2', 'a3', 'a4', 'a5', 'a5b', 'v1', 'v1b', 'v1c', 'v2']
+const order = ['1', '2', '3', '3b', '4', '4b', '5', '6', 'c1', 'c2', 'c2p', 'c3', 'c3p', 'c4', 'c4p', 'c5', 'c5p', 'c6', 'n1', 'n2', 'n3', 'n4', 'n5', 'n6', 'n7', 'r1', 'r2', 'r3a', 'r3b', 'r3c', 'r3d', 'r3e', 'r3f', 'r3g', 'd1', 'a1', 'a2', 'a3', 'a4', 'a5', 'a5b', 'v1', 'v1b', 'v1c', 'v2']
 rows.sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id))
 const totalSeconds = (performance.now() - benchStarted) / 1000
 const busy = Object.entries(loads).filter(([, l]) => l > cpus().length / 2)

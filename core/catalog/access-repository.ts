@@ -2,7 +2,7 @@ import { LessThan } from 'typeorm'
 import { AccessTokenRow, UserRow } from './access-entities.ts'
 import { PlaybackProgress } from './entities.ts'
 import { parseJson } from './exclusive.ts'
-import type { RunExclusive } from './exclusive.ts'
+import type { RunExclusive, RunRead } from './exclusive.ts'
 import type { Role, TokenKind } from '../access/index.ts'
 
 /** A user as core/access keeps it (times in epoch milliseconds). */
@@ -58,18 +58,18 @@ export interface AccessRepository {
   moveProgress (fromUserId: string, toUserId: string): Promise<number>
 }
 
-/** The access repository on the catalog's write queue. */
-export function createAccessRepository (exclusive: RunExclusive): AccessRepository {
+/** The access repository: writes on the catalog's write queue, reads (every request's token look-up) beside it. */
+export function createAccessRepository (exclusive: RunExclusive, read: RunRead): AccessRepository {
   return {
     async users () {
-      return (await exclusive(async db => db.getRepository(UserRow).find({ order: { name: 'ASC' } }))).map(toUser)
+      return (await read(async db => db.getRepository(UserRow).find({ order: { name: 'ASC' } }))).map(toUser)
     },
     async userById (id) {
-      const row = await exclusive(async db => db.getRepository(UserRow).findOneBy({ id }))
+      const row = await read(async db => db.getRepository(UserRow).findOneBy({ id }))
       return row == null ? undefined : toUser(row)
     },
     async userByName (name) {
-      const row = await exclusive(async db => db.getRepository(UserRow).findOneBy({ name }))
+      const row = await read(async db => db.getRepository(UserRow).findOneBy({ name }))
       return row == null ? undefined : toUser(row)
     },
     async addUser (record) {
@@ -88,7 +88,7 @@ export function createAccessRepository (exclusive: RunExclusive): AccessReposito
       await exclusive(async db => { await db.getRepository(UserRow).delete({ id }) })
     },
     async tokenByHash (hash) {
-      return await exclusive(async db => {
+      return await read(async db => {
         const token = await db.getRepository(AccessTokenRow).findOneBy({ hash })
         if (token == null) return undefined
         const user = await db.getRepository(UserRow).findOneBy({ id: token.userId })
@@ -96,7 +96,7 @@ export function createAccessRepository (exclusive: RunExclusive): AccessReposito
       })
     },
     async tokens (userId) {
-      const rows = await exclusive(async db => db.getRepository(AccessTokenRow).find({ where: userId == null ? {} : { userId }, order: { createdAt: 'ASC', id: 'ASC' } }))
+      const rows = await read(async db => db.getRepository(AccessTokenRow).find({ where: userId == null ? {} : { userId }, order: { createdAt: 'ASC', id: 'ASC' } }))
       return rows.map(toToken)
     },
     async addToken (record) {

@@ -5,7 +5,7 @@ import { checkId, count, missingSegments } from './checks.ts'
 import { openCatalogDatabase } from './dialect.ts'
 import { Media, PlaybackProgress, Rendition, Segment } from './entities.ts'
 import { CatalogNotStartedError, IncompleteRenditionError, RenditionNotFoundError } from './errors.ts'
-import { filteredMedia, mediaIdInScope, orderedMedia } from './media-list.ts'
+import { filteredMedia, listColumns, mediaIdInScope, orderedMedia } from './media-list.ts'
 import { defaultOrder } from '../media-query.ts'
 import { toMediaRecord, toProgressRecord, toRenditionRecord } from './records.ts'
 import { createRepositories } from './repositories.ts'
@@ -17,6 +17,7 @@ import type { CatalogRepositories } from './repositories.ts'
 import type { DatabaseTarget } from '../database-url.ts'
 import type { CatalogDatabase } from './dialect.ts'
 import type { Logger } from '../logger.ts'
+import { In } from 'typeorm'
 import type { DataSource, EntityManager } from 'typeorm'
 
 export type { MediaInput, MediaRecord, ProgressRecord, RenditionInput, RenditionRecord, RenditionState, SegmentRecord } from './records.ts'
@@ -59,6 +60,8 @@ export interface Catalog {
   upsertMedia(input: MediaInput): Promise<{ media: MediaRecord, created: boolean }>
   getMedia(id: string): Promise<MediaRecord | undefined>
   getMediaBySourceCid(cid: string): Promise<MediaRecord | undefined>
+  /** The media of these ids that exist, in the order of `ids` (one query for a page of results). */
+  getMediaMany(ids: readonly string[]): Promise<MediaRecord[]>
   /** A page of the media matching `options.kind`, in the order asked (newest first by default). */
   listMedia(options?: MediaListOptions): Promise<MediaRecord[]>
   /** How many media match the filter, in all. */
@@ -69,6 +72,8 @@ export interface Catalog {
   ensureRendition(input: RenditionInput): Promise<RenditionRecord>
   getRendition(key: string): Promise<RenditionRecord | undefined>
   listRenditions(mediaId: string): Promise<RenditionRecord[]>
+  /** The renditions of each of these media (one query for a page of the library), as `listRenditions` orders them. */
+  listRenditionsOf(mediaIds: readonly string[]): Promise<Map<string, RenditionRecord[]>>
   /** Records segment `index`; an existing one keeps its first CID. Moves a 'pending' rendition to 'partial'. */
   putSegment(renditionKey: string, index: number, cid: string, bytes: number): Promise<void>
   /** One primary-key lookup: the hot path of segment requests. */
@@ -117,7 +122,7 @@ class SqlCatalog implements Catalog {
     this.log = components.logger.child({ name: 'cidcast:catalog' })
     this.target = parseDatabase(init.database)
     this.queue = createCatalogQueue(init.busyWaitMs ?? DEFAULT_BUSY_WAIT_MS, waitMs => { this.log.warn({ waitMs }, 'the database is locked by another process; waiting for it') })
-    this.repositories = createRepositories(async fn => await this.exclusive(fn))
+    this.repositories = createRepositories(async fn => await this.exclusive(fn), async fn => await this.read(async db => await fn(db.manager)))
   }
 
   lockStats (): CatalogLockStats {
@@ -172,6 +177,8 @@ class SqlCatalog implements Catalog {
         path: input.path,
         title: input.title,
         sortKey: sortKey(input.title),
+        // nothing identified it yet: metadata-repository.ts sets these with its metadata
+        ...listColumns(),
         durationSeconds: input.durationSeconds,
         sizeBytes: input.sizeBytes,
         probe: JSON.stringify(input.probe),
@@ -199,14 +206,24 @@ class SqlCatalog implements Catalog {
     const offset = count(options.offset, 0)
     if (limit === 0) return []
     const sort = options.sort ?? 'added'
-    // the metadata join is one row per media, so LIMIT/OFFSET page media (TypeORM's take/skip would add a DISTINCT pass)
-    const rows = await this.read(async db => await orderedMedia(filteredMedia(db.manager, options), sort, options.order ?? defaultOrder(sort))
-      .limit(limit).offset(offset).getMany())
-    return rows.map(toMediaRecord)
+    // the page's ids first: a walk of one index that holds them (and, on PostgreSQL, an index-only scan past the
+    // offset), then the 50 rows themselves by key, rather than every skipped row read whole
+    const ids = await this.read(async db => (await orderedMedia(filteredMedia(db.manager, options).select('m.id', 'id'), sort, options.order ?? defaultOrder(sort))
+      .limit(limit).offset(offset).getRawMany<{ id: string }>()).map(row => row.id))
+    return await this.getMediaMany(ids)
+  }
+
+  async getMediaMany (ids: readonly string[]): Promise<MediaRecord[]> {
+    if (ids.length === 0) return []
+    const rows = await this.read(async db => await db.getRepository(Media).findBy({ id: In([...ids]) }))
+    const byId = new Map(rows.map(row => [row.id, row]))
+    return ids.flatMap(id => { const row = byId.get(id); return row == null ? [] : [toMediaRecord(row)] })
   }
 
   async countMedia (filter: MediaFilter = {}): Promise<number> {
-    return await this.read(async db => await filteredMedia(db.manager, filter).getCount())
+    // COUNT(*), not TypeORM's getCount (a COUNT(DISTINCT id) over the whole table)
+    const row = await this.read(async db => await filteredMedia(db.manager, filter).select('COUNT(*)', 'n').getRawOne<{ n: number | string }>())
+    return Number(row?.n ?? 0)
   }
 
   async deleteMedia (id: string): Promise<boolean> {
@@ -259,6 +276,17 @@ class SqlCatalog implements Catalog {
       order: { createdAt: 'ASC', key: 'ASC' }
     }))
     return rows.map(toRenditionRecord)
+  }
+
+  async listRenditionsOf (mediaIds: readonly string[]): Promise<Map<string, RenditionRecord[]>> {
+    const out = new Map<string, RenditionRecord[]>(mediaIds.map(id => [id, []]))
+    if (mediaIds.length === 0) return out
+    const rows = await this.read(async db => await db.getRepository(Rendition).find({
+      where: { mediaId: In([...mediaIds]) },
+      order: { createdAt: 'ASC', key: 'ASC' }
+    }))
+    for (const row of rows) out.get(row.mediaId)?.push(toRenditionRecord(row))
+    return out
   }
 
   async putSegment (renditionKey: string, index: number, cid: string, bytes: number): Promise<void> {

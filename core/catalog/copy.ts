@@ -81,6 +81,9 @@ export async function copyCatalog (source: DatabaseTarget, target: DatabaseTarge
       await checkCollation(to, describeDatabase(target))
       await refuseNonEmpty(to, describeDatabase(target))
       const tables = await copyInOneTransaction(from.dataSource, to, progress)
+      // a table filled at once has neither planner statistics nor a visibility map until autovacuum comes by: without
+      // them the first pages of a large library are sorted in full rather than walked along their index
+      for (const { table } of tables) await to.query(`VACUUM ANALYZE "${table}"`)
       return { source: from.description, target: describeDatabase(target), migrated: from.applied, tables }
     } finally {
       await to.destroy()

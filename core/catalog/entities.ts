@@ -14,8 +14,17 @@ import { bigintNumber, jsonStrings, millisDate } from './transformers.ts'
 /** One source file, identified by the CID of its bytes. */
 @Entity('media')
 @Unique('uq_media_source_cid', ['sourceCid'])
-@Index('idx_media_created_at', ['createdAt'])
-@Index('idx_media_sort_key', ['sortKey'])
+// a page of the library in any order (date added, title, year), of all media or after a filter (kind, other), is a
+// walk along one of these; the id breaks ties (core/catalog/media-list.ts)
+@Index('idx_media_created_at', ['createdAt', 'id'])
+@Index('idx_media_sort_key', ['sortKey', 'id'])
+@Index('idx_media_year', ['yearRank', 'sortKey', 'id'])
+@Index('idx_media_kind_created_at', ['kind', 'createdAt', 'id'])
+@Index('idx_media_kind_sort_key', ['kind', 'sortKey', 'id'])
+@Index('idx_media_kind_year', ['kind', 'yearRank', 'sortKey', 'id'])
+@Index('idx_media_other_created_at', ['other', 'createdAt', 'id'])
+@Index('idx_media_other_sort_key', ['other', 'sortKey', 'id'])
+@Index('idx_media_other_year', ['other', 'yearRank', 'sortKey', 'id'])
 export class Media {
   /** Short id derived from the source CID by the caller. */
   @PrimaryColumn('varchar', { length: 16, primaryKeyConstraintName: 'pk_media' })
@@ -34,6 +43,18 @@ export class Media {
   /** What the library sorts titles by (sort-key.ts), kept in step with the title and sort title. */
   @Column('text', { name: 'sort_key', default: '' })
   sortKey!: string
+
+  /** The metadata's kind ('movie' | 'episode' | 'extra'), null before any: kept in step with it, what `kind` lists by. */
+  @Column('varchar', { length: 16, nullable: true })
+  kind!: string | null
+
+  /** Neither the movie grid nor a series shows it (no metadata, an extra, an episode without series or season). */
+  @Column('boolean', { default: true })
+  other!: boolean
+
+  /** Year order, newest first: 9999 - year, 10000 when the year is unknown (so those come last). */
+  @Column('integer', { name: 'year_rank', default: 10000 })
+  yearRank!: number
 
   @Column('float', { name: 'duration_seconds' })
   durationSeconds!: number

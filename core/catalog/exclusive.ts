@@ -7,6 +7,12 @@ import type { EntityManager } from 'typeorm'
  */
 export type RunExclusive = <T>(fn: (db: EntityManager) => Promise<T>) => Promise<T>
 
+/**
+ * Runs a read beside the write queue (as the catalog's own reads do), waiting out a database locked by another
+ * process; outside a transaction, so it costs one round trip on PostgreSQL, not three.
+ */
+export type RunRead = <T>(fn: (db: EntityManager) => Promise<T>) => Promise<T>
+
 /** Epoch milliseconds as a Date column value, null staying null. */
 export function dateOf (ms: number | null): Date | null {
   return ms == null ? null : new Date(ms)

@@ -1,12 +1,14 @@
 import { createHash } from 'node:crypto'
 import { Media } from './entities.ts'
-import { Collection, MediaMetadata, MetadataAudit, Season, Series, StoredImage } from './metadata-entities.ts'
-import { mediaIdInScope, mediaInFolders } from './media-list.ts'
+import { Collection, MediaMetadata, MediaSearch, MetadataAudit, Season, Series, StoredImage } from './metadata-entities.ts'
+import { listColumns, mediaIdInScope, mediaInFolders } from './media-list.ts'
 import type { SqlCondition } from './media-list.ts'
+import { searchPattern, searchText } from './search-text.ts'
 import { normalTitle, sortKey } from './sort-key.ts'
-import type { RunExclusive } from './exclusive.ts'
+import type { RunExclusive, RunRead } from './exclusive.ts'
 import type { LibraryScope } from '../media-query.ts'
 import type { ExternalIds, MediaKind } from '../metadata/index.ts'
+import { In } from 'typeorm'
 import type { EntityManager } from 'typeorm'
 
 /*
@@ -141,33 +143,40 @@ function toCollection (row: Collection): CollectionRecord {
   return { id: row.id, title: row.title, overview: row.overview, tmdb: row.tmdbId, poster: row.posterCid, backdrop: row.backdropCid }
 }
 
-/** LIKE pattern for a user's text, with the wildcards in it escaped. */
-function likePattern (text: string): string {
-  return `%${text.toLowerCase().replace(/[\\%_]/g, c => `\\${c}`)}%`
-}
-
 /** The metadata of media, series and collections, their audit trail and the images stored for them. */
 export interface MetadataRepository {
   get: (mediaId: string) => Promise<StoredMetadata | undefined>
+  /** The metadata of each of these media that has any (one query for a page of the library). */
+  getMany: (mediaIds: readonly string[]) => Promise<Map<string, StoredMetadata>>
   /** Stores `fields`, records what changed as one audit entry; returns the changes (empty: nothing changed). */
   save: (mediaId: string, fields: MetadataFields, meta: { folder: string, source: string, identifiedAt?: Date | null }, audit: { actor: string, action: string, reverts?: number }) => Promise<FieldChanges>
   audit: (mediaId: string) => Promise<AuditEntry[]>
   auditEntry: (mediaId: string, id: number) => Promise<AuditEntry | undefined>
   findSeries: (ids: ExternalIds, folder: string | undefined, title: string) => Promise<SeriesRecord | undefined>
   getSeries: (id: string) => Promise<SeriesRecord | undefined>
+  /** The series of these ids that exist. */
+  seriesByIds: (ids: readonly string[]) => Promise<Map<string, SeriesRecord>>
   listSeries: () => Promise<SeriesRecord[]>
   /** Creates or updates a series (only the fields given are written). */
   putSeries: (id: string, fields: Partial<Omit<SeriesRecord, 'id'>>) => Promise<SeriesRecord>
   seasons: (seriesId: string) => Promise<SeasonRecord[]>
+  /** The seasons of each of these series, by number. */
+  seasonsOf: (seriesIds: readonly string[]) => Promise<Map<string, SeasonRecord[]>>
   putSeason: (seriesId: string, season: SeasonRecord) => Promise<void>
   findCollection: (tmdb: number | undefined, title: string) => Promise<CollectionRecord | undefined>
   getCollection: (id: string) => Promise<CollectionRecord | undefined>
+  /** The collections of these ids that exist. */
+  collectionsByIds: (ids: readonly string[]) => Promise<Map<string, CollectionRecord>>
   listCollections: () => Promise<CollectionRecord[]>
   putCollection: (id: string, fields: Partial<Omit<CollectionRecord, 'id'>>) => Promise<CollectionRecord>
   /** Episodes of a series by season and episode number (those in `scope`). */
   episodes: (seriesId: string, scope?: LibraryScope) => Promise<StoredMetadata[]>
+  /** The season of each episode of each of these series (those in `scope`): what a series' view counts. */
+  episodeSeasons: (seriesIds: readonly string[], scope?: LibraryScope) => Promise<Map<string, Array<{ season: number | null }>>>
   /** Movies of a collection by release date, then year, then title (those in `scope`). */
   collectionMovies: (collectionId: string, scope?: LibraryScope) => Promise<StoredMetadata[]>
+  /** How many movies each of these collections has (those in `scope`). */
+  collectionSizes: (collectionIds: readonly string[], scope?: LibraryScope) => Promise<Map<string, number>>
   /** Extras that belong to `folder` (those in `scope`). */
   extras: (folder: string, scope?: LibraryScope) => Promise<StoredMetadata[]>
   /**
@@ -183,8 +192,8 @@ export interface MetadataRepository {
   putImage: (source: string, cid: string, type: string, bytes: number) => Promise<void>
 }
 
-/** The metadata repository on the catalog's write queue. */
-export function createMetadataRepository (exclusive: RunExclusive): MetadataRepository {
+/** The metadata repository: writes on the catalog's write queue, reads beside it (`read`). */
+export function createMetadataRepository (exclusive: RunExclusive, read: RunRead): MetadataRepository {
   const run = exclusive
   let lastMs = 0
   const now = (): Date => {
@@ -233,7 +242,7 @@ export function createMetadataRepository (exclusive: RunExclusive): MetadataRepo
   }
 
   return {
-    get: async mediaId => await run(async db => {
+    get: async mediaId => await read(async db => {
       const row = await db.getRepository(MediaMetadata).findOneBy({ mediaId })
       return row == null ? undefined : toStored(row)
     }),
@@ -261,9 +270,15 @@ export function createMetadataRepository (exclusive: RunExclusive): MetadataRepo
       if (Object.keys(changes).length === 0 && existing != null && existing.folder === meta.folder && existing.source === meta.source) return changes
       row.updatedAt = at
       await repo.save(row)
-      // the library lists media by these two: the media row keeps the title and the key it sorts by
+      if (existing == null || changes.title != null || changes.originalTitle != null) {
+        await tx.getRepository(MediaSearch).upsert({ mediaId, title: fields.title, text: searchText(fields.title, fields.originalTitle) }, { conflictPaths: ['mediaId'], skipUpdateIfNoValuesChanged: true })
+      }
+      // the library lists media by these: the media row keeps its title, the key it sorts by, its kind and year
       if (changes.title != null || changes.sortTitle != null) {
         await tx.getRepository(Media).update({ id: mediaId }, { title: fields.title, sortKey: sortKey(fields.title, fields.sortTitle), updatedAt: at })
+      }
+      if (existing == null || changes.kind != null || changes.year != null || changes.series != null || changes.season != null) {
+        await tx.getRepository(Media).update({ id: mediaId }, listColumns(fields))
       }
       if (Object.keys(changes).length > 0) {
         await tx.getRepository(MetadataAudit).insert({ mediaId, at, actor: audit.actor, action: audit.action, changes: JSON.stringify(changes), reverts: audit.reverts ?? null })
@@ -271,9 +286,9 @@ export function createMetadataRepository (exclusive: RunExclusive): MetadataRepo
       return changes
     })),
 
-    audit: async mediaId => await run(async db => (await db.getRepository(MetadataAudit).find({ where: { mediaId }, order: { id: 'ASC' } })).map(toAudit)),
+    audit: async mediaId => await read(async db => (await db.getRepository(MetadataAudit).find({ where: { mediaId }, order: { id: 'ASC' } })).map(toAudit)),
 
-    auditEntry: async (mediaId, id) => await run(async db => {
+    auditEntry: async (mediaId, id) => await read(async db => {
       const row = await db.getRepository(MetadataAudit).findOneBy({ mediaId, id })
       return row == null ? undefined : toAudit(row)
     }),
@@ -292,18 +307,67 @@ export function createMetadataRepository (exclusive: RunExclusive): MetadataRepo
       return row == null ? undefined : toSeries(row)
     }),
 
-    getSeries: async id => await run(async db => {
+    getMany: async mediaIds => {
+      if (mediaIds.length === 0) return new Map()
+      const rows = await read(async db => await db.getRepository(MediaMetadata).findBy({ mediaId: In([...mediaIds]) }))
+      return new Map(rows.map(row => [row.mediaId, toStored(row)]))
+    },
+
+    seriesByIds: async ids => {
+      if (ids.length === 0) return new Map()
+      const rows = await read(async db => await db.getRepository(Series).findBy({ id: In([...ids]) }))
+      return new Map(rows.map(row => [row.id, toSeries(row)]))
+    },
+
+    collectionsByIds: async ids => {
+      if (ids.length === 0) return new Map()
+      const rows = await read(async db => await db.getRepository(Collection).findBy({ id: In([...ids]) }))
+      return new Map(rows.map(row => [row.id, toCollection(row)]))
+    },
+
+    seasonsOf: async seriesIds => {
+      const out = new Map<string, SeasonRecord[]>(seriesIds.map(id => [id, []]))
+      if (seriesIds.length === 0) return out
+      const rows = await read(async db => await db.getRepository(Season).find({ where: { seriesId: In([...seriesIds]) }, order: { number: 'ASC' } }))
+      for (const r of rows) out.get(r.seriesId)?.push({ number: r.number, title: r.title, overview: r.overview, poster: r.posterCid })
+      return out
+    },
+
+    episodeSeasons: async (seriesIds, scope = {}) => {
+      const out = new Map<string, Array<{ season: number | null }>>(seriesIds.map(id => [id, []]))
+      if (seriesIds.length === 0) return out
+      // two columns, not whole rows: a search that finds twenty series counts hundreds of episodes
+      const rows = await read(async db => await db.getRepository(MediaMetadata).find({
+        select: { seriesId: true, seasonNumber: true },
+        where: { seriesId: In([...seriesIds]), kind: 'episode', ...mediaIdInScope(scope) }
+      }))
+      for (const row of rows) if (row.seriesId != null) out.get(row.seriesId)?.push({ season: row.seasonNumber })
+      return out
+    },
+
+    collectionSizes: async (collectionIds, scope = {}) => {
+      const out = new Map<string, number>(collectionIds.map(id => [id, 0]))
+      if (collectionIds.length === 0) return out
+      const rows = await read(async db => await db.getRepository(MediaMetadata).find({
+        select: { collectionId: true },
+        where: { collectionId: In([...collectionIds]), kind: 'movie', ...mediaIdInScope(scope) }
+      }))
+      for (const row of rows) if (row.collectionId != null) out.set(row.collectionId, (out.get(row.collectionId) ?? 0) + 1)
+      return out
+    },
+
+    getSeries: async id => await read(async db => {
       const row = await db.getRepository(Series).findOneBy({ id })
       return row == null ? undefined : toSeries(row)
     }),
 
     // every series at once (they are few next to media), in the library's natural title order
-    listSeries: async () => await run(async db => (await db.getRepository(Series).find()).map(toSeries)
+    listSeries: async () => await read(async db => (await db.getRepository(Series).find()).map(toSeries)
       .map(s => ({ s, key: sortKey(s.title) })).sort((a, b) => compare(a.key, b.key) || compare(a.s.id, b.s.id)).map(({ s }) => s)),
 
     putSeries: async (id, fields) => await run(async db => await putSeries(db, id, fields)),
 
-    seasons: async seriesId => await run(async db => (await db.getRepository(Season).find({ where: { seriesId }, order: { number: 'ASC' } }))
+    seasons: async seriesId => await read(async db => (await db.getRepository(Season).find({ where: { seriesId }, order: { number: 'ASC' } }))
       .map(r => ({ number: r.number, title: r.title, overview: r.overview, poster: r.posterCid }))),
 
     putSeason: async (seriesId, season) => {
@@ -326,28 +390,28 @@ export function createMetadataRepository (exclusive: RunExclusive): MetadataRepo
       return row == null ? undefined : toCollection(row)
     }),
 
-    getCollection: async id => await run(async db => {
+    getCollection: async id => await read(async db => {
       const row = await db.getRepository(Collection).findOneBy({ id })
       return row == null ? undefined : toCollection(row)
     }),
 
-    listCollections: async () => await run(async db => (await db.getRepository(Collection).find({ order: { title: 'ASC', id: 'ASC' } })).map(toCollection)),
+    listCollections: async () => await read(async db => (await db.getRepository(Collection).find({ order: { title: 'ASC', id: 'ASC' } })).map(toCollection)),
 
     putCollection: async (id, fields) => await run(async db => await putCollection(db, id, fields)),
 
-    episodes: async (seriesId, scope = {}) => await run(async db => (await db.getRepository(MediaMetadata).find({
+    episodes: async (seriesId, scope = {}) => await read(async db => (await db.getRepository(MediaMetadata).find({
       where: { seriesId, kind: 'episode', ...mediaIdInScope(scope) },
       order: { seasonNumber: 'ASC', episodeNumber: 'ASC', title: 'ASC', mediaId: 'ASC' }
     })).map(toStored)),
 
-    collectionMovies: async (collectionId, scope = {}) => await run(async db => (await db.getRepository(MediaMetadata).find({
+    collectionMovies: async (collectionId, scope = {}) => await read(async db => (await db.getRepository(MediaMetadata).find({
       where: { collectionId, kind: 'movie', ...mediaIdInScope(scope) }
     })).map(toStored).sort(byRelease)),
 
-    extras: async (folder, scope = {}) => await run(async db => (await db.getRepository(MediaMetadata).find({ where: { folder, kind: 'extra', ...mediaIdInScope(scope) }, order: { title: 'ASC' } })).map(toStored)),
+    extras: async (folder, scope = {}) => await read(async db => (await db.getRepository(MediaMetadata).find({ where: { folder, kind: 'extra', ...mediaIdInScope(scope) }, order: { title: 'ASC' } })).map(toStored)),
 
-    search: async (text, limit, scope = {}) => await run(async db => {
-      const pattern = likePattern(text)
+    search: async (text, limit, scope = {}) => await read(async db => {
+      const pattern = searchPattern(text)
       const { folders } = scope
       const anything: SqlCondition = { sql: '1 = 1', params: {} }
       // with folders, a series or a collection is found only through an episode or a movie of it inside them
@@ -357,35 +421,44 @@ export function createMetadataRepository (exclusive: RunExclusive): MetadataRepo
         return { sql: `EXISTS (SELECT 1 FROM media_metadata e WHERE ${link} AND e.kind = '${kind}' AND ${inside.sql})`, params: inside.params }
       }
       const ownMedia = folders === undefined ? anything : mediaInFolders('m.media_id', folders)
-      const media = await db.getRepository(MediaMetadata).createQueryBuilder('m')
-        .where("(LOWER(m.title) LIKE :p ESCAPE '\\' OR LOWER(m.original_title) LIKE :p ESCAPE '\\')", { p: pattern })
+      // the titles lowered once, at save (search-text.ts), in a narrow table: one LIKE per row, no LOWER; the
+      // matches sorted as ids and titles, then only the page read whole
+      const mediaIds = async (): Promise<string[]> => (await db.getRepository(MediaSearch).createQueryBuilder('m')
+        .select('m.media_id', 'id')
+        .where("m.text LIKE :p ESCAPE '\\'", { p: pattern })
         .andWhere(ownMedia.sql, ownMedia.params)
-        .orderBy('m.title', 'ASC').limit(limit).getMany()
+        .orderBy('m.title', 'ASC').addOrderBy('m.media_id', 'ASC').limit(limit).getRawMany<{ id: string }>()).map(row => row.id)
       const seriesHeld = through('e.series_id = s.id', 'episode')
-      const series = await db.getRepository(Series).createQueryBuilder('s')
-        .where("(LOWER(s.title) LIKE :p ESCAPE '\\' OR LOWER(s.original_title) LIKE :p ESCAPE '\\')", { p: pattern })
-        .andWhere(seriesHeld.sql, seriesHeld.params)
-        .orderBy('s.title', 'ASC').limit(limit).getMany()
       const collectionHeld = through('e.collection_id = c.id', 'movie')
-      const collections = await db.getRepository(Collection).createQueryBuilder('c')
-        .where("LOWER(c.title) LIKE :p ESCAPE '\\'", { p: pattern })
-        .andWhere(collectionHeld.sql, collectionHeld.params)
-        .orderBy('c.title', 'ASC').limit(limit).getMany()
-      return { media: media.map(toStored), series: series.map(toSeries), collections: collections.map(toCollection) }
+      // series and collections are few: their titles are lowered as they are scanned
+      const [ids, series, collections] = await Promise.all([
+        mediaIds(),
+        db.getRepository(Series).createQueryBuilder('s')
+          .where("(LOWER(s.title) LIKE :p ESCAPE '\\' OR LOWER(s.original_title) LIKE :p ESCAPE '\\')", { p: pattern })
+          .andWhere(seriesHeld.sql, seriesHeld.params)
+          .orderBy('s.title', 'ASC').limit(limit).getMany(),
+        db.getRepository(Collection).createQueryBuilder('c')
+          .where("LOWER(c.title) LIKE :p ESCAPE '\\'", { p: pattern })
+          .andWhere(collectionHeld.sql, collectionHeld.params)
+          .orderBy('c.title', 'ASC').limit(limit).getMany()
+      ])
+      const rows = new Map((ids.length === 0 ? [] : await db.getRepository(MediaMetadata).findBy({ mediaId: In(ids) })).map(row => [row.mediaId, row]))
+      const media = ids.flatMap(id => { const row = rows.get(id); return row == null ? [] : [toStored(row)] })
+      return { media, series: series.map(toSeries), collections: collections.map(toCollection) }
     }),
 
-    withoutArtwork: async () => await run(async db => (await db.getRepository(MediaMetadata).createQueryBuilder('m')
+    withoutArtwork: async () => await read(async db => (await db.getRepository(MediaMetadata).createQueryBuilder('m')
       .select('m.media_id', 'id')
       .where("(m.kind = 'episode' AND m.still_cid IS NULL) OR (m.kind <> 'episode' AND m.poster_cid IS NULL)")
       .orderBy('m.media_id', 'ASC')
       .getRawMany<{ id: string }>()).map(row => row.id)),
 
-    image: async source => await run(async db => {
+    image: async source => await read(async db => {
       const row = await db.getRepository(StoredImage).findOneBy({ sourceHash: createHash('sha256').update(source).digest('hex') })
       return row == null ? undefined : { cid: row.cid, type: row.type }
     }),
 
-    imageByCid: async cid => await run(async db => {
+    imageByCid: async cid => await read(async db => {
       const row = await db.getRepository(StoredImage).findOneBy({ cid })
       return row == null ? undefined : { cid: row.cid, type: row.type }
     }),

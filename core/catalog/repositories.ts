@@ -8,7 +8,7 @@ import { createGoalRepository, createPreparationRepository, createRenditionRootR
 import type { InvitationRepository } from './invitation-repository.ts'
 import type { AccessRepository } from './access-repository.ts'
 import type { ContentIndexRepository } from './content-index-repository.ts'
-import type { RunExclusive } from './exclusive.ts'
+import type { RunExclusive, RunRead } from './exclusive.ts'
 import type { LostSegmentRepository } from './lost-segments.ts'
 import type { MetadataRepository } from './metadata-repository.ts'
 import type { NodeRepository } from './node-repository.ts'
@@ -16,7 +16,7 @@ import type { GoalRepository, PreparationRepository, RenditionRootRepository } f
 
 /**
  * The stores other rooms keep in the catalog's database, in their own terms (no ORM type in any signature).
- * Every call queues behind the catalog's writes; what must be atomic runs in one transaction inside one call.
+ * Every write queues behind the catalog's writes; what must be atomic runs in one transaction inside one call.
  */
 export interface CatalogRepositories {
   /** The node registry's rows (core/replication/registry.ts). */
@@ -39,16 +39,16 @@ export interface CatalogRepositories {
   lostSegments: LostSegmentRepository
 }
 
-/** Builds every repository on the catalog's write queue. */
-export function createRepositories (exclusive: RunExclusive): CatalogRepositories {
+/** Builds every repository on the catalog's write queue; the hot reads (metadata, accounts) run beside it (`read`). */
+export function createRepositories (exclusive: RunExclusive, read: RunRead): CatalogRepositories {
   return {
     nodes: createNodeRepository(exclusive),
     contentIndex: createContentIndexRepository(exclusive),
     goals: createGoalRepository(exclusive),
     preparations: createPreparationRepository(exclusive),
     renditionRoots: createRenditionRootRepository(exclusive),
-    metadata: createMetadataRepository(exclusive),
-    access: createAccessRepository(exclusive),
+    metadata: createMetadataRepository(exclusive, read),
+    access: createAccessRepository(exclusive, read),
     invitations: createInvitationRepository(exclusive),
     lostSegments: createLostSegmentRepository(exclusive)
   }

@@ -45,6 +45,8 @@ export interface LibraryMetadataHooks {
   added: (media: MediaRecord, created: boolean) => Promise<void>
   /** The metadata fields of a media's view (title, year, overview, ids, series, season, episode...). */
   describe: (media: MediaRecord) => Promise<MediaMetadataView>
+  /** `describe` for a page of media at once, in their order. */
+  describeMany: (media: readonly MediaRecord[]) => Promise<MediaMetadataView[]>
 }
 
 export interface LibraryInit {
@@ -178,7 +180,12 @@ class CatalogLibrary implements Library {
 
   async list (options: MediaListOptions = {}): Promise<MediaView[]> {
     const rows = await this.c.catalog.listMedia(options)
-    return await Promise.all(rows.map(async row => await this.view(row)))
+    // a page's renditions and metadata in a few queries, not a few per media
+    const [renditions, described] = await Promise.all([
+      this.c.catalog.listRenditionsOf(rows.map(row => row.id)),
+      this.c.metadata?.describeMany(rows)
+    ])
+    return await Promise.all(rows.map(async (row, i) => await this.viewWith(row, renditions.get(row.id) ?? [], described?.[i])))
   }
 
   async count (filter: MediaFilter = {}): Promise<number> {
@@ -272,8 +279,13 @@ class CatalogLibrary implements Library {
   }
 
   private async view (media: MediaRecord): Promise<MediaView> {
+    const [rows, described] = await Promise.all([this.c.catalog.listRenditions(media.id), this.c.metadata?.describe(media)])
+    return await this.viewWith(media, rows, described)
+  }
+
+  /** A media's view from its renditions' rows and its metadata view. */
+  private async viewWith (media: MediaRecord, rows: RenditionRecord[], described: MediaMetadataView | undefined): Promise<MediaView> {
     const probed = media.probe as unknown as ProbeResult
-    const rows = await this.c.catalog.listRenditions(media.id)
     const renditions = this.plans(media).map(plan => {
       const row = rows.find(r => r.profile === plan.profile.name && r.fingerprint === this.c.fingerprint.slice(0, 64))
       return { profile: plan.profile.name, width: plan.width, height: plan.height, state: row?.state ?? 'pending', root: row?.root ?? null }
@@ -289,7 +301,7 @@ class CatalogLibrary implements Library {
       audio: probed.audio == null ? null : { codec: probed.audio.codec, channels: probed.audio.channels },
       renditions,
       root: await this.mediaRoot(media, renditions),
-      ...await this.c.metadata?.describe(media)
+      ...described
     }
   }
 

@@ -59,7 +59,7 @@ export function createProviders (components: { logger: Logger }, config: Metadat
 
 export interface MetadataComponents {
   logger: Logger
-  catalog: Pick<Catalog, 'getMedia' | 'repositories'>
+  catalog: Pick<Catalog, 'getMedia' | 'getMediaMany' | 'repositories'>
   unixfs: Pick<UnixFS, 'addBytes'>
   pins: Pick<Pins, 'add' | 'isPinned'>
   /** Poster frames for media without artwork (core/media/poster-frame.ts); absent: none are made. */

@@ -4,7 +4,7 @@ import { patchFields, parsePatch, writeItemNfo } from './editor.ts'
 import { AuditEntryNotFoundError, CollectionNotFoundError, NoProviderError, SeriesNotFoundError } from './errors.ts'
 import { createFrameArtwork } from './frame-artwork.ts'
 import { gather, matchIds } from './gather.ts'
-import { collectionView, itemSummary, mediaView, nextOf, seasonTitle, seriesView } from './views.ts'
+import { collectionView, itemSummary, mediaView, mediaViews, nextOf, seasonTitle, seriesView } from './views.ts'
 import type { ImageStore } from './image-store.ts'
 import type { MetadataProvider } from './providers/provider.ts'
 import type { AuditEntry, Catalog, FieldChanges, FieldName, MediaRecord, MetadataFields, MetadataRepository, SeriesRecord, StoredMetadata } from '../catalog/index.ts'
@@ -24,7 +24,7 @@ import type { PosterFrames } from '../media/index.ts'
 
 export interface MetadataServiceComponents {
   logger: Logger
-  catalog: Pick<Catalog, 'getMedia'>
+  catalog: Pick<Catalog, 'getMedia' | 'getMediaMany'>
   /** In the configured order; empty: the library works from paths and NFO files. */
   providers: readonly MetadataProvider[]
   images?: ImageStore
@@ -55,6 +55,8 @@ export interface MetadataService {
   added: (media: MediaRecord, created: boolean) => Promise<void>
   /** Library hook: the metadata fields of a media's view. */
   describe: (media: MediaRecord) => Promise<MediaMetadataView>
+  /** `describe` for a page of media at once, in their order. */
+  describeMany: (media: readonly MediaRecord[]) => Promise<MediaMetadataView[]>
   /** The metadata of a media by id; throws MediaNotFoundError. */
   get: (mediaId: string) => Promise<MediaMetadataView>
   /** Identifies a media now, with providers; `match` names the item (a pick from `matches`). */
@@ -140,6 +142,12 @@ export function createMetadataService (components: MetadataServiceComponents, in
     return itemSummary(m, (await components.catalog.getMedia(m.mediaId))?.durationSeconds ?? null)
   }
 
+  /** Summaries of a list of items, their durations read in one query. */
+  async function summaries (list: readonly StoredMetadata[]): Promise<ItemSummary[]> {
+    const durations = new Map((await components.catalog.getMediaMany(list.map(m => m.mediaId))).map(m => [m.id, m.durationSeconds]))
+    return list.map(m => itemSummary(m, durations.get(m.mediaId) ?? null))
+  }
+
   async function identifyNow (record: MediaRecord, local: boolean, match?: Pick<Match, 'provider' | 'kind' | 'id'>): Promise<IdentifyResult> {
     const gathered = await gather(log, record.path, { providers, local, match, signal: controller.signal })
     const frame = await frameArt?.known(record)
@@ -214,6 +222,10 @@ export function createMetadataService (components: MetadataServiceComponents, in
 
     async describe (record) {
       return await view(record)
+    },
+
+    async describeMany (records) {
+      return await mediaViews(store, records)
     },
 
     async get (mediaId) {
@@ -303,12 +315,11 @@ export function createMetadataService (components: MetadataServiceComponents, in
     },
 
     async listSeries (scope = {}) {
-      const out: SeriesView[] = []
-      for (const s of await store.listSeries()) {
-        const episodes = await store.episodes(s.id, scope)
-        if (episodes.length > 0) out.push(seriesView(s, await store.seasons(s.id), episodes))
-      }
-      return out
+      const all = await store.listSeries()
+      const ids = all.map(s => s.id)
+      // every series' seasons and episode counts in two queries, not two per series
+      const [seasons, episodes] = await Promise.all([store.seasonsOf(ids), store.episodeSeasons(ids, scope)])
+      return all.filter(s => (episodes.get(s.id)?.length ?? 0) > 0).map(s => seriesView(s, seasons.get(s.id) ?? [], episodes.get(s.id) ?? []))
     },
 
     async series (id, scope = {}) {
@@ -322,13 +333,13 @@ export function createMetadataService (components: MetadataServiceComponents, in
       const seasons = await store.seasons(s.id)
       const found = seriesView(s, seasons, episodes).seasons.find(x => x.number === number)
       if (found == null) throw new SeriesNotFoundError(`series ${s.id} has no season ${number}`)
-      return { ...found, title: seasonTitle(number, seasons.find(x => x.number === number)?.title), series: { id: s.id, title: s.title }, episodes: await Promise.all(episodes.map(summary)) }
+      return { ...found, title: seasonTitle(number, seasons.find(x => x.number === number)?.title), series: { id: s.id, title: s.title }, episodes: await summaries(episodes) }
     },
 
     async episodes (seriesId, scope = {}) {
       const { episodes: all } = await seriesIn(seriesId, scope)
       // aired order, specials last
-      return await Promise.all([...all.filter(e => e.season !== 0), ...all.filter(e => e.season === 0)].map(summary))
+      return await summaries([...all.filter(e => e.season !== 0), ...all.filter(e => e.season === 0)])
     },
 
     async listCollections (scope = {}) {
@@ -345,7 +356,7 @@ export function createMetadataService (components: MetadataServiceComponents, in
       const items = c == null ? [] : await store.collectionMovies(c.id, scope)
       // limited to some folders, a collection with nothing in them is one that does not exist
       if (c == null || (scope.folders !== undefined && items.length === 0)) throw new CollectionNotFoundError(`no collection ${JSON.stringify(String(id).slice(0, 64))}`)
-      return { ...collectionView(c, items.length), items: await Promise.all(items.map(summary)) }
+      return { ...collectionView(c, items.length), items: await summaries(items) }
     },
 
     async next (mediaId, scope = {}) {
@@ -363,16 +374,24 @@ export function createMetadataService (components: MetadataServiceComponents, in
       await media(mediaId)
       const current = await store.get(mediaId)
       if (current == null || current.kind === 'extra') return []
-      return await Promise.all((await store.extras(current.folder, scope)).map(summary))
+      return await summaries(await store.extras(current.folder, scope))
     },
 
     async search (text, limit = 50, scope = {}) {
       const found = await store.search(text, limit, scope)
-      const series: SeriesView[] = []
-      for (const s of found.series) series.push(seriesView(s, await store.seasons(s.id), await store.episodes(s.id, scope)))
-      const collections: CollectionView[] = []
-      for (const c of found.collections) collections.push(collectionView(c, (await store.collectionMovies(c.id, scope)).length))
-      return { media: await Promise.all(found.media.map(summary)), series, collections }
+      // a few queries for the whole answer, not a few per item found
+      const seriesIds = found.series.map(s => s.id)
+      const [seasons, episodes, sizes, media] = await Promise.all([
+        store.seasonsOf(seriesIds),
+        store.episodeSeasons(seriesIds, scope),
+        store.collectionSizes(found.collections.map(c => c.id), scope),
+        summaries(found.media)
+      ])
+      return {
+        media,
+        series: found.series.map(s => seriesView(s, seasons.get(s.id) ?? [], episodes.get(s.id) ?? [])),
+        collections: found.collections.map(c => collectionView(c, sizes.get(c.id) ?? 0))
+      }
     },
 
     async idle () {

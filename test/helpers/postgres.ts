@@ -168,7 +168,7 @@ async function startServer (): Promise<PostgresServer> {
       '-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1',
       // a test server: nothing needs to survive a crash
       '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off',
-      '-c', 'max_connections=200', '-c', 'shared_buffers=32MB'
+      '-c', 'max_connections=200'
     ], true)
     const child = spawn(command, args, { stdio: ['ignore', log, log] })
     closeSync(log)

@@ -2,6 +2,7 @@ import { join } from 'node:path'
 import test from 'ava'
 import Database from 'better-sqlite3'
 import { createCatalog, FIELD_NAMES } from '../../core/catalog/index.ts'
+import { POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS } from '../../core/catalog/data-source.ts'
 import { silentLogger } from '../../core/logger.ts'
 import { lockDataFolder } from '../../core/net/index.ts'
 import { createPostgresDatabase, postgresServer, withClient } from '../helpers/postgres.ts'
@@ -99,8 +100,8 @@ test('db migrate applies the pending migrations and prints each; a second run ha
   t.is(first.code, 0, first.stderr)
   const lines = first.stdout.trim().split('\n')
   t.is(lines[0], 'applied InitialSchema1764115200000')
-  t.is(lines.filter(l => l.startsWith('applied ')).length, 13)
-  t.regex(lines.at(-1) ?? '', /^postgres:\/\/postgres@127\.0\.0\.1:\d+\/cidcast_test_\d+: 13 migration\(s\) applied, up to date$/)
+  t.is(lines.filter(l => l.startsWith('applied ')).length, POSTGRES_MIGRATIONS.length)
+  t.regex(lines.at(-1) ?? '', new RegExp(`^postgres://postgres@127\\.0\\.0\\.1:\\d+/cidcast_test_\\d+: ${POSTGRES_MIGRATIONS.length} migration\\(s\\) applied, up to date$`))
   t.false(first.stdout.includes(password))
   const second = await cidcast('db', 'migrate', '--database', url)
   t.regex(second.stdout, /^postgres:\/\/\S+ is up to date: nothing to apply\n$/)
@@ -110,7 +111,7 @@ test('db migrate applies the pending migrations and prints each; a second run ha
   t.teardown(dir.remove)
   const sqlite = await cidcast('db', 'migrate', '--data', dir.path)
   t.is(sqlite.code, 0, sqlite.stderr)
-  t.true(sqlite.stdout.endsWith(`sqlite:${join(dir.path, 'catalog.sqlite')}: 13 migration(s) applied, up to date\n`))
+  t.true(sqlite.stdout.endsWith(`sqlite:${join(dir.path, 'catalog.sqlite')}: ${SQLITE_MIGRATIONS.length} migration(s) applied, up to date\n`))
 })
 
 test('db copy moves every table of a SQLite catalog to PostgreSQL, checked, and a catalog there reads the same', async t => {
@@ -123,10 +124,10 @@ test('db copy moves every table of a SQLite catalog to PostgreSQL, checked, and 
   t.regex(run.stdout, /^copying sqlite:\S+catalog\.sqlite to postgres:\/\/postgres@127\.0\.0\.1:\d+\/cidcast_test_\d+\n/)
   // parents before the tables that point at them
   const order = [...run.stdout.matchAll(/^(\w+): (\d+) rows, checksum [0-9a-f]{32} matches$/gm)].map(m => m[1])
-  t.is(order.length, 17)
+  t.is(order.length, 18)
   t.true(order.indexOf('media') < order.indexOf('renditions') && order.indexOf('renditions') < order.indexOf('segments'))
   t.true(order.indexOf('users') < order.indexOf('access_tokens') && order.indexOf('series') < order.indexOf('media_metadata'))
-  t.regex(run.stdout, /^copied 17 tables, \d+ rows to \S+: every row count and checksum matches$/m)
+  t.regex(run.stdout, /^copied 18 tables, \d+ rows to \S+: every row count and checksum matches$/m)
   t.regex(run.stdout, /now set database to that URL/)
   t.false(run.stdout.includes((await postgresServer()).password))
 

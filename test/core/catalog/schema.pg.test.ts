@@ -31,8 +31,6 @@ async function open (dialect: 'sqlite' | 'postgres', where: string, migrations: 
   return dataSource
 }
 
-const MEDIA_ROW = 'INSERT INTO "media" ("id", "source_cid", "path", "title", "duration_seconds", "size_bytes", "probe", "created_at", "updated_at") VALUES ($1, $2, $3, $4, 1, 1, \'{}\', 1, 1)'
-
 test('every SQLite migration has a PostgreSQL twin of the same name, in the same order', t => {
   t.deepEqual(POSTGRES_MIGRATIONS.map(nameOf), SQLITE_MIGRATIONS.map(nameOf))
   t.true(SQLITE_MIGRATIONS.every((m, i) => m !== POSTGRES_MIGRATIONS[i]), 'each dialect has its own classes')
@@ -108,22 +106,6 @@ test('catalogs starting together on a new PostgreSQL database apply each migrati
   t.teardown(async () => { for (const c of catalogs) await c.stop() })
   const names = await withClient(database, async client => (await client.query<{ name: string }>('SELECT name FROM migrations ORDER BY id')).rows.map(r => r.name))
   t.deepEqual(names, POSTGRES_MIGRATIONS.map(nameOf))
-})
-
-test('the sort-key migration gives media already in a PostgreSQL database the key of their sort title or title', async t => {
-  const url = await createPostgresDatabase()
-  const before = await open('postgres', url, POSTGRES_MIGRATIONS.slice(0, POSTGRES_MIGRATIONS.findIndex(m => nameOf(m) === 'MediaSortKey1796000000000')))
-  await before.runMigrations()
-  for (const [id, title] of [['m1', 'Movie 10'], ['m2', 'Movie 9'], ['m3', 'a-file-name'], ['m4', 'Zebra']]) await before.query(MEDIA_ROW, [id, `bafy-${id}`, `/${id}.mp4`, title])
-  const meta = 'INSERT INTO "media_metadata" ("media_id", "kind", "title", "sort_title", "folder", "locked", "source", "updated_at") VALUES ($1, \'movie\', $2, $3, \'/\', \'[]\', \'path\', 1)'
-  await before.query(meta, ['m3', 'The Matrix', null])
-  await before.query(meta, ['m4', 'Zebra', 'Aardvark'])
-  await before.destroy()
-
-  const catalog = createCatalog({ logger: silentLogger() }, { database: url })
-  await catalog.start()
-  t.teardown(async () => { await catalog.stop() })
-  t.deepEqual((await catalog.listMedia({ sort: 'title' })).map(m => m.id), ['m4', 'm3', 'm2', 'm1'])
 })
 
 test('a PostgreSQL database that sorts text otherwise than bytewise is refused, saying how to make one', async t => {

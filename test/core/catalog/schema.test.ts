@@ -15,7 +15,7 @@ async function openSqlite (path: string): Promise<DataSource> {
   return dataSource
 }
 
-const TABLES = ['access_tokens', 'collections', 'content_index', 'images', 'media', 'media_metadata', 'metadata_audit', 'migrations', 'node_invitations', 'nodes', 'playback_progress', 'renditions', 'replication_goals', 'replication_preparations', 'seasons', 'segments', 'series', 'users']
+const TABLES = ['access_tokens', 'collections', 'content_index', 'images', 'media', 'media_metadata', 'media_search', 'metadata_audit', 'migrations', 'node_invitations', 'nodes', 'playback_progress', 'renditions', 'replication_goals', 'replication_preparations', 'seasons', 'segments', 'series', 'users']
 
 test('migrations create the schema on a fresh file with WAL and foreign keys', async t => {
   const dir = await tempDir('cidcast-catalog-')
@@ -95,27 +95,4 @@ test('the entities map to portable types on PostgreSQL', async t => {
   t.regex(sql, /"fk_segments_rendition" FOREIGN KEY \("rendition_key"\) REFERENCES "renditions"\("key"\) ON DELETE CASCADE/)
   t.regex(sql, /"fk_renditions_media" FOREIGN KEY \("media_id"\) REFERENCES "media"\("id"\) ON DELETE CASCADE/)
   t.regex(sql, /"fk_playback_progress_media" FOREIGN KEY \("media_id"\) REFERENCES "media"\("id"\) ON DELETE CASCADE/)
-})
-
-test('the sort-key migration gives media already in the database the key of their sort title or title', async t => {
-  const dir = await tempDir('cidcast-catalog-')
-  t.teardown(dir.remove)
-  const database = join(dir.path, 'catalog.sqlite')
-  // a catalog as the release before the sort key left it
-  const before = new DataSource({ type: 'better-sqlite3', database, migrations: SQLITE_MIGRATIONS.slice(0, SQLITE_MIGRATIONS.findIndex(m => m.name === 'MediaSortKey1796000000000')), migrationsRun: true })
-  await before.initialize()
-  const media = [['m1', 'Movie 10'], ['m2', 'Movie 9'], ['m3', 'a-file-name'], ['m4', 'Zebra']]
-  for (const [id, title] of media) {
-    await before.query('INSERT INTO "media" ("id", "source_cid", "path", "title", "duration_seconds", "size_bytes", "probe", "created_at", "updated_at") VALUES (?, ?, ?, ?, 1, 1, \'{}\', 1, 1)', [id, `bafy-${id}`, `/${id}.mp4`, title])
-  }
-  // metadata names m3 "The Matrix" and gives m4 a sort title
-  const meta = 'INSERT INTO "media_metadata" ("media_id", "kind", "title", "sort_title", "folder", "locked", "source", "updated_at") VALUES (?, \'movie\', ?, ?, \'/\', \'[]\', \'path\', 1)'
-  await before.query(meta, ['m3', 'The Matrix', null])
-  await before.query(meta, ['m4', 'Zebra', 'Aardvark'])
-  await before.destroy()
-
-  const catalog = createCatalog({ logger: silentLogger() }, { database })
-  await catalog.start()
-  t.teardown(async () => { await catalog.stop() })
-  t.deepEqual((await catalog.listMedia({ sort: 'title' })).map(m => m.id), ['m4', 'm3', 'm2', 'm1'])
 })
