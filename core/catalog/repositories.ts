@@ -1,5 +1,7 @@
 import { createAccessRepository } from './access-repository.ts'
 import { createInvitationRepository } from './invitation-repository.ts'
+import { createMainServerRepository, createStreamKeyRepository } from './cluster-repository.ts'
+import type { MainServerRepository, StreamKeyRepository } from './cluster-repository.ts'
 import { createContentIndexRepository } from './content-index-repository.ts'
 import { createLostSegmentRepository } from './lost-segments.ts'
 import { createMetadataRepository } from './metadata-repository.ts'
@@ -37,6 +39,10 @@ export interface CatalogRepositories {
   invitations: InvitationRepository
   /** Segments lost for good, forgotten so they are made again (the main server's segment store). */
   lostSegments: LostSegmentRepository
+  /** The main servers sharing this database (core/cluster). */
+  servers: MainServerRepository
+  /** The stream signing keys they share (core/access/signing-keys.ts). */
+  streamKeys: StreamKeyRepository
 }
 
 /** Builds every repository on the catalog's write queue; the hot reads (metadata, accounts) run beside it (`read`). */
@@ -50,6 +56,8 @@ export function createRepositories (exclusive: RunExclusive, read: RunRead): Cat
     metadata: createMetadataRepository(exclusive, read),
     access: createAccessRepository(exclusive, read),
     invitations: createInvitationRepository(exclusive),
-    lostSegments: createLostSegmentRepository(exclusive)
+    lostSegments: createLostSegmentRepository(exclusive),
+    servers: createMainServerRepository(exclusive, read),
+    streamKeys: createStreamKeyRepository(exclusive)
   }
 }
