@@ -2,7 +2,6 @@ import { readFile } from 'node:fs/promises'
 import { loadavg, networkInterfaces } from 'node:os'
 import { join } from 'node:path'
 import { privateKeyFromProtobuf } from '@libp2p/crypto/keys'
-import { peerIdFromString } from '@libp2p/peer-id'
 import { AUTO_PINS_FILE, createAutoPins, createCapacity, createDemandMeter, createPrefetchQueue, createEdgeCache, fullReason, createHeldMedia, localRemover, createMediaCache, createNodeAgent, createNodeContent, createNodeMetrics, createOriginClient, createPinner, providerLookup, SwarmKeyMissingError, unreachableOrigin } from '../core/edge/index.ts'
 import { createNodeCredentialVerifier, createStreamTokenVerifier, NODE_CREDENTIAL_HEADER, openKeyRing, PUBLIC_KEYS_FILE } from '../core/access/index.ts'
 import { createControlClient, handleOrderNudges, ipnsNameOf } from '../core/control/index.ts'
@@ -19,6 +18,7 @@ import { listenHttp } from './http-listener.ts'
 import type { NodeConfig, NodeDefaults } from '../core/config/index.ts'
 import type { KeyRing } from '../core/access/index.ts'
 import type { StreamAccessGrant } from '../core/control/index.ts'
+import type { PeerId } from '@libp2p/interface'
 import type { AgentStatus, CapacityReport, EdgeCache, LocalPinOptions, NodeMetrics, Pinner, PinnerInit } from '../core/edge/index.ts'
 import type { Clock } from '../core/clock.ts'
 import type { Logger } from '../core/logger.ts'
@@ -300,6 +300,8 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
       onPrefetch: orders => { prefetch.add(orders) },
       busy: () => pinner.busy(),
       onAccess: access.take,
+      // the origin (misses, the API proxy, IPNS) follows the node to the main server it registered with
+      onServer: server => { origin.moveTo(server.url) },
       onChange: status => {
         // each registration and each heartbeat shows the publisher the live figures; it publishes only what readers
         // care about (see CAPACITY_CHANGE_SHARE), so an idle node keeps its sequence
@@ -324,12 +326,14 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
     agent.start()
     agentStatus = () => agent.status()
     stack.push(async () => { await agent.stop() })
-    // the main server asks for a heartbeat at once when it has orders (only the server this node registered with)
-    const serverPeer = (): ReturnType<typeof peerIdFromString> | undefined => {
-      const id = agent.status().serverPeerId
-      return id == null ? undefined : peerIdFromString(id)
+    // the main server asks for a heartbeat at once when it has orders: the one this node registered with, or another
+    // of its catalog (the leader, which keeps the orders, when this node registered with one that relays)
+    const fromServer = (from: PeerId): boolean => {
+      const status = agent.status()
+      const id = from.toString()
+      return status.serverPeerId === id || status.servers.some(server => server.peerId === id)
     }
-    stack.push(await handleOrderNudges({ libp2p: peer.libp2p, logger, server: serverPeer, onNudge: () => { agent.beat() } }))
+    stack.push(await handleOrderNudges({ libp2p: peer.libp2p, logger, fromServer, onNudge: () => { agent.beat() } }))
     log.info({ url, peerId: peer.libp2p.peerId.toString(), ipns, data: config.data, mode: config.mode, owner: config.owner, region: config.region, tags: config.tags, server: config.server }, 'CDN node ready')
 
     return {

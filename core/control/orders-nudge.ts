@@ -33,8 +33,8 @@ export async function nudgeNode (libp2p: Pick<Libp2p, 'dialProtocol'>, peer: Pee
 export interface OrderNudgeHandlerComponents {
   libp2p: Pick<Libp2p, 'handle' | 'unhandle'>
   logger: Logger
-  /** The main server this node registered with (nudges from anyone else are refused). */
-  server: () => PeerId | undefined
+  /** Whether a peer is a main server of this node's catalog (nudges from anyone else are refused). */
+  fromServer: (peer: PeerId) => boolean
   /** Called for each accepted nudge (e.g. `agent.beat()`). */
   onNudge: () => void
 }
@@ -48,8 +48,7 @@ export async function handleOrderNudges (components: OrderNudgeHandlerComponents
       try {
         const wire = controlWire(stream)
         parseOrdersPending(await wire.read({ signal }))
-        const server = components.server()
-        if (server == null || !connection.remotePeer.equals(server)) {
+        if (!components.fromServer(connection.remotePeer)) {
           await wire.write({ type: 'error', error: 'ForbiddenError', message: 'only the main server sends orders' }, { signal })
         } else {
           await wire.write({ type: 'ok' }, { signal })

@@ -2,12 +2,12 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
-import { CONTROL_VERSION, MAX_ADDRESSES, PIN_PROGRESS_INTERVAL_MS } from '../control/index.ts'
+import { CONTROL_VERSION, MAX_ADDRESSES, parseMainServers, PIN_PROGRESS_INTERVAL_MS } from '../control/index.ts'
 import { CIDCAST_VERSION } from '../version.ts'
 import { PrivateNetworkRefusedError, ServerDialFailedError } from './errors.ts'
 import type { CapacityReport } from './capacity.ts'
 import type { DemandMeter } from './demand-meter.ts'
-import type { HeartbeatReply, HeartbeatRequest, NodeHealth, NodeMode, PinOrder, PinReport, PrefetchOrder, RegisterReply, RegisterRequest, StreamAccessGrant } from '../control/index.ts'
+import type { HeartbeatReply, HeartbeatRequest, MainServerAddress, NodeHealth, NodeMode, PinOrder, PinReport, PrefetchOrder, RegisterReply, RegisterRequest, StreamAccessGrant } from '../control/index.ts'
 import type { OriginClient, ServerInfo } from './origin-client.ts'
 import type { Logger } from '../logger.ts'
 import type { Libp2p, PeerId } from '@libp2p/interface'
@@ -53,6 +53,8 @@ export interface NodeAgentComponents {
   onChange?: (status: AgentStatus) => void
   /** The stream keys and this node's credential of each register and heartbeat reply that carries them. */
   onAccess?: (access: StreamAccessGrant) => Promise<void>
+  /** Registered with another main server of the catalog than the one it was given (its HTTP API is now the origin). */
+  onServer?: (server: MainServerAddress) => void
 }
 
 export interface NodeAgentInit {
@@ -93,6 +95,8 @@ export interface AgentStatus {
   error?: { name: string, message: string }
   /** Registrations so far (1 after the first, 2 after a re-registration...). */
   registrations: number
+  /** Every main server of the catalog, as the last reply named them (none from a server that runs alone). */
+  servers: MainServerAddress[]
   lastHeartbeatAt?: string
 }
 
@@ -116,13 +120,20 @@ interface Target {
   addresses: Multiaddr[]
   /** The server answered over HTTP this round (so a failed dial is not "the server is down"). */
   viaHttp: boolean
+  /** Another main server of the catalog, picked from the list its servers gave. */
+  server?: MainServerAddress
 }
 
 class ControlAgent implements NodeAgent {
   private readonly c: NodeAgentComponents
   private readonly init: NodeAgentInit
   private readonly log: Logger
-  private current: AgentStatus = { state: 'starting', registrations: 0 }
+  private current: AgentStatus = { state: 'starting', registrations: 0, servers: [] }
+  /** Attempts that failed in a row: from the second on, the agent tries the other main servers it knows in turn. */
+  private failures = 0
+  /** The server of the last attempt that failed, tried last. */
+  private failedPeer: string | undefined
+  private remembering: Promise<void> = Promise.resolve()
   private readonly stopping = new AbortController()
   private wake: (() => void) | undefined
   private beatNow = false
@@ -150,7 +161,7 @@ class ControlAgent implements NodeAgent {
   }
 
   status (): AgentStatus {
-    return { ...this.current }
+    return { ...this.current, servers: [...this.current.servers] }
   }
 
   async firstAttempt (): Promise<AgentStatus> {
@@ -177,12 +188,19 @@ class ControlAgent implements NodeAgent {
     let backoff = min
     while (!this.stopping.signal.aborted) {
       try {
-        const target = await this.target()
+        const target = await this.pickTarget()
         this.serverPeer = target.peerId
         await this.dial(target)
         const control = this.c.control(target.peerId)
         const reply = await control.register(await this.registerRequest(), { signal: this.stopping.signal })
         await this.takeAccess(reply.access)
+        this.takeServers(reply.servers)
+        if (target.server != null) {
+          this.log.info({ server: target.server.url }, 'registered with another main server of the catalog')
+          this.c.onServer?.(target.server)
+        }
+        this.failures = 0
+        this.failedPeer = undefined
         backoff = min
         this.set({ state: 'registered', label: reply.label, dnsName: reply.dnsName, serverPeerId: target.peerId.toString(), error: undefined, registrations: this.current.registrations + 1 })
         this.log.info({ dnsName: reply.dnsName, server: target.peerId.toString() }, 'registered with the main server')
@@ -191,6 +209,11 @@ class ControlAgent implements NodeAgent {
       } catch (err) {
         if (this.stopping.signal.aborted) break
         const e = err as Error
+        // a server whose leader is changing is still there: try it again rather than move
+        if ((e as { code?: string }).code !== 'LeaderUnavailableError') {
+          this.failures++
+          this.failedPeer = this.serverPeer?.toString()
+        }
         this.set({ state: 'retrying', error: { name: e.name ?? 'Error', message: e.message ?? String(err) } })
         this.log.warn({ err: e.name, message: e.message, retryInMs: backoff }, 'not registered with the main server; retrying')
         this.first.resolve(this.status())
@@ -227,6 +250,7 @@ class ControlAgent implements NodeAgent {
       this.c.onOrders?.(reply.orders ?? [])
       if (reply.prefetch != null && reply.prefetch.length > 0) this.c.onPrefetch?.(reply.prefetch)
       await this.takeAccess(reply.access)
+      this.takeServers(reply.servers)
     }
   }
 
@@ -257,6 +281,29 @@ class ControlAgent implements NodeAgent {
       version: CIDCAST_VERSION,
       protocol: CONTROL_VERSION
     }
+  }
+
+  /** Keeps the main servers a reply names (and remembers them for a restart while the given one is down). */
+  private takeServers (servers: MainServerAddress[] | undefined): void {
+    if (servers == null) return
+    const same = JSON.stringify(servers) === JSON.stringify(this.current.servers)
+    if (same) return
+    this.set({ servers })
+    void this.rememberServers(servers)
+  }
+
+  /**
+   * Where to register: the server this node was given, while that works; after a failed attempt, the other main
+   * servers of its catalog in turn (the one that just failed last), so a node moves when its server stops.
+   */
+  private async pickTarget (): Promise<Target> {
+    let known = this.current.servers
+    if (known.length === 0) known = await this.rememberedServers()
+    if (this.failures === 0 || known.length === 0) return await this.target()
+    const others = known.filter(server => server.peerId !== this.failedPeer)
+    const turn = [...others, ...known.filter(server => server.peerId === this.failedPeer)]
+    const server = turn[(this.failures - 1) % turn.length]
+    return { peerId: peerIdFromString(server.peerId), addresses: server.addresses.map(a => multiaddr(a)), viaHttp: false, server }
   }
 
   /** Where the server is: its multiaddr, else its HTTP API (remembered), else what was remembered. */
@@ -312,16 +359,39 @@ class ControlAgent implements NodeAgent {
   }
 
   private async remember (info: ServerInfo): Promise<void> {
+    await this.rememberFields({ peerId: info.peerId, addresses: info.addresses })
+  }
+
+  private async rememberServers (servers: MainServerAddress[]): Promise<void> {
+    await this.rememberFields({ servers })
+  }
+
+  /** Merges `fields` into the server cache file, one write at a time (its temporary file is shared). */
+  private async rememberFields (fields: Record<string, unknown>): Promise<void> {
     const file = this.init.serverCacheFile
     if (file == null) return
-    const text = JSON.stringify({ peerId: info.peerId, addresses: info.addresses })
-    try {
-      if (await readFile(file, 'utf8').catch(() => '') === text) return
+    const write = this.remembering.then(async () => {
+      const before = await readFile(file, 'utf8').catch(() => '')
+      let known: Record<string, unknown> = {}
+      try { known = JSON.parse(before) as Record<string, unknown> } catch {}
+      const text = JSON.stringify({ ...known, ...fields })
+      if (text === before) return
       await mkdir(dirname(file), { recursive: true })
       await writeFile(`${file}.tmp`, text)
       await rename(`${file}.tmp`, file)
-    } catch (err) {
-      this.log.debug({ err }, 'cannot remember the main server\'s address')
+    }).catch(err => { this.log.debug({ err }, 'cannot remember the main server\'s address') })
+    this.remembering = write
+    await write
+  }
+
+  private async rememberedServers (): Promise<MainServerAddress[]> {
+    const file = this.init.serverCacheFile
+    if (file == null) return []
+    try {
+      const { servers } = JSON.parse(await readFile(file, 'utf8')) as { servers?: unknown }
+      return servers == null ? [] : parseMainServers(servers)
+    } catch {
+      return []
     }
   }
 

@@ -63,6 +63,8 @@ export interface OriginRequestOptions {
 
 export interface OriginClient {
   readonly url: string
+  /** Asks another main server of the catalog from now on (the node registered with it: issue 15). */
+  moveTo (url: string): void
   serverInfo (options?: OriginRequestOptions): Promise<ServerInfo>
   media (id: string, options?: OriginRequestOptions): Promise<OriginMedia>
   /** GETs `path` (starting with `/`) and reads its whole body; 2xx only, an error answer throws. */
@@ -83,6 +85,7 @@ export function unreachableOrigin (reason: string): OriginClient {
   const fail = async (): Promise<never> => { throw new OriginUnavailableError(reason) }
   return {
     url: 'http://origin.invalid',
+    moveTo: () => {},
     serverInfo: fail,
     media: fail,
     get: fail,
@@ -95,6 +98,13 @@ const DEFAULT_TIMEOUT_MS = 5000
 const DEFAULT_CONTENT_TIMEOUT_MS = 30_000
 const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
 const DEFAULT_IDLE_TIMEOUT_MS = 15_000
+
+/** A main server's URL as the client joins paths to it; TypeError for one that is not http(s). */
+function baseUrl (text: string): string {
+  const url = new URL(text)
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError(`the main server URL must be http(s): ${text}`)
+  return url.href.replace(/\/+$/, '')
+}
 
 /** An error the main server answered with, kept under its own name and status so a node passes it on as it came. */
 function remoteError (name: string, message: string, status?: number): Error {
@@ -122,7 +132,7 @@ async function errorOf (response: Response, path: string): Promise<Error> {
 }
 
 class HttpOriginClient implements OriginClient {
-  readonly url: string
+  url: string
   private readonly timeoutMs: number
   private readonly contentTimeoutMs: number
   private readonly maxBodyBytes: number
@@ -131,15 +141,17 @@ class HttpOriginClient implements OriginClient {
   private readonly credential: () => Record<string, string> | undefined
 
   constructor (components: OriginClientComponents, init: OriginClientInit) {
-    const url = new URL(init.url)
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError(`the main server URL must be http(s): ${init.url}`)
-    this.url = url.href.replace(/\/+$/, '')
+    this.url = baseUrl(init.url)
     this.timeoutMs = init.timeoutMs ?? DEFAULT_TIMEOUT_MS
     this.contentTimeoutMs = init.contentTimeoutMs ?? DEFAULT_CONTENT_TIMEOUT_MS
     this.maxBodyBytes = init.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES
     this.idleTimeoutMs = init.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS
     this.onRequest = components.onRequest ?? (() => {})
     this.credential = components.credential ?? (() => undefined)
+  }
+
+  moveTo (url: string): void {
+    this.url = baseUrl(url)
   }
 
   async serverInfo (options: OriginRequestOptions = {}): Promise<ServerInfo> {

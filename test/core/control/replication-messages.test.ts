@@ -79,7 +79,7 @@ test('a nudge from the main server reaches the node; the node refuses one from a
   const other = await startEdge(t.context.cleanup, key, main)
   await edge.client.register(edge.request('edge'))
   let nudges = 0
-  const stop = await handleOrderNudges({ libp2p: edge.peer.libp2p, logger: silentLogger(), server: () => main.peer.libp2p.peerId, onNudge: () => { nudges++ } })
+  const stop = await handleOrderNudges({ libp2p: edge.peer.libp2p, logger: silentLogger(), fromServer: peer => peer.equals(main.peer.libp2p.peerId), onNudge: () => { nudges++ } })
   t.context.cleanup.push(stop)
   t.true(await nudgeNode(main.peer.libp2p, edge.peer.libp2p.peerId))
   t.is(nudges, 1)

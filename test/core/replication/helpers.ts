@@ -79,7 +79,7 @@ export async function startFakeNode (cleanup: Cleanup, swarmKey: Uint8Array, mai
   const edge = await startEdge(cleanup, swarmKey, main as Main)
   const reply = await edge.client.register(edge.request(name, { capacity }))
   let nudges = 0
-  const stop = await handleOrderNudges({ libp2p: edge.peer.libp2p, logger: silentLogger(), server: () => main.peer.libp2p.peerId, onNudge: () => { nudges++ } })
+  const stop = await handleOrderNudges({ libp2p: edge.peer.libp2p, logger: silentLogger(), fromServer: peer => peer.equals(main.peer.libp2p.peerId), onNudge: () => { nudges++ } })
   cleanup.push(stop)
   return {
     ...edge,
