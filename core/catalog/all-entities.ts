@@ -1,5 +1,5 @@
 import { ACCESS_ENTITIES } from './access-entities.ts'
-import { Media, Node, PlaybackProgress, Rendition, Segment } from './entities.ts'
+import { Media, Node, PlaybackProgress, Rendition, Segment, TranscodeLease } from './entities.ts'
 import { METADATA_ENTITIES } from './metadata-entities.ts'
 import { REPLICATION_ENTITIES } from './replication-entities.ts'
 
@@ -9,4 +9,4 @@ import { REPLICATION_ENTITIES } from './replication-entities.ts'
  */
 
 /** Every entity of the catalog, for a DataSource's `entities`. */
-export const CATALOG_ENTITIES = [Media, Rendition, Segment, PlaybackProgress, Node, ...METADATA_ENTITIES, ...REPLICATION_ENTITIES, ...ACCESS_ENTITIES]
+export const CATALOG_ENTITIES = [Media, Rendition, Segment, TranscodeLease, PlaybackProgress, Node, ...METADATA_ENTITIES, ...REPLICATION_ENTITIES, ...ACCESS_ENTITIES]

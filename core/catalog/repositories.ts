@@ -4,6 +4,7 @@ import { createContentIndexRepository } from './content-index-repository.ts'
 import { createLostSegmentRepository } from './lost-segments.ts'
 import { createMetadataRepository } from './metadata-repository.ts'
 import { createNodeRepository } from './node-repository.ts'
+import { createTranscodeLeaseRepository } from './transcode-lease-repository.ts'
 import { createGoalRepository, createPreparationRepository, createRenditionRootRepository } from './replication-repositories.ts'
 import type { InvitationRepository } from './invitation-repository.ts'
 import type { AccessRepository } from './access-repository.ts'
@@ -12,6 +13,7 @@ import type { RunExclusive, RunRead } from './exclusive.ts'
 import type { LostSegmentRepository } from './lost-segments.ts'
 import type { MetadataRepository } from './metadata-repository.ts'
 import type { NodeRepository } from './node-repository.ts'
+import type { TranscodeLeaseRepository } from './transcode-lease-repository.ts'
 import type { GoalRepository, PreparationRepository, RenditionRootRepository } from './replication-repositories.ts'
 
 /**
@@ -37,6 +39,8 @@ export interface CatalogRepositories {
   invitations: InvitationRepository
   /** Segments lost for good, forgotten so they are made again (the main server's segment store). */
   lostSegments: LostSegmentRepository
+  /** Leases on ffmpeg sessions, so main servers sharing the database do not make the same segments twice (core/media's transcoder). */
+  transcodeLeases: TranscodeLeaseRepository
 }
 
 /** Builds every repository on the catalog's write queue; the hot reads (metadata, accounts) run beside it (`read`). */
@@ -50,6 +54,7 @@ export function createRepositories (exclusive: RunExclusive, read: RunRead): Cat
     metadata: createMetadataRepository(exclusive, read),
     access: createAccessRepository(exclusive, read),
     invitations: createInvitationRepository(exclusive),
-    lostSegments: createLostSegmentRepository(exclusive)
+    lostSegments: createLostSegmentRepository(exclusive),
+    transcodeLeases: createTranscodeLeaseRepository(exclusive)
   }
 }
