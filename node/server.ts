@@ -4,6 +4,7 @@ import { unixfs } from '@helia/unixfs'
 import { createAccounts, createInvitations, createLoginLimiter } from '../core/access/index.ts'
 import { createCatalog, registerCatalogMetrics } from '../core/catalog/index.ts'
 import { loadMetadataConfig, loadServerConfig } from '../core/config/index.ts'
+import { isPostgresSetting } from '../core/database-url.ts'
 import { createDiskSpace } from '../core/disk-space.ts'
 import { createDnsServer } from '../core/dns/index.ts'
 import { createContentIndex, createNodeRegistry, createReplication, createReplicationGoals, registerReplicationMetrics } from '../core/replication/index.ts'
@@ -192,7 +193,10 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
       workDir,
       onComplete: async job => { await library.finish(job) },
       onSessionStart: () => { metrics.ffmpegSessionsStarted.inc() },
-      onDiskFull: err => { disk.failed(err) }
+      onDiskFull: err => { disk.failed(err) },
+      // several main servers may share a PostgreSQL catalog: a lease keeps them from running ffmpeg for the same
+      // segments twice; a SQLite file has one server (its data folder's lock), which needs none
+      leases: isPostgresSetting(config.database) ? { store: catalog.repositories.transcodeLeases, owner: peer.libp2p.peerId.toString() } : undefined
     }, { maxSessions: config.maxSessions })
     await transcoder.start()
     sessionCount = () => transcoder.sessions().length
