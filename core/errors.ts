@@ -212,3 +212,14 @@ export class SetupForbiddenError extends CidcastError {
   static override readonly code: string = 'SetupForbiddenError'
   override readonly name = 'SetupForbiddenError'
 }
+
+/**
+ * Several main servers share the catalog and none leads right now (the leader just died and another has not taken
+ * over yet, or the database is unreachable): what only the leader does must wait a few seconds.
+ */
+export class LeaderUnavailableError extends CidcastError {
+  static override readonly code = 'LeaderUnavailableError'
+  override readonly name = 'LeaderUnavailableError'
+  /** A failover takes a beat or two. */
+  readonly retryAfterSeconds = 5
+}

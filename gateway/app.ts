@@ -19,8 +19,10 @@ import { replicationRoutes } from './routes/replications.ts'
 import { routingRoutes } from './routes/routing.ts'
 import { authenticate } from './access/authenticate.ts'
 import { authorize, routeKeysOf } from './access/authorize.ts'
+import { forwardToLeader } from './middleware/leader-forward.ts'
+import type { LeaderTarget } from './middleware/leader-forward.ts'
 import { createVisibility } from './access/visibility.ts'
-import { SERVER_ROUTES } from './access/route-table.ts'
+import { LEADER_ROUTES, SERVER_ROUTES } from './access/route-table.ts'
 import { accountRoutes } from './routes/accounts.ts'
 import { webUiFiles, webUiRoutes } from './web-ui.ts'
 import type { AccessSettings } from './access/route-table.ts'
@@ -93,6 +95,8 @@ export interface HttpAppComponents {
     /** Media need no credential (an open site). */
     publicMedia: boolean
   }
+  /** Several main servers on one catalog: where the leader is, for the routes only it answers (leader-forward.ts). */
+  leader?: () => LeaderTarget
 }
 
 /** The main server's HTTP face: UI, `/api/v1`, `/media`, `/ipfs`, `/healthz`, `/metrics`; `routes` lists its route keys. */
@@ -147,6 +151,7 @@ export function createHttpApp (components: HttpAppComponents): Koa & { routes: (
   if (components.ui != null) routers.push(webUiRoutes(components.ui))
   app.use(authorize({ routers, table: SERVER_ROUTES, settings: components.accessSettings, logger: components.logger }))
   app.use(visibility.middleware(routers))
+  if (components.leader != null) app.use(forwardToLeader({ routers, routes: LEADER_ROUTES, leader: components.leader }))
   for (const router of routers) {
     app.use(router.routes())
     app.use(router.allowedMethods())

@@ -1,15 +1,19 @@
+import { createHash } from 'node:crypto'
 import { mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { unixfs } from '@helia/unixfs'
 import { createAccounts, createInvitations, createLoginLimiter } from '../core/access/index.ts'
 import { createCatalog, registerCatalogMetrics } from '../core/catalog/index.ts'
 import { loadMetadataConfig, loadServerConfig } from '../core/config/index.ts'
-import { isPostgresSetting } from '../core/database-url.ts'
 import { createDiskSpace } from '../core/disk-space.ts'
 import { createDnsServer } from '../core/dns/index.ts'
 import { createContentIndex, createNodeRegistry, createReplication, createReplicationGoals, registerReplicationMetrics } from '../core/replication/index.ts'
 import { createStreamUrls } from '../core/access/index.ts'
-import { createRevocationGater, findNode } from '../core/control/index.ts'
+import { createControlServer, createRevocationGater, findNode, relayToLeader, serveControlRelay } from '../core/control/index.ts'
+import { createCluster } from '../core/cluster/index.ts'
+import { CIDCAST_VERSION } from '../core/version.ts'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
 import { createDistributor, registerDistributionMetrics } from '../core/distribution/index.ts'
 import { createBlockRepairer, createContentReader, createScrubber, integrityStatus, registerIntegrityMetrics, repairWhenDamaged, verifyPins } from '../core/ipfs/index.ts'
 import { createMetadata } from '../core/metadata/index.ts'
@@ -19,6 +23,7 @@ import { createMetrics } from '../core/metrics.ts'
 import { createPeer, lockDataFolder, verifiedBlocksOf } from '../core/net/index.ts'
 import { acceptNodeNames, createIpnsRecordStore, peersFromNodes } from '../core/routing/index.ts'
 import { tuneGarbageCollection } from '../core/gc-tuning.ts'
+import { systemClock } from '../core/clock.ts'
 import { createHttpApp } from '../gateway/app.ts'
 import { webUi } from './web-ui.ts'
 import { ensureDataFolder } from './init.ts'
@@ -43,6 +48,8 @@ import type { Peer } from '../core/net/index.ts'
 import type { IpnsRecordStore } from '../core/routing/index.ts'
 import type { ServerInfo } from '../gateway/routes/nodes.ts'
 import type { CID } from 'multiformats/cid'
+import type { Cluster } from '../core/cluster/index.ts'
+import type { MainServerAddress } from '../core/control/index.ts'
 
 /** How long a request waits for a good copy of a block found damaged here before it fails as a missing block. */
 const REQUEST_REPAIR_MS = 8000
@@ -64,6 +71,8 @@ export interface StartServerOptions extends Partial<Omit<ServerConfig, 'data' | 
   p2pAnnounce?: string[]
   /** Also hears every node's validated served reports (tests watch the demand signals with it). */
   onServed?: (peerId: string, reports: ServedReport[], at: number) => void
+  /** Time between the cluster's beats and leadership checks (several main servers on one catalog). @default 2000 */
+  clusterBeatMs?: number
 }
 
 /** A running main server. */
@@ -99,6 +108,8 @@ export interface RunningServer {
   streamUrls: StreamUrls
   /** Rotates the stream signing key (old tokens verify until they expire) and nudges the nodes to fetch the new one. */
   rotateStreamKeys: () => Promise<RotatedKeys>
+  /** The main servers sharing this catalog, and which one leads (this one alone on SQLite). */
+  cluster: Cluster
   /** Stops HTTP, ffmpeg, the catalog and the peer, in reverse order of start. */
   stop: () => Promise<void>
 }
@@ -106,7 +117,7 @@ export interface RunningServer {
 /** Starts the main server: peer, catalog, transcoder, HTTP and DNS, in that order. */
 export async function startServer (options: StartServerOptions = {}): Promise<RunningServer> {
   tuneGarbageCollection()
-  const { dataDir, metadata: metadataSettings, accounts: accountsInit, catalog: catalogSettings, reserveBytes, p2pAnnounce, onServed, ...flags } = options
+  const { dataDir, metadata: metadataSettings, accounts: accountsInit, catalog: catalogSettings, reserveBytes, p2pAnnounce, onServed, clusterBeatMs, ...flags } = options
   const config = await loadServerConfig({ ...flags, data: dataDir })
   const logger = await createDaemonLogger({ level: config.logLevel, format: config.logFormat })
   const log = logger.child({ name: 'cidcast:server' })
@@ -137,7 +148,9 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
     stack.push(async () => { await peer.stop() })
 
     // every control reply carries the stream keys, so they exist before the first node registers
-    const access = await openServerStreamAccess({ logger }, { dataDir: config.data, publicMedia: config.publicMedia })
+    // several main servers on one PostgreSQL catalog share their signing keys there, so each verifies the others' tokens
+    const shared = catalog.dialect === 'postgres'
+    const access = await openServerStreamAccess({ logger }, { dataDir: config.data, publicMedia: config.publicMedia, shared: shared ? catalog.repositories.streamKeys : undefined })
     // heartbeats carry pin reports and get orders back once replication exists (it needs the library, made below)
     const late: { replication?: Replication, distributor?: Distributor } = {}
     // a node's `--owner` is a user name, resolved by name alone (a name that looks like an id is still a name)
@@ -147,8 +160,11 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
       late.distributor?.served(peerId, reports)
       onServed?.(peerId, reports, at)
     }
-    const registry = createNodeRegistry({ logger, libp2p: peer.libp2p, store: nodeStore, gater, orders: async (p, r) => await late.replication?.heartbeat(p, r) ?? [], prefetch: p => late.distributor?.takePrefetch(p) ?? [], access: access.grant, userIdOf, served }, { zone: config.dnsZone, heartbeatMs: config.heartbeatSeconds * 1000 })
-    await registry.start()
+    // every live main server of the catalog, told to nodes in each control reply (filled once the cluster beats)
+    let mainServers = (): MainServerAddress[] => []
+    const registry = createNodeRegistry({ logger, libp2p: peer.libp2p, store: nodeStore, gater, orders: async (p, r) => await late.replication?.heartbeat(p, r) ?? [], prefetch: p => late.distributor?.takePrefetch(p) ?? [], access: access.grant, userIdOf, served, servers: () => mainServers() }, { zone: config.dnsZone, heartbeatMs: config.heartbeatSeconds * 1000 })
+    // the registry takes nodes' control streams only where it leads; until then (and on the others) it follows the catalog
+    await registry.follow()
     stack.push(async () => { await registry.stop() })
 
     let sessionCount = (): number => 0
@@ -157,7 +173,6 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
     const fs = unixfs(peer)
     const frames = createPosterFrames({ ffmpeg: ffmpeg.ffmpeg, launcher, onTaken: () => { metrics.posterFrames.inc() } })
     const metadata = createMetadata({ logger, catalog, unixfs: fs, pins: peer.pins, frames }, { ...await loadMetadataConfig(config.data), ...metadataSettings })
-    await metadata.start()
     stack.push(async () => { await metadata.stop() })
     const library = createLibrary({
       logger: logger.child({ name: 'cidcast:library' }),
@@ -196,7 +211,7 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
       onDiskFull: err => { disk.failed(err) },
       // several main servers may share a PostgreSQL catalog: a lease keeps them from running ffmpeg for the same
       // segments twice; a SQLite file has one server (its data folder's lock), which needs none
-      leases: isPostgresSetting(config.database) ? { store: catalog.repositories.transcodeLeases, owner: peer.libp2p.peerId.toString() } : undefined
+      leases: shared ? { store: catalog.repositories.transcodeLeases, owner: peer.libp2p.peerId.toString() } : undefined
     }, { maxSessions: config.maxSessions })
     await transcoder.start()
     sessionCount = () => transcoder.sessions().length
@@ -221,7 +236,6 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
         return (await library.finish(job)).toString()
       }
     }, { heartbeatMs: config.heartbeatSeconds * 1000, repinAfterMs: config.repinAfterSeconds * 1000 })
-    await replication.start()
     late.replication = replication
     stack.push(async () => { await replication.stop() })
 
@@ -238,7 +252,6 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
       nudge: peerId => { void replication.nudge([peerId]) },
       lostAfterMs: config.repinAfterSeconds * 1000
     }, config.distribution)
-    distributor.start()
     late.distributor = distributor
     const labels = new Map<string, string>()
     registry.on('change', () => {
@@ -257,7 +270,12 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
     const unwatch = repairWhenDamaged(blocks, repairer)
     stack.push(async () => { unwatch() })
     const repairForRequest = async (cid: CID): Promise<Buffer | undefined> => await repairer.repair(cid, { signal: AbortSignal.timeout(REQUEST_REPAIR_MS), recentFailureMs: REQUEST_REPAIR_BACKOFF_MS }).catch(() => undefined)
-    const reader = createContentReader({ blockstore: peer.blockstore, logger, repair: repairForRequest }, { cacheBytes: config.cacheBytes })
+    // a block another main server of the catalog made (a segment recorded in the shared catalog) comes from its peer
+    let others = (): number => 0
+    const fetchMissing = async (cid: CID): Promise<Buffer | undefined> => others() === 0
+      ? undefined
+      : await repairer.repair(cid, { signal: AbortSignal.timeout(REQUEST_REPAIR_MS), recentFailureMs: REQUEST_REPAIR_BACKOFF_MS }).catch(err => { log.debug({ err, cid: cid.toString() }, 'no other main server sent a block missing here'); return undefined })
+    const reader = createContentReader({ blockstore: peer.blockstore, logger, repair: repairForRequest, fetchMissing }, { cacheBytes: config.cacheBytes })
     // a segment whose block no node could give back is made again when asked for; its rendition is not complete meanwhile
     const segmentLost = async (cid: CID): Promise<void> => {
       const renditions = await segments.forget(cid)
@@ -266,7 +284,24 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
     const scrub = createScrubber({ store: blocks, repairer, pins: peer.pins, getCodec: peer.getCodec, logger, onLost: segmentLost }, { bytesPerSecond: config.scrubBytesPerSecond, intervalMs: config.scrubIntervalSeconds * 1000 })
     registerIntegrityMetrics(metrics.registry, { store: blocks, repairer, scrub })
     let dnsListen: string | null = null
-    const serverInfo = (): ServerInfo => ({ peerId: peer.libp2p.peerId.toString(), addresses: peer.libp2p.getMultiaddrs().map(String), zone: config.dnsZone, dnsListen })
+    // the cluster: this server's beat in the catalog, and the leadership lock (always this server's on SQLite); the
+    // swarm key's fingerprint tells a server whose private network is not the others' (it could reach none of them)
+    const swarmId = createHash('sha256').update(swarmKey).digest('hex').slice(0, 16)
+    let url = ''
+    const cluster = createCluster({
+      logger,
+      servers: catalog.repositories.servers,
+      lock: catalog.leaderLock(),
+      self: () => ({ peerId: peer.libp2p.peerId.toString(), url, addresses: peer.libp2p.getMultiaddrs().map(String), dns: dnsListen, version: CIDCAST_VERSION, swarm: swarmId })
+    }, { beatMs: clusterBeatMs })
+    const serverInfo = (): ServerInfo => ({
+      peerId: peer.libp2p.peerId.toString(),
+      addresses: peer.libp2p.getMultiaddrs().map(String),
+      zone: config.dnsZone,
+      dnsListen,
+      leader: cluster.isLeader(),
+      servers: cluster.members().map(member => ({ peerId: member.peerId, url: member.url, addresses: member.addresses, leader: member.leadingSinceMs != null }))
+    })
     // Delegated Routing V1: IPNS records of registered nodes only; peers from the registry; providers from the content index
     const ipns = createIpnsRecordStore({ datastore: peer.datastore, logger }, { acceptName: acceptNodeNames(async () => await registry.list()) })
     const routing = {
@@ -277,7 +312,6 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
     const limiter = createLoginLimiter()
     const accessSettings = { viewerReplication: config.viewerReplication }
     // play URLs without a node point at this server's own URL, known once HTTP listens
-    let url = ''
     const signedUrls = createStreamUrls({
       signer: access.signer,
       keys: access.keys,
@@ -331,7 +365,11 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
       access: { verifier: access.verifier, nodes: access.nodeCredentials, publicMedia: config.publicMedia },
       streamUrls,
       distributor,
-      rotateStreamKeys: rotate
+      rotateStreamKeys: rotate,
+      leader: () => {
+        if (cluster.isLeader()) return { here: true }
+        return { here: false, url: cluster.leader()?.url }
+      }
     })
     const http = await listenHttp(app, { key: 'listen', address: config.listen, setBy: config.setBy.listen }, log)
     stack.push(http.close)
@@ -347,6 +385,49 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
 
     scrub.start()
     stack.push(scrub.stop)
+
+    // what runs once, on the leader: the node registry's control streams (the others relay theirs to it), replication
+    // upkeep, automatic distribution and the metadata's background look-ups; the others follow the catalog
+    const relayControl = createControlServer({ libp2p: peer.libp2p, logger, handler: relayToLeader({ libp2p: peer.libp2p, leader: () => { const id = cluster.leader()?.peerId; return id == null || id === peer.libp2p.peerId.toString() ? undefined : peerIdFromString(id) } }) })
+    let stopRelayServe = async (): Promise<void> => {}
+    cluster.lead({
+      name: 'node control',
+      start: async () => {
+        await relayControl.stop()
+        await registry.start()
+        stopRelayServe = await serveControlRelay({ libp2p: peer.libp2p, logger, handler: registry, isMember: id => cluster.members().some(member => member.peerId === id && !member.self) })
+      },
+      stop: async () => {
+        await stopRelayServe()
+        await registry.stop()
+        await relayControl.start()
+      }
+    })
+    cluster.lead({ name: 'replication', start: async () => { await replication.start() }, stop: async () => { await replication.stop() } })
+    cluster.lead({ name: 'distribution', start: () => { distributor.start() }, stop: async () => { await distributor.stop() } })
+    cluster.lead({ name: 'metadata look-ups', start: async () => { await metadata.start() }, stop: async () => { await metadata.stop() } })
+    // the registry's reads come from the catalog where another server leads; the other servers' peers are dialled so
+    // blocks one made reach the others over bitswap
+    const stopFollowing = systemClock.every(clusterBeatMs ?? 2000, () => {
+      if (!cluster.isLeader()) void registry.follow().catch(err => { log.debug({ err }, 'reading the nodes from the catalog failed') })
+    })
+    stack.push(async () => { stopFollowing() })
+    const dialMembers = (): void => {
+      for (const member of cluster.members()) {
+        if (member.self || member.addresses.length === 0) continue
+        const id = peerIdFromString(member.peerId)
+        if (peer.libp2p.getConnections(id).length > 0) continue
+        void peer.libp2p.dial(member.addresses.map(a => multiaddr(a))).catch(err => { log.debug({ err, server: member.url }, 'dialling another main server failed') })
+      }
+    }
+    others = () => cluster.members().filter(member => !member.self).length
+    mainServers = () => cluster.members().map(member => ({ peerId: member.peerId, url: member.url, addresses: member.addresses.slice(0, 8) }))
+    cluster.on('change', dialMembers)
+    const stopDialling = systemClock.every(10_000, dialMembers)
+    stack.push(async () => { stopDialling() })
+    await relayControl.start()
+    await cluster.start()
+    stack.push(async () => { await cluster.stop(); await relayControl.stop() })
 
     if (config.library.length > 0) {
       const watcher = await watchLibrary({ logger, library }, { folders: config.library })
@@ -372,6 +453,7 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
       streamKeys: access.keys,
       streamUrls,
       rotateStreamKeys: rotate,
+      cluster,
       stop
     }
   } catch (err) {

@@ -2,7 +2,8 @@ import { join } from 'node:path'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { createNodeCredentialIssuer, createNodeCredentialVerifier, createStreamTokenSigner, createStreamTokenVerifier, openSigningKeyRing, SIGNING_KEYS_FILE } from '../core/access/index.ts'
 import { nudgeNode } from '../core/control/index.ts'
-import type { NodeCredentialVerifier, SigningKeyRing, StreamPublicKey, StreamTokenSigner, StreamTokenVerifier } from '../core/access/index.ts'
+import type { NodeCredentialVerifier, SigningKeyRing, SigningKeyStore, StoredSigningKey, StreamPublicKey, StreamTokenSigner, StreamTokenVerifier } from '../core/access/index.ts'
+import type { StreamKeyRecord, StreamKeyRepository } from '../core/catalog/index.ts'
 import type { StreamAccessGrant } from '../core/control/index.ts'
 import type { Logger } from '../core/logger.ts'
 import type { NodeRegistry } from '../core/replication/index.ts'
@@ -34,9 +35,13 @@ export interface RotatedKeys {
   nudged: number
 }
 
-/** Opens the signing keys in `dataDir` (created on the first start) and builds the signer and verifiers over them. */
-export async function openServerStreamAccess (components: { logger: Logger }, init: { dataDir: string, publicMedia: boolean }): Promise<ServerStreamAccess> {
-  const keys = await openSigningKeyRing({ logger: components.logger }, { path: join(init.dataDir, SIGNING_KEYS_FILE) })
+/**
+ * Opens the signing keys in `dataDir` (created on the first start), or the ones the main servers of one database
+ * share (`shared`: the catalog's `stream_keys`, seeded from the file), and builds the signer and verifiers over them.
+ */
+export async function openServerStreamAccess (components: { logger: Logger }, init: { dataDir: string, publicMedia: boolean, shared?: StreamKeyRepository }): Promise<ServerStreamAccess> {
+  const store = init.shared == null ? undefined : sharedKeyStore(init.shared)
+  const keys = await openSigningKeyRing({ logger: components.logger }, { path: join(init.dataDir, SIGNING_KEYS_FILE), store })
   const issuer = createNodeCredentialIssuer({ keys })
   return {
     keys,
@@ -60,4 +65,35 @@ export async function rotateStreamKeys (keys: SigningKeyRing, nodes: Pick<NodeRe
     })
   }
   return { key, keys: keys.publicKeys(), nudged: online.length }
+}
+
+/** The catalog's shared keys as a key ring's store (times as the ring keeps them: ISO text). */
+function sharedKeyStore (repository: StreamKeyRepository): SigningKeyStore {
+  const toStored = (key: StreamKeyRecord): StoredSigningKey => {
+    const stored: StoredSigningKey = { id: key.id, publicKey: key.publicKey, privateKey: key.privateKey, createdAt: new Date(key.createdAtMs).toISOString() }
+    if (key.retiredAtMs != null) stored.retiredAt = new Date(key.retiredAtMs).toISOString()
+    return stored
+  }
+  const toRecord = (key: StoredSigningKey): StreamKeyRecord => ({
+    id: key.id,
+    publicKey: key.publicKey,
+    privateKey: key.privateKey,
+    createdAtMs: Date.parse(key.createdAt),
+    retiredAtMs: key.retiredAt == null ? null : Date.parse(key.retiredAt)
+  })
+  return {
+    async read () {
+      const keys = await repository.all()
+      return keys.length === 0 ? undefined : keys.map(toStored)
+    },
+    async update (change) {
+      let result: StoredSigningKey[] = []
+      await repository.update(records => {
+        const before = records.length === 0 ? undefined : records.map(toStored)
+        result = change(before)
+        return result === before ? records : result.map(toRecord)
+      })
+      return result
+    }
+  }
 }

@@ -74,6 +74,7 @@ export const INTEGRATION = [
   'test/core/routing/main-server.test.ts',
   'test/e2e/*.test.ts',
   'test/faults/*.test.ts',
+  'test/cluster/*.test.ts',
   'test/gateway/catalog-busy.test.ts',
   'test/hostile/*.test.ts',
   'test/gateway/ipfs.test.ts',

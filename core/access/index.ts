@@ -7,7 +7,7 @@ export type {
 export type { StreamTokenClaims } from './token-codec.ts'
 export { MAX_ROOTS, MAX_TOKEN_CHARS } from './token-codec.ts'
 export { openSigningKeyRing, SIGNING_KEYS_FILE, DEFAULT_RETIRE_AFTER_SECONDS } from './signing-keys.ts'
-export type { SigningKey, SigningKeyRing, SigningKeyRingComponents, SigningKeyRingInit } from './signing-keys.ts'
+export type { SigningKey, SigningKeyRing, SigningKeyRingComponents, SigningKeyRingInit, SigningKeyStore, StoredSigningKey } from './signing-keys.ts'
 export { openKeyRing, PUBLIC_KEYS_FILE } from './key-ring.ts'
 export type { KeyRing, KeyRingComponents, KeyRingInit } from './key-ring.ts'
 export { checkPublicKey } from './stream-keys.ts'

@@ -31,8 +31,13 @@ export interface SigningKeyRingComponents {
 }
 
 export interface SigningKeyRingInit {
-  /** The key file, usually `<data>/stream-keys.json`; created with a first key when missing. */
+  /** The key file, usually `<data>/stream-keys.json`; created with a first key when missing. Ignored when `store` is given. */
   path: string
+  /**
+   * Where the keys live instead of the file: several main servers on one database share one ring there (issue 15), so
+   * a token one signs verifies on the others. The file's keys, when it exists, seed an empty store.
+   */
+  store?: SigningKeyStore
   /** The longest TTL a token may have; a rotated-out key verifies this long after its retirement. @default 86400 */
   retireAfterSeconds?: number
 }
@@ -53,10 +58,12 @@ export interface SigningKeyRing extends StreamKeyLookup {
   rotate (): Promise<StreamPublicKey>
   /** Every key still accepted, current first: what nodes need to verify tokens. */
   publicKeys (): StreamPublicKey[]
+  /** Reads the keys again from their store (another main server may have rotated them); true when they changed. */
+  refresh (): Promise<boolean>
 }
 
-/** One key as the file keeps it. */
-interface StoredKey {
+/** One signing key as a store keeps it (the private half included: stores must be as private as the data folder). */
+export interface StoredSigningKey {
   id: string
   /** Raw 32-byte public key, base64url. */
   publicKey: string
@@ -66,13 +73,21 @@ interface StoredKey {
   retiredAt?: string
 }
 
+/** Where a ring's keys are kept; `update` reads and writes them with no other update between (across processes too). */
+export interface SigningKeyStore {
+  read (): Promise<StoredSigningKey[] | undefined>
+  update (change: (stored: StoredSigningKey[] | undefined) => StoredSigningKey[]): Promise<StoredSigningKey[]>
+}
+
+type StoredKey = StoredSigningKey
+
 interface HeldKey {
   stored: StoredKey
   loaded: LoadedKey
   privateKey: KeyObject
 }
 
-/** Opens the signing key ring at `init.path`, creating it with a first key when missing; InvalidConfigError when it is damaged. */
+/** Opens the signing key ring at `init.path` (or in `init.store`), creating it with a first key when missing; InvalidConfigError when it is damaged. */
 export async function openSigningKeyRing (components: SigningKeyRingComponents, init: SigningKeyRingInit): Promise<SigningKeyRing> {
   const log = components.logger.child({ name: 'cidcast:signing-keys' })
   const retireAfterSeconds = init.retireAfterSeconds ?? DEFAULT_RETIRE_AFTER_SECONDS
@@ -81,15 +96,54 @@ export async function openSigningKeyRing (components: SigningKeyRingComponents, 
   }
   const clock = components.clock ?? systemClock
   const now = (): number => clock.now()
-  const stored = await readStoredKeys(log, init.path)
-  const ring = new FileSigningKeyRing(log, init.path, retireAfterSeconds, now, stored ?? [newKey(now())])
-  if (stored == null) {
-    await ring.save()
-    log.info({ keyId: ring.current().id }, 'created a stream signing key')
-  } else if (ring.prune()) {
-    await ring.save()
-  }
+  const fileStore = createFileKeyStore(log, init.path)
+  const store = init.store ?? fileStore
+  // the file's keys seed an empty shared store: tokens signed before the servers shared a database keep verifying
+  const seed = init.store == null ? undefined : await fileStore.read()
+  let created = false
+  const stored = checkStoredKeys(await store.update(current => {
+    if (current != null && current.length > 0) return current
+    if (seed != null) return seed
+    created = true
+    return [newKey(now())]
+  }), 'the stream signing keys')
+  const ring = new StoreSigningKeyRing(log, store, retireAfterSeconds, now, stored)
+  if (created) log.info({ keyId: ring.current().id }, 'created a stream signing key')
+  await ring.prune()
   return ring
+}
+
+/** The keys in one JSON file (mode 0600, replaced whole); one process owns a data folder, so update needs no lock. */
+function createFileKeyStore (log: Logger, path: string): SigningKeyStore {
+  let updating: Promise<unknown> = Promise.resolve()
+  const write = async (stored: StoredKey[]): Promise<void> => {
+    await writeFileAtomic(path, JSON.stringify({ version: FILE_VERSION, keys: stored }, null, 2) + '\n', { mode: 0o600 })
+  }
+  return {
+    read: async () => await readStoredKeys(log, path),
+    async update (change) {
+      const next = updating.then(async () => {
+        const current = await readStoredKeys(log, path)
+        const changed = change(current)
+        if (changed !== current) await write(changed)
+        return changed
+      })
+      updating = next.catch(() => {})
+      return await next
+    }
+  }
+}
+
+/** Checks keys read from a store: each whole, its private half its public half's partner, exactly one current. */
+function checkStoredKeys (keys: StoredKey[], where: string): StoredKey[] {
+  try {
+    if (keys.length === 0) throw new Error('no key')
+    const checked = keys.map(checkStoredKey)
+    if (checked.filter(key => key.retiredAt === undefined).length !== 1) throw new Error('not exactly one current key')
+    return checked
+  } catch (err) {
+    throw new InvalidConfigError(`${where} are damaged (${(err as Error).message})`)
+  }
 }
 
 async function readStoredKeys (log: Logger, path: string): Promise<StoredKey[] | undefined> {
@@ -150,14 +204,14 @@ function newKey (nowMs: number): StoredKey {
   return { id: keyIdOf(Buffer.from(jwk.x, 'base64url')), publicKey: jwk.x, privateKey: jwk.d, createdAt: new Date(nowMs).toISOString() }
 }
 
-class FileSigningKeyRing implements SigningKeyRing {
+class StoreSigningKeyRing implements SigningKeyRing {
   private held: HeldKey[]
   private byId: Map<string, LoadedKey>
   private rotating: Promise<unknown> = Promise.resolve()
 
   constructor (
     private readonly log: Logger,
-    private readonly path: string,
+    private readonly store: SigningKeyStore,
     readonly retireAfterSeconds: number,
     private readonly now: () => number,
     stored: StoredKey[]
@@ -182,35 +236,40 @@ class FileSigningKeyRing implements SigningKeyRing {
   }
 
   async rotate (): Promise<StreamPublicKey> {
-    // one rotation at a time, so two callers never both retire the same current key
+    // one rotation at a time here, and the store's update keeps another server's between out
     const next = this.rotating.then(async () => {
       const nowMs = this.now()
       const retiredAt = new Date(nowMs).toISOString()
       const fresh = newKey(nowMs)
-      const previous = this.held.map(key => key.stored)
-      const stored = [fresh, ...previous.map(key => key.retiredAt === undefined ? { ...key, retiredAt } : key)]
-        .filter(key => this.acceptedAt(key, nowMs))
+      let previous: StoredKey[] = []
       // saved before it signs anything: a token must never carry a key id that a restart would forget
-      await this.write(stored)
+      const stored = await this.store.update(current => {
+        previous = current ?? this.held.map(key => key.stored)
+        return [fresh, ...previous.map(key => key.retiredAt === undefined ? { ...key, retiredAt } : key)].filter(key => this.acceptedAt(key, nowMs))
+      })
       this.hold(stored)
-      this.log.info({ keyId: fresh.id, retired: previous[0]?.id }, 'rotated the stream signing key')
+      this.log.info({ keyId: fresh.id, retired: previous.find(key => key.retiredAt === undefined)?.id }, 'rotated the stream signing key')
       return this.held[0].loaded.record
     })
     this.rotating = next.catch(() => {})
     return { ...await next }
   }
 
-  /** Drops keys retired long enough; true when it dropped any. */
-  prune (): boolean {
-    const nowMs = this.now()
-    const kept = this.held.filter(key => this.acceptedAt(key.stored, nowMs))
-    if (kept.length === this.held.length) return false
-    this.hold(kept.map(key => key.stored))
+  async refresh (): Promise<boolean> {
+    const stored = await this.store.read()
+    if (stored == null) return false
+    const before = this.held.map(key => `${key.stored.id}:${key.stored.retiredAt ?? ''}`).join()
+    const after = stored.map(key => `${key.id}:${key.retiredAt ?? ''}`).join()
+    if (before === after) return false
+    this.hold(checkStoredKeys(stored, 'the stream signing keys'))
     return true
   }
 
-  async save (): Promise<void> {
-    await this.write(this.held.map(key => key.stored))
+  /** Drops keys retired long enough from the store. */
+  async prune (): Promise<void> {
+    const nowMs = this.now()
+    if (this.held.every(key => this.acceptedAt(key.stored, nowMs))) return
+    this.hold(await this.store.update(current => (current ?? []).filter(key => this.acceptedAt(key, nowMs))))
   }
 
   private acceptedAt (key: StoredKey, nowMs: number): boolean {
@@ -231,9 +290,5 @@ class FileSigningKeyRing implements SigningKeyRing {
       return { stored: key, loaded: loadKey(record), privateKey: privateKeyObject(key.privateKey, key.publicKey) }
     })
     this.byId = new Map(this.held.map(key => [key.stored.id, key.loaded]))
-  }
-
-  private async write (stored: StoredKey[]): Promise<void> {
-    await writeFileAtomic(this.path, JSON.stringify({ version: FILE_VERSION, keys: stored }, null, 2) + '\n', { mode: 0o600 })
   }
 }

@@ -16,6 +16,8 @@ import type { CatalogLockStats, CatalogQueue } from './busy.ts'
 import type { CatalogRepositories } from './repositories.ts'
 import type { DatabaseTarget } from '../database-url.ts'
 import type { CatalogDatabase } from './dialect.ts'
+import { createLeaderLock } from './leader-lock.ts'
+import type { LeaderLock } from './leader-lock.ts'
 import type { Logger } from '../logger.ts'
 import { In } from 'typeorm'
 import type { DataSource, EntityManager } from 'typeorm'
@@ -93,6 +95,10 @@ export interface Catalog {
   readonly repositories: CatalogRepositories
   /** Calls waiting now for a database another process holds locked, and how many have waited or given up. */
   lockStats(): CatalogLockStats
+  /** The database's dialect (known before start). */
+  readonly dialect: 'sqlite' | 'postgres'
+  /** A hold on the leadership of the main servers sharing this database (leader-lock.ts); after start. */
+  leaderLock(): LeaderLock
 }
 
 const DEFAULT_LIMIT = 100
@@ -127,6 +133,15 @@ class SqlCatalog implements Catalog {
 
   lockStats (): CatalogLockStats {
     return this.queue.stats()
+  }
+
+  get dialect (): 'sqlite' | 'postgres' {
+    return this.target.dialect
+  }
+
+  leaderLock (): LeaderLock {
+    if (this.dataSource == null) throw new CatalogNotStartedError('the catalog is not started')
+    return createLeaderLock(this.dataSource, this.target.dialect === 'postgres' ? this.target.url : undefined)
   }
 
   async start (): Promise<void> {

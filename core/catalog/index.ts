@@ -25,4 +25,6 @@ export type { GoalRecord, GoalRepository, PreparationRecord, PreparationReposito
 export { CatalogBusyError, CatalogNotStartedError, CatalogUnavailableError, CopyMismatchError, DatabaseNotEmptyError, IncompleteRenditionError, RenditionNotFoundError, UnsuitableDatabaseError } from './errors.ts'
 export { migrateCatalog } from './dialect.ts'
 export { copyCatalog } from './copy.ts'
+export type { LeaderLock } from './leader-lock.ts'
+export type { MainServerRecord, MainServerRepository, StreamKeyRecord, StreamKeyRepository } from './cluster-repository.ts'
 export type { CopiedTable, CopyProgress, CopyReport } from './copy.ts'

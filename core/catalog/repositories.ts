@@ -1,5 +1,7 @@
 import { createAccessRepository } from './access-repository.ts'
 import { createInvitationRepository } from './invitation-repository.ts'
+import { createMainServerRepository, createStreamKeyRepository } from './cluster-repository.ts'
+import type { MainServerRepository, StreamKeyRepository } from './cluster-repository.ts'
 import { createContentIndexRepository } from './content-index-repository.ts'
 import { createLostSegmentRepository } from './lost-segments.ts'
 import { createMetadataRepository } from './metadata-repository.ts'
@@ -39,6 +41,10 @@ export interface CatalogRepositories {
   invitations: InvitationRepository
   /** Segments lost for good, forgotten so they are made again (the main server's segment store). */
   lostSegments: LostSegmentRepository
+  /** The main servers sharing this database (core/cluster). */
+  servers: MainServerRepository
+  /** The stream signing keys they share (core/access/signing-keys.ts). */
+  streamKeys: StreamKeyRepository
   /** Leases on ffmpeg sessions, so main servers sharing the database do not make the same segments twice (core/media's transcoder). */
   transcodeLeases: TranscodeLeaseRepository
 }
@@ -55,6 +61,8 @@ export function createRepositories (exclusive: RunExclusive, read: RunRead): Cat
     access: createAccessRepository(exclusive, read),
     invitations: createInvitationRepository(exclusive),
     lostSegments: createLostSegmentRepository(exclusive),
+    servers: createMainServerRepository(exclusive, read),
+    streamKeys: createStreamKeyRepository(exclusive),
     transcodeLeases: createTranscodeLeaseRepository(exclusive)
   }
 }

@@ -56,13 +56,6 @@ export function createControlClient (components: ControlClientComponents, init: 
     }
   }
 
-  function refusal (reply: ControlReply & { type: 'error' }): Error {
-    const Class = CONTROL_ERRORS[reply.error]
-    if (Class != null) return new Class(reply.message)
-    const err = new ControlRefusedError(`${reply.error}: ${reply.message}`)
-    return Object.assign(err, { code: reply.error })
-  }
-
   return {
     async register (request, options = {}) {
       const reply = await call({ ...request, type: 'register' }, options.signal)
@@ -78,4 +71,12 @@ export function createControlClient (components: ControlClientComponents, init: 
       return reply
     }
   }
+}
+
+/** The error a refusal names, as its class when this side knows it (so callers tell "register again" from "banned"). */
+export function refusal (reply: ControlReply & { type: 'error' }): Error {
+  const Class = CONTROL_ERRORS[reply.error]
+  if (Class != null) return new Class(reply.message)
+  const err = new ControlRefusedError(`${reply.error}: ${reply.message}`)
+  return Object.assign(err, { code: reply.error })
 }

@@ -5,11 +5,11 @@
  * profile names an order may carry). Other folders import this file only.
  */
 
-export { CONTROL_PROTOCOL, CONTROL_VERSION, CONTROL_VERSION_MIN, MAX_CONTROL_MESSAGE_BYTES, MAX_PREFETCH_ORDERS, MAX_PREFETCH_SEGMENTS, MAX_SERVED_REPORTS, ORDERS_PROTOCOL, PIN_PROGRESS_INTERVAL_MS } from './messages.ts'
+export { CONTROL_PROTOCOL, CONTROL_VERSION, CONTROL_VERSION_MIN, MAX_CONTROL_MESSAGE_BYTES, MAX_MAIN_SERVERS, MAX_PREFETCH_ORDERS, MAX_PREFETCH_SEGMENTS, MAX_SERVED_REPORTS, ORDERS_PROTOCOL, PIN_PROGRESS_INTERVAL_MS } from './messages.ts'
 export type {
   ControlReply, ControlRequest, ErrorReply, HeartbeatReply, HeartbeatRequest, NodeCapacity, NodeHealth, NodeMode,
   OrdersPending, PinOrder, PinOrderMedia, PinProvider, PinReport, PinReportState, PrefetchOrder, RegisterReply, RegisterRequest,
-  ServedReport, StreamAccessGrant, StreamKeyRecord
+  ServedReport, StreamAccessGrant, StreamKeyRecord, MainServerAddress
 } from './messages.ts'
 export { checkOwnerName, checkRegion, checkTags, MAX_ADDRESSES, MAX_PIN_REPORTS, MAX_PINNED, MAX_STREAM_KEYS, MAX_TAGS, USER_NAME } from './validate.ts'
 export { clampServed, MAX_NODE_REQUESTS_PER_SECOND, MAX_NODE_UPLINK_BYTES_PER_SECOND } from './served-clamp.ts'
@@ -28,3 +28,6 @@ export {
   ControlRefusedError, ControlTimeoutError, ControlVersionError, ForbiddenError, InvalidControlMessageError, InvalidNodeNameError,
   IpnsMismatchError, NodeNotFoundError, NodeNotRegisteredError, NodeRevokedError, PeerIdMismatchError, UnknownOwnerError
 } from './errors.ts'
+export { RELAY_PROTOCOL, relayToLeader, serveControlRelay } from './relay.ts'
+export type { ControlRelayComponents, RelayServerComponents } from './relay.ts'
+export { parseMainServers } from './validate.ts'

@@ -84,7 +84,24 @@ export interface RegisterReply {
   heartbeatSeconds: number
   /** What the node needs to check stream tokens, and its own credential (a server that signs none sends nothing). */
   access?: StreamAccessGrant
+  /**
+   * Every live main server sharing the catalog (issue 15), the one that answers among them: the node registers with
+   * another when its own stops answering. Absent from a server that runs alone and does not say.
+   */
+  servers?: MainServerAddress[]
 }
+
+/** Where one main server answers: its peer, its libp2p addresses and its HTTP API. */
+export interface MainServerAddress {
+  peerId: string
+  /** Multiaddrs (strings). */
+  addresses: string[]
+  /** Its HTTP API, `http(s)://host:port`. */
+  url: string
+}
+
+/** Most main servers a reply names. */
+export const MAX_MAIN_SERVERS = 16
 
 /** One public stream key of the main server (core/access's StreamPublicKey, checked there again before use). */
 export interface StreamKeyRecord {
@@ -166,6 +183,8 @@ export interface HeartbeatReply {
   access?: StreamAccessGrant
   /** Pre-cache orders (issue 13): each is given once; the node carries it out when it can, and may drop it. */
   prefetch?: PrefetchOrder[]
+  /** As in RegisterReply: every live main server. */
+  servers?: MainServerAddress[]
 }
 
 /** Most pre-cache orders one heartbeat reply may carry, and most segments one may ask. */

@@ -3,8 +3,8 @@ import { CID } from 'multiformats/cid'
 import { InvalidControlMessageError, PeerIdMismatchError } from './errors.ts'
 import { checkNodeName, isLabel } from './labels.ts'
 import { isMediaId, isProfileName } from '../hls/index.ts'
-import { MAX_PREFETCH_ORDERS, MAX_PREFETCH_SEGMENTS, MAX_SERVED_REPORTS } from './messages.ts'
-import type { ControlReply, ControlRequest, HeartbeatReply, HeartbeatRequest, NodeCapacity, NodeHealth, NodeMode, OrdersPending, PinOrder, PinOrderMedia, PinProvider, PinReport, PinReportState, PrefetchOrder, RegisterReply, RegisterRequest, ServedReport, StreamAccessGrant, StreamKeyRecord } from './messages.ts'
+import { MAX_MAIN_SERVERS, MAX_PREFETCH_ORDERS, MAX_PREFETCH_SEGMENTS, MAX_SERVED_REPORTS } from './messages.ts'
+import type { ControlReply, ControlRequest, HeartbeatReply, HeartbeatRequest, MainServerAddress, NodeCapacity, NodeHealth, NodeMode, OrdersPending, PinOrder, PinOrderMedia, PinProvider, PinReport, PinReportState, PrefetchOrder, RegisterReply, RegisterRequest, ServedReport, StreamAccessGrant, StreamKeyRecord } from './messages.ts'
 
 /*
  * Every field of every control message is checked here, both ways, before anything else looks at it: a node is
@@ -189,21 +189,30 @@ function optionalAmount (value: unknown, what: string): number | undefined {
   return value === undefined ? undefined : amount(value, what)
 }
 
+function parsePeerId (value: unknown, what: string): string {
+  const peerId = string(value, what, MAX_PEER_ID_CHARS)
+  if (!/^[1-9A-HJ-NP-Za-km-z]+$|^b[a-z2-7]+$/.test(peerId)) fail(`${what} is not a peer ID`)
+  return peerId
+}
+
+function parseMultiaddrs (value: unknown, what: string): string[] {
+  return array(value, what, MAX_ADDRESSES).map((a, j) => {
+    const text = string(a, `${what}[${j}]`, MAX_ADDRESS_CHARS)
+    let address
+    try {
+      address = multiaddr(text)
+    } catch {
+      fail(`${what}[${j}] is not a multiaddr`)
+    }
+    return address.toString()
+  })
+}
+
 function parseProviders (value: unknown, what: string): PinProvider[] {
   return array(value, what, MAX_PROVIDERS).map((item, i) => {
     const p = object(item, `${what}[${i}]`)
-    const peerId = string(p.peerId, `${what}[${i}].peerId`, MAX_PEER_ID_CHARS)
-    if (!/^[1-9A-HJ-NP-Za-km-z]+$|^b[a-z2-7]+$/.test(peerId)) fail(`${what}[${i}].peerId is not a peer ID`)
-    const addrs = array(p.addrs, `${what}[${i}].addrs`, MAX_ADDRESSES).map((a, j) => {
-      const text = string(a, `${what}[${i}].addrs[${j}]`, MAX_ADDRESS_CHARS)
-      let address
-      try {
-        address = multiaddr(text)
-      } catch {
-        fail(`${what}[${i}].addrs[${j}] is not a multiaddr`)
-      }
-      return address.toString()
-    })
+    const peerId = parsePeerId(p.peerId, `${what}[${i}].peerId`)
+    const addrs = parseMultiaddrs(p.addrs, `${what}[${i}].addrs`)
     const provider: PinProvider = { peerId, addrs }
     if (p.gateway !== undefined) provider.gateway = parseNodeUrl(p.gateway, `${what}[${i}].gateway`)
     return provider
@@ -404,6 +413,14 @@ export function parseControlRequest (value: unknown, sender?: string): ControlRe
   fail(`type must be "register" or "heartbeat", got ${JSON.stringify(m.type)?.slice(0, 40)}`)
 }
 
+/** The main servers a reply names (issue 15): each a peer ID, its addresses and its HTTP API. */
+export function parseMainServers (value: unknown, what = 'servers'): MainServerAddress[] {
+  return array(value, what, MAX_MAIN_SERVERS).map((item, i) => {
+    const m = object(item, `${what}[${i}]`)
+    return { peerId: parsePeerId(m.peerId, `${what}[${i}].peerId`), addresses: parseMultiaddrs(m.addresses, `${what}[${i}].addresses`), url: parseNodeUrl(m.url, `${what}[${i}].url`) }
+  })
+}
+
 /** Checks a reply the server sent. Throws InvalidControlMessageError for anything but a well-formed reply. */
 export function parseControlReply (value: unknown): ControlReply {
   const m = object(value, 'the reply')
@@ -417,6 +434,7 @@ export function parseControlReply (value: unknown): ControlReply {
       if (heartbeatSeconds <= 0) fail('heartbeatSeconds must be > 0')
       const reply: RegisterReply = { type: 'registered', label, dnsName, heartbeatSeconds }
       if (m.access !== undefined) reply.access = parseStreamAccess(m.access)
+      if (m.servers !== undefined) reply.servers = parseMainServers(m.servers)
       return reply
     }
     case 'ok': {
@@ -424,6 +442,7 @@ export function parseControlReply (value: unknown): ControlReply {
       if (m.orders !== undefined) reply.orders = array(m.orders, 'orders', MAX_ORDERS).map((o, i) => parsePinOrder(o, `orders[${i}]`))
       if (m.access !== undefined) reply.access = parseStreamAccess(m.access)
       if (m.prefetch !== undefined) reply.prefetch = array(m.prefetch, 'prefetch', MAX_PREFETCH_ORDERS).map((o, i) => parsePrefetchOrder(o, `prefetch[${i}]`))
+      if (m.servers !== undefined) reply.servers = parseMainServers(m.servers)
       return reply
     }
     case 'error': {

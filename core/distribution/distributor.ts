@@ -235,6 +235,9 @@ class MainDistributor implements Distributor {
   }
 
   start (): void {
+    // started again when this main server takes the lead again (issue 15)
+    this.stopped = false
+    clearInterval(this.timer)
     this.timer = setInterval(() => { this.schedule(0) }, this.settings.evaluateSeconds * 1000)
     this.timer.unref?.()
   }

@@ -19,6 +19,11 @@ export interface BlockReaderComponents {
    * undefined when none came. Without it a damaged block reads as missing.
    */
   repair?: (cid: CID, options?: ReadOptions) => Promise<Buffer | undefined>
+  /**
+   * Fetches a block this peer never had from the peers (several main servers on one catalog: a segment another one
+   * made is recorded there, its blocks are on that server); undefined when none came. Without it a missing block fails.
+   */
+  fetchMissing?: (cid: CID, options?: ReadOptions) => Promise<Buffer | undefined>
 }
 
 export interface BlockReaderInit {
@@ -70,6 +75,7 @@ class CachingBlockReader implements BlockReader {
   private readonly offline: boolean
   private readonly local: VerifiedBlockstore | undefined
   private readonly repair: BlockReaderComponents['repair']
+  private readonly fetchMissing: BlockReaderComponents['fetchMissing']
   /** Insertion order is recency order: a hit moves the entry to the end, eviction takes from the front. */
   private readonly cache = new Map<string, Buffer>()
   /** Reads in flight, so a burst of requests for one cold segment reads its blocks once. */
@@ -84,6 +90,7 @@ class CachingBlockReader implements BlockReader {
     this.maxBytes = init.cacheBytes ?? DEFAULT_CACHE_BYTES
     this.offline = init.offline ?? true
     this.repair = components.repair
+    this.fetchMissing = components.fetchMissing
     if (init.directFiles ?? true) {
       // a store made without createPeer (tests, tools) gets a verified layer of its own: nothing is served unchecked
       this.local = verifiedBlockstoreUnder(components.blockstore, components.logger)
@@ -141,6 +148,7 @@ class CachingBlockReader implements BlockReader {
   private async load (cid: CID, key: string, options: ReadOptions): Promise<Buffer> {
     let block = await this.local?.read(cid, options)
     if (block == null && this.repair != null && this.local?.isDamaged(cid) === true) block = await this.repair(cid, options)
+    if (block == null && this.fetchMissing != null && this.local != null) block = await this.fetchMissing(cid, options)
     block ??= await this.fromBlockstore(cid, options)
     this.remember(key, block)
     return block

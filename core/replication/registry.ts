@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { clampServed, CONTROL_VERSION, CONTROL_VERSION_MIN, ControlVersionError, createControlServer, findNode, IpnsMismatchError, ipnsNameOf, labelFromName, MAX_PREFETCH_ORDERS, NodeNotRegisteredError, NodeRevokedError, uniqueLabel, UnknownOwnerError } from '../control/index.ts'
-import type { ControlHandler, ControlServer, HeartbeatReply, HeartbeatRequest, NodeCapacity, NodeHealth, NodeMode, PinOrder, PrefetchOrder, RegisterReply, RegisterRequest, RevocationGater, ServedReport, StreamAccessGrant } from '../control/index.ts'
+import type { ControlHandler, ControlServer, HeartbeatReply, MainServerAddress, HeartbeatRequest, NodeCapacity, NodeHealth, NodeMode, PinOrder, PrefetchOrder, RegisterReply, RegisterRequest, RevocationGater, ServedReport, StreamAccessGrant } from '../control/index.ts'
 import { systemClock } from '../clock.ts'
 import { CIDCAST_VERSION } from '../version.ts'
 import type { NodeRecord, NodeRepository } from '../catalog/index.ts'
@@ -48,7 +48,8 @@ export interface NodeView {
   version: string | null
 }
 
-export interface NodeRegistry {
+/** The registry is also the leader's control handler (core/control/relay.ts hands it relayed requests). */
+export interface NodeRegistry extends ControlHandler {
   /** Every node (shared, local and revoked), by label. Filter before showing to other users. */
   list (): Promise<NodeView[]>
   byLabel (label: string): Promise<NodeView | undefined>
@@ -60,6 +61,11 @@ export interface NodeRegistry {
   /** Loads the nodes, starts taking control streams and watching heartbeats. */
   start (): Promise<void>
   stop (): Promise<void>
+  /**
+   * Reads the nodes again from the catalog, where the leading main server writes them (issue 15): what a server that
+   * does not lead lists, names in DNS and picks for play URLs. Emits `change` when a node changed.
+   */
+  follow (): Promise<void>
 }
 
 export interface NodeRegistryComponents {
@@ -83,6 +89,8 @@ export interface NodeRegistryComponents {
   access?: (peerId: string) => StreamAccessGrant
   /** The id of the user of that name, or undefined (node/server.ts, from the accounts); without it no owner is accepted. */
   userIdOf?: (name: string) => Promise<string | undefined>
+  /** Every live main server sharing the catalog, sent in every reply so a node can move when its server stops. */
+  servers?: () => MainServerAddress[]
 }
 
 export interface NodeRegistryInit {
@@ -118,6 +126,8 @@ class Registry implements NodeRegistry, ControlHandler {
   private stopSweeping?: () => void
   private readonly clock: Clock
   private started = false
+  /** Set while leading: a late follow() must not overwrite what this registry now writes. */
+  private stopFollowing = false
   /** Per peer, when the span of its next served reports began: its last heartbeat, or its last sighting before it registered. */
   private readonly servedSince = new Map<string, number>()
   /** node -> the id of the last served batch taken from it */
@@ -141,6 +151,8 @@ class Registry implements NodeRegistry, ControlHandler {
   async start (): Promise<void> {
     if (this.started) return
     this.started = true
+    this.stopFollowing = true
+    this.nodes.clear()
     for (const record of await this.components.store.all()) {
       this.nodes.set(record.peerId, record)
       this.states.set(record.peerId, this.stateOf(record))
@@ -149,6 +161,7 @@ class Registry implements NodeRegistry, ControlHandler {
         await this.hangUp(record.peerId)
       }
     }
+    this.announce()
     await this.control.start()
     this.stopSweeping = this.clock.every(Math.max(20, Math.min(this.heartbeatMs / 3, 5000)), () => { this.sweep() })
     this.log.info({ nodes: this.nodes.size, zone: this.zone, heartbeatMs: this.heartbeatMs }, 'node registry started')
@@ -157,9 +170,31 @@ class Registry implements NodeRegistry, ControlHandler {
   async stop (): Promise<void> {
     if (!this.started) return
     this.started = false
+    this.stopFollowing = false
     this.stopSweeping?.()
     await this.control.stop()
     await this.queue.catch(() => {})
+  }
+
+  async follow (): Promise<void> {
+    if (this.started) return
+    const records = await this.components.store.all()
+    const shape = (record: NodeRecord): string => JSON.stringify(record, (key, value) => key === 'lastSeenMs' || key === 'updatedAtMs' || key === 'capacity' || key === 'health' ? undefined : value)
+    let changed = records.length !== this.nodes.size
+    const seen = new Set<string>()
+    for (const record of records) {
+      seen.add(record.peerId)
+      const before = this.nodes.get(record.peerId)
+      if (before == null || shape(before) !== shape(record)) changed = true
+      this.nodes.set(record.peerId, record)
+      if (record.revokedAtMs != null && !this.components.gater.isRevoked(record.peerId)) {
+        this.components.gater.revoke(record.peerId)
+        await this.hangUp(record.peerId)
+      }
+    }
+    for (const peerId of [...this.nodes.keys()]) if (!seen.has(peerId)) this.nodes.delete(peerId)
+    if (changed && !this.stopFollowing) this.announce()
+    else if (!this.stopFollowing) this.sweep()
   }
 
   async list (): Promise<NodeView[]> {
@@ -336,6 +371,8 @@ class Registry implements NodeRegistry, ControlHandler {
 
   /** Adds the stream keys, the node's credential and its owner to a reply (a failure to make them is logged: the node keeps what it has). */
   private withAccess<R extends RegisterReply | HeartbeatReply> (reply: R, peerId: string): R {
+    const servers = this.components.servers?.()
+    if (servers != null && servers.length > 0) reply = { ...reply, servers }
     if (this.components.access == null) return reply
     try {
       const owner = this.nodes.get(peerId)?.owner

@@ -137,3 +137,18 @@ export const NODE_ROUTES: Readonly<Record<string, Rule>> = {
   'POST /api/v1/auth/login': 'origin',
   'POST /api/v1/auth/logout': 'origin'
 }
+
+/**
+ * Routes of the main server that only the leader answers when several share one catalog (issue 15): they read or
+ * change the node registry's and the content index's state, which the leader alone keeps. Another server passes
+ * them on to the leader (gateway/middleware/leader-forward.ts); each is a key of SERVER_ROUTES (a test checks).
+ */
+export const LEADER_ROUTES: ReadonlySet<string> = new Set([
+  'POST /api/v1/nodes/:name/revoke',
+  'POST /api/v1/replications',
+  'GET /api/v1/replications',
+  'DELETE /api/v1/replications',
+  'GET /api/v1/media/:id/locations',
+  'GET /api/v1/distribution',
+  'GET /routing/v1/providers/:cid'
+])

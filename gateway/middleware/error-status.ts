@@ -36,6 +36,8 @@ export const ERROR_STATUS: Readonly<Record<string, number>> = {
   CatalogBusyError: 503,
   // its database out of reach (PostgreSQL stopped, the network down): nothing changed, try again
   CatalogUnavailableError: 503,
+  // several main servers on one catalog and none leads for a moment (a failover): what only the leader does waits
+  LeaderUnavailableError: 503,
   // a start-up condition (the database's collation): never a request's
   UnsuitableDatabaseError: 500,
   // `cidcast db copy`'s own conditions, never a request's

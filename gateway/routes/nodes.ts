@@ -13,6 +13,10 @@ export interface ServerInfo {
   zone: string
   /** `HOST:PORT` of the zone's DNS server (UDP and TCP), null when it does not run. */
   dnsListen: string | null
+  /** Whether this main server leads the ones sharing its catalog (always, alone on SQLite). */
+  leader?: boolean
+  /** Every live main server of the catalog (this one first): where nodes may register. */
+  servers?: Array<{ peerId: string, url: string, addresses: string[], leader: boolean }>
 }
 
 export interface NodeRouteComponents {

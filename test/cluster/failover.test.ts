@@ -1,0 +1,86 @@
+import { copyFile, mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import test from 'ava'
+import { fixture } from '../../fixtures/media.ts'
+import { bearer } from '../helpers/auth.ts'
+import { startChild } from '../helpers/child.ts'
+import { createPostgresDatabase } from '../helpers/postgres.ts'
+import { tempDir, waitFor } from '../helpers/tmp.ts'
+import type { BenchChild } from '../helpers/child.ts'
+
+/*
+ * Several main servers on one PostgreSQL catalog (issue 15, item 2), each a process of its own with its own data
+ * folder, peer and blockstore: one leads; a segment one made is served by the other from its peer, not made again;
+ * and when the leader is killed with SIGKILL the other takes the lead well within 30 s.
+ */
+
+const SERVER = fileURLToPath(new URL('../helpers/server-process.ts', import.meta.url))
+const PROFILE = '480p'
+
+type ServerChild = BenchChild<{ url: string, token: string }>
+interface ServerInfo { peerId: string, leader: boolean, servers: Array<{ peerId: string, url: string, leader: boolean }> }
+
+async function startMain (data: string, database: string): Promise<ServerChild> {
+  return await startChild(SERVER, [data], 60_000, { env: { BENCH_SERVER_LOG_LEVEL: 'error', CIDCAST_DATABASE: database } })
+}
+
+async function info (server: ServerChild): Promise<ServerInfo> {
+  const res = await fetch(`${server.ready.url}/api/v1/server`)
+  return await res.json() as ServerInfo
+}
+
+async function sessionsStarted (server: ServerChild): Promise<number> {
+  const text = await (await fetch(`${server.ready.url}/metrics`, { headers: bearer(server.ready.token) })).text()
+  const line = text.split('\n').find(l => l.startsWith('cidcast_ffmpeg_sessions_started_total '))
+  return Number(line?.split(' ')[1] ?? NaN)
+}
+
+test('two main servers on one catalog: one leads, a segment one made plays from the other without a new ffmpeg, and the lead moves within 30 s of a kill -9', async t => {
+  const dir = await tempDir('cidcast-cluster-')
+  const database = await createPostgresDatabase()
+  const a = await startMain(join(dir.path, 'a'), database)
+  // one private network: the second server gets the first one's swarm key, as an admin copies it
+  await mkdir(join(dir.path, 'b'), { recursive: true })
+  await copyFile(join(dir.path, 'a', 'swarm.key'), join(dir.path, 'b', 'swarm.key'))
+  const b = await startMain(join(dir.path, 'b'), database)
+  t.teardown(async () => {
+    await Promise.all([a.stop(), b.stop()])
+    await dir.remove()
+  })
+
+  // the first to start leads; both know both
+  const both = await waitFor(async () => {
+    const [ia, ib] = await Promise.all([info(a), info(b)])
+    return ia.servers.length === 2 && ib.servers.length === 2 && ib.servers.some(s => s.leader) ? { ia, ib } : undefined
+  }, 20_000, 'both servers to see each other')
+  t.true(both.ia.leader)
+  t.false(both.ib.leader)
+  t.deepEqual(both.ib.servers.filter(s => s.leader).map(s => s.peerId), [both.ia.peerId])
+
+  // one library: added through A, listed and played through B (the accounts and tokens are the catalog's)
+  const added = await fetch(`${a.ready.url}/api/v1/media`, { method: 'POST', headers: { 'Content-Type': 'application/json', ...bearer(a.ready.token) }, body: JSON.stringify({ path: await fixture('h264-aac-720p-30s') }) })
+  t.is(added.status, 201)
+  const { id } = await added.json() as { id: string }
+  const fromA = await fetch(`${a.ready.url}/media/${id}/${PROFILE}/0.m4s`, { headers: bearer(a.ready.token) })
+  t.is(fromA.status, 200)
+  const bytesA = Buffer.from(await fromA.arrayBuffer())
+  const fromB = await fetch(`${b.ready.url}/media/${id}/${PROFILE}/0.m4s`, { headers: bearer(a.ready.token) })
+  t.is(fromB.status, 200)
+  t.true(Buffer.from(await fromB.arrayBuffer()).equals(bytesA))
+  t.is(await sessionsStarted(b), 0, 'B made no segment: it fetched A\'s blocks')
+
+  // a route only the leader answers, asked of B, is answered by A through B
+  const goals = await fetch(`${b.ready.url}/api/v1/replications`, { headers: bearer(a.ready.token) })
+  t.is(goals.status, 200)
+
+  const killedAt = Date.now()
+  a.child.kill('SIGKILL')
+  await waitFor(async () => (await info(b)).leader, 30_000, 'B to take the lead')
+  const tookMs = Date.now() - killedAt
+  t.true(tookMs <= 30_000, `took ${tookMs} ms`)
+  t.log(`the lead moved ${tookMs} ms after the kill`)
+  // and B, now alone and leading, answers the leader's routes itself
+  t.is((await fetch(`${b.ready.url}/api/v1/replications`, { headers: bearer(a.ready.token) })).status, 200)
+  await waitFor(async () => (await info(b)).servers.length === 1, 20_000, 'A to leave B\'s list of servers')
+})
