@@ -208,7 +208,10 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
       workDir,
       onComplete: async job => { await library.finish(job) },
       onSessionStart: () => { metrics.ffmpegSessionsStarted.inc() },
-      onDiskFull: err => { disk.failed(err) }
+      onDiskFull: err => { disk.failed(err) },
+      // several main servers may share a PostgreSQL catalog: a lease keeps them from running ffmpeg for the same
+      // segments twice; a SQLite file has one server (its data folder's lock), which needs none
+      leases: shared ? { store: catalog.repositories.transcodeLeases, owner: peer.libp2p.peerId.toString() } : undefined
     }, { maxSessions: config.maxSessions })
     await transcoder.start()
     sessionCount = () => transcoder.sessions().length

@@ -67,6 +67,7 @@ export const INTEGRATION = [
   'test/core/dns/server.test.ts',
   'test/core/media/poster-frame.test.ts',
   'test/core/media/transcoder.test.ts',
+  'test/core/media/transcoder-leases.test.ts',
   'test/core/net/peer.test.ts',
   'test/core/net/protector.test.ts',
   'test/core/replication/*.test.ts',

@@ -1,5 +1,5 @@
 import { ACCESS_ENTITIES } from './access-entities.ts'
-import { Media, Node, PlaybackProgress, Rendition, Segment } from './entities.ts'
+import { Media, Node, PlaybackProgress, Rendition, Segment, TranscodeLease } from './entities.ts'
 import { METADATA_ENTITIES } from './metadata-entities.ts'
 import { REPLICATION_ENTITIES } from './replication-entities.ts'
 import { CLUSTER_ENTITIES } from './cluster-entities.ts'
@@ -10,4 +10,4 @@ import { CLUSTER_ENTITIES } from './cluster-entities.ts'
  */
 
 /** Every entity of the catalog, for a DataSource's `entities`. */
-export const CATALOG_ENTITIES = [Media, Rendition, Segment, PlaybackProgress, Node, ...METADATA_ENTITIES, ...REPLICATION_ENTITIES, ...ACCESS_ENTITIES, ...CLUSTER_ENTITIES]
+export const CATALOG_ENTITIES = [Media, Rendition, Segment, TranscodeLease, PlaybackProgress, Node, ...METADATA_ENTITIES, ...REPLICATION_ENTITIES, ...ACCESS_ENTITIES, ...CLUSTER_ENTITIES]

@@ -1,10 +1,11 @@
+import { createHash } from 'node:crypto'
 import { describeDatabase } from '../database-url.ts'
 import { createDataSource, migrate } from './data-source.ts'
 import { CatalogUnavailableError, UnsuitableDatabaseError } from './errors.ts'
 import type { DatabaseDialect, DatabaseTarget } from '../database-url.ts'
 import type { DataSourceOptions } from './data-source.ts'
 import type { Database } from 'better-sqlite3'
-import type { DataSource } from 'typeorm'
+import type { DataSource, EntityManager } from 'typeorm'
 
 /*
  * Where the catalog's two databases differ, decided in one place. The entities, repositories and queries are the same
@@ -16,7 +17,10 @@ import type { DataSource } from 'typeorm'
  *   PostgreSQL database must sort the same way, collation C (UnsuitableDatabaseError says how to make one);
  * - the segment lookup on every segment request: a prepared better-sqlite3 statement called synchronously, a named
  *   prepared statement on PostgreSQL's pool;
- * - locks (core/catalog/busy.ts) and a full disk (core/disk-space.ts) each recognise both drivers' error codes.
+ * - locks (core/catalog/busy.ts) and a full disk (core/disk-space.ts) each recognise both drivers' error codes;
+ * - what several main servers must agree on (transcode leases): a transaction that must not run beside another on the
+ *   same key takes a PostgreSQL advisory lock (SQLite's one writer serialises them already), and time is the
+ *   database's clock on PostgreSQL (servers on several machines share it), the process's on SQLite (one machine).
  */
 
 /** What the catalog uses of node-postgres's pool, which TypeORM's driver keeps (`pg` ships no types). */
@@ -122,4 +126,22 @@ function passwordOf (url: string): string {
   } catch {
     return ''
   }
+}
+
+/**
+ * Holds, until the transaction of `db` ends, PostgreSQL's advisory lock on (`space`, a hash of `key`): transactions of
+ * other processes taking the same one wait for it. On SQLite it does nothing: the transaction's first write takes the
+ * file's one write lock, so such a transaction should write before it reads.
+ */
+export async function lockUntilCommit (db: EntityManager, space: number, key: string): Promise<void> {
+  if (db.connection.options.type !== 'postgres') return
+  // the two-key form: its keys never meet the one-key form's (the migration lock)
+  await db.query('SELECT pg_advisory_xact_lock($1, $2)', [space, createHash('sha256').update(key).digest().readInt32BE(0)])
+}
+
+/** Epoch milliseconds by the database's clock on PostgreSQL, by the process's on SQLite (whose file is on this machine). */
+export async function databaseNowMs (db: EntityManager): Promise<number> {
+  if (db.connection.options.type !== 'postgres') return Date.now()
+  const [row] = await db.query<Array<{ now: string }>>('SELECT floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint AS now')
+  return Number(row.now)
 }

@@ -139,6 +139,38 @@ export class Segment {
   createdAt!: Date
 }
 
+/**
+ * A main server's claim on the segments one of its ffmpeg sessions is making (transcode-lease-repository.ts): other
+ * servers on the same database wait for those segments instead of starting ffmpeg for them too. No foreign key: a
+ * lease lives seconds, outlives nothing, and is dropped by expiry alone.
+ */
+@Entity('transcode_leases')
+@Index('idx_transcode_leases_rendition_key', ['renditionKey'])
+export class TranscodeLease {
+  /** 24 random hex digits. */
+  @PrimaryColumn('varchar', { length: 24, primaryKeyConstraintName: 'pk_transcode_leases' })
+  id!: string
+
+  @Column('varchar', { name: 'rendition_key', length: 64 })
+  renditionKey!: string
+
+  /** The segment the session started at. */
+  @Column('integer', { name: 'start_index' })
+  startIndex!: number
+
+  /** The next segment the session will store, as its last renewal said. */
+  @Column('integer')
+  position!: number
+
+  /** The server holding it: its peer ID. */
+  @Column('varchar', { length: 128 })
+  owner!: string
+
+  /** Epoch milliseconds by the database's clock (dialect.ts): past it, the lease is nobody's. */
+  @Column('bigint', { name: 'expires_at', transformer: bigintNumber })
+  expiresAt!: number
+}
+
 /** Where a user stopped watching a media, for "continue watching". */
 @Entity('playback_progress')
 @Index('idx_playback_progress_user_updated', ['userId', 'updatedAt'])

@@ -19,6 +19,7 @@ export type { AccessRepository, TokenRecord, UserRecord } from './access-reposit
 export type { InvitationRecord, InvitationRepository } from './invitation-repository.ts'
 export type { NodeRecord, NodeRepository } from './node-repository.ts'
 export type { LostSegmentRepository } from './lost-segments.ts'
+export type { TranscodeLeaseClaim, TranscodeLeaseRepository } from './transcode-lease-repository.ts'
 export type { ContentIndexRepository, IndexEntry, PinAction, PinState } from './content-index-repository.ts'
 export type { GoalRecord, GoalRepository, PreparationRecord, PreparationRepository, RenditionRootRepository } from './replication-repositories.ts'
 export { CatalogBusyError, CatalogNotStartedError, CatalogUnavailableError, CopyMismatchError, DatabaseNotEmptyError, IncompleteRenditionError, RenditionNotFoundError, UnsuitableDatabaseError } from './errors.ts'

@@ -6,6 +6,7 @@ import { createContentIndexRepository } from './content-index-repository.ts'
 import { createLostSegmentRepository } from './lost-segments.ts'
 import { createMetadataRepository } from './metadata-repository.ts'
 import { createNodeRepository } from './node-repository.ts'
+import { createTranscodeLeaseRepository } from './transcode-lease-repository.ts'
 import { createGoalRepository, createPreparationRepository, createRenditionRootRepository } from './replication-repositories.ts'
 import type { InvitationRepository } from './invitation-repository.ts'
 import type { AccessRepository } from './access-repository.ts'
@@ -14,6 +15,7 @@ import type { RunExclusive, RunRead } from './exclusive.ts'
 import type { LostSegmentRepository } from './lost-segments.ts'
 import type { MetadataRepository } from './metadata-repository.ts'
 import type { NodeRepository } from './node-repository.ts'
+import type { TranscodeLeaseRepository } from './transcode-lease-repository.ts'
 import type { GoalRepository, PreparationRepository, RenditionRootRepository } from './replication-repositories.ts'
 
 /**
@@ -43,6 +45,8 @@ export interface CatalogRepositories {
   servers: MainServerRepository
   /** The stream signing keys they share (core/access/signing-keys.ts). */
   streamKeys: StreamKeyRepository
+  /** Leases on ffmpeg sessions, so main servers sharing the database do not make the same segments twice (core/media's transcoder). */
+  transcodeLeases: TranscodeLeaseRepository
 }
 
 /** Builds every repository on the catalog's write queue; the hot reads (metadata, accounts) run beside it (`read`). */
@@ -58,6 +62,7 @@ export function createRepositories (exclusive: RunExclusive, read: RunRead): Cat
     invitations: createInvitationRepository(exclusive),
     lostSegments: createLostSegmentRepository(exclusive),
     servers: createMainServerRepository(exclusive, read),
-    streamKeys: createStreamKeyRepository(exclusive)
+    streamKeys: createStreamKeyRepository(exclusive),
+    transcodeLeases: createTranscodeLeaseRepository(exclusive)
   }
 }

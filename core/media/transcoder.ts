@@ -2,8 +2,10 @@ import { availableParallelism } from 'node:os'
 import { diskFullError, isOutOfSpace } from '../disk-space.ts'
 import { TooManySessionsError, TranscodeFailedError } from '../errors.ts'
 import { SEGMENT_SECONDS } from './grid.ts'
+import { createElsewhereWaits, holdLease } from './leases.ts'
 import { TranscodeSession } from './session.ts'
 import type { ChildLauncher } from './child-launcher.ts'
+import type { ElsewhereWaits, LeaseHold, LeaseRefusal, TranscoderLeases } from './leases.ts'
 import type { SegmentStore, StoredSegment } from './segment-store.ts'
 import type { RenditionJob, SessionEnd } from './session.ts'
 import type { Logger } from '../logger.ts'
@@ -19,6 +21,12 @@ export interface TranscoderInit {
   idleMs?: number
   /** A request this many segments past a session's position joins it instead of starting another. @default 3 */
   lookaheadSegments?: number
+  /** How long a transcode lease lasts unless renewed: how soon another server takes over from one that died. @default 15000 */
+  leaseTtlMs?: number
+  /** How often a running session renews its lease (with its position). @default 5000 */
+  leaseRenewMs?: number
+  /** How often a request waiting for a segment another server is making looks for it. @default 200 */
+  leasePollMs?: number
 }
 
 export interface TranscoderComponents {
@@ -36,6 +44,11 @@ export interface TranscoderComponents {
   onSessionStart?: (job: RenditionJob, startIndex: number) => void
   /** Told of every session that failed for lack of space (what /healthz reports), whether a viewer waited on it or not. */
   onDiskFull?: (err: Error) => void
+  /**
+   * Leases shared with the other main servers of the same database (leases.ts): a session is started only under a
+   * lease, and a segment another server's session is making is waited for. None: this server alone makes segments.
+   */
+  leases?: TranscoderLeases
 }
 
 /** What a running session is doing, for /metrics and tests. */
@@ -67,6 +80,12 @@ class SessionTranscoder implements Transcoder {
   private readonly lookahead: number
   private readonly running = new Set<TranscodeSession>()
   private readonly finalizing = new Map<string, Promise<void>>()
+  private readonly leaseTtlMs: number
+  private readonly leaseRenewMs: number
+  /** Waits for segments other servers are making. */
+  private readonly elsewhere: ElsewhereWaits
+  /** Lease releases under way: stop() waits for them, so they reach the catalog before it closes. */
+  private readonly releasing = new Set<Promise<void>>()
   private reaper?: NodeJS.Timeout
   private stopped = false
 
@@ -77,6 +96,9 @@ class SessionTranscoder implements Transcoder {
     this.maxSessions = Math.max(1, init.maxSessions ?? availableParallelism())
     this.idleMs = init.idleMs ?? 20_000
     this.lookahead = init.lookaheadSegments ?? 3
+    this.leaseTtlMs = init.leaseTtlMs ?? 15_000
+    this.leaseRenewMs = init.leaseRenewMs ?? 5000
+    this.elsewhere = createElsewhereWaits(this.log, init.leasePollMs ?? 200)
   }
 
   async start (): Promise<void> {
@@ -89,6 +111,7 @@ class SessionTranscoder implements Transcoder {
     this.stopped = true
     if (this.reaper != null) clearInterval(this.reaper)
     await Promise.all([...this.running].map(async s => { await s.stop() }))
+    await Promise.all(this.releasing)
   }
 
   sessions (): SessionInfo[] {
@@ -101,7 +124,8 @@ class SessionTranscoder implements Transcoder {
       const stored = await this.components.segments.get(job.key, index)
       if (stored != null) return stored
       options.signal?.throwIfAborted()
-      const session = this.sessionFor(job, index) ?? await this.launch(job, index)
+      const session = await this.obtain(job, index, options.signal)
+      if (session == null) continue
       session.lastDemandMs = Date.now()
       await this.progress(session, () => session.nextIndex > index, options.signal, `making segment ${index} of ${job.plan.profile.name}`)
     }
@@ -113,6 +137,10 @@ class SessionTranscoder implements Transcoder {
       if (stored != null) return stored
       options.signal?.throwIfAborted()
       const session = this.newest(job.key) ?? await this.launch(job, 0)
+      if (!(session instanceof TranscodeSession)) {
+        await this.elsewhere.wait(`${job.key}/init`, session, async () => await this.components.segments.getInit(job.key) != null, options.signal)
+        continue
+      }
       session.lastDemandMs = Date.now()
       await this.progress(session, () => session.nextIndex > session.startIndex, options.signal, `making the init segment of ${job.plan.profile.name}`)
     }
@@ -123,7 +151,9 @@ class SessionTranscoder implements Transcoder {
     for (let index = 0; index < count; index++) {
       if (await this.components.segments.get(job.key, index) != null) continue
       options.signal?.throwIfAborted()
-      const session = this.sessionFor(job, index) ?? await this.launch(job, index)
+      const session = await this.obtain(job, index, options.signal)
+      // another server made it, or the lease on it ran out: look again
+      if (session == null) { index--; continue }
       session.keepAlive++
       try {
         await this.progress(session, () => session.nextIndex > index, options.signal, `making segment ${index} of ${job.plan.profile.name}`)
@@ -159,6 +189,17 @@ class SessionTranscoder implements Transcoder {
     }
   }
 
+  /**
+   * A session of this server that will make segment `index`, joined or started; undefined once another server's lease
+   * on it was waited out (the segment exists now, or it is time to claim again): the caller looks again.
+   */
+  private async obtain (job: RenditionJob, index: number, signal: AbortSignal | undefined): Promise<TranscodeSession | undefined> {
+    const session = this.sessionFor(job, index) ?? await this.launch(job, index)
+    if (session instanceof TranscodeSession) return session
+    await this.elsewhere.wait(`${job.key}/${index}`, session, async () => await this.components.segments.get(job.key, index) != null, signal)
+    return undefined
+  }
+
   private touch (key: string, index: number): void {
     const now = Date.now()
     for (const s of this.running) {
@@ -179,7 +220,11 @@ class SessionTranscoder implements Transcoder {
     return found
   }
 
-  private async launch (job: RenditionJob, index: number): Promise<TranscodeSession> {
+  /**
+   * Starts a session at `index`, under a lease when there are leases; another server's live lease on `index` refuses
+   * it (nothing is started: the refusal is returned).
+   */
+  private async launch (job: RenditionJob, index: number): Promise<TranscodeSession | LeaseRefusal> {
     if (this.stopped) throw new TooManySessionsError('the transcoder is stopped')
     if (this.running.size >= this.maxSessions) await this.evict()
     const { segments } = this.components
@@ -198,11 +243,28 @@ class SessionTranscoder implements Transcoder {
     })
     // registered before the first await, so concurrent requests for the same segment join it
     this.running.add(session)
+    const lease = await this.claim(session)
+    if (lease != null && 'granted' in lease) {
+      // those who joined meanwhile see it stop and look again
+      this.running.delete(session)
+      await session.stop()
+      return lease
+    }
+    if (lease != null) {
+      session.onProgress(() => { lease.moved() })
+      void session.ended.then(() => { this.release(lease) })
+    }
+    if (!session.running) {
+      // stopped while claiming (the transcoder is stopping): never started
+      this.running.delete(session)
+      return session
+    }
     void session.ended.then(end => { void this.ended(session, end) })
     try {
       await session.start()
     } catch (err) {
       this.running.delete(session)
+      void session.stop()
       // its work folder could not even be made
       if (!isOutOfSpace(err)) throw err
       const full = diskFullError(err, `starting ffmpeg for ${job.plan.profile.name}`)
@@ -211,6 +273,40 @@ class SessionTranscoder implements Transcoder {
     }
     this.components.onSessionStart?.(job, index)
     return session
+  }
+
+  /**
+   * The lease for a new session: held (renewed until the session ends), refused by another server's, or undefined
+   * without leases. A store that fails to answer does not fail the viewer's request: the session runs without a lease,
+   * and at worst another server makes the same segments too (the first stored version wins).
+   */
+  private async claim (session: TranscodeSession): Promise<LeaseHold | LeaseRefusal | undefined> {
+    const leases = this.components.leases
+    if (leases == null) return undefined
+    const { key } = session.job
+    let claim
+    try {
+      claim = await leases.store.claim(key, session.startIndex, leases.owner, this.leaseTtlMs, this.lookahead)
+    } catch (err) {
+      this.log.warn({ err, key, at: session.startIndex }, 'claiming a transcode lease failed: making the segments without one')
+      return undefined
+    }
+    if (!claim.granted) return claim
+    return holdLease(claim.id, {
+      leases,
+      logger: this.log,
+      key,
+      lookahead: this.lookahead,
+      ttlMs: this.leaseTtlMs,
+      renewMs: this.leaseRenewMs,
+      position: () => session.nextIndex,
+      onTaken: () => { void session.stop() }
+    })
+  }
+
+  private release (lease: LeaseHold): void {
+    const releasing = lease.release().finally(() => { this.releasing.delete(releasing) })
+    this.releasing.add(releasing)
   }
 
   /** True when another session has already made segment `index` (or is making it right now). */

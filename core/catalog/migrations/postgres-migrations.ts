@@ -12,7 +12,8 @@ import { ContentIndexAuto1796500000000 } from './postgres/1796500000000-content-
 import { NodeInvitations1796600000000 } from './postgres/1796600000000-node-invitations.ts'
 import { NodeVersion1796700000000 } from './postgres/1796700000000-node-version.ts'
 import { LibraryScale1796800000000 } from './postgres/1796800000000-library-scale.ts'
+import { TranscodeLeases1796900000000 } from './postgres/1796900000000-transcode-leases.ts'
 import { Cluster1797000000000 } from './postgres/1797000000000-cluster.ts'
 
 /** The PostgreSQL migrations, oldest first: one per SQLite migration, of the same name and timestamp, making the same schema (test/core/catalog/schema.pg.test.ts checks). */
-export const POSTGRES_MIGRATIONS = [InitialSchema1764115200000, Nodes1795654800000, Metadata1795740000000, ContentIndex1795830000000, ReplicationGoals1795900000000, MediaSortKey1796000000000, Accounts1796100000000, NodeOwner1796200000000, ImageCidIndex1796300000000, NodeRegion1796400000000, ContentIndexAuto1796500000000, NodeInvitations1796600000000, NodeVersion1796700000000, LibraryScale1796800000000, Cluster1797000000000]
+export const POSTGRES_MIGRATIONS = [InitialSchema1764115200000, Nodes1795654800000, Metadata1795740000000, ContentIndex1795830000000, ReplicationGoals1795900000000, MediaSortKey1796000000000, Accounts1796100000000, NodeOwner1796200000000, ImageCidIndex1796300000000, NodeRegion1796400000000, ContentIndexAuto1796500000000, NodeInvitations1796600000000, NodeVersion1796700000000, LibraryScale1796800000000, TranscodeLeases1796900000000, Cluster1797000000000]

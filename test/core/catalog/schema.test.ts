@@ -15,7 +15,7 @@ async function openSqlite (path: string): Promise<DataSource> {
   return dataSource
 }
 
-const TABLES = ['access_tokens', 'collections', 'content_index', 'images', 'main_servers', 'media', 'media_metadata', 'media_search', 'metadata_audit', 'migrations', 'node_invitations', 'nodes', 'playback_progress', 'renditions', 'replication_goals', 'replication_preparations', 'seasons', 'segments', 'series', 'stream_keys', 'users']
+const TABLES = ['access_tokens', 'collections', 'content_index', 'images', 'main_servers', 'media', 'media_metadata', 'media_search', 'metadata_audit', 'migrations', 'node_invitations', 'nodes', 'playback_progress', 'renditions', 'replication_goals', 'replication_preparations', 'seasons', 'segments', 'series', 'stream_keys', 'transcode_leases', 'users']
 
 test('migrations create the schema on a fresh file with WAL and foreign keys', async t => {
   const dir = await tempDir('cidcast-catalog-')
