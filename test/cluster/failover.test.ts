@@ -16,13 +16,31 @@ import type { BenchChild } from '../helpers/child.ts'
  */
 
 const SERVER = fileURLToPath(new URL('../helpers/server-process.ts', import.meta.url))
+const NODE = fileURLToPath(new URL('../helpers/node-process.ts', import.meta.url))
 const PROFILE = '480p'
 
 type ServerChild = BenchChild<{ url: string, token: string }>
 interface ServerInfo { peerId: string, leader: boolean, servers: Array<{ peerId: string, url: string, leader: boolean }> }
+interface NodeHealth { registration: { state: string, serverPeerId?: string, servers: Array<{ peerId: string }> } }
 
 async function startMain (data: string, database: string): Promise<ServerChild> {
   return await startChild(SERVER, [data], 60_000, { env: { BENCH_SERVER_LOG_LEVEL: 'error', CIDCAST_DATABASE: database } })
+}
+
+/** Two servers on one new catalog and one private network (the second gets the first one's swarm key, as an admin copies it). */
+async function startPair (dir: string): Promise<{ a: ServerChild, b: ServerChild, swarmKey: string }> {
+  const database = await createPostgresDatabase()
+  const a = await startMain(join(dir, 'a'), database)
+  await mkdir(join(dir, 'b'), { recursive: true })
+  await copyFile(join(dir, 'a', 'swarm.key'), join(dir, 'b', 'swarm.key'))
+  const b = await startMain(join(dir, 'b'), database)
+  return { a, b, swarmKey: join(dir, 'a', 'swarm.key') }
+}
+
+async function api<T> (server: ServerChild, token: string, method: string, path: string, body?: unknown): Promise<T> {
+  const res = await fetch(`${server.ready.url}${path}`, { method, headers: { 'Content-Type': 'application/json', ...bearer(token) }, body: body === undefined ? undefined : JSON.stringify(body) })
+  if (res.status >= 300) throw new Error(`${method} ${path} answered ${res.status}: ${await res.text()}`)
+  return await res.json() as T
 }
 
 async function info (server: ServerChild): Promise<ServerInfo> {
@@ -38,12 +56,7 @@ async function sessionsStarted (server: ServerChild): Promise<number> {
 
 test('two main servers on one catalog: one leads, a segment one made plays from the other without a new ffmpeg, and the lead moves within 30 s of a kill -9', async t => {
   const dir = await tempDir('cidcast-cluster-')
-  const database = await createPostgresDatabase()
-  const a = await startMain(join(dir.path, 'a'), database)
-  // one private network: the second server gets the first one's swarm key, as an admin copies it
-  await mkdir(join(dir.path, 'b'), { recursive: true })
-  await copyFile(join(dir.path, 'a', 'swarm.key'), join(dir.path, 'b', 'swarm.key'))
-  const b = await startMain(join(dir.path, 'b'), database)
+  const { a, b } = await startPair(dir.path)
   t.teardown(async () => {
     await Promise.all([a.stop(), b.stop()])
     await dir.remove()
@@ -83,4 +96,38 @@ test('two main servers on one catalog: one leads, a segment one made plays from 
   // and B, now alone and leading, answers the leader's routes itself
   t.is((await fetch(`${b.ready.url}/api/v1/replications`, { headers: bearer(a.ready.token) })).status, 200)
   await waitFor(async () => (await info(b)).servers.length === 1, 20_000, 'A to leave B\'s list of servers')
+})
+
+test('a node given the server that does not lead registers through it with the leader, takes a pin ordered through it, and moves to the other server when its own is killed', async t => {
+  const dir = await tempDir('cidcast-cluster-node-')
+  const { a, b, swarmKey } = await startPair(dir.path)
+  const node = await startChild<{ url: string }>(NODE, [join(dir.path, 'node'), b.ready.url, swarmKey, '127.0.0.1:0', '', 'edge one'], 60_000, { env: { BENCH_SERVER_LOG_LEVEL: 'error' } })
+  t.teardown(async () => {
+    await Promise.all([node.stop(), a.stop(), b.stop()])
+    await dir.remove()
+  })
+  const token = a.ready.token
+  const [ia, ib] = await Promise.all([info(a), info(b)])
+  const health = async (): Promise<NodeHealth> => await (await fetch(`${node.ready.url}/healthz`)).json() as NodeHealth
+  await waitFor(async () => {
+    const { registration } = await health()
+    return registration.state === 'registered' && registration.serverPeerId === ib.peerId && registration.servers.length === 2
+  }, 30_000, 'the node to register with B and learn both servers')
+  // the leader keeps it (B relayed its registration), and B lists it from the catalog
+  const listed = async (server: ServerChild): Promise<Array<{ label: string, state: string }>> => (await api<{ items: Array<{ label: string, state: string }> }>(server, token, 'GET', '/api/v1/nodes?all=1')).items
+  await waitFor(async () => (await listed(a)).some(n => n.label === 'edge-one' && n.state === 'online') && (await listed(b)).some(n => n.label === 'edge-one'), 20_000, 'both servers to list the node')
+
+  // a pin asked of B is the leader's to order; the node, registered with B, gets it and reports it done
+  const added = await api<{ id: string }>(a, token, 'POST', '/api/v1/media', { path: await fixture('h264-aac-720p-30s') })
+  await api(b, token, 'POST', '/api/v1/replications', { media: added.id, node: 'edge-one', profile: PROFILE })
+  await waitFor(async () => (await api<{ items: Array<{ state: string }> }>(b, token, 'GET', `/api/v1/replications?media=${added.id}&node=edge-one`)).items.some(r => r.state === 'pinned'), 90_000, 'the pin to be done')
+
+  b.child.kill('SIGKILL')
+  const killedAt = Date.now()
+  await waitFor(async () => {
+    const { registration } = await health()
+    return registration.state === 'registered' && registration.serverPeerId === ia.peerId
+  }, 30_000, 'the node to register with A')
+  t.log(`the node moved to the other server ${Date.now() - killedAt} ms after its own was killed`)
+  t.true((await listed(a)).some(n => n.label === 'edge-one' && n.state === 'online'))
 })
