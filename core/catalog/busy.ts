@@ -46,6 +46,22 @@ export function isBusy (err: unknown): boolean {
   return typeof code === 'string' && (/^SQLITE_(BUSY|LOCKED)/.test(code) || POSTGRES_BUSY.has(code))
 }
 
+/** Socket errors of a connection to PostgreSQL that broke or could not be made. */
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN'])
+
+/**
+ * Whether `err` says the database server is out of reach or going away, rather than refusing a statement: a socket
+ * error, node-postgres's "Connection terminated", SQLSTATE class 08 (connection exception) or 57P01-57P03 (the server
+ * shutting down, restarting, or not taking connections yet).
+ */
+export function isUnreachable (err: unknown): boolean {
+  const e = err as { code?: unknown, message?: unknown, driverError?: { code?: unknown, message?: unknown } } | null
+  const code = e?.code ?? e?.driverError?.code
+  if (typeof code === 'string' && (NETWORK_CODES.has(code) || /^08/.test(code) || /^57P0[123]$/.test(code))) return true
+  const message = String(e?.message ?? e?.driverError?.message ?? '')
+  return /^Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/.test(message)
+}
+
 /** Runs calls against a database that may be locked by another process, retrying each until its deadline. */
 export interface LockWaiter {
   /**

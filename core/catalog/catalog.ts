@@ -1,10 +1,10 @@
 import { InvalidRequestError, MediaNotFoundError } from '../errors.ts'
-import { parseDatabase } from '../database-url.ts'
-import { createCatalogQueue, isBusy } from './busy.ts'
+import { describeDatabase, parseDatabase } from '../database-url.ts'
+import { createCatalogQueue, isBusy, isUnreachable } from './busy.ts'
 import { checkId, count, missingSegments } from './checks.ts'
 import { openCatalogDatabase } from './dialect.ts'
 import { Media, PlaybackProgress, Rendition, Segment } from './entities.ts'
-import { CatalogNotStartedError, IncompleteRenditionError, RenditionNotFoundError } from './errors.ts'
+import { CatalogNotStartedError, CatalogUnavailableError, IncompleteRenditionError, RenditionNotFoundError } from './errors.ts'
 import { filteredMedia, listColumns, mediaIdInScope, orderedMedia } from './media-list.ts'
 import { defaultOrder } from '../media-query.ts'
 import { toMediaRecord, toProgressRecord, toRenditionRecord } from './records.ts'
@@ -330,7 +330,7 @@ class SqlCatalog implements Catalog {
       row = await lookup(renditionKey, index)
     } catch (err) {
       // only a locked database takes the waiting path
-      if (!isBusy(err)) throw err
+      if (!isBusy(err)) throw this.unreachable(err)
       row = await this.read(async () => await lookup(renditionKey, index))
     }
     return row == null ? undefined : { cid: row.cid, bytes: row.bytes }
@@ -420,13 +420,20 @@ class SqlCatalog implements Catalog {
 
   /** Runs `fn` in one transaction after every earlier write has settled, waiting out a locked database (busy.ts). */
   private async exclusive<T> (fn: (db: EntityManager) => Promise<T>): Promise<T> {
-    return await this.queue.exclusive(this.db, fn)
+    return await this.queue.exclusive(this.db, fn).catch((err: unknown) => { throw this.unreachable(err) })
+  }
+
+  /** A database out of reach said as such (503, its address without the password), anything else as it came. */
+  private unreachable (err: unknown): unknown {
+    if (!isUnreachable(err)) return err
+    const code = (err as { code?: unknown }).code
+    return new CatalogUnavailableError(`the catalog's database ${describeDatabase(this.target)} cannot be reached${typeof code === 'string' ? ` (${code})` : ''}; try again in a few seconds`, { cause: err })
   }
 
   /** Runs a read outside the write queue, waiting out a database locked by another process as writes do. */
   private async read<T> (fn: (db: DataSource) => Promise<T>): Promise<T> {
     const db = this.db
-    return await this.queue.read(async () => await fn(db))
+    return await this.queue.read(async () => await fn(db)).catch((err: unknown) => { throw this.unreachable(err) })
   }
 
   private async renditionOrThrow (db: EntityManager, key: string): Promise<Rendition> {

@@ -144,9 +144,15 @@ async function sameMigrations (sqlite: Database, runner: QueryRunner): Promise<v
   if (unknown.length > 0) throw new CopyMismatchError(`the SQLite catalog has migrations this release does not know (${unknown.join(', ')}): copy it with the release that made it`)
 }
 
-/** Every table of the catalog's entities, each after the tables its foreign keys point at. */
+/**
+ * Tables of running servers' state, not of the catalog: each main server's beat and its ffmpeg leases (issue 15).
+ * Copied, they would name a server that stopped when the copy began.
+ */
+const NOT_COPIED: ReadonlySet<string> = new Set(['main_servers', 'transcode_leases'])
+
+/** Every table of the catalog's entities (but NOT_COPIED), each after the tables its foreign keys point at. */
 function plans (db: DataSource): TablePlan[] {
-  const left = new Map(db.entityMetadatas.map(m => [m.tableName, m]))
+  const left = new Map(db.entityMetadatas.filter(m => !NOT_COPIED.has(m.tableName)).map(m => [m.tableName, m]))
   const ordered: EntityMetadata[] = []
   while (left.size > 0) {
     const ready = [...left.values()].filter(m => m.foreignKeys.every(fk => fk.referencedEntityMetadata.tableName === m.tableName || !left.has(fk.referencedEntityMetadata.tableName)))

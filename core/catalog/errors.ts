@@ -45,6 +45,8 @@ export class CatalogBusyError extends CidcastError {
 export class CatalogUnavailableError extends CidcastError {
   static override readonly code: string = 'CatalogUnavailableError'
   override readonly name = 'CatalogUnavailableError'
+  /** A database that went away mid-run (a restart, a failover) is usually back within seconds. */
+  readonly retryAfterSeconds = CATALOG_RETRY_AFTER_SECONDS
 }
 
 /** A database the catalog cannot be kept in as it is (a PostgreSQL collation that orders text otherwise than SQLite). */

@@ -99,6 +99,9 @@ export interface Library {
   finish: (job: RenditionJob) => Promise<CID>
 }
 
+/** Media records kept to answer master playlists while the catalog's database is out of reach. */
+const RECENT_MEDIA = 4096
+
 /** All a caller learns about a server path that cannot be added, whether it exists or not. */
 const NOT_USABLE = 'not a usable media file'
 
@@ -118,6 +121,8 @@ class CatalogLibrary implements Library {
   private readonly c: LibraryComponents
   private readonly segmentSeconds: number
   private readonly jobs = new Map<string, RenditionJob>()
+  /** Media read lately, by id, oldest first: what answers while the catalog's database is out of reach. */
+  private readonly recent = new Map<string, MediaRecord>()
   private readonly mediaRoots = new Map<string, { key: string, root: string }>()
 
   constructor (components: LibraryComponents, init: LibraryInit) {
@@ -260,8 +265,23 @@ class CatalogLibrary implements Library {
 
   private async record (id: string): Promise<MediaRecord> {
     checkMediaId(id)
-    const media = await this.c.catalog.getMedia(id)
-    if (media == null) throw new MediaNotFoundError(`no media ${id}`)
+    let media: MediaRecord | undefined
+    try {
+      media = await this.c.catalog.getMedia(id)
+    } catch (err) {
+      // the catalog's database out of reach (issue 15): a media read lately still answers (stale if error), so the
+      // titles being played keep their master playlists
+      const known = (err as Error).name === 'CatalogUnavailableError' ? this.recent.get(id) : undefined
+      if (known == null) throw err
+      return known
+    }
+    if (media == null) {
+      this.recent.delete(id)
+      throw new MediaNotFoundError(`no media ${id}`)
+    }
+    this.recent.delete(id)
+    this.recent.set(id, media)
+    if (this.recent.size > RECENT_MEDIA) this.recent.delete(this.recent.keys().next().value as string)
     return media
   }
 

@@ -128,7 +128,7 @@ export const ERROR_STATUS: Readonly<Record<string, number>> = {
 }
 
 /** 5xx conditions whose name and message a client may see (they say what to do: retry later, check the source, free space). */
-export const EXPOSED_5XX: ReadonlySet<string> = new Set(['TooManySessionsError', 'TranscodeFailedError', 'CatalogBusyError', 'DiskFullError'])
+export const EXPOSED_5XX: ReadonlySet<string> = new Set(['TooManySessionsError', 'TranscodeFailedError', 'CatalogBusyError', 'CatalogUnavailableError', 'LeaderUnavailableError', 'DiskFullError'])
 
 /** The status for an error `name`, or undefined when the table does not know it. */
 export function statusOfError (name: string | undefined): number | undefined {

@@ -162,7 +162,9 @@ export function hostileTests<C> (test: TestFn<C>, cases: HttpCase[], target: (co
 const VOLATILE: Record<string, string[]> = {
   access_tokens: ['last_used_at', 'expires_at'],
   nodes: ['state', 'last_seen', 'health', 'quota_bytes', 'used_bytes', 'free_bytes', 'updated_at', 'addresses', 'pinned', 'capacity'],
-  content_index: ['reported_at', 'progress_at', 'updated_at', 'blocks_done', 'bytes_done', 'blocks_total', 'bytes_total']
+  content_index: ['reported_at', 'progress_at', 'updated_at', 'blocks_done', 'bytes_done', 'blocks_total', 'bytes_total'],
+  // each main server's beat (issue 15)
+  main_servers: ['seen_at', 'addresses', 'dns', 'leading_since']
 }
 
 /** A catalog's tables, read through a read-only connection of its own (WAL lets it read beside the server). */

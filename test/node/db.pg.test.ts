@@ -124,10 +124,10 @@ test('db copy moves every table of a SQLite catalog to PostgreSQL, checked, and 
   t.regex(run.stdout, /^copying sqlite:\S+catalog\.sqlite to postgres:\/\/postgres@127\.0\.0\.1:\d+\/cidcast_test_\d+\n/)
   // parents before the tables that point at them
   const order = [...run.stdout.matchAll(/^(\w+): (\d+) rows, checksum [0-9a-f]{32} matches$/gm)].map(m => m[1])
-  t.is(order.length, 18)
+  t.is(order.length, 19)
   t.true(order.indexOf('media') < order.indexOf('renditions') && order.indexOf('renditions') < order.indexOf('segments'))
   t.true(order.indexOf('users') < order.indexOf('access_tokens') && order.indexOf('series') < order.indexOf('media_metadata'))
-  t.regex(run.stdout, /^copied 18 tables, \d+ rows to \S+: every row count and checksum matches$/m)
+  t.regex(run.stdout, /^copied 19 tables, \d+ rows to \S+: every row count and checksum matches$/m)
   t.regex(run.stdout, /now set database to that URL/)
   t.false(run.stdout.includes((await postgresServer()).password))
 
