@@ -47,7 +47,7 @@ import type { Metrics } from '../core/metrics.ts'
 import type { Peer } from '../core/net/index.ts'
 import type { IpnsRecordStore } from '../core/routing/index.ts'
 import type { ServerInfo } from '../gateway/routes/nodes.ts'
-import type { CID } from 'multiformats/cid'
+import { CID } from 'multiformats/cid'
 import type { Cluster } from '../core/cluster/index.ts'
 import type { MainServerAddress } from '../core/control/index.ts'
 
@@ -217,6 +217,7 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
     sessionCount = () => transcoder.sessions().length
     stack.push(async () => { await transcoder.stop() })
 
+    let unreachableSegments = async (_key: string): Promise<CID[]> => []
     const contentIndex = createContentIndex({ repository: catalog.repositories.contentIndex })
     registerReplicationMetrics(metrics.registry, contentIndex)
     const replication = createReplication({
@@ -232,7 +233,15 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
       // a rendition asked for before it is finished is made whole first (finish is idempotent: it answers the root)
       prepare: async (id, profile, { signal }) => {
         const job = await library.job(id, profile)
-        await transcoder.complete(job, { signal })
+        // a segment another main server made is recorded in the shared catalog, its blocks on that server: one that
+        // died with them is made again here, so the rendition is whole before it is finished and pinned
+        for (let round = 0; ; round++) {
+          await transcoder.complete(job, { signal })
+          const lost = await unreachableSegments(job.key)
+          if (lost.length === 0 || round >= 3) break
+          log.warn({ rendition: job.key, segments: lost.length }, 'segments another main server made cannot be fetched: making them again')
+          for (const cid of lost) await segments.forget(cid)
+        }
         return (await library.finish(job)).toString()
       }
     }, { heartbeatMs: config.heartbeatSeconds * 1000, repinAfterMs: config.repinAfterSeconds * 1000 })
@@ -276,6 +285,25 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
       ? undefined
       : await repairer.repair(cid, { signal: AbortSignal.timeout(REQUEST_REPAIR_MS), recentFailureMs: REQUEST_REPAIR_BACKOFF_MS }).catch(err => { log.debug({ err, cid: cid.toString() }, 'no other main server sent a block missing here'); return undefined })
     const reader = createContentReader({ blockstore: peer.blockstore, logger, repair: repairForRequest, fetchMissing }, { cacheBytes: config.cacheBytes })
+    // the segments of a rendition whose blocks are neither here nor to be had from another main server in time
+    if (shared) {
+      unreachableSegments = async (key: string): Promise<CID[]> => {
+        const cids = (await catalog.listSegments(key)).map(segment => CID.parse(segment.cid))
+        const init = (await catalog.getRendition(key))?.initCid
+        if (init != null) cids.push(CID.parse(init))
+        const held = await Promise.all(cids.map(async cid => {
+          try {
+            const entry = await reader.stat(cid)
+            for await (const slice of reader.slices(entry, 0, entry.size)) if (!slice.inline && !await reader.blocks.ready(slice.cid)) return false
+            return true
+          } catch (err) {
+            if ((err as Error).name === 'ContentNotFoundError') return false
+            throw err
+          }
+        }))
+        return cids.filter((_, i) => !held[i])
+      }
+    }
     // a segment whose block no node could give back is made again when asked for; its rendition is not complete meanwhile
     const segmentLost = async (cid: CID): Promise<void> => {
       const renditions = await segments.forget(cid)

@@ -1,13 +1,12 @@
-import { copyFile, mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import test from 'ava'
 import { fixture } from '../../fixtures/media.ts'
 import { bearer } from '../helpers/auth.ts'
 import { startChild } from '../helpers/child.ts'
-import { createPostgresDatabase } from '../helpers/postgres.ts'
+import { api, clusterInfo as info, startPair } from '../helpers/cluster.ts'
 import { tempDir, waitFor } from '../helpers/tmp.ts'
-import type { BenchChild } from '../helpers/child.ts'
+import type { ServerChild } from '../helpers/cluster.ts'
 
 /*
  * Several main servers on one PostgreSQL catalog (issue 15, item 2), each a process of its own with its own data
@@ -15,38 +14,10 @@ import type { BenchChild } from '../helpers/child.ts'
  * and when the leader is killed with SIGKILL the other takes the lead well within 30 s.
  */
 
-const SERVER = fileURLToPath(new URL('../helpers/server-process.ts', import.meta.url))
 const NODE = fileURLToPath(new URL('../helpers/node-process.ts', import.meta.url))
 const PROFILE = '480p'
 
-type ServerChild = BenchChild<{ url: string, token: string }>
-interface ServerInfo { peerId: string, leader: boolean, servers: Array<{ peerId: string, url: string, leader: boolean }> }
 interface NodeHealth { registration: { state: string, serverPeerId?: string, servers: Array<{ peerId: string }> } }
-
-async function startMain (data: string, database: string): Promise<ServerChild> {
-  return await startChild(SERVER, [data], 60_000, { env: { BENCH_SERVER_LOG_LEVEL: 'error', CIDCAST_DATABASE: database } })
-}
-
-/** Two servers on one new catalog and one private network (the second gets the first one's swarm key, as an admin copies it). */
-async function startPair (dir: string): Promise<{ a: ServerChild, b: ServerChild, swarmKey: string }> {
-  const database = await createPostgresDatabase()
-  const a = await startMain(join(dir, 'a'), database)
-  await mkdir(join(dir, 'b'), { recursive: true })
-  await copyFile(join(dir, 'a', 'swarm.key'), join(dir, 'b', 'swarm.key'))
-  const b = await startMain(join(dir, 'b'), database)
-  return { a, b, swarmKey: join(dir, 'a', 'swarm.key') }
-}
-
-async function api<T> (server: ServerChild, token: string, method: string, path: string, body?: unknown): Promise<T> {
-  const res = await fetch(`${server.ready.url}${path}`, { method, headers: { 'Content-Type': 'application/json', ...bearer(token) }, body: body === undefined ? undefined : JSON.stringify(body) })
-  if (res.status >= 300) throw new Error(`${method} ${path} answered ${res.status}: ${await res.text()}`)
-  return await res.json() as T
-}
-
-async function info (server: ServerChild): Promise<ServerInfo> {
-  const res = await fetch(`${server.ready.url}/api/v1/server`)
-  return await res.json() as ServerInfo
-}
 
 async function sessionsStarted (server: ServerChild): Promise<number> {
   const text = await (await fetch(`${server.ready.url}/metrics`, { headers: bearer(server.ready.token) })).text()
