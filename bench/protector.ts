@@ -1,9 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
-import { preSharedKey } from '../core/net/index.ts'
+import { noise } from '@chainsafe/libp2p-noise'
+import { defaultCrypto } from '@chainsafe/libp2p-noise/crypto'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { nativeNoiseCrypto, preSharedKey } from '../core/net/index.ts'
 import { median } from './table.ts'
-import type { ComponentLogger, Connection, ConnectionProtector, Logger, MessageStream, MultiaddrConnection, StreamMessageEvent, Upgrader } from '@libp2p/interface'
+import type { ICryptoInterface, NoiseComponents } from '@chainsafe/libp2p-noise'
+import type { ComponentLogger, Connection, ConnectionEncrypter, ConnectionProtector, Logger, MessageStream, MultiaddrConnection, StreamMessageEvent, Upgrader } from '@libp2p/interface'
 
 /**
  * Two ends of one loopback TCP connection made by libp2p's own TCP transport, each optionally wrapped by
@@ -119,6 +123,44 @@ export function repeatedHash (chunk: Uint8Array, count: number): string {
   return hash.digest('hex')
 }
 
+export interface SecuredFigures {
+  bytes: number
+  /** pnet + noise with cidcast's noise crypto (core/net/noise-crypto.ts), median of the rounds. */
+  mbPerSecond: number
+  /** pnet + noise with `@chainsafe/libp2p-noise`'s default crypto, median of the rounds. */
+  defaultMbPerSecond: number
+  rounds: Array<{ mbPerSecond: number, defaultMbPerSecond: number }>
+}
+
+/** A protected loopback connection with a noise session on top (no muxer), as every libp2p connection here has. */
+export async function securedPair (psk: Uint8Array, crypto: ICryptoInterface): Promise<TcpPair> {
+  const pair = await tcpPair(preSharedKey({ psk })(), preSharedKey({ psk })())
+  const upgrader = { getStreamMuxers: () => new Map() }
+  const make = async (): Promise<ConnectionEncrypter> => noise({ crypto })({ privateKey: await generateKeyPair('Ed25519'), logger: silentComponentLogger(), upgrader } as unknown as NoiseComponents)
+  const [a, b] = [await make(), await make()]
+  const [dialer, listener] = await Promise.all([
+    a.secureOutbound(pair.dialer, { skipStreamMuxerNegotiation: true }),
+    b.secureInbound(pair.listener, { skipStreamMuxerNegotiation: true })
+  ])
+  return { dialer: dialer.connection, listener: listener.connection, close: pair.close }
+}
+
+/** One-way throughput through pnet + noise, cidcast's noise crypto against the default, `rounds` rounds back to back. */
+export async function benchSecured (bytes = 256 * 1024 * 1024, rounds = 3): Promise<SecuredFigures> {
+  const chunk = randomBytes(1024 * 1024)
+  const count = Math.max(1, Math.round(bytes / chunk.length))
+  const total = count * chunk.length
+  const psk = randomBytes(32)
+  const mbPerSecond = (ms: number): number => total / 1e6 / (ms / 1000)
+  const each: SecuredFigures['rounds'] = []
+  for (let round = 0; round < rounds; round++) {
+    const ours = await timeOneWay(await securedPair(psk, nativeNoiseCrypto), chunk, count)
+    const theirs = await timeOneWay(await securedPair(psk, defaultCrypto), chunk, count)
+    each.push({ mbPerSecond: mbPerSecond(ours), defaultMbPerSecond: mbPerSecond(theirs) })
+  }
+  return { bytes: total, mbPerSecond: median(each.map(r => r.mbPerSecond)), defaultMbPerSecond: median(each.map(r => r.defaultMbPerSecond)), rounds: each }
+}
+
 /**
  * Measures one-way throughput through one protected loopback connection against raw TCP, in `rounds` rounds that
  * each run raw TCP, the protector and the protector on the JavaScript core back to back (medians reported).
@@ -158,7 +200,8 @@ async function timeOneWay (pair: TcpPair, chunk: Uint8Array, count: number): Pro
   }
 }
 
-function silentComponentLogger (): ComponentLogger {
+/** A component logger that drops everything (libp2p parts built outside a node need one). */
+export function silentComponentLogger (): ComponentLogger {
   const log: Logger = Object.assign(() => {}, {
     error: () => {},
     trace: () => {},
@@ -169,6 +212,7 @@ function silentComponentLogger (): ComponentLogger {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const figures = await benchProtector(Number(process.argv[2] ?? 256 * 1024 * 1024), Number(process.argv[3] ?? 3))
-  process.stdout.write(`${JSON.stringify(figures)}\n`)
+  const bytes = Number(process.argv[2] ?? 256 * 1024 * 1024)
+  const rounds = Number(process.argv[3] ?? 3)
+  process.stdout.write(`${JSON.stringify({ protector: await benchProtector(bytes, rounds), secured: await benchSecured(bytes, rounds) })}\n`)
 }

@@ -5,7 +5,7 @@ import { tuneGarbageCollection } from '../core/gc-tuning.ts'
 import { resolveFfmpeg } from '../core/media/index.ts'
 import { barePlan } from './bare-ffmpeg.ts'
 import { measureStartup } from './playback.ts'
-import { benchProtector } from './protector.ts'
+import { benchProtector, benchSecured } from './protector.ts'
 import { measureSegmentLookup } from './catalog.ts'
 import { measureCatalogScale } from './catalog-scale.ts'
 import { measureWholeRendition } from './rendition.ts'
@@ -120,8 +120,9 @@ rows.push(...await figure('catalog', ['c1'], loads, async () => [await measureSe
 rows.push(...await figure('catalog at scale', ['c2', 'c2p', 'c3', 'c3p', 'c4', 'c4p', 'c5', 'c5p', 'c6'], loads, async () =>
   await measureCatalogScale({ log, media: envNumber('BENCH_SCALE_MEDIA', 100_000), files: envNumber('BENCH_SCALE_FILES', 10_000), requests: envNumber('BENCH_SCALE_REQUESTS', 300) })))
 
-rows.push(...await figure('private network connection', ['6'], loads, async () => {
+rows.push(...await figure('private network connection', ['6', '6b'], loads, async () => {
   const pnet = await benchProtector(pnetBytes, envNumber('BENCH_PNET_ROUNDS', 3))
+  const secured = await benchSecured(pnetBytes, envNumber('BENCH_PNET_ROUNDS', 3))
   const ratio = ratioOf(pnet.mbPerSecond, pnet.rawMbPerSecond)
   return [{
     id: '6',
@@ -135,6 +136,18 @@ rows.push(...await figure('private network connection', ['6'], loads, async () =
     pass: ratio != null && ratio >= 0.6,
     note: `medians of ${pnet.rounds.length} rounds, each raw TCP then the protector back to back, both ends in this process; the JavaScript Salsa20 core (@noble/ciphers) carries ${pnet.jsMbPerSecond.toFixed(0)} MB/s (${(ratioOf(pnet.jsMbPerSecond, pnet.rawMbPerSecond) ?? 0).toFixed(2)}x)`,
     details: { ...pnet }
+  }, {
+    id: '6b',
+    figure: `the same with noise on top (pnet + noise, no muxer), ${Math.round(secured.bytes / 1024 / 1024)} MiB one way`,
+    value: secured.mbPerSecond,
+    unit: 'MB/s',
+    baseline: secured.defaultMbPerSecond,
+    baselineLabel: 'noise\'s default crypto',
+    ratio: ratioOf(secured.mbPerSecond, secured.defaultMbPerSecond),
+    goal: 'info',
+    pass: null,
+    note: `medians of ${secured.rounds.length} rounds, cidcast's noise crypto (core/net/noise-crypto.ts) then the default back to back; ${(ratioOf(secured.mbPerSecond, pnet.rawMbPerSecond) ?? 0).toFixed(2)}x raw loopback TCP (row 6's baseline)`,
+    details: { ...secured }
   }]
 }))
 
@@ -146,7 +159,7 @@ rows.push(...await figure('playback start signed in', ['a5', 'a5b'], loads, asyn
 rows.push(...await figure('stored-block verification', ['v1', 'v1b', 'v1c', 'v2'], loads, async () =>
   await measureVerification({ rounds, roundSeconds: seconds, connections, log })))
 
-const order = ['1', '2', '3', '3b', '4', '4b', '5', '6', 'c1', 'c2', 'c2p', 'c3', 'c3p', 'c4', 'c4p', 'c5', 'c5p', 'c6', 'n1', 'n2', 'n3', 'n4', 'n5', 'n6', 'n7', 'r1', 'r2', 'r3a', 'r3b', 'r3c', 'r3d', 'r3e', 'r3f', 'r3g', 'd1', 'a1', 'a2', 'a3', 'a4', 'a5', 'a5b', 'v1', 'v1b', 'v1c', 'v2']
+const order = ['1', '2', '3', '3b', '4', '4b', '5', '6', '6b', 'c1', 'c2', 'c2p', 'c3', 'c3p', 'c4', 'c4p', 'c5', 'c5p', 'c6', 'n1', 'n2', 'n3', 'n4', 'n5', 'n6', 'n7', 'r1', 'r2', 'r3a', 'r3b', 'r3c', 'r3d', 'r3e', 'r3f', 'r3g', 'd1', 'a1', 'a2', 'a3', 'a4', 'a5', 'a5b', 'v1', 'v1b', 'v1c', 'v2']
 rows.sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id))
 const totalSeconds = (performance.now() - benchStarted) / 1000
 const busy = Object.entries(loads).filter(([, l]) => l > cpus().length / 2)
