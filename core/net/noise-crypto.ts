@@ -1,22 +1,25 @@
-import { createCipheriv, createDecipheriv, createSecretKey, hkdfSync, timingSafeEqual } from 'node:crypto'
-import { defaultCrypto } from '@chainsafe/libp2p-noise/crypto'
+import { createCipheriv, createDecipheriv, createHash, createPrivateKey, createPublicKey, createSecretKey, diffieHellman, generateKeyPairSync, hkdfSync, timingSafeEqual } from 'node:crypto'
 import { Uint8ArrayList } from 'uint8arraylist'
 import type { ICryptoInterface } from '@chainsafe/libp2p-noise'
 import type { KeyObject } from 'node:crypto'
 
 /**
- * Noise's crypto with every transport message on OpenSSL's ChaCha20-Poly1305 (node:crypto), built for throughput.
- * `@chainsafe/libp2p-noise`'s default already uses node:crypto above 1200 bytes, but imports the raw 32-byte key into
- * a new KeyObject for every 64 KiB message (a tenth of a protected connection's time, profiled), copies ciphertext
- * and tag into one buffer, and runs small messages through AssemblyScript. Here the key object is made once per
- * cipher state key, the tag is appended to a list instead of copied, and HKDF is node:crypto's too. X25519 and
- * SHA-256 stay the default's (node:crypto already). The unit test checks it against the default on the same inputs.
+ * Noise's crypto on node:crypto alone, built for throughput. `@chainsafe/libp2p-noise`'s default already uses
+ * node:crypto above 1200 bytes, but imports the raw 32-byte key into a new KeyObject for every 64 KiB message (a
+ * tenth of a protected connection's time, profiled), copies ciphertext and tag into one buffer, and runs small
+ * messages through AssemblyScript (two WebAssembly modules compiled as it loads: ~9 MB of an idle node's memory).
+ * Here the key object is made once per cipher state key and the tag is appended to a list instead of copied; X25519,
+ * SHA-256 and HKDF are node:crypto's. Nothing here imports the default, so the bundle can leave it out
+ * (bin/build-dist.js). The unit test checks it against the default and the pure-JS crypto on the same inputs.
  */
 
 const ALGORITHM = 'chacha20-poly1305'
 const TAG_BYTES = 16
 const KEY_BYTES = 32
 const HKDF_BYTES = 96
+/** DER prefixes that make a raw X25519 key a PKCS#8 private key or an SPKI public key (RFC 8410) for node:crypto. */
+const PKCS8_X25519 = Buffer.from('302e020100300506032b656e04220420', 'hex')
+const SPKI_X25519 = Buffer.from('302a300506032b656e032100', 'hex')
 
 /** The key object of the last key seen per key array, checked byte for byte before use (noise could reuse an array). */
 const keys = new WeakMap<Uint8Array, { bytes: Buffer, key: KeyObject }>()
@@ -80,10 +83,44 @@ function hkdf (ck: Uint8Array, ikm: Uint8Array): [Uint8Array, Uint8Array, Uint8A
   return [okm.subarray(0, 32), okm.subarray(32, 64), okm.subarray(64, 96)]
 }
 
-/** The `crypto` option for `noise()`: ChaCha20-Poly1305 and HKDF on node:crypto with the key imported once. */
+type Bytes = Parameters<ICryptoInterface['hashSHA256']>[0]
+
+function flat (data: Bytes): Uint8Array {
+  return data instanceof Uint8Array ? data : data.subarray()
+}
+
+function sha256 (data: Bytes): Uint8Array {
+  const hash = createHash('sha256')
+  if (data instanceof Uint8Array) return hash.update(data).digest()
+  for (const buf of data) hash.update(buf)
+  return hash.digest()
+}
+
+function x25519FromSeed (seed: Uint8Array): { publicKey: Uint8Array, privateKey: Uint8Array } {
+  const privateKey = createPrivateKey({ key: Buffer.concat([PKCS8_X25519, seed]), format: 'der', type: 'pkcs8' })
+  const spki = createPublicKey(privateKey).export({ format: 'der', type: 'spki' })
+  return { publicKey: spki.subarray(SPKI_X25519.length), privateKey: seed }
+}
+
+function x25519Pair (): { publicKey: Uint8Array, privateKey: Uint8Array } {
+  const { privateKey } = generateKeyPairSync('x25519', { privateKeyEncoding: { format: 'der', type: 'pkcs8' }, publicKeyEncoding: { format: 'der', type: 'spki' } })
+  return x25519FromSeed(privateKey.subarray(PKCS8_X25519.length))
+}
+
+function x25519Shared (privateKey: Bytes, publicKey: Bytes): Uint8Array {
+  return diffieHellman({
+    privateKey: createPrivateKey({ key: Buffer.concat([PKCS8_X25519, flat(privateKey)]), format: 'der', type: 'pkcs8' }),
+    publicKey: createPublicKey({ key: Buffer.concat([SPKI_X25519, flat(publicKey)]), format: 'der', type: 'spki' })
+  })
+}
+
+/** The `crypto` option for `noise()`: everything on node:crypto, the ChaCha20-Poly1305 key imported once. */
 export const nativeNoiseCrypto: ICryptoInterface = {
-  ...defaultCrypto,
+  hashSHA256: sha256,
   getHKDF: hkdf,
+  generateX25519KeyPair: x25519Pair,
+  generateX25519KeyPairFromSeed: x25519FromSeed,
+  generateX25519SharedKey: x25519Shared,
   chaCha20Poly1305Encrypt: encrypt,
   chaCha20Poly1305Decrypt: decrypt
 }

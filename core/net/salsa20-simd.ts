@@ -118,12 +118,14 @@ function quarter (y0: number, y1: number, y2: number, y3: number): number[] {
   return [...step(y1, y0, y3, 7), ...step(y2, y1, y0, 9), ...step(y3, y2, y1, 13), ...step(y0, y3, y2, 18)]
 }
 
-const DOUBLE_ROUND = [
-  // columns
-  ...quarter(0, 4, 8, 12), ...quarter(5, 9, 13, 1), ...quarter(10, 14, 2, 6), ...quarter(15, 3, 7, 11),
-  // rows
-  ...quarter(0, 1, 2, 3), ...quarter(5, 6, 7, 4), ...quarter(10, 11, 8, 9), ...quarter(15, 12, 13, 14)
-]
+function doubleRound (): number[] {
+  return [
+    // columns
+    ...quarter(0, 4, 8, 12), ...quarter(5, 9, 13, 1), ...quarter(10, 14, 2, 6), ...quarter(15, 3, 7, 11),
+    // rows
+    ...quarter(0, 1, 2, 3), ...quarter(5, 6, 7, 4), ...quarter(10, 11, 8, 9), ...quarter(15, 12, 13, 14)
+  ]
+}
 
 const range = (from: number, count: number): number[] => Array.from({ length: count }, (_, i) => from + i)
 /** Shuffle lanes: [a.0, b.0, a.1, b.1] and [a.2, b.2, a.3, b.3] of 32-bit words. */
@@ -160,28 +162,31 @@ function transposeAndXor (q: number): number[] {
   ]
 }
 
-const BODY = [
-  // locals: 1 i32 (the round counter), 21 v128 (16 words, the rotate temporary, 4 transpose temporaries)
-  2, 1, TYPE_I32, 21, TYPE_V128,
-  BLOCK, VOID,
-  ...get(GROUPS), I32_EQZ, BR_IF, 0,
-  LOOP, VOID,
-  ...range(0, 16).flatMap(i => [...input(i), ...set(X + i)]),
-  ...i32(10), ...set(ROUND),
-  LOOP, VOID,
-  ...DOUBLE_ROUND,
-  ...get(ROUND), ...i32(1), I32_SUB, ...tee(ROUND), BR_IF, 0,
-  END,
-  ...range(0, 16).flatMap(i => [...get(X + i), ...input(i), ...simd(I32X4_ADD), ...set(X + i)]),
-  ...range(0, 4).flatMap(transposeAndXor),
-  // the counter moves on by the group's 4 blocks (32-bit: the caller never lets it wrap)
-  ...get(STATE), ...get(STATE), I32_LOAD, ...memarg(2, STATE_OFFSET + 32), ...i32(4), I32_ADD, I32_STORE, ...memarg(2, STATE_OFFSET + 32),
-  ...get(DATA), ...i32(256), I32_ADD, ...set(DATA),
-  ...get(GROUPS), ...i32(1), I32_SUB, ...tee(GROUPS), BR_IF, 0,
-  END,
-  END,
-  END
-]
+/** The function's body: built when the module is, not as this file loads (an idle node never needs it). */
+function body (): number[] {
+  return [
+    // locals: 1 i32 (the round counter), 21 v128 (16 words, the rotate temporary, 4 transpose temporaries)
+    2, 1, TYPE_I32, 21, TYPE_V128,
+    BLOCK, VOID,
+    ...get(GROUPS), I32_EQZ, BR_IF, 0,
+    LOOP, VOID,
+    ...range(0, 16).flatMap(i => [...input(i), ...set(X + i)]),
+    ...i32(10), ...set(ROUND),
+    LOOP, VOID,
+    ...doubleRound(),
+    ...get(ROUND), ...i32(1), I32_SUB, ...tee(ROUND), BR_IF, 0,
+    END,
+    ...range(0, 16).flatMap(i => [...get(X + i), ...input(i), ...simd(I32X4_ADD), ...set(X + i)]),
+    ...range(0, 4).flatMap(transposeAndXor),
+    // the counter moves on by the group's 4 blocks (32-bit: the caller never lets it wrap)
+    ...get(STATE), ...get(STATE), I32_LOAD, ...memarg(2, STATE_OFFSET + 32), ...i32(4), I32_ADD, I32_STORE, ...memarg(2, STATE_OFFSET + 32),
+    ...get(DATA), ...i32(256), I32_ADD, ...set(DATA),
+    ...get(GROUPS), ...i32(1), I32_SUB, ...tee(GROUPS), BR_IF, 0,
+    END,
+    END,
+    END
+  ]
+}
 
 function section (id: number, content: number[]): number[] {
   return [id, ...uleb(content.length), ...content]
@@ -193,6 +198,7 @@ function name (text: string): number[] {
 
 /** The module's bytes. */
 export function salsa20SimdModule (): Uint8Array<ArrayBuffer> {
+  const code = body()
   return new Uint8Array([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, [1, 0x60, 3, TYPE_I32, TYPE_I32, TYPE_I32, 0]),
@@ -200,7 +206,7 @@ export function salsa20SimdModule (): Uint8Array<ArrayBuffer> {
     // memory: limits with a maximum, min = max, so it never grows (and never detaches views held on it)
     ...section(5, [1, 0x01, PAGES, PAGES]),
     ...section(7, [2, ...name('memory'), 0x02, 0, ...name('xor'), 0x00, 0]),
-    ...section(10, [1, ...uleb(BODY.length), ...BODY])
+    ...section(10, [1, ...uleb(code.length), ...code])
   ])
 }
 

@@ -71,11 +71,20 @@ test('HKDF, SHA-256 and X25519 agree with the pure JavaScript crypto', t => {
     const theirs = pureJsCrypto.getHKDF(ck, ikm).map(bytesOf)
     t.deepEqual(ours, theirs)
   }
-  const data = new Uint8Array(randomBytes(1000))
-  t.true(bytesOf(nativeNoiseCrypto.hashSHA256(data)).equals(bytesOf(pureJsCrypto.hashSHA256(data))))
+  const data = new Uint8Array(randomBytes(5000))
+  const digest = bytesOf(pureJsCrypto.hashSHA256(data))
+  t.true(bytesOf(nativeNoiseCrypto.hashSHA256(data)).equals(digest))
+  t.true(bytesOf(nativeNoiseCrypto.hashSHA256(listOf(data))).equals(digest))
+  // a seed gives the same public key; a generated pair is a seed and its public key
+  const seed = new Uint8Array(randomBytes(32))
+  t.true(bytesOf(nativeNoiseCrypto.generateX25519KeyPairFromSeed(seed).publicKey).equals(bytesOf(pureJsCrypto.generateX25519KeyPairFromSeed(seed).publicKey)))
   const a = nativeNoiseCrypto.generateX25519KeyPair()
+  t.is(a.privateKey.byteLength, 32)
+  t.true(bytesOf(a.publicKey).equals(bytesOf(pureJsCrypto.generateX25519KeyPairFromSeed(a.privateKey).publicKey)))
   const b = pureJsCrypto.generateX25519KeyPair()
-  t.true(bytesOf(nativeNoiseCrypto.generateX25519SharedKey(a.privateKey, b.publicKey)).equals(bytesOf(pureJsCrypto.generateX25519SharedKey(b.privateKey, a.publicKey))))
+  const shared = bytesOf(pureJsCrypto.generateX25519SharedKey(b.privateKey, a.publicKey))
+  t.true(bytesOf(nativeNoiseCrypto.generateX25519SharedKey(a.privateKey, b.publicKey)).equals(shared))
+  t.true(bytesOf(nativeNoiseCrypto.generateX25519SharedKey(listOf(a.privateKey), listOf(b.publicKey))).equals(shared))
 })
 
 test('a noise connection with this crypto talks to one with the default, both ways', async t => {
