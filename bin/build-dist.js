@@ -10,7 +10,7 @@
 // sources. dist/ sits one level below the root like gateway/ and node/, so paths made from `import.meta.url`
 // ('../client/public') still resolve; `NODE_OPTIONS=--enable-source-maps` maps stack traces back to the sources.
 import { rm, writeFile } from 'node:fs/promises'
-import { join, relative } from 'node:path'
+import { relative } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { BUILD_MANIFEST, DIST_DIR, DIST_ENTRY, ROOT, WATCHED_FILES } from './dist-entry.js'
 
@@ -28,22 +28,6 @@ export const EXTERNAL = Object.freeze([
   '@ffmpeg-installer/*',
   '@ffprobe-installer/*'
 ])
-
-/**
- * noise's default crypto compiles two WebAssembly modules as it loads (~9 MB of an idle node) for a default the peers
- * never use (they pass core/net/noise-crypto.ts): the bundle resolves noise's import of it to
- * core/net/noise-default-crypto.ts instead.
- */
-function noiseDefaultCrypto (root) {
-  return {
-    name: 'cidcast-noise-default-crypto',
-    setup (build) {
-      build.onResolve({ filter: /^\.\/crypto\/index\.js$/ }, args => args.importer.includes('/@chainsafe/libp2p-noise/')
-        ? { path: join(root, 'core', 'net', 'noise-default-crypto.ts') }
-        : undefined)
-    }
-  }
-}
 
 /** Bundles node/cli.ts into dist/ (one chunk per lazily loaded verb) and writes the list of sources it used. */
 export async function buildDist (options = {}) {
@@ -77,7 +61,6 @@ export async function buildDist (options = {}) {
     metafile: true,
     logLevel: 'warning',
     external: [...EXTERNAL],
-    plugins: [noiseDefaultCrypto(root)],
     // bundled CommonJS packages `require()` Node built-ins, which an ES module has no `require` for
     banner: { js: "import { createRequire as __cidcastCreateRequire } from 'node:module'; const require = __cidcastCreateRequire(import.meta.url);" }
   })

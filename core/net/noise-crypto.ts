@@ -7,10 +7,9 @@ import type { KeyObject } from 'node:crypto'
  * Noise's crypto on node:crypto alone, built for throughput. `@chainsafe/libp2p-noise`'s default already uses
  * node:crypto above 1200 bytes, but imports the raw 32-byte key into a new KeyObject for every 64 KiB message (a
  * tenth of a protected connection's time, profiled), copies ciphertext and tag into one buffer, and runs small
- * messages through AssemblyScript (two WebAssembly modules compiled as it loads: ~9 MB of an idle node's memory).
- * Here the key object is made once per cipher state key and the tag is appended to a list instead of copied; X25519,
- * SHA-256 and HKDF are node:crypto's. Nothing here imports the default, so the bundle can leave it out
- * (bin/build-dist.js). The unit test checks it against the default and the pure-JS crypto on the same inputs.
+ * messages through AssemblyScript. Here the key object is made once per cipher state key and the tag is appended to
+ * a list instead of copied; X25519, SHA-256 and HKDF are node:crypto's. The unit test checks it against the default
+ * and the pure-JS crypto on the same inputs.
  */
 
 const ALGORITHM = 'chacha20-poly1305'
