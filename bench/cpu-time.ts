@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises'
+import { readdir, readFile } from 'node:fs/promises'
 
 /**
  * CPU seconds from /proc, to put next to wall times: on a machine shared with other work, the CPU a
@@ -34,4 +34,48 @@ export async function processCpuSeconds (pid: number): Promise<number | undefine
   } catch {
     return undefined
   }
+}
+
+/** CPU seconds the whole machine has used since boot: every busy column of /proc/stat's `cpu` line (all but idle and iowait). */
+export async function machineCpuSeconds (): Promise<number> {
+  const line = (await readFile('/proc/stat', 'utf8')).split('\n', 1)[0]
+  const [user, nice, system, , , irq, softirq, steal] = line.split(/\s+/).slice(1).map(Number)
+  return (user + nice + system + irq + softirq + (steal ?? 0)) / TICKS_PER_SECOND
+}
+
+/**
+ * CPU seconds of this process and all its descendants alive now, each with the ended children it has waited for: the
+ * bench's own share of the machine, to tell apart from other work running beside it.
+ */
+export async function ownTreeCpuSeconds (): Promise<number> {
+  const procs = new Map<number, { parent: number, seconds: number }>()
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    try {
+      const f = await statFields(Number(name))
+      procs.set(Number(name), { parent: Number(f[1]), seconds: (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / TICKS_PER_SECOND })
+    } catch {
+      // ended while we looked
+    }
+  }
+  const ours = new Set([process.pid])
+  // parents have lower ids only usually, so repeat until no new descendant is found
+  for (let grew = true; grew;) {
+    grew = false
+    for (const [pid, { parent }] of procs) {
+      if (!ours.has(pid) && ours.has(parent)) { ours.add(pid); grew = true }
+    }
+  }
+  let seconds = 0
+  for (const pid of ours) seconds += procs.get(pid)?.seconds ?? 0
+  return seconds
+}
+
+/** Measures how many cores other work on the machine kept busy while `work` ran (the machine's CPU time less this process tree's). */
+export async function othersBusyCores<T> (work: () => Promise<T>): Promise<{ result: T, cores: number }> {
+  const [machine, own, started] = [await machineCpuSeconds(), await ownTreeCpuSeconds(), performance.now()]
+  const result = await work()
+  const seconds = (performance.now() - started) / 1000
+  const others = (await machineCpuSeconds() - machine) - (await ownTreeCpuSeconds() - own)
+  return { result, cores: seconds > 0 ? Math.max(0, others / seconds) : 0 }
 }

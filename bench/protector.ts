@@ -1,8 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
-import { preSharedKey } from '../core/net/index.ts'
-import type { ComponentLogger, Connection, ConnectionProtector, Logger, MessageStream, MultiaddrConnection, StreamMessageEvent, Upgrader } from '@libp2p/interface'
+import { noise } from '@chainsafe/libp2p-noise'
+import { defaultCrypto } from '@chainsafe/libp2p-noise/crypto'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { nativeNoiseCrypto, preSharedKey } from '../core/net/index.ts'
+import { median } from './table.ts'
+import type { ICryptoInterface, NoiseComponents } from '@chainsafe/libp2p-noise'
+import type { ComponentLogger, Connection, ConnectionEncrypter, ConnectionProtector, Logger, MessageStream, MultiaddrConnection, StreamMessageEvent, Upgrader } from '@libp2p/interface'
 
 /**
  * Two ends of one loopback TCP connection made by libp2p's own TCP transport, each optionally wrapped by
@@ -16,12 +21,16 @@ export interface TcpPair {
 }
 
 export interface ProtectorFigures {
-  /** Bytes sent one way. */
+  /** Bytes sent one way, each round. */
   bytes: number
-  /** Throughput through one protected connection. */
+  /** Throughput through one protected connection (the default Salsa20 core), median of the rounds. */
   mbPerSecond: number
-  /** Throughput through the same kind of connection without a protector. */
+  /** The same with the JavaScript Salsa20 core (`@noble/ciphers`), median of the rounds. */
+  jsMbPerSecond: number
+  /** Throughput through the same kind of connection without a protector, median of the rounds. */
   rawMbPerSecond: number
+  /** Every round's figures, in order: protected, JavaScript core, raw. */
+  rounds: Array<{ mbPerSecond: number, jsMbPerSecond: number, rawMbPerSecond: number }>
 }
 
 /** Opens a loopback TCP connection and protects each end with the given protector (none: raw TCP). */
@@ -114,18 +123,67 @@ export function repeatedHash (chunk: Uint8Array, count: number): string {
   return hash.digest('hex')
 }
 
-/** Measures one-way throughput through one protected loopback connection against raw TCP. */
-export async function benchProtector (bytes = 256 * 1024 * 1024): Promise<ProtectorFigures> {
+export interface SecuredFigures {
+  bytes: number
+  /** pnet + noise with cidcast's noise crypto (core/net/noise-crypto.ts), median of the rounds. */
+  mbPerSecond: number
+  /** pnet + noise with `@chainsafe/libp2p-noise`'s default crypto, median of the rounds. */
+  defaultMbPerSecond: number
+  rounds: Array<{ mbPerSecond: number, defaultMbPerSecond: number }>
+}
+
+/** A protected loopback connection with a noise session on top (no muxer), as every libp2p connection here has. */
+export async function securedPair (psk: Uint8Array, crypto: ICryptoInterface): Promise<TcpPair> {
+  const pair = await tcpPair(preSharedKey({ psk })(), preSharedKey({ psk })())
+  const upgrader = { getStreamMuxers: () => new Map() }
+  const make = async (): Promise<ConnectionEncrypter> => noise({ crypto })({ privateKey: await generateKeyPair('Ed25519'), logger: silentComponentLogger(), upgrader } as unknown as NoiseComponents)
+  const [a, b] = [await make(), await make()]
+  const [dialer, listener] = await Promise.all([
+    a.secureOutbound(pair.dialer, { skipStreamMuxerNegotiation: true }),
+    b.secureInbound(pair.listener, { skipStreamMuxerNegotiation: true })
+  ])
+  return { dialer: dialer.connection, listener: listener.connection, close: pair.close }
+}
+
+/** One-way throughput through pnet + noise, cidcast's noise crypto against the default, `rounds` rounds back to back. */
+export async function benchSecured (bytes = 256 * 1024 * 1024, rounds = 3): Promise<SecuredFigures> {
   const chunk = randomBytes(1024 * 1024)
   const count = Math.max(1, Math.round(bytes / chunk.length))
   const total = count * chunk.length
   const psk = randomBytes(32)
-  const protectedMs = await timeOneWay(await tcpPair(preSharedKey({ psk })(), preSharedKey({ psk })()), chunk, count)
-  const rawMs = await timeOneWay(await tcpPair(), chunk, count)
+  const mbPerSecond = (ms: number): number => total / 1e6 / (ms / 1000)
+  const each: SecuredFigures['rounds'] = []
+  for (let round = 0; round < rounds; round++) {
+    const ours = await timeOneWay(await securedPair(psk, nativeNoiseCrypto), chunk, count)
+    const theirs = await timeOneWay(await securedPair(psk, defaultCrypto), chunk, count)
+    each.push({ mbPerSecond: mbPerSecond(ours), defaultMbPerSecond: mbPerSecond(theirs) })
+  }
+  return { bytes: total, mbPerSecond: median(each.map(r => r.mbPerSecond)), defaultMbPerSecond: median(each.map(r => r.defaultMbPerSecond)), rounds: each }
+}
+
+/**
+ * Measures one-way throughput through one protected loopback connection against raw TCP, in `rounds` rounds that
+ * each run raw TCP, the protector and the protector on the JavaScript core back to back (medians reported).
+ */
+export async function benchProtector (bytes = 256 * 1024 * 1024, rounds = 3): Promise<ProtectorFigures> {
+  const chunk = randomBytes(1024 * 1024)
+  const count = Math.max(1, Math.round(bytes / chunk.length))
+  const total = count * chunk.length
+  const psk = randomBytes(32)
+  const mbPerSecond = (ms: number): number => total / 1e6 / (ms / 1000)
+  const each: ProtectorFigures['rounds'] = []
+  for (let round = 0; round < rounds; round++) {
+    const rawMs = await timeOneWay(await tcpPair(), chunk, count)
+    const protectedMs = await timeOneWay(await tcpPair(preSharedKey({ psk })(), preSharedKey({ psk })()), chunk, count)
+    const jsMs = await timeOneWay(await tcpPair(preSharedKey({ psk, core: 'js' })(), preSharedKey({ psk, core: 'js' })()), chunk, count)
+    each.push({ mbPerSecond: mbPerSecond(protectedMs), jsMbPerSecond: mbPerSecond(jsMs), rawMbPerSecond: mbPerSecond(rawMs) })
+  }
   return {
     bytes: total,
-    mbPerSecond: total / 1e6 / (protectedMs / 1000),
-    rawMbPerSecond: total / 1e6 / (rawMs / 1000)
+    mbPerSecond: median(each.map(r => r.mbPerSecond)),
+    jsMbPerSecond: median(each.map(r => r.jsMbPerSecond)),
+    rawMbPerSecond: median(each.map(r => r.rawMbPerSecond)),
+    rounds: each
   }
 }
 
@@ -142,7 +200,8 @@ async function timeOneWay (pair: TcpPair, chunk: Uint8Array, count: number): Pro
   }
 }
 
-function silentComponentLogger (): ComponentLogger {
+/** A component logger that drops everything (libp2p parts built outside a node need one). */
+export function silentComponentLogger (): ComponentLogger {
   const log: Logger = Object.assign(() => {}, {
     error: () => {},
     trace: () => {},
@@ -153,6 +212,7 @@ function silentComponentLogger (): ComponentLogger {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const figures = await benchProtector(Number(process.argv[2] ?? 256 * 1024 * 1024))
-  process.stdout.write(`${JSON.stringify(figures)}\n`)
+  const bytes = Number(process.argv[2] ?? 256 * 1024 * 1024)
+  const rounds = Number(process.argv[3] ?? 3)
+  process.stdout.write(`${JSON.stringify({ protector: await benchProtector(bytes, rounds), secured: await benchSecured(bytes, rounds) })}\n`)
 }

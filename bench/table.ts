@@ -50,8 +50,10 @@ function num (value: number | null, unit: string): string {
 
 function verdict (row: Row): string {
   if (row.value == null) return 'SKIPPED'
-  if (row.pass == null) return 'info'
-  return row.pass ? 'PASS' : 'FAIL'
+  // set by bench/run.ts when other work kept the machine busy while the row's group ran
+  const busy = row.details?.othersBusyCores != null ? ' BUSY' : ''
+  if (row.pass == null) return `info${busy}`
+  return (row.pass ? 'PASS' : 'FAIL') + busy
 }
 
 /** The table as plain-text columns, one row per figure, notes below it. */

@@ -16,6 +16,7 @@ import { SWARM_KEY_BYTES } from '../config/index.ts'
 import { InvalidConfigError, InvalidSwarmKeyError } from '../errors.ts'
 import { createVerifiedBlockstore, findVerifiedBlockstore } from '../ipfs/index.ts'
 import { hostAndPort, listenOnFirstFree, probeTcpPort, withPort } from '../listen.ts'
+import { nativeNoiseCrypto } from './noise-crypto.ts'
 import { preSharedKey } from './protector.ts'
 import type { VerifiedBlockstore } from '../ipfs/index.ts'
 import type { Logger } from '../logger.ts'
@@ -153,7 +154,8 @@ async function startPeer (components: PeerComponents, init: PeerInit, listen: st
     addresses: { listen, announce: init.announce ?? [] },
     transports: [tcp()],
     connectionProtector: preSharedKey({ psk: init.swarmKey }),
-    connectionEncrypters: [noise()],
+    // noise's default crypto made a key object per 64 KiB message (core/net/noise-crypto.ts)
+    connectionEncrypters: [noise({ crypto: nativeNoiseCrypto })],
     streamMuxers: [yamux()],
     connectionGater: init.connectionGater,
     peerDiscovery: [],

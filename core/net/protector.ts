@@ -3,7 +3,7 @@ import { AbstractMultiaddrConnection, byteStream } from '@libp2p/utils'
 import { SWARM_KEY_BYTES, parseSwarmKey } from '../config/index.ts'
 import { CidcastError } from '../errors.ts'
 import { NONCE_BYTES, createXSalsa20Stream } from './xsalsa20-stream.ts'
-import type { XSalsa20Stream } from './xsalsa20-stream.ts'
+import type { XSalsa20Stream, XSalsa20StreamInit } from './xsalsa20-stream.ts'
 import type { AbortOptions, ConnectionProtector, Logger, MultiaddrConnection, StreamCloseEvent, StreamMessageEvent } from '@libp2p/interface'
 import type { SendResult } from '@libp2p/utils'
 import type { Uint8ArrayList } from 'uint8arraylist'
@@ -11,9 +11,9 @@ import type { Uint8ArrayList } from 'uint8arraylist'
 /**
  * A libp2p connection protector for private networks (PSK v1, as in go-libp2p and `@libp2p/pnet`): each
  * side sends a random 24-byte nonce, then everything it writes is XORed with XSalsa20(swarm key, its nonce).
- * The wire format is `@libp2p/pnet`'s, so Kubo peers with the same `swarm.key` interoperate; the cipher is
- * `@noble/ciphers` (pure JS) instead of the `xsalsa20` package, whose WebAssembly memory grows until the
- * connection dies after ~60 MB (see PITFALLS).
+ * The wire format is `@libp2p/pnet`'s, so Kubo peers with the same `swarm.key` interoperate; the cipher is our own
+ * (xsalsa20-stream.ts: a WebAssembly SIMD Salsa20 core, `@noble/ciphers` where WebAssembly SIMD is missing) instead
+ * of the `xsalsa20` package, whose WebAssembly memory grows until the connection dies after ~60 MB (see PITFALLS).
  */
 
 /** Kubo refuses to start without a swarm key when this is set to `1`. */
@@ -30,13 +30,15 @@ export interface PreSharedKeyInit {
   psk: Uint8Array
   /** The nonce exchange must finish within this when libp2p passes no abort signal. @default 1000 */
   timeoutMs?: number
+  /** The Salsa20 core (the bench compares them). @default 'wasm' where the runtime has WebAssembly SIMD */
+  core?: XSalsa20StreamInit['core']
 }
 
 /** Builds the `connectionProtector` factory libp2p takes, for the private network of `psk`. */
 export function preSharedKey (init: PreSharedKeyInit): (components?: unknown) => ConnectionProtector {
   const key = init.psk.length === SWARM_KEY_BYTES ? init.psk.slice() : parseSwarmKey(init.psk)
   const timeoutMs = init.timeoutMs ?? 1000
-  return () => new PreSharedKeyProtector(key, timeoutMs)
+  return () => new PreSharedKeyProtector(key, timeoutMs, { core: init.core })
 }
 
 /** Throws PrivateNetworkRequiredError when LIBP2P_FORCE_PNET=1 is set and `psk` is missing (Kubo's rule). */
@@ -49,7 +51,7 @@ export function assertPrivateNetworkAllowed (psk: Uint8Array | undefined, env: N
 class PreSharedKeyProtector implements ConnectionProtector {
   readonly [Symbol.toStringTag] = 'cidcast:pnet'
 
-  constructor (private readonly key: Uint8Array, private readonly timeoutMs: number) {}
+  constructor (private readonly key: Uint8Array, private readonly timeoutMs: number, private readonly cipher: XSalsa20StreamInit) {}
 
   // libp2p protects the raw transport connection, before encryption and muxing, so it is a MultiaddrConnection
   async protect (connection: MultiaddrConnection, options?: AbortOptions): Promise<MultiaddrConnection> {
@@ -70,8 +72,8 @@ class PreSharedKeyProtector implements ConnectionProtector {
     return new PskConnection({
       maConn: bytes.unwrap(),
       log,
-      outbound: createXSalsa20Stream(this.key, localNonce),
-      inbound: createXSalsa20Stream(this.key, remote.subarray())
+      outbound: createXSalsa20Stream(this.key, localNonce, this.cipher),
+      inbound: createXSalsa20Stream(this.key, remote.subarray(), this.cipher)
     })
   }
 }

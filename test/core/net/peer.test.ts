@@ -1,14 +1,26 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { withBitswap } from '@helia/bitswap'
+import { withLibp2pLight } from '@helia/libp2p'
 import { unixfs } from '@helia/unixfs'
+import { identify } from '@libp2p/identify'
+import { preSharedKey } from '@libp2p/pnet'
+import { tcp } from '@libp2p/tcp'
 import anyTest from 'ava'
+import { MemoryBlockstore } from 'blockstore-core'
+import { MemoryDatastore } from 'datastore-core'
+import { createHeliaLight } from 'helia'
+import { generateSwarmKey, parseSwarmKey } from '../../../core/config/index.ts'
 import { IMPORT_OPTIONS } from '../../../core/ipfs/index.ts'
 import { silentLogger } from '../../../core/logger.ts'
 import { createPeer, IDENTITY_FILE } from '../../../core/net/peer.ts'
 import { tempDir, waitFor } from '../../helpers/tmp.ts'
 import type { Peer, PeerInit } from '../../../core/net/peer.ts'
 import type { TestFn } from 'ava'
+import type { CID } from 'multiformats/cid'
 
 const test = anyTest as TestFn<{ peers: Peer[], dirs: Array<{ remove: () => Promise<void> }> }>
 
@@ -63,6 +75,46 @@ test('two peers with the same key connect and a UnixFS file crosses bitswap byte
   t.is(hash.digest('hex'), sha256(bytes))
   t.true(await edge.blockstore.has(cid))
 })
+
+/** A Helia peer built only from stock parts: `@libp2p/pnet` (its own XSalsa20), noise with its default crypto, yamux. */
+async function stockPeer (t: { teardown: (fn: () => Promise<void>) => void }, swarmKeyFile: string): Promise<Peer> {
+  const helia = withBitswap(withLibp2pLight(createHeliaLight({ blockstore: new MemoryBlockstore(), datastore: new MemoryDatastore() }), {
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    transports: [tcp()],
+    connectionProtector: preSharedKey({ psk: new TextEncoder().encode(swarmKeyFile) }),
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    peerDiscovery: [],
+    services: { identify: identify() }
+  }))
+  await helia.start()
+  t.teardown(async () => { await helia.stop() })
+  return helia as unknown as Peer
+}
+
+async function catHash (peer: Peer, cid: CID): Promise<string> {
+  const hash = createHash('sha256')
+  for await (const chunk of unixfs(peer).cat(cid, { signal: AbortSignal.timeout(30_000) })) hash.update(chunk)
+  return hash.digest('hex')
+}
+
+for (const dialer of ['stock', 'cidcast'] as const) {
+  test(`a stock Helia peer with @libp2p/pnet and a cidcast peer exchange files both ways (${dialer} dials)`, async t => {
+    // @libp2p/pnet's own cipher stalls after ~60 MB (PITFALLS): a few MiB each way stays well under it
+    const swarmKeyFile = generateSwarmKey()
+    const ours = await start(t, { swarmKey: parseSwarmKey(swarmKeyFile), dataDir: await dataDir(t) })
+    const stock = await stockPeer(t, swarmKeyFile)
+    const fromUs = randomBytes(FILE_BYTES)
+    const fromThem = randomBytes(FILE_BYTES + 77)
+    const ourCid = await unixfs(ours).addBytes(fromUs, { ...IMPORT_OPTIONS })
+    const theirCid = await unixfs(stock).addBytes(fromThem, { ...IMPORT_OPTIONS })
+    const [from, to] = dialer === 'stock' ? [stock, ours] : [ours, stock]
+    const connection = await from.libp2p.dial(to.libp2p.getMultiaddrs()[0], { signal: AbortSignal.timeout(10_000) })
+    t.is(connection.remotePeer.toString(), to.libp2p.peerId.toString())
+    t.is(await catHash(stock, ourCid), sha256(fromUs))
+    t.is(await catHash(ours, theirCid), sha256(fromThem))
+  })
+}
 
 test('peers with different keys cannot connect', async t => {
   const origin = await start(t, { swarmKey: randomBytes(32) })
