@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import test from 'ava'
-import { NODE_ROUTES, SERVER_ROUTES } from '../../gateway/access/route-table.ts'
+import { LEADER_ROUTES, NODE_ROUTES, SERVER_ROUTES } from '../../gateway/access/route-table.ts'
 import { startNode } from '../../node/cdn-node.ts'
 import { bearer, viewerToken } from '../helpers/auth.ts'
 import { startTestServer } from '../helpers/server.ts'
@@ -49,6 +49,13 @@ test.after.always(async () => { await main?.stop() })
 
 test('every route of the main server is in the route table, and the table names no other', t => {
   t.deepEqual(main.server.routes(), Object.keys(SERVER_ROUTES).sort())
+})
+
+test('every route only the leader answers is a route of the main server, and none of them is public but the providers', t => {
+  for (const key of LEADER_ROUTES) {
+    t.true(key in SERVER_ROUTES, key)
+    if (key !== 'GET /routing/v1/providers/:cid') t.not(SERVER_ROUTES[key], 'public', key)
+  }
 })
 
 test('every route of a CDN node is in the route table, and the table names no other', async t => {
