@@ -5,6 +5,7 @@ import { tuneGarbageCollection } from '../core/gc-tuning.ts'
 import { resolveFfmpeg } from '../core/media/index.ts'
 import { barePlan } from './bare-ffmpeg.ts'
 import { measureStartup } from './playback.ts'
+import { measureFailover } from './failover.ts'
 import { benchProtector, benchSecured } from './protector.ts'
 import { measureSegmentLookup } from './catalog.ts'
 import { measureCatalogScale } from './catalog-scale.ts'
@@ -138,6 +139,9 @@ rows.push(...await figure('catalog', ['c1'], loads, async () => [await measureSe
 rows.push(...await figure('catalog at scale', ['c2', 'c2p', 'c3', 'c3p', 'c4', 'c4p', 'c5', 'c5p', 'c6'], loads, async () =>
   await measureCatalogScale({ log, media: envNumber('BENCH_SCALE_MEDIA', 100_000), files: envNumber('BENCH_SCALE_FILES', 10_000), requests: envNumber('BENCH_SCALE_REQUESTS', 300) })))
 
+// issue 15: the leader of two main servers killed, a viewer playing through a node meanwhile
+rows.push(...await figure('failover', ['f1', 'f2'], loads, async () => await measureFailover({ log })))
+
 rows.push(...await figure('private network connection', ['6', '6b'], loads, async () => {
   const pnet = await benchProtector(pnetBytes, envNumber('BENCH_PNET_ROUNDS', 3))
   const secured = await benchSecured(pnetBytes, envNumber('BENCH_PNET_ROUNDS', 3))
@@ -177,7 +181,7 @@ rows.push(...await figure('playback start signed in', ['a5', 'a5b'], loads, asyn
 rows.push(...await figure('stored-block verification', ['v1', 'v1b', 'v1c', 'v2'], loads, async () =>
   await measureVerification({ rounds, roundSeconds: seconds, connections, log })))
 
-const order = ['1', '2', '3', '3b', '4', '4b', '5', '6', '6b', 'c1', 'c2', 'c2p', 'c3', 'c3p', 'c4', 'c4p', 'c5', 'c5p', 'c6', 'n1', 'n2', 'n3', 'n4', 'n5', 'n6', 'n7', 'r1', 'r2', 'r3a', 'r3b', 'r3c', 'r3d', 'r3e', 'r3f', 'r3g', 'd1', 'a1', 'a2', 'a3', 'a4', 'a5', 'a5b', 'v1', 'v1b', 'v1c', 'v2']
+const order = ['1', '2', '3', '3b', '4', '4b', '5', '6', '6b', 'c1', 'c2', 'c2p', 'c3', 'c3p', 'c4', 'c4p', 'c5', 'c5p', 'c6', 'f1', 'f2', 'n1', 'n2', 'n3', 'n4', 'n5', 'n6', 'n7', 'r1', 'r2', 'r3a', 'r3b', 'r3c', 'r3d', 'r3e', 'r3f', 'r3g', 'd1', 'a1', 'a2', 'a3', 'a4', 'a5', 'a5b', 'v1', 'v1b', 'v1c', 'v2']
 rows.sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id))
 const totalSeconds = (performance.now() - benchStarted) / 1000
 const busy = Object.entries(others).filter(([, cores]) => cores > BUSY_CORES)
