@@ -294,15 +294,19 @@ class ControlAgent implements NodeAgent {
 
   /**
    * Where to register: the server this node was given, while that works; after a failed attempt, the other main
-   * servers of its catalog in turn (the one that just failed last), so a node moves when its server stops.
+   * servers of its catalog and the given one in turn (the one that just failed last), so a node moves when its
+   * server stops and comes back to a server restarted on new addresses.
    */
   private async pickTarget (): Promise<Target> {
     let known = this.current.servers
     if (known.length === 0) known = await this.rememberedServers()
     if (this.failures === 0 || known.length === 0) return await this.target()
+    // the server it was given comes round too: asked afresh (its HTTP API), it names the addresses it has now, which
+    // a restarted server may have changed
     const others = known.filter(server => server.peerId !== this.failedPeer)
-    const turn = [...others, ...known.filter(server => server.peerId === this.failedPeer)]
-    const server = turn[(this.failures - 1) % turn.length]
+    const turn = [undefined, ...others, ...known.filter(server => server.peerId === this.failedPeer)]
+    const server = turn[this.failures % turn.length]
+    if (server == null) return await this.target()
     return { peerId: peerIdFromString(server.peerId), addresses: server.addresses.map(a => multiaddr(a)), viaHttp: false, server }
   }
 
