@@ -206,7 +206,9 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
       launcher,
       segments,
       workDir,
-      onComplete: async job => { await library.finish(job) },
+      // a rendition is finished (its directory written and pinned) only over blocks this server has or can fetch: the
+      // segments another server made and died with are forgotten first, to be made again
+      onComplete: async job => { if (await forgetUnreachable(job.key) === 0) await library.finish(job) },
       onSessionStart: () => { metrics.ffmpegSessionsStarted.inc() },
       onDiskFull: err => { disk.failed(err) },
       // several main servers may share a PostgreSQL catalog: a lease keeps them from running ffmpeg for the same
@@ -218,6 +220,14 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
     stack.push(async () => { await transcoder.stop() })
 
     let unreachableSegments = async (_key: string): Promise<CID[]> => []
+    /** Forgets the segments of a rendition nobody can serve any more (they are made again); how many. */
+    const forgetUnreachable = async (key: string): Promise<number> => {
+      const lost = await unreachableSegments(key)
+      if (lost.length === 0) return 0
+      log.warn({ rendition: key, segments: lost.length }, 'segments another main server made cannot be fetched: making them again')
+      for (const cid of lost) await segments.forget(cid)
+      return lost.length
+    }
     const contentIndex = createContentIndex({ repository: catalog.repositories.contentIndex })
     registerReplicationMetrics(metrics.registry, contentIndex)
     const replication = createReplication({
@@ -235,14 +245,19 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
         const job = await library.job(id, profile)
         // a segment another main server made is recorded in the shared catalog, its blocks on that server: one that
         // died with them is made again here, so the rendition is whole before it is finished and pinned
-        for (let round = 0; ; round++) {
+        for (let round = 1; ; round++) {
           await transcoder.complete(job, { signal })
-          const lost = await unreachableSegments(job.key)
-          if (lost.length === 0 || round >= 3) break
-          log.warn({ rendition: job.key, segments: lost.length }, 'segments another main server made cannot be fetched: making them again')
-          for (const cid of lost) await segments.forget(cid)
+          // the init segment too (complete() makes the numbered ones): it may have been one of those forgotten
+          await transcoder.init(job, { signal })
+          if (await forgetUnreachable(job.key) > 0 && round < 4) continue
+          try {
+            return (await library.finish(job)).toString()
+          } catch (err) {
+            // forgotten while finishing (the transcoder's own finish found them): make them and try again
+            const name = (err as Error).name
+            if ((name !== 'IncompleteRenditionError' && name !== 'InvalidMediaError') || round >= 4) throw err
+          }
         }
-        return (await library.finish(job)).toString()
       }
     }, { heartbeatMs: config.heartbeatSeconds * 1000, repinAfterMs: config.repinAfterSeconds * 1000 })
     late.replication = replication

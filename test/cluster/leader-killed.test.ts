@@ -63,9 +63,7 @@ test('the leader killed mid-transcode: the other server serves every segment, ma
   t.deepEqual(inDirectory.map(f => [f.file, f.cid]), played.map(f => [f.file, f.cid]))
 })
 
-// Known to fail (issue 15 note, 2026-12-04): the new leader takes the preparation up and starts ffmpeg on the range the
-// dead leader left, but its transcoder.complete() never resolves, so nothing is ordered. Kept as the reproduction.
-test.skip('the leader killed while preparing a replication: the other server takes the order up, makes the rendition whole and the node pins it once', async t => {
+test('the leader killed while preparing a replication: the other server takes the order up, makes the rendition whole and the node pins it once', async t => {
   t.timeout(300_000)
   const dir = await tempDir('cidcast-cluster-kill-replication-')
   const { a, b, swarmKey } = await startPair(dir.path)
