@@ -9,7 +9,7 @@ import { createDiskSpace } from '../core/disk-space.ts'
 import { createDnsServer } from '../core/dns/index.ts'
 import { createContentIndex, createNodeRegistry, createReplication, createReplicationGoals, registerReplicationMetrics } from '../core/replication/index.ts'
 import { createStreamUrls } from '../core/access/index.ts'
-import { createControlServer, createRevocationGater, findNode, relayToLeader, serveControlRelay } from '../core/control/index.ts'
+import { createControlServer, createRevocationGater, findNode, relayDemand, relayToLeader, serveControlRelay, serveDemandRelay } from '../core/control/index.ts'
 import { createCluster } from '../core/cluster/index.ts'
 import { CIDCAST_VERSION } from '../core/version.ts'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -49,7 +49,7 @@ import type { IpnsRecordStore } from '../core/routing/index.ts'
 import type { ServerInfo } from '../gateway/routes/nodes.ts'
 import { CID } from 'multiformats/cid'
 import type { Cluster } from '../core/cluster/index.ts'
-import type { MainServerAddress } from '../core/control/index.ts'
+import type { DemandEvent, MainServerAddress } from '../core/control/index.ts'
 
 /** How long a request waits for a good copy of a block found damaged here before it fails as a missing block. */
 const REQUEST_REPAIR_MS = 8000
@@ -365,12 +365,31 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
       ownerOf: node => node.ownerId ?? undefined
     }, { defaultTtlSeconds: config.playUrlSeconds })
     // a play URL asked is a viewer starting a media through that node (or here): the distributor's demand
+    // demand heard here goes to the leader's distributor: this one's when it leads, else passed on (best effort)
+    const leaderPeer = (): ReturnType<typeof peerIdFromString> | undefined => {
+      const id = cluster.leader()?.peerId
+      return id == null || id === peer.libp2p.peerId.toString() ? undefined : peerIdFromString(id)
+    }
+    const toLeader = (event: DemandEvent): void => {
+      const leader = leaderPeer()
+      if (leader != null) void relayDemand(peer.libp2p, leader, event)
+    }
+    const demand = {
+      play (viewer: string, mediaId: string, node: string | null): void {
+        if (cluster.isLeader()) distributor.play(viewer, mediaId, node)
+        else toLeader({ type: 'play', viewer, mediaId, node })
+      },
+      async progress (viewer: string, mediaId: string, positionSeconds: number, durationSeconds: number): Promise<void> {
+        if (cluster.isLeader()) await distributor.progress(viewer, mediaId, positionSeconds, durationSeconds)
+        else toLeader({ type: 'progress', viewer, mediaId, positionSeconds, durationSeconds })
+      }
+    }
     const streamUrls: StreamUrls = {
       maxTtlSeconds: signedUrls.maxTtlSeconds,
       async create (request) {
         const played = await signedUrls.create(request)
         const node = request.node === undefined ? null : findNode(await registry.list(), request.node).peerId
-        distributor.play(request.userId, request.mediaId, node)
+        demand.play(request.userId, request.mediaId, node)
         return played
       }
     }
@@ -407,7 +426,7 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
       disk,
       access: { verifier: access.verifier, nodes: access.nodeCredentials, publicMedia: config.publicMedia },
       streamUrls,
-      distributor,
+      distributor: { progress: demand.progress, status: () => distributor.status() },
       rotateStreamKeys: rotate,
       leader: () => {
         if (cluster.isLeader()) return { here: true }
@@ -431,14 +450,25 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
 
     // what runs once, on the leader: the node registry's control streams (the others relay theirs to it), replication
     // upkeep, automatic distribution and the metadata's background look-ups; the others follow the catalog
-    const relayControl = createControlServer({ libp2p: peer.libp2p, logger, handler: relayToLeader({ libp2p: peer.libp2p, leader: () => { const id = cluster.leader()?.peerId; return id == null || id === peer.libp2p.peerId.toString() ? undefined : peerIdFromString(id) } }) })
+    const relayControl = createControlServer({ libp2p: peer.libp2p, logger, handler: relayToLeader({ libp2p: peer.libp2p, leader: leaderPeer }) })
     let stopRelayServe = async (): Promise<void> => {}
     cluster.lead({
       name: 'node control',
       start: async () => {
         await relayControl.stop()
         await registry.start()
-        stopRelayServe = await serveControlRelay({ libp2p: peer.libp2p, logger, handler: registry, isMember: id => cluster.members().some(member => member.peerId === id && !member.self) })
+        const isMember = (id: string): boolean => cluster.members().some(member => member.peerId === id && !member.self)
+        const stopControl = await serveControlRelay({ libp2p: peer.libp2p, logger, handler: registry, isMember })
+        const stopDemand = await serveDemandRelay({
+          libp2p: peer.libp2p,
+          logger,
+          isMember,
+          onEvent: event => {
+            if (event.type === 'play') distributor.play(event.viewer, event.mediaId, event.node)
+            else void distributor.progress(event.viewer, event.mediaId, event.positionSeconds, event.durationSeconds).catch(err => { log.debug({ err }, 'a relayed progress failed') })
+          }
+        })
+        stopRelayServe = async () => { await stopControl(); await stopDemand() }
       },
       stop: async () => {
         await stopRelayServe()

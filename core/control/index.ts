@@ -28,6 +28,6 @@ export {
   ControlRefusedError, ControlTimeoutError, ControlVersionError, ForbiddenError, InvalidControlMessageError, InvalidNodeNameError,
   IpnsMismatchError, NodeNotFoundError, NodeNotRegisteredError, NodeRevokedError, PeerIdMismatchError, UnknownOwnerError
 } from './errors.ts'
-export { RELAY_PROTOCOL, relayToLeader, serveControlRelay } from './relay.ts'
-export type { ControlRelayComponents, RelayServerComponents } from './relay.ts'
+export { DEMAND_PROTOCOL, parseDemandEvent, RELAY_PROTOCOL, relayDemand, relayToLeader, serveControlRelay, serveDemandRelay } from './relay.ts'
+export type { ControlRelayComponents, DemandEvent, RelayServerComponents } from './relay.ts'
 export { parseMainServers } from './validate.ts'

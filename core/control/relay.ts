@@ -113,3 +113,71 @@ export async function serveControlRelay (components: RelayServerComponents, init
   }, { maxInboundStreams: 64 })
   return async () => { await components.libp2p.unhandle(RELAY_PROTOCOL) }
 }
+
+/*
+ * The demand a follower hears (a viewer asked it for a play URL, or saved a position) belongs to the leader's
+ * distributor: each is passed on over DEMAND_PROTOCOL, one message per stream and no reply. Best effort, as demand is
+ * an estimate: an event lost while no server leads is a play not counted.
+ */
+
+/** Follower -> leader: one demand event per stream. */
+export const DEMAND_PROTOCOL = '/cidcast/demand-relay/1.0.0'
+
+/** A play URL asked, or a playback position saved, on a main server that does not lead. */
+export type DemandEvent =
+  | { type: 'play', viewer: string, mediaId: string, node: string | null }
+  | { type: 'progress', viewer: string, mediaId: string, positionSeconds: number, durationSeconds: number }
+
+/** Sends one demand event to the leader; false when it could not be delivered. */
+export async function relayDemand (libp2p: Pick<Libp2p, 'dialProtocol'>, leader: PeerId, event: DemandEvent): Promise<boolean> {
+  const signal = AbortSignal.timeout(5000)
+  try {
+    const stream = await libp2p.dialProtocol(leader, DEMAND_PROTOCOL, { signal })
+    try {
+      await controlWire(stream).write(event, { signal })
+      await stream.close({ signal })
+      return true
+    } catch (err) {
+      stream.abort(err instanceof Error ? err : new Error(String(err)))
+      return false
+    }
+  } catch {
+    return false
+  }
+}
+
+/** Checks a relayed demand event; undefined for anything malformed. */
+export function parseDemandEvent (value: unknown): DemandEvent | undefined {
+  const m = value as Record<string, unknown> | null
+  if (m == null || typeof m !== 'object') return undefined
+  if (typeof m.viewer !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(m.viewer) || typeof m.mediaId !== 'string' || !/^[0-9a-f]{16}$/.test(m.mediaId)) return undefined
+  if (m.type === 'play') {
+    if (m.node !== null && (typeof m.node !== 'string' || !/^[1-9A-HJ-NP-Za-km-z]{1,128}$/.test(m.node))) return undefined
+    return { type: 'play', viewer: m.viewer, mediaId: m.mediaId, node: m.node }
+  }
+  const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0 && v < 1e9
+  if (m.type === 'progress' && finite(m.positionSeconds) && finite(m.durationSeconds)) {
+    return { type: 'progress', viewer: m.viewer, mediaId: m.mediaId, positionSeconds: m.positionSeconds, durationSeconds: m.durationSeconds }
+  }
+  return undefined
+}
+
+/** The leader's end of DEMAND_PROTOCOL: events from member servers go to `onEvent`. Call the returned function to stop. */
+export async function serveDemandRelay (components: Omit<RelayServerComponents, 'handler'> & { onEvent: (event: DemandEvent) => void }): Promise<() => Promise<void>> {
+  const log = components.logger.child({ name: 'cidcast:demand-relay' })
+  await components.libp2p.handle(DEMAND_PROTOCOL, (stream, connection) => {
+    void (async () => {
+      const signal = AbortSignal.timeout(5000)
+      try {
+        if (!components.isMember(connection.remotePeer.toString())) throw new ForbiddenError('only main servers of this catalog relay demand')
+        const event = parseDemandEvent(await controlWire(stream).read({ signal }))
+        if (event != null) components.onEvent(event)
+        await stream.close({ signal })
+      } catch (err: any) {
+        log.debug({ err }, 'demand relay stream failed')
+        stream.abort(err instanceof Error ? err : new Error(String(err)))
+      }
+    })()
+  }, { maxInboundStreams: 64 })
+  return async () => { await components.libp2p.unhandle(DEMAND_PROTOCOL) }
+}

@@ -102,6 +102,8 @@ export interface DistributionCounters {
   evictions: Record<string, number>
   /** Pre-cache orders given to nodes. */
   precache: number
+  /** Plays counted (the same viewer, media and node within 30 min count once), here or relayed from another main server. */
+  plays: number
   /** Bytes each node reported serving, and how many of them came from its own blocks (its hit ratio). */
   served: Map<string, { bytes: number, local: number }>
 }
@@ -168,7 +170,7 @@ class MainDistributor implements Distributor {
   /** When `soon` fires (epoch ms, the timer's own clock). */
   private soonAt = 0
   private stopped = false
-  private readonly counts: DistributionCounters = { placements: {}, evictions: {}, precache: 0, served: new Map() }
+  private readonly counts: DistributionCounters = { placements: {}, evictions: {}, precache: 0, plays: 0, served: new Map() }
 
   constructor (private readonly c: DistributorComponents, private readonly settings: DistributionSettings) {
     this.log = c.logger.child({ name: 'cidcast:distributor' })
@@ -188,6 +190,7 @@ class MainDistributor implements Distributor {
     const last = this.lastPlay.get(key)
     this.lastPlay.set(key, now)
     if (last != null && now - last < SAME_PLAY_MS) return
+    this.counts.plays++
     const viewersBefore = node == null ? 0 : this.board.viewersThrough(node, mediaId, now)
     this.board.play({ viewer, title: mediaId, node, region: node == null ? null : this.regions.get(node) ?? null, at: now })
     const crossed = node != null && this.settings.auto && viewersBefore < this.settings.fallbackViewers &&

@@ -32,6 +32,12 @@ export function registerDistributionMetrics (registry: Registry, distributor: Pi
     collect () { this.set(distributor.counters().precache) }
   })
   new Gauge({
+    name: 'cidcast_distribution_plays_total',
+    help: 'plays the distributor counted since it started leading (asked of any main server of the catalog)',
+    registers: [registry],
+    collect () { this.set(distributor.counters().plays) }
+  })
+  new Gauge({
     name: 'cidcast_node_hit_ratio',
     help: 'share of the bytes a node reported serving since the main server started that came from its own blocks',
     labelNames: ['node'],

@@ -54,6 +54,16 @@ test('two main servers on one catalog: one leads, a segment one made plays from 
   t.true(Buffer.from(await fromB.arrayBuffer()).equals(bytesA))
   t.is(await sessionsStarted(b), 0, 'B made no segment: it fetched A\'s blocks')
 
+  // a play URL asked of B is demand for the leader's distributor
+  const plays = async (server: ServerChild): Promise<number> => {
+    const text = await (await fetch(`${server.ready.url}/metrics`, { headers: bearer(server.ready.token) })).text()
+    return Number(text.split('\n').find(l => l.startsWith('cidcast_distribution_plays_total '))?.split(' ')[1] ?? NaN)
+  }
+  t.is(await plays(a), 0)
+  t.is((await fetch(`${b.ready.url}/api/v1/media/${id}/play`, { headers: bearer(a.ready.token) })).status, 200)
+  await waitFor(async () => await plays(a) === 1, 10_000, 'the leader to count the play asked of B')
+  t.is(await plays(b), 0)
+
   // a route only the leader answers, asked of B, is answered by A through B
   const goals = await fetch(`${b.ready.url}/api/v1/replications`, { headers: bearer(a.ready.token) })
   t.is(goals.status, 200)
