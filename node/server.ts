@@ -21,7 +21,7 @@ import { createDaemonLogger } from '../core/logger.ts'
 import { createLibrary, createPosterFrames, createSegmentStore, createTranscoder, ENCODER_SETTINGS, findChildLauncher, resolveFfmpeg } from '../core/media/index.ts'
 import { createMetrics } from '../core/metrics.ts'
 import { createPeer, lockDataFolder, verifiedBlocksOf } from '../core/net/index.ts'
-import { acceptNodeNames, createIpnsRecordStore, peersFromNodes } from '../core/routing/index.ts'
+import { acceptNodeNames, createIpnsRecordStore, peersFromNodes, withPeerRecords } from '../core/routing/index.ts'
 import { tuneGarbageCollection } from '../core/gc-tuning.ts'
 import { systemClock } from '../core/clock.ts'
 import { createHttpApp } from '../gateway/app.ts'
@@ -346,7 +346,11 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
       servers: cluster.members().map(member => ({ peerId: member.peerId, url: member.url, addresses: member.addresses, leader: member.leadingSinceMs != null }))
     })
     // Delegated Routing V1: IPNS records of registered nodes only; peers from the registry; providers from the content index
-    const ipns = createIpnsRecordStore({ datastore: peer.datastore, logger }, { acceptName: acceptNodeNames(async () => await registry.list()) })
+    // a record a node put on another main server of the catalog is asked of it (and kept here once it validates)
+    const ipns = withPeerRecords(createIpnsRecordStore({ datastore: peer.datastore, logger }, { acceptName: acceptNodeNames(async () => await registry.list()) }), {
+      logger,
+      others: () => cluster.members().filter(member => !member.self).map(member => member.url)
+    })
     const routing = {
       records: ipns,
       providers: replication.providers,

@@ -7,6 +7,7 @@
 export { IPNS_RECORD_CONTENT_TYPE, MAX_IPNS_RECORD_BYTES, parseIpnsName, signIpnsRecord, validateIpnsRecord } from './ipns-records.ts'
 export type { IpnsName, IpnsRecordView } from './ipns-records.ts'
 export { createIpnsRecordStore } from './ipns-store.ts'
+export { LOCAL_RECORDS_HEADER, withPeerRecords } from './ipns-peers.ts'
 export type { IpnsPutResult, IpnsRecordStore, IpnsRecordStoreComponents, IpnsRecordStoreInit } from './ipns-store.ts'
 export { readManifest } from './manifest.ts'
 export type { NodeManifest, NodeManifestInput } from './manifest.ts'

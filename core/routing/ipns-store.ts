@@ -31,8 +31,11 @@ export interface IpnsPutResult {
 
 /** The IPNS records a main server keeps for its nodes, one per name, the better one winning. */
 export interface IpnsRecordStore {
-  /** The kept record for a name, or undefined when none or it has expired. Throws InvalidIpnsNameError. */
-  get (name: string): Promise<IpnsRecordView | undefined>
+  /**
+   * The kept record for a name, or undefined when none or it has expired. Throws InvalidIpnsNameError. `local`: this
+   * server's own store only (a store that also asks the other main servers, ipns-peers.ts, does not then).
+   */
+  get (name: string, options?: { local?: boolean }): Promise<IpnsRecordView | undefined>
   /**
    * Validates `bytes` for `name` and keeps it when it is better than the kept one. Throws InvalidIpnsNameError,
    * InvalidIpnsRecordError, IpnsRecordExpiredError, IpnsRecordTooLargeError, IpnsNameNotAllowedError, or

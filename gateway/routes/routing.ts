@@ -9,7 +9,7 @@ import {
   RoutingRecordNotFoundError
 } from '../../core/errors.ts'
 import { assertHeldCid } from '../../core/ipfs/index.ts'
-import { IPNS_RECORD_CONTENT_TYPE, MAX_IPNS_RECORD_BYTES, noRecords, parseIpnsName } from '../../core/routing/index.ts'
+import { IPNS_RECORD_CONTENT_TYPE, LOCAL_RECORDS_HEADER, MAX_IPNS_RECORD_BYTES, noRecords, parseIpnsName } from '../../core/routing/index.ts'
 import type { Logger } from '../../core/logger.ts'
 import type { IpnsRecordStore, PeerSource, ProviderSource, RoutingPeer } from '../../core/routing/index.ts'
 import type { PeerId } from '@libp2p/interface'
@@ -52,7 +52,8 @@ export function routingRoutes (components: RoutingRouteComponents): Router {
       throw new NotAcceptableError(`GET /routing/v1/ipns answers only with Accept: ${IPNS_RECORD_CONTENT_TYPE}`)
     }
     ctx.vary('Accept')
-    const record = await components.records.get(name)
+    // asked by another main server of the catalog: its own store only (core/routing/ipns-peers.ts)
+    const record = await components.records.get(name, { local: ctx.get(LOCAL_RECORDS_HEADER) !== '' })
     if (record == null) throw new IpnsRecordNotFoundError(`no IPNS record for ${name}`)
     const remainingSeconds = Math.floor((record.expires.getTime() - Date.now()) / 1000)
     const ttlSeconds = record.ttlMs > 0 ? Math.floor(record.ttlMs / 1000) : DEFAULT_MAX_AGE_SECONDS

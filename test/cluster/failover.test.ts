@@ -17,7 +17,7 @@ import type { ServerChild } from '../helpers/cluster.ts'
 const NODE = fileURLToPath(new URL('../helpers/node-process.ts', import.meta.url))
 const PROFILE = '480p'
 
-interface NodeHealth { registration: { state: string, serverPeerId?: string, servers: Array<{ peerId: string }> } }
+interface NodeHealth { ipns: string, registration: { state: string, serverPeerId?: string, servers: Array<{ peerId: string }> } }
 
 async function sessionsStarted (server: ServerChild): Promise<number> {
   const text = await (await fetch(`${server.ready.url}/metrics`, { headers: bearer(server.ready.token) })).text()
@@ -97,6 +97,14 @@ test('a node given the server that does not lead registers through it with the l
   // the leader keeps it (B relayed its registration), and B lists it from the catalog
   const listed = async (server: ServerChild): Promise<Array<{ label: string, state: string }>> => (await api<{ items: Array<{ label: string, state: string }> }>(server, token, 'GET', '/api/v1/nodes?all=1')).items
   await waitFor(async () => (await listed(a)).some(n => n.label === 'edge-one' && n.state === 'online') && (await listed(b)).some(n => n.label === 'edge-one'), 20_000, 'both servers to list the node')
+
+  // the node put its IPNS record on B; A answers for it too (asked of B, checked, kept)
+  const { ipns } = await health()
+  const record = await waitFor(async () => {
+    const res = await fetch(`${a.ready.url}/routing/v1/ipns/${ipns}`, { headers: { Accept: 'application/vnd.ipfs.ipns-record' } })
+    return res.status === 200 ? Buffer.from(await res.arrayBuffer()) : undefined
+  }, 20_000, 'A to answer the node\'s IPNS record')
+  t.true(record.byteLength > 0)
 
   // a pin asked of B is the leader's to order; the node, registered with B, gets it and reports it done
   const added = await api<{ id: string }>(a, token, 'POST', '/api/v1/media', { path: await fixture('h264-aac-720p-30s') })
