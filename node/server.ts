@@ -279,7 +279,8 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
     late.distributor = distributor
     const labels = new Map<string, string>()
     registry.on('change', () => {
-      distributor.networkChanged()
+      // only the leader's distributor acts (a follower's registry changes as it follows the catalog)
+      if (cluster.isLeader()) distributor.networkChanged()
       void registry.list().then(nodes => { for (const n of nodes) labels.set(n.peerId, n.label) })
     })
     registerDistributionMetrics(metrics.registry, distributor, peerId => labels.get(peerId))
