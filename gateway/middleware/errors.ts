@@ -39,10 +39,12 @@ export function errors (log: Logger): Middleware {
       if (status >= 500) {
         if (EXPOSED_5XX.has(e?.name ?? '')) {
           ctx.body = { error: e.name, message: e.message }
+          // a known condition (the database away, no leader): one line per request, not a stack each, or an outage floods the log
+          log.warn({ path: ctx.path, error: e.name, reason: e.message }, 'request refused')
         } else {
           ctx.body = { error: 'InternalError', message: 'internal error' }
+          log.error({ err, path: ctx.path }, 'request failed')
         }
-        log.error({ err, path: ctx.path }, 'request failed')
       } else {
         // a CidcastError's name and message are meant for users; other 4xx (koa's) get a generic name
         const name = known != null || err instanceof CidcastError ? e.name : (status === 400 ? 'InvalidRequestError' : 'HttpError')

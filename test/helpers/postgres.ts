@@ -42,6 +42,10 @@ export interface PostgresServer {
   url: (database?: string) => string
   /** Folder of the server's binaries (psql, pg_dump... for tests that want them). */
   bin: string
+  /** Stops the server as `pg_ctl stop` does (a fast shutdown: clients are cut off, the data is kept); resolves once it is gone. */
+  stop: () => Promise<void>
+  /** Starts the stopped server again on the same data and port; resolves once it answers. */
+  start: () => Promise<void>
 }
 
 let started: Promise<PostgresServer> | undefined
@@ -161,9 +165,11 @@ async function startServer (): Promise<PostgresServer> {
 
   const stop = (): void => { stopServer(data, dir) }
   process.once('exit', stop)
-  for (let attempt = 1; ; attempt++) {
-    const port = await freePort()
-    const log = openSync(join(dir, `postgres-${attempt}.log`), 'a')
+  let launches = 0
+  /** Runs `postgres` on `port` until it answers (true) or exits or times out (false). */
+  const launch = async (port: number): Promise<boolean> => {
+    const logFile = join(dir, `postgres-${++launches}.log`)
+    const log = openSync(logFile, 'a')
     const [command, args] = asServerUser(join(bin, 'postgres'), [
       '-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1',
       // a test server: nothing needs to survive a crash
@@ -174,31 +180,52 @@ async function startServer (): Promise<PostgresServer> {
     closeSync(log)
     // the server must not keep the test process alive: the exit handler stops it
     child.unref()
-    const server: PostgresServer = {
-      host: '127.0.0.1',
-      port,
-      user,
-      password,
-      bin,
-      url: (database = 'postgres') => `postgres://${user}:${password}@127.0.0.1:${port}/${database}`
-    }
     const exited = new Promise<number | null>(resolve => child.once('exit', code => { resolve(code) }))
-    const ready = await Promise.race([waitReady(server), exited.then(() => false)])
-    if (ready) return server
-    // most likely the port was taken between freePort and the bind: another port
-    if (attempt >= 3) {
-      const text = readFileSync(join(dir, `postgres-${attempt}.log`), 'utf8')
-      throw new Error(`PostgreSQL did not start: ${text.trim().split('\n').slice(-3).join(' | ')}`)
+    return await Promise.race([waitReady(urlOf(user, password, port)), exited.then(() => false)])
+  }
+  const lastLog = (): string => readFileSync(join(dir, `postgres-${launches}.log`), 'utf8').trim().split('\n').slice(-3).join(' | ')
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort()
+    if (await launch(port)) {
+      return {
+        host: '127.0.0.1',
+        port,
+        user,
+        password,
+        bin,
+        url: (database = 'postgres') => urlOf(user, password, port, database),
+        stop: async () => { await shutdown(data, 'SIGINT') },
+        start: async () => {
+          if (!await launch(port)) throw new Error(`PostgreSQL did not start again: ${lastLog()}`)
+        }
+      }
     }
+    // most likely the port was taken between freePort and the bind: another port
+    if (attempt >= 3) throw new Error(`PostgreSQL did not start: ${lastLog()}`)
+  }
+}
+
+function urlOf (user: string, password: string, port: number, database = 'postgres'): string {
+  return `postgres://${user}:${password}@127.0.0.1:${port}/${database}`
+}
+
+/** Signals the postmaster of `data` and resolves once it removed its postmaster.pid (it is gone). */
+async function shutdown (data: string, signal: NodeJS.Signals): Promise<void> {
+  const pidFile = join(data, 'postmaster.pid')
+  process.kill(Number(readFileSync(pidFile, 'utf8').split('\n')[0]), signal)
+  const deadline = Date.now() + START_TIMEOUT_MS
+  while (existsSync(pidFile)) {
+    if (Date.now() > deadline) throw new Error('PostgreSQL did not stop')
+    await new Promise(resolve => setTimeout(resolve, 20))
   }
 }
 
 /** Resolves true once the server answers a query, false after the start timeout. */
-async function waitReady (server: PostgresServer): Promise<boolean> {
+async function waitReady (url: string): Promise<boolean> {
   const deadline = Date.now() + START_TIMEOUT_MS
   while (Date.now() < deadline) {
     try {
-      await withClient(server.url(), async client => await client.query('SELECT 1'))
+      await withClient(url, async client => await client.query('SELECT 1'))
       return true
     } catch {
       await new Promise(resolve => setTimeout(resolve, 50))
