@@ -1,3 +1,4 @@
+import { Resolver } from 'node:dns/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import test from 'ava'
@@ -6,7 +7,7 @@ import { bearer } from '../helpers/auth.ts'
 import { startChild } from '../helpers/child.ts'
 import { api, clusterInfo as info, startPair } from '../helpers/cluster.ts'
 import { tempDir, waitFor } from '../helpers/tmp.ts'
-import type { ServerChild } from '../helpers/cluster.ts'
+import type { ClusterInfo, ServerChild } from '../helpers/cluster.ts'
 
 /*
  * Several main servers on one PostgreSQL catalog (issue 15, item 2), each a process of its own with its own data
@@ -18,6 +19,13 @@ const NODE = fileURLToPath(new URL('../helpers/node-process.ts', import.meta.url
 const PROFILE = '480p'
 
 interface NodeHealth { ipns: string, registration: { state: string, serverPeerId?: string, servers: Array<{ peerId: string }> } }
+
+/** The A records `name` has in the zone of `server`, asked of its DNS server. */
+async function aRecords (server: ClusterInfo, name: string): Promise<string[]> {
+  const resolver = new Resolver({ timeout: 2000, tries: 1 })
+  resolver.setServers([server.dnsListen ?? ''])
+  return await resolver.resolve4(`${name}.${server.zone}`).catch(() => [])
+}
 
 async function sessionsStarted (server: ServerChild): Promise<number> {
   const text = await (await fetch(`${server.ready.url}/metrics`, { headers: bearer(server.ready.token) })).text()
@@ -105,6 +113,10 @@ test('a node given the server that does not lead registers through it with the l
     return res.status === 200 ? Buffer.from(await res.arrayBuffer()) : undefined
   }, 20_000, 'A to answer the node\'s IPNS record')
   t.true(record.byteLength > 0)
+  // DNS answers for the node come from either server (B follows the nodes in the catalog)
+  for (const server of [ia, ib]) {
+    t.deepEqual(await waitFor(async () => { const found = await aRecords(server, 'edge-one'); return found.length > 0 ? found : undefined }, 10_000, `${server.dnsListen ?? ''} to answer for the node`), ['127.0.0.1'])
+  }
 
   // a pin asked of B is the leader's to order; the node, registered with B, gets it and reports it done
   const added = await api<{ id: string }>(a, token, 'POST', '/api/v1/media', { path: await fixture('h264-aac-720p-30s') })
@@ -119,4 +131,5 @@ test('a node given the server that does not lead registers through it with the l
   }, 30_000, 'the node to register with A')
   t.log(`the node moved to the other server ${Date.now() - killedAt} ms after its own was killed`)
   t.true((await listed(a)).some(n => n.label === 'edge-one' && n.state === 'online'))
+  t.deepEqual(await aRecords(ia, 'edge-one'), ['127.0.0.1'], 'A still answers for the node in DNS')
 })

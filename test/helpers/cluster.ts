@@ -19,6 +19,9 @@ export type ServerChild = BenchChild<{ url: string, token: string }>
 export interface ClusterInfo {
   peerId: string
   leader: boolean
+  /** The DNS zone it answers for, and where its DNS server listens (`host:port`). */
+  zone: string
+  dnsListen: string | null
   servers: Array<{ peerId: string, url: string, leader: boolean }>
 }
 
