@@ -188,7 +188,8 @@ class DatabaseCluster implements Cluster {
 
   private async stepDown (why: string): Promise<void> {
     this.leadingSince = null
-    this.log.warn({ why }, 'this main server no longer leads: its once-only work stops')
+    // a server that stops hands the lead on as it should; losing the lock while running is worth a warning
+    this.log[why === 'stopping' ? 'info' : 'warn']({ why }, 'this main server no longer leads: its once-only work stops')
     for (const work of [...this.work].reverse()) {
       try {
         await work.stop()
