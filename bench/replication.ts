@@ -23,14 +23,16 @@ import type { BenchServer } from './server.ts'
 import type { Row } from './table.ts'
 import type { PinProvider } from '../core/control/index.ts'
 import type { RunningNginx } from './nginx.ts'
+import type { RunningNode } from '../node/cdn-node.ts'
 import type { BitswapBlockBrokerInit } from '@helia/bitswap'
 import type { IncomingMessage } from 'node:http'
 
 /**
  * Issue #4's replication figures:
  * - r1: a pin between two CDN nodes on loopback (the holder in its own process; the receiver's pinner fetches,
- *   hashes, stores and pins) by the pinner's default path, the holder's trustless gateway, against one HTTP GET of
- *   the same bytes from nginx, round after round; r1b: the same over bitswap only;
+ *   hashes, stores and pins) by the pinner's default path for a holder named with its gateway, against one HTTP GET
+ *   of the same bytes from nginx, round after round; r1b: the default path for a holder named without one (the
+ *   block stream); r1c: bitswap alone (what r1b was before the block stream);
  * - r2: the time to replicate the main server's 60 s 720p rendition to a fresh CDN node, from the API order to the
  *   pinned row (nudge, heartbeat reply, fetch, pin, report), against downloading its files from nginx;
  * - r3*: what the settings do: blocks in flight per pin, leaf size, and the holder's bitswap message size.
@@ -50,6 +52,8 @@ const HOLDER_SCRIPT = fileURLToPath(new URL('./replication-peer.ts', import.meta
 const MIB = 1024 * 1024
 /** r1's goal: replication at least this share of nginx's throughput. */
 const THROUGHPUT_GOAL = 0.5
+/** r1b's (issue 16): replication between nodes with no gateway to ask, at least this share of nginx's. */
+const BITSWAP_ONLY_GOAL = 0.5
 /** A server URL that answers nothing: the bench's nodes need no main server for r1. */
 const NO_SERVER = 'http://127.0.0.1:9'
 
@@ -146,75 +150,103 @@ export async function measureReplication (server: BenchServer | undefined, optio
   }
 }
 
+/** One way a pin can fetch, as r1-r1c measure it. */
+interface PinPath {
+  id: string
+  label: string
+  /** The holder named with its gateway, or with its libp2p addresses alone. */
+  gateway: boolean
+  /** The pinner may ask for the block stream (the default) or never does. */
+  blockStream: boolean
+}
+
+/**
+ * The paths of r1-r1c: what the pinner does with a holder named with its gateway (the gateway: plain HTTP beats the
+ * stream's two ciphers), and with one named without (the block stream), then bitswap alone, the path of such holders
+ * before the block stream.
+ */
+const PIN_PATHS: PinPath[] = [
+  { id: 'r1', label: 'the pinner\'s default path for a holder named with its gateway: the gateway, bitswap for what it lacks', gateway: true, blockStream: true },
+  { id: 'r1b', label: 'the pinner\'s default path for a holder without a reachable gateway (local-only nodes): the block stream (pnet + noise + yamux), bitswap for what it lacks', gateway: false, blockStream: true },
+  { id: 'r1c', label: 'bitswap alone (a holder without the block stream protocol; r1b before it)', gateway: false, blockStream: false }
+]
+
 async function nodeToNode (dir: string, swarmKeyFile: string, mib: number, rounds: number, nginx: RunningNginx | undefined, missing: string | undefined, log: (line: string) => void, cleanup: Array<() => Promise<void>>): Promise<Row[]> {
   const holder = await startHolder(dir, swarmKeyFile, mib, MIB, {}, join(dir, 'www', 'blob.bin'), 'node')
   cleanup.push(holder.stop)
-  const node = await startNode({ dataDir: join(dir, 'receiver'), swarmKeyFile, server: NO_SERVER, listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], name: 'bench receiver', logLevel: 'silent', minBackoffMs: 30_000, maxBackoffMs: 30_000 })
-  cleanup.push(node.stop)
+  const receiver = async (name: string, blockStream: boolean): Promise<RunningNode> => {
+    const node = await startNode({ dataDir: join(dir, name), swarmKeyFile, server: NO_SERVER, listen: '127.0.0.1:0', p2pListen: ['/ip4/127.0.0.1/tcp/0'], name, logLevel: 'silent', minBackoffMs: 30_000, maxBackoffMs: 30_000, pinner: { blockStream } })
+    cleanup.push(node.stop)
+    return node
+  }
+  // a receiver as nodes ship, and one that never asks for the block stream (the paths before it)
+  const receivers = { default: await receiver('receiver', true), withoutStream: await receiver('receiver-without-stream', false) }
   const root = CID.parse(holder.root)
   // what an order names for a shared node that holds the root: its libp2p addresses and its gateway
   const withGateway: PinProvider = { peerId: holder.peerId, addrs: holder.addrs, gateway: holder.url }
-  const bitswapOnly: PinProvider = { peerId: holder.peerId, addrs: holder.addrs }
-  const rates = { gateway: [] as number[], bitswap: [] as number[], nginx: [] as number[], nginxMemory: [] as number[] }
+  const withoutGateway: PinProvider = { peerId: holder.peerId, addrs: holder.addrs }
+  const rates = new Map<string, number[]>(PIN_PATHS.map(path => [path.id, []]))
+  const sources = new Map<string, { stream: number, gateway: number }>()
+  const nginxRates = { file: [] as number[], memory: [] as number[] }
   const download = join(dir, 'download.bin')
   let bytes = 0
-  const pinRound = async (provider: PinProvider): Promise<{ mbPerSecond: number, fromGateways: number }> => {
+  const pinRound = async (path: PinPath): Promise<number> => {
+    const node = path.blockStream ? receivers.default : receivers.withoutStream
     const started = performance.now()
-    const done = await node.pinner.pin(root, { providers: [provider] })
+    const done = await node.pinner.pin(root, { providers: [path.gateway ? withGateway : withoutGateway] })
     const ms = performance.now() - started
     bytes = done.bytesDone
+    sources.set(path.id, { stream: done.bytesFromStream / Math.max(1, done.bytesFetched), gateway: done.bytesFromGateways / Math.max(1, done.bytesFetched) })
     await node.pinner.unpin(root)
     // a new connection each round: the holder's bitswap remembers what it sent on the old one for a while and
     // would not send it again (see pin-fetch.ts, DEFAULT_REWANT_MS)
     await node.peer.libp2p.hangUp(peerIdFromString(holder.peerId))
-    return { mbPerSecond: mbPerSecond(done.bytesDone, ms), fromGateways: done.bytesFromGateways / Math.max(1, done.bytesFetched) }
+    return mbPerSecond(done.bytesDone, ms)
   }
-  // one round of each, not counted: the JIT, the holder's block cache and the page cache warm for both sides alike
+  // one round of each, not counted: the JIT, the holder's block cache and the page cache warm for every path alike
   if (nginx != null) await downloadRate(`${nginx.url}/blob.bin`, download)
-  await pinRound(withGateway)
-  await pinRound(bitswapOnly)
+  for (const path of PIN_PATHS) await pinRound(path)
   for (let i = 0; i < rounds; i++) {
     if (nginx != null) {
-      rates.nginx.push(await downloadRate(`${nginx.url}/blob.bin`, download))
-      rates.nginxMemory.push((await httpRate(`${nginx.url}/blob.bin`)).mbPerSecond)
+      nginxRates.file.push(await downloadRate(`${nginx.url}/blob.bin`, download))
+      nginxRates.memory.push((await httpRate(`${nginx.url}/blob.bin`)).mbPerSecond)
     }
-    const viaGateway = await pinRound(withGateway)
-    if (viaGateway.fromGateways < 1) throw new Error(`only ${(viaGateway.fromGateways * 100).toFixed(0)}% of the bytes came from the holder's gateway`)
-    rates.gateway.push(viaGateway.mbPerSecond)
-    rates.bitswap.push((await pinRound(bitswapOnly)).mbPerSecond)
-    log(`replication round ${i + 1}: ${rates.gateway.at(-1)?.toFixed(1)} MB/s from the gateway, ${rates.bitswap.at(-1)?.toFixed(1)} MB/s over bitswap; nginx ${rates.nginx.at(-1)?.toFixed(0) ?? '-'} MB/s to a file, ${rates.nginxMemory.at(-1)?.toFixed(0) ?? '-'} MB/s into memory`)
+    // each round starts with another path: what ran just before (nginx's download filling the page cache with
+    // dirty pages, another path's pin) falls on each alike
+    for (let k = 0; k < PIN_PATHS.length; k++) {
+      const path = PIN_PATHS[(i + k) % PIN_PATHS.length]
+      rates.get(path.id)?.push(await pinRound(path))
+    }
+    log(`replication round ${i + 1}: ${PIN_PATHS.map(path => `${path.id} ${rates.get(path.id)?.at(-1)?.toFixed(1)}`).join(', ')} MB/s; nginx ${nginxRates.file.at(-1)?.toFixed(0) ?? '-'} MB/s to a file, ${nginxRates.memory.at(-1)?.toFixed(0) ?? '-'} MB/s into memory`)
   }
-  const baseline = rates.nginx.length > 0 ? median(rates.nginx) : null
-  const inMemory = rates.nginxMemory.length > 0 ? median(rates.nginxMemory) : null
-  const nginxNote = rates.nginx.map(v => v.toFixed(0)).join(', ') || (missing ?? 'not run')
-  const gateway = median(rates.gateway)
-  const ratio = ratioOf(gateway, baseline)
-  const bitswap = median(rates.bitswap)
-  return [{
-    id: 'r1',
-    figure: `replication between two CDN nodes on loopback (${mib} MiB, fetch, hash, store and pin; the pinner's default path: the holder's trustless gateway, bitswap for what it lacks)`,
-    value: gateway,
-    unit: 'MB/s',
-    baseline,
-    baselineLabel: 'nginx, a download of the same bytes to a file',
-    ratio,
-    goal: `>= ${THROUGHPUT_GOAL * 100}% of nginx`,
-    pass: ratio == null ? null : ratio >= THROUGHPUT_GOAL,
-    note: `median of ${rounds} rounds after one not counted (${rates.gateway.map(v => v.toFixed(1)).join(', ')} MB/s; nginx to a file ${nginxNote}). The same GET read into memory only: ${inMemory?.toFixed(0) ?? '-'} MB/s (${ratioOf(gateway, inMemory)?.toFixed(2) ?? '-'}x of it); a pin stores what it fetches, so the baseline is a download that does too. ${DEFAULT_FETCH_CONCURRENCY} blocks in flight as ?format=raw requests over kept-alive connections, each block hashed before it is stored`,
-    details: { pinsMbPerSecond: rates.gateway, nginxMbPerSecond: rates.nginx, nginxInMemoryMbPerSecond: rates.nginxMemory, bytes }
-  }, {
-    id: 'r1b',
-    figure: `the same over bitswap only (pnet + noise + yamux, ${mib} MiB)`,
-    value: bitswap,
-    unit: 'MB/s',
-    baseline,
-    baselineLabel: 'nginx, a download of the same bytes to a file',
-    ratio: ratioOf(bitswap, baseline),
-    goal: 'info',
-    pass: null,
-    note: `median of ${rounds} rounds (${rates.bitswap.map(v => v.toFixed(1)).join(', ')} MB/s): the path for holders without a reachable gateway (local-only nodes). The holder is CPU-bound: XSalsa20 (PSK), ChaCha20-Poly1305 (noise) and bitswap's message copies, with a third of its time in garbage collection (profiled)`,
-    details: { pinsMbPerSecond: rates.bitswap, bytes }
-  }]
+  // each path must have moved its bytes the way it says
+  const share = (id: string): { stream: number, gateway: number } => sources.get(id) ?? { stream: 0, gateway: 0 }
+  if (share('r1').gateway < 1) throw new Error(`r1: only ${(share('r1').gateway * 100).toFixed(0)}% of the bytes came from the holder's gateway`)
+  if (share('r1b').stream < 1) throw new Error(`r1b: only ${(share('r1b').stream * 100).toFixed(0)}% of the bytes came over the block stream`)
+  if (share('r1c').stream > 0 || share('r1c').gateway > 0) throw new Error('r1c: bytes came from elsewhere than bitswap')
+  const baseline = nginxRates.file.length > 0 ? median(nginxRates.file) : null
+  const inMemory = nginxRates.memory.length > 0 ? median(nginxRates.memory) : null
+  const nginxNote = nginxRates.file.map(v => v.toFixed(0)).join(', ') || (missing ?? 'not run')
+  return PIN_PATHS.map(path => {
+    const values = rates.get(path.id) ?? []
+    const value = median(values)
+    const ratio = ratioOf(value, baseline)
+    const from = share(path.id)
+    const goal = path.id === 'r1' ? THROUGHPUT_GOAL : path.id === 'r1b' ? BITSWAP_ONLY_GOAL : undefined
+    return {
+      id: path.id,
+      figure: `${path.id === 'r1' ? `replication between two CDN nodes on loopback (${mib} MiB, fetch, hash, store and pin): ` : ''}${path.label}`,
+      value,
+      unit: 'MB/s',
+      baseline,
+      baselineLabel: 'nginx, a download of the same bytes to a file',
+      ratio,
+      goal: goal == null ? 'info' : `>= ${goal * 100}% of nginx`,
+      pass: goal == null || ratio == null ? null : ratio >= goal,
+      note: `median of ${rounds} rounds after one not counted, paths in turn, each round starting with the next (${values.map(v => v.toFixed(1)).join(', ')} MB/s; nginx to a file ${nginxNote}); ${(from.stream * 100).toFixed(0)}% of the bytes over the block stream, ${(from.gateway * 100).toFixed(0)}% from the gateway, the rest over bitswap${path.id === 'r1' ? `. The same GET read into memory only: ${inMemory?.toFixed(0) ?? '-'} MB/s (${ratioOf(value, inMemory)?.toFixed(2) ?? '-'}x of it); a pin stores what it fetches, so the baseline is a download that does too. Gateway: ${DEFAULT_FETCH_CONCURRENCY} blocks in flight as ?format=raw requests over kept-alive connections; block stream (r1b): one libp2p stream, the holder reading ahead, 8 blocks hashed and stored at once; every block hashed before it is stored` : ''}`,
+      details: { pinsMbPerSecond: values, nginxMbPerSecond: nginxRates.file, nginxInMemoryMbPerSecond: nginxRates.memory, bytes, fromStream: from.stream, fromGateway: from.gateway }
+    }
+  })
 }
 
 async function renditionReplication (dir: string, server: BenchServer, rounds: number, nginx: RunningNginx | undefined, log: (line: string) => void, cleanup: Array<() => Promise<void>>): Promise<Row> {

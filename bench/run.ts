@@ -125,7 +125,7 @@ rows.push(...await figure('CDN node holding the rendition', ['n1', 'n2', 'n3', '
 }))
 
 // issue #4: replication between nodes, and of the main server's rendition (still up from the figures above)
-rows.push(...await figure('replication', ['r1', 'r1b', 'r2', 'r3a', 'r3b', 'r3c', 'r3d', 'r3e', 'r3f', 'r3g'], loads, async () =>
+rows.push(...await figure('replication', ['r1', 'r1b', 'r1c', 'r2', 'r3a', 'r3b', 'r3c', 'r3d', 'r3e', 'r3f', 'r3g'], loads, async () =>
   await measureReplication(rendered, { log, rounds: envNumber('BENCH_REPLICATION_ROUNDS', 3), mib: envNumber('BENCH_REPLICATION_MB', 128), sweepMib: envNumber('BENCH_REPLICATION_SWEEP_MB', 64) })))
 await rendered?.stop()
 
@@ -181,7 +181,7 @@ rows.push(...await figure('playback start signed in', ['a5', 'a5b'], loads, asyn
 rows.push(...await figure('stored-block verification', ['v1', 'v1b', 'v1c', 'v2'], loads, async () =>
   await measureVerification({ rounds, roundSeconds: seconds, connections, log })))
 
-const order = ['1', '2', '3', '3b', '4', '4b', '5', '6', '6b', 'c1', 'c2', 'c2p', 'c3', 'c3p', 'c4', 'c4p', 'c5', 'c5p', 'c6', 'f1', 'f2', 'n1', 'n2', 'n3', 'n4', 'n5', 'n6', 'n7', 'r1', 'r2', 'r3a', 'r3b', 'r3c', 'r3d', 'r3e', 'r3f', 'r3g', 'd1', 'a1', 'a2', 'a3', 'a4', 'a5', 'a5b', 'v1', 'v1b', 'v1c', 'v2']
+const order = ['1', '2', '3', '3b', '4', '4b', '5', '6', '6b', 'c1', 'c2', 'c2p', 'c3', 'c3p', 'c4', 'c4p', 'c5', 'c5p', 'c6', 'f1', 'f2', 'n1', 'n2', 'n3', 'n4', 'n5', 'n6', 'n7', 'r1', 'r1b', 'r1c', 'r2', 'r3a', 'r3b', 'r3c', 'r3d', 'r3e', 'r3f', 'r3g', 'd1', 'a1', 'a2', 'a3', 'a4', 'a5', 'a5b', 'v1', 'v1b', 'v1c', 'v2']
 rows.sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id))
 const totalSeconds = (performance.now() - benchStarted) / 1000
 const busy = Object.entries(others).filter(([, cores]) => cores > BUSY_CORES)

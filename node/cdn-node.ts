@@ -3,9 +3,9 @@ import { loadavg, networkInterfaces } from 'node:os'
 import { join } from 'node:path'
 import { privateKeyFromProtobuf } from '@libp2p/crypto/keys'
 import { AUTO_PINS_FILE, createAutoPins, createCapacity, createDemandMeter, createPrefetchQueue, createEdgeCache, fullReason, createHeldMedia, localRemover, createMediaCache, createNodeAgent, createNodeContent, createNodeMetrics, createOriginClient, createPinner, providerLookup, SwarmKeyMissingError, unreachableOrigin } from '../core/edge/index.ts'
-import { createNodeCredentialVerifier, createStreamTokenVerifier, NODE_CREDENTIAL_HEADER, openKeyRing, PUBLIC_KEYS_FILE } from '../core/access/index.ts'
+import { createNodeCredentialVerifier, createStreamTokenVerifier, credentialedPeers, NODE_CREDENTIAL_HEADER, openKeyRing, PUBLIC_KEYS_FILE } from '../core/access/index.ts'
 import { createControlClient, handleOrderNudges, ipnsNameOf } from '../core/control/index.ts'
-import { createBlockRepairer, createContentReader, createScrubber, integrityStatus, registerIntegrityMetrics, repairWhenDamaged } from '../core/ipfs/index.ts'
+import { createBlockRepairer, createContentReader, createScrubber, integrityStatus, registerIntegrityMetrics, repairWhenDamaged, serveBlockStreams } from '../core/ipfs/index.ts'
 import { createDaemonLogger } from '../core/logger.ts'
 import { withPort } from '../core/listen.ts'
 import { assertPrivateNetworkAllowed, createPeer, IDENTITY_FILE, lockDataFolder, verifiedBlocksOf } from '../core/net/index.ts'
@@ -151,6 +151,7 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
     // viewers' stream tokens are checked with the main server's public keys, kept on disk for when it is down
     const streamKeys = await openKeyRing({ logger }, { path: join(config.data, PUBLIC_KEYS_FILE) })
     const access = nodeAccess(streamKeys)
+    const nodeCredentials = createNodeCredentialVerifier({ keys: streamKeys })
 
     const metrics = createNodeMetrics()
     const onRequest = (kind: string): void => { metrics.originRequests.inc({ kind }) }
@@ -167,6 +168,15 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
     stack.push(async () => { unwatch() })
     const scrub = createScrubber({ store: blocks, repairer, pins: peer.pins, getCodec: peer.getCodec, logger }, { bytesPerSecond: config.scrubBytesPerSecond, intervalMs: config.scrubIntervalSeconds * 1000 })
     registerIntegrityMetrics(metrics.registry, { store: blocks, repairer, scrub })
+    // whole DAGs for other nodes' pins, from the blocks here only, to whom the gateway would give them
+    const blockStreams = await serveBlockStreams({
+      libp2p: peer.libp2p,
+      logger,
+      read: async cid => await blocks.read(cid),
+      getCodec: peer.getCodec,
+      refuse: credentialedPeers({ nodes: nodeCredentials, publicMedia: () => streamKeys.publicMedia() })
+    })
+    stack.push(blockStreams.stop)
     const reader = createContentReader({ blockstore: peer.blockstore, logger }, { cacheBytes: config.memoryCacheBytes })
     const cache = createMediaCache({ logger }, { dir: join(config.data, 'media-cache') })
     stack.push(async () => { await cache.flush() })
@@ -255,7 +265,7 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
       ui: webUi(),
       access: {
         verifier: createStreamTokenVerifier({ keys: streamKeys }),
-        nodes: createNodeCredentialVerifier({ keys: streamKeys }),
+        nodes: nodeCredentials,
         publicMedia: () => streamKeys.publicMedia(),
         // the owner's id as the main server last sent it (kept on disk): enforced while the main server is down too
         onlyUser: config.mode === 'local' ? () => streamKeys.owner() ?? null : undefined

@@ -50,7 +50,7 @@ export function nodeCommand (command: Command): Command {
     .option('--p2p-listen <multiaddr>', 'libp2p address, repeatable (default /ip4/0.0.0.0/tcp/4002; loopback in local mode)', collect)
     .option('--url <url>', 'the URL viewers reach this node at (default: from --listen)')
     .addOption(new Option('--fallback <how>', 'on a miss: origin (proxy, verified), redirect, or peer (bitswap first) (default origin)').choices(['origin', 'redirect', 'peer']))
-    .addOption(new Option('--pin-from <where>', 'pins fetch from: any (holders\' HTTP gateways, then bitswap) or p2p (bitswap only, inside the private network) (default any)').choices(['any', 'p2p']))
+    .addOption(new Option('--pin-from <where>', 'pins fetch from: any (holders\' HTTP gateways, then the block stream and bitswap) or p2p (the block stream and bitswap only, inside the private network) (default any)').choices(['any', 'p2p']))
     .option('--quota <size>', 'most bytes of blocks kept, e.g. 50GiB (default: the free space of the data folder\'s disk)', size)
     .option('--cache-size <size>', 'most bytes kept from streams served by fallback, within the quota, e.g. 10GiB (env CIDCAST_CACHE_SIZE, default: half the quota)', size)
     .addOption(logLevelOption())

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { unixfs } from '@helia/unixfs'
-import { createAccounts, createInvitations, createLoginLimiter } from '../core/access/index.ts'
+import { createAccounts, createInvitations, createLoginLimiter, credentialedPeers } from '../core/access/index.ts'
 import { createCatalog, registerCatalogMetrics } from '../core/catalog/index.ts'
 import { loadMetadataConfig, loadServerConfig } from '../core/config/index.ts'
 import { createDiskSpace } from '../core/disk-space.ts'
@@ -15,7 +15,7 @@ import { CIDCAST_VERSION } from '../core/version.ts'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createDistributor, registerDistributionMetrics } from '../core/distribution/index.ts'
-import { createBlockRepairer, createContentReader, createScrubber, integrityStatus, registerIntegrityMetrics, repairWhenDamaged, verifyPins } from '../core/ipfs/index.ts'
+import { createBlockRepairer, createContentReader, createScrubber, integrityStatus, registerIntegrityMetrics, repairWhenDamaged, serveBlockStreams, verifyPins } from '../core/ipfs/index.ts'
 import { createMetadata } from '../core/metadata/index.ts'
 import { createDaemonLogger } from '../core/logger.ts'
 import { createLibrary, createPosterFrames, createSegmentStore, createTranscoder, ENCODER_SETTINGS, findChildLauncher, resolveFfmpeg } from '../core/media/index.ts'
@@ -294,6 +294,15 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
     stack.push(async () => { repairer.stop() })
     const unwatch = repairWhenDamaged(blocks, repairer)
     stack.push(async () => { unwatch() })
+    // renditions for nodes' pins as whole DAGs, from the blocks here only, to the nodes its gateway serves
+    const blockStreams = await serveBlockStreams({
+      libp2p: peer.libp2p,
+      logger,
+      read: async cid => await blocks.read(cid),
+      getCodec: peer.getCodec,
+      refuse: credentialedPeers({ nodes: access.nodeCredentials, publicMedia: () => config.publicMedia })
+    })
+    stack.push(blockStreams.stop)
     const repairForRequest = async (cid: CID): Promise<Buffer | undefined> => await repairer.repair(cid, { signal: AbortSignal.timeout(REQUEST_REPAIR_MS), recentFailureMs: REQUEST_REPAIR_BACKOFF_MS }).catch(() => undefined)
     // a block another main server of the catalog made (a segment recorded in the shared catalog) comes from its peer
     let others = (): number => 0

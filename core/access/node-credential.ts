@@ -126,3 +126,23 @@ function decodeAndCheck (credential: string, keys: StreamKeyLookup, atMs: number
   if (!verifyBytes(null, signedMessage(reader.payload(), NODE_CONTEXT), key, reader.signature())) throw new TokenInvalidError('the node credential\'s signature does not verify')
   return Object.freeze({ keyId, peerId, issuedAt, expiresAt })
 }
+
+/**
+ * Who may take a peer's blocks over its own libp2p protocols (the block stream, core/ipfs): the rule of its gateway
+ * for nodes (gateway/access/stream-access.ts), with the asker's peer ID proven by the connection: anyone of the
+ * private network when media are public, else a peer showing a credential that names it. Returns why not, or
+ * undefined when it may.
+ */
+export function credentialedPeers (components: { nodes: Pick<NodeCredentialVerifier, 'verify'>, publicMedia: () => boolean }): (peer: { toString: () => string }, credential: string | undefined) => string | undefined {
+  return (peer, credential) => {
+    if (components.publicMedia()) return undefined
+    if (credential == null) return 'media are not public here: a node credential is needed'
+    let claims: NodeCredentialClaims
+    try {
+      claims = components.nodes.verify(credential)
+    } catch (err) {
+      return (err as Error).message
+    }
+    return claims.peerId === peer.toString() ? undefined : 'the node credential names another peer'
+  }
+}

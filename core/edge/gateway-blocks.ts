@@ -90,6 +90,18 @@ interface Gateway {
 /** What an answer was, when it was no block. */
 type Miss = 'lacks' | 'failed'
 
+/** A gateway's base URL as it is asked and remembered (no trailing slash); undefined when it is no http(s) URL. */
+export function gatewayBase (url: string): string | undefined {
+  let base: URL
+  try {
+    base = new URL(url)
+  } catch {
+    return undefined
+  }
+  if (base.protocol !== 'http:' && base.protocol !== 'https:') return undefined
+  return base.href.replace(/\/+$/, '')
+}
+
 /** Makes a block source over `init.gateways` (duplicates and non-http(s) URLs are dropped). */
 export function gatewayBlocks (components: GatewayBlocksComponents, init: GatewayBlocksInit): GatewayBlocks {
   const log = components.logger.child({ name: 'cidcast:gateway-blocks' })
@@ -101,15 +113,8 @@ export function gatewayBlocks (components: GatewayBlocksComponents, init: Gatewa
   const maxBlockBytes = init.maxBlockBytes ?? DEFAULT_MAX_BLOCK_BYTES
   const gateways: Gateway[] = []
   for (const url of init.gateways) {
-    let base: URL
-    try {
-      base = new URL(url)
-    } catch {
-      continue
-    }
-    if (base.protocol !== 'http:' && base.protocol !== 'https:') continue
-    const href = base.href.replace(/\/+$/, '')
-    if (gateways.some(g => g.url === href)) continue
+    const href = gatewayBase(url)
+    if (href == null || gateways.some(g => g.url === href)) continue
     const earlier = init.memory?.aside(href)
     gateways.push({ url: href, inFlight: 0, setAside: earlier == null ? undefined : `earlier: ${earlier}` })
   }

@@ -1,9 +1,12 @@
+import { peerIdFromString } from '@libp2p/peer-id'
 import { isOutOfSpace } from '../disk-space.ts'
 import { DataFolderFullError } from './errors.ts'
-import { gatewayBlocks, gatewayMemory } from './gateway-blocks.ts'
+import { gatewayBase, gatewayBlocks, gatewayMemory } from './gateway-blocks.ts'
 import { collectDag, localRemover } from './pin-collect.ts'
 import { DEFAULT_FETCH_CONCURRENCY, DEFAULT_STALL_TIMEOUT_MS, fetchDag } from './pin-fetch.ts'
 import { connectProviders, describePeers } from './pin-providers.ts'
+import { DEFAULT_STREAM_STALL_MS, streamDag } from './pin-stream.ts'
+import { NODE_CREDENTIAL_HEADER } from '../access/index.ts'
 import { leafSkippingWalker, verifyPins } from '../ipfs/index.ts'
 import type { Capacity } from './capacity.ts'
 import type { OrderBook, OrderEntry } from './order-book.ts'
@@ -11,18 +14,21 @@ import type { AutoPins } from './auto-pins.ts'
 import type { HeldMedia } from './held-media.ts'
 import type { Collected } from './pin-collect.ts'
 import type { DagProgress } from './pin-fetch.ts'
+import type { StreamedDag } from './pin-stream.ts'
 import type { PinProvider } from '../control/index.ts'
 import type { BlockRepairer, VerifiedBlockstore, VerifyOptions, VerifyReport } from '../ipfs/index.ts'
 import type { Logger } from '../logger.ts'
 import type { Peer } from '../net/index.ts'
+import type { PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
 /*
  * The pinner's execution: carries out one order of the book, or a pin of the node's own API. A pin checks the room
  * left, waits for one of a few fetch slots, dials the providers the order names (the main server, other nodes),
- * fetches the DAG many blocks at a time from their trustless gateways, or over bitswap from any connected peer for
- * what the gateways do not give (pin-fetch.ts, gateway-blocks.ts; every block is hashed on arrival, so a peer
- * sending bad bytes is simply not heard and the block comes from another), then records the pin with Helia;
+ * fetches the DAG many blocks at a time from their trustless gateways, or, when no gateway can be asked, asks them
+ * in turn for the whole DAG over the block stream (pin-stream.ts), then over bitswap from any connected peer for
+ * what is still missing (pin-fetch.ts, gateway-blocks.ts; every block is hashed on arrival, so a peer sending bad bytes is not
+ * believed and the block comes from another), then records the pin with Helia;
  * transient failures are tried again after a growing wait. An unpin removes the pin and then the DAG's blocks that
  * no other pin holds (pin-collect.ts).
  */
@@ -67,10 +73,14 @@ export interface PinExecutionInit {
   /** Words for the data folder in error messages. @default 'the data folder' */
   dataLabel?: string
   /**
-   * Ask the providers' trustless gateways before bitswap. Off, every block comes over bitswap inside the private
-   * network (encrypted with the swarm key; plain-http gateways are not). @default true
+   * Ask the providers' trustless gateways before bitswap. Off, every block comes over the block stream or bitswap
+   * inside the private network (encrypted with the swarm key; plain-http gateways are not). @default true
    */
   gateways?: boolean
+  /** Ask the providers for the whole DAG over the block stream before anything else. @default true */
+  blockStream?: boolean
+  /** A holder's block stream with nothing for this long gives way to the next holder. @default 10000 */
+  streamStallTimeoutMs?: number
 }
 
 export interface LocalPinOptions {
@@ -112,6 +122,8 @@ class Execution implements PinExecution {
   private readonly slots: Array<() => void> = []
   /** Gateways put aside by one pin are skipped by the next ones (and by retries) for a while. */
   private readonly gatewaysAside = gatewayMemory()
+  /** Block stream holders that sent a wrong block, the same way. */
+  private readonly holdersAside = gatewayMemory()
   private freeSlots: number
   private readonly init: Required<Omit<PinExecutionInit, 'dataLabel'>> & { dataLabel: string }
 
@@ -126,6 +138,8 @@ class Execution implements PinExecution {
       maxRetryDelayMs: init.maxRetryDelayMs ?? 60_000,
       dialTimeoutMs: init.dialTimeoutMs ?? 5000,
       gateways: init.gateways ?? true,
+      blockStream: init.blockStream ?? true,
+      streamStallTimeoutMs: init.streamStallTimeoutMs ?? DEFAULT_STREAM_STALL_MS,
       dataLabel: init.dataLabel ?? 'the data folder'
     }
     this.freeSlots = this.init.maxConcurrentPins
@@ -145,7 +159,7 @@ class Execution implements PinExecution {
     const providers = options.providers ?? []
     const gateways = this.gateways(providers)
     await this.connect(root, providers, gateways, options.signal)
-    const progress = await this.fetchAndPin(root, { signal: options.signal, onProgress: options.onProgress, gateways })
+    const progress = await this.fetchAndPin(root, { signal: options.signal, onProgress: options.onProgress, gateways, holders: this.holders(providers, gateways) })
     this.c.onPinsChanged?.()
     return progress
   }
@@ -185,6 +199,7 @@ class Execution implements PinExecution {
           await this.fetchAndPin(entry.root, {
             signal,
             gateways,
+            holders: this.holders(providers, gateways),
             onProgress: progress => {
               entry.progress = { blocksDone: progress.blocksDone, bytesDone: progress.bytesDone, blocksTotal: progress.blocksTotal ?? entry.progress.blocksTotal, bytesTotal: progress.bytesTotal ?? entry.progress.bytesTotal }
             }
@@ -288,40 +303,87 @@ class Execution implements PinExecution {
     return urls
   }
 
+  /**
+   * The providers (not this node) to ask for the block stream, in the order given: only when no gateway can be asked
+   * (none named, all put aside, or gateways off). A gateway is faster where there is one: plain HTTP, where the
+   * stream pays for the private network's two ciphers at both ends (bench r1b against r1c).
+   */
+  private holders (providers: PinProvider[], gateways: string[]): PeerId[] {
+    if (!this.init.blockStream) return []
+    if (gateways.some(url => { const base = gatewayBase(url); return base != null && this.gatewaysAside.aside(base) == null })) return []
+    const self = this.c.peer.libp2p.peerId.toString()
+    const holders: PeerId[] = []
+    for (const provider of providers) {
+      if (provider.peerId === self || holders.some(h => h.toString() === provider.peerId)) continue
+      try {
+        holders.push(peerIdFromString(provider.peerId))
+      } catch {}
+    }
+    return holders
+  }
+
   private async connect (root: CID, providers: PinProvider[], gateways: string[], signal?: AbortSignal): Promise<void> {
     const { failures } = await connectProviders(this.c.peer.libp2p, root, providers, { signal, timeoutMs: this.init.dialTimeoutMs, gateways: gateways.length })
     if (failures.length > 0) this.log.info({ root: root.toString(), failures }, 'some providers could not be dialled')
   }
 
   /** Fetches the DAG (counting space as blocks arrive), then records the pin over local blocks. */
-  private async fetchAndPin (root: CID, options: { signal?: AbortSignal, onProgress?: (progress: DagProgress) => void, gateways: string[] }): Promise<DagProgress> {
+  private async fetchAndPin (root: CID, options: { signal?: AbortSignal, onProgress?: (progress: DagProgress) => void, gateways: string[], holders: PeerId[] }): Promise<DagProgress> {
     const { peer, capacity } = this.c
     let fetched = 0
-    const gateways = options.gateways.length > 0 ? gatewayBlocks({ logger: this.c.logger, credential: this.c.credential }, { gateways: options.gateways, connections: this.init.fetchConcurrency, memory: this.gatewaysAside }) : undefined
+    const room = (): number => capacity.last()?.freeBytes ?? Number.POSITIVE_INFINITY
+    const noRoom = (): Error => new DataFolderFullError(this.fullMessage(`became full while pinning ${root.toString()}`))
+    const onFetched = async (_cid: CID, bytes: number): Promise<void> => {
+      // `record` keeps the last measurement current block by block; the folder is walked again now and then
+      capacity.record(bytes)
+      const space = ++fetched % SPACE_CHECK_BLOCKS === 0 ? await capacity.measure() : capacity.last()
+      if (space?.full === true) throw new DataFolderFullError(this.fullMessage(`became full while pinning ${root.toString()}`))
+    }
+    let gateways: ReturnType<typeof gatewayBlocks> | undefined
     try {
-      const progress = await fetchDag({ blockstore: peer.blockstore, getCodec: peer.getCodec, gateways }, root, {
-        signal: options.signal,
-        concurrency: this.init.fetchConcurrency,
-        stallTimeoutMs: this.init.stallTimeoutMs,
-        describePeers: () => describePeers(this.c.peer.libp2p),
-        canWant: () => this.c.peer.libp2p.getConnections().length > 0,
-        onProgress: options.onProgress,
-        room: () => capacity.last()?.freeBytes ?? Number.POSITIVE_INFINITY,
-        noRoom: () => new DataFolderFullError(this.fullMessage(`became full while pinning ${root.toString()}`)),
-        onFetched: async (_cid, bytes) => {
-          // `record` keeps the last measurement current block by block; the folder is walked again now and then
-          capacity.record(bytes)
-          const space = ++fetched % SPACE_CHECK_BLOCKS === 0 ? await capacity.measure() : capacity.last()
-          if (space?.full === true) throw new DataFolderFullError(this.fullMessage(`became full while pinning ${root.toString()}`))
+      let streamed: StreamedDag | undefined
+      if (options.holders.length > 0) {
+        streamed = await streamDag({ libp2p: peer.libp2p, blockstore: peer.blockstore, getCodec: peer.getCodec, logger: this.c.logger }, root, options.holders, {
+          signal: options.signal,
+          credential: this.c.credential?.()?.[NODE_CREDENTIAL_HEADER],
+          stallTimeoutMs: this.init.streamStallTimeoutMs,
+          memory: this.holdersAside,
+          onProgress: options.onProgress,
+          onFetched,
+          room,
+          noRoom
+        })
+        if (!streamed.complete) this.log.info({ root: root.toString(), holders: streamed.attempts }, 'the block stream left blocks to fetch another way')
+      }
+      let progress: DagProgress
+      if (streamed?.complete === true) {
+        progress = streamed.progress
+      } else {
+        gateways = options.gateways.length > 0 ? gatewayBlocks({ logger: this.c.logger, credential: this.c.credential }, { gateways: options.gateways, connections: this.init.fetchConcurrency, memory: this.gatewaysAside }) : undefined
+        // what the stream brought is here now: fetchDag finds it and fetches the rest
+        progress = await fetchDag({ blockstore: peer.blockstore, getCodec: peer.getCodec, gateways }, root, {
+          signal: options.signal,
+          concurrency: this.init.fetchConcurrency,
+          stallTimeoutMs: this.init.stallTimeoutMs,
+          describePeers: () => describePeers(this.c.peer.libp2p),
+          canWant: () => this.c.peer.libp2p.getConnections().length > 0,
+          onProgress: options.onProgress,
+          room,
+          noRoom,
+          onFetched
+        })
+        if (streamed != null) {
+          progress.bytesFetched += streamed.progress.bytesFetched
+          progress.bytesFromStream = streamed.progress.bytesFromStream
         }
-      })
+      }
       try {
         for await (const cid of peer.pins.add(root, { signal: options.signal, metadata: { cidcast: 'content' }, walker: leafSkippingWalker() })) void cid
       } catch (err) {
         // pinned meanwhile (another order on the same root, or the node's own API)
         if ((err as Error)?.name !== 'AlreadyPinnedError') throw err
       }
-      if (progress.bytesFetched > 0) this.log.info({ root: root.toString(), bytes: progress.bytesFetched, fromGateways: progress.bytesFromGateways }, 'fetched')
+      if (progress.bytesFetched > 0) this.log.info({ root: root.toString(), bytes: progress.bytesFetched, fromStream: progress.bytesFromStream, fromGateways: progress.bytesFromGateways }, 'fetched')
       return progress
     } catch (err) {
       // the disk filled before a measurement said so (another writer, a stale figure): a full folder all the same

@@ -30,8 +30,10 @@ export interface DagProgress {
   bytesTotal?: number
   /** Of `bytesDone`, what came over the network (the rest was already here). */
   bytesFetched: number
-  /** Of `bytesFetched`, what came from gateways over HTTP (the rest over bitswap). */
+  /** Of `bytesFetched`, what came from gateways over HTTP. */
   bytesFromGateways: number
+  /** Of `bytesFetched`, what came over the block stream (pin-stream.ts); the rest came over bitswap. */
+  bytesFromStream: number
 }
 
 export interface FetchDagComponents {
@@ -117,7 +119,7 @@ export async function fetchDag (components: FetchDagComponents, root: CID, optio
   const rewantMs = options.rewantMs ?? DEFAULT_REWANT_MS
   const controller = new AbortController()
   const signal = options.signal == null ? controller.signal : AbortSignal.any([options.signal, controller.signal])
-  const progress: DagProgress = { blocksDone: 0, bytesDone: 0, bytesFetched: 0, bytesFromGateways: 0 }
+  const progress: DagProgress = { blocksDone: 0, bytesDone: 0, bytesFetched: 0, bytesFromGateways: 0, bytesFromStream: 0 }
   const seen = new Set<string>([keyOf(root)])
   // inner nodes first: they are small, and once all are read the number of blocks is known
   const inner: CID[] = []

@@ -15,9 +15,10 @@ import type { CID } from 'multiformats/cid'
 /**
  * A CDN node's side of replication: carries out the main server's pin orders (core/control/messages.ts) and reports
  * on each. A pin dials the providers the order names (the main server, other nodes), fetches the DAG many blocks at
- * a time from their trustless gateways, or over bitswap from any connected peer for what the gateways do not give
- * (pin-fetch.ts, gateway-blocks.ts; every block is hashed on arrival, so a peer sending bad bytes is simply not
- * heard and the block comes from another), then records the pin with Helia. An unpin removes the pin and then the
+ * a time from their trustless gateways, or, from providers with no gateway to ask, whole in one block stream
+ * (pin-stream.ts), and over bitswap from any connected peer for what is still missing (pin-fetch.ts,
+ * gateway-blocks.ts; every block is hashed on arrival, so a peer sending bad bytes is not believed and the block
+ * comes from another), then records the pin with Helia. An unpin removes the pin and then the
  * DAG's blocks that no other pin holds (pin-collect.ts). Orders are kept in the node's datastore from the moment
  * they arrive until the server has seen their final state, so a pin cut by a crash or a restart starts again at
  * `start()` and, since blocks already here are not fetched twice, finishes where it stopped.

@@ -1,8 +1,9 @@
 /*
  * core/ipfs: content addressing for both sides: the import profile, hashing a file without storing it, the verified
  * blockstore (every block read from disk checked against its CID), the block reader with its LRU, the UnixFS path and
- * content reader, CAR export, the pin walker that skips leaves, and the integrity of what is stored: pin
- * verification, block repair from the peers, the background scrub and their metrics. Other folders import this file
+ * content reader, CAR export, the block stream (a DAG from a peer that holds it, in one libp2p stream), the pin walker
+ * that skips leaves, and the integrity of what is stored: pin verification, block repair from the peers, the
+ * background scrub and their metrics. Other folders import this file
  * only.
  */
 
@@ -30,3 +31,7 @@ export type {
 export { carBlocks, encodeCar, entityRange } from './car-export.ts'
 export type { CarBlock, CarBlocksOptions, DagScope, EntityBytes } from './car-export.ts'
 export { leafSkippingWalker } from './pin-walker.ts'
+export { BLOCK_STREAM_PROTOCOL, BlockStreamFrameError, BlockStreamStalledError, FrameReader, MAX_BLOCK_FRAME_BYTES, MAX_CONTROL_FRAME_BYTES, MAX_HAVE, MAX_REQUEST_BYTES, MAX_STREAM_BLOCKS, blockFrameHead, frame, jsonFrame, parseBlockFrame, parseJson, send } from './block-stream-wire.ts'
+export type { BlockStreamAnswer, BlockStreamRequest, BlockStreamTrailer } from './block-stream-wire.ts'
+export { serveBlockStreams } from './block-stream-serve.ts'
+export type { BlockStreamServer, BlockStreamServerComponents, BlockStreamServerInit } from './block-stream-serve.ts'

@@ -163,9 +163,9 @@ test('a node killed with SIGKILL in the middle of a pin resumes it after a resta
     const cid = await unixfs(server.peer).addBytes(bytes, IMPORT_OPTIONS)
     for await (const block of server.peer.pins.add(cid)) void block
 
-    // one block at a time over bitswap (the gateway would carry it all within one heartbeat), so the pin takes a
+    // one block at a time over bitswap (the gateway or the block stream would carry it all within one heartbeat), so the pin takes a
     // few seconds and the kill lands in its middle
-    const options: StartNodeOptions = { ...nodeOptions(dir.path, 'gamma', server), pinFrom: 'p2p', pinner: { fetchConcurrency: 1 } }
+    const options: StartNodeOptions = { ...nodeOptions(dir.path, 'gamma', server), pinFrom: 'p2p', pinner: { fetchConcurrency: 1, blockStream: false } }
     let gamma = await startNodeProcess(options)
     parts.push(async () => { gamma.child.kill('SIGKILL'); await gamma.exited })
     await waitFor(async () => (await api<{ items: Array<{ name: string, state: string }> }>(server, 'GET', '/api/v1/nodes')).items.some(n => n.name === 'gamma' && n.state === 'online'), 20_000, 'gamma to register')

@@ -3,6 +3,10 @@ import anyTest from 'ava'
 import { CID } from 'multiformats/cid'
 import { fixture } from '../../fixtures/media.ts'
 import { createStreamTokenSigner, NODE_CREDENTIAL_HEADER } from '../../core/access/index.ts'
+import { readSwarmKey } from '../../core/config/index.ts'
+import { streamDag } from '../../core/edge/pin-stream.ts'
+import { silentLogger } from '../../core/logger.ts'
+import { createPeer } from '../../core/net/index.ts'
 import { startNode } from '../../node/cdn-node.ts'
 import { startServer } from '../../node/server.ts'
 import { adminToken, TEST_ACCOUNTS } from '../helpers/auth.ts'
@@ -125,6 +129,27 @@ test.serial('cidcast keys rotate: the new key reaches the nodes at once, and a t
   const after = await server.streamUrls.create({ userId: 'viewer', mediaId: id, node: 'alpha', ttlSeconds: 600 })
   t.not(after.token.slice(0, 12), before.token.slice(0, 12), 'signed with the new key')
   for (const url of [before.url, after.url]) t.true((await play(url)).every(f => f.status === 200), url)
+})
+
+test.serial('a node pinning inside the private network gets the block stream with its credential, from a node and from the main server; a peer without one is refused', async t => {
+  const { root, server } = t.context
+  const alpha = running(t, 'alpha')
+  const gamma = await node(t, 'gamma', { pinFrom: 'p2p' })
+  const fromNode = await gamma.pinner.pin(CID.parse(root), { providers: [{ peerId: alpha.peer.libp2p.peerId.toString(), addrs: alpha.peer.libp2p.getMultiaddrs().map(String), gateway: alpha.url }] })
+  t.true(fromNode.bytesFetched > 0 && fromNode.bytesFromStream === fromNode.bytesFetched, `every block over alpha's block stream (${fromNode.bytesFromStream} of ${fromNode.bytesFetched} bytes)`)
+  await gamma.pinner.unpin(CID.parse(root))
+  const fromServer = await gamma.pinner.pin(CID.parse(root), { providers: [{ peerId: server.peer.libp2p.peerId.toString(), addrs: server.peer.libp2p.getMultiaddrs().map(String) }] })
+  t.true(fromServer.bytesFetched > 0 && fromServer.bytesFromStream === fromServer.bytesFetched, `every block over the main server's block stream (${fromServer.bytesFromStream} of ${fromServer.bytesFetched} bytes)`)
+
+  // a peer of the private network that is no registered node: no credential, no blocks
+  const stranger = await createPeer({ logger: silentLogger() }, { swarmKey: await readSwarmKey(join(t.context.dir, 'server', 'swarm.key')) })
+  t.context.running.push({ stop: async () => { await stranger.stop() } })
+  for (const holder of [alpha.peer, server.peer]) {
+    await stranger.libp2p.dial(holder.libp2p.getMultiaddrs())
+    const streamed = await streamDag({ libp2p: stranger.libp2p, blockstore: stranger.blockstore, getCodec: stranger.getCodec, logger: silentLogger() }, CID.parse(root), [holder.libp2p.peerId])
+    t.false(streamed.complete)
+    t.regex(streamed.attempts[0], /refused: ForbiddenError: media are not public here: a node credential is needed/)
+  }
 })
 
 test.serial('with the main server stopped a node still plays a signed URL and refuses it without a token, bent, for another media or expired; after its own restart too', async t => {
