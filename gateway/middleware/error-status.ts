@@ -82,6 +82,9 @@ export const ERROR_STATUS: Readonly<Record<string, number>> = {
   PinCancelledError: 409,
   NoProviderReachableError: 502,
   PinStalledError: 504,
+  // a holder's block stream (core/ipfs/block-stream-wire.ts): a peer that broke the framing, or went quiet
+  BlockStreamFrameError: 502,
+  BlockStreamStalledError: 504,
   // metadata (core/metadata/errors.ts); NFO and XML errors are caught where sidecars are read
   SeriesNotFoundError: 404,
   CollectionNotFoundError: 404,
