@@ -12,6 +12,7 @@
 import { rm, writeFile } from 'node:fs/promises'
 import { relative } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import { BUNDLE_SETTINGS, oneCopyOfEach } from './bundle-settings.js'
 import { BUILD_MANIFEST, DIST_DIR, DIST_ENTRY, ROOT, WATCHED_FILES } from './dist-entry.js'
 
 /**
@@ -54,13 +55,14 @@ export async function buildDist (options = {}) {
     platform: 'node',
     format: 'esm',
     target: 'node22',
-    // the project's errors are told apart by `name`; keep every class and function name as in the sources
-    keepNames: true,
+    // minified, names kept (bin/bundle-settings.js)
+    ...BUNDLE_SETTINGS,
     sourcemap: 'linked',
     sourcesContent: false,
     metafile: true,
     logLevel: 'warning',
     external: [...EXTERNAL],
+    plugins: [oneCopyOfEach(root)],
     // bundled CommonJS packages `require()` Node built-ins, which an ES module has no `require` for
     banner: { js: "import { createRequire as __cidcastCreateRequire } from 'node:module'; const require = __cidcastCreateRequire(import.meta.url);" }
   })

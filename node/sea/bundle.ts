@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url'
 import * as esbuild from 'esbuild'
+import { BUNDLE_SETTINGS, oneCopyOfEach } from '../../bin/bundle-settings.js'
 import type { Plugin } from 'esbuild'
 
 /*
@@ -72,13 +73,13 @@ export async function bundleNode (): Promise<NodeBundle> {
     platform: 'node',
     format: 'cjs',
     target: `node${process.versions.node.split('.')[0]}`,
-    // the project's errors are told apart by `name`; keep every class and function name as in the sources
-    keepNames: true,
+    // minified, names kept, as dist/ (bin/bundle-settings.js)
+    ...BUNDLE_SETTINGS,
     metafile: true,
     logLevel: 'warning',
     define: { 'import.meta.url': '__cidcast_import_meta_url' },
     banner: { js: "var __cidcast_import_meta_url = require('node:url').pathToFileURL(__filename).href;" },
-    plugins: [embeddedClassicLevel, noPinoTransports]
+    plugins: [embeddedClassicLevel, noPinoTransports, oneCopyOfEach(ROOT)]
   })
   const inputs = Object.keys(result.metafile.inputs).map(input => {
     // packages by their path inside node_modules: the folder may be a link that resolves outside the root

@@ -1,0 +1,8 @@
+import type { Plugin } from 'esbuild'
+
+/** esbuild settings of both bundles of the CDN node (dist/ and the single executable's). */
+export declare const BUNDLE_SETTINGS: Readonly<{ minify: true, keepNames: true, charset: 'ascii', legalComments: 'none' }>
+/** Packages of which one copy per major version is bundled, the newest installed. */
+export declare const ONE_COPY_PER_MAJOR: readonly string[]
+/** An esbuild plugin bundling one copy of each package version installed several times (and of `perMajor`, one per major). */
+export declare function oneCopyOfEach (root: string, perMajor?: readonly string[]): Plugin

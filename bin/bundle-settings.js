@@ -1,0 +1,121 @@
+// What both bundles of the CDN node share: dist/ (bin/build-dist.js, what `cidcast node` runs from an npm install)
+// and the single executable's (node/sea/bundle.ts). Plain JavaScript, as bin/build-dist.js runs at `npm install`.
+import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs'
+import { dirname, join, sep } from 'node:path'
+
+/**
+ * esbuild settings of both bundles. Minified because V8 keeps every loaded module's source text in memory, for lazy
+ * compilation and `Function.prototype.toString`: unminified, the chunks a CDN node loads were 7.5 MB of source held,
+ * and a comment with one non-Latin-1 character (a dash, an emoji in a doc comment) stores a whole chunk at two bytes
+ * a character. Names are kept: the project's errors are told apart by `name`, and stack traces stay readable.
+ */
+export const BUNDLE_SETTINGS = Object.freeze({
+  minify: true,
+  keepNames: true,
+  // the default; said here because the two-byte sources above are what it prevents
+  charset: 'ascii',
+  legalComments: 'none'
+})
+
+/**
+ * Packages of which one copy per major version is bundled, the newest installed, where npm left several (nested
+ * under the packages that asked for an older range): large, or building large tables when loaded. mime-db is 190 KB
+ * of data that Koa's `mime-types`, `type-is`'s and `accepts`' each loaded as a copy of its own.
+ */
+export const ONE_COPY_PER_MAJOR = Object.freeze(['mime-db', 'mime-types'])
+
+/** Every installed copy of every package under `nodeModules` (at its top and one package deep): name -> copies. */
+function installedCopies (nodeModules) {
+  const copies = new Map()
+  const add = (name, dir) => {
+    let version
+    try {
+      version = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).version
+    } catch {
+      return
+    }
+    if (typeof version !== 'string') return
+    if (!copies.has(name)) copies.set(name, [])
+    // as esbuild names files: node_modules may be a link
+    copies.get(name).push({ dir: realpathSync(dir), version })
+  }
+  const packagesIn = folder => {
+    const names = []
+    for (const entry of readdirSync(folder)) {
+      if (entry.startsWith('.')) continue
+      if (entry.startsWith('@')) names.push(...readdirSync(join(folder, entry)).map(pkg => `${entry}/${pkg}`))
+      else names.push(entry)
+    }
+    return names
+  }
+  for (const name of packagesIn(nodeModules)) {
+    add(name, join(nodeModules, name))
+    const nested = join(nodeModules, name, 'node_modules')
+    if (existsSync(nested)) for (const inner of packagesIn(nested)) add(inner, join(nested, inner))
+  }
+  for (const list of copies.values()) list.sort((a, b) => a.dir < b.dir ? -1 : a.dir > b.dir ? 1 : 0)
+  return copies
+}
+
+function compareVersions (a, b) {
+  const pa = a.split(/[.+-]/).map(Number)
+  const pb = b.split(/[.+-]/).map(Number)
+  for (let i = 0; i < 3; i++) if (pa[i] !== pb[i]) return (pa[i] || 0) - (pb[i] || 0)
+  return 0
+}
+
+/** `multiformats/cid` -> `multiformats`, `@scope/name/x` -> `@scope/name`. */
+function packageName (specifier) {
+  const parts = specifier.split('/')
+  return specifier.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]
+}
+
+/**
+ * An esbuild plugin that bundles one copy of a package where npm installed the same version several times (nested
+ * under each package that could not share the top one: 17 copies of protons-runtime 7.1.2, 5 of multiformats
+ * 13.4.2), and one copy per major version of `perMajor`: the same code and data loaded once instead of once per
+ * dependent. The copy kept is the newest of its major (`perMajor`), else the first by path, so builds are the same.
+ */
+export function oneCopyOfEach (root, perMajor = ONE_COPY_PER_MAJOR) {
+  return {
+    name: 'cidcast-one-copy',
+    setup (build) {
+      let copies
+      /** The copy `dir` (of `name` at `version`) is replaced by, or undefined to keep it. */
+      const replacement = (name, dir, version) => {
+        copies ??= installedCopies(join(root, 'node_modules'))
+        const list = copies.get(name) ?? []
+        const major = version.split('.')[0]
+        const same = perMajor.includes(name)
+          ? list.filter(copy => copy.version.split('.')[0] === major).sort((a, b) => compareVersions(b.version, a.version))
+          : list.filter(copy => copy.version === version)
+        return same.length > 1 && same[0].dir !== dir ? same[0] : undefined
+      }
+      // bare specifiers: packages (a Node built-in resolves as external and is left alone)
+      build.onResolve({ filter: /^[^./]/ }, async args => {
+        if (args.pluginData?.oneCopy === true || args.path.startsWith('node:')) return undefined
+        const options = { kind: args.kind, importer: args.importer, resolveDir: args.resolveDir, pluginData: { oneCopy: true } }
+        const found = await build.resolve(args.path, options)
+        // what it cannot resolve, esbuild's own resolution reports (or tolerates, inside a try)
+        if (found.errors.length > 0) return undefined
+        if (found.external || found.namespace !== 'file') return found
+        const name = packageName(args.path)
+        const marker = `${sep}node_modules${sep}${name.split('/').join(sep)}${sep}`
+        const at = found.path.lastIndexOf(marker)
+        if (at < 0) return found
+        const dir = found.path.slice(0, at + marker.length - 1)
+        let version
+        try {
+          version = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).version
+        } catch {
+          return found
+        }
+        const copy = replacement(name, dir, version)
+        if (copy == null) return found
+        // resolved again from the folder that holds the copy's node_modules, so subpaths and `exports` still apply
+        const holder = dirname(copy.dir.slice(0, copy.dir.length - name.length - 1))
+        return await build.resolve(args.path, { ...options, resolveDir: holder })
+      })
+    }
+  }
+}
