@@ -6,3 +6,5 @@ export declare const BUNDLE_SETTINGS: Readonly<{ minify: true, keepNames: true, 
 export declare const ONE_COPY_PER_MAJOR: readonly string[]
 /** An esbuild plugin bundling one copy of each package version installed several times (and of `perMajor`, one per major). */
 export declare function oneCopyOfEach (root: string, perMajor?: readonly string[]): Plugin
+/** An esbuild plugin that bundles pino without its worker transports (thread-stream becomes a class that refuses). */
+export declare const noPinoTransports: Plugin

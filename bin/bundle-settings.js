@@ -18,6 +18,22 @@ export const BUNDLE_SETTINGS = Object.freeze({
 })
 
 /**
+ * An esbuild plugin that turns thread-stream (pino's transports, run on worker threads from files beside pino, which
+ * a bundle does not have) into a class that refuses. The daemons log to stdout in their own process and never ask for
+ * a transport; asking fails with a message saying so. With it pino is bundled rather than loaded from node_modules.
+ */
+export const noPinoTransports = Object.freeze({
+  name: 'cidcast-no-pino-transports',
+  setup (build) {
+    build.onResolve({ filter: /^thread-stream$/ }, () => ({ path: 'thread-stream', namespace: 'cidcast-stub' }))
+    build.onLoad({ filter: /^thread-stream$/, namespace: 'cidcast-stub' }, () => ({
+      contents: "module.exports = class ThreadStream { constructor () { throw new Error('pino transports are not available in the bundled cidcast: it logs to stdout') } }\n",
+      loader: 'js'
+    }))
+  }
+})
+
+/**
  * Packages of which one copy per major version is bundled, the newest installed, where npm left several (nested
  * under the packages that asked for an older range): large, or building large tables when loaded. mime-db is 190 KB
  * of data that Koa's `mime-types`, `type-is`'s and `accepts`' each loaded as a copy of its own.

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url'
 import * as esbuild from 'esbuild'
-import { BUNDLE_SETTINGS, oneCopyOfEach } from '../../bin/bundle-settings.js'
+import { BUNDLE_SETTINGS, noPinoTransports, oneCopyOfEach } from '../../bin/bundle-settings.js'
 import type { Plugin } from 'esbuild'
 
 /*
@@ -11,8 +11,8 @@ import type { Plugin } from 'esbuild'
  * module is dealt with here, found by reading the bundle's module graph:
  * - classic-level's binding (node-gyp-build looks for `prebuilds/` beside the package): replaced by the addon the
  *   executable carries (node/sea/embedded.ts);
- * - pino's transports (thread-stream runs `worker.js` files beside pino): left out; the node logs to stdout in its
- *   own process and never asks for a transport, and asking would fail with a message saying so;
+ * - pino's transports (thread-stream runs `worker.js` files beside pino): left out, as in dist/
+ *   (bin/bundle-settings.js); the node logs to stdout in its own process and never asks for a transport;
  * - the web UI (node/web-ui.ts reads client/public and hls.js beside the sources): carried as assets;
  * - `import.meta.url` is the executable's own path, for what compares it (node/node-main.ts).
  * No other native addon, worker file, or file read beside a module is in the graph; `checkModuleGraph` keeps it so.
@@ -40,18 +40,6 @@ const embeddedClassicLevel: Plugin = {
       contents: `module.exports = require(${JSON.stringify(EMBEDDED)}).embeddedAddon('classic-level')\n`,
       loader: 'js',
       resolveDir: ROOT
-    }))
-  }
-}
-
-/** thread-stream (pino's transports, run on worker threads from files) becomes a class that refuses. */
-const noPinoTransports: Plugin = {
-  name: 'cidcast-no-pino-transports',
-  setup (build) {
-    build.onResolve({ filter: /^thread-stream$/ }, () => ({ path: 'thread-stream', namespace: 'cidcast-sea' }))
-    build.onLoad({ filter: /^thread-stream$/, namespace: 'cidcast-sea' }, () => ({
-      contents: "module.exports = class ThreadStream { constructor () { throw new Error('pino transports are not available in the cidcast-node executable: it logs to stdout') } }\n",
-      loader: 'js'
     }))
   }
 }
