@@ -8,3 +8,5 @@ export declare const ONE_COPY_PER_MAJOR: readonly string[]
 export declare function oneCopyOfEach (root: string, perMajor?: readonly string[]): Plugin
 /** An esbuild plugin that bundles pino without its worker transports (thread-stream becomes a class that refuses). */
 export declare const noPinoTransports: Plugin
+/** An esbuild plugin that makes noise's default crypto the project's `nativeNoiseCrypto` (no AssemblyScript ChaCha20 loaded). */
+export declare function noiseDefaultCrypto (root: string): Plugin

@@ -34,6 +34,27 @@ export const noPinoTransports = Object.freeze({
 })
 
 /**
+ * An esbuild plugin that makes `@chainsafe/libp2p-noise`'s default crypto the one the peer always gives it,
+ * `nativeNoiseCrypto` (core/net/noise-crypto.ts): the default module instantiates two AssemblyScript ChaCha20 modules
+ * when loaded (1 MB of WebAssembly memory and their code, ~2 MB of RSS) for a crypto the node never uses.
+ */
+export function noiseDefaultCrypto (root) {
+  return {
+    name: 'cidcast-noise-default-crypto',
+    setup (build) {
+      build.onResolve({ filter: /^\.\/crypto\/index\.js$/ }, args => /[\\/]libp2p-noise[\\/]dist[\\/]src[\\/]noise\.js$/.test(args.importer)
+        ? { path: 'noise-default-crypto', namespace: 'cidcast-stub' }
+        : undefined)
+      build.onLoad({ filter: /^noise-default-crypto$/, namespace: 'cidcast-stub' }, () => ({
+        contents: "export { nativeNoiseCrypto as defaultCrypto } from './core/net/noise-crypto.ts'\n",
+        loader: 'js',
+        resolveDir: root
+      }))
+    }
+  }
+}
+
+/**
  * Packages of which one copy per major version is bundled, the newest installed, where npm left several (nested
  * under the packages that asked for an older range): large, or building large tables when loaded. mime-db is 190 KB
  * of data that Koa's `mime-types`, `type-is`'s and `accepts`' each loaded as a copy of its own.
