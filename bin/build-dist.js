@@ -12,7 +12,7 @@
 import { rm, writeFile } from 'node:fs/promises'
 import { relative } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { BUNDLE_SETTINGS, noiseDefaultCrypto, noPinoTransports, oneCopyOfEach } from './bundle-settings.js'
+import { BUNDLE_SETTINGS, codeUnitSorts, noiseDefaultCrypto, noPinoTransports, oneCopyOfEach } from './bundle-settings.js'
 import { BUILD_MANIFEST, DIST_DIR, DIST_ENTRY, ROOT, WATCHED_FILES } from './dist-entry.js'
 
 /**
@@ -74,7 +74,7 @@ export async function buildDist (options = {}) {
     metafile: true,
     logLevel: 'warning',
     external: [...EXTERNAL],
-    plugins: [installedClassicLevel, noPinoTransports, noiseDefaultCrypto(root), oneCopyOfEach(root)],
+    plugins: [installedClassicLevel, noPinoTransports, noiseDefaultCrypto(root), codeUnitSorts, oneCopyOfEach(root)],
     // bundled CommonJS packages `require()` Node built-ins, which an ES module has no `require` for
     banner: { js: "import { createRequire as __cidcastCreateRequire } from 'node:module'; const require = __cidcastCreateRequire(import.meta.url);" }
   })

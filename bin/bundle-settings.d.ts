@@ -10,3 +10,5 @@ export declare function oneCopyOfEach (root: string, perMajor?: readonly string[
 export declare const noPinoTransports: Plugin
 /** An esbuild plugin that makes noise's default crypto the project's `nativeNoiseCrypto` (no AssemblyScript ChaCha20 loaded). */
 export declare function noiseDefaultCrypto (root: string): Plugin
+/** An esbuild plugin that makes libp2p's peer store sort its sets by code units rather than with an ICU collator. */
+export declare const codeUnitSorts: Plugin

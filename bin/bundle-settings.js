@@ -1,6 +1,7 @@
 // What both bundles of the CDN node share: dist/ (bin/build-dist.js, what `cidcast node` runs from an npm install)
 // and the single executable's (node/sea/bundle.ts). Plain JavaScript, as bin/build-dist.js runs at `npm install`.
 import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
 import { dirname, join, sep } from 'node:path'
 
 /**
@@ -53,6 +54,36 @@ export function noiseDefaultCrypto (root) {
     }
   }
 }
+
+/**
+ * The files of libp2p's peer store that sort with `String.prototype.localeCompare`: the protocols, addresses and
+ * metadata keys of every peer record (each identify, each new stream), and peer records compared as sets. The order
+ * only makes those sets canonical, and none of them holds anything but ASCII (protocol ids, multiaddrs, keys), yet
+ * the first call makes V8 build an ICU collator: ~2.6 MB of RSS (ICU's collation data and code) in an idle node.
+ */
+const LOCALE_SORTS = /[\\/]@libp2p[\\/](peer-store[\\/]dist[\\/]src[\\/]utils[\\/](to-peer-pb|dedupe-addresses)|peer-record[\\/]dist[\\/]src[\\/]peer-record[\\/]utils)\.js$/
+/** `x.localeCompare(y)` where x and y are a name, a member chain, or one ending in a call without arguments. */
+const LOCALE_COMPARE = /([\w$]+(?:\.[\w$]+)*(?:\(\))?)\.localeCompare\(([\w$]+(?:\.[\w$]+)*(?:\(\))?)\)/g
+
+/**
+ * An esbuild plugin that makes the peer store's `localeCompare` sorts (LOCALE_SORTS) compare code units, as `<` does.
+ * A file whose calls no longer all fit LOCALE_COMPARE fails the build, so a changed libp2p is looked at again.
+ */
+export const codeUnitSorts = Object.freeze({
+  name: 'cidcast-code-unit-sorts',
+  setup (build) {
+    build.onLoad({ filter: LOCALE_SORTS }, async args => {
+      const source = await readFile(args.path, 'utf8')
+      const calls = source.split('.localeCompare(').length - 1
+      let replaced = 0
+      const contents = source.replace(LOCALE_COMPARE, (_, a, b) => { replaced++; return `__cidcastCodeUnits(${a}, ${b})` })
+      if (replaced !== calls) {
+        return { errors: [{ text: `${args.path}: ${calls - replaced} of its ${calls} localeCompare calls no longer have the expected form; look at bin/bundle-settings.js's codeUnitSorts again` }] }
+      }
+      return { contents: `const __cidcastCodeUnits = (a, b) => a < b ? -1 : a > b ? 1 : 0;\n${contents}`, loader: 'js' }
+    })
+  }
+})
 
 /**
  * Packages of which one copy per major version is bundled, the newest installed, where npm left several (nested
