@@ -12,7 +12,7 @@
 import { rm, writeFile } from 'node:fs/promises'
 import { relative } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { BUNDLE_SETTINGS, codeUnitSorts, noiseDefaultCrypto, noPinoTransports, oneCopyOfEach } from './bundle-settings.js'
+import { BUNDLE_SETTINGS, codeUnitSorts, lazyResponseForKoa, noiseDefaultCrypto, noPinoTransports, oneCopyOfEach } from './bundle-settings.js'
 import { BUILD_MANIFEST, DIST_DIR, DIST_ENTRY, ROOT, WATCHED_FILES } from './dist-entry.js'
 
 /**
@@ -30,6 +30,21 @@ export const EXTERNAL = Object.freeze([
   '@ffmpeg-installer/*',
   '@ffprobe-installer/*'
 ])
+
+/**
+ * `node:http` and `node:https` imported by ES modules (the project's own) come through `require`, as CommonJS packages
+ * take them: for an `import`, Node builds the built-in's ES module facade by reading each of its exports, and http's
+ * `WebSocket`, `CloseEvent` and `MessageEvent` are getters that load undici (see lazyResponseForKoa).
+ */
+const httpByRequire = {
+  name: 'cidcast-http-by-require',
+  setup (build) {
+    build.onResolve({ filter: /^(node:)?https?$/ }, args => args.kind === 'import-statement' || args.kind === 'dynamic-import'
+      ? { path: args.path.replace(/^node:/, ''), namespace: 'cidcast-builtin' }
+      : undefined)
+    build.onLoad({ filter: /^https?$/, namespace: 'cidcast-builtin' }, args => ({ contents: `module.exports = require('node:${args.path}')\n`, loader: 'js' }))
+  }
+}
 
 /** classic-level's `binding.js` (node-gyp-build looks for `prebuilds/` beside it) finds the installed package's. */
 const installedClassicLevel = {
@@ -74,7 +89,7 @@ export async function buildDist (options = {}) {
     metafile: true,
     logLevel: 'warning',
     external: [...EXTERNAL],
-    plugins: [installedClassicLevel, noPinoTransports, noiseDefaultCrypto(root), codeUnitSorts, oneCopyOfEach(root)],
+    plugins: [httpByRequire, installedClassicLevel, noPinoTransports, noiseDefaultCrypto(root), codeUnitSorts, lazyResponseForKoa, oneCopyOfEach(root)],
     // bundled CommonJS packages `require()` Node built-ins, which an ES module has no `require` for
     banner: { js: "import { createRequire as __cidcastCreateRequire } from 'node:module'; const require = __cidcastCreateRequire(import.meta.url);" }
   })

@@ -12,3 +12,5 @@ export declare const noPinoTransports: Plugin
 export declare function noiseDefaultCrypto (root: string): Plugin
 /** An esbuild plugin that makes libp2p's peer store sort its sets by code units rather than with an ICU collator. */
 export declare const codeUnitSorts: Plugin
+/** An esbuild plugin that gives Koa a `Response` whose `instanceof` does not load undici for plain objects. */
+export declare const lazyResponseForKoa: Plugin

@@ -86,6 +86,26 @@ export const codeUnitSorts = Object.freeze({
 })
 
 /**
+ * Koa asks `body instanceof Response` of every object it answers with (each JSON answer), and reading the global
+ * `Response` makes Node load undici, its fetch: its code, its WebAssembly HTTP parser and their compilers' pages, ~3.5 MB
+ * of an idle node's RSS when nothing else of the node's idle work uses fetch. Koa's two files that ask get a
+ * `Response` of their own whose `instanceof` reads the global only for a value made by a class named Response, which
+ * is the same answer for every value.
+ */
+export const lazyResponseForKoa = Object.freeze({
+  name: 'cidcast-koa-lazy-response',
+  setup (build) {
+    build.onLoad({ filter: /[\\/]koa[\\/]lib[\\/](response|application)\.js$/ }, async args => {
+      const source = await readFile(args.path, 'utf8')
+      if (!/\binstanceof Response\b/.test(source)) return undefined
+      const lazy = "const Response = { [Symbol.hasInstance]: value => value != null && value.constructor != null && value.constructor.name === 'Response' && value instanceof globalThis.Response };\n"
+      // after the 'use strict' directive, which must stay first
+      return { contents: source.replace(/^(\s*(['"])use strict\2;?[^\n]*\n)?/, directive => directive + lazy), loader: 'js' }
+    })
+  }
+})
+
+/**
  * Packages of which one copy per major version is bundled, the newest installed, where npm left several (nested
  * under the packages that asked for an older range): large, or building large tables when loaded. mime-db is 190 KB
  * of data that Koa's `mime-types`, `type-is`'s and `accepts`' each loaded as a copy of its own.

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url'
 import * as esbuild from 'esbuild'
-import { BUNDLE_SETTINGS, codeUnitSorts, noiseDefaultCrypto, noPinoTransports, oneCopyOfEach } from '../../bin/bundle-settings.js'
+import { BUNDLE_SETTINGS, codeUnitSorts, lazyResponseForKoa, noiseDefaultCrypto, noPinoTransports, oneCopyOfEach } from '../../bin/bundle-settings.js'
 import type { Plugin } from 'esbuild'
 
 /*
@@ -67,7 +67,7 @@ export async function bundleNode (): Promise<NodeBundle> {
     logLevel: 'warning',
     define: { 'import.meta.url': '__cidcast_import_meta_url' },
     banner: { js: "var __cidcast_import_meta_url = require('node:url').pathToFileURL(__filename).href;" },
-    plugins: [embeddedClassicLevel, noPinoTransports, noiseDefaultCrypto(ROOT), codeUnitSorts, oneCopyOfEach(ROOT)]
+    plugins: [embeddedClassicLevel, noPinoTransports, noiseDefaultCrypto(ROOT), codeUnitSorts, lazyResponseForKoa, oneCopyOfEach(ROOT)]
   })
   const inputs = Object.keys(result.metafile.inputs).map(input => {
     // packages by their path inside node_modules: the folder may be a link that resolves outside the root
