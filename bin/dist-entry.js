@@ -10,7 +10,7 @@ export const DIST_ENTRY = fileURLToPath(new URL('dist/cli.js', ROOT))
 /** `{ builtMs, entry, inputs }`: when the bundle was built and the files (relative to the root) it depends on. */
 export const BUILD_MANIFEST = fileURLToPath(new URL('dist/build.json', ROOT))
 /** Files besides the bundled sources whose change makes the bundle stale: dependencies, compiler settings, the build. */
-export const WATCHED_FILES = Object.freeze(['package.json', 'package-lock.json', 'tsconfig.json', 'bin/build-dist.js'])
+export const WATCHED_FILES = Object.freeze(['package.json', 'package-lock.json', 'tsconfig.json', 'bin/build-dist.js', 'bin/bundle-settings.js'])
 
 /**
  * The bundled CLI's path when it exists and no file it was built from has changed since (so an edited source is

@@ -10,6 +10,7 @@ import { createDaemonLogger } from '../core/logger.ts'
 import { withPort } from '../core/listen.ts'
 import { assertPrivateNetworkAllowed, createPeer, IDENTITY_FILE, lockDataFolder, verifiedBlocksOf } from '../core/net/index.ts'
 import { tuneGarbageCollection } from '../core/gc-tuning.ts'
+import { startIdleMemoryReducer } from '../core/memory-reducer.ts'
 import { createNodeApp } from '../gateway/node-app.ts'
 import { webUi } from './web-ui.ts'
 import { loadNodeConfig, nodeListenSettings, readSwarmKey, rememberPicked, SWARM_KEY_FILE, writeSwarmKey } from '../core/config/index.ts'
@@ -345,6 +346,9 @@ export async function startNode (options: StartNodeOptions = {}): Promise<Runnin
     }
     stack.push(await handleOrderNudges({ libp2p: peer.libp2p, logger, fromServer, onNudge: () => { agent.beat() } }))
     log.info({ url, peerId: peer.libp2p.peerId.toString(), ipns, data: config.data, mode: config.mode, owner: config.owner, region: config.region, tags: config.tags, server: config.server }, 'CDN node ready')
+    // a node idles most of its life: what a burst of work (start-up, a crowd of viewers) grew V8's heap to is given back
+    const reducer = startIdleMemoryReducer()
+    stack.push(async () => { reducer.stop() })
 
     return {
       url,

@@ -112,7 +112,7 @@ export interface MissResolver {
 }
 
 /** The CID in an Etag the main server sends (`"<cid>"`), or undefined. */
-export function etagCid (etag: string | null): CID | undefined {
+export function etagCid (etag: string | null | undefined): CID | undefined {
   const text = /^(?:W\/)?"([a-z0-9]+)"$/i.exec(etag ?? '')?.[1]
   if (text == null) return undefined
   try {
@@ -282,7 +282,7 @@ class FallbackResolver implements MissResolver {
 
   private async fetchVerified (path: string, id: string, profile: string, file: string, known: CID | undefined, as: KeptAs): Promise<{ cid: CID, reader: ContentReader }> {
     const answer = await this.c.origin.get(path, 'segment')
-    const etag = etagCid(answer.headers.get('etag'))
+    const etag = etagCid(answer.headers.etag)
     if (etag == null) throw new UnverifiedContentError(`the main server sent ${path} without a CID Etag; not serving unverified bytes`)
     if (known != null && etag.toString() !== known.toString()) this.log.warn({ path, was: known.toString(), now: etag.toString() }, 'the origin has other bytes for a path than before')
     const blocks = await verifyFileBytes(etag, answer.body)

@@ -1,13 +1,17 @@
 import { CarBlockIterator } from '@ipld/car'
 import { CidcastError } from '../errors.ts'
+import { openHttp, readBody } from '../http-request.ts'
 import { verifyBlock } from './block-verify.ts'
 import { OriginUnavailableError } from './errors.ts'
 import type { VerifiedBlock } from './block-verify.ts'
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http'
 
 /**
  * A CDN node's HTTP client for the main server (the origin): server identity, media details, playlists and
  * segments, and trustless CARs whose blocks are checked on arrival. Every request has a deadline; a server that
- * cannot be reached is an OriginUnavailableError, an error answer becomes an error of the same name.
+ * cannot be reached is an OriginUnavailableError, an error answer becomes an error of the same name. Whole answers
+ * (`get`: what an idle node asks, registering) go over node:http (core/http-request.ts); the API passed through for
+ * viewers and the CARs of misses over fetch, which Node then loads.
  */
 
 export interface OriginClientInit {
@@ -53,7 +57,7 @@ export interface OriginMedia {
 /** A whole answer. */
 export interface OriginBody {
   status: number
-  headers: Headers
+  headers: IncomingHttpHeaders
   body: Buffer
 }
 
@@ -117,18 +121,38 @@ function remoteError (name: string, message: string, status?: number): Error {
 /** An error name as cidcast writes them (`MediaNotFoundError`): anything else from the origin is not passed on. */
 const ERROR_NAME = /^[A-Z][A-Za-z0-9]{0,63}Error$/
 
-async function errorOf (response: Response, path: string): Promise<Error> {
+/** The error an error answer (`status`, its body as text) stands for. */
+function errorFrom (status: number, text: string, path: string): Error {
   let body: { error?: unknown, message?: unknown } | undefined
   try {
-    body = await response.json() as typeof body
+    body = JSON.parse(text) as typeof body
   } catch {}
   const name = typeof body?.error === 'string' ? body.error : ''
-  const message = typeof body?.message === 'string' ? body.message : `the main server answered ${response.status} for ${path}`
+  const message = typeof body?.message === 'string' ? body.message : `the main server answered ${status} for ${path}`
   // the origin's 4xx travel on with their name and status; anything else from a failing origin is "unavailable"
-  if (ERROR_NAME.test(name) && response.status >= 400 && response.status < 500) return remoteError(name, message, response.status)
+  if (ERROR_NAME.test(name) && status >= 400 && status < 500) return remoteError(name, message, status)
   if (name === 'TooManySessionsError' || name === 'TranscodeFailedError') return remoteError(name, message)
-  if (response.status === 404) return remoteError('ContentNotFoundError', message)
-  return new OriginUnavailableError(`the main server answered ${response.status} for ${path}`)
+  if (status === 404) return remoteError('ContentNotFoundError', message)
+  return new OriginUnavailableError(`the main server answered ${status} for ${path}`)
+}
+
+async function errorOf (response: Response, path: string): Promise<Error> {
+  return errorFrom(response.status, await response.text().catch(() => ''), path)
+}
+
+/** An error answer's body is a short JSON object; a longer one is not read. */
+const ERROR_BODY_BYTES = 64 * 1024
+
+async function errorOfAnswer (answer: IncomingMessage, path: string): Promise<Error> {
+  let text = ''
+  let read = 0
+  try {
+    text = (await readBody(answer, bytes => {
+      read += bytes
+      if (read > ERROR_BODY_BYTES) throw new RangeError('error body too long')
+    })).toString('utf8')
+  } catch {}
+  return errorFrom(answer.statusCode ?? 0, text, path)
 }
 
 class HttpOriginClient implements OriginClient {
@@ -177,26 +201,26 @@ class HttpOriginClient implements OriginClient {
     const api = kind === 'server' || kind === 'media' || kind === 'api'
     const watch = watchdog(api ? this.timeoutMs : this.contentTimeoutMs, options.signal)
     try {
-      const response = await this.send(path, { method: 'GET', signal: watch.signal }, kind)
-      if (!response.ok) throw await errorOf(response, path)
-      const declared = Number(response.headers.get('content-length') ?? 0)
+      const answer = await this.request(path, { method: 'GET', signal: watch.signal }, kind)
+      const status = answer.statusCode ?? 0
+      if (status < 200 || status > 299) throw await errorOfAnswer(answer, path)
+      const declared = Number(answer.headers['content-length'] ?? 0)
       if (declared > this.maxBodyBytes) {
-        await response.body?.cancel()
+        answer.destroy()
         throw new OriginUnavailableError(`${path} is ${declared} bytes, more than this node reads at once`)
       }
-      const parts: Buffer[] = []
       let length = 0
+      let body: Buffer
       try {
-        for await (const chunk of streamOf(response)) {
+        body = await readBody(answer, bytes => {
           watch.kick(this.idleTimeoutMs)
-          length += chunk.byteLength
+          length += bytes
           if (length > this.maxBodyBytes) throw new OriginUnavailableError(`${path} is more than ${this.maxBodyBytes} bytes`)
-          parts.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength))
-        }
+        })
       } catch (err) {
         throw unavailable(err, path)
       }
-      return { status: response.status, headers: response.headers, body: Buffer.concat(parts, length) }
+      return { status, headers: answer.headers, body }
     } finally {
       watch.stop()
     }
@@ -250,21 +274,43 @@ class HttpOriginClient implements OriginClient {
   }
 
   private async send (path: string, init: RequestInit, kind: OriginRequestKind): Promise<Response> {
+    const headers = this.headersFor(path, kind, init.headers as Record<string, string> | undefined)
+    try {
+      return await fetch(this.url + path, { ...init, headers, redirect: 'manual' })
+    } catch (err) {
+      throw noAnswer(err, path, init.signal)
+    }
+  }
+
+  /** As `send`, over node:http: the answer's head, its body unread. */
+  private async request (path: string, init: { method: string, signal: AbortSignal }, kind: OriginRequestKind): Promise<IncomingMessage> {
+    const headers = this.headersFor(path, kind, undefined)
+    try {
+      return await openHttp(this.url + path, { method: init.method, headers, signal: init.signal })
+    } catch (err) {
+      throw noAnswer(err, path, init.signal)
+    }
+  }
+
+  /** Counts the request and gives its headers: the node's credential with its own requests. */
+  private headersFor (path: string, kind: OriginRequestKind, headers: Record<string, string> | undefined): Record<string, string> | undefined {
     if (!path.startsWith('/')) throw new TypeError(`origin paths start with /: ${path}`)
     this.onRequest(kind)
     // the node's own requests speak for the node; what it passes on for a viewer ('api') speaks for the viewer only
     const credential = kind === 'api' ? undefined : this.credential()
-    const headers = credential == null ? init.headers : { ...init.headers as Record<string, string> | undefined, ...credential }
-    try {
-      return await fetch(this.url + path, { ...init, headers, redirect: 'manual' })
-    } catch (err) {
-      const error = unavailable(err, path)
-      // no reply at all, not even a status line (refused, reset, or nothing before the deadline), unless the caller
-      // went away: what a miss resolver may take as "the main server is away"
-      if (error instanceof OriginUnavailableError && (init.signal?.aborted !== true || isTimeout(init.signal))) error.silent = true
-      throw error
-    }
+    return credential == null ? headers : { ...headers, ...credential }
   }
+}
+
+/**
+ * A request that got no answer: OriginUnavailableError, `silent` (no reply at all, not even a status line: refused,
+ * reset, or nothing before the deadline) unless the caller went away. A miss resolver may take a silent one as "the
+ * main server is away".
+ */
+function noAnswer (err: unknown, path: string, signal: AbortSignal | null | undefined): Error {
+  const error = unavailable(err, path)
+  if (error instanceof OriginUnavailableError && (signal?.aborted !== true || isTimeout(signal))) error.silent = true
+  return error
 }
 
 /** A signal that aborts when `ms` pass without a `kick` (or when `parent` aborts); `stop` releases the timer. */
@@ -294,7 +340,11 @@ function isTimeout (signal: AbortSignal | null | undefined): boolean {
 /** Network failures and deadlines become OriginUnavailableError; our own errors pass through. */
 function unavailable (err: unknown, path: string): Error {
   if (err instanceof CidcastError) return err
-  const cause = (err as { cause?: { code?: string } })?.cause?.code ?? (err as Error)?.name ?? 'error'
+  // fetch puts the socket's error under `cause`, node:http throws it as it is, and either aborts with the deadline's
+  // TimeoutError (node:http under an AbortError's `cause`); a DOMException's numeric `code` says nothing
+  const failure = err as { code?: unknown, name?: string, cause?: { code?: unknown, name?: string } } | undefined
+  const code = [failure?.cause?.code, failure?.code].find(c => typeof c === 'string' && c !== 'ABORT_ERR')
+  const cause = code ?? failure?.cause?.name ?? failure?.name ?? 'error'
   return new OriginUnavailableError(`the main server did not answer ${path} (${cause})`)
 }
 

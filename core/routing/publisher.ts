@@ -1,15 +1,15 @@
-import { delegatedRoutingV1HttpApiClient } from '@helia/delegated-routing-v1-http-api-client'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { Key } from 'interface-datastore'
 import { CID } from 'multiformats/cid'
-import { InvalidConfigError, InvalidRequestError } from '../errors.ts'
-import { DEFAULT_RECORD_LIFETIME_MS, DEFAULT_RECORD_TTL_MS, ipnsNameOf, signIpnsRecord, validateIpnsRecord } from './ipns-records.ts'
+import { InvalidConfigError, InvalidRequestError, IpnsRecordTooLargeError, ServerUnreachableError } from '../errors.ts'
+import { openHttp, readBody } from '../http-request.ts'
+import { DEFAULT_RECORD_LIFETIME_MS, DEFAULT_RECORD_TTL_MS, IPNS_RECORD_CONTENT_TYPE, MAX_IPNS_RECORD_BYTES, ipnsNameOf, signIpnsRecord, validateIpnsRecord } from './ipns-records.ts'
 import { normalizeManifest, storeManifest } from './manifest.ts'
 import type { IpnsRecordView } from './ipns-records.ts'
 import type { NodeManifest, NodeManifestInput } from './manifest.ts'
 import type { Logger } from '../logger.ts'
-import type { DelegatedRoutingV1HttpApiClient } from '@helia/delegated-routing-v1-http-api-client'
 import type { Helia } from '@helia/interface'
+import type { IncomingMessage } from 'node:http'
 import type { AbortOptions, PeerId, PrivateKey, Startable } from '@libp2p/interface'
 
 /** How often an unchanged manifest is re-signed: well inside the 48 h validity, so a missed run or two is harmless. */
@@ -114,7 +114,6 @@ class RoutingApiPublisher implements IpnsPublisher {
   private readonly retryMs: number
   private readonly timeoutMs: number
   private readonly capacityRule: CapacityRule
-  private client?: DelegatedRoutingV1HttpApiClient
   private stored: StoredState = { sequence: '0' }
   private fields?: ManifestFields
   /** The server may lack our latest record (its data reset, or we never reached it): publish on next update. */
@@ -135,7 +134,7 @@ class RoutingApiPublisher implements IpnsPublisher {
     this.name = ipnsNameOf(this.peerId)
     const url = new URL(init.routingUrl)
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new InvalidConfigError(`routingUrl must be http(s), got ${url.protocol}`)
-    // the stock client appends `routing/v1/...` to the URL as written
+    // `routing/v1/...` is appended to the URL as written
     if (!url.pathname.endsWith('/')) url.pathname += '/'
     this.routingUrl = url
     this.republishIntervalMs = positive(init.republishIntervalMs, DEFAULT_REPUBLISH_INTERVAL_MS, 'republishIntervalMs')
@@ -156,8 +155,6 @@ class RoutingApiPublisher implements IpnsPublisher {
     if (this.running) return
     this.controller = new AbortController()
     this.stored = await this.load()
-    this.client = delegatedRoutingV1HttpApiClient({ url: this.routingUrl, timeout: this.timeoutMs, cacheTTL: 0 })({ logger: this.peer.logger })
-    await this.client.start()
     this.running = true
     const published = this.state()
     if (published != null) this.schedule(published.publishedAt.getTime() + this.republishIntervalMs - Date.now())
@@ -173,7 +170,6 @@ class RoutingApiPublisher implements IpnsPublisher {
     this.controller.abort()
     await this.reconciled
     await this.queue.catch(() => {})
-    await this.client?.stop()
   }
 
   state (): PublishedState | undefined {
@@ -199,14 +195,9 @@ class RoutingApiPublisher implements IpnsPublisher {
   }
 
   async remote (options: AbortOptions = {}): Promise<IpnsRecordView | undefined> {
-    const client = this.requireClient()
-    let bytes: Uint8Array
-    try {
-      bytes = await client.getIPNS(this.peerId.toCID(), { signal: options.signal })
-    } catch (err: any) {
-      if (err?.name === 'NotFoundError') return undefined
-      throw err
-    }
+    this.requireStarted()
+    const bytes = await this.getRecord(options.signal)
+    if (bytes == null) return undefined
     const record = await validateIpnsRecord(this.name, bytes)
     if (record.sequence > this.remoteSequence) this.remoteSequence = record.sequence
     return record
@@ -228,7 +219,7 @@ class RoutingApiPublisher implements IpnsPublisher {
   }
 
   private async publishNow (options: AbortOptions): Promise<PublishedState> {
-    const client = this.requireClient()
+    this.requireStarted()
     if (this.fields == null) throw new InvalidRequestError('nothing to publish yet: call update() with the manifest first')
     const previous = this.state()
     const now = new Date()
@@ -249,7 +240,7 @@ class RoutingApiPublisher implements IpnsPublisher {
       await this.save()
       const value = `/ipfs/${manifestCid.toString()}`
       const bytes = await signIpnsRecord(this.privateKey, value, sequence, { lifetimeMs: this.lifetimeMs, ttlMs: this.ttlMs })
-      await client.putIPNS(this.peerId.toCID(), bytes, { signal })
+      await this.putRecord(bytes, signal)
       this.stored = {
         sequence: sequence.toString(),
         published: { sequence: sequence.toString(), value, manifestCid: manifestCid.toString(), manifest, publishedAt: now.toISOString() }
@@ -325,9 +316,51 @@ class RoutingApiPublisher implements IpnsPublisher {
     await this.peer.datastore.put(PUBLISHER_STATE_KEY, new TextEncoder().encode(JSON.stringify(this.stored)))
   }
 
-  private requireClient (): DelegatedRoutingV1HttpApiClient {
-    if (this.client == null || !this.running) throw new InvalidRequestError('the IPNS publisher is not started')
-    return this.client
+  private requireStarted (): void {
+    if (!this.running) throw new InvalidRequestError('the IPNS publisher is not started')
+  }
+
+  /**
+   * The record the main server's routing API holds for this node (`GET /routing/v1/ipns/{name}`), or undefined: a
+   * 404, or an answer that is not an IPNS record, means it has none (IPIP-0513).
+   */
+  private async getRecord (signal?: AbortSignal): Promise<Uint8Array | undefined> {
+    const answer = await this.send('GET', { Accept: IPNS_RECORD_CONTENT_TYPE }, undefined, signal)
+    const status = answer.statusCode ?? 0
+    const isRecord = String(answer.headers['content-type'] ?? '').includes(IPNS_RECORD_CONTENT_TYPE)
+    if (status === 404 || (status === 200 && !isRecord)) {
+      answer.destroy()
+      return undefined
+    }
+    if (status !== 200) {
+      answer.destroy()
+      throw new ServerUnreachableError(`the main server's routing API answered ${status} for ${this.name}'s record`)
+    }
+    let read = 0
+    const body = await readBody(answer, bytes => {
+      read += bytes
+      if (read > MAX_IPNS_RECORD_BYTES) throw new IpnsRecordTooLargeError(`the main server's record for ${this.name} is over ${MAX_IPNS_RECORD_BYTES} bytes`)
+    })
+    // the record's bytes as a plain Uint8Array (no copy), as the record store gives them
+    return new Uint8Array(body.buffer, body.byteOffset, body.byteLength)
+  }
+
+  /** `PUT /routing/v1/ipns/{name}`: the routing API takes the record with a 200 and nothing else. */
+  private async putRecord (record: Uint8Array, signal: AbortSignal): Promise<void> {
+    const answer = await this.send('PUT', { 'Content-Type': IPNS_RECORD_CONTENT_TYPE }, record, signal)
+    answer.resume()
+    if (answer.statusCode !== 200) throw new ServerUnreachableError(`the main server's routing API answered ${answer.statusCode ?? 0} to ${this.name}'s record`)
+  }
+
+  /** One request to the routing API, within `timeoutMs` and until the publisher stops (node:http: core/http-request.ts). */
+  private async send (method: string, headers: Record<string, string>, body: Uint8Array | undefined, signal: AbortSignal | undefined): Promise<IncomingMessage> {
+    const url = new URL(`routing/v1/ipns/${this.peerId.toCID().toString()}`, this.routingUrl)
+    const signals = [this.controller.signal, AbortSignal.timeout(this.timeoutMs), ...signal == null ? [] : [signal]]
+    try {
+      return await openHttp(url, { method, headers, body, signal: AbortSignal.any(signals) })
+    } catch (err) {
+      throw new ServerUnreachableError(`the main server's routing API did not answer ${method} ${url.pathname}: ${(err as Error).message}`, { cause: err })
+    }
   }
 }
 

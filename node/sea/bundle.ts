@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url'
 import * as esbuild from 'esbuild'
+import { BUNDLE_SETTINGS, codeUnitSorts, lazyResponseForKoa, noiseDefaultCrypto, noPinoTransports, oneCopyOfEach } from '../../bin/bundle-settings.js'
 import type { Plugin } from 'esbuild'
 
 /*
@@ -10,8 +11,8 @@ import type { Plugin } from 'esbuild'
  * module is dealt with here, found by reading the bundle's module graph:
  * - classic-level's binding (node-gyp-build looks for `prebuilds/` beside the package): replaced by the addon the
  *   executable carries (node/sea/embedded.ts);
- * - pino's transports (thread-stream runs `worker.js` files beside pino): left out; the node logs to stdout in its
- *   own process and never asks for a transport, and asking would fail with a message saying so;
+ * - pino's transports (thread-stream runs `worker.js` files beside pino): left out, as in dist/
+ *   (bin/bundle-settings.js); the node logs to stdout in its own process and never asks for a transport;
  * - the web UI (node/web-ui.ts reads client/public and hls.js beside the sources): carried as assets;
  * - `import.meta.url` is the executable's own path, for what compares it (node/node-main.ts).
  * No other native addon, worker file, or file read beside a module is in the graph; `checkModuleGraph` keeps it so.
@@ -43,18 +44,6 @@ const embeddedClassicLevel: Plugin = {
   }
 }
 
-/** thread-stream (pino's transports, run on worker threads from files) becomes a class that refuses. */
-const noPinoTransports: Plugin = {
-  name: 'cidcast-no-pino-transports',
-  setup (build) {
-    build.onResolve({ filter: /^thread-stream$/ }, () => ({ path: 'thread-stream', namespace: 'cidcast-sea' }))
-    build.onLoad({ filter: /^thread-stream$/, namespace: 'cidcast-sea' }, () => ({
-      contents: "module.exports = class ThreadStream { constructor () { throw new Error('pino transports are not available in the cidcast-node executable: it logs to stdout') } }\n",
-      loader: 'js'
-    }))
-  }
-}
-
 /** Throws when the module graph holds a `.node` file or a package that loads native code or files at run time. */
 export function checkModuleGraph (inputs: readonly string[]): void {
   const found = inputs.filter(input => input.endsWith('.node') || FILE_LOADERS.some(pkg => input.includes(`node_modules/${pkg}/`)))
@@ -72,13 +61,13 @@ export async function bundleNode (): Promise<NodeBundle> {
     platform: 'node',
     format: 'cjs',
     target: `node${process.versions.node.split('.')[0]}`,
-    // the project's errors are told apart by `name`; keep every class and function name as in the sources
-    keepNames: true,
+    // minified, names kept, as dist/ (bin/bundle-settings.js)
+    ...BUNDLE_SETTINGS,
     metafile: true,
     logLevel: 'warning',
     define: { 'import.meta.url': '__cidcast_import_meta_url' },
     banner: { js: "var __cidcast_import_meta_url = require('node:url').pathToFileURL(__filename).href;" },
-    plugins: [embeddedClassicLevel, noPinoTransports]
+    plugins: [embeddedClassicLevel, noPinoTransports, noiseDefaultCrypto(ROOT), codeUnitSorts, lazyResponseForKoa, oneCopyOfEach(ROOT)]
   })
   const inputs = Object.keys(result.metafile.inputs).map(input => {
     // packages by their path inside node_modules: the folder may be a link that resolves outside the root

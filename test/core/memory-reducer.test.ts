@@ -1,0 +1,58 @@
+import { getHeapStatistics } from 'node:v8'
+import test from 'ava'
+import { reduceMemory, startIdleMemoryReducer } from '../../core/memory-reducer.ts'
+import { waitFor } from '../helpers/tmp.ts'
+
+const SAMPLE_MS = 5
+const QUIET_MS = 20
+const MIB = 1024 * 1024
+
+/** A reducer on a scripted event loop and heap: the test sets how busy the loop is and how big the heap is. */
+function scripted (): { busy: { share: number }, heap: { bytes: number }, samples: () => number, collections: () => number, stop: () => void } {
+  const busy = { share: 0 }
+  const heap = { bytes: 0 }
+  let samples = 0
+  let collections = 0
+  const reducer = startIdleMemoryReducer({
+    utilization: () => { samples++; return busy.share },
+    heapBytes: () => heap.bytes,
+    collect: () => { collections++ }
+  }, { sampleMs: SAMPLE_MS, quietMs: QUIET_MS, growthBytes: 4 * MIB })
+  return { busy, heap, samples: () => samples, collections: () => collections, stop: reducer.stop }
+}
+
+test('memory is reduced once the event loop has gone quiet after start-up, and again only after the heap grew by the threshold', async t => {
+  const r = scripted()
+  t.teardown(r.stop)
+  r.heap.bytes = 40 * MIB
+  await waitFor(() => r.collections() === 1, 5000, 'the first reduction')
+  // quiet, and the heap grew by less than the threshold: nothing to give back
+  r.heap.bytes += 3 * MIB
+  const seen = r.samples()
+  await waitFor(() => r.samples() > seen + 3 * QUIET_MS / SAMPLE_MS, 5000, 'samples past the quiet time')
+  t.is(r.collections(), 1)
+  r.heap.bytes += 2 * MIB
+  await waitFor(() => r.collections() === 2, 5000, 'the second reduction')
+})
+
+test('a busy event loop is never interrupted by a reduction, however large its heap grows', async t => {
+  const r = scripted()
+  t.teardown(r.stop)
+  r.busy.share = 0.5
+  r.heap.bytes = 400 * MIB
+  await waitFor(() => r.samples() > 3 * QUIET_MS / SAMPLE_MS, 5000, 'samples past the quiet time')
+  t.is(r.collections(), 0)
+  // a busy sample starts the quiet time over
+  r.busy.share = 0
+  await waitFor(() => r.collections() === 1, 5000, 'the reduction once quiet')
+})
+
+test('V8\'s memory-reducing collection gives back the heap a burst of allocation grew', t => {
+  let burst: number[][] | undefined = Array.from({ length: 200_000 }, (_, i) => [i, i + 1, i + 2])
+  const grown = getHeapStatistics().total_physical_size
+  t.true(burst.length > 0)
+  burst = undefined
+  reduceMemory()
+  const after = getHeapStatistics().total_physical_size
+  t.true(after < grown - 8 * MIB, `${(grown / MIB).toFixed(1)} MiB -> ${(after / MIB).toFixed(1)} MiB`)
+})
