@@ -1,4 +1,5 @@
 import { readdir, readFile } from 'node:fs/promises'
+import { cpus } from 'node:os'
 
 /**
  * CPU seconds from /proc, to put next to wall times: on a machine shared with other work, the CPU a
@@ -70,6 +71,12 @@ export async function ownTreeCpuSeconds (): Promise<number> {
   for (const pid of ours) seconds += procs.get(pid)?.seconds ?? 0
   return seconds
 }
+
+/**
+ * Other work's CPU (the machine's less this bench's process tree) above this many cores while a figure ran marks it
+ * BUSY: it ran back to back with its baseline, so its ratio suffers less, but its value does not count.
+ */
+export const BUSY_CORES = cpus().length / 4
 
 /** Measures how many cores other work on the machine kept busy while `work` ran (the machine's CPU time less this process tree's). */
 export async function othersBusyCores<T> (work: () => Promise<T>): Promise<{ result: T, cores: number }> {

@@ -9,7 +9,7 @@ import { measureFailover } from './failover.ts'
 import { benchProtector, benchSecured } from './protector.ts'
 import { measureSegmentLookup } from './catalog.ts'
 import { measureCatalogScale } from './catalog-scale.ts'
-import { measureWholeRendition } from './rendition.ts'
+import { measureWholeRendition, wholeOnServer } from './rendition.ts'
 import { measureNode } from './node.ts'
 import { measureReplication } from './replication.ts'
 import { measureAutoPlacement } from './distribution.ts'
@@ -17,8 +17,9 @@ import { measureServing } from './segment-throughput.ts'
 import { measurePlayStart } from './play-start.ts'
 import { measureTokenVerification } from './stream-token.ts'
 import { measureVerification } from './verify.ts'
-import { othersBusyCores } from './cpu-time.ts'
+import { BUSY_CORES, othersBusyCores } from './cpu-time.ts'
 import { formatTable, ratioOf, writeJson } from './table.ts'
+import { PROFILE, startBenchServer } from './server.ts'
 import type { BenchServer } from './server.ts'
 import type { Row } from './table.ts'
 
@@ -31,7 +32,8 @@ import type { Row } from './table.ts'
  * the private-network connection, 256) and BENCH_PNET_ROUNDS (3); BENCH_CHILD_NODE_OPTIONS (node flags for the server processes,
  * e.g. `--cpu-prof --cpu-prof-dir=...`). Issue #3's CDN node figures (n1-n4, bench/node.ts) and issue #14's single
  * executable beside them (n5-n7, bench/executable.ts) follow, on the
- * main server of the whole-rendition figure: BENCH_NODE_CLIENTS (200) and BENCH_NODE_SECONDS (30) size the
+ * main server of the whole-rendition figure (or, when BENCH_ONLY leaves that out, one that makes the rendition first):
+ * BENCH_NODE_CLIENTS (200), BENCH_NODE_SECONDS (30) and BENCH_NODE_ROUNDS (3, node and nginx in turn) size the
  * concurrent-clients run. Issue #4's replication figures (r1-r3, bench/replication.ts) come next, on the same main
  * server: BENCH_REPLICATION_ROUNDS (3), BENCH_REPLICATION_MB (128, node to node) and BENCH_REPLICATION_SWEEP_MB (64,
  * per setting of the sweep). Issue #13's automatic placement against a manual pin (d1, bench/distribution.ts: a main
@@ -54,12 +56,6 @@ function envNumber (name: string, fallback: number): number {
 function log (line: string): void {
   process.stderr.write(`[bench ${((performance.now() - benchStarted) / 1000).toFixed(0).padStart(3)} s] ${line}\n`)
 }
-
-/**
- * Other work's CPU (the machine's less this bench's process tree) above this many cores while a figure group ran
- * marks its rows: their ratios ran back to back with their baselines, but the values do not count.
- */
-const BUSY_CORES = cpus().length / 4
 
 /** Runs one figure; a figure that throws becomes unmeasured rows naming the error, and the run goes on. */
 async function figure (name: string, ids: string[], loads: Record<string, number>, work: () => Promise<Row[]>): Promise<Row[]> {
@@ -117,12 +113,32 @@ rows.push(...await figure('whole rendition, then serving it', ['5', '3b', '4', '
   return [row, ...await measureServing(server, bare.grid.starts.length, { rounds, roundSeconds: seconds, connections, log })]
 }))
 
-rows.push(...await figure('CDN node holding the rendition', ['n1', 'n2', 'n3', 'n4', 'n5', 'n6', 'n7', 'a4'], loads, async () => {
-  if (rendered == null) throw new Error('no main server with a complete rendition')
-  return await measureNode(rendered, bare.grid.starts.length, {
-    repeats, rounds, roundSeconds: seconds, connections, log, clients: envNumber('BENCH_NODE_CLIENTS', 200), clientSeconds: envNumber('BENCH_NODE_SECONDS', 30)
-  })
-}))
+/** The whole-rendition figure's main server, or (that group left out by BENCH_ONLY) one that makes the rendition now. */
+async function renderedServer (): Promise<BenchServer> {
+  if (rendered != null) return rendered
+  log(`no whole-rendition figure in this run: making the ${PROFILE} rendition on a main server of its own`)
+  const server = await startBenchServer(source)
+  try {
+    await wholeOnServer(server, bare.grid.starts.length)
+  } catch (err) {
+    await server.stop()
+    throw err
+  }
+  rendered = server
+  return server
+}
+
+rows.push(...await figure('CDN node holding the rendition', ['n1', 'n2', 'n3', 'n4', 'n5', 'n6', 'n7', 'a4'], loads, async () =>
+  await measureNode(await renderedServer(), bare.grid.starts.length, {
+    repeats,
+    rounds,
+    roundSeconds: seconds,
+    connections,
+    log,
+    clients: envNumber('BENCH_NODE_CLIENTS', 200),
+    clientSeconds: envNumber('BENCH_NODE_SECONDS', 30),
+    clientRounds: envNumber('BENCH_NODE_ROUNDS', 3)
+  })))
 
 // issue #4: replication between nodes, and of the main server's rendition (still up from the figures above)
 rows.push(...await figure('replication', ['r1', 'r1b', 'r1c', 'r2', 'r3a', 'r3b', 'r3c', 'r3d', 'r3e', 'r3f', 'r3g'], loads, async () =>
