@@ -20,6 +20,11 @@ export interface IdleMemoryReducerInit {
   quietShare?: number
   /** Growth of the heap (V8's resident pages and the memory of Buffers) since the last reduction worth one. @default 4 MiB */
   growthBytes?: number
+  /**
+   * Least time between two reductions: a node serving one viewer looks quiet between segments while each segment's
+   * buffers grow the heap, and a full collection (20-100 ms) every few seconds would be a pause each time. @default 60000
+   */
+  minIntervalMs?: number
 }
 
 export interface IdleMemoryReducerComponents {
@@ -43,6 +48,8 @@ export function startIdleMemoryReducer (components: IdleMemoryReducerComponents 
   const sampleMs = init.sampleMs ?? 500
   const quietShare = init.quietShare ?? 0.05
   const growthBytes = init.growthBytes ?? 4 * 1024 * 1024
+  const minIntervalMs = init.minIntervalMs ?? 60_000
+  let lastReductionMs = -Infinity
   const collect = components.collect ?? reduceMemory
   const utilization = components.utilization ?? eventLoopUtilization()
   const heapBytes = components.heapBytes ?? residentHeapBytes
@@ -57,7 +64,8 @@ export function startIdleMemoryReducer (components: IdleMemoryReducerComponents 
       return
     }
     quietSinceMs ??= now - sampleMs
-    if (now - quietSinceMs < quietMs || heapBytes() - baseline < growthBytes) return
+    if (now - quietSinceMs < quietMs || now - lastReductionMs < minIntervalMs || heapBytes() - baseline < growthBytes) return
+    lastReductionMs = now
     reductions++
     collect()
     baseline = heapBytes()

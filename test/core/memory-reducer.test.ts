@@ -8,7 +8,7 @@ const QUIET_MS = 20
 const MIB = 1024 * 1024
 
 /** A reducer on a scripted event loop and heap: the test sets how busy the loop is and how big the heap is. */
-function scripted (): { busy: { share: number }, heap: { bytes: number }, samples: () => number, collections: () => number, stop: () => void } {
+function scripted (minIntervalMs = 0): { busy: { share: number }, heap: { bytes: number }, samples: () => number, collections: () => number, stop: () => void } {
   const busy = { share: 0 }
   const heap = { bytes: 0 }
   let samples = 0
@@ -17,7 +17,7 @@ function scripted (): { busy: { share: number }, heap: { bytes: number }, sample
     utilization: () => { samples++; return busy.share },
     heapBytes: () => heap.bytes,
     collect: () => { collections++ }
-  }, { sampleMs: SAMPLE_MS, quietMs: QUIET_MS, growthBytes: 4 * MIB })
+  }, { sampleMs: SAMPLE_MS, quietMs: QUIET_MS, growthBytes: 4 * MIB, minIntervalMs })
   return { busy, heap, samples: () => samples, collections: () => collections, stop: reducer.stop }
 }
 
@@ -33,6 +33,17 @@ test('memory is reduced once the event loop has gone quiet after start-up, and a
   t.is(r.collections(), 1)
   r.heap.bytes += 2 * MIB
   await waitFor(() => r.collections() === 2, 5000, 'the second reduction')
+})
+
+test('two reductions are at least the least interval apart, however much the heap grew between them', async t => {
+  const r = scripted(300)
+  t.teardown(r.stop)
+  r.heap.bytes = 40 * MIB
+  await waitFor(() => r.collections() === 1, 5000, 'the first reduction')
+  const firstAt = performance.now()
+  r.heap.bytes += 40 * MIB
+  await waitFor(() => r.collections() === 2, 5000, 'the second reduction')
+  t.true(performance.now() - firstAt >= 300 - SAMPLE_MS, `the second came ${performance.now() - firstAt} ms after the first`)
 })
 
 test('a busy event loop is never interrupted by a reduction, however large its heap grows', async t => {
