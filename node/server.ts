@@ -345,7 +345,7 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
       logger,
       servers: catalog.repositories.servers,
       lock: catalog.leaderLock(),
-      self: () => ({ peerId: peer.libp2p.peerId.toString(), url, addresses: peer.libp2p.getMultiaddrs().map(String), dns: dnsListen, version: CIDCAST_VERSION, swarm: swarmId })
+      self: () => ({ peerId: peer.libp2p.peerId.toString(), url: config.url ?? url, addresses: peer.libp2p.getMultiaddrs().map(String), dns: dnsListen, version: CIDCAST_VERSION, swarm: swarmId })
     }, { beatMs: clusterBeatMs })
     const serverInfo = (): ServerInfo => ({
       peerId: peer.libp2p.peerId.toString(),
@@ -374,7 +374,7 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
       keys: access.keys,
       media: async id => await library.get(id),
       nodes: async () => await registry.list(),
-      serverUrl: () => url,
+      serverUrl: () => config.url ?? url,
       // the user id the node registered with (`--owner`): a local node's play URLs are for them alone
       ownerOf: node => node.ownerId ?? undefined
     }, { defaultTtlSeconds: config.playUrlSeconds })

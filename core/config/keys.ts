@@ -124,6 +124,7 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   // its default, `sqlite:<data>/catalog.sqlite`, depends on the data folder: core/config/server.ts works it out
   { program: 'server', key: 'database', flag: '--database', env: 'CIDCAST_DATABASE', parse: database },
   { program: 'server', key: 'listen', flag: '--listen', env: 'CIDCAST_LISTEN', parse: listenAddress, default: '127.0.0.1:8080' },
+  { program: 'server', key: 'url', flag: '--url', env: 'CIDCAST_URL', parse: httpUrl(true) },
   { program: 'server', key: 'p2pListen', flag: '--p2p-listen', env: 'CIDCAST_P2P_LISTEN', parse: parseTcpMultiaddrs, default: ['/ip4/127.0.0.1/tcp/4001'] },
   { program: 'server', key: 'library', flag: '--library', env: 'CIDCAST_LIBRARY', parse: folders, default: [] },
   { program: 'server', key: 'maxSessions', flag: '--max-sessions', env: 'CIDCAST_MAX_SESSIONS', parse: wholeNumber(1) },

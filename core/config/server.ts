@@ -16,6 +16,8 @@ export interface ServerConfig {
   database: string
   /** HTTP listen address `HOST:PORT`. @default 127.0.0.1:8080 */
   listen: string
+  /** The URL nodes, other main servers and node-less play URLs reach this server at. @default its `listen` URL */
+  url?: string
   /** libp2p listen multiaddrs. @default ['/ip4/127.0.0.1/tcp/4001'] */
   p2pListen: string[]
   /** Folders watched for new media files. @default [] */

@@ -30,11 +30,14 @@ test('a node split from the main server by a dropping network serves what it hol
   const toServerP2p = await startFaultyProxy(serverP2p)
   const toNodeP2p = await startFaultyProxy(nodeP2p)
   proxies.push(toServerP2p, toNodeP2p)
-  const main = await startTestServer({ heartbeatSeconds: HEARTBEAT_SECONDS, p2pListen: [`/ip4/127.0.0.1/tcp/${serverP2p}`], p2pAnnounce: [`/ip4/127.0.0.1/tcp/${toServerP2p.port}`] })
+  const serverHttp = await freePort()
+  const toServerHttp = await startFaultyProxy(serverHttp)
+  proxies.push(toServerHttp)
+  // the server names its proxied addresses as its own (`url`, `p2pAnnounce`): every way the node knows to reach it
+  // crosses the split, as on a real network
+  const main = await startTestServer({ heartbeatSeconds: HEARTBEAT_SECONDS, listen: `127.0.0.1:${serverHttp}`, url: `http://127.0.0.1:${toServerHttp.port}`, p2pListen: [`/ip4/127.0.0.1/tcp/${serverP2p}`], p2pAnnounce: [`/ip4/127.0.0.1/tcp/${toServerP2p.port}`] })
   t.teardown(main.stop)
   const { server } = main
-  const toServerHttp = await startFaultyProxy(Number(new URL(server.url).port))
-  proxies.push(toServerHttp)
   const split = (mode: 'pass' | 'drop'): void => { for (const proxy of proxies) proxy.set(mode) }
 
   const media = await server.addMedia(await fixture('odd-854x480-6s'))
@@ -48,6 +51,8 @@ test('a node split from the main server by a dropping network serves what it hol
     p2pAnnounce: [`/ip4/127.0.0.1/tcp/${toNodeP2p.port}`]
   })
   t.true(toServerHttp.accepted() > 0 && toServerP2p.accepted() > 0, 'the node reaches the main server through the proxies only')
+  const info = await (await fetch(`${server.url}/api/v1/server`)).json() as { servers: Array<{ url: string }> }
+  t.deepEqual(info.servers.map(s => s.url), [`http://127.0.0.1:${toServerHttp.port}`], 'the server gives nodes its url setting, not its listen address')
 
   const rows = async (): Promise<ReplicationView[]> => (await (await adminFetch(server, `/api/v1/replications?media=${media.id}`)).json() as { items: ReplicationView[] }).items
   const order = async (profile: string): Promise<void> => {
