@@ -6,7 +6,10 @@ import { median } from './table.ts'
 /**
  * Row n4's load (issue #16): many concurrent keep-alive clients (autocannon) fetching a list of paths for a while, on
  * several servers in turn, round after round, so a drift in the machine's load hits every server alike. Each round
- * changes which server goes first, and a server's figure is the median of its rounds.
+ * changes which server goes first, and a server's figure is the median of its rounds. autocannon 9 appends every body
+ * to a JavaScript string (a UTF-8 decoding of the video bytes): profiled against nginx, that was half of its CPU and
+ * garbage collection a fifth more, so with 2 cores it is usually the load generator that sets the pace; each round
+ * reports the cores it used.
  */
 
 /** A server to load: where, and the paths its clients fetch in turn. */
@@ -35,6 +38,8 @@ export interface CrowdRound {
   non2xx: number
   /** The machine's 1-minute load average when the round started. */
   loadAverage: number
+  /** CPU the load generator (this process) used, in cores: near what the machine can give it, the client set the pace. */
+  clientCores: number
 }
 
 /** A server's rounds summed up: medians of the rounds' percentiles, failures summed. */
@@ -48,6 +53,8 @@ export interface CrowdFigure {
 
 async function cannon (target: CrowdTarget, clients: number, seconds: number): Promise<CrowdRound> {
   const loadAverage = Number(loadavg()[0].toFixed(2))
+  const cpuBefore = process.cpuUsage()
+  const started = performance.now()
   const result = await autocannon({
     url: `http://127.0.0.1:${target.port}`,
     connections: clients,
@@ -55,6 +62,7 @@ async function cannon (target: CrowdTarget, clients: number, seconds: number): P
     timeout: 30,
     requests: target.paths.map(path => ({ method: 'GET' as const, path }))
   })
+  const cpu = process.cpuUsage(cpuBefore)
   return {
     requests: result.requests.total,
     mbPerSecond: result.throughput.average / 1e6,
@@ -64,7 +72,8 @@ async function cannon (target: CrowdTarget, clients: number, seconds: number): P
     errors: result.errors,
     timeouts: result.timeouts,
     non2xx: result.non2xx,
-    loadAverage
+    loadAverage,
+    clientCores: (cpu.user + cpu.system) / 1000 / (performance.now() - started)
   }
 }
 
@@ -76,7 +85,7 @@ export async function measureCrowd (targets: CrowdTarget[], options: CrowdOption
       const order = round % 2 === 0 ? targets : [...targets].reverse()
       for (const target of order) {
         const run = await cannon(target, options.clients, options.seconds)
-        options.log?.(`${target.name} round ${round + 1}: p50 ${run.p50Ms} ms, p99 ${run.p99Ms} ms, ${run.requests} requests, ${run.errors + run.timeouts + run.non2xx} failed (load ${run.loadAverage})`)
+        options.log?.(`${target.name} round ${round + 1}: p50 ${run.p50Ms} ms, p99 ${run.p99Ms} ms, ${run.requests} requests, ${run.errors + run.timeouts + run.non2xx} failed (load ${run.loadAverage}, client ${run.clientCores.toFixed(2)} cores)`)
         runs.get(target.name)!.push(run)
       }
     }

@@ -300,6 +300,8 @@ export async function measureNode (server: BenchServer, segments: number, option
       note: `medians of ${clientRounds} rounds of ${clientSeconds} s, node and nginx in turn (autocannon, ${clients} keep-alive connections): ` +
         `node p99 ${crowdList(nodeCrowd.rounds, r => r.p99Ms)} ms, p50 ${nodeCrowd.p50Ms} ms, ${nodeCrowd.failures} failed` +
         (nginxCrowd == null ? skipNote : `; nginx p99 ${crowdList(nginxCrowd.rounds, r => r.p99Ms)} ms, p50 ${nginxCrowd.p50Ms} ms`) +
+        `; autocannon's own CPU ${crowdList(nodeCrowd.rounds, r => Number(r.clientCores.toFixed(2)))} cores against the node` +
+        (nginxCrowd == null ? '' : `, ${crowdList(nginxCrowd.rounds, r => Number(r.clientCores.toFixed(2)))} against nginx`) +
         `; load average ${crowdList(nodeCrowd.rounds, r => r.loadAverage)}, other work ${crowd.othersBusyCores.toFixed(2)} cores` +
         (crowdBusy ? ' (BUSY: this figure does not count)' : ''),
       details: { node: nodeCrowd, nginx: nginxCrowd, ...crowdBusy ? { othersBusyCores: crowd.othersBusyCores } : {} }
