@@ -75,5 +75,9 @@ export async function bundleNode (): Promise<NodeBundle> {
     return at >= 0 ? input.slice(at) : input
   })
   checkModuleGraph(inputs)
+  // an import() left in the script would fail at run time: the executable's code cache (node/sea/package.ts) leaves
+  // the script no way to load a module
+  const dynamic = Object.values(result.metafile.outputs).flatMap(output => output.imports).filter(i => i.kind === 'dynamic-import')
+  if (dynamic.length > 0) throw new Error(`the executable's bundle would import() at run time: ${dynamic.map(i => i.path).join(', ')}`)
   return { code: result.outputFiles[0].contents, inputs }
 }
