@@ -64,9 +64,13 @@ test.before(async t => {
 
 test.after.always(async t => { await t.context.stop?.() })
 
-/** Whether every <img> matched by `selector` has loaded a picture. */
+/** Whether every <img> matched by `selector` has loaded a picture, once each has finished loading or failed. */
 async function imagesLoaded (page: Page, selector: string): Promise<boolean> {
-  return await page.locator(selector).evaluateAll(nodes => nodes.length > 0 && nodes.every(n => (n as HTMLImageElement).complete && (n as HTMLImageElement).naturalWidth > 0))
+  await page.waitForFunction(s => {
+    const images = [...document.querySelectorAll(s)] as HTMLImageElement[]
+    return images.length > 0 && images.every(i => i.complete)
+  }, selector)
+  return await page.locator(selector).evaluateAll(nodes => nodes.every(n => (n as HTMLImageElement).naturalWidth > 0))
 }
 
 test.serial('the library shows a poster grid of movies and series, and collections; series and season pages list episodes in order', async t => {
@@ -79,7 +83,6 @@ test.serial('the library shows a poster grid of movies and series, and collectio
   t.is(await matrix.locator('.meta').textContent(), '1999')
   t.is(await page.locator(`.media-card[data-id="${t.context.ids.pilot}"]`).count(), 0, 'episodes are on their series page')
   t.is(await page.locator('.collection-card .card-title').textContent(), 'The Matrix Collection')
-  await page.waitForFunction(() => [...document.querySelectorAll('.posters img')].every(i => (i as HTMLImageElement).complete))
   t.true(await imagesLoaded(page, `.media-card[data-id="${t.context.ids.matrix}"] img`), 'the movie poster comes from /ipfs')
   t.true(await imagesLoaded(page, '.series-card img'), 'the series poster comes from /ipfs')
   if (SCREENSHOTS != null) await page.screenshot({ path: join(SCREENSHOTS, 'metadata-library.png'), fullPage: true })
@@ -198,7 +201,6 @@ test.serial('a CDN node\'s UI shows the same titles, series and posters as the m
   await series.waitFor()
   const matrix = page.locator(`.media-card[data-id="${t.context.ids.matrix}"]`)
   t.is(await matrix.locator('.card-title').textContent(), EDITED)
-  await page.waitForFunction(() => [...document.querySelectorAll('.posters img')].every(i => (i as HTMLImageElement).complete))
   t.true(await imagesLoaded(page, `.media-card[data-id="${t.context.ids.matrix}"] img`), 'the poster loads through the node\'s /ipfs gateway')
   t.true(await imagesLoaded(page, '.series-card img'))
   const poster = (await (await fetch(`${node.url}/api/v1/media/${t.context.ids.matrix}`, { headers })).json() as { images: { poster: { url: string } } }).images.poster.url
