@@ -81,7 +81,7 @@ export async function sendRepeated (stream: MessageStream, chunk: Uint8Array, co
  * Waits for the next 'drain'. Not `stream.onDrain()`: in @libp2p/utils 7.4 its promise is never re-armed
  * after the first drain, so later calls resolve at once and the writer buffers without limit.
  */
-async function drained (stream: MessageStream): Promise<void> {
+export async function drained (stream: MessageStream): Promise<void> {
   const { promise, resolve, reject } = Promise.withResolvers<void>()
   const onDrain = (): void => { resolve() }
   const onClose = (): void => { reject(new Error('closed while waiting to send')) }

@@ -2,11 +2,12 @@ import { InvalidParametersError } from '@libp2p/interface'
 import { AbstractMultiaddrConnection, byteStream } from '@libp2p/utils'
 import { SWARM_KEY_BYTES, parseSwarmKey } from '../config/index.ts'
 import { CidcastError } from '../errors.ts'
+import { SendBuffers } from './send-buffers.ts'
 import { NONCE_BYTES, createXSalsa20Stream } from './xsalsa20-stream.ts'
 import type { XSalsa20Stream, XSalsa20StreamInit } from './xsalsa20-stream.ts'
 import type { AbortOptions, ConnectionProtector, Logger, MultiaddrConnection, StreamCloseEvent, StreamMessageEvent } from '@libp2p/interface'
 import type { SendResult } from '@libp2p/utils'
-import type { Uint8ArrayList } from 'uint8arraylist'
+import { Uint8ArrayList } from 'uint8arraylist'
 
 /**
  * A libp2p connection protector for private networks (PSK v1, as in go-libp2p and `@libp2p/pnet`): each
@@ -90,6 +91,7 @@ class PskConnection extends AbstractMultiaddrConnection {
   private readonly maConn: MultiaddrConnection
   private readonly outbound: XSalsa20Stream
   private readonly inbound: XSalsa20Stream
+  private readonly sendBuffers: SendBuffers
 
   constructor (init: PskConnectionInit) {
     super({
@@ -101,6 +103,7 @@ class PskConnection extends AbstractMultiaddrConnection {
     this.maConn = init.maConn
     this.outbound = init.outbound
     this.inbound = init.inbound
+    this.sendBuffers = new SendBuffers(init.maConn)
 
     this.maConn.addEventListener('message', (evt: StreamMessageEvent) => {
       try {
@@ -140,18 +143,27 @@ class PskConnection extends AbstractMultiaddrConnection {
   }
 
   sendData (data: Uint8ArrayList): SendResult {
-    // the buffers belong to the layer above (noise) and may be kept or reused there: encrypt into one new
-    // buffer, which also turns a list of small frames into a single transport write
+    // the buffers belong to the layer above (noise and, before it, the handshakes) and may be kept there: encrypt
+    // into buffers of our own, which also turns a list of small frames into few transport writes
     const length = data.byteLength
-    // start the buffer so that whole keystream blocks land on 4-byte boundaries (see xsalsa20-stream.ts)
-    const pad = this.outbound.position % 4
-    const out = Buffer.allocUnsafe(pad + length).subarray(pad)
+    const pieces = this.sendBuffers.pieces(length, this.outbound.position)
+    let piece = 0
     let offset = 0
     for (const buf of data) {
-      this.outbound.xor(buf, out.subarray(offset, offset + buf.byteLength))
-      offset += buf.byteLength
+      let done = 0
+      while (done < buf.byteLength) {
+        const out = pieces[piece]
+        const n = Math.min(buf.byteLength - done, out.byteLength - offset)
+        this.outbound.xor(buf.subarray(done, done + n), out.subarray(offset, offset + n))
+        done += n
+        offset += n
+        if (offset === out.byteLength) {
+          piece++
+          offset = 0
+        }
+      }
     }
-    return { sentBytes: length, canSendMore: this.maConn.send(out) }
+    return { sentBytes: length, canSendMore: this.maConn.send(pieces.length === 1 ? pieces[0] : new Uint8ArrayList(...pieces)) }
   }
 
   async sendClose (options?: AbortOptions): Promise<void> {

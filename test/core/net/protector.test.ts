@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto'
 import { preSharedKey as libp2pPreSharedKey } from '@libp2p/pnet'
 import test from 'ava'
-import { receiveHash, repeatedHash, sendRepeated, tcpPair } from '../../../bench/protector.ts'
+import { drained, receiveHash, repeatedHash, sendRepeated, tcpPair } from '../../../bench/protector.ts'
 import { assertPrivateNetworkAllowed, preSharedKey, PrivateNetworkRequiredError } from '../../../core/net/protector.ts'
+import { POOLED_SEND_MIN_BYTES, SEND_BUFFER_BYTES, sendBufferStats } from '../../../core/net/send-buffers.ts'
 import { generateSwarmKey, parseSwarmKey } from '../../../core/config/index.ts'
 import type { ConnectionProtector, MessageStream, StreamMessageEvent } from '@libp2p/interface'
 
@@ -83,6 +84,41 @@ for (const [ours, theirs] of [['dialer', 'listener'], ['listener', 'dialer']] as
     t.true(atDialer.equals(toDialer))
   })
 }
+
+test.serial('sends of every size, written faster than the socket takes them, arrive intact while send buffers are reused', async t => {
+  const psk = randomBytes(32)
+  const pair = await tcpPair(preSharedKey({ psk })(), preSharedKey({ psk })())
+  t.teardown(pair.close)
+  // around the pooling threshold and the piece size, odd lengths so pieces start at every keystream alignment
+  const sizes = [1, 3, POOLED_SEND_MIN_BYTES - 1, POOLED_SEND_MIN_BYTES, POOLED_SEND_MIN_BYTES + 5, SEND_BUFFER_BYTES - 1, SEND_BUFFER_BYTES, SEND_BUFFER_BYTES + 7, 3 * SEND_BUFFER_BYTES + 2]
+  const chunks: Buffer[] = []
+  for (let round = 0; round < 12; round++) for (const size of sizes) chunks.push(randomBytes(size))
+  const expected = Buffer.concat(chunks)
+  const before = sendBufferStats()
+  const arriving = receive(pair.listener, expected.length)
+  // every other round ignores backpressure, so sends pile up in the raw connection while earlier ones are on the wire
+  for (const [i, chunk] of chunks.entries()) {
+    if (!pair.dialer.send(chunk) && Math.floor(i / sizes.length) % 2 === 0) await drained(pair.dialer)
+  }
+  t.true((await arriving).equals(expected))
+  const after = sendBufferStats()
+  t.true(after.reused > before.reused, 'a buffer is used again once the socket has let go of it')
+})
+
+test.serial('a steady writer cycles through a few send buffers instead of one per send', async t => {
+  const psk = randomBytes(32)
+  const pair = await tcpPair(preSharedKey({ psk })(), preSharedKey({ psk })())
+  t.teardown(pair.close)
+  const chunk = randomBytes(SEND_BUFFER_BYTES)
+  const count = 64
+  const before = sendBufferStats()
+  const arriving = receiveHash(pair.listener, chunk.length * count)
+  await sendRepeated(pair.dialer, chunk, count)
+  t.is(await arriving, repeatedHash(chunk, count))
+  const after = sendBufferStats()
+  t.true(after.reused - before.reused >= count - 8, `reused ${after.reused - before.reused} times for ${count} sends`)
+  t.true(after.allocated - before.allocated <= 8, `made ${after.allocated - before.allocated} buffers`)
+})
 
 test('ends with different keys read garbage', async t => {
   const pair = await tcpPair(preSharedKey({ psk: randomBytes(32) })(), preSharedKey({ psk: randomBytes(32) })())
