@@ -31,6 +31,7 @@ export const UNIT = [
   'test/core/edge/gateway-blocks.test.ts',
   'test/core/edge/held-media.test.ts',
   'test/core/edge/miss-resolver.test.ts',
+  'test/core/edge/pin-collect.test.ts',
   'test/core/hls/*.test.ts',
   'test/core/ipfs/!(block-stream).test.ts',
   'test/core/log-pretty.test.ts',

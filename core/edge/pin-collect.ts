@@ -1,3 +1,4 @@
+import * as dagPb from '@ipld/dag-pb'
 import { createUnsafe } from 'multiformats/block'
 import * as raw from 'multiformats/codecs/raw'
 import { identity } from 'multiformats/hashes/identity'
@@ -34,38 +35,63 @@ export async function collectDag (components: CollectComponents, root: CID, opti
   const freed: Collected = { blocks: 0, bytes: 0 }
   const seen = new Set<string>([keyOf(root)])
   const pending: CID[] = [root]
+  // a raw leaf links nowhere, so it is not read: its size is its dag-pb parent's link size (UnixFS writes the leaf's
+  // length there); reading and hashing every leaf made an unpin cost as much as a pin
+  const leafBytes = new Map<string, number>()
   for (let cid = pending.pop(); cid != null; cid = pending.pop()) {
     options.signal?.throwIfAborted()
     if (cid.multihash.code === identity.code) continue
+    const key = keyOf(cid)
     if (!(await components.blockstore.has(cid, options))) continue
     if (await components.pins.isPinned(cid, options)) continue
-    const chunks: Uint8Array[] = []
-    try {
-      for await (const chunk of components.blockstore.get(cid, { ...options, offline: true })) chunks.push(chunk)
-    } catch (err) {
-      // found damaged as it was read: the verified blockstore removed it already; what lies below cannot be found
-      if ((err as Error).name === 'NotFoundError') continue
-      throw err
-    }
-    const bytes = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)
-    if (cid.code !== raw.code) {
-      try {
-        const block = createUnsafe({ cid, bytes, codec: await components.getCodec(cid.code) })
-        for (const [, link] of block.links()) {
-          const key = keyOf(link)
-          if (seen.has(key)) continue
-          seen.add(key)
-          pending.push(link)
+    const knownSize = cid.code === raw.code ? leafBytes.get(key) : undefined
+    let size: number
+    if (knownSize != null) {
+      size = knownSize
+    } else {
+      const bytes = await readBlock(components, cid, options)
+      if (bytes == null) continue
+      size = bytes.byteLength
+      if (cid.code !== raw.code) {
+        for (const link of await linksOf(components, cid, bytes)) {
+          const linkKey = keyOf(link.cid)
+          if (link.size != null && link.cid.code === raw.code) leafBytes.set(linkKey, link.size)
+          if (seen.has(linkKey)) continue
+          seen.add(linkKey)
+          pending.push(link.cid)
         }
-      } catch {
-        // a block that does not decode (damaged) still goes; what lies below it cannot be found from here
       }
     }
     await components.remove(cid)
     freed.blocks++
-    freed.bytes += bytes.byteLength
+    freed.bytes += size
   }
   return freed
+}
+
+/** The block's bytes, or undefined when reading found it damaged (the verified blockstore removed it already). */
+async function readBlock (components: CollectComponents, cid: CID, options: { signal?: AbortSignal }): Promise<Uint8Array | undefined> {
+  const chunks: Uint8Array[] = []
+  try {
+    for await (const chunk of components.blockstore.get(cid, { ...options, offline: true })) chunks.push(chunk)
+  } catch (err) {
+    // what lies below a damaged block cannot be found from here
+    if ((err as Error).name === 'NotFoundError') return undefined
+    throw err
+  }
+  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)
+}
+
+/** The block's links, with the linked block's size where the format says it (dag-pb's Tsize). */
+async function linksOf (components: CollectComponents, cid: CID, bytes: Uint8Array): Promise<Array<{ cid: CID, size?: number }>> {
+  try {
+    if (cid.code === dagPb.code) return dagPb.decode(bytes).Links.map(link => ({ cid: link.Hash, size: link.Tsize }))
+    const block = createUnsafe({ cid, bytes, codec: await components.getCodec(cid.code) })
+    return [...block.links()].map(([, link]) => ({ cid: link }))
+  } catch {
+    // a block that does not decode (damaged) still goes; what lies below it cannot be found from here
+    return []
+  }
 }
 
 /** What `localRemover` needs of Helia's blockstore: the store under its top layer (not in Helia's interface). */
