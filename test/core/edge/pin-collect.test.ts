@@ -22,6 +22,13 @@ async function importFile (store: MemoryBlockstore, bytes: Uint8Array, chunk: nu
   return { root, sizes }
 }
 
+/** How many blocks `store` holds. */
+async function countBlocks (store: MemoryBlockstore): Promise<number> {
+  let count = 0
+  for await (const entry of store.getAll()) if (entry != null) count++
+  return count
+}
+
 /** The components collectDag takes over `store`, nothing pinned, counting which blocks were read. */
 function components (store: MemoryBlockstore, pinned: Set<string> = new Set()): { c: CollectComponents, reads: string[] } {
   const reads: string[] = []
@@ -54,7 +61,7 @@ test('an unpinned DAG is removed whole, its raw leaves counted from their parent
   t.is(freed.blocks, sizes.size)
   t.is(freed.bytes, [...sizes.values()].reduce((a, b) => a + b, 0))
   t.deepEqual(reads.filter(cid => cid.startsWith('bafk')), [], 'no raw leaf was read')
-  t.is((await Array.fromAsync(store.getAll())).length, 0, 'every block is gone')
+  t.is(await countBlocks(store), 0, 'every block is gone')
 })
 
 test('a file of one raw block is read for its size; blocks another pin holds stay with what lies below them', async t => {
@@ -67,5 +74,5 @@ test('a file of one raw block is read for its size; blocks another pin holds sta
   t.deepEqual(freed, { blocks: 1, bytes: 1000 })
   t.deepEqual(await collectDag(c, shared.root), { blocks: 0, bytes: 0 }, 'a pinned root is kept, and so is everything below it')
   // shared.sizes counts every block in the store then, the single one's too
-  t.is((await Array.fromAsync(store.getAll())).length, shared.sizes.size - 1)
+  t.is(await countBlocks(store), shared.sizes.size - 1)
 })
