@@ -29,10 +29,12 @@ export interface ProtectorFigures {
   mbPerSecond: number
   /** The same with the JavaScript Salsa20 core (`@noble/ciphers`), median of the rounds. */
   jsMbPerSecond: number
+  /** The default core without keystream made ahead on a worker thread, median of the rounds. */
+  noPrefetchMbPerSecond: number
   /** Throughput through the same kind of connection without a protector, median of the rounds. */
   rawMbPerSecond: number
   /** Every round's figures, in order: protected, JavaScript core, raw. */
-  rounds: Array<{ mbPerSecond: number, jsMbPerSecond: number, rawMbPerSecond: number }>
+  rounds: Array<{ mbPerSecond: number, jsMbPerSecond: number, noPrefetchMbPerSecond: number, rawMbPerSecond: number }>
 }
 
 /** Opens a loopback TCP connection and protects each end with the given protector (none: raw TCP). */
@@ -178,12 +180,14 @@ export async function benchProtector (bytes = 256 * 1024 * 1024, rounds = 3): Pr
     const rawMs = await timeOneWay(await tcpPair(), chunk, count)
     const protectedMs = await timeOneWay(await tcpPair(preSharedKey({ psk })(), preSharedKey({ psk })()), chunk, count)
     const jsMs = await timeOneWay(await tcpPair(preSharedKey({ psk, core: 'js' })(), preSharedKey({ psk, core: 'js' })()), chunk, count)
-    each.push({ mbPerSecond: mbPerSecond(protectedMs), jsMbPerSecond: mbPerSecond(jsMs), rawMbPerSecond: mbPerSecond(rawMs) })
+    const noPrefetchMs = await timeOneWay(await tcpPair(preSharedKey({ psk, prefetch: false })(), preSharedKey({ psk, prefetch: false })()), chunk, count)
+    each.push({ mbPerSecond: mbPerSecond(protectedMs), jsMbPerSecond: mbPerSecond(jsMs), noPrefetchMbPerSecond: mbPerSecond(noPrefetchMs), rawMbPerSecond: mbPerSecond(rawMs) })
   }
   return {
     bytes: total,
     mbPerSecond: median(each.map(r => r.mbPerSecond)),
     jsMbPerSecond: median(each.map(r => r.jsMbPerSecond)),
+    noPrefetchMbPerSecond: median(each.map(r => r.noPrefetchMbPerSecond)),
     rawMbPerSecond: median(each.map(r => r.rawMbPerSecond)),
     rounds: each
   }

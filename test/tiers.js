@@ -43,6 +43,7 @@ export const UNIT = [
   'test/core/net/data-lock.test.ts',
   'test/core/net/xsalsa20-stream.test.ts',
   'test/core/net/send-buffers.test.ts',
+  'test/core/net/keystream-prefetch.test.ts',
   'test/core/net/noise-crypto.test.ts',
   'test/core/routing/ipns-records.test.ts',
   'test/core/routing/ipns-store.test.ts',

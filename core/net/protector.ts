@@ -33,13 +33,15 @@ export interface PreSharedKeyInit {
   timeoutMs?: number
   /** The Salsa20 core (the bench compares them). @default 'wasm' where the runtime has WebAssembly SIMD */
   core?: XSalsa20StreamInit['core']
+  /** Busy directions get their keystream made ahead on a worker thread (the bench compares). @default true */
+  prefetch?: boolean
 }
 
 /** Builds the `connectionProtector` factory libp2p takes, for the private network of `psk`. */
 export function preSharedKey (init: PreSharedKeyInit): (components?: unknown) => ConnectionProtector {
   const key = init.psk.length === SWARM_KEY_BYTES ? init.psk.slice() : parseSwarmKey(init.psk)
   const timeoutMs = init.timeoutMs ?? 1000
-  return () => new PreSharedKeyProtector(key, timeoutMs, { core: init.core })
+  return () => new PreSharedKeyProtector(key, timeoutMs, { core: init.core, prefetch: init.prefetch })
 }
 
 /** Throws PrivateNetworkRequiredError when LIBP2P_FORCE_PNET=1 is set and `psk` is missing (Kubo's rule). */
@@ -115,6 +117,11 @@ class PskConnection extends AbstractMultiaddrConnection {
     // resume sending when the raw connection can take more
     this.maConn.addEventListener('drain', () => {
       this.onMuxerDrain()
+    })
+    // keystream made ahead for either direction is let go with the connection
+    this.addEventListener('close', () => {
+      this.outbound.release()
+      this.inbound.release()
     })
     this.maConn.addEventListener('close', (evt: StreamCloseEvent) => {
       if (evt.error != null) {

@@ -18,10 +18,14 @@ export const DATA_OFFSET = 256
 export const DATA_BYTES = PAGES * PAGE_BYTES - DATA_OFFSET - 256
 export const BLOCK_BYTES = 64
 
-/** The instance's exports: `xor(state, data, groups)` XORs `groups * 256` bytes at `data` with the keystream. */
+/**
+ * The instance's exports: `xor(state, data, groups)` XORs `groups * 256` bytes at `data` with the keystream;
+ * `xorBytes(dst, src, vectors)` XORs `vectors * 16` bytes at `src` into those at `dst` (keystream made elsewhere).
+ */
 export interface Salsa20Simd {
   memory: WebAssembly.Memory
   xor: (state: number, data: number, groups: number) => void
+  xorBytes: (dst: number, src: number, vectors: number) => void
 }
 
 // opcodes used (core and SIMD, the latter after the 0xfd prefix)
@@ -188,6 +192,25 @@ function body (): number[] {
   ]
 }
 
+/** The second function's body: dst[i] ^= src[i], 16 bytes at a time (params: dst, src, vectors). */
+function xorBytesBody (): number[] {
+  const [DST, SRC, COUNT] = [0, 1, 2]
+  return [
+    0,
+    BLOCK, VOID,
+    ...get(COUNT), I32_EQZ, BR_IF, 0,
+    LOOP, VOID,
+    ...get(DST), ...get(DST), ...simd(V128_LOAD), ...memarg(0, 0), ...get(SRC), ...simd(V128_LOAD), ...memarg(0, 0),
+    ...simd(V128_XOR), ...simd(V128_STORE), ...memarg(0, 0),
+    ...get(DST), ...i32(16), I32_ADD, ...set(DST),
+    ...get(SRC), ...i32(16), I32_ADD, ...set(SRC),
+    ...get(COUNT), ...i32(1), I32_SUB, ...tee(COUNT), BR_IF, 0,
+    END,
+    END,
+    END
+  ]
+}
+
 function section (id: number, content: number[]): number[] {
   return [id, ...uleb(content.length), ...content]
 }
@@ -199,14 +222,16 @@ function name (text: string): number[] {
 /** The module's bytes. */
 export function salsa20SimdModule (): Uint8Array<ArrayBuffer> {
   const code = body()
+  const xorBytes = xorBytesBody()
   return new Uint8Array([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, [1, 0x60, 3, TYPE_I32, TYPE_I32, TYPE_I32, 0]),
-    ...section(3, [1, 0]),
+    // two functions of that one type
+    ...section(3, [2, 0, 0]),
     // memory: limits with a maximum, min = max, so it never grows (and never detaches views held on it)
     ...section(5, [1, 0x01, PAGES, PAGES]),
-    ...section(7, [2, ...name('memory'), 0x02, 0, ...name('xor'), 0x00, 0]),
-    ...section(10, [1, ...uleb(code.length), ...code])
+    ...section(7, [3, ...name('memory'), 0x02, 0, ...name('xor'), 0x00, 0, ...name('xorBytes'), 0x00, 1]),
+    ...section(10, [2, ...uleb(code.length), ...code, ...uleb(xorBytes.length), ...xorBytes])
   ])
 }
 
@@ -221,6 +246,6 @@ export function salsa20Simd (): Salsa20Simd | null {
     return instance
   }
   const exports = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports
-  instance = { memory: exports.memory as WebAssembly.Memory, xor: exports.xor as Salsa20Simd['xor'] }
+  instance = { memory: exports.memory as WebAssembly.Memory, xor: exports.xor as Salsa20Simd['xor'], xorBytes: exports.xorBytes as Salsa20Simd['xorBytes'] }
   return instance
 }

@@ -1,6 +1,8 @@
 import { hsalsa, salsa20 } from '@noble/ciphers/salsa.js'
 import { CidcastError } from '../errors.ts'
 import { BLOCK_BYTES, DATA_BYTES, DATA_OFFSET, STATE_OFFSET, salsa20Simd } from './salsa20-simd.ts'
+import { PREFETCH_AFTER_BYTES, keystreamRing } from './keystream-prefetch.ts'
+import type { KeystreamRing } from './keystream-prefetch.ts'
 import type { Salsa20Simd } from './salsa20-simd.ts'
 
 /**
@@ -31,6 +33,8 @@ export interface XSalsa20Stream {
   xor (input: Uint8Array, output?: Uint8Array): Uint8Array
   /** Keystream bytes used so far. */
   readonly position: number
+  /** Lets go of the keystream made ahead for this direction, if any (its connection closed). */
+  release (): void
 }
 
 export interface XSalsa20StreamInit {
@@ -38,12 +42,17 @@ export interface XSalsa20StreamInit {
   startBlock?: number
   /** The Salsa20 core: WebAssembly SIMD, or JavaScript (tests compare them). @default 'wasm' where available */
   core?: 'wasm' | 'js'
+  /**
+   * Once the direction has moved PREFETCH_AFTER_BYTES, have a worker thread make its keystream ahead
+   * (keystream-prefetch.ts); WebAssembly core only. @default true
+   */
+  prefetch?: boolean
 }
 
 /** Creates a stateful XSalsa20 keystream for one direction of a connection. */
 export function createXSalsa20Stream (key: Uint8Array, nonce: Uint8Array, init: XSalsa20StreamInit = {}): XSalsa20Stream {
   const wasm = init.core === 'js' ? null : salsa20Simd()
-  return new Stream(key, nonce, init.startBlock ?? 0, wasm == null ? xorBlocksJs : wasmCore(wasm))
+  return new Stream(key, nonce, init.startBlock ?? 0, wasm == null ? xorBlocksJs : wasmCore(wasm), wasm != null && init.prefetch !== false)
 }
 
 /** XORs `src` (whole 64-byte blocks) with the Salsa20 keystream from block `counter` into `dst`. */
@@ -75,8 +84,11 @@ class Stream implements XSalsa20Stream {
   private readonly leftover = new Uint8Array(BLOCK_BYTES)
   private used = BLOCK_BYTES
   private bytes = 0
+  private ring: KeystreamRing | undefined
+  /** Bytes since the last ring was let go (or since the start): a ring is asked for after PREFETCH_AFTER_BYTES. */
+  private sinceRing = 0
 
-  constructor (key: Uint8Array, nonce: Uint8Array, startBlock: number, private readonly core: XorBlocks) {
+  constructor (key: Uint8Array, nonce: Uint8Array, startBlock: number, private readonly core: XorBlocks, private prefetch = false) {
     if (key.length !== KEY_BYTES) throw new TypeError(`XSalsa20 key must be ${KEY_BYTES} bytes, got ${key.length}`)
     if (nonce.length !== NONCE_BYTES) throw new TypeError(`XSalsa20 nonce must be ${NONCE_BYTES} bytes, got ${nonce.length}`)
     if (!Number.isSafeInteger(startBlock) || startBlock < 0 || startBlock > MAX_BLOCKS) throw new RangeError('bad start block')
@@ -112,7 +124,10 @@ class Stream implements XSalsa20Stream {
 
     if (whole > 0) {
       const end = i + whole * BLOCK_BYTES
-      this.core(this.subkey, this.nonce, input.subarray(i, end), output.subarray(i, end), this.block)
+      let from = i
+      const ring = this.prefetching(length)
+      if (ring != null) from += ring.xor(input.subarray(i, end), output.subarray(i, end), this.block)
+      if (from < end) this.core(this.subkey, this.nonce, input.subarray(from, end), output.subarray(from, end), this.block + (from - i) / BLOCK_BYTES)
       this.block += whole
       i = end
     }
@@ -128,6 +143,29 @@ class Stream implements XSalsa20Stream {
 
     this.bytes += length
     return output.length === length ? output : output.subarray(0, length)
+  }
+
+  release (): void {
+    this.prefetch = false
+    this.ring?.release()
+    this.ring = undefined
+  }
+
+  /** The ring this call may use: kept while active, asked for once the direction moved enough since the last one. */
+  private prefetching (length: number): KeystreamRing | undefined {
+    if (!this.prefetch) return undefined
+    if (this.ring != null && !this.ring.active) {
+      // let go while idle: a direction that is busy again earns a new one the same way
+      this.ring = undefined
+      this.sinceRing = 0
+    }
+    this.sinceRing += length
+    if (this.ring == null && this.sinceRing >= PREFETCH_AFTER_BYTES) {
+      this.ring = keystreamRing(salsaInput(this.subkey, this.nonce))
+      // no threads here: never ask again
+      if (this.ring == null) this.prefetch = false
+    }
+    return this.ring
   }
 }
 
@@ -158,16 +196,25 @@ function xorBlocksJs (subkey: Uint8Array, nonce: Uint8Array, src: Uint8Array, ds
  * The WebAssembly core XORs in its own memory: each piece is copied in, XORed there in groups of 4 blocks (the
  * module keeps a group of slack past its data area, so a partial last group writes only there) and copied out.
  */
+/** The 16 Salsa20 input words for `subkey` and the 8-byte `nonce`; words 8 and 9 (the block counter) are left 0. */
+function salsaInput (subkey: Uint8Array, nonce: Uint8Array): Uint32Array {
+  const k = new Uint32Array(subkey.buffer, subkey.byteOffset, 8)
+  const n = new Uint32Array(nonce.buffer, nonce.byteOffset, 2)
+  return Uint32Array.of(SIGMA[0], k[0], k[1], k[2], k[3], SIGMA[1], n[0], n[1], 0, 0, SIGMA[2], k[4], k[5], k[6], k[7], SIGMA[3])
+}
+
 function wasmCore (wasm: Salsa20Simd): XorBlocks {
   const words = new Uint32Array(wasm.memory.buffer, STATE_OFFSET, 16)
   const bytes = new Uint8Array(wasm.memory.buffer)
-  const sigma = SIGMA
+  // a stream's subkey and nonce never change: its input words are made once
+  const inputs = new WeakMap<Uint8Array, Uint32Array>()
   return (subkey, nonce, src, dst, counter) => {
-    const k = new Uint32Array(subkey.buffer, subkey.byteOffset, 8)
-    const n = new Uint32Array(nonce.buffer, nonce.byteOffset, 2)
-    words[0] = sigma[0]; words[1] = k[0]; words[2] = k[1]; words[3] = k[2]; words[4] = k[3]
-    words[5] = sigma[1]; words[6] = n[0]; words[7] = n[1]; words[9] = 0; words[10] = sigma[2]
-    words[11] = k[4]; words[12] = k[5]; words[13] = k[6]; words[14] = k[7]; words[15] = sigma[3]
+    let input = inputs.get(subkey)
+    if (input == null) {
+      input = salsaInput(subkey, nonce)
+      inputs.set(subkey, input)
+    }
+    words.set(input)
     for (let p = 0; p < src.length; p += DATA_BYTES) {
       const piece = Math.min(DATA_BYTES, src.length - p)
       words[8] = (counter + p / BLOCK_BYTES) >>> 0

@@ -1,0 +1,69 @@
+import { randomBytes } from 'node:crypto'
+import { xsalsa20 } from '@noble/ciphers/salsa.js'
+import test from 'ava'
+import { PREFETCH_AFTER_BYTES, SLOT_BYTES, SLOTS, prefetchStats } from '../../../core/net/keystream-prefetch.ts'
+import { createXSalsa20Stream } from '../../../core/net/xsalsa20-stream.ts'
+
+const KEY = new Uint8Array(randomBytes(32))
+const NONCE = new Uint8Array(randomBytes(24))
+// past the prefetch threshold and many rings' worth of slots, so the worker's slots wrap several times
+const TOTAL = PREFETCH_AFTER_BYTES + 6 * SLOTS * SLOT_BYTES + 12_345
+const DATA = new Uint8Array(randomBytes(TOTAL))
+const EXPECTED = xsalsa20(KEY, NONCE, DATA)
+// odd sizes, whole slots and more, tiny pieces: block boundaries, slot boundaries and partial blocks all met
+const SIZES = [1, 63, 64, 65, 4096, 65_536 + 3, SLOT_BYTES, SLOT_BYTES + 64, 3 * SLOT_BYTES + 17, 100, 1_000_003]
+
+/** Polls `check` every few milliseconds until it holds or `ms` pass. */
+async function until (check: () => boolean, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`)
+    await new Promise(resolve => setTimeout(resolve, 5))
+  }
+}
+
+test.serial('keystream made ahead by the worker gives the bytes XSalsa20 gives, in place, copied and off a 4-byte boundary', async t => {
+  const before = prefetchStats()
+  const stream = createXSalsa20Stream(KEY, NONCE)
+  const out = new Uint8Array(TOTAL)
+  let offset = 0
+  let waited = false
+  for (let n = 0; offset < TOTAL; n++) {
+    const size = Math.min(SIZES[n % SIZES.length], TOTAL - offset)
+    const input = DATA.subarray(offset, offset + size)
+    const mode = n % 3
+    if (mode === 0) {
+      stream.xor(input, out.subarray(offset, offset + size))
+    } else {
+      const backing = new Uint8Array(size + mode)
+      const piece = backing.subarray(mode === 1 ? 0 : 1, (mode === 1 ? 0 : 1) + size)
+      piece.set(input)
+      stream.xor(piece)
+      out.set(piece, offset)
+    }
+    offset += size
+    // the first time a ring exists: let the worker fill it, so its slots are surely used; later it races the loop
+    if (!waited && prefetchStats().active > 0) {
+      waited = true
+      await until(() => prefetchStats().slotsMade >= SLOTS, 10_000, 'the worker to fill the ring')
+    }
+  }
+  t.true(Buffer.from(out).equals(Buffer.from(EXPECTED)), 'every byte matches @noble/ciphers\' xsalsa20')
+  const after = prefetchStats()
+  t.is(after.rings - before.rings, 1, 'one ring for the direction')
+  t.true(after.fromWorker > before.fromWorker, 'the worker\'s keystream was used')
+  t.true(after.madeHere > before.madeHere, 'bytes below the threshold, and any the worker had not made, were made here')
+  stream.release()
+  t.is(prefetchStats().active, before.active, 'a released direction gives its ring up')
+})
+
+test.serial('a direction that moves little never starts the worker; JavaScript-core streams never do', t => {
+  const before = prefetchStats()
+  const small = createXSalsa20Stream(KEY, NONCE)
+  for (let i = 0; i < 100; i++) small.xor(new Uint8Array(1000))
+  const js = createXSalsa20Stream(KEY, NONCE, { core: 'js' })
+  js.xor(new Uint8Array(PREFETCH_AFTER_BYTES + SLOT_BYTES))
+  js.xor(new Uint8Array(SLOT_BYTES))
+  t.is(prefetchStats().rings, before.rings)
+  t.is(prefetchStats().active, 0)
+})
