@@ -4,6 +4,7 @@ import test from 'ava'
 import { drained, receiveHash, repeatedHash, sendRepeated, tcpPair } from '../../../bench/protector.ts'
 import { assertPrivateNetworkAllowed, preSharedKey, PrivateNetworkRequiredError } from '../../../core/net/protector.ts'
 import { POOLED_SEND_MIN_BYTES, SEND_BUFFER_BYTES, sendBufferStats } from '../../../core/net/send-buffers.ts'
+import { prefetchStats } from '../../../core/net/keystream-prefetch.ts'
 import { generateSwarmKey, parseSwarmKey } from '../../../core/config/index.ts'
 import type { ConnectionProtector, MessageStream, StreamMessageEvent } from '@libp2p/interface'
 
@@ -84,6 +85,20 @@ for (const [ours, theirs] of [['dialer', 'listener'], ['listener', 'dialer']] as
     t.true(atDialer.equals(toDialer))
   })
 }
+
+test.serial('with keystream made ahead on the worker (16 MiB each way), our protector and @libp2p/pnet still read each other', async t => {
+  const swarmKey = generateSwarmKey()
+  const pair = await tcpPair(preSharedKey({ psk: parseSwarmKey(swarmKey) })(), libp2pPreSharedKey({ psk: new TextEncoder().encode(swarmKey) })())
+  t.teardown(pair.close)
+  const before = prefetchStats().rings
+  const chunk = randomBytes(CHUNK_BYTES)
+  const count = 16
+  const arriving = Promise.all([receiveHash(pair.listener, chunk.length * count), receiveHash(pair.dialer, chunk.length * count)])
+  await Promise.all([sendRepeated(pair.dialer, chunk, count), sendRepeated(pair.listener, chunk, count)])
+  const expected = repeatedHash(chunk, count)
+  t.deepEqual(await arriving, [expected, expected])
+  t.is(prefetchStats().rings - before, 2, 'both directions of our end asked for keystream ahead')
+})
 
 test.serial('sends of every size, written faster than the socket takes them, arrive intact while send buffers are reused', async t => {
   const psk = randomBytes(32)
