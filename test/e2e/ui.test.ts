@@ -85,12 +85,44 @@ async function currentTime (page: Page): Promise<number> {
   return await page.evaluate(() => (window as unknown as PlayerWindow).cidcast?.video.currentTime ?? -1)
 }
 
+/** What the player was doing: a wait on it that times out says this rather than only that it timed out. */
+async function playerState (page: Page): Promise<string> {
+  return await page.evaluate(() => {
+    const w = window as unknown as PlayerWindow
+    const c = w.cidcast
+    if (c == null) return 'no player on the page'
+    const v = c.video
+    const buffered = Array.from({ length: v.buffered.length }, (_, i) => `${v.buffered.start(i).toFixed(1)}-${v.buffered.end(i).toFixed(1)}`)
+    return JSON.stringify({
+      currentTime: v.currentTime,
+      paused: v.paused,
+      ended: v.ended,
+      readyState: v.readyState,
+      videoHeight: v.videoHeight,
+      buffered,
+      currentLevel: c.hls.levels[c.hls.currentLevel]?.name ?? c.hls.currentLevel,
+      loadLevel: c.hls.loadLevel,
+      errors: w.hlsErrors
+    })
+  }).catch((err: Error) => `the page did not answer: ${err.message}`)
+}
+
+/** Awaits a wait on the media of `page`; a timeout fails with `what` and the player's state. */
+async function untilPlayer (page: Page, what: string, waiting: Promise<unknown>): Promise<void> {
+  try {
+    await waiting
+  } catch (err) {
+    if ((err as Error).name !== 'TimeoutError') throw err
+    throw new Error(`${what}: not within ${MEDIA_TIMEOUT_MS} ms; the player: ${await playerState(page)}`)
+  }
+}
+
 /** Resolves once the video plays past `seconds`. */
 async function playsPast (page: Page, seconds: number): Promise<void> {
-  await page.waitForFunction(s => {
+  await untilPlayer(page, `playing past ${seconds} s`, page.waitForFunction(s => {
     const video = (window as unknown as PlayerWindow).cidcast?.video
     return video != null && !video.paused && video.currentTime > s
-  }, seconds, { timeout: MEDIA_TIMEOUT_MS })
+  }, seconds, { timeout: MEDIA_TIMEOUT_MS }))
 }
 
 /** The position the server keeps for the account of `token` (the page's signed-in user) in a media. */
@@ -125,10 +157,10 @@ test.serial('the library lists a media whose page plays, switches quality, seeks
   const switchStarted = Date.now()
   await page.selectOption('#quality', { label: lowest })
   const height = media.renditions.find(r => r.profile === lowest)?.height
-  await page.waitForFunction(([name, h]) => {
+  await untilPlayer(page, `playing ${lowest}`, page.waitForFunction(([name, h]) => {
     const c = (window as unknown as PlayerWindow).cidcast
     return c != null && c.hls.levels[c.hls.currentLevel]?.name === name && c.video.videoHeight === h && !c.video.paused
-  }, [lowest, height] as const, { timeout: MEDIA_TIMEOUT_MS })
+  }, [lowest, height] as const, { timeout: MEDIA_TIMEOUT_MS }))
   t.log(`switched to ${lowest} after ${Date.now() - switchStarted} ms`)
   if (SCREENSHOTS != null) await page.screenshot({ path: join(SCREENSHOTS, 'ui-player.png') })
 
@@ -164,10 +196,10 @@ test.serial('the library lists a media whose page plays, switches quality, seeks
   t.true(await page.locator('#start-over').isVisible())
   await collectHlsErrors(page)
   await resume.click()
-  await page.waitForFunction(() => {
+  await untilPlayer(page, 'playing on from the saved position', page.waitForFunction(() => {
     const v = (window as unknown as PlayerWindow).cidcast?.video
     return v != null && !v.paused && v.readyState >= v.HAVE_FUTURE_DATA
-  }, undefined, { timeout: MEDIA_TIMEOUT_MS })
+  }, undefined, { timeout: MEDIA_TIMEOUT_MS }))
   const resumedAt = await currentTime(page)
   t.true(Math.abs(resumedAt - paused) < 3, `resumed at ${resumedAt}, saved ${paused}`)
   await playsPast(page, resumedAt + 0.5)
