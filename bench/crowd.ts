@@ -9,7 +9,9 @@ import { median } from './table.ts'
  * changes which server goes first, and a server's figure is the median of its rounds. autocannon 9 appends every body
  * to a JavaScript string (a UTF-8 decoding of the video bytes): profiled against nginx, that was half of its CPU and
  * garbage collection a fifth more, so with 2 cores it is usually the load generator that sets the pace; each round
- * reports the cores it used.
+ * reports the cores it used. For the same reason every target is loaded once, briefly and not counted, before the
+ * rounds: the first autocannon run of a process (its JIT cold) had always gone to the first target, whose first
+ * round was then its worst in every run on record (node p99 6.0-6.9 s against 3.0-5.4 s in its later rounds).
  */
 
 /** A server to load: where, and the paths its clients fetch in turn. */
@@ -23,6 +25,8 @@ export interface CrowdOptions {
   rounds: number
   clients: number
   seconds: number
+  /** Seconds of load per target before the rounds, not counted. @default 5 */
+  warmupSeconds?: number
   log?: (line: string) => void
 }
 
@@ -80,6 +84,7 @@ async function cannon (target: CrowdTarget, clients: number, seconds: number): P
 /** Loads each target in turn for `rounds` rounds (the first target of a round alternates); one figure per name, and the cores other work kept busy meanwhile. */
 export async function measureCrowd (targets: CrowdTarget[], options: CrowdOptions): Promise<{ figures: Map<string, CrowdFigure>, othersBusyCores: number }> {
   const runs = new Map<string, CrowdRound[]>(targets.map(t => [t.name, []]))
+  for (const target of targets) await cannon(target, options.clients, options.warmupSeconds ?? 5)
   const { cores } = await othersBusyCores(async () => {
     for (let round = 0; round < options.rounds; round++) {
       const order = round % 2 === 0 ? targets : [...targets].reverse()
