@@ -18,6 +18,7 @@ import { measurePlayStart } from './play-start.ts'
 import { measureTokenVerification } from './stream-token.ts'
 import { measureVerification } from './verify.ts'
 import { BUSY_CORES, othersBusyCores } from './cpu-time.ts'
+import { measurePageFaultCost } from './machine.ts'
 import { formatTable, ratioOf, writeJson } from './table.ts'
 import { PROFILE, startBenchServer } from './server.ts'
 import type { BenchServer } from './server.ts'
@@ -99,7 +100,9 @@ const ffmpeg = await resolveFfmpeg()
 log(`generating or finding the ${SOURCE} fixture`)
 const source = await fixture(SOURCE)
 const bare = await barePlan(source)
-log(`${cpus().length} cores, ${cpus()[0]?.model ?? 'unknown cpu'}; ffmpeg ${ffmpeg.version} (${ffmpeg.source}); load average ${loadavg().map(l => l.toFixed(2)).join(' ')}`)
+const faults = measurePageFaultCost()
+const faultNote = faults == null ? 'page-fault cost not measured' : `a page fault ${faults.microsPerFault.toFixed(1)} µs (fresh memory at ${faults.freshMbPerSecond.toFixed(0)} MB/s)`
+log(`${cpus().length} cores, ${cpus()[0]?.model ?? 'unknown cpu'}; ${faultNote}; ffmpeg ${ffmpeg.version} (${ffmpeg.source}); load average ${loadavg().map(l => l.toFixed(2)).join(' ')}`)
 
 const rows: Row[] = []
 rows.push(...await figure('first segment, cold and after a seek; second viewer', ['1', '2', '3'], loads, async () =>
@@ -201,7 +204,7 @@ const order = ['1', '2', '3', '3b', '4', '4b', '5', '6', '6b', 'c1', 'c2', 'c2p'
 rows.sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id))
 const totalSeconds = (performance.now() - benchStarted) / 1000
 const busy = Object.entries(others).filter(([, cores]) => cores > BUSY_CORES)
-process.stdout.write(`\ncidcast bench: ${SOURCE}, ${cpus().length} cores, ffmpeg ${ffmpeg.version}, ${totalSeconds.toFixed(0)} s\n\n${formatTable(rows)}\n`)
+process.stdout.write(`\ncidcast bench: ${SOURCE}, ${cpus().length} cores, ${faultNote}, ffmpeg ${ffmpeg.version}, ${totalSeconds.toFixed(0)} s\n\n${formatTable(rows)}\n`)
 if (busy.length > 0) {
   process.stdout.write(`\nwarning: other work kept the machine busy during ${busy.map(([name, cores]) => `${name} (${cores} cores)`).join(', ')}: their rows say BUSY and their figures do not count; figures and their baselines ran back to back, so ratios suffer less\n`)
 }
@@ -210,6 +213,7 @@ await writeJson(JSON_PATH, rows, {
   source: SOURCE,
   cores: cpus().length,
   cpu: cpus()[0]?.model,
+  pageFault: faults,
   ffmpeg: { version: ffmpeg.version, source: ffmpeg.source },
   settings: { repeats, wholeRepeats, rounds, seconds, connections, pnetBytes },
   loadAverageAtStart: loads,
