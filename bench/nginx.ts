@@ -1,10 +1,10 @@
-import { execFile, spawn } from 'node:child_process'
-import { constants } from 'node:fs'
-import { access, chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
+import { spawn } from 'node:child_process'
+import { chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { freePort } from '../test/helpers/ports.ts'
+import { ensureDebianPackage } from './apt.ts'
 
 /**
  * nginx as the reference file server: Debian's package run as a child process with a generated config in a
@@ -13,7 +13,6 @@ import { freePort } from '../test/helpers/ports.ts'
 
 export const NGINX_PATH = '/usr/sbin/nginx'
 const READY_TIMEOUT_MS = 10_000
-const INSTALL_TIMEOUT_MS = 300_000
 
 export interface RunningNginx {
   /** `http://127.0.0.1:PORT` */
@@ -36,37 +35,9 @@ async function childrenOf (ppid: number): Promise<number[]> {
   return found
 }
 
-async function isExecutable (path: string): Promise<boolean> {
-  return await access(path, constants.X_OK).then(() => true, () => false)
-}
-
-async function run (file: string, args: string[], timeoutMs: number): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    execFile(file, args, { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } }, (err, _out, stderr) => {
-      if (err == null) resolve()
-      else reject(new Error(`${file} ${args.join(' ')}: ${stderr.trim().split('\n').slice(-2).join(' | ') || err.message}`))
-    })
-  })
-}
-
-/**
- * Makes sure nginx is installed: installs `nginx-light` with apt-get when running as root and it is absent.
- * Resolves with why the nginx baseline must be skipped, or undefined when nginx is there.
- */
+/** Makes sure nginx is installed (Debian's `nginx-light`); resolves with why the nginx baseline must be skipped, or undefined when nginx is there. */
 export async function ensureNginx (log: (line: string) => void): Promise<string | undefined> {
-  if (await isExecutable(NGINX_PATH)) return undefined
-  if (process.getuid?.() !== 0) return `${NGINX_PATH} is missing and installing it needs root`
-  log('nginx is missing: installing nginx-light with apt-get')
-  try {
-    await run('apt-get', ['install', '-y', '--no-install-recommends', 'nginx-light'], INSTALL_TIMEOUT_MS).catch(async () => {
-      // a fresh machine may not have package lists yet
-      await run('apt-get', ['update'], INSTALL_TIMEOUT_MS)
-      await run('apt-get', ['install', '-y', '--no-install-recommends', 'nginx-light'], INSTALL_TIMEOUT_MS)
-    })
-  } catch (err) {
-    return `installing nginx-light failed: ${(err as Error).message}`
-  }
-  return await isExecutable(NGINX_PATH) ? undefined : `${NGINX_PATH} is still missing after installing nginx-light`
+  return await ensureDebianPackage(NGINX_PATH, 'nginx-light', log)
 }
 
 async function accepts (port: number): Promise<boolean> {

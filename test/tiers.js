@@ -14,6 +14,7 @@
 
 /** Globs relative to the project root. */
 export const UNIT = [
+  'test/bench/crowd.test.ts',
   'test/core/access/!(*.pg).test.ts',
   'test/core/catalog/!(*.pg).test.ts',
   'test/core/concurrency.test.ts',
