@@ -92,19 +92,19 @@ function wrkBytes (text: string): number {
   return Number(match[1]) * 1024 ** ['B', 'KB', 'MB', 'GB', 'TB'].indexOf(match[2])
 }
 
-/** The figures of wrk's `--latency` report. */
+/** The figures of wrk's `--latency` report (a duration in a one-letter unit, `1.20s`, is padded with a space). */
 export function parseWrk (out: string, seconds: number): Omit<CrowdRound, 'loadAverage' | 'clientCores'> {
   const field = (pattern: RegExp): string => {
     const match = pattern.exec(out)
-    if (match == null) throw new Error(`wrk's report lacks ${pattern.source}: ${out.trim().split('\n').slice(-3).join(' | ')}`)
+    if (match == null) throw new Error(`wrk's report lacks ${pattern.source}: ${out.trim().split('\n').map(line => line.trim()).join(' | ')}`)
     return match[1]
   }
   const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out)
   return {
     requests: Number(field(/(\d+) requests in /)),
     mbPerSecond: wrkBytes(field(/ requests in [\d.]+\w+, ([\d.]+\w+) read/)) / 1e6 / seconds,
-    p50Ms: wrkMs(field(/^[ \t]+50%[ \t]+(\S+)$/m)),
-    p99Ms: wrkMs(field(/^[ \t]+99%[ \t]+(\S+)$/m)),
+    p50Ms: wrkMs(field(/^[ \t]+50%[ \t]+(\S+)[ \t]*$/m)),
+    p99Ms: wrkMs(field(/^[ \t]+99%[ \t]+(\S+)[ \t]*$/m)),
     maxMs: wrkMs(field(/^[ \t]+Latency[ \t]+\S+[ \t]+\S+[ \t]+(\S+)/m)),
     errors: socket == null ? 0 : Number(socket[1]) + Number(socket[2]) + Number(socket[3]),
     timeouts: socket == null ? 0 : Number(socket[4]),

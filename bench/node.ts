@@ -259,7 +259,9 @@ export async function measureNode (server: BenchServer, segments: number, option
     const crowdTargets = [{ name: 'node', port, paths: signedPaths }]
     if (nginx != null) crowdTargets.push({ name: 'nginx', port: nginx.port, paths: served.paths })
     if (crowdMissing == null) log(`node: ${clients} concurrent clients for ${clientSeconds} s, ${clientRounds} rounds (wrk)`)
-    const crowd = crowdMissing != null ? undefined : await measureCrowd(crowdTargets, { rounds: clientRounds, clients, seconds: clientSeconds, log })
+    // a crowd that could not be measured leaves n4 without a figure, and the node's other rows as they are
+    let crowdFailed: string | undefined
+    const crowd = crowdMissing != null ? undefined : await measureCrowd(crowdTargets, { rounds: clientRounds, clients, seconds: clientSeconds, log }).catch((err: unknown) => { crowdFailed = (err as Error).message; return undefined })
     const nodeCrowd = crowd?.figures.get('node')
     const nginxCrowd = crowd?.figures.get('nginx')
     const afterLoadRss = await rssMb(nodePid)
@@ -308,7 +310,7 @@ export async function measureNode (server: BenchServer, segments: number, option
       // without nginx only the errors can fail it
       pass: nodeCrowd == null ? null : nodeCrowd.failures > 0 ? false : crowdRatio == null ? null : crowdRatio <= CROWD_P99_GOAL_RATIO,
       note: crowd == null || nodeCrowd == null
-        ? `not measured: ${crowdMissing ?? 'no figure'}`
+        ? `not measured: ${crowdMissing ?? crowdFailed ?? 'no figure'}`
         : `medians of ${clientRounds} rounds of ${clientSeconds} s after 5 s of each not counted, node and nginx in turn (wrk, one thread, ${clients} keep-alive connections): ` +
         `node p99 ${crowdList(nodeCrowd.rounds, r => r.p99Ms)} ms, p50 ${nodeCrowd.p50Ms} ms, max ${crowdList(nodeCrowd.rounds, r => r.maxMs)} ms, ${crowdList(nodeCrowd.rounds, r => Math.round(r.mbPerSecond))} MB/s, ${nodeCrowd.failures} failed` +
         (nginxCrowd == null ? skipNote : `; nginx p99 ${crowdList(nginxCrowd.rounds, r => r.p99Ms)} ms, p50 ${nginxCrowd.p50Ms} ms, max ${crowdList(nginxCrowd.rounds, r => r.maxMs)} ms, ${crowdList(nginxCrowd.rounds, r => Math.round(r.mbPerSecond))} MB/s`) +

@@ -1,7 +1,8 @@
 import test from 'ava'
 import { parseWrk, wrkMs } from '../../bench/crowd.ts'
 
-// wrk 4.1's report for 15 s, one thread, 200 connections, --latency (Debian's package), with errors added
+// wrk 4.1's report for 15 s, one thread, 200 connections, --latency (Debian's package), with errors added; wrk pads a
+// duration in a one-letter unit with a space (the 99% line below)
 const REPORT = `Running 15s test @ http://127.0.0.1:40447
   1 threads and 200 connections
   Thread Stats   Avg      Stdev     Max   +/- Stdev
@@ -11,7 +12,7 @@ const REPORT = `Running 15s test @ http://127.0.0.1:40447
      50%   30.19ms
      75%   34.52ms
      90%   47.78ms
-     99%    1.20s
+     99%    1.20s 
   48956 requests in 15.02s, 27.87GB read
   Socket errors: connect 0, read 2, write 1, timeout 4
   Non-2xx or 3xx responses: 7
