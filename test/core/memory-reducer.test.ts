@@ -8,7 +8,7 @@ const QUIET_MS = 20
 const MIB = 1024 * 1024
 
 /** A reducer on a scripted event loop and heap: the test sets how busy the loop is and how big the heap is. */
-function scripted (minIntervalMs = 0): { busy: { share: number }, heap: { bytes: number }, samples: () => number, collections: () => number, collectedAt: number[], stop: () => void } {
+function scripted (minIntervalMs = 0, laterQuietMs = QUIET_MS): { busy: { share: number }, heap: { bytes: number }, samples: () => number, collections: () => number, collectedAt: number[], stop: () => void } {
   const busy = { share: 0 }
   const heap = { bytes: 0 }
   let samples = 0
@@ -18,7 +18,7 @@ function scripted (minIntervalMs = 0): { busy: { share: number }, heap: { bytes:
     utilization: () => { samples++; return busy.share },
     heapBytes: () => heap.bytes,
     collect: () => { collectedAt.push(performance.now()) }
-  }, { sampleMs: SAMPLE_MS, quietMs: QUIET_MS, growthBytes: 4 * MIB, minIntervalMs })
+  }, { sampleMs: SAMPLE_MS, quietMs: QUIET_MS, laterQuietMs, growthBytes: 4 * MIB, minIntervalMs })
   return { busy, heap, samples: () => samples, collections: () => collectedAt.length, collectedAt, stop: reducer.stop }
 }
 
@@ -46,6 +46,31 @@ test('two reductions are at least the least interval apart, however much the hea
   const apart = r.collectedAt[1] - r.collectedAt[0]
   // the reducer reads its clock a moment before it collects: a millisecond covers that, not a poll's lag
   t.true(apart >= 299, `the second came ${apart} ms after the first`)
+})
+
+test('after the first reduction, memory a burst of work grew is given back only once the loop has been quiet for the later quiet time', async t => {
+  const LATER_QUIET_MS = 300
+  const r = scripted(0, LATER_QUIET_MS)
+  t.teardown(r.stop)
+  r.heap.bytes = 40 * MIB
+  await waitFor(() => r.collections() === 1, 5000, 'the first reduction')
+  // a burst of work grows the heap, then pauses for less than the later quiet time, twice: nothing is given back
+  let quietFrom = 0
+  for (let burst = 0; burst < 2; burst++) {
+    r.busy.share = 0.5
+    r.heap.bytes += 20 * MIB
+    const busySamples = r.samples()
+    await waitFor(() => r.samples() > busySamples + 2, 5000, 'busy samples')
+    r.busy.share = 0
+    quietFrom = performance.now()
+    const quietSamples = r.samples()
+    await waitFor(() => r.samples() > quietSamples + 3 * QUIET_MS / SAMPLE_MS, 5000, 'samples past the first quiet time')
+    t.is(r.collections(), 1, `a reduction in pause ${burst + 1}`)
+  }
+  await waitFor(() => r.collections() === 2, 5000, 'the reduction after the later quiet time')
+  // the reducer counts a quiet sample's whole span as quiet, so it may credit one sample before quietFrom
+  const waited = r.collectedAt[1] - quietFrom
+  t.true(waited >= LATER_QUIET_MS - SAMPLE_MS - 1, `the second reduction came ${waited.toFixed(0)} ms into the quiet`)
 })
 
 test('a busy event loop is never interrupted by a reduction, however large its heap grows', async t => {
