@@ -6,7 +6,7 @@ import { resolveFfmpeg } from '../core/media/index.ts'
 import { barePlan } from './bare-ffmpeg.ts'
 import { measureStartup } from './playback.ts'
 import { measureFailover } from './failover.ts'
-import { benchProtector, benchSecured } from './protector.ts'
+import { benchConnectionsInChild } from './protector.ts'
 import { measureSegmentLookup } from './catalog.ts'
 import { measureCatalogScale } from './catalog-scale.ts'
 import { measureWholeRendition, wholeOnServer } from './rendition.ts'
@@ -30,7 +30,7 @@ import type { Row } from './table.ts'
  * bench/.cache/last.json. Knobs: BENCH_REPEATS (cold runs, 3); BENCH_WHOLE_REPEATS
  * (whole-rendition runs, 2); BENCH_ROUNDS and BENCH_SECONDS (throughput
  * rounds and seconds per target per round, 8 and 2); BENCH_CONNECTIONS (32); BENCH_PNET_MB (MiB through
- * the private-network connection, 256) and BENCH_PNET_ROUNDS (3); BENCH_CHILD_NODE_OPTIONS (node flags for the server processes,
+ * the private-network connection, 256) and BENCH_PNET_ROUNDS (5, after one to warm up); BENCH_CHILD_NODE_OPTIONS (node flags for the server processes,
  * e.g. `--cpu-prof --cpu-prof-dir=...`). Issue #3's CDN node figures (n1-n4, bench/node.ts) and issue #14's single
  * executable beside them (n5-n7, bench/executable.ts) follow, on the
  * main server of the whole-rendition figure (or, when BENCH_ONLY leaves that out, one that makes the rendition first):
@@ -162,8 +162,7 @@ rows.push(...await figure('catalog at scale', ['c2', 'c2p', 'c3', 'c3p', 'c4', '
 rows.push(...await figure('failover', ['f1', 'f2'], loads, async () => await measureFailover({ log })))
 
 rows.push(...await figure('private network connection', ['6', '6b'], loads, async () => {
-  const pnet = await benchProtector(pnetBytes, envNumber('BENCH_PNET_ROUNDS', 3))
-  const secured = await benchSecured(pnetBytes, envNumber('BENCH_PNET_ROUNDS', 3))
+  const { protector: pnet, secured } = await benchConnectionsInChild(pnetBytes, envNumber('BENCH_PNET_ROUNDS', 5))
   const ratio = ratioOf(pnet.mbPerSecond, pnet.rawMbPerSecond)
   return [{
     id: '6',
@@ -175,7 +174,7 @@ rows.push(...await figure('private network connection', ['6', '6b'], loads, asyn
     ratio,
     goal: '>= 0.6x (issue #16)',
     pass: ratio != null && ratio >= 0.6,
-    note: `medians of ${pnet.rounds.length} rounds, each raw TCP then the protector back to back, both ends in this process; without keystream made ahead on a worker thread ${pnet.noPrefetchMbPerSecond.toFixed(0)} MB/s (${(ratioOf(pnet.noPrefetchMbPerSecond, pnet.rawMbPerSecond) ?? 0).toFixed(2)}x); the JavaScript Salsa20 core (@noble/ciphers) carries ${pnet.jsMbPerSecond.toFixed(0)} MB/s (${(ratioOf(pnet.jsMbPerSecond, pnet.rawMbPerSecond) ?? 0).toFixed(2)}x)`,
+    note: `medians of ${pnet.rounds.length} rounds after one to warm up, each raw TCP then the protector back to back, both ends in one process (its allocator keeping freed memory: bench/protector.ts); without keystream made ahead on a worker thread ${pnet.noPrefetchMbPerSecond.toFixed(0)} MB/s (${(ratioOf(pnet.noPrefetchMbPerSecond, pnet.rawMbPerSecond) ?? 0).toFixed(2)}x); the JavaScript Salsa20 core (@noble/ciphers) carries ${pnet.jsMbPerSecond.toFixed(0)} MB/s (${(ratioOf(pnet.jsMbPerSecond, pnet.rawMbPerSecond) ?? 0).toFixed(2)}x)`,
     details: { ...pnet }
   }, {
     id: '6b',

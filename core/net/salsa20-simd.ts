@@ -6,9 +6,11 @@
  *
  * Memory layout (5 pages, fixed): bytes 0-63 hold the 16-word Salsa20 input of the call (word 8 the block counter,
  * advanced by the function), bytes 256 on the data, XORed in place with the keystream, whole groups of 4 blocks.
+ * The same code also comes as a module that imports a shared memory instead (`salsa20SimdSharedModule`): the worker
+ * that makes keystream ahead writes it there, where the event loop XORs with it (keystream-prefetch.ts).
  */
 
-const PAGE_BYTES = 65_536
+export const PAGE_BYTES = 65_536
 const PAGES = 5
 /** Where the 16-word input sits in the module's memory. */
 export const STATE_OFFSET = 0
@@ -20,11 +22,13 @@ export const BLOCK_BYTES = 64
 
 /**
  * The instance's exports: `xor(state, data, groups)` XORs `groups * 256` bytes at `data` with the keystream;
+ * `stream(state, out, groups)` writes `groups * 256` bytes of keystream at `out` (what it overwrites is never read);
  * `xorBytes(dst, src, vectors)` XORs `vectors * 16` bytes at `src` into those at `dst` (keystream made elsewhere).
  */
 export interface Salsa20Simd {
   memory: WebAssembly.Memory
   xor: (state: number, data: number, groups: number) => void
+  stream: (state: number, out: number, groups: number) => void
   xorBytes: (dst: number, src: number, vectors: number) => void
 }
 
@@ -148,26 +152,34 @@ function xorInto (offset: number, value: number[]): number[] {
   return [...get(DATA), ...get(DATA), ...simd(V128_LOAD), ...memarg(4, offset), ...value, ...simd(V128_XOR), ...simd(V128_STORE), ...memarg(4, offset)]
 }
 
+/** data[offset..+16] = the vector left on the stack by `value`. */
+function storeInto (offset: number, value: number[]): number[] {
+  return [...get(DATA), ...value, ...simd(V128_STORE), ...memarg(4, offset)]
+}
+
 /**
  * Words 4q..4q+3 of the 4 blocks are lanes of 4 vectors; a 4x4 transpose turns them into one vector per block,
- * XORed into that block's bytes 16q..16q+15.
+ * XORed into (or stored as) that block's bytes 16q..16q+15.
  */
-function transposeAndXor (q: number): number[] {
+function transposeInto (q: number, into: typeof xorInto): number[] {
   const v = X + 4 * q
   return [
     ...shuffle(v, v + 1, INTERLEAVE_LOW), ...set(S),
     ...shuffle(v + 2, v + 3, INTERLEAVE_LOW), ...set(S + 1),
     ...shuffle(v, v + 1, INTERLEAVE_HIGH), ...set(S + 2),
     ...shuffle(v + 2, v + 3, INTERLEAVE_HIGH), ...set(S + 3),
-    ...xorInto(16 * q, shuffle(S, S + 1, HALVES_LOW)),
-    ...xorInto(64 + 16 * q, shuffle(S, S + 1, HALVES_HIGH)),
-    ...xorInto(128 + 16 * q, shuffle(S + 2, S + 3, HALVES_LOW)),
-    ...xorInto(192 + 16 * q, shuffle(S + 2, S + 3, HALVES_HIGH))
+    ...into(16 * q, shuffle(S, S + 1, HALVES_LOW)),
+    ...into(64 + 16 * q, shuffle(S, S + 1, HALVES_HIGH)),
+    ...into(128 + 16 * q, shuffle(S + 2, S + 3, HALVES_LOW)),
+    ...into(192 + 16 * q, shuffle(S + 2, S + 3, HALVES_HIGH))
   ]
 }
 
-/** The function's body: built when the module is, not as this file loads (an idle node never needs it). */
-function body (): number[] {
+/**
+ * A function's body, XORing the keystream into the data or writing it over the data: built when the module is, not
+ * as this file loads (an idle node never needs it).
+ */
+function body (into: typeof xorInto): number[] {
   return [
     // locals: 1 i32 (the round counter), 21 v128 (16 words, the rotate temporary, 4 transpose temporaries)
     2, 1, TYPE_I32, 21, TYPE_V128,
@@ -181,7 +193,7 @@ function body (): number[] {
     ...get(ROUND), ...i32(1), I32_SUB, ...tee(ROUND), BR_IF, 0,
     END,
     ...range(0, 16).flatMap(i => [...get(X + i), ...input(i), ...simd(I32X4_ADD), ...set(X + i)]),
-    ...range(0, 4).flatMap(transposeAndXor),
+    ...range(0, 4).flatMap(q => transposeInto(q, into)),
     // the counter moves on by the group's 4 blocks (32-bit: the caller never lets it wrap)
     ...get(STATE), ...get(STATE), I32_LOAD, ...memarg(2, STATE_OFFSET + 32), ...i32(4), I32_ADD, I32_STORE, ...memarg(2, STATE_OFFSET + 32),
     ...get(DATA), ...i32(256), I32_ADD, ...set(DATA),
@@ -219,20 +231,50 @@ function name (text: string): number[] {
   return [...uleb(text.length), ...Buffer.from(text, 'latin1')]
 }
 
-/** The module's bytes. */
+/** The module's bytes: with a memory of its own. */
 export function salsa20SimdModule (): Uint8Array<ArrayBuffer> {
-  const code = body()
-  const xorBytes = xorBytesBody()
+  return moduleBytes()
+}
+
+/**
+ * The same functions over an imported shared memory (`env.memory`) of exactly `pages` pages, so that threads
+ * holding instances of it work on the same bytes.
+ */
+export function salsa20SimdSharedModule (pages: number): Uint8Array<ArrayBuffer> {
+  return moduleBytes(pages)
+}
+
+function moduleBytes (sharedPages?: number): Uint8Array<ArrayBuffer> {
+  const functions = [body(xorInto), body(storeInto), xorBytesBody()]
+  // memory limits with a maximum, min = max, so it never grows (and never detaches views held on it); 0x03: shared
+  const memory = sharedPages == null
+    ? section(5, [1, 0x01, ...uleb(PAGES), ...uleb(PAGES)])
+    : section(2, [1, ...name('env'), ...name('memory'), 0x02, 0x03, ...uleb(sharedPages), ...uleb(sharedPages)])
+  const exports = [...name('xor'), 0x00, 0, ...name('stream'), 0x00, 1, ...name('xorBytes'), 0x00, 2]
   return new Uint8Array([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, [1, 0x60, 3, TYPE_I32, TYPE_I32, TYPE_I32, 0]),
-    // two functions of that one type
-    ...section(3, [2, 0, 0]),
-    // memory: limits with a maximum, min = max, so it never grows (and never detaches views held on it)
-    ...section(5, [1, 0x01, PAGES, PAGES]),
-    ...section(7, [3, ...name('memory'), 0x02, 0, ...name('xor'), 0x00, 0, ...name('xorBytes'), 0x00, 1]),
-    ...section(10, [2, ...uleb(code.length), ...code, ...uleb(xorBytes.length), ...xorBytes])
+    // the import section (2) comes before the function section (3), the memory section (5) after it
+    ...(sharedPages == null ? [] : memory),
+    // three functions of that one type
+    ...section(3, [3, 0, 0, 0]),
+    ...(sharedPages == null ? memory : []),
+    ...(sharedPages == null
+      ? section(7, [4, ...name('memory'), 0x02, 0, ...exports])
+      : section(7, [3, ...exports])),
+    ...section(10, [3, ...functions.flatMap(code => [...uleb(code.length), ...code])])
   ])
+}
+
+/** An instance's exports as the interface names them. */
+export function salsa20SimdExports (instance: WebAssembly.Instance, memory?: WebAssembly.Memory): Salsa20Simd {
+  const exports = instance.exports
+  return {
+    memory: memory ?? exports.memory as WebAssembly.Memory,
+    xor: exports.xor as Salsa20Simd['xor'],
+    stream: exports.stream as Salsa20Simd['stream'],
+    xorBytes: exports.xorBytes as Salsa20Simd['xorBytes']
+  }
 }
 
 let instance: Salsa20Simd | null | undefined
@@ -245,7 +287,6 @@ export function salsa20Simd (): Salsa20Simd | null {
     instance = null
     return instance
   }
-  const exports = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports
-  instance = { memory: exports.memory as WebAssembly.Memory, xor: exports.xor as Salsa20Simd['xor'], xorBytes: exports.xorBytes as Salsa20Simd['xorBytes'] }
+  instance = salsa20SimdExports(new WebAssembly.Instance(new WebAssembly.Module(bytes)))
   return instance
 }

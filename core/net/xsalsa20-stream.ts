@@ -162,8 +162,8 @@ class Stream implements XSalsa20Stream {
     this.sinceRing += length
     if (this.ring == null && this.sinceRing >= PREFETCH_AFTER_BYTES) {
       this.ring = keystreamRing(salsaInput(this.subkey, this.nonce))
-      // no threads here: never ask again
-      if (this.ring == null) this.prefetch = false
+      // no threads here, or every ring taken: ask again after as many bytes
+      if (this.ring == null) this.sinceRing = 0
     }
     return this.ring
   }

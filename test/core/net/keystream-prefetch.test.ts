@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { xsalsa20 } from '@noble/ciphers/salsa.js'
 import test from 'ava'
-import { PREFETCH_AFTER_BYTES, SLOT_BYTES, SLOTS, prefetchStats } from '../../../core/net/keystream-prefetch.ts'
+import { MAX_RINGS, PREFETCH_AFTER_BYTES, SLOT_BYTES, SLOTS, prefetchStats } from '../../../core/net/keystream-prefetch.ts'
 import { createXSalsa20Stream } from '../../../core/net/xsalsa20-stream.ts'
 
 const KEY = new Uint8Array(randomBytes(32))
@@ -65,5 +65,32 @@ test.serial('a direction that moves little never starts the worker; JavaScript-c
   js.xor(new Uint8Array(PREFETCH_AFTER_BYTES + SLOT_BYTES))
   js.xor(new Uint8Array(SLOT_BYTES))
   t.is(prefetchStats().rings, before.rings)
+  t.is(prefetchStats().active, 0)
+})
+
+test.serial('more busy directions than rings: each gives XSalsa20\'s bytes, and a ring let go goes to one still busy', async t => {
+  // the rings of the tests before are let go, and the worker may not have said so yet
+  await until(() => prefetchStats().free === MAX_RINGS, 10_000, 'every ring place to be free')
+  const length = PREFETCH_AFTER_BYTES + 2 * SLOT_BYTES
+  const expected = Buffer.from(EXPECTED.subarray(0, length))
+  const streams = Array.from({ length: MAX_RINGS + 1 }, () => createXSalsa20Stream(KEY, NONCE))
+  const outputs = streams.map(stream => Buffer.from(stream.xor(DATA.subarray(0, length), new Uint8Array(length))))
+  t.is(prefetchStats().active, MAX_RINGS, 'every ring is held, the last direction makes its own keystream')
+  for (const [i, out] of outputs.entries()) t.true(out.equals(expected), `direction ${i}: every byte matches`)
+
+  // the last direction goes on; once the first lets its ring go (and the worker has), it earns that one
+  const last = streams[MAX_RINGS]
+  streams[0].release()
+  let offset = length
+  await until(() => {
+    const size = Math.min(SLOT_BYTES, TOTAL - offset)
+    if (size === 0) throw new Error('ran out of data before the direction got a ring')
+    const out = last.xor(DATA.subarray(offset, offset + size), new Uint8Array(size))
+    if (!Buffer.from(out).equals(Buffer.from(EXPECTED.subarray(offset, offset + size)))) throw new Error(`wrong bytes at ${offset}`)
+    offset += size
+    return prefetchStats().active === MAX_RINGS
+  }, 10_000, 'the freed ring to go to the busy direction')
+  t.pass()
+  for (const stream of streams) stream.release()
   t.is(prefetchStats().active, 0)
 })
