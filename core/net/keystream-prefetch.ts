@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads'
-import { BLOCK_BYTES, PAGE_BYTES, salsa20SimdExports, salsa20SimdSharedModule } from './salsa20-simd.ts'
+import { BLOCK_BYTES, DATA_BYTES, DATA_OFFSET, PAGE_BYTES, salsa20Simd, salsa20SimdExports, salsa20SimdSharedModule } from './salsa20-simd.ts'
 import type { Salsa20Simd } from './salsa20-simd.ts'
 
 /*
@@ -42,7 +42,7 @@ const WORKER_STATE_OFFSET = 0
 const WAKE_OFFSET = 256
 const CONTROL_OFFSET = 1024
 const CONTROL_BYTES = 64
-/** Bytes XORed per call into the WebAssembly module: the event loop's area in the shared memory. */
+/** Bytes XORed per call into the WebAssembly module: the event loop's area in the shared memory (and 8 bytes more). */
 const PIECE_BYTES = 128 * 1024
 const PIECE_OFFSET = PAGE_BYTES
 const RINGS_OFFSET = 4 * PAGE_BYTES
@@ -51,7 +51,7 @@ const PAGES = (RINGS_OFFSET + MAX_RINGS * RING_BYTES) / PAGE_BYTES
 // control words of a ring: [want, tag of slot 0, ..., tag of slot SLOTS - 1]
 const WANT = 0
 const TAGS = 1
-if (CONTROL_OFFSET + MAX_RINGS * CONTROL_BYTES > PIECE_OFFSET || PIECE_OFFSET + PIECE_BYTES > RINGS_OFFSET || (TAGS + SLOTS) * 4 > CONTROL_BYTES) {
+if (CONTROL_OFFSET + MAX_RINGS * CONTROL_BYTES > PIECE_OFFSET || PIECE_OFFSET + PIECE_BYTES + 8 > RINGS_OFFSET || (TAGS + SLOTS) * 4 > CONTROL_BYTES) {
   throw new Error('the shared memory layout overlaps')
 }
 
@@ -173,7 +173,6 @@ function ensureWorker (): WorkerState {
       layout: { SLOT_BYTES, SLOT_BLOCKS, SLOTS, WANT, TAGS, WORKER_STATE_OFFSET, WAKE_OFFSET, CONTROL_OFFSET, CONTROL_BYTES, RINGS_OFFSET, RING_BYTES }
     }
   })
-  worker.unref()
   // a worker that fails leaves every direction making its own keystream, as without it
   const fail = (): void => {
     broken = true
@@ -184,6 +183,8 @@ function ensureWorker (): WorkerState {
   worker.on('message', (message: { type: string, index: number }) => {
     if (message.type === 'removed' && shared === state) state.free.push(message.index)
   })
+  // after the listeners: a 'message' listener refs the worker's port again, and the process would wait for the worker
+  worker.unref()
   const timer = setInterval(() => {
     const now = Date.now()
     for (const ring of [...state.rings]) if (now - ring.lastUse > IDLE_RELEASE_MS) ring.release()
@@ -261,14 +262,26 @@ export class KeystreamRing {
     return done
   }
 
-  /** dst = src ^ the keystream at `keystream` in the shared memory (lengths a multiple of 64), a piece at a time. */
+  /**
+   * dst = src ^ the keystream at `keystream` in the shared memory (lengths a multiple of 64), a piece at a time.
+   * V8 copies to and from shared memory 8 bytes at a time only where both sides sit alike modulo 8, and byte by byte
+   * otherwise (~1 GB/s: noise's frames of 65,553 bytes put most of a connection's data off any boundary). So the piece
+   * is placed as src sits, and where dst sits otherwise, the bytes go through the event loop's own core's memory
+   * (not shared) with a copy of the keystream instead.
+   */
   private xorWith (src: Uint8Array, dst: Uint8Array, keystream: number): void {
     const { bytes, core } = this.worker
+    const shift = src.byteOffset & 7
+    if ((dst.byteOffset & 7) !== shift) {
+      xorPrivately(src, dst, bytes.subarray(keystream, keystream + src.length))
+      return
+    }
+    const piece = PIECE_OFFSET + shift
     for (let p = 0; p < src.length; p += PIECE_BYTES) {
       const n = Math.min(PIECE_BYTES, src.length - p)
-      bytes.set(src.subarray(p, p + n), PIECE_OFFSET)
-      core.xorBytes(PIECE_OFFSET, keystream + p, n / 16)
-      dst.set(bytes.subarray(PIECE_OFFSET, PIECE_OFFSET + n), p)
+      bytes.set(src.subarray(p, p + n), piece)
+      core.xorBytes(piece, keystream + p, n / 16)
+      dst.set(bytes.subarray(piece, piece + n), p)
     }
   }
 
@@ -312,5 +325,27 @@ export function keystreamRing (state: Uint32Array): KeystreamRing | undefined {
     return index == null ? undefined : new KeystreamRing(state, worker, index)
   } catch {
     return undefined
+  }
+}
+
+/** Bytes per call through the event loop's own core: its data area holds this much keystream and as much data. */
+const PRIVATE_PIECE_BYTES = 128 * 1024
+if (2 * PRIVATE_PIECE_BYTES > DATA_BYTES) throw new Error('the WebAssembly data area is too small for two pieces')
+
+/** dst = src ^ keystream (lengths equal, a multiple of 64), in the memory of the event loop's own core. */
+function xorPrivately (src: Uint8Array, dst: Uint8Array, keystream: Uint8Array): void {
+  const wasm = salsa20Simd()
+  if (wasm == null) {
+    for (let i = 0; i < src.length; i++) dst[i] = src[i] ^ keystream[i]
+    return
+  }
+  const bytes = new Uint8Array(wasm.memory.buffer)
+  const data = DATA_OFFSET + PRIVATE_PIECE_BYTES
+  for (let p = 0; p < src.length; p += PRIVATE_PIECE_BYTES) {
+    const n = Math.min(PRIVATE_PIECE_BYTES, src.length - p)
+    bytes.set(keystream.subarray(p, p + n), DATA_OFFSET)
+    bytes.set(src.subarray(p, p + n), data)
+    wasm.xorBytes(data, DATA_OFFSET, n / 16)
+    dst.set(bytes.subarray(data, data + n), p)
   }
 }

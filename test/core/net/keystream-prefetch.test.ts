@@ -1,8 +1,13 @@
+import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { xsalsa20 } from '@noble/ciphers/salsa.js'
 import test from 'ava'
 import { MAX_RINGS, PREFETCH_AFTER_BYTES, SLOT_BYTES, SLOTS, prefetchStats } from '../../../core/net/keystream-prefetch.ts'
 import { createXSalsa20Stream } from '../../../core/net/xsalsa20-stream.ts'
+import { tempDir } from '../../helpers/tmp.ts'
 
 const KEY = new Uint8Array(randomBytes(32))
 const NONCE = new Uint8Array(randomBytes(24))
@@ -22,7 +27,7 @@ async function until (check: () => boolean, ms: number, what: string): Promise<v
   }
 }
 
-test.serial('keystream made ahead by the worker gives the bytes XSalsa20 gives, in place, copied and off a 4-byte boundary', async t => {
+test.serial('keystream made ahead by the worker gives the bytes XSalsa20 gives, in place, copied, off a 4-byte boundary and into a buffer sitting otherwise', async t => {
   const before = prefetchStats()
   const stream = createXSalsa20Stream(KEY, NONCE)
   const out = new Uint8Array(TOTAL)
@@ -31,9 +36,15 @@ test.serial('keystream made ahead by the worker gives the bytes XSalsa20 gives, 
   for (let n = 0; offset < TOTAL; n++) {
     const size = Math.min(SIZES[n % SIZES.length], TOTAL - offset)
     const input = DATA.subarray(offset, offset + size)
-    const mode = n % 3
+    const mode = n % 4
     if (mode === 0) {
       stream.xor(input, out.subarray(offset, offset + size))
+    } else if (mode === 3) {
+      // into another buffer sitting unlike the input modulo 8
+      const at = (input.byteOffset + 1) % 8
+      const piece = new Uint8Array(size + 8).subarray(at, at + size)
+      stream.xor(input, piece)
+      out.set(piece, offset)
     } else {
       const backing = new Uint8Array(size + mode)
       const piece = backing.subarray(mode === 1 ? 0 : 1, (mode === 1 ? 0 : 1) + size)
@@ -93,4 +104,29 @@ test.serial('more busy directions than rings: each gives XSalsa20\'s bytes, and 
   t.pass()
   for (const stream of streams) stream.release()
   t.is(prefetchStats().active, 0)
+})
+
+test('a process whose keystream worker is still up exits once its own work is done', async t => {
+  // the worker stays up 10 s after its last ring, and a ring held idle is let go after 10 s: neither may hold the
+  // process open (a CLI that pinned over the private network would hang 10-20 s before exiting)
+  const dir = await tempDir()
+  t.teardown(dir.remove)
+  const script = join(dir.path, 'hold-a-ring.mts')
+  const module = fileURLToPath(new URL('../../../core/net/keystream-prefetch.ts', import.meta.url))
+  await writeFile(script, [
+    `import { keystreamRing } from ${JSON.stringify(module)}`,
+    'const ring = keystreamRing(new Uint32Array(16))',
+    'if (ring == null) process.exit(3)',
+    'await new Promise(resolve => setTimeout(resolve, 200))',
+    'console.log(\'held\')'
+  ].join('\n'))
+  const child = spawn(process.execPath, [...process.execArgv, script], { stdio: ['ignore', 'pipe', 'inherit'] })
+  let out = ''
+  child.stdout.on('data', (chunk: Buffer) => { out += chunk.toString() })
+  const exit = new Promise<number | null>(resolve => child.on('exit', code => { resolve(code) }))
+  const deadline = new Promise<'still running'>(resolve => setTimeout(() => { resolve('still running') }, 8_000).unref())
+  const outcome = await Promise.race([exit, deadline])
+  child.kill('SIGKILL')
+  t.is(outcome, 0, 'the process exited by itself, well before the worker would have ended')
+  t.is(out.trim(), 'held', 'a ring was held while it ran')
 })
