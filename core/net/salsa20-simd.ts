@@ -22,7 +22,7 @@ export const BLOCK_BYTES = 64
 
 /**
  * The instance's exports: `xor(state, data, groups)` XORs `groups * 256` bytes at `data` with the keystream;
- * `stream(state, out, groups)` writes `groups * 256` bytes of keystream at `out` (what it overwrites is never read);
+ * `stream(state, out, groups)` (the shared-memory module only) writes `groups * 256` bytes of keystream at `out`;
  * `xorBytes(dst, src, vectors)` XORs `vectors * 16` bytes at `src` into those at `dst` (keystream made elsewhere).
  */
 export interface Salsa20Simd {
@@ -245,24 +245,28 @@ export function salsa20SimdSharedModule (pages: number): Uint8Array<ArrayBuffer>
 }
 
 function moduleBytes (sharedPages?: number): Uint8Array<ArrayBuffer> {
-  const functions = [body(xorInto), body(storeInto), xorBytesBody()]
+  // `stream` only where the worker needs it: an idle node's private module stays as small as it was (its idle RSS
+  // grew ~5 MB of the Node binary's pages, bench n2, with a third function assembled and validated)
+  const functions = sharedPages == null ? [body(xorInto), xorBytesBody()] : [body(xorInto), body(storeInto), xorBytesBody()]
   // memory limits with a maximum, min = max, so it never grows (and never detaches views held on it); 0x03: shared
   const memory = sharedPages == null
     ? section(5, [1, 0x01, ...uleb(PAGES), ...uleb(PAGES)])
     : section(2, [1, ...name('env'), ...name('memory'), 0x02, 0x03, ...uleb(sharedPages), ...uleb(sharedPages)])
-  const exports = [...name('xor'), 0x00, 0, ...name('stream'), 0x00, 1, ...name('xorBytes'), 0x00, 2]
+  const exports = sharedPages == null
+    ? [...name('xor'), 0x00, 0, ...name('xorBytes'), 0x00, 1]
+    : [...name('xor'), 0x00, 0, ...name('stream'), 0x00, 1, ...name('xorBytes'), 0x00, 2]
   return new Uint8Array([
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, [1, 0x60, 3, TYPE_I32, TYPE_I32, TYPE_I32, 0]),
     // the import section (2) comes before the function section (3), the memory section (5) after it
     ...(sharedPages == null ? [] : memory),
-    // three functions of that one type
-    ...section(3, [3, 0, 0, 0]),
+    // the functions, all of that one type
+    ...section(3, [functions.length, ...functions.map(() => 0)]),
     ...(sharedPages == null ? memory : []),
     ...(sharedPages == null
-      ? section(7, [4, ...name('memory'), 0x02, 0, ...exports])
-      : section(7, [3, ...exports])),
-    ...section(10, [3, ...functions.flatMap(code => [...uleb(code.length), ...code])])
+      ? section(7, [functions.length + 1, ...name('memory'), 0x02, 0, ...exports])
+      : section(7, [functions.length, ...exports])),
+    ...section(10, [functions.length, ...functions.flatMap(code => [...uleb(code.length), ...code])])
   ])
 }
 
