@@ -25,6 +25,7 @@ export const UNIT = [
   'test/core/control/labels.test.ts',
   'test/core/disk-space.test.ts',
   'test/core/http-request.test.ts',
+  'test/core/gc-tuning.test.ts',
   'test/core/memory-reducer.test.ts',
   'test/core/dns/zone.test.ts',
   'test/core/edge/demand-meter.test.ts',

@@ -261,8 +261,7 @@ export function salsa20SimdSharedModule (pages: number): Uint8Array<ArrayBuffer>
 }
 
 function moduleBytes (sharedPages?: number): Uint8Array<ArrayBuffer> {
-  // `stream` only where the worker needs it: an idle node's private module stays as small as it was (its idle RSS
-  // grew ~5 MB of the Node binary's pages, bench n2, with a third function assembled and validated)
+  // `stream` only where the worker needs it: the event loop's own module never makes keystream on its own
   const functions = sharedPages == null ? [body(xorInto), xorBytesBody()] : [body(xorInto), body(storeInto), xorBytesBody()]
   // memory limits with a maximum, min = max, so it never grows (and never detaches views held on it); 0x03: shared
   const memory = sharedPages == null
