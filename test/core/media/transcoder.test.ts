@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import { writeFile } from 'node:fs/promises'
+import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { unixfs } from '@helia/unixfs'
@@ -12,8 +12,9 @@ import { fixedGrid, renditionKey } from '../../../core/media/grid.ts'
 import { probe } from '../../../core/media/probe.ts'
 import { planLadder } from '../../../core/media/profiles.ts'
 import { createSegmentStore, memorySegmentIndex } from '../../../core/media/segment-store.ts'
+import { FFMPEG_NICENESS_ABOVE_SERVER } from '../../../core/media/session.ts'
 import { createTranscoder } from '../../../core/media/transcoder.ts'
-import { tempDir } from '../../helpers/tmp.ts'
+import { tempDir, waitFor } from '../../helpers/tmp.ts'
 import type { FfmpegBinary } from '../../../core/media/ffmpeg-binary.ts'
 import type { SegmentStore } from '../../../core/media/segment-store.ts'
 import type { RenditionJob, Transcoder } from '../../../core/media/transcoder.ts'
@@ -21,6 +22,26 @@ import type { Helia } from '@helia/interface'
 import type { TestFn } from 'ava'
 
 const run = promisify(execFile)
+
+/** A thread's or process's niceness and parent pid from its /proc stat line (fields after the command's closing paren). */
+function statOf (line: string): { ppid: number, nice: number } {
+  const fields = line.slice(line.lastIndexOf(')') + 2).split(' ')
+  return { ppid: Number(fields[1]), nice: Number(fields[16]) }
+}
+
+/** The niceness of every thread of each child process of this one named `comm`. */
+async function childThreadNiceness (comm: string): Promise<number[][]> {
+  const found: number[][] = []
+  for (const pid of (await readdir('/proc')).filter(name => /^\d+$/.test(name))) {
+    try {
+      if ((await readFile(`/proc/${pid}/comm`, 'utf8')).trim() !== comm) continue
+      if (statOf(await readFile(`/proc/${pid}/stat`, 'utf8')).ppid !== process.pid) continue
+      const tasks = await readdir(`/proc/${pid}/task`)
+      found.push(await Promise.all(tasks.map(async tid => statOf(await readFile(`/proc/${pid}/task/${tid}/stat`, 'utf8')).nice)))
+    } catch {} // gone meanwhile
+  }
+  return found
+}
 
 interface Context {
   helia: Helia
@@ -157,4 +178,17 @@ test('sessions beyond the limit are refused while the running ones are busy', as
   const refused = results.filter(r => r.status === 'rejected')
   t.is(refused.length, 1)
   t.is((refused[0] as PromiseRejectedResult).reason.name, 'TooManySessionsError')
+})
+
+test('ffmpeg and every encoding thread it starts run nicer than the server', async t => {
+  if (process.platform !== 'linux') return t.pass('niceness is read from /proc')
+  const { transcoder, job } = t.context
+  const rendition = await job('h264-aac-720p-30s', '720p')
+  const own = statOf(await readFile('/proc/self/stat', 'utf8')).nice
+  const expected = Math.min(19, own + FFMPEG_NICENESS_ABOVE_SERVER)
+  const first = transcoder.segment(rendition, 0)
+  // once ffmpeg has opened its input it runs its decoding and encoding threads
+  const threads = await waitFor(async () => (await childThreadNiceness('ffmpeg')).find(list => list.length > 1), 20_000, 'an ffmpeg with its threads')
+  t.deepEqual([...new Set(threads)], [expected], `threads' niceness: ${threads.join(', ')}`)
+  await first
 })
