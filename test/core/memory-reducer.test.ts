@@ -8,7 +8,7 @@ const QUIET_MS = 20
 const MIB = 1024 * 1024
 
 /** A reducer on a scripted event loop and heap: the test sets how busy the loop is and how big the heap is. */
-function scripted (minIntervalMs = 0, laterQuietMs = QUIET_MS): { busy: { share: number }, heap: { bytes: number }, samples: () => number, collections: () => number, collectedAt: number[], stop: () => void } {
+function scripted (minIntervalMs = 0, laterQuietMs = QUIET_MS, workMs = Infinity): { busy: { share: number }, heap: { bytes: number }, samples: () => number, collections: () => number, collectedAt: number[], stop: () => void } {
   const busy = { share: 0 }
   const heap = { bytes: 0 }
   let samples = 0
@@ -18,7 +18,7 @@ function scripted (minIntervalMs = 0, laterQuietMs = QUIET_MS): { busy: { share:
     utilization: () => { samples++; return busy.share },
     heapBytes: () => heap.bytes,
     collect: () => { collectedAt.push(performance.now()) }
-  }, { sampleMs: SAMPLE_MS, quietMs: QUIET_MS, laterQuietMs, growthBytes: 4 * MIB, minIntervalMs })
+  }, { sampleMs: SAMPLE_MS, quietMs: QUIET_MS, laterQuietMs, growthBytes: 4 * MIB, minIntervalMs, workMs })
   return { busy, heap, samples: () => samples, collections: () => collectedAt.length, collectedAt, stop: reducer.stop }
 }
 
@@ -72,6 +72,25 @@ test('after the first reduction, memory a burst of work grew is given back only 
   // the reducer counts a quiet sample's whole span as quiet, so it may credit one sample before quietFrom
   const waited = r.collectedAt[1] - quietFrom
   t.true(waited >= LATER_QUIET_MS - SAMPLE_MS - 1, `the second reduction came ${waited.toFixed(0)} ms into the quiet`)
+})
+
+test('a node that worked before it ever went quiet waits the later quiet time for its first reduction too', async t => {
+  const LATER_QUIET_MS = 2000
+  const r = scripted(0, LATER_QUIET_MS, 40)
+  t.teardown(r.stop)
+  // a crowd right after start-up: the loop busy for well over 40 ms in all
+  r.busy.share = 0.9
+  r.heap.bytes = 200 * MIB
+  const busySamples = r.samples()
+  await waitFor(() => r.samples() > busySamples + 20, 5000, 'busy samples')
+  r.busy.share = 0
+  const quietFrom = performance.now()
+  const quietSamples = r.samples()
+  await waitFor(() => r.samples() > quietSamples + 3 * QUIET_MS / SAMPLE_MS, 5000, 'samples past the first quiet time')
+  t.is(r.collections(), 0, 'the pause after the burst was taken for the end of start-up')
+  await waitFor(() => r.collections() === 1, 15_000, 'the reduction after the later quiet time')
+  const waited = r.collectedAt[0] - quietFrom
+  t.true(waited >= LATER_QUIET_MS - SAMPLE_MS - 1, `the reduction came ${waited.toFixed(0)} ms into the quiet`)
 })
 
 test('a busy event loop is never interrupted by a reduction, however large its heap grows', async t => {
