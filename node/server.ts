@@ -185,8 +185,11 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
       fingerprint: `${ffmpeg.encoderFingerprint};${ENCODER_SETTINGS}`,
       metadata
     })
+    // the block reader is made further down; segments are stored only once the server runs
+    let madeHere = (_cid: CID, _bytes: Buffer): void => {}
     const segments = createSegmentStore({
       unixfs: fs,
+      made: (cid, bytes) => { madeHere(cid, bytes) },
       index: {
         getSegment: async (key, index) => await catalog.getSegment(key, index),
         putSegment: async (key, index, cid, bytes) => { await catalog.putSegment(key, index, cid, bytes) },
@@ -310,6 +313,7 @@ export async function startServer (options: StartServerOptions = {}): Promise<Ru
       ? undefined
       : await repairer.repair(cid, { signal: AbortSignal.timeout(REQUEST_REPAIR_MS), recentFailureMs: REQUEST_REPAIR_BACKOFF_MS }).catch(err => { log.debug({ err, cid: cid.toString() }, 'no other main server sent a block missing here'); return undefined })
     const reader = createContentReader({ blockstore: peer.blockstore, logger, repair: repairForRequest, fetchMissing }, { cacheBytes: config.cacheBytes })
+    madeHere = (cid, bytes) => { reader.blocks.add(cid, bytes) }
     // the segments of a rendition whose blocks are neither here nor to be had from another main server in time
     if (shared) {
       unreachableSegments = async (key: string): Promise<CID[]> => {

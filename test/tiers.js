@@ -40,6 +40,7 @@ export const UNIT = [
   'test/core/media/ffmpeg-binary.test.ts',
   'test/core/media/probe.test.ts',
   'test/core/media/profiles.test.ts',
+  'test/core/media/segment-store.test.ts',
   'test/core/media/session.test.ts',
   'test/core/metadata/!(*.pg).test.ts',
   'test/core/net/data-lock.test.ts',

@@ -60,6 +60,11 @@ export interface BlockReader {
    * and hashed now if it was not). A damaged copy is found here, before an answer starts, rather than half way.
    */
   ready (cid: CID, options?: ReadOptions): Promise<boolean>
+  /**
+   * Holds `bytes` in memory as block `cid`, for a caller that made the CID from these very bytes in this process (an
+   * import just done): the first answers of a block just made then need no read of its file and no hash.
+   */
+  add (cid: CID, bytes: Buffer): void
   stats (): BlockCacheStats
 }
 
@@ -139,6 +144,10 @@ class CachingBlockReader implements BlockReader {
       if ((err as Error).name === 'ContentNotFoundError') return false
       throw err
     }
+  }
+
+  add (cid: CID, bytes: Buffer): void {
+    this.remember(keyOf(cid), bytes)
   }
 
   stats (): BlockCacheStats {

@@ -270,13 +270,13 @@ export class TranscodeSession {
         this.pending ??= { index, parts: [] }
         this.pending.parts.push(bytes)
       }
-      await rm(file, { force: true })
       this.piecesDone = piece + 1
-      // a piece is a whole segment unless the next piece may still belong to it (copied GOPs)
-      if (this.job.pieceSegment(this.startIndex, piece + 1) !== index) {
-        const stop = await this.flush()
-        if (stop) return
-      }
+      // a piece is a whole segment unless the next piece may still belong to it (copied GOPs); its file is removed once
+      // the segment is stored, so that removal is not on the way of the viewers waiting for it
+      const whole = this.job.pieceSegment(this.startIndex, piece + 1) !== index
+      const stop = whole && await this.flush()
+      await rm(file, { force: true })
+      if (stop) return
     }
   }
 

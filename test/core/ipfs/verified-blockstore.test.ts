@@ -78,6 +78,19 @@ test('a block is hashed on its first read only; later reads are remembered as ve
   t.is(store.stats().hashedBlocks, 2)
 })
 
+test('a block its maker adds to the block reader is served from memory: its file is neither read nor hashed', async t => {
+  const { store, dir } = t.context
+  const { cid, bytes } = await rawBlock(store)
+  const reader = createBlockReader({ blockstore: store, logger: t.context.logger })
+  reader.add(cid, bytes)
+  // the file no longer holds the block: only the bytes in memory can answer
+  await flipOnDisk(dir, cid)
+  t.true((await reader.get(cid)).equals(bytes))
+  t.true(await reader.ready(cid))
+  t.like(reader.stats(), { blocks: 1, hits: 1, misses: 0 })
+  t.is(store.stats().hashedBlocks, 0)
+})
+
 test('a damaged block file reads as missing, is moved to quarantine, is logged once at warn, and leaves the block reader\'s cache', async t => {
   const { store, dir, lines } = t.context
   const { cid, bytes } = await rawBlock(store)
