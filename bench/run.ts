@@ -27,7 +27,7 @@ import type { Row } from './table.ts'
 /**
  * `npm run bench`: issue #2's figures, each against a baseline measured in the same run, one figure after
  * another (never two at once: the machine has two cores). Prints one table and writes it to
- * bench/.cache/last.json. Knobs: BENCH_REPEATS (cold runs, 3); BENCH_WHOLE_REPEATS
+ * bench/.cache/last.json. Knobs: BENCH_REPEATS (cold runs, 5); BENCH_WHOLE_REPEATS
  * (whole-rendition runs, 2); BENCH_ROUNDS and BENCH_SECONDS (throughput
  * rounds and seconds per target per round, 8 and 2); BENCH_CONNECTIONS (32); BENCH_PNET_MB (MiB through
  * the private-network connection, 256) and BENCH_PNET_ROUNDS (5, after one to warm up); BENCH_CHILD_NODE_OPTIONS (node flags for the server processes,
@@ -83,7 +83,7 @@ async function figure (name: string, ids: string[], loads: Record<string, number
 
 const benchStarted = performance.now()
 const only = process.env.BENCH_ONLY?.split(',').map(id => id.trim()).filter(id => id !== '')
-const repeats = envNumber('BENCH_REPEATS', 3)
+const repeats = envNumber('BENCH_REPEATS', 5)
 const wholeRepeats = envNumber('BENCH_WHOLE_REPEATS', 2)
 // many short rounds, interleaved: a neighbour's burst of work hits every target alike
 const rounds = envNumber('BENCH_ROUNDS', 8)
