@@ -43,18 +43,53 @@ export function entityRange (bytes: EntityBytes, size: number): { start: number,
 }
 
 /**
+ * Blocks read ahead of the one being sent: each read (a file read and, the first time, a hash) overlaps the sending
+ * of the blocks before it instead of waiting for it (a 128 MiB file of 1 MiB leaves to curl: 178-457 MB/s one block
+ * at a time).
+ */
+const READ_AHEAD = 4
+
+/** A block of the walk whose bytes are being read. */
+interface PendingBlock {
+  cid: CID
+  bytes: Promise<Uint8Array>
+}
+
+/**
  * The blocks of a trustless CAR response in depth-first order: first those that prove the path, then the
- * terminal node's scope. Identity blocks are never sent (their bytes are in the CID).
+ * terminal node's scope. Identity blocks are never sent (their bytes are in the CID). Up to READ_AHEAD blocks are
+ * read ahead; a block that cannot be read fails the walk where it stands, as it would read one at a time.
  */
 export async function * carBlocks (reader: ContentReader, resolved: ResolvedPath, options: CarBlocksOptions): AsyncGenerator<CarBlock> {
+  const ahead: PendingBlock[] = []
+  try {
+    for await (const pending of walk(reader, resolved, options)) {
+      // a read left behind by a walk that stops early (the client went away) fails unheard
+      pending.bytes.catch(() => {})
+      ahead.push(pending)
+      if (ahead.length > READ_AHEAD) yield await settled(ahead.shift() as PendingBlock)
+    }
+  } catch (err) {
+    // the walk failed further on (an inner node it could not read): the blocks before it go out first
+    for (const pending of ahead.splice(0)) yield await settled(pending)
+    throw err
+  }
+  for (const pending of ahead) yield await settled(pending)
+}
+
+async function settled (pending: PendingBlock): Promise<CarBlock> {
+  return { cid: pending.cid, bytes: await pending.bytes }
+}
+
+async function * walk (reader: ContentReader, resolved: ResolvedPath, options: CarBlocksOptions): AsyncGenerator<PendingBlock> {
   const sent = new Set<string>()
   const duplicates = options.duplicates ?? false
-  async function * emit (cid: CID): AsyncGenerator<CarBlock> {
+  async function * emit (cid: CID): AsyncGenerator<PendingBlock> {
     if (cid.multihash.code === IDENTITY_HASH) return
     const key = cid.toString()
     if (!duplicates && sent.has(key)) return
     sent.add(key)
-    yield { cid, bytes: await reader.blocks.get(cid, options) }
+    yield { cid, bytes: reader.blocks.get(cid, options) }
   }
 
   for (const cid of resolved.pathBlocks) yield * emit(cid)
@@ -78,9 +113,9 @@ export async function * carBlocks (reader: ContentReader, resolved: ResolvedPath
   }
 }
 
-type Emit = (cid: CID) => AsyncGenerator<CarBlock>
+type Emit = (cid: CID) => AsyncGenerator<PendingBlock>
 
-async function * walkAll (reader: ContentReader, cid: CID, emit: Emit, options: ReadOptions): AsyncGenerator<CarBlock> {
+async function * walkAll (reader: ContentReader, cid: CID, emit: Emit, options: ReadOptions): AsyncGenerator<PendingBlock> {
   yield * emit(cid)
   if (cid.code !== dagPb.code) return
   const { pb } = await reader.node(cid, options)
@@ -88,7 +123,7 @@ async function * walkAll (reader: ContentReader, cid: CID, emit: Emit, options: 
 }
 
 /** A file's nodes and the leaves that overlap [start, end), so a client can verify that range. */
-async function * walkFileRange (reader: ContentReader, cid: CID, offset: number, range: { start: number, end: number }, emit: Emit, options: ReadOptions): AsyncGenerator<CarBlock> {
+async function * walkFileRange (reader: ContentReader, cid: CID, offset: number, range: { start: number, end: number }, emit: Emit, options: ReadOptions): AsyncGenerator<PendingBlock> {
   yield * emit(cid)
   if (cid.code !== dagPb.code) return
   const { pb, unixfs } = await reader.node(cid, options)
@@ -102,7 +137,7 @@ async function * walkFileRange (reader: ContentReader, cid: CID, offset: number,
 }
 
 /** A sharded directory's own shard nodes, not its entries: link names of exactly the prefix length are shards. */
-async function * walkShards (reader: ContentReader, cid: CID, emit: Emit, options: ReadOptions): AsyncGenerator<CarBlock> {
+async function * walkShards (reader: ContentReader, cid: CID, emit: Emit, options: ReadOptions): AsyncGenerator<PendingBlock> {
   yield * emit(cid)
   const { pb, unixfs } = await reader.node(cid, options)
   const fanout = Number(unixfs?.fanout ?? 256n)
