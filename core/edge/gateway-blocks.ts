@@ -1,5 +1,5 @@
-import { equals } from 'uint8arrays/equals'
 import { sha256 } from 'multiformats/hashes/sha2'
+import { hashMatches } from '../ipfs/index.ts'
 import type { Logger } from '../logger.ts'
 import type { CID } from 'multiformats/cid'
 import type { Dispatcher } from 'undici'
@@ -150,8 +150,7 @@ export function gatewayBlocks (components: GatewayBlocksComponents, init: Gatewa
       setAside(gateway, `sent more than ${maxBlockBytes} bytes for the block ${cid.toString()}`)
       return 'failed'
     }
-    // get() asks only for sha2-256 blocks
-    if (answer.sha256 == null || !equals(answer.sha256, cid.multihash.digest)) {
+    if (await hashMatches(cid, answer.body) !== true) {
       setAside(gateway, `sent bytes that are not the block ${cid.toString()} (they hash to another CID)`)
       return 'failed'
     }
@@ -190,8 +189,6 @@ interface Answer {
   status: number
   /** The body of a 200 answer; undefined when it was longer than allowed (the rest was not read). */
   body?: Uint8Array
-  /** Its sha2-256 digest. */
-  sha256?: Uint8Array
 }
 
 interface Limits {
@@ -242,8 +239,9 @@ function named (err: Error, limits: Limits): Error {
 
 /**
  * One GET with undici's dispatcher over kept-alive connections, the body read into a buffer of its announced length
- * and hashed. undici hands each chunk straight to the handler: node:http's client took 1.7 times the CPU per block
- * (a parser copy and a readable stream per answer), most of the pinner's event loop (bench r1). Deadlines and the
+ * (the caller hashes it, as every block is hashed: block-hash.ts). undici hands each chunk straight to the handler:
+ * node:http's client took 1.7 times the CPU per block (a parser copy and a readable stream per answer), most of the
+ * pinner's event loop (bench r1). Deadlines and the
  * caller's signal are one timer and one listener: a fresh `AbortSignal.any`/`AbortSignal.timeout` per block showed
  * in profiles as garbage collection. Any answer but a 200 is not read: the request is aborted, which closes its
  * connection (a body trickling forever cannot hold it).
@@ -304,9 +302,7 @@ async function getCapped (url: string, agent: () => Promise<Dispatcher>, signal:
         done(new Error(`the answer was cut short at ${length} of ${whole.byteLength} bytes`))
         return
       }
-      const body = whole ?? Buffer.concat(parts, length)
-      // WebCrypto hashes on libuv's thread pool, off the event loop every block's HTTP goes through
-      globalThis.crypto.subtle.digest('SHA-256', body).then(digest => { done({ status, body, sha256: new Uint8Array(digest) }) }, err => { done(err as Error) })
+      done({ status, body: whole ?? Buffer.concat(parts, length) })
     },
     onResponseError (_c, err) {
       done(named(err, limits))
