@@ -212,7 +212,8 @@ test('an unpin order removes the row once the node confirms; a root the node los
   // the node's data was wiped: its list no longer has the root
   await node.beat({ pinned: [] })
   const [lost] = await main.replication.list({ node: 'alpha' })
-  t.is(lost.state, 'failed')
+  // failed, or on a loaded machine already ordered again by the 20 ms retry (which keeps the error)
+  t.true(lost.state === 'failed' || (lost.state === 'queued' && lost.attempts === 2), `${lost.state}, attempt ${lost.attempts}`)
   t.is(lost.error?.name, 'PinLostError')
   const repin = await waitFor(async () => (await node.beat()).find(o => o.action === 'pin'), 5000, 'the pin to be ordered again')
   await node.beat({ pins: [{ cid: root, orderId: repin.orderId, state: 'pinned', blocksDone: 1, bytesDone: 1000 }], pinned: [root] })
