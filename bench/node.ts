@@ -80,6 +80,15 @@ async function nodeEntry (log: (line: string) => void): Promise<'dist' | 'source
 /** A bare Node HTTP server: the floor for process start and memory. */
 const BARE_SERVER = "require('node:http').createServer((q,s)=>s.end('ok')).listen(Number(process.argv[1]),'127.0.0.1')"
 
+/**
+ * A bare Node HTTP server answering the files under argv[1] from memory, each with one `end(buffer)`: what Node itself
+ * does under n4's crowd, to tell the node's own tail from the platform's (a bare server showed p99 0.5-2 s beside
+ * nginx's 20-40 ms on a machine where nginx serves twice Node's rate).
+ */
+const BARE_FILE_SERVER = "const fs=require('node:fs'),p=require('node:path'),[root,port]=process.argv.slice(1),files=new Map();" +
+  "(function walk(d){for(const e of fs.readdirSync(d,{withFileTypes:true})){const f=p.join(d,e.name);if(e.isDirectory())walk(f);else files.set('/'+p.relative(root,f),fs.readFileSync(f))}})(root);" +
+  "require('node:http').createServer((q,s)=>{const b=files.get(q.url.split('?')[0]);if(b==null){s.statusCode=404;s.end();return}s.setHeader('Content-Length',b.length);s.end(b)}).listen(Number(port),'127.0.0.1')"
+
 interface Served {
   root: string
   paths: string[]
@@ -258,12 +267,23 @@ export async function measureNode (server: BenchServer, segments: number, option
     const crowdMissing = await ensureCrowd(log)
     const crowdTargets = [{ name: 'node', port, paths: signedPaths }]
     if (nginx != null) crowdTargets.push({ name: 'nginx', port: nginx.port, paths: served.paths })
+    const bareFilesPort = await freePort()
+    const bareFiles = crowdMissing != null
+      ? undefined
+      : await timeToFirstAnswer({ args: ['-e', BARE_FILE_SERVER, served.root, String(bareFilesPort)] }, `http://127.0.0.1:${bareFilesPort}${served.paths[0]}`, false)
+        .catch((err: unknown) => { log(`n4: no bare Node server beside the node (${(err as Error).message})`); return undefined })
+    if (bareFiles != null) {
+      twins.push(bareFiles)
+      crowdTargets.push({ name: 'bare', port: bareFilesPort, paths: served.paths })
+    }
     if (crowdMissing == null) log(`node: ${clients} concurrent clients for ${clientSeconds} s, ${clientRounds} rounds (wrk)`)
     // a crowd that could not be measured leaves n4 without a figure, and the node's other rows as they are
     let crowdFailed: string | undefined
     const crowd = crowdMissing != null ? undefined : await measureCrowd(crowdTargets, { rounds: clientRounds, clients, seconds: clientSeconds, log }).catch((err: unknown) => { crowdFailed = (err as Error).message; return undefined })
     const nodeCrowd = crowd?.figures.get('node')
     const nginxCrowd = crowd?.figures.get('nginx')
+    const bareCrowd = crowd?.figures.get('bare')
+    for (const copy of twins.splice(0)) await copy.stop()
     const afterLoadRss = await rssMb(nodePid)
     const crowdRatio = ratioOf(nodeCrowd?.p99Ms ?? null, nginxCrowd?.p99Ms ?? null)
     const crowdBusy = (crowd?.othersBusyCores ?? 0) > BUSY_CORES
@@ -311,14 +331,15 @@ export async function measureNode (server: BenchServer, segments: number, option
       pass: nodeCrowd == null ? null : nodeCrowd.failures > 0 ? false : crowdRatio == null ? null : crowdRatio <= CROWD_P99_GOAL_RATIO,
       note: crowd == null || nodeCrowd == null
         ? `not measured: ${crowdMissing ?? crowdFailed ?? 'no figure'}`
-        : `medians of ${clientRounds} rounds of ${clientSeconds} s after 5 s of each not counted, node and nginx in turn (wrk, one thread, ${clients} keep-alive connections): ` +
+        : `medians of ${clientRounds} rounds of ${clientSeconds} s after 5 s of each not counted, the servers in turn (wrk, one thread, ${clients} keep-alive connections): ` +
         `node p99 ${crowdList(nodeCrowd.rounds, r => r.p99Ms)} ms, p50 ${nodeCrowd.p50Ms} ms, max ${crowdList(nodeCrowd.rounds, r => r.maxMs)} ms, ${crowdList(nodeCrowd.rounds, r => Math.round(r.mbPerSecond))} MB/s, ${nodeCrowd.failures} failed` +
         (nginxCrowd == null ? skipNote : `; nginx p99 ${crowdList(nginxCrowd.rounds, r => r.p99Ms)} ms, p50 ${nginxCrowd.p50Ms} ms, max ${crowdList(nginxCrowd.rounds, r => r.maxMs)} ms, ${crowdList(nginxCrowd.rounds, r => Math.round(r.mbPerSecond))} MB/s`) +
+        (bareCrowd == null ? '' : `; a bare Node HTTP server with the same files in memory (Node's own floor) p99 ${crowdList(bareCrowd.rounds, r => r.p99Ms)} ms, p50 ${bareCrowd.p50Ms} ms, max ${crowdList(bareCrowd.rounds, r => r.maxMs)} ms, ${crowdList(bareCrowd.rounds, r => Math.round(r.mbPerSecond))} MB/s`) +
         `; wrk's own CPU ${crowdList(nodeCrowd.rounds, r => Number(r.clientCores.toFixed(2)))} cores against the node` +
         (nginxCrowd == null ? '' : `, ${crowdList(nginxCrowd.rounds, r => Number(r.clientCores.toFixed(2)))} against nginx`) +
         `; load average ${crowdList(nodeCrowd.rounds, r => r.loadAverage)}, other work ${crowd.othersBusyCores.toFixed(2)} cores` +
         (crowdBusy ? ' (BUSY: this figure does not count)' : ''),
-      details: { node: nodeCrowd, nginx: nginxCrowd, ...crowdBusy ? { othersBusyCores: crowd?.othersBusyCores } : {} }
+      details: { node: nodeCrowd, nginx: nginxCrowd, bare: bareCrowd, ...crowdBusy ? { othersBusyCores: crowd?.othersBusyCores } : {} }
     }]
   } finally {
     await node?.stop()
