@@ -1,11 +1,20 @@
 import { once } from 'node:events'
 import { createServer } from 'node:http'
-import { listenOnFirstFree, parseListen } from '../core/listen.ts'
+import { createServer as createTcpServer } from 'node:net'
+import { listenOnFirstFree, parseListen, probeTcpPort } from '../core/listen.ts'
 import type { Logger } from '../core/logger.ts'
 import type { ListenSetting } from '../core/listen.ts'
 import type Koa from 'koa'
 import type { Server } from 'node:http'
-import type { AddressInfo, Socket } from 'node:net'
+import type { AddressInfo, Server as TcpServer, Socket } from 'node:net'
+
+/**
+ * Listening sockets per HTTP address (SO_REUSEPORT, Linux). libuv accepts one connection per listening socket per
+ * turn of the event loop (libuv#3696, Node >= 20), and a turn of a busy node serving 200 viewers lasts 50-150 ms: a
+ * burst of new viewers then waited up to 10 s in the kernel's accept queue while every open connection was served
+ * promptly. With this many sockets the kernel spreads new connections over them and a turn accepts up to this many.
+ */
+export const ACCEPT_SOCKETS = process.platform === 'linux' ? 32 : 1
 
 /** What Node's HTTP parser refuses before any route sees the request (by the error's code), and how to say so. */
 const PARSER_REFUSALS: Readonly<Record<string, { status: number, reason: string, error: string, message: string }>> = {
@@ -35,24 +44,59 @@ function refuseUnparsed (err: Error & { code?: string }, socket: Socket): void {
  */
 export async function listenHttp (app: Koa, setting: ListenSetting, log: Logger): Promise<{ address: AddressInfo, close: () => Promise<void> }> {
   const { host } = parseListen(setting.address, setting.key)
-  const bound: { server?: Server } = {}
+  const bound: { server?: Server, acceptors: TcpServer[] } = { acceptors: [] }
   await listenOnFirstFree(setting, async port => {
+    const shared = ACCEPT_SOCKETS > 1
+    // sockets that share a port also share it with any other program of this user that asks to: a plain bind first
+    // finds a port another program holds (as before), and picks the free port for 0
+    const free = shared ? await probeTcpPort(host, port === 0 ? await freePortOn(host) : port) : port
     const server = createServer(app.callback())
     // longer than the idle timeout of common proxies, so they never reuse a connection we just closed
     server.keepAliveTimeout = 65_000
     server.on('clientError', refuseUnparsed)
-    server.listen(port, host)
-    await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => { throw err })])
+    await listenOn(server, { port: free, host, reusePort: shared })
     bound.server = server
-    return (server.address() as AddressInfo).port
+    const chosen = (server.address() as AddressInfo).port
+    try {
+      for (let n = 1; n < ACCEPT_SOCKETS; n++) {
+        // what this socket accepts is the HTTP server's connection, as if its own socket had accepted it
+        const acceptor = createTcpServer({ noDelay: true }, socket => { server.emit('connection', socket) })
+        await listenOn(acceptor, { port: chosen, host, reusePort: true })
+        bound.acceptors.push(acceptor)
+      }
+    } catch (err) {
+      await closeAll([server, ...bound.acceptors.splice(0)])
+      bound.server = undefined
+      throw err
+    }
+    return chosen
   }, log)
-  const { server } = bound
+  const { server, acceptors } = bound
   if (server == null) throw new Error('listenOnFirstFree returned without binding')
   return {
     address: server.address() as AddressInfo,
     close: async () => {
       server.closeAllConnections()
-      await new Promise<void>(resolve => server.close(() => { resolve() }))
+      await closeAll([server, ...acceptors])
     }
   }
+}
+
+/** Listens on `options`; rejects with Node's errno error. */
+async function listenOn (server: TcpServer, options: { port: number, host: string, reusePort: boolean }): Promise<void> {
+  server.listen(options)
+  await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => { throw err })])
+}
+
+/** A port free on `host` just now, the system's choice. */
+async function freePortOn (host: string): Promise<number> {
+  const probe = createTcpServer()
+  await listenOn(probe, { port: 0, host, reusePort: false })
+  const { port } = probe.address() as AddressInfo
+  await closeAll([probe])
+  return port
+}
+
+async function closeAll (servers: TcpServer[]): Promise<void> {
+  await Promise.all(servers.filter(server => server.listening).map(async server => { await new Promise<void>(resolve => server.close(() => { resolve() })) }))
 }

@@ -60,6 +60,7 @@ export const UNIT = [
   'test/gateway/routing.test.ts',
   'test/gateway/stream-access.test.ts',
   'test/lint/*.test.ts',
+  'test/node/http-listener.test.ts',
   'test/node/sea/asset-cache.test.ts',
   'test/node/service.test.ts',
   'test/tiers.test.ts'
