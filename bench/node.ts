@@ -18,6 +18,7 @@ import { PROFILE } from './server.ts'
 import { rssMb, sleep, timeToFirstAnswer, untilRegistered } from './startup.ts'
 import { median, ratioOf } from './table.ts'
 import { freePort } from '../test/helpers/ports.ts'
+import { ACCEPT_SOCKETS } from '../node/http-listener.ts'
 import type { LoadTarget } from './load.ts'
 import type { RunningNginx } from './nginx.ts'
 import type { BenchServer } from './server.ts'
@@ -81,13 +82,14 @@ async function nodeEntry (log: (line: string) => void): Promise<'dist' | 'source
 const BARE_SERVER = "require('node:http').createServer((q,s)=>s.end('ok')).listen(Number(process.argv[1]),'127.0.0.1')"
 
 /**
- * A bare Node HTTP server answering the files under argv[1] from memory, each with one `end(buffer)`: what Node itself
- * does under n4's crowd, to tell the node's own tail from the platform's (a bare server showed p99 0.5-2 s beside
- * nginx's 20-40 ms on a machine where nginx serves twice Node's rate).
+ * A bare Node HTTP server answering the files under argv[1] from memory, each with one `end(buffer)`, listening as the
+ * node does: what Node itself does under n4's crowd, to tell the node's own tail from the platform's.
  */
 const BARE_FILE_SERVER = "const fs=require('node:fs'),p=require('node:path'),[root,port]=process.argv.slice(1),files=new Map();" +
   "(function walk(d){for(const e of fs.readdirSync(d,{withFileTypes:true})){const f=p.join(d,e.name);if(e.isDirectory())walk(f);else files.set('/'+p.relative(root,f),fs.readFileSync(f))}})(root);" +
-  "require('node:http').createServer((q,s)=>{const b=files.get(q.url.split('?')[0]);if(b==null){s.statusCode=404;s.end();return}s.setHeader('Content-Length',b.length);s.end(b)}).listen(Number(port),'127.0.0.1')"
+  "const answer=(q,s)=>{const b=files.get(q.url.split('?')[0]);if(b==null){s.statusCode=404;s.end();return}s.setHeader('Content-Length',b.length);s.end(b)};" +
+  // as many listening sockets as the node's (node/http-listener.ts): one socket accepts one connection per loop turn
+  `for(let n=0;n<${ACCEPT_SOCKETS};n++)require('node:http').createServer(answer).listen({port:Number(port),host:'127.0.0.1',reusePort:${ACCEPT_SOCKETS > 1}})`
 
 interface Served {
   root: string
