@@ -46,30 +46,21 @@ export async function listenHttp (app: Koa, setting: ListenSetting, log: Logger)
   const { host } = parseListen(setting.address, setting.key)
   const bound: { server?: Server, acceptors: TcpServer[] } = { acceptors: [] }
   await listenOnFirstFree(setting, async port => {
-    const shared = ACCEPT_SOCKETS > 1
-    // sockets that share a port also share it with any other program of this user that asks to: a plain bind first
-    // finds a port another program holds (as before), and picks the free port for 0
-    const free = shared ? await probeTcpPort(host, port === 0 ? await freePortOn(host) : port) : port
     const server = createServer(app.callback())
     // longer than the idle timeout of common proxies, so they never reuse a connection we just closed
     server.keepAliveTimeout = 65_000
     server.on('clientError', refuseUnparsed)
-    await listenOn(server, { port: free, host, reusePort: shared })
-    bound.server = server
-    const chosen = (server.address() as AddressInfo).port
+    let acceptors: TcpServer[] = []
     try {
-      for (let n = 1; n < ACCEPT_SOCKETS; n++) {
-        // what this socket accepts is the HTTP server's connection, as if its own socket had accepted it
-        const acceptor = createTcpServer({ noDelay: true }, socket => { server.emit('connection', socket) })
-        await listenOn(acceptor, { port: chosen, host, reusePort: true })
-        bound.acceptors.push(acceptor)
-      }
+      acceptors = await listenShared(server, host, port)
     } catch (err) {
-      await closeAll([server, ...bound.acceptors.splice(0)])
-      bound.server = undefined
-      throw err
+      if (!SHARING_REFUSED.has((err as NodeJS.ErrnoException).code ?? '')) throw err
+      log.warn({ err }, 'this system refuses listening sockets that share a port: one socket accepts new connections, one per turn of the event loop')
+      await listenOn(server, { port, host, reusePort: false })
     }
-    return chosen
+    bound.server = server
+    bound.acceptors = acceptors
+    return (server.address() as AddressInfo).port
   }, log)
   const { server, acceptors } = bound
   if (server == null) throw new Error('listenOnFirstFree returned without binding')
@@ -80,6 +71,37 @@ export async function listenHttp (app: Koa, setting: ListenSetting, log: Logger)
       await closeAll([server, ...acceptors])
     }
   }
+}
+
+/** What a system without SO_REUSEPORT (or one that forbids it) answers a listen that asks for it. */
+const SHARING_REFUSED: ReadonlySet<string> = new Set(['ENOTSUP', 'EOPNOTSUPP', 'ENOPROTOOPT', 'EINVAL'])
+
+/**
+ * Listens with `server` and ACCEPT_SOCKETS - 1 more sockets on one port, the extra sockets handing what they accept
+ * to `server`; resolves to those sockets. Nothing is left listening when it rejects.
+ */
+async function listenShared (server: Server, host: string, port: number): Promise<TcpServer[]> {
+  if (ACCEPT_SOCKETS === 1) {
+    await listenOn(server, { port, host, reusePort: false })
+    return []
+  }
+  // sockets that share a port also share it with any other program of this user that asks to: a plain bind first
+  // finds a port another program holds (as before), and picks the free port for 0
+  const free = await probeTcpPort(host, port === 0 ? await freePortOn(host) : port)
+  await listenOn(server, { port: free, host, reusePort: true })
+  const acceptors: TcpServer[] = []
+  try {
+    for (let n = 1; n < ACCEPT_SOCKETS; n++) {
+      // what this socket accepts is the HTTP server's connection, as if its own socket had accepted it
+      const acceptor = createTcpServer({ noDelay: true }, socket => { server.emit('connection', socket) })
+      await listenOn(acceptor, { port: free, host, reusePort: true })
+      acceptors.push(acceptor)
+    }
+  } catch (err) {
+    await closeAll([server, ...acceptors])
+    throw err
+  }
+  return acceptors
 }
 
 /** Listens on `options`; rejects with Node's errno error. */
