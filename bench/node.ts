@@ -288,6 +288,11 @@ export async function measureNode (server: BenchServer, segments: number, option
     for (const copy of twins.splice(0)) await copy.stop()
     const afterLoadRss = await rssMb(nodePid)
     const crowdRatio = ratioOf(nodeCrowd?.p99Ms ?? null, nginxCrowd?.p99Ms ?? null)
+    const bareRatio = ratioOf(bareCrowd?.p99Ms ?? null, nginxCrowd?.p99Ms ?? null)
+    const bareNote = bareCrowd == null
+      ? ''
+      : `; a bare Node HTTP server with the same files in memory (Node's own floor) p99 ${crowdList(bareCrowd.rounds, r => r.p99Ms)} ms` +
+        `${bareRatio == null ? '' : ` (${bareRatio.toFixed(2)}x nginx's)`}, p50 ${bareCrowd.p50Ms} ms, max ${crowdList(bareCrowd.rounds, r => r.maxMs)} ms, ${crowdList(bareCrowd.rounds, r => Math.round(r.mbPerSecond))} MB/s`
     const crowdBusy = (crowd?.othersBusyCores ?? 0) > BUSY_CORES
 
     const throughputRatio = ratioOf(nodeFigure.medianMbPerSecond, nginxFigure?.medianMbPerSecond ?? null)
@@ -336,7 +341,7 @@ export async function measureNode (server: BenchServer, segments: number, option
         : `medians of ${clientRounds} rounds of ${clientSeconds} s after 5 s of each not counted, the servers in turn (wrk, one thread, ${clients} keep-alive connections): ` +
         `node p99 ${crowdList(nodeCrowd.rounds, r => r.p99Ms)} ms, p50 ${nodeCrowd.p50Ms} ms, max ${crowdList(nodeCrowd.rounds, r => r.maxMs)} ms, ${crowdList(nodeCrowd.rounds, r => Math.round(r.mbPerSecond))} MB/s, ${nodeCrowd.failures} failed` +
         (nginxCrowd == null ? skipNote : `; nginx p99 ${crowdList(nginxCrowd.rounds, r => r.p99Ms)} ms, p50 ${nginxCrowd.p50Ms} ms, max ${crowdList(nginxCrowd.rounds, r => r.maxMs)} ms, ${crowdList(nginxCrowd.rounds, r => Math.round(r.mbPerSecond))} MB/s`) +
-        (bareCrowd == null ? '' : `; a bare Node HTTP server with the same files in memory (Node's own floor) p99 ${crowdList(bareCrowd.rounds, r => r.p99Ms)} ms, p50 ${bareCrowd.p50Ms} ms, max ${crowdList(bareCrowd.rounds, r => r.maxMs)} ms, ${crowdList(bareCrowd.rounds, r => Math.round(r.mbPerSecond))} MB/s`) +
+        bareNote +
         `; wrk's own CPU ${crowdList(nodeCrowd.rounds, r => Number(r.clientCores.toFixed(2)))} cores against the node` +
         (nginxCrowd == null ? '' : `, ${crowdList(nginxCrowd.rounds, r => Number(r.clientCores.toFixed(2)))} against nginx`) +
         `; load average ${crowdList(nodeCrowd.rounds, r => r.loadAverage)}, other work ${crowd.othersBusyCores.toFixed(2)} cores` +
