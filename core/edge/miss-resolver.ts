@@ -111,6 +111,9 @@ export interface MissResolver {
   prefetch (ref: { id: string, profile: string }, segments: number): Promise<number>
 }
 
+/** Parsed CIDs remembered by the resolver (a few thousand segments' files). */
+const PARSED_CIDS_KEPT = 8192
+
 /** The CID in an Etag the main server sends (`"<cid>"`), or undefined. */
 export function etagCid (etag: string | null | undefined): CID | undefined {
   const text = /^(?:W\/)?"([a-z0-9]+)"$/i.exec(etag ?? '')?.[1]
@@ -136,6 +139,8 @@ class FallbackResolver implements MissResolver {
   private readonly rootsTtlMs: number
   /** Origin fetches in flight by path, so a burst of viewers of one new segment costs one fetch. */
   private readonly fetching = new Map<string, Promise<{ cid: CID, reader: ContentReader }>>()
+  /** CIDs of the media cache's strings, parsed once: a hit was parsing its file's CID again on every answer (2% of a busy node). */
+  private readonly parsed = new Map<string, CID>()
   private readonly readAhead: ReadAhead | undefined
   /** Viewers' misses waiting on the origin or peers; read-ahead waits for none. */
   private viewerMisses = 0
@@ -308,6 +313,15 @@ class FallbackResolver implements MissResolver {
   }
 
   /** The CID of a file of a rendition, from what was learned or from the rendition's root directory (local). */
+  private parse (text: string): CID {
+    let cid = this.parsed.get(text)
+    if (cid != null) return cid
+    cid = CID.parse(text)
+    if (this.parsed.size >= PARSED_CIDS_KEPT) this.parsed.delete(this.parsed.keys().next().value as string)
+    this.parsed.set(text, cid)
+    return cid
+  }
+
   private async knownCid (id: string, profile: string, file: string, options: ResolveOptions): Promise<CID | undefined> {
     const { cache, content } = this.c
     const onlyIfCached = options.onlyIfCached === true
@@ -317,7 +331,7 @@ class FallbackResolver implements MissResolver {
       if (cid != null) return cid
     }
     const learned = await cache.file(id, profile, file)
-    if (learned != null) return CID.parse(learned)
+    if (learned != null) return this.parse(learned)
     let roots = await cache.roots(id)
     const stale = roots == null || (roots.roots[profile] == null && Date.now() - roots.fetchedAt > this.rootsTtlMs)
     if (stale && !onlyIfCached && await this.refreshRoots(id)) roots = await cache.roots(id)
@@ -325,12 +339,12 @@ class FallbackResolver implements MissResolver {
     if (root == null) return undefined
     let cid: CID | undefined
     try {
-      cid = await this.reader.child(CID.parse(root), file)
+      cid = await this.reader.child(this.parse(root), file)
     } catch (err) {
       if (!isMissing(err)) throw err
       if (this.fallback !== 'peer' || onlyIfCached) return undefined
       // the root directory is not here: a peer that holds the rendition has it
-      cid = await content.network.child(CID.parse(root), file, { signal: AbortSignal.timeout(this.peerTimeoutMs) }).catch(() => undefined)
+      cid = await content.network.child(this.parse(root), file, { signal: AbortSignal.timeout(this.peerTimeoutMs) }).catch(() => undefined)
     }
     if (cid != null) await cache.setFile(id, profile, file, cid.toString())
     return cid
