@@ -31,7 +31,7 @@ async function * prepend (head: Buffer, rest: AsyncGenerator<Buffer>): AsyncGene
 
 /**
  * Answers with a UnixFS file (or raw leaf) from the local blocks: Etag = its CID, Range -> 206, HEAD, 304.
- * A file held in one block is written as one Buffer, the fast path for HLS segments.
+ * A file held in one block is written as one Buffer, the fast path for HLS segments (a raw block: read as it is).
  */
 export async function sendFile (ctx: Context, reader: ContentReader, file: CID | ContentEntry, name: string, options: SendFileOptions = {}): Promise<void> {
   const entry = 'kind' in file ? file : await reader.stat(file)
@@ -61,12 +61,16 @@ export async function sendFile (ctx: Context, reader: ContentReader, file: CID |
     ctx.length = end - start
     return
   }
-  if (entry.cid.code !== raw.code) {
-    // a file of several blocks: every block of the range is known good (or read and hashed now) before a status is
-    // sent, so a missing or damaged one is a 404 and not a cut-off 200 (a one-block file is read whole just below)
-    for await (const slice of reader.slices(entry, start, end)) {
-      if (!slice.inline && !await reader.blocks.ready(slice.cid)) throw new ContentNotFoundError(`block ${slice.cid.toString()} of ${entry.cid.toString()} is not available here`)
-    }
+  if (entry.cid.code === raw.code) {
+    // a file of one raw block (an HLS segment): the block itself, without walking a DAG (a missing one is a 404)
+    const block = await reader.blocks.get(entry.cid)
+    ctx.body = start === 0 && end === block.byteLength ? block : block.subarray(start, end)
+    return
+  }
+  // a file of several blocks: every block of the range is known good (or read and hashed now) before a status is
+  // sent, so a missing or damaged one is a 404 and not a cut-off 200 (a one-block file is read whole just below)
+  for await (const slice of reader.slices(entry, start, end)) {
+    if (!slice.inline && !await reader.blocks.ready(slice.cid)) throw new ContentNotFoundError(`block ${slice.cid.toString()} of ${entry.cid.toString()} is not available here`)
   }
   const chunks = reader.content(entry, start, end)
   // read the first block before answering, so a missing block is a 404 and not a cut-off 200
